@@ -1,0 +1,578 @@
+// The one native piece of failoverd: a datagram socket over any (domain, type,
+// protocol) that Node lacks (AF_NETLINK, raw IP, AF_PACKET), driven by libuv's
+// uv_poll_t so there is no thread per socket and no busy loop. Addresses and
+// option values cross the boundary as raw bytes; every protocol above this file
+// is TypeScript.
+#define _GNU_SOURCE
+#include <node_api.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define RECV_BUFFER_SIZE (256 * 1024)
+#define CONTROL_BUFFER_SIZE 1024
+// Bounds the datagrams handled per readiness callback so one busy socket cannot
+// starve the event loop (timers that send VRRP adverts must stay on time).
+#define MAX_DATAGRAMS_PER_WAKEUP 64
+
+typedef struct {
+  int fd;
+  int closed;
+  int receiving;
+  int poll_initialized;
+  int poll_closed;
+  int wrapper_gone;
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref on_message;
+  napi_ref self;
+  napi_async_context async_context;
+} dgram_t;
+
+static unsigned char recv_buffer[RECV_BUFFER_SIZE];
+static unsigned char control_buffer[CONTROL_BUFFER_SIZE];
+
+#define CALL(env, expr)                                            \
+  do {                                                             \
+    if ((expr) != napi_ok) {                                       \
+      const napi_extended_error_info *info_;                       \
+      napi_get_last_error_info((env), &info_);                     \
+      bool pending_;                                               \
+      napi_is_exception_pending((env), &pending_);                 \
+      if (!pending_)                                               \
+        napi_throw_error((env), NULL,                              \
+                         info_->error_message ? info_->error_message \
+                                              : "node-api call failed"); \
+      return NULL;                                                 \
+    }                                                              \
+  } while (0)
+
+static const char *errno_code(int err) {
+  const char *name = strerrorname_np(err);
+  return name ? name : "EUNKNOWN";
+}
+
+static napi_value make_errno_error(napi_env env, int err, const char *syscall) {
+  char message[256];
+  snprintf(message, sizeof(message), "%s %s (%s)", syscall, errno_code(err), strerror(err));
+  napi_value code, msg, error, errno_value, syscall_value;
+  napi_create_string_utf8(env, errno_code(err), NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, code, msg, &error);
+  napi_create_int32(env, -err, &errno_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  return error;
+}
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_throw(env, make_errno_error(env, err, syscall));
+  return NULL;
+}
+
+static void free_if_unused(dgram_t *d) {
+  if (d->wrapper_gone && (!d->poll_initialized || d->poll_closed)) free(d);
+}
+
+static void on_poll_closed(uv_handle_t *handle) {
+  dgram_t *d = (dgram_t *)handle->data;
+  d->poll_closed = 1;
+  free_if_unused(d);
+}
+
+static void stop_receiving(dgram_t *d) {
+  if (!d->receiving) return;
+  d->receiving = 0;
+  uv_poll_stop(&d->poll);
+  if (d->on_message) {
+    napi_delete_reference(d->env, d->on_message);
+    d->on_message = NULL;
+  }
+  if (d->self) {
+    napi_delete_reference(d->env, d->self);
+    d->self = NULL;
+  }
+}
+
+static void close_socket(dgram_t *d) {
+  if (d->closed) return;
+  d->closed = 1;
+  stop_receiving(d);
+  if (d->poll_initialized) uv_close((uv_handle_t *)&d->poll, on_poll_closed);
+  // uv_close on a poll handle drops the fd from the backend at once, so the fd
+  // can be released now: callers counting open fds see it go synchronously.
+  close(d->fd);
+  d->fd = -1;
+  if (d->async_context) {
+    napi_async_destroy(d->env, d->async_context);
+    d->async_context = NULL;
+  }
+}
+
+static void finalize_socket(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  dgram_t *d = (dgram_t *)data;
+  close_socket(d);
+  d->wrapper_gone = 1;
+  free_if_unused(d);
+}
+
+static dgram_t *unwrap_open(napi_env env, napi_callback_info info, size_t *argc,
+                            napi_value *argv, const char *syscall) {
+  napi_value self;
+  void *data;
+  if (napi_get_cb_info(env, info, argc, argv, &self, NULL) != napi_ok) return NULL;
+  if (napi_unwrap(env, self, &data) != napi_ok) {
+    napi_throw_error(env, NULL, "not a DatagramSocket");
+    return NULL;
+  }
+  dgram_t *d = (dgram_t *)data;
+  if (d->closed) {
+    throw_errno(env, EBADF, syscall);
+    return NULL;
+  }
+  return d;
+}
+
+static int get_bytes(napi_env env, napi_value value, void **data, size_t *length) {
+  bool is_buffer = false;
+  napi_is_buffer(env, value, &is_buffer);
+  if (is_buffer) return napi_get_buffer_info(env, value, data, length) == napi_ok;
+  bool is_typed = false;
+  napi_is_typedarray(env, value, &is_typed);
+  if (is_typed) {
+    napi_typedarray_type type;
+    size_t count, offset;
+    napi_value arraybuffer;
+    if (napi_get_typedarray_info(env, value, &type, &count, data, &arraybuffer, &offset) != napi_ok)
+      return 0;
+    *length = count;
+    return type == napi_uint8_array;
+  }
+  return 0;
+}
+
+static int get_int(napi_env env, napi_value value, int32_t *out) {
+  return napi_get_value_int32(env, value, out) == napi_ok;
+}
+
+// new DatagramSocket(domain, type, protocol, netnsPath?)
+static napi_value socket_new(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], self;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  int32_t domain, type, protocol;
+  if (argc < 3 || !get_int(env, argv[0], &domain) || !get_int(env, argv[1], &type) ||
+      !get_int(env, argv[2], &protocol)) {
+    napi_throw_type_error(env, NULL, "DatagramSocket(domain, type, protocol[, netnsPath])");
+    return NULL;
+  }
+  char netns_path[4096] = {0};
+  napi_valuetype vt = napi_undefined;
+  if (argc >= 4) napi_typeof(env, argv[3], &vt);
+  if (vt == napi_string) {
+    size_t len;
+    CALL(env, napi_get_value_string_utf8(env, argv[3], netns_path, sizeof(netns_path), &len));
+  }
+
+  int original_ns = -1, target_ns = -1;
+  if (netns_path[0]) {
+    target_ns = open(netns_path, O_RDONLY | O_CLOEXEC);
+    if (target_ns < 0) return throw_errno(env, errno, "open netns");
+    original_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (original_ns < 0) {
+      int err = errno;
+      close(target_ns);
+      return throw_errno(env, err, "open netns");
+    }
+    if (setns(target_ns, CLONE_NEWNET) < 0) {
+      int err = errno;
+      close(target_ns);
+      close(original_ns);
+      return throw_errno(env, err, "setns");
+    }
+  }
+  int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  int socket_errno = errno;
+  if (original_ns >= 0) {
+    // A main thread left in the wrong namespace would silently misroute every
+    // later socket of the agent; there is no safe way to continue.
+    if (setns(original_ns, CLONE_NEWNET) < 0) abort();
+    close(original_ns);
+    close(target_ns);
+  }
+  if (fd < 0) return throw_errno(env, socket_errno, "socket");
+
+  dgram_t *d = calloc(1, sizeof(dgram_t));
+  if (!d) {
+    close(fd);
+    return throw_errno(env, ENOMEM, "socket");
+  }
+  d->fd = fd;
+  d->env = env;
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
+      uv_poll_init(loop, &d->poll, fd) != 0) {
+    close(fd);
+    free(d);
+    napi_throw_error(env, NULL, "uv_poll_init failed");
+    return NULL;
+  }
+  d->poll.data = d;
+  d->poll_initialized = 1;
+  napi_value resource_name;
+  napi_create_string_utf8(env, "failoverd.DatagramSocket", NAPI_AUTO_LENGTH, &resource_name);
+  napi_async_init(env, NULL, resource_name, &d->async_context);
+  if (napi_wrap(env, self, d, finalize_socket, NULL, NULL) != napi_ok) {
+    close_socket(d);
+    d->wrapper_gone = 1;
+    free_if_unused(d);
+    napi_throw_error(env, NULL, "napi_wrap failed");
+    return NULL;
+  }
+  return self;
+}
+
+static napi_value socket_bind(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dgram_t *d = unwrap_open(env, info, &argc, argv, "bind");
+  if (!d) return NULL;
+  void *addr;
+  size_t len;
+  if (argc < 1 || !get_bytes(env, argv[0], &addr, &len)) {
+    napi_throw_type_error(env, NULL, "bind(sockaddr: Buffer)");
+    return NULL;
+  }
+  if (bind(d->fd, (struct sockaddr *)addr, (socklen_t)len) < 0) return throw_errno(env, errno, "bind");
+  return NULL;
+}
+
+static napi_value socket_connect(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dgram_t *d = unwrap_open(env, info, &argc, argv, "connect");
+  if (!d) return NULL;
+  void *addr;
+  size_t len;
+  if (argc < 1 || !get_bytes(env, argv[0], &addr, &len)) {
+    napi_throw_type_error(env, NULL, "connect(sockaddr: Buffer)");
+    return NULL;
+  }
+  if (connect(d->fd, (struct sockaddr *)addr, (socklen_t)len) < 0)
+    return throw_errno(env, errno, "connect");
+  return NULL;
+}
+
+// send(data, sockaddr | null) -> bytes sent
+static napi_value socket_send(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  dgram_t *d = unwrap_open(env, info, &argc, argv, "sendto");
+  if (!d) return NULL;
+  void *data, *addr = NULL;
+  size_t len, addr_len = 0;
+  if (argc < 1 || !get_bytes(env, argv[0], &data, &len)) {
+    napi_throw_type_error(env, NULL, "send(data: Buffer, sockaddr?: Buffer)");
+    return NULL;
+  }
+  napi_valuetype vt = napi_undefined;
+  if (argc >= 2) napi_typeof(env, argv[1], &vt);
+  if (vt != napi_undefined && vt != napi_null && !get_bytes(env, argv[1], &addr, &addr_len)) {
+    napi_throw_type_error(env, NULL, "send(data: Buffer, sockaddr?: Buffer)");
+    return NULL;
+  }
+  ssize_t n;
+  do {
+    n = sendto(d->fd, data, len, 0, (struct sockaddr *)addr, (socklen_t)addr_len);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return throw_errno(env, errno, "sendto");
+  napi_value result;
+  napi_create_int64(env, n, &result);
+  return result;
+}
+
+static napi_value socket_setsockopt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  dgram_t *d = unwrap_open(env, info, &argc, argv, "setsockopt");
+  if (!d) return NULL;
+  int32_t level, name;
+  void *value;
+  size_t len;
+  if (argc < 3 || !get_int(env, argv[0], &level) || !get_int(env, argv[1], &name) ||
+      !get_bytes(env, argv[2], &value, &len)) {
+    napi_throw_type_error(env, NULL, "setsockopt(level, name, value: Buffer)");
+    return NULL;
+  }
+  if (setsockopt(d->fd, level, name, value, (socklen_t)len) < 0)
+    return throw_errno(env, errno, "setsockopt");
+  return NULL;
+}
+
+static napi_value socket_getsockopt(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  dgram_t *d = unwrap_open(env, info, &argc, argv, "getsockopt");
+  if (!d) return NULL;
+  int32_t level, name, max_len;
+  if (argc < 3 || !get_int(env, argv[0], &level) || !get_int(env, argv[1], &name) ||
+      !get_int(env, argv[2], &max_len) || max_len < 0 || max_len > 65536) {
+    napi_throw_type_error(env, NULL, "getsockopt(level, name, maxLength)");
+    return NULL;
+  }
+  unsigned char value[65536];
+  socklen_t len = (socklen_t)max_len;
+  if (getsockopt(d->fd, level, name, value, &len) < 0) return throw_errno(env, errno, "getsockopt");
+  napi_value result;
+  CALL(env, napi_create_buffer_copy(env, len, value, NULL, &result));
+  return result;
+}
+
+static napi_value socket_getsockname(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  dgram_t *d = unwrap_open(env, info, &argc, NULL, "getsockname");
+  if (!d) return NULL;
+  struct sockaddr_storage addr;
+  socklen_t len = sizeof(addr);
+  if (getsockname(d->fd, (struct sockaddr *)&addr, &len) < 0)
+    return throw_errno(env, errno, "getsockname");
+  napi_value result;
+  CALL(env, napi_create_buffer_copy(env, len, &addr, NULL, &result));
+  return result;
+}
+
+static napi_value ancillary_array(napi_env env, struct msghdr *msg) {
+  napi_value array;
+  napi_create_array(env, &array);
+  uint32_t index = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    napi_value item, level, type, data;
+    size_t data_len = c->cmsg_len - CMSG_LEN(0);
+    napi_create_object(env, &item);
+    napi_create_int32(env, c->cmsg_level, &level);
+    napi_create_int32(env, c->cmsg_type, &type);
+    napi_create_buffer_copy(env, data_len, CMSG_DATA(c), NULL, &data);
+    napi_set_named_property(env, item, "level", level);
+    napi_set_named_property(env, item, "type", type);
+    napi_set_named_property(env, item, "data", data);
+    napi_set_element(env, array, index++, item);
+  }
+  return array;
+}
+
+static void deliver(dgram_t *d, int argc, napi_value *argv) {
+  napi_env env = d->env;
+  napi_value callback, receiver;
+  if (napi_get_reference_value(env, d->on_message, &callback) != napi_ok || !callback) return;
+  napi_get_undefined(env, &receiver);
+  napi_value result;
+  napi_status status = napi_make_callback(env, d->async_context, receiver, callback, argc, argv, &result);
+  if (status == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  dgram_t *d = (dgram_t *)handle->data;
+  if (!d->receiving) return;
+  napi_env env = d->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  if (status < 0) {
+    napi_value argv[1];
+    argv[0] = make_errno_error(env, -status, "poll");
+    deliver(d, 1, argv);
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  for (int i = 0; i < MAX_DATAGRAMS_PER_WAKEUP && d->receiving; i++) {
+    struct sockaddr_storage from;
+    struct iovec iov = {recv_buffer, sizeof(recv_buffer)};
+    struct msghdr msg = {0};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control_buffer;
+    msg.msg_controllen = sizeof(control_buffer);
+    ssize_t n = recvmsg(d->fd, &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == EINTR) continue;
+      napi_value argv[1];
+      argv[0] = make_errno_error(env, errno, "recvmsg");
+      deliver(d, 1, argv);
+      // A persistent error (the fd went bad) must not spin the loop.
+      if (errno != ENOBUFS) break;
+      continue;
+    }
+    size_t copied = (size_t)n > sizeof(recv_buffer) ? sizeof(recv_buffer) : (size_t)n;
+    napi_value argv[5];
+    napi_get_null(env, &argv[0]);
+    napi_create_buffer_copy(env, copied, recv_buffer, NULL, &argv[1]);
+    napi_create_buffer_copy(env, msg.msg_namelen, &from, NULL, &argv[2]);
+    argv[3] = ancillary_array(env, &msg);
+    napi_create_int32(env, msg.msg_flags, &argv[4]);
+    deliver(d, 5, argv);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+// startReceiving((err, data, sockaddr, ancillary, flags) => void)
+static napi_value socket_start_receiving(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  void *data;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  dgram_t *d = (dgram_t *)data;
+  if (d->closed) return throw_errno(env, EBADF, "recvmsg");
+  napi_valuetype vt;
+  if (argc < 1 || napi_typeof(env, argv[0], &vt) != napi_ok || vt != napi_function) {
+    napi_throw_type_error(env, NULL, "startReceiving(callback)");
+    return NULL;
+  }
+  stop_receiving(d);
+  CALL(env, napi_create_reference(env, argv[0], 1, &d->on_message));
+  // While receiving, the socket object must outlive the caller's last reference.
+  CALL(env, napi_create_reference(env, self, 1, &d->self));
+  int rc = uv_poll_start(&d->poll, UV_READABLE, on_readable);
+  if (rc < 0) {
+    stop_receiving(d);
+    return throw_errno(env, -rc, "uv_poll_start");
+  }
+  d->receiving = 1;
+  return NULL;
+}
+
+static napi_value socket_stop_receiving(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *data;
+  CALL(env, napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  stop_receiving((dgram_t *)data);
+  return NULL;
+}
+
+static napi_value socket_close(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *data;
+  CALL(env, napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  close_socket((dgram_t *)data);
+  return NULL;
+}
+
+static napi_value socket_set_ref(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], self;
+  void *data;
+  bool keep_alive = true;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  dgram_t *d = (dgram_t *)data;
+  if (argc >= 1) napi_get_value_bool(env, argv[0], &keep_alive);
+  if (!d->closed) {
+    if (keep_alive)
+      uv_ref((uv_handle_t *)&d->poll);
+    else
+      uv_unref((uv_handle_t *)&d->poll);
+  }
+  return NULL;
+}
+
+static napi_value socket_get_fd(napi_env env, napi_callback_info info) {
+  napi_value self, result;
+  void *data;
+  CALL(env, napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  napi_create_int32(env, ((dgram_t *)data)->fd, &result);
+  return result;
+}
+
+static napi_value name_to_index(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  char name[IF_NAMESIZE + 1];
+  size_t len;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], name, sizeof(name), &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "nameToIndex(name: string)");
+    return NULL;
+  }
+  unsigned index = if_nametoindex(name);
+  if (index == 0) return throw_errno(env, errno, "if_nametoindex");
+  napi_create_uint32(env, index, &result);
+  return result;
+}
+
+static napi_value index_to_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  uint32_t index;
+  char name[IF_NAMESIZE + 1];
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_uint32(env, argv[0], &index) != napi_ok) {
+    napi_throw_type_error(env, NULL, "indexToName(index: number)");
+    return NULL;
+  }
+  if (!if_indextoname(index, name)) return throw_errno(env, errno, "if_indextoname");
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+static napi_value errno_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  int32_t err;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_int(env, argv[0], &err)) {
+    napi_throw_type_error(env, NULL, "errnoName(errno: number)");
+    return NULL;
+  }
+  napi_create_string_utf8(env, errno_code(err < 0 ? -err : err), NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor methods[] = {
+      {"bind", NULL, socket_bind, NULL, NULL, NULL, napi_default_method, NULL},
+      {"connect", NULL, socket_connect, NULL, NULL, NULL, napi_default_method, NULL},
+      {"send", NULL, socket_send, NULL, NULL, NULL, napi_default_method, NULL},
+      {"setsockopt", NULL, socket_setsockopt, NULL, NULL, NULL, napi_default_method, NULL},
+      {"getsockopt", NULL, socket_getsockopt, NULL, NULL, NULL, napi_default_method, NULL},
+      {"getsockname", NULL, socket_getsockname, NULL, NULL, NULL, napi_default_method, NULL},
+      {"startReceiving", NULL, socket_start_receiving, NULL, NULL, NULL, napi_default_method, NULL},
+      {"stopReceiving", NULL, socket_stop_receiving, NULL, NULL, NULL, napi_default_method, NULL},
+      {"close", NULL, socket_close, NULL, NULL, NULL, napi_default_method, NULL},
+      {"setRef", NULL, socket_set_ref, NULL, NULL, NULL, napi_default_method, NULL},
+      {"fd", NULL, NULL, socket_get_fd, NULL, NULL, napi_default, NULL},
+  };
+  napi_value constructor;
+  napi_define_class(env, "DatagramSocket", NAPI_AUTO_LENGTH, socket_new, NULL,
+                    sizeof(methods) / sizeof(methods[0]), methods, &constructor);
+  napi_set_named_property(env, exports, "DatagramSocket", constructor);
+  napi_property_descriptor functions[] = {
+      {"nameToIndex", NULL, name_to_index, NULL, NULL, NULL, napi_default, NULL},
+      {"indexToName", NULL, index_to_name, NULL, NULL, NULL, napi_default, NULL},
+      {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
