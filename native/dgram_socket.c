@@ -375,7 +375,7 @@ static void deliver(dgram_t *d, int argc, napi_value *argv) {
   napi_env env = d->env;
   napi_value callback, receiver;
   if (napi_get_reference_value(env, d->on_message, &callback) != napi_ok || !callback) return;
-  napi_get_undefined(env, &receiver);
+  napi_get_global(env, &receiver);
   napi_value result;
   napi_status status = napi_make_callback(env, d->async_context, receiver, callback, argc, argv, &result);
   if (status == napi_pending_exception) {
