@@ -241,7 +241,7 @@ export function decodeErrorMessage(message: NetlinkMessage): Decoded<NetlinkErro
     const error = p.readInt32LE(0);
     const requestLength = p.readUInt32LE(4);
     const request = { type: p.readUInt16LE(8), flags: p.readUInt16LE(10), seq: p.readUInt32LE(12), pid: p.readUInt32LE(16) };
-    const info: NetlinkErrorInfo = { errno: -error, request };
+    const info: NetlinkErrorInfo = { errno: error === 0 ? 0 : -error, request };
     if (message.flags & NLM_F_ACK_TLVS) {
       const echoed = message.flags & NLM_F_CAPPED ? NLMSG_HDRLEN : align4(requestLength);
       const tlvStart = 4 + echoed;
