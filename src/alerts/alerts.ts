@@ -1,0 +1,41 @@
+import type { EventBus } from '../events.js';
+import { NotifyRunner, type NotifyHookConfig, type NotifyHookStats, type NotifyRunnerOptions } from './notify.js';
+import type { WebhookEndpointConfig, WebhookEndpointStats } from './webhook-endpoint.js';
+import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.js';
+
+export type { WebhookEndpointConfig, WebhookEndpointStats } from './webhook-endpoint.js';
+export type { NotifyHookConfig, NotifyHookStats } from './notify.js';
+export type { WebhookTemplate } from './template.js';
+export { signPayload, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
+
+/** The `alerts:` section, as the config maps it. */
+export interface AlertsConfig {
+  webhooks?: WebhookEndpointConfig[];
+  notify?: NotifyHookConfig[];
+}
+
+export interface AlertsStats {
+  webhooks: WebhookEndpointStats[];
+  notify: NotifyHookStats[];
+}
+
+/** Webhooks and notify hooks subscribed to one bus; the agent owns one per config generation. */
+export class Alerts {
+  readonly webhooks: WebhookDispatcher;
+  readonly notify: NotifyRunner;
+
+  constructor(bus: EventBus, config: AlertsConfig, options: WebhookDispatcherOptions & NotifyRunnerOptions = {}) {
+    this.webhooks = new WebhookDispatcher(bus, config.webhooks ?? [], options);
+    this.notify = new NotifyRunner(bus, config.notify ?? [], options);
+  }
+
+  stats(): AlertsStats {
+    return { webhooks: this.webhooks.stats(), notify: this.notify.stats() };
+  }
+
+  /** Gives queued webhooks up to `drainMs` to go out, then aborts; kills running notify programs. */
+  async close(drainMs = 0): Promise<void> {
+    this.notify.close();
+    await this.webhooks.close(drainMs);
+  }
+}

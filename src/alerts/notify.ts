@@ -1,0 +1,216 @@
+import { spawn } from 'node:child_process';
+import { systemClock, type Clock } from '../clock.js';
+import type { AgentEvent, EventBus } from '../events.js';
+import { silentLogger, type Logger } from '../log.js';
+
+/** One program to run on transitions, as the config maps `alerts.notify[]` to it. */
+export interface NotifyHookConfig {
+  /** Absolute path of an executable; run directly, never through a shell. */
+  program: string;
+  /** Event type patterns with `*` wildcards; default ["*"]. */
+  events?: string[];
+  /** Per run, default 10000; then the program's whole process group gets SIGTERM, and SIGKILL 1 s later. */
+  timeoutMs?: number;
+  /** Runs waiting per object beyond this many are dropped, oldest first; default 100. */
+  queueSize?: number;
+}
+
+export interface NotifyHookStats {
+  program: string;
+  runs: number;
+  /** Runs that exited non-zero or could not start. */
+  failures: number;
+  timeouts: number;
+  dropped: number;
+  queued: number;
+}
+
+const KILL_GRACE_MS = 1000;
+const OUTPUT_LIMIT = 4096;
+
+/**
+ * keepalived's notify script convention for VRRP: `TYPE NAME STATE PRIORITY`
+ * (TYPE is "INSTANCE"), so existing notify_master/backup/fault scripts keep working.
+ * Other events get no positional arguments.
+ */
+export function notifyArguments(event: AgentEvent): string[] {
+  if (event.type !== 'vrrp.state' || !event.to) return [];
+  const name = event.object.startsWith('vrrp/') ? event.object.slice('vrrp/'.length) : event.object;
+  const priority = event.data?.priority;
+  return ['INSTANCE', name, event.to.toUpperCase(), priority === undefined ? '' : String(priority)];
+}
+
+export function notifyEnvironment(event: AgentEvent): Record<string, string> {
+  return {
+    FAILOVERD_EVENT_ID: event.id,
+    FAILOVERD_EVENT_TYPE: event.type,
+    FAILOVERD_NODE: event.node,
+    FAILOVERD_OBJECT: event.object,
+    FAILOVERD_FROM: event.from ?? '',
+    FAILOVERD_TO: event.to ?? '',
+    FAILOVERD_REASON: event.reason ?? '',
+    FAILOVERD_TIME: event.time,
+  };
+}
+
+export interface NotifyRunResult {
+  event: AgentEvent;
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  error?: string;
+  output: string;
+}
+
+export interface NotifyRunnerOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Called after each run (tests, metrics). */
+  onResult?: (hook: NotifyHookConfig, result: NotifyRunResult) => void;
+}
+
+/**
+ * Runs notify programs: strictly one at a time and in order per (hook, object), so a
+ * script never sees BACKUP after MASTER for the same instance out of order. Objects
+ * run independently of each other. Spawning is asynchronous; publishing only enqueues.
+ */
+export class NotifyRunner {
+  private readonly queues = new Map<string, { events: AgentEvent[]; running: boolean }>();
+  private readonly counters = new Map<NotifyHookConfig, Omit<NotifyHookStats, 'program' | 'queued'>>();
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly running = new Set<number>();
+  private readonly idleWaiters: Array<() => void> = [];
+  private closed = false;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+
+  constructor(bus: EventBus, private readonly hooks: NotifyHookConfig[], private readonly options: NotifyRunnerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? silentLogger();
+    hooks.forEach((hook, index) => {
+      this.counters.set(hook, { runs: 0, failures: 0, timeouts: 0, dropped: 0 });
+      const patterns = hook.events?.length ? hook.events : ['*'];
+      this.unsubscribe.push(bus.subscribe(patterns, (event) => this.enqueue(index, event)));
+    });
+  }
+
+  stats(): NotifyHookStats[] {
+    return this.hooks.map((hook, index) => {
+      let queued = 0;
+      for (const [key, q] of this.queues) if (key.startsWith(`${index}\0`)) queued += q.events.length;
+      return { program: hook.program, ...this.counters.get(hook)!, queued };
+    });
+  }
+
+  /** Resolves when no run is queued or running. */
+  idle(): Promise<void> {
+    if ([...this.queues.values()].every((q) => !q.running)) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Stops taking events; running programs' process groups are killed. */
+  close(): void {
+    this.closed = true;
+    for (const off of this.unsubscribe.splice(0)) off();
+    for (const pid of this.running) killGroup(pid, 'SIGKILL');
+    for (const q of this.queues.values()) q.events.length = 0;
+  }
+
+  private enqueue(hookIndex: number, event: AgentEvent): void {
+    if (this.closed) return;
+    const hook = this.hooks[hookIndex]!;
+    const key = `${hookIndex}\0${event.object}`;
+    let queue = this.queues.get(key);
+    if (!queue) this.queues.set(key, (queue = { events: [], running: false }));
+    if (queue.events.length >= Math.max(1, hook.queueSize ?? 100)) {
+      queue.events.shift();
+      this.counters.get(hook)!.dropped++;
+    }
+    queue.events.push(event);
+    if (!queue.running) {
+      queue.running = true;
+      setImmediate(() => { void this.drain(hook, key, queue); });
+    }
+  }
+
+  private async drain(hook: NotifyHookConfig, key: string, queue: { events: AgentEvent[]; running: boolean }): Promise<void> {
+    try {
+      while (!this.closed && queue.events.length) {
+        const event = queue.events.shift()!;
+        const result = await this.run(hook, event);
+        const counters = this.counters.get(hook)!;
+        counters.runs++;
+        if (result.timedOut) counters.timeouts++;
+        if (result.timedOut || result.error || result.exitCode !== 0) {
+          counters.failures++;
+          this.logger.warn({ program: hook.program, event: event.id, type: event.type, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, err: result.error, output: result.output }, 'notify program failed');
+        }
+        try {
+          this.options.onResult?.(hook, result);
+        } catch (err) {
+          this.logger.error({ err }, 'notify result handler threw');
+        }
+      }
+    } finally {
+      queue.running = false;
+      this.queues.delete(key);
+      if ([...this.queues.values()].every((q) => !q.running)) {
+        for (const resolve of this.idleWaiters.splice(0)) resolve();
+      }
+    }
+  }
+
+  private run(hook: NotifyHookConfig, event: AgentEvent): Promise<NotifyRunResult> {
+    return new Promise((resolve) => {
+      let output = '';
+      let timedOut = false;
+      let settled = false;
+      const child = spawn(hook.program, notifyArguments(event), {
+        // Its own process group, so a timeout kills whatever the program started too.
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: { ...process.env, ...notifyEnvironment(event) },
+      });
+      const collect = (chunk: Buffer): void => {
+        if (output.length < OUTPUT_LIMIT) output = (output + chunk.toString('utf8')).slice(0, OUTPUT_LIMIT);
+      };
+      child.stdout.on('data', collect);
+      child.stderr.on('data', collect);
+      // A program that does not read stdin must not make us fail (EPIPE).
+      child.stdin.on('error', () => {});
+      child.stdin.end(`${JSON.stringify(event)}\n`);
+      const pid = child.pid;
+      if (pid !== undefined) this.running.add(pid);
+      let killTimer: { cancel(): void } | undefined;
+      const timeout = this.clock.setTimer(hook.timeoutMs ?? 10_000, () => {
+        if (pid === undefined) return;
+        timedOut = true;
+        killGroup(pid, 'SIGTERM');
+        killTimer = this.clock.setTimer(KILL_GRACE_MS, () => killGroup(pid, 'SIGKILL'));
+      });
+      const finish = (result: Omit<NotifyRunResult, 'event' | 'timedOut' | 'output'>): void => {
+        if (settled) return;
+        settled = true;
+        timeout.cancel();
+        // Whatever the program left behind in its group goes too: runs must not pile up.
+        if (pid !== undefined) {
+          if (timedOut) killGroup(pid, 'SIGKILL');
+          this.running.delete(pid);
+        }
+        killTimer?.cancel();
+        resolve({ event, timedOut, output, ...result });
+      };
+      child.on('error', (err) => finish({ exitCode: null, signal: null, error: err.message }));
+      // 'exit', not 'close': a grandchild holding stdout open must not stall the queue.
+      child.on('exit', (exitCode, signal) => finish({ exitCode, signal }));
+    });
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}

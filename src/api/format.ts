@@ -1,0 +1,83 @@
+import { destinationId, serviceKeyId } from '../ipvs/types.js';
+import type { StatusSnapshot } from './status-types.js';
+
+/** Left-aligned columns, two spaces apart; header underlined by nothing, to stay grep-friendly. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function ago(iso: string | undefined, now: number): string {
+  if (!iso) return '';
+  const s = Math.round((now - Date.parse(iso)) / 1000);
+  if (!Number.isFinite(s)) return '';
+  if (s < 0) return `in ${fmtSeconds(-s)}`;
+  return `${fmtSeconds(s)} ago`;
+}
+
+function fmtSeconds(s: number): string {
+  if (s < 120) return `${s}s`;
+  if (s < 7200) return `${Math.round(s / 60)}m`;
+  if (s < 172800) return `${Math.round(s / 3600)}h`;
+  return `${Math.round(s / 86400)}d`;
+}
+
+/** The human form of `failoverd status`. */
+export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string {
+  const out: string[] = [];
+  const version = snapshot.version ? ` ${snapshot.version}` : '';
+  const config = snapshot.config?.file ? `, config ${snapshot.config.file}${snapshot.config.loadedAt ? ` (loaded ${ago(snapshot.config.loadedAt, now)})` : ''}` : '';
+  out.push(`node ${snapshot.node} — failoverd${version}${snapshot.pid ? `, pid ${snapshot.pid}` : ''}${config}`);
+
+  out.push('', 'VRRP instances');
+  out.push(snapshot.instances.length ? table(['NAME', 'STATE', 'PRIO', 'MASTER', 'VIPS', 'SINCE', 'REASON'], snapshot.instances.map((i) => [
+    i.name, i.state,
+    i.effectivePriority === i.priority ? String(i.priority) : `${i.effectivePriority} (${i.priority})`,
+    i.master ?? '', i.vips.join(','), ago(i.since, now),
+    i.forcedBackupUntil ? `forced backup until ${i.forcedBackupUntil}` : (i.reason ?? ''),
+  ])) : '  (none)');
+
+  out.push('', 'Services');
+  out.push(snapshot.services.length ? table(['SERVICE', 'ADDRESS', 'QUORUM', 'REAL SERVER', 'STATE', 'WEIGHT', 'CHECK', 'LATENCY', 'REASON'], snapshot.services.flatMap((s) => {
+    const quorum = `${s.quorum.up}/${s.quorum.required}${s.quorum.met ? '' : ' LOST'}`;
+    const rows = s.realServers.map((r, idx) => [
+      idx === 0 ? s.name : '', idx === 0 ? s.key : '', idx === 0 ? quorum : '',
+      destinationId(r), r.drained ? `${r.state},drained` : r.state,
+      r.weight === r.configuredWeight ? String(r.weight) : `${r.weight} (${r.configuredWeight})`,
+      r.lastCheck ? `${r.checkType ?? ''}${r.checkType ? ' ' : ''}${r.lastCheck.ok ? 'ok' : 'fail'} ${ago(r.lastCheck.at, now)}` : (r.checkType ?? ''),
+      r.lastCheck ? `${r.lastCheck.latencyMs.toFixed(1)}ms` : '',
+      r.reason ?? r.lastCheck?.reason ?? '',
+    ]);
+    return rows.length ? rows : [[s.name, s.key, quorum, '(no real servers)', '', '', '', '', '']];
+  })) : '  (none)');
+
+  if (snapshot.ipvs) {
+    out.push('', 'IPVS table');
+    const rows: string[][] = [];
+    for (const s of snapshot.ipvs) {
+      rows.push([serviceKeyId(s.service.key), s.service.scheduler, '', '', '', '', String(s.stats?.connections ?? ''), String(s.stats?.packetsIn ?? ''), String(s.stats?.bytesIn ?? '')]);
+      for (const d of s.destinations) {
+        rows.push([`  -> ${destinationId(d)}`, '', d.forwarding, String(d.weight), String(d.activeConnections), String(d.inactiveConnections), String(d.stats?.connections ?? ''), String(d.stats?.packetsIn ?? ''), String(d.stats?.bytesIn ?? '')]);
+      }
+    }
+    out.push(rows.length ? table(['SERVICE / DESTINATION', 'SCHED', 'FWD', 'WEIGHT', 'ACTIVE', 'INACT', 'CONNS', 'PKTS IN', 'BYTES IN'], rows) : '  (empty)');
+  }
+
+  if (snapshot.schedules?.length) {
+    out.push('', 'Maintenance schedules');
+    out.push(table(['NAME', 'ACTION', 'TARGET', 'CRON', 'ZONE', 'STATE'], snapshot.schedules.map((s) => [
+      s.name, s.action, s.target, s.cron, s.timezone,
+      s.active ? `ACTIVE until ${s.until ?? '?'}` : s.nextStart ? `next ${s.nextStart}` : 'idle',
+    ])));
+  }
+
+  const hooks = snapshot.alerts?.webhooks ?? [];
+  if (hooks.length) {
+    out.push('', 'Webhooks');
+    out.push(table(['ENDPOINT', 'QUEUED', 'DELIVERED', 'FAILED', 'DROPPED', 'LAST ERROR'], hooks.map((w) => [
+      w.name, String(w.queueDepth), String(w.delivered), String(w.failed), String(w.dropped), w.lastError ?? '',
+    ])));
+  }
+  return `${out.join('\n')}\n`;
+}

@@ -1,0 +1,94 @@
+import type { ActualService } from '../ipvs/types.js';
+import type { AlertsStats } from '../alerts/alerts.js';
+import type { ScheduleStatus } from '../schedules/scheduler.js';
+
+// The agent's view, as GET /status returns it and `failoverd status` prints it.
+// Stable JSON: fields are added, never renamed or removed.
+
+export interface InstanceStatus {
+  name: string;
+  /** INIT | BACKUP | MASTER | FAULT */
+  state: string;
+  /** Configured priority. */
+  priority: number;
+  /** After tracking and maintenance adjustments. */
+  effectivePriority: number;
+  /** Address of the current master as last heard (or this node when MASTER). */
+  master?: string;
+  interface?: string;
+  vrid?: number;
+  vips: string[];
+  /** ISO time of the last state change. */
+  since?: string;
+  /** Why it is in this state ("higher priority advert from 10.0.0.2", "forced backup until ..."). */
+  reason?: string;
+  /** Set while an operator forced it to BACKUP (ISO end). */
+  forcedBackupUntil?: string;
+}
+
+export interface LastCheck {
+  ok: boolean;
+  reason: string;
+  latencyMs: number;
+  /** ISO time of the check. */
+  at: string;
+}
+
+export interface RealServerStatus {
+  address: string;
+  port: number;
+  /** up | down | unknown */
+  state: string;
+  /** Weight in IPVS now (0 when drained or inhibited). */
+  weight: number;
+  configuredWeight: number;
+  /** Drained by an operator or a maintenance window. */
+  drained?: boolean;
+  checkType?: string;
+  lastCheck?: LastCheck;
+  reason?: string;
+  since?: string;
+}
+
+export interface ServiceStatus {
+  name: string;
+  /** "tcp:10.6.2.195:80" style, as serviceKeyId() prints it. */
+  key: string;
+  quorum: { required: number; up: number; met: boolean };
+  realServers: RealServerStatus[];
+}
+
+export interface StatusSnapshot {
+  node: string;
+  version?: string;
+  pid?: number;
+  startedAt?: string;
+  config?: { file?: string; loadedAt?: string; generation?: number };
+  instances: InstanceStatus[];
+  services: ServiceStatus[];
+  /** The kernel's IPVS table as last read, with stats. */
+  ipvs?: ActualService[];
+  schedules?: ScheduleStatus[];
+  alerts?: AlertsStats;
+}
+
+/** The agent implements this; it is called per GET /status. */
+export interface StatusSource {
+  snapshot(): StatusSnapshot | Promise<StatusSnapshot>;
+}
+
+/** Operator actions over the API; the agent implements them. Throw AdminError for bad input. */
+export interface AdminActions {
+  /** on: weight 0, connections finish; off: back to the configured weight. */
+  drain(service: string, realServer: string, on: boolean): void | Promise<void>;
+  /** Force the instance to BACKUP for `forMs` (0 = release now). */
+  forceBackup(instance: string, forMs: number): void | Promise<void>;
+}
+
+/** An error the API returns to the client with this HTTP status (e.g. 404 unknown service). */
+export class AdminError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+    this.name = 'AdminError';
+  }
+}
