@@ -1,0 +1,41 @@
+// Finds the check plugins at run time: every *.js sibling of this file that exports
+// `plugin` is a check type, so adding a check type is adding one file to checks/.
+import { readdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { CheckPlugin } from '../src/health/check.js';
+
+export type { CheckPlugin } from '../src/health/check.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+function isCheckPlugin(value: unknown): value is CheckPlugin {
+  if (!value || typeof value !== 'object') return false;
+  const p = value as Partial<CheckPlugin>;
+  return typeof p.type === 'string' && /^[a-z][a-z0-9_-]*$/.test(p.type)
+    && typeof p.description === 'string' && typeof p.run === 'function'
+    && !!p.options && typeof (p.options as { safeParse?: unknown }).safeParse === 'function';
+}
+
+/**
+ * Imports every `*.js` file beside this one (not index.js) and collects the ones
+ * that export `plugin`. Files without `plugin` are skipped; a malformed `plugin`
+ * or two files claiming one type name is an error naming the files.
+ */
+export async function loadCheckPlugins(directory: string = here): Promise<ReadonlyMap<string, CheckPlugin>> {
+  const names = (await readdir(directory)).filter((n) => n.endsWith('.js') && n !== 'index.js').sort();
+  const plugins = new Map<string, CheckPlugin>();
+  const origin = new Map<string, string>();
+  for (const name of names) {
+    const mod = (await import(pathToFileURL(join(directory, name)).href)) as { plugin?: unknown };
+    if (mod.plugin === undefined) continue;
+    if (!isCheckPlugin(mod.plugin)) {
+      throw new Error(`check plugin ${join(directory, name)}: "plugin" must have type (lowercase name), description, options (a zod schema) and run()`);
+    }
+    const previous = origin.get(mod.plugin.type);
+    if (previous) throw new Error(`check type "${mod.plugin.type}" is defined twice: ${previous} and ${name}`);
+    plugins.set(mod.plugin.type, mod.plugin);
+    origin.set(mod.plugin.type, name);
+  }
+  return plugins;
+}

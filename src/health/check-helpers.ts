@@ -1,0 +1,33 @@
+// Small pieces every check plugin needs: how long since the start, and a reason
+// string for an aborted run that says what the check was waiting for.
+
+/** Milliseconds since `startedAt` (a performance.now() value), to 0.01 ms. */
+export function elapsedSince(startedAt: number): number {
+  return Math.round((performance.now() - startedAt) * 100) / 100;
+}
+
+/** The text of an AbortSignal's reason: the scheduler aborts with "timeout after 1000ms". */
+export function abortText(signal: AbortSignal): string {
+  const reason: unknown = signal.reason;
+  if (reason instanceof Error) return reason.message;
+  if (typeof reason === 'string') return reason;
+  return 'aborted';
+}
+
+/** An error's code and message in a few words: "ECONNREFUSED", "ETIMEDOUT". */
+export function errorText(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { code?: unknown; message?: unknown };
+    const code = typeof e.code === 'string' ? e.code : undefined;
+    const message = typeof e.message === 'string' ? e.message : undefined;
+    if (code && message && !message.includes(code)) return `${code} ${message}`;
+    return message ?? code ?? String(err);
+  }
+  return String(err);
+}
+
+/** Shortens a reason so a chatty server or script cannot flood logs and events. */
+export function clip(text: string, max = 160): string {
+  const oneLine = text.replace(/\s+/g, ' ').trim();
+  return oneLine.length > max ? `${oneLine.slice(0, max - 1)}…` : oneLine;
+}

@@ -1,0 +1,381 @@
+// Wires the health subsystem: scheduler results → real-server state machines →
+// quorum → desired pools. Every transition is published on the event bus and
+// logged once; pool changes go to the agent's onPoolChange callback (the IPVS
+// reconciler). update() applies a new config without losing what is known: an
+// unchanged (service, real server, check) keeps its counters and its schedule.
+import type { Logger } from 'pino';
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import type { EventBus } from '../events.js';
+import { destinationId, type DesiredService } from '../ipvs/types.js';
+import type { CheckPlugin, CheckResult, CheckTarget } from './check.js';
+import { desiredPool } from './pool.js';
+import { effectiveWeight, initialRealServerHealth, reduceRealServer, type RealServerHealth, type RealServerSpec, type RealServerTransition } from './realserver.js';
+import { CheckScheduler, type RunInfo, type SchedulerStats } from './scheduler.js';
+import { initialQuorum, reduceQuorum, type QuorumState, type QuorumTransition } from './service.js';
+import type { HealthCheckConfig, HealthRealServerConfig, HealthServiceConfig } from './types.js';
+
+export interface HealthMonitorOptions {
+  bus: EventBus;
+  logger: Logger;
+  plugins: ReadonlyMap<string, CheckPlugin>;
+  /** Called with every service's desired pool whenever one of them changes. */
+  onPoolChange: (desired: DesiredService[]) => void;
+  clock?: Clock;
+  /** Global bound on checks in flight (the rest queue). Default 1024. */
+  maxConcurrentChecks?: number;
+  /** Every check result, for metrics (latency histograms, counters). */
+  onCheckResult?: (info: CheckResultInfo) => void;
+}
+
+export interface CheckResultInfo {
+  service: string;
+  address: string;
+  port: number;
+  type: string;
+  result: CheckResult;
+  run: RunInfo;
+}
+
+export class HealthConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`health config: ${problems.join('; ')}`);
+    this.name = 'HealthConfigError';
+  }
+}
+
+export interface CheckStatus {
+  type: string;
+  up: boolean;
+  successes: number;
+  failures: number;
+  lastReason?: string;
+  lastLatencyMs?: number;
+}
+
+export interface RealServerStatus {
+  address: string;
+  port: number;
+  up: boolean;
+  /** Weight in the pool when up (dynamic or configured). */
+  weight: number;
+  reason: string;
+  /** Wall time of the last up/down change. */
+  since: string;
+  checks: CheckStatus[];
+}
+
+export interface ServiceStatus {
+  name: string;
+  quorumUp: boolean;
+  liveWeight: number;
+  quorum: number;
+  realServers: RealServerStatus[];
+}
+
+interface CheckRuntime {
+  schedulerId: string;
+  checkId: string;
+  config: HealthCheckConfig;
+}
+
+interface RealServerRuntime {
+  id: string;
+  config: HealthRealServerConfig;
+  spec: RealServerSpec;
+  checks: CheckRuntime[];
+  health: RealServerHealth;
+}
+
+interface ServiceRuntime {
+  config: HealthServiceConfig;
+  realServers: Map<string, RealServerRuntime>;
+  quorum: QuorumState;
+  desired: DesiredService;
+}
+
+/** Key order must not change a check's identity. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function sameDestinations(a: DesiredService, b: DesiredService): boolean {
+  if (a.service !== b.service && canonicalJson(a.service) !== canonicalJson(b.service)) return false;
+  if (a.destinations.length !== b.destinations.length) return false;
+  for (let i = 0; i < a.destinations.length; i++) {
+    const x = a.destinations[i]!;
+    const y = b.destinations[i]!;
+    if (x.address !== y.address || x.port !== y.port || x.weight !== y.weight || x.forwarding !== y.forwarding
+      || x.upperThreshold !== y.upperThreshold || x.lowerThreshold !== y.lowerThreshold
+      || canonicalJson(x.tunnel) !== canonicalJson(y.tunnel)) return false;
+  }
+  return true;
+}
+
+function liveWeightOf(svc: { realServers: Map<string, RealServerRuntime> }): number {
+  let sum = 0;
+  for (const rs of svc.realServers.values()) if (rs.health.up) sum += effectiveWeight(rs.spec, rs.health);
+  return sum;
+}
+
+export class HealthMonitor {
+  private readonly clock: Clock;
+  private readonly scheduler: CheckScheduler;
+  private services = new Map<string, ServiceRuntime>();
+  /** scheduler id → where its results go. */
+  private checkIndex = new Map<string, { service: string; rsId: string; check: CheckRuntime }>();
+  private dirty = new Set<string>();
+  private flushTimer?: TimerHandle;
+  private stopped = false;
+
+  constructor(private readonly options: HealthMonitorOptions) {
+    this.clock = options.clock ?? systemClock;
+    this.scheduler = new CheckScheduler({
+      clock: this.clock,
+      maxConcurrent: options.maxConcurrentChecks ?? 1024,
+      onResult: (id, result, run) => this.onResult(id, result, run),
+    });
+  }
+
+  /**
+   * Starts (first call) or reconfigures monitoring. Validates everything first and
+   * throws HealthConfigError without changing anything when the config is wrong.
+   * Calls onPoolChange synchronously when any pool differs from before.
+   */
+  update(services: readonly HealthServiceConfig[]): void {
+    if (this.stopped) throw new Error('health monitor is stopped');
+    const parsedOptions = this.validate(services);
+    const now = this.clock.now();
+    const nextServices = new Map<string, ServiceRuntime>();
+    const nextIndex = new Map<string, { service: string; rsId: string; check: CheckRuntime }>();
+    const toAdd: Array<{ svc: HealthServiceConfig; rs: HealthRealServerConfig; check: CheckRuntime; options: unknown }> = [];
+    let poolChanged = services.length !== this.services.size;
+
+    for (const svcConfig of services) {
+      const old = this.services.get(svcConfig.name);
+      if (!old) poolChanged = true;
+      const realServers = new Map<string, RealServerRuntime>();
+      for (const rsConfig of svcConfig.realServers) {
+        const rsId = destinationId(rsConfig);
+        const oldRs = old?.realServers.get(rsId);
+        const seen = new Map<string, number>();
+        const checks: CheckRuntime[] = rsConfig.checks.map((config) => {
+          const base = canonicalJson(config);
+          const n = (seen.get(base) ?? 0) + 1;
+          seen.set(base, n);
+          const checkId = n === 1 ? base : `${base}#${n}`;
+          return { schedulerId: `${svcConfig.name}|${rsId}|${checkId}`, checkId, config };
+        });
+        const spec: RealServerSpec = {
+          weight: rsConfig.weight,
+          checks: checks.map((c) => ({ id: c.checkId, label: c.config.type, thresholds: { rise: c.config.rise, fall: c.config.fall, initial: c.config.initial } })),
+        };
+        const health = initialRealServerHealth(spec, now, oldRs?.health);
+        const rs: RealServerRuntime = { id: rsId, config: rsConfig, spec, checks, health };
+        realServers.set(rsId, rs);
+        if (oldRs) this.reloadTransitions(svcConfig.name, rs, oldRs);
+        for (const check of checks) {
+          nextIndex.set(check.schedulerId, { service: svcConfig.name, rsId, check });
+          if (!this.checkIndex.has(check.schedulerId)) toAdd.push({ svc: svcConfig, rs: rsConfig, check, options: parsedOptions.get(check.config)! });
+        }
+      }
+      const runtime: ServiceRuntime = { config: svcConfig, realServers, quorum: { up: false, liveWeight: 0 }, desired: { service: svcConfig.spec, destinations: [] } };
+      const liveWeight = liveWeightOf(runtime);
+      if (old) {
+        const { state, transition } = reduceQuorum(svcConfig, old.quorum, liveWeight);
+        runtime.quorum = state;
+        if (transition) this.publishQuorum(svcConfig, transition, state, 'config reload: ');
+      } else {
+        runtime.quorum = initialQuorum(svcConfig, liveWeight);
+      }
+      runtime.desired = desiredPool(svcConfig, new Map([...realServers].map(([id, r]) => [id, r.health])), runtime.quorum.up);
+      if (!old || !sameDestinations(old.desired, runtime.desired)) poolChanged = true;
+      nextServices.set(svcConfig.name, runtime);
+    }
+
+    for (const id of this.checkIndex.keys()) if (!nextIndex.has(id)) this.scheduler.remove(id);
+    this.services = nextServices;
+    this.checkIndex = nextIndex;
+    this.dirty.clear();
+    for (const { svc, rs, check, options } of toAdd) {
+      const plugin = this.options.plugins.get(check.config.type)!;
+      const target: CheckTarget = { service: svc.name, address: rs.address, port: rs.port };
+      this.scheduler.add({
+        id: check.schedulerId,
+        intervalMs: check.config.intervalMs,
+        timeoutMs: check.config.timeoutMs,
+        warmupMs: check.config.warmupMs,
+        retry: check.config.retry,
+        delayBeforeRetryMs: check.config.delayBeforeRetryMs,
+        run: (signal) => plugin.run(target, options, signal),
+      });
+    }
+    if (poolChanged) this.options.onPoolChange(this.desired());
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.scheduler.stop();
+    this.flushTimer?.cancel();
+    this.flushTimer = undefined;
+  }
+
+  /** Every service's desired pool, in config order. */
+  desired(): DesiredService[] {
+    return [...this.services.values()].map((s) => s.desired);
+  }
+
+  quorumUp(service: string): boolean | undefined {
+    return this.services.get(service)?.quorum.up;
+  }
+
+  schedulerStats(): SchedulerStats {
+    return this.scheduler.stats();
+  }
+
+  status(): ServiceStatus[] {
+    const wallOffset = this.clock.wallNow().getTime() - this.clock.now();
+    return [...this.services.values()].map((svc) => ({
+      name: svc.config.name,
+      quorumUp: svc.quorum.up,
+      liveWeight: svc.quorum.liveWeight,
+      quorum: svc.config.quorum,
+      realServers: [...svc.realServers.values()].map((rs) => ({
+        address: rs.config.address,
+        port: rs.config.port,
+        up: rs.health.up,
+        weight: effectiveWeight(rs.spec, rs.health),
+        reason: rs.health.reason,
+        since: new Date(wallOffset + rs.health.since).toISOString(),
+        checks: rs.checks.map((c) => {
+          const h = rs.health.checks[c.checkId]!;
+          return { type: c.config.type, up: h.up, successes: h.successes, failures: h.failures, lastReason: h.lastResult?.reason, lastLatencyMs: h.lastResult?.latencyMs };
+        }),
+      })),
+    }));
+  }
+
+  private validate(services: readonly HealthServiceConfig[]): Map<HealthCheckConfig, unknown> {
+    const problems: string[] = [];
+    const parsed = new Map<HealthCheckConfig, unknown>();
+    const names = new Set<string>();
+    for (const svc of services) {
+      if (names.has(svc.name)) problems.push(`service "${svc.name}" is defined twice`);
+      names.add(svc.name);
+      const seen = new Set<string>();
+      for (const rs of svc.realServers) {
+        const where = `service "${svc.name}" real server ${destinationId(rs)}`;
+        if (seen.has(destinationId(rs))) problems.push(`${where} is listed twice`);
+        seen.add(destinationId(rs));
+        rs.checks.forEach((check, i) => {
+          const at = `${where} check ${i + 1} (${check.type})`;
+          const plugin = this.options.plugins.get(check.type);
+          if (!plugin) {
+            problems.push(`${at}: unknown check type; known: ${[...this.options.plugins.keys()].sort().join(', ')}`);
+            return;
+          }
+          const result = plugin.options.safeParse(check.options ?? {});
+          if (!result.success) {
+            problems.push(`${at}: ${result.error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`).join(', ')}`);
+          } else {
+            parsed.set(check, result.data);
+          }
+          if (!(check.intervalMs > 0) || !(check.timeoutMs > 0)) problems.push(`${at}: interval and timeout must be positive`);
+          if (!(check.rise >= 1) || !(check.fall >= 1)) problems.push(`${at}: rise and fall must be at least 1`);
+        });
+      }
+    }
+    if (problems.length) throw new HealthConfigError(problems);
+    return parsed;
+  }
+
+  private onResult(id: string, result: CheckResult, run: RunInfo): void {
+    const ref = this.checkIndex.get(id);
+    if (!ref) return;
+    const svc = this.services.get(ref.service)!;
+    const rs = svc.realServers.get(ref.rsId)!;
+    this.options.onCheckResult?.({ service: ref.service, address: rs.config.address, port: rs.config.port, type: ref.check.config.type, result, run });
+    const before = rs.health;
+    const { state, transitions } = reduceRealServer(rs.spec, before, { checkId: ref.check.checkId, result }, this.clock.now());
+    rs.health = state;
+    if (transitions.length === 0) return;
+    for (const t of transitions) this.publishRealServer(ref.service, rs, t, result, ref.check.config.type);
+    const liveWeight = svc.quorum.liveWeight
+      - (before.up ? effectiveWeight(rs.spec, before) : 0)
+      + (state.up ? effectiveWeight(rs.spec, state) : 0);
+    const { state: quorum, transition } = reduceQuorum(svc.config, svc.quorum, liveWeight);
+    svc.quorum = quorum;
+    if (transition) this.publishQuorum(svc.config, transition, quorum);
+    this.markDirty(ref.service);
+  }
+
+  private reloadTransitions(service: string, rs: RealServerRuntime, old: RealServerRuntime): void {
+    if (rs.health.up !== old.health.up) {
+      this.publishRealServer(service, rs, { kind: rs.health.up ? 'up' : 'down', reason: rs.health.reason });
+    } else if (rs.health.up) {
+      const from = effectiveWeight(old.spec, old.health);
+      const to = effectiveWeight(rs.spec, rs.health);
+      if (from !== to) this.publishRealServer(service, rs, { kind: 'weight', from, to, reason: 'config reload' });
+    }
+  }
+
+  private publishRealServer(service: string, rs: RealServerRuntime, t: RealServerTransition, result?: CheckResult, checkType?: string): void {
+    const object = `service/${service}/${rs.id}`;
+    const weight = effectiveWeight(rs.spec, rs.health);
+    const data: Record<string, unknown> = { service, address: rs.config.address, port: rs.config.port, weight };
+    if (checkType) data.check = checkType;
+    if (result) data.latencyMs = result.latencyMs;
+    const [type, from, to] = t.kind === 'weight'
+      ? ['realserver.weight', String(t.from), String(t.to)]
+      : [`realserver.${t.kind}`, t.kind === 'up' ? 'down' : 'up', t.kind];
+    this.options.bus.publish({ type, object, from, to, reason: t.reason, data });
+    const log = { event: type, object, from, to, reason: t.reason };
+    if (t.kind === 'down') this.options.logger.warn(log, `real server ${rs.id} of ${service} is down: ${t.reason}`);
+    else if (t.kind === 'up') this.options.logger.info(log, `real server ${rs.id} of ${service} is up: ${t.reason}`);
+    else this.options.logger.info(log, `real server ${rs.id} of ${service} weight ${from} → ${to}: ${t.reason}`);
+  }
+
+  private publishQuorum(svc: HealthServiceConfig, t: QuorumTransition, q: QuorumState, prefix = ''): void {
+    const type = t.kind === 'lost' ? 'quorum.lost' : 'quorum.regained';
+    const object = `service/${svc.name}`;
+    const [from, to] = t.kind === 'lost' ? ['up', 'down'] : ['down', 'up'];
+    const reason = `${prefix}${t.reason}`;
+    const data: Record<string, unknown> = { service: svc.name, liveWeight: q.liveWeight, quorum: svc.quorum, hysteresis: svc.hysteresis };
+    if (svc.sorryServer) data.sorryServer = destinationId(svc.sorryServer);
+    this.options.bus.publish({ type, object, from, to, reason, data });
+    const log = { event: type, object, from, to, reason };
+    if (t.kind === 'lost') this.options.logger.warn(log, `service ${svc.name} lost quorum: ${reason}`);
+    else this.options.logger.info(log, `service ${svc.name} regained quorum: ${reason}`);
+  }
+
+  // Results that land together (a switch port dies: many servers fail in the same
+  // millisecond) are batched into one pool update.
+  private markDirty(service: string): void {
+    this.dirty.add(service);
+    if (this.flushTimer) return;
+    this.flushTimer = this.clock.setTimer(0, () => this.flush());
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    if (this.stopped) return;
+    let changed = false;
+    for (const name of this.dirty) {
+      const svc = this.services.get(name);
+      if (!svc) continue;
+      const health = new Map<string, RealServerHealth>();
+      for (const [id, rs] of svc.realServers) health.set(id, rs.health);
+      const desired = desiredPool(svc.config, health, svc.quorum.up);
+      if (!sameDestinations(svc.desired, desired)) {
+        svc.desired = desired;
+        changed = true;
+      }
+    }
+    this.dirty.clear();
+    if (changed) this.options.onPoolChange(this.desired());
+  }
+}

@@ -1,0 +1,111 @@
+// The health of one real server as a pure reducer. Each of its checks counts
+// consecutive results: a check that is down comes up after `rise` successes in a
+// row, one that is up goes down after `fall` failures in a row. The server is up
+// when every check is up (a server with no check is always up, as in keepalived).
+// A successful check may carry a weight (exec + misc_dynamic), which then replaces
+// the configured weight.
+import type { CheckResult } from './check.js';
+
+export interface CheckThresholds {
+  rise: number;
+  fall: number;
+  /** 'down' = must prove itself first (keepalived's alpha); 'up' = trusted until it fails. */
+  initial: 'up' | 'down';
+}
+
+export interface CheckHealth {
+  up: boolean;
+  /** Consecutive successes (reset by a failure) and failures (reset by a success). */
+  successes: number;
+  failures: number;
+  lastResult?: CheckResult;
+  /** Clock ms of the last result. */
+  lastResultAt?: number;
+}
+
+export interface RealServerSpec {
+  /** Configured weight. */
+  weight: number;
+  /** The server's checks by id, with their thresholds and a label for reasons ("http"). */
+  checks: ReadonlyArray<{ id: string; label: string; thresholds: CheckThresholds }>;
+}
+
+export interface RealServerHealth {
+  up: boolean;
+  /** A weight a check asked for; replaces the configured one while set. */
+  dynamicWeight?: number;
+  /** Why the server is in its state (the last transition's reason). */
+  reason: string;
+  /** Clock ms of the last up/down change (or of creation). */
+  since: number;
+  checks: Readonly<Record<string, CheckHealth>>;
+}
+
+export type RealServerTransition =
+  | { kind: 'up' | 'down'; reason: string }
+  | { kind: 'weight'; from: number; to: number; reason: string };
+
+export function initialCheckHealth(t: CheckThresholds): CheckHealth {
+  return { up: t.initial === 'up', successes: 0, failures: 0 };
+}
+
+/** One result into one check's counters. */
+export function reduceCheck(t: CheckThresholds, h: CheckHealth, result: CheckResult, now: number): CheckHealth {
+  const successes = result.ok ? h.successes + 1 : 0;
+  const failures = result.ok ? 0 : h.failures + 1;
+  let up = h.up;
+  if (!up && successes >= t.rise) up = true;
+  else if (up && failures >= t.fall) up = false;
+  return { up, successes, failures, lastResult: result, lastResultAt: now };
+}
+
+export function effectiveWeight(spec: RealServerSpec, h: RealServerHealth): number {
+  return h.dynamicWeight ?? spec.weight;
+}
+
+function allUp(checks: Readonly<Record<string, CheckHealth>>, spec: RealServerSpec): boolean {
+  return spec.checks.every((c) => checks[c.id]?.up ?? false);
+}
+
+/**
+ * A fresh state; `kept` carries over the health of checks that existed before a
+ * reload (by id) so an unchanged check keeps its counters.
+ */
+export function initialRealServerHealth(spec: RealServerSpec, now: number, kept?: RealServerHealth): RealServerHealth {
+  const checks: Record<string, CheckHealth> = {};
+  for (const c of spec.checks) checks[c.id] = kept?.checks[c.id] ?? initialCheckHealth(c.thresholds);
+  const up = allUp(checks, spec);
+  const dynamicWeight = kept?.dynamicWeight;
+  if (kept && kept.up === up) return { up, dynamicWeight, reason: kept.reason, since: kept.since, checks };
+  const reason = spec.checks.length === 0 ? 'no health check' : up ? 'initial state up' : 'initial state down, waiting for checks to pass';
+  return { up, dynamicWeight, reason: kept ? `config reload: ${reason}` : reason, since: now, checks };
+}
+
+export function reduceRealServer(
+  spec: RealServerSpec,
+  state: RealServerHealth,
+  event: { checkId: string; result: CheckResult },
+  now: number,
+): { state: RealServerHealth; transitions: RealServerTransition[] } {
+  const check = spec.checks.find((c) => c.id === event.checkId);
+  const before = state.checks[event.checkId];
+  if (!check || !before) return { state, transitions: [] };
+  const after = reduceCheck(check.thresholds, before, event.result, now);
+  const checks = { ...state.checks, [event.checkId]: after };
+  const up = allUp(checks, spec);
+  const oldWeight = effectiveWeight(spec, state);
+  const dynamicWeight = event.result.ok && event.result.weight !== undefined ? event.result.weight : state.dynamicWeight;
+  const reason = `${check.label}: ${event.result.reason}`;
+  const transitions: RealServerTransition[] = [];
+  let next: RealServerHealth = { ...state, checks, dynamicWeight };
+  if (up !== state.up) {
+    const counted = up ? `${after.successes} success${after.successes === 1 ? '' : 'es'} in a row` : `${after.failures} failure${after.failures === 1 ? '' : 's'} in a row`;
+    const why = `${reason} (${counted})`;
+    next = { ...next, up, reason: why, since: now };
+    transitions.push({ kind: up ? 'up' : 'down', reason: why });
+  } else if (up) {
+    const newWeight = dynamicWeight ?? spec.weight;
+    if (newWeight !== oldWeight) transitions.push({ kind: 'weight', from: oldWeight, to: newWeight, reason });
+  }
+  return { state: next, transitions };
+}

@@ -1,0 +1,250 @@
+// Runs health checks on time: each check at its own interval with a fixed,
+// deterministic phase (a hash of its id) so 10,000 checks spread over the interval
+// instead of firing together; one run of a check at a time; at most
+// `maxConcurrent` runs in flight overall (the rest wait in a FIFO queue); a
+// timeout per run through AbortSignal; `warmup` before the first run; and after a
+// failure up to `retry` quick re-runs `delayBeforeRetryMs` apart (keepalived's
+// retry / delay_before_retry).
+import type { Clock, TimerHandle } from '../clock.js';
+import type { CheckResult } from './check.js';
+
+export interface ScheduledCheck {
+  /** Stable id; also seeds the phase, so the same id always lands on the same phase. */
+  id: string;
+  intervalMs: number;
+  timeoutMs: number;
+  /** Delay before the first run (on top of the phase). */
+  warmupMs: number;
+  /** Quick re-runs after a failure that followed a success. */
+  retry: number;
+  delayBeforeRetryMs: number;
+  run(signal: AbortSignal): Promise<CheckResult>;
+}
+
+export interface RunInfo {
+  /** 'interval' for a regular run, 'retry' for a quick re-run after a failure. */
+  kind: 'interval' | 'retry';
+  /** When the run was due (clock ms); started later when it had to queue. */
+  dueAt: number;
+  startedAt: number;
+  finishedAt: number;
+  timedOut: boolean;
+}
+
+export type ResultHandler = (id: string, result: CheckResult, info: RunInfo) => void;
+
+export interface SchedulerOptions {
+  clock: Clock;
+  /** Global bound on checks in flight. */
+  maxConcurrent: number;
+  onResult: ResultHandler;
+}
+
+export interface SchedulerStats {
+  checks: number;
+  running: number;
+  queued: number;
+  runs: number;
+  timeouts: number;
+  /** Slots skipped because the previous run of that check had not finished. */
+  overlapsSkipped: number;
+}
+
+/** FNV-1a, 32 bits: a cheap stable hash so phases do not depend on insertion order. */
+export function stableHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+/** The check's offset inside its interval, in [0, intervalMs). */
+export function phaseOf(id: string, intervalMs: number): number {
+  return intervalMs > 0 ? Math.floor((stableHash(id) / 0x1_0000_0000) * intervalMs) : 0;
+}
+
+class TimeoutError extends Error {
+  constructor(ms: number) {
+    super(`timeout after ${ms}ms`);
+    this.name = 'TimeoutError';
+  }
+}
+
+interface Entry {
+  check: ScheduledCheck;
+  /** First regular slot; slot k is at anchor + k × interval. */
+  anchor: number;
+  timer?: TimerHandle;
+  timerKind?: 'interval' | 'retry';
+  state: 'idle' | 'queued' | 'running';
+  pendingKind: 'interval' | 'retry';
+  dueAt: number;
+  retriesLeft: number;
+  removed: boolean;
+  controller?: AbortController;
+}
+
+export class CheckScheduler {
+  private readonly entries = new Map<string, Entry>();
+  private queue: Entry[] = [];
+  private queueHead = 0;
+  private running = 0;
+  private counters = { runs: 0, timeouts: 0, overlapsSkipped: 0 };
+  private stopped = false;
+
+  constructor(private readonly options: SchedulerOptions) {
+    if (!(options.maxConcurrent >= 1)) throw new Error('maxConcurrent must be at least 1');
+  }
+
+  has(id: string): boolean {
+    return this.entries.has(id);
+  }
+
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  add(check: ScheduledCheck): void {
+    if (this.stopped) throw new Error('scheduler is stopped');
+    if (this.entries.has(check.id)) throw new Error(`check ${check.id} is already scheduled`);
+    if (!(check.intervalMs > 0) || !(check.timeoutMs > 0)) throw new Error(`check ${check.id}: interval and timeout must be positive`);
+    const now = this.options.clock.now();
+    const entry: Entry = {
+      check,
+      anchor: now + Math.max(0, check.warmupMs) + phaseOf(check.id, check.intervalMs),
+      state: 'idle',
+      pendingKind: 'interval',
+      dueAt: 0,
+      retriesLeft: check.retry,
+      removed: false,
+    };
+    this.entries.set(check.id, entry);
+    this.arm(entry, entry.anchor, 'interval');
+  }
+
+  /** Stops a check; a run in flight is aborted and its result dropped. */
+  remove(id: string): void {
+    const entry = this.entries.get(id);
+    if (!entry) return;
+    this.entries.delete(id);
+    entry.removed = true;
+    entry.timer?.cancel();
+    entry.timer = undefined;
+    entry.controller?.abort(new Error('check removed'));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const id of [...this.entries.keys()]) this.remove(id);
+    this.queue = [];
+    this.queueHead = 0;
+  }
+
+  stats(): SchedulerStats {
+    return { checks: this.entries.size, running: this.running, queued: this.queue.length - this.queueHead, ...this.counters };
+  }
+
+  private arm(entry: Entry, at: number, kind: 'interval' | 'retry'): void {
+    entry.timer?.cancel();
+    entry.timerKind = kind;
+    entry.timer = this.options.clock.setTimer(at - this.options.clock.now(), () => {
+      entry.timer = undefined;
+      this.due(entry, at, kind);
+    });
+  }
+
+  private nextSlotAfter(entry: Entry, t: number): number {
+    const interval = entry.check.intervalMs;
+    if (t < entry.anchor) return entry.anchor;
+    return entry.anchor + (Math.floor((t - entry.anchor) / interval) + 1) * interval;
+  }
+
+  private due(entry: Entry, at: number, kind: 'interval' | 'retry'): void {
+    if (entry.removed) return;
+    // Regular slots keep their rhythm whatever happens to the run.
+    if (kind === 'interval') this.arm(entry, this.nextSlotAfter(entry, at), 'interval');
+    if (entry.state !== 'idle') {
+      this.counters.overlapsSkipped++;
+      return;
+    }
+    entry.state = 'queued';
+    entry.pendingKind = kind;
+    entry.dueAt = at;
+    this.queue.push(entry);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (this.running < this.options.maxConcurrent && this.queueHead < this.queue.length) {
+      const entry = this.queue[this.queueHead++]!;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.queueHead);
+        this.queueHead = 0;
+      }
+      if (entry.removed) continue;
+      this.start(entry);
+    }
+  }
+
+  private start(entry: Entry): void {
+    const { clock } = this.options;
+    const check = entry.check;
+    entry.state = 'running';
+    this.running++;
+    this.counters.runs++;
+    const controller = new AbortController();
+    entry.controller = controller;
+    const startedAt = clock.now();
+    const kind = entry.pendingKind;
+    const dueAt = entry.dueAt;
+    let delivered = false;
+    const deliver = (result: CheckResult, timedOut: boolean): void => {
+      if (delivered || entry.removed) return;
+      delivered = true;
+      this.afterResult(entry, result);
+      this.options.onResult(check.id, result, { kind, dueAt, startedAt, finishedAt: clock.now(), timedOut });
+    };
+    // The timeout result is delivered at once, so a check that ignores its signal
+    // cannot delay detection; the run still holds its slot until it settles, so a
+    // stuck check never runs twice at once.
+    const timeout = clock.setTimer(check.timeoutMs, () => {
+      this.counters.timeouts++;
+      controller.abort(new TimeoutError(check.timeoutMs));
+      deliver({ ok: false, reason: `timeout after ${check.timeoutMs}ms`, latencyMs: check.timeoutMs }, true);
+    });
+    let promise: Promise<CheckResult>;
+    try {
+      promise = check.run(controller.signal);
+    } catch (err) {
+      promise = Promise.reject(err);
+    }
+    promise.then(
+      (result) => deliver(result, false),
+      (err: unknown) => deliver({ ok: false, reason: `check error: ${err instanceof Error ? err.message : String(err)}`, latencyMs: clock.now() - startedAt }, false),
+    ).finally(() => {
+      timeout.cancel();
+      entry.controller = undefined;
+      entry.state = 'idle';
+      this.running--;
+      if (!entry.removed && !entry.timer) this.arm(entry, this.nextSlotAfter(entry, clock.now()), 'interval');
+      this.pump();
+    });
+  }
+
+  private afterResult(entry: Entry, result: CheckResult): void {
+    const check = entry.check;
+    if (result.ok) {
+      entry.retriesLeft = check.retry;
+      return;
+    }
+    if (entry.retriesLeft <= 0) return;
+    entry.retriesLeft--;
+    // The quick re-run replaces the next regular slot when it comes first.
+    const now = this.options.clock.now();
+    const retryAt = now + check.delayBeforeRetryMs;
+    const nextSlot = this.nextSlotAfter(entry, now);
+    if (retryAt < nextSlot) this.arm(entry, retryAt, 'retry');
+  }
+}

@@ -1,0 +1,203 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { FakeClock } from '../../../src/clock.js';
+import { EventBus, type AgentEvent } from '../../../src/events.js';
+import type { CheckPlugin, CheckResult, CheckTarget } from '../../../src/health/check.js';
+import { HealthConfigError, HealthMonitor } from '../../../src/health/monitor.js';
+import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from '../../../src/health/types.js';
+import type { DesiredService, ServiceSpec } from '../../../src/ipvs/types.js';
+import { silentLogger } from '../../../src/log.js';
+
+/** A check whose answer per target the test sets; counts its runs. */
+class FakeBackends {
+  readonly healthy = new Map<string, boolean | number>();
+  runs = 0;
+  readonly plugin: CheckPlugin<{ note?: string }> = {
+    type: 'fake',
+    description: 'test double',
+    options: z.object({ note: z.string().optional() }).strict(),
+    run: async (target: CheckTarget): Promise<CheckResult> => {
+      this.runs++;
+      const h = this.healthy.get(`${target.address}:${target.port}`) ?? true;
+      if (typeof h === 'number') return { ok: true, reason: `weight ${h}`, latencyMs: 1, weight: h };
+      return h ? { ok: true, reason: 'fine', latencyMs: 1 } : { ok: false, reason: 'connect ECONNREFUSED', latencyMs: 1 };
+    },
+  };
+}
+
+const spec: ServiceSpec = { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port: 80 }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' };
+const check = (o: Partial<HealthCheckConfig> = {}): HealthCheckConfig => ({ ...CHECK_DEFAULTS, type: 'fake', options: {}, intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, ...o });
+
+function web(o: Partial<HealthServiceConfig> = {}): HealthServiceConfig {
+  return {
+    name: 'web-80', spec, forwarding: 'dr', quorum: 2, hysteresis: 0, onFailure: 'remove',
+    realServers: [
+      { address: '10.6.2.191', port: 80, weight: 1, checks: [check()] },
+      { address: '10.6.2.192', port: 80, weight: 1, checks: [check()] },
+    ],
+    ...o,
+  };
+}
+
+async function advance(clock: FakeClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 10) {
+    clock.advance(10);
+    for (let i = 0; i < 5; i++) await Promise.resolve();
+  }
+}
+
+function setup() {
+  const clock = new FakeClock(0);
+  const backends = new FakeBackends();
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const events: AgentEvent[] = [];
+  bus.subscribe('*', (e) => events.push(e));
+  const pools: DesiredService[][] = [];
+  const monitor = new HealthMonitor({ clock, bus, logger: silentLogger(), plugins: new Map([['fake', backends.plugin]]), onPoolChange: (d) => pools.push(d) });
+  const lastPool = (): string[] => pools.at(-1)![0]!.destinations.map((d) => `${d.address}=${d.weight}`);
+  return { clock, backends, events, pools, monitor, lastPool };
+}
+
+test('servers come up after rise, pools follow, quorum regained once; a failure takes one out', async () => {
+  const { clock, backends, events, pools, monitor, lastPool } = setup();
+  monitor.update([web()]);
+  assert.deepEqual(pools.length, 1);
+  assert.deepEqual(lastPool(), [], 'alpha: nobody is in the pool before proving up');
+  assert.equal(monitor.quorumUp('web-80'), false);
+  await advance(clock, 2100);
+  assert.deepEqual(lastPool(), ['10.6.2.191=1', '10.6.2.192=1']);
+  assert.deepEqual(events.map((e) => `${e.type} ${e.object}`).sort(), [
+    'quorum.regained service/web-80',
+    'realserver.up service/web-80/10.6.2.191:80',
+    'realserver.up service/web-80/10.6.2.192:80',
+  ]);
+  events.length = 0;
+  backends.healthy.set('10.6.2.192:80', false);
+  await advance(clock, 2000);
+  assert.deepEqual(lastPool(), ['10.6.2.191=1']);
+  const down = events.find((e) => e.type === 'realserver.down')!;
+  assert.equal(down.object, 'service/web-80/10.6.2.192:80');
+  assert.equal(down.from, 'up');
+  assert.equal(down.to, 'down');
+  assert.equal(down.reason, 'fake: connect ECONNREFUSED (2 failures in a row)');
+  assert.equal(down.node, 'lvs-a');
+  const lost = events.find((e) => e.type === 'quorum.lost')!;
+  assert.equal(lost.object, 'service/web-80');
+  assert.equal(lost.reason, 'live weight 1 < quorum 2');
+  assert.equal(events.length, 2, 'each transition once');
+  await advance(clock, 5000);
+  assert.equal(events.length, 2, 'no repeats while nothing changes');
+  monitor.stop();
+});
+
+test('sorry server while quorum is lost; inhibit keeps the failed server at weight 0', async () => {
+  const { clock, backends, monitor, lastPool } = setup();
+  backends.healthy.set('10.6.2.192:80', false);
+  monitor.update([web({ onFailure: 'inhibit', sorryServer: { address: '10.6.2.250', port: 80 } })]);
+  assert.deepEqual(lastPool(), ['10.6.2.191=0', '10.6.2.192=0', '10.6.2.250=1']);
+  await advance(clock, 3000);
+  // One server up (weight 1) is below quorum 2: still the sorry server.
+  assert.deepEqual(lastPool(), ['10.6.2.191=0', '10.6.2.192=0', '10.6.2.250=1']);
+  backends.healthy.set('10.6.2.192:80', true);
+  await advance(clock, 2000);
+  assert.deepEqual(lastPool(), ['10.6.2.191=1', '10.6.2.192=1']);
+  backends.healthy.set('10.6.2.191:80', false);
+  await advance(clock, 2000);
+  assert.deepEqual(lastPool(), ['10.6.2.191=0', '10.6.2.192=0', '10.6.2.250=1']);
+  monitor.stop();
+});
+
+test('dynamic weight from a check flows into the pool and quorum', async () => {
+  const { clock, backends, events, monitor, lastPool } = setup();
+  monitor.update([web({ quorum: 1 })]);
+  await advance(clock, 2100);
+  backends.healthy.set('10.6.2.191:80', 7);
+  await advance(clock, 1000);
+  assert.deepEqual(lastPool(), ['10.6.2.191=7', '10.6.2.192=1']);
+  const w = events.find((e) => e.type === 'realserver.weight')!;
+  assert.deepEqual([w.from, w.to, w.object], ['1', '7', 'service/web-80/10.6.2.191:80']);
+  monitor.stop();
+});
+
+test('a real server without checks is up from the start', () => {
+  const { monitor, lastPool } = setup();
+  monitor.update([web({ quorum: 1, realServers: [{ address: '10.6.2.191', port: 80, weight: 4, checks: [] }] })]);
+  assert.deepEqual(lastPool(), ['10.6.2.191=4']);
+  assert.equal(monitor.quorumUp('web-80'), true);
+  monitor.stop();
+});
+
+test('reload keeps state and schedule of unchanged checks, starts new ones, stops removed ones', async () => {
+  const { clock, backends, events, pools, monitor, lastPool } = setup();
+  monitor.update([web()]);
+  await advance(clock, 2100);
+  assert.deepEqual(lastPool(), ['10.6.2.191=1', '10.6.2.192=1']);
+  events.length = 0;
+  const poolsBefore = pools.length;
+  const runsBefore = backends.runs;
+  // Same config again (a reload that changed something elsewhere): no events, no pool call, same rhythm.
+  monitor.update([web()]);
+  assert.equal(events.length, 0);
+  assert.equal(pools.length, poolsBefore);
+  await advance(clock, 1000);
+  assert.equal(backends.runs - runsBefore, 2, 'each kept check still runs once per interval');
+  // Drop .192, add .193 (fresh, down until it rises), change .191's weight.
+  const next = web({
+    realServers: [
+      { address: '10.6.2.191', port: 80, weight: 3, checks: [check()] },
+      { address: '10.6.2.193', port: 80, weight: 1, checks: [check()] },
+    ],
+  });
+  monitor.update([next]);
+  assert.deepEqual(lastPool(), ['10.6.2.191=3'], '.191 kept its up state, .193 not yet proven');
+  assert.deepEqual(events.map((e) => `${e.type} ${e.from}->${e.to}`), ['realserver.weight 1->3']);
+  const schedulerIds = monitor.schedulerStats().checks;
+  assert.equal(schedulerIds, 2);
+  await advance(clock, 2100);
+  assert.deepEqual(lastPool(), ['10.6.2.191=3', '10.6.2.193=1']);
+  // A changed check (new interval) is a new check: it starts over from its initial state.
+  monitor.update([web({ realServers: [{ address: '10.6.2.191', port: 80, weight: 3, checks: [check({ intervalMs: 500 })] }] })]);
+  assert.deepEqual(lastPool(), []);
+  assert.deepEqual(events.slice(-2).map((e) => e.type), ['realserver.down', 'quorum.lost']);
+  assert.match(events.at(-2)!.reason!, /config reload/);
+  assert.match(events.at(-1)!.reason!, /^config reload: /);
+  monitor.stop();
+});
+
+test('a bad config is refused as a whole with every problem named, and changes nothing', () => {
+  const { monitor, pools } = setup();
+  monitor.update([web()]);
+  const before = pools.length;
+  assert.throws(() => monitor.update([
+    web({ realServers: [
+      { address: '10.0.0.1', port: 80, weight: 1, checks: [check({ type: 'nope' })] },
+      { address: '10.0.0.2', port: 80, weight: 1, checks: [check({ options: { note: 5 } })] },
+      { address: '10.0.0.2', port: 80, weight: 1, checks: [] },
+    ] }),
+  ]), (err: unknown) => {
+    assert.ok(err instanceof HealthConfigError);
+    assert.equal(err.problems.length, 3);
+    assert.match(err.problems.join('\n'), /10\.0\.0\.1:80 check 1 \(nope\): unknown check type; known: fake/);
+    assert.match(err.problems.join('\n'), /10\.0\.0\.2:80 check 1 \(fake\): note: /);
+    assert.match(err.problems.join('\n'), /10\.0\.0\.2:80 is listed twice/);
+    return true;
+  });
+  assert.equal(pools.length, before);
+  assert.equal(monitor.schedulerStats().checks, 2);
+  monitor.stop();
+});
+
+test('status reports each server with its checks', async () => {
+  const { clock, monitor } = setup();
+  monitor.update([web()]);
+  await advance(clock, 2100);
+  const [svc] = monitor.status();
+  assert.equal(svc!.quorumUp, true);
+  assert.equal(svc!.liveWeight, 2);
+  assert.equal(svc!.realServers[0]!.up, true);
+  assert.equal(svc!.realServers[0]!.checks[0]!.type, 'fake');
+  assert.equal(svc!.realServers[0]!.checks[0]!.lastReason, 'fine');
+  assert.match(svc!.realServers[0]!.since, /^2026-01-01T00:00:0\d/);
+  monitor.stop();
+});
