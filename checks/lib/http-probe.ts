@@ -79,7 +79,7 @@ function agentFor(o: ProbeOptions, tls: boolean): Agent {
   const key = JSON.stringify([tls, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '']);
   let agent = agents.get(key);
   if (!agent) {
-    const connect: Record<string, unknown> = { localAddress: o.bind_to, noDelay: true };
+    const connect: Record<string, unknown> = { noDelay: true };
     if (tls) {
       connect.rejectUnauthorized = o.tls_verify ?? true;
       if (o.ca_file) connect.ca = readFileSync(o.ca_file);
@@ -87,7 +87,7 @@ function agentFor(o: ProbeOptions, tls: boolean): Agent {
       // Session resumption would skip the full handshake the check is meant to test.
       connect.maxCachedSessions = 0;
     }
-    agent = new Agent({ pipelining: 0, connect, headersTimeout: 0, bodyTimeout: 0 });
+    agent = new Agent({ pipelining: 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
     agents.set(key, agent);
   }
   return agent;
@@ -98,6 +98,12 @@ export async function closeHttpAgents(): Promise<void> {
   const all = [...agents.values()];
   agents.clear();
   await Promise.all(all.map((a) => a.close()));
+}
+
+/** Drops a body we do not need; undici reports the destroy as an 'error' that must be caught. */
+function discard(body: NodeJS.ReadableStream & { destroy(): void }): void {
+  body.on('error', () => {});
+  body.destroy();
 }
 
 function hostPort(address: string, port: number): string {
@@ -120,11 +126,11 @@ export async function probeHttp(target: CheckTarget, o: ProbeOptions, signal: Ab
     });
     const status = response.statusCode;
     if (!statusRanges(o).some(([lo, hi]) => status >= lo && status <= hi)) {
-      response.body.destroy();
+      discard(response.body);
       return fail(`status ${status} not in ${describeStatus(o)}`);
     }
     if (o.expect_body === undefined && o.digest === undefined) {
-      response.body.destroy();
+      discard(response.body);
       return { ok: true, reason: `status ${status}`, latencyMs: elapsedSince(started) };
     }
     phase = 'body';

@@ -17,8 +17,10 @@ export function abortText(signal: AbortSignal): string {
 /** An error's code and message in a few words: "ECONNREFUSED", "ETIMEDOUT". */
 export function errorText(err: unknown): string {
   if (err && typeof err === 'object') {
-    const e = err as { code?: unknown; message?: unknown };
+    const e = err as { code?: unknown; message?: unknown; syscall?: unknown };
     const code = typeof e.code === 'string' ? e.code : undefined;
+    // System errors repeat the syscall and address the reason already says.
+    if (code && typeof e.syscall === 'string') return code;
     const message = typeof e.message === 'string' ? e.message : undefined;
     if (code && message && !message.includes(code)) return `${code} ${message}`;
     return message ?? code ?? String(err);
