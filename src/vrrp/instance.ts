@@ -1,0 +1,518 @@
+// One VRRP instance at work: the pure state machine driven by a clock, adverts
+// on the wire, tracked objects folded into the effective priority, VIPs moved
+// and announced, events published. The agent constructs one per `vrrp:` entry.
+import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+import type { EventBus } from '../events.js';
+import type { Logger } from '../log.js';
+import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from './accept.js';
+import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
+import { Debounced } from './debounce.js';
+import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
+import { DROP_REASONS, encodeAdvert, passwordAuthData, AUTH_NONE, AUTH_SIMPLE_PASSWORD, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, type DropReason } from './packet.js';
+import { effectivePriority, type TrackedStatus, type TrackKind } from './priority.js';
+import type { AdvertChannel, Announcer, InterfaceAddress, LinkState, VrrpIo } from './ports.js';
+import type { SyncCommand, SyncMember, SyncMemberView, VrrpSyncGroup } from './sync-group.js';
+import { TrackFileWatcher } from './track-file.js';
+import { TrackScriptRunner, type ScriptRun } from './track-script.js';
+
+export type SyncDaemonRole = 'master' | 'backup' | 'none';
+
+export interface VrrpInstanceDeps {
+  io: VrrpIo;
+  clock?: Clock;
+  events?: EventBus;
+  log?: Logger;
+  /** Network namespace path for sockets (tests, multi-namespace agents). */
+  netns?: string;
+  /** Start/stop the IPVS connection-sync daemon in the role of the state (only called when config.syncDaemon is set). */
+  onSyncDaemon?: (role: SyncDaemonRole, syncDaemon: NonNullable<VrrpInstanceConfig['syncDaemon']>) => void | Promise<void>;
+  syncGroup?: VrrpSyncGroup;
+  /** For tests: how track scripts run. */
+  runScript?: ScriptRun;
+  trackFilePollMs?: number;
+}
+
+export interface VrrpCounters {
+  advertsSent: number;
+  advertsReceived: number;
+  /** Received packets dropped, by reason (every reason present, 0 when none). */
+  dropped: Record<DropReason, number>;
+  transitions: number;
+  becameMaster: number;
+  announcementsSent: number;
+  vipErrors: number;
+  sendErrors: number;
+}
+
+export interface VrrpStatus {
+  name: string;
+  state: VrrpState;
+  basePriority: number;
+  effectivePriority: number;
+  masterAddress: string | undefined;
+  masterPriority: number | undefined;
+  sourceAddress: string | undefined;
+  /** "kind/name" of failed weight-0 tracked objects. */
+  faults: string[];
+  lastTransition: { from: VrrpState; to: VrrpState; reason: string; at: string } | undefined;
+  counters: VrrpCounters;
+}
+
+export interface StateChange {
+  name: string;
+  from: VrrpState;
+  to: VrrpState;
+  reason: TransitionReason;
+}
+
+function emptyCounters(): VrrpCounters {
+  return {
+    advertsSent: 0, advertsReceived: 0,
+    dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
+    transitions: 0, becameMaster: 0, announcementsSent: 0, vipErrors: 0, sendErrors: 0,
+  };
+}
+
+const trackKey = (kind: TrackKind, name: string): string => `${kind}/${name}`;
+
+export class VrrpInstance implements SyncMember {
+  private config: VrrpInstanceConfig;
+  private readonly clock: Clock;
+  private fsm: FsmSnapshot | undefined;
+  private timer: TimerHandle | undefined;
+  private channel: AdvertChannel | undefined;
+  private announcer: Announcer | undefined;
+  private policy: AcceptPolicy | undefined;
+  private link: LinkState | undefined;
+  private readonly tracked = new Map<string, TrackedStatus>();
+  private readonly linkDebounce = new Map<string, Debounced>();
+  private unwatch: (() => void)[] = [];
+  private scripts: TrackScriptRunner[] = [];
+  private files: TrackFileWatcher[] = [];
+  private vipQueue: Promise<void> = Promise.resolve();
+  private burstTimers: TimerHandle[] = [];
+  private refreshTimer: TimerHandle | undefined;
+  private readonly stateHandlers = new Set<(change: StateChange) => void>();
+  private counters = emptyCounters();
+  private lastTransition: VrrpStatus['lastTransition'];
+  private faults: string[] = [];
+  private running = false;
+  private applyingSync = false;
+
+  constructor(config: VrrpInstanceConfig, private readonly deps: VrrpInstanceDeps) {
+    const errors = validateVrrpInstanceConfig(config);
+    if (errors.length) throw new Error(`vrrp instance ${config.name}: ${errors.join('; ')}`);
+    this.config = config;
+    this.clock = deps.clock ?? systemClock;
+  }
+
+  get name(): string {
+    return this.config.name;
+  }
+
+  get family(): 4 | 6 {
+    return instanceFamily(this.config);
+  }
+
+  onStateChange(handler: (change: StateChange) => void): () => void {
+    this.stateHandlers.add(handler);
+    return () => { this.stateHandlers.delete(handler); };
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    const { io } = this.deps;
+    const link = await io.host.link(this.config.interface);
+    this.link = link;
+    const source = this.config.sourceAddress ?? pickSourceAddress(link, this.config);
+    if (!source) throw new Error(`vrrp instance ${this.name}: interface ${this.config.interface} has no ${this.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`);
+    const netns = this.deps.netns;
+    this.channel = io.openChannel({
+      family: this.family, interfaceName: link.name, interfaceIndex: link.index, sourceAddress: source,
+      multicast: this.config.unicastPeers.length === 0, ...(netns ? { netns } : {}),
+    });
+    try {
+      this.announcer = io.openAnnouncer({ interfaceIndex: link.index, mac: link.mac, ...(netns ? { netns } : {}) });
+    } catch (err) {
+      this.channel.close();
+      throw err;
+    }
+    this.policy = this.acceptPolicy(source);
+    this.channel.onPacket((p) => this.onPacket(p));
+    this.channel.onDrop((reason) => { this.counters.dropped[reason]++; });
+    this.running = true;
+    this.deps.syncGroup?.add(this);
+
+    await this.startTracking(link);
+    const { priority, fault } = this.computePriority();
+    this.fsm = initialState(this.fsmConfig(source), priority);
+    // A previous run may have died as master: the addresses must not linger.
+    this.queueVips('remove');
+    if (fault) this.dispatch({ type: 'fault', fault: true });
+    this.dispatch({ type: 'start' });
+  }
+
+  /** Graceful stop: a master sends priority 0 and removes its VIPs first. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.dispatch({ type: 'stop' });
+    this.running = false;
+    this.timer?.cancel();
+    this.stopAnnouncing();
+    this.stopTracking();
+    this.deps.syncGroup?.remove(this.name);
+    await this.vipQueue;
+    this.channel?.close();
+    this.announcer?.close();
+    this.channel = undefined;
+    this.announcer = undefined;
+  }
+
+  status(): VrrpStatus {
+    const eff = this.computePriority();
+    return {
+      name: this.name,
+      state: this.fsm?.state ?? 'init',
+      basePriority: this.config.priority,
+      effectivePriority: this.fsm?.priority ?? eff.priority,
+      masterAddress: this.fsm?.masterAddress,
+      masterPriority: this.fsm?.masterPriority,
+      sourceAddress: this.channel?.sourceAddress,
+      faults: [...this.faults],
+      lastTransition: this.lastTransition,
+      counters: structuredClone(this.counters),
+    };
+  }
+
+  /**
+   * Reload. Keeps state and timers when only priorities, tracking, timers,
+   * VIPs or announcement settings change; a new interface, VRID, version,
+   * family, source or peer list restarts the instance (as a new router).
+   */
+  async update(next: VrrpInstanceConfig): Promise<void> {
+    const errors = validateVrrpInstanceConfig(next);
+    if (errors.length) throw new Error(`vrrp instance ${next.name}: ${errors.join('; ')}`);
+    const prev = this.config;
+    const identity = (c: VrrpInstanceConfig): string => JSON.stringify([c.name, c.interface, c.vrid, c.version, instanceFamily(c), c.sourceAddress, [...c.unicastPeers].sort()]);
+    if (!this.running) {
+      this.config = next;
+      return;
+    }
+    if (identity(prev) !== identity(next)) {
+      await this.stop();
+      this.config = next;
+      this.counters = emptyCounters();
+      await this.start();
+      return;
+    }
+    this.config = next;
+    this.policy = this.acceptPolicy(this.channel!.sourceAddress);
+    if (JSON.stringify(prev.track) !== JSON.stringify(next.track) || JSON.stringify(prev.linkDebounce) !== JSON.stringify(next.linkDebounce)) {
+      this.stopTracking();
+      this.tracked.clear();
+      await this.startTracking(this.link!);
+    }
+    this.dispatch({ type: 'config', config: this.fsmConfig(this.channel!.sourceAddress) });
+    this.reevaluate();
+    if (this.fsm?.state !== 'master') return;
+    const vipsChanged = JSON.stringify(prev.vips) !== JSON.stringify(next.vips) || prev.vipLabel !== next.vipLabel;
+    if (vipsChanged) {
+      this.queueVipList(prev.vips.filter((v) => !next.vips.includes(v)), 'remove');
+      this.queueVips('add');
+      this.vipQueue = this.vipQueue.then(() => this.announce());
+    }
+    if (vipsChanged || JSON.stringify(prev.garp) !== JSON.stringify(next.garp)) this.scheduleRefresh();
+  }
+
+  /** Reports a tracked object's status: services' quorum (up), scripts, files (value). */
+  setTracked(kind: TrackKind, name: string, value: boolean | number): void {
+    const entry = this.tracked.get(trackKey(kind, name));
+    if (!entry || entry.value === value) return;
+    entry.value = value;
+    this.reevaluate();
+  }
+
+  // ---- sync group ---------------------------------------------------------
+
+  syncView(): SyncMemberView {
+    return { name: this.name, state: this.fsm?.state ?? 'init', ownFault: this.fsm?.ownFault ?? false };
+  }
+
+  applySync(command: SyncCommand): void {
+    if (!this.running) return;
+    this.applyingSync = true;
+    try {
+      this.dispatch({ type: 'sync', to: command });
+    } finally {
+      this.applyingSync = false;
+    }
+  }
+
+  // ---- internals ----------------------------------------------------------
+
+  private fsmConfig(source: string): FsmConfig {
+    const c = this.config;
+    return {
+      version: c.version,
+      advertIntervalCs: Math.round(c.advertIntervalMs / 10),
+      preempt: c.preempt,
+      preemptDelayMs: c.preemptDelayMs,
+      startupDelayMs: c.startupDelayMs,
+      primaryAddress: source,
+    };
+  }
+
+  private acceptPolicy(source: string): AcceptPolicy {
+    const c = this.config;
+    return {
+      family: this.family,
+      version: c.version,
+      vrid: c.vrid,
+      intervalCs: Math.round(c.advertIntervalMs / 10),
+      ...(c.authPassword !== undefined ? { password: c.authPassword } : {}),
+      ownAddresses: new Set([source]),
+      ...(c.unicastPeers.length ? { unicastPeers: new Set(c.unicastPeers) } : {}),
+    };
+  }
+
+  private dispatch(event: FsmEvent): void {
+    if (!this.fsm) return;
+    const { state, actions } = step(this.fsm, event, this.clock.now());
+    this.fsm = state;
+    for (const action of actions) this.execute(action);
+    this.reschedule();
+  }
+
+  private reschedule(): void {
+    this.timer?.cancel();
+    this.timer = undefined;
+    if (!this.running || !this.fsm) return;
+    const at = nextDeadline(this.fsm);
+    if (at === undefined) return;
+    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+      this.timer = undefined;
+      this.dispatch({ type: 'tick' });
+    });
+  }
+
+  private execute(action: FsmAction): void {
+    switch (action.type) {
+      case 'send-advert':
+        this.sendAdvert(action.priority);
+        return;
+      case 'add-vips':
+        this.queueVips('add');
+        return;
+      case 'remove-vips':
+        this.stopAnnouncing();
+        this.queueVips('remove');
+        return;
+      case 'announce':
+        this.vipQueue = this.vipQueue.then(() => this.announce());
+        if (action.reason === 'became-master') this.scheduleRefresh();
+        return;
+      case 'transition':
+        this.onTransition(action.from, action.to, action.reason);
+        return;
+    }
+  }
+
+  private sendAdvert(priority: number): void {
+    const channel = this.channel;
+    if (!channel) return;
+    const c = this.config;
+    const family = this.family;
+    const destinations = c.unicastPeers.length ? c.unicastPeers : [family === 4 ? VRRP_MULTICAST_V4 : VRRP_MULTICAST_V6];
+    const advert = {
+      version: c.version,
+      vrid: c.vrid,
+      priority,
+      intervalCs: Math.round(c.advertIntervalMs / 10),
+      addresses: c.vips.map((v) => splitPrefix(v).address),
+      ...(c.version === 2
+        ? c.authPassword !== undefined
+          ? { authType: AUTH_SIMPLE_PASSWORD, authData: passwordAuthData(c.authPassword) }
+          : { authType: AUTH_NONE }
+        : {}),
+    };
+    for (const destination of destinations) {
+      try {
+        channel.send(encodeAdvert(advert, { family, source: channel.sourceAddress, destination }, { v3Ipv4Checksum: c.v3Ipv4Checksum }), destination);
+        this.counters.advertsSent++;
+      } catch (err) {
+        this.counters.sendErrors++;
+        this.deps.log?.warn({ err, instance: this.name, destination }, 'vrrp: sending an advert failed');
+      }
+    }
+  }
+
+  private vipAddresses(list = this.config.vips): InterfaceAddress[] {
+    return list.map((v) => ({ ...splitPrefix(v), ...(this.config.vipLabel && this.family === 4 ? { label: this.config.vipLabel } : {}) }));
+  }
+
+  private queueVips(op: 'add' | 'remove'): void {
+    this.queueVipList(this.config.vips, op);
+  }
+
+  /** VIP changes run in order, one after another, whatever their latency. */
+  private queueVipList(vips: string[], op: 'add' | 'remove'): void {
+    const host = this.deps.io.host;
+    const iface = this.config.interface;
+    const addresses = this.vipAddresses(vips);
+    this.vipQueue = this.vipQueue.then(async () => {
+      await Promise.all(addresses.map(async (a) => {
+        try {
+          if (op === 'add') await host.addAddress(iface, a);
+          else await host.removeAddress(iface, a);
+        } catch (err) {
+          this.counters.vipErrors++;
+          this.deps.log?.error({ err, instance: this.name, address: a.address }, `vrrp: ${op} VIP failed`);
+        }
+      }));
+    });
+  }
+
+  /** One burst: `count` announcements `interval` apart. */
+  private announce(): void {
+    if (this.fsm?.state !== 'master' || !this.announcer) return;
+    const { count, intervalMs } = this.config.garp;
+    const addresses = this.config.vips.map((v) => splitPrefix(v).address);
+    const once = (): void => {
+      if (this.fsm?.state !== 'master' || !this.announcer) return;
+      try {
+        this.announcer.announce(addresses);
+        this.counters.announcementsSent += addresses.length;
+      } catch (err) {
+        this.counters.sendErrors++;
+        this.deps.log?.warn({ err, instance: this.name }, 'vrrp: gratuitous ARP/NA failed');
+      }
+    };
+    if (count <= 0) return;
+    once();
+    for (let i = 1; i < count; i++) this.burstTimers.push(this.clock.setTimer(i * intervalMs, once));
+  }
+
+  private scheduleRefresh(): void {
+    this.refreshTimer?.cancel();
+    this.refreshTimer = undefined;
+    const { refreshMs } = this.config.garp;
+    if (refreshMs <= 0) return;
+    this.refreshTimer = this.clock.setTimer(refreshMs, () => {
+      this.refreshTimer = undefined;
+      if (this.fsm?.state !== 'master') return;
+      this.burstTimers = [];
+      this.announce();
+      this.scheduleRefresh();
+    });
+  }
+
+  private stopAnnouncing(): void {
+    for (const t of this.burstTimers) t.cancel();
+    this.burstTimers = [];
+    this.refreshTimer?.cancel();
+    this.refreshTimer = undefined;
+  }
+
+  private onTransition(from: VrrpState, to: VrrpState, reason: TransitionReason): void {
+    this.counters.transitions++;
+    if (to === 'master') this.counters.becameMaster++;
+    this.lastTransition = { from, to, reason, at: this.clock.wallNow().toISOString() };
+    const priority = this.fsm?.priority;
+    this.deps.log?.info({ instance: this.name, from, to, reason, priority }, `vrrp ${this.name}: ${from} -> ${to} (${reason})`);
+    this.deps.events?.publish({
+      type: 'vrrp.state', object: `vrrp/${this.name}`, from, to, reason,
+      data: { priority, vrid: this.config.vrid, interface: this.config.interface, faults: [...this.faults] },
+    });
+    const change: StateChange = { name: this.name, from, to, reason };
+    for (const h of this.stateHandlers) {
+      try { h(change); } catch (err) { this.deps.log?.error({ err }, 'vrrp: state-change handler failed'); }
+    }
+    const sync = this.config.syncDaemon;
+    if (sync && this.deps.onSyncDaemon) {
+      const role: SyncDaemonRole = to === 'master' ? 'master' : to === 'init' ? 'none' : 'backup';
+      Promise.resolve()
+        .then(() => this.deps.onSyncDaemon!(role, sync))
+        .catch((err: unknown) => this.deps.log?.error({ err, instance: this.name, role }, 'vrrp: sync daemon switch failed'));
+    }
+    if (!this.applyingSync && reason !== 'sync-group') this.deps.syncGroup?.memberChanged(this.name, from, to);
+  }
+
+  private onPacket(packet: ReceivedPacket): void {
+    if (!this.policy || !this.fsm) return;
+    const result = acceptAdvert(packet, this.policy);
+    if (!result.ok) {
+      this.counters.dropped[result.reason]++;
+      return;
+    }
+    this.counters.advertsReceived++;
+    const a = result.value;
+    this.dispatch({ type: 'advert', source: a.source, priority: a.priority, intervalCs: a.intervalCs });
+  }
+
+  // ---- tracking -----------------------------------------------------------
+
+  private async startTracking(link: LinkState): Promise<void> {
+    const c = this.config;
+    const host = this.deps.io.host;
+    // Our own interface going down always means FAULT (weight 0).
+    const interfaces = [{ name: c.interface, weight: 0 }, ...c.track.interfaces.filter((t) => t.name !== c.interface)];
+    const ownWeight = c.track.interfaces.find((t) => t.name === c.interface);
+    if (ownWeight) interfaces[0] = ownWeight;
+    for (const t of interfaces) {
+      const initial = t.name === link.name ? link : await host.link(t.name).catch(() => undefined);
+      const status: TrackedStatus = { kind: 'interface', name: t.name, weight: t.weight, value: initial?.up ?? false };
+      this.tracked.set(trackKey('interface', t.name), status);
+      const debounced = new Debounced(status.value as boolean, c.linkDebounce, this.clock, (up) => this.setTracked('interface', t.name, up));
+      this.linkDebounce.set(t.name, debounced);
+      this.unwatch.push(host.watchLink(t.name, (l) => {
+        if (t.name === c.interface) this.link = l;
+        debounced.report(l.up);
+      }));
+    }
+    for (const s of c.track.services) this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, value: true });
+    for (const s of c.track.scripts) {
+      const runner = new TrackScriptRunner(s, this.clock, (up) => this.setTracked('script', s.name, up), this.deps.runScript);
+      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, value: true });
+      this.scripts.push(runner);
+      runner.start();
+    }
+    for (const f of c.track.files) {
+      const watcher = new TrackFileWatcher(f.path, this.clock, (v) => this.setTracked('file', f.path, v), this.deps.trackFilePollMs);
+      await watcher.start();
+      this.tracked.set(trackKey('file', f.path), { kind: 'file', name: f.path, weight: f.weight, value: watcher.value });
+      this.files.push(watcher);
+    }
+  }
+
+  private stopTracking(): void {
+    for (const u of this.unwatch) u();
+    this.unwatch = [];
+    for (const d of this.linkDebounce.values()) d.cancel();
+    this.linkDebounce.clear();
+    for (const s of this.scripts) s.stop();
+    this.scripts = [];
+    for (const f of this.files) f.stop();
+    this.files = [];
+  }
+
+  private computePriority(): { priority: number; fault: boolean } {
+    const result = effectivePriority(this.config.priority, [...this.tracked.values()]);
+    this.faults = result.faultedBy;
+    return result;
+  }
+
+  private reevaluate(): void {
+    if (!this.fsm || !this.running) return;
+    const { priority, fault } = this.computePriority();
+    if (priority !== this.fsm.priority) this.dispatch({ type: 'priority', priority });
+    if (fault !== this.fsm.ownFault) this.dispatch({ type: 'fault', fault });
+  }
+}
+
+/** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
+export function pickSourceAddress(link: LinkState, config: Pick<VrrpInstanceConfig, 'vips'>): string | undefined {
+  const vips = new Set(config.vips.map((v) => splitPrefix(v).address));
+  const family = instanceFamily(config);
+  const candidates = link.addresses.map((a) => a.address).filter((a) => !vips.has(a));
+  return family === 4 ? candidates.find((a) => a.includes('.')) : candidates.find((a) => a.toLowerCase().startsWith('fe80:'));
+}

@@ -1,0 +1,69 @@
+// What a VRRP instance needs from the host, as interfaces: the real adapters
+// (raw sockets, AF_PACKET, rtnetlink) and in-memory twins for tests implement them.
+import type { ReceivedPacket } from './accept.js';
+
+export interface InterfaceAddress {
+  address: string;
+  prefixLength: number;
+  label?: string;
+}
+
+export interface LinkState {
+  name: string;
+  index: number;
+  /** 6-byte MAC address. */
+  mac: Buffer;
+  /** Operationally up (carrier and admin up). */
+  up: boolean;
+  addresses: InterfaceAddress[];
+}
+
+/** Reads and watches links and moves the virtual addresses. */
+export interface VrrpHost {
+  link(name: string): Promise<LinkState>;
+  /** Calls back on every change of the link or its addresses; returns an unsubscribe. */
+  watchLink(name: string, onChange: (link: LinkState) => void): () => void;
+  /** Idempotent: an address already present is not an error. */
+  addAddress(interfaceName: string, address: InterfaceAddress): Promise<void>;
+  /** Idempotent: an absent address is not an error. */
+  removeAddress(interfaceName: string, address: InterfaceAddress): Promise<void>;
+}
+
+/** Sends and receives VRRP messages on one interface. */
+export interface AdvertChannel {
+  /** Our source address for adverts (used in the checksum). */
+  readonly sourceAddress: string;
+  send(payload: Buffer, destination: string): void;
+  onPacket(handler: (packet: ReceivedPacket) => void): void;
+  /** Malformed IP packets the channel could not even hand on, with the reason. */
+  onDrop(handler: (reason: 'bad_ip_header' | 'not_vrrp', detail: string) => void): void;
+  close(): void;
+}
+
+export interface AdvertChannelOptions {
+  family: 4 | 6;
+  interfaceName: string;
+  interfaceIndex: number;
+  sourceAddress: string;
+  /** Join the VRRP multicast group (false in unicast mode). */
+  multicast: boolean;
+  netns?: string;
+}
+
+/** Announces that addresses now live at our MAC: gratuitous ARP / unsolicited NA. */
+export interface Announcer {
+  announce(addresses: string[]): void;
+  close(): void;
+}
+
+export interface AnnouncerOptions {
+  interfaceIndex: number;
+  mac: Buffer;
+  netns?: string;
+}
+
+export interface VrrpIo {
+  host: VrrpHost;
+  openChannel(options: AdvertChannelOptions): AdvertChannel;
+  openAnnouncer(options: AnnouncerOptions): Announcer;
+}

@@ -1,0 +1,58 @@
+// keepalived's vrrp_script: run a command every interval; `rise` successes in a
+// row make it up, `fall` failures make it down. Runs without a shell; a command
+// that outlives its timeout is killed and counts as a failure.
+import { execFile } from 'node:child_process';
+import type { Clock, TimerHandle } from '../clock.js';
+import type { TrackScript } from './config.js';
+
+export type ScriptRun = (command: string[], timeoutMs: number) => Promise<boolean>;
+
+export const runCommand: ScriptRun = (command, timeoutMs) =>
+  new Promise((resolve) => {
+    execFile(command[0]!, command.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', windowsHide: true }, (err) => resolve(!err));
+  });
+
+export class TrackScriptRunner {
+  private timer: TimerHandle | undefined;
+  private successes = 0;
+  private failures = 0;
+  private stopped = false;
+  /** keepalived starts scripts as up unless they fail `fall` times. */
+  up = true;
+
+  constructor(
+    readonly script: TrackScript,
+    private readonly clock: Clock,
+    private readonly onChange: (up: boolean) => void,
+    private readonly run: ScriptRun = runCommand,
+  ) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = this.clock.setTimer(delayMs, () => {
+      void this.run(this.script.command, this.script.timeoutMs).then((ok) => {
+        if (this.stopped) return;
+        this.record(ok);
+        this.schedule(this.script.intervalMs);
+      });
+    });
+  }
+
+  record(ok: boolean): void {
+    if (ok) { this.successes++; this.failures = 0; } else { this.failures++; this.successes = 0; }
+    const next = this.up ? !(this.failures >= Math.max(1, this.script.fall)) : this.successes >= Math.max(1, this.script.rise);
+    if (next !== this.up) {
+      this.up = next;
+      this.onChange(next);
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.timer?.cancel();
+  }
+}
