@@ -1,0 +1,166 @@
+// Rules that span keys or sections, run once the shape is valid: names are unique,
+// services point at VIPs some instance carries, families agree, quorum is reachable.
+import { isIP } from 'node:net';
+import type { ConfigPathSegment } from './errors.js';
+import type { FailoverdConfig } from './schema.js';
+
+export interface CrossProblem {
+  severity: 'error' | 'warning';
+  segments: ConfigPathSegment[];
+  message: string;
+}
+
+type Raw = Record<string, any>;
+
+const familyOf = (address: string): 'inet' | 'inet6' => (isIP(address) === 6 ? 'inet6' : 'inet');
+const familyText = (f: 'inet' | 'inet6') => (f === 'inet6' ? 'IPv6' : 'IPv4');
+
+/** `raw` is the document as written (to tell a missing key from a default). */
+export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
+  const problems: CrossProblem[] = [];
+  const error = (segments: ConfigPathSegment[], message: string) => problems.push({ severity: 'error', segments, message });
+  const warn = (segments: ConfigPathSegment[], message: string) => problems.push({ severity: 'warning', segments, message });
+
+  const uniqueNames = (section: string, items: Array<{ name?: string | undefined }>) => {
+    const seen = new Map<string, number>();
+    items.forEach((item, i) => {
+      if (!item.name) return;
+      const first = seen.get(item.name);
+      if (first === undefined) seen.set(item.name, i);
+      else error([section, i, 'name'], `duplicate name "${item.name}" (also ${section}[${first}])`);
+    });
+  };
+  uniqueNames('vrrp', config.vrrp);
+  uniqueNames('services', config.services);
+  uniqueNames('schedules', config.schedules);
+
+  const serviceNames = config.services.map((s) => s.name);
+  const instanceNames = config.vrrp.map((v) => v.name);
+
+  // ---- vrrp ----
+  const vridOwner = new Map<string, number>();
+  const vipOwner = new Map<string, number>();
+  const syncGroups = new Map<string, number[]>();
+  let syncDaemon: { index: number; text: string } | undefined;
+  config.vrrp.forEach((v, i) => {
+    const at = (...rest: ConfigPathSegment[]) => ['vrrp', i, ...rest];
+    const family = familyOf(v.vips[0]!.address);
+    v.vips.forEach((vip, j) => {
+      if (familyOf(vip.address) !== family) error(at('vips', j), `${familyText(familyOf(vip.address))} address in an instance whose first VIP is ${familyText(family)}: one instance carries one address family`);
+      const owner = vipOwner.get(vip.address);
+      if (owner !== undefined && owner !== i) error(at('vips', j), `${vip.address} is already a VIP of vrrp[${owner}] ("${config.vrrp[owner]!.name}")`);
+      else vipOwner.set(vip.address, i);
+    });
+    const vridKey = `${v.interface}/${family}/${v.vrid}`;
+    const other = vridOwner.get(vridKey);
+    if (other !== undefined) error(at('vrid'), `VRID ${v.vrid} is already used on ${v.interface} by vrrp[${other}] ("${config.vrrp[other]!.name}"); VRIDs must be unique per interface and address family`);
+    else vridOwner.set(vridKey, i);
+
+    if (v.version === 2) {
+      if (family === 'inet6') error(at('version'), 'VRRP version 2 carries only IPv4 addresses; use version: 3 for IPv6 VIPs');
+      if (v.advert_interval % 1000 !== 0 || v.advert_interval < 1000 || v.advert_interval > 255_000) error(at('advert_interval'), `VRRP version 2 needs whole seconds from 1s to 255s, got ${v.advert_interval}ms`);
+    } else {
+      if (v.advert_interval % 10 !== 0 || v.advert_interval < 10 || v.advert_interval > 40_950) error(at('advert_interval'), `VRRP version 3 needs a multiple of 10ms from 10ms to 40.95s, got ${v.advert_interval}ms`);
+      if (v.auth) error(at('auth'), 'authentication exists only in VRRP version 2 (RFC 5798 removed it); remove auth or set version: 2');
+    }
+    if (v.checksum !== 'standard' && (v.version !== 3 || family !== 'inet')) error(at('checksum'), 'checksum applies only to VRRP version 3 over IPv4');
+    if (v.unicast_source && familyOf(v.unicast_source) !== family) error(at('unicast_source'), `expected an ${familyText(family)} address like the instance's VIPs, got ${v.unicast_source}`);
+    v.unicast_peers.forEach((peer, j) => {
+      if (familyOf(peer) !== family) error(at('unicast_peers', j), `expected an ${familyText(family)} address like the instance's VIPs, got ${peer}`);
+    });
+    v.track.services.forEach((t, j) => {
+      if (!serviceNames.includes(t.name)) error(at('track', 'services', j, 'name'), `no service named "${t.name}" (services: ${serviceNames.join(', ') || 'none'})`);
+    });
+    if (v.sync_group) syncGroups.set(v.sync_group, [...(syncGroups.get(v.sync_group) ?? []), i]);
+    if (v.sync_daemon) {
+      // The kernel runs one sync daemon per role, so every instance must describe the same one.
+      const text = JSON.stringify({ ...v.sync_daemon, sync_id: v.sync_daemon.sync_id ?? v.vrid });
+      if (!syncDaemon) syncDaemon = { index: i, text };
+      else if (syncDaemon.text !== text) error(at('sync_daemon'), `differs from vrrp[${syncDaemon.index}].sync_daemon; the kernel runs one sync daemon, so every instance that names it must give the same interface, sync_id, group and port`);
+    }
+    if (v.priority === 255 && v.preempt === false) warn(at('preempt'), 'an address owner (priority 255) always preempts');
+  });
+  for (const [group, members] of syncGroups) {
+    if (members.length === 1) warn(['vrrp', members[0]!, 'sync_group'], `sync group "${group}" has only this instance, so it has no effect`);
+  }
+
+  // ---- services ----
+  const allVips = new Set(config.vrrp.flatMap((v) => v.vips.map((x) => x.address)));
+  const serviceKeys = new Map<string, number>();
+  config.services.forEach((s, i) => {
+    const at = (...rest: ConfigPathSegment[]) => ['services', i, ...rest];
+    const r: Raw = raw?.services?.[i] ?? {};
+    if (s.vip === undefined && s.fwmark === undefined) error(at('vip'), 'missing required key: a service needs vip and port, or fwmark');
+    if (s.vip !== undefined && s.fwmark !== undefined) error(at('fwmark'), 'give either vip (with port) or fwmark, not both');
+    if (s.vip !== undefined) {
+      if (r.port === undefined) error(at('port'), 'missing required key (expected a port number 0-65535; 0 = all ports, with persistence)');
+      else if (s.port === 0 && s.persistence === 0) error(at('port'), 'port 0 (all ports) needs persistence');
+      if (r.family !== undefined) error(at('family'), 'family is only for fwmark services (a vip service takes its family from the vip)');
+      if (!s.vip_standalone && !allVips.has(s.vip)) {
+        error(at('vip'), `${s.vip} is not a VIP of any vrrp instance (${allVips.size ? `VIPs: ${[...allVips].join(', ')}` : 'there are none'}); add it to an instance's vips or set vip_standalone: true`);
+      }
+    } else if (s.fwmark !== undefined) {
+      if (r.port !== undefined) error(at('port'), 'a fwmark service has no port (the mark selects the traffic)');
+      if (r.protocol !== undefined) error(at('protocol'), 'a fwmark service has no protocol (the mark selects the traffic)');
+    }
+    const key = s.fwmark !== undefined ? `fwmark ${s.fwmark} ${s.family}` : `${s.protocol} ${s.vip}:${s.port}`;
+    const dup = serviceKeys.get(key);
+    if (dup !== undefined && (s.vip !== undefined || s.fwmark !== undefined)) error(at(s.fwmark !== undefined ? 'fwmark' : 'port'), `the same virtual service (${key}) as services[${dup}] ("${config.services[dup]!.name}")`);
+    else serviceKeys.set(key, i);
+
+    if (s.tunnel && s.forwarding !== 'tun' && !s.real_servers.some((rs) => rs.forwarding === 'tun')) error(at('tunnel'), 'tunnel applies only with forwarding: tun');
+    if (s.scheduler_flags.length > 0 && s.scheduler !== 'sh' && s.scheduler !== 'mh') error(at('scheduler_flags'), `scheduler flags apply only to the sh and mh schedulers, got scheduler ${s.scheduler}`);
+    if (s.one_packet && (s.fwmark === undefined && s.protocol !== 'udp')) error(at('one_packet'), 'one_packet applies only to UDP services');
+    if (s.persistence_netmask !== undefined) {
+      if (s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
+      if (s.family === 'inet' && typeof s.persistence_netmask !== 'string') error(at('persistence_netmask'), 'expected a dotted netmask like 255.255.255.0 for an IPv4 service');
+      if (s.family === 'inet6' && typeof s.persistence_netmask !== 'number') error(at('persistence_netmask'), 'expected a prefix length (1-128) for an IPv6 service');
+    }
+
+    const endpoints = new Map<string, number>();
+    let totalWeight = 0;
+    s.real_servers.forEach((rs, k) => {
+      const rsAt = (...rest: ConfigPathSegment[]) => at('real_servers', k, ...rest);
+      if (familyOf(rs.address) !== s.family) error(rsAt('address'), `expected an ${familyText(s.family)} address like the service's, got ${rs.address}`);
+      const id = `${rs.address}:${rs.port}`;
+      const first = endpoints.get(id);
+      if (first !== undefined) error(rsAt('address'), `${rs.address} port ${rs.port} is already real_servers[${first}]`);
+      else endpoints.set(id, k);
+      if (rs.tunnel && rs.forwarding !== 'tun') error(rsAt('tunnel'), 'tunnel applies only with forwarding: tun');
+      if (rs.lower_threshold > 0 && rs.upper_threshold > 0 && rs.lower_threshold > rs.upper_threshold) error(rsAt('lower_threshold'), `expected at most upper_threshold (${rs.upper_threshold}), got ${rs.lower_threshold}`);
+      if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined) warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
+      rs.checks.forEach((c, j) => {
+        if (c.timeout > c.interval) warn(r.real_servers?.[k]?.check !== undefined ? rsAt('check', ...(Array.isArray(r.real_servers[k].check) ? [j] : []), 'timeout') : at('check'), `timeout (${c.timeout}ms) is longer than interval (${c.interval}ms): the next run waits for it`);
+      });
+      totalWeight += rs.weight;
+    });
+    if (s.sorry_server && familyOf(s.sorry_server.address) !== s.family) error(at('sorry_server', 'address'), `expected an ${familyText(s.family)} address like the service's, got ${s.sorry_server.address}`);
+    if (s.quorum > totalWeight) error(at('quorum'), `quorum ${s.quorum} is more than the total weight of the real servers (${totalWeight}), so the service could never be up`);
+    else if (s.hysteresis > 0 && s.quorum + s.hysteresis > totalWeight) error(at('hysteresis'), `quorum + hysteresis (${s.quorum + s.hysteresis}) is more than the total weight of the real servers (${totalWeight}), so quorum could never come back once lost`);
+    if (s.checks.length === 0 && s.real_servers.length > 0 && s.real_servers.every((rs) => rs.checks.length === 0)) warn(at('real_servers'), 'no check on any real server: they are always considered up');
+  });
+
+  // ---- schedules ----
+  config.schedules.forEach((sc, i) => {
+    const at = (...rest: ConfigPathSegment[]) => ['schedules', i, ...rest];
+    if (sc.action === 'drain') {
+      if (sc.service === undefined) error(at('service'), 'missing required key: drain needs service and real_server');
+      if (sc.real_server === undefined) error(at('real_server'), 'missing required key: drain needs service and real_server');
+      if (sc.instance !== undefined) error(at('instance'), 'instance is for demote, not drain');
+      if (sc.by !== undefined) error(at('by'), 'by is for demote, not drain');
+      const service = config.services.find((s) => s.name === sc.service);
+      if (sc.service !== undefined && !service) error(at('service'), `no service named "${sc.service}" (services: ${serviceNames.join(', ') || 'none'})`);
+      if (service && sc.real_server !== undefined) {
+        const match = service.real_servers.some((rs) => rs.address === sc.real_server || `${rs.address}:${rs.port}` === sc.real_server || `[${rs.address}]:${rs.port}` === sc.real_server);
+        if (!match) error(at('real_server'), `service "${service.name}" has no real server ${sc.real_server} (it has ${service.real_servers.map((rs) => `${rs.address}:${rs.port}`).join(', ') || 'none'})`);
+      }
+    } else {
+      if (sc.instance === undefined) error(at('instance'), 'missing required key: demote needs instance');
+      else if (!instanceNames.includes(sc.instance)) error(at('instance'), `no vrrp instance named "${sc.instance}" (instances: ${instanceNames.join(', ') || 'none'})`);
+      if (sc.service !== undefined) error(at('service'), 'service is for drain, not demote');
+      if (sc.real_server !== undefined) error(at('real_server'), 'real_server is for drain, not demote');
+    }
+  });
+
+  return problems;
+}

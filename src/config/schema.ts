@@ -1,0 +1,419 @@
+// The one description of failoverd.yaml: it gives the TypeScript type
+// (FailoverdConfig), the validation, and the published JSON Schema (config/schema.json).
+// Durations are strings in the file and milliseconds in FailoverdConfig; keys stay
+// snake_case in both so a path in an error is the path in the file.
+import { isIP } from 'node:net';
+import { validateCronExpression } from 'cron';
+import { z } from 'zod';
+import type { CheckPlugin } from '../health/check.js';
+import { CHECK_DEFAULTS } from '../health/types.js';
+import { DURATION_PATTERN, parseDuration } from './duration.js';
+import { configErrorMap, withGot } from './issues.js';
+
+export type CheckPluginRegistry = ReadonlyMap<string, CheckPlugin>;
+
+export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'] as const;
+export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
+export const FORWARDINGS = ['dr', 'nat', 'tun'] as const;
+export const TUNNEL_TYPES = ['ipip', 'gue', 'gre'] as const;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+
+// Every key any mapping accepts, for "did you mean …" on unknown keys.
+const knownKeys = new Set<string>();
+function mapping<T extends z.ZodRawShape>(shape: T) {
+  for (const k of Object.keys(shape)) knownKeys.add(k);
+  return z.strictObject(shape);
+}
+export function knownConfigKeys(): ReadonlySet<string> { return knownKeys; }
+
+const DURATION_EXPECTED = 'expected a duration like 250ms, 2s or 1m';
+const duration = () => z.string({ error: DURATION_EXPECTED })
+  .regex(DURATION_PATTERN, DURATION_EXPECTED)
+  .transform((s) => parseDuration(s)!)
+  .meta({ description: 'A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s' });
+const durationDefault = (text: string) => duration().prefault(text);
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const port = () => int(0, 65535);
+const name = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-"');
+const ifname = () => z.string().regex(/^[^\s/:]{1,15}$/, 'expected an interface name (1-15 characters, no spaces, "/" or ":")');
+
+const ipAddress = () => z.string({ error: 'expected an IP address' })
+  .refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address')
+  .meta({ description: 'An IPv4 or IPv6 address', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] });
+
+/** "10.6.2.195", "10.6.2.195/32", "2001:db8::1/128". */
+function parsePrefixed(text: string): { address: string; prefix: number } | undefined {
+  const [address, prefix, extra] = text.split('/');
+  if (extra !== undefined || !address) return undefined;
+  const family = isIP(address);
+  if (family === 0) return undefined;
+  const max = family === 4 ? 32 : 128;
+  if (prefix === undefined) return { address, prefix: max };
+  if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return undefined;
+  return { address, prefix: Number(prefix) };
+}
+const PREFIXED_EXPECTED = 'expected an IP address with an optional prefix length, like 10.6.2.195/32';
+const prefixedAddress = () => z.string({ error: PREFIXED_EXPECTED }).refine((s) => parsePrefixed(s) !== undefined, PREFIXED_EXPECTED);
+
+const vipSchema = z.union([
+  prefixedAddress(),
+  mapping({
+    address: prefixedAddress(),
+    /** Interface to put the address on; defaults to the instance's interface. */
+    interface: ifname().optional(),
+    /** Address label (ip addr … label), at most 15 characters. */
+    label: z.string().max(15).optional(),
+  }),
+], { error: 'expected an address like 10.6.2.195/32 or a mapping with address, interface, label' })
+  .transform((v) => {
+    const text = typeof v === 'string' ? v : v.address;
+    const parsed = parsePrefixed(text)!;
+    return { address: parsed.address, prefix: parsed.prefix, ...(typeof v === 'object' && v.interface ? { interface: v.interface } : {}), ...(typeof v === 'object' && v.label ? { label: v.label } : {}) };
+  });
+
+const vrrpInstanceSchema = mapping({
+  name: name(),
+  interface: ifname(),
+  vrid: int(1, 255),
+  /** 255 = address owner; 0 is reserved for resigning. */
+  priority: int(1, 255).default(100),
+  version: z.literal([2, 3]).default(3),
+  advert_interval: durationDefault('1s'),
+  preempt: z.boolean().default(true),
+  preempt_delay: durationDefault('0s'),
+  /** How long to stay in BACKUP after start before contending (keepalived's vrrp_startup_delay). */
+  startup_delay: durationDefault('0s'),
+  /** Source address for unicast adverts; defaults to the interface's primary address. */
+  unicast_source: ipAddress().optional(),
+  /** Empty: multicast to 224.0.0.18 / ff02::12. */
+  unicast_peers: z.array(ipAddress()).default([]),
+  vips: z.array(vipSchema).min(1),
+  garp: mapping({
+    count: int(0, 100).default(5),
+    interval: durationDefault('100ms'),
+    /** Repeat the gratuitous ARPs this often while MASTER; 0s = never. */
+    refresh: durationDefault('0s'),
+  }).prefault({}),
+  track: mapping({
+    /** weight 0: FAULT while the interface is down; otherwise priority changes by weight. */
+    interfaces: z.array(mapping({ name: ifname(), weight: int(-254, 254).default(0) })).default([]),
+    /** Priority changes by weight while the service has lost quorum; weight 0: FAULT. */
+    services: z.array(mapping({ name: name(), weight: int(-254, 254).default(0) })).default([]),
+  }).prefault({}),
+  /** The IPVS connection-sync daemon: master while this instance is MASTER, backup otherwise. */
+  sync_daemon: mapping({
+    interface: ifname(),
+    sync_id: int(0, 255).optional(),
+    /** Multicast group; default 224.0.0.81. */
+    group: ipAddress().optional(),
+    port: int(1, 65535).optional(),
+  }).optional(),
+  /** Instances with the same sync_group change state together (keepalived's vrrp_sync_group). */
+  sync_group: name().optional(),
+  /** VRRPv2 simple password authentication (RFC 2338 type 1), at most 8 characters. */
+  auth: mapping({ password: z.string().min(1).max(8) }).optional(),
+  /** VRRPv3 over IPv4: "without_pseudo_header" talks to peers that compute the checksum without the IPv4 pseudo-header (old keepalived unicast). */
+  checksum: z.enum(['standard', 'without_pseudo_header']).default('standard'),
+});
+
+const CHECK_COMMON_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'warmup', 'retry', 'delay_before_retry', 'initial'] as const;
+const checkCommonShape = {
+  /** Check plugin: tcp, http, https, exec, or any other file in checks/. */
+  type: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected a check type name'),
+  interval: duration().optional(),
+  timeout: duration().optional(),
+  /** Consecutive successes to come up. */
+  rise: int(1, 100).optional(),
+  /** Consecutive failures to go down. */
+  fall: int(1, 100).optional(),
+  /** Delay before the first run. */
+  warmup: duration().optional(),
+  /** Quick re-runs after a failure (keepalived's retry). */
+  retry: int(0, 100).optional(),
+  delay_before_retry: duration().optional(),
+  /** The state before the first result (keepalived's alpha = down). */
+  initial: z.enum(['up', 'down']).optional(),
+};
+for (const k of CHECK_COMMON_KEYS) knownKeys.add(k);
+
+interface ParsedCheck {
+  type: string;
+  interval?: number;
+  timeout?: number;
+  rise?: number;
+  fall?: number;
+  warmup?: number;
+  retry?: number;
+  delay_before_retry?: number;
+  initial?: 'up' | 'down';
+  /** The plugin's own keys, parsed by its schema (defaults applied). */
+  options: Record<string, unknown>;
+}
+
+/** A check with every common key resolved. */
+export interface CheckConfig {
+  type: string;
+  interval: number;
+  timeout: number;
+  rise: number;
+  fall: number;
+  warmup: number;
+  retry: number;
+  delay_before_retry: number;
+  initial: 'up' | 'down';
+  options: Record<string, unknown>;
+}
+
+function pluginShape(plugin: CheckPlugin): z.ZodRawShape | undefined {
+  const options = plugin.options as unknown as { shape?: z.ZodRawShape };
+  return options && typeof options === 'object' && options.shape && typeof options.shape === 'object' ? options.shape : undefined;
+}
+
+function checkSchema(plugins: CheckPluginRegistry) {
+  return z.looseObject(checkCommonShape).transform((value, ctx): ParsedCheck => {
+    const { type, interval, timeout, rise, fall, warmup, retry, delay_before_retry, initial, ...rest } = value;
+    const plugin = plugins.get(type);
+    const fail = (path: PropertyKey[], message: string, atKey = false) => ctx.addIssue({ code: 'custom', path, message, params: { final: true, atKey } });
+    if (!plugin) {
+      fail(['type'], withGot(`expected one of ${[...plugins.keys()].sort().join(', ')}`, type));
+      return z.NEVER;
+    }
+    const shape = pluginShape(plugin);
+    for (const key of Object.keys(rest)) {
+      if (shape && !(key in shape)) {
+        fail([key], `unknown key for check type ${type} (it takes ${Object.keys(shape).sort().join(', ') || 'no options'}; every check takes ${CHECK_COMMON_KEYS.slice(1).join(', ')})`, true);
+      }
+    }
+    const parsed = plugin.options.safeParse(rest, { reportInput: true, error: configErrorMap });
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) {
+        if (issue.code === 'unrecognized_keys') continue;
+        let value: unknown = rest;
+        for (const seg of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
+        fail(issue.path, value === undefined ? `missing required key (${issue.message})` : withGot(issue.message, value));
+      }
+    }
+    if (!parsed.success || ctx.issues.length > 0) return z.NEVER;
+    return { type, interval, timeout, rise, fall, warmup, retry, delay_before_retry, initial, options: parsed.data as Record<string, unknown> };
+  });
+}
+
+/** For the JSON Schema only: each check type as a closed mapping, so editors complete its keys. */
+function checkSchemaForEditors(plugins: CheckPluginRegistry) {
+  const variants = [...plugins.values()].sort((a, b) => a.type.localeCompare(b.type)).map((plugin) => {
+    const shape = pluginShape(plugin) ?? {};
+    return z.strictObject({ ...checkCommonShape, ...shape, type: z.literal(plugin.type) }).meta({ description: plugin.description });
+  });
+  if (variants.length === 0) return z.looseObject(checkCommonShape);
+  return variants.length === 1 ? variants[0]! : z.union(variants as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
+}
+
+const tunnelSchema = mapping({
+  type: z.enum(TUNNEL_TYPES).default('ipip'),
+  /** Destination UDP port for gue. */
+  port: int(1, 65535).optional(),
+  checksum: z.enum(['none', 'csum', 'remcsum']).optional(),
+});
+
+function resolveCheck(check: ParsedCheck, inherit: Partial<ParsedCheck> | undefined): CheckConfig {
+  const pick = <K extends keyof typeof CHECK_DEFAULTS>(own: unknown, key: K, yaml: keyof ParsedCheck) =>
+    (own ?? inherit?.[yaml] ?? CHECK_DEFAULTS[key]) as (typeof CHECK_DEFAULTS)[K];
+  return {
+    type: check.type,
+    interval: pick(check.interval, 'intervalMs', 'interval'),
+    timeout: pick(check.timeout, 'timeoutMs', 'timeout'),
+    rise: pick(check.rise, 'rise', 'rise'),
+    fall: pick(check.fall, 'fall', 'fall'),
+    warmup: pick(check.warmup, 'warmupMs', 'warmup'),
+    retry: pick(check.retry, 'retry', 'retry'),
+    delay_before_retry: pick(check.delay_before_retry, 'delayBeforeRetryMs', 'delay_before_retry'),
+    initial: pick(check.initial, 'initial', 'initial'),
+    options: check.options,
+  };
+}
+
+const asList = <T>(v: T | T[] | undefined): T[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+
+export interface BuildSchemaOptions {
+  /** Closed per-type check mappings instead of the loader's check transform (for the JSON Schema). */
+  forEditors?: boolean;
+  /** Names the main parts, so the JSON Schema has readable $defs. */
+  registry?: z.core.$ZodRegistry<{ id?: string }>;
+}
+
+export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSchemaOptions = {}) {
+  const named = <T extends z.ZodType>(schema: T, id: string): T => { options.registry?.add(schema, { id }); return schema; };
+  const check = named(options.forEditors ? checkSchemaForEditors(plugins) as unknown as ReturnType<typeof checkSchema> : checkSchema(plugins), 'Check');
+  const checks = z.union([check, z.array(check)], { error: 'expected a check mapping or a list of them' });
+
+  const realServerSchema = mapping({
+    address: ipAddress(),
+    /** Defaults to the service's port. */
+    port: port().optional(),
+    weight: int(0, 65535).default(1),
+    /** Defaults to the service's forwarding. */
+    forwarding: z.enum(FORWARDINGS).optional(),
+    tunnel: tunnelSchema.optional(),
+    /** Connection limits (ipvsadm -x / -y); 0 = none. */
+    upper_threshold: int(0, 2 ** 32 - 1).default(0),
+    lower_threshold: int(0, 2 ** 32 - 1).default(0),
+    /** Replaces the service's check for this server; unset timing keys come from the service's check of the same type (or its first). [] = no check. */
+    check: checks.optional(),
+  });
+  named(realServerSchema, 'RealServer');
+
+  const serviceSchema = mapping({
+    name: name(),
+    /** Virtual address (address services); give either vip + port or fwmark. */
+    vip: ipAddress().optional(),
+    port: port().optional(),
+    protocol: z.enum(PROTOCOLS).default('tcp'),
+    /** Firewall-mark service (iptables/nft sets the mark). */
+    fwmark: int(1, 2 ** 32 - 1).optional(),
+    /** Address family of a fwmark service. */
+    family: z.enum(['inet', 'inet6']).optional(),
+    /** True when no vrrp instance carries the VIP (it is managed elsewhere). */
+    vip_standalone: z.boolean().default(false),
+    scheduler: z.enum(SCHEDULERS).default('wlc'),
+    /** sh/mh only: fallback to another server when one is down; hash the port too. */
+    scheduler_flags: z.array(z.enum(['fallback', 'port'])).default([]),
+    /** UDP one-packet scheduling (ipvsadm -o). */
+    one_packet: z.boolean().default(false),
+    forwarding: z.enum(FORWARDINGS).default('dr'),
+    tunnel: tunnelSchema.optional(),
+    /** Client affinity; 0s = off. */
+    persistence: durationDefault('0s'),
+    /** Persistence granularity: a dotted IPv4 mask or an IPv6 prefix length. */
+    persistence_netmask: z.union([z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected a dotted netmask like 255.255.255.0'), int(1, 128)]).optional(),
+    persistence_engine: z.string().min(1).optional(),
+    /** Minimum total weight of live real servers. */
+    quorum: int(0, 2 ** 31 - 1).default(1),
+    hysteresis: int(0, 2 ** 31 - 1).default(0),
+    on_failure: z.enum(['remove', 'inhibit']).default('remove'),
+    /** Takes the traffic while quorum is lost. */
+    sorry_server: mapping({
+      address: ipAddress(),
+      port: port().optional(),
+      weight: int(0, 65535).default(1),
+      forwarding: z.enum(FORWARDINGS).optional(),
+    }).optional(),
+    /** A real server removed from the config keeps weight 0 this long so its connections finish. */
+    drain_timeout: durationDefault('0s'),
+    check: checks.optional(),
+    real_servers: z.array(realServerSchema).default([]),
+  }).transform((s) => {
+    const family: 'inet' | 'inet6' = s.vip ? (isIP(s.vip) === 6 ? 'inet6' : 'inet') : (s.family ?? 'inet');
+    const servicePort = s.port ?? 0;
+    const serviceChecks = asList(s.check);
+    const { check: _serviceCheck, real_servers, sorry_server, ...rest } = s;
+    return {
+      ...rest,
+      family,
+      port: servicePort,
+      checks: serviceChecks.map((c) => resolveCheck(c, undefined)),
+      ...(sorry_server ? { sorry_server: { ...sorry_server, port: sorry_server.port ?? servicePort, forwarding: sorry_server.forwarding ?? s.forwarding } } : {}),
+      real_servers: real_servers.map(({ check: own, ...rs }) => ({
+        ...rs,
+        port: rs.port ?? servicePort,
+        forwarding: rs.forwarding ?? s.forwarding,
+        ...(rs.tunnel ?? s.tunnel ? { tunnel: rs.tunnel ?? s.tunnel } : {}),
+        checks: own === undefined
+          ? serviceChecks.map((c) => resolveCheck(c, undefined))
+          : asList(own).map((c) => resolveCheck(c, serviceChecks.find((sc) => sc.type === c.type) ?? serviceChecks[0])),
+      })),
+    };
+  });
+
+  named(serviceSchema, 'Service');
+  named(vrrpInstanceSchema, 'VrrpInstance');
+  named(tunnelSchema, 'Tunnel');
+
+  const webhookSchema = mapping({
+    /** Shown in logs and metrics; default: the URL without query. */
+    name: z.string().min(1).optional(),
+    url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
+    /** HMAC-SHA256 key for the signature header; empty or absent = unsigned. */
+    secret: z.string().optional().transform((s) => s || undefined),
+    /** Event type patterns with * wildcards. */
+    events: z.array(z.string().min(1)).min(1).default(['*']),
+    timeout: durationDefault('5s'),
+    retries: int(0, 100).default(3),
+    headers: z.record(z.string(), z.string()).default({}),
+  });
+
+  const notifySchema = mapping({
+    /** Absolute path of an executable, run without a shell; the event is its stdin (JSON). */
+    program: z.string().startsWith('/', 'expected an absolute path'),
+    events: z.array(z.string().min(1)).min(1).default(['*']),
+    timeout: durationDefault('10s'),
+  });
+
+  const scheduleSchema = mapping({
+    name: z.string().min(1).optional(),
+    cron: z.string().refine((c) => validateCronExpression(c).valid, 'expected a cron expression like "0 3 * * 0" (minute hour day month weekday)'),
+    timezone: z.string().refine(isTimeZone, 'expected an IANA time zone like UTC or Europe/Berlin').default('UTC'),
+    action: z.enum(['drain', 'demote']),
+    /** drain: the service and the real server (address or address:port). */
+    service: name().optional(),
+    real_server: z.string().min(1).optional(),
+    /** demote: the vrrp instance, and by how much its priority drops (default 50). */
+    instance: name().optional(),
+    by: int(1, 254).optional(),
+    for: duration(),
+  });
+
+  return mapping({
+    node: mapping({
+      /** This director's name in events, logs and metrics; default: the host name. */
+      name: z.string().min(1).optional(),
+    }).prefault({}),
+    vrrp: z.array(vrrpInstanceSchema).default([]),
+    services: z.array(serviceSchema).default([]),
+    alerts: mapping({
+      webhooks: z.array(webhookSchema).default([]),
+      notify: z.array(notifySchema).default([]),
+    }).prefault({}),
+    schedules: z.array(scheduleSchema).default([]),
+    api: mapping({
+      /** Unix socket of the status/control API. */
+      listen: z.string().startsWith('/', 'expected an absolute socket path').default('/run/failoverd/failoverd.sock'),
+      /** HOST:PORT of the Prometheus endpoint, or false for none. */
+      metrics: z.union([z.string().refine(isHostPort, 'expected HOST:PORT like 127.0.0.1:9595 or [::1]:9595'), z.literal(false)]).default('127.0.0.1:9595'),
+    }).prefault({}),
+    logging: mapping({
+      level: z.enum(LOG_LEVELS).default('info'),
+      /** auto: pretty on a terminal, JSON otherwise. */
+      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+    }).prefault({}),
+    /** On shutdown: keep the IPVS table and addresses (a restart drops nothing) or remove what failoverd added. */
+    on_stop: z.enum(['keep', 'remove']).default('keep'),
+  });
+}
+
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function isHostPort(text: string): boolean {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
+  if (!m || Number(m[3]) > 65535) return false;
+  const host = m[1] ?? m[2] ?? '';
+  return host === '' || host === 'localhost' || isIP(host) !== 0;
+}
+
+type ConfigSchema = ReturnType<typeof buildConfigSchema>;
+/** The validated config: defaults applied, durations in milliseconds, checks resolved per real server. */
+export type FailoverdConfig = z.output<ConfigSchema>;
+export type VrrpInstanceConfig = FailoverdConfig['vrrp'][number];
+export type ServiceConfig = FailoverdConfig['services'][number];
+export type RealServerConfig = ServiceConfig['real_servers'][number];
+export type VipConfig = VrrpInstanceConfig['vips'][number];
+export type WebhookConfig = FailoverdConfig['alerts']['webhooks'][number];
+export type NotifyConfig = FailoverdConfig['alerts']['notify'][number];
+export type ScheduleConfig = FailoverdConfig['schedules'][number];
