@@ -1,0 +1,228 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../../../src/clock.js';
+import { EventBus, type AgentEvent } from '../../../src/events.js';
+import { vrrpInstanceConfig, type VrrpInstanceInput } from '../../../src/vrrp/config.js';
+import { VrrpInstance, type SyncDaemonRole } from '../../../src/vrrp/instance.js';
+import { decodeAdvert } from '../../../src/vrrp/packet.js';
+import { masterDownIntervalMs, skewMs } from '../../../src/vrrp/fsm.js';
+import { VrrpSyncGroup } from '../../../src/vrrp/sync-group.js';
+import { FakeHost, FakeSegment, fakeIo } from './fake-io.js';
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** Advances the fake clock in small steps, letting VIP promises settle between. */
+async function run(clock: FakeClock, ms: number, stepMs = 10): Promise<void> {
+  for (let t = 0; t < ms; t += stepMs) {
+    clock.advance(Math.min(stepMs, ms - t));
+    await flush();
+  }
+}
+
+function router(segment: FakeSegment, clock: FakeClock, bus: EventBus, n: number, over: Partial<VrrpInstanceInput> = {}) {
+  const host = new FakeHost();
+  host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
+  const io = fakeIo(segment, host);
+  const roles: SyncDaemonRole[] = [];
+  const config = vrrpInstanceConfig({
+    name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'],
+    garp: { count: 3, intervalMs: 100, refreshMs: 0 }, syncDaemon: { interface: 'eth0', syncId: 51 }, ...over,
+  });
+  const instance = new VrrpInstance(config, { io, clock, events: bus, onSyncDaemon: (role) => { roles.push(role); } });
+  return { host, io, instance, roles, config };
+}
+
+function wirePriorities(segment: FakeSegment, from: string): number[] {
+  return segment.wire.filter((w) => w.from === from).map((w) => {
+    const d = decodeAdvert(w.payload, { family: 4, source: w.from, destination: w.destination });
+    assert.ok(d.ok);
+    return d.value.priority;
+  });
+}
+
+test('two instances elect the higher priority, which takes the VIP and announces it', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const events: AgentEvent[] = [];
+  bus.subscribe('vrrp.*', (e) => events.push(e));
+  const a = router(segment, clock, bus, 1, { priority: 200 });
+  const b = router(segment, clock, bus, 2, { priority: 100 });
+  await a.instance.start();
+  await b.instance.start();
+  await run(clock, 5000);
+  assert.equal(a.instance.status().state, 'master');
+  assert.equal(b.instance.status().state, 'backup');
+  assert.ok(a.host.has('eth0', '192.0.2.195'));
+  assert.ok(!b.host.has('eth0', '192.0.2.195'));
+  assert.equal(b.instance.status().masterAddress, '192.0.2.1');
+  assert.deepEqual(segment.announcements.map((x) => x.mac), ['020000000001', '020000000001', '020000000001']);
+  assert.deepEqual(a.roles, ['backup', 'master']);
+  assert.deepEqual(b.roles, ['backup']);
+  const toMaster = events.find((e) => e.to === 'master')!;
+  assert.equal(toMaster.object, 'vrrp/web');
+  assert.equal(toMaster.from, 'backup');
+  assert.equal(toMaster.reason, 'master-down-timer');
+  const sa = a.instance.status().counters;
+  assert.ok(sa.advertsSent >= 2);
+  assert.equal(b.instance.status().counters.advertsReceived, sa.advertsSent);
+  assert.equal(sa.becameMaster, 1);
+});
+
+test('crash of the master: the backup takes over after Master_Down_Interval; graceful stop: after Skew_Time with priority 0', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 200 });
+  const b = router(segment, clock, bus, 2, { priority: 100 });
+  await a.instance.start();
+  await b.instance.start();
+  await run(clock, 5000);
+  // crash: a's wire goes silent (kill -9)
+  a.io.channels[0]!.dead = true;
+  const crashAt = clock.now();
+  await run(clock, 4000, 1);
+  const takeover = segment.announcements.find((x) => x.mac === '020000000002')!.at;
+  assert.ok(takeover - crashAt <= masterDownIntervalMs(2, 100, 100) + 1, `crash takeover after ${takeover - crashAt} ms`);
+  assert.equal(b.instance.status().state, 'master');
+  assert.ok(b.host.has('eth0', '192.0.2.195'));
+
+  // a comes back (restart) and preempts; then stops gracefully
+  await a.instance.stop();
+  const a2 = router(segment, clock, bus, 1, { priority: 200 });
+  await a2.instance.start();
+  await run(clock, 5000);
+  assert.equal(a2.instance.status().state, 'master');
+  assert.equal(b.instance.status().state, 'backup');
+  assert.ok(!b.host.has('eth0', '192.0.2.195'), 'the backup dropped the VIP');
+  const stopAt = clock.now();
+  const before = segment.announcements.length;
+  await a2.instance.stop();
+  assert.equal(wirePriorities(segment, '192.0.2.1').at(-1), 0, 'priority 0 on the wire');
+  assert.ok(!a2.host.has('eth0', '192.0.2.195'), 'VIP removed on stop');
+  assert.deepEqual(a2.roles, ['backup', 'master', 'none']);
+  await run(clock, 1000, 1);
+  const graceful = segment.announcements.slice(before).find((x) => x.mac === '020000000002')!.at;
+  assert.ok(graceful - stopAt <= skewMs(2, 100, 100) + 1 && graceful - stopAt >= skewMs(2, 100, 100) - 1, `graceful takeover after ${graceful - stopAt} ms`);
+});
+
+test('a tracked service losing quorum lowers the priority and the other router preempts', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 150, track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [] } });
+  const b = router(segment, clock, bus, 2, { priority: 120 });
+  await a.instance.start();
+  await b.instance.start();
+  await run(clock, 5000);
+  assert.equal(a.instance.status().state, 'master');
+  a.instance.setTracked('service', 'web-80', false);
+  assert.equal(a.instance.status().effectivePriority, 90);
+  await run(clock, 5000);
+  assert.equal(b.instance.status().state, 'master');
+  assert.equal(a.instance.status().state, 'backup');
+  a.instance.setTracked('service', 'web-80', true);
+  await run(clock, 5000);
+  assert.equal(a.instance.status().state, 'master', 'quorum back: preempts again');
+});
+
+test('interface down means FAULT at once; up must persist for the debounce before it counts', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 200, linkDebounce: { upMs: 500, downMs: 0 } });
+  await a.instance.start();
+  await run(clock, 4000);
+  assert.equal(a.instance.status().state, 'master');
+  a.host.setUp('eth0', false);
+  await flush();
+  assert.equal(a.instance.status().state, 'fault');
+  assert.deepEqual(a.instance.status().faults, ['interface/eth0']);
+  assert.equal(wirePriorities(segment, '192.0.2.1').at(-1), 0, 'a master going to FAULT resigns');
+  assert.ok(!a.host.has('eth0', '192.0.2.195'));
+  // flapping: up for 200 ms, down, up again
+  a.host.setUp('eth0', true);
+  await run(clock, 200);
+  a.host.setUp('eth0', false);
+  await run(clock, 100);
+  a.host.setUp('eth0', true);
+  await run(clock, 400);
+  assert.equal(a.instance.status().state, 'fault', 'still damped');
+  await run(clock, 200);
+  assert.equal(a.instance.status().state, 'backup');
+  assert.deepEqual(a.roles, ['backup', 'master', 'backup', 'backup'], 'sync daemon: backup in BACKUP and FAULT');
+});
+
+test('track scripts: fall failures lower the priority, rise successes restore it', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const results: boolean[] = [true, false, false, true, true];
+  let i = 0;
+  const host = new FakeHost();
+  host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
+  const instance = new VrrpInstance(vrrpInstanceConfig({
+    name: 'web', interface: 'eth0', vrid: 51, priority: 100, vips: ['192.0.2.195/32'],
+    track: { interfaces: [], services: [], files: [], scripts: [{ name: 'chk', command: ['true'], intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, weight: -30 }] },
+  }), { io: fakeIo(segment, host), clock, runScript: async () => results[Math.min(i++, results.length - 1)]! });
+  await instance.start();
+  const seen: number[] = [];
+  for (let t = 0; t < 6; t++) { await run(clock, 1000, 100); seen.push(instance.status().effectivePriority); }
+  assert.deepEqual(seen.slice(0, 5), [100, 100, 70, 70, 100]);
+  await instance.stop();
+});
+
+test('update(): priority and interval changes keep the state; a new VRID restarts', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 200 });
+  await a.instance.start();
+  await run(clock, 4000);
+  const transitions = a.instance.status().counters.transitions;
+  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.195/32', '192.0.2.196/32'] });
+  await run(clock, 1000);
+  assert.equal(a.instance.status().state, 'master');
+  assert.equal(a.instance.status().counters.transitions, transitions, 'no transition on reload');
+  assert.equal(a.instance.status().effectivePriority, 180);
+  assert.ok(a.host.has('eth0', '192.0.2.196'), 'a new VIP is added while master');
+  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'] });
+  await flush();
+  assert.ok(!a.host.has('eth0', '192.0.2.195'), 'a VIP dropped from the config is removed');
+  await a.instance.update({ ...a.config, vrid: 52, vips: ['192.0.2.196/32'] });
+  assert.equal(a.instance.status().state, 'backup', 'restarted as a new router');
+  await a.instance.stop();
+});
+
+test('sync group: when one member becomes master the other follows, and FAULT spreads', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const host = new FakeHost();
+  host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
+  host.addLink('eth1', 3, '02:00:00:00:01:01', [{ address: '198.51.100.1', prefixLength: 24 }]);
+  const group = new VrrpSyncGroup('g');
+  const io = fakeIo(segment, host);
+  const x = new VrrpInstance(vrrpInstanceConfig({ name: 'x', interface: 'eth0', vrid: 1, priority: 100, advertIntervalMs: 1000, vips: ['192.0.2.195/32'] }), { io, clock, syncGroup: group });
+  const y = new VrrpInstance(vrrpInstanceConfig({ name: 'y', interface: 'eth1', vrid: 2, priority: 100, advertIntervalMs: 3000, vips: ['198.51.100.195/32'] }), { io, clock, syncGroup: group });
+  await x.start();
+  await y.start();
+  await run(clock, 3700);
+  assert.equal(x.status().state, 'master');
+  assert.equal(y.status().state, 'master', 'pulled to MASTER with x, long before its own timer');
+  assert.equal(y.status().lastTransition?.reason, 'sync-group');
+  host.setUp('eth0', false);
+  await flush();
+  assert.equal(x.status().state, 'fault');
+  assert.equal(y.status().state, 'fault');
+  host.setUp('eth0', true);
+  await run(clock, 600);
+  assert.equal(x.status().state, 'backup');
+  assert.equal(y.status().state, 'backup');
+  await x.stop();
+  await y.stop();
+});
+
+test('a config that cannot work is refused with every problem named', () => {
+  const io = fakeIo(new FakeSegment(new FakeClock()), new FakeHost());
+  assert.throws(() => new VrrpInstance(vrrpInstanceConfig({ name: 'w', interface: 'eth0', vrid: 300, priority: 0, version: 2, vips: ['2001:db8::1/64'], advertIntervalMs: 1500 }), { io }),
+    /vrid: an integer 1\.\.255.*priority.*advert_interval.*version: VRRPv2 is IPv4 only/);
+});
