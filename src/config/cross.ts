@@ -129,16 +129,26 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
       if (rs.tunnel && rs.forwarding !== 'tun') error(rsAt('tunnel'), 'tunnel applies only with forwarding: tun');
       if (rs.lower_threshold > 0 && rs.upper_threshold > 0 && rs.lower_threshold > rs.upper_threshold) error(rsAt('lower_threshold'), `expected at most upper_threshold (${rs.upper_threshold}), got ${rs.lower_threshold}`);
       if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined) warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
-      rs.checks.forEach((c, j) => {
-        if (c.timeout > c.interval) warn(r.real_servers?.[k]?.check !== undefined ? rsAt('check', ...(Array.isArray(r.real_servers[k].check) ? [j] : []), 'timeout') : at('check'), `timeout (${c.timeout}ms) is longer than interval (${c.interval}ms): the next run waits for it`);
-      });
+      if (r.real_servers?.[k]?.check !== undefined) checkTimeouts(rs.checks, rsAt('check'), r.real_servers[k].check, true);
       totalWeight += rs.weight;
     });
+    if (r.check !== undefined) checkTimeouts(s.checks, at('check'), r.check);
     if (s.sorry_server && familyOf(s.sorry_server.address) !== s.family) error(at('sorry_server', 'address'), `expected an ${familyText(s.family)} address like the service's, got ${s.sorry_server.address}`);
     if (s.quorum > totalWeight) error(at('quorum'), `quorum ${s.quorum} is more than the total weight of the real servers (${totalWeight}), so the service could never be up`);
     else if (s.hysteresis > 0 && s.quorum + s.hysteresis > totalWeight) error(at('hysteresis'), `quorum + hysteresis (${s.quorum + s.hysteresis}) is more than the total weight of the real servers (${totalWeight}), so quorum could never come back once lost`);
     if (s.checks.length === 0 && s.real_servers.length > 0 && s.real_servers.every((rs) => rs.checks.length === 0)) warn(at('real_servers'), 'no check on any real server: they are always considered up');
   });
+
+  function checkTimeouts(checks: Array<{ timeout: number; interval: number }>, base: ConfigPathSegment[], written: unknown, inherits = false): void {
+    checks.forEach((c, j) => {
+      if (c.timeout <= c.interval) return;
+      const path = Array.isArray(written) ? [...base, j] : base;
+      const own = (Array.isArray(written) ? written[j] : written) as Raw | undefined;
+      // Timing a server's check inherited from the service's was already reported there.
+      if (inherits && own?.timeout === undefined && own?.interval === undefined) return;
+      warn(own?.timeout !== undefined ? [...path, 'timeout'] : path, `timeout (${c.timeout}ms) is longer than interval (${c.interval}ms): the next run waits for it`);
+    });
+  }
 
   // ---- schedules ----
   config.schedules.forEach((sc, i) => {

@@ -317,7 +317,8 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
         ...rs,
         port: rs.port ?? servicePort,
         forwarding: rs.forwarding ?? s.forwarding,
-        ...(rs.tunnel ?? s.tunnel ? { tunnel: rs.tunnel ?? s.tunnel } : {}),
+        // A server inherits the service's tunnel only when it tunnels.
+        ...(rs.tunnel ? { tunnel: rs.tunnel } : (rs.forwarding ?? s.forwarding) === 'tun' && s.tunnel ? { tunnel: s.tunnel } : {}),
         checks: own === undefined
           ? serviceChecks.map((c) => resolveCheck(c, undefined))
           : asList(own).map((c) => resolveCheck(c, serviceChecks.find((sc) => sc.type === c.type) ?? serviceChecks[0])),
