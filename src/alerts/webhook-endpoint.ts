@@ -190,8 +190,18 @@ export class WebhookEndpoint {
       if (status >= 200 && status < 300) return undefined;
       return { message: `HTTP ${status}`, retry: retryable(status) };
     } catch (err) {
-      const message = err instanceof Error ? (err.name === 'TimeoutError' ? `timeout after ${this.config.timeoutMs ?? 5000}ms` : err.message) : String(err);
-      return { message, retry: true };
+      return { message: describeError(err, this.config.timeoutMs ?? 5000), retry: true };
     }
   }
+}
+
+const TIMEOUT_CODES = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/** One wording for every kind of timeout (abort signal, undici's own), the code otherwise. */
+function describeError(err: unknown, timeoutMs: number): string {
+  if (!(err instanceof Error)) return String(err);
+  const code = (err as { code?: string }).code;
+  if (err.name === 'TimeoutError' || (code && TIMEOUT_CODES.has(code))) return `timeout after ${timeoutMs}ms`;
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  return cause?.code ? `${err.message} (${cause.code})` : err.message;
 }

@@ -1,0 +1,200 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import type { ServerResponse } from 'node:http';
+import { FakeClock } from '../../../src/clock.js';
+import { EventBus, type AgentEvent } from '../../../src/events.js';
+import { WebhookDispatcher } from '../../../src/alerts/webhooks.js';
+import { verifySignature } from '../../../src/alerts/signature.js';
+import { ok, startReceiver, waitFor } from './receiver.js';
+
+const takeover = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
+
+test('each delivery is the AgentEvent as JSON, signed with HMAC-SHA256 over timestamp.body (verified independently)', async (t) => {
+  const receiver = await startReceiver((_r, _i, res) => ok(res));
+  t.after(() => receiver.close());
+  const clock = new FakeClock(0, Date.UTC(2026, 4, 1, 12, 0, 0));
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, secret: 's3cret', events: ['vrrp.*'] }], { clock });
+  t.after(() => dispatcher.close());
+  const published = bus.publish(takeover);
+  bus.publish({ type: 'realserver.down', object: 'service/web-80/10.6.2.191:80' }); // filtered out
+  await waitFor(() => receiver.received.length === 1, 'one delivery');
+  await dispatcher.idle();
+
+  const [r] = receiver.received;
+  const timestamp = r!.headers['x-failoverd-timestamp'] as string;
+  assert.equal(timestamp, String(Date.UTC(2026, 4, 1, 12, 0, 0) / 1000));
+  // The receiver's side, written here with node:crypto and no failoverd code:
+  const expected = `sha256=${createHmac('sha256', 's3cret').update(`${timestamp}.${r!.body}`).digest('hex')}`;
+  assert.equal(r!.headers['x-failoverd-signature'], expected);
+  assert.equal(r!.headers['content-type'], 'application/json');
+  assert.equal(r!.headers['x-failoverd-event-id'], published.id);
+  assert.equal(r!.headers['x-failoverd-event-type'], 'vrrp.state');
+  assert.equal(r!.headers['x-failoverd-delivery-attempt'], '1');
+  const body = JSON.parse(r!.body) as AgentEvent;
+  assert.deepEqual(body, published);
+  assert.deepEqual(Object.keys(body).sort(), ['data', 'from', 'id', 'node', 'object', 'reason', 'time', 'to', 'type']);
+  assert.equal(body.time, '2026-05-01T12:00:00.000Z');
+
+  // The exported verifier agrees, rejects tampering and stale timestamps (replays).
+  const now = Number(timestamp);
+  assert.equal(verifySignature('s3cret', timestamp, r!.body, expected, { nowSec: now }), true);
+  assert.equal(verifySignature('s3cret', timestamp, `${r!.body} `, expected, { nowSec: now }), false);
+  assert.equal(verifySignature('other', timestamp, r!.body, expected, { nowSec: now }), false);
+  assert.equal(verifySignature('s3cret', timestamp, r!.body, expected, { nowSec: now + 301 }), false);
+  assert.deepEqual(dispatcher.stats()[0], { name: receiver.url, url: receiver.url, queueDepth: 0, inFlight: false, delivered: 1, failed: 0, attemptFailures: 0, dropped: 0, lastSuccessAt: '2026-05-01T12:00:00.000Z' });
+});
+
+test('a 500-ing endpoint is retried with exponential backoff and jitter, exactly as the injected clock and random say', async (t) => {
+  let failuresLeft = 3;
+  const receiver = await startReceiver((_r, _i, res) => ok(res, failuresLeft-- > 0 ? 500 : 200));
+  t.after(() => receiver.close());
+  const clock = new FakeClock();
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const randoms = [0, 1 - 1e-9, 0.5];
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, retries: 5, backoff: { initialMs: 1000, maxMs: 60_000 } }], { clock, random: () => randoms.shift()! });
+  t.after(() => dispatcher.close());
+  bus.publish(takeover);
+  // Retry n waits nominal = 1000 * 2^(n-1), jittered into [nominal/2, nominal]:
+  // random 0 → 500 ms, random ~1 → 2000 ms, random 0.5 → 3000 ms.
+  const expectedDelays = [500, 2000, 3000];
+  for (let i = 0; i < expectedDelays.length; i++) {
+    await waitFor(() => receiver.received.length === i + 1 && clock.pendingTimers() === 1, `attempt ${i + 1} and its retry timer`);
+    clock.advance(expectedDelays[i]! - 1);
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.equal(receiver.received.length, i + 1, `no retry before ${expectedDelays[i]}ms`);
+    clock.advance(1);
+    await waitFor(() => receiver.received.length === i + 2, `retry ${i + 1} right at ${expectedDelays[i]}ms`);
+  }
+  await dispatcher.idle();
+  assert.deepEqual(receiver.received.map((r) => r.headers['x-failoverd-delivery-attempt']), ['1', '2', '3', '4']);
+  // Same event id on every attempt, so receivers can deduplicate.
+  assert.equal(new Set(receiver.received.map((r) => r.headers['x-failoverd-event-id'])).size, 1);
+  const stats = dispatcher.stats()[0]!;
+  assert.equal(stats.delivered, 1);
+  assert.equal(stats.attemptFailures, 3);
+  assert.equal(stats.failed, 0);
+  assert.equal(stats.lastError, 'HTTP 500');
+});
+
+test('after the last retry the event is given up (counted) and the next one goes out; 4xx is not retried', async (t) => {
+  const receiver = await startReceiver((r, _i, res) => ok(res, JSON.parse(r.body).object === 'vrrp/bad' ? 400 : 503));
+  t.after(() => receiver.close());
+  const clock = new FakeClock();
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, retries: 2, backoff: { initialMs: 100, maxMs: 100 } }], { clock, random: () => 0 });
+  t.after(() => dispatcher.close());
+  bus.publish({ ...takeover, object: 'vrrp/bad' });
+  bus.publish(takeover);
+  await waitFor(() => receiver.received.length === 2 && clock.pendingTimers() === 1, 'the 400 once, then the 503');
+  for (let i = 0; i < 2; i++) {
+    clock.advance(50);
+    await waitFor(() => receiver.received.length === 3 + i && (i === 1 || clock.pendingTimers() === 1), `retry ${i + 1}`);
+  }
+  await dispatcher.idle();
+  const stats = dispatcher.stats()[0]!;
+  assert.equal(stats.failed, 2);
+  assert.equal(stats.delivered, 0);
+  assert.equal(stats.attemptFailures, 4);
+});
+
+test('a hanging endpoint never delays a simulated VRRP takeover: publishing only enqueues', async (t) => {
+  const hung: ServerResponse[] = [];
+  const hanging = await startReceiver((_r, _i, res) => { hung.push(res); });
+  const healthy = await startReceiver((_r, _i, res) => ok(res));
+  t.after(async () => { await hanging.close(); await healthy.close(); });
+  const bus = new EventBus('lvs-a');
+  const dispatcher = new WebhookDispatcher(bus, [
+    { url: hanging.url, timeoutMs: 400, retries: 0, queueSize: 10_000 },
+    { url: healthy.url },
+  ]);
+  t.after(() => dispatcher.close());
+
+  // Event-loop responsiveness: a 5 ms ticker records its worst lateness throughout.
+  let worstLag = 0;
+  let last = performance.now();
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    worstLag = Math.max(worstLag, now - last - 5);
+    last = now;
+  }, 5);
+  t.after(() => clearInterval(ticker));
+
+  bus.publish(takeover);
+  await waitFor(() => hung.length === 1, 'the hanging receiver to hold a request');
+
+  // The takeover: publish the transitions (as VRRP does), then its next timer (GARP)
+  // must fire on time although the first receiver is hanging.
+  const publishStart = performance.now();
+  for (let i = 0; i < 1000; i++) bus.publish({ ...takeover, reason: `burst ${i}` });
+  const publishMs = performance.now() - publishStart;
+  const timerSet = performance.now();
+  const timerLateness = await new Promise<number>((resolve) => setTimeout(() => resolve(performance.now() - timerSet - 20), 20));
+  t.diagnostic(`1000 publishes took ${publishMs.toFixed(2)}ms; a 20 ms timer set right after fired ${timerLateness.toFixed(2)}ms late; worst 5 ms ticker lag ${worstLag.toFixed(2)}ms`);
+  // Generous bounds: these catch blocking (a synchronous request would take the 400 ms timeout), not speed.
+  assert.ok(publishMs < 200, `publishing 1000 events took ${publishMs}ms`);
+  assert.ok(timerLateness < 150, `timer fired ${timerLateness}ms late`);
+
+  // The healthy receiver is not held back by the hanging one.
+  await waitFor(() => healthy.received.length === 1001, 'healthy receiver got everything', 10_000);
+  assert.equal(hanging.maxConcurrent(), 1, 'the hanging endpoint has one request in flight at a time');
+  // And the hanging one times out after 400 ms and moves on.
+  await waitFor(() => dispatcher.stats()[0]!.failed >= 1, 'first hanging delivery to time out');
+  assert.match(dispatcher.stats()[0]!.lastError ?? '', /^timeout after 400ms$/);
+  assert.ok(worstLag < 150, `event loop stalled ${worstLag}ms`);
+});
+
+test('the queue is bounded: the oldest waiting events are dropped and counted, the in-flight one is kept', async (t) => {
+  const held: ServerResponse[] = [];
+  const receiver = await startReceiver((_r, _i, res) => { held.push(res); });
+  t.after(() => receiver.close());
+  const bus = new EventBus('lvs-a');
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, queueSize: 5, retries: 0, timeoutMs: 10_000 }]);
+  t.after(() => dispatcher.close());
+  bus.publish({ ...takeover, reason: 'n0' });
+  await waitFor(() => held.length === 1, 'n0 in flight');
+  for (let i = 1; i <= 20; i++) bus.publish({ ...takeover, reason: `n${i}` });
+  assert.equal(dispatcher.stats()[0]!.dropped, 15);
+  assert.equal(dispatcher.stats()[0]!.queueDepth, 5);
+  // Release each request as it arrives.
+  ok(held[0]!);
+  for (let i = 1; i <= 5; i++) {
+    await waitFor(() => held.length === i + 1, `request ${i + 1}`);
+    ok(held[i]!);
+  }
+  await dispatcher.idle();
+  assert.deepEqual(receiver.received.map((r) => JSON.parse(r.body).reason), ['n0', 'n16', 'n17', 'n18', 'n19', 'n20']);
+  assert.equal(dispatcher.stats()[0]!.delivered, 6);
+});
+
+test('delivery is ordered per endpoint with one request in flight, even when the receiver answers at random speeds', async (t) => {
+  const receiver = await startReceiver((_r, i, res) => { setTimeout(() => ok(res), (i * 7919) % 13); });
+  t.after(() => receiver.close());
+  const bus = new EventBus('lvs-a');
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url }]);
+  t.after(() => dispatcher.close());
+  for (let i = 0; i < 60; i++) {
+    bus.publish({ ...takeover, reason: String(i) });
+    if (i % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
+  }
+  await waitFor(() => receiver.received.length === 60, 'all 60');
+  assert.deepEqual(receiver.received.map((r) => Number(JSON.parse(r.body).reason)), [...Array(60).keys()]);
+  assert.equal(receiver.maxConcurrent(), 1);
+});
+
+test('templates: Slack-style {"text"} and a generic JSON body with placeholders', async (t) => {
+  const receiver = await startReceiver((_r, _i, res) => ok(res));
+  t.after(() => receiver.close());
+  const bus = new EventBus('lvs-a');
+  const dispatcher = new WebhookDispatcher(bus, [
+    { url: `${receiver.url}?slack`, template: 'slack' },
+    { url: `${receiver.url}?custom`, template: { body: { title: '{{object}} is {{to}}', priority: '{{data.priority}}', node: '{{node}}', tags: ['failoverd', '{{type}}'], missing: '{{nope}}' } } },
+  ]);
+  t.after(() => dispatcher.close());
+  bus.publish(takeover);
+  await waitFor(() => receiver.received.length === 2, 'both');
+  const bodies = receiver.received.map((r) => JSON.parse(r.body)).sort((a, b) => (a.text ? -1 : b.text ? 1 : 0));
+  assert.deepEqual(bodies[0], { text: '[lvs-a] vrrp.state vrrp/web: BACKUP → MASTER (master down timer expired)' });
+  assert.deepEqual(bodies[1], { title: 'vrrp/web is MASTER', priority: 150, node: 'lvs-a', tags: ['failoverd', 'vrrp.state'], missing: null });
+});
