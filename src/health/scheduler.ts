@@ -65,6 +65,15 @@ export function phaseOf(id: string, intervalMs: number): number {
   return intervalMs > 0 ? Math.floor((stableHash(id) / 0x1_0000_0000) * intervalMs) : 0;
 }
 
+/** The first slot anchor + k × interval (k ≥ 0) strictly after t (or the anchor itself when t is before it). */
+export function nextSlot(anchor: number, intervalMs: number, t: number): number {
+  if (t < anchor) return anchor;
+  const slot = anchor + (Math.floor((t - anchor) / intervalMs) + 1) * intervalMs;
+  // Fractional clock values: (anchor + k·interval − anchor) / interval can come out
+  // a hair under k, which would hand back t itself and spin.
+  return slot > t ? slot : slot + intervalMs;
+}
+
 class TimeoutError extends Error {
   constructor(ms: number) {
     super(`timeout after ${ms}ms`);
@@ -156,9 +165,7 @@ export class CheckScheduler {
   }
 
   private nextSlotAfter(entry: Entry, t: number): number {
-    const interval = entry.check.intervalMs;
-    if (t < entry.anchor) return entry.anchor;
-    return entry.anchor + (Math.floor((t - entry.anchor) / interval) + 1) * interval;
+    return nextSlot(entry.anchor, entry.check.intervalMs, t);
   }
 
   private due(entry: Entry, at: number, kind: 'interval' | 'retry'): void {

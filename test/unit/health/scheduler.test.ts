@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../src/clock.js';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckScheduler, phaseOf, type RunInfo, type ScheduledCheck } from '../../../src/health/scheduler.js';
+import fc from 'fast-check';
+import { CheckScheduler, nextSlot, phaseOf, type RunInfo, type ScheduledCheck } from '../../../src/health/scheduler.js';
 
 /** Lets promise callbacks (plugin settle → scheduler bookkeeping) run. */
 async function settle(): Promise<void> {
@@ -198,4 +199,21 @@ test('remove aborts a run in flight, drops its result and stops the schedule', a
   assert.equal(results.length, 0);
   assert.equal(scheduler.stats().running, 0);
   assert.equal(clock.pendingTimers(), 0);
+});
+
+test('nextSlot is strictly after t and at most one interval later, even with fractional clocks', () => {
+  fc.assert(fc.property(
+    fc.double({ min: 0, max: 1e7, noNaN: true }), fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 0, max: 10_000 }), fc.double({ min: -1, max: 1, noNaN: true }),
+    (anchor, interval, k, nudge) => {
+      const t = anchor + k * interval + nudge;
+      const slot = nextSlot(anchor, interval, t);
+      if (t < anchor) return slot === anchor;
+      return slot > t && slot - t <= interval + 1e-6;
+    },
+  ));
+  // A case real clocks hit: anchor + k·interval − anchor lands a hair under k·interval.
+  for (let i = 0; i < 50; i++) {
+    const anchor = 1234.5678901 + i * 13.37;
+    for (let k = 0; k < 10; k++) assert.ok(nextSlot(anchor, 1000, anchor + k * 1000) > anchor + k * 1000);
+  }
 });

@@ -1,0 +1,195 @@
+// Health checks at scale: N real servers (HTTP listeners on N loopback addresses,
+// in a separate "fleet" process) checked every interval by failoverd's real
+// HealthMonitor, scheduler and plugins — one run with TCP checks, one with HTTP.
+// Midway some servers are stopped (connection refused) and, for HTTP, some are
+// frozen (accept, never answer: timeouts); detection latency is the time from the
+// change to the realserver.down event, compared with the bound interval × fall + timeout.
+//
+//   node dist/bench/checks/check-load.js [--servers 10000] [--seconds 30] [--types tcp,http]
+//        [--interval 1000] [--timeout 500] [--fall 3] [--rise 1] [--kill 200]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { loadCheckPlugins } from '../../checks/index.js';
+import { closeHttpAgents } from '../../checks/lib/http-probe.js';
+import { EventBus } from '../../src/events.js';
+import { HealthMonitor } from '../../src/health/monitor.js';
+import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../src/health/types.js';
+import { silentLogger } from '../../src/log.js';
+import { fleetAddress } from './addresses.js';
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? process.argv[i + 1]! : fallback;
+}
+const SERVERS = Number(arg('servers', '10000'));
+const SECONDS = Number(arg('seconds', '30'));
+const TYPES = arg('types', 'tcp,http').split(',');
+const INTERVAL = Number(arg('interval', '1000'));
+const TIMEOUT = Number(arg('timeout', '500'));
+const FALL = Number(arg('fall', '3'));
+const RISE = Number(arg('rise', '1'));
+const KILL = Number(arg('kill', '200'));
+const PER_SERVICE = 100;
+const BOUND = INTERVAL * FALL + TIMEOUT;
+const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
+const here = fileURLToPath(new URL('.', import.meta.url));
+const epochNow = (): number => performance.timeOrigin + performance.now();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** CPU seconds (user + system) of another process, from /proc. */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
+}
+
+class Fleet {
+  private lines: string[] = [];
+  private wake?: () => void;
+  constructor(readonly child: ChildProcess) {
+    createInterface({ input: child.stdout! }).on('line', (l) => { this.lines.push(l); this.wake?.(); });
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(`fleet: ${d}`));
+  }
+  static start(n: number): Fleet {
+    const script = `${here}fleet.js`;
+    // 10,000 listeners plus their connections need more descriptors than the usual
+    // 1024 soft limit: the fleet runs with the soft limit raised to the hard one.
+    const child = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    return new Fleet(child);
+  }
+  async line(): Promise<string> {
+    for (let waited = 0; waited < 120_000; waited += 100) {
+      const l = this.lines.shift();
+      if (l !== undefined) return l;
+      if (this.child.exitCode !== null) throw new Error(`fleet exited with status ${this.child.exitCode}`);
+      await new Promise<void>((r) => { this.wake = r; setTimeout(r, 100); });
+    }
+    throw new Error('fleet did not answer in 120 s');
+  }
+  async command(cmd: 'stop' | 'freeze', ids: number[]): Promise<number> {
+    this.child.stdin!.write(`${JSON.stringify({ cmd, ids })}\n`);
+    return (JSON.parse(await this.line()) as { at: number }).at;
+  }
+  stop(): void {
+    if (this.child.pid) try { process.kill(this.child.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+}
+
+interface Row {
+  type: string;
+  servers: number;
+  checksPerSec: number;
+  cpuPct: number;
+  fleetCpuPct: number;
+  rssMiB: number;
+  p50: number;
+  p99: number;
+  lagP99: number;
+  refusedP99: number;
+  hungP99: number;
+  detected: string;
+}
+
+async function runOne(type: string): Promise<Row> {
+  const fleet = Fleet.start(SERVERS);
+  if ((await fleet.line()) !== 'ready') throw new Error('fleet failed to start');
+  const plugins = await loadCheckPlugins();
+  const bus = new EventBus('bench');
+  const services: HealthServiceConfig[] = [];
+  for (let s = 0; s * PER_SERVICE < SERVERS; s++) {
+    services.push({
+      name: `svc-${s}`,
+      spec: { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: `10.99.${s >> 8}.${s & 255}`, port: 80 }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' },
+      forwarding: 'dr', quorum: 1, hysteresis: 0, onFailure: 'remove',
+      realServers: Array.from({ length: Math.min(PER_SERVICE, SERVERS - s * PER_SERVICE) }, (_, k) => ({
+        address: fleetAddress(s * PER_SERVICE + k), port: 8080, weight: 1,
+        checks: [{ ...CHECK_DEFAULTS, type, options: type === 'http' ? { path: '/healthz' } : {}, intervalMs: INTERVAL, timeoutMs: TIMEOUT, rise: RISE, fall: FALL }],
+      })),
+    });
+  }
+  const latencies: number[] = [];
+  const lags: number[] = [];
+  let measuring = false;
+  let results = 0;
+  const downAt = new Map<string, number>();
+  bus.subscribe('realserver.down', (e) => { if (!downAt.has(e.object)) downAt.set(e.object, epochNow()); });
+  let poolUpdates = 0;
+  const monitor = new HealthMonitor({
+    bus, logger: silentLogger(), plugins, maxConcurrentChecks: 1024,
+    onPoolChange: () => { poolUpdates++; },
+    onCheckResult: ({ result, run }) => {
+      if (!measuring) return;
+      results++;
+      if (result.ok) latencies.push(result.latencyMs);
+      lags.push(run.startedAt - run.dueAt);
+    },
+  });
+  monitor.update(services);
+  // Everyone up (rise successes) plus a second of steady state before measuring.
+  await sleep(INTERVAL * (RISE + 1) + 1000);
+  const up = monitor.status().reduce((n, s) => n + s.realServers.filter((r) => r.up).length, 0);
+  if (up !== SERVERS) console.error(`warning: only ${up}/${SERVERS} servers up before measuring`);
+
+  measuring = true;
+  const cpu0 = process.cpuUsage();
+  const fleetCpu0 = procCpuSeconds(fleet.child.pid!);
+  const t0 = performance.now();
+  let rssPeak = 0;
+  const rssTimer = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 500);
+
+  // A third of the way in: stop KILL servers (refused), and for HTTP freeze KILL more (timeouts).
+  await sleep((SECONDS * 1000) / 3);
+  const stride = Math.floor(SERVERS / (2 * KILL)) || 1;
+  const stopIds = Array.from({ length: KILL }, (_, k) => (2 * k * stride) % SERVERS);
+  const freezeIds = type === 'http' ? Array.from({ length: KILL }, (_, k) => ((2 * k + 1) * stride) % SERVERS) : [];
+  const stoppedAt = await fleet.command('stop', stopIds);
+  const frozenAt = freezeIds.length ? await fleet.command('freeze', freezeIds) : 0;
+  await sleep(SECONDS * 1000 - (performance.now() - t0));
+
+  const elapsed = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const fleetCpu = procCpuSeconds(fleet.child.pid!) - fleetCpu0;
+  clearInterval(rssTimer);
+  measuring = false;
+  const objectOf = (i: number): string => `service/svc-${Math.floor(i / PER_SERVICE)}/${fleetAddress(i)}:8080`;
+  const detect = (ids: number[], at: number): number[] => ids.map((i) => downAt.get(objectOf(i))).filter((t): t is number => t !== undefined).map((t) => t - at);
+  const refused = detect(stopIds, stoppedAt);
+  const hung = detect(freezeIds, frozenAt);
+  const falseDowns = [...downAt.keys()].length - refused.length - hung.length;
+  monitor.stop();
+  fleet.stop();
+  await closeHttpAgents();
+  void poolUpdates;
+  return {
+    type, servers: SERVERS,
+    checksPerSec: results / elapsed,
+    cpuPct: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
+    fleetCpuPct: (fleetCpu / elapsed) * 100,
+    rssMiB: rssPeak / 1048576,
+    p50: percentile(latencies, 50), p99: percentile(latencies, 99), lagP99: percentile(lags, 99),
+    refusedP99: percentile(refused, 99), hungP99: percentile(hung, 99),
+    detected: `${refused.length + hung.length}/${stopIds.length + freezeIds.length}${falseDowns ? `, ${falseDowns} false` : ''}`,
+  };
+}
+
+const rows: Row[] = [];
+for (const type of TYPES) {
+  console.error(`running ${type}: ${SERVERS} servers, every ${INTERVAL} ms, ${SECONDS} s ...`);
+  rows.push(await runOne(type));
+}
+const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
+console.log(`\nfailoverd health checks: ${SERVERS} real servers on loopback, interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, fall ${FALL}; bound = interval × fall + timeout = ${BOUND} ms; ${SECONDS} s measured; node ${process.version}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores`);
+console.log('| check | checks/s | checker CPU % | fleet CPU % | checker RSS MiB | latency p50 ms | latency p99 ms | start lag p99 ms | detect refused p99 ms | detect hung p99 ms | bound ms | detected |');
+console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+for (const r of rows) {
+  console.log(`| ${r.type} | ${f(r.checksPerSec, 0)} | ${f(r.cpuPct)} | ${f(r.fleetCpuPct)} | ${f(r.rssMiB, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.lagP99, 1)} | ${f(r.refusedP99, 0)} | ${f(r.hungP99, 0)} | ${BOUND} | ${r.detected} |`);
+}
+process.exit(0);
