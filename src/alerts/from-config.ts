@@ -1,0 +1,45 @@
+import type { AlertsConfig } from './alerts.js';
+import type { WebhookTemplate } from './template.js';
+
+// The parsed `alerts:` section (snake_case keys, durations already in ms, as
+// src/config produces it) → the alerts module's inputs. Structural types, so this
+// file does not depend on the config module's internals.
+
+export interface WebhookYaml {
+  name?: string;
+  url: string;
+  secret?: string;
+  events?: string[];
+  timeout?: number;
+  retries?: number;
+  headers?: Record<string, string>;
+  template?: WebhookTemplate;
+  queue_size?: number;
+}
+
+export interface NotifyYaml {
+  program: string;
+  events?: string[];
+  timeout?: number;
+}
+
+export function alertsFromConfig(alerts: { webhooks?: WebhookYaml[]; notify?: NotifyYaml[] }): AlertsConfig {
+  return {
+    webhooks: (alerts.webhooks ?? []).map((w) => ({
+      url: w.url,
+      ...(w.name !== undefined ? { name: w.name } : {}),
+      ...(w.secret ? { secret: w.secret } : {}),
+      ...(w.events ? { events: w.events } : {}),
+      ...(w.timeout !== undefined ? { timeoutMs: w.timeout } : {}),
+      ...(w.retries !== undefined ? { retries: w.retries } : {}),
+      ...(w.headers ? { headers: w.headers } : {}),
+      ...(w.template !== undefined ? { template: w.template } : {}),
+      ...(w.queue_size !== undefined ? { queueSize: w.queue_size } : {}),
+    })),
+    notify: (alerts.notify ?? []).map((n) => ({
+      program: n.program,
+      ...(n.events ? { events: n.events } : {}),
+      ...(n.timeout !== undefined ? { timeoutMs: n.timeout } : {}),
+    })),
+  };
+}
