@@ -254,7 +254,7 @@ export class Lab {
     const onLine = (line: string): void => {
       const m = /\((\S+)\) Entering (\w+) STATE/.exec(line);
       if (m) r.events.push({ event: 'state', t: Date.now(), to: m[2]!.toLowerCase() });
-      writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' });
+      try { writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' }); } catch { /* the lab is gone */ }
     };
     createInterface({ input: proc.stdout! }).on('line', onLine);
     createInterface({ input: proc.stderr! }).on('line', onLine);
