@@ -169,7 +169,7 @@ export class NotifyRunner {
         // Its own process group, so a timeout kills whatever the program started too.
         detached: true,
         stdio: ['pipe', 'pipe', 'pipe'],
-        env: { ...process.env, ...notifyEnvironment(event) },
+        env: childEnvironment(event),
       });
       const collect = (chunk: Buffer): void => {
         if (output.length < OUTPUT_LIMIT) output = (output + chunk.toString('utf8')).slice(0, OUTPUT_LIMIT);
@@ -205,6 +205,13 @@ export class NotifyRunner {
       child.on('exit', (exitCode, signal) => finish({ exitCode, signal }));
     });
   }
+}
+
+/** The agent's environment without its own FAILOVERD_* settings, plus the event's. */
+function childEnvironment(event: AgentEvent): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('FAILOVERD_')) env[key] = value;
+  return { ...env, ...notifyEnvironment(event) };
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {
