@@ -177,7 +177,7 @@ export class Metrics {
         name, help: `${help} Destination "" is the whole service.`, labelNames: ['service', 'destination'], registers,
         async collect() {
           this.reset();
-          for (const r of await read()) this.inc(labels(r), pick(r.stats));
+          for (const r of await read()) this.inc(labels(r), counterValue(pick(r.stats)));
         },
       });
     };
@@ -236,7 +236,12 @@ function cumulative<L extends string>(name: string, help: string, labelNames: L[
     name, help, labelNames, registers,
     collect() {
       this.reset();
-      for (const [labels, value] of read()) this.inc(labels as never, value);
+      for (const [labels, value] of read()) this.inc(labels as never, counterValue(value));
     },
   });
+}
+
+/** A source bug (NaN, negative after a kernel counter reset) must not fail the whole scrape. */
+function counterValue(value: number): number {
+  return Number.isFinite(value) && value > 0 ? value : 0;
 }
