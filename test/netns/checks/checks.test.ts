@@ -71,8 +71,20 @@ test('a server that hangs after accept: tcp connect passes, http times out at th
   assert.equal((await check('tcp', {}, 8003)).result.ok, true);
   const a = await check('http', {}, 8003, 500);
   assert.equal(a.result.ok, false);
-  assert.equal(a.result.reason, 'request: timeout after 500ms');
+  assert.equal(a.result.reason, 'response: timeout after 500ms');
   assert.ok(a.elapsedMs >= 490 && a.elapsedMs < 700, `settled ${a.elapsedMs}ms after start`);
+});
+
+test('an address nobody answers (no ARP reply): tcp and http time out while connecting, and settle at once', async () => {
+  for (const type of ['tcp', 'http', 'https']) {
+    const a = await check(type, {}, 80, 300, '10.201.0.99');
+    assert.equal(a.result.ok, false);
+    assert.equal(a.result.reason, 'connect: timeout after 300ms', type);
+    assert.ok(a.elapsedMs < 500, `${type} settled ${a.elapsedMs}ms after start`);
+  }
+  // The next check of the same target starts clean.
+  const again = await check('http', {}, 80, 300, '10.201.0.99');
+  assert.equal(again.result.reason, 'connect: timeout after 300ms');
 });
 
 test('a server that stops: connection refused', async () => {
