@@ -344,7 +344,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
   });
 
   const notifySchema = mapping({
-    /** Absolute path of an executable, run without a shell; the event is its stdin (JSON). */
+    /** Absolute path of an executable, run without a shell, with FAILOVERD_* variables describing the event (and keepalived's notify arguments INSTANCE NAME STATE PRIORITY for vrrp.state). */
     program: z.string().startsWith('/', 'expected an absolute path'),
     events: z.array(z.string().min(1)).min(1).default(['*']),
     timeout: durationDefault('10s'),
