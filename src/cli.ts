@@ -6,6 +6,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   version: { summary: 'print the version', load: async () => (await import('./commands/version.js')).command },
   check: { summary: 'validate a config file and summarize it', load: async () => (await import('./commands/check.js')).command },
   'import-keepalived': { summary: 'convert a keepalived.conf into a failoverd config', load: async () => (await import('./commands/import-keepalived.js')).command },
+  realserver: { summary: 'set up or check a DR real server (VIP on lo, ARP sysctls)', load: async () => (await import('./commands/realserver.js')).command },
   status: { summary: 'show the running agent\'s state; drain, force backup', load: async () => (await import('./commands/status.js')).command },
 };
 
