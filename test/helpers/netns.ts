@@ -1,0 +1,85 @@
+// Network namespaces for real-kernel tests: unique names, commands inside them,
+// and cleanup that always runs. Only addresses inside these namespaces are used.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+
+let counter = 0;
+
+/** Runs a command, returning stdout; throws with stderr in the message. */
+export function run(command: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): string {
+  try {
+    return execFileSync(command, args, { encoding: 'utf8', input: options.input, timeout: options.timeoutMs ?? 20_000, stdio: ['pipe', 'pipe', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: string; message: string };
+    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
+  }
+}
+
+export class Netns {
+  private readonly children = new Set<ChildProcess>();
+
+  private constructor(readonly name: string) {}
+
+  /** A fresh namespace with lo up; the name is unique per process and call. */
+  static create(prefix: string): Netns {
+    const name = `${prefix}-${process.pid}-${counter++}`.slice(0, 40);
+    run('ip', ['netns', 'add', name]);
+    const ns = new Netns(name);
+    ns.ip('link', 'set', 'lo', 'up');
+    return ns;
+  }
+
+  get path(): string {
+    return `/run/netns/${this.name}`;
+  }
+
+  /** `ip -n NAME ...` */
+  ip(...args: string[]): string {
+    return run('ip', ['-n', this.name, ...args]);
+  }
+
+  /** `ip -n NAME -j ...` parsed. */
+  ipJson<T = unknown>(...args: string[]): T {
+    return JSON.parse(run('ip', ['-n', this.name, '-j', ...args]) || '[]') as T;
+  }
+
+  /** Runs a command inside the namespace and returns its stdout. */
+  exec(command: string, args: string[] = [], options: { input?: string; timeoutMs?: number } = {}): string {
+    return run('ip', ['netns', 'exec', this.name, command, ...args], options);
+  }
+
+  /** Starts a long-running process inside the namespace; killed by delete(). */
+  spawn(command: string, args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    this.children.add(child);
+    child.on('exit', () => this.children.delete(child));
+    return child;
+  }
+
+  sysctl(key: string): string {
+    return this.exec('sysctl', ['-n', key]).trim();
+  }
+
+  delete(): void {
+    for (const child of this.children) if (child.pid && child.exitCode === null) child.kill('SIGKILL');
+    try { run('ip', ['netns', 'delete', this.name]); } catch { /* already gone */ }
+  }
+}
+
+/** A veth pair with one end in each namespace (or the host when ns is undefined). */
+export function vethPair(a: { ns?: Netns; name: string }, b: { ns?: Netns; name: string }): void {
+  run('ip', ['link', 'add', a.name, ...(a.ns ? ['netns', a.ns.name] : []), 'type', 'veth', 'peer', 'name', b.name, ...(b.ns ? ['netns', b.ns.name] : [])]);
+  for (const end of [a, b]) {
+    if (end.ns) end.ns.ip('link', 'set', end.name, 'up');
+    else run('ip', ['link', 'set', end.name, 'up']);
+  }
+}
+
+/** Waits until predicate() is true, polling; bounded in time. */
+export async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000, stepMs = 20): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let i = 0; i < 100_000; i++) {
+    if (await predicate()) return;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
