@@ -188,7 +188,11 @@ function checkSchema(plugins: CheckPluginRegistry) {
     const parsed = plugin.options.safeParse(rest, { reportInput: true, error: configErrorMap });
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        if (issue.code === 'unrecognized_keys') continue;
+        if (issue.code === 'unrecognized_keys' && shape) continue; // reported above, with the keys it takes
+        if (issue.code === 'unrecognized_keys') {
+          for (const key of (issue as { keys?: string[] }).keys ?? []) fail([...issue.path, key], `unknown key for check type ${type}`, true);
+          continue;
+        }
         let value: unknown = rest;
         for (const seg of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
         fail(issue.path, value === undefined ? `missing required key (${issue.message})` : withGot(issue.message, value));
