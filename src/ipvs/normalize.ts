@@ -1,0 +1,156 @@
+// Canonical forms of services and destinations, so that what the config says and
+// what the kernel reports compare equal when they mean the same table entry
+// ("2001:db8:0::1" vs "2001:db8::1", a missing flag vs false, a netmask given as
+// a prefix length vs a dotted mask).
+import { isIPv4, isIPv6 } from 'node:net';
+import { bytesToIp, ipToBytes } from '../net/sockaddr.js';
+import type { DestinationSpec, IpFamily, ServiceFlags, ServiceKey, ServiceSpec, TunnelSpec } from './types.js';
+
+export class IpvsSpecError extends Error {
+  override name = 'IpvsSpecError';
+}
+
+export function addressFamily(address: string): IpFamily {
+  if (isIPv4(address)) return 'inet';
+  if (isIPv6(address)) return 'inet6';
+  throw new IpvsSpecError(`not an IP address: ${JSON.stringify(address)}`);
+}
+
+export function canonicalAddress(address: string): string {
+  addressFamily(address);
+  return bytesToIp(ipToBytes(address));
+}
+
+function checkPort(port: number, what: string): void {
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IpvsSpecError(`${what}: port ${port} is not an integer in 0..65535`);
+}
+
+export function normalizeServiceKey(key: ServiceKey): ServiceKey {
+  if (key.kind === 'fwmark') {
+    if (!Number.isInteger(key.fwmark) || key.fwmark < 1 || key.fwmark > 0xffffffff) throw new IpvsSpecError(`firewall mark ${key.fwmark} is not an integer in 1..4294967295`);
+    if (key.family !== 'inet' && key.family !== 'inet6') throw new IpvsSpecError(`firewall-mark service: family must be inet or inet6, got ${String(key.family)}`);
+    return { kind: 'fwmark', family: key.family, fwmark: key.fwmark };
+  }
+  const family = addressFamily(key.address);
+  if (key.family !== undefined && key.family !== family) throw new IpvsSpecError(`service ${key.address}: family ${key.family} does not match the address`);
+  if (!['tcp', 'udp', 'sctp'].includes(key.protocol)) throw new IpvsSpecError(`service ${key.address}:${key.port}: protocol must be tcp, udp or sctp, got ${String(key.protocol)}`);
+  checkPort(key.port, `service ${key.address}`);
+  return { kind: 'address', family, protocol: key.protocol, address: canonicalAddress(key.address), port: key.port };
+}
+
+export function defaultNetmask(family: IpFamily): string | number {
+  return family === 'inet' ? '255.255.255.255' : 128;
+}
+
+function prefixToMask(prefix: number): string {
+  const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  return [24, 16, 8, 0].map((s) => (bits >>> s) & 0xff).join('.');
+}
+
+function normalizeNetmask(netmask: string | number | undefined, family: IpFamily): string | number {
+  if (netmask === undefined || netmask === '') return defaultNetmask(family);
+  if (family === 'inet') {
+    if (typeof netmask === 'number' || /^\d+$/.test(netmask)) {
+      const prefix = Number(netmask);
+      if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new IpvsSpecError(`IPv4 persistence netmask /${netmask} is not in 0..32`);
+      return prefixToMask(prefix);
+    }
+    if (!isIPv4(netmask)) throw new IpvsSpecError(`IPv4 persistence netmask ${JSON.stringify(netmask)} is not a dotted mask`);
+    return netmask;
+  }
+  const prefix = Number(netmask);
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) throw new IpvsSpecError(`IPv6 persistence netmask ${JSON.stringify(netmask)} is not a prefix length in 1..128`);
+  return prefix;
+}
+
+export function normalizeFlags(flags: ServiceFlags | undefined): Required<ServiceFlags> {
+  return {
+    persistent: Boolean(flags?.persistent),
+    onePacket: Boolean(flags?.onePacket),
+    schedFallback: Boolean(flags?.schedFallback),
+    schedPort: Boolean(flags?.schedPort),
+  };
+}
+
+export function normalizeService(service: ServiceSpec): ServiceSpec {
+  const key = normalizeServiceKey(service.key);
+  const flags = normalizeFlags(service.flags);
+  const scheduler = (service.scheduler ?? '').toLowerCase();
+  if (!/^[a-z0-9_]{1,15}$/.test(scheduler)) throw new IpvsSpecError(`scheduler ${JSON.stringify(service.scheduler)} is not a scheduler name`);
+  const timeout = service.persistenceTimeoutSec ?? 0;
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > 0x7fffffff) throw new IpvsSpecError(`persistence timeout ${timeout} is not a whole number of seconds`);
+  const out: ServiceSpec = {
+    key,
+    scheduler,
+    flags,
+    // The kernel keeps a timeout even without persistence; it means nothing then.
+    persistenceTimeoutSec: flags.persistent ? timeout : 0,
+    netmask: normalizeNetmask(service.netmask, key.family),
+  };
+  if (service.persistenceEngine) out.persistenceEngine = service.persistenceEngine;
+  return out;
+}
+
+export function normalizeTunnel(tunnel: TunnelSpec | undefined): Required<TunnelSpec> {
+  const type = tunnel?.type ?? 'ipip';
+  if (!['ipip', 'gue', 'gre'].includes(type)) throw new IpvsSpecError(`tunnel type must be ipip, gue or gre, got ${String(type)}`);
+  const port = tunnel?.port ?? 0;
+  checkPort(port, 'tunnel');
+  const checksum = tunnel?.checksum ?? 'none';
+  if (!['none', 'csum', 'remcsum'].includes(checksum)) throw new IpvsSpecError(`tunnel checksum must be none, csum or remcsum, got ${String(checksum)}`);
+  return { type, port, checksum };
+}
+
+export function normalizeDestination(destination: DestinationSpec): DestinationSpec {
+  const address = canonicalAddress(destination.address);
+  checkPort(destination.port, `destination ${address}`);
+  const weight = destination.weight;
+  if (!Number.isInteger(weight) || weight < 0 || weight > 0x7fffffff) throw new IpvsSpecError(`destination ${address}: weight ${weight} is not an integer in 0..2147483647`);
+  const upper = destination.upperThreshold ?? 0;
+  const lower = destination.lowerThreshold ?? 0;
+  for (const [name, v] of [['upper', upper], ['lower', lower]] as const) {
+    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new IpvsSpecError(`destination ${address}: ${name} threshold ${v} is not a non-negative integer`);
+  }
+  if (!['dr', 'nat', 'tun'].includes(destination.forwarding)) throw new IpvsSpecError(`destination ${address}: forwarding must be dr, nat or tun, got ${String(destination.forwarding)}`);
+  const out: DestinationSpec = { address, port: destination.port, weight, forwarding: destination.forwarding, upperThreshold: upper, lowerThreshold: lower };
+  if (destination.forwarding === 'tun') {
+    out.tunnel = normalizeTunnel(destination.tunnel);
+    if (out.tunnel.type === 'gue' && out.tunnel.port === 0) throw new IpvsSpecError(`destination ${address}: a gue tunnel needs a port`);
+  }
+  return out;
+}
+
+export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
+  if (a.kind === 'fwmark' || b.kind === 'fwmark') return a.kind === b.kind && a.family === b.family && (a as { fwmark: number }).fwmark === (b as { fwmark: number }).fwmark;
+  return a.family === b.family && a.protocol === b.protocol && a.address === b.address && a.port === b.port;
+}
+
+/** What differs between two normalized services' settings (empty when none). */
+export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string[] {
+  const diffs: string[] = [];
+  if (want.scheduler !== have.scheduler) diffs.push(`scheduler ${have.scheduler} → ${want.scheduler}`);
+  const wf = normalizeFlags(want.flags), hf = normalizeFlags(have.flags);
+  for (const name of ['persistent', 'onePacket', 'schedFallback', 'schedPort'] as const) {
+    if (wf[name] !== hf[name]) diffs.push(`${name} ${hf[name]} → ${wf[name]}`);
+  }
+  if (want.persistenceTimeoutSec !== have.persistenceTimeoutSec) diffs.push(`persistence timeout ${have.persistenceTimeoutSec}s → ${want.persistenceTimeoutSec}s`);
+  if (String(want.netmask) !== String(have.netmask)) diffs.push(`netmask ${have.netmask} → ${want.netmask}`);
+  if ((want.persistenceEngine ?? '') !== (have.persistenceEngine ?? '')) diffs.push(`persistence engine ${have.persistenceEngine ?? '-'} → ${want.persistenceEngine ?? '-'}`);
+  return diffs;
+}
+
+/** What differs between two normalized destinations' settings (empty when none). */
+export function destinationDifferences(want: DestinationSpec, have: DestinationSpec): string[] {
+  const diffs: string[] = [];
+  if (want.weight !== have.weight) diffs.push(`weight ${have.weight} → ${want.weight}`);
+  if (want.forwarding !== have.forwarding) diffs.push(`forwarding ${have.forwarding} → ${want.forwarding}`);
+  if (want.upperThreshold !== have.upperThreshold) diffs.push(`upper threshold ${have.upperThreshold} → ${want.upperThreshold}`);
+  if (want.lowerThreshold !== have.lowerThreshold) diffs.push(`lower threshold ${have.lowerThreshold} → ${want.lowerThreshold}`);
+  if (want.forwarding === 'tun' && have.forwarding === 'tun') {
+    const wt = normalizeTunnel(want.tunnel), ht = normalizeTunnel(have.tunnel);
+    if (wt.type !== ht.type) diffs.push(`tunnel type ${ht.type} → ${wt.type}`);
+    if (wt.port !== ht.port) diffs.push(`tunnel port ${ht.port} → ${wt.port}`);
+    if (wt.checksum !== ht.checksum) diffs.push(`tunnel checksum ${ht.checksum} → ${wt.checksum}`);
+  }
+  return diffs;
+}
