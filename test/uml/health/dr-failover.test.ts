@@ -1,0 +1,151 @@
+// Health checks driving a real IPVS table (UML kernel): a DR service with two real
+// servers, each in its own namespace behind a bridge in the director namespace.
+// Stop one server: it leaves the table (or drops to weight 0 with inhibit) within
+// interval × fall + timeout (+ margin); start it: it returns after rise successes.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../../src/health/types.js';
+import { LineProcess } from '../../netns/checks/lab.js';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const tag = `h${process.pid}`;
+const lvs = `lvs-${tag}`;
+const rsNs = [`rs1-${tag}`, `rs2-${tag}`];
+const rsAddr = ['10.6.2.191', '10.6.2.192'];
+const VIP = '10.6.2.195';
+const INTERVAL = 500;
+const TIMEOUT = 300;
+const RISE = 2;
+const FALL = 2;
+const BOUND = INTERVAL * FALL + TIMEOUT;
+// UML is a slow, single-CPU kernel; the margin covers applying over netlink and the ipvsadm polling.
+const MARGIN = 400;
+
+function sh(...cmd: string[]): string {
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr || r.error?.message}`);
+  return r.stdout;
+}
+
+const servers: Array<ChildProcess | undefined> = [undefined, undefined];
+
+function startServer(i: number): Promise<void> {
+  const code = `require('node:http').createServer((q, s) => s.end('ok')).listen(80, '${rsAddr[i]}', () => console.log('listening'))`;
+  const child = spawn('ip', ['netns', 'exec', rsNs[i]!, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  servers[i] = child;
+  return new Promise((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (c) => reject(new Error(`real server ${i} exited ${c}`)));
+  });
+}
+
+function stopServer(i: number): Promise<void> {
+  const child = servers[i];
+  servers[i] = undefined;
+  if (!child || child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
+}
+
+/** Real servers in the IPVS table of the director namespace: "10.6.2.191:80" → weight. */
+function ipvsTable(): Map<string, number> {
+  const out = sh('ip', 'netns', 'exec', lvs, 'ipvsadm', '-Ln');
+  const table = new Map<string, number>();
+  for (const m of out.matchAll(/->\s+(\d+\.\d+\.\d+\.\d+:\d+)\s+Route\s+(\d+)/g)) table.set(m[1]!, Number(m[2]));
+  return table;
+}
+
+async function waitFor(what: string, cond: (t: Map<string, number>) => boolean, limitMs: number): Promise<number> {
+  const start = performance.now();
+  for (;;) {
+    const t = ipvsTable();
+    if (cond(t)) return performance.now() - start;
+    if (performance.now() - start > limitMs) throw new Error(`${what}: not within ${limitMs}ms; table: ${JSON.stringify([...t])}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function service(onFailure: 'remove' | 'inhibit'): HealthServiceConfig {
+  return {
+    name: 'web-80',
+    spec: { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: VIP, port: 80 }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' },
+    forwarding: 'dr', quorum: 1, hysteresis: 0, onFailure,
+    realServers: rsAddr.map((address) => ({
+      address, port: 80, weight: 1,
+      checks: [{ ...CHECK_DEFAULTS, type: 'http', options: { path: '/healthz' }, intervalMs: INTERVAL, timeoutMs: TIMEOUT, rise: RISE, fall: FALL, initial: 'down' as const }],
+    })),
+  };
+}
+
+function startDirector(onFailure: 'remove' | 'inhibit'): LineProcess {
+  const child = spawn('ip', ['netns', 'exec', lvs, process.execPath, join(here, 'director.js'), JSON.stringify([service(onFailure)])], { stdio: ['pipe', 'pipe', 'pipe'] });
+  return new LineProcess(child);
+}
+
+async function stopDirector(d: LineProcess): Promise<void> {
+  d.child.stdin!.end();
+  await new Promise<void>((resolve) => {
+    const t = setTimeout(() => { d.kill(); resolve(); }, 5000);
+    d.child.once('exit', () => { clearTimeout(t); resolve(); });
+  });
+}
+
+before(async () => {
+  sh('ip', 'netns', 'add', lvs);
+  sh('ip', '-n', lvs, 'link', 'add', 'br0', 'type', 'bridge');
+  sh('ip', '-n', lvs, 'addr', 'add', '10.6.2.10/24', 'dev', 'br0');
+  sh('ip', '-n', lvs, 'link', 'set', 'br0', 'up');
+  sh('ip', '-n', lvs, 'link', 'set', 'lo', 'up');
+  for (let i = 0; i < 2; i++) {
+    const ns = rsNs[i]!;
+    sh('ip', 'netns', 'add', ns);
+    sh('ip', '-n', lvs, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
+    sh('ip', '-n', lvs, 'link', 'set', `v${i}`, 'master', 'br0', 'up');
+    sh('ip', '-n', ns, 'addr', 'add', `${rsAddr[i]}/24`, 'dev', 'eth0');
+    sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up');
+    sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+    // DR real server: the VIP on lo, never answering ARP for it.
+    sh('ip', '-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
+    sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2');
+    await startServer(i);
+  }
+});
+
+after(async () => {
+  await stopServer(0);
+  await stopServer(1);
+  for (const ns of [lvs, ...rsNs]) spawnSync('ip', ['netns', 'del', ns]);
+});
+
+for (const onFailure of ['remove', 'inhibit'] as const) {
+  test(`DR service, on_failure ${onFailure}: a stopped real server ${onFailure === 'remove' ? 'leaves the table' : 'drops to weight 0'} within interval × fall + timeout, and returns after rise`, async () => {
+    if (!servers[0]) await startServer(0);
+    const director = startDirector(onFailure);
+    try {
+      await director.next((l) => l.includes('"ready"'));
+      // Both proven up (alpha start): rise successes at the interval.
+      await waitFor('both real servers up', (t) => t.get('10.6.2.191:80') === 1 && t.get('10.6.2.192:80') === 1, RISE * INTERVAL + INTERVAL + 2000);
+
+      await stopServer(0);
+      const gone = await waitFor(`10.6.2.191 ${onFailure === 'remove' ? 'removed' : 'at weight 0'}`,
+        (t) => (onFailure === 'remove' ? !t.has('10.6.2.191:80') : t.get('10.6.2.191:80') === 0) && t.get('10.6.2.192:80') === 1,
+        BOUND + MARGIN);
+      const down = JSON.parse(await director.next((l) => l.includes('"realserver.down"'))) as { event: { object: string; reason: string } };
+      assert.equal(down.event.object, 'service/web-80/10.6.2.191:80');
+      assert.match(down.event.reason, /^http: .*ECONNREFUSED.* \(2 failures in a row\)$/);
+      console.log(`# ${onFailure}: out of the IPVS table ${gone.toFixed(0)} ms after the server stopped (bound ${BOUND} ms + margin ${MARGIN} ms)`);
+
+      await startServer(0);
+      const back = await waitFor('10.6.2.191 back', (t) => t.get('10.6.2.191:80') === 1, RISE * INTERVAL + INTERVAL + MARGIN);
+      const up = JSON.parse(await director.next((l) => l.includes('"realserver.up"') && l.includes('10.6.2.191'))) as { event: { reason: string } };
+      assert.match(up.event.reason, /\(2 successes in a row\)$/);
+      console.log(`# ${onFailure}: back in the table ${back.toFixed(0)} ms after the server started (rise ${RISE} × interval ${INTERVAL} ms)`);
+    } finally {
+      await stopDirector(director);
+    }
+    // The director removed its service on the way out.
+    assert.equal(ipvsTable().size, 0);
+  });
+}
