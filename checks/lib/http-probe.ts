@@ -172,7 +172,7 @@ export function probeHttp(target: CheckTarget, o: ProbeOptions, signal: AbortSig
         controller.abort(reason);
       } else {
         // Still connecting: only this target's client is affected, so drop it.
-        clients.delete(key);
+        if (clients.get(key)?.client === client) clients.delete(key);
         client.destroy(reason).catch(() => {});
       }
       finish(false, `${phase}: ${abortText(signal)}`);

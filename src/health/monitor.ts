@@ -214,7 +214,7 @@ export class HealthMonitor {
         run: (signal) => plugin.run(target, options, signal),
       });
     }
-    if (poolChanged) this.options.onPoolChange(this.desired());
+    if (poolChanged) this.notifyPools();
   }
 
   stop(): void {
@@ -376,6 +376,15 @@ export class HealthMonitor {
       }
     }
     this.dirty.clear();
-    if (changed) this.options.onPoolChange(this.desired());
+    if (changed) this.notifyPools();
+  }
+
+  // A failing consumer must not take health checking down with it.
+  private notifyPools(): void {
+    try {
+      this.options.onPoolChange(this.desired());
+    } catch (err) {
+      this.options.logger.error({ err }, 'applying the desired pools failed');
+    }
   }
 }

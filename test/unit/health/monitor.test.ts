@@ -201,3 +201,20 @@ test('status reports each server with its checks', async () => {
   assert.match(svc!.realServers[0]!.since, /^2026-01-01T00:00:0\d/);
   monitor.stop();
 });
+
+test('a throwing onPoolChange is logged and health checking goes on', async () => {
+  const clock = new FakeClock(0);
+  const backends = new FakeBackends();
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const events: string[] = [];
+  bus.subscribe('realserver.*', (e) => events.push(e.type));
+  let calls = 0;
+  const monitor = new HealthMonitor({ clock, bus, logger: silentLogger(), plugins: new Map([['fake', backends.plugin]]), onPoolChange: () => { calls++; throw new Error('netlink went away'); } });
+  monitor.update([web()]);
+  await advance(clock, 2100);
+  backends.healthy.set('10.6.2.191:80', false);
+  await advance(clock, 2100);
+  assert.ok(calls >= 3);
+  assert.deepEqual(events, ['realserver.up', 'realserver.up', 'realserver.down']);
+  monitor.stop();
+});
