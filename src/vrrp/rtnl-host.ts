@@ -14,6 +14,7 @@ export class RtnetlinkHost implements VrrpHost {
 
   async link(name: string): Promise<LinkState> {
     const info = await this.rtnl.getLink(name);
+    this.indexes.set(name, info.index);
     const addresses = await this.rtnl.listAddresses({ ifindex: info.index });
     return toLinkState(info, addresses.map((a) => ({ address: a.address, prefixLength: a.prefixLength, ...(a.label ? { label: a.label } : {}) })));
   }
@@ -59,22 +60,45 @@ export class RtnetlinkHost implements VrrpHost {
     });
   }
 
-  async addAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
-    const link = await this.rtnl.getLink(interfaceName);
+  /** Interface indexes by name: a failover must not wait for an extra round trip. */
+  private readonly indexes = new Map<string, number>();
+
+  private async indexOf(name: string): Promise<number> {
+    const known = this.indexes.get(name);
+    if (known !== undefined) return known;
+    const link = await this.rtnl.getLink(name);
+    this.indexes.set(name, link.index);
+    return link.index;
+  }
+
+  /** Runs an address operation, re-resolving the index once if the interface was re-created. */
+  private async onInterface(name: string, op: (ifindex: number) => Promise<void>): Promise<void> {
     try {
-      await this.rtnl.addAddress({ ifindex: link.index, address: address.address, prefixLength: address.prefixLength, ...(address.label ? { label: address.label } : {}) });
+      await op(await this.indexOf(name));
     } catch (err) {
-      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      if ((err as { code?: string }).code !== 'ENODEV' || !this.indexes.delete(name)) throw err;
+      await op(await this.indexOf(name));
     }
   }
 
+  async addAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
+    await this.onInterface(interfaceName, async (ifindex) => {
+      try {
+        await this.rtnl.addAddress({ ifindex, address: address.address, prefixLength: address.prefixLength, ...(address.label ? { label: address.label } : {}) });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      }
+    });
+  }
+
   async removeAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
-    const link = await this.rtnl.getLink(interfaceName);
-    try {
-      await this.rtnl.deleteAddress({ ifindex: link.index, address: address.address, prefixLength: address.prefixLength });
-    } catch (err) {
-      if ((err as { code?: string }).code !== 'EADDRNOTAVAIL') throw err;
-    }
+    await this.onInterface(interfaceName, async (ifindex) => {
+      try {
+        await this.rtnl.deleteAddress({ ifindex, address: address.address, prefixLength: address.prefixLength });
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'EADDRNOTAVAIL') throw err;
+      }
+    });
   }
 
   close(): void {

@@ -1,7 +1,7 @@
 // Two failoverd VRRP routers on a bridge, an observer running tcpdump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canRunNetns, Lab, longestDualMasterMs, VipMonitor, type RouterProcess } from './lab.js';
+import { canRunNetns, Lab, longestDualMasterMs, sh, VipMonitor, type RouterProcess } from './lab.js';
 
 const skip = canRunNetns();
 const VIP = '192.0.2.195';
@@ -138,6 +138,42 @@ test('VRRPv3 over IPv6: election on ff02::12 and unsolicited NA from the master'
     assert.ok(observer.announcements().some((e) => e.kind === 'na' && e.address === '2001:db8::195' && e.srcMac === lab.node('a').mac));
     a.kill('SIGKILL');
     await b.waitForState('master', 3000);
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('unicast peers: adverts go only to the peer, and the pair elects without multicast', { skip, timeout: 30_000 }, async () => {
+  const lab = new Lab('u');
+  try {
+    lab.setup([{ name: 'a', ipv4: '192.0.2.1' }, { name: 'b', ipv4: '192.0.2.2' }]);
+    const a = lab.failoverd('a', instance(200, { unicastPeers: ['192.0.2.2'] }));
+    await a.waitForState('master', 5000);
+    const b = lab.failoverd('b', instance(100, { unicastPeers: ['192.0.2.1'] }));
+    await b.waitForState('backup', 5000);
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(b.state, 'backup', 'b hears a over unicast');
+    a.kill('SIGKILL');
+    await b.waitForState('master', 3000);
+    assert.ok(lab.addresses('b').includes(VIP));
+  } finally {
+    await lab.cleanup();
+  }
+});
+
+test('the real link watcher: interface down puts the instance in FAULT, up brings it back after the debounce', { skip, timeout: 30_000 }, async () => {
+  const lab = new Lab('l');
+  try {
+    lab.setup([{ name: 'a', ipv4: '192.0.2.1' }]);
+    const a = lab.failoverd('a', instance(200, { linkDebounce: { upMs: 300, downMs: 0 } }));
+    await a.waitForState('master', 5000);
+    sh(['ip', '-n', lab.node('a').ns, 'link', 'set', 'eth0', 'down']);
+    await a.waitForState('fault', 2000);
+    const upAt = Date.now();
+    sh(['ip', '-n', lab.node('a').ns, 'link', 'set', 'eth0', 'up']);
+    await a.waitFor(() => a.state !== 'fault', 3000, 'leaving FAULT');
+    assert.ok(Date.now() - upAt >= 300, 'not before the up-debounce');
+    await a.waitForState('master', 3000);
   } finally {
     await lab.cleanup();
   }

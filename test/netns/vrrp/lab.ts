@@ -33,7 +33,7 @@ export class Observer {
   constructor(private readonly proc: ChildProcess) {}
 
   static async start(ns: string): Promise<Observer> {
-    const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '-l', '-n', '-tt', '-e', '-U',
+    const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', '-e', '-U',
       'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const observer = new Observer(proc);
     createInterface({ input: proc.stdout! }).on('line', (line) => observer.parse(line));
