@@ -4,6 +4,7 @@ import type { Command } from './commands/command.js';
 // Loaded lazily so `--help` and small commands start fast.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
   version: { summary: 'print the version', load: async () => (await import('./commands/version.js')).command },
+  run: { summary: 'run the agent in the foreground (what systemd starts)', load: async () => (await import('./commands/run.js')).command },
   check: { summary: 'validate a config file and summarize it', load: async () => (await import('./commands/check.js')).command },
   'import-keepalived': { summary: 'convert a keepalived.conf into a failoverd config', load: async () => (await import('./commands/import-keepalived.js')).command },
   realserver: { summary: 'set up or check a DR real server (VIP on lo, ARP sysctls)', load: async () => (await import('./commands/realserver.js')).command },

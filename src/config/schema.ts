@@ -303,7 +303,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       forwarding: z.enum(FORWARDINGS).optional(),
     }).optional(),
     /** A real server removed from the config keeps weight 0 this long so its connections finish. */
-    drain_timeout: durationDefault('0s'),
+    drain_timeout: durationDefault('60s'),
     check: checks.optional(),
     real_servers: z.array(realServerSchema).default([]),
   }).transform((s) => {

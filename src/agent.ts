@@ -1,0 +1,464 @@
+// The composition root: the one place that constructs I/O and wires the
+// subsystems. Config → health monitor → desired pools → IPVS reconciler;
+// VRRP instances hold the VIPs and drive the sync daemon; every transition goes
+// through the event bus to alerts, metrics, logs and the status API.
+import { hostname } from 'node:os';
+import { loadCheckPlugins } from '../checks/index.js';
+import { Alerts } from './alerts/alerts.js';
+import { alertsFromConfig } from './alerts/from-config.js';
+import { apiFromConfig } from './api/from-config.js';
+import { ApiServer } from './api/server.js';
+import { AdminError, type AdminActions, type InstanceStatus, type ServiceStatus, type StatusSnapshot, type StatusSource } from './api/status-types.js';
+import { planOf, serviceKeyOf, type RuntimePlan } from './agent/map-config.js';
+import { PoolGate } from './agent/pool-gate.js';
+import { systemClock, type Clock, type TimerHandle } from './clock.js';
+import { formatConfigError, loadConfigFile, type FailoverdConfig } from './config/index.js';
+import { EventBus } from './events.js';
+import type { CheckPlugin } from './health/check.js';
+import { HealthMonitor } from './health/monitor.js';
+import { IpvsClient } from './ipvs/client.js';
+import { Reconciler } from './ipvs/reconciler.js';
+import type { IpvsTable, SyncDaemonState } from './ipvs/table.js';
+import { destinationId, serviceKeyId, type DesiredService } from './ipvs/types.js';
+import type { Logger } from './log.js';
+import { Metrics } from './metrics/metrics.js';
+import { schedulesFromConfig } from './schedules/from-config.js';
+import { MaintenanceScheduler } from './schedules/scheduler.js';
+import { notifyReady, notifyReloading, notifyStatus, notifyStopping, startWatchdog } from './systemd/notify.js';
+import type { VrrpInstanceConfig } from './vrrp/config.js';
+import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';
+import { systemVrrpIo, type SystemVrrpIo } from './vrrp/io.js';
+import { VrrpSyncGroup } from './vrrp/sync-group.js';
+import { packageVersion } from './commands/version.js';
+
+export interface AgentOptions {
+  configPath: string;
+  logger: Logger;
+  env?: NodeJS.ProcessEnv;
+  /** Open every socket in this network namespace (tests and labs run several agents in one host). */
+  netns?: string;
+  clock?: Clock;
+  /** How often the reconciler re-reads the kernel table to repair drift. */
+  auditIntervalMs?: number;
+}
+
+export class ConfigRejectedError extends Error {
+  constructor(readonly lines: string[]) {
+    super(`config rejected:\n${lines.join('\n')}`);
+    this.name = 'ConfigRejectedError';
+  }
+}
+
+const LOWEST_PRIORITY = 1;
+const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
+
+export class Agent implements StatusSource, AdminActions {
+  readonly bus: EventBus;
+  private readonly clock: Clock;
+  private logger: Logger;
+  private config: FailoverdConfig;
+  private plan: RuntimePlan;
+  private generation = 1;
+  private loadedAt = new Date();
+  private readonly startedAt = new Date();
+  private table: IpvsTable | undefined;
+  private reconciler: Reconciler | undefined;
+  private monitor: HealthMonitor | undefined;
+  private readonly gate = new PoolGate();
+  private vrrpIo: SystemVrrpIo | undefined;
+  private readonly instances = new Map<string, VrrpInstance>();
+  private readonly syncGroups = new Map<string, VrrpSyncGroup>();
+  private readonly demotions = new Map<string, Map<string, number>>();
+  private readonly forcedBackup = new Map<string, { until: Date; timer: TimerHandle }>();
+  private alerts: Alerts | undefined;
+  private metrics: Metrics | undefined;
+  private api: ApiServer | undefined;
+  private schedules: MaintenanceScheduler | undefined;
+  private watchdog: { stop(): void } | undefined;
+  private unsubscribe: (() => void)[] = [];
+  private lastCheck = new Map<string, { ok: boolean; reason: string; latencyMs: number; at: string; type: string }>();
+  private reloading: Promise<boolean> | undefined;
+  private stopped = false;
+
+  private constructor(private readonly options: AgentOptions, private readonly plugins: ReadonlyMap<string, CheckPlugin>, config: FailoverdConfig) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger;
+    this.config = config;
+    this.plan = planOf(config, hostname());
+    this.bus = new EventBus(this.plan.node, () => this.clock.wallNow());
+  }
+
+  /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */
+  static async create(options: AgentOptions): Promise<Agent> {
+    const plugins = await loadCheckPlugins();
+    const config = await loadOrReject(options.configPath, plugins, options.env ?? process.env);
+    return new Agent(options, plugins, config);
+  }
+
+  /** Replaces the logger before start() (the config decides the log format). */
+  useLogger(logger: Logger): void {
+    this.logger = logger;
+  }
+
+  get configuration(): FailoverdConfig {
+    return this.config;
+  }
+
+  async start(): Promise<void> {
+    const log = this.logger;
+    for (const w of this.plan.warnings) log.warn(w);
+    this.unsubscribe.push(this.bus.subscribe('*', (e) => log.info({ event: e }, `${e.type} ${e.object}${e.from || e.to ? ` ${e.from ?? ''} → ${e.to ?? ''}` : ''}${e.reason ? `: ${e.reason}` : ''}`)));
+
+    this.alerts = new Alerts(this.bus, alertsFromConfig(this.config.alerts), { logger: log, userAgent: `failoverd/${packageVersion()}` });
+    this.metrics = new Metrics(this.bus, {
+      vrrp: () => [...this.instances.values()].map((i) => {
+        const s = i.status();
+        return { instance: s.name, state: s.state.toUpperCase(), effectivePriority: s.effectivePriority, advertsSent: s.counters.advertsSent, advertsReceived: s.counters.advertsReceived, advertsDropped: s.counters.dropped };
+      }),
+      realServers: () => (this.monitor?.status() ?? []).flatMap((svc) => svc.realServers.map((rs) => ({ service: svc.name, address: rs.address, port: rs.port, up: rs.up, weight: this.gate.isDrained(svc.name, rs.address, rs.port) ? 0 : rs.up ? rs.weight : 0 }))),
+      ipvs: () => ({ services: this.reconciler?.lastActual() ?? [], names: this.serviceNames() }),
+      alerts: () => this.alerts!.stats(),
+      schedules: () => this.schedules?.status() ?? [],
+    });
+
+    if (this.config.services.length > 0) await this.startIpvs();
+    this.monitor = new HealthMonitor({
+      bus: this.bus,
+      logger: log,
+      plugins: this.plugins,
+      clock: this.clock,
+      onPoolChange: (desired) => this.applyPools(desired),
+      onCheckResult: (info) => {
+        this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
+        this.lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, at: this.clock.wallNow().toISOString(), type: info.type });
+      },
+    });
+    this.monitor.update(this.plan.services);
+    this.unsubscribe.push(this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) => this.trackQuorum(e.object.replace(/^service\//, ''), e.type === 'quorum.regained')));
+
+    await this.startVrrp(this.plan.instances);
+
+    this.schedules = this.newScheduler();
+    this.schedules.start();
+
+    this.api = new ApiServer(apiFromConfig(this.config.api), { status: this, admin: this, metrics: this.metrics.registry, bus: this.bus, logger: log });
+    await this.api.start();
+
+    this.watchdog = startWatchdog({ clock: this.clock }) ?? undefined;
+    notifyReady(this.statusLine());
+    log.info({ node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length }, 'failoverd started');
+  }
+
+  private async startIpvs(): Promise<void> {
+    const table = await IpvsClient.open(this.options.netns ? { netns: this.options.netns } : {}).catch((err: Error & { code?: string }) => {
+      throw Object.assign(new Error(`IPVS is not available (${err.message}); load it with "modprobe ip_vs"`), { code: err.code });
+    });
+    this.table = table;
+    this.reconciler = new Reconciler({
+      table,
+      clock: this.clock,
+      logger: this.logger,
+      events: this.bus,
+      ...(this.options.auditIntervalMs !== undefined ? { auditIntervalMs: this.options.auditIntervalMs } : {}),
+      drainTimeoutMs: (key) => this.drainTimeoutFor(key),
+    });
+    this.reconciler.start();
+  }
+
+  /** A service removed from the config drains with the longest timeout any service declares. */
+  private drainTimeoutFor(key: string): number {
+    const byKey = new Map(this.config.services.map((s) => [serviceKeyId(serviceKeyOf(s)), s.drain_timeout]));
+    return byKey.get(key) ?? Math.max(DEFAULT_DRAIN_TIMEOUT_MS, ...byKey.values());
+  }
+
+  private applyPools(desired: DesiredService[]): void {
+    this.gate.setPools(desired, this.serviceNames());
+    this.reconciler?.setDesired(this.gate.effective());
+  }
+
+  private serviceNames(): Record<string, string> {
+    return Object.fromEntries(this.plan.services.map((s) => [serviceKeyId(s.spec.key), s.name]));
+  }
+
+  // ---- VRRP ---------------------------------------------------------------
+
+  private async startVrrp(configs: VrrpInstanceConfig[]): Promise<void> {
+    if (configs.length === 0) return;
+    this.vrrpIo ??= systemVrrpIo(this.options.netns ? { netns: this.options.netns } : {});
+    for (const config of configs) await this.startInstance(config);
+  }
+
+  private async startInstance(config: VrrpInstanceConfig): Promise<void> {
+    let group: VrrpSyncGroup | undefined;
+    if (config.syncGroup) {
+      group = this.syncGroups.get(config.syncGroup) ?? new VrrpSyncGroup(config.syncGroup);
+      this.syncGroups.set(config.syncGroup, group);
+    }
+    const instance = new VrrpInstance(this.adjusted(config), {
+      io: this.vrrpIo!,
+      clock: this.clock,
+      events: this.bus,
+      log: this.logger,
+      ...(this.options.netns ? { netns: this.options.netns } : {}),
+      ...(group ? { syncGroup: group } : {}),
+      onSyncDaemon: (role, sd) => this.syncDaemon(role, sd),
+    });
+    this.instances.set(config.name, instance);
+    await instance.start();
+    for (const t of config.track.services) {
+      const up = this.monitor?.quorumUp(t.name);
+      if (up !== undefined) instance.setTracked('service', t.name, up);
+    }
+  }
+
+  private trackQuorum(service: string, up: boolean): void {
+    for (const instance of this.instances.values()) instance.setTracked('service', service, up);
+  }
+
+  /** The instance's config after maintenance demotions and operator overrides. */
+  private adjusted(config: VrrpInstanceConfig): VrrpInstanceConfig {
+    if (this.forcedBackup.has(config.name)) return { ...config, priority: LOWEST_PRIORITY, preempt: false };
+    const by = [...(this.demotions.get(config.name)?.values() ?? [])].reduce((a, b) => a + b, 0);
+    if (by === 0) return config;
+    // The address owner (255) gives up ownership while demoted.
+    return { ...config, priority: Math.max(LOWEST_PRIORITY, Math.min(254, config.priority) - by) };
+  }
+
+  private async reapplyInstance(name: string): Promise<void> {
+    const config = this.plan.instances.find((c) => c.name === name);
+    const instance = this.instances.get(name);
+    if (config && instance) await instance.update(this.adjusted(config));
+  }
+
+  private daemonRoles = new Map<SyncDaemonState, string>();
+
+  private async syncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+    if (!this.table) return;
+    const want = new Set<SyncDaemonState>(role === 'none' ? [] : [role]);
+    for (const state of ['master', 'backup'] as const) {
+      const running = this.daemonRoles.get(state);
+      const desiredId = `${sd.interface}/${sd.syncId}`;
+      try {
+        if (!want.has(state) && running) {
+          await this.table.stopDaemon(state);
+          this.daemonRoles.delete(state);
+        } else if (want.has(state) && running !== desiredId) {
+          if (running) await this.table.stopDaemon(state);
+          await this.table.startDaemon({ state, interface: sd.interface, syncId: sd.syncId });
+          this.daemonRoles.set(state, desiredId);
+        }
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        // Already running (a previous agent left it) or already stopped: the goal holds.
+        if (code === 'EEXIST') this.daemonRoles.set(state, desiredId);
+        else if (code !== 'ESRCH' && code !== 'ENOENT') this.logger.error({ err }, `IPVS sync daemon ${state}: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  // ---- schedules and admin ------------------------------------------------
+
+  private newScheduler(): MaintenanceScheduler {
+    return new MaintenanceScheduler(schedulesFromConfig(this.config.schedules), {
+      clock: this.clock,
+      bus: this.bus,
+      logger: this.logger,
+      actions: {
+        drain: (service, realServer, on) => this.setDrain(service, realServer, on, 'schedule'),
+        demote: async (instance, by, on) => {
+          const entries = this.demotions.get(instance) ?? new Map<string, number>();
+          if (on) entries.set('schedule', by);
+          else entries.delete('schedule');
+          this.demotions.set(instance, entries);
+          await this.reapplyInstance(instance);
+        },
+      },
+    });
+  }
+
+  private setDrain(service: string, realServer: string, on: boolean, by: string): void {
+    const svc = this.plan.services.find((s) => s.name === service);
+    if (!svc) throw new AdminError(404, `no service "${service}"`);
+    const rs = svc.realServers.find((r) => r.address === realServer || destinationId(r) === realServer);
+    if (!rs) throw new AdminError(404, `service ${service} has no real server "${realServer}" (it has ${svc.realServers.map((r) => destinationId(r)).join(', ')})`);
+    this.gate.setDrained(service, rs.address, rs.port, by, on);
+    this.reconciler?.setDesired(this.gate.effective());
+  }
+
+  drain(service: string, realServer: string, on: boolean): void {
+    this.setDrain(service, realServer, on, 'admin');
+  }
+
+  async forceBackup(instance: string, forMs: number): Promise<void> {
+    if (!this.instances.has(instance)) throw new AdminError(404, `no vrrp instance "${instance}"`);
+    this.forcedBackup.get(instance)?.timer.cancel();
+    this.forcedBackup.delete(instance);
+    if (forMs > 0) {
+      const timer = this.clock.setTimer(forMs, () => { this.forcedBackup.delete(instance); void this.reapplyInstance(instance); });
+      this.forcedBackup.set(instance, { until: new Date(this.clock.wallNow().getTime() + forMs), timer });
+    }
+    await this.reapplyInstance(instance);
+  }
+
+  // ---- reload and stop ----------------------------------------------------
+
+  /** SIGHUP: validate first; on any error keep running as before. Resolves true when applied. */
+  reload(): Promise<boolean> {
+    this.reloading ??= this.doReload().finally(() => { this.reloading = undefined; });
+    return this.reloading;
+  }
+
+  private async doReload(): Promise<boolean> {
+    if (this.stopped) return false;
+    notifyReloading('reloading configuration');
+    const loaded = await loadConfigFile(this.options.configPath, { checkPlugins: this.plugins, env: this.options.env ?? process.env });
+    if (!loaded.ok) {
+      const lines = loaded.errors.map(formatConfigError);
+      for (const line of lines) this.logger.error(line);
+      this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: lines.join('; '), data: { errors: lines } });
+      notifyReady(`config rejected, running generation ${this.generation}`);
+      return false;
+    }
+    const next = loaded.config;
+    const plan = planOf(next, hostname());
+    try {
+      this.monitor!.update(plan.services);
+    } catch (err) {
+      this.logger.error({ err }, `reload rejected: ${(err as Error).message}`);
+      this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: (err as Error).message });
+      notifyReady(`config rejected, running generation ${this.generation}`);
+      return false;
+    }
+    if (next.services.length > 0 && !this.table) await this.startIpvs();
+    const previous = this.plan;
+    this.config = next;
+    this.plan = plan;
+    for (const w of plan.warnings) this.logger.warn(w);
+
+    for (const [name, instance] of this.instances) {
+      if (!plan.instances.some((c) => c.name === name)) {
+        await instance.stop();
+        this.instances.delete(name);
+      }
+    }
+    for (const config of plan.instances) {
+      const instance = this.instances.get(config.name);
+      if (!instance) {
+        this.vrrpIo ??= systemVrrpIo(this.options.netns ? { netns: this.options.netns } : {});
+        await this.startInstance(config);
+      } else if (JSON.stringify(previous.instances.find((c) => c.name === config.name)) !== JSON.stringify(config)) {
+        await instance.update(this.adjusted(config));
+      }
+    }
+
+    const oldAlerts = this.alerts!;
+    this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
+    void oldAlerts.close(2000);
+    // Open windows stay applied across the swap; the new scheduler re-applies what is still active.
+    await this.schedules?.stop();
+    this.schedules = this.newScheduler();
+    this.schedules.start();
+
+    this.generation++;
+    this.loadedAt = new Date();
+    this.bus.publish({ type: 'config.reloaded', object: `config/${this.options.configPath}`, reason: `generation ${this.generation}`, data: { generation: this.generation } });
+    notifyReady(this.statusLine());
+    return true;
+  }
+
+  /** SIGTERM/SIGINT: masters resign (priority 0) and drop their VIPs; IPVS kept or removed per on_stop. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    notifyStopping('stopping');
+    this.watchdog?.stop();
+    await this.reloading?.catch(() => false);
+    await this.schedules?.stop({ endActive: false });
+    await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `stopping vrrp ${i.name}`))));
+    for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
+    this.monitor?.stop();
+    await this.reconciler?.stop();
+    if (this.config.on_stop === 'remove') await this.reconciler?.removeOwned();
+    this.table?.close();
+    this.vrrpIo?.close();
+    await this.api?.stop();
+    for (const u of this.unsubscribe) u();
+    await this.alerts?.close(2000);
+    this.metrics?.close();
+    for (const f of this.forcedBackup.values()) f.timer.cancel();
+    this.logger.info('failoverd stopped');
+  }
+
+  // ---- status -------------------------------------------------------------
+
+  private statusLine(): string {
+    const states = [...this.instances.values()].map((i) => `${i.name}=${i.status().state}`).join(' ');
+    return `generation ${this.generation}; ${this.plan.services.length} services; ${states || 'no vrrp'}`;
+  }
+
+  async snapshot(): Promise<StatusSnapshot> {
+    const health = this.monitor?.status() ?? [];
+    const instances: InstanceStatus[] = [...this.instances.values()].map((i) => {
+      const s = i.status();
+      const config = this.plan.instances.find((c) => c.name === s.name);
+      const forced = this.forcedBackup.get(s.name);
+      const out: InstanceStatus = {
+        name: s.name,
+        state: s.state.toUpperCase(),
+        priority: config?.priority ?? s.basePriority,
+        effectivePriority: s.effectivePriority,
+        vips: config?.vips ?? [],
+      };
+      const master = s.state === 'master' ? s.sourceAddress : s.masterAddress;
+      if (master) out.master = master;
+      if (config) { out.interface = config.interface; out.vrid = config.vrid; }
+      if (s.lastTransition) { out.since = s.lastTransition.at; out.reason = s.lastTransition.reason; }
+      if (forced) out.forcedBackupUntil = forced.until.toISOString();
+      return out;
+    });
+    const services: ServiceStatus[] = health.map((svc) => {
+      const spec = this.plan.services.find((s) => s.name === svc.name)!;
+      return {
+        name: svc.name,
+        key: serviceKeyId(spec.spec.key),
+        quorum: { required: svc.quorum, up: svc.liveWeight, met: svc.quorumUp },
+        realServers: svc.realServers.map((rs) => {
+          const drained = this.gate.isDrained(svc.name, rs.address, rs.port);
+          const last = this.lastCheck.get(`${svc.name}|${destinationId(rs)}`);
+          const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight ?? rs.weight;
+          return {
+            address: rs.address,
+            port: rs.port,
+            state: rs.up ? 'up' : 'down',
+            weight: drained || !rs.up ? 0 : rs.weight,
+            configuredWeight: configured,
+            ...(drained ? { drained: true } : {}),
+            ...(last ? { checkType: last.type, lastCheck: { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: last.at } } : {}),
+            reason: rs.reason,
+            since: rs.since,
+          };
+        }),
+      };
+    });
+    return {
+      node: this.plan.node,
+      version: packageVersion(),
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      config: { file: this.options.configPath, loadedAt: this.loadedAt.toISOString(), generation: this.generation },
+      instances,
+      services,
+      ipvs: (await this.reconciler?.readActual()) ?? [],
+      schedules: this.schedules?.status() ?? [],
+      ...(this.alerts ? { alerts: this.alerts.stats() } : {}),
+    };
+  }
+}
+
+async function loadOrReject(path: string, plugins: ReadonlyMap<string, CheckPlugin>, env: NodeJS.ProcessEnv): Promise<FailoverdConfig> {
+  const loaded = await loadConfigFile(path, { checkPlugins: plugins, env });
+  if (!loaded.ok) throw new ConfigRejectedError(loaded.errors.map(formatConfigError));
+  return loaded.config;
+}
+
+export { notifyStatus };

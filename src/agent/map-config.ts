@@ -1,0 +1,117 @@
+// Maps the validated config (snake_case, YAML-shaped) onto the inputs of the
+// subsystems: health services, IPVS service specs and VRRP instances.
+import type { CheckConfig, FailoverdConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
+import type { HealthCheckConfig, HealthServiceConfig } from '../health/types.js';
+import type { ServiceKey, ServiceSpec } from '../ipvs/types.js';
+import { vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
+
+export function serviceKeyOf(s: ServiceConfig): ServiceKey {
+  return s.fwmark !== undefined
+    ? { kind: 'fwmark', family: s.family, fwmark: s.fwmark }
+    : { kind: 'address', family: s.family, protocol: s.protocol, address: s.vip!, port: s.port };
+}
+
+export function serviceSpecOf(s: ServiceConfig): ServiceSpec {
+  const persistent = s.persistence > 0;
+  const spec: ServiceSpec = {
+    key: serviceKeyOf(s),
+    scheduler: s.scheduler,
+    flags: {
+      persistent,
+      onePacket: s.one_packet,
+      schedFallback: s.scheduler_flags.includes('fallback'),
+      schedPort: s.scheduler_flags.includes('port'),
+    },
+    persistenceTimeoutSec: persistent ? Math.max(1, Math.ceil(s.persistence / 1000)) : 0,
+    netmask: s.persistence_netmask ?? (s.family === 'inet6' ? 128 : '255.255.255.255'),
+  };
+  if (s.persistence_engine) spec.persistenceEngine = s.persistence_engine;
+  return spec;
+}
+
+function healthCheckOf(c: CheckConfig): HealthCheckConfig {
+  return {
+    type: c.type,
+    options: c.options,
+    intervalMs: c.interval,
+    timeoutMs: c.timeout,
+    rise: c.rise,
+    fall: c.fall,
+    warmupMs: c.warmup,
+    retry: c.retry,
+    delayBeforeRetryMs: c.delay_before_retry,
+    initial: c.initial,
+  };
+}
+
+export function healthServiceOf(s: ServiceConfig): HealthServiceConfig {
+  const out: HealthServiceConfig = {
+    name: s.name,
+    spec: serviceSpecOf(s),
+    forwarding: s.forwarding,
+    quorum: s.quorum,
+    hysteresis: s.hysteresis,
+    onFailure: s.on_failure,
+    realServers: s.real_servers.map((rs) => ({
+      address: rs.address,
+      port: rs.port,
+      weight: rs.weight,
+      forwarding: rs.forwarding,
+      ...(rs.tunnel ? { tunnel: rs.tunnel } : {}),
+      upperThreshold: rs.upper_threshold,
+      lowerThreshold: rs.lower_threshold,
+      checks: rs.checks.map(healthCheckOf),
+    })),
+  };
+  if (s.sorry_server) out.sorryServer = { ...s.sorry_server };
+  return out;
+}
+
+export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
+  const label = v.vips.find((vip) => vip.label)?.label;
+  return vrrpInstanceConfig({
+    name: v.name,
+    interface: v.interface,
+    vrid: v.vrid,
+    priority: v.priority,
+    version: v.version,
+    advertIntervalMs: v.advert_interval,
+    preempt: v.preempt,
+    preemptDelayMs: v.preempt_delay,
+    startupDelayMs: v.startup_delay,
+    unicastPeers: v.unicast_peers,
+    ...(v.unicast_source ? { sourceAddress: v.unicast_source } : {}),
+    vips: v.vips.map((vip) => `${vip.address}/${vip.prefix}`),
+    ...(label ? { vipLabel: label.includes(':') ? label : `${v.interface}:${label}` } : {}),
+    ...(v.auth ? { authPassword: v.auth.password } : {}),
+    v3Ipv4Checksum: v.checksum === 'without_pseudo_header' ? 'message-only' : 'pseudo-header',
+    garp: { count: v.garp.count, intervalMs: v.garp.interval, refreshMs: v.garp.refresh },
+    track: { interfaces: v.track.interfaces, services: v.track.services, scripts: [], files: [] },
+    ...(v.sync_daemon ? { syncDaemon: { interface: v.sync_daemon.interface, syncId: v.sync_daemon.sync_id ?? v.vrid } } : {}),
+    ...(v.sync_group ? { syncGroup: v.sync_group } : {}),
+  });
+}
+
+/** What the config asks each subsystem to do, derived once per load. */
+export interface RuntimePlan {
+  node: string;
+  services: HealthServiceConfig[];
+  instances: VrrpInstanceConfig[];
+  /** Per-VIP interfaces differing from the instance's are not carried by the VRRP runner. */
+  warnings: string[];
+}
+
+export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePlan {
+  const warnings: string[] = [];
+  for (const v of config.vrrp) {
+    for (const vip of v.vips) {
+      if (vip.interface && vip.interface !== v.interface) warnings.push(`vrrp ${v.name}: VIP ${vip.address} on interface ${vip.interface}: per-VIP interfaces are not supported yet, it goes on ${v.interface}`);
+    }
+  }
+  return {
+    node: config.node.name ?? defaultNode,
+    services: config.services.map(healthServiceOf),
+    instances: config.vrrp.map(vrrpInstanceOf),
+    warnings,
+  };
+}

@@ -1,0 +1,92 @@
+import { Agent, ConfigRejectedError } from '../agent.js';
+import { createLogger } from '../log.js';
+import { DEFAULT_CONFIG_PATH } from './check.js';
+import { parseFlags, type Command } from './command.js';
+
+export const command: Command = {
+  name: 'run',
+  summary: 'run the agent in the foreground (what systemd starts)',
+  usage: `Usage: failoverd run [--config FILE] [--log-format auto|json|pretty] [--log-level LEVEL]
+
+Runs the agent in the foreground: health checks, the IPVS table, VRRP.
+Config: FILE (default ${DEFAULT_CONFIG_PATH}); an invalid config at start
+prints every problem and exits 2.
+
+Signals:
+  SIGHUP          reload: the new config is validated first; if invalid the
+                  running config stays; if valid only the differences apply
+                  (VRRP state, health state and IPVS entries are kept)
+  SIGTERM/SIGINT  graceful stop: masters send priority 0 and drop their VIPs;
+                  IPVS entries are kept (on_stop: keep) or removed (on_stop: remove)
+
+Logs are pino JSON on stderr; pretty on a terminal or with --log-format pretty.
+Under systemd (NOTIFY_SOCKET) it sends READY, RELOADING, STOPPING and WATCHDOG.
+
+Options:
+  --config FILE
+  --log-format auto|json|pretty   overrides logging.format of the config
+  --log-level LEVEL               overrides logging.level (trace..fatal)
+  --netns PATH                    open every socket in this network namespace
+  -h, --help`,
+  async run(argv) {
+    const { flags, rest } = parseFlags(argv);
+    const unknown = Object.keys(flags).filter((f) => !['config', 'log-format', 'log-level', 'netns'].includes(f));
+    if (unknown.length || rest.length > 0) {
+      process.stderr.write(`failoverd run: ${unknown.length ? `unknown option --${unknown[0]}` : `unexpected argument "${rest[0]}"`}\n${this.usage}\n`);
+      return 2;
+    }
+    const configPath = typeof flags['config'] === 'string' ? flags['config'] : DEFAULT_CONFIG_PATH;
+    const bootLogger = createLogger({ level: 'info' });
+    let agent: Agent;
+    try {
+      agent = await Agent.create({ configPath, logger: bootLogger, ...(typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {}) });
+    } catch (err) {
+      if (err instanceof ConfigRejectedError) {
+        for (const line of err.lines) process.stderr.write(`${line}\n`);
+        process.stderr.write(`failoverd run: ${configPath} is not valid; nothing started\n`);
+        return 2;
+      }
+      throw err;
+    }
+    const logging = agent.configuration.logging;
+    const format = typeof flags['log-format'] === 'string' ? flags['log-format'] : logging.format;
+    const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : logging.level;
+    const logger = createLogger({ level, ...(format === 'auto' ? {} : { pretty: format === 'pretty' }) });
+    agent.useLogger(logger);
+
+    let stopping: Promise<void> | undefined;
+    let stopped!: () => void;
+    const done = new Promise<void>((resolve) => { stopped = resolve; });
+    const stop = (signal: string): void => {
+      if (stopping) return;
+      logger.info({ signal }, 'stopping');
+      stopping = agent.stop().then(
+        () => { process.exitCode = 0; },
+        (err) => { logger.error({ err }, 'error while stopping'); process.exitCode = 1; },
+      ).finally(() => {
+        logger.flush?.();
+        // Whatever still holds the loop (an endpoint that never answers) must not hold the exit.
+        setTimeout(() => process.exit(), 200).unref();
+        stopped();
+      });
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => {
+      logger.info('SIGHUP: reloading configuration');
+      agent.reload().then(
+        (applied) => logger.info({ applied }, applied ? 'configuration reloaded' : 'configuration rejected; the running one stays'),
+        (err) => logger.error({ err }, 'reload failed; the running configuration stays'),
+      );
+    });
+    try {
+      await agent.start();
+    } catch (err) {
+      logger.fatal({ err }, `failoverd could not start: ${(err as Error).message}`);
+      await agent.stop().catch(() => undefined);
+      return 1;
+    }
+    await done;
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  },
+};

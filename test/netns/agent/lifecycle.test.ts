@@ -1,0 +1,104 @@
+// The agent as an operator runs it (`failoverd run` in a network namespace), with
+// a VRRP-only config (the host kernel has no IPVS; the UML tier covers services):
+// systemd notifications, election, status API, SIGHUP with an invalid and with a
+// changed config, SIGTERM resigning with priority 0 seen on the wire.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { DatagramSocket } from '../../../src/net/socket.js';
+import { AF_UNIX, SOCK_DGRAM } from '../../../src/net/constants.js';
+import { sockaddrUnix } from '../../../src/net/sockaddr.js';
+import { Lab } from '../vrrp/lab.js';
+import { waitFor } from '../../helpers/netns.js';
+
+const root = resolve(new URL('../../../..', import.meta.url).pathname);
+const cli = join(root, 'dist/src/cli.js');
+const work = mkdtempSync(join(tmpdir(), 'failoverd-agent-'));
+const lab = new Lab('ag');
+after(async () => { await lab.cleanup(); rmSync(work, { recursive: true, force: true }); });
+
+function config(priority: number, extra = ''): string {
+  return `node: { name: lvs-a }
+vrrp:
+  - name: web
+    interface: eth0
+    vrid: 51
+    priority: ${priority}
+    version: 3
+    advert_interval: 100ms
+    vips: [10.6.2.195/32]
+    garp: { count: 2, interval: 50ms }
+${extra}services: []
+api: { listen: ${join(work, 'api.sock')}, metrics: false }
+logging: { format: json }
+`;
+}
+
+test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, reloads, resigns on SIGTERM', async () => {
+  lab.setup([{ name: 'dir', ipv4: '192.0.2.10' }]);
+  const observer = await lab.observe();
+  const configPath = join(work, 'failoverd.yaml');
+  writeFileSync(configPath, config(150));
+
+  const notifyPath = join(work, 'notify.sock');
+  const notify = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0).bind(sockaddrUnix(notifyPath));
+  const notes: { t: number; text: string }[] = [];
+  notify.on('message', (m) => notes.push({ t: Date.now(), text: m.data.toString() })).receive();
+  after(() => notify.close());
+
+  const agent: ChildProcess = spawn('ip', ['netns', 'exec', lab.node('dir').ns, process.execPath, cli, 'run', '--config', configPath], {
+    env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: '400000' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  createInterface({ input: agent.stderr! }).on('line', (line) => { try { logs.push(JSON.parse(line) as Record<string, unknown>); } catch { logs.push({ msg: line }); } });
+  const exited = new Promise<number | null>((r) => agent.on('exit', (code) => r(code)));
+  after(() => { if (agent.exitCode === null) agent.kill('SIGKILL'); });
+
+  await waitFor(() => notes.some((n) => n.text.split('\n').includes('READY=1')), 'READY=1', 10_000);
+  await waitFor(() => notes.filter((n) => n.text === 'WATCHDOG=1').length >= 3, 'three WATCHDOG=1 pings', 5_000);
+  const pings = notes.filter((n) => n.text === 'WATCHDOG=1').map((n) => n.t);
+  const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
+  assert.ok(gaps.every((g) => g >= 100 && g <= 400), `watchdog pings every ~WATCHDOG_USEC/2: ${gaps.join(', ')} ms`);
+
+  await waitFor(() => lab.addresses('dir').includes('10.6.2.195'), 'the VIP on eth0 (MASTER)', 5_000);
+  await waitFor(() => observer.announcements().some((a) => a.address === '10.6.2.195'), 'a gratuitous ARP for the VIP', 3_000);
+
+  const status = (): { instances: { name: string; state: string; priority: number; effectivePriority: number }[]; config: { generation: number } } => {
+    const r = spawnSync(process.execPath, [cli, 'status', '--socket', join(work, 'api.sock'), '--json'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout) as ReturnType<typeof status>;
+  };
+  assert.equal(status().instances[0]!.state, 'MASTER');
+  const masterSince = observer.adverts(51).filter((a) => a.priority === 150).length;
+
+  // An invalid config on reload: logged, the running one stays.
+  writeFileSync(configPath, config(150).replace('vrid: 51', 'vrid: 510'));
+  agent.kill('SIGHUP');
+  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes('vrrp[0].vrid')), 'the rejection naming vrrp[0].vrid', 5_000);
+  assert.equal(status().config.generation, 1);
+  assert.equal(status().instances[0]!.state, 'MASTER');
+  assert.equal(agent.exitCode, null, 'still running');
+
+  // A valid change: applied in place, no state change.
+  writeFileSync(configPath, config(140));
+  agent.kill('SIGHUP');
+  await waitFor(() => status().config.generation === 2, 'generation 2', 5_000);
+  const after2 = status().instances[0]!;
+  assert.equal(after2.priority, 140);
+  assert.equal(after2.state, 'MASTER');
+  await waitFor(() => observer.adverts(51).some((a) => a.priority === 140), 'adverts at priority 140', 2_000);
+  assert.ok(observer.adverts(51).filter((a) => a.priority === 150).length >= masterSince);
+  assert.ok(notes.some((n) => n.text.startsWith('RELOADING=1')), 'RELOADING=1 sent');
+  assert.ok(!logs.some((l) => l['event'] && (l['event'] as { type?: string }).type === 'vrrp.state' && (l['event'] as { from?: string }).from === 'master'), 'no state change on reload');
+
+  agent.kill('SIGTERM');
+  assert.equal(await exited, 0);
+  await waitFor(() => observer.adverts(51).some((a) => a.priority === 0), 'the priority-0 advert', 2_000);
+  assert.ok(!lab.addresses('dir').includes('10.6.2.195'), 'VIP removed on stop');
+  assert.ok(notes.some((n) => n.text.startsWith('STOPPING=1')), 'STOPPING=1 sent');
+});
