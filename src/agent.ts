@@ -4,6 +4,7 @@
 // through the event bus to alerts, metrics, logs and the status API.
 import { hostname } from 'node:os';
 import { loadCheckPlugins } from '../checks/index.js';
+import { closeHttpAgents } from '../checks/lib/http-probe.js';
 import { Alerts } from './alerts/alerts.js';
 import { alertsFromConfig } from './alerts/from-config.js';
 import { apiFromConfig } from './api/from-config.js';
@@ -377,6 +378,7 @@ export class Agent implements StatusSource, AdminActions {
     await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `stopping vrrp ${i.name}`))));
     for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
     this.monitor?.stop();
+    await closeHttpAgents();
     await this.reconciler?.stop();
     if (this.config.on_stop === 'remove') await this.reconciler?.removeOwned();
     this.table?.close();
