@@ -1,0 +1,431 @@
+// Runs the pure diff (reconcile.ts) against a table: serialized passes that never
+// overlap, bursts of desired-state changes coalesced, a periodic audit that reads
+// the whole kernel table and repairs drift, drains that finish on their own, and
+// retries when someone else changes the table under an apply. It never flushes
+// and never deletes anything it does not own; stop() leaves the table as it is.
+import type { Clock, TimerHandle } from '../clock.js';
+import type { EventBus } from '../events.js';
+import type { Logger } from '../log.js';
+import { applyOps } from './apply.js';
+import { applyOpsToTable, describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './reconcile.js';
+import type { IpvsTable } from './table.js';
+import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type IpvsStats, type ServiceSpec } from './types.js';
+
+export interface ReconcilerOptions {
+  table: IpvsTable;
+  clock: Clock;
+  logger: Logger;
+  events?: EventBus;
+  /** How long a removed real server (or service) may keep connections before it is deleted anyway. Per service id when a function. Default 60 s. */
+  drainTimeoutMs?: number | ((serviceId: string) => number);
+  /** Full re-read of the kernel table to repair drift. Default 10 s. */
+  auditIntervalMs?: number;
+  /** While something drains, how often its connection counters are re-read. Default 1 s. */
+  drainPollMs?: number;
+  /** Re-read and retry this many times when ops fail mid-apply. Default 3. */
+  maxRetries?: number;
+  /** Ops log capacity (a ring buffer). Default 1000. */
+  opsLogSize?: number;
+}
+
+export type PassKind = 'apply' | 'audit' | 'drain';
+
+export interface PassReport {
+  kinds: PassKind[];
+  /** Wall time the pass started (ISO). */
+  at: string;
+  durationMs: number;
+  /** Ops issued over all attempts. */
+  ops: number;
+  failed: number;
+  attempts: number;
+  drift: number;
+  /** The owned part of the table matches the desired one (drains aside). */
+  converged: boolean;
+  error?: string;
+}
+
+export interface OpsLogEntry {
+  seq: number;
+  at: string;
+  pass: number;
+  op: IpvsOp['kind'];
+  service: string;
+  destination?: string;
+  reason: string;
+  purpose: IpvsOp['purpose'];
+  /** "ok", or the errno code it failed with. */
+  result: string;
+}
+
+export interface DrainStatus {
+  service: string;
+  destination?: string;
+  startedAt: string;
+  deadline: string;
+  remainingMs: number;
+  connections: number;
+}
+
+export interface ReconcilerStatus {
+  started: boolean;
+  converged: boolean;
+  desiredServices: number;
+  lastPass?: PassReport;
+  services: {
+    id: string;
+    ownership: 'desired' | 'retired' | 'foreign';
+    service: ServiceSpec;
+    stats?: IpvsStats;
+    destinations: (ActualDestination & { draining?: { deadline: string } })[];
+  }[];
+  draining: DrainStatus[];
+}
+
+export class Reconciler {
+  private readonly table: IpvsTable;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly events: EventBus | undefined;
+  private readonly drainTimeout: (serviceId: string) => number;
+  private readonly auditIntervalMs: number;
+  private readonly drainPollMs: number;
+  private readonly maxRetries: number;
+  private readonly opsLogSize: number;
+
+  private desired: DesiredService[] = [];
+  private retired = new Set<string>();
+  private drains = new Map<string, DrainEntry>();
+  /** The kernel table as failoverd last saw or left it. */
+  private view: ActualService[] | undefined;
+  private converged = false;
+  private lastReport: PassReport | undefined;
+  private readonly log_: OpsLogEntry[] = [];
+  private opSeq = 0;
+  private passSeq = 0;
+
+  private started = false;
+  private stopped = false;
+  private pending = new Set<PassKind>();
+  private waiters: ((r: PassReport) => void)[] = [];
+  private running: Promise<void> | undefined;
+  private auditTimer: TimerHandle | undefined;
+  private drainTimer: TimerHandle | undefined;
+
+  constructor(options: ReconcilerOptions) {
+    this.table = options.table;
+    this.clock = options.clock;
+    this.log = options.logger.child({ component: 'ipvs' });
+    this.events = options.events;
+    const t = options.drainTimeoutMs ?? 60_000;
+    this.drainTimeout = typeof t === 'function' ? t : () => t;
+    this.auditIntervalMs = options.auditIntervalMs ?? 10_000;
+    this.drainPollMs = options.drainPollMs ?? 1000;
+    this.maxRetries = options.maxRetries ?? 3;
+    this.opsLogSize = options.opsLogSize ?? 1000;
+  }
+
+  /** Adopts the kernel table as it is (no flush) and starts converging and auditing. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.stopped = false;
+    void this.request('audit');
+    this.armAudit();
+  }
+
+  /**
+   * The table failoverd should have. Applied promptly; calls during a pass are
+   * coalesced into one follow-up pass with the latest table. The promise resolves
+   * with the report of the pass that applied it and never rejects (an invalid
+   * table is refused and reported, the previous one stays).
+   */
+  setDesired(desired: readonly DesiredService[]): Promise<PassReport> {
+    let next: DesiredService[];
+    try {
+      next = normalizeDesired(desired);
+    } catch (err) {
+      const error = `desired IPVS table refused: ${(err as Error).message}`;
+      this.log.error({ err }, error);
+      this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: error });
+      return Promise.resolve({ kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: this.converged, error });
+    }
+    const nextIds = new Set(next.map((d) => serviceKeyId(d.service.key)));
+    for (const d of this.desired) {
+      const id = serviceKeyId(d.service.key);
+      if (!nextIds.has(id)) this.retired.add(id);
+    }
+    for (const id of nextIds) this.retired.delete(id);
+    this.desired = next;
+    this.converged = false;
+    if (!this.started || this.stopped) return Promise.resolve({ kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: false, error: 'not started' });
+    return this.request('apply');
+  }
+
+  /** Runs an audit now (full read, drift repair); resolves when it is done. */
+  audit(): Promise<PassReport> {
+    return this.request('audit');
+  }
+
+  /** Resolves when no pass is running or queued (tests, shutdown). */
+  async settled(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Stops timers and waits for a pass in progress. Removes nothing. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.started = false;
+    this.auditTimer?.cancel();
+    this.drainTimer?.cancel();
+    this.auditTimer = this.drainTimer = undefined;
+    await this.running;
+  }
+
+  /** For on_stop: remove — deletes every service failoverd owns, at once. */
+  async removeOwned(): Promise<PassReport> {
+    await this.running;
+    const started = this.clock.now();
+    const at = this.clock.wallNow().toISOString();
+    const pass = ++this.passSeq;
+    const owned = this.ownedIds();
+    const actual = await this.table.listServices();
+    const ops: IpvsOp[] = actual
+      .filter((a) => owned.has(serviceKeyId(a.service.key)))
+      .map((a) => ({ kind: 'deleteService', key: a.service.key, reason: 'on_stop: remove', purpose: 'converge' }));
+    const results = await applyOps(this.table, ops);
+    for (const r of results) this.record(pass, r.op, r.error);
+    this.view = applyOpsToTable(actual, results.filter((r) => !r.error).map((r) => r.op));
+    this.drains.clear();
+    this.retired.clear();
+    const failed = results.filter((r) => r.error && r.error !== 'ESRCH').length;
+    return { kinds: [], at, durationMs: this.clock.now() - started, ops: ops.length, failed, attempts: 1, drift: 0, converged: failed === 0 };
+  }
+
+  /** The kernel table as last seen (all services, foreign ones too). */
+  lastActual(): ActualService[] {
+    return structuredClone(this.view ?? []);
+  }
+
+  /** A fresh read of the kernel table. */
+  readActual(): Promise<ActualService[]> {
+    return this.table.listServices();
+  }
+
+  opsLog(): OpsLogEntry[] {
+    return [...this.log_];
+  }
+
+  status(): ReconcilerStatus {
+    const now = this.clock.now();
+    const wall = this.clock.wallNow().getTime();
+    const iso = (mono: number): string => new Date(wall + (mono - now)).toISOString();
+    const desiredIds = new Set(this.desired.map((d) => serviceKeyId(d.service.key)));
+    const connections = new Map<string, number>();
+    const services = (this.view ?? []).map((a) => {
+      const id = serviceKeyId(a.service.key);
+      let total = 0;
+      const destinations = a.destinations.map((d) => {
+        const conns = d.activeConnections + d.inactiveConnections;
+        total += conns;
+        connections.set(drainKey(id, destinationId(d)), conns);
+        const drain = this.drains.get(drainKey(id, destinationId(d)));
+        return drain ? { ...d, draining: { deadline: iso(drain.deadline) } } : { ...d };
+      });
+      connections.set(id, total);
+      const entry: ReconcilerStatus['services'][number] = {
+        id,
+        ownership: desiredIds.has(id) ? 'desired' : this.retired.has(id) ? 'retired' : 'foreign',
+        service: a.service,
+        destinations,
+      };
+      if (a.stats) entry.stats = a.stats;
+      return entry;
+    });
+    const draining = [...this.drains.values()].map((e) => {
+      const s: DrainStatus = { service: e.service, startedAt: iso(e.startedAt), deadline: iso(e.deadline), remainingMs: Math.max(0, e.deadline - now), connections: connections.get(drainKey(e.service, e.destination)) ?? 0 };
+      if (e.destination) s.destination = e.destination;
+      return s;
+    });
+    const out: ReconcilerStatus = { started: this.started, converged: this.converged, desiredServices: this.desired.length, services, draining };
+    if (this.lastReport) out.lastPass = this.lastReport;
+    return out;
+  }
+
+  // ---- passes ----
+
+  private ownedIds(): Set<string> {
+    return new Set([...this.desired.map((d) => serviceKeyId(d.service.key)), ...this.retired]);
+  }
+
+  private request(kind: PassKind): Promise<PassReport> {
+    this.pending.add(kind);
+    const done = new Promise<PassReport>((resolve) => this.waiters.push(resolve));
+    if (!this.running) {
+      // A microtask of delay lets a synchronous burst of requests share one pass.
+      this.running = Promise.resolve().then(() => this.drive());
+    }
+    return done;
+  }
+
+  private async drive(): Promise<void> {
+    while (this.pending.size > 0) {
+      const kinds = [...this.pending];
+      const waiters = this.waiters;
+      this.pending = new Set();
+      this.waiters = [];
+      let report: PassReport;
+      if (this.stopped) {
+        report = { kinds, at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: this.converged, error: 'stopped' };
+      } else {
+        report = await this.pass(kinds);
+      }
+      this.lastReport = report;
+      for (const w of waiters) w(report);
+    }
+    // Cleared in the same synchronous step as the last check of `pending`, so a
+    // request arriving from here on starts a new drive instead of being lost.
+    this.running = undefined;
+    this.armDrainPoll();
+  }
+
+  private async pass(kinds: PassKind[]): Promise<PassReport> {
+    const started = this.clock.now();
+    const pass = ++this.passSeq;
+    const report: PassReport = { kinds, at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: false };
+    try {
+      let actual = await this.readForPass(kinds, report);
+      for (let attempt = 0; ; attempt++) {
+        const out = reconcile({ desired: this.desired, actual, retired: this.retired, drains: this.drains, now: this.clock.now(), drainTimeoutMs: this.drainTimeout });
+        this.noteDrainChanges(out.drains);
+        this.drains = out.drains;
+        this.retired = out.retired;
+        report.attempts = attempt + 1;
+        if (out.ops.length === 0) {
+          this.view = actual;
+          report.converged = true;
+          break;
+        }
+        const results = await applyOps(this.table, out.ops);
+        report.ops += results.length;
+        for (const r of results) this.record(pass, r.op, r.error, r.message);
+        const failures = results.filter((r) => r.error);
+        if (failures.length === 0) {
+          this.view = applyOpsToTable(actual, out.ops);
+          report.converged = true;
+          break;
+        }
+        report.failed += failures.length;
+        // Someone else changed the table (or refused a value): look again and redo the diff.
+        actual = await this.table.listServices();
+        this.view = actual;
+        if (attempt >= this.maxRetries) {
+          report.error = `not converged after ${attempt + 1} attempts: ${failures.slice(0, 3).map((f) => `${describeOp(f.op)}: ${f.message}`).join('; ')}`;
+          this.log.error({ failures: failures.map((f) => ({ op: describeOp(f.op), error: f.error, message: f.message })) }, report.error);
+          this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: report.error, data: { failed: failures.length } });
+          break;
+        }
+        this.log.warn({ failed: failures.map((f) => `${describeOp(f.op)}: ${f.error}`) }, 'IPVS ops failed mid-apply; re-read the table, retrying');
+      }
+    } catch (err) {
+      report.error = `IPVS pass failed: ${(err as Error).message}`;
+      this.log.error({ err }, report.error);
+      this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: report.error });
+    }
+    this.converged = report.converged;
+    report.durationMs = this.clock.now() - started;
+    this.log.debug({ report }, 'IPVS pass');
+    return report;
+  }
+
+  /**
+   * An audit (or the first pass) reads the whole table and reports drift. Other
+   * passes trust the view, refreshing only the services where something is to be
+   * drained: deciding to delete needs current connection counters.
+   */
+  private async readForPass(kinds: PassKind[], report: PassReport): Promise<ActualService[]> {
+    if (kinds.includes('audit') || !this.view) {
+      const fresh = await this.table.listServices();
+      if (this.view) {
+        const drift = findDrift(this.view, fresh, this.ownedIds());
+        report.drift = drift.length;
+        for (const d of drift) {
+          const object = `ipvs/${d.service}${d.destination ? `/${d.destination}` : ''}`;
+          this.log.warn({ service: d.service, destination: d.destination }, `IPVS drift: ${d.what} behind failoverd's back; repairing`);
+          this.events?.publish({ type: 'ipvs.drift', object, reason: d.what, data: { service: d.service, ...(d.destination ? { destination: d.destination } : {}) } });
+        }
+      }
+      return fresh;
+    }
+    const view = structuredClone(this.view);
+    const wanted = new Map(this.desired.map((d) => [serviceKeyId(d.service.key), new Set(d.destinations.map((x) => destinationId(x)))]));
+    const needsCounters = (a: ActualService): boolean => {
+      const id = serviceKeyId(a.service.key);
+      if (this.retired.has(id)) return true;
+      const dests = wanted.get(id);
+      return dests !== undefined && a.destinations.some((d) => !dests.has(destinationId(d)));
+    };
+    await Promise.all(view.filter(needsCounters).map(async (a) => {
+      a.destinations = await this.table.listDestinations(a.service.key);
+    }));
+    return view;
+  }
+
+  private noteDrainChanges(next: Map<string, DrainEntry>): void {
+    for (const [key, e] of next) {
+      if (this.drains.has(key)) continue;
+      const object = `ipvs/${e.service}${e.destination ? `/${e.destination}` : ''}`;
+      this.log.info({ service: e.service, destination: e.destination, deadlineInMs: e.deadline - e.startedAt }, `draining ${e.destination ?? e.service}`);
+      this.events?.publish({ type: 'ipvs.drain', object, to: 'draining', data: { timeoutMs: e.deadline - e.startedAt } });
+    }
+    for (const [key, e] of this.drains) {
+      if (next.has(key)) continue;
+      const object = `ipvs/${e.service}${e.destination ? `/${e.destination}` : ''}`;
+      this.events?.publish({ type: 'ipvs.drain', object, from: 'draining', to: 'done' });
+    }
+  }
+
+  private record(pass: number, op: IpvsOp, error?: string, message?: string): void {
+    const entry: OpsLogEntry = {
+      seq: ++this.opSeq,
+      at: this.clock.wallNow().toISOString(),
+      pass,
+      op: op.kind,
+      service: serviceKeyId(opServiceKey(op)),
+      reason: op.reason,
+      purpose: op.purpose,
+      result: error ?? 'ok',
+    };
+    if ('destination' in op) entry.destination = destinationId(op.destination);
+    this.log_.push(entry);
+    if (this.log_.length > this.opsLogSize) this.log_.splice(0, this.log_.length - this.opsLogSize);
+    const fields = { op: op.kind, service: entry.service, destination: entry.destination, reason: op.reason };
+    if (error) this.log.warn({ ...fields, error, message }, `IPVS ${describeOp(op)} failed: ${error}`);
+    else this.log.info(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
+  }
+
+  // ---- timers ----
+
+  private armAudit(): void {
+    this.auditTimer?.cancel();
+    if (this.stopped || this.auditIntervalMs <= 0) return;
+    this.auditTimer = this.clock.setTimer(this.auditIntervalMs, () => {
+      this.auditTimer = undefined;
+      void this.request('audit');
+      this.armAudit();
+    });
+  }
+
+  private armDrainPoll(): void {
+    this.drainTimer?.cancel();
+    this.drainTimer = undefined;
+    if (this.stopped || this.drains.size === 0) return;
+    const now = this.clock.now();
+    const nextDeadline = Math.min(...[...this.drains.values()].map((e) => e.deadline));
+    const delay = Math.max(0, Math.min(this.drainPollMs, nextDeadline - now));
+    this.drainTimer = this.clock.setTimer(delay, () => {
+      this.drainTimer = undefined;
+      void this.request('drain');
+    });
+  }
+}

@@ -1,0 +1,236 @@
+// The reconciler runner against the in-memory table, with a fake clock.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../../../src/clock.js';
+import { EventBus, type AgentEvent } from '../../../src/events.js';
+import { silentLogger } from '../../../src/log.js';
+import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
+import { Reconciler, type ReconcilerOptions } from '../../../src/ipvs/reconciler.js';
+import type { IpvsTable } from '../../../src/ipvs/table.js';
+import { normalizeService } from '../../../src/ipvs/normalize.js';
+import type { DesiredService } from '../../../src/ipvs/types.js';
+import { dest, service, tcpKey } from './builders.js';
+
+const VIP = tcpKey('10.6.2.195', 80);
+const FOREIGN = tcpKey('10.9.9.9', 443);
+
+function setup(options: Partial<ReconcilerOptions> & { table?: IpvsTable } = {}) {
+  const table = (options.table as MemoryIpvsTable | undefined) ?? new MemoryIpvsTable();
+  const clock = new FakeClock();
+  const events = new EventBus('test', () => clock.wallNow());
+  const seen: AgentEvent[] = [];
+  events.subscribe('ipvs.*', (e) => seen.push(e));
+  const reconciler = new Reconciler({ table, clock, logger: silentLogger(), events, drainTimeoutMs: 30_000, auditIntervalMs: 10_000, ...options });
+  return { table, clock, events, seen, reconciler };
+}
+
+/** Advances fake time and lets the passes it triggered finish. */
+async function advance(clock: FakeClock, reconciler: Reconciler, ms: number): Promise<void> {
+  clock.advance(ms);
+  await reconciler.settled();
+}
+
+const specsOf = async (table: IpvsTable) => (await table.listServices())
+  .map((a) => ({ id: `${a.service.key.kind === 'address' ? a.service.key.address : ''}`, scheduler: a.service.scheduler, dests: a.destinations.map((d) => `${d.address}:${d.port}/w${d.weight}`).sort() }))
+  .sort((x, y) => x.id.localeCompare(y.id));
+
+test('a messy table ends exactly as declared, the foreign service untouched, no flush and no re-add', async () => {
+  const { table, reconciler } = setup();
+  await table.addService(service(FOREIGN, 'rr'));
+  await table.addDestination(FOREIGN, dest('10.9.9.10', 443));
+  await table.addService(service(VIP, 'rr')); // wrong scheduler
+  await table.addDestination(VIP, dest('10.6.2.191', 80, { weight: 7 })); // wrong weight
+  await table.addDestination(VIP, dest('10.6.2.199')); // extra, no connections
+  table.calls = [];
+  reconciler.start();
+  const desired: DesiredService[] = [{ service: service(VIP, 'wlc'), destinations: [dest('10.6.2.191', 80, { weight: 1 }), dest('10.6.2.192')] }];
+  const report = await reconciler.setDesired(desired);
+  assert.equal(report.converged, true);
+  assert.deepEqual(await specsOf(table), [
+    { id: '10.6.2.195', scheduler: 'wlc', dests: ['10.6.2.191:80/w1', '10.6.2.192:80/w1'] },
+    { id: '10.9.9.9', scheduler: 'rr', dests: ['10.9.9.10:443/w1'] },
+  ]);
+  const log = reconciler.opsLog();
+  assert.deepEqual(log.map((e) => `${e.op} ${e.destination ?? e.service}`).sort(), [
+    'addDest 10.6.2.192:80', 'deleteDest 10.6.2.199:80', 'editDest 10.6.2.191:80', 'editService tcp:10.6.2.195:80',
+  ]);
+  assert.ok(log.every((e) => e.service !== 'tcp:10.9.9.9:443'), 'nothing touches the foreign service');
+  assert.ok(!log.some((e) => e.op === 'deleteService'), 'no service deleted: no flush');
+  assert.ok(!log.some((e) => e.op === 'deleteDest' && e.destination === '10.6.2.191:80'), 'the kept real server is edited, not deleted and re-added');
+  assert.ok(log.every((e) => e.result === 'ok' && e.reason.length > 0));
+});
+
+test('reload: a removed real server drains at weight 0 until its connections end, then is deleted', async () => {
+  const { table, clock, reconciler, seen } = setup({ drainPollMs: 1000 });
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }]);
+  table.setConnections(VIP, dest('10.6.2.192'), 3, 1);
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  let d = (await table.listDestinations(VIP)).find((x) => x.address === '10.6.2.192');
+  assert.equal(d?.weight, 0, 'drained, not cut');
+  const status = reconciler.status();
+  assert.equal(status.draining.length, 1);
+  assert.equal(status.draining[0]!.destination, '10.6.2.192:80');
+  assert.equal(status.draining[0]!.connections, 4);
+  assert.equal(status.draining[0]!.remainingMs, 30_000);
+  await advance(clock, reconciler, 5000);
+  assert.ok((await table.listDestinations(VIP)).some((x) => x.address === '10.6.2.192'), 'still there while it has connections');
+  table.setConnections(VIP, dest('10.6.2.192'), 0, 0);
+  await advance(clock, reconciler, 1000);
+  d = (await table.listDestinations(VIP)).find((x) => x.address === '10.6.2.192');
+  assert.equal(d, undefined, 'deleted once drained');
+  assert.match(reconciler.opsLog().at(-1)!.reason, /drained/);
+  assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drain').map((e) => e.to), ['draining', 'done']);
+  assert.equal(reconciler.status().draining.length, 0);
+});
+
+test('a drain ends at its timeout even with connections left', async () => {
+  const { table, clock, reconciler } = setup({ drainTimeoutMs: (id) => (id === 'tcp:10.6.2.195:80' ? 20_000 : 1) });
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }]);
+  table.setConnections(VIP, dest('10.6.2.192'), 9);
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  await advance(clock, reconciler, 19_000);
+  assert.equal((await table.listDestinations(VIP)).length, 2);
+  await advance(clock, reconciler, 1000);
+  assert.equal((await table.listDestinations(VIP)).length, 1);
+  assert.match(reconciler.opsLog().at(-1)!.reason, /drain timeout: 9 connections left after 20 s/);
+});
+
+test('a service removed from the config is drained, then deleted; foreign ones stay', async () => {
+  const { table, clock, reconciler } = setup();
+  await table.addService(service(FOREIGN, 'rr'));
+  reconciler.start();
+  const other = tcpKey('10.6.2.196', 80);
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  table.setConnections(VIP, dest('10.6.2.191'), 1);
+  await reconciler.setDesired([{ service: service(other), destinations: [dest('10.6.2.191')] }]);
+  assert.equal((await table.getService(VIP))?.destinations[0]?.weight, 0);
+  assert.equal(reconciler.status().services.find((s) => s.id === 'tcp:10.6.2.195:80')?.ownership, 'retired');
+  table.setConnections(VIP, dest('10.6.2.191'), 0);
+  await advance(clock, reconciler, 1000);
+  assert.equal(await table.getService(VIP), undefined);
+  assert.ok(await table.getService(FOREIGN));
+});
+
+test('drift made behind its back is repaired at the next audit, logged and published as ipvs.drift', async () => {
+  const { table, clock, reconciler, seen } = setup();
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }]);
+  // Someone runs `ipvsadm -d` and `ipvsadm -e -w 5` and `ipvsadm -E -s rr`.
+  await table.deleteDestination(VIP, dest('10.6.2.192'));
+  await table.editDestination(VIP, dest('10.6.2.191', 80, { weight: 5 }));
+  await table.editService(service(VIP, 'rr'));
+  await advance(clock, reconciler, 9_999);
+  assert.equal((await table.listDestinations(VIP)).length, 1, 'not before the audit');
+  await advance(clock, reconciler, 1);
+  assert.deepEqual((await table.listDestinations(VIP)).map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w1', '10.6.2.192/w1']);
+  assert.equal((await table.getService(VIP))?.service.scheduler, 'wlc');
+  const drift = seen.filter((e) => e.type === 'ipvs.drift');
+  assert.deepEqual(drift.map((e) => `${e.object}: ${e.reason}`).sort(), [
+    'ipvs/tcp:10.6.2.195:80/10.6.2.191:80: real server changed: weight 1 → 5',
+    'ipvs/tcp:10.6.2.195:80/10.6.2.192:80: real server deleted',
+    'ipvs/tcp:10.6.2.195:80: service changed: scheduler wlc → rr',
+  ]);
+  assert.equal(reconciler.status().lastPass?.drift, 3);
+  // A quiet audit finds nothing.
+  seen.length = 0;
+  await advance(clock, reconciler, 10_000);
+  assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drift'), []);
+});
+
+test('EEXIST/ENOENT from concurrent changes mid-apply: re-read, retry, converge', async () => {
+  const { table, reconciler } = setup();
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  let interfered = 0;
+  table.beforeMutation = (operation, target) => {
+    if (interfered > 0) return;
+    interfered++;
+    // Another tool adds the same real server and deletes the one we are about to edit.
+    void table.addDestination(VIP, dest('10.6.2.192', 80, { weight: 9 })).catch(() => undefined);
+    void table.deleteDestination(VIP, dest('10.6.2.191')).catch(() => undefined);
+    void operation; void target;
+  };
+  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 3 }), dest('10.6.2.192', 80, { weight: 2 })] }]);
+  table.beforeMutation = undefined;
+  assert.equal(report.converged, true);
+  assert.ok(report.failed >= 1 && report.attempts >= 2, JSON.stringify(report));
+  assert.deepEqual((await table.listDestinations(VIP)).map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w3', '10.6.2.192/w2']);
+  const failures = reconciler.opsLog().filter((e) => e.result !== 'ok').map((e) => e.result).sort();
+  assert.deepEqual(failures, ['EEXIST', 'ENOENT']);
+});
+
+test('a persistent error is retried a bounded number of times, reported, and does not block other services', async () => {
+  const { table, reconciler, seen } = setup({ table: new MemoryIpvsTable({ schedulers: ['wlc'] }), maxRetries: 2 });
+  reconciler.start();
+  const report = await reconciler.setDesired([{ service: service(VIP, 'nosuch'), destinations: [] }, { service: service(FOREIGN, 'wlc'), destinations: [dest('10.9.9.10', 443)] }]);
+  assert.equal(report.converged, false);
+  assert.equal(report.attempts, 3);
+  assert.match(report.error ?? '', /addService tcp:10\.6\.2\.195:80.*ENOENT/);
+  assert.ok(await table.getService(FOREIGN), 'the good service was applied');
+  assert.equal(seen.filter((e) => e.type === 'ipvs.error').length, 1);
+});
+
+test('never two passes at once; a burst of setDesired is coalesced', async () => {
+  const inner = new MemoryIpvsTable();
+  let inFlight = 0, maxInFlight = 0, lists = 0;
+  const slow = new Proxy(inner, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver);
+      if (prop !== 'listServices') return typeof v === 'function' ? v.bind(target) : v;
+      return async () => {
+        lists++;
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        await new Promise((r) => setImmediate(r));
+        await new Promise((r) => setImmediate(r));
+        inFlight--;
+        return target.listServices();
+      };
+    },
+  });
+  const { reconciler } = setup({ table: slow });
+  reconciler.start();
+  const reports = await Promise.all([1, 2, 3, 4, 5].map((w) => reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: w })] }])));
+  await reconciler.audit();
+  await Promise.all([reconciler.audit(), reconciler.audit(), reconciler.audit()]);
+  assert.equal(maxInFlight, 1);
+  assert.equal((await inner.listDestinations(VIP))[0]?.weight, 5, 'the latest desired table wins');
+  assert.ok(reports.every((r) => r.converged));
+  assert.ok(lists <= 3, `start + audits coalesced (${lists} reads)`);
+});
+
+test('stop removes nothing; removeOwned removes only owned services', async () => {
+  const { table, reconciler, clock } = setup();
+  await table.addService(service(FOREIGN, 'rr'));
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  await reconciler.stop();
+  assert.equal((await table.listServices()).length, 2);
+  clock.advance(60_000);
+  assert.equal(clock.pendingTimers(), 0, 'no timers left after stop');
+  const report = await reconciler.removeOwned();
+  assert.equal(report.converged, true);
+  assert.deepEqual((await table.listServices()).map((a) => normalizeService(a.service).key), [FOREIGN]);
+});
+
+test('an invalid desired table is refused and the previous one kept', async () => {
+  const { table, reconciler, seen } = setup();
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('not-an-ip')] }]);
+  assert.match(report.error ?? '', /refused: not an IP address/);
+  assert.equal(seen.filter((e) => e.type === 'ipvs.error').length, 1);
+  await reconciler.audit();
+  assert.equal((await table.listDestinations(VIP)).length, 1);
+});
+
+test('the ops log is a bounded ring buffer', async () => {
+  const { reconciler } = setup({ opsLogSize: 5 });
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: ['1', '2', '3', '4', '5', '6', '7'].map((n) => dest(`10.6.2.${n}`)) }]);
+  const log = reconciler.opsLog();
+  assert.equal(log.length, 5);
+  assert.equal(log[0]!.seq, 4);
+});
