@@ -46,11 +46,12 @@ function stopMaster(lab: Lab, impl: Impl, master: RouterProcess, scenario: Scena
     return t;
   }
   if (impl === 'keepalived') {
-    // keepalived's parent respawns a dead VRRP child: kill the parent first, then the child.
+    // The VRRP child first: killed after its parent, it would get PR_SET_PDEATHSIG's
+    // SIGTERM and resign gracefully. The parent right after, before it can respawn it.
     const child = lab.keepalivedVrrpPid(master);
     const t = Date.now();
-    master.kill('SIGKILL');
     if (child) try { process.kill(child, 'SIGKILL'); } catch { /* gone */ }
+    master.kill('SIGKILL');
     return t;
   }
   const t = Date.now();

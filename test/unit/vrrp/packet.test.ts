@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
   AUTH_SIMPLE_PASSWORD, decodeAdvert, decodeIpv4, encodeAdvert, passwordAuthData, type AdvertEnvelope, type VrrpAdvert,
@@ -10,7 +11,8 @@ import { gratuitousArpFrame } from '../../../src/net/arp.js';
 import { unsolicitedNeighborAdvertFrame } from '../../../src/net/ndisc.js';
 import { readPcap, vrrpPackets, framesOfType, type CapturedVrrp } from './pcap.js';
 
-const fixtures = join(process.cwd(), 'test/fixtures/vrrp');
+// Compiled to <outDir>/test/unit/vrrp: the fixtures stay in the source tree.
+const fixtures = fileURLToPath(new URL('../../../../test/fixtures/vrrp', import.meta.url));
 const KEEPALIVED_MAC = Buffer.from('02005e10000a', 'hex');
 
 function captured(name: string): CapturedVrrp[] {
