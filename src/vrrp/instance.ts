@@ -208,9 +208,14 @@ export class VrrpInstance implements SyncMember {
     this.config = next;
     this.policy = this.acceptPolicy(this.channel!.sourceAddress);
     if (JSON.stringify(prev.track) !== JSON.stringify(next.track) || JSON.stringify(prev.linkDebounce) !== JSON.stringify(next.linkDebounce)) {
+      // Statuses reported from outside (service quorum) and learned ones carry over.
+      const previous = new Map([...this.tracked].map(([k, v]) => [k, v.value]));
       this.stopTracking();
       this.tracked.clear();
       await this.startTracking(this.link!);
+      for (const [key, status] of this.tracked) {
+        if (status.kind !== 'interface' && previous.has(key)) status.value = previous.get(key)!;
+      }
     }
     this.dispatch({ type: 'config', config: this.fsmConfig(this.channel!.sourceAddress) });
     this.reevaluate();

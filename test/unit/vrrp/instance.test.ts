@@ -188,6 +188,12 @@ test('update(): priority and interval changes keep the state; a new VRID restart
   await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'] });
   await flush();
   assert.ok(!a.host.has('eth0', '192.0.2.195'), 'a VIP dropped from the config is removed');
+  a.instance.setTracked('service', 'web-80', false);
+  assert.equal(a.instance.status().effectivePriority, 180, 'an untracked service is ignored');
+  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -50 }], scripts: [], files: [] } });
+  a.instance.setTracked('service', 'web-80', false);
+  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [] } });
+  assert.equal(a.instance.status().effectivePriority, 120, 'the reported quorum survives a reload of the tracking');
   await a.instance.update({ ...a.config, vrid: 52, vips: ['192.0.2.196/32'] });
   assert.equal(a.instance.status().state, 'backup', 'restarted as a new router');
   await a.instance.stop();
