@@ -37,7 +37,7 @@ Options:
       process.stderr.write(`${path}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
       return 1;
     }
-    if (!flags['quiet']) process.stdout.write(`${path}: valid\n${summarizeConfig(result.config)}`);
+    if (!flags['quiet']) process.stdout.write(`${path}: valid\n${summarizeConfig(result.config).replace(/\n?$/, '\n')}`);
     return 0;
   },
 };
