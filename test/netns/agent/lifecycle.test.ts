@@ -33,7 +33,7 @@ vrrp:
     vips: [10.6.2.195/32]
     garp: { count: 2, interval: 50ms }
 ${extra}services: []
-api: { listen: ${join(work, 'api.sock')}, metrics: false }
+api: { listen: ${join(work, 'api.sock')}, metrics: 127.0.0.1:9595 }
 logging: { format: json }
 `;
 }
@@ -74,6 +74,16 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
     return JSON.parse(r.stdout) as ReturnType<typeof status>;
   };
   assert.equal(status().instances[0]!.state, 'MASTER');
+
+  // The agent's own Prometheus endpoint, scraped from inside its namespace.
+  const scrape = spawnSync('ip', ['netns', 'exec', lab.node('dir').ns, process.execPath, '-e',
+    "fetch('http://127.0.0.1:9595/metrics').then(async (r) => process.stdout.write(await r.text()), (e) => { console.error(e); process.exit(1); })"], { encoding: 'utf8' });
+  assert.equal(scrape.status, 0, scrape.stderr);
+  assert.match(scrape.stdout, /^failoverd_vrrp_state\{instance="web",state="MASTER"\} 1$/m);
+  assert.match(scrape.stdout, /^failoverd_vrrp_priority\{instance="web"\} 150$/m);
+  const sent = /^failoverd_vrrp_adverts_sent_total\{instance="web"\} (\d+)$/m.exec(scrape.stdout);
+  assert.ok(sent && Number(sent[1]) > 0, 'adverts sent are counted');
+  assert.match(scrape.stdout, /^nodejs_eventloop_lag_seconds /m);
   const masterSince = observer.adverts(51).filter((a) => a.priority === 150).length;
 
   // An invalid config on reload: logged, the running one stays.
