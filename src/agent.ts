@@ -93,6 +93,8 @@ export class Agent implements StatusSource, AdminActions {
   static async create(options: AgentOptions): Promise<Agent> {
     const plugins = await loadCheckPlugins();
     const config = await loadOrReject(options.configPath, plugins, options.env ?? process.env);
+    const problems = planOf(config, hostname()).problems;
+    if (problems.length) throw new ConfigRejectedError(problems.map((p) => `${options.configPath}: ${p}`));
     return new Agent(options, plugins, config);
   }
 
@@ -313,22 +315,14 @@ export class Agent implements StatusSource, AdminActions {
     if (this.stopped) return false;
     notifyReloading('reloading configuration');
     const loaded = await loadConfigFile(this.options.configPath, { checkPlugins: this.plugins, env: this.options.env ?? process.env });
-    if (!loaded.ok) {
-      const lines = loaded.errors.map(formatConfigError);
-      for (const line of lines) this.logger.error(line);
-      this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: lines.join('; '), data: { errors: lines } });
-      notifyReady(`config rejected, running generation ${this.generation}`);
-      return false;
-    }
+    if (!loaded.ok) return this.rejectReload(loaded.errors.map(formatConfigError));
     const next = loaded.config;
     const plan = planOf(next, hostname());
+    if (plan.problems.length) return this.rejectReload(plan.problems.map((p) => `${this.options.configPath}: ${p}`));
     try {
       this.monitor!.update(plan.services);
     } catch (err) {
-      this.logger.error({ err }, `reload rejected: ${(err as Error).message}`);
-      this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: (err as Error).message });
-      notifyReady(`config rejected, running generation ${this.generation}`);
-      return false;
+      return this.rejectReload([`${this.options.configPath}: ${(err as Error).message}`]);
     }
     if (next.services.length > 0 && !this.table) await this.startIpvs();
     const previous = this.plan;
@@ -365,6 +359,13 @@ export class Agent implements StatusSource, AdminActions {
     this.bus.publish({ type: 'config.reloaded', object: `config/${this.options.configPath}`, reason: `generation ${this.generation}`, data: { generation: this.generation } });
     notifyReady(this.statusLine());
     return true;
+  }
+
+  private rejectReload(lines: string[]): false {
+    for (const line of lines) this.logger.error(line);
+    this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: lines.join('; '), data: { errors: lines } });
+    notifyReady(`config rejected, running generation ${this.generation}`);
+    return false;
   }
 
   /** SIGTERM/SIGINT: masters resign (priority 0) and drop their VIPs; IPVS kept or removed per on_stop. */

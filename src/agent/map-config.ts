@@ -3,7 +3,7 @@
 import type { CheckConfig, FailoverdConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
 import type { HealthCheckConfig, HealthServiceConfig } from '../health/types.js';
 import type { ServiceKey, ServiceSpec } from '../ipvs/types.js';
-import { vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
+import { validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
 
 export function serviceKeyOf(s: ServiceConfig): ServiceKey {
   return s.fwmark !== undefined
@@ -99,6 +99,8 @@ export interface RuntimePlan {
   instances: VrrpInstanceConfig[];
   /** Per-VIP interfaces differing from the instance's are not carried by the VRRP runner. */
   warnings: string[];
+  /** What the subsystems refuse even though the file is valid; non-empty = reject the config. */
+  problems: string[];
 }
 
 export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePlan {
@@ -108,10 +110,12 @@ export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePla
       if (vip.interface && vip.interface !== v.interface) warnings.push(`vrrp ${v.name}: VIP ${vip.address} on interface ${vip.interface}: per-VIP interfaces are not supported yet, it goes on ${v.interface}`);
     }
   }
+  const instances = config.vrrp.map(vrrpInstanceOf);
   return {
     node: config.node.name ?? defaultNode,
     services: config.services.map(healthServiceOf),
-    instances: config.vrrp.map(vrrpInstanceOf),
+    instances,
     warnings,
+    problems: instances.flatMap((c) => validateVrrpInstanceConfig(c).map((p) => `vrrp ${c.name}: ${p}`)),
   };
 }
