@@ -88,7 +88,14 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
   for (const p of envProblems) errors.push(make('error', p.segments, p.message, at(p.offset)));
   const envPaths = new Set(envProblems.map((p) => formatPath(p.segments)));
 
-  const raw: unknown = doc.toJS({ maxAliasCount: 1000 });
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 1000 });
+  } catch (err) {
+    // yaml throws while resolving aliases (an alias before its anchor, an alias bomb): report, never throw.
+    errors.push(make('error', [], `YAML: ${(err as Error).message.split('\n')[0]}`, { line: 1, column: 1 }));
+    return { ok: false, errors, warnings };
+  }
   if (raw === null || raw === undefined) {
     errors.push(make('error', [], 'the file is empty: expected a mapping with node, vrrp, services, …', { line: 1, column: 1 }));
     return { ok: false, errors, warnings };
