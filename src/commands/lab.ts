@@ -1,0 +1,129 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { projectRoot } from '../lab/configs.js';
+import { KEEP_DIR, keepServe, keepSend } from '../lab/keep.js';
+import { PARTS, runScenario, type PartName } from '../lab/scenario.js';
+import { parseDuration } from '../config/duration.js';
+import { parseFlags, type Command } from './command.js';
+
+const USAGE = `Usage: failoverd lab [--scenario NAME[,NAME]] [--advert 1s|100ms] [--keep [--keep-for 1h]]
+       failoverd lab exec -- COMMAND [ARG...]     (while a --keep lab runs)
+       failoverd lab stop
+
+Builds the seed's LVS-DR lab and plays a failover scenario, narrated as a
+timeline, then prints a summary table. Exit status 0 only when every
+expectation held.
+
+  client 10.6.2.10 ── bridge ── lvs-a 10.6.2.193 (failoverd, config/lab-a.yaml, priority 150)
+                             ── lvs-b 10.6.2.194 (failoverd, config/lab-b.yaml, priority 100)
+                             ── rs1 10.6.2.191, rs2 10.6.2.192 (HTTP, failoverd realserver setup)
+  VIP 10.6.2.195:80, DR forwarding, round-robin, IPVS sync daemon between the directors.
+
+IPVS is needed, so on a normal machine the lab runs inside a User-Mode Linux
+kernel (Debian's user-mode-linux, started through test/harness/uml-run.sh);
+it needs root. Every address lives only in network namespaces inside it.
+
+Scenario parts (--scenario, default all, in this order):
+  spread    traffic reaches both real servers
+  health    rs1's HTTP server is killed: it leaves the table, no client error
+            afterwards; it returns and is answered again
+  failover  a long-lived connection is opened and synced; lvs-a crashes
+            (kill -9 + power off); lvs-b takes the VIP, its GARP updates the
+            client's ARP cache; the gap the client saw; the long connection is
+            still answered by the same real server
+  preempt   lvs-a boots again and takes the VIP back (runs failover first)
+
+Options:
+  --scenario NAME[,NAME]  run only these parts (and what they need)
+  --advert DURATION       the directors' advert_interval (default: the configs', 1s);
+                          a copy of the configs is written to a temp dir
+  --keep                  leave the lab running afterwards; poke at it from another
+                          terminal with "failoverd lab exec -- CMD", end with
+                          "failoverd lab stop" (or after --keep-for, default 1h)
+  --prefix P              prefix for namespace names (default none: client, lvs-a, ...)
+  --mem SIZE              UML memory (default 2G)
+  -h, --help`;
+
+const cliPath = (): string => fileURLToPath(new URL('../cli.js', import.meta.url));
+
+/** test/harness/uml-run.sh of the project (FAILOVERD_UML_RUN overrides). */
+export function findUmlRun(): string | undefined {
+  const candidates = [process.env['FAILOVERD_UML_RUN'], join(projectRoot(), 'test/harness/uml-run.sh')].filter((p): p is string => !!p);
+  return candidates.find((p) => existsSync(p));
+}
+
+function inKernelWithIpvs(): boolean {
+  return process.env['FAILOVERD_IN_UML'] === '1' || existsSync('/proc/net/ip_vs');
+}
+
+export const command: Command = {
+  name: 'lab',
+  summary: 'the seed\'s two-director DR lab in UML: failover scenario with a timeline',
+  usage: USAGE,
+  async run(argv) {
+    if (argv[0] === 'exec' || argv[0] === 'stop') return keepSend(argv[0], argv.slice(argv[1] === '--' ? 2 : 1));
+    const { flags, rest } = parseFlags(argv, ['keep']);
+    const known = ['scenario', 'advert', 'keep', 'keep-for', 'prefix', 'mem'];
+    const unknown = Object.keys(flags).filter((f) => !known.includes(f));
+    if (unknown.length || rest.length) {
+      process.stderr.write(`failoverd lab: ${unknown.length ? `unknown option --${unknown[0]}` : `unexpected argument "${rest[0]}"`}\n${USAGE}\n`);
+      return 2;
+    }
+    const parts = typeof flags['scenario'] === 'string' ? flags['scenario'].split(',').map((s) => s.trim()).filter(Boolean) : [];
+    const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p) && p !== 'all');
+    if (bad.length) {
+      process.stderr.write(`failoverd lab: unknown scenario "${bad[0]}" (parts: ${PARTS.join(', ')}, all)\n`);
+      return 2;
+    }
+    const advert = typeof flags['advert'] === 'string' ? flags['advert'] : undefined;
+    if (advert !== undefined && parseDuration(advert) === undefined) {
+      process.stderr.write(`failoverd lab: --advert "${advert}" is not a duration (e.g. 1s, 100ms)\n`);
+      return 2;
+    }
+    const keepFor = typeof flags['keep-for'] === 'string' ? parseDuration(flags['keep-for']) : 3_600_000;
+    if (keepFor === undefined) {
+      process.stderr.write(`failoverd lab: --keep-for "${String(flags['keep-for'])}" is not a duration\n`);
+      return 2;
+    }
+    const keep = flags['keep'] === true;
+
+    if (!inKernelWithIpvs()) return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);
+
+    if (process.getuid?.() !== 0) {
+      process.stderr.write('failoverd lab: needs root (network namespaces, IPVS)\n');
+      return 1;
+    }
+    const result = await runScenario({
+      parts: parts.includes('all') ? [] : (parts as PartName[]),
+      ...(advert ? { advertInterval: advert } : {}),
+      ...(typeof flags['prefix'] === 'string' ? { prefix: flags['prefix'] } : {}),
+      ...(keep ? { keep: (lab) => keepServe(lab, keepFor) } : {}),
+    });
+    return result.ok ? 0 : 1;
+  },
+};
+
+async function runInUml(argv: string[], mem: string, keepMs: number): Promise<number> {
+  if (process.getuid?.() !== 0) {
+    process.stderr.write('failoverd lab: needs root: it boots a User-Mode Linux kernel and builds network namespaces in it (sudo failoverd lab)\n');
+    return 1;
+  }
+  const umlRun = findUmlRun();
+  if (!umlRun) {
+    process.stderr.write(`failoverd lab: this kernel has no IPVS and the UML harness was not found (looked for ${join(projectRoot(), 'test/harness/uml-run.sh')}; set FAILOVERD_UML_RUN)\n`);
+    return 1;
+  }
+  if (keepMs > 0) process.stdout.write(`the lab will stay up after the scenario; from another terminal: failoverd lab exec -- ip netns exec client curl -s http://10.6.2.195/ (files in ${KEEP_DIR})\n`);
+  const timeoutS = Math.ceil(900 + keepMs / 1000);
+  const child = spawn('bash', [umlRun, '--mem', mem, '--timeout', String(timeoutS), '--', process.execPath, cliPath(), 'lab', ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const forward = (signal: NodeJS.Signals): void => { child.kill(signal); };
+  process.on('SIGINT', forward);
+  process.on('SIGTERM', forward);
+  const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
+  process.off('SIGINT', forward);
+  process.off('SIGTERM', forward);
+  if (code === 3) process.stderr.write('failoverd lab: no UML kernel here: apt-get install user-mode-linux kmod (or run test/harness/provision-uml.sh)\n');
+  return code;
+}
