@@ -23,7 +23,7 @@ export function issueOp(table: IpvsTable, op: IpvsOp): Promise<void> {
   }
 }
 
-export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], window = 512): Promise<OpResult[]> {
+export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], window = 64): Promise<OpResult[]> {
   const results: OpResult[] = [];
   for (let i = 0; i < ops.length; i += window) {
     const batch = ops.slice(i, i + window);

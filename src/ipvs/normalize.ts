@@ -10,15 +10,29 @@ export class IpvsSpecError extends Error {
   override name = 'IpvsSpecError';
 }
 
+// Parsing addresses dominates normalizing a large table, and a table names the
+// same few addresses over and over: remember the answers (bounded).
+const canonicalCache = new Map<string, { family: IpFamily; canonical: string }>();
+
+function parseAddress(address: string): { family: IpFamily; canonical: string } {
+  const hit = canonicalCache.get(address);
+  if (hit) return hit;
+  let family: IpFamily;
+  if (isIPv4(address)) family = 'inet';
+  else if (isIPv6(address)) family = 'inet6';
+  else throw new IpvsSpecError(`not an IP address: ${JSON.stringify(address)}`);
+  const parsed = { family, canonical: bytesToIp(ipToBytes(address)) };
+  if (canonicalCache.size >= 200_000) canonicalCache.clear();
+  canonicalCache.set(address, parsed);
+  return parsed;
+}
+
 export function addressFamily(address: string): IpFamily {
-  if (isIPv4(address)) return 'inet';
-  if (isIPv6(address)) return 'inet6';
-  throw new IpvsSpecError(`not an IP address: ${JSON.stringify(address)}`);
+  return parseAddress(address).family;
 }
 
 export function canonicalAddress(address: string): string {
-  addressFamily(address);
-  return bytesToIp(ipToBytes(address));
+  return parseAddress(address).canonical;
 }
 
 function checkPort(port: number, what: string): void {
@@ -31,11 +45,11 @@ export function normalizeServiceKey(key: ServiceKey): ServiceKey {
     if (key.family !== 'inet' && key.family !== 'inet6') throw new IpvsSpecError(`firewall-mark service: family must be inet or inet6, got ${String(key.family)}`);
     return { kind: 'fwmark', family: key.family, fwmark: key.fwmark };
   }
-  const family = addressFamily(key.address);
+  const { family, canonical } = parseAddress(key.address);
   if (key.family !== undefined && key.family !== family) throw new IpvsSpecError(`service ${key.address}: family ${key.family} does not match the address`);
   if (!['tcp', 'udp', 'sctp'].includes(key.protocol)) throw new IpvsSpecError(`service ${key.address}:${key.port}: protocol must be tcp, udp or sctp, got ${String(key.protocol)}`);
   checkPort(key.port, `service ${key.address}`);
-  return { kind: 'address', family, protocol: key.protocol, address: canonicalAddress(key.address), port: key.port };
+  return { kind: 'address', family, protocol: key.protocol, address: canonical, port: key.port };
 }
 
 export function defaultNetmask(family: IpFamily): string | number {
@@ -108,10 +122,9 @@ export function normalizeDestination(destination: DestinationSpec): DestinationS
   if (!Number.isInteger(weight) || weight < 0 || weight > 0x7fffffff) throw new IpvsSpecError(`destination ${address}: weight ${weight} is not an integer in 0..2147483647`);
   const upper = destination.upperThreshold ?? 0;
   const lower = destination.lowerThreshold ?? 0;
-  for (const [name, v] of [['upper', upper], ['lower', lower]] as const) {
-    if (!Number.isInteger(v) || v < 0 || v > 0xffffffff) throw new IpvsSpecError(`destination ${address}: ${name} threshold ${v} is not a non-negative integer`);
-  }
-  if (!['dr', 'nat', 'tun'].includes(destination.forwarding)) throw new IpvsSpecError(`destination ${address}: forwarding must be dr, nat or tun, got ${String(destination.forwarding)}`);
+  if (!Number.isInteger(upper) || upper < 0 || upper > 0xffffffff) throw new IpvsSpecError(`destination ${address}: upper threshold ${upper} is not a non-negative integer`);
+  if (!Number.isInteger(lower) || lower < 0 || lower > 0xffffffff) throw new IpvsSpecError(`destination ${address}: lower threshold ${lower} is not a non-negative integer`);
+  if (destination.forwarding !== 'dr' && destination.forwarding !== 'nat' && destination.forwarding !== 'tun') throw new IpvsSpecError(`destination ${address}: forwarding must be dr, nat or tun, got ${String(destination.forwarding)}`);
   const out: DestinationSpec = { address, port: destination.port, weight, forwarding: destination.forwarding, upperThreshold: upper, lowerThreshold: lower };
   if (destination.forwarding === 'tun') {
     out.tunnel = normalizeTunnel(destination.tunnel);
@@ -137,6 +150,13 @@ export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string
   if (String(want.netmask) !== String(have.netmask)) diffs.push(`netmask ${have.netmask} → ${want.netmask}`);
   if ((want.persistenceEngine ?? '') !== (have.persistenceEngine ?? '')) diffs.push(`persistence engine ${have.persistenceEngine ?? '-'} → ${want.persistenceEngine ?? '-'}`);
   return diffs;
+}
+
+/** True when two normalized destinations have the same settings (no allocation: the hot path of a diff). */
+export function sameDestinationSettings(a: DestinationSpec, b: DestinationSpec): boolean {
+  if (a.weight !== b.weight || a.forwarding !== b.forwarding || a.upperThreshold !== b.upperThreshold || a.lowerThreshold !== b.lowerThreshold) return false;
+  if (a.forwarding !== 'tun') return true;
+  return (a.tunnel?.type ?? 'ipip') === (b.tunnel?.type ?? 'ipip') && (a.tunnel?.port ?? 0) === (b.tunnel?.port ?? 0) && (a.tunnel?.checksum ?? 'none') === (b.tunnel?.checksum ?? 'none');
 }
 
 /** What differs between two normalized destinations' settings (empty when none). */

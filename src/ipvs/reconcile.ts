@@ -7,7 +7,7 @@
 // else is ever touched. A destination or retired service is drained, not cut:
 // weight 0 until its connections (ActiveConn + InActConn) reach zero or the
 // drain timeout passes, then deleted.
-import { destinationDifferences, normalizeDestination, normalizeService, serviceDifferences } from './normalize.js';
+import { destinationDifferences, normalizeDestination, normalizeService, sameDestinationSettings, serviceDifferences } from './normalize.js';
 import type { DestinationKey } from './table.js';
 import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from './types.js';
 
@@ -54,6 +54,18 @@ export interface ReconcileInput {
   drains: ReadonlyMap<string, DrainEntry>;
   now: number;
   drainTimeoutMs: (serviceId: string) => number;
+  /**
+   * Declared services known to need nothing (same desired entry and same kernel
+   * entry as when they were last found in order): skipped, so a small change to
+   * a large table costs little.
+   */
+  unchanged?: ReadonlySet<string>;
+  /**
+   * Whether a service's connection counters were read in this pass. When not, an
+   * undeclared real server is only set to weight 0 (drain) — never deleted on
+   * stale counters — and the deletion waits for a pass that reads them.
+   */
+  countersFresh?: (serviceId: string) => boolean;
 }
 
 export interface ReconcileOutput {
@@ -62,21 +74,64 @@ export interface ReconcileOutput {
   retired: Set<string>;
 }
 
-/** Validates and canonicalizes a desired table; throws on bad specs or a key declared twice. */
-export function normalizeDesired(desired: readonly DesiredService[]): DesiredService[] {
+/** The last input seen for a service and what it normalized to. */
+export type NormalizeMemo = Map<string, { raw: DesiredService; normalized: DesiredService }>;
+
+const sameRawService = (a: ServiceSpec, b: ServiceSpec): boolean => {
+  const ka = a.key, kb = b.key;
+  if (ka.kind !== kb.kind || ka.family !== kb.family) return false;
+  if (ka.kind === 'fwmark' ? ka.fwmark !== (kb as typeof ka).fwmark : ka.address !== (kb as typeof ka).address || ka.port !== (kb as typeof ka).port || ka.protocol !== (kb as typeof ka).protocol) return false;
+  const fa = a.flags ?? {}, fb = b.flags ?? {};
+  return a.scheduler === b.scheduler && a.persistenceTimeoutSec === b.persistenceTimeoutSec && a.netmask === b.netmask && a.persistenceEngine === b.persistenceEngine
+    && fa.persistent === fb.persistent && fa.onePacket === fb.onePacket && fa.schedFallback === fb.schedFallback && fa.schedPort === fb.schedPort;
+};
+
+const sameRawDestination = (a: DestinationSpec, b: DestinationSpec): boolean =>
+  a.address === b.address && a.port === b.port && a.weight === b.weight && a.forwarding === b.forwarding && a.upperThreshold === b.upperThreshold && a.lowerThreshold === b.lowerThreshold
+  && a.tunnel?.type === b.tunnel?.type && a.tunnel?.port === b.tunnel?.port && a.tunnel?.checksum === b.tunnel?.checksum;
+
+const snapshot = (d: DesiredService): DesiredService => ({
+  service: { ...d.service, key: { ...d.service.key }, flags: { ...d.service.flags } },
+  destinations: d.destinations.map((x) => (x.tunnel ? { ...x, tunnel: { ...x.tunnel } } : { ...x })),
+});
+
+/**
+ * Validates and canonicalizes a desired table; throws on bad specs or a key
+ * declared twice. With a memo, a service given exactly as last time (field by
+ * field) keeps its previous normalized object: parsing addresses is the
+ * expensive part, and identity lets the reconciler skip what cannot have changed.
+ */
+export function normalizeDesired(desired: readonly DesiredService[], memo?: NormalizeMemo): DesiredService[] {
   const seen = new Set<string>();
-  return desired.map(({ service, destinations }) => {
-    const s = normalizeService(service);
-    const id = serviceKeyId(s.key);
+  const nextMemo: NormalizeMemo = new Map();
+  const out = desired.map((raw) => {
+    const rawId = serviceKeyId(raw.service.key);
+    const previous = memo?.get(rawId);
+    let normalized: DesiredService;
+    if (previous && sameRawService(previous.raw.service, raw.service) && previous.raw.destinations.length === raw.destinations.length
+      && previous.raw.destinations.every((d, i) => sameRawDestination(d, raw.destinations[i]!))) {
+      normalized = previous.normalized;
+      nextMemo.set(rawId, previous);
+    } else {
+      const s = normalizeService(raw.service);
+      const dests = new Map<string, DestinationSpec>();
+      for (const d of raw.destinations.map((x) => normalizeDestination(x))) {
+        if (dests.has(destinationId(d))) throw new Error(`service ${serviceKeyId(s.key)}: real server ${destinationId(d)} is declared twice`);
+        dests.set(destinationId(d), d);
+      }
+      normalized = { service: s, destinations: [...dests.values()] };
+      if (memo) nextMemo.set(rawId, { raw: snapshot(raw), normalized });
+    }
+    const id = serviceKeyId(normalized.service.key);
     if (seen.has(id)) throw new Error(`service ${id} is declared twice`);
     seen.add(id);
-    const dests = new Map<string, DestinationSpec>();
-    for (const d of destinations.map((x) => normalizeDestination(x))) {
-      if (dests.has(destinationId(d))) throw new Error(`service ${id}: real server ${destinationId(d)} is declared twice`);
-      dests.set(destinationId(d), d);
-    }
-    return { service: s, destinations: [...dests.values()] };
+    return normalized;
   });
+  if (memo) {
+    memo.clear();
+    for (const [k, v] of nextMemo) memo.set(k, v);
+  }
+  return out;
 }
 
 const specOf = (d: ActualDestination): DestinationSpec => {
@@ -103,15 +158,18 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     return entry;
   };
 
+  const fresh = input.countersFresh ?? (() => true);
   for (const want of input.desired) {
     const id = serviceKeyId(want.service.key);
+    if (input.unchanged?.has(id)) continue;
     const have = actualById.get(id);
     if (!have) {
       addServices.push({ kind: 'addService', service: want.service, reason: 'declared, not in the kernel', purpose: 'converge' });
       for (const d of want.destinations) addDests.push({ kind: 'addDest', key: want.service.key, destination: d, reason: 'declared real server of a new service', purpose: 'converge' });
       continue;
     }
-    const serviceDiffs = serviceDifferences(want.service, normalizeService(have.service));
+    // Tables (kernel decode, memory twin, the reconciler's view) hold services in canonical form already.
+    const serviceDiffs = serviceDifferences(want.service, have.service);
     if (serviceDiffs.length) editServices.push({ kind: 'editService', service: want.service, reason: serviceDiffs.join(', '), purpose: 'converge' });
 
     const haveDests = new Map(have.destinations.map((d) => [destinationId(d), d]));
@@ -121,6 +179,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         addDests.push({ kind: 'addDest', key: want.service.key, destination: d, reason: 'declared, not in the kernel', purpose: 'converge' });
         continue;
       }
+      if (sameDestinationSettings(d, current)) continue;
       const diffs = destinationDifferences(d, specOf(current));
       if (diffs.length) {
         const wasDraining = input.drains.has(drainKey(id, destinationId(d)));
@@ -133,14 +192,15 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       if (wanted.has(did)) continue;
       const entry = drainEntry(id, did);
       const conns = connectionsOf(current);
-      if (conns === 0) {
+      if (conns === 0 && fresh(id)) {
         deleteDests.push({ kind: 'deleteDest', key: have.service.key, destination: { address: current.address, port: current.port }, reason: input.drains.has(drainKey(id, did)) ? 'drained: no connections left' : 'not declared, no connections', purpose: 'drain' });
       } else if (now >= entry.deadline) {
         deleteDests.push({ kind: 'deleteDest', key: have.service.key, destination: { address: current.address, port: current.port }, reason: `drain timeout: ${conns} connections left after ${Math.round((now - entry.startedAt) / 1000)} s`, purpose: 'drain' });
       } else {
         drains.set(drainKey(id, did), entry);
         if (current.weight !== 0) {
-          drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(current), weight: 0 }, reason: `not declared: draining ${conns} connections (weight ${current.weight} → 0)`, purpose: 'drain' });
+          const what = fresh(id) ? `${conns} connections` : 'its connections';
+          drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(current), weight: 0 }, reason: `not declared: draining ${what} (weight ${current.weight} → 0)`, purpose: 'drain' });
         }
       }
     }
@@ -153,7 +213,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     if (!have) continue;
     const entry = drainEntry(id);
     const conns = have.destinations.reduce((n, d) => n + connectionsOf(d), 0);
-    if (conns === 0) {
+    if (conns === 0 && fresh(id)) {
       deleteServices.push({ kind: 'deleteService', key: have.service.key, reason: input.drains.has(id) ? 'removed from the config: drained' : 'removed from the config, no connections', purpose: 'drain' });
     } else if (now >= entry.deadline) {
       deleteServices.push({ kind: 'deleteService', key: have.service.key, reason: `removed from the config: drain timeout, ${conns} connections left after ${Math.round((now - entry.startedAt) / 1000)} s`, purpose: 'drain' });
@@ -161,7 +221,7 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       retired.add(id);
       drains.set(id, entry);
       for (const d of have.destinations) {
-        if (d.weight !== 0) drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(d), weight: 0 }, reason: `service removed from the config: draining ${conns} connections`, purpose: 'drain' });
+        if (d.weight !== 0) drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(d), weight: 0 }, reason: `service removed from the config: draining ${fresh(id) ? `${conns} connections` : 'its connections'}`, purpose: 'drain' });
       }
     }
   }
@@ -175,13 +235,21 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
  * The reconciler keeps its view of the kernel current with it between reads.
  */
 export function applyOpsToTable(actual: readonly ActualService[], ops: readonly IpvsOp[]): ActualService[] {
-  const table = new Map(actual.map((a) => [serviceKeyId(a.service.key), { ...a, destinations: [...a.destinations] }]));
+  const table = new Map(actual.map((a) => [serviceKeyId(a.service.key), a]));
+  // Copy on write: entries no op touches stay the very same objects, which is how
+  // the reconciler recognises services that cannot have changed.
+  const copied = new Set<string>();
   for (const op of ops) {
     const id = serviceKeyId(opServiceKey(op));
-    const entry = table.get(id);
+    let entry = table.get(id);
+    if (entry && !copied.has(id)) {
+      entry = { ...entry, destinations: [...entry.destinations] };
+      table.set(id, entry);
+      copied.add(id);
+    }
     switch (op.kind) {
       case 'addService':
-        if (!entry) table.set(id, { service: op.service, destinations: [] });
+        if (!entry) { table.set(id, { service: op.service, destinations: [] }); copied.add(id); }
         break;
       case 'editService':
         if (entry) entry.service = op.service;

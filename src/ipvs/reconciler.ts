@@ -3,11 +3,12 @@
 // the whole kernel table and repairs drift, drains that finish on their own, and
 // retries when someone else changes the table under an apply. It never flushes
 // and never deletes anything it does not own; stop() leaves the table as it is.
+import { performance } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
-import { applyOpsToTable, describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './reconcile.js';
+import { applyOpsToTable, describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp, type NormalizeMemo } from './reconcile.js';
 import type { IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type IpvsStats, type ServiceSpec } from './types.js';
 
@@ -42,6 +43,8 @@ export interface PassReport {
   drift: number;
   /** The owned part of the table matches the desired one (drains aside). */
   converged: boolean;
+  /** Where the time went: reading the kernel, computing the diff, applying ops. */
+  timings?: { readMs: number; diffMs: number; applyMs: number };
   error?: string;
 }
 
@@ -94,6 +97,11 @@ export class Reconciler {
   private readonly opsLogSize: number;
 
   private desired: DesiredService[] = [];
+  private readonly normalizeMemo: NormalizeMemo = new Map();
+  /** Services found in order at the end of the last pass: the desired and kernel entries, by identity. */
+  private clean = new Map<string, { desired: DesiredService; actual: ActualService | undefined }>();
+  /** Some drain waits for connection counters this process has not read yet. */
+  private countersPending = false;
   private retired = new Set<string>();
   private drains = new Map<string, DrainEntry>();
   /** The kernel table as failoverd last saw or left it. */
@@ -143,7 +151,7 @@ export class Reconciler {
   setDesired(desired: readonly DesiredService[]): Promise<PassReport> {
     let next: DesiredService[];
     try {
-      next = normalizeDesired(desired);
+      next = normalizeDesired(desired, this.normalizeMemo);
     } catch (err) {
       const error = `desired IPVS table refused: ${(err as Error).message}`;
       this.log.error({ err }, error);
@@ -293,32 +301,55 @@ export class Reconciler {
     const started = this.clock.now();
     const pass = ++this.passSeq;
     const report: PassReport = { kinds, at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: false };
+    const timings = { readMs: 0, diffMs: 0, applyMs: 0 };
+    report.timings = timings;
+    let mark = performance.now();
+    const lap = (phase: keyof typeof timings): void => { const t = performance.now(); timings[phase] += t - mark; mark = t; };
     try {
-      let actual = await this.readForPass(kinds, report);
+      const read = await this.readForPass(kinds, report);
+      let actual = read.actual;
+      let fresh = read.fresh;
+      lap('readMs');
       for (let attempt = 0; ; attempt++) {
-        const out = reconcile({ desired: this.desired, actual, retired: this.retired, drains: this.drains, now: this.clock.now(), drainTimeoutMs: this.drainTimeout });
+        const freshNow = fresh;
+        const countersFresh = freshNow === 'all' ? () => true : (id: string) => freshNow.has(id);
+        const out = reconcile({
+          desired: this.desired, actual, retired: this.retired, drains: this.drains, now: this.clock.now(), drainTimeoutMs: this.drainTimeout,
+          unchanged: this.unchangedServices(actual), countersFresh,
+        });
+        this.countersPending = [...out.drains.values()].some((e) => !countersFresh(e.service));
         this.noteDrainChanges(out.drains);
         this.drains = out.drains;
         this.retired = out.retired;
         report.attempts = attempt + 1;
+        lap('diffMs');
         if (out.ops.length === 0) {
           this.view = actual;
+          this.noteClean();
           report.converged = true;
           break;
         }
         const results = await applyOps(this.table, out.ops);
+        lap('applyMs');
         report.ops += results.length;
-        for (const r of results) this.record(pass, r.op, r.error, r.message);
+        const quiet = results.length > 50;
+        for (const r of results) this.record(pass, r.op, r.error, r.message, quiet);
         const failures = results.filter((r) => r.error);
+        if (quiet) this.log.info({ ops: results.length, failed: failures.length }, `IPVS: applied ${results.length} ops (each logged at debug level)`);
         if (failures.length === 0) {
           this.view = applyOpsToTable(actual, out.ops);
+          this.noteClean();
+          lap('diffMs');
           report.converged = true;
           break;
         }
+        this.clean.clear();
         report.failed += failures.length;
         // Someone else changed the table (or refused a value): look again and redo the diff.
         actual = await this.table.listServices();
+        fresh = 'all';
         this.view = actual;
+        lap('readMs');
         if (attempt >= this.maxRetries) {
           report.error = `not converged after ${attempt + 1} attempts: ${failures.slice(0, 3).map((f) => `${describeOp(f.op)}: ${f.message}`).join('; ')}`;
           this.log.error({ failures: failures.map((f) => ({ op: describeOp(f.op), error: f.error, message: f.message })) }, report.error);
@@ -340,10 +371,12 @@ export class Reconciler {
 
   /**
    * An audit (or the first pass) reads the whole table and reports drift. Other
-   * passes trust the view, refreshing only the services where something is to be
-   * drained: deciding to delete needs current connection counters.
+   * passes trust the view; a drain pass re-reads the connection counters of the
+   * services where something drains. An apply pass reads nothing: it only ever
+   * sets weights to 0 on counters it has not read, and leaves deleting to the
+   * drain pass that follows at once.
    */
-  private async readForPass(kinds: PassKind[], report: PassReport): Promise<ActualService[]> {
+  private async readForPass(kinds: PassKind[], report: PassReport): Promise<{ actual: ActualService[]; fresh: 'all' | Set<string> }> {
     if (kinds.includes('audit') || !this.view) {
       const fresh = await this.table.listServices();
       if (this.view) {
@@ -355,20 +388,42 @@ export class Reconciler {
           this.events?.publish({ type: 'ipvs.drift', object, reason: d.what, data: { service: d.service, ...(d.destination ? { destination: d.destination } : {}) } });
         }
       }
-      return fresh;
+      return { actual: fresh, fresh: 'all' };
     }
-    const view = structuredClone(this.view);
-    const wanted = new Map(this.desired.map((d) => [serviceKeyId(d.service.key), new Set(d.destinations.map((x) => destinationId(x)))]));
-    const needsCounters = (a: ActualService): boolean => {
+    const refreshed = new Set<string>();
+    if (!kinds.includes('drain')) return { actual: this.view, fresh: refreshed };
+    const draining = new Set([...this.drains.values()].map((e) => e.service));
+    const actual = await Promise.all(this.view.map(async (a) => {
       const id = serviceKeyId(a.service.key);
-      if (this.retired.has(id)) return true;
-      const dests = wanted.get(id);
-      return dests !== undefined && a.destinations.some((d) => !dests.has(destinationId(d)));
-    };
-    await Promise.all(view.filter(needsCounters).map(async (a) => {
-      a.destinations = await this.table.listDestinations(a.service.key);
+      if (!draining.has(id)) return a;
+      refreshed.add(id);
+      return { ...a, destinations: await this.table.listDestinations(a.service.key) };
     }));
-    return view;
+    return { actual, fresh: refreshed };
+  }
+
+  /** Declared services whose desired and kernel entries are the very objects last found in order. */
+  private unchangedServices(actual: readonly ActualService[]): Set<string> {
+    const out = new Set<string>();
+    if (this.clean.size === 0) return out;
+    const byId = new Map(actual.map((a) => [serviceKeyId(a.service.key), a]));
+    const draining = new Set([...this.drains.values()].map((e) => e.service));
+    for (const d of this.desired) {
+      const id = serviceKeyId(d.service.key);
+      const c = this.clean.get(id);
+      if (c && c.desired === d && c.actual === byId.get(id) && !draining.has(id)) out.add(id);
+    }
+    return out;
+  }
+
+  private noteClean(): void {
+    this.clean.clear();
+    const byId = new Map((this.view ?? []).map((a) => [serviceKeyId(a.service.key), a]));
+    const draining = new Set([...this.drains.values()].map((e) => e.service));
+    for (const d of this.desired) {
+      const id = serviceKeyId(d.service.key);
+      if (!draining.has(id)) this.clean.set(id, { desired: d, actual: byId.get(id) });
+    }
   }
 
   private noteDrainChanges(next: Map<string, DrainEntry>): void {
@@ -385,7 +440,7 @@ export class Reconciler {
     }
   }
 
-  private record(pass: number, op: IpvsOp, error?: string, message?: string): void {
+  private record(pass: number, op: IpvsOp, error?: string, message?: string, quiet = false): void {
     const entry: OpsLogEntry = {
       seq: ++this.opSeq,
       at: this.clock.wallNow().toISOString(),
@@ -401,6 +456,7 @@ export class Reconciler {
     if (this.log_.length > this.opsLogSize) this.log_.splice(0, this.log_.length - this.opsLogSize);
     const fields = { op: op.kind, service: entry.service, destination: entry.destination, reason: op.reason };
     if (error) this.log.warn({ ...fields, error, message }, `IPVS ${describeOp(op)} failed: ${error}`);
+    else if (quiet) this.log.debug(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
     else this.log.info(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
   }
 
@@ -422,7 +478,7 @@ export class Reconciler {
     if (this.stopped || this.drains.size === 0) return;
     const now = this.clock.now();
     const nextDeadline = Math.min(...[...this.drains.values()].map((e) => e.deadline));
-    const delay = Math.max(0, Math.min(this.drainPollMs, nextDeadline - now));
+    const delay = this.countersPending ? 0 : Math.max(0, Math.min(this.drainPollMs, nextDeadline - now));
     this.drainTimer = this.clock.setTimer(delay, () => {
       this.drainTimer = undefined;
       void this.request('drain');

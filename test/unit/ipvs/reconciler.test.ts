@@ -68,6 +68,8 @@ test('reload: a removed real server drains at weight 0 until its connections end
   await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
   let d = (await table.listDestinations(VIP)).find((x) => x.address === '10.6.2.192');
   assert.equal(d?.weight, 0, 'drained, not cut');
+  // The apply pass did not read counters; the drain pass that follows at once does.
+  await advance(clock, reconciler, 0);
   const status = reconciler.status();
   assert.equal(status.draining.length, 1);
   assert.equal(status.draining[0]!.destination, '10.6.2.192:80');
@@ -82,6 +84,20 @@ test('reload: a removed real server drains at weight 0 until its connections end
   assert.match(reconciler.opsLog().at(-1)!.reason, /drained/);
   assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drain').map((e) => e.to), ['draining', 'done']);
   assert.equal(reconciler.status().draining.length, 0);
+});
+
+test('a removed real server without connections goes to weight 0, then is deleted by the drain pass that follows at once', async () => {
+  const { table, clock, reconciler } = setup();
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }]);
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  assert.equal((await table.listDestinations(VIP)).find((x) => x.address === '10.6.2.192')?.weight, 0);
+  await advance(clock, reconciler, 0);
+  assert.deepEqual((await table.listDestinations(VIP)).map((x) => x.address), ['10.6.2.191']);
+  assert.deepEqual(reconciler.opsLog().slice(-2).map((e) => `${e.op}: ${e.reason}`), [
+    'editDest: not declared: draining its connections (weight 1 → 0)',
+    'deleteDest: drained: no connections left',
+  ]);
 });
 
 test('a drain ends at its timeout even with connections left', async () => {
