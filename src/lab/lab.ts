@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RtnlWatcher } from '../net/rtnetlink.js';
+import { ClientNarration } from './client-narration.js';
 import { directorConfigs, type DirectorConfig } from './configs.js';
 import { monoMs } from './mono.js';
 import { parseProcArp, parseProcIpvs, parseProcIpvsConn, readProcNet, type ProcIpvsConnection } from './procnet.js';
@@ -64,9 +65,7 @@ export class Lab {
   private readonly rotation = new Map<string, string>();
   private arpMac = '';
   private ticker: NodeJS.Timeout | undefined;
-  private clientFailing = false;
-  private failedSinceAnswer = 0;
-  private lastAnswerAt = 0;
+  private readonly narration: ClientNarration;
   /** Set once the summary is out: teardown is not narrated. */
   quiet = false;
 
@@ -79,6 +78,7 @@ export class Lab {
     this.configs = new Map(configs.map((c) => [c.name, c]));
     this.requestEveryMs = options.requestEveryMs ?? 50;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 300;
+    this.narration = new ClientNarration((text, at) => this.say('client', text, at), Math.max(4 * this.requestEveryMs, 250));
   }
 
   get advertIntervalMs(): number {
@@ -164,17 +164,23 @@ export class Lab {
     return this.agents.get(name);
   }
 
-  /** The director dies: failoverd is killed with kill -9 and the machine goes dark (its namespace is deleted). */
+  /**
+   * The director dies: failoverd is killed with kill -9 and the machine goes dark
+   * at once (its cable is cut, then its namespace deleted: VIP, IPVS table and
+   * sync daemon go with it). Returns when the cable was cut: from then on nothing
+   * reaches lvs-a's kernel.
+   */
   async crashDirector(name: string): Promise<number> {
     const proc = this.agents.get(name);
     if (!proc?.running) throw new Error(`failoverd on ${name} is not running`);
-    const at = monoMs();
     proc.kill('SIGKILL');
+    this.topology.cutCable(name);
+    const at = monoMs();
     this.unwatchVip(name);
     await proc.exited;
     this.topology.powerOff(name);
     this.rotation.delete(name);
-    this.say(name, `crash: kill -9 ${proc.pid} (failoverd) and power off — its VIP, IPVS table and sync daemon are gone`, at);
+    this.say(name, `crash: kill -9 ${proc.pid} (failoverd) and power cut — its VIP, IPVS table and sync daemon are gone`, at);
     return at;
   }
 
@@ -255,6 +261,7 @@ export class Lab {
       const all = (svc?.destinations ?? []).map((d) => `${nameOfAddress(d.address)} w${d.weight}`).join(', ');
       this.say(director, `kernel: IPVS ${VIP}:${SERVICE_PORT} ${svc ? `${svc.scheduler} → ${all || 'no real servers'}` : 'no service'}`, t);
     }
+    this.narration.tick(monoMs());
     if (this.client?.running) {
       const text = readProcNet(this.client.pid, 'arp');
       if (text === undefined) return;
@@ -289,16 +296,7 @@ export class Lab {
 
   private onRequest(s: RequestSample): void {
     this.samples.push(s);
-    if (s.ok) {
-      if (this.clientFailing) this.say('client', `answered again (by ${s.who}) after ${((s.done - this.lastAnswerAt) / 1000).toFixed(3)} s without an answer; ${this.failedSinceAnswer} requests failed meanwhile`, s.done);
-      this.clientFailing = false;
-      this.failedSinceAnswer = 0;
-      this.lastAnswerAt = Math.max(this.lastAnswerAt, s.done);
-    } else {
-      this.failedSinceAnswer++;
-      if (!this.clientFailing) this.say('client', `request failed: ${s.error} (sent at ${this.since(s.sent).toFixed(3)})`, s.done);
-      this.clientFailing = true;
-    }
+    this.narration.add(s);
   }
 
   /** Opens the long-lived connection; resolves once it has had its first answer. */

@@ -26,6 +26,8 @@ export interface LabHost extends HostSpec {
   /** eth0's MAC: 02:00 followed by the IPv4 address, so it reads back to the host. */
   mac: string;
   poweredOn: boolean;
+  /** Its port on the bridge (in the switch namespace), while plugged in. */
+  port?: string;
 }
 
 export function macFor(address: string): string {
@@ -86,10 +88,19 @@ export class Topology {
     sh('ip', ['netns', 'add', host.ns]);
     sh('ip', ['link', 'add', 'eth0', 'netns', host.ns, 'address', host.mac, 'type', 'veth', 'peer', 'name', port, 'netns', this.switchNs]);
     sh('ip', ['-n', this.switchNs, 'link', 'set', port, 'master', 'br0', 'up']);
+    host.port = port;
     sh('ip', ['-n', host.ns, 'link', 'set', 'lo', 'up']);
     sh('ip', ['-n', host.ns, 'addr', 'add', `${host.address}/24`, 'dev', 'eth0']);
     sh('ip', ['-n', host.ns, 'link', 'set', 'eth0', 'up']);
     host.poweredOn = true;
+  }
+
+  /** Pulls the host's cable: its bridge port (and so the veth pair) is deleted at once. */
+  cutCable(name: string): void {
+    const host = this.host(name);
+    if (!host.port) return;
+    sh('ip', ['-n', this.switchNs, 'link', 'delete', host.port]);
+    delete host.port;
   }
 
   /** Deletes the host's namespace: every address, IPVS entry and sync daemon in it is gone. */
@@ -97,6 +108,7 @@ export class Topology {
     const host = this.host(name);
     if (!host.poweredOn) return;
     host.poweredOn = false;
+    this.cutCable(name);
     sh('ip', ['netns', 'delete', host.ns]);
   }
 
