@@ -35,6 +35,7 @@ export async function keepServe(lab: Lab, forMs: number): Promise<void> {
   say(`  failoverd lab exec -- ip netns exec ${ns('lvs-a')} ${process.execPath} ${CLI} status --socket ${lab.configs.get('lvs-a')!.apiSocket}`);
   say(`  failoverd lab exec -- ip -n ${ns('client')} neigh`);
   say('  failoverd lab stop');
+  say(`(failoverd is ${process.execPath} ${CLI}; commands run as root inside the lab's kernel, ${COMMAND_TIMEOUT_MS / 1000} s at most each.)`);
   say(`Namespaces: ${[...lab.topology.hosts.values()].map((h) => h.ns).join(', ')} (bridge in ${lab.topology.switchNs}).`);
   const deadline = Date.now() + forMs;
   try {

@@ -257,7 +257,12 @@ export async function runScenario(options: ScenarioOptions = {}): Promise<Scenar
     ...(error ? { error } : {}),
   };
   try {
-    if (options.keep) await options.keep(lab);
+    if (options.keep) {
+      // Whatever happens while the user pokes at the lab is narrated too.
+      lab.quiet = false;
+      await options.keep(lab);
+      lab.quiet = true;
+    }
   } finally {
     await lab.destroy();
   }
