@@ -110,7 +110,8 @@ export class Agent implements StatusSource, AdminActions {
   async start(): Promise<void> {
     const log = this.logger;
     for (const w of this.plan.warnings) log.warn(w);
-    this.unsubscribe.push(this.bus.subscribe('*', (e) => log.info({ event: e }, `${e.type} ${e.object}${e.from || e.to ? ` ${e.from ?? ''} → ${e.to ?? ''}` : ''}${e.reason ? `: ${e.reason}` : ''}`)));
+    // Each subsystem logs its own transitions once; the bus trace is for debugging.
+    this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
     this.alerts = new Alerts(this.bus, alertsFromConfig(this.config.alerts), { logger: log, userAgent: `failoverd/${packageVersion()}` });
     this.metrics = new Metrics(this.bus, {

@@ -104,7 +104,8 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   await waitFor(() => observer.adverts(51).some((a) => a.priority === 140), 'adverts at priority 140', 2_000);
   assert.ok(observer.adverts(51).filter((a) => a.priority === 150).length >= masterSince);
   assert.ok(notes.some((n) => n.text.startsWith('RELOADING=1')), 'RELOADING=1 sent');
-  assert.ok(!logs.some((l) => l['event'] && (l['event'] as { type?: string }).type === 'vrrp.state' && (l['event'] as { from?: string }).from === 'master'), 'no state change on reload');
+  assert.ok(logs.some((l) => /^vrrp web: backup -> master/.test(String(l['msg']))), 'the election is logged');
+  assert.ok(!logs.some((l) => /^vrrp web: master ->/.test(String(l['msg']))), 'no state change on reload');
 
   agent.kill('SIGTERM');
   assert.equal(await exited, 0);
