@@ -44,6 +44,8 @@ Options:
                           "failoverd lab stop" (or after --keep-for, default 1h)
   --prefix P              prefix for namespace names (default none: client, lvs-a, ...)
   --mem SIZE              UML memory (default 2G)
+  --here                  build the lab in this kernel instead of a UML one (it
+                          needs IPVS; the namespaces are still the lab's own)
   -h, --help`;
 
 const cliPath = (): string => fileURLToPath(new URL('../cli.js', import.meta.url));
@@ -54,9 +56,6 @@ export function findUmlRun(): string | undefined {
   return candidates.find((p) => existsSync(p));
 }
 
-function inKernelWithIpvs(): boolean {
-  return process.env['FAILOVERD_IN_UML'] === '1' || existsSync('/proc/net/ip_vs');
-}
 
 export const command: Command = {
   name: 'lab',
@@ -64,8 +63,8 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     if (argv[0] === 'exec' || argv[0] === 'stop') return keepSend(argv[0], argv.slice(argv[1] === '--' ? 2 : 1));
-    const { flags, rest } = parseFlags(argv, ['keep']);
-    const known = ['scenario', 'advert', 'keep', 'keep-for', 'prefix', 'mem'];
+    const { flags, rest } = parseFlags(argv, ['keep', 'here']);
+    const known = ['scenario', 'advert', 'keep', 'keep-for', 'prefix', 'mem', 'here'];
     const unknown = Object.keys(flags).filter((f) => !known.includes(f));
     if (unknown.length || rest.length) {
       process.stderr.write(`failoverd lab: ${unknown.length ? `unknown option --${unknown[0]}` : `unexpected argument "${rest[0]}"`}\n${USAGE}\n`);
@@ -89,10 +88,14 @@ export const command: Command = {
     }
     const keep = flags['keep'] === true;
 
-    if (!inKernelWithIpvs()) return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);
+    if (process.env['FAILOVERD_IN_UML'] !== '1' && flags['here'] !== true) return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);
 
     if (process.getuid?.() !== 0) {
       process.stderr.write('failoverd lab: needs root (network namespaces, IPVS)\n');
+      return 1;
+    }
+    if (!existsSync('/proc/net/ip_vs')) {
+      process.stderr.write('failoverd lab --here: this kernel has no IPVS (modprobe ip_vs), or drop --here to run the lab in a UML kernel\n');
       return 1;
     }
     const result = await runScenario({

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { formatDuration } from '../config/duration.js';
 import { RtnlWatcher } from '../net/rtnetlink.js';
 import { ClientNarration } from './client-narration.js';
 import { directorConfigs, type DirectorConfig } from './configs.js';
@@ -156,7 +157,7 @@ export class Lab {
       if (info.signal === 'SIGKILL' || this.agents.get(name) !== proc) return;
       this.say(name, `failoverd exited (${info.code ?? info.signal}); last stderr:\n${proc.stderr.trim().split('\n').slice(-8).join('\n')}`);
     });
-    this.say(name, `failoverd run --config ${config.path} (pid ${proc.pid}, priority ${config.priority}, advert ${config.advertIntervalMs} ms)`);
+    this.say(name, `failoverd run --config ${config.path} (pid ${proc.pid}, priority ${config.priority}, advert ${formatDuration(config.advertIntervalMs)})`);
     return proc;
   }
 
