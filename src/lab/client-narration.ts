@@ -16,7 +16,8 @@ export class ClientNarration {
   add(s: RequestSample): void {
     if (s.ok) {
       if (this.lastAnswerAt > 0 && s.done - this.lastAnswerAt > this.silenceMs) {
-        this.say(`answered again (by ${s.who}) after ${((s.done - this.lastAnswerAt) / 1000).toFixed(3)} s without an answer; ${this.failedSinceAnswer} requests failed meanwhile`, s.done);
+        const failed = this.failedSinceAnswer ? `; ${this.failedSinceAnswer} requests failed meanwhile` : '';
+        this.say(`answered again (by ${s.who}) after ${((s.done - this.lastAnswerAt) / 1000).toFixed(3)} s without an answer${failed}`, s.done);
       }
       this.lastAnswerAt = Math.max(this.lastAnswerAt, s.done);
       this.failedSinceAnswer = 0;
