@@ -137,9 +137,9 @@ export class Lab {
     const proc = this.servers.get(name);
     if (!proc?.running) throw new Error(`${name}'s HTTP server is not running`);
     const at = monoMs();
+    this.say(name, `HTTP server killed (kill -9 ${proc.pid})`, at);
     proc.kill('SIGKILL');
     await proc.exited;
-    this.say(name, `HTTP server killed (kill -9 ${proc.pid})`, at);
     return at;
   }
 
@@ -177,11 +177,11 @@ export class Lab {
     proc.kill('SIGKILL');
     this.topology.cutCable(name);
     const at = monoMs();
+    this.say(name, `crash: kill -9 ${proc.pid} (failoverd) and power cut — its VIP, IPVS table and sync daemon are gone`, at);
     this.unwatchVip(name);
     await proc.exited;
     this.topology.powerOff(name);
     this.rotation.delete(name);
-    this.say(name, `crash: kill -9 ${proc.pid} (failoverd) and power cut — its VIP, IPVS table and sync daemon are gone`, at);
     return at;
   }
 
@@ -194,11 +194,16 @@ export class Lab {
     return at;
   }
 
+  /**
+   * Narrates failoverd's own account of its transitions from its JSON log. Log
+   * shapes are not an interface, so this is lenient: an event type (the bus's
+   * object or the health monitor's string) or a VRRP state change, else nothing.
+   */
   private agentLog(director: string, line: string): void {
     if (!line.startsWith('{')) return;
-    let entry: { level?: number; msg?: string; event?: { type?: string }; err?: { message?: string } };
+    let entry: { level?: number; msg?: string; event?: string | { type?: string }; instance?: string; from?: string; to?: string; err?: { message?: string } };
     try { entry = JSON.parse(line) as typeof entry; } catch { return; }
-    const type = entry.event?.type ?? '';
+    const type = typeof entry.event === 'string' ? entry.event : entry.event?.type ?? (entry.instance && entry.from && entry.to ? 'vrrp.state' : '');
     if (/^(vrrp\.state|realserver\.(up|down)|quorum\.|ipvs\.error|config\.rejected)/.test(type)) this.say(director, `failoverd: ${entry.msg}`);
     else if ((entry.level ?? 0) >= 50) this.say(director, `failoverd ${entry.level! >= 60 ? 'FATAL' : 'ERROR'}: ${entry.msg}${entry.err?.message && !entry.msg?.includes(entry.err.message) ? ` (${entry.err.message})` : ''}`);
   }

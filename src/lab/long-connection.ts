@@ -30,12 +30,14 @@ let seq = 0;
 let pending: { sample: RequestSample; timer: NodeJS.Timeout } | undefined;
 let buffer = '';
 let closed = false;
+// Kept from the connect: a destroyed socket no longer knows its port.
+let localPort: number | undefined;
 
 function close(error: string): void {
   if (closed) return;
   closed = true;
   if (pending) { clearTimeout(pending.timer); emit({ ...pending.sample, done: monoMs(), ok: false, error }); }
-  emit({ kind: 'closed', t: monoMs(), error, localPort: socket.localPort });
+  emit({ kind: 'closed', t: monoMs(), error, localPort });
   socket.destroy();
   setTimeout(() => process.exit(0), 50);
 }
@@ -43,7 +45,7 @@ function close(error: string): void {
 function send(): void {
   if (closed) return;
   if (monoMs() - started > maxMs) { close('max-seconds reached'); return; }
-  const sample: RequestSample = { kind: 'long', seq: seq++, sent: monoMs(), done: 0, ok: false, localPort: socket.localPort };
+  const sample: RequestSample = { kind: 'long', seq: seq++, sent: monoMs(), done: 0, ok: false, ...(localPort !== undefined ? { localPort } : {}) };
   pending = { sample, timer: setTimeout(() => close(`no answer within ${answerTimeoutMs} ms`), answerTimeoutMs) };
   socket.write(`GET /long HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n\r\n`);
 }
@@ -70,7 +72,7 @@ function drain(): void {
 }
 
 socket.setEncoding('utf8');
-socket.on('connect', () => { emit({ kind: 'connected', t: monoMs(), localPort: socket.localPort }); send(); });
+socket.on('connect', () => { localPort = socket.localPort; emit({ kind: 'connected', t: monoMs(), localPort }); send(); });
 socket.on('data', (chunk: string) => { buffer += chunk; drain(); });
 socket.on('error', (err: NodeJS.ErrnoException) => close(err.code ?? err.message));
 socket.on('end', () => close('closed by the server'));

@@ -200,6 +200,8 @@ class Scenario {
     const vip = await lab.waitFor(() => lab.vipEvents.find((e) => e.director === 'lvs-a' && e.added && e.t > boot)?.t, 40_000, 'lvs-a to take the VIP back');
     this.mark('vipOnA', vip);
     const tableAtTakeover = lab.rotationOf('lvs-a');
+    const longPort = longBefore?.localPort;
+    const longKnownToA = longPort !== undefined && lab.connectionsOf('lvs-a').some((c) => c.client === CLIENT_ADDRESS && c.clientPort === longPort);
     const released = await lab.waitFor(() => lab.vipEvents.find((e) => e.director === 'lvs-b' && !e.added && e.t > boot)?.t, 10_000, 'lvs-b to release the VIP').catch(() => undefined);
     const arp = await lab.waitFor(() => lab.arpEvents.find((e) => e.host === 'lvs-a' && e.t > boot)?.t, 10_000, 'the client\'s ARP cache to point at lvs-a').catch(() => undefined);
     if (arp) this.mark('arpOnA', arp);
@@ -222,7 +224,8 @@ class Scenario {
     if (longBefore) {
       const broke = lab.longNotices.find((n) => n.kind === 'closed' && n.t > boot);
       const last = lab.longSamples.filter((s) => s.ok).at(-1)!;
-      this.measure({ part: 'preempt', name: 'long connection across the preempt', text: broke ? `broke (${broke.error})` : last.done > vip ? `survived, ${last.who}` : 'no answer since' });
+      const fate = broke ? `broke (${broke.error})` : last.done > vip ? `survived, ${last.who}` : 'no answer since';
+      this.measure({ part: 'preempt', name: 'long connection across the preempt (informational)', text: `${fate}; ${longKnownToA ? 'was' : 'was not'} synced to lvs-a before it took over` });
     }
   }
 }
