@@ -1,6 +1,7 @@
 // Reads failoverd.yaml into a FailoverdConfig, or into every problem found, each
 // with file:line:column and key path. Never throws on bad input.
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { crossCheck } from './cross.js';
@@ -26,13 +27,30 @@ export type LoadConfigResult =
 export async function loadConfigFile(path: string, options: LoadConfigOptions): Promise<LoadConfigResult> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readRegularFile(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : (err as Error).message;
     return { ok: false, errors: [{ severity: 'error', file: path, line: 0, column: 0, path: '', segments: [], message: `cannot read the config file: ${reason}` }], warnings: [] };
   }
   return loadConfigText(text, path, options);
+}
+
+/**
+ * Reads a regular file only. A FIFO (or a device) in place of the config would
+ * block the read until a writer appears — and a reload, and the stop waiting on
+ * it, with it: opened non-blocking and refused unless it is a regular file.
+ */
+async function readRegularFile(path: string): Promise<string> {
+  const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  try {
+    const info = await handle.stat();
+    if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    if (!info.isFile()) throw new Error(`is ${info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device'}, expected a regular file`);
+    return await handle.readFile('utf8');
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Small edit distance, for "did you mean". */
