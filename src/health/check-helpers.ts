@@ -22,6 +22,10 @@ export function errorText(err: unknown): string {
     // System errors repeat the syscall and address the reason already says.
     if (code && typeof e.syscall === 'string') return code;
     const message = typeof e.message === 'string' ? e.message : undefined;
+    // OpenSSL's text ("80BC…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/…c:350:\n")
+    // carries one useful field, the reason: keep the code and that.
+    const openssl = message && /:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(message);
+    if (code && openssl) return `${code} (TLS: ${openssl[1]})`;
     if (code && message && !message.includes(code)) return `${code} ${message}`;
     return message ?? code ?? String(err);
   }
