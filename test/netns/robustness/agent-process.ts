@@ -62,9 +62,12 @@ export class AgentProcess {
     this.api = new ApiClient({ kind: 'unix', path: socketPath });
   }
 
-  /** Starts `failoverd run --config FILE` inside the namespace (same pid: ip netns exec execs). */
-  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}): AgentProcess {
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configPath], {
+  /**
+   * Starts `failoverd run --config FILE` inside the namespace (same pid: ip netns exec execs).
+   * At debug level every bus event is logged ({event}), so tests can count what was published.
+   */
+  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug'): AgentProcess {
+    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
     });
     return new AgentProcess(proc, socketPath);
