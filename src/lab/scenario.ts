@@ -213,7 +213,7 @@ class Scenario {
     const during = tally(sentBetween(lab.samples, boot, end));
     const after = arp !== undefined ? tally(sentBetween(lab.samples, arp, end)) : undefined;
     this.measure({ part: 'preempt', name: 'lvs-a boot → VIP back on lvs-a', ms: vip - boot });
-    this.measure({ part: 'preempt', name: 'VIP on lvs-a → released by lvs-b', ms: released !== undefined ? released - vip : undefined });
+    this.measure({ part: 'preempt', name: 'lvs-b drops the VIP (relative to lvs-a adding it)', ms: released !== undefined ? released - vip : undefined });
     this.measure({ part: 'preempt', name: 'longest client silence around the preempt', ms: silence?.ms });
     this.measure({ part: 'preempt', name: 'client requests failed during the preempt', text: during.errors ? `${during.errors} of ${during.requests} (${describeErrors(during.errorKinds)})` : `0 of ${during.requests}` });
     lab.say('lab', `lvs-a's IPVS table when it took the VIP: ${tableAtTakeover.join(', ') || 'empty'}`);
