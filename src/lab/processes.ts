@@ -59,7 +59,7 @@ export class ProcessSet {
 
   /** Starts argv inside namespace ns. */
   start(label: string, ns: string, argv: string[], handlers: { stdout?: (line: string) => void; stderr?: (line: string) => void } = {}): LabProcess {
-    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, FAILOVERD_LAB: '1' } });
+    const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
     const proc = new LabProcess(label, child, handlers.stdout, handlers.stderr);
     this.all.add(proc);
     void proc.exited.then(() => this.all.delete(proc));
