@@ -74,6 +74,7 @@ function emptyCounters(): VrrpCounters {
 }
 
 const trackKey = (kind: TrackKind, name: string): string => `${kind}/${name}`;
+const TIMER_GRANULARITY_MS = 1;
 
 export class VrrpInstance implements SyncMember {
   private config: VrrpInstanceConfig;
@@ -280,11 +281,14 @@ export class VrrpInstance implements SyncMember {
     };
   }
 
-  private dispatch(event: FsmEvent): void {
+  private dispatch(event: FsmEvent, now = this.clock.now()): void {
     if (!this.fsm) return;
-    const { state, actions } = step(this.fsm, event, this.clock.now());
+    const { state, actions } = step(this.fsm, event, now);
     this.fsm = state;
-    for (const action of actions) this.execute(action);
+    // The wire first (advert, VIPs, announcement), then the bookkeeping of the
+    // transition: event subscribers, logs and the sync group must not delay a failover.
+    for (const action of actions) if (action.type !== 'transition') this.execute(action);
+    for (const action of actions) if (action.type === 'transition') this.execute(action);
     this.reschedule();
   }
 
@@ -294,9 +298,14 @@ export class VrrpInstance implements SyncMember {
     if (!this.running || !this.fsm) return;
     const at = nextDeadline(this.fsm);
     if (at === undefined) return;
-    this.timer = this.clock.setTimer(Math.max(0, at - this.clock.now()), () => {
+    // Timers have whole-millisecond granularity and start from the event loop's
+    // cached time: a fractional delay (skew is 609.375 ms at priority 100) would
+    // fire early, find the deadline not reached and re-arm for another 1-2 ms.
+    // Round up, and count a deadline less than a millisecond away as reached.
+    this.timer = this.clock.setTimer(Math.ceil(Math.max(0, at - this.clock.now())), () => {
       this.timer = undefined;
-      this.dispatch({ type: 'tick' });
+      const now = this.clock.now();
+      this.dispatch({ type: 'tick' }, now >= at - TIMER_GRANULARITY_MS ? Math.max(now, at) : now);
     });
   }
 
