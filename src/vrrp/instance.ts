@@ -144,7 +144,19 @@ export class VrrpInstance implements SyncMember {
     this.running = true;
     this.deps.syncGroup?.add(this);
 
-    await this.startTracking(link);
+    try {
+      await this.startTracking(link);
+    } catch (err) {
+      this.stopTracking();
+      this.tracked.clear();
+      this.running = false;
+      this.deps.syncGroup?.remove(this.name);
+      this.channel.close();
+      this.announcer?.close();
+      this.channel = undefined;
+      this.announcer = undefined;
+      throw err;
+    }
     const { priority, fault } = this.computePriority();
     this.fsm = initialState(this.fsmConfig(source), priority);
     // A previous run may have died as master: the addresses must not linger.
