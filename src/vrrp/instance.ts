@@ -30,6 +30,8 @@ export interface VrrpInstanceDeps {
   /** For tests: how track scripts run. */
   runScript?: ScriptRun;
   trackFilePollMs?: number;
+  /** How early a backup's Master_Down_Timer wakes to then yield until the exact deadline (default 2 ms on the system clock, 0 otherwise). */
+  precisionSpinMs?: number;
 }
 
 export interface VrrpCounters {
@@ -91,6 +93,9 @@ export class VrrpInstance implements SyncMember {
   private scripts: TrackScriptRunner[] = [];
   private files: TrackFileWatcher[] = [];
   private vipQueue: Promise<void> = Promise.resolve();
+  private vipOpsPending = 0;
+  /** Whether every queued VIP change has already been handed to the kernel. */
+  private vipsIssued = true;
   private burstTimers: TimerHandle[] = [];
   private refreshTimer: TimerHandle | undefined;
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
@@ -237,7 +242,7 @@ export class VrrpInstance implements SyncMember {
     if (vipsChanged) {
       this.queueVipList(prev.vips.filter((v) => !next.vips.includes(v)), 'remove');
       this.queueVips('add');
-      this.vipQueue = this.vipQueue.then(() => this.announce());
+      this.announceAfterVips();
     }
     if (vipsChanged || JSON.stringify(prev.garp) !== JSON.stringify(next.garp)) this.scheduleRefresh();
   }
@@ -314,11 +319,29 @@ export class VrrpInstance implements SyncMember {
     // cached time: a fractional delay (skew is 609.375 ms at priority 100) would
     // fire early, find the deadline not reached and re-arm for another 1-2 ms.
     // Round up, and count a deadline less than a millisecond away as reached.
-    this.timer = this.clock.setTimer(Math.ceil(Math.max(0, at - this.clock.now())), () => {
+    // A backup's Master_Down_Timer decides the failover time: on the real clock
+    // it wakes a little early and yields until the exact deadline.
+    const spinMs = this.fsm.state === 'backup' ? this.deps.precisionSpinMs ?? (this.clock === systemClock ? 2 : 0) : 0;
+    const delay = Math.max(0, at - this.clock.now());
+    const fire = (): void => {
       this.timer = undefined;
       const now = this.clock.now();
       this.dispatch({ type: 'tick' }, now >= at - TIMER_GRANULARITY_MS ? Math.max(now, at) : now);
-    });
+    };
+    if (spinMs > 0 && delay > spinMs) {
+      this.timer = this.clock.setTimer(Math.floor(delay - spinMs), () => {
+        let cancelled = false;
+        this.timer = { cancel: () => { cancelled = true; } };
+        const wait = (): void => {
+          if (cancelled) return;
+          if (this.clock.now() >= at) fire();
+          else setImmediate(wait);
+        };
+        wait();
+      });
+      return;
+    }
+    this.timer = this.clock.setTimer(Math.ceil(delay), fire);
   }
 
   private execute(action: FsmAction): void {
@@ -334,7 +357,7 @@ export class VrrpInstance implements SyncMember {
         this.queueVips('remove');
         return;
       case 'announce':
-        this.vipQueue = this.vipQueue.then(() => this.announce());
+        this.announceAfterVips();
         if (action.reason === 'became-master') this.scheduleRefresh();
         return;
       case 'transition':
@@ -380,22 +403,36 @@ export class VrrpInstance implements SyncMember {
     this.queueVipList(this.config.vips, op);
   }
 
-  /** VIP changes run in order, one after another, whatever their latency. */
+  /**
+   * VIP changes run in order, one after another, whatever their latency. When
+   * nothing is pending they are issued at once, in this call: the kernel has
+   * applied them when the host returns, so the announcement need not wait for
+   * the acknowledgement (a millisecond or two of failover time).
+   */
   private queueVipList(vips: string[], op: 'add' | 'remove'): void {
     const host = this.deps.io.host;
     const iface = this.config.interface;
     const addresses = this.vipAddresses(vips);
-    this.vipQueue = this.vipQueue.then(async () => {
-      await Promise.all(addresses.map(async (a) => {
-        try {
-          if (op === 'add') await host.addAddress(iface, a);
-          else await host.removeAddress(iface, a);
-        } catch (err) {
-          this.counters.vipErrors++;
-          this.deps.log?.error({ err, instance: this.name, address: a.address }, `vrrp: ${op} VIP failed`);
-        }
-      }));
-    });
+    const run = (): Promise<void> => Promise.all(addresses.map(async (a) => {
+      try {
+        if (op === 'add') await host.addAddress(iface, a);
+        else await host.removeAddress(iface, a);
+      } catch (err) {
+        this.counters.vipErrors++;
+        this.deps.log?.error({ err, instance: this.name, address: a.address }, `vrrp: ${op} VIP failed`);
+      }
+    })).then(() => undefined);
+    const idle = this.vipOpsPending === 0;
+    this.vipOpsPending++;
+    const settled = (): void => { this.vipOpsPending--; };
+    this.vipsIssued = idle;
+    this.vipQueue = (idle ? run() : this.vipQueue.then(run)).then(settled, settled);
+  }
+
+  /** Announces once the VIPs are in place: at once if they were issued now, else after the queue. */
+  private announceAfterVips(): void {
+    if (this.vipsIssued) this.announce();
+    else this.vipQueue = this.vipQueue.then(() => this.announce());
   }
 
   /** One burst: `count` announcements `interval` apart. */

@@ -23,7 +23,11 @@ export interface VrrpHost {
   link(name: string): Promise<LinkState>;
   /** Calls back on every change of the link or its addresses; returns an unsubscribe. */
   watchLink(name: string, onChange: (link: LinkState) => void): () => void;
-  /** Idempotent: an address already present is not an error. */
+  /**
+   * Idempotent: an address already present is not an error. Implementations
+   * should issue the change before returning (rtnetlink applies it in the
+   * write), so the runner can announce without waiting for the acknowledgement.
+   */
   addAddress(interfaceName: string, address: InterfaceAddress): Promise<void>;
   /** Idempotent: an absent address is not an error. */
   removeAddress(interfaceName: string, address: InterfaceAddress): Promise<void>;

@@ -71,18 +71,23 @@ export class RtnetlinkHost implements VrrpHost {
     return link.index;
   }
 
-  /** Runs an address operation, re-resolving the index once if the interface was re-created. */
-  private async onInterface(name: string, op: (ifindex: number) => Promise<void>): Promise<void> {
-    try {
-      await op(await this.indexOf(name));
-    } catch (err) {
+  /**
+   * Runs an address operation, re-resolving the index once if the interface
+   * was re-created. With the index known, the request is written before this
+   * returns, and rtnetlink applies it inside that write: callers may announce
+   * the address at once and await the promise only for the outcome.
+   */
+  private onInterface(name: string, op: (ifindex: number) => Promise<void>): Promise<void> {
+    const known = this.indexes.get(name);
+    const first = known !== undefined ? op(known) : this.indexOf(name).then(op);
+    return first.catch(async (err: unknown) => {
       if ((err as { code?: string }).code !== 'ENODEV' || !this.indexes.delete(name)) throw err;
       await op(await this.indexOf(name));
-    }
+    });
   }
 
-  async addAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
-    await this.onInterface(interfaceName, async (ifindex) => {
+  addAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
+    return this.onInterface(interfaceName, async (ifindex) => {
       try {
         await this.rtnl.addAddress({ ifindex, address: address.address, prefixLength: address.prefixLength, ...(address.label ? { label: address.label } : {}) });
       } catch (err) {
@@ -91,8 +96,8 @@ export class RtnetlinkHost implements VrrpHost {
     });
   }
 
-  async removeAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
-    await this.onInterface(interfaceName, async (ifindex) => {
+  removeAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
+    return this.onInterface(interfaceName, async (ifindex) => {
       try {
         await this.rtnl.deleteAddress({ ifindex, address: address.address, prefixLength: address.prefixLength });
       } catch (err) {
