@@ -8,7 +8,7 @@
 //
 //   bash test/harness/uml-run.sh --mem 2G --timeout 1500 -- node dist-robust/bench/soak/soak.js [--minutes 10] [--out FILE] [--warmup 60] [--slot 40]
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -28,6 +28,8 @@ const SLOTS = Math.max(3, Math.ceil((MINUTES * 60 - WARMUP_S) / SLOT_S));
 const LINK_SLOT = Math.floor(SLOTS * 0.3);
 const FORCE_SLOT = Math.floor(SLOTS * 0.7);
 const SAMPLE_S = 10;
+/** Where to keep the heap snapshots taken after warm-up and at the end (for diffing); none if empty. */
+const KEEP_SNAPSHOTS = arg('keep-snapshots', '');
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-soak-'));
 const t0 = Date.now();
@@ -124,6 +126,36 @@ async function sample(key: 'a' | 'b', agent: AgentProcess): Promise<void> {
   samples[key].push({ t: Date.now(), ...r, heapUsed });
 }
 
+/**
+ * Heap used after a full collection: a heap snapshot (SIGUSR2, --heapsnapshot-signal)
+ * collects garbage first, so the heap measured right after it holds only live objects —
+ * the number to compare for a leak, unlike RSS or heap used between collections.
+ */
+async function liveHeap(key: 'a' | 'b', agent: AgentProcess, label: string): Promise<Sample> {
+  const dir = join(work, key);
+  const before = new Set(readdirSync(dir));
+  process.kill(agent.pid, 'SIGUSR2');
+  let file = '';
+  for (let i = 0; i < 600 && !file; i++) {
+    await sleep(100);
+    file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)) ?? '';
+  }
+  if (!file) throw new Error(`no heap snapshot from ${names[key]}`);
+  // Written when its size stops changing.
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await sleep(200);
+    const now = statSync(join(dir, file)).size;
+    if (now === size && now > 0) break;
+    size = now;
+  }
+  if (KEEP_SNAPSHOTS) copyFileSync(join(dir, file), join(KEEP_SNAPSHOTS, `soak-${names[key]}-${label}.heapsnapshot`));
+  rmSync(join(dir, file));
+  const r = agent.resources();
+  const heapUsed = sumOf(await agent.metrics(), 'nodejs_heap_size_used_bytes');
+  return { t: Date.now(), ...r, heapUsed };
+}
+
 async function cleanup(): Promise<void> {
   for (const a of agents) await a.stop().catch(() => undefined);
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
@@ -137,7 +169,15 @@ async function main(): Promise<void> {
   startServer(1);
   await Promise.all([startReceiver('a'), startReceiver('b')]);
   for (const key of ['a', 'b'] as const) writeFileSync(join(work, `${key}.yaml`), config(key));
-  const agent = { a: AgentProcess.start(dirs.a.name, join(work, 'a.yaml'), join(work, 'a.sock')), b: AgentProcess.start(dirs.b.name, join(work, 'b.yaml'), join(work, 'b.sock')) };
+  const nodeOptions = (key: 'a' | 'b'): NodeJS.ProcessEnv => {
+    const dir = join(work, key);
+    run('mkdir', ['-p', dir]);
+    return { NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 --diagnostic-dir=${dir}` };
+  };
+  const agent = {
+    a: AgentProcess.start(dirs.a.name, join(work, 'a.yaml'), join(work, 'a.sock'), nodeOptions('a')),
+    b: AgentProcess.start(dirs.b.name, join(work, 'b.yaml'), join(work, 'b.sock'), nodeOptions('b')),
+  };
   agents.push(agent.a, agent.b);
   const statesNow = async (): Promise<{ a: string; b: string }> => ({
     a: (await agent.a.states().catch(() => ({} as Record<string, string>)))['web'] ?? '?',
@@ -156,8 +196,12 @@ async function main(): Promise<void> {
   })();
 
   await sleep(WARMUP_S * 1000);
-  const windowStart = Date.now();
+  const liveBaseline = { a: await liveHeap('a', agent.a, 'warm'), b: await liveHeap('b', agent.b, 'warm') };
+  // Taking the snapshot raises RSS to a new high-water mark: the RSS baseline is taken after it.
+  await sleep(2000);
+  for (const key of ['a', 'b'] as const) await sample(key, agent[key]);
   const baseline = { a: samples.a.at(-1)!, b: samples.b.at(-1)! };
+  const windowStart = Date.now();
   const caused = { flaps: 0, linkDowns: 0, forced: 0 };
   const failovers: { kind: string; bMasterMs: number | undefined; aBackMs: number | undefined }[] = [];
 
@@ -192,6 +236,7 @@ async function main(): Promise<void> {
   stopSampling = true;
   await sampler;
   const end = { a: samples.a.at(-1)!, b: samples.b.at(-1)! };
+  const liveEnd = { a: await liveHeap('a', agent.a, 'end'), b: await liveHeap('b', agent.b, 'end') };
 
   // ---- accounting -------------------------------------------------------------
   const report: Record<string, unknown> = { minutes: (windowEnd - t0) / 60_000, slots: SLOTS, caused, failovers };
@@ -221,18 +266,21 @@ async function main(): Promise<void> {
     const rssGrowth = (e.rssKb - b.rssKb) / b.rssKb;
     check(`${names[key]}: RSS ${(b.rssKb / 1024).toFixed(1)} → ${(e.rssKb / 1024).toFixed(1)} MiB (${(rssGrowth * 100).toFixed(1)}%, bound < 10%)`, rssGrowth < 0.10);
     check(`${names[key]}: fds ${b.fds} → ${e.fds} (bound: no growth)`, e.fds <= b.fds);
+    const lb = liveBaseline[key], le = liveEnd[key];
+    const liveGrowth = (le.heapUsed - lb.heapUsed) / lb.heapUsed;
+    check(`${names[key]}: live heap (after a full GC) ${(lb.heapUsed / 1048576).toFixed(2)} → ${(le.heapUsed / 1048576).toFixed(2)} MiB (${(liveGrowth * 100).toFixed(1)}%, bound < 10%)`, liveGrowth < 0.10);
     lines.push(`  heap used ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB; CPU ${((e.cpuMs - b.cpuMs) / 1000).toFixed(1)} s over ${((e.t - b.t) / 1000).toFixed(0)} s`);
-    report[key] = { baseline: b, end: e, published: published.length, received: got.length, missing: missing.length, duplicates, inWindow: Object.fromEntries(['realserver.down', 'realserver.up', 'vrrp.state', 'quorum.lost', 'quorum.regained'].map((t) => [t, count(t)])) };
+    report[key] = { baseline: b, end: e, liveBaseline: lb, liveEnd: le, published: published.length, received: got.length, missing: missing.length, duplicates, inWindow: Object.fromEntries(['realserver.down', 'realserver.up', 'vrrp.state', 'quorum.lost', 'quorum.regained'].map((t) => [t, count(t)])) };
   }
   const dual = states.filter((s) => s.a === 'MASTER' && s.b === 'MASTER').length;
   check(`both MASTER in ${dual} of ${states.length} one-second state samples`, dual === 0);
   report['samples'] = samples;
   const table = [
-    '| agent | RSS after warm-up | RSS at end | growth | heap used (warm-up → end) | fds (warm-up → end) |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| agent | RSS after warm-up | RSS at end | growth | heap used (warm-up → end) | live heap after full GC (warm-up → end) | fds (warm-up → end) |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     ...(['a', 'b'] as const).map((k) => {
       const b = baseline[k], e = end[k];
-      return `| ${names[k]} | ${(b.rssKb / 1024).toFixed(1)} MiB | ${(e.rssKb / 1024).toFixed(1)} MiB | ${(((e.rssKb - b.rssKb) / b.rssKb) * 100).toFixed(1)}% | ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB | ${b.fds} → ${e.fds} |`;
+      return `| ${names[k]} | ${(b.rssKb / 1024).toFixed(1)} MiB | ${(e.rssKb / 1024).toFixed(1)} MiB | ${(((e.rssKb - b.rssKb) / b.rssKb) * 100).toFixed(1)}% | ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB | ${(liveBaseline[k].heapUsed / 1048576).toFixed(2)} → ${(liveEnd[k].heapUsed / 1048576).toFixed(2)} MiB | ${b.fds} → ${e.fds} |`;
     }),
   ];
   process.stdout.write(`\nSoak: ${((windowEnd - t0) / 60_000).toFixed(1)} min, ${caused.flaps} real-server flaps, ${caused.linkDowns + caused.forced} failovers and failbacks\n\n${table.join('\n')}\n\n${lines.join('\n')}\n\nfailovers: ${JSON.stringify(failovers)}\n${ok ? 'PASS' : 'FAIL'}\n`);
