@@ -23,7 +23,7 @@ const errorCodes: Record<string, number> = {};
 const start = process.hrtime.bigint();
 const durationNs = BigInt(Math.round(args.seconds * 1e9));
 // Paced by the clock: after t seconds, rate × t packets are out (bursts of at most 64).
-for (let n = 0; ; n++) {
+for (;;) {
   const elapsed = process.hrtime.bigint() - start;
   if (elapsed >= durationNs) break;
   const due = Math.floor((Number(elapsed) / 1e9) * args.rate);

@@ -8,7 +8,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,6 +61,16 @@ function kernelSocketDrops(ns: string): number {
 function ipDelivered(ns: string): number {
   const [names, values] = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:'));
   return Number(values!.split(/\s+/)[names!.split(/\s+/).indexOf('InDelivers')]);
+}
+
+/**
+ * Packets lost between the attacker's socket and the agent's host (not the agent's to count):
+ * the host-wide softnet backlog drops (/proc/net/softnet_stat, 2nd column) and the receiving veth's drops.
+ */
+function transitDrops(ns: string): number {
+  const softnet = readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').reduce((sum, l) => sum + parseInt(l.trim().split(/\s+/)[1]!, 16), 0);
+  const link = (JSON.parse(sh(['ip', '-n', ns, '-s', '-j', 'link', 'show', 'eth0'])) as { stats64: { rx: { dropped: number } } }[])[0]!;
+  return softnet + link.stats64.rx.dropped;
 }
 
 function ifindex(ns: string, name: string): number {
@@ -134,6 +144,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const before = await a.metrics();
   const deliveredBefore = ipDelivered(dir.ns);
   const socketDropsBefore = kernelSocketDrops(dir.ns);
+  const transitBefore = transitDrops(dir.ns);
   const cpuBefore = a.resources().cpuMs;
   const floodPackets = hostile.map((h: HostilePacket) => ({ source: h.source, destination: h.destination, ttl: h.ttl, payload: h.payload.toString('hex') }));
   const flooder = spawn(process.execPath, [fileURLToPath(new URL('./flood-process.js', import.meta.url)), JSON.stringify({
@@ -162,6 +173,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const afterFlood = await a.metrics();
   const delivered = ipDelivered(dir.ns) - deliveredBefore;
   const socketDrops = kernelSocketDrops(dir.ns) - socketDropsBefore;
+  const transit = transitDrops(dir.ns) - transitBefore;
   const counted = allDropped(afterFlood) - allDropped(before);
   capture.stop();
 
@@ -171,14 +183,16 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const byInstance = Object.fromEntries(Object.values(HOSTILE_INSTANCES).map((i) => [i.name, Object.fromEntries(
     [...new Set(hostile.map((h) => h.reason).concat(['not_a_peer', 'wrong_vrid', 'wrong_version']))].map((r) => [r, dropped(afterFlood, i.name, r) - dropped(before, i.name, r)]).filter(([, n]) => n !== 0))]));
   t.diagnostic(`flood: target ${FLOOD_RATE}/s for ${FLOOD_SECONDS} s; sent ${flood.sent} in ${flood.seconds.toFixed(2)} s = ${flood.achievedRate}/s (send errors ${flood.errors} ${JSON.stringify(flood.errorCodes)})`);
-  t.diagnostic(`delivered to the agent's namespace ${delivered}; verdicts counted by the agent ${counted} (= 3 instances × ${counted / 3}); kernel raw-socket drops ${socketDrops}; agent CPU ${cpuMs} ms over ${((floodEnd - floodStart) / 1000).toFixed(1)} s`);
+  t.diagnostic(`delivered to the agent's namespace ${delivered}; verdicts counted by the agent ${counted} (= 3 instances × ${counted / 3}); kernel raw-socket drops ${socketDrops}; lost in transit (softnet backlog, veth) ${transit}; agent CPU ${cpuMs} ms over ${((floodEnd - floodStart) / 1000).toFixed(1)} s`);
   t.diagnostic(`counted by instance and reason: ${JSON.stringify(byInstance)}`);
   t.diagnostic(`master adverts (100 ms) idle: ${JSON.stringify(idle)}; during flood: ${JSON.stringify(during)}; status API ${apiCalls} calls, worst ${apiWorstMs} ms`);
 
   assert.ok(flood.sent > 0);
   // Nothing lost silently: each datagram sent reached the 3 instances' sockets; each copy was counted
   // by the agent, or dropped by the kernel on a full receive queue (and counted there, /proc/net/raw).
-  assert.equal(counted + socketDrops, 3 * flood.sent, `3 × ${flood.sent} sent = ${counted} counted + ${socketDrops} kernel socket drops`);
+  // Transit losses (none on a quiet machine) are the kernel's, between the namespaces; they bound the equality.
+  assert.ok(counted + socketDrops <= 3 * flood.sent && counted + socketDrops >= 3 * (flood.sent - transit),
+    `3 × ${flood.sent} sent (− ${transit} lost in transit) = ${counted} counted + ${socketDrops} kernel socket drops`);
   assert.equal(sumOf(afterFlood, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'), 0, 'no hostile advert accepted');
   assert.deepEqual(await a.states(), { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' });
   assert.deepEqual((await a.status()).instances.map((i) => `${i.name}:${i.since}`), since, 'no transition during or after the flood');
