@@ -6,8 +6,11 @@
 // sending a probe to frozen servers (timeouts), some servers flapping. tcpdump in
 // an observer namespace timestamps the adverts; lateness = gap − interval.
 //
+// A third row per interval runs the same checks in a worker thread (worker-monitor.ts,
+// the design docs/reliability.md proposes): the main loop keeps only VRRP.
+//
 //   node dist-robust/bench/loop/advert-lateness.js [--servers 10000] [--seconds 30] [--seconds-1s 60]
-//        [--frozen 300] [--flap 200] [--intervals 100,1000]
+//        [--frozen 300] [--flap 200] [--intervals 100,1000] [--modes idle,inline,worker]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -24,6 +27,7 @@ import { systemVrrpIo } from '../../src/vrrp/io.js';
 import { Lab } from '../../test/netns/vrrp/lab.js';
 import { latenessStats, type GapStats } from '../../test/netns/robustness/gaps.js';
 import { FLEET_PORT, fleetAddress } from './addresses.js';
+import { WorkerHealthMonitor } from './worker-monitor.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,6 +39,8 @@ const SECONDS_LONG = Number(arg('seconds-1s', '60'));
 const FROZEN = Number(arg('frozen', '300'));
 const FLAP = Number(arg('flap', '200'));
 const INTERVALS = arg('intervals', '100,1000').split(',').map(Number);
+type Mode = 'idle' | 'inline' | 'worker';
+const MODES = arg('modes', 'idle,inline,worker').split(',') as Mode[];
 const PER_SERVICE = 100;
 /** Every tenth real server's check sends a probe and expects "OK": against a frozen server it times out. */
 const PROBED = (i: number): boolean => i % 10 === 0;
@@ -92,7 +98,7 @@ function capture(ns: string, mac: string): { times: number[]; stop: () => void; 
 
 interface Row { intervalMs: number; load: string; checksPerSec: number; timeouts: number; lateness: GapStats; loopP99: number; loopMax: number; cpuPct: number }
 
-async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, seconds: number): Promise<Row> {
+async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, seconds: number, inWorker = false): Promise<Row> {
   const plugins = await loadCheckPlugins();
   const loaded = loadConfigText(configText(intervalMs, fleet !== undefined), 'bench.yaml', { checkPlugins: plugins, env: {} });
   if (!loaded.ok) throw new Error(loaded.errors.map((e) => `${e.line}: ${e.path} ${e.message}`).join('\n'));
@@ -105,11 +111,17 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   let results = 0;
   let timeouts = 0;
   let counting = false;
-  const monitor = fleet ? new HealthMonitor({
-    bus, logger: silentLogger(), plugins, onPoolChange: () => {},
+  let pools = 0;
+  const monitor = fleet && !inWorker ? new HealthMonitor({
+    bus, logger: silentLogger(), plugins, onPoolChange: () => { pools++; },
     onCheckResult: ({ result }) => { if (!counting) return; results++; if (/timeout/.test(result.reason)) timeouts++; },
   }) : undefined;
   monitor?.update(plan.services);
+  const worker = fleet && inWorker ? new WorkerHealthMonitor({
+    bus, onPoolChange: () => { pools++; },
+    onResults: (n, t) => { if (!counting) return; results += n; timeouts += t; },
+  }) : undefined;
+  await worker?.update(plan.services);
   await instance.start();
   for (let i = 0; i < 200 && instance.status().state !== 'master'; i++) await sleep(50);
   if (instance.status().state !== 'master') throw new Error('the instance did not become MASTER');
@@ -150,11 +162,12 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   stopFlapping = true;
   await flapping;
   monitor?.stop();
+  await worker?.stop();
   await instance.stop();
   io.close();
   await closeHttpAgents();
   return {
-    intervalMs, load: fleet ? `${SERVERS} TCP checks/1 s` : 'idle',
+    intervalMs, load: fleet ? `${SERVERS} TCP checks/1 s${inWorker ? ', checks in a worker thread' : ''}` : 'idle',
     checksPerSec: results / elapsed, timeouts, lateness: latenessStats(tap.times, intervalMs),
     loopP99: delay.percentile(99) / 1e6, loopMax: delay.max / 1e6, cpuPct: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
   };
@@ -169,9 +182,9 @@ try {
   const rows: Row[] = [];
   for (const intervalMs of INTERVALS) {
     const seconds = intervalMs >= 1000 ? SECONDS_LONG : SECONDS_SHORT;
-    for (const loaded of [false, true]) {
-      process.stderr.write(`advert ${intervalMs} ms, ${loaded ? 'loaded' : 'idle'}, ${seconds} s ...\n`);
-      rows.push(await measure(lab, loaded ? fleet : undefined, intervalMs, seconds));
+    for (const mode of MODES) {
+      process.stderr.write(`advert ${intervalMs} ms, ${mode}, ${seconds} s ...\n`);
+      rows.push(await measure(lab, mode === 'idle' ? undefined : fleet, intervalMs, seconds, mode === 'worker'));
     }
   }
   const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
