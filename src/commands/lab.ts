@@ -1,6 +1,6 @@
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../lab/configs.js';
 import { KEEP_DIR, keepServe, keepSend } from '../lab/keep.js';
@@ -108,6 +108,18 @@ export const command: Command = {
   },
 };
 
+/**
+ * A UML kernel that boots here: Debian 12's cannot start user space on CPUs with
+ * AMX, and provision-uml.sh (beside the harness) then fetches one that can.
+ */
+function ensureUmlKernel(umlRun: string): boolean {
+  if (spawnSync('bash', [umlRun, '--probe'], { stdio: 'ignore' }).status === 0) return true;
+  const provision = join(dirname(umlRun), 'provision-uml.sh');
+  if (!existsSync(provision)) return false;
+  process.stdout.write(`failoverd lab: the installed UML kernel does not boot here; running ${provision}\n`);
+  return spawnSync('bash', [provision], { stdio: 'inherit' }).status === 0;
+}
+
 async function runInUml(argv: string[], mem: string, keepMs: number): Promise<number> {
   if (process.getuid?.() !== 0) {
     process.stderr.write('failoverd lab: needs root: it boots a User-Mode Linux kernel and builds network namespaces in it (sudo failoverd lab)\n');
@@ -118,6 +130,7 @@ async function runInUml(argv: string[], mem: string, keepMs: number): Promise<nu
     process.stderr.write(`failoverd lab: this kernel has no IPVS and the UML harness was not found (looked for ${join(projectRoot(), 'test/harness/uml-run.sh')}; set FAILOVERD_UML_RUN)\n`);
     return 1;
   }
+  if (!ensureUmlKernel(umlRun)) return 1;
   if (keepMs > 0) process.stdout.write(`the lab will stay up after the scenario; from another terminal: failoverd lab exec -- ip netns exec client curl -s http://10.6.2.195/ (files in ${KEEP_DIR})\n`);
   const timeoutS = Math.ceil(900 + keepMs / 1000);
   const child = spawn('bash', [umlRun, '--mem', mem, '--timeout', String(timeoutS), '--', process.execPath, cliPath(), 'lab', ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
