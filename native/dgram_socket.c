@@ -243,35 +243,33 @@ static napi_value socket_new(napi_env env, napi_callback_info info) {
   return self;
 }
 
-static napi_value socket_bind(napi_env env, napi_callback_info info) {
+typedef int (*sockaddr_syscall)(int, const struct sockaddr *, socklen_t);
+
+// bind(sockaddr) and connect(sockaddr): one Buffer argument, one syscall.
+static napi_value call_with_sockaddr(napi_env env, napi_callback_info info, const char *syscall,
+                                     sockaddr_syscall fn) {
   size_t argc = 1;
   napi_value argv[1];
-  dgram_t *d = unwrap_open(env, info, &argc, argv, "bind");
+  dgram_t *d = unwrap_open(env, info, &argc, argv, syscall);
   if (!d) return NULL;
   void *addr;
   size_t len;
   if (argc < 1 || !get_bytes(env, argv[0], &addr, &len)) {
-    napi_throw_type_error(env, NULL, "bind(sockaddr: Buffer)");
+    char message[64];
+    snprintf(message, sizeof(message), "%s(sockaddr: Buffer)", syscall);
+    napi_throw_type_error(env, NULL, message);
     return NULL;
   }
-  if (bind(d->fd, (struct sockaddr *)addr, (socklen_t)len) < 0) return throw_errno(env, errno, "bind");
+  if (fn(d->fd, (const struct sockaddr *)addr, (socklen_t)len) < 0) return throw_errno(env, errno, syscall);
   return NULL;
 }
 
+static napi_value socket_bind(napi_env env, napi_callback_info info) {
+  return call_with_sockaddr(env, info, "bind", bind);
+}
+
 static napi_value socket_connect(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  dgram_t *d = unwrap_open(env, info, &argc, argv, "connect");
-  if (!d) return NULL;
-  void *addr;
-  size_t len;
-  if (argc < 1 || !get_bytes(env, argv[0], &addr, &len)) {
-    napi_throw_type_error(env, NULL, "connect(sockaddr: Buffer)");
-    return NULL;
-  }
-  if (connect(d->fd, (struct sockaddr *)addr, (socklen_t)len) < 0)
-    return throw_errno(env, errno, "connect");
-  return NULL;
+  return call_with_sockaddr(env, info, "connect", connect);
 }
 
 // send(data, sockaddr | null) -> bytes sent
