@@ -9,7 +9,8 @@ import type { DesiredService } from '../../src/ipvs/types.js';
 
 export interface WorkerHealthMonitorOptions {
   bus: EventBus;
-  onPoolChange: (desired: DesiredService[]) => void;
+  /** The pools of the services that changed (coalesced over 50 ms), not every pool. */
+  onPoolChange: (changed: DesiredService[]) => void;
   /** Batched: how many results (and timeouts) since the last call. */
   onResults?: (results: number, timeouts: number) => void;
 }
