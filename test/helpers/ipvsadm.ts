@@ -147,3 +147,10 @@ export function toIpvsadmRules(desired: DesiredService[]): string {
   }
   return `${lines.join('\n')}\n`;
 }
+
+/** Connections scheduled per destination ("10.6.2.191:80" → Conns), from `ipvsadm -Ln --stats`. */
+export function destinationConnections(statsListing: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of parseIpvsadmList(statsListing)) for (const d of s.destinations) out.set(d.id, Number(d.columns[0]));
+  return out;
+}

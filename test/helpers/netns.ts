@@ -83,3 +83,13 @@ export async function waitFor(predicate: () => boolean | Promise<boolean>, what:
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** A director (eth0 10.6.2.190/24) and a client (eth0c 10.6.2.10/24) on one veth pair: the seed's addresses, inside new namespaces. */
+export function directorAndClient(tag: string): { director: Netns; client: Netns } {
+  const director = Netns.create(`${tag}-dir`);
+  const client = Netns.create(`${tag}-cli`);
+  vethPair({ ns: director, name: 'eth0' }, { ns: client, name: 'eth0c' });
+  director.ip('addr', 'add', '10.6.2.190/24', 'dev', 'eth0');
+  client.ip('addr', 'add', '10.6.2.10/24', 'dev', 'eth0c');
+  return { director, client };
+}

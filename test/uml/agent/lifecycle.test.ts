@@ -11,14 +11,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Netns, vethPair, waitFor } from '../../helpers/netns.js';
-import { parseIpvsadmList, type IpvsadmService } from '../../helpers/ipvsadm.js';
+import { directorAndClient, waitFor } from '../../helpers/netns.js';
+import { destinationConnections, parseIpvsadmList, type IpvsadmService } from '../../helpers/ipvsadm.js';
 
 const root = resolve(new URL('../../../..', import.meta.url).pathname);
 const cli = join(root, 'dist/src/cli.js');
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-agent-'));
-const dir = Netns.create('fo-dir');
-const client = Netns.create('fo-cli');
+const { director: dir, client } = directorAndClient('fo-agent');
 const agents: ChildProcess[] = [];
 after(() => {
   for (const a of agents) if (a.exitCode === null && a.signalCode === null) a.kill('SIGKILL');
@@ -26,10 +25,6 @@ after(() => {
   client.delete();
   rmSync(work, { recursive: true, force: true });
 });
-
-vethPair({ ns: dir, name: 'eth0' }, { ns: client, name: 'eth0c' });
-dir.ip('addr', 'add', '10.6.2.190/24', 'dev', 'eth0');
-client.ip('addr', 'add', '10.6.2.10/24', 'dev', 'eth0c');
 
 const configPath = join(work, 'failoverd.yaml');
 const apiSocket = join(work, 'api.sock');
@@ -66,11 +61,7 @@ function startAgent(): { proc: ChildProcess; logs: string[]; exited: Promise<num
 }
 
 const table = (): IpvsadmService[] => parseIpvsadmList(dir.exec('ipvsadm', ['-Ln']));
-const stats = (): Map<string, number> => {
-  const out = new Map<string, number>();
-  for (const s of parseIpvsadmList(dir.exec('ipvsadm', ['-Ln', '--stats']))) for (const d of s.destinations) out.set(d.id, Number(d.columns[0]));
-  return out;
-};
+const stats = (): Map<string, number> => destinationConnections(dir.exec('ipvsadm', ['-Ln', '--stats']));
 const layout = (services: IpvsadmService[]): string[] => services.flatMap((s) => [`${s.protocol} ${s.id} ${s.scheduler}`, ...s.destinations.map((d) => `  ${d.id} ${d.columns.slice(0, 2).join(' ')}`)]);
 const hasVip = (): boolean => dir.ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show', 'dev', 'eth0')[0]!.addr_info.some((a) => a.local === '10.6.2.195');
 

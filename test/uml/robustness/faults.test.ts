@@ -10,13 +10,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Netns, vethPair, waitFor } from '../../helpers/netns.js';
-import { parseIpvsadmList } from '../../helpers/ipvsadm.js';
+import { directorAndClient, waitFor } from '../../helpers/netns.js';
+import { destinationConnections, parseIpvsadmList } from '../../helpers/ipvsadm.js';
 import { AgentProcess } from '../../netns/robustness/agent-process.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-faults-'));
-const dir = Netns.create('fo-fdir');
-const client = Netns.create('fo-fcli');
+const { director: dir, client } = directorAndClient('fo-faults');
 const agents: AgentProcess[] = [];
 after(async () => {
   for (const a of agents) { a.kill('SIGKILL'); await a.exited; }
@@ -25,9 +24,6 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-vethPair({ ns: dir, name: 'eth0' }, { ns: client, name: 'eth0c' });
-dir.ip('addr', 'add', '10.6.2.190/24', 'dev', 'eth0');
-client.ip('addr', 'add', '10.6.2.10/24', 'dev', 'eth0c');
 
 const configPath = join(work, 'failoverd.yaml');
 const socket = join(work, 'api.sock');
@@ -54,11 +50,7 @@ logging: { format: json }
 
 const table = () => parseIpvsadmList(dir.exec('ipvsadm', ['-Ln']));
 const weights = (): Map<string, string> => new Map((table()[0]?.destinations ?? []).map((d) => [d.id, d.columns[1]!]));
-const conns = (): Map<string, number> => {
-  const out = new Map<string, number>();
-  for (const s of parseIpvsadmList(dir.exec('ipvsadm', ['-Ln', '--stats']))) for (const d of s.destinations) out.set(d.id, Number(d.columns[0]));
-  return out;
-};
+const conns = (): Map<string, number> => destinationConnections(dir.exec('ipvsadm', ['-Ln', '--stats']));
 
 test('a destination deleted and re-added by ipvsadm while the agent applies a reload: retried, and the table converges', async (t) => {
   writeFileSync(configPath, config(servers(4, () => 1)));
