@@ -327,6 +327,7 @@ export class Agent implements StatusSource, AdminActions {
     }
     if (next.services.length > 0 && !this.table) await this.startIpvs();
     const previous = this.plan;
+    const previousConfig = this.config;
     this.config = next;
     this.plan = plan;
     for (const w of plan.warnings) this.logger.warn(w);
@@ -347,9 +348,12 @@ export class Agent implements StatusSource, AdminActions {
       }
     }
 
-    const oldAlerts = this.alerts!;
-    this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
-    void oldAlerts.close(2000);
+    // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
+    if (JSON.stringify(previousConfig.alerts) !== JSON.stringify(next.alerts)) {
+      const oldAlerts = this.alerts!;
+      this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
+      void oldAlerts.close(2000);
+    }
     // Open windows stay applied across the swap; the new scheduler re-applies what is still active.
     await this.schedules?.stop();
     this.schedules = this.newScheduler();
