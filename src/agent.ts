@@ -320,16 +320,19 @@ export class Agent implements StatusSource, AdminActions {
     const next = loaded.config;
     const plan = planOf(next, hostname());
     if (plan.problems.length) return this.rejectReload(plan.problems.map((p) => `${this.options.configPath}: ${p}`));
-    try {
-      this.monitor!.update(plan.services);
-    } catch (err) {
-      return this.rejectReload([`${this.options.configPath}: ${(err as Error).message}`]);
-    }
+    // The reconciler must exist before the monitor hands over pools, and the pools
+    // are named after the new plan.
     if (next.services.length > 0 && !this.table) await this.startIpvs();
     const previous = this.plan;
     const previousConfig = this.config;
-    this.config = next;
     this.plan = plan;
+    try {
+      this.monitor!.update(plan.services);
+    } catch (err) {
+      this.plan = previous;
+      return this.rejectReload([`${this.options.configPath}: ${(err as Error).message}`]);
+    }
+    this.config = next;
     for (const w of plan.warnings) this.logger.warn(w);
 
     for (const [name, instance] of this.instances) {

@@ -128,3 +128,37 @@ test('start, reload (invalid, then changed), kill -9 + restart, SIGTERM: the liv
   assert.equal(table()[0]!.destinations.length, 3, 'on_stop: keep leaves the table');
   dump.kill('SIGKILL');
 });
+
+test('a reload that brings the first services starts IPVS and programs them', async () => {
+  const pair = directorAndClient('fo-agent2');
+  const path = join(work, 'second.yaml');
+  const socket = join(work, 'second.sock');
+  const yaml = (services: string): string => `node: { name: lvs-a }
+vrrp:
+  - { name: web, interface: eth0, vrid: 52, priority: 150, advert_interval: 100ms, vips: [10.6.2.195/32] }
+services: ${services}
+api: { listen: ${socket}, metrics: false }
+logging: { format: json }
+`;
+  writeFileSync(path, yaml('[]'));
+  const proc = spawn('ip', ['netns', 'exec', pair.director.name, process.execPath, cli, 'run', '--config', path], { stdio: ['ignore', 'ignore', 'ignore'] });
+  agents.push(proc);
+  try {
+    await waitFor(() => spawnSync(process.execPath, [cli, 'status', '--socket', socket, '--json']).status === 0, 'the agent answering', 15_000, 100);
+    assert.deepEqual(parseIpvsadmList(pair.director.exec('ipvsadm', ['-Ln'])), []);
+    writeFileSync(path, yaml(`
+  - name: web-80
+    vip: 10.6.2.195
+    port: 80
+    scheduler: wlc
+    real_servers: [{ address: 10.6.2.191 }, { address: 10.6.2.192, weight: 2 }]`));
+    proc.kill('SIGHUP');
+    const listing = (): string[] => layout(parseIpvsadmList(pair.director.exec('ipvsadm', ['-Ln'])));
+    await waitFor(() => listing().length === 3, 'the service programmed after the reload', 10_000, 100);
+    assert.deepEqual(listing(), ['TCP 10.6.2.195:80 wlc', '  10.6.2.191:80 Route 1', '  10.6.2.192:80 Route 2']);
+  } finally {
+    proc.kill('SIGKILL');
+    pair.director.delete();
+    pair.client.delete();
+  }
+});
