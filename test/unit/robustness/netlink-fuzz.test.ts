@@ -78,7 +78,7 @@ test('corpus datagrams, whole and mutated, go through every decoder without a th
   }), { numRuns: 15_000 });
   assert.ok(budget.withinBound(), `${budget.summary()}; slowest ${budget.slowest}`);
   assert.ok(decodedOk > 1000, `mutants still decode often enough to reach the typed getters (${decodedOk})`);
-  console.log(`# ${budget.summary()}`);
+  console.log(`# ${budget.summary()}; ${decodedOk} decoded`);
 });
 
 // ---- structure-aware IPVS attribute trees -----------------------------------
