@@ -1,9 +1,11 @@
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { AlertsStats } from '../alerts/alerts.js';
 import type { EventBus } from '../events.js';
 import type { ActualService } from '../ipvs/types.js';
 import { destinationId, serviceKeyId } from '../ipvs/types.js';
 import type { ScheduleStatus } from '../schedules/scheduler.js';
+import { BatchedHistogram } from './batched-histogram.js';
+import { CHECK_LATENCY_BUCKETS, type CheckTally } from './check-tally.js';
 
 export interface VrrpInstanceCounters {
   instance: string;
@@ -39,7 +41,6 @@ export interface MetricsSources {
 }
 
 export const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
-const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /**
  * failoverd's metrics on their own Registry (never prom-client's global one):
@@ -49,7 +50,7 @@ const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 export class Metrics {
   readonly registry = new Registry();
   private readonly checkResults: Counter<'type' | 'result'>;
-  private readonly checkLatency: Histogram<'type'>;
+  private readonly checkLatency: BatchedHistogram;
   private readonly unsubscribe: () => void;
 
   constructor(bus: EventBus, private readonly sources: MetricsSources = {}, options: { defaultMetrics?: boolean } = {}) {
@@ -62,7 +63,7 @@ export class Metrics {
     const reloads = new Counter({ name: 'failoverd_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers });
     const quorumLost = new Counter({ name: 'failoverd_quorum_lost_total', help: 'Times a service lost quorum.', labelNames: ['service'], registers });
     this.checkResults = new Counter({ name: 'failoverd_check_results_total', help: 'Health check results by check type.', labelNames: ['type', 'result'], registers });
-    this.checkLatency = new Histogram({ name: 'failoverd_check_latency_seconds', help: 'Health check latency by check type.', labelNames: ['type'], buckets: LATENCY_BUCKETS, registers });
+    this.checkLatency = new BatchedHistogram({ name: 'failoverd_check_latency_seconds', help: 'Health check latency by check type.', labelNames: ['type'], buckets: CHECK_LATENCY_BUCKETS, registers });
 
     this.unsubscribe = bus.subscribe('*', (event) => {
       events.inc({ type: event.type });
@@ -96,6 +97,15 @@ export class Metrics {
   recordCheck(type: string, ok: boolean, latencyMs: number): void {
     this.checkResults.inc({ type, result: ok ? 'ok' : 'fail' });
     this.checkLatency.observe({ type }, latencyMs / 1000);
+  }
+
+  /** The same for results counted elsewhere (the health worker's periodic tallies). */
+  recordChecks(tallies: readonly CheckTally[]): void {
+    for (const t of tallies) {
+      if (t.ok) this.checkResults.inc({ type: t.type, result: 'ok' }, t.ok);
+      if (t.fail) this.checkResults.inc({ type: t.type, result: 'fail' }, t.fail);
+      this.checkLatency.add({ type: t.type }, t.counts, t.sumSeconds);
+    }
   }
 
   metrics(): Promise<string> {
