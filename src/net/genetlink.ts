@@ -1,7 +1,7 @@
 // Generic netlink: the genlmsghdr codec and family resolution (CTRL_CMD_GETFAMILY).
 import { NETLINK_GENERIC } from './constants.js';
 import { AttrMap, attr, encodeAttrs, NetlinkDecodeError, safeDecode, type Attr, type Decoded, type NetlinkMessage } from './netlink.js';
-import { NetlinkSocket, type NetlinkSocketOptions, type RequestOptions } from './netlink-socket.js';
+import { NetlinkSocket, type BatchOptions, type BatchResult, type NetlinkSocketOptions, type RequestOptions } from './netlink-socket.js';
 
 export const GENL_HDRLEN = 4;
 export const GENL_ID_CTRL = 0x10;
@@ -87,6 +87,11 @@ export class GenericNetlinkSocket {
       if (!d.ok) throw new NetlinkDecodeError(`${options.operation ?? 'generic netlink'}: ${d.error}`);
       return d.value;
     });
+  }
+
+  /** Commands sent back to back in as few datagrams as fit; each one's outcome, in order (see NetlinkSocket.requestBatch). */
+  requestBatch(commands: readonly { cmd: number; attrs: readonly (Attr | undefined | false)[]; operation: string }[], options: BatchOptions = {}): Promise<BatchResult[]> {
+    return this.socket.requestBatch(commands.map((c) => ({ type: this.family.id, flags: 0, payload: encodeGenl(c.cmd, this.family.version, c.attrs), operation: c.operation })), options);
   }
 
   get netlink(): NetlinkSocket {

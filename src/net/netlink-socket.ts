@@ -6,8 +6,8 @@ import { DatagramSocket } from './socket.js';
 import { AF_NETLINK, SOCK_RAW, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, NETLINK_EXT_ACK, NETLINK_CAP_ACK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE } from './constants.js';
 import { sockaddrNetlink, decodeSockaddr } from './sockaddr.js';
 import {
-  decodeErrorMessage, decodeMessages, encodeMessage, NetlinkError, type NetlinkMessage,
-  NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
+  align4, decodeErrorMessage, decodeMessages, encodeMessage, NetlinkError, type NetlinkMessage,
+  NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
 } from './netlink.js';
 
 export interface RequestOptions {
@@ -17,6 +17,24 @@ export interface RequestOptions {
   /** Name used in error messages, e.g. "IPVS_CMD_NEW_DEST". */
   operation?: string;
 }
+
+/** One request of a batch (requestBatch): never a dump. */
+export interface BatchRequest {
+  type: number;
+  flags: number;
+  payload: Uint8Array;
+  /** Name used in error messages, e.g. "IPVS_CMD_NEW_DEST". */
+  operation: string;
+}
+
+export interface BatchOptions {
+  timeoutMs?: number;
+  /** Upper bound on one datagram; a larger batch goes out as several. Default 32 KiB. */
+  maxDatagramBytes?: number;
+}
+
+/** A request's outcome in a batch: undefined when the kernel accepted it. */
+export type BatchResult = (Error & { code?: string }) | undefined;
 
 export interface NetlinkSocketOptions {
   netns?: string;
@@ -34,6 +52,22 @@ interface Pending {
   timer: NodeJS.Timeout;
 }
 
+// Requests of a batch carry consecutive sequence numbers; only the last one of each
+// datagram asks for an ACK. The kernel handles a datagram's messages in order and
+// answers a failure whether asked or not, so when the closing ACK arrives every
+// error before it has arrived too: no reply at all means success.
+interface Batch {
+  firstSeq: number;
+  operations: string[];
+  results: BatchResult[];
+  /** Indices whose reply closes a datagram. */
+  closers: Set<number>;
+  awaiting: number;
+  resolve(results: BatchResult[]): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
 export class NetlinkTimeoutError extends Error {
   override name = 'NetlinkTimeoutError';
   readonly code = 'ETIMEDOUT';
@@ -43,6 +77,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   private readonly socket: DatagramSocket;
   private nextSeq = Math.floor(Math.random() * 0x7fffffff) + 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly batches = new Set<Batch>();
   private subscriptions = 0;
   readonly portId: number;
   /** Datagrams that could not be parsed; counted, never thrown. */
@@ -112,6 +147,67 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     });
   }
 
+  /**
+   * Sends requests back to back, packed into as few datagrams as fit (one
+   * system call each, one ACK each), and resolves with each request's outcome,
+   * in order, once the kernel has handled them all. A refused request does not
+   * stop the ones after it. Rejects only when the outcome is unknown: timeout,
+   * socket closed, replies lost to a receive-buffer overrun.
+   */
+  requestBatch(requests: readonly BatchRequest[], options: BatchOptions = {}): Promise<BatchResult[]> {
+    if (this.socket.closed) return Promise.reject(Object.assign(new Error('netlink socket is closed'), { code: 'EBADF' }));
+    if (requests.length === 0) return Promise.resolve([]);
+    const dump = requests.find((r) => r.flags & NLM_F_DUMP);
+    if (dump) return Promise.reject(new TypeError(`${dump.operation}: a dump cannot be part of a batch`));
+    const maxBytes = options.maxDatagramBytes ?? 32 * 1024;
+    // Consecutive numbers, so a reply's request is found by subtraction.
+    if (this.nextSeq + requests.length > 0xfffffffe) this.nextSeq = 1;
+    const firstSeq = this.nextSeq;
+    this.nextSeq += requests.length;
+    const timeoutMs = options.timeoutMs ?? 5000;
+    return new Promise((resolve, reject) => {
+      const batch: Batch = {
+        firstSeq, operations: requests.map((r) => r.operation), results: new Array<BatchResult>(requests.length).fill(undefined),
+        closers: new Set(), awaiting: 0, resolve, reject,
+        timer: setTimeout(() => this.endBatch(batch, new NetlinkTimeoutError(`${batch.operations[0]} and ${requests.length - 1} more: no answer from the kernel in ${timeoutMs} ms`)), timeoutMs),
+      };
+      this.batches.add(batch);
+      this.updateRef();
+      let start = 0;
+      while (start < requests.length) {
+        let end = start, bytes = 0;
+        do {
+          bytes += align4(NLMSG_HDRLEN + requests[end]!.payload.byteLength);
+          end++;
+        } while (end < requests.length && bytes + align4(NLMSG_HDRLEN + requests[end]!.payload.byteLength) <= maxBytes);
+        const datagram = Buffer.alloc(bytes);
+        let offset = 0;
+        for (let i = start; i < end; i++) {
+          const r = requests[i]!;
+          const length = NLMSG_HDRLEN + r.payload.byteLength;
+          datagram.writeUInt32LE(length, offset);
+          datagram.writeUInt16LE(r.type, offset + 4);
+          datagram.writeUInt16LE(r.flags | NLM_F_REQUEST | (i === end - 1 ? NLM_F_ACK : 0), offset + 6);
+          datagram.writeUInt32LE(firstSeq + i, offset + 8);
+          datagram.writeUInt32LE(0, offset + 12);
+          datagram.set(r.payload, offset + NLMSG_HDRLEN);
+          offset += align4(length);
+        }
+        try {
+          this.socket.send(datagram, sockaddrNetlink(0, 0));
+          batch.closers.add(end - 1);
+          batch.awaiting++;
+        } catch (err) {
+          // Nothing of this datagram reached the kernel, and nothing after it will be sent.
+          for (let i = start; i < requests.length; i++) batch.results[i] = err as Error;
+          break;
+        }
+        start = end;
+      }
+      if (batch.awaiting === 0) this.endBatch(batch);
+    });
+  }
+
   close(): void {
     if (this.socket.closed) return;
     this.socket.close();
@@ -120,10 +216,35 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       p.reject(Object.assign(new Error(`${p.operation}: netlink socket closed`), { code: 'ECANCELED' }));
       this.pending.delete(seq);
     }
+    for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: netlink socket closed`), { code: 'ECANCELED' }));
   }
 
   private updateRef(): void {
-    if (!this.socket.closed) this.socket.ref(this.pending.size > 0 || this.subscriptions > 0);
+    if (!this.socket.closed) this.socket.ref(this.pending.size > 0 || this.batches.size > 0 || this.subscriptions > 0);
+  }
+
+  private endBatch(batch: Batch, error?: Error): void {
+    if (!this.batches.delete(batch)) return;
+    clearTimeout(batch.timer);
+    this.updateRef();
+    if (error) batch.reject(error);
+    else batch.resolve(batch.results);
+  }
+
+  private batchOf(seq: number): Batch | undefined {
+    for (const b of this.batches) {
+      if (seq >= b.firstSeq && seq < b.firstSeq + b.results.length) return b;
+    }
+    return undefined;
+  }
+
+  private onBatchReply(batch: Batch, message: NetlinkMessage): void {
+    if (message.type !== NLMSG_ERROR) return;
+    const index = message.seq - batch.firstSeq;
+    const info = decodeErrorMessage(message);
+    if (!info.ok) batch.results[index] = new Error(`${batch.operations[index]}: malformed NLMSG_ERROR: ${info.error}`);
+    else if (info.value.errno !== 0) batch.results[index] = new NetlinkError(info.value.errno, info.value.extAck, batch.operations[index]);
+    if (batch.closers.has(index) && --batch.awaiting === 0) this.endBatch(batch);
   }
 
   private settle(seq: number, outcome: { messages: NetlinkMessage[] } | { error: Error }): void {
@@ -143,7 +264,9 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       const error = new Error(truncated ? 'netlink datagram truncated by the receive buffer' : `malformed netlink datagram: ${decoded.ok ? '' : decoded.error}`);
       // A reply we cannot read must fail its request rather than hang it.
       const seq = data.length >= 12 ? data.readUInt32LE(8) : -1;
+      const batch = this.batchOf(seq);
       if (this.pending.has(seq)) this.settle(seq, { error });
+      else if (batch) this.endBatch(batch, error);
       else this.emit('error', error);
       return;
     }
@@ -153,6 +276,11 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   private onMessage(message: NetlinkMessage): void {
     const p = message.seq !== 0 ? this.pending.get(message.seq) : undefined;
     if (!p) {
+      const batch = message.seq !== 0 && this.batches.size > 0 ? this.batchOf(message.seq) : undefined;
+      if (batch) {
+        this.onBatchReply(batch, message);
+        return;
+      }
       if (message.type === NLMSG_OVERRUN) this.emit('overrun', new Error('netlink overrun'));
       else if (message.type !== NLMSG_NOOP && message.type !== NLMSG_ERROR && message.type !== NLMSG_DONE) this.emit('notification', message);
       return;
@@ -182,7 +310,9 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
 
   private onSocketError(err: Error & { code?: string }): void {
     if (err.code === 'ENOBUFS') {
-      // Notifications were lost: listeners must resynchronise with a dump.
+      // Notifications were lost: listeners must resynchronise with a dump. A
+      // batch learns of failures only from replies, and some may be among the lost.
+      for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: replies lost to a receive-buffer overrun, outcome unknown`), { code: 'ENOBUFS' }));
       this.emit('overrun', err);
       return;
     }
