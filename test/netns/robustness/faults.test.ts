@@ -6,8 +6,8 @@
 // TLS ClientHello with garbage (the check fails with a reason, in bounded time).
 //
 // Covered elsewhere, not repeated here:
-//   - a webhook endpoint that hangs does not delay a takeover: test/unit/alerts/webhooks.test.ts
-//     ("a hanging endpoint never delays a simulated VRRP takeover")
+//   - a webhook endpoint (and a notify program) that hangs does not delay a real takeover:
+//     test/netns/robustness/hanging-alerts.test.ts; the queue side in test/unit/alerts/webhooks.test.ts
 //   - a check target that accepts and never answers: test/netns/checks/checks.test.ts
 //     ("a server that hangs after accept: tcp connect passes, http times out at the timeout")
 import { test, after } from 'node:test';
