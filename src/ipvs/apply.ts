@@ -1,8 +1,8 @@
-// Applies an op list to a table. Ops are issued back to back without waiting for
-// each answer (the table applies them in call order), in windows so that the
-// answers queued in the socket's receive buffer stay bounded.
-import type { IpvsTable } from './table.js';
-import { errorCode } from './table.js';
+// Applies an op list to a table in batches: each batch goes to the kernel back to
+// back (one system call per datagram, one ACK per datagram), so a small change
+// costs a few system calls, not a few per op. Batches are bounded so the kernel's
+// answers to a batch that fails entirely still fit the socket's receive buffer.
+import { errorCode, type IpvsTable, type MutationResult } from './table.js';
 import type { IpvsOp } from './reconcile.js';
 
 export interface OpResult {
@@ -12,32 +12,23 @@ export interface OpResult {
   message?: string;
 }
 
-export function issueOp(table: IpvsTable, op: IpvsOp): Promise<void> {
-  switch (op.kind) {
-    case 'addService': return table.addService(op.service);
-    case 'editService': return table.editService(op.service);
-    case 'deleteService': return table.deleteService(op.key);
-    case 'addDest': return table.addDestination(op.key, op.destination);
-    case 'editDest': return table.editDestination(op.key, op.destination);
-    case 'deleteDest': return table.deleteDestination(op.key, op.destination);
-  }
-}
-
-export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], window = 64): Promise<OpResult[]> {
+export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], window = 256): Promise<OpResult[]> {
   const results: OpResult[] = [];
   for (let i = 0; i < ops.length; i += window) {
     const batch = ops.slice(i, i + window);
-    const settled = await Promise.allSettled(batch.map((op) => {
-      try {
-        return issueOp(table, op);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-    }));
-    settled.forEach((s, j) => {
-      const op = batch[j]!;
-      if (s.status === 'fulfilled') results.push({ op });
-      else results.push({ op, error: errorCode(s.reason) ?? 'ERROR', message: (s.reason as Error)?.message ?? String(s.reason) });
+    let outcomes: MutationResult[];
+    try {
+      outcomes = await table.applyBatch(batch);
+    } catch (err) {
+      // Outcome unknown (timeout, replies lost): every op of the batch counts as
+      // failed, which makes the reconciler read the table again.
+      const error = errorCode(err) ?? 'ERROR', message = (err as Error)?.message ?? String(err);
+      for (const op of batch) results.push({ op, error, message });
+      continue;
+    }
+    batch.forEach((op, j) => {
+      const e = outcomes[j];
+      results.push(e ? { op, error: errorCode(e) ?? 'ERROR', message: e.message } : { op });
     });
   }
   return results;

@@ -9,7 +9,7 @@ import {
   ipvsRequests, type IpvsRequest,
 } from './codec.js';
 import { IPVS_GENL_NAME } from './constants.js';
-import type { DestinationKey, IpvsInfo, IpvsTable, IpvsTimeouts, SyncDaemonConfig, SyncDaemonState, SyncDaemonStatus } from './table.js';
+import type { DestinationKey, IpvsInfo, IpvsTable, IpvsTimeouts, MutationResult, SyncDaemonConfig, SyncDaemonState, SyncDaemonStatus, TableMutation } from './table.js';
 import type { ActualDestination, ActualService, DestinationSpec, ServiceKey, ServiceSpec } from './types.js';
 
 export interface IpvsClientOptions {
@@ -27,6 +27,17 @@ export interface IpvsClientOptions {
 function unwrap<T>(d: Decoded<T>, operation: string): T {
   if (!d.ok) throw new NetlinkDecodeError(`${operation}: malformed reply: ${d.error}`);
   return d.value;
+}
+
+function mutationRequest(m: TableMutation): IpvsRequest {
+  switch (m.kind) {
+    case 'addService': return ipvsRequests.addService(m.service);
+    case 'editService': return ipvsRequests.editService(m.service);
+    case 'deleteService': return ipvsRequests.deleteService(m.key);
+    case 'addDest': return ipvsRequests.addDestination(m.key, m.destination);
+    case 'editDest': return ipvsRequests.editDestination(m.key, m.destination);
+    case 'deleteDest': return ipvsRequests.deleteDestination(m.key, m.destination);
+  }
 }
 
 /** A socket whose dumps run one after another. */
@@ -126,6 +137,11 @@ export class IpvsClient implements IpvsTable {
   addDestination(key: ServiceKey, d: DestinationSpec): Promise<void> { return this.sendAck(ipvsRequests.addDestination(key, d)); }
   editDestination(key: ServiceKey, d: DestinationSpec): Promise<void> { return this.sendAck(ipvsRequests.editDestination(key, d)); }
   deleteDestination(key: ServiceKey, d: DestinationKey): Promise<void> { return this.sendAck(ipvsRequests.deleteDestination(key, d)); }
+
+  applyBatch(mutations: readonly TableMutation[]): Promise<MutationResult[]> {
+    return this.socket.requestBatch(mutations.map(mutationRequest), this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {});
+  }
+
   zeroStats(key?: ServiceKey): Promise<void> { return this.sendAck(ipvsRequests.zero(key)); }
 
   async getTimeouts(): Promise<IpvsTimeouts> {

@@ -5,7 +5,7 @@
 // runs the same script against both and compares the outcomes.
 import { KNOWN_SCHEDULERS } from './constants.js';
 import { addressFamily, canonicalAddress, IpvsSpecError, normalizeDestination, normalizeService, normalizeServiceKey } from './normalize.js';
-import { ipvsError, type DestinationKey, type IpvsInfo, type IpvsTable, type IpvsTimeouts, type SyncDaemonConfig, type SyncDaemonState, type SyncDaemonStatus } from './table.js';
+import { ipvsError, type DestinationKey, type IpvsInfo, type IpvsTable, type IpvsTimeouts, type MutationResult, type SyncDaemonConfig, type SyncDaemonState, type SyncDaemonStatus, type TableMutation } from './table.js';
 import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DestinationSpec, type IpvsStats, type ServiceKey, type ServiceSpec } from './types.js';
 
 const zeroStats = (): IpvsStats => ({ connections: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, cps: 0, ppsIn: 0, ppsOut: 0, bpsIn: 0, bpsOut: 0 });
@@ -162,6 +162,21 @@ export class MemoryIpvsTable implements IpvsTable {
       const id = destinationId({ address: canonicalAddress(destination.address), port: destination.port });
       if (!e.destinations.delete(id)) throw ipvsError('ENOENT', 'IPVS_CMD_DEL_DEST');
     });
+  }
+
+  async applyBatch(mutations: readonly TableMutation[]): Promise<MutationResult[]> {
+    // Each call takes effect at once, so issuing them all before awaiting keeps the kernel's order.
+    const issued = mutations.map((m) => {
+      switch (m.kind) {
+        case 'addService': return this.addService(m.service);
+        case 'editService': return this.editService(m.service);
+        case 'deleteService': return this.deleteService(m.key);
+        case 'addDest': return this.addDestination(m.key, m.destination);
+        case 'editDest': return this.editDestination(m.key, m.destination);
+        case 'deleteDest': return this.deleteDestination(m.key, m.destination);
+      }
+    });
+    return (await Promise.allSettled(issued)).map((s) => (s.status === 'rejected' ? s.reason as Error : undefined));
   }
 
   async zeroStats(key?: ServiceKey): Promise<void> {

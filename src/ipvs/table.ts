@@ -41,6 +41,18 @@ export type SyncDaemonStatus = Required<Pick<SyncDaemonConfig, 'state' | 'interf
 /** Identifies a destination within a service. */
 export type DestinationKey = Pick<DestinationSpec, 'address' | 'port'>;
 
+/** One change to the table, as data, so a batch of them can go out at once. */
+export type TableMutation =
+  | { kind: 'addService'; service: ServiceSpec }
+  | { kind: 'editService'; service: ServiceSpec }
+  | { kind: 'deleteService'; key: ServiceKey }
+  | { kind: 'addDest'; key: ServiceKey; destination: DestinationSpec }
+  | { kind: 'editDest'; key: ServiceKey; destination: DestinationSpec }
+  | { kind: 'deleteDest'; key: ServiceKey; destination: DestinationKey };
+
+/** A mutation's outcome in a batch: undefined when it was applied, else the kernel's error. */
+export type MutationResult = (Error & { code?: string }) | undefined;
+
 /**
  * Operations on the IPVS table. Mutations take effect in call order, even when
  * several are issued without awaiting the previous one (the netlink client
@@ -62,6 +74,12 @@ export interface IpvsTable {
   addDestination(key: ServiceKey, destination: DestinationSpec): Promise<void>;
   editDestination(key: ServiceKey, destination: DestinationSpec): Promise<void>;
   deleteDestination(key: ServiceKey, destination: DestinationKey): Promise<void>;
+  /**
+   * Applies mutations in order, each one's outcome in the result; a refused one
+   * does not stop those after it. Rejects only when the outcome is unknown
+   * (timeout, socket closed, replies lost).
+   */
+  applyBatch(mutations: readonly TableMutation[]): Promise<MutationResult[]>;
   /** Zeroes the counters of one service, or of all when no key is given. */
   zeroStats(key?: ServiceKey): Promise<void>;
   getTimeouts(): Promise<IpvsTimeouts>;

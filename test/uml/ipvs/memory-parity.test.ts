@@ -5,7 +5,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { IpvsClient } from '../../../src/ipvs/client.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
-import { errorCode, type IpvsTable } from '../../../src/ipvs/table.js';
+import { errorCode, type IpvsTable, type TableMutation } from '../../../src/ipvs/table.js';
+import { parseIpvsadmList } from '../../helpers/ipvsadm.js';
 import { serviceKeyId, type ServiceKey } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from '../../unit/ipvs/builders.js';
 import { addRoutableDummy, createNetns } from './netns.js';
@@ -65,6 +66,48 @@ test('the memory table gives the kernel\'s answers to the same script', async ()
     for (const code of ['EEXIST', 'ESRCH', 'ENOENT', 'ERANGE', 'EINVAL']) assert.ok(kernel.some((o) => o.endsWith(`: ${code}`)), `${code} in ${kernel.join('; ')}`);
     const shape = async (t: IpvsTable) => (await t.listServices()).map((a) => [serviceKeyId(a.service.key), a.service.scheduler, a.destinations.map((d) => `${d.address} ${d.weight} ${d.forwarding}`).sort()]).sort();
     assert.deepEqual(await shape(memory), await shape(client));
+  } finally {
+    client.close();
+    ns.delete();
+  }
+});
+
+// The script's mutations as data, in one batch: every refusal lands on its own
+// mutation and the rest still apply, on both tables.
+const BATCH: TableMutation[] = [
+  { kind: 'addService', service: service(VIP) },
+  { kind: 'addService', service: service(VIP, 'rr') },
+  { kind: 'addService', service: service(MISSING, 'nosuch') },
+  { kind: 'editService', service: service(MISSING) },
+  { kind: 'deleteService', key: MISSING },
+  { kind: 'addDest', key: MISSING, destination: dest('10.6.2.191') },
+  { kind: 'addDest', key: VIP, destination: dest('10.6.2.191') },
+  { kind: 'addDest', key: VIP, destination: dest('10.6.2.191', 80, { weight: 4 }) },
+  { kind: 'editDest', key: VIP, destination: dest('10.6.2.192') },
+  { kind: 'deleteDest', key: VIP, destination: dest('10.6.2.192') },
+  { kind: 'addDest', key: VIP, destination: dest('10.6.2.193', 80, { upperThreshold: 5, lowerThreshold: 10 }) },
+  { kind: 'addDest', key: VIP, destination: dest('2001:db8::10', 80) },
+  { kind: 'addService', service: service(V6, 'sh', { flags: { schedPort: true } }) },
+  { kind: 'editDest', key: VIP, destination: dest('10.6.2.191', 80, { weight: 7, forwarding: 'nat' }) },
+  { kind: 'addDest', key: VIP, destination: dest('10.6.2.192', 80, { weight: 2 }) },
+  { kind: 'deleteDest', key: VIP, destination: dest('10.6.2.192') },
+  { kind: 'addDest', key: VIP, destination: dest('10.6.2.194', 80, { weight: 3 }) },
+];
+
+test('a batch of mutations: the memory table gives the kernel\'s answer for each, and the same table', async () => {
+  const ns = createNetns('parity-batch');
+  const client = await IpvsClient.open({ netns: ns.path }).catch((e) => { ns.delete(); throw e; });
+  try {
+    addRoutableDummy(ns);
+    const codes = async (t: IpvsTable) => (await t.applyBatch(BATCH)).map((r, i) => `${i} ${BATCH[i]!.kind}: ${r ? errorCode(r) : 'ok'}`);
+    const kernel = await codes(client);
+    const memory = new MemoryIpvsTable();
+    assert.deepEqual(await codes(memory), kernel);
+    for (const code of ['EEXIST', 'ESRCH', 'ENOENT', 'ERANGE', 'EINVAL']) assert.ok(kernel.some((o) => o.endsWith(`: ${code}`)), `${code} in ${kernel.join('; ')}`);
+    assert.ok(kernel.at(-1)!.endsWith(': ok'), 'mutations after refusals still apply');
+    const shape = async (t: IpvsTable) => (await t.listServices()).map((a) => [serviceKeyId(a.service.key), a.service.scheduler, a.destinations.map((d) => `${d.address} ${d.weight} ${d.forwarding}`).sort()]).sort();
+    assert.deepEqual(await shape(memory), await shape(client));
+    assert.deepEqual(parseIpvsadmList(ns.ipvsadm('-Ln')).find((s) => s.id === '10.6.2.195:80')?.destinations.map((d) => `${d.id} ${d.columns[1]}`).sort(), ['10.6.2.191:80 7', '10.6.2.194:80 3']);
   } finally {
     client.close();
     ns.delete();
