@@ -85,7 +85,7 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     ...(label ? { vipLabel: label.includes(':') ? label : `${v.interface}:${label}` } : {}),
     ...(v.auth ? { authPassword: v.auth.password } : {}),
     v3Ipv4Checksum: v.checksum === 'without_pseudo_header' ? 'message-only' : 'pseudo-header',
-    garp: { count: v.garp.count, intervalMs: v.garp.interval, refreshMs: v.garp.refresh },
+    garp: { count: v.garp.count, intervalMs: v.garp.interval, refreshMs: v.garp.refresh, delayMs: v.garp.delay },
     track: { interfaces: v.track.interfaces, services: v.track.services, scripts: [], files: [] },
     ...(v.sync_daemon ? { syncDaemon: { interface: v.sync_daemon.interface, syncId: v.sync_daemon.sync_id ?? v.vrid } } : {}),
     ...(v.sync_group ? { syncGroup: v.sync_group } : {}),

@@ -94,6 +94,8 @@ const vrrpInstanceSchema = mapping({
     interval: durationDefault('100ms'),
     /** Repeat the gratuitous ARPs this often while MASTER; 0s = never. */
     refresh: durationDefault('0s'),
+    /** A second burst this long after becoming MASTER (keepalived's garp_master_delay); 0s = none. */
+    delay: durationDefault('5s'),
   }).prefault({}),
   track: mapping({
     /** weight 0: FAULT while the interface is down; otherwise priority changes by weight. */

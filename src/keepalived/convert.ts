@@ -71,6 +71,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
           case 'vrrp_garp_master_repeat': garpDefaults['count'] = int(g.args[0]); break;
           case 'vrrp_garp_master_refresh': garpDefaults['refresh'] = seconds(g.args[0]); break;
           case 'vrrp_garp_interval': garpDefaults['interval'] = seconds(g.args[0]); break;
+          case 'vrrp_garp_master_delay': garpDefaults['delay'] = seconds(g.args[0]); break;
           case 'lvs_sync_daemon': {
             const [ifname, ...rest] = g.args;
             const s: NonNullable<typeof globalSync> = { node: g, interface: ifname ?? '' };
@@ -188,6 +189,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         case 'garp_master_repeat': garp['count'] = int(a[0]); break;
         case 'garp_master_refresh': garp['refresh'] = seconds(a[0]); break;
         case 'garp_interval': garp['interval'] = seconds(a[0]); break;
+        case 'garp_master_delay': garp['delay'] = seconds(a[0]); break;
         case 'lvs_sync_daemon_interface': out['sync_daemon'] = { interface: a[0] }; break;
         case 'old_unicast_checksum': out['checksum'] = 'without_pseudo_header'; break;
         case 'notify_master': case 'notify_backup': case 'notify_fault': case 'notify_stop': case 'notify':
@@ -211,6 +213,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
     if (garp['count'] !== undefined) garpOut['count'] = garp['count'];
     if (garp['interval'] !== undefined) garpOut['interval'] = duration(garp['interval'] as number);
     if (garp['refresh'] !== undefined) garpOut['refresh'] = duration(garp['refresh'] as number);
+    if (garp['delay'] !== undefined) garpOut['delay'] = duration(garp['delay'] as number);
     if (Object.keys(garpOut).length) out['garp'] = garpOut;
     if (out['sync_daemon'] && (out['sync_daemon'] as Obj)['sync_id'] === undefined) (out['sync_daemon'] as Obj)['sync_id'] = out['vrid'];
     const group = syncGroupOf.get(node.args[0] ?? '');

@@ -32,6 +32,12 @@ export interface GarpConfig {
   intervalMs: number;
   /** While master, repeat the burst this often (0 = never). */
   refreshMs: number;
+  /**
+   * A second burst this long after becoming master (0 = none): a switch port that was
+   * still learning, or an ARP entry refreshed from a stale reply, gets corrected
+   * (keepalived's garp_master_delay, default 5 s there too).
+   */
+  delayMs: number;
 }
 
 export interface VrrpInstanceConfig {
@@ -82,11 +88,12 @@ export const VRRP_DEFAULTS = {
   startupDelayMs: 0,
   unicastPeers: [] as string[],
   v3Ipv4Checksum: 'pseudo-header' as V3Ipv4ChecksumMode,
-  garp: { count: 5, intervalMs: 100, refreshMs: 60_000 },
+  garp: { count: 5, intervalMs: 100, refreshMs: 60_000, delayMs: 5000 },
   linkDebounce: { upMs: 500, downMs: 0 },
 };
 
-export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips'> & Partial<VrrpInstanceConfig>;
+export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips'>
+  & Omit<Partial<VrrpInstanceConfig>, 'garp'> & { garp?: Partial<GarpConfig> };
 
 /** Fills defaults. */
 export function vrrpInstanceConfig(input: VrrpInstanceInput): VrrpInstanceConfig {
@@ -146,6 +153,7 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
   if (!Number.isInteger(c.garp.count) || c.garp.count < 0) bad('garp.count', 'a non-negative integer');
   if (c.garp.intervalMs < 0) bad('garp.interval', 'non-negative');
   if (c.garp.refreshMs < 0) bad('garp.refresh', 'non-negative');
+  if (c.garp.delayMs < 0) bad('garp.delay', 'non-negative');
   const weights = [...c.track.interfaces, ...c.track.services, ...c.track.scripts].map((t) => ['track', t.name, t.weight] as const);
   for (const [, name, weight] of weights) if (!Number.isInteger(weight) || weight < -253 || weight > 253) bad(`track.${name}.weight`, 'an integer -253..253');
   for (const s of c.track.scripts) if (s.command.length === 0) bad(`track.scripts.${s.name}.command`, 'a command');

@@ -98,6 +98,7 @@ export class VrrpInstance implements SyncMember {
   private vipsIssued = true;
   private burstTimers: TimerHandle[] = [];
   private refreshTimer: TimerHandle | undefined;
+  private delayedBurstTimer: TimerHandle | undefined;
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private counters = emptyCounters();
   private lastTransition: VrrpStatus['lastTransition'];
@@ -358,7 +359,10 @@ export class VrrpInstance implements SyncMember {
         return;
       case 'announce':
         this.announceAfterVips();
-        if (action.reason === 'became-master') this.scheduleRefresh();
+        if (action.reason === 'became-master') {
+          this.scheduleRefresh();
+          this.scheduleDelayedBurst();
+        }
         return;
       case 'transition':
         this.onTransition(action.from, action.to, action.reason);
@@ -469,11 +473,24 @@ export class VrrpInstance implements SyncMember {
     });
   }
 
+  private scheduleDelayedBurst(): void {
+    this.delayedBurstTimer?.cancel();
+    this.delayedBurstTimer = undefined;
+    const { delayMs } = this.config.garp;
+    if (delayMs <= 0) return;
+    this.delayedBurstTimer = this.clock.setTimer(delayMs, () => {
+      this.delayedBurstTimer = undefined;
+      this.announce();
+    });
+  }
+
   private stopAnnouncing(): void {
     for (const t of this.burstTimers) t.cancel();
     this.burstTimers = [];
     this.refreshTimer?.cancel();
     this.refreshTimer = undefined;
+    this.delayedBurstTimer?.cancel();
+    this.delayedBurstTimer = undefined;
   }
 
   private onTransition(from: VrrpState, to: VrrpState, reason: TransitionReason): void {

@@ -30,6 +30,7 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
     assert.deepEqual(web!.track.interfaces, [{ name: 'eth0', weight: 0 }, { name: 'eth1', weight: -20 }]);
     assert.deepEqual(web!.sync_daemon, { interface: 'eth0', sync_id: 51 });
     assert.equal(web!.garp.refresh, 60_000);
+    assert.equal(web!.garp.delay, 2000, "vrrp_garp_master_delay");
     assert.deepEqual(
       [mail!.name, mail!.vrid, mail!.advert_interval, mail!.preempt, mail!.unicast_source, mail!.unicast_peers, mail!.sync_group],
       ['VI_MAIL', 52, 2000, false, '10.6.2.188', ['10.6.2.189'], 'VG_1'],
@@ -65,12 +66,12 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
     const lines = warnings.map((w) => w.split(': ')[0]);
     assert.deepEqual(lines, [
       'director-a.conf:5', 'director-a.conf:8', 'director-a.conf:9', 'director-a.conf:10', // email settings
-      'director-a.conf:21', // sync group notify
-      'director-a.conf:25', 'director-a.conf:44', // state MASTER
-      'director-a.conf:61', // track_script
-      'director-a.conf:121', // notify_down
+      'director-a.conf:22', // sync group notify
+      'director-a.conf:26', 'director-a.conf:45', // state MASTER
+      'director-a.conf:62', // track_script
+      'director-a.conf:122', // notify_down
     ]);
-    assert.match(warnings[7]!, /^director-a\.conf:61: track_script: not carried over \(failoverd has no VRRP track scripts/);
+    assert.match(warnings[7]!, /^director-a\.conf:62: track_script: not carried over \(failoverd has no VRRP track scripts/);
   });
 });
 

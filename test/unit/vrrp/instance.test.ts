@@ -106,6 +106,48 @@ test('crash of the master: the backup takes over after Master_Down_Interval; gra
   assert.ok(graceful - stopAt <= skewMs(2, 100, 100) + 1 && graceful - stopAt >= skewMs(2, 100, 100) - 1, `graceful takeover after ${graceful - stopAt} ms`);
 });
 
+test('a second GARP burst follows garp.delay after becoming master; none with delay 0; none once no longer master', async () => {
+  const burstTimes = (segment: FakeSegment, mac: string): number[] => segment.announcements.filter((x) => x.mac === mac).map((x) => x.at);
+  for (const delayMs of [5000, 0]) {
+    const clock = new FakeClock();
+    const segment = new FakeSegment(clock);
+    const a = router(segment, clock, new EventBus('n'), 1, { priority: 200, garp: { count: 3, intervalMs: 100, refreshMs: 0, delayMs } });
+    await a.instance.start();
+    await run(clock, 4000);
+    assert.equal(a.instance.status().state, 'master');
+    const first = burstTimes(segment, '020000000001');
+    assert.equal(first.length, 3, 'the takeover burst');
+    await run(clock, 10_000);
+    const all = burstTimes(segment, '020000000001');
+    if (delayMs === 0) {
+      assert.deepEqual(all, first, 'no second burst with delay 0');
+    } else {
+      assert.equal(all.length, 6, `one second burst of 3: ${all.join(', ')}`);
+      assert.deepEqual(all.slice(3).map((t) => t - first[0]!), [5000, 5100, 5200], 'delay after the first, then interval apart');
+    }
+    await a.instance.stop();
+  }
+
+  // Pre-empted before the delay runs out: the new backup stays silent.
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const b = router(segment, clock, bus, 2, { priority: 100, garp: { count: 3, intervalMs: 100, refreshMs: 0, delayMs: 5000 } });
+  await b.instance.start();
+  await run(clock, 4000);
+  assert.equal(b.instance.status().state, 'master');
+  const a = router(segment, clock, bus, 1, { priority: 200 });
+  const becameMasterAt = burstTimes(segment, '020000000002')[0]!;
+  await a.instance.start();
+  await run(clock, 4000);
+  assert.equal(b.instance.status().state, 'backup', 'pre-empted by the higher priority');
+  assert.ok(clock.now() < becameMasterAt + 5000, 'stepped down before its delayed burst was due');
+  await run(clock, 8000);
+  assert.equal(burstTimes(segment, '020000000002').length, 3, 'no delayed burst after stepping down');
+  await a.instance.stop();
+  await b.instance.stop();
+});
+
 test('a tracked service losing quorum lowers the priority and the other router preempts', async () => {
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
