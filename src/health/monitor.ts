@@ -72,6 +72,8 @@ export interface ServiceStatus {
   realServers: RealServerStatus[];
 }
 
+export type ServiceHead = Omit<ServiceStatus, 'realServers'>;
+
 interface CheckRuntime {
   schedulerId: string;
   checkId: string;
@@ -120,6 +122,25 @@ function liveWeightOf(svc: { realServers: Map<string, RealServerRuntime> }): num
   let sum = 0;
   for (const rs of svc.realServers.values()) if (rs.health.up) sum += effectiveWeight(rs.spec, rs.health);
   return sum;
+}
+
+function headOf(svc: ServiceRuntime): ServiceHead {
+  return { name: svc.config.name, quorumUp: svc.quorum.up, liveWeight: svc.quorum.liveWeight, quorum: svc.config.quorum };
+}
+
+function rsStatusOf(rs: RealServerRuntime, wallOffset: number): RealServerStatus {
+  return {
+    address: rs.config.address,
+    port: rs.config.port,
+    up: rs.health.up,
+    weight: effectiveWeight(rs.spec, rs.health),
+    reason: rs.health.reason,
+    since: new Date(wallOffset + rs.health.since).toISOString(),
+    checks: rs.checks.map((c) => {
+      const h = rs.health.checks[c.checkId]!;
+      return { type: c.config.type, up: h.up, successes: h.successes, failures: h.failures, lastReason: h.lastResult?.reason, lastLatencyMs: h.lastResult?.latencyMs };
+    }),
+  };
 }
 
 export class HealthMonitor {
@@ -238,25 +259,27 @@ export class HealthMonitor {
   }
 
   status(): ServiceStatus[] {
-    const wallOffset = this.clock.wallNow().getTime() - this.clock.now();
+    const wallOffset = this.wallOffset();
     return [...this.services.values()].map((svc) => ({
-      name: svc.config.name,
-      quorumUp: svc.quorum.up,
-      liveWeight: svc.quorum.liveWeight,
-      quorum: svc.config.quorum,
-      realServers: [...svc.realServers.values()].map((rs) => ({
-        address: rs.config.address,
-        port: rs.config.port,
-        up: rs.health.up,
-        weight: effectiveWeight(rs.spec, rs.health),
-        reason: rs.health.reason,
-        since: new Date(wallOffset + rs.health.since).toISOString(),
-        checks: rs.checks.map((c) => {
-          const h = rs.health.checks[c.checkId]!;
-          return { type: c.config.type, up: h.up, successes: h.successes, failures: h.failures, lastReason: h.lastResult?.reason, lastLatencyMs: h.lastResult?.latencyMs };
-        }),
-      })),
+      ...headOf(svc),
+      realServers: [...svc.realServers.values()].map((rs) => rsStatusOf(rs, wallOffset)),
     }));
+  }
+
+  /** A service's status without its real servers (for snapshots sent when they change). */
+  serviceHead(service: string): ServiceHead | undefined {
+    const svc = this.services.get(service);
+    return svc && headOf(svc);
+  }
+
+  /** One real server's status; `realServer` is its destination id ("10.6.2.191:80"). */
+  realServerStatus(service: string, realServer: string): RealServerStatus | undefined {
+    const rs = this.services.get(service)?.realServers.get(realServer);
+    return rs && rsStatusOf(rs, this.wallOffset());
+  }
+
+  private wallOffset(): number {
+    return this.clock.wallNow().getTime() - this.clock.now();
   }
 
   private validate(services: readonly HealthServiceConfig[]): Map<HealthCheckConfig, unknown> {
