@@ -1,0 +1,79 @@
+// What crosses between WorkerHealthMonitor (main thread) and monitor-worker.ts (the
+// health-check thread). Every message is structured-cloned into the main thread, so
+// each is shaped for its cost there: nothing per check, nothing for what did not
+// change, check results as columns of typed arrays.
+import type { AgentEvent } from '../events.js';
+import type { DesiredService } from '../ipvs/types.js';
+import type { CheckTally } from '../metrics/check-tally.js';
+import type { RealServerStatus, ServiceHead, ServiceStatus } from './monitor.js';
+import type { HealthServiceConfig } from './types.js';
+
+export interface MonitorWorkerData {
+  /** pino level of the main logger: lines below it are not even formatted in the worker. */
+  logLevel: string;
+  /** Where the check plugins are (default: the checks/ of this build). */
+  checksDirectory?: string;
+  /** Pool changes within this window go in one message. */
+  poolDelayMs: number;
+  /** How often check tallies and last results are sent. */
+  resultsIntervalMs: number;
+  maxConcurrentChecks?: number;
+}
+
+export type ToWorker =
+  | { kind: 'update'; seq: number; services: readonly HealthServiceConfig[] }
+  | { kind: 'stop' };
+
+/** One entry per real server checked since the previous batch: its latest result. */
+export interface LastResults {
+  /** "service|address:port", the agent's key for a real server. */
+  keys: string[];
+  ok: Uint8Array;
+  latencyMs: Float64Array;
+  /** Wall time of the result, epoch milliseconds. */
+  atMs: Float64Array;
+  /** Index into `reasons` (few distinct texts: sent once per batch). */
+  reason: Uint32Array;
+  reasons: string[];
+  type: Uint32Array;
+  types: string[];
+}
+
+export interface CheckResultBatch {
+  tallies: CheckTally[];
+  last: LastResults;
+}
+
+export interface LastResult {
+  ok: boolean;
+  reason: string;
+  latencyMs: number;
+  atMs: number;
+  type: string;
+}
+
+export function forEachLastResult(last: LastResults, fn: (key: string, result: LastResult) => void): void {
+  for (let i = 0; i < last.keys.length; i++) {
+    fn(last.keys[i]!, { ok: last.ok[i] === 1, reason: last.reasons[last.reason[i]!]!, latencyMs: last.latencyMs[i]!, atMs: last.atMs[i]!, type: last.types[last.type[i]!]! });
+  }
+}
+
+/** An event published by the worker's monitor, or a pino line it logged, in the order they happened. */
+export type OutboxItem = { event: AgentEvent } | { log: string };
+
+export interface StatusChange {
+  /** The whole snapshot (after an update); otherwise only what changed. */
+  full?: ServiceStatus[];
+  heads?: ServiceHead[];
+  realServers?: Array<{ service: string; status: RealServerStatus }>;
+}
+
+export type FromWorker =
+  | { kind: 'ready' }
+  /** Status first, so that a subscriber of a republished event reads the state it announces. */
+  | { kind: 'changes'; status: StatusChange; items: OutboxItem[] }
+  /** `keys`: every service's key id in config order; `changed`: the pools that differ from the last message. */
+  | { kind: 'pools'; keys: string[]; changed: DesiredService[] }
+  | { kind: 'updated'; seq: number; error?: { message: string; problems?: string[] } }
+  | { kind: 'results'; batch: CheckResultBatch }
+  | { kind: 'stopped' };

@@ -1,0 +1,278 @@
+// The health monitor in its worker thread, against real TCP servers on 127.0.0.1
+// that the test starts and stops. Real sockets and a real thread: no fake clock
+// can cross into the worker, so the test waits by bounded polling.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { EventBus, type AgentEvent } from '../../../src/events.js';
+import { HealthConfigError } from '../../../src/health/monitor.js';
+import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from '../../../src/health/types.js';
+import { forEachLastResult, type LastResult } from '../../../src/health/worker-messages.js';
+import { WorkerHealthMonitor, type WorkerHealthMonitorOptions } from '../../../src/health/worker-monitor.js';
+import type { DesiredService, ServiceSpec } from '../../../src/ipvs/types.js';
+import type { CheckTally } from '../../../src/metrics/check-tally.js';
+import { waitFor } from '../../helpers/netns.js';
+
+const crashChecks = fileURLToPath(new URL('../../fixtures/checks-crash/', import.meta.url));
+
+/** A TCP server on 127.0.0.1 that can be stopped (refusing) and started again on its port. */
+class Backend {
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  async start(): Promise<this> {
+    const server = createServer((s) => {
+      this.sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => this.sockets.delete(s));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: '127.0.0.1', port: this.port }, () => resolve());
+    });
+    this.port = (server.address() as { port: number }).port;
+    this.server = server;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+  }
+}
+
+const spec = (port: number): ServiceSpec => ({ key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' });
+const check = (o: Partial<HealthCheckConfig> = {}): HealthCheckConfig => ({ ...CHECK_DEFAULTS, type: 'tcp', options: {}, intervalMs: 100, timeoutMs: 500, rise: 1, fall: 1, ...o });
+
+function service(name: string, vipPort: number, ports: number[], o: Partial<HealthServiceConfig> = {}, c: Partial<HealthCheckConfig> = {}): HealthServiceConfig {
+  return {
+    name, spec: spec(vipPort), forwarding: 'dr', quorum: ports.length, hysteresis: 0, onFailure: 'remove',
+    realServers: ports.map((port) => ({ address: '127.0.0.1', port, weight: 1, checks: [check(c)] })),
+    ...o,
+  };
+}
+
+function setup(t: { after: (fn: () => Promise<void> | void) => void }, options: Partial<WorkerHealthMonitorOptions> = {}) {
+  const bus = new EventBus('lvs-a');
+  const events: AgentEvent[] = [];
+  bus.subscribe('*', (e) => events.push(e));
+  const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
+  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as (typeof lines)[number]); } });
+  const pools: DesiredService[][] = [];
+  const tallies: CheckTally[] = [];
+  const last = new Map<string, LastResult>();
+  const monitor = new WorkerHealthMonitor({
+    bus, logger,
+    onPoolChange: (d) => pools.push(d),
+    onCheckResults: (batch) => { tallies.push(...batch.tallies); forEachLastResult(batch.last, (k, r) => last.set(k, r)); },
+    ...options,
+  });
+  t.after(() => monitor.stop());
+  const pool = (name = 'web'): string[] | undefined => pools.at(-1)?.find((d) => d.service.key.kind === 'address' && d.service.key.port === (name === 'web' ? 80 : 81))?.destinations.map((d) => `${d.port}=${d.weight}`);
+  const seen = (type: string, object?: string): AgentEvent[] => events.filter((e) => e.type === type && (object === undefined || e.object === object));
+  return { bus, events, lines, pools, tallies, last, monitor, pool, seen };
+}
+
+test('pools, events, status and logs cross from the worker: servers proven up, one stopped, then back', async (t) => {
+  const a = await new Backend().start();
+  const b = await new Backend().start();
+  t.after(async () => { await a.stop(); await b.stop(); });
+  const { events, lines, pools, tallies, last, monitor, pool, seen } = setup(t);
+
+  await monitor.update([service('web', 80, [a.port, b.port])]);
+  assert.equal(pools.length, 1, 'the first pools arrive before update() resolves');
+  assert.deepEqual(pool(), [], 'initial down: nobody in the pool before proving up');
+  assert.equal(monitor.quorumUp('web'), false);
+  assert.deepEqual(monitor.status()[0]!.realServers.map((rs) => rs.up), [false, false]);
+  assert.equal(monitor.quorumUp('nope'), undefined);
+
+  await waitFor(() => pool()?.length === 2, 'both servers in the pool', 5000);
+  await waitFor(() => monitor.quorumUp('web') === true, 'quorum in the status snapshot', 2000);
+  assert.deepEqual(pool(), [`${a.port}=1`, `${b.port}=1`]);
+  const bId = `service/web/127.0.0.1:${b.port}`;
+  assert.equal(seen('realserver.up').length, 2, 'each up published once');
+  assert.equal(seen('quorum.regained').length, 1, 'quorum regained once');
+  assert.ok(events.indexOf(seen('quorum.regained')[0]!) > events.indexOf(seen('realserver.up', bId)[0]!), 'quorum after the server that made it');
+  assert.equal(events[0]!.node, 'lvs-a', 'republished as this node');
+  assert.equal(new Set(events.map((e) => e.id)).size, events.length);
+
+  await b.stop();
+  await waitFor(() => pool()?.length === 1, 'the stopped server out of the pool', 5000);
+  assert.deepEqual(pool(), [`${a.port}=1`]);
+  assert.equal(seen('realserver.down', bId).length, 1, 'the down published once');
+  assert.equal(seen('quorum.lost').length, 1);
+  const down = seen('realserver.down', bId)[0]!;
+  assert.ok(events.indexOf(seen('quorum.lost')[0]!) > events.indexOf(down), 'quorum lost after the down that caused it');
+  assert.match(down.reason!, /^tcp: connect: ECONNREFUSED \(1 failure in a row\)$/);
+  assert.equal(down.data!['check'], 'tcp');
+  // Status reflects an event by the time the event is republished.
+  const status = monitor.status()[0]!;
+  assert.equal(status.quorumUp, false);
+  assert.equal(status.liveWeight, 1);
+  assert.deepEqual(status.realServers.map((rs) => [rs.port, rs.up]), [[a.port, true], [b.port, false]]);
+  assert.match(status.realServers[1]!.reason, /ECONNREFUSED/);
+
+  // The transition is logged once, by the main logger, at its level.
+  const downLines = lines.filter((l) => l.msg === `real server 127.0.0.1:${b.port} of web is down: ${down.reason}`);
+  assert.equal(downLines.length, 1);
+  assert.equal(downLines[0]!.level, 40);
+  assert.equal(downLines[0]!['event'], 'realserver.down');
+  assert.equal(lines.filter((l) => /lost quorum/.test(l.msg)).length, 1);
+
+  await b.start();
+  await waitFor(() => pool()?.length === 2, 'the server back in the pool', 5000);
+  assert.equal(seen('realserver.up', bId).length, 2);
+  assert.equal(seen('quorum.regained').length, 2);
+  // Per-type tallies and the last result of each server, in batches.
+  const oks = (): number => tallies.reduce((n, x) => n + x.ok, 0);
+  const fails = (): number => tallies.reduce((n, x) => n + x.fail, 0);
+  await waitFor(() => last.size === 2 && oks() >= 4 && fails() >= 1, 'tallies and last results of both servers', 3000);
+  assert.equal(last.get(`web|127.0.0.1:${a.port}`)!.ok, true);
+  assert.equal(last.get(`web|127.0.0.1:${a.port}`)!.type, 'tcp');
+  assert.deepEqual(new Set(tallies.map((x) => x.type)), new Set(['tcp']));
+  assert.equal(tallies.reduce((n, x) => n + x.counts.reduce((s, c) => s + c, 0), 0), oks() + fails(), 'every result in one latency bucket');
+});
+
+test('reloads: a service removed leaves the pools, a scheduler change with the same servers still arrives, a bad service rejects and changes nothing', async (t) => {
+  const a = await new Backend().start();
+  t.after(() => a.stop());
+  const { pools, monitor, pool } = setup(t);
+  await monitor.update([service('web', 80, [a.port]), service('api', 81, [a.port])]);
+  await waitFor(() => pool()?.length === 1 && pool('api')?.length === 1, 'both services up', 5000);
+
+  await monitor.update([service('web', 80, [a.port], { spec: { ...spec(80), scheduler: 'rr' } })]);
+  const after = pools.at(-1)!;
+  assert.deepEqual(after.map((d) => d.service.scheduler), ['rr'], 'api gone, web rescheduled, before update() resolved');
+  assert.deepEqual(pool(), [`${a.port}=1`], 'an unchanged server keeps its state across the reload');
+
+  const count = pools.length;
+  await assert.rejects(monitor.update([service('web', 80, [a.port], {}, { options: { send: 5 } })]), (err: Error) => {
+    assert.ok(err instanceof HealthConfigError);
+    assert.equal(err.message, `health config: service "web" real server 127.0.0.1:${a.port} check 1 (tcp): send: Invalid input: expected string, received number`);
+    return true;
+  });
+  await assert.rejects(monitor.update([service('web', 80, [a.port], {}, { type: 'nope' })]), /check 1 \(nope\): unknown check type; known: exec, http, https, tcp/);
+  assert.equal(pools.length, count, 'a rejected update hands over no pool');
+  assert.equal(monitor.status().length, 1);
+  assert.equal(monitor.quorumUp('web'), true, 'still running the accepted services');
+  await monitor.update([service('web', 80, [a.port])]);
+  assert.deepEqual(pools.at(-1)!.map((d) => d.service.scheduler), ['wlc']);
+});
+
+test('stop() ends the thread: nothing is left holding the process', async () => {
+  // In a child process, so that "exits by itself" is what is checked.
+  const url = new URL('../../../src/health/worker-monitor.js', import.meta.url).href;
+  const events = new URL('../../../src/events.js', import.meta.url).href;
+  const log = new URL('../../../src/log.js', import.meta.url).href;
+  const a = await new Backend().start();
+  try {
+    const script = `
+      import { WorkerHealthMonitor } from ${JSON.stringify(url)};
+      import { EventBus } from ${JSON.stringify(events)};
+      import { silentLogger } from ${JSON.stringify(log)};
+      let pools = 0;
+      const m = new WorkerHealthMonitor({ bus: new EventBus('x'), logger: silentLogger(), onPoolChange: () => { pools++; } });
+      await m.update(${JSON.stringify([service('web', 80, [a.port], {}, { intervalMs: 50, timeoutMs: 30_000 })])});
+      for (let i = 0; i < 200 && (m.quorumUp('web') !== true || pools < 2); i++) await new Promise((r) => setTimeout(r, 20));
+      await m.stop();
+      await m.stop();
+      // What remains besides this process's own stdout and stderr.
+      const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+      console.log(JSON.stringify({ pools, up: m.quorumUp('web'), left }));
+    `;
+    const started = Date.now();
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.status, 0, `exited by itself (${r.signal ?? ''}): ${r.stderr}`);
+    const out = JSON.parse(r.stdout) as { pools: number; up: boolean; left: string[] };
+    assert.ok(out.up && out.pools >= 2, r.stdout);
+    assert.deepEqual(out.left, [], 'no handle left after stop()');
+    assert.ok(Date.now() - started < 10_000);
+  } finally {
+    await a.stop();
+  }
+});
+
+test('a worker that crashes is logged, announced, restarted, and its services proven again', async (t) => {
+  const a = await new Backend().start();
+  const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
+  t.after(async () => { await a.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const marker = join(dir, 'crash-once');
+  const { lines, monitor, pool, seen } = setup(t, { checksDirectory: crashChecks, restart: { backoffMs: 50 } });
+  const web = service('web', 80, [a.port]);
+  web.realServers[0]!.checks.push(check({ type: 'crash', options: { marker } }));
+  await monitor.update([web]);
+  await waitFor(() => pool()?.length === 1, 'the server up (both checks)', 5000);
+
+  writeFileSync(marker, '');
+  await waitFor(() => seen('health.worker-restarted').length === 1, 'the restart announced', 10_000);
+  const crashed = seen('health.worker-crashed');
+  assert.equal(crashed.length, 1);
+  assert.equal(crashed[0]!.to, 'restarting');
+  assert.match(crashed[0]!.reason!, /crash check: thrown outside the promise/);
+  assert.deepEqual(crashed[0]!.data, { exitCode: 1, crashes: 1, restartInMs: 50 });
+  const loud = lines.filter((l) => l.level === 50 && /^health-check worker crashed: crash check: thrown outside the promise; restarting it in 50 ms/.test(l.msg));
+  assert.equal(loud.length, 1, 'one error line');
+  // Re-proven from the initial state (down), then up again.
+  await waitFor(() => pool()?.length === 1 && monitor.quorumUp('web') === true, 'the server proven up again', 5000);
+  assert.equal(seen('realserver.up').length, 2);
+  await monitor.update([web]);
+});
+
+test('a worker that keeps crashing is given up on after the restart budget', async (t) => {
+  const a = await new Backend().start();
+  const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
+  t.after(async () => { await a.stop(); rmSync(dir, { recursive: true, force: true }); });
+  const marker = join(dir, 'crash-always');
+  writeFileSync(marker, '');
+  let gaveUp: Error | undefined;
+  const { lines, monitor, seen } = setup(t, { checksDirectory: crashChecks, restart: { backoffMs: 20, maxRestarts: 2 }, onGiveUp: (err) => { gaveUp = err; } });
+  const web = service('web', 80, [a.port], {}, { type: 'crash', options: { marker, always: true } });
+  await monitor.update([web]);
+  await waitFor(() => gaveUp !== undefined, 'the monitor giving up', 10_000);
+  assert.match(gaveUp!.message, /^the health-check worker crashed 3 times within 600 s \(last: crash check: thrown outside the promise\); health checks have stopped$/);
+  assert.deepEqual(seen('health.worker-crashed').map((e) => e.to), ['restarting', 'restarting', 'failed']);
+  assert.equal(seen('health.worker-restarted').length, 2);
+  assert.equal(lines.filter((l) => l.level === 60).length, 1, 'one fatal line');
+  await assert.rejects(monitor.update([web]), /health checks have stopped/);
+  await monitor.stop();
+});
+
+test('under flapping, each server\'s events alternate and the last pool handed over is the servers\' real state', async (t) => {
+  const backends = await Promise.all(Array.from({ length: 6 }, () => new Backend().start()));
+  t.after(async () => { for (const b of backends) await b.stop(); });
+  const { events, monitor, pool } = setup(t);
+  await monitor.update([service('web', 80, backends.map((b) => b.port), { quorum: 1 }, { intervalMs: 40, timeoutMs: 200 })]);
+  await waitFor(() => pool()?.length === 6, 'all six up', 5000);
+  // Stop and start servers at varying pace, some faster than the pool coalescing window.
+  for (let round = 0; round < 12; round++) {
+    const b = backends[(round * 5) % backends.length]!;
+    await b.stop();
+    await new Promise((r) => setTimeout(r, 30 + (round % 4) * 40));
+    await b.start();
+    await new Promise((r) => setTimeout(r, 20 + (round % 3) * 50));
+  }
+  const down = backends.slice(0, 2);
+  for (const b of down) await b.stop();
+  const expected = backends.slice(2).map((b) => `${b.port}=1`);
+  await waitFor(() => JSON.stringify(pool()) === JSON.stringify(expected), 'the pool settles on the four running servers', 5000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(pool(), expected, 'and stays there');
+  assert.deepEqual(monitor.status()[0]!.realServers.map((rs) => rs.up), [false, false, true, true, true, true]);
+  for (const b of backends) {
+    const mine = events.filter((e) => e.object === `service/web/127.0.0.1:${b.port}`).map((e) => e.type);
+    mine.forEach((type, i) => assert.equal(type, i % 2 === 0 ? 'realserver.up' : 'realserver.down', `${b.port}: ${mine.join(' ')}`));
+    assert.equal(mine.at(-1), down.includes(b) ? 'realserver.down' : 'realserver.up');
+  }
+  assert.ok(events.filter((e) => e.type === 'realserver.down').length >= 6, 'the flapping was seen');
+  const times = events.map((e) => Date.parse(e.time));
+  assert.deepEqual(times, [...times].sort((x, y) => x - y), 'republished in the order they happened');
+});
