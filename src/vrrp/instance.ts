@@ -101,6 +101,7 @@ export class VrrpInstance implements SyncMember {
   private delayedBurstTimer: TimerHandle | undefined;
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private counters = emptyCounters();
+  private receiveQueueDropsBefore = 0;
   private lastTransition: VrrpStatus['lastTransition'];
   private faults: string[] = [];
   private running = false;
@@ -181,10 +182,18 @@ export class VrrpInstance implements SyncMember {
     this.stopTracking();
     this.deps.syncGroup?.remove(this.name);
     await this.vipQueue;
+    this.receiveQueueDropsBefore += this.channel?.receiveQueueDrops?.() ?? 0;
     this.channel?.close();
     this.announcer?.close();
     this.channel = undefined;
     this.announcer = undefined;
+  }
+
+  /** The counters, with the kernel's receive-queue drops of every socket this instance has had (they reset with a socket). */
+  private countersNow(): VrrpCounters {
+    const counters = structuredClone(this.counters);
+    counters.dropped.receive_queue_full = this.receiveQueueDropsBefore + (this.channel?.receiveQueueDrops?.() ?? 0);
+    return counters;
   }
 
   status(): VrrpStatus {
@@ -199,7 +208,7 @@ export class VrrpInstance implements SyncMember {
       sourceAddress: this.channel?.sourceAddress,
       faults: [...this.faults],
       lastTransition: this.lastTransition,
-      counters: structuredClone(this.counters),
+      counters: this.countersNow(),
     };
   }
 
@@ -221,6 +230,7 @@ export class VrrpInstance implements SyncMember {
       await this.stop();
       this.config = next;
       this.counters = emptyCounters();
+      this.receiveQueueDropsBefore = 0;
       await this.start();
       return;
     }

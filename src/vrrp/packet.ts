@@ -67,12 +67,14 @@ export type DropReason =
   | 'auth_mismatch'
   | 'interval_mismatch'
   | 'own_packet'
-  | 'not_a_peer';
+  | 'not_a_peer'
+  /** Never decoded: the kernel dropped it because the socket's receive queue was full (a flood, or a stalled loop). */
+  | 'receive_queue_full';
 
 export const DROP_REASONS: readonly DropReason[] = [
   'bad_ip_header', 'not_vrrp', 'too_short', 'bad_version', 'bad_type', 'bad_length', 'bad_address_count',
   'bad_checksum', 'bad_interval', 'bad_ttl', 'wrong_version', 'wrong_vrid', 'auth_mismatch', 'interval_mismatch',
-  'own_packet', 'not_a_peer',
+  'own_packet', 'not_a_peer', 'receive_queue_full',
 ];
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: DropReason; detail: string };

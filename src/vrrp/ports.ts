@@ -41,6 +41,8 @@ export interface AdvertChannel {
   onPacket(handler: (packet: ReceivedPacket) => void): void;
   /** Malformed IP packets the channel could not even hand on, with the reason. */
   onDrop(handler: (reason: 'bad_ip_header' | 'not_vrrp', detail: string) => void): void;
+  /** Datagrams the kernel dropped on this channel's receiving socket(s) because the queue was full; cumulative. */
+  receiveQueueDrops?(): number;
   close(): void;
 }
 

@@ -7,7 +7,7 @@ import { DatagramSocket } from '../net/socket.js';
 import {
   AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_IPV6, IP_ADD_MEMBERSHIP, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL, IPV6_ADD_MEMBERSHIP, IPV6_HOPLIMIT, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
-  IPV6_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_UNICAST_HOPS, SOCK_RAW, SOL_SOCKET, SO_BINDTODEVICE, SO_RCVBUF,
+  IPV6_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_UNICAST_HOPS, SOCK_RAW, SOL_SOCKET, SO_BINDTODEVICE, SO_RCVBUF, SO_MEMINFO, SK_MEMINFO_DROPS, SK_MEMINFO_VARS,
 } from '../net/constants.js';
 import { bytesToIp, decodeSockaddr, ipToBytes, sockaddrIn, sockaddrIn6 } from '../net/sockaddr.js';
 import type { AncillaryData } from '../net/native.js';
@@ -80,6 +80,15 @@ abstract class BaseChannel implements AdvertChannel {
   }
 }
 
+/** The kernel's count of datagrams dropped on a socket (full receive queue), read on demand: no packet has to arrive to report it. */
+function socketDrops(socket: DatagramSocket): number {
+  try {
+    return socket.getOption(SOL_SOCKET, SO_MEMINFO, 4 * SK_MEMINFO_VARS).readUInt32LE(4 * SK_MEMINFO_DROPS);
+  } catch {
+    return 0; // closed
+  }
+}
+
 class Ipv4AdvertChannel extends BaseChannel {
   private readonly socket: DatagramSocket;
   readonly sourceAddress: string;
@@ -119,6 +128,10 @@ class Ipv4AdvertChannel extends BaseChannel {
       this.header.set(destination, header);
     }
     this.socket.send(Buffer.concat([header, payload]), sockaddrIn(destination));
+  }
+
+  receiveQueueDrops(): number {
+    return socketDrops(this.socket);
   }
 
   close(): void {
@@ -170,6 +183,10 @@ class Ipv6AdvertChannel extends BaseChannel {
   send(payload: Buffer, destination: string): void {
     const scope = destination.toLowerCase().startsWith('fe80:') || destination.toLowerCase().startsWith('ff02:') ? this.interfaceIndex : 0;
     this.sender.send(payload, sockaddrIn6(destination, 0, scope));
+  }
+
+  receiveQueueDrops(): number {
+    return socketDrops(this.receiver);
   }
 
   close(): void {

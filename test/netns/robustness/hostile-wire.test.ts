@@ -49,7 +49,9 @@ logging: { format: json }
 
 const dropped = (s: Samples, instance: string, reason?: string): number =>
   sumOf(s, 'failoverd_vrrp_adverts_dropped_total', { instance, ...(reason ? { reason } : {}) });
-const allDropped = (s: Samples): number => sumOf(s, 'failoverd_vrrp_adverts_dropped_total');
+/** Verdicts the agent reached itself (everything but the kernel's receive-queue drops, which it only reports). */
+const allDropped = (s: Samples): number => sumOf(s, 'failoverd_vrrp_adverts_dropped_total') - queueFull(s);
+const queueFull = (s: Samples): number => sumOf(s, 'failoverd_vrrp_adverts_dropped_total', { reason: 'receive_queue_full' });
 
 /** Drops by the kernel on the agent's raw VRRP sockets (receive queue full): /proc/net/raw, last column. */
 function kernelSocketDrops(ns: string): number {
@@ -193,6 +195,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   // Transit losses (none on a quiet machine) are the kernel's, between the namespaces; they bound the equality.
   assert.ok(counted + socketDrops <= 3 * flood.sent && counted + socketDrops >= 3 * (flood.sent - transit),
     `3 × ${flood.sent} sent (− ${transit} lost in transit) = ${counted} counted + ${socketDrops} kernel socket drops`);
+  assert.equal(queueFull(afterFlood) - queueFull(before), socketDrops, 'the agent reports exactly the kernel\'s receive-queue drops (/proc/net/raw) as reason receive_queue_full');
   assert.equal(sumOf(afterFlood, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'), 0, 'no hostile advert accepted');
   assert.deepEqual(await a.states(), { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' });
   assert.deepEqual((await a.status()).instances.map((i) => `${i.name}:${i.since}`), since, 'no transition during or after the flood');
