@@ -7,16 +7,17 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { DatagramSocket } from '../../../src/net/socket.js';
 import { AF_UNIX, SOCK_DGRAM } from '../../../src/net/constants.js';
 import { sockaddrUnix } from '../../../src/net/sockaddr.js';
 import { Lab } from '../vrrp/lab.js';
 import { waitFor } from '../../helpers/netns.js';
 
-const root = resolve(new URL('../../../..', import.meta.url).pathname);
-const cli = join(root, 'dist/src/cli.js');
+// The CLI compiled beside this test (dist/ or a private outDir), not always dist/.
+const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'failoverd-agent-'));
 const lab = new Lab('ag');
 after(async () => { await lab.cleanup(); rmSync(work, { recursive: true, force: true }); });

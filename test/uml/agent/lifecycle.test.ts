@@ -9,13 +9,14 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
 import { directorAndClient, waitFor } from '../../helpers/netns.js';
 import { destinationConnections, parseIpvsadmList, type IpvsadmService } from '../../helpers/ipvsadm.js';
 
-const root = resolve(new URL('../../../..', import.meta.url).pathname);
-const cli = join(root, 'dist/src/cli.js');
+// The CLI compiled beside this test (dist/ or a private outDir), not always dist/.
+const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-agent-'));
 const { director: dir, client } = directorAndClient('fo-agent');
 const agents: ChildProcess[] = [];
