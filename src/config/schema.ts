@@ -388,6 +388,10 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       /** HOST:PORT of the Prometheus endpoint, or false for none. */
       metrics: z.union([z.string().refine(isHostPort, 'expected HOST:PORT like 127.0.0.1:9595 or [::1]:9595'), z.literal(false)]).default('127.0.0.1:9595'),
     }).prefault({}),
+    health: mapping({
+      /** Where the health checks run: worker = their own thread, so VRRP adverts never wait behind check sockets; main = the agent's event loop (a single-core host gains nothing from a thread). Read at start. */
+      checks_thread: z.enum(['worker', 'main']).default('worker'),
+    }).prefault({}),
     logging: mapping({
       level: z.enum(LOG_LEVELS).default('info'),
       /** auto: pretty on a terminal, JSON otherwise. */
