@@ -17,6 +17,8 @@ import { formatConfigError, loadConfigFile, type FailoverdConfig } from './confi
 import { EventBus } from './events.js';
 import type { CheckPlugin } from './health/check.js';
 import { HealthMonitor } from './health/monitor.js';
+import { forEachLastResult } from './health/worker-messages.js';
+import { WorkerHealthMonitor } from './health/worker-monitor.js';
 import { IpvsClient } from './ipvs/client.js';
 import { Reconciler } from './ipvs/reconciler.js';
 import type { IpvsTable, SyncDaemonState } from './ipvs/table.js';
@@ -41,6 +43,10 @@ export interface AgentOptions {
   clock?: Clock;
   /** How often the reconciler re-reads the kernel table to repair drift. */
   auditIntervalMs?: number;
+  /** Overrides the config's health.checks_thread; an injected clock always means 'main'. */
+  checksThread?: 'worker' | 'main';
+  /** Something the agent cannot carry on without failed (the health-check worker kept crashing). */
+  onFatal?: (err: Error) => void;
 }
 
 export class ConfigRejectedError extends Error {
@@ -64,7 +70,7 @@ export class Agent implements StatusSource, AdminActions {
   private readonly startedAt = new Date();
   private table: IpvsTable | undefined;
   private reconciler: Reconciler | undefined;
-  private monitor: HealthMonitor | undefined;
+  private monitor: HealthMonitor | WorkerHealthMonitor | undefined;
   private readonly gate = new PoolGate();
   private vrrpIo: SystemVrrpIo | undefined;
   private readonly instances = new Map<string, VrrpInstance>();
@@ -77,8 +83,10 @@ export class Agent implements StatusSource, AdminActions {
   private schedules: MaintenanceScheduler | undefined;
   private watchdog: { stop(): void } | undefined;
   private unsubscribe: (() => void)[] = [];
-  private lastCheck = new Map<string, { ok: boolean; reason: string; latencyMs: number; at: string; type: string }>();
+  private lastCheck = new Map<string, { ok: boolean; reason: string; latencyMs: number; atMs: number; type: string }>();
   private reloading: Promise<boolean> | undefined;
+  /** Where the checks run, decided at start. */
+  private checksOn: 'worker' | 'main' = 'main';
   private stopped = false;
 
   private constructor(private readonly options: AgentOptions, private readonly plugins: ReadonlyMap<string, CheckPlugin>, config: FailoverdConfig) {
@@ -126,19 +134,34 @@ export class Agent implements StatusSource, AdminActions {
     });
 
     if (this.config.services.length > 0) await this.startIpvs();
-    this.monitor = new HealthMonitor({
-      bus: this.bus,
-      logger: log,
-      plugins: this.plugins,
-      clock: this.clock,
-      onPoolChange: (desired) => this.applyPools(desired),
-      onCheckResult: (info) => {
-        this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
-        this.lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, at: this.clock.wallNow().toISOString(), type: info.type });
-      },
-    });
-    this.monitor.update(this.plan.services);
+    this.checksOn = this.checksThread();
+    this.monitor = this.checksOn === 'worker'
+      ? new WorkerHealthMonitor({
+        bus: this.bus,
+        logger: log,
+        onPoolChange: (desired) => this.applyPools(desired),
+        onCheckResults: ({ tallies, last }) => {
+          this.metrics?.recordChecks(tallies);
+          forEachLastResult(last, (key, result) => this.lastCheck.set(key, result));
+        },
+        onGiveUp: (err) => this.options.onFatal?.(err),
+      })
+      : new HealthMonitor({
+        bus: this.bus,
+        logger: log,
+        plugins: this.plugins,
+        clock: this.clock,
+        onPoolChange: (desired) => this.applyPools(desired),
+        onCheckResult: (info) => {
+          this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
+          this.lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, atMs: this.clock.wallNow().getTime(), type: info.type });
+        },
+      });
+    await this.monitor.update(this.plan.services);
     this.unsubscribe.push(this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) => this.trackQuorum(e.object.replace(/^service\//, ''), e.type === 'quorum.regained')));
+    // A restarted worker starts every service from its initial state without
+    // publishing a quorum change; the tracking instances learn it from its status.
+    this.unsubscribe.push(this.bus.subscribe('health.worker-restarted', () => this.retrackQuorum()));
 
     await this.startVrrp(this.plan.instances);
 
@@ -150,7 +173,13 @@ export class Agent implements StatusSource, AdminActions {
 
     this.watchdog = startWatchdog({ clock: this.clock }) ?? undefined;
     notifyReady(this.statusLine());
-    log.info({ node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length }, 'failoverd started');
+    log.info({ node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn }, 'failoverd started');
+  }
+
+  private checksThread(): 'worker' | 'main' {
+    // An injected clock (tests drive a fake one) cannot cross into a thread.
+    if (this.options.clock && this.options.clock !== systemClock) return 'main';
+    return this.options.checksThread ?? this.config.health.checks_thread;
   }
 
   private async startIpvs(): Promise<void> {
@@ -217,6 +246,15 @@ export class Agent implements StatusSource, AdminActions {
 
   private trackQuorum(service: string, up: boolean): void {
     for (const instance of this.instances.values()) instance.setTracked('service', service, up);
+  }
+
+  private retrackQuorum(): void {
+    for (const config of this.plan.instances) {
+      for (const t of config.track.services) {
+        const up = this.monitor?.quorumUp(t.name);
+        if (up !== undefined) this.instances.get(config.name)?.setTracked('service', t.name, up);
+      }
+    }
   }
 
   /** The instance's config after maintenance demotions and operator overrides. */
@@ -327,13 +365,17 @@ export class Agent implements StatusSource, AdminActions {
     const previousConfig = this.config;
     this.plan = plan;
     try {
-      this.monitor!.update(plan.services);
+      await this.monitor!.update(plan.services);
     } catch (err) {
       this.plan = previous;
       return this.rejectReload([`${this.options.configPath}: ${(err as Error).message}`]);
     }
     this.config = next;
     for (const w of plan.warnings) this.logger.warn(w);
+    if (this.checksThread() !== this.checksOn) {
+      // Moving the checks between threads would restart every check from its initial state.
+      this.logger.warn(`health.checks_thread is now ${next.health.checks_thread}: that applies when failoverd restarts; the checks stay on the ${this.checksOn} thread`);
+    }
 
     for (const [name, instance] of this.instances) {
       if (!plan.instances.some((c) => c.name === name)) {
@@ -386,7 +428,7 @@ export class Agent implements StatusSource, AdminActions {
     await this.schedules?.stop({ endActive: false });
     await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `stopping vrrp ${i.name}`))));
     for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
-    this.monitor?.stop();
+    await this.monitor?.stop();
     await closeHttpAgents();
     await this.reconciler?.stop();
     if (this.config.on_stop === 'remove') await this.reconciler?.removeOwned();
@@ -427,8 +469,11 @@ export class Agent implements StatusSource, AdminActions {
       if (forced) out.forcedBackupUntil = forced.until.toISOString();
       return out;
     });
-    const services: ServiceStatus[] = health.map((svc) => {
-      const spec = this.plan.services.find((s) => s.name === svc.name)!;
+    // While a reload waits for the health worker, the plan is already the new one and
+    // the monitor's status still the old: a service on its way out is left out.
+    const services: ServiceStatus[] = health.flatMap((svc) => {
+      const spec = this.plan.services.find((s) => s.name === svc.name);
+      if (!spec) return [];
       return {
         name: svc.name,
         key: serviceKeyId(spec.spec.key),
@@ -444,7 +489,7 @@ export class Agent implements StatusSource, AdminActions {
             weight: drained || !rs.up ? 0 : rs.weight,
             configuredWeight: configured,
             ...(drained ? { drained: true } : {}),
-            ...(last ? { checkType: last.type, lastCheck: { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: last.at } } : {}),
+            ...(last ? { checkType: last.type, lastCheck: { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: new Date(last.atMs).toISOString() } } : {}),
             reason: rs.reason,
             since: rs.since,
           };

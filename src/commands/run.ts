@@ -39,7 +39,15 @@ Options:
     const bootLogger = createLogger({ level: 'info' });
     let agent: Agent;
     try {
-      agent = await Agent.create({ configPath, logger: bootLogger, ...(typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {}) });
+      agent = await Agent.create({
+        configPath,
+        logger: bootLogger,
+        ...(typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {}),
+        // Running on without health checks would keep sending traffic to whatever was
+        // up last: stop (masters resign, the peer takes over) and exit non-zero so that
+        // systemd's Restart=on-failure starts a fresh agent.
+        onFatal: () => stop('health checks failed', 1),
+      });
     } catch (err) {
       if (err instanceof ConfigRejectedError) {
         for (const line of err.lines) process.stderr.write(`${line}\n`);
@@ -57,11 +65,11 @@ Options:
     let stopping: Promise<void> | undefined;
     let stopped!: () => void;
     const done = new Promise<void>((resolve) => { stopped = resolve; });
-    const stop = (signal: string): void => {
+    const stop = (signal: string, exitCode = 0): void => {
       if (stopping) return;
       logger.info({ signal }, 'stopping');
       stopping = agent.stop().then(
-        () => { process.exitCode = 0; },
+        () => { process.exitCode = exitCode; },
         (err) => { logger.error({ err }, 'error while stopping'); process.exitCode = 1; },
       ).finally(() => {
         logger.flush?.();
