@@ -1,6 +1,6 @@
 // Generic netlink: the genlmsghdr codec and family resolution (CTRL_CMD_GETFAMILY).
 import { NETLINK_GENERIC } from './constants.js';
-import { AttrMap, attr, encodeAttrs, NetlinkDecodeError, safeDecode, type Attr, type Decoded, type NetlinkMessage } from './netlink.js';
+import { AttrMap, attr, attrsLength, NetlinkDecodeError, writeAttrs, safeDecode, type Attr, type Decoded, type NetlinkMessage } from './netlink.js';
 import { NetlinkSocket, type BatchOptions, type BatchResult, type NetlinkSocketOptions, type RequestOptions } from './netlink-socket.js';
 
 export const GENL_HDRLEN = 4;
@@ -22,8 +22,11 @@ export interface GenlMessage {
 }
 
 export function encodeGenl(cmd: number, version: number, attrs: readonly (Attr | undefined | false)[] = []): Buffer {
-  const header = Buffer.from([cmd, version, 0, 0]);
-  return Buffer.concat([header, encodeAttrs(attrs)]);
+  const out = Buffer.alloc(GENL_HDRLEN + attrsLength(attrs));
+  out[0] = cmd;
+  out[1] = version;
+  writeAttrs(out, GENL_HDRLEN, attrs);
+  return out;
 }
 
 export function decodeGenl(payload: Buffer): Decoded<GenlMessage> {

@@ -99,37 +99,80 @@ export function decodeMessages(buf: Buffer): Decoded<NetlinkMessage[]> {
 // ---- attributes ----------------------------------------------------------
 
 /** An attribute to encode: raw bytes, or nested children. */
+/** An unsigned integer value, written straight into the message (no buffer of its own). */
+export interface IntValue {
+  uint: number;
+  bytes: 1 | 2 | 4;
+  bigEndian: boolean;
+}
+
 export interface Attr {
   type: number;
-  value: Uint8Array | Attr[];
+  value: Uint8Array | Attr[] | IntValue;
   /** Set NLA_F_NET_BYTEORDER. */
   netByteOrder?: boolean;
 }
 
-export function encodeAttrs(attrs: readonly (Attr | undefined | false)[]): Buffer {
-  const parts: Buffer[] = [];
+const valueLength = (v: Attr['value']): number => (Array.isArray(v) ? attrsLength(v) : v instanceof Uint8Array ? v.byteLength : (v as IntValue).bytes);
+
+/** Encoded size of attributes, padding included (what encodeAttrs returns the length of). */
+export function attrsLength(attrs: readonly (Attr | undefined | false)[]): number {
+  let n = 0;
+  for (const attr of attrs) {
+    if (!attr) continue;
+    n += align4(NLA_HDRLEN + valueLength(attr.value));
+  }
+  return n;
+}
+
+/**
+ * Writes attributes at `offset` (the buffer must have attrsLength bytes there,
+ * zeroed for the padding) and returns the offset after them. One buffer for a
+ * whole message: small requests in bulk would otherwise allocate per attribute.
+ */
+export function writeAttrs(out: Buffer, offset: number, attrs: readonly (Attr | undefined | false)[]): number {
   for (const attr of attrs) {
     if (!attr) continue;
     const nested = Array.isArray(attr.value);
-    const body = nested ? encodeAttrs(attr.value as Attr[]) : Buffer.from((attr.value as Uint8Array).buffer, (attr.value as Uint8Array).byteOffset, (attr.value as Uint8Array).byteLength);
-    const length = NLA_HDRLEN + body.length;
+    const start = offset;
+    offset += NLA_HDRLEN;
+    const v = attr.value;
+    if (nested) offset = writeAttrs(out, offset, v as Attr[]);
+    else if (v instanceof Uint8Array) {
+      out.set(v, offset);
+      offset += v.byteLength;
+    } else {
+      const { uint, bytes, bigEndian } = v as IntValue;
+      offset = bigEndian ? out.writeUIntBE(uint, offset, bytes) : out.writeUIntLE(uint, offset, bytes);
+    }
+    const length = offset - start;
     if (length > 0xffff) throw new RangeError(`netlink attribute ${attr.type} is ${length} bytes, over 65535`);
-    const out = Buffer.alloc(align4(length));
-    out.writeUInt16LE(length, 0);
-    out.writeUInt16LE(attr.type | (nested ? NLA_F_NESTED : 0) | (attr.netByteOrder ? NLA_F_NET_BYTEORDER : 0), 2);
-    body.copy(out, NLA_HDRLEN);
-    parts.push(out);
+    out.writeUInt16LE(length, start);
+    out.writeUInt16LE(attr.type | (nested ? NLA_F_NESTED : 0) | (attr.netByteOrder ? NLA_F_NET_BYTEORDER : 0), start + 2);
+    offset = start + align4(length);
   }
-  return Buffer.concat(parts);
+  return offset;
+}
+
+export function encodeAttrs(attrs: readonly (Attr | undefined | false)[]): Buffer {
+  const out = Buffer.alloc(attrsLength(attrs));
+  writeAttrs(out, 0, attrs);
+  return out;
+}
+
+/** Out-of-range values fail when the attribute is made, as a buffer write would. */
+function uint16(v: number): number {
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`The value of "value" is out of range. It must be >= 0 and <= 65535. Received ${v}`);
+  return v;
 }
 
 export const attr = {
-  u8: (type: number, v: number): Attr => ({ type, value: Buffer.from([v & 0xff]) }),
-  u16: (type: number, v: number): Attr => { const b = Buffer.alloc(2); b.writeUInt16LE(v); return { type, value: b }; },
-  be16: (type: number, v: number): Attr => { const b = Buffer.alloc(2); b.writeUInt16BE(v); return { type, value: b }; },
-  u32: (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeUInt32LE(v >>> 0); return { type, value: b }; },
+  u8: (type: number, v: number): Attr => ({ type, value: { uint: v & 0xff, bytes: 1, bigEndian: false } }),
+  u16: (type: number, v: number): Attr => ({ type, value: { uint: uint16(v), bytes: 2, bigEndian: false } }),
+  be16: (type: number, v: number): Attr => ({ type, value: { uint: uint16(v), bytes: 2, bigEndian: true } }),
+  u32: (type: number, v: number): Attr => ({ type, value: { uint: v >>> 0, bytes: 4, bigEndian: false } }),
   s32: (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeInt32LE(v); return { type, value: b }; },
-  be32: (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeUInt32BE(v >>> 0); return { type, value: b }; },
+  be32: (type: number, v: number): Attr => ({ type, value: { uint: v >>> 0, bytes: 4, bigEndian: true } }),
   u64: (type: number, v: bigint | number): Attr => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return { type, value: b }; },
   /** NUL-terminated string. */
   string: (type: number, s: string): Attr => ({ type, value: Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]) }),

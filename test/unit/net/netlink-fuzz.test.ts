@@ -18,7 +18,19 @@ test('decoders never throw on arbitrary bytes', () => {
   }), { numRuns: 3000 });
 });
 
-const leafAttr: fc.Arbitrary<Attr> = fc.record({ type: fc.integer({ min: 1, max: 0x3fff }), value: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) });
+const bytesAttr: fc.Arbitrary<Attr> = fc.record({ type: fc.integer({ min: 1, max: 0x3fff }), value: fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)) });
+// Integer attributes are written straight into the message: the bytes must be what a buffer write gives.
+const intAttr: fc.Arbitrary<Attr> = fc.record({ type: fc.integer({ min: 1, max: 0x3fff }), kind: fc.constantFrom('u8', 'u16', 'be16', 'u32', 'be32' as const), v: fc.integer({ min: 0, max: 0xffffffff }) })
+  .map(({ type, kind, v }) => (kind === 'u8' ? attr.u8(type, v) : kind === 'u16' ? attr.u16(type, v & 0xffff) : kind === 'be16' ? attr.be16(type, v & 0xffff) : kind === 'u32' ? attr.u32(type, v) : attr.be32(type, v)));
+const leafAttr: fc.Arbitrary<Attr> = fc.oneof(bytesAttr, intAttr);
+const leafBytes = (a: Attr): Buffer => {
+  if (a.value instanceof Uint8Array) return Buffer.from(a.value);
+  const v = a.value as { uint: number; bytes: number; bigEndian: boolean };
+  const b = Buffer.alloc(v.bytes);
+  if (v.bigEndian) b.writeUIntBE(v.uint, 0, v.bytes);
+  else b.writeUIntLE(v.uint, 0, v.bytes);
+  return b;
+};
 const anyAttr: fc.Arbitrary<Attr> = fc.oneof(leafAttr, fc.record({ type: fc.integer({ min: 1, max: 0x3fff }), children: fc.array(leafAttr, { maxLength: 4 }) }).map((r) => attr.nested(r.type, r.children)));
 
 test('attributes round-trip: parse(encode(x)) = x', () => {
@@ -31,9 +43,9 @@ test('attributes round-trip: parse(encode(x)) = x', () => {
       if (Array.isArray(a.value)) {
         assert.ok(got.nested);
         const children = AttrMap.parse(got.value).order;
-        assert.deepEqual(children.map((c) => [c.type, c.value.toString('hex')]), a.value.map((c) => [c.type, Buffer.from(c.value as Uint8Array).toString('hex')]));
+        assert.deepEqual(children.map((c) => [c.type, c.value.toString('hex')]), a.value.map((c) => [c.type, leafBytes(c).toString('hex')]));
       } else {
-        assert.equal(got.value.toString('hex'), Buffer.from(a.value).toString('hex'));
+        assert.equal(got.value.toString('hex'), leafBytes(a).toString('hex'));
       }
     });
   }), { numRuns: 1000 });
@@ -50,4 +62,11 @@ test('messages round-trip: decode(concat(encode(m...))) = m...', () => {
     assert.ok(decoded.ok);
     assert.deepEqual(decoded.value.map((m) => ({ ...m, payload: m.payload.toString('hex') })), messages.map((m) => ({ ...m, payload: m.payload.toString('hex') })));
   }), { numRuns: 1000 });
+});
+
+test('integer attributes encode as the buffer writes they replace, and refuse what those refused', () => {
+  assert.equal(encodeAttrs([attr.u16(1, 0x1234), attr.be16(2, 0x1234), attr.u32(3, -1), attr.be32(4, 0x01020304), attr.u8(5, 0x1ff)]).toString('hex'),
+    '0600010034120000060002001234000008000300ffffffff080004000102030405000500ff000000');
+  assert.throws(() => attr.u16(1, 0x10000), RangeError);
+  assert.throws(() => attr.be16(1, -1), RangeError);
 });
