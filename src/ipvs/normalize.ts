@@ -133,6 +133,33 @@ export function normalizeDestination(destination: DestinationSpec): DestinationS
   return out;
 }
 
+/**
+ * Whether `raw` is already in the canonical form `n` (an earlier result of
+ * normalizeService): then normalizing it again would give `n`, and it needs no
+ * checking either, since `n` passed them. Strict: a service that merely means the
+ * same (a prefix-length netmask, a timeout without persistence) is not.
+ */
+export function isCanonicalService(raw: ServiceSpec, n: ServiceSpec): boolean {
+  const rk = raw.key, nk = n.key;
+  if (rk.kind !== nk.kind || rk.family !== nk.family) return false;
+  if (rk.kind === 'fwmark' ? rk.fwmark !== (nk as typeof rk).fwmark : rk.address !== (nk as typeof rk).address || rk.port !== (nk as typeof rk).port || rk.protocol !== (nk as typeof rk).protocol) return false;
+  const f = raw.flags;
+  return raw.scheduler === n.scheduler && (raw.persistenceTimeoutSec ?? 0) === n.persistenceTimeoutSec
+    && (raw.netmask === n.netmask || ((raw.netmask === undefined || raw.netmask === '') && n.netmask === defaultNetmask(nk.family)))
+    && (raw.persistenceEngine || undefined) === n.persistenceEngine
+    && Boolean(f?.persistent) === n.flags.persistent && Boolean(f?.onePacket) === n.flags.onePacket
+    && Boolean(f?.schedFallback) === n.flags.schedFallback && Boolean(f?.schedPort) === n.flags.schedPort;
+}
+
+/** Whether `raw` is already in the canonical form `n` (an earlier result of normalizeDestination). */
+export function isCanonicalDestination(raw: DestinationSpec, n: DestinationSpec): boolean {
+  if (raw.address !== n.address || raw.port !== n.port || raw.weight !== n.weight || raw.forwarding !== n.forwarding
+    || (raw.upperThreshold ?? 0) !== n.upperThreshold || (raw.lowerThreshold ?? 0) !== n.lowerThreshold) return false;
+  // Only a tunnel's settings survive normalizing.
+  if (n.forwarding !== 'tun') return true;
+  return (raw.tunnel?.type ?? 'ipip') === n.tunnel!.type && (raw.tunnel?.port ?? 0) === n.tunnel!.port && (raw.tunnel?.checksum ?? 'none') === n.tunnel!.checksum;
+}
+
 export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
   if (a.kind === 'fwmark' || b.kind === 'fwmark') return a.kind === b.kind && a.family === b.family && (a as { fwmark: number }).fwmark === (b as { fwmark: number }).fwmark;
   return a.family === b.family && a.protocol === b.protocol && a.address === b.address && a.port === b.port;

@@ -7,7 +7,7 @@
 // else is ever touched. A destination or retired service is drained, not cut:
 // weight 0 until its connections (ActiveConn + InActConn) reach zero or the
 // drain timeout passes, then deleted.
-import { destinationDifferences, normalizeDestination, normalizeService, sameDestinationSettings, serviceDifferences } from './normalize.js';
+import { destinationDifferences, isCanonicalDestination, isCanonicalService, normalizeDestination, normalizeService, sameDestinationSettings, serviceDifferences } from './normalize.js';
 import type { DestinationKey } from './table.js';
 import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from './types.js';
 
@@ -46,20 +46,22 @@ export interface DrainEntry {
 export const drainKey = (service: string, destination?: string): string => (destination ? `${service} ${destination}` : service);
 
 export interface ReconcileInput {
-  /** Normalized (normalizeDesired), unique keys. */
-  desired: readonly DesiredService[];
-  actual: readonly ActualService[];
+  /** Normalized (normalizeDesired), keyed by service id. */
+  desired: ReadonlyMap<string, DesiredService>;
+  /** The kernel's table keyed by service id (viewOf a dump, or the reconciler's view). */
+  actual: ReadonlyMap<string, ActualService>;
   /** Services removed from the config and not yet deleted: still owned. */
   retired: ReadonlySet<string>;
   drains: ReadonlyMap<string, DrainEntry>;
   now: number;
   drainTimeoutMs: (serviceId: string) => number;
   /**
-   * Declared services known to need nothing (same desired entry and same kernel
-   * entry as when they were last found in order): skipped, so a small change to
-   * a large table costs little.
+   * Only these services are looked at; the others are known to need nothing
+   * (their desired entry and kernel entry have not changed since they were last
+   * found in order), and their drain bookkeeping is carried over as it is. So a
+   * small change to a large table costs little. Absent: every owned service.
    */
-  unchanged?: ReadonlySet<string>;
+  scope?: ReadonlySet<string>;
   /**
    * Whether a service's connection counters were read in this pass. When not, an
    * undeclared real server is only set to weight 0 (drain) — never deleted on
@@ -74,64 +76,51 @@ export interface ReconcileOutput {
   retired: Set<string>;
 }
 
-/** The last input seen for a service and what it normalized to. */
-export type NormalizeMemo = Map<string, { raw: DesiredService; normalized: DesiredService }>;
-
-const sameRawService = (a: ServiceSpec, b: ServiceSpec): boolean => {
-  const ka = a.key, kb = b.key;
-  if (ka.kind !== kb.kind || ka.family !== kb.family) return false;
-  if (ka.kind === 'fwmark' ? ka.fwmark !== (kb as typeof ka).fwmark : ka.address !== (kb as typeof ka).address || ka.port !== (kb as typeof ka).port || ka.protocol !== (kb as typeof ka).protocol) return false;
-  const fa = a.flags ?? {}, fb = b.flags ?? {};
-  return a.scheduler === b.scheduler && a.persistenceTimeoutSec === b.persistenceTimeoutSec && a.netmask === b.netmask && a.persistenceEngine === b.persistenceEngine
-    && fa.persistent === fb.persistent && fa.onePacket === fb.onePacket && fa.schedFallback === fb.schedFallback && fa.schedPort === fb.schedPort;
-};
-
-const sameRawDestination = (a: DestinationSpec, b: DestinationSpec): boolean =>
-  a.address === b.address && a.port === b.port && a.weight === b.weight && a.forwarding === b.forwarding && a.upperThreshold === b.upperThreshold && a.lowerThreshold === b.lowerThreshold
-  && a.tunnel?.type === b.tunnel?.type && a.tunnel?.port === b.tunnel?.port && a.tunnel?.checksum === b.tunnel?.checksum;
-
-const snapshot = (d: DesiredService): DesiredService => ({
-  service: { ...d.service, key: { ...d.service.key }, flags: { ...d.service.flags } },
-  destinations: d.destinations.map((x) => (x.tunnel ? { ...x, tunnel: { ...x.tunnel } } : { ...x })),
-});
-
 /**
- * Validates and canonicalizes a desired table; throws on bad specs or a key
- * declared twice. With a memo, a service given exactly as last time (field by
- * field) keeps its previous normalized object: parsing addresses is the
- * expensive part, and identity lets the reconciler skip what cannot have changed.
+ * Validates and canonicalizes a desired table into a map by service id (in the
+ * order given); throws on bad specs or a key declared twice. A service given in
+ * exactly the canonical form of its entry in `previous` (the last table) keeps
+ * that very object: parsing addresses is the expensive part, and identity tells
+ * the reconciler which services cannot have changed. (A service given in some
+ * other form is simply normalized again.)
  */
-export function normalizeDesired(desired: readonly DesiredService[], memo?: NormalizeMemo): DesiredService[] {
-  const seen = new Set<string>();
-  const nextMemo: NormalizeMemo = new Map();
-  const out = desired.map((raw) => {
-    const rawId = serviceKeyId(raw.service.key);
-    const previous = memo?.get(rawId);
-    let normalized: DesiredService;
-    if (previous && sameRawService(previous.raw.service, raw.service) && previous.raw.destinations.length === raw.destinations.length
-      && previous.raw.destinations.every((d, i) => sameRawDestination(d, raw.destinations[i]!))) {
-      normalized = previous.normalized;
-      nextMemo.set(rawId, previous);
-    } else {
+export function normalizeDesired(desired: readonly DesiredService[], previous?: ReadonlyMap<string, DesiredService>): Map<string, DesiredService> {
+  const out = new Map<string, DesiredService>();
+  // A reload usually lists the same services in the same order: the entry at the
+  // same position is tried first, before building the service's id to look it up.
+  const previousIds = previous ? [...previous.keys()] : [];
+  for (let i = 0; i < desired.length; i++) {
+    const raw = desired[i]!;
+    let id = previousIds[i];
+    let normalized = id === undefined ? undefined : previous!.get(id);
+    if (!normalized || !isCanonicalDesired(raw, normalized)) {
+      id = serviceKeyId(raw.service.key);
+      normalized = previous?.get(id);
+    }
+    if (!normalized || !isCanonicalDesired(raw, normalized)) {
       const s = normalizeService(raw.service);
       const dests = new Map<string, DestinationSpec>();
-      for (const d of raw.destinations.map((x) => normalizeDestination(x))) {
-        if (dests.has(destinationId(d))) throw new Error(`service ${serviceKeyId(s.key)}: real server ${destinationId(d)} is declared twice`);
-        dests.set(destinationId(d), d);
+      for (const x of raw.destinations) {
+        const d = normalizeDestination(x);
+        const did = destinationId(d);
+        if (dests.has(did)) throw new Error(`service ${serviceKeyId(s.key)}: real server ${did} is declared twice`);
+        dests.set(did, d);
       }
       normalized = { service: s, destinations: [...dests.values()] };
-      if (memo) nextMemo.set(rawId, { raw: snapshot(raw), normalized });
+      id = serviceKeyId(s.key);
     }
-    const id = serviceKeyId(normalized.service.key);
-    if (seen.has(id)) throw new Error(`service ${id} is declared twice`);
-    seen.add(id);
-    return normalized;
-  });
-  if (memo) {
-    memo.clear();
-    for (const [k, v] of nextMemo) memo.set(k, v);
+    if (out.has(id)) throw new Error(`service ${id} is declared twice`);
+    out.set(id, normalized);
   }
   return out;
+}
+
+/** `raw` is already `n`, the normalized form, field for field (so normalizing it would give `n`). */
+function isCanonicalDesired(raw: DesiredService, n: DesiredService): boolean {
+  const rd = raw.destinations, nd = n.destinations;
+  if (rd.length !== nd.length || !isCanonicalService(raw.service, n.service)) return false;
+  for (let i = 0; i < rd.length; i++) if (!isCanonicalDestination(rd[i]!, nd[i]!)) return false;
+  return true;
 }
 
 const specOf = (d: ActualDestination): DestinationSpec => {
@@ -142,13 +131,38 @@ const specOf = (d: ActualDestination): DestinationSpec => {
 
 const connectionsOf = (d: ActualDestination): number => d.activeConnections + d.inactiveConnections;
 
+/**
+ * For each wanted real server, the index of the same one (address and port) in
+ * `have`, or -1. Small services, the common case, are scanned without building a
+ * key string per real server: that garbage is what a diff would otherwise cost.
+ */
+export function matchDestinations(want: readonly DestinationSpec[], have: readonly DestinationSpec[]): Int32Array {
+  const out = new Int32Array(want.length).fill(-1);
+  if (want.length * have.length <= 1024) {
+    for (let i = 0; i < want.length; i++) {
+      const w = want[i]!;
+      for (let j = 0; j < have.length; j++) {
+        if (have[j]!.address === w.address && have[j]!.port === w.port) {
+          out[i] = j;
+          break;
+        }
+      }
+    }
+    return out;
+  }
+  const index = new Map<string, number>();
+  have.forEach((d, j) => index.set(destinationId(d), j));
+  want.forEach((d, i) => { out[i] = index.get(destinationId(d)) ?? -1; });
+  return out;
+}
+
 export function reconcile(input: ReconcileInput): ReconcileOutput {
   const { now } = input;
   const addServices: IpvsOp[] = [], editServices: IpvsOp[] = [], addDests: IpvsOp[] = [], editDests: IpvsOp[] = [];
   const drainEdits: IpvsOp[] = [], deleteDests: IpvsOp[] = [], deleteServices: IpvsOp[] = [];
   const drains = new Map<string, DrainEntry>();
   const retired = new Set<string>();
-  const actualById = new Map(input.actual.map((a) => [serviceKeyId(a.service.key), a]));
+  const { desired, actual, scope } = input;
 
   const drainEntry = (service: string, destination?: string): DrainEntry => {
     const existing = input.drains.get(drainKey(service, destination));
@@ -159,37 +173,39 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   };
 
   const fresh = input.countersFresh ?? (() => true);
-  for (const want of input.desired) {
-    const id = serviceKeyId(want.service.key);
-    if (input.unchanged?.has(id)) continue;
-    const have = actualById.get(id);
+  const declared = (id: string, want: DesiredService): void => {
+    const have = actual.get(id);
     if (!have) {
       addServices.push({ kind: 'addService', service: want.service, reason: 'declared, not in the kernel', purpose: 'converge' });
       for (const d of want.destinations) addDests.push({ kind: 'addDest', key: want.service.key, destination: d, reason: 'declared real server of a new service', purpose: 'converge' });
-      continue;
+      return;
     }
     // Tables (kernel decode, memory twin, the reconciler's view) hold services in canonical form already.
     const serviceDiffs = serviceDifferences(want.service, have.service);
     if (serviceDiffs.length) editServices.push({ kind: 'editService', service: want.service, reason: serviceDiffs.join(', '), purpose: 'converge' });
 
-    const haveDests = new Map(have.destinations.map((d) => [destinationId(d), d]));
-    for (const d of want.destinations) {
-      const current = haveDests.get(destinationId(d));
-      if (!current) {
+    const haveDests = have.destinations;
+    const match = matchDestinations(want.destinations, haveDests);
+    const kept = new Uint8Array(haveDests.length);
+    want.destinations.forEach((d, i) => {
+      const j = match[i]!;
+      if (j < 0) {
         addDests.push({ kind: 'addDest', key: want.service.key, destination: d, reason: 'declared, not in the kernel', purpose: 'converge' });
-        continue;
+        return;
       }
-      if (sameDestinationSettings(d, current)) continue;
+      kept[j] = 1;
+      const current = haveDests[j]!;
+      if (sameDestinationSettings(d, current)) return;
       const diffs = destinationDifferences(d, specOf(current));
       if (diffs.length) {
         const wasDraining = input.drains.has(drainKey(id, destinationId(d)));
         editDests.push({ kind: 'editDest', key: want.service.key, destination: d, reason: `${wasDraining ? 'back in the config, drain cancelled: ' : ''}${diffs.join(', ')}`, purpose: 'converge' });
       }
-    }
-    const wanted = new Set(want.destinations.map((d) => destinationId(d)));
-    for (const current of have.destinations) {
+    });
+    for (let j = 0; j < haveDests.length; j++) {
+      if (kept[j]) continue;
+      const current = haveDests[j]!;
       const did = destinationId(current);
-      if (wanted.has(did)) continue;
       const entry = drainEntry(id, did);
       const conns = connectionsOf(current);
       if (conns === 0 && fresh(id)) {
@@ -204,13 +220,11 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         }
       }
     }
-  }
+  };
 
-  const desiredIds = new Set(input.desired.map((d) => serviceKeyId(d.service.key)));
-  for (const id of input.retired) {
-    if (desiredIds.has(id)) continue;
-    const have = actualById.get(id);
-    if (!have) continue;
+  const removed = (id: string): void => {
+    const have = actual.get(id);
+    if (!have) return;
     const entry = drainEntry(id);
     const conns = have.destinations.reduce((n, d) => n + connectionsOf(d), 0);
     if (conns === 0 && fresh(id)) {
@@ -224,59 +238,22 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         if (d.weight !== 0) drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(d), weight: 0 }, reason: `service removed from the config: draining ${fresh(id) ? `${conns} connections` : 'its connections'}`, purpose: 'drain' });
       }
     }
+  };
+
+  if (scope) {
+    for (const id of scope) {
+      const want = desired.get(id);
+      if (want) declared(id, want);
+      else if (input.retired.has(id)) removed(id);
+    }
+    for (const [key, e] of input.drains) if (!scope.has(e.service)) drains.set(key, e);
+    for (const id of input.retired) if (!scope.has(id) && !desired.has(id)) retired.add(id);
+  } else {
+    for (const [id, want] of desired) declared(id, want);
+    for (const id of input.retired) if (!desired.has(id)) removed(id);
   }
 
   return { ops: [...addServices, ...editServices, ...addDests, ...editDests, ...drainEdits, ...deleteDests, ...deleteServices], drains, retired };
-}
-
-/**
- * The table after the ops, as the kernel would have it (connection counters kept,
- * new entries at zero). Lenient: an op that would fail leaves the table as is.
- * The reconciler keeps its view of the kernel current with it between reads.
- */
-export function applyOpsToTable(actual: readonly ActualService[], ops: readonly IpvsOp[]): ActualService[] {
-  const table = new Map(actual.map((a) => [serviceKeyId(a.service.key), a]));
-  // Copy on write: entries no op touches stay the very same objects, which is how
-  // the reconciler recognises services that cannot have changed.
-  const copied = new Set<string>();
-  for (const op of ops) {
-    const id = serviceKeyId(opServiceKey(op));
-    let entry = table.get(id);
-    if (entry && !copied.has(id)) {
-      entry = { ...entry, destinations: [...entry.destinations] };
-      table.set(id, entry);
-      copied.add(id);
-    }
-    switch (op.kind) {
-      case 'addService':
-        if (!entry) { table.set(id, { service: op.service, destinations: [] }); copied.add(id); }
-        break;
-      case 'editService':
-        if (entry) entry.service = op.service;
-        break;
-      case 'deleteService':
-        table.delete(id);
-        break;
-      case 'addDest':
-        if (entry && !entry.destinations.some((d) => destinationId(d) === destinationId(op.destination))) {
-          entry.destinations.push({ ...op.destination, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 });
-        }
-        break;
-      case 'editDest':
-        if (entry) {
-          entry.destinations = entry.destinations.map((d) => {
-            if (destinationId(d) !== destinationId(op.destination)) return d;
-            const { tunnel: _old, ...rest } = d;
-            return { ...rest, ...op.destination };
-          });
-        }
-        break;
-      case 'deleteDest':
-        if (entry) entry.destinations = entry.destinations.filter((d) => destinationId(d) !== destinationId(op.destination));
-        break;
-    }
-  }
-  return [...table.values()];
 }
 
 /**
@@ -284,10 +261,8 @@ export function applyOpsToTable(actual: readonly ActualService[], ops: readonly 
  * the services it owns: changes someone made behind its back. Counters are not
  * compared.
  */
-export function findDrift(expected: readonly ActualService[], actual: readonly ActualService[], owned: ReadonlySet<string>): { service: string; destination?: string; what: string }[] {
+export function findDrift(exp: ReadonlyMap<string, ActualService>, act: ReadonlyMap<string, ActualService>, owned: ReadonlySet<string>): { service: string; destination?: string; what: string }[] {
   const out: { service: string; destination?: string; what: string }[] = [];
-  const exp = new Map(expected.map((a) => [serviceKeyId(a.service.key), a]));
-  const act = new Map(actual.map((a) => [serviceKeyId(a.service.key), a]));
   for (const id of owned) {
     const e = exp.get(id), a = act.get(id);
     if (!e && !a) continue;

@@ -3,14 +3,20 @@
 // the whole kernel table and repairs drift, drains that finish on their own, and
 // retries when someone else changes the table under an apply. It never flushes
 // and never deletes anything it does not own; stop() leaves the table as it is.
+//
+// Between audits it trusts its view of the kernel (view.ts) and diffs only the
+// services whose desired entry changed, plus those draining: a 1% change to a
+// large table costs about 1% of a full pass. Whenever the view may be wrong (an
+// op refused, a pass that failed) it reads the whole table and diffs everything.
 import { performance } from 'node:perf_hooks';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
-import { applyOpsToTable, describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp, type NormalizeMemo } from './reconcile.js';
+import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './reconcile.js';
 import type { IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type IpvsStats, type ServiceSpec } from './types.js';
+import { applyOpsToView, viewOf, type TableView } from './view.js';
 
 export interface ReconcilerOptions {
   table: IpvsTable;
@@ -96,16 +102,17 @@ export class Reconciler {
   private readonly maxRetries: number;
   private readonly opsLogSize: number;
 
-  private desired: DesiredService[] = [];
-  private readonly normalizeMemo: NormalizeMemo = new Map();
-  /** Services found in order at the end of the last pass: the desired and kernel entries, by identity. */
-  private clean = new Map<string, { desired: DesiredService; actual: ActualService | undefined }>();
+  private desired = new Map<string, DesiredService>();
+  /** Services whose desired entry changed since they were last found in order. */
+  private dirty = new Set<string>();
+  /** The next pass diffs every owned service (the view or the last pass cannot be trusted). */
+  private diffAll = true;
   /** Some drain waits for connection counters this process has not read yet. */
   private countersPending = false;
   private retired = new Set<string>();
   private drains = new Map<string, DrainEntry>();
-  /** The kernel table as failoverd last saw or left it. */
-  private view: ActualService[] | undefined;
+  /** The kernel table as failoverd last read it or left it (acknowledged ops). */
+  private view: TableView | undefined;
   private converged = false;
   private lastReport: PassReport | undefined;
   private readonly log_: OpsLogEntry[] = [];
@@ -149,21 +156,23 @@ export class Reconciler {
    * table is refused and reported, the previous one stays).
    */
   setDesired(desired: readonly DesiredService[]): Promise<PassReport> {
-    let next: DesiredService[];
+    let next: Map<string, DesiredService>;
     try {
-      next = normalizeDesired(desired, this.normalizeMemo);
+      next = normalizeDesired(desired, this.desired);
     } catch (err) {
       const error = `desired IPVS table refused: ${(err as Error).message}`;
       this.log.error({ err }, error);
       this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: error });
       return Promise.resolve({ kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: this.converged, error });
     }
-    const nextIds = new Set(next.map((d) => serviceKeyId(d.service.key)));
-    for (const d of this.desired) {
-      const id = serviceKeyId(d.service.key);
-      if (!nextIds.has(id)) this.retired.add(id);
+    // A service given as last time keeps its normalized object: identity is the test.
+    next.forEach((d, id) => { if (this.desired.get(id) !== d) this.dirty.add(id); });
+    for (const id of this.desired.keys()) {
+      if (next.has(id)) continue;
+      this.retired.add(id);
+      this.dirty.add(id);
     }
-    for (const id of nextIds) this.retired.delete(id);
+    for (const id of this.retired) if (next.has(id)) this.retired.delete(id);
     this.desired = next;
     this.converged = false;
     if (!this.started || this.stopped) return Promise.resolve({ kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: false, error: 'not started' });
@@ -197,13 +206,14 @@ export class Reconciler {
     const at = this.clock.wallNow().toISOString();
     const pass = ++this.passSeq;
     const owned = this.ownedIds();
-    const actual = await this.table.listServices();
-    const ops: IpvsOp[] = actual
+    const view = viewOf(await this.table.listServices());
+    const ops: IpvsOp[] = [...view.values()]
       .filter((a) => owned.has(serviceKeyId(a.service.key)))
       .map((a) => ({ kind: 'deleteService', key: a.service.key, reason: 'on_stop: remove', purpose: 'converge' }));
     const results = await applyOps(this.table, ops);
-    for (const r of results) this.record(pass, r.op, r.error);
-    this.view = applyOpsToTable(actual, results.filter((r) => !r.error).map((r) => r.op));
+    this.recordAll(pass, results);
+    applyOpsToView(view, results.filter((r) => !r.error).map((r) => r.op));
+    this.view = view;
     this.drains.clear();
     this.retired.clear();
     const failed = results.filter((r) => r.error && r.error !== 'ESRCH').length;
@@ -212,7 +222,7 @@ export class Reconciler {
 
   /** The kernel table as last seen (all services, foreign ones too). */
   lastActual(): ActualService[] {
-    return structuredClone(this.view ?? []);
+    return structuredClone([...(this.view?.values() ?? [])]);
   }
 
   /** A fresh read of the kernel table. */
@@ -228,9 +238,8 @@ export class Reconciler {
     const now = this.clock.now();
     const wall = this.clock.wallNow().getTime();
     const iso = (mono: number): string => new Date(wall + (mono - now)).toISOString();
-    const desiredIds = new Set(this.desired.map((d) => serviceKeyId(d.service.key)));
     const connections = new Map<string, number>();
-    const services = (this.view ?? []).map((a) => {
+    const services = [...(this.view?.values() ?? [])].map((a) => {
       const id = serviceKeyId(a.service.key);
       let total = 0;
       const destinations = a.destinations.map((d) => {
@@ -243,7 +252,7 @@ export class Reconciler {
       connections.set(id, total);
       const entry: ReconcilerStatus['services'][number] = {
         id,
-        ownership: desiredIds.has(id) ? 'desired' : this.retired.has(id) ? 'retired' : 'foreign',
+        ownership: this.desired.has(id) ? 'desired' : this.retired.has(id) ? 'retired' : 'foreign',
         service: a.service,
         destinations,
       };
@@ -255,7 +264,7 @@ export class Reconciler {
       if (e.destination) s.destination = e.destination;
       return s;
     });
-    const out: ReconcilerStatus = { started: this.started, converged: this.converged, desiredServices: this.desired.length, services, draining };
+    const out: ReconcilerStatus = { started: this.started, converged: this.converged, desiredServices: this.desired.size, services, draining };
     if (this.lastReport) out.lastPass = this.lastReport;
     return out;
   }
@@ -263,7 +272,7 @@ export class Reconciler {
   // ---- passes ----
 
   private ownedIds(): Set<string> {
-    return new Set([...this.desired.map((d) => serviceKeyId(d.service.key)), ...this.retired]);
+    return new Set([...this.desired.keys(), ...this.retired]);
   }
 
   private request(kind: PassKind): Promise<PassReport> {
@@ -305,17 +314,18 @@ export class Reconciler {
     report.timings = timings;
     let mark = performance.now();
     const lap = (phase: keyof typeof timings): void => { const t = performance.now(); timings[phase] += t - mark; mark = t; };
+    // Taken now: a setDesired during this pass marks its services for the next one.
+    const dirty = this.dirty;
+    this.dirty = new Set();
     try {
-      const read = await this.readForPass(kinds, report);
-      let actual = read.actual;
-      let fresh = read.fresh;
+      let fresh = await this.readForPass(kinds, report);
       lap('readMs');
       for (let attempt = 0; ; attempt++) {
         const freshNow = fresh;
         const countersFresh = freshNow === 'all' ? () => true : (id: string) => freshNow.has(id);
         const out = reconcile({
-          desired: this.desired, actual, retired: this.retired, drains: this.drains, now: this.clock.now(), drainTimeoutMs: this.drainTimeout,
-          unchanged: this.unchangedServices(actual), countersFresh,
+          desired: this.desired, actual: this.view!, retired: this.retired, drains: this.drains, now: this.clock.now(), drainTimeoutMs: this.drainTimeout,
+          scope: freshNow === 'all' || this.diffAll ? undefined : this.scope(dirty, freshNow), countersFresh,
         });
         this.countersPending = [...out.drains.values()].some((e) => !countersFresh(e.service));
         this.noteDrainChanges(out.drains);
@@ -324,31 +334,24 @@ export class Reconciler {
         report.attempts = attempt + 1;
         lap('diffMs');
         if (out.ops.length === 0) {
-          this.view = actual;
-          this.noteClean();
           report.converged = true;
           break;
         }
         const results = await applyOps(this.table, out.ops);
         lap('applyMs');
         report.ops += results.length;
-        const quiet = results.length > 50;
-        for (const r of results) this.record(pass, r.op, r.error, r.message, quiet);
+        this.recordAll(pass, results);
         const failures = results.filter((r) => r.error);
-        if (quiet) this.log.info({ ops: results.length, failed: failures.length }, `IPVS: applied ${results.length} ops (each logged at debug level)`);
         if (failures.length === 0) {
-          this.view = applyOpsToTable(actual, out.ops);
-          this.noteClean();
+          applyOpsToView(this.view!, out.ops);
           lap('diffMs');
           report.converged = true;
           break;
         }
-        this.clean.clear();
         report.failed += failures.length;
         // Someone else changed the table (or refused a value): look again and redo the diff.
-        actual = await this.table.listServices();
+        this.view = viewOf(await this.table.listServices());
         fresh = 'all';
-        this.view = actual;
         lap('readMs');
         if (attempt >= this.maxRetries) {
           report.error = `not converged after ${attempt + 1} attempts: ${failures.slice(0, 3).map((f) => `${describeOp(f.op)}: ${f.message}`).join('; ')}`;
@@ -359,11 +362,14 @@ export class Reconciler {
         this.log.warn({ failed: failures.map((f) => `${describeOp(f.op)}: ${f.error}`) }, 'IPVS ops failed mid-apply; re-read the table, retrying');
       }
     } catch (err) {
+      // Whatever was half done, the next pass starts from a full read.
+      this.view = undefined;
       report.error = `IPVS pass failed: ${(err as Error).message}`;
       this.log.error({ err }, report.error);
       this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: report.error });
     }
     this.converged = report.converged;
+    this.diffAll = !report.converged;
     report.durationMs = this.clock.now() - started;
     this.log.debug({ report }, 'IPVS pass');
     return report;
@@ -372,13 +378,14 @@ export class Reconciler {
   /**
    * An audit (or the first pass) reads the whole table and reports drift. Other
    * passes trust the view; a drain pass re-reads the connection counters of the
-   * services where something drains. An apply pass reads nothing: it only ever
-   * sets weights to 0 on counters it has not read, and leaves deleting to the
-   * drain pass that follows at once.
+   * services where something drains (one dump of that service's real servers
+   * each). An apply pass reads nothing: it only ever sets weights to 0 on
+   * counters it has not read, and leaves deleting to the drain pass that follows
+   * at once. Returns which services' counters are fresh.
    */
-  private async readForPass(kinds: PassKind[], report: PassReport): Promise<{ actual: ActualService[]; fresh: 'all' | Set<string> }> {
+  private async readForPass(kinds: PassKind[], report: PassReport): Promise<'all' | Set<string>> {
     if (kinds.includes('audit') || !this.view) {
-      const fresh = await this.table.listServices();
+      const fresh = viewOf(await this.table.listServices());
       if (this.view) {
         const drift = findDrift(this.view, fresh, this.ownedIds());
         report.drift = drift.length;
@@ -388,42 +395,35 @@ export class Reconciler {
           this.events?.publish({ type: 'ipvs.drift', object, reason: d.what, data: { service: d.service, ...(d.destination ? { destination: d.destination } : {}) } });
         }
       }
-      return { actual: fresh, fresh: 'all' };
+      this.view = fresh;
+      return 'all';
     }
     const refreshed = new Set<string>();
-    if (!kinds.includes('drain')) return { actual: this.view, fresh: refreshed };
-    const draining = new Set([...this.drains.values()].map((e) => e.service));
-    const actual = await Promise.all(this.view.map(async (a) => {
-      const id = serviceKeyId(a.service.key);
-      if (!draining.has(id)) return a;
+    if (!kinds.includes('drain')) return refreshed;
+    const view = this.view;
+    await Promise.all([...this.drainingServices()].map(async (id) => {
+      const a = view.get(id);
+      if (!a) return;
+      const destinations = await this.table.listDestinations(a.service.key);
+      // A new object: whoever holds the old entry keeps what it saw.
+      if (view.get(id) === a) view.set(id, { ...a, destinations });
       refreshed.add(id);
-      return { ...a, destinations: await this.table.listDestinations(a.service.key) };
     }));
-    return { actual, fresh: refreshed };
+    return refreshed;
   }
 
-  /** Declared services whose desired and kernel entries are the very objects last found in order. */
-  private unchangedServices(actual: readonly ActualService[]): Set<string> {
-    const out = new Set<string>();
-    if (this.clean.size === 0) return out;
-    const byId = new Map(actual.map((a) => [serviceKeyId(a.service.key), a]));
-    const draining = new Set([...this.drains.values()].map((e) => e.service));
-    for (const d of this.desired) {
-      const id = serviceKeyId(d.service.key);
-      const c = this.clean.get(id);
-      if (c && c.desired === d && c.actual === byId.get(id) && !draining.has(id)) out.add(id);
-    }
+  private drainingServices(): Set<string> {
+    const out = new Set(this.retired);
+    for (const e of this.drains.values()) out.add(e.service);
     return out;
   }
 
-  private noteClean(): void {
-    this.clean.clear();
-    const byId = new Map((this.view ?? []).map((a) => [serviceKeyId(a.service.key), a]));
-    const draining = new Set([...this.drains.values()].map((e) => e.service));
-    for (const d of this.desired) {
-      const id = serviceKeyId(d.service.key);
-      if (!draining.has(id)) this.clean.set(id, { desired: d, actual: byId.get(id) });
-    }
+  /** What a pass that trusts the view must look at: changed services, and whatever drains. */
+  private scope(dirty: ReadonlySet<string>, refreshed: ReadonlySet<string>): Set<string> {
+    const out = this.drainingServices();
+    for (const id of dirty) out.add(id);
+    for (const id of refreshed) out.add(id);
+    return out;
   }
 
   private noteDrainChanges(next: Map<string, DrainEntry>): void {
@@ -440,24 +440,30 @@ export class Reconciler {
     }
   }
 
-  private record(pass: number, op: IpvsOp, error?: string, message?: string, quiet = false): void {
-    const entry: OpsLogEntry = {
-      seq: ++this.opSeq,
-      at: this.clock.wallNow().toISOString(),
-      pass,
-      op: op.kind,
-      service: serviceKeyId(opServiceKey(op)),
-      reason: op.reason,
-      purpose: op.purpose,
-      result: error ?? 'ok',
-    };
-    if ('destination' in op) entry.destination = destinationId(op.destination);
-    this.log_.push(entry);
+  /** Ops log and log lines for a batch of results; one timestamp for the batch. */
+  private recordAll(pass: number, results: readonly { op: IpvsOp; error?: string; message?: string }[]): void {
+    const at = this.clock.wallNow().toISOString();
+    // Past 50 ops one line per op would drown the log: each at debug level, plus a summary.
+    const quiet = results.length > 50;
+    const perOp = !quiet || this.log.isLevelEnabled('debug');
+    let failed = 0;
+    for (const r of results) {
+      const op = r.op;
+      const entry: OpsLogEntry = {
+        seq: ++this.opSeq, at, pass, op: op.kind, service: serviceKeyId(opServiceKey(op)), reason: op.reason, purpose: op.purpose, result: r.error ?? 'ok',
+      };
+      if ('destination' in op) entry.destination = destinationId(op.destination);
+      this.log_.push(entry);
+      if (!r.error && !perOp) continue;
+      const fields = { op: op.kind, service: entry.service, destination: entry.destination, reason: op.reason };
+      if (r.error) {
+        failed++;
+        this.log.warn({ ...fields, error: r.error, message: r.message }, `IPVS ${describeOp(op)} failed: ${r.error}`);
+      } else if (quiet) this.log.debug(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
+      else this.log.info(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
+    }
     if (this.log_.length > this.opsLogSize) this.log_.splice(0, this.log_.length - this.opsLogSize);
-    const fields = { op: op.kind, service: entry.service, destination: entry.destination, reason: op.reason };
-    if (error) this.log.warn({ ...fields, error, message }, `IPVS ${describeOp(op)} failed: ${error}`);
-    else if (quiet) this.log.debug(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
-    else this.log.info(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
+    if (quiet) this.log.info({ ops: results.length, failed }, `IPVS: applied ${results.length} ops (each logged at debug level)`);
   }
 
   // ---- timers ----

@@ -81,3 +81,51 @@ test('from a messy kernel table to exactly the declared one', async () => {
     ns.delete();
   }
 });
+
+test('between audits the view is trusted: ipvsadm behind its back is repaired by the next audit, and a stale view that makes ops fail falls back to a full read', async () => {
+  const ns = createNetns('stale');
+  let client: IpvsClient | undefined;
+  let reconciler: Reconciler | undefined;
+  try {
+    addRoutableDummy(ns);
+    client = await IpvsClient.open({ netns: ns.path });
+    const events = new EventBus('test');
+    const seen: AgentEvent[] = [];
+    events.subscribe('ipvs.*', (e) => seen.push(e));
+    reconciler = new Reconciler({ table: client, clock: systemClock, logger: silentLogger(), events, auditIntervalMs: 0 });
+    reconciler.start();
+    const OTHER = tcpKey('10.6.2.196', 80);
+    const table = (otherWeight: number, vipDests = [dest('10.6.2.191', 80, { weight: 1 }), dest('10.6.2.192', 80, { weight: 2 })]): DesiredService[] => [
+      { service: service(VIP, 'wlc'), destinations: vipDests },
+      { service: service(OTHER, 'rr'), destinations: [dest('10.6.2.191', 80, { weight: otherWeight })] },
+    ];
+    assert.equal((await reconciler.setDesired(table(1))).converged, true);
+
+    // Behind its back, in VIP; then a reload that changes only OTHER.
+    ns.ipvsadm('-e', '-t', '10.6.2.195:80', '-r', '10.6.2.191:80', '-g', '-w', '9');
+    const reload = await reconciler.setDesired(table(4));
+    assert.equal(reload.converged, true);
+    assert.equal(reload.ops, 1, 'only the changed service');
+    const weights = (id: string) => parseIpvsadmList(ns.ipvsadm('-Ln')).find((s) => s.id === id)?.destinations.map((d) => `${d.id} ${d.columns[1]}`).sort();
+    assert.deepEqual(weights('10.6.2.195:80'), ['10.6.2.191:80 9', '10.6.2.192:80 2'], 'not seen before the audit');
+    assert.deepEqual(weights('10.6.2.196:80'), ['10.6.2.191:80 4']);
+    const audit = await reconciler.audit();
+    assert.equal(audit.drift, 1);
+    assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drift').map((e) => e.reason), ['real server changed: weight 1 → 9']);
+    assert.deepEqual(weights('10.6.2.195:80'), ['10.6.2.191:80 1', '10.6.2.192:80 2']);
+
+    // Behind its back again: the real server the next reload edits is gone, and the one it adds is there.
+    ns.ipvsadm('-d', '-t', '10.6.2.195:80', '-r', '10.6.2.192:80');
+    ns.ipvsadm('-a', '-t', '10.6.2.195:80', '-r', '10.6.2.193:80', '-g', '-w', '7');
+    const stale = await reconciler.setDesired(table(4, [dest('10.6.2.191', 80, { weight: 1 }), dest('10.6.2.192', 80, { weight: 5 }), dest('10.6.2.193', 80, { weight: 3 })]));
+    assert.equal(stale.converged, true, JSON.stringify(stale));
+    assert.equal(stale.attempts, 2);
+    assert.deepEqual(reconciler.opsLog().filter((e) => e.result !== 'ok').map((e) => `${e.op} ${e.destination}: ${e.result}`).sort(), ['addDest 10.6.2.193:80: EEXIST', 'editDest 10.6.2.192:80: ENOENT']);
+    assert.deepEqual(weights('10.6.2.195:80'), ['10.6.2.191:80 1', '10.6.2.192:80 5', '10.6.2.193:80 3']);
+    assert.equal((await reconciler.audit()).drift, 0, 'the view matches the kernel again');
+  } finally {
+    await reconciler?.stop();
+    client?.close();
+    ns.delete();
+  }
+});

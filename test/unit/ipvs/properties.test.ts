@@ -7,6 +7,7 @@ import { applyOps } from '../../../src/ipvs/apply.js';
 import { decodeDaemonMessage, decodeDestinationMessage, decodeInfoMessage, decodeRequest, decodeServiceMessage, decodeTimeoutsMessage } from '../../../src/ipvs/codec.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import { normalizeDesired, reconcile, type DrainEntry } from '../../../src/ipvs/reconcile.js';
+import { viewOf } from '../../../src/ipvs/view.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from '../../../src/ipvs/types.js';
 
 const KEYS: ServiceKey[] = [
@@ -73,13 +74,14 @@ const strip = (services: ActualService[]) => new Map(services.map((s) => [servic
 
 test('reconcile applied to the kernel yields the desired table for owned services and leaves foreign ones untouched', async () => {
   await fc.assert(fc.asyncProperty(scenarioArb, async ({ desired: rawDesired, actual, retired }) => {
-    const desired: DesiredService[] = normalizeDesired(rawDesired);
+    const desiredById = normalizeDesired(rawDesired);
+    const desired: DesiredService[] = [...desiredById.values()];
     const table = await kernelFrom(actual);
     const before = strip(await table.listServices());
-    const owned = new Set([...desired.map((d) => serviceKeyId(d.service.key)), ...retired]);
+    const owned = new Set([...desiredById.keys(), ...retired]);
     const drainTimeoutMs = () => 1000;
 
-    const first = reconcile({ desired, actual: await table.listServices(), retired, drains: new Map(), now: 0, drainTimeoutMs });
+    const first = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired, drains: new Map(), now: 0, drainTimeoutMs });
     const results = await applyOps(table, first.ops);
     assert.deepEqual(results.filter((r) => r.error), [], 'every op is valid against the kernel');
     const after = strip(await table.listServices());
@@ -108,9 +110,9 @@ test('reconcile applied to the kernel yields the desired table for owned service
     }
 
     // Nothing left to do at the same instant; after the drain timeout, exactly the declared table.
-    const again = reconcile({ desired, actual: await table.listServices(), retired: first.retired, drains: first.drains, now: 0, drainTimeoutMs });
+    const again = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains, now: 0, drainTimeoutMs });
     assert.deepEqual(again.ops, []);
-    const late = reconcile({ desired, actual: await table.listServices(), retired: first.retired, drains: first.drains as Map<string, DrainEntry>, now: 1000, drainTimeoutMs });
+    const late = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains as Map<string, DrainEntry>, now: 1000, drainTimeoutMs });
     assert.deepEqual((await applyOps(table, late.ops)).filter((r) => r.error), []);
     const final = strip(await table.listServices());
     for (const want of desired) {
@@ -127,12 +129,50 @@ test('ops never delete and re-add the same destination or service', async () => 
   await fc.assert(fc.asyncProperty(scenarioArb, async ({ desired: rawDesired, actual, retired }) => {
     const desired = normalizeDesired(rawDesired);
     const table = await kernelFrom(actual);
-    const { ops } = reconcile({ desired, actual: await table.listServices(), retired, drains: new Map(), now: 0, drainTimeoutMs: () => 0 });
+    const { ops } = reconcile({ desired, actual: viewOf(await table.listServices()), retired, drains: new Map(), now: 0, drainTimeoutMs: () => 0 });
     const touched = (o: (typeof ops)[number]) => `${serviceKeyId('service' in o ? o.service.key : o.key)} ${'destination' in o ? destinationId(o.destination) : ''}`;
     const deleted = new Set(ops.filter((o) => o.kind.startsWith('delete')).map(touched));
     const added = new Set(ops.filter((o) => o.kind.startsWith('add')).map(touched));
     for (const t of deleted) assert.equal(added.has(t), false, t);
   }), { numRuns: 200 });
+});
+
+/** A service as the config might give it: the same meaning in other forms (or, sometimes, a changed weight). */
+const variantArb = (d: DesiredService): fc.Arbitrary<DesiredService> => fc.record({
+  upper: fc.boolean(), noFlags: fc.boolean(), netmask: fc.constantFrom('same', 'undefined', 'prefix'), stray: fc.boolean(),
+  longV6: fc.boolean(), noThresholds: fc.boolean(), tunnelOnDr: fc.boolean(), emptyTunnel: fc.boolean(), reweigh: fc.integer({ min: -1, max: 3 }),
+}).map((v) => {
+  const s = d.service, family = s.key.family;
+  const allFalse = !s.flags.persistent && !s.flags.onePacket && !s.flags.schedFallback && !s.flags.schedPort;
+  const service: ServiceSpec = {
+    ...s,
+    scheduler: v.upper ? s.scheduler.toUpperCase() : s.scheduler,
+    flags: v.noFlags && allFalse ? {} : s.flags,
+    netmask: v.netmask === 'undefined' ? (undefined as unknown as string) : v.netmask === 'prefix' && family === 'inet' ? 32 : s.netmask,
+    persistenceTimeoutSec: v.stray && !s.flags.persistent ? 300 : s.persistenceTimeoutSec,
+  };
+  const destinations = d.destinations.map((x, i) => {
+    const y: DestinationSpec = { ...x, address: v.longV6 && x.address.startsWith('2001:db8::') ? x.address.replace('2001:db8::', '2001:0db8:0:0::') : x.address };
+    if (v.noThresholds && y.upperThreshold === 0) delete (y as Partial<DestinationSpec>).upperThreshold;
+    if (v.tunnelOnDr && y.forwarding === 'dr') y.tunnel = { type: 'gre' };
+    if (v.emptyTunnel && y.forwarding === 'tun') y.tunnel = {} as never;
+    if (i === v.reweigh) y.weight += 1;
+    return y;
+  });
+  return { service, destinations };
+});
+
+const canonicalArb = fc.constantFrom(...KEYS).chain((k) => fc.record({ service: serviceArb(k), destinations: fc.array(destArb(k), { maxLength: 4 }).map(uniqueDests) }));
+
+test('normalizeDesired keeps an earlier object only for a service given in exactly its canonical form, and always gives what normalizing afresh gives', () => {
+  fc.assert(fc.property(canonicalArb.chain((a) => fc.record({ a: fc.constant(a), b: variantArb(a) })), ({ a, b }) => {
+    const previous = normalizeDesired([a]);
+    const next = normalizeDesired([b], previous);
+    assert.deepEqual([...next], [...normalizeDesired([b])]);
+    const id = [...next.keys()][0]!;
+    const again = normalizeDesired([...previous.values()], previous);
+    assert.equal(again.get(id), previous.get(id), 'the canonical form given back keeps its object');
+  }), { numRuns: 1000 });
 });
 
 const fixtures = new URL('../../../../test/fixtures/ipvs/', import.meta.url);

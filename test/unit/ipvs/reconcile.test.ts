@@ -1,15 +1,16 @@
 // The pure diff: minimal ops with reasons, drains, ownership.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyOpsToTable, findDrift, normalizeDesired, reconcile, type DrainEntry, type ReconcileInput } from '../../../src/ipvs/reconcile.js';
-import type { ActualService, DesiredService } from '../../../src/ipvs/types.js';
+import { findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type ReconcileInput } from '../../../src/ipvs/reconcile.js';
+import { applyOpsToView, viewOf } from '../../../src/ipvs/view.js';
+import { destinationId, serviceKeyId, type ActualService, type DesiredService } from '../../../src/ipvs/types.js';
 import { actual, actualDest, dest, service, tcpKey } from './builders.js';
 
 const VIP = tcpKey('10.6.2.195', 80);
 const FOREIGN = tcpKey('10.9.9.9', 443);
 
 function run(desired: DesiredService[], table: ActualService[], extra: Partial<ReconcileInput> = {}) {
-  return reconcile({ desired: normalizeDesired(desired), actual: table, retired: new Set(), drains: new Map(), now: 1000, drainTimeoutMs: () => 30_000, ...extra });
+  return reconcile({ desired: normalizeDesired(desired), actual: viewOf(table), retired: new Set(), drains: new Map(), now: 1000, drainTimeoutMs: () => 30_000, ...extra });
 }
 const kinds = (ops: { kind: string }[]) => ops.map((o) => o.kind);
 
@@ -124,13 +125,56 @@ test('IPv6 addresses compare in canonical form', () => {
   assert.deepEqual(ops, []);
 });
 
-test('applyOpsToTable keeps counters of edited destinations and findDrift names changes', () => {
+test('applyOpsToView keeps counters of edited destinations, copies what it touches, and findDrift names changes', () => {
   const s = service(VIP);
-  const before = [actual(s, [actualDest(dest('10.6.2.191'), 4, 2)])];
-  const after = applyOpsToTable(before, [{ kind: 'editDest', key: VIP, destination: dest('10.6.2.191', 80, { weight: 9 }), reason: '', purpose: 'converge' }]);
-  assert.equal(after[0]!.destinations[0]!.weight, 9);
-  assert.equal(after[0]!.destinations[0]!.activeConnections, 4);
-  const drift = findDrift(after, [actual(service(VIP, 'rr'), [])], new Set(['tcp:10.6.2.195:80']));
+  const entry = actual(s, [actualDest(dest('10.6.2.191'), 4, 2)]);
+  const other = actual(service(FOREIGN), []);
+  const view = viewOf([entry, other]);
+  applyOpsToView(view, [{ kind: 'editDest', key: VIP, destination: dest('10.6.2.191', 80, { weight: 9 }), reason: '', purpose: 'converge' }]);
+  const after = view.get('tcp:10.6.2.195:80')!;
+  assert.equal(after.destinations[0]!.weight, 9);
+  assert.equal(after.destinations[0]!.activeConnections, 4);
+  assert.equal(entry.destinations[0]!.weight, 1, 'the old entry is not mutated');
+  assert.equal(view.get('tcp:10.9.9.9:443'), other, 'an untouched service stays the same object');
+  const drift = findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set(['tcp:10.6.2.195:80']));
   assert.deepEqual(drift.map((d) => d.what), ['service changed: scheduler wlc → rr', 'real server deleted']);
-  assert.deepEqual(findDrift(after, [actual(service(VIP, 'rr'), [])], new Set()), [], 'unowned services are nobody\'s drift');
+  assert.deepEqual(findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set()), [], 'unowned services are nobody\'s drift');
+});
+
+test('applyOpsToView follows adds, deletes and a service deleted then added again, as the kernel would', () => {
+  const view = viewOf([actual(service(VIP), [actualDest(dest('10.6.2.191'), 1), actualDest(dest('10.6.2.192'))])]);
+  applyOpsToView(view, [
+    { kind: 'addDest', key: VIP, destination: dest('10.6.2.193'), reason: '', purpose: 'converge' },
+    { kind: 'deleteDest', key: VIP, destination: { address: '10.6.2.192', port: 80 }, reason: '', purpose: 'drain' },
+    { kind: 'addService', service: service(FOREIGN), reason: '', purpose: 'converge' },
+    { kind: 'addDest', key: FOREIGN, destination: dest('10.9.9.10', 443), reason: '', purpose: 'converge' },
+    { kind: 'deleteService', key: FOREIGN, reason: '', purpose: 'drain' },
+    { kind: 'addService', service: service(FOREIGN, 'rr'), reason: '', purpose: 'converge' },
+  ]);
+  assert.deepEqual(view.get('tcp:10.6.2.195:80')!.destinations.map((d) => `${destinationId(d)} ${d.activeConnections}`), ['10.6.2.191:80 1', '10.6.2.193:80 0']);
+  assert.deepEqual(view.get('tcp:10.9.9.9:443'), { service: service(FOREIGN, 'rr'), destinations: [] });
+});
+
+test('a scoped diff looks only at its services and carries the others\' drains and retirement over', () => {
+  const a = tcpKey('10.6.2.1', 80), b = tcpKey('10.6.2.2', 80), c = tcpKey('10.6.2.3', 80);
+  const desired = normalizeDesired([{ service: service(a), destinations: [dest('10.6.2.191', 80, { weight: 5 })] }, { service: service(b), destinations: [dest('10.6.2.191', 80, { weight: 5 })] }]);
+  const table = viewOf([
+    actual(service(a), [actualDest(dest('10.6.2.191'))]),
+    actual(service(b), [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.199', 80, { weight: 0 }), 2)]),
+    actual(service(c), [actualDest(dest('10.6.2.191', 80, { weight: 0 }), 1)]),
+  ]);
+  const drains = new Map<string, DrainEntry>([
+    ['tcp:10.6.2.2:80 10.6.2.199:80', { service: 'tcp:10.6.2.2:80', destination: '10.6.2.199:80', startedAt: 0, deadline: 30_000 }],
+    ['tcp:10.6.2.3:80', { service: 'tcp:10.6.2.3:80', startedAt: 0, deadline: 30_000 }],
+  ]);
+  const input = { desired, actual: table, retired: new Set(['tcp:10.6.2.3:80']), drains, now: 1000, drainTimeoutMs: () => 30_000 };
+  const scoped = reconcile({ ...input, scope: new Set(['tcp:10.6.2.1:80']) });
+  assert.deepEqual(scoped.ops.map((o) => `${o.kind} ${serviceKeyId(opServiceKey(o))}`), ['editDest tcp:10.6.2.1:80'], 'b needs an edit too, but b is out of scope');
+  assert.deepEqual([...scoped.drains.keys()].sort(), [...drains.keys()].sort());
+  assert.deepEqual([...scoped.retired], ['tcp:10.6.2.3:80']);
+  // Over every scope, the scoped diffs add up to the full one.
+  const full = reconcile(input);
+  const union = ['tcp:10.6.2.1:80', 'tcp:10.6.2.2:80', 'tcp:10.6.2.3:80'].flatMap((id) => reconcile({ ...input, scope: new Set([id]) }).ops);
+  const describe = (ops: { kind: string }[]) => ops.map((o) => JSON.stringify(o)).sort();
+  assert.deepEqual(describe(union), describe(full.ops));
 });

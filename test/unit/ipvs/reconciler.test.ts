@@ -177,6 +177,55 @@ test('EEXIST/ENOENT from concurrent changes mid-apply: re-read, retry, converge'
   assert.deepEqual(failures, ['EEXIST', 'ENOENT']);
 });
 
+test('between audits a setDesired trusts its view: drift behind its back in another service waits for the audit, which repairs it', async () => {
+  const { table, clock, reconciler, seen } = setup();
+  const other = tcpKey('10.6.2.196', 80);
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  // `ipvsadm -e -w 7` on VIP's real server, then a reload that changes only the other service.
+  await table.editDestination(VIP, dest('10.6.2.191', 80, { weight: 7 }));
+  let lists = 0;
+  const listServices = table.listServices.bind(table);
+  table.listServices = () => { lists++; return listServices(); };
+  table.calls = [];
+  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191', 80, { weight: 3 })] }]);
+  assert.equal(report.converged, true);
+  assert.equal(lists, 0, 'no read of the kernel table');
+  assert.deepEqual(table.calls.map((c) => `${c.operation} ${c.target}`), ['editDestination tcp:10.6.2.196:80 10.6.2.191:80'], 'only the changed service is touched');
+  assert.equal((await table.listDestinations(VIP))[0]?.weight, 7, 'not seen yet');
+  await advance(clock, reconciler, 10_000);
+  assert.equal((await table.listDestinations(VIP))[0]?.weight, 1, 'repaired by the audit');
+  assert.equal((await table.listDestinations(other))[0]?.weight, 3);
+  assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drift').map((e) => `${e.object}: ${e.reason}`), ['ipvs/tcp:10.6.2.195:80/10.6.2.191:80: real server changed: weight 1 → 7']);
+});
+
+test('a stale view (ipvsadm -d / -a behind its back): the ENOENT and EEXIST it causes make a full read, and the pass converges', async () => {
+  const { table, reconciler } = setup();
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  await table.deleteDestination(VIP, dest('10.6.2.191'));
+  await table.addDestination(VIP, dest('10.6.2.192', 80, { weight: 9 }));
+  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 2 }), dest('10.6.2.192', 80, { weight: 2 })] }]);
+  assert.equal(report.converged, true, JSON.stringify(report));
+  assert.equal(report.attempts, 2);
+  assert.deepEqual(reconciler.opsLog().filter((e) => e.result !== 'ok').map((e) => `${e.op} ${e.destination}: ${e.result}`).sort(), ['addDest 10.6.2.192:80: EEXIST', 'editDest 10.6.2.191:80: ENOENT']);
+  assert.deepEqual((await table.listDestinations(VIP)).map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w2', '10.6.2.192/w2']);
+  assert.deepEqual(reconciler.lastActual()[0]!.destinations.map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w2', '10.6.2.192/w2'], 'the view is right again');
+});
+
+test('a pass that did not converge makes the next one diff every service against a fresh read', async () => {
+  const { table, reconciler } = setup({ table: new MemoryIpvsTable({ schedulers: ['wlc'] }), maxRetries: 0 });
+  const other = tcpKey('10.6.2.196', 80);
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  await table.editDestination(VIP, dest('10.6.2.191', 80, { weight: 7 }));
+  const failed = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other, 'nosuch'), destinations: [dest('10.6.2.191')] }]);
+  assert.equal(failed.converged, false);
+  const next = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  assert.equal(next.converged, true);
+  assert.equal((await table.listDestinations(VIP))[0]?.weight, 1, 'VIP was not in the change, but the full diff after a failure repairs it');
+});
+
 test('a persistent error is retried a bounded number of times, reported, and does not block other services', async () => {
   const { table, reconciler, seen } = setup({ table: new MemoryIpvsTable({ schedulers: ['wlc'] }), maxRetries: 2 });
   reconciler.start();
