@@ -6,8 +6,11 @@
 // sending a probe to frozen servers (timeouts), some servers flapping. tcpdump in
 // an observer namespace timestamps the adverts; lateness = gap − interval.
 //
-// A third row per interval runs the same checks in a worker thread (worker-monitor.ts,
-// the design docs/reliability.md proposes): the main loop keeps only VRRP.
+// A third row per interval runs the same checks in a worker thread, as the agent
+// does by default (src/health/worker-monitor.ts, health.checks_thread: worker): the
+// main loop keeps VRRP and what the agent does with the worker's messages (events
+// republished, pools merged, check tallies into the metrics). The inline row does
+// what the agent does with checks on its own loop (health.checks_thread: main).
 //
 //   node dist-robust/bench/loop/advert-lateness.js [--servers 10000] [--seconds 30] [--seconds-1s 60]
 //        [--frozen 300] [--flap 200] [--intervals 100,1000] [--modes idle,inline,worker]
@@ -21,13 +24,16 @@ import { planOf } from '../../src/agent/map-config.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { EventBus } from '../../src/events.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
+import { forEachLastResult } from '../../src/health/worker-messages.js';
+import { WorkerHealthMonitor } from '../../src/health/worker-monitor.js';
+import { destinationId } from '../../src/ipvs/types.js';
 import { silentLogger } from '../../src/log.js';
+import { Metrics } from '../../src/metrics/metrics.js';
 import { VrrpInstance } from '../../src/vrrp/instance.js';
 import { systemVrrpIo } from '../../src/vrrp/io.js';
 import { Lab } from '../../test/netns/vrrp/lab.js';
 import { latenessStats, type GapStats } from '../../test/netns/robustness/gaps.js';
 import { FLEET_PORT, fleetAddress } from './addresses.js';
-import { WorkerHealthMonitor } from './worker-monitor.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -112,14 +118,32 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   let timeouts = 0;
   let counting = false;
   let pools = 0;
+  // What the agent does with every result (metrics, the status API's last check).
+  const metrics = new Metrics(bus, {}, { defaultMetrics: false });
+  const lastCheck = new Map<string, unknown>();
   const monitor = fleet && !inWorker ? new HealthMonitor({
     bus, logger: silentLogger(), plugins, onPoolChange: () => { pools++; },
-    onCheckResult: ({ result }) => { if (!counting) return; results++; if (/timeout/.test(result.reason)) timeouts++; },
+    onCheckResult: (info) => {
+      metrics.recordCheck(info.type, info.result.ok, info.result.latencyMs);
+      lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, atMs: Date.now(), type: info.type });
+      if (!counting) return;
+      results++;
+      if (/timeout/.test(info.result.reason)) timeouts++;
+    },
   }) : undefined;
   monitor?.update(plan.services);
   const worker = fleet && inWorker ? new WorkerHealthMonitor({
-    bus, onPoolChange: () => { pools++; },
-    onResults: (n, t) => { if (!counting) return; results += n; timeouts += t; },
+    bus, logger: silentLogger(), onPoolChange: () => { pools++; },
+    onCheckResults: ({ tallies, last }) => {
+      metrics.recordChecks(tallies);
+      // Timeouts counted from the last result per server: each is checked once a
+      // second, and batches are 250 ms apart, so none is hidden behind another.
+      let t = 0;
+      forEachLastResult(last, (key, r) => { lastCheck.set(key, r); if (/timeout/.test(r.reason)) t++; });
+      if (!counting) return;
+      for (const x of tallies) results += x.ok + x.fail;
+      timeouts += t;
+    },
   }) : undefined;
   await worker?.update(plan.services);
   await instance.start();
@@ -163,6 +187,7 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   await flapping;
   monitor?.stop();
   await worker?.stop();
+  metrics.close();
   await instance.stop();
   io.close();
   await closeHttpAgents();
