@@ -82,6 +82,7 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     unicastPeers: v.unicast_peers,
     ...(v.unicast_source ? { sourceAddress: v.unicast_source } : {}),
     vips: v.vips.map((vip) => `${vip.address}/${vip.prefix}`),
+    vipInterfaces: Object.fromEntries(v.vips.filter((vip) => vip.interface && vip.interface !== v.interface).map((vip) => [`${vip.address}/${vip.prefix}`, vip.interface!])),
     ...(label ? { vipLabel: label.includes(':') ? label : `${v.interface}:${label}` } : {}),
     ...(v.auth ? { authPassword: v.auth.password } : {}),
     v3Ipv4Checksum: v.checksum === 'without_pseudo_header' ? 'message-only' : 'pseudo-header',
@@ -97,7 +98,7 @@ export interface RuntimePlan {
   node: string;
   services: HealthServiceConfig[];
   instances: VrrpInstanceConfig[];
-  /** Per-VIP interfaces differing from the instance's are not carried by the VRRP runner. */
+  /** What is applied but deserves the operator's attention. */
   warnings: string[];
   /** What the subsystems refuse even though the file is valid; non-empty = reject the config. */
   problems: string[];
@@ -105,11 +106,6 @@ export interface RuntimePlan {
 
 export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePlan {
   const warnings: string[] = [];
-  for (const v of config.vrrp) {
-    for (const vip of v.vips) {
-      if (vip.interface && vip.interface !== v.interface) warnings.push(`vrrp ${v.name}: VIP ${vip.address} on interface ${vip.interface}: per-VIP interfaces are not supported yet, it goes on ${v.interface}`);
-    }
-  }
   const instances = config.vrrp.map(vrrpInstanceOf);
   return {
     node: config.node.name ?? defaultNode,

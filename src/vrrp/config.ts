@@ -60,6 +60,12 @@ export interface VrrpInstanceConfig {
   vips: string[];
   /** Optional address label (IPv4 only), e.g. "eth0:vrrp"; default none, as keepalived. */
   vipLabel?: string;
+  /**
+   * VIPs that live on another interface than the instance's (keepalived's `dev`), by their
+   * "address/prefix" entry in `vips`: e.g. a NAT director's inside gateway address moving
+   * with the outside VIP. They are added, removed and announced on that interface.
+   */
+  vipInterfaces?: Record<string, string>;
   /** VRRPv2 simple password (≤ 8 bytes); unset = no authentication. */
   authPassword?: string;
   /** VRRPv3 over IPv4: checksum form sent (both are accepted). Default "pseudo-header" (keepalived). */
@@ -154,6 +160,7 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
   if (c.garp.intervalMs < 0) bad('garp.interval', 'non-negative');
   if (c.garp.refreshMs < 0) bad('garp.refresh', 'non-negative');
   if (c.garp.delayMs < 0) bad('garp.delay', 'non-negative');
+  for (const vip of Object.keys(c.vipInterfaces ?? {})) if (!c.vips.includes(vip)) bad('vips', `an interface is given for ${vip}, which is not one of the VIPs`);
   const weights = [...c.track.interfaces, ...c.track.services, ...c.track.scripts].map((t) => ['track', t.name, t.weight] as const);
   for (const [, name, weight] of weights) if (!Number.isInteger(weight) || weight < -253 || weight > 253) bad(`track.${name}.weight`, 'an integer -253..253');
   for (const s of c.track.scripts) if (s.command.length === 0) bad(`track.scripts.${s.name}.command`, 'a command');

@@ -85,6 +85,8 @@ export class VrrpInstance implements SyncMember {
   private timer: TimerHandle | undefined;
   private channel: AdvertChannel | undefined;
   private announcer: Announcer | undefined;
+  /** Announcers of the other interfaces VIPs live on, by interface name. */
+  private vipAnnouncers = new Map<string, Announcer>();
   private policy: AcceptPolicy | undefined;
   private link: LinkState | undefined;
   private readonly tracked = new Map<string, TrackedStatus>();
@@ -141,8 +143,10 @@ export class VrrpInstance implements SyncMember {
     });
     try {
       this.announcer = io.openAnnouncer({ interfaceIndex: link.index, mac: link.mac, ...(netns ? { netns } : {}) });
+      await this.openVipAnnouncers(this.config);
     } catch (err) {
       this.channel.close();
+      this.closeAnnouncers();
       throw err;
     }
     this.policy = this.acceptPolicy(source);
@@ -159,9 +163,8 @@ export class VrrpInstance implements SyncMember {
       this.running = false;
       this.deps.syncGroup?.remove(this.name);
       this.channel.close();
-      this.announcer?.close();
+      this.closeAnnouncers();
       this.channel = undefined;
-      this.announcer = undefined;
       throw err;
     }
     const { priority, fault } = this.computePriority();
@@ -184,9 +187,29 @@ export class VrrpInstance implements SyncMember {
     await this.vipQueue;
     this.receiveQueueDropsBefore += this.channel?.receiveQueueDrops?.() ?? 0;
     this.channel?.close();
-    this.announcer?.close();
+    this.closeAnnouncers();
     this.channel = undefined;
+  }
+
+  /** Opens an announcer for each other interface the config puts VIPs on, and closes those no longer used. */
+  private async openVipAnnouncers(config: VrrpInstanceConfig): Promise<void> {
+    const wanted = otherVipInterfaces(config);
+    const netns = this.deps.netns;
+    // New ones first: if an interface is missing, the running config keeps what it uses.
+    for (const name of wanted.filter((n) => !this.vipAnnouncers.has(n))) {
+      const link = await this.deps.io.host.link(name);
+      this.vipAnnouncers.set(name, this.deps.io.openAnnouncer({ interfaceIndex: link.index, mac: link.mac, ...(netns ? { netns } : {}) }));
+    }
+    for (const [name, announcer] of this.vipAnnouncers) {
+      if (!wanted.includes(name)) { announcer.close(); this.vipAnnouncers.delete(name); }
+    }
+  }
+
+  private closeAnnouncers(): void {
+    this.announcer?.close();
     this.announcer = undefined;
+    for (const a of this.vipAnnouncers.values()) a.close();
+    this.vipAnnouncers.clear();
   }
 
   /** The counters, with the kernel's receive-queue drops of every socket this instance has had (they reset with a socket). */
@@ -214,7 +237,7 @@ export class VrrpInstance implements SyncMember {
 
   /**
    * Reload. Keeps state and timers when only priorities, tracking, timers,
-   * VIPs or announcement settings change; a new interface, VRID, version,
+   * VIPs (and the interfaces they go on) or announcement settings change; a new interface, VRID, version,
    * family, source or peer list restarts the instance (as a new router).
    */
   async update(next: VrrpInstanceConfig): Promise<void> {
@@ -234,6 +257,7 @@ export class VrrpInstance implements SyncMember {
       await this.start();
       return;
     }
+    await this.openVipAnnouncers(next);
     this.config = next;
     this.policy = this.acceptPolicy(this.channel!.sourceAddress);
     if (JSON.stringify(prev.track) !== JSON.stringify(next.track) || JSON.stringify(prev.linkDebounce) !== JSON.stringify(next.linkDebounce)) {
@@ -249,9 +273,10 @@ export class VrrpInstance implements SyncMember {
     this.dispatch({ type: 'config', config: this.fsmConfig(this.channel!.sourceAddress) });
     this.reevaluate();
     if (this.fsm?.state !== 'master') return;
-    const vipsChanged = JSON.stringify(prev.vips) !== JSON.stringify(next.vips) || prev.vipLabel !== next.vipLabel;
+    const placed = (c: VrrpInstanceConfig): string[] => c.vips.map((v) => `${v}@${vipInterfaceOf(c, v)}`);
+    const vipsChanged = JSON.stringify(placed(prev)) !== JSON.stringify(placed(next)) || prev.vipLabel !== next.vipLabel;
     if (vipsChanged) {
-      this.queueVipList(prev.vips.filter((v) => !next.vips.includes(v)), 'remove');
+      this.queueVipList(prev.vips.filter((v) => !placed(next).includes(`${v}@${vipInterfaceOf(prev, v)}`)), 'remove', prev);
       this.queueVips('add');
       this.announceAfterVips();
     }
@@ -409,8 +434,10 @@ export class VrrpInstance implements SyncMember {
     }
   }
 
-  private vipAddresses(list = this.config.vips): InterfaceAddress[] {
-    return list.map((v) => ({ ...splitPrefix(v), ...(this.config.vipLabel && this.family === 4 ? { label: this.config.vipLabel } : {}) }));
+  /** The label names the instance's interface ("eth0:web"): it applies to the VIPs on that interface only. */
+  private vipAddress(v: string, iface: string): InterfaceAddress {
+    const labelled = this.config.vipLabel && this.family === 4 && iface === this.config.interface;
+    return { ...splitPrefix(v), ...(labelled ? { label: this.config.vipLabel } : {}) };
   }
 
   private queueVips(op: 'add' | 'remove'): void {
@@ -423,17 +450,19 @@ export class VrrpInstance implements SyncMember {
    * applied them when the host returns, so the announcement need not wait for
    * the acknowledgement (a millisecond or two of failover time).
    */
-  private queueVipList(vips: string[], op: 'add' | 'remove'): void {
+  private queueVipList(vips: string[], op: 'add' | 'remove', placement: VrrpInstanceConfig = this.config): void {
     const host = this.deps.io.host;
-    const iface = this.config.interface;
-    const addresses = this.vipAddresses(vips);
-    const run = (): Promise<void> => Promise.all(addresses.map(async (a) => {
+    const placed = vips.map((v) => {
+      const iface = vipInterfaceOf(placement, v);
+      return { iface, address: this.vipAddress(v, iface) };
+    });
+    const run = (): Promise<void> => Promise.all(placed.map(async ({ iface, address: a }) => {
       try {
         if (op === 'add') await host.addAddress(iface, a);
         else await host.removeAddress(iface, a);
       } catch (err) {
         this.counters.vipErrors++;
-        this.deps.log?.error({ err, instance: this.name, address: a.address }, `vrrp: ${op} VIP failed`);
+        this.deps.log?.error({ err, instance: this.name, address: a.address, interface: iface }, `vrrp: ${op} VIP failed`);
       }
     })).then(() => undefined);
     const idle = this.vipOpsPending === 0;
@@ -453,15 +482,23 @@ export class VrrpInstance implements SyncMember {
   private announce(): void {
     if (this.fsm?.state !== 'master' || !this.announcer) return;
     const { count, intervalMs } = this.config.garp;
-    const addresses = this.config.vips.map((v) => splitPrefix(v).address);
+    const byInterface = new Map<string, string[]>();
+    for (const v of this.config.vips) {
+      const iface = vipInterfaceOf(this.config, v);
+      byInterface.set(iface, [...(byInterface.get(iface) ?? []), splitPrefix(v).address]);
+    }
     const once = (): void => {
       if (this.fsm?.state !== 'master' || !this.announcer) return;
-      try {
-        this.announcer.announce(addresses);
-        this.counters.announcementsSent += addresses.length;
-      } catch (err) {
-        this.counters.sendErrors++;
-        this.deps.log?.warn({ err, instance: this.name }, 'vrrp: gratuitous ARP/NA failed');
+      for (const [iface, addresses] of byInterface) {
+        const announcer = iface === this.config.interface ? this.announcer : this.vipAnnouncers.get(iface);
+        if (!announcer) continue;
+        try {
+          announcer.announce(addresses);
+          this.counters.announcementsSent += addresses.length;
+        } catch (err) {
+          this.counters.sendErrors++;
+          this.deps.log?.warn({ err, instance: this.name, interface: iface }, 'vrrp: gratuitous ARP/NA failed');
+        }
       }
     };
     if (count <= 0) return;
@@ -600,6 +637,16 @@ export class VrrpInstance implements SyncMember {
 }
 
 /** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
+/** The interface a VIP entry goes on: its own, or the instance's. */
+export function vipInterfaceOf(c: Pick<VrrpInstanceConfig, 'interface' | 'vipInterfaces'>, vip: string): string {
+  return c.vipInterfaces?.[vip] ?? c.interface;
+}
+
+/** The interfaces other than the instance's that carry VIPs, sorted. */
+export function otherVipInterfaces(c: Pick<VrrpInstanceConfig, 'interface' | 'vipInterfaces' | 'vips'>): string[] {
+  return [...new Set(c.vips.map((v) => vipInterfaceOf(c, v)).filter((i) => i !== c.interface))].sort();
+}
+
 export function pickSourceAddress(link: LinkState, config: Pick<VrrpInstanceConfig, 'vips'>): string | undefined {
   const vips = new Set(config.vips.map((v) => splitPrefix(v).address));
   const family = instanceFamily(config);

@@ -148,6 +148,43 @@ test('a second GARP burst follows garp.delay after becoming master; none with de
   await b.instance.stop();
 });
 
+test('a VIP on another interface (keepalived dev) is added, announced from that interface and removed there', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const inside = '10.9.0.1/24';
+  const a = router(segment, clock, bus, 1, { priority: 200, vips: ['192.0.2.195/32', inside], vipInterfaces: { [inside]: 'eth1' }, vipLabel: 'eth0:web' });
+  a.host.addLink('eth1', 3, '02:00:00:00:01:01', [{ address: '10.9.0.2', prefixLength: 24 }]);
+  const b = router(segment, clock, bus, 2, { priority: 100, vips: ['192.0.2.195/32', inside], vipInterfaces: { [inside]: 'eth1' } });
+  b.host.addLink('eth1', 3, '02:00:00:00:01:02', [{ address: '10.9.0.3', prefixLength: 24 }]);
+  await a.instance.start();
+  await b.instance.start();
+  await run(clock, 5000);
+  assert.equal(a.instance.status().state, 'master');
+  assert.ok(a.host.has('eth0', '192.0.2.195') && !a.host.has('eth0', '10.9.0.1'), 'the outside VIP on eth0 only');
+  assert.ok(a.host.has('eth1', '10.9.0.1') && !a.host.has('eth1', '192.0.2.195'), 'the inside VIP on eth1 only');
+  assert.ok(a.host.ops.includes('add 192.0.2.195/32 eth0:web') && a.host.ops.includes('add 10.9.0.1/24'), `the label only on the instance's interface: ${a.host.ops.join(', ')}`);
+  const fromA = segment.announcements.filter((x) => x.mac.startsWith('0200000000') || x.mac.startsWith('0200000001'));
+  assert.deepEqual(fromA.filter((x) => x.mac === '020000000001').map((x) => x.addresses), [['192.0.2.195'], ['192.0.2.195'], ['192.0.2.195']]);
+  assert.deepEqual(fromA.filter((x) => x.mac === '020000000101').map((x) => x.addresses), [['10.9.0.1'], ['10.9.0.1'], ['10.9.0.1']], 'announced from eth1\'s MAC');
+  assert.ok(!b.host.has('eth1', '10.9.0.1'));
+
+  // The master stops: both addresses leave their interfaces, the backup takes both and announces each on its own interface.
+  await a.instance.stop();
+  assert.ok(!a.host.has('eth0', '192.0.2.195') && !a.host.has('eth1', '10.9.0.1'));
+  await run(clock, 1000);
+  assert.equal(b.instance.status().state, 'master');
+  assert.ok(b.host.has('eth0', '192.0.2.195') && b.host.has('eth1', '10.9.0.1'));
+  assert.ok(segment.announcements.some((x) => x.mac === '020000000102' && x.addresses.includes('10.9.0.1')));
+
+  // A reload moving the inside VIP back to eth0 removes it from eth1 and adds it on eth0, in place.
+  await b.instance.update({ ...b.config, vipInterfaces: {} });
+  await run(clock, 100);
+  assert.equal(b.instance.status().state, 'master', 'no restart');
+  assert.ok(!b.host.has('eth1', '10.9.0.1') && b.host.has('eth0', '10.9.0.1'));
+  await b.instance.stop();
+});
+
 test('a tracked service losing quorum lowers the priority and the other router preempts', async () => {
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
