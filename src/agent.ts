@@ -125,7 +125,7 @@ export class Agent implements StatusSource, AdminActions {
     this.metrics = new Metrics(this.bus, {
       vrrp: () => [...this.instances.values()].map((i) => {
         const s = i.status();
-        return { instance: s.name, state: s.state.toUpperCase(), effectivePriority: s.effectivePriority, advertsSent: s.counters.advertsSent, advertsReceived: s.counters.advertsReceived, advertsDropped: s.counters.dropped };
+        return { instance: s.name, state: s.state.toUpperCase(), effectivePriority: s.effectivePriority, advertsSent: s.counters.advertsSent, advertsReceived: s.counters.advertsReceived, advertsDropped: s.counters.dropped, addressMismatches: s.counters.addressMismatches };
       }),
       realServers: () => (this.monitor?.status() ?? []).flatMap((svc) => svc.realServers.map((rs) => ({ service: svc.name, address: rs.address, port: rs.port, up: rs.up, weight: this.gate.isDrained(svc.name, rs.address, rs.port) ? 0 : rs.up ? rs.weight : 0 }))),
       ipvs: () => ({ services: this.reconciler?.lastActual() ?? [], names: this.serviceNames() }),

@@ -16,6 +16,8 @@ export interface VrrpInstanceCounters {
   advertsReceived: number;
   /** Cumulative drops by reason: "bad_checksum", "wrong_vrid", "auth", "ttl", "malformed", ... */
   advertsDropped: Record<string, number>;
+  /** Accepted adverts whose address list differs from the instance's VIPs. */
+  addressMismatches?: number;
 }
 
 export interface RealServerGauge {
@@ -137,6 +139,8 @@ export class Metrics {
       (sources.vrrp?.() ?? []).map((i) => [{ instance: i.instance }, i.advertsSent]));
     cumulative('failoverd_vrrp_adverts_received_total', 'VRRP adverts received and accepted.', ['instance'], registers, () =>
       (sources.vrrp?.() ?? []).map((i) => [{ instance: i.instance }, i.advertsReceived]));
+    cumulative('failoverd_vrrp_advert_address_mismatch_total', 'Accepted VRRP adverts whose addresses differ from this instance\'s VIPs (the pair\'s configs disagree).', ['instance'], registers, () =>
+      (sources.vrrp?.() ?? []).map((i) => [{ instance: i.instance }, i.addressMismatches ?? 0]));
     cumulative('failoverd_vrrp_adverts_dropped_total', 'VRRP adverts dropped, by reason.', ['instance', 'reason'], registers, () =>
       (sources.vrrp?.() ?? []).flatMap((i) => Object.entries(i.advertsDropped).map(([reason, n]) => [{ instance: i.instance, reason }, n] as const)));
   }

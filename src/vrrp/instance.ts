@@ -6,6 +6,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from './accept.js';
 import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
+import { ipToBytes } from '../net/sockaddr.js';
 import { Debounced } from './debounce.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
 import { DROP_REASONS, encodeAdvert, passwordAuthData, AUTH_NONE, AUTH_SIMPLE_PASSWORD, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, type DropReason } from './packet.js';
@@ -44,6 +45,8 @@ export interface VrrpCounters {
   announcementsSent: number;
   vipErrors: number;
   sendErrors: number;
+  /** Accepted adverts whose addresses differ from our VIPs (RFC 5798 7.1: logged, still processed). */
+  addressMismatches: number;
 }
 
 export interface VrrpStatus {
@@ -71,7 +74,7 @@ function emptyCounters(): VrrpCounters {
   return {
     advertsSent: 0, advertsReceived: 0,
     dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
-    transitions: 0, becameMaster: 0, announcementsSent: 0, vipErrors: 0, sendErrors: 0,
+    transitions: 0, becameMaster: 0, announcementsSent: 0, vipErrors: 0, sendErrors: 0, addressMismatches: 0,
   };
 }
 
@@ -104,6 +107,7 @@ export class VrrpInstance implements SyncMember {
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private counters = emptyCounters();
   private receiveQueueDropsBefore = 0;
+  private lastAddressMismatch: string | undefined;
   private lastTransition: VrrpStatus['lastTransition'];
   private faults: string[] = [];
   private running = false;
@@ -573,7 +577,31 @@ export class VrrpInstance implements SyncMember {
     }
     this.counters.advertsReceived++;
     const a = result.value;
+    this.checkAdvertisedAddresses(a.source, a.addresses);
     this.dispatch({ type: 'advert', source: a.source, priority: a.priority, intervalCs: a.intervalCs });
+  }
+
+  /**
+   * RFC 3768/5798 7.1: a receiver MAY check the advertised addresses and SHOULD log a mismatch.
+   * The advert is still processed: dropping it would make two routers whose VIP lists differ
+   * (a reload half-rolled across the pair) both master. Logged once per distinct mismatch.
+   */
+  private checkAdvertisedAddresses(source: string, advertised: string[]): void {
+    // An IPv6 link-local entry (fe80::/10) is the router's own, not a VIP to compare.
+    const key = (list: string[]): string => list.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
+    const ours = key(this.config.vips.map((v) => splitPrefix(v).address));
+    const theirs = key(advertised);
+    if (theirs === ours) {
+      this.lastAddressMismatch = undefined;
+      return;
+    }
+    this.counters.addressMismatches++;
+    const signature = `${source} ${theirs}`;
+    if (this.lastAddressMismatch === signature) return;
+    this.lastAddressMismatch = signature;
+    const mine = this.config.vips.map((v) => splitPrefix(v).address);
+    this.deps.log?.warn({ instance: this.name, source, advertised, vips: mine },
+      `vrrp ${this.name}: adverts from ${source} carry addresses [${advertised.join(', ')}], ours are [${mine.join(', ')}]: the two directors' VIP lists differ`);
   }
 
   // ---- tracking -----------------------------------------------------------

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock } from '../../../src/clock.js';
+import type { Logger } from '../../../src/log.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { vrrpInstanceConfig, type VrrpInstanceInput } from '../../../src/vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from '../../../src/vrrp/instance.js';
@@ -183,6 +184,39 @@ test('a VIP on another interface (keepalived dev) is added, announced from that 
   assert.equal(b.instance.status().state, 'master', 'no restart');
   assert.ok(!b.host.has('eth1', '10.9.0.1') && b.host.has('eth0', '10.9.0.1'));
   await b.instance.stop();
+});
+
+test('adverts carrying other addresses than our VIPs are counted and logged once per mismatch, and still followed', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 200, vips: ['192.0.2.195/32', '192.0.2.196/32'] });
+  const host = new FakeHost();
+  host.addLink('eth0', 2, '02:00:00:00:00:02', [{ address: '192.0.2.2', prefixLength: 24 }]);
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => { warnings.push(msg); }, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+  const b = new VrrpInstance(vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'] }), { io: fakeIo(segment, host), clock, events: bus, log });
+  await a.instance.start();
+  await b.start();
+  await run(clock, 6000);
+  assert.equal(a.instance.status().state, 'master');
+  assert.equal(b.status().state, 'backup', 'the backup still follows the master whose list differs (no dual master)');
+  const received = b.status().counters.advertsReceived;
+  assert.ok(received >= 2);
+  assert.equal(b.status().counters.addressMismatches, received, 'every accepted advert with the other list is counted');
+  const mismatchLogs = warnings.filter((w) => w.includes('VIP lists differ'));
+  assert.equal(mismatchLogs.length, 1, `logged once: ${warnings.join(' | ')}`);
+  assert.match(mismatchLogs[0]!, /from 192\.0\.2\.1 carry addresses \[192\.0\.2\.195, 192\.0\.2\.196\], ours are \[192\.0\.2\.195\]/);
+  assert.equal(a.instance.status().counters.addressMismatches, 0, 'the master hears nothing from the backup');
+
+  // The configs agree again (reload): no more counting, and a new mismatch would be logged again.
+  await b.update(vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.196/32', '192.0.2.195/32'] }));
+  const counted = b.status().counters.addressMismatches;
+  await run(clock, 3000);
+  assert.ok(b.status().counters.advertsReceived > received);
+  assert.equal(b.status().counters.addressMismatches, counted, 'the same set in another order matches');
+  await a.instance.stop();
+  await b.stop();
 });
 
 test('a tracked service losing quorum lowers the priority and the other router preempts', async () => {
