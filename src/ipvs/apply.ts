@@ -12,7 +12,12 @@ export interface OpResult {
   message?: string;
 }
 
-export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], window = 256): Promise<OpResult[]> {
+/**
+ * `onApplied` hears of the ops each batch got done, as soon as it is acknowledged
+ * (the reconciler's view follows the kernel batch by batch: a long apply does not
+ * leave the whole new table to be built, and kept alive, at its very end).
+ */
+export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], onApplied?: (done: IpvsOp[]) => void, window = 256): Promise<OpResult[]> {
   const results: OpResult[] = [];
   for (let i = 0; i < ops.length; i += window) {
     const batch = ops.slice(i, i + window);
@@ -26,10 +31,13 @@ export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], window 
       for (const op of batch) results.push({ op, error, message });
       continue;
     }
+    const done: IpvsOp[] = [];
     batch.forEach((op, j) => {
       const e = outcomes[j];
       results.push(e ? { op, error: errorCode(e) ?? 'ERROR', message: e.message } : { op });
+      if (!e) done.push(op);
     });
+    onApplied?.(done);
   }
   return results;
 }

@@ -167,11 +167,11 @@ export class Reconciler {
     }
     // A service given as last time keeps its normalized object: identity is the test.
     next.forEach((d, id) => { if (this.desired.get(id) !== d) this.dirty.add(id); });
-    for (const id of this.desired.keys()) {
-      if (next.has(id)) continue;
+    this.desired.forEach((_, id) => {
+      if (next.has(id)) return;
       this.retired.add(id);
       this.dirty.add(id);
-    }
+    });
     for (const id of this.retired) if (next.has(id)) this.retired.delete(id);
     this.desired = next;
     this.converged = false;
@@ -210,9 +210,8 @@ export class Reconciler {
     const ops: IpvsOp[] = [...view.values()]
       .filter((a) => owned.has(serviceKeyId(a.service.key)))
       .map((a) => ({ kind: 'deleteService', key: a.service.key, reason: 'on_stop: remove', purpose: 'converge' }));
-    const results = await applyOps(this.table, ops);
+    const results = await applyOps(this.table, ops, (done) => applyOpsToView(view, done));
     this.recordAll(pass, results);
-    applyOpsToView(view, results.filter((r) => !r.error).map((r) => r.op));
     this.view = view;
     this.drains.clear();
     this.retired.clear();
@@ -337,14 +336,13 @@ export class Reconciler {
           report.converged = true;
           break;
         }
-        const results = await applyOps(this.table, out.ops);
+        const view = this.view!;
+        const results = await applyOps(this.table, out.ops, (done) => applyOpsToView(view, done));
         lap('applyMs');
         report.ops += results.length;
         this.recordAll(pass, results);
         const failures = results.filter((r) => r.error);
         if (failures.length === 0) {
-          applyOpsToView(this.view!, out.ops);
-          lap('diffMs');
           report.converged = true;
           break;
         }
@@ -446,22 +444,26 @@ export class Reconciler {
     // Past 50 ops one line per op would drown the log: each at debug level, plus a summary.
     const quiet = results.length > 50;
     const perOp = !quiet || this.log.isLevelEnabled('debug');
+    // Entries the ring buffer would drop at once are not made (a full apply has
+    // thousands): only their sequence numbers are taken.
+    const firstKept = Math.max(0, results.length - this.opsLogSize);
     let failed = 0;
-    for (const r of results) {
+    results.forEach((r, i) => {
+      const seq = ++this.opSeq;
+      if (r.error) failed++;
+      if (i < firstKept && !r.error && !perOp) return;
       const op = r.op;
       const entry: OpsLogEntry = {
-        seq: ++this.opSeq, at, pass, op: op.kind, service: serviceKeyId(opServiceKey(op)), reason: op.reason, purpose: op.purpose, result: r.error ?? 'ok',
+        seq, at, pass, op: op.kind, service: serviceKeyId(opServiceKey(op)), reason: op.reason, purpose: op.purpose, result: r.error ?? 'ok',
       };
       if ('destination' in op) entry.destination = destinationId(op.destination);
-      this.log_.push(entry);
-      if (!r.error && !perOp) continue;
+      if (i >= firstKept) this.log_.push(entry);
+      if (!r.error && !perOp) return;
       const fields = { op: op.kind, service: entry.service, destination: entry.destination, reason: op.reason };
-      if (r.error) {
-        failed++;
-        this.log.warn({ ...fields, error: r.error, message: r.message }, `IPVS ${describeOp(op)} failed: ${r.error}`);
-      } else if (quiet) this.log.debug(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
+      if (r.error) this.log.warn({ ...fields, error: r.error, message: r.message }, `IPVS ${describeOp(op)} failed: ${r.error}`);
+      else if (quiet) this.log.debug(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
       else this.log.info(fields, `IPVS ${describeOp(op)}: ${op.reason}`);
-    }
+    });
     if (this.log_.length > this.opsLogSize) this.log_.splice(0, this.log_.length - this.opsLogSize);
     if (quiet) this.log.info({ ops: results.length, failed }, `IPVS: applied ${results.length} ops (each logged at debug level)`);
   }
