@@ -29,10 +29,18 @@ const protocolNumber: Record<IpvsProtocol, number> = { tcp: IPPROTO_TCP, udp: IP
 const forwardingNumber: Record<Forwarding, number> = { nat: IP_VS_CONN_F_MASQ, tun: IP_VS_CONN_F_TUNNEL, dr: IP_VS_CONN_F_DROUTE };
 const checksumFlags = { none: 0, csum: IP_VS_TUNNEL_ENCAP_FLAG_CSUM, remcsum: IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM } as const;
 
+// A table names the same few addresses over and over, and every request names
+// two: their encodings are shared (never written to: encoding copies them). Bounded.
+const inetAddrCache = new Map<string, Buffer>();
+
 /** union nf_inet_addr: always 16 bytes, IPv4 in the first four. */
 function inetAddr(address: string): Buffer {
+  const hit = inetAddrCache.get(address);
+  if (hit) return hit;
   const out = Buffer.alloc(16);
   ipToBytes(address).copy(out);
+  if (inetAddrCache.size >= 100_000) inetAddrCache.clear();
+  inetAddrCache.set(address, out);
   return out;
 }
 

@@ -88,7 +88,9 @@ export function normalizeDesired(desired: readonly DesiredService[], previous?: 
   const out = new Map<string, DesiredService>();
   // A reload usually lists the same services in the same order: the entry at the
   // same position is tried first, before building the service's id to look it up.
-  const previousIds = previous ? [...previous.keys()] : [];
+  const previousIds = new Array<string>(previous?.size ?? 0);
+  let k = 0;
+  previous?.forEach((_, id) => { previousIds[k++] = id; });
   for (let i = 0; i < desired.length; i++) {
     const raw = desired[i]!;
     let id = previousIds[i];
@@ -98,21 +100,39 @@ export function normalizeDesired(desired: readonly DesiredService[], previous?: 
       normalized = previous?.get(id);
     }
     if (!normalized || !isCanonicalDesired(raw, normalized)) {
-      const s = normalizeService(raw.service);
-      const dests = new Map<string, DestinationSpec>();
-      for (const x of raw.destinations) {
-        const d = normalizeDestination(x);
-        const did = destinationId(d);
-        if (dests.has(did)) throw new Error(`service ${serviceKeyId(s.key)}: real server ${did} is declared twice`);
-        dests.set(did, d);
-      }
-      normalized = { service: s, destinations: [...dests.values()] };
+      // What did not change within a changed service keeps its objects too.
+      const before = normalized;
+      const s = before && isCanonicalService(raw.service, before.service) ? before.service : normalizeService(raw.service);
+      const destinations = raw.destinations.map((x, j) => {
+        const old = before?.destinations[j];
+        return old && isCanonicalDestination(x, old) ? old : normalizeDestination(x);
+      });
+      const twice = findDuplicate(destinations);
+      if (twice) throw new Error(`service ${serviceKeyId(s.key)}: real server ${destinationId(twice)} is declared twice`);
+      normalized = { service: s, destinations };
       id = serviceKeyId(s.key);
     }
     if (out.has(id)) throw new Error(`service ${id} is declared twice`);
     out.set(id, normalized);
   }
   return out;
+}
+
+/** A real server listed twice (same address and port), if any. */
+function findDuplicate(ds: readonly DestinationSpec[]): DestinationSpec | undefined {
+  if (ds.length <= 32) {
+    for (let i = 1; i < ds.length; i++) {
+      for (let j = 0; j < i; j++) if (ds[i]!.address === ds[j]!.address && ds[i]!.port === ds[j]!.port) return ds[i];
+    }
+    return undefined;
+  }
+  const seen = new Set<string>();
+  for (const d of ds) {
+    const did = destinationId(d);
+    if (seen.has(did)) return d;
+    seen.add(did);
+  }
+  return undefined;
 }
 
 /** `raw` is already `n`, the normalized form, field for field (so normalizing it would give `n`). */
