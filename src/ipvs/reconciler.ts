@@ -105,8 +105,10 @@ export class Reconciler {
   private desired = new Map<string, DesiredService>();
   /** Services whose desired entry changed since they were last found in order. */
   private dirty = new Set<string>();
-  /** The next pass diffs every owned service (the view or the last pass cannot be trusted). */
+  /** The next pass diffs every owned service (the last one did not converge). */
   private diffAll = true;
+  /** The next pass reads the whole table first (the last one failed halfway). */
+  private readAll = false;
   /** Some drain waits for connection counters this process has not read yet. */
   private countersPending = false;
   private retired = new Set<string>();
@@ -361,7 +363,7 @@ export class Reconciler {
       }
     } catch (err) {
       // Whatever was half done, the next pass starts from a full read.
-      this.view = undefined;
+      this.readAll = true;
       report.error = `IPVS pass failed: ${(err as Error).message}`;
       this.log.error({ err }, report.error);
       this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: report.error });
@@ -382,8 +384,9 @@ export class Reconciler {
    * at once. Returns which services' counters are fresh.
    */
   private async readForPass(kinds: PassKind[], report: PassReport): Promise<'all' | Set<string>> {
-    if (kinds.includes('audit') || !this.view) {
+    if (kinds.includes('audit') || !this.view || this.readAll) {
       const fresh = viewOf(await this.table.listServices());
+      this.readAll = false;
       if (this.view) {
         const drift = findDrift(this.view, fresh, this.ownedIds());
         report.drift = drift.length;

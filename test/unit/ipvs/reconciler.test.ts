@@ -226,6 +226,28 @@ test('a pass that did not converge makes the next one diff every service against
   assert.equal((await table.listDestinations(VIP))[0]?.weight, 1, 'VIP was not in the change, but the full diff after a failure repairs it');
 });
 
+test('a pass that fails halfway (a read refused) makes the next one read and diff the whole table', async () => {
+  const { table, clock, reconciler } = setup();
+  const other = tcpKey('10.6.2.196', 80);
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  table.setConnections(VIP, dest('10.6.2.192'), 2);
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  const listDestinations = table.listDestinations.bind(table);
+  table.listDestinations = () => Promise.reject(Object.assign(new Error('netlink timeout'), { code: 'ETIMEDOUT' }));
+  await advance(clock, reconciler, 0);
+  assert.match(reconciler.status().lastPass?.error ?? '', /IPVS pass failed: netlink timeout/);
+  table.listDestinations = listDestinations;
+  await table.editDestination(other, dest('10.6.2.191', 80, { weight: 8 }));
+  let lists = 0;
+  const listServices = table.listServices.bind(table);
+  table.listServices = () => { lists++; return listServices(); };
+  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 2 })] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  assert.equal(report.converged, true);
+  assert.equal(lists, 1, 'a full read');
+  assert.equal((await table.listDestinations(other))[0]?.weight, 1, 'and a full diff: the unchanged service is repaired too');
+});
+
 test('a persistent error is retried a bounded number of times, reported, and does not block other services', async () => {
   const { table, reconciler, seen } = setup({ table: new MemoryIpvsTable({ schedulers: ['wlc'] }), maxRetries: 2 });
   reconciler.start();
