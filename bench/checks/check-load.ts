@@ -6,6 +6,8 @@
 // change to the realserver.down event, compared with the bound interval × fall + timeout.
 //
 //   node dist/bench/checks/check-load.js [--servers 10000] [--seconds 30] [--types tcp,http]
+//   --types noop: a check that succeeds on the next tick without touching the
+//   network, so its row is the cost of the scheduler, monitor and this bench alone.
 //        [--interval 1000] [--timeout 500] [--fall 3] [--rise 1] [--kill 200]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -17,6 +19,7 @@ import { EventBus } from '../../src/events.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../src/health/types.js';
 import { silentLogger } from '../../src/log.js';
+import { z } from 'zod';
 import { fleetAddress } from './addresses.js';
 
 function arg(name: string, fallback: string): string {
@@ -101,7 +104,8 @@ interface Row {
 async function runOne(type: string): Promise<Row> {
   const fleet = Fleet.start(SERVERS);
   if ((await fleet.line()) !== 'ready') throw new Error('fleet failed to start');
-  const plugins = await loadCheckPlugins();
+  const plugins = new Map(await loadCheckPlugins());
+  plugins.set('noop', { type: 'noop', description: 'bench only: succeeds at once', options: z.object({}), run: () => Promise.resolve({ ok: true, reason: 'noop', latencyMs: 0 }) });
   const bus = new EventBus('bench');
   const services: HealthServiceConfig[] = [];
   for (let s = 0; s * PER_SERVICE < SERVERS; s++) {
