@@ -8,6 +8,7 @@ import { Client } from 'undici';
 import { z } from 'zod';
 import type { CheckResult, CheckTarget } from '../../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../../src/health/check-helpers.js';
+import { plainConnector, type PlainConnector } from './plain-connector.js';
 
 const validRegex = (s: string): boolean => { try { new RegExp(s); return true; } catch { return false; } };
 
@@ -75,7 +76,7 @@ function describeStatus(o: ProbeOptions): string {
 // no socket in between (pipelining 0 = no keep-alive, a fresh connection every
 // check) but saves building a client per request, which at 10,000 checks a second
 // is most of the cost. Clients idle for two minutes (a removed target) are closed.
-interface CachedClient { client: Client; lastUsed: number }
+interface CachedClient { client: Client; lastUsed: number; connector?: PlainConnector }
 const clients = new Map<string, CachedClient>();
 const IDLE_CLIENT_MS = 120_000;
 let sweeper: NodeJS.Timeout | undefined;
@@ -94,20 +95,24 @@ function sweepIdleClients(): void {
   }
 }
 
-function clientFor(origin: string, o: ProbeOptions, tls: boolean): { key: string; client: Client } {
+function clientFor(origin: string, o: ProbeOptions, tls: boolean): { key: string; cached: CachedClient } {
   const key = JSON.stringify([origin, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '']);
   let cached = clients.get(key);
   if (!cached) {
-    const connect: Record<string, unknown> = { noDelay: true };
+    let connector: PlainConnector | undefined;
+    let connect: Record<string, unknown> | PlainConnector['connect'];
     if (tls) {
-      connect.rejectUnauthorized = o.tls_verify ?? true;
+      connect = { noDelay: true, rejectUnauthorized: o.tls_verify ?? true };
       if (o.ca_file) connect.ca = readFileSync(o.ca_file);
       if (o.tls_server_name) connect.servername = o.tls_server_name;
       // Session resumption would skip the full handshake the check is meant to test.
       connect.maxCachedSessions = 0;
+    } else {
+      connector = plainConnector();
+      connect = connector.connect;
     }
     const client = new Client(origin, { pipelining: 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
-    cached = { client, lastUsed: 0 };
+    cached = { client, lastUsed: 0, connector };
     clients.set(key, cached);
     if (!sweeper) {
       sweeper = setInterval(sweepIdleClients, IDLE_CLIENT_MS / 2);
@@ -115,7 +120,7 @@ function clientFor(origin: string, o: ProbeOptions, tls: boolean): { key: string
     }
   }
   cached.lastUsed = performance.now();
-  return { key, client: cached.client };
+  return { key, cached };
 }
 
 /** Closes the cached clients (tests, shutdown). */
@@ -165,15 +170,17 @@ export function probeHttp(target: CheckTarget, o: ProbeOptions, signal: AbortSig
       finish(true, `status ${status}, body matches`);
     };
     const origin = `${tls ? 'https' : 'http'}://${hostPort(target.address, port)}`;
-    const { key, client } = clientFor(origin, o, tls);
+    const { key, cached } = clientFor(origin, o, tls);
+    const client = cached.client;
     const onAbort = (): void => {
       const reason = signal.reason instanceof Error ? signal.reason : new Error(abortText(signal));
       if (controller) {
         controller.abort(reason);
       } else {
         // Still connecting: only this target's client is affected, so drop it.
-        if (clients.get(key)?.client === client) clients.delete(key);
+        if (clients.get(key) === cached) clients.delete(key);
         client.destroy(reason).catch(() => {});
+        cached.connector?.abortPending(reason);
       }
       finish(false, `${phase}: ${abortText(signal)}`);
     };
@@ -216,6 +223,9 @@ export function probeHttp(target: CheckTarget, o: ProbeOptions, signal: AbortSig
         }
       },
       onResponseEnd() {
+        // Closing the connection here, before undici does, spares the error object
+        // undici would build and format for it ("reset") on every probe.
+        cached.connector?.closeDone();
         if (needBody) judgeBody();
         else finish(true, `status ${status}`);
       },
