@@ -2,9 +2,9 @@
 // not scanned for plugins). Every probe opens a fresh connection and closes it:
 // a check must prove the server still accepts connections, and a kept-alive
 // socket would keep answering from a server that stopped accepting new ones.
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { Client } from 'undici';
+import { Client, type Dispatcher } from 'undici';
 import { z } from 'zod';
 import type { CheckResult, CheckTarget } from '../../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../../src/health/check-helpers.js';
@@ -53,23 +53,37 @@ type ProbeOptions = HttpCheckOptions & Partial<z.infer<z.ZodObject<typeof tlsOpt
 
 type StatusRange = readonly [number, number];
 
-const statusCache = new WeakMap<object, StatusRange[]>();
-function statusRanges(o: ProbeOptions): StatusRange[] {
-  let ranges = statusCache.get(o);
-  if (!ranges) {
-    const entries = Array.isArray(o.expect_status) ? o.expect_status : [o.expect_status];
-    ranges = entries.map((e): StatusRange => {
-      if (typeof e === 'number') return [e, e];
-      const [lo, hi] = e.split('-').map(Number) as [number, number | undefined];
-      return [lo, hi ?? lo];
-    });
-    statusCache.set(o, ranges);
-  }
-  return ranges;
+// What a check's options imply, worked out once per options object (the monitor
+// parses a check's options once and passes the same object on every run).
+interface Plan {
+  ranges: StatusRange[];
+  statusText: string;
+  needBody: boolean;
+  bodyPattern?: RegExp;
+  dispatch: Dispatcher.DispatchOptions;
 }
-
-function describeStatus(o: ProbeOptions): string {
-  return (Array.isArray(o.expect_status) ? o.expect_status : [o.expect_status]).join(',');
+const plans = new WeakMap<object, Plan>();
+function planFor(o: ProbeOptions): Plan {
+  let plan = plans.get(o);
+  if (!plan) {
+    const entries = Array.isArray(o.expect_status) ? o.expect_status : [o.expect_status];
+    const headerObject: Record<string, string> = { 'user-agent': 'failoverd-check', ...o.headers };
+    if (o.host) headerObject.host = o.host;
+    const headers = Object.entries(headerObject).flat();
+    plan = {
+      ranges: entries.map((e): StatusRange => {
+        if (typeof e === 'number') return [e, e];
+        const [lo, hi] = e.split('-').map(Number) as [number, number | undefined];
+        return [lo, hi ?? lo];
+      }),
+      statusText: entries.join(','),
+      needBody: o.expect_body !== undefined || o.digest !== undefined,
+      ...(o.expect_body !== undefined ? { bodyPattern: new RegExp(o.expect_body) } : {}),
+      dispatch: { path: o.path, method: o.method as Dispatcher.HttpMethod, headers, ...(o.tls_server_name ? { servername: o.tls_server_name } : {}) },
+    };
+    plans.set(o, plan);
+  }
+  return plan;
 }
 
 // One undici Client per (target, connection setup), kept between checks: it holds
@@ -95,13 +109,33 @@ function sweepIdleClients(): void {
   }
 }
 
-function clientFor(origin: string, o: ProbeOptions, tls: boolean): { key: string; cached: CachedClient } {
-  const key = JSON.stringify([origin, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '']);
-  let cached = clients.get(key);
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+// A target's origin and client key, kept with the target object (the monitor
+// passes the same one on every run) so a run builds no strings.
+interface TargetKey { address: string; port: number; options: ProbeOptions; tls: boolean; origin: string; key: string }
+const targetKeys = new WeakMap<CheckTarget, TargetKey>();
+function keyFor(target: CheckTarget, o: ProbeOptions, tls: boolean): TargetKey {
+  const port = o.connect_port ?? target.port;
+  let k = targetKeys.get(target);
+  if (!k || k.options !== o || k.tls !== tls || k.address !== target.address || k.port !== port) {
+    const origin = `${tls ? 'https' : 'http'}://${hostPort(target.address, port)}`;
+    const key = JSON.stringify([origin, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '']);
+    k = { address: target.address, port, options: o, tls, origin, key };
+    targetKeys.set(target, k);
+  }
+  return k;
+}
+
+function clientFor(k: TargetKey): CachedClient {
+  let cached = clients.get(k.key);
   if (!cached) {
+    const o = k.options;
     let connector: PlainConnector | undefined;
     let connect: Record<string, unknown> | PlainConnector['connect'];
-    if (tls) {
+    if (k.tls) {
       connect = { noDelay: true, rejectUnauthorized: o.tls_verify ?? true };
       if (o.ca_file) connect.ca = readFileSync(o.ca_file);
       if (o.tls_server_name) connect.servername = o.tls_server_name;
@@ -111,16 +145,16 @@ function clientFor(origin: string, o: ProbeOptions, tls: boolean): { key: string
       connector = plainConnector();
       connect = connector.connect;
     }
-    const client = new Client(origin, { pipelining: 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
+    const client = new Client(k.origin, { pipelining: 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
     cached = { client, lastUsed: 0, connector };
-    clients.set(key, cached);
+    clients.set(k.key, cached);
     if (!sweeper) {
       sweeper = setInterval(sweepIdleClients, IDLE_CLIENT_MS / 2);
       sweeper.unref();
     }
   }
   cached.lastUsed = performance.now();
-  return { key, cached };
+  return cached;
 }
 
 /** Closes the cached clients (tests, shutdown). */
@@ -132,107 +166,131 @@ export async function closeHttpAgents(): Promise<void> {
   await Promise.all(all.map((c) => c.client.close().catch(() => {})));
 }
 
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 interface Controller { abort(reason: Error): void }
+
+const ONCE = { once: true } as const;
+
+// One probe: the undici dispatch handler and the abort listener (handleEvent) in
+// one object, so a run allocates this and its promise rather than a dozen closures.
+class ProbeRun {
+  private phase: 'connect' | 'response' | 'body' = 'connect';
+  private settled = false;
+  private controller: Controller | undefined;
+  private status = 0;
+  private size = 0;
+  private cut = false;
+  private parts: Buffer[] | undefined;
+  private hash: Hash | undefined;
+
+  constructor(
+    private readonly o: ProbeOptions,
+    private readonly plan: Plan,
+    private readonly k: TargetKey,
+    private readonly cached: CachedClient,
+    private readonly signal: AbortSignal,
+    private readonly started: number,
+    private readonly resolve: (r: CheckResult) => void,
+  ) {
+    if (plan.bodyPattern) this.parts = [];
+    if (o.digest) this.hash = createHash('sha256');
+  }
+
+  start(): void {
+    if (this.signal.aborted) return this.finish(false, `connect: ${abortText(this.signal)}`);
+    this.signal.addEventListener('abort', this, ONCE);
+    this.cached.client.dispatch(this.plan.dispatch, this as unknown as Dispatcher.DispatchHandler);
+  }
+
+  private finish(ok: boolean, reason: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.signal.removeEventListener('abort', this);
+    this.resolve({ ok, reason, latencyMs: elapsedSince(this.started) });
+  }
+
+  /** The abort listener. */
+  handleEvent(): void {
+    const signal = this.signal;
+    const reason = signal.reason instanceof Error ? signal.reason : new Error(abortText(signal));
+    if (this.controller) {
+      this.controller.abort(reason);
+    } else {
+      // Still connecting: only this target's client is affected, so drop it.
+      const cached = this.cached;
+      if (clients.get(this.k.key) === cached) clients.delete(this.k.key);
+      cached.client.destroy(reason).catch(() => {});
+      cached.connector?.abortPending(reason);
+    }
+    this.finish(false, `${this.phase}: ${abortText(signal)}`);
+  }
+
+  private judgeBody(): void {
+    const o = this.o;
+    if (o.digest) {
+      if (this.cut) return this.finish(false, `body longer than max_body_bytes ${o.max_body_bytes}, cannot check digest`);
+      const got = this.hash!.digest('hex');
+      if (got !== o.digest.toLowerCase()) return this.finish(false, `body sha256 ${got.slice(0, 12)}… differs from digest ${o.digest.slice(0, 12).toLowerCase()}…`);
+    }
+    if (this.plan.bodyPattern) {
+      const body = Buffer.concat(this.parts!).toString('utf8');
+      if (!this.plan.bodyPattern.test(body)) return this.finish(false, `body ${JSON.stringify(clip(body, 60))} does not match /${o.expect_body}/`);
+    }
+    this.finish(true, `status ${this.status}, body matches`);
+  }
+
+  onRequestStart(c: Controller): void {
+    this.controller = c;
+    this.phase = 'response';
+  }
+
+  onResponseStart(_c: Controller, statusCode: number): void {
+    this.status = statusCode;
+    let expected = false;
+    for (const [lo, hi] of this.plan.ranges) if (statusCode >= lo && statusCode <= hi) { expected = true; break; }
+    if (!expected) this.finish(false, `status ${statusCode} not in ${this.plan.statusText}`);
+    else if (!this.plan.needBody) this.finish(true, `status ${statusCode}`);
+    else this.phase = 'body';
+  }
+
+  onResponseData(c: Controller, chunk: Buffer): void {
+    const max = this.o.max_body_bytes;
+    if (this.settled || this.cut || !this.plan.needBody) {
+      // The verdict is in; a short rest of a body drains with the connection,
+      // a long one is not worth reading.
+      this.size += chunk.length;
+      if (this.size > max) c.abort(new Error('body not needed'));
+      return;
+    }
+    const room = max - this.size;
+    const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    this.parts?.push(piece);
+    this.hash?.update(piece);
+    this.size += chunk.length;
+    if (chunk.length > room) {
+      this.cut = true;
+      this.judgeBody();
+      c.abort(new Error('body read cap reached'));
+    }
+  }
+
+  onResponseEnd(): void {
+    // Closing the connection here, before undici does, spares the error object
+    // undici would build and format for it ("reset") on every probe.
+    this.cached.connector?.closeDone();
+    if (this.plan.needBody) this.judgeBody();
+    else this.finish(true, `status ${this.status}`);
+  }
+
+  onResponseError(_c: Controller, err: Error): void {
+    if (this.signal.aborted) this.finish(false, `${this.phase}: ${abortText(this.signal)}`);
+    else this.finish(false, `${this.phase}: ${errorText(err)}`);
+  }
+}
 
 export function probeHttp(target: CheckTarget, o: ProbeOptions, signal: AbortSignal, tls: boolean): Promise<CheckResult> {
   const started = performance.now();
-  const port = o.connect_port ?? target.port;
-  const needBody = o.expect_body !== undefined || o.digest !== undefined;
-  return new Promise((resolve) => {
-    let phase = 'connect';
-    let settled = false;
-    let controller: Controller | undefined;
-    let status = 0;
-    let size = 0;
-    let cut = false;
-    const parts: Buffer[] = [];
-    const hash = o.digest ? createHash('sha256') : undefined;
-    const finish = (ok: boolean, reason: string): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener('abort', onAbort);
-      resolve({ ok, reason, latencyMs: elapsedSince(started) });
-    };
-    const judgeBody = (): void => {
-      if (o.digest) {
-        if (cut) return finish(false, `body longer than max_body_bytes ${o.max_body_bytes}, cannot check digest`);
-        const got = hash!.digest('hex');
-        if (got !== o.digest.toLowerCase()) return finish(false, `body sha256 ${got.slice(0, 12)}… differs from digest ${o.digest.slice(0, 12).toLowerCase()}…`);
-      }
-      if (o.expect_body !== undefined) {
-        const body = Buffer.concat(parts).toString('utf8');
-        if (!new RegExp(o.expect_body).test(body)) return finish(false, `body ${JSON.stringify(clip(body, 60))} does not match /${o.expect_body}/`);
-      }
-      finish(true, `status ${status}, body matches`);
-    };
-    const origin = `${tls ? 'https' : 'http'}://${hostPort(target.address, port)}`;
-    const { key, cached } = clientFor(origin, o, tls);
-    const client = cached.client;
-    const onAbort = (): void => {
-      const reason = signal.reason instanceof Error ? signal.reason : new Error(abortText(signal));
-      if (controller) {
-        controller.abort(reason);
-      } else {
-        // Still connecting: only this target's client is affected, so drop it.
-        if (clients.get(key) === cached) clients.delete(key);
-        client.destroy(reason).catch(() => {});
-        cached.connector?.abortPending(reason);
-      }
-      finish(false, `${phase}: ${abortText(signal)}`);
-    };
-    if (signal.aborted) return finish(false, `connect: ${abortText(signal)}`);
-    signal.addEventListener('abort', onAbort, { once: true });
-    const headers: Record<string, string> = { 'user-agent': 'failoverd-check', ...o.headers };
-    if (o.host) headers.host = o.host;
-    client.dispatch({ path: o.path, method: o.method as 'GET', headers, ...(o.tls_server_name ? { servername: o.tls_server_name } : {}) }, {
-      onRequestStart(c: Controller) {
-        controller = c;
-        phase = 'response';
-      },
-      onResponseStart(c: Controller, statusCode: number) {
-        status = statusCode;
-        if (!statusRanges(o).some(([lo, hi]) => status >= lo && status <= hi)) {
-          finish(false, `status ${status} not in ${describeStatus(o)}`);
-        } else if (!needBody) {
-          finish(true, `status ${status}`);
-        } else {
-          phase = 'body';
-        }
-      },
-      onResponseData(c: Controller, chunk: Buffer) {
-        if (settled || cut) {
-          // The verdict is in; a short rest of a body drains with the connection,
-          // a long one is not worth reading.
-          size += chunk.length;
-          if (size > o.max_body_bytes) c.abort(new Error('body not needed'));
-          return;
-        }
-        const room = o.max_body_bytes - size;
-        const piece = chunk.length > room ? chunk.subarray(0, room) : chunk;
-        parts.push(piece);
-        hash?.update(piece);
-        size += chunk.length;
-        if (chunk.length > room) {
-          cut = true;
-          judgeBody();
-          c.abort(new Error('body read cap reached'));
-        }
-      },
-      onResponseEnd() {
-        // Closing the connection here, before undici does, spares the error object
-        // undici would build and format for it ("reset") on every probe.
-        cached.connector?.closeDone();
-        if (needBody) judgeBody();
-        else finish(true, `status ${status}`);
-      },
-      onResponseError(_c: Controller, err: Error) {
-        if (signal.aborted) finish(false, `${phase}: ${abortText(signal)}`);
-        else finish(false, `${phase}: ${errorText(err)}`);
-      },
-    } as unknown as Parameters<Client['dispatch']>[1]);
-  });
+  const k = keyFor(target, o, tls);
+  const cached = clientFor(k);
+  const plan = planFor(o);
+  return new Promise((resolve) => new ProbeRun(o, plan, k, cached, signal, started, resolve).start());
 }
