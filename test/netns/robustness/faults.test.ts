@@ -82,8 +82,14 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
     const masterMs = Date.now() - upAt;
     await waitFor(() => VIPs().length === VIPS.length, 'the VIPs re-added', 3000);
     await waitFor(() => observer.announcements().slice(announcementsBefore).some((e) => e.address === VIPS[0]), 'gratuitous ARP for the VIP after coming back', 3000);
-    // The log is written asynchronously: the election's own line may land after the
-    // status API already said MASTER, so read the transitions from the link-down on.
+    // The log is written asynchronously: a transition's line may land after the status
+    // API already reported it, so wait for the last one and read from the link-down on.
+    const backToMasterLogged = (): boolean => {
+      const events = stateEvents(a);
+      const fault = events.findIndex((e, i) => i >= Math.max(0, eventsBefore - 1) && e.from === 'master' && e.to === 'fault');
+      return fault >= 0 && events.slice(fault + 1).some((e) => e.to === 'master');
+    };
+    await waitFor(backToMasterLogged, 'the transition back to MASTER in the log', 3000);
     const all = stateEvents(a).map((e) => `${e.from}→${e.to}`);
     const firstFault = all.indexOf('master→fault', Math.max(0, eventsBefore - 1));
     const seq = firstFault < 0 ? all.slice(eventsBefore) : all.slice(firstFault);
