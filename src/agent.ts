@@ -168,7 +168,7 @@ export class Agent implements StatusSource, AdminActions {
     this.schedules = this.newScheduler();
     this.schedules.start();
 
-    this.api = new ApiServer(apiFromConfig(this.config.api), { status: this, admin: this, metrics: this.metrics.registry, bus: this.bus, logger: log });
+    this.api = this.newApiServer(this.config.api);
     await this.api.start();
 
     this.watchdog = startWatchdog({ clock: this.clock }) ?? undefined;
@@ -363,11 +363,20 @@ export class Agent implements StatusSource, AdminActions {
     if (next.services.length > 0 && !this.table) await this.startIpvs();
     const previous = this.plan;
     const previousConfig = this.config;
+    const apiChanged = JSON.stringify(previousConfig.api) !== JSON.stringify(next.api);
+    if (apiChanged) {
+      const failed = await this.replaceApi(next.api);
+      if (failed) {
+        await this.replaceApi(previousConfig.api);
+        return this.rejectReload([`${this.options.configPath}: api: ${failed.message}`]);
+      }
+    }
     this.plan = plan;
     try {
       await this.monitor!.update(plan.services);
     } catch (err) {
       this.plan = previous;
+      if (apiChanged) await this.replaceApi(previousConfig.api);
       return this.rejectReload([`${this.options.configPath}: ${(err as Error).message}`]);
     }
     this.config = next;
@@ -409,6 +418,30 @@ export class Agent implements StatusSource, AdminActions {
     this.bus.publish({ type: 'config.reloaded', object: `config/${this.options.configPath}`, reason: `generation ${this.generation}`, data: { generation: this.generation } });
     notifyReady(this.statusLine());
     return true;
+  }
+
+  private newApiServer(config: FailoverdConfig['api']): ApiServer {
+    return new ApiServer(apiFromConfig(config), { status: this, admin: this, metrics: this.metrics!.registry, bus: this.bus, logger: this.logger });
+  }
+
+  /**
+   * A changed `api:` on reload: the old listeners close first (the same socket path may be
+   * reused), then the new ones open. Returns the error when they cannot (address in use,
+   * no such directory); the caller then puts the previous ones back.
+   */
+  private async replaceApi(config: FailoverdConfig['api']): Promise<Error | undefined> {
+    await this.api?.stop();
+    const api = this.newApiServer(config);
+    try {
+      await api.start();
+      this.api = api;
+      return undefined;
+    } catch (err) {
+      await api.stop().catch(() => undefined);
+      this.api = undefined;
+      this.logger.error({ err }, 'status API: cannot listen with the new api settings');
+      return err as Error;
+    }
   }
 
   private rejectReload(lines: string[]): false {

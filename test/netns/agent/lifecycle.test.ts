@@ -5,7 +5,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -22,7 +22,7 @@ const work = mkdtempSync(join(tmpdir(), 'failoverd-agent-'));
 const lab = new Lab('ag');
 after(async () => { await lab.cleanup(); rmSync(work, { recursive: true, force: true }); });
 
-function config(priority: number, extra = ''): string {
+function config(priority: number, extra = '', socket = join(work, 'api.sock')): string {
   return `node: { name: lvs-a }
 vrrp:
   - name: web
@@ -34,7 +34,7 @@ vrrp:
     vips: [10.6.2.195/32]
     garp: { count: 2, interval: 50ms }
 ${extra}services: []
-api: { listen: ${join(work, 'api.sock')}, metrics: 127.0.0.1:9595 }
+api: { listen: ${socket}, metrics: 127.0.0.1:9595 }
 logging: { format: json }
 `;
 }
@@ -69,8 +69,9 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   await waitFor(() => lab.addresses('dir').includes('10.6.2.195'), 'the VIP on eth0 (MASTER)', 5_000);
   await waitFor(() => observer.announcements().some((a) => a.address === '10.6.2.195'), 'a gratuitous ARP for the VIP', 3_000);
 
+  let socket = join(work, 'api.sock');
   const status = (): { instances: { name: string; state: string; priority: number; effectivePriority: number }[]; config: { generation: number } } => {
-    const r = spawnSync(process.execPath, [cli, 'status', '--socket', join(work, 'api.sock'), '--json'], { encoding: 'utf8' });
+    const r = spawnSync(process.execPath, [cli, 'status', '--socket', socket, '--json'], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     return JSON.parse(r.stdout) as ReturnType<typeof status>;
   };
@@ -107,6 +108,24 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   assert.ok(notes.some((n) => n.text.startsWith('RELOADING=1')), 'RELOADING=1 sent');
   assert.ok(logs.some((l) => /^vrrp web: backup -> master/.test(String(l['msg']))), 'the election is logged');
   assert.ok(!logs.some((l) => /^vrrp web: master ->/.test(String(l['msg']))), 'no state change on reload');
+
+  // The status API moves to a new socket on reload; the old one is gone.
+  const oldSocket = socket;
+  const movedSocket = join(work, 'moved', 'api.sock');
+  mkdirSync(join(work, 'moved'));
+  writeFileSync(configPath, config(140, '', movedSocket));
+  agent.kill('SIGHUP');
+  socket = movedSocket;
+  await waitFor(() => existsSync(movedSocket) && spawnSync(process.execPath, [cli, 'status', '--socket', movedSocket, '--json']).status === 0, 'the API on the new socket', 5_000);
+  assert.equal(status().config.generation, 3);
+  assert.equal(status().instances[0]!.state, 'MASTER');
+  assert.ok(!existsSync(oldSocket), 'the old socket file is removed');
+  // A socket path that cannot be bound: the reload is rejected and the API stays where it was.
+  writeFileSync(configPath, config(130, '', join(configPath, 'api.sock'))); // under a regular file: ENOTDIR
+  agent.kill('SIGHUP');
+  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes(': api: ')), 'the rejection naming the api', 5_000);
+  assert.equal(status().config.generation, 3, 'the running config stays');
+  assert.equal(status().instances[0]!.priority, 140);
 
   agent.kill('SIGTERM');
   assert.equal(await exited, 0);
