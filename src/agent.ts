@@ -17,7 +17,7 @@ import { formatConfigError, loadConfigFile, type FailoverdConfig } from './confi
 import { EventBus } from './events.js';
 import type { CheckPlugin } from './health/check.js';
 import { HealthMonitor } from './health/monitor.js';
-import { forEachLastResult } from './health/worker-messages.js';
+import { foldLastResults, type LastResult } from './health/worker-messages.js';
 import { WorkerHealthMonitor } from './health/worker-monitor.js';
 import { IpvsClient } from './ipvs/client.js';
 import { Reconciler } from './ipvs/reconciler.js';
@@ -83,7 +83,7 @@ export class Agent implements StatusSource, AdminActions {
   private schedules: MaintenanceScheduler | undefined;
   private watchdog: { stop(): void } | undefined;
   private unsubscribe: (() => void)[] = [];
-  private lastCheck = new Map<string, { ok: boolean; reason: string; latencyMs: number; atMs: number; type: string }>();
+  private lastCheck = new Map<string, LastResult>();
   private reloading: Promise<boolean> | undefined;
   /** Where the checks run, decided at start. */
   private checksOn: 'worker' | 'main' = 'main';
@@ -142,7 +142,7 @@ export class Agent implements StatusSource, AdminActions {
         onPoolChange: (desired) => this.applyPools(desired),
         onCheckResults: ({ tallies, last }) => {
           this.metrics?.recordChecks(tallies);
-          forEachLastResult(last, (key, result) => this.lastCheck.set(key, result));
+          foldLastResults(this.lastCheck, last);
         },
         onGiveUp: (err) => this.options.onFatal?.(err),
       })

@@ -24,7 +24,7 @@ import { planOf } from '../../src/agent/map-config.js';
 import { loadConfigText } from '../../src/config/index.js';
 import { EventBus } from '../../src/events.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
-import { forEachLastResult } from '../../src/health/worker-messages.js';
+import { foldLastResults, type LastResult } from '../../src/health/worker-messages.js';
 import { WorkerHealthMonitor } from '../../src/health/worker-monitor.js';
 import { destinationId } from '../../src/ipvs/types.js';
 import { silentLogger } from '../../src/log.js';
@@ -120,7 +120,7 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   let pools = 0;
   // What the agent does with every result (metrics, the status API's last check).
   const metrics = new Metrics(bus, {}, { defaultMetrics: false });
-  const lastCheck = new Map<string, unknown>();
+  const lastCheck = new Map<string, LastResult>();
   const monitor = fleet && !inWorker ? new HealthMonitor({
     bus, logger: silentLogger(), plugins, onPoolChange: () => { pools++; },
     onCheckResult: (info) => {
@@ -136,13 +136,12 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
     bus, logger: silentLogger(), onPoolChange: () => { pools++; },
     onCheckResults: ({ tallies, last }) => {
       metrics.recordChecks(tallies);
-      // Timeouts counted from the last result per server: each is checked once a
-      // second, and batches are 250 ms apart, so none is hidden behind another.
-      let t = 0;
-      forEachLastResult(last, (key, r) => { lastCheck.set(key, r); if (/timeout/.test(r.reason)) t++; });
+      foldLastResults(lastCheck, last);
       if (!counting) return;
       for (const x of tallies) results += x.ok + x.fail;
-      timeouts += t;
+      // Timeouts counted from the last result per server: each is checked once a
+      // second, and batches are 250 ms apart, so none is hidden behind another.
+      for (let i = 0; i < last.keys.length; i++) if (/timeout/.test(last.reasons[last.reason[i]!]!)) timeouts++;
     },
   }) : undefined;
   await worker?.update(plan.services);

@@ -58,6 +58,32 @@ export function forEachLastResult(last: LastResults, fn: (key: string, result: L
   }
 }
 
+/**
+ * Folds a batch into a map of the latest result per real server, updating the
+ * entries in place: they live long, and replacing 10,000 of them a second would
+ * fill the main thread's old generation with garbage (major collections there
+ * stall the VRRP timers).
+ */
+export function foldLastResults(into: Map<string, LastResult>, last: LastResults): void {
+  for (let i = 0; i < last.keys.length; i++) {
+    const key = last.keys[i]!;
+    const entry = into.get(key);
+    const ok = last.ok[i] === 1;
+    const reason = last.reasons[last.reason[i]!]!;
+    const type = last.types[last.type[i]!]!;
+    if (!entry) {
+      into.set(key, { ok, reason, latencyMs: last.latencyMs[i]!, atMs: last.atMs[i]!, type });
+      continue;
+    }
+    entry.ok = ok;
+    // The same text as before stays the string already held (an old one, not this message's copy).
+    if (entry.reason !== reason) entry.reason = reason;
+    if (entry.type !== type) entry.type = type;
+    entry.latencyMs = last.latencyMs[i]!;
+    entry.atMs = last.atMs[i]!;
+  }
+}
+
 /** An event published by the worker's monitor, or a pino line it logged, in the order they happened. */
 export type OutboxItem = { event: AgentEvent } | { log: string };
 

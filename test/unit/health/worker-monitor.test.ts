@@ -13,7 +13,7 @@ import { pino } from 'pino';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { HealthConfigError } from '../../../src/health/monitor.js';
 import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from '../../../src/health/types.js';
-import { forEachLastResult, type LastResult } from '../../../src/health/worker-messages.js';
+import { foldLastResults, forEachLastResult, type LastResult, type LastResults } from '../../../src/health/worker-messages.js';
 import { WorkerHealthMonitor, type WorkerHealthMonitorOptions } from '../../../src/health/worker-monitor.js';
 import type { DesiredService, ServiceSpec } from '../../../src/ipvs/types.js';
 import type { CheckTally } from '../../../src/metrics/check-tally.js';
@@ -275,4 +275,21 @@ test('under flapping, each server\'s events alternate and the last pool handed o
   assert.ok(events.filter((e) => e.type === 'realserver.down').length >= 6, 'the flapping was seen');
   const times = events.map((e) => Date.parse(e.time));
   assert.deepEqual(times, [...times].sort((x, y) => x - y), 'republished in the order they happened');
+});
+
+test('last results fold into the map in place: an entry keeps its object, with the newest values', () => {
+  const batch = (ok: number, reason: number, atMs: number): LastResults => ({
+    keys: ['web|10.0.0.1:80', 'web|10.0.0.2:80'], ok: new Uint8Array([ok, 1]), latencyMs: new Float64Array([1.5, 2]), atMs: new Float64Array([atMs, atMs]),
+    reason: new Uint32Array([reason, 0]), reasons: ['connect: ok', 'connect: ECONNREFUSED'], type: new Uint32Array([0, 0]), types: ['tcp'],
+  });
+  const map = new Map<string, LastResult>();
+  foldLastResults(map, batch(1, 0, 1000));
+  const first = map.get('web|10.0.0.1:80')!;
+  assert.deepEqual(first, { ok: true, reason: 'connect: ok', latencyMs: 1.5, atMs: 1000, type: 'tcp' });
+  foldLastResults(map, batch(0, 1, 2000));
+  assert.equal(map.get('web|10.0.0.1:80'), first, 'the same object');
+  assert.deepEqual(first, { ok: false, reason: 'connect: ECONNREFUSED', latencyMs: 1.5, atMs: 2000, type: 'tcp' });
+  const listed: string[] = [];
+  forEachLastResult(batch(1, 0, 3000), (key, r) => listed.push(`${key} ${r.ok} ${r.reason} ${r.atMs}`));
+  assert.deepEqual(listed, ['web|10.0.0.1:80 true connect: ok 3000', 'web|10.0.0.2:80 true connect: ok 3000']);
 });
