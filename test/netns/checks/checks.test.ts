@@ -37,7 +37,7 @@ before(async () => {
   sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rs.failoverd.test',
     '-addext', `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`,
     '-keyout', join(scratch, 'key.pem'), '-out', join(scratch, 'cert.pem')]);
-  server = lab.start(lab.serverNs, [join(here, 'fixture-server.js'), lab.serverAddress, join(scratch, 'cert.pem'), join(scratch, 'key.pem')]);
+  server = lab.start(lab.serverNs, [join(here, 'fixture-server.js'), lab.serverAddress, join(scratch, 'cert.pem'), join(scratch, 'key.pem'), lab.serverAddress6]);
   await server.next((l) => l === 'ready');
   runner = lab.start(lab.checkerNs, [join(here, 'check-runner.js')], ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c', '"$0" "$@"; exit $?']);
 });
@@ -85,6 +85,32 @@ test('an address nobody answers (no ARP reply): tcp and http time out while conn
   // The next check of the same target starts clean.
   const again = await check('http', {}, 80, 300, '10.201.0.99');
   assert.equal(again.result.reason, 'connect: timeout after 300ms');
+});
+
+test('http: a connect aborted at the timeout leaves no socket behind', async () => {
+  // Before the probe had its own connector, the half-open socket lived on for
+  // undici's 10 s connect timeout; at thousands of checks a second that piles up.
+  const a = await check('http', {}, 80, 300, '10.201.0.98');
+  assert.equal(a.result.reason, 'connect: timeout after 300ms');
+  let left = '';
+  for (let i = 0; i < 20; i++) {
+    left = sh(['ip', 'netns', 'exec', lab.checkerNs, 'ss', '-Htn', 'state', 'syn-sent', 'dst', '10.201.0.98']).trim();
+    if (!left) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.equal(left, '', 'no SYN-SENT socket towards the unanswered address');
+});
+
+test('http over IPv6, from bind_to; refused over IPv6', async () => {
+  const a = await check('http', {}, 8001, 1000, lab.serverAddress6);
+  assert.equal(a.result.ok, true, a.result.reason);
+  for (const from of [lab.checkerAddress6, lab.checkerAddress6b]) {
+    const b = await check('http', { bind_to: from, expect_body: `peer=${from} ` }, 8001, 1000, lab.serverAddress6);
+    assert.equal(b.result.ok, true, b.result.reason);
+  }
+  const refused = await check('http', {}, 8002, 1000, lab.serverAddress6);
+  assert.equal(refused.result.ok, false);
+  assert.match(refused.result.reason, /^connect: ECONNREFUSED$/);
 });
 
 test('a server that stops: connection refused', async () => {

@@ -1,6 +1,6 @@
 // Real servers for the check tests, run inside the "server" namespace:
-//   node fixture-server.js ADDRESS CERT KEY
-// Ports on ADDRESS:
+//   node fixture-server.js ADDRESS CERT KEY [ADDRESS6]
+// Ports on ADDRESS (8001 on ADDRESS6 too):
 //   8001 HTTP 200 "hello from fixture" (body becomes "broken" after "flip"); echoes
 //        Host as x-seen-host and the peer address in the body; /big = 1 MiB body;
 //        /redirect = 302; counts connections
@@ -12,18 +12,19 @@
 // stdin commands: "flip", "stop PORT", "conns" (prints {"total":N,"open":M} for 8001).
 // Prints "ready" when every port listens.
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import { createServer as createTcpServer, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 
-const [address, certFile, keyFile] = process.argv.slice(2) as [string, string, string];
+const [address, certFile, keyFile, address6] = process.argv.slice(2) as [string, string, string, string | undefined];
 let body = 'hello from fixture';
 let total = 0;
 let open = 0;
 const hung: Socket[] = [];
 
-const main = createHttpServer((req, res) => {
+const main = createHttpServer(answerMain);
+function answerMain(req: IncomingMessage, res: ServerResponse): void {
   if (req.url === '/big') {
     res.end(Buffer.alloc(1 << 20, 'a'));
     return;
@@ -34,7 +35,7 @@ const main = createHttpServer((req, res) => {
   }
   res.setHeader('x-seen-host', req.headers.host ?? '');
   res.end(`${body} host=${req.headers.host} peer=${req.socket.remoteAddress} probe=${req.headers['x-probe'] ?? ''}`);
-});
+}
 main.on('connection', (s: Socket) => {
   total++;
   open++;
@@ -53,9 +54,11 @@ const servers = new Map<number, Server | ReturnType<typeof createTcpServer>>([
   [8443, createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (_req, res) => res.end('secure hello'))],
 ]);
 
-await Promise.all([...servers].map(([port, server]) => new Promise<void>((resolve, reject) => {
+const listening = [...servers].map(([port, server]) => [port, server, address] as const);
+if (address6) listening.push([8001, createHttpServer(answerMain), address6]);
+await Promise.all(listening.map(([port, server, at]) => new Promise<void>((resolve, reject) => {
   server.once('error', reject);
-  server.listen(port, address, () => resolve());
+  server.listen(port, at, () => resolve());
 })));
 process.stdout.write('ready\n');
 

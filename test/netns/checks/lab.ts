@@ -58,6 +58,9 @@ export class CheckLab {
   readonly checkerAddress = '10.201.0.1';
   readonly checkerAddress2 = '10.201.0.3';
   readonly serverAddress = '10.201.0.2';
+  readonly checkerAddress6 = 'fd00:201::1';
+  readonly checkerAddress6b = 'fd00:201::3';
+  readonly serverAddress6 = 'fd00:201::2';
   private readonly processes: LineProcess[] = [];
 
   constructor(tag: string) {
@@ -68,9 +71,15 @@ export class CheckLab {
     const vs = `fs${process.pid}`.slice(0, 15);
     sh(['ip', 'netns', 'add', this.checkerNs]);
     sh(['ip', 'netns', 'add', this.serverNs]);
+    // No duplicate address detection on the links made below: IPv6 works at once.
+    for (const ns of [this.checkerNs, this.serverNs]) sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
     sh(['ip', 'link', 'add', vc, 'netns', this.checkerNs, 'type', 'veth', 'peer', 'name', vs, 'netns', this.serverNs]);
-    for (const [ns, dev, addrs] of [[this.checkerNs, vc, [this.checkerAddress, this.checkerAddress2]], [this.serverNs, vs, [this.serverAddress]]] as const) {
+    for (const [ns, dev, addrs, addrs6] of [
+      [this.checkerNs, vc, [this.checkerAddress, this.checkerAddress2], [this.checkerAddress6, this.checkerAddress6b]],
+      [this.serverNs, vs, [this.serverAddress], [this.serverAddress6]],
+    ] as const) {
       for (const a of addrs) sh(['ip', '-n', ns, 'addr', 'add', `${a}/24`, 'dev', dev]);
+      for (const a of addrs6) sh(['ip', '-n', ns, '-6', 'addr', 'add', `${a}/64`, 'dev', dev, 'nodad']);
       sh(['ip', '-n', ns, 'link', 'set', dev, 'up']);
       sh(['ip', '-n', ns, 'link', 'set', 'lo', 'up']);
     }
