@@ -2,6 +2,7 @@
 // not scanned for plugins). Every probe opens a fresh connection and closes it:
 // a check must prove the server still accepts connections, and a kept-alive
 // socket would keep answering from a server that stopped accepting new ones.
+// `keepalive: true` gives that up, knowingly, for the cost of very large fleets.
 import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client, type Dispatcher } from 'undici';
@@ -34,6 +35,11 @@ export const httpOptionsShape = {
   bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
   /** Bytes of body read at most; a longer body is cut (and fails a digest check). */
   max_body_bytes: z.number().int().min(0).max(16 << 20).default(65536),
+  /**
+   * Reuse one connection between checks. Cheaper, but the check then no longer
+   * proves the server accepts new connections; see docs/health.md.
+   */
+  keepalive: z.boolean().default(false),
 };
 
 export const tlsOptionsShape = {
@@ -88,8 +94,9 @@ function planFor(o: ProbeOptions): Plan {
 
 // One undici Client per (target, connection setup), kept between checks: it holds
 // no socket in between (pipelining 0 = no keep-alive, a fresh connection every
-// check) but saves building a client per request, which at 10,000 checks a second
-// is most of the cost. Clients idle for two minutes (a removed target) are closed.
+// check; with `keepalive` it holds one) but saves building a client per request,
+// which at 10,000 checks a second is most of the cost. Clients idle for two
+// minutes (a removed target) are closed.
 interface CachedClient { client: Client; lastUsed: number; connector?: PlainConnector }
 const clients = new Map<string, CachedClient>();
 const IDLE_CLIENT_MS = 120_000;
@@ -122,7 +129,7 @@ function keyFor(target: CheckTarget, o: ProbeOptions, tls: boolean): TargetKey {
   let k = targetKeys.get(target);
   if (!k || k.options !== o || k.tls !== tls || k.address !== target.address || k.port !== port) {
     const origin = `${tls ? 'https' : 'http'}://${hostPort(target.address, port)}`;
-    const key = JSON.stringify([origin, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '']);
+    const key = JSON.stringify([origin, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '', o.keepalive === true]);
     k = { address: target.address, port, options: o, tls, origin, key };
     targetKeys.set(target, k);
   }
@@ -145,7 +152,7 @@ function clientFor(k: TargetKey): CachedClient {
       connector = plainConnector();
       connect = connector.connect;
     }
-    const client = new Client(k.origin, { pipelining: 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
+    const client = new Client(k.origin, { pipelining: o.keepalive ? 1 : 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
     cached = { client, lastUsed: 0, connector };
     clients.set(k.key, cached);
     if (!sweeper) {
@@ -276,7 +283,7 @@ class ProbeRun {
   onResponseEnd(): void {
     // Closing the connection here, before undici does, spares the error object
     // undici would build and format for it ("reset") on every probe.
-    this.cached.connector?.closeDone();
+    if (!this.o.keepalive) this.cached.connector?.closeDone();
     if (this.plan.needBody) this.judgeBody();
     else this.finish(true, `status ${this.status}`);
   }

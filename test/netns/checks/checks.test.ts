@@ -155,6 +155,16 @@ test('http: every check is a fresh connection, closed afterwards (no keep-alive)
   assert.equal(afterCounts.open, 0);
 });
 
+test('http keepalive: one connection carries the checks and stays open', async () => {
+  server.send('conns');
+  const before = JSON.parse(await server.next((l) => l.startsWith('{"total"'))) as { total: number; open: number };
+  for (let i = 0; i < 5; i++) assert.equal((await check('http', { keepalive: true }, 8001)).result.ok, true);
+  server.send('conns');
+  const afterCounts = JSON.parse(await server.next((l) => l.startsWith('{"total"'))) as { total: number; open: number };
+  assert.equal(afterCounts.total - before.total, 1);
+  assert.equal(afterCounts.open - before.open, 1);
+});
+
 test('http: a body that stops matching (regex and SHA-256 digest); body read is capped', async () => {
   const digest = createHash('sha256').update(`hello from fixture host=${lab.serverAddress}:8001 peer=${lab.checkerAddress} probe=`).digest('hex');
   assert.equal((await check('http', { expect_body: '^hello' }, 8001)).result.ok, true);

@@ -34,7 +34,7 @@ test('a new file is all a new check type takes; files without `plugin` are ignor
 test('option schemas: defaults, status ranges, bad keys and bad patterns are refused', async () => {
   const plugins = await loadCheckPlugins();
   const http = plugins.get('http')!.options;
-  assert.deepEqual(http.parse({}), { method: 'GET', path: '/', headers: {}, expect_status: ['200-299'], max_body_bytes: 65536 });
+  assert.deepEqual(http.parse({}), { method: 'GET', path: '/', headers: {}, expect_status: ['200-299'], max_body_bytes: 65536, keepalive: false });
   assert.ok(http.safeParse({ expect_status: [200, '300-302'] }).success);
   assert.ok(http.safeParse({ expect_status: 204 }).success);
   assert.equal(http.safeParse({ expect_status: ['2xx'] }).success, false);
