@@ -8,6 +8,8 @@
 //   node dist/bench/checks/check-load.js [--servers 10000] [--seconds 30] [--types tcp,http]
 //   --types noop: a check that succeeds on the next tick without touching the
 //   network, so its row is the cost of the scheduler, monitor and this bench alone.
+//   --types http-keepalive: the http check with its opt-in `keepalive: true` (one
+//   connection reused between checks), never the default.
 //        [--interval 1000] [--timeout 500] [--fall 3] [--rise 1] [--kill 200]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -107,6 +109,8 @@ async function runOne(type: string): Promise<Row> {
   const plugins = new Map(await loadCheckPlugins());
   plugins.set('noop', { type: 'noop', description: 'bench only: succeeds at once', options: z.object({}), run: () => Promise.resolve({ ok: true, reason: 'noop', latencyMs: 0 }) });
   const bus = new EventBus('bench');
+  const pluginType = type === 'http-keepalive' ? 'http' : type;
+  const options = type === 'http' ? { path: '/healthz' } : type === 'http-keepalive' ? { path: '/healthz', keepalive: true } : {};
   const services: HealthServiceConfig[] = [];
   for (let s = 0; s * PER_SERVICE < SERVERS; s++) {
     services.push({
@@ -115,7 +119,7 @@ async function runOne(type: string): Promise<Row> {
       forwarding: 'dr', quorum: 1, hysteresis: 0, onFailure: 'remove',
       realServers: Array.from({ length: Math.min(PER_SERVICE, SERVERS - s * PER_SERVICE) }, (_, k) => ({
         address: fleetAddress(s * PER_SERVICE + k), port: 8080, weight: 1,
-        checks: [{ ...CHECK_DEFAULTS, type, options: type === 'http' ? { path: '/healthz' } : {}, intervalMs: INTERVAL, timeoutMs: TIMEOUT, rise: RISE, fall: FALL }],
+        checks: [{ ...CHECK_DEFAULTS, type: pluginType, options, intervalMs: INTERVAL, timeoutMs: TIMEOUT, rise: RISE, fall: FALL }],
       })),
     });
   }
@@ -153,7 +157,7 @@ async function runOne(type: string): Promise<Row> {
   await sleep((SECONDS * 1000) / 3);
   const stride = Math.floor(SERVERS / (2 * KILL)) || 1;
   const stopIds = Array.from({ length: KILL }, (_, k) => (2 * k * stride) % SERVERS);
-  const freezeIds = type === 'http' ? Array.from({ length: KILL }, (_, k) => ((2 * k + 1) * stride) % SERVERS) : [];
+  const freezeIds = pluginType === 'http' ? Array.from({ length: KILL }, (_, k) => ((2 * k + 1) * stride) % SERVERS) : [];
   const stoppedAt = await fleet.command('stop', stopIds);
   const frozenAt = freezeIds.length ? await fleet.command('freeze', freezeIds) : 0;
   await sleep(SECONDS * 1000 - (performance.now() - t0));

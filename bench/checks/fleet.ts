@@ -20,7 +20,9 @@ for (let i = 0; i < count; i++) {
     if (frozen.has(i)) return; // hang: keep the socket, never answer
     res.end('ok\n');
   });
-  server.keepAliveTimeout = 1000;
+  // Longer than the bench's check interval, so an opt-in keepalive check finds its
+  // connection still open; checks without keep-alive ask for the close themselves.
+  server.keepAliveTimeout = 5000;
   servers.push(server);
 }
 let listening = 0;
