@@ -1,6 +1,7 @@
 // IPVS generic netlink attributes ⇄ failoverd's table types. Pure: no sockets.
 // Attribute order follows ipvsadm (libipvs), so requests can be compared byte for
 // byte with captures of ipvsadm (test/fixtures/ipvs/).
+import { AttrWriter } from '../net/attr-writer.js';
 import { AttrMap, attr, NetlinkDecodeError, safeDecode, type Attr, type Decoded } from '../net/netlink.js';
 import { AF_INET, AF_INET6 } from '../net/constants.js';
 import { bytesToIp, ipToBytes } from '../net/sockaddr.js';
@@ -44,15 +45,18 @@ function inetAddr(address: string): Buffer {
   return out;
 }
 
-function serviceKeyAttrs(key: ServiceKey): Attr[] {
+// Service and real-server attributes are written with one AttrWriter (no
+// attribute tree per request: a reload sends hundreds of them).
+const writer = new AttrWriter();
+
+function writeServiceKey(key: ServiceKey): void {
   const k = normalizeServiceKey(key);
-  if (k.kind === 'fwmark') return [attr.u16(IPVS_SVC_ATTR.AF, familyNumber(k.family)), attr.u32(IPVS_SVC_ATTR.FWMARK, k.fwmark)];
-  return [
-    attr.u16(IPVS_SVC_ATTR.AF, familyNumber(k.family)),
-    attr.u16(IPVS_SVC_ATTR.PROTOCOL, protocolNumber[k.protocol]),
-    attr.bytes(IPVS_SVC_ATTR.ADDR, inetAddr(k.address)),
-    attr.be16(IPVS_SVC_ATTR.PORT, k.port),
-  ];
+  writer.u16(IPVS_SVC_ATTR.AF, familyNumber(k.family));
+  if (k.kind === 'fwmark') {
+    writer.u32(IPVS_SVC_ATTR.FWMARK, k.fwmark);
+    return;
+  }
+  writer.u16(IPVS_SVC_ATTR.PROTOCOL, protocolNumber[k.protocol]).bytes(IPVS_SVC_ATTR.ADDR, inetAddr(k.address)).be16(IPVS_SVC_ATTR.PORT, k.port);
 }
 
 export function serviceFlagBits(flags: ServiceSpec['flags']): number {
@@ -60,53 +64,50 @@ export function serviceFlagBits(flags: ServiceSpec['flags']): number {
     | (flags.schedFallback ? IP_VS_SVC_F_SCHED1 : 0) | (flags.schedPort ? IP_VS_SVC_F_SCHED2 : 0);
 }
 
-function netmaskAttr(netmask: string | number, family: IpFamily): Attr {
-  // IPv4: the mask itself, network order. IPv6: the prefix length as a host-order
-  // u32 in the same __be32 field (that is what the kernel compares against 128).
-  if (family === 'inet') return attr.bytes(IPVS_SVC_ATTR.NETMASK, ipToBytes(String(netmask)));
-  return attr.u32(IPVS_SVC_ATTR.NETMASK, Number(netmask));
-}
-
 /** The nested IPVS_CMD_ATTR_SERVICE: the key alone, or the full entry. */
 export function encodeService(service: ServiceSpec | ServiceKey): Attr {
-  if (!('scheduler' in service)) return attr.nested(IPVS_CMD_ATTR.SERVICE, serviceKeyAttrs(service));
+  writer.reset();
+  if (!('scheduler' in service)) {
+    writeServiceKey(service);
+    return { type: IPVS_CMD_ATTR.SERVICE, value: writer.take(), nested: true };
+  }
   const s = normalizeService(service);
   const flags = Buffer.alloc(8);
   flags.writeUInt32LE(serviceFlagBits(s.flags), 0);
   flags.writeUInt32LE(0xffffffff, 4);
-  return attr.nested(IPVS_CMD_ATTR.SERVICE, [
-    ...serviceKeyAttrs(s.key),
-    attr.string(IPVS_SVC_ATTR.SCHED_NAME, s.scheduler),
-    s.persistenceEngine ? attr.string(IPVS_SVC_ATTR.PE_NAME, s.persistenceEngine) : undefined,
-    attr.bytes(IPVS_SVC_ATTR.FLAGS, flags),
-    attr.u32(IPVS_SVC_ATTR.TIMEOUT, s.persistenceTimeoutSec),
-    netmaskAttr(s.netmask, s.key.family),
-  ]);
+  writeServiceKey(s.key);
+  writer.string(IPVS_SVC_ATTR.SCHED_NAME, s.scheduler);
+  if (s.persistenceEngine) writer.string(IPVS_SVC_ATTR.PE_NAME, s.persistenceEngine);
+  writer.bytes(IPVS_SVC_ATTR.FLAGS, flags).u32(IPVS_SVC_ATTR.TIMEOUT, s.persistenceTimeoutSec);
+  // Netmask: IPv4, the mask itself, network order; IPv6, the prefix length as a
+  // host-order u32 in the same __be32 field (what the kernel compares against 128).
+  if (s.key.family === 'inet') writer.bytes(IPVS_SVC_ATTR.NETMASK, ipToBytes(String(s.netmask)));
+  else writer.u32(IPVS_SVC_ATTR.NETMASK, Number(s.netmask));
+  return { type: IPVS_CMD_ATTR.SERVICE, value: writer.take(), nested: true };
 }
 
-function destinationKeyAttrs(d: DestinationKey): Attr[] {
-  return [
-    attr.u16(IPVS_DEST_ATTR.ADDR_FAMILY, familyNumber(addressFamily(d.address))),
-    attr.bytes(IPVS_DEST_ATTR.ADDR, inetAddr(d.address)),
-    attr.be16(IPVS_DEST_ATTR.PORT, d.port),
-  ];
+function writeDestinationKey(d: DestinationKey): void {
+  writer.u16(IPVS_DEST_ATTR.ADDR_FAMILY, familyNumber(addressFamily(d.address))).bytes(IPVS_DEST_ATTR.ADDR, inetAddr(d.address)).be16(IPVS_DEST_ATTR.PORT, d.port);
 }
 
 /** The nested IPVS_CMD_ATTR_DEST: the key alone, or the full entry. */
 export function encodeDestination(destination: DestinationSpec | DestinationKey): Attr {
-  if (!('weight' in destination)) return attr.nested(IPVS_CMD_ATTR.DEST, destinationKeyAttrs(destination));
+  writer.reset();
+  if (!('weight' in destination)) {
+    writeDestinationKey(destination);
+    return { type: IPVS_CMD_ATTR.DEST, value: writer.take(), nested: true };
+  }
   const d = normalizeDestination(destination);
-  const tunnel = d.tunnel ?? { type: 'ipip' as const, port: 0, checksum: 'none' as const };
-  return attr.nested(IPVS_CMD_ATTR.DEST, [
-    ...destinationKeyAttrs(d),
-    attr.u32(IPVS_DEST_ATTR.FWD_METHOD, forwardingNumber[d.forwarding]),
-    attr.u32(IPVS_DEST_ATTR.WEIGHT, d.weight),
-    attr.u8(IPVS_DEST_ATTR.TUN_TYPE, IP_VS_TUNNEL_TYPE[tunnel.type]),
-    attr.be16(IPVS_DEST_ATTR.TUN_PORT, tunnel.port ?? 0),
-    attr.u16(IPVS_DEST_ATTR.TUN_FLAGS, checksumFlags[tunnel.checksum ?? 'none']),
-    attr.u32(IPVS_DEST_ATTR.U_THRESH, d.upperThreshold),
-    attr.u32(IPVS_DEST_ATTR.L_THRESH, d.lowerThreshold),
-  ]);
+  const tunnel = d.tunnel;
+  writeDestinationKey(d);
+  writer.u32(IPVS_DEST_ATTR.FWD_METHOD, forwardingNumber[d.forwarding])
+    .u32(IPVS_DEST_ATTR.WEIGHT, d.weight)
+    .u8(IPVS_DEST_ATTR.TUN_TYPE, IP_VS_TUNNEL_TYPE[tunnel?.type ?? 'ipip'])
+    .be16(IPVS_DEST_ATTR.TUN_PORT, tunnel?.port ?? 0)
+    .u16(IPVS_DEST_ATTR.TUN_FLAGS, checksumFlags[tunnel?.checksum ?? 'none'])
+    .u32(IPVS_DEST_ATTR.U_THRESH, d.upperThreshold)
+    .u32(IPVS_DEST_ATTR.L_THRESH, d.lowerThreshold);
+  return { type: IPVS_CMD_ATTR.DEST, value: writer.take(), nested: true };
 }
 
 const daemonStateNumber = (s: SyncDaemonState): number => (s === 'master' ? IP_VS_STATE_MASTER : IP_VS_STATE_BACKUP);

@@ -111,6 +111,8 @@ export interface Attr {
   value: Uint8Array | Attr[] | IntValue;
   /** Set NLA_F_NET_BYTEORDER. */
   netByteOrder?: boolean;
+  /** The value is attributes already encoded (AttrWriter): a nested attribute. */
+  nested?: boolean;
 }
 
 const valueLength = (v: Attr['value']): number => (Array.isArray(v) ? attrsLength(v) : v instanceof Uint8Array ? v.byteLength : (v as IntValue).bytes);
@@ -133,11 +135,11 @@ export function attrsLength(attrs: readonly (Attr | undefined | false)[]): numbe
 export function writeAttrs(out: Buffer, offset: number, attrs: readonly (Attr | undefined | false)[]): number {
   for (const attr of attrs) {
     if (!attr) continue;
-    const nested = Array.isArray(attr.value);
+    const nested = Array.isArray(attr.value) || attr.nested === true;
     const start = offset;
     offset += NLA_HDRLEN;
     const v = attr.value;
-    if (nested) offset = writeAttrs(out, offset, v as Attr[]);
+    if (Array.isArray(v)) offset = writeAttrs(out, offset, v);
     else if (v instanceof Uint8Array) {
       out.set(v, offset);
       offset += v.byteLength;

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { AttrMap, attr, decodeErrorMessage, decodeMessages, encodeAttrs, encodeMessage, safeDecode, type Attr } from '../../../src/net/netlink.js';
 import { decodeFamily } from '../../../src/net/genetlink.js';
+import { AttrWriter } from '../../../src/net/attr-writer.js';
 import { decodeAddress, decodeLink } from '../../../src/net/rtnetlink.js';
 
 const bytes = fc.uint8Array({ maxLength: 512 }).map((a) => Buffer.from(a));
@@ -69,4 +70,34 @@ test('integer attributes encode as the buffer writes they replace, and refuse wh
     '0600010034120000060002001234000008000300ffffffff080004000102030405000500ff000000');
   assert.throws(() => attr.u16(1, 0x10000), RangeError);
   assert.throws(() => attr.be16(1, -1), RangeError);
+});
+
+test('AttrWriter writes the bytes encodeAttrs writes, padding zeroed, and a write that threw is dropped by reset', () => {
+  const leaf = fc.record({
+    type: fc.integer({ min: 1, max: 0x3fff }),
+    kind: fc.constantFrom('u8', 'u16', 'be16', 'u32', 'bytes', 'string' as const),
+    v: fc.integer({ min: 0, max: 0xffffffff }),
+    b: fc.uint8Array({ maxLength: 23 }),
+    s: fc.string({ maxLength: 12 }),
+  });
+  fc.assert(fc.property(fc.array(leaf, { maxLength: 10 }), (leaves) => {
+    const writer = new AttrWriter();
+    writer.bytes(1, new Uint8Array(37).fill(0xee)); // leaves non-zero bytes behind in the scratch buffer
+    writer.reset();
+    const attrs = leaves.map(({ type, kind, v, b, s }) => {
+      switch (kind) {
+        case 'u8': writer.u8(type, v); return attr.u8(type, v);
+        case 'u16': writer.u16(type, v & 0xffff); return attr.u16(type, v & 0xffff);
+        case 'be16': writer.be16(type, v & 0xffff); return attr.be16(type, v & 0xffff);
+        case 'u32': writer.u32(type, v); return attr.u32(type, v);
+        case 'bytes': writer.bytes(type, b); return attr.bytes(type, b);
+        default: writer.string(type, s); return attr.string(type, s);
+      }
+    });
+    assert.equal(writer.take().toString('hex'), encodeAttrs(attrs).toString('hex'));
+    assert.equal(encodeAttrs([{ type: 9, value: (writer.u16(1, 7), writer.take()), nested: true }]).toString('hex'), encodeAttrs([attr.nested(9, [attr.u16(1, 7)])]).toString('hex'));
+  }), { numRuns: 500 });
+  const writer = new AttrWriter();
+  assert.throws(() => writer.u16(1, 5).u16(2, 0x10000), RangeError);
+  assert.equal(writer.reset().u8(3, 1).take().toString('hex'), '0500030001000000');
 });
