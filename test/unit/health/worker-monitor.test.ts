@@ -293,3 +293,19 @@ test('last results fold into the map in place: an entry keeps its object, with t
   forEachLastResult(batch(1, 0, 3000), (key, r) => listed.push(`${key} ${r.ok} ${r.reason} ${r.atMs}`));
   assert.deepEqual(listed, ['web|10.0.0.1:80 true connect: ok 3000', 'web|10.0.0.2:80 true connect: ok 3000']);
 });
+
+test('exec checks run from the worker thread: a program that exits 0 is up, one that exits 1 is down', async (t) => {
+  const { monitor, pool, seen, last } = setup(t);
+  const svc = service('web', 80, [8001, 8002], { quorum: 1 });
+  svc.realServers[0]!.checks = [check({ type: 'exec', options: { command: ['/bin/sh', '-c', 'exit 0'] } })];
+  svc.realServers[1]!.checks = [check({ type: 'exec', options: { command: ['/bin/sh', '-c', 'exit 1'] } })];
+  await monitor.update([svc]);
+  await waitFor(() => pool()?.length === 1, 'the passing program\'s server in the pool', 5000);
+  assert.deepEqual(pool(), ['8001=1']);
+  assert.equal(seen('realserver.up').length, 1);
+  assert.deepEqual(monitor.status()[0]!.realServers.map((rs) => rs.up), [true, false]);
+  await waitFor(() => last.has('web|127.0.0.1:8002'), 'the failing program\'s result', 3000);
+  assert.equal(last.get('web|127.0.0.1:8002')!.ok, false);
+  assert.match(last.get('web|127.0.0.1:8002')!.reason, /exit 1/);
+  assert.equal(last.get('web|127.0.0.1:8002')!.type, 'exec');
+});
