@@ -1,6 +1,6 @@
 // The health monitor in a worker thread, behind the part of HealthMonitor's
 // interface the agent uses. Under 10,000 checks a second the checks' socket work
-// delayed the master's adverts on a shared event loop by 18–33 ms at the p99
+// delayed the master's adverts on a shared event loop by 21–35 ms at the p99
 // (docs/reliability.md); here the checks run on the worker's loop and the main
 // thread only hears what changed (worker-messages.ts):
 //   - update() resolves once the worker applied the services, after the status and
