@@ -7,6 +7,7 @@
 //   node dist/bench/checks/probe-cost.js [--mode http] [--servers 200] [--seconds 10] [--concurrency 64]
 //     --mode http   the http plugin, with a fresh AbortController and timeout timer per probe, as the scheduler does
 //            bare   the http plugin with a signal that never aborts, one per loop (no per-probe scheduler work)
+//            keepalive  the http plugin with its opt-in `keepalive: true` (one connection per server, reused)
 //            tcp    the tcp plugin (connect, reset): the floor set by the kernel's connect/close
 //            raw    net.connect + a hand-written GET + wait for the close: a fresh-connection HTTP
 //                   probe with no client library at all
@@ -39,7 +40,7 @@ function procCpuSeconds(pid: number): number {
 }
 
 function startFleet(n: number): Promise<ChildProcess> {
-  const child = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('fleet did not start in 60 s')), 60_000);
     createInterface({ input: child.stdout! }).once('line', (l) => {
@@ -66,7 +67,7 @@ function rawProbe(target: CheckTarget): Promise<CheckResult> {
 const plugins = await loadCheckPlugins();
 const type = MODE === 'tcp' ? 'tcp' : 'http';
 const plugin = plugins.get(type)!;
-const options = plugin.options.parse(type === 'http' ? { path: '/healthz' } : {});
+const options = plugin.options.parse(MODE === 'keepalive' ? { path: '/healthz', keepalive: true } : type === 'http' ? { path: '/healthz' } : {});
 const targets: CheckTarget[] = Array.from({ length: SERVERS }, (_, i) => ({ service: 'bench', address: fleetAddress(i), port: 8080 }));
 
 function probe(target: CheckTarget, neverAborts: AbortSignal): Promise<CheckResult> {
