@@ -68,8 +68,8 @@ class Fleet {
     // 10,000 listeners plus their connections need more descriptors than the usual
     // 1024 soft limit, and with kept-alive connections (10,000 more) more than a
     // 20,000 hard limit (libuv then accepts and at once closes the excess, which
-    // reads as "other side closed"): the fleet raises the limit when it may (root),
-    // else runs with the soft limit raised to the hard one.
+    // reads as "other side closed"): the fleet raises the limit when it may
+    // (CAP_SYS_RESOURCE), else runs with the soft limit raised to the hard one.
     const child = spawn('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n)], { stdio: ['pipe', 'pipe', 'pipe'] });
     return new Fleet(child);
   }
