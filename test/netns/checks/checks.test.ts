@@ -140,6 +140,8 @@ test('http: method, Host and extra headers reach the server', async () => {
   assert.equal(a.result.ok, true, a.result.reason);
   const b = await check('http', { bind_to: lab.checkerAddress2, expect_body: 'peer=10\\.201\\.0\\.3' }, 8001);
   assert.equal(b.result.ok, true, b.result.reason);
+  const unbindable = await check('http', { bind_to: '10.201.0.77' }, 8001);
+  assert.equal(unbindable.result.reason, 'connect: EADDRNOTAVAIL');
   const head = await check('http', { method: 'HEAD' }, 8001);
   assert.equal(head.result.ok, true, head.result.reason);
 });
