@@ -6,9 +6,9 @@
 // bounded by the check's own timeout. Measured with bench/checks/probe-cost.ts.
 //
 // The connection being set up is kept so an aborted check can destroy it: undici
-// only drops a pending connection when it completes or fails, and a target that
-// never answers the SYN would otherwise hold a socket for the kernel's whole
-// SYN-retry time (about two minutes).
+// drops a pending connection only when it completes or fails (its own connector
+// adds a 10 s timer, this one has none), so a target that never answers the SYN
+// would hold a socket for the kernel's whole SYN-retry time (about two minutes).
 import { connect, type Socket } from 'node:net';
 import type { buildConnector } from 'undici';
 
