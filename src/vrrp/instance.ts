@@ -108,6 +108,7 @@ export class VrrpInstance implements SyncMember {
   private counters = emptyCounters();
   private receiveQueueDropsBefore = 0;
   private lastAddressMismatch: string | undefined;
+  private ownAddressSet: { vips: string[]; key: string } | undefined;
   private lastTransition: VrrpStatus['lastTransition'];
   private faults: string[] = [];
   private running = false;
@@ -587,10 +588,12 @@ export class VrrpInstance implements SyncMember {
    * (a reload half-rolled across the pair) both master. Logged once per distinct mismatch.
    */
   private checkAdvertisedAddresses(source: string, advertised: string[]): void {
-    // An IPv6 link-local entry (fe80::/10) is the router's own, not a VIP to compare.
-    const key = (list: string[]): string => list.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
-    const ours = key(this.config.vips.map((v) => splitPrefix(v).address));
-    const theirs = key(advertised);
+    // Our side changes only with the config: worked out once per VIP list, not per advert.
+    if (this.ownAddressSet?.vips !== this.config.vips) {
+      this.ownAddressSet = { vips: this.config.vips, key: addressSetKey(this.config.vips.map((v) => splitPrefix(v).address)) };
+    }
+    const ours = this.ownAddressSet.key;
+    const theirs = addressSetKey(advertised);
     if (theirs === ours) {
       this.lastAddressMismatch = undefined;
       return;
@@ -665,6 +668,11 @@ export class VrrpInstance implements SyncMember {
 }
 
 /** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
+/** A canonical, order-free key of an address list; an IPv6 link-local entry (fe80::/10) is a router's own, not a VIP, and is left out. */
+function addressSetKey(addresses: string[]): string {
+  return addresses.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
+}
+
 /** The interface a VIP entry goes on: its own, or the instance's. */
 export function vipInterfaceOf(c: Pick<VrrpInstanceConfig, 'interface' | 'vipInterfaces'>, vip: string): string {
   return c.vipInterfaces?.[vip] ?? c.interface;
