@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { ApiClient } from '../../../src/api/client.js';
 import type { StatusSnapshot } from '../../../src/api/status-types.js';
+import { waitFor } from '../../helpers/netns.js';
 
 /** The CLI compiled next to this file (whatever the output directory). */
 export const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -92,6 +93,11 @@ export class AgentProcess {
   /** State of each VRRP instance by name. */
   async states(): Promise<Record<string, string>> {
     return Object.fromEntries((await this.status()).instances.map((i) => [i.name, i.state]));
+  }
+
+  /** Waits until the instance reports `state`; while the API is not listening yet, it is not there. */
+  async waitForState(instance: string, state: string, timeoutMs: number, stepMs = 50): Promise<void> {
+    await waitFor(async () => (await this.states().catch(() => ({} as Record<string, string>)))[instance] === state, `${instance} ${state}`, timeoutMs, stepMs);
   }
 
   /** Log lines whose message or event mention `text`. */

@@ -62,7 +62,7 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
   writeFileSync(configPath, config(150));
   agent = AgentProcess.start(lab.node('dir').ns, configPath, socket);
   const a = agent;
-  await waitFor(async () => (await state(a).catch(() => '')) === 'MASTER', 'MASTER', 15_000, 100);
+  await a.waitForState('web', 'MASTER', 15_000, 100);
   await waitFor(() => VIPS.every((v) => lab.addresses('dir').includes(v)), 'both VIPs on eth0', 5000);
 
   await t.test('interface down → FAULT with the VIPs removed; up → MASTER with the VIPs re-added and announced', async () => {

@@ -78,10 +78,10 @@ test('a hanging webhook endpoint and a hanging notify program on the backup do n
   writeFileSync(join(work, 'b.yaml'), config('b', BACKUP_PRIORITY, socketB, alerts));
   const a = AgentProcess.start(lab.node('a').ns, join(work, 'a.yaml'), socketA);
   agents.push(a);
-  await waitFor(async () => (await a.states().catch(() => ({})) as Record<string, string>)['web'] === 'MASTER', 'a MASTER', 15_000, 50);
+  await a.waitForState('web', 'MASTER', 15_000);
   const b = AgentProcess.start(lab.node('b').ns, join(work, 'b.yaml'), socketB);
   agents.push(b);
-  await waitFor(async () => (await b.states().catch(() => ({})) as Record<string, string>)['web'] === 'BACKUP', 'b BACKUP', 15_000, 50);
+  await b.waitForState('web', 'BACKUP', 15_000);
 
   // b's own transitions (INIT → BACKUP) are already stuck in both alert paths.
   await waitFor(() => hook.connections() >= 1, 'the webhook request reached the hanging endpoint', 5000);
@@ -100,7 +100,7 @@ test('a hanging webhook endpoint and a hanging notify program on the backup do n
   assert.ok(takeoverMs >= BOUND_MS - ADVERT_MS - 5, `takeover ${takeoverMs.toFixed(1)} ms is not earlier than the master-down timer allows: the master really was killed`);
 
   // The MASTER transition waits its turn behind the hanging requests: queued, not dropped, not delivered.
-  await waitFor(async () => (await b.states())['web'] === 'MASTER', 'b reports MASTER', 3000);
+  await b.waitForState('web', 'MASTER', 3000, 20);
   const afterTakeover = (await b.status()).alerts!;
   const webhook = afterTakeover.webhooks[0]!;
   assert.equal(webhook.delivered, 0, 'nothing was answered by the endpoint');

@@ -64,7 +64,7 @@ logging: { format: json }
 `);
   agent = AgentProcess.start(ns, configPath, socket);
   const a = agent;
-  await waitFor(async () => (await a.states().catch(() => ({})) as Record<string, string>)['web'] === 'MASTER', 'MASTER', 15_000, 50);
+  await a.waitForState('web', 'MASTER', 15_000);
   await waitFor(() => addressesOn(ns, 'eth1').includes('10.9.0.1/24'), 'the inside VIP on eth1', 3000);
   assert.ok(addressesOn(ns, 'eth0').includes('10.6.2.195/32'), 'the outside VIP on eth0');
   assert.ok(!addressesOn(ns, 'eth0').includes('10.9.0.1/24'), 'the inside VIP not on eth0');

@@ -112,7 +112,7 @@ test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-cr
   samples.push(conns());
   const second = AgentProcess.start(dir.name, configPath, socket);
   agents.push(second);
-  await waitFor(async () => { try { return (await second.states())['web'] === 'MASTER'; } catch { return false; } }, 'the restarted agent MASTER', 20_000, 100);
+  await second.waitForState('web', 'MASTER', 20_000, 100);
   for (let i = 0; i < 10; i++) {
     samples.push(conns());
     await new Promise((r) => setTimeout(r, 200));
