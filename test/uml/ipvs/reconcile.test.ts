@@ -19,12 +19,36 @@ const DECLARED: DesiredService[] = [
   { service: service({ kind: 'fwmark', family: 'inet', fwmark: 9 }, 'rr'), destinations: [dest('10.6.2.193', 0)] },
 ];
 
-test('from a messy kernel table to exactly the declared one', async () => {
-  const ns = createNetns('messy');
+interface ReconcilerLab { ns: ReturnType<typeof createNetns>; client: IpvsClient; reconciler: Reconciler; seen: AgentEvent[] }
+
+/**
+ * A fresh namespace with a routable dummy (and whatever `prepare` puts in its table first),
+ * a started reconciler without periodic audits, and the ipvs.* events it publishes.
+ */
+async function withReconciler(name: string, prepare: (ns: ReturnType<typeof createNetns>) => void, fn: (lab: ReconcilerLab) => Promise<void>): Promise<void> {
+  const ns = createNetns(name);
   let client: IpvsClient | undefined;
   let reconciler: Reconciler | undefined;
   try {
     addRoutableDummy(ns);
+    prepare(ns);
+    client = await IpvsClient.open({ netns: ns.path });
+    const events = new EventBus('test');
+    const seen: AgentEvent[] = [];
+    events.subscribe('ipvs.*', (e) => seen.push(e));
+    reconciler = new Reconciler({ table: client, clock: systemClock, logger: silentLogger(), events, auditIntervalMs: 0 });
+    reconciler.start();
+    await fn({ ns, client, reconciler, seen });
+  } finally {
+    await reconciler?.stop();
+    client?.close();
+    ns.delete();
+  }
+}
+
+test('from a messy kernel table to exactly the declared one', async () => {
+  let foreignBefore: ReturnType<typeof parseIpvsadmList>[number] | undefined;
+  await withReconciler('messy', (ns) => {
     ns.exec('ipvsadm', ['-R'], [
       '-A -t 10.9.9.9:443 -s rr',          // foreign
       '-a -t 10.9.9.9:443 -r 10.9.9.10:443 -g -w 3',
@@ -33,13 +57,8 @@ test('from a messy kernel table to exactly the declared one', async () => {
       '-a -t 10.6.2.195:80 -r 10.6.2.199:80 -g -w 1', // extra (missing: .192)
       '',
     ].join('\n'));
-    const foreignBefore = parseIpvsadmList(ns.ipvsadm('-Ln')).find((s) => s.id === '10.9.9.9:443');
-    client = await IpvsClient.open({ netns: ns.path });
-    const events = new EventBus('test');
-    const seen: AgentEvent[] = [];
-    events.subscribe('ipvs.*', (e) => seen.push(e));
-    reconciler = new Reconciler({ table: client, clock: systemClock, logger: silentLogger(), events, auditIntervalMs: 0 });
-    reconciler.start();
+    foreignBefore = parseIpvsadmList(ns.ipvsadm('-Ln')).find((s) => s.id === '10.9.9.9:443');
+  }, async ({ ns, reconciler, seen }) => {
     const report = await reconciler.setDesired(DECLARED);
     assert.equal(report.converged, true, JSON.stringify(report));
 
@@ -75,25 +94,11 @@ test('from a messy kernel table to exactly the declared one', async () => {
     // Stop leaves everything in place.
     await reconciler.stop();
     assert.equal(parseIpvsadmList(ns.ipvsadm('-Ln')).length, 3);
-  } finally {
-    await reconciler?.stop();
-    client?.close();
-    ns.delete();
-  }
+  });
 });
 
 test('between audits the view is trusted: ipvsadm behind its back is repaired by the next audit, and a stale view that makes ops fail falls back to a full read', async () => {
-  const ns = createNetns('stale');
-  let client: IpvsClient | undefined;
-  let reconciler: Reconciler | undefined;
-  try {
-    addRoutableDummy(ns);
-    client = await IpvsClient.open({ netns: ns.path });
-    const events = new EventBus('test');
-    const seen: AgentEvent[] = [];
-    events.subscribe('ipvs.*', (e) => seen.push(e));
-    reconciler = new Reconciler({ table: client, clock: systemClock, logger: silentLogger(), events, auditIntervalMs: 0 });
-    reconciler.start();
+  await withReconciler('stale', () => undefined, async ({ ns, reconciler, seen }) => {
     const OTHER = tcpKey('10.6.2.196', 80);
     const table = (otherWeight: number, vipDests = [dest('10.6.2.191', 80, { weight: 1 }), dest('10.6.2.192', 80, { weight: 2 })]): DesiredService[] => [
       { service: service(VIP, 'wlc'), destinations: vipDests },
@@ -123,9 +128,5 @@ test('between audits the view is trusted: ipvsadm behind its back is repaired by
     assert.deepEqual(reconciler.opsLog().filter((e) => e.result !== 'ok').map((e) => `${e.op} ${e.destination}: ${e.result}`).sort(), ['addDest 10.6.2.193:80: EEXIST', 'editDest 10.6.2.192:80: ENOENT']);
     assert.deepEqual(weights('10.6.2.195:80'), ['10.6.2.191:80 1', '10.6.2.192:80 5', '10.6.2.193:80 3']);
     assert.equal((await reconciler.audit()).drift, 0, 'the view matches the kernel again');
-  } finally {
-    await reconciler?.stop();
-    client?.close();
-    ns.delete();
-  }
+  });
 });
