@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -546,6 +547,19 @@ static napi_value errno_name(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// Ambient capabilities are what a non-root process hands to the programs it
+// executes; the agent needs CAP_NET_ADMIN/CAP_NET_RAW itself, its checks and notify
+// programs never do. Capabilities are per thread, so this must run on the main
+// thread before any thread that spawns children (the health worker) is created.
+static napi_value clear_ambient_capabilities(napi_env env, napi_callback_info info) {
+  (void)info;
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) {
+    int err = errno;
+    if (err != EINVAL) return throw_errno(env, err, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"bind", NULL, socket_bind, NULL, NULL, NULL, napi_default_method, NULL},
@@ -568,6 +582,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"nameToIndex", NULL, name_to_index, NULL, NULL, NULL, napi_default, NULL},
       {"indexToName", NULL, index_to_name, NULL, NULL, NULL, napi_default, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_default, NULL},
+      {"clearAmbientCapabilities", NULL, clear_ambient_capabilities, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
   return exports;

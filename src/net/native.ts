@@ -36,6 +36,8 @@ export interface NativeBinding {
   nameToIndex(name: string): number;
   indexToName(index: number): string;
   errnoName(errno: number): string;
+  /** prctl(PR_CAP_AMBIENT_CLEAR_ALL) on the calling thread: children stop inheriting capabilities. */
+  clearAmbientCapabilities(): void;
 }
 
 function findProjectRoot(): string {
