@@ -159,8 +159,8 @@ export class Agent implements StatusSource, AdminActions {
       });
     await this.monitor.update(this.plan.services);
     this.unsubscribe.push(this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) => this.trackQuorum(e.object.replace(/^service\//, ''), e.type === 'quorum.regained')));
-    // A restarted worker starts every service from its initial state without
-    // publishing a quorum change; the tracking instances learn it from its status.
+    // A restarted worker resumes from the last known state and publishes no quorum
+    // change; should a service come back otherwise, the tracking instances learn it here.
     this.unsubscribe.push(this.bus.subscribe('health.worker-restarted', () => this.retrackQuorum()));
 
     await this.startVrrp(this.plan.instances);

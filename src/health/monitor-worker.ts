@@ -197,7 +197,7 @@ port.on('message', (m: ToWorker) => {
   if (stopping) return;
   if (m.kind === 'update') {
     try {
-      monitor.update(m.services);
+      monitor.update(m.services, m.seed);
     } catch (err) {
       flushOutbox();
       const problems = err instanceof HealthConfigError ? err.problems : undefined;

@@ -9,7 +9,10 @@ import type { EventBus } from '../events.js';
 import { destinationId, type DesiredService } from '../ipvs/types.js';
 import type { CheckPlugin, CheckResult, CheckTarget } from './check.js';
 import { desiredPool } from './pool.js';
-import { effectiveWeight, initialRealServerHealth, reduceRealServer, type RealServerHealth, type RealServerSpec, type RealServerTransition } from './realserver.js';
+import {
+  effectiveWeight, initialRealServerHealth, reduceRealServer, seededRealServerHealth,
+  type RealServerHealth, type RealServerSpec, type RealServerTransition,
+} from './realserver.js';
 import { CheckScheduler, type RunInfo, type SchedulerStats } from './scheduler.js';
 import { initialQuorum, reduceQuorum, type QuorumState, type QuorumTransition } from './service.js';
 import type { HealthCheckConfig, HealthRealServerConfig, HealthServiceConfig } from './types.js';
@@ -166,11 +169,16 @@ export class HealthMonitor {
    * Starts (first call) or reconfigures monitoring. Validates everything first and
    * throws HealthConfigError without changing anything when the config is wrong.
    * Calls onPoolChange synchronously when any pool differs from before.
+   * `seed`: the last known status of services this monitor has never seen (a
+   * restarted health-check thread resumes where its predecessor was, see
+   * seededRealServerHealth); ignored for services it already monitors.
    */
-  update(services: readonly HealthServiceConfig[]): void {
+  update(services: readonly HealthServiceConfig[], seed?: readonly ServiceStatus[]): void {
     if (this.stopped) throw new Error('health monitor is stopped');
     const parsedOptions = this.validate(services);
     const now = this.clock.now();
+    const seeds = new Map((seed ?? []).map((svc) => [svc.name, svc]));
+    const wallOffset = this.wallOffset();
     const nextServices = new Map<string, ServiceRuntime>();
     const nextIndex = new Map<string, { service: string; rsId: string; check: CheckRuntime }>();
     const toAdd: Array<{ svc: HealthServiceConfig; rs: HealthRealServerConfig; check: CheckRuntime; options: unknown }> = [];
@@ -179,6 +187,8 @@ export class HealthMonitor {
     for (const svcConfig of services) {
       const old = this.services.get(svcConfig.name);
       if (!old) poolChanged = true;
+      const seeded = old ? undefined : seeds.get(svcConfig.name);
+      const seededRs = new Map(seeded?.realServers.map((rs) => [destinationId(rs), rs]));
       const realServers = new Map<string, RealServerRuntime>();
       for (const rsConfig of svcConfig.realServers) {
         const rsId = destinationId(rsConfig);
@@ -195,7 +205,10 @@ export class HealthMonitor {
           weight: rsConfig.weight,
           checks: checks.map((c) => ({ id: c.checkId, label: c.config.type, thresholds: { rise: c.config.rise, fall: c.config.fall, initial: c.config.initial } })),
         };
-        const health = initialRealServerHealth(spec, now, oldRs?.health);
+        const last = seededRs.get(rsId);
+        const health = last
+          ? seededRealServerHealth(spec, { ...last, since: Date.parse(last.since) - wallOffset }, now)
+          : initialRealServerHealth(spec, now, oldRs?.health);
         const rs: RealServerRuntime = { id: rsId, config: rsConfig, spec, checks, health };
         realServers.set(rsId, rs);
         if (oldRs) this.reloadTransitions(svcConfig.name, rs, oldRs);
@@ -210,6 +223,10 @@ export class HealthMonitor {
         const { state, transition } = reduceQuorum(svcConfig, old.quorum, liveWeight);
         runtime.quorum = state;
         if (transition) this.publishQuorum(svcConfig, transition, state, 'config reload: ');
+      } else if (seeded) {
+        // Inside the hysteresis band the predecessor's verdict stands, as it would have.
+        const { state } = reduceQuorum(svcConfig, { up: seeded.quorumUp, liveWeight: seeded.liveWeight }, liveWeight);
+        runtime.quorum = state;
       } else {
         runtime.quorum = initialQuorum(svcConfig, liveWeight);
       }

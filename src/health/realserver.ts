@@ -81,6 +81,35 @@ export function initialRealServerHealth(spec: RealServerSpec, now: number, kept?
   return { up, dynamicWeight, reason: kept ? `config reload: ${reason}` : reason, since: now, checks };
 }
 
+/**
+ * The state a real server was last seen in, for a monitor that starts over (a
+ * restarted health-check thread): each check resumes with its last verdict and
+ * counters, so the server is neither dropped from its pool nor re-announced.
+ * `checks` are in the spec's order; a check the snapshot lacks starts fresh.
+ */
+export interface RealServerSeed {
+  up: boolean;
+  /** The effective weight it had (a check's dynamic weight, or the configured one). */
+  weight: number;
+  reason: string;
+  /** Clock ms of its last up/down change. */
+  since: number;
+  checks: ReadonlyArray<{ up: boolean; successes: number; failures: number }>;
+}
+
+export function seededRealServerHealth(spec: RealServerSpec, seed: RealServerSeed, now: number): RealServerHealth {
+  const checks: Record<string, CheckHealth> = {};
+  spec.checks.forEach((c, i) => {
+    const was = seed.checks[i];
+    checks[c.id] = was ? { up: was.up, successes: was.successes, failures: was.failures } : initialCheckHealth(c.thresholds);
+  });
+  const up = allUp(checks, spec);
+  const dynamicWeight = seed.weight !== spec.weight ? seed.weight : undefined;
+  if (up === seed.up) return { up, dynamicWeight, reason: seed.reason, since: Math.min(seed.since, now), checks };
+  const reason = up ? 'initial state up' : 'initial state down, waiting for checks to pass';
+  return { up, dynamicWeight, reason, since: now, checks };
+}
+
 export function reduceRealServer(
   spec: RealServerSpec,
   state: RealServerHealth,

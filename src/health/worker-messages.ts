@@ -21,7 +21,8 @@ export interface MonitorWorkerData {
 }
 
 export type ToWorker =
-  | { kind: 'update'; seq: number; services: readonly HealthServiceConfig[] }
+  /** `seed`: after a crash, the last status the main thread had, for the new thread to resume from. */
+  | { kind: 'update'; seq: number; services: readonly HealthServiceConfig[]; seed?: ServiceStatus[] }
   | { kind: 'stop' };
 
 /** One entry per real server checked since the previous batch: its latest result. */

@@ -12,7 +12,8 @@
 //     changed ones crossed the thread;
 //   - check results come as periodic batches (onCheckResults).
 // A worker that dies is logged, announced on the bus and restarted a bounded number
-// of times; its successor starts the services from their initial state.
+// of times; its successor resumes every real server from the last state the main
+// thread knew, so a bug in a check does not empty pools that were serving.
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { EventBus } from '../events.js';
@@ -175,9 +176,9 @@ export class WorkerHealthMonitor {
     const generation = this.spawn();
     await generation.ready;
     if (restart) {
-      if (this.services) await this.apply(generation, this.services);
-      this.options.logger.warn(`health-check worker restarted; ${this.services?.length ?? 0} services start from their initial state`);
-      this.options.bus.publish({ type: 'health.worker-restarted', object: 'health/worker', from: 'crashed', to: 'running', reason: 'restarted after a crash; real servers start from their initial state', data: { crashes: this.crashes.length } });
+      if (this.services) await this.apply(generation, this.services, this.status());
+      this.options.logger.warn(`health-check worker restarted; ${this.services?.length ?? 0} services resume from their last known state`);
+      this.options.bus.publish({ type: 'health.worker-restarted', object: 'health/worker', from: 'crashed', to: 'running', reason: 'restarted after a crash; real servers resume from their last known state', data: { crashes: this.crashes.length } });
     }
     return generation;
   }
@@ -210,7 +211,7 @@ export class WorkerHealthMonitor {
       return;
     }
     const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (n - 1));
-    this.options.logger.error({ err, exitCode: code, crashes: n }, `health-check worker crashed: ${err.message}; restarting it in ${delay} ms (crash ${n} of ${this.policy.maxRestarts} allowed within ${window}); real servers will start from their initial state`);
+    this.options.logger.error({ err, exitCode: code, crashes: n }, `health-check worker crashed: ${err.message}; restarting it in ${delay} ms (crash ${n} of ${this.policy.maxRestarts} allowed within ${window}); real servers will resume from their last known state`);
     this.options.bus.publish({ type: 'health.worker-crashed', object: 'health/worker', from: 'running', to: 'restarting', reason: err.message, data: { exitCode: code, crashes: n, restartInMs: delay } });
     this.live = new Promise<Generation>((resolve, reject) => {
       this.cancelRestart = reject;
@@ -223,12 +224,12 @@ export class WorkerHealthMonitor {
     this.live.catch(() => undefined);
   }
 
-  private apply(generation: Generation, services: readonly HealthServiceConfig[]): Promise<void> {
+  private apply(generation: Generation, services: readonly HealthServiceConfig[], seed?: ServiceStatus[]): Promise<void> {
     if (generation.hasExited) return Promise.reject(generation.error ?? new Error('health-check worker has exited'));
     const seq = ++this.seq;
     return new Promise<void>((resolve, reject) => {
       generation.pending.set(seq, { resolve, reject });
-      generation.worker.postMessage({ kind: 'update', seq, services } satisfies ToWorker);
+      generation.worker.postMessage({ kind: 'update', seq, services, ...(seed ? { seed } : {}) } satisfies ToWorker);
     });
   }
 

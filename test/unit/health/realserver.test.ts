@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import type { CheckResult } from '../../../src/health/check.js';
-import { initialRealServerHealth, reduceRealServer, type RealServerHealth, type RealServerSpec, type RealServerTransition } from '../../../src/health/realserver.js';
+import { initialRealServerHealth, reduceRealServer, seededRealServerHealth, type RealServerHealth, type RealServerSpec, type RealServerTransition } from '../../../src/health/realserver.js';
 
 const ok = (reason = 'connected'): CheckResult => ({ ok: true, reason, latencyMs: 1 });
 const bad = (reason = 'connect ECONNREFUSED'): CheckResult => ({ ok: false, reason, latencyMs: 1 });
@@ -110,4 +110,23 @@ test('property: transitions alternate, and only after rise/fall consecutive resu
       });
     },
   ));
+});
+
+test('a seeded server resumes its verdict, counters, dynamic weight and reason; a check the seed lacks starts fresh', () => {
+  const s = spec(3, 2, 'down', ['c1', 'c2']);
+  const seed = { up: true, weight: 7, reason: 'c1: connected (3 successes in a row)', since: 100, checks: [{ up: true, successes: 9, failures: 0 }, { up: true, successes: 4, failures: 1 }] };
+  const resumed = seededRealServerHealth(s, seed, 5000);
+  assert.equal(resumed.up, true);
+  assert.equal(resumed.dynamicWeight, 7);
+  assert.equal(resumed.reason, seed.reason);
+  assert.equal(resumed.since, 100);
+  assert.deepEqual(resumed.checks['c2'], { up: true, successes: 4, failures: 1 });
+  // One more failure of c2 reaches fall 2: the counters really carried over.
+  const next = reduceRealServer(s, resumed, { checkId: 'c2', result: bad() }, 5100);
+  assert.deepEqual(next.transitions.map((t) => t.kind), ['down']);
+
+  const partial = seededRealServerHealth(s, { ...seed, weight: 5, checks: [seed.checks[0]!] }, 5000);
+  assert.equal(partial.up, false, 'the unseeded check starts from its initial state (down)');
+  assert.equal(partial.since, 5000);
+  assert.equal(partial.dynamicWeight, undefined, 'the configured weight is no dynamic weight');
 });

@@ -18,6 +18,10 @@ import { WorkerHealthMonitor, type WorkerHealthMonitorOptions } from '../../../s
 import type { DesiredService, ServiceSpec } from '../../../src/ipvs/types.js';
 import type { CheckTally } from '../../../src/metrics/check-tally.js';
 import { waitFor } from '../../helpers/netns.js';
+import { systemClock } from '../../../src/clock.js';
+import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
+import { Reconciler } from '../../../src/ipvs/reconciler.js';
+import { silentLogger } from '../../../src/log.js';
 
 const crashChecks = fileURLToPath(new URL('../../fixtures/checks-crash/', import.meta.url));
 
@@ -72,9 +76,9 @@ function setup(t: { after: (fn: () => Promise<void> | void) => void }, options: 
   const last = new Map<string, LastResult>();
   const monitor = new WorkerHealthMonitor({
     bus, logger,
-    onPoolChange: (d) => pools.push(d),
     onCheckResults: (batch) => { tallies.push(...batch.tallies); forEachLastResult(batch.last, (k, r) => last.set(k, r)); },
     ...options,
+    onPoolChange: (d) => { pools.push(d); options.onPoolChange?.(d); },
   });
   t.after(() => monitor.stop());
   const pool = (name = 'web'): string[] | undefined => pools.at(-1)?.find((d) => d.service.key.kind === 'address' && d.service.key.port === (name === 'web' ? 80 : 81))?.destinations.map((d) => `${d.port}=${d.weight}`);
@@ -201,16 +205,34 @@ test('stop() ends the thread: nothing is left holding the process', async () => 
   }
 });
 
-test('a worker that crashes is logged, announced, restarted, and its services proven again', async (t) => {
+test('a worker that crashes is logged, announced, restarted, and resumes every server where it was: zero IPVS changes', async (t) => {
   const a = await new Backend().start();
+  const b = await new Backend().start();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
-  t.after(async () => { await a.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => { await a.stop(); await b.stop(); rmSync(dir, { recursive: true, force: true }); });
   const marker = join(dir, 'crash-once');
-  const { lines, monitor, pool, seen } = setup(t, { checksDirectory: crashChecks, restart: { backoffMs: 50 } });
-  const web = service('web', 80, [a.port]);
+  const table = new MemoryIpvsTable();
+  const reconciler = new Reconciler({ table, clock: systemClock, logger: silentLogger(), auditIntervalMs: 3_600_000 });
+  reconciler.start();
+  t.after(() => reconciler.stop());
+  const { lines, monitor, pool, seen, events, tallies } = setup(t, {
+    checksDirectory: crashChecks, restart: { backoffMs: 50 },
+    onPoolChange: (desired) => { void reconciler.setDesired(desired); },
+  });
+  // rise 3: a server that restarted from the initial state (down) would be out of
+  // the pool for at least two check rounds.
+  const web = service('web', 80, [a.port, b.port], { quorum: 1 }, { rise: 3 });
   web.realServers[0]!.checks.push(check({ type: 'crash', options: { marker } }));
   await monitor.update([web]);
-  await waitFor(() => pool()?.length === 1, 'the server up (both checks)', 5000);
+  await waitFor(() => pool()?.length === 2, 'both servers up', 5000);
+  await b.stop();
+  await waitFor(() => pool()?.length === 1, 'the stopped server down', 5000);
+  const kernelDestinations = async (): Promise<number> => (await table.listServices())[0]?.destinations.length ?? 0;
+  await waitFor(async () => await kernelDestinations() === 1, 'the stopped server drained out of the table', 5000);
+  await reconciler.settled();
+  const callsBefore = table.calls.length;
+  const eventsBefore = events.length;
+  assert.ok(callsBefore > 0, 'the table was programmed before the crash');
 
   writeFileSync(marker, '');
   await waitFor(() => seen('health.worker-restarted').length === 1, 'the restart announced', 10_000);
@@ -221,10 +243,23 @@ test('a worker that crashes is logged, announced, restarted, and its services pr
   assert.deepEqual(crashed[0]!.data, { exitCode: 1, crashes: 1, restartInMs: 50 });
   const loud = lines.filter((l) => l.level === 50 && /^health-check worker crashed: crash check: thrown outside the promise; restarting it in 50 ms/.test(l.msg));
   assert.equal(loud.length, 1, 'one error line');
-  // Re-proven from the initial state (down), then up again.
-  await waitFor(() => pool()?.length === 1 && monitor.quorumUp('web') === true, 'the server proven up again', 5000);
-  assert.equal(seen('realserver.up').length, 2);
-  await monitor.update([web]);
+  // More than `rise` rounds of the stopped server's check by the new thread.
+  const failuresAt = (): number => tallies.filter((x) => x.type === 'tcp').reduce((n, x) => n + x.fail, 0);
+  const failedBefore = failuresAt();
+  await waitFor(() => failuresAt() >= failedBefore + 5, 'five failed checks of the stopped server by the new thread', 10_000);
+  await reconciler.settled();
+
+  assert.deepEqual(table.calls.slice(callsBefore), [], 'no IPVS operation after the crash');
+  assert.deepEqual(pool(), [`${a.port}=1`]);
+  assert.equal(monitor.quorumUp('web'), true);
+  const after = events.slice(eventsBefore).map((e) => e.type);
+  assert.deepEqual(after.filter((type) => type.startsWith('realserver.') || type.startsWith('quorum.')), [], 'no server re-announced');
+  const stopped = monitor.status()[0]!.realServers.find((rs) => rs.port === b.port)!;
+  assert.equal(stopped.up, false);
+  assert.match(stopped.reason, /tcp: /, 'the down server keeps the reason it went down for');
+
+  await b.start();
+  await waitFor(() => pool()?.length === 2, 'the stopped server proven up again by the new thread', 5000);
 });
 
 test('a worker that keeps crashing is given up on after the restart budget', async (t) => {
