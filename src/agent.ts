@@ -94,7 +94,14 @@ export class Agent implements StatusSource, AdminActions {
     this.logger = options.logger;
     this.config = config;
     this.plan = planOf(config, hostname());
-    this.bus = new EventBus(this.plan.node, () => this.clock.wallNow());
+    this.bus = new EventBus(this.plan.node, () => this.clock.wallNow(), (err, event) => {
+      // The first ones with their stack; then a sample, so that a subscriber failing on
+      // every event cannot flood the log (the metric counts them all).
+      const n = this.bus.subscriberErrors;
+      if (n <= 10 || n % 1000 === 0) {
+        this.logger.error({ err, event: event.type, object: event.object, errors: n }, `an event subscriber failed on ${event.type} (error ${n}); the agent carries on`);
+      }
+    });
   }
 
   /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */

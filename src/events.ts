@@ -22,7 +22,11 @@ export interface AgentEvent {
 }
 
 export type EventInput = Omit<AgentEvent, 'id' | 'time' | 'node'> & { time?: string };
-export type EventHandler = (event: AgentEvent) => void;
+/** A handler may be async: a rejection is contained like a throw. */
+export type EventHandler = (event: AgentEvent) => unknown;
+
+/** A subscriber threw (or its promise rejected) while handling `event`. */
+export type SubscriberErrorHandler = (err: unknown, event: AgentEvent) => void;
 
 /** Matches "vrrp.*", "realserver.down", "*" against an event type. */
 export function eventTypeMatches(pattern: string, type: string): boolean {
@@ -31,23 +35,57 @@ export function eventTypeMatches(pattern: string, type: string): boolean {
   return new RegExp(`^${escaped.join('.*')}$`).test(type);
 }
 
+/**
+ * Delivers every event to its subscribers synchronously, in subscription order.
+ * A subscriber's error is its own: it is counted and handed to `onSubscriberError`
+ * (the agent logs it), and neither the other subscribers nor the publisher see it.
+ * The publisher is often the failover path itself; a bug in metrics or alert code
+ * must never stop a takeover or kill the daemon.
+ */
 export class EventBus {
   private handlers = new Set<{ patterns: string[]; handler: EventHandler }>();
+  private errors = 0;
+  private onSubscriberError: SubscriberErrorHandler;
 
-  constructor(private readonly node: string, private readonly wallNow: () => Date = () => new Date()) {}
+  constructor(
+    private readonly node: string,
+    private readonly wallNow: () => Date = () => new Date(),
+    onSubscriberError?: SubscriberErrorHandler,
+  ) {
+    this.onSubscriberError = onSubscriberError ?? (() => undefined);
+  }
+
+  /** Subscriber errors since the bus was made. */
+  get subscriberErrors(): number {
+    return this.errors;
+  }
+
+  /** Where subscriber errors are reported from now on (the agent's logger, once it has one). */
+  reportSubscriberErrors(handler: SubscriberErrorHandler): void {
+    this.onSubscriberError = handler;
+  }
 
   publish(input: EventInput): AgentEvent {
     const event: AgentEvent = { id: randomUUID(), node: this.node, time: input.time ?? this.wallNow().toISOString(), ...input } as AgentEvent;
     for (const entry of [...this.handlers]) {
       if (!entry.patterns.some((p) => eventTypeMatches(p, event.type))) continue;
-      // One broken subscriber must not stop the others or the publisher (failover path).
       try {
-        entry.handler(event);
+        const result = entry.handler(event);
+        if (result instanceof Promise) result.then(undefined, (err: unknown) => this.subscriberFailed(err, event));
       } catch (err) {
-        queueMicrotask(() => { throw err; });
+        this.subscriberFailed(err, event);
       }
     }
     return event;
+  }
+
+  private subscriberFailed(err: unknown, event: AgentEvent): void {
+    this.errors++;
+    try {
+      this.onSubscriberError(err, event);
+    } catch {
+      // The reporter itself failed (a broken logger): the count still tells.
+    }
   }
 
   subscribe(patterns: string | string[], handler: EventHandler): () => void {

@@ -63,6 +63,12 @@ export class Metrics {
     const vrrpTransitions = new Counter({ name: 'failoverd_vrrp_transitions_total', help: 'VRRP state transitions.', labelNames: ['instance', 'from', 'to'], registers });
     const rsTransitions = new Counter({ name: 'failoverd_realserver_transitions_total', help: 'Real server up/down transitions.', labelNames: ['service', 'real_server', 'to'], registers });
     const reloads = new Counter({ name: 'failoverd_config_reloads_total', help: 'Configuration reloads by result.', labelNames: ['result'], registers });
+    new Counter({
+      name: 'failoverd_event_subscriber_errors_total',
+      help: 'Errors thrown by event subscribers (metrics, alerts, logs); logged, never fatal.',
+      registers,
+      collect() { this.reset(); this.inc(bus.subscriberErrors); },
+    });
     const quorumLost = new Counter({ name: 'failoverd_quorum_lost_total', help: 'Times a service lost quorum.', labelNames: ['service'], registers });
     this.checkResults = new Counter({ name: 'failoverd_check_results_total', help: 'Health check results by check type.', labelNames: ['type', 'result'], registers });
     this.checkLatency = new BatchedHistogram({ name: 'failoverd_check_latency_seconds', help: 'Health check latency by check type.', labelNames: ['type'], buckets: CHECK_LATENCY_BUCKETS, registers });
