@@ -458,6 +458,16 @@ export class Agent implements StatusSource, AdminActions {
     return false;
   }
 
+  /**
+   * The last-resort path (src/agent/last-resort.ts): every instance stops as on SIGTERM
+   * (a master sends priority 0 and removes its VIPs), and nothing else is touched: the
+   * IPVS table, the sync daemon and the health checks are left for the next agent.
+   */
+  async resignAll(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `resigning vrrp ${i.name}`))));
+  }
+
   /** SIGTERM/SIGINT: masters resign (priority 0) and drop their VIPs; IPVS kept or removed per on_stop. */
   async stop(): Promise<void> {
     if (this.stopped) return;

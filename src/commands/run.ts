@@ -1,4 +1,5 @@
 import { Agent, ConfigRejectedError } from '../agent.js';
+import { installLastResort, LAST_RESORT_EXIT_CODE } from '../agent/last-resort.js';
 import { createLogger } from '../log.js';
 import { DEFAULT_CONFIG_PATH } from './check.js';
 import { parseFlags, type Command } from './command.js';
@@ -18,6 +19,10 @@ Signals:
                   (VRRP state, health state and IPVS entries are kept)
   SIGTERM/SIGINT  graceful stop: masters send priority 0 and drop their VIPs;
                   IPVS entries are kept (on_stop: keep) or removed (on_stop: remove)
+
+An internal error that escapes every handler is logged with its stack; masters
+then resign (priority 0, VIPs removed), the IPVS table is left as it is, and
+the agent exits ${LAST_RESORT_EXIT_CODE} for systemd's Restart=on-failure.
 
 Logs are pino JSON on stderr; pretty on a terminal or with --log-format pretty.
 Under systemd (NOTIFY_SOCKET) it sends READY, RELOADING, STOPPING and WATCHDOG.
@@ -61,6 +66,7 @@ Options:
     const level = typeof flags['log-level'] === 'string' ? flags['log-level'] : logging.level;
     const logger = createLogger({ level, ...(format === 'auto' ? {} : { pretty: format === 'pretty' }) });
     agent.useLogger(logger);
+    installLastResort({ events: process, logger: () => logger, resign: () => agent.resignAll(), exit: (code) => process.exit(code) });
 
     let stopping: Promise<void> | undefined;
     let stopped!: () => void;

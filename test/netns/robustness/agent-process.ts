@@ -67,8 +67,8 @@ export class AgentProcess {
    * Starts `failoverd run --config FILE` inside the namespace (same pid: ip netns exec execs).
    * At debug level every bus event is logged ({event}), so tests can count what was published.
    */
-  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug'): AgentProcess {
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
+  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug', nodeArgs: string[] = []): AgentProcess {
+    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
     });
     return new AgentProcess(proc, socketPath);
