@@ -147,8 +147,9 @@ export class Agent implements StatusSource, AdminActions {
         bus: this.bus,
         logger: log,
         onPoolChange: (desired) => this.applyPools(desired),
-        onCheckResults: ({ tallies, last }) => {
+        onCheckResults: ({ tallies, last, heapUsedBytes }) => {
           this.metrics?.recordChecks(tallies);
+          this.metrics?.recordWorkerHeap(heapUsedBytes);
           foldLastResults(this.lastCheck, last);
         },
         onGiveUp: (err) => this.options.onFatal?.(err),

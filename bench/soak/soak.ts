@@ -116,14 +116,16 @@ logging: { format: json }
 `;
 }
 
-interface Sample { t: number; rssKb: number; heapUsed: number; fds: number; cpuMs: number }
+/** heapUsed: the main thread's; workerHeapUsed: the health-check thread's, as it last reported. */
+interface Sample { t: number; rssKb: number; heapUsed: number; workerHeapUsed: number; fds: number; cpuMs: number }
 const samples: Record<'a' | 'b', Sample[]> = { a: [], b: [] };
 const states: { t: number; a: string; b: string }[] = [];
 
 async function sample(key: 'a' | 'b', agent: AgentProcess): Promise<void> {
   const r = agent.resources();
-  const heapUsed = sumOf(await agent.metrics(), 'nodejs_heap_size_used_bytes');
-  samples[key].push({ t: Date.now(), ...r, heapUsed });
+  const metrics = await agent.metrics();
+  const heapUsed = sumOf(metrics, 'nodejs_heap_size_used_bytes');
+  samples[key].push({ t: Date.now(), ...r, heapUsed, workerHeapUsed: sumOf(metrics, 'failoverd_health_worker_heap_used_bytes') });
 }
 
 /**
@@ -152,8 +154,17 @@ async function liveHeap(key: 'a' | 'b', agent: AgentProcess, label: string): Pro
   if (KEEP_SNAPSHOTS) copyFileSync(join(dir, file), join(KEEP_SNAPSHOTS, `soak-${names[key]}-${label}.heapsnapshot`));
   rmSync(join(dir, file));
   const r = agent.resources();
-  const heapUsed = sumOf(await agent.metrics(), 'nodejs_heap_size_used_bytes');
-  return { t: Date.now(), ...r, heapUsed };
+  const metrics = await agent.metrics();
+  return { t: Date.now(), ...r, heapUsed: sumOf(metrics, 'nodejs_heap_size_used_bytes'), workerHeapUsed: sumOf(metrics, 'failoverd_health_worker_heap_used_bytes') };
+}
+
+/**
+ * The worker's heap cannot be collected on demand from outside: the lowest of its
+ * samples in the minute before `at` is the nearest to its live heap.
+ */
+function workerHeapFloor(key: 'a' | 'b', at: number): number {
+  const recent = samples[key].filter((x) => x.t <= at + 5000 && x.t >= at - 65_000 && x.workerHeapUsed > 0);
+  return Math.min(...recent.map((x) => x.workerHeapUsed));
 }
 
 async function cleanup(): Promise<void> {
@@ -269,6 +280,8 @@ async function main(): Promise<void> {
     const lb = liveBaseline[key], le = liveEnd[key];
     const liveGrowth = (le.heapUsed - lb.heapUsed) / lb.heapUsed;
     check(`${names[key]}: live heap (after a full GC) ${(lb.heapUsed / 1048576).toFixed(2)} → ${(le.heapUsed / 1048576).toFixed(2)} MiB (${(liveGrowth * 100).toFixed(1)}%, bound < 10%)`, liveGrowth < 0.10);
+    const wb = workerHeapFloor(key, windowStart), we = workerHeapFloor(key, windowEnd);
+    lines.push(`  health-check thread heap (lowest of the minute before): ${(wb / 1048576).toFixed(2)} → ${(we / 1048576).toFixed(2)} MiB (${(((we - wb) / wb) * 100).toFixed(1)}%)`);
     lines.push(`  heap used ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB; CPU ${((e.cpuMs - b.cpuMs) / 1000).toFixed(1)} s over ${((e.t - b.t) / 1000).toFixed(0)} s`);
     report[key] = { baseline: b, end: e, liveBaseline: lb, liveEnd: le, published: published.length, received: got.length, missing: missing.length, duplicates, inWindow: Object.fromEntries(['realserver.down', 'realserver.up', 'vrrp.state', 'quorum.lost', 'quorum.regained'].map((t) => [t, count(t)])) };
   }
@@ -276,11 +289,11 @@ async function main(): Promise<void> {
   check(`both MASTER in ${dual} of ${states.length} one-second state samples`, dual === 0);
   report['samples'] = samples;
   const table = [
-    '| agent | RSS after warm-up | RSS at end | growth | heap used (warm-up → end) | live heap after full GC (warm-up → end) | fds (warm-up → end) |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| agent | RSS after warm-up | RSS at end | growth | main heap used (warm-up → end) | main live heap after full GC (warm-up → end) | health thread heap, lowest of the minute before (warm-up → end) | fds (warm-up → end) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...(['a', 'b'] as const).map((k) => {
       const b = baseline[k], e = end[k];
-      return `| ${names[k]} | ${(b.rssKb / 1024).toFixed(1)} MiB | ${(e.rssKb / 1024).toFixed(1)} MiB | ${(((e.rssKb - b.rssKb) / b.rssKb) * 100).toFixed(1)}% | ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB | ${(liveBaseline[k].heapUsed / 1048576).toFixed(2)} → ${(liveEnd[k].heapUsed / 1048576).toFixed(2)} MiB | ${b.fds} → ${e.fds} |`;
+      return `| ${names[k]} | ${(b.rssKb / 1024).toFixed(1)} MiB | ${(e.rssKb / 1024).toFixed(1)} MiB | ${(((e.rssKb - b.rssKb) / b.rssKb) * 100).toFixed(1)}% | ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB | ${(liveBaseline[k].heapUsed / 1048576).toFixed(2)} → ${(liveEnd[k].heapUsed / 1048576).toFixed(2)} MiB | ${(workerHeapFloor(k, windowStart) / 1048576).toFixed(2)} → ${(workerHeapFloor(k, windowEnd) / 1048576).toFixed(2)} MiB | ${b.fds} → ${e.fds} |`;
     }),
   ];
   process.stdout.write(`\nSoak: ${((windowEnd - t0) / 60_000).toFixed(1)} min, ${caused.flaps} real-server flaps, ${caused.linkDowns + caused.forced} failovers and failbacks\n\n${table.join('\n')}\n\n${lines.join('\n')}\n\nfailovers: ${JSON.stringify(failovers)}\n${ok ? 'PASS' : 'FAIL'}\n`);

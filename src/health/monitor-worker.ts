@@ -8,6 +8,7 @@
 // deserialized: events and log lines as they happen (transitions are rare), status
 // only for what an event says changed, pools only for the services that changed
 // (coalesced over poolDelayMs), check results as periodic tallies.
+import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { loadCheckPlugins } from '../../checks/index.js';
@@ -174,7 +175,7 @@ function flushResults(): void {
   }
   lastResults.clear();
   const transfer = [last.ok, last.latencyMs, last.atMs, last.reason, last.type].map((a) => a.buffer as ArrayBuffer);
-  post({ kind: 'results', batch: { tallies: tallies.take(), last } }, transfer);
+  post({ kind: 'results', batch: { tallies: tallies.take(), last, heapUsedBytes: getHeapStatistics().used_heap_size } }, transfer);
 }
 
 // ---- the monitor -------------------------------------------------------------

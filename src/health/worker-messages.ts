@@ -43,6 +43,8 @@ export interface LastResults {
 export interface CheckResultBatch {
   tallies: CheckTally[];
   last: LastResults;
+  /** The worker's own V8 heap in use (its isolate is not in the main thread's heap metrics). */
+  heapUsedBytes: number;
 }
 
 export interface LastResult {

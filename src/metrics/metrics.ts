@@ -53,6 +53,7 @@ export class Metrics {
   readonly registry = new Registry();
   private readonly checkResults: Counter<'type' | 'result'>;
   private readonly checkLatency: BatchedHistogram;
+  private readonly workerHeap: Gauge;
   private readonly unsubscribe: () => void;
 
   constructor(bus: EventBus, private readonly sources: MetricsSources = {}, options: { defaultMetrics?: boolean } = {}) {
@@ -71,6 +72,7 @@ export class Metrics {
     });
     const quorumLost = new Counter({ name: 'failoverd_quorum_lost_total', help: 'Times a service lost quorum.', labelNames: ['service'], registers });
     this.checkResults = new Counter({ name: 'failoverd_check_results_total', help: 'Health check results by check type.', labelNames: ['type', 'result'], registers });
+    this.workerHeap = new Gauge({ name: 'failoverd_health_worker_heap_used_bytes', help: 'V8 heap in use by the health-check worker thread.', registers });
     this.checkLatency = new BatchedHistogram({ name: 'failoverd_check_latency_seconds', help: 'Health check latency by check type.', labelNames: ['type'], buckets: CHECK_LATENCY_BUCKETS, registers });
 
     this.unsubscribe = bus.subscribe('*', (event) => {
@@ -105,6 +107,11 @@ export class Metrics {
   recordCheck(type: string, ok: boolean, latencyMs: number): void {
     this.checkResults.inc({ type, result: ok ? 'ok' : 'fail' });
     this.checkLatency.observe({ type }, latencyMs / 1000);
+  }
+
+  /** The health-check thread's heap in use, as it last reported it. */
+  recordWorkerHeap(bytes: number): void {
+    this.workerHeap.set(bytes);
   }
 
   /** The same for results counted elsewhere (the health worker's periodic tallies). */
