@@ -48,7 +48,8 @@ export function formatDuration(ms: number): string {
 /** "from 1s to 1d (or 0s for off)", for messages and the JSON Schema. */
 export function durationRangeText(range: DurationRange): string {
   const min = range.minMs ?? 0;
-  const span = min > 0 ? `from ${formatDuration(min)} to ${formatDuration(range.maxMs)}` : `at most ${formatDuration(range.maxMs)}`;
+  const max = formatDuration(range.maxMs);
+  const span = min > 0 ? `from ${formatDuration(min)} to ${max}` : `at most ${max}`;
   return range.zeroMeansOff && min > 0 ? `${span} (or 0s for off)` : span;
 }
 
@@ -68,7 +69,9 @@ export function parseDurationArgument(value: unknown, range: DurationRange): num
   let ms: number | undefined;
   if (typeof value === 'number') ms = Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
   else if (typeof value === 'string') ms = /^\s*\d+\s*$/.test(value) ? Number(value) : parseDuration(value);
-  const shown = typeof value === 'string' ? JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value) : String(value);
+  const shown = typeof value === 'string'
+    ? JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)
+    : String(value);
   if (ms === undefined) throw new Error(`invalid duration ${shown} (use e.g. 1500ms, 30s, 5m, 1h30m)`);
   const problem = durationRangeProblem(ms, range);
   if (problem) throw new Error(`invalid duration ${shown}: ${problem}`);

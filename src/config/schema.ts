@@ -7,7 +7,9 @@ import { validateCronExpression } from 'cron';
 import { z } from 'zod';
 import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';
-import { DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange } from './duration.js';
+import {
+  DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange,
+} from './duration.js';
 import { configErrorMap, withGot } from './issues.js';
 
 export type CheckPluginRegistry = ReadonlyMap<string, CheckPlugin>;
@@ -41,7 +43,9 @@ const duration = (range: DurationRange) => z.string({ error: DURATION_EXPECTED }
     if (problem) { ctx.addIssue({ code: 'custom', message: problem, input: s }); return z.NEVER; }
     return ms;
   })
-  .meta({ description: `A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s; ${durationRangeText(range)}` });
+  .meta({
+    description: `A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s; ${durationRangeText(range)}`,
+  });
 const durationDefault = (text: string, range: DurationRange) => duration(range).prefault(text);
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);

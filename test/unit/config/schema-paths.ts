@@ -48,7 +48,8 @@ export function schemaKeys(plugins: CheckPluginRegistry): Map<string, SchemaKey>
       walk(child, [...path, key], depth + 1);
     }
     if (node.items) walk(node.items, path, depth + 1);
-    for (const branch of [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])]) walk(branch, path, depth + 1);
+    const branches = [...(node.anyOf ?? []), ...(node.oneOf ?? []), ...(node.allOf ?? [])];
+    for (const branch of branches) walk(branch, path, depth + 1);
   };
   walk(root, [], 0);
   return keys;
