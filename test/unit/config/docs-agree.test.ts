@@ -3,14 +3,16 @@
 // documented. The docs name keys in three ways, all read here:
 //   - YAML blocks (```yaml): whole sections (`alerts:` …) or fragments (`template:` …);
 //   - key tables: a table whose first column is headed "key", "YAML key" or "option";
-//   - settings in prose: `section.key: value`.
+//   - settings in prose: `section.key: value`;
+//   - key lists in docs/config.md's sections: `{name, url, timeout (5s)}`.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify, type Node } from 'yaml';
 import { loadCheckPlugins } from '../../../checks/index.js';
-import { formatConfigError, loadConfigText, type CheckPluginRegistry } from '../../../src/config/index.js';
+import { formatConfigError, loadConfigText, parseDuration } from '../../../src/config/index.js';
+import type { CheckPluginRegistry } from '../../../src/config/index.js';
 import { BASE } from './config-text.js';
 import { schemaKeys, type SchemaKey } from './schema-paths.js';
 
@@ -67,23 +69,51 @@ const KEY_TABLE_HEADS = new Set(['key', 'yaml key', 'option']);
 const codeSpans = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
 const cells = (row: string) => row.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim());
 
-/** Keys in the first column of key tables. */
-function tableKeys(prose: ProseLine[]): Array<{ line: number; path: string[] }> {
-  const out: Array<{ line: number; path: string[] }> = [];
+interface KeyRow { line: number; paths: string[][]; defaults?: string }
+
+/** The keys in the first column of key tables, with the "default" column's text. */
+function tableKeys(prose: ProseLine[]): KeyRow[] {
+  const out: KeyRow[] = [];
   let inKeyTable = false;
+  let defaultColumn = -1;
   let previous = -1;
   for (const { line, text } of prose) {
     if (!text.trim().startsWith('|')) { previous = -1; continue; }
-    const first = cells(text)[0] ?? '';
+    const row = cells(text);
+    const first = row[0] ?? '';
     const isHead = KEY_TABLE_HEADS.has(first.toLowerCase());
-    if (previous !== line - 1) inKeyTable = isHead; // the first row of a table is its header
+    if (previous !== line - 1) { // the first row of a table is its header
+      inKeyTable = isHead;
+      defaultColumn = row.findIndex((c) => c.toLowerCase() === 'default');
+    }
     previous = line;
     if (!inKeyTable || isHead || /^:?-+:?$/.test(first)) continue;
-    for (const span of codeSpans(first)) {
-      if (KEY_TOKEN.test(span)) out.push({ line, path: span.replace(/\[\]/g, '').split('.') });
-    }
+    const paths = codeSpans(first).filter((span) => KEY_TOKEN.test(span))
+      .map((span) => span.replace(/\[\]/g, '').split('.'));
+    out.push({ line, paths, ...(defaultColumn > 0 && row[defaultColumn] ? { defaults: row[defaultColumn] } : {}) });
   }
   return out;
+}
+
+/**
+ * The documented default, normalised to compare with the schema's, or undefined when
+ * the text is prose ("host name", "required", "—") rather than a value.
+ */
+function documentedDefault(text: string, schemaDefault: unknown): unknown {
+  const value = text.replace(/`/g, '').replace(/\s*\(.*\)$/, '').trim();
+  if (typeof schemaDefault === 'boolean') return value === 'true' ? true : value === 'false' ? false : undefined;
+  if (typeof schemaDefault === 'number') return /^-?\d+$/.test(value) ? Number(value) : undefined;
+  if (Array.isArray(schemaDefault)) {
+    return /^\[.*\]$/.test(value) ? JSON.stringify(parseDocument(value).toJS()) : undefined;
+  }
+  if (typeof schemaDefault !== 'string') return undefined;
+  if (parseDuration(schemaDefault) !== undefined) return value === '0' ? 0 : parseDuration(value);
+  return /^[\w./:-]+$/.test(value) ? value : undefined;
+}
+
+function normalisedDefault(schemaDefault: unknown): unknown {
+  if (Array.isArray(schemaDefault)) return JSON.stringify(schemaDefault);
+  return typeof schemaDefault === 'string' ? parseDuration(schemaDefault) ?? schemaDefault : schemaDefault;
 }
 
 class Schema {
@@ -115,6 +145,21 @@ function yamlKeys(node: unknown, path: string[], freeForm: (p: string[]) => bool
   }
 }
 
+/** Splits on commas outside (), [] and "". */
+function splitTopLevel(text: string): string[] {
+  const items: string[] = [];
+  let depth = 0;
+  let quoted = false;
+  let current = '';
+  for (const ch of text) {
+    if (ch === '"') quoted = !quoted;
+    else if (!quoted && (ch === '(' || ch === '[')) depth++;
+    else if (!quoted && (ch === ')' || ch === ']')) depth--;
+    if (ch === ',' && depth === 0 && !quoted) { items.push(current); current = ''; } else current += ch;
+  }
+  return [...items, current];
+}
+
 // Placeholders the prose uses in values, and an example for each.
 const PLACEHOLDERS: Record<string, string> = { HOST: '127.0.0.1', PORT: '9696' };
 
@@ -128,17 +173,51 @@ class DocsReader {
   read(doc: Doc): void {
     const { fences, prose } = split(doc);
     for (const fence of fences) if (fence.lang === 'yaml') this.yamlBlock(fence);
-    for (const { line, path } of tableKeys(prose)) {
-      for (const p of path) this.documented.add(p);
-      if (this.schema.endingIn(path).length > 0) continue;
-      this.mismatch(doc.file, line, path.join('.'), 'in a key table, but the config schema has no such key');
+    for (const { line, paths, defaults } of tableKeys(prose)) {
+      // "`quorum`, `hysteresis` | 1, 0": one default per key.
+      const parts = defaults?.split(/\s+\/\s+|,\s+/);
+      paths.forEach((path, i) => {
+        for (const p of path) this.documented.add(p);
+        const known = this.schema.endingIn(path);
+        if (known.length === 0) {
+          this.mismatch(doc.file, line, path.join('.'), 'in a key table, but the config schema has no such key');
+        } else if (parts && parts.length === paths.length) {
+          this.checkDefault(doc.file, line, path, known, parts[i]!);
+        }
+      });
     }
     // Keys named in code in prose count as documented where keys are described.
     const describesKeys = doc.file === 'docs/config.md' || doc.file === 'docs/health.md';
+    let inConfigSections = doc.file === 'docs/config.md';
     for (const { line, text } of prose) {
+      if (/^## For the code/.test(text)) inConfigSections = false; // from here on: FailoverdConfig, not the file
       for (const span of codeSpans(text)) {
         this.proseSetting(doc.file, line, span);
+        if (inConfigSections) this.keyList(doc.file, line, span);
         if (describesKeys) for (const word of span.split(/[^A-Za-z0-9_]+/)) if (word) this.documented.add(word);
+      }
+    }
+  }
+
+  /** A key table's default agrees with the schema's (one of the keys the name can be: `weight`). */
+  private checkDefault(file: string, line: number, path: string[], known: string[][], text: string): void {
+    const defaults = known.map((p) => this.schema.keys.get(p.join('.'))?.default);
+    if (defaults.includes(undefined)) return; // a key of that name without a default (a check's interval)
+    const comparable = defaults.filter((d) => documentedDefault(text, d) !== undefined);
+    if (comparable.length === 0) return;
+    if (comparable.some((d) => documentedDefault(text, d) === normalisedDefault(d))) return;
+    const actual = [...new Set(comparable.map((d) => JSON.stringify(d)))].join(' or ');
+    const problem = `documented default ${JSON.stringify(text)}, but the schema's is ${actual}`;
+    this.mismatch(file, line, path.join('.'), problem);
+  }
+
+  /** `{interface, sync_id (default vrid), group, port}`: each item starts with a key. */
+  private keyList(file: string, line: number, span: string): void {
+    for (const list of span.matchAll(/\{([^{}]*)\}/g)) {
+      for (const item of splitTopLevel(list[1]!)) {
+        const key = /^\s*([a-z_][a-z0-9_]*)\b/.exec(item)?.[1];
+        if (!key || this.schema.endingIn([key]).length > 0) continue;
+        this.mismatch(file, line, key, 'in a {key, …} list, but the config schema has no such key');
       }
     }
   }
@@ -245,6 +324,13 @@ describe('docs and the config schema agree', async () => {
       .filter((k) => !underFreeForm(k) && !documented.has(k.path[k.path.length - 1]!))
       .map((k) => k.path.join('.'));
     assert.deepEqual(missing, [], `keys the schema accepts but no doc mentions:\n${missing.join('\n')}`);
+  });
+
+  it('docs/config.md has a section for every top-level key', () => {
+    const text = readFileSync(`${repo}docs/config.md`, 'utf8');
+    const headings = text.split('\n').filter((l) => /^#{2,4} /.test(l)).join(' ');
+    const missing = [...schema.roots].filter((root) => !new RegExp(`\\b${root}\\b`).test(headings));
+    assert.deepEqual(missing, [], 'top-level keys without a heading in docs/config.md');
   });
 
   it('the reader finds what the docs hold (a guard against a reader that sees nothing)', () => {

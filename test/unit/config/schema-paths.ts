@@ -10,6 +10,8 @@ export interface SchemaKey {
   duration: boolean;
   /** A mapping of names the user chooses (headers): nothing under it is a config key. */
   freeForm: boolean;
+  /** The default, as written in the file ("1s"), when the key has one. */
+  default?: unknown;
 }
 
 type JsonSchema = {
@@ -21,6 +23,7 @@ type JsonSchema = {
   oneOf?: JsonSchema[];
   allOf?: JsonSchema[];
   pattern?: string;
+  default?: unknown;
 };
 
 export function schemaKeys(plugins: CheckPluginRegistry): Map<string, SchemaKey> {
@@ -38,6 +41,8 @@ export function schemaKeys(plugins: CheckPluginRegistry): Map<string, SchemaKey>
     const variants = [node, ...(node.anyOf ?? []), ...(node.oneOf ?? [])].map(resolve);
     if (variants.some((v) => v.pattern === DURATION_PATTERN.source)) known.duration = true;
     if (variants.some((v) => typeof v.additionalProperties === 'object' && !v.properties)) known.freeForm = true;
+    const withDefault = variants.find((v) => v.default !== undefined);
+    if (withDefault) known.default = withDefault.default;
     keys.set(id, known);
   };
   const walk = (raw: JsonSchema, path: string[], depth: number): void => {
