@@ -12,12 +12,29 @@ export interface Clock {
   setTimer(delayMs: number, fn: () => void): TimerHandle;
 }
 
+/**
+ * The longest delay Node's setTimeout honours: it keeps delays in a signed 32-bit
+ * integer and fires a longer one (about 24.8 days and up) after 1 ms instead.
+ */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
 export const systemClock: Clock = {
   now: () => performance.now(),
   wallNow: () => new Date(),
+  // A delay above MAX_TIMER_DELAY_MS is waited out in steps rather than clamped:
+  // clamping would fire early, and early is the failure (a forced backup released, a
+  // window closed). Steps are counted, not measured, so a timer never fires before its
+  // delay has elapsed. NaN and negative delays mean "at once", Infinity never fires.
   setTimer(delayMs, fn) {
-    const t = setTimeout(fn, Math.max(0, delayMs));
-    return { cancel: () => clearTimeout(t) };
+    let remaining = Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs);
+    let timer: ReturnType<typeof setTimeout>;
+    const arm = (): void => {
+      const step = Math.min(remaining, MAX_TIMER_DELAY_MS);
+      remaining -= step;
+      timer = setTimeout(remaining > 0 ? arm : fn, step);
+    };
+    arm();
+    return { cancel: () => clearTimeout(timer) };
   },
 };
 

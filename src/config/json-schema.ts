@@ -12,7 +12,14 @@ export const SCHEMA_ID = 'https://github.com/failoverd/failoverd/config/schema.j
 /** The JSON Schema text (2-space JSON with a final newline) for these check plugins. */
 export function configJsonSchemaText(plugins: CheckPluginRegistry): string {
   const registry = z.registry<{ id?: string }>();
-  const schema = z.toJSONSchema(buildConfigSchema(plugins, { forEditors: true, registry }), { io: 'input', unrepresentable: 'any', target: 'draft-2020-12', metadata: registry });
+  const schema = z.toJSONSchema(buildConfigSchema(plugins, { forEditors: true, registry }), {
+    io: 'input', unrepresentable: 'any', target: 'draft-2020-12', metadata: registry,
+    // Descriptions set with .meta() (a duration's range) go to the editor too.
+    override: (ctx) => {
+      const description = z.globalRegistry.get(ctx.zodSchema as unknown as z.ZodType)?.description;
+      if (description && !ctx.jsonSchema.description) ctx.jsonSchema.description = description;
+    },
+  });
   const document = { ...schema, $id: SCHEMA_ID, title: 'failoverd configuration', description: 'failoverd.yaml: VRRP instances, IPVS services, health checks, alerts, schedules. See docs/config.md.' };
   return `${JSON.stringify(document, null, 2)}\n`;
 }

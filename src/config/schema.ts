@@ -7,7 +7,9 @@ import { validateCronExpression } from 'cron';
 import { z } from 'zod';
 import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';
-import { DURATION_PATTERN, parseDuration } from './duration.js';
+import {
+  DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange,
+} from './duration.js';
 import { configErrorMap, withGot } from './issues.js';
 
 export type CheckPluginRegistry = ReadonlyMap<string, CheckPlugin>;
@@ -27,11 +29,24 @@ function mapping<T extends z.ZodRawShape>(shape: T) {
 export function knownConfigKeys(): ReadonlySet<string> { return knownKeys; }
 
 const DURATION_EXPECTED = 'expected a duration like 250ms, 2s or 1m';
-const duration = () => z.string({ error: DURATION_EXPECTED })
+// Every duration key names its range: a timer longer than Node's limit fires after
+// 1 ms, so an unbounded duration is a flood (garp.refresh: 25d) or an early release.
+const MINUTE = 60_000;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const UP_TO = (maxMs: number): DurationRange => ({ maxMs });
+const duration = (range: DurationRange) => z.string({ error: DURATION_EXPECTED })
   .regex(DURATION_PATTERN, DURATION_EXPECTED)
-  .transform((s) => parseDuration(s)!)
-  .meta({ description: 'A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s' });
-const durationDefault = (text: string) => duration().prefault(text);
+  .transform((s, ctx) => {
+    const ms = parseDuration(s)!;
+    const problem = durationRangeProblem(ms, range);
+    if (problem) { ctx.addIssue({ code: 'custom', message: problem, input: s }); return z.NEVER; }
+    return ms;
+  })
+  .meta({
+    description: `A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s; ${durationRangeText(range)}`,
+  });
+const durationDefault = (text: string, range: DurationRange) => duration(range).prefault(text);
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 const port = () => int(0, 65535);
@@ -79,11 +94,12 @@ const vrrpInstanceSchema = mapping({
   /** 255 = address owner; 0 is reserved for resigning. */
   priority: int(1, 255).default(100),
   version: z.literal([2, 3]).default(3),
-  advert_interval: durationDefault('1s'),
+  /** The exact bounds depend on the version (checked across keys). */
+  advert_interval: durationDefault('1s', UP_TO(255_000)),
   preempt: z.boolean().default(true),
-  preempt_delay: durationDefault('0s'),
+  preempt_delay: durationDefault('0s', UP_TO(HOUR)),
   /** How long to stay in BACKUP after start before contending (keepalived's vrrp_startup_delay). */
-  startup_delay: durationDefault('0s'),
+  startup_delay: durationDefault('0s', UP_TO(HOUR)),
   /** Source address for unicast adverts; defaults to the interface's primary address. */
   unicast_source: ipAddress().optional(),
   /** Empty: multicast to 224.0.0.18 / ff02::12. */
@@ -91,11 +107,11 @@ const vrrpInstanceSchema = mapping({
   vips: z.array(vipSchema).min(1),
   garp: mapping({
     count: int(0, 100).default(5),
-    interval: durationDefault('100ms'),
+    interval: durationDefault('100ms', UP_TO(MINUTE)),
     /** Repeat the gratuitous ARPs this often while MASTER; 0s = never. */
-    refresh: durationDefault('0s'),
+    refresh: durationDefault('0s', { minMs: 1000, maxMs: DAY, zeroMeansOff: true }),
     /** A second burst this long after becoming MASTER (keepalived's garp_master_delay); 0s = none. */
-    delay: durationDefault('5s'),
+    delay: durationDefault('5s', UP_TO(HOUR)),
   }).prefault({}),
   track: mapping({
     /** weight 0: FAULT while the interface is down; otherwise priority changes by weight. */
@@ -123,17 +139,17 @@ const CHECK_COMMON_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'warmu
 const checkCommonShape = {
   /** Check plugin: tcp, http, https, exec, or any other file in checks/. */
   type: z.string().regex(/^[a-z][a-z0-9_-]*$/, 'expected a check type name'),
-  interval: duration().optional(),
-  timeout: duration().optional(),
+  interval: duration({ minMs: 1, maxMs: HOUR }).optional(),
+  timeout: duration({ minMs: 1, maxMs: 5 * MINUTE }).optional(),
   /** Consecutive successes to come up. */
   rise: int(1, 100).optional(),
   /** Consecutive failures to go down. */
   fall: int(1, 100).optional(),
   /** Delay before the first run. */
-  warmup: duration().optional(),
+  warmup: duration(UP_TO(HOUR)).optional(),
   /** Quick re-runs after a failure (keepalived's retry). */
   retry: int(0, 100).optional(),
-  delay_before_retry: duration().optional(),
+  delay_before_retry: duration(UP_TO(HOUR)).optional(),
   /** The state before the first result (keepalived's alpha = down). */
   initial: z.enum(['up', 'down']).optional(),
 };
@@ -289,7 +305,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     forwarding: z.enum(FORWARDINGS).default('dr'),
     tunnel: tunnelSchema.optional(),
     /** Client affinity; 0s = off. */
-    persistence: durationDefault('0s'),
+    persistence: durationDefault('0s', UP_TO(MAX_DURATION_MS)),
     /** Persistence granularity: a dotted IPv4 mask or an IPv6 prefix length. */
     persistence_netmask: z.union([z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected a dotted netmask like 255.255.255.0'), int(1, 128)]).optional(),
     persistence_engine: z.string().min(1).optional(),
@@ -305,7 +321,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       forwarding: z.enum(FORWARDINGS).optional(),
     }).optional(),
     /** A real server removed from the config keeps weight 0 this long so its connections finish. */
-    drain_timeout: durationDefault('60s'),
+    drain_timeout: durationDefault('60s', UP_TO(MAX_DURATION_MS)),
     check: checks.optional(),
     real_servers: z.array(realServerSchema).default([]),
   }).transform((s) => {
@@ -344,7 +360,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     secret: z.string().optional().transform((s) => s || undefined),
     /** Event type patterns with * wildcards. */
     events: z.array(z.string().min(1)).min(1).default(['*']),
-    timeout: durationDefault('5s'),
+    timeout: durationDefault('5s', UP_TO(5 * MINUTE)),
     retries: int(0, 100).default(3),
     headers: z.record(z.string(), z.string()).default({}),
   });
@@ -353,7 +369,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     /** Absolute path of an executable, run without a shell, with FAILOVERD_* variables describing the event (and keepalived's notify arguments INSTANCE NAME STATE PRIORITY for vrrp.state). */
     program: z.string().startsWith('/', 'expected an absolute path'),
     events: z.array(z.string().min(1)).min(1).default(['*']),
-    timeout: durationDefault('10s'),
+    timeout: durationDefault('10s', UP_TO(HOUR)),
   });
 
   const scheduleSchema = mapping({
@@ -367,7 +383,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     /** demote: the vrrp instance, and by how much its priority drops (default 50). */
     instance: name().optional(),
     by: int(1, 254).optional(),
-    for: duration(),
+    for: duration({ minMs: 1, maxMs: MAX_DURATION_MS }),
   });
 
   return mapping({
