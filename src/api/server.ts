@@ -303,6 +303,8 @@ function reply(res: ServerResponse, status: number, value: unknown, headers: Rec
   const body = `${JSON.stringify(value, null, 2)}\n`;
   res.writeHead(status, {
     ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body),
+    // After an error, the rest of what the client sent (an unread body, pipelined requests) is not worth reading.
+    ...(status >= 400 ? { connection: 'close' } : {}),
   });
   res.end(body);
   return true;
