@@ -555,7 +555,8 @@ export class Agent implements StatusSource, AdminActions {
       config: { file: this.options.configPath, loadedAt: this.loadedAt.toISOString(), generation: this.generation },
       instances,
       services,
-      ipvs: (await this.reconciler?.readActual()) ?? [],
+      // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
+      ipvs: this.reconciler?.lastActual() ?? [],
       schedules: this.schedules?.status() ?? [],
       ...(this.alerts ? { alerts: this.alerts.stats() } : {}),
     };

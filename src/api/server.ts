@@ -2,11 +2,14 @@ import { chmodSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Registry } from 'prom-client';
+import { systemClock, type Clock } from '../clock.js';
 import type { EventBus } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
 import { parseDuration } from './duration.js';
 import { formatListenAddress, isLoopback, parseListenAddress, type ListenAddress } from './listen.js';
+import { SharedRender } from './shared-render.js';
 import { AdminError, type AdminActions, type StatusSource } from './status-types.js';
 
 /** The `api:` section, as the config maps it. */
@@ -21,10 +24,49 @@ export interface ApiConfig {
   adminOverTcp?: boolean;
   /** Optional HOST:PORT serving only GET /metrics (any address, for Prometheus). */
   metrics?: string;
+  /** Tighter or looser bounds than DEFAULT_HTTP_LIMITS (tests drive short timeouts). */
+  limits?: Partial<HttpLimits>;
 }
 
 export const DEFAULT_SOCKET = '/run/failoverd/failoverd.sock';
-const MAX_BODY = 64 * 1024;
+/** /metrics is rendered at most once per this period; concurrent scrapes share one render. */
+export const METRICS_CACHE_MS = 1000;
+
+/**
+ * Bounds on each listener. Its clients are few (an operator's CLI, one Prometheus,
+ * maybe a dashboard), so the limits are tight: a slow or idle client is cut off within
+ * seconds and cannot hold file descriptors the health checks need.
+ */
+export interface HttpLimits {
+  /**
+   * Open connections per listener; more are closed as soon as they are accepted. Three
+   * listeners at the default hold at most 384 descriptors, well inside even the
+   * default soft RLIMIT_NOFILE of 1024 (the systemd unit sets 65536).
+   */
+  maxConnections: number;
+  /** The request line and headers must have arrived this long after the request began (slowloris). */
+  headersTimeoutMs: number;
+  /** The whole request, body included. */
+  requestTimeoutMs: number;
+  /** An idle kept-alive connection is closed after this. */
+  keepAliveTimeoutMs: number;
+  /** A connection with no traffic either way (a client that stopped reading) is closed after this. */
+  idleTimeoutMs: number;
+  /** Request line plus headers. */
+  maxHeaderBytes: number;
+  /** Admin request bodies. */
+  maxBodyBytes: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: Readonly<HttpLimits> = {
+  maxConnections: 128,
+  headersTimeoutMs: 5000,
+  requestTimeoutMs: 10_000,
+  keepAliveTimeoutMs: 5000,
+  idleTimeoutMs: 10_000,
+  maxHeaderBytes: 8 * 1024,
+  maxBodyBytes: 64 * 1024,
+};
 
 export interface ApiServerDeps {
   status: StatusSource;
@@ -33,30 +75,44 @@ export interface ApiServerDeps {
   /** Admin requests are published as admin.* events. */
   bus?: EventBus;
   logger?: Logger;
+  /** Ages the cached /metrics render; the system clock by default. */
+  clock?: Pick<Clock, 'now'>;
 }
 
 interface Route {
+  name: string;
   status: boolean;
   admin: boolean;
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(readonly status: number, message: string, readonly allow?: string) {
     super(message);
   }
 }
 
 /**
  * node:http on a Unix socket (file permissions decide who may talk to the agent),
- * optionally on a loopback address, and a metrics-only listener.
+ * optionally on a loopback address, and a metrics-only listener. No request, however
+ * malformed, makes a handler throw or reject: it is answered with a 4xx, or cut off.
  */
 export class ApiServer {
   private readonly servers: Server[] = [];
   private readonly logger: Logger;
   private readonly addresses: string[] = [];
+  private readonly limits: HttpLimits;
+  private readonly metricsText: SharedRender<{ contentType: string; text: string }> | undefined;
 
   constructor(private readonly config: ApiConfig, private readonly deps: ApiServerDeps) {
     this.logger = deps.logger ?? silentLogger();
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...config.limits };
+    const registry = deps.metrics;
+    const clock = deps.clock ?? systemClock;
+    if (registry) {
+      const render = async (): Promise<{ contentType: string; text: string }> =>
+        ({ contentType: registry.contentType, text: await registry.metrics() });
+      this.metricsText = new SharedRender(render, METRICS_CACHE_MS, () => clock.now());
+    }
   }
 
   /** Where it listens, e.g. ["/run/failoverd/failoverd.sock", "127.0.0.1:9595"]. */
@@ -67,18 +123,19 @@ export class ApiServer {
   async start(): Promise<void> {
     try {
       if (this.config.socket !== false) {
-        await this.listen({ kind: 'unix', path: this.config.socket ?? DEFAULT_SOCKET }, { status: true, admin: true });
+        const route = { name: 'socket', status: true, admin: true };
+        await this.listen({ kind: 'unix', path: this.config.socket ?? DEFAULT_SOCKET }, route);
       }
       if (this.config.loopback) {
         const address = parseListenAddress(this.config.loopback);
         if (address.kind !== 'tcp' || !isLoopback(address.host)) {
           throw new Error(`api loopback listener must be a loopback HOST:PORT, got "${this.config.loopback}"`);
         }
-        await this.listen(address, { status: true, admin: this.config.adminOverTcp === true });
+        await this.listen(address, { name: 'loopback', status: true, admin: this.config.adminOverTcp === true });
       }
       if (this.config.metrics) {
         const address = parseListenAddress(this.config.metrics);
-        await this.listen(address, { status: false, admin: false });
+        await this.listen(address, { name: 'metrics', status: false, admin: false });
       }
     } catch (err) {
       await this.stop();
@@ -96,8 +153,26 @@ export class ApiServer {
   }
 
   private async listen(address: ListenAddress, route: Route): Promise<void> {
-    const server = createServer((req, res) => { void this.handle(req, res, route); });
-    server.on('clientError', (_err, socket) => socket.destroy());
+    const limits = this.limits;
+    const server = createServer({
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often the two timeouts above are enforced (Node's default is 30 s).
+      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+      // Checked in handle(), so that the 400 is a JSON error like every other.
+      requireHostHeader: false,
+    }, (req, res) => {
+      this.handle(req, res, route).catch((err: unknown) => {
+        this.logger.error({ err, listener: route.name }, 'api request handler failed');
+        res.destroy();
+      });
+    });
+    server.maxConnections = limits.maxConnections;
+    server.timeout = limits.idleTimeoutMs;
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
+    server.on('drop', () => this.logger.debug({ listener: route.name }, 'api connection refused: too many open'));
     if (address.kind === 'unix') {
       mkdirSync(dirname(address.path), { recursive: true, mode: 0o750 });
       await removeStaleSocket(address.path);
@@ -112,38 +187,62 @@ export class ApiServer {
     } else {
       await listenOn(server, address);
     }
+    // After listening, an error (EMFILE on accept) must not reach the process as an unhandled 'error'.
+    server.on('error', (err) => this.logger.warn({ err, listener: route.name }, 'api listener error'));
     this.servers.push(server);
     const actual = server.address();
-    this.addresses.push(address.kind === 'tcp' && actual && typeof actual === 'object' ? formatListenAddress({ kind: 'tcp', host: actual.address, port: actual.port }) : formatListenAddress(address));
+    this.addresses.push(address.kind === 'tcp' && actual && typeof actual === 'object'
+      ? formatListenAddress({ kind: 'tcp', host: actual.address, port: actual.port })
+      : formatListenAddress(address));
   }
 
+  /** Answers every request; never throws or rejects (a failure becomes a JSON error). */
   private async handle(req: IncomingMessage, res: ServerResponse, route: Route): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://failoverd');
+    // A write after the response ended is reported as an 'error' event, not thrown.
+    res.on('error', (err) => this.logger.debug({ err, listener: route.name }, 'api response error'));
+    let path = '';
     try {
-      if (req.method === 'GET' && url.pathname === '/metrics') return await this.metrics(res);
-      if (!route.status) throw new HttpError(404, 'this listener serves only /metrics');
-      if (req.method === 'GET' && url.pathname === '/status') return sendJson(res, 200, await this.deps.status.snapshot());
-      if (req.method === 'GET' && url.pathname === '/healthz') return sendJson(res, 200, { ok: true });
-      if (url.pathname.startsWith('/admin/')) {
-        if (req.method !== 'POST') throw new HttpError(405, 'admin actions are POST');
-        if (!route.admin) throw new HttpError(403, 'admin actions are only accepted on the unix socket');
-        return sendJson(res, 200, await this.admin(url.pathname.slice('/admin/'.length), await readJson(req)));
+      path = requestPath(req.url);
+      if (req.httpVersion === '1.1' && req.headers.host === undefined) {
+        throw new HttpError(400, 'HTTP/1.1 needs a Host header');
       }
-      throw new HttpError(404, `no such endpoint: ${req.method} ${url.pathname}`);
+      if (path === '/metrics') {
+        allowOnly(req, 'GET');
+        return await this.metrics(res);
+      }
+      if (!route.status) throw new HttpError(404, 'this listener serves only /metrics');
+      if (path === '/status') {
+        allowOnly(req, 'GET');
+        reply(res, 200, await this.deps.status.snapshot());
+        return;
+      }
+      if (path === '/healthz') {
+        allowOnly(req, 'GET');
+        reply(res, 200, { ok: true });
+        return;
+      }
+      if (path.startsWith('/admin/')) {
+        allowOnly(req, 'POST');
+        if (!route.admin) throw new HttpError(403, 'admin actions are only accepted on the unix socket');
+        const body = await readJson(req, this.limits.maxBodyBytes);
+        reply(res, 200, await this.admin(path.slice('/admin/'.length), body));
+        return;
+      }
+      throw new HttpError(404, `no such endpoint: ${path}`);
     } catch (err) {
       const status = err instanceof HttpError || err instanceof AdminError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
-      if (status >= 500) this.logger.error({ err, path: url.pathname }, 'api request failed');
-      if (!res.headersSent) sendJson(res, status, { error: message });
-      else res.destroy();
+      if (status >= 500) this.logger.error({ err, path, listener: route.name }, 'api request failed');
+      const allow = err instanceof HttpError ? err.allow : undefined;
+      if (!reply(res, status, { error: message }, allow ? { allow } : {})) res.destroy();
     }
   }
 
   private async metrics(res: ServerResponse): Promise<void> {
-    const registry = this.deps.metrics;
-    if (!registry) throw new HttpError(404, 'metrics are not enabled');
-    const text = await registry.metrics();
-    res.writeHead(200, { 'content-type': registry.contentType });
+    if (!this.metricsText) throw new HttpError(404, 'metrics are not enabled');
+    const { contentType, text } = await this.metricsText.get();
+    if (!writable(res)) return;
+    res.writeHead(200, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 
@@ -193,28 +292,94 @@ export class ApiServer {
   }
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = `${JSON.stringify(value, null, 2)}\n`;
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
+/** A response can still be started: no header sent, and the connection not gone. */
+function writable(res: ServerResponse): boolean {
+  return !res.headersSent && !res.writableEnded && !res.destroyed && res.socket !== null && !res.socket.destroyed;
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+/** Sends a JSON answer; false when the response could not be started any more. */
+function reply(res: ServerResponse, status: number, value: unknown, headers: Record<string, string> = {}): boolean {
+  if (!writable(res)) return false;
+  const body = `${JSON.stringify(value, null, 2)}\n`;
+  res.writeHead(status, {
+    ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body),
+    // After an error, the rest of what the client sent (an unread body, pipelined requests) is not worth reading.
+    ...(status >= 400 ? { connection: 'close' } : {}),
+  });
+  res.end(body);
+  return true;
+}
+
+function allowOnly(req: IncomingMessage, method: 'GET' | 'POST'): void {
+  if (req.method !== method) {
+    throw new HttpError(405, `${req.method ?? '?'} is not allowed here (only ${method})`, method);
+  }
+}
+
+/**
+ * The path of an origin-form request target ("/status?x" → "/status"). Anything else
+ * is a 400: an absolute URL, "*", or a target starting with "//", which URL parsers
+ * read as a host and port ("//x:99999").
+ */
+export function requestPath(target: string | undefined): string {
+  if (!target || !target.startsWith('/') || target.startsWith('//')) {
+    throw new HttpError(400, 'malformed request target (expected a path such as /status)');
+  }
+  const end = target.search(/[?#]/);
+  const path = end < 0 ? target : target.slice(0, end);
+  if (!/^[A-Za-z0-9\-._~!$&'()*+,;=:@/%]*$/.test(path)) throw new HttpError(400, 'malformed request target');
+  return path;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'request body too large');
+    if (size > maxBytes) throw new HttpError(413, 'request body too large');
     chunks.push(chunk as Buffer);
   }
   if (size === 0) return {};
+  let text: string;
   try {
-    const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    text = utf8.decode(Buffer.concat(chunks));
+  } catch {
+    throw new HttpError(400, 'request body is not UTF-8');
+  }
+  try {
+    const value: unknown = JSON.parse(text);
     if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new Error('not an object');
     return value as Record<string, unknown>;
   } catch {
     throw new HttpError(400, 'request body must be a JSON object');
   }
+}
+
+const CLIENT_ERRORS: Record<string, { status: number; reason: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', message: 'request headers too large' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, reason: 'Payload Too Large', message: 'chunk extensions too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, reason: 'Request Timeout', message: 'request not received in time' },
+};
+
+/**
+ * A request the HTTP parser refused, or one that timed out: answered (400, 408, 413, 431)
+ * when nothing of a response was written yet and the peer can still be written to, then
+ * the connection is closed. What the peer sent is never echoed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  const peerGone = err.code === 'ECONNRESET' || err.code === 'EPIPE';
+  if (!peerGone && socket.writable && !inFlight?.headersSent) {
+    const known = err.code ? CLIENT_ERRORS[err.code] : undefined;
+    const { status, reason, message } = known
+      ?? { status: 400, reason: 'Bad Request', message: `malformed request${err.code ? ` (${err.code})` : ''}` };
+    const body = `${JSON.stringify({ error: message })}\n`;
+    socket.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n`
+      + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
 }
 
 function listenOn(server: Server, address: ListenAddress): Promise<void> {

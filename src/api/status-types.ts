@@ -66,7 +66,7 @@ export interface StatusSnapshot {
   config?: { file?: string; loadedAt?: string; generation?: number };
   instances: InstanceStatus[];
   services: ServiceStatus[];
-  /** The kernel's IPVS table as last read, with stats. */
+  /** The kernel's IPVS table as the reconciler last read it (its audit) or changed it, with stats; no dump per request. */
   ipvs?: ActualService[];
   schedules?: ScheduleStatus[];
   alerts?: AlertsStats;
