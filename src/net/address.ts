@@ -28,7 +28,7 @@ export function parseIp(text: string): IpParse {
   }
   const address = isIPv6(text) ? ipv6Canonical(text) : undefined;
   if (address !== undefined) {
-    if (address.startsWith(IPV4_MAPPED_PREFIX) && address.split(':').length === 4) {
+    if (address.startsWith(IPV4_MAPPED_PREFIX) && address.split(':').length === 5) {
       return { ok: false, reason: 'an IPv4-mapped IPv6 address (::ffff:a.b.c.d) is an IPv4 address: write it as one' };
     }
     return { ok: true, address, family: 6 };
