@@ -1,6 +1,9 @@
 // Rules that span keys or sections, run once the shape is valid: names are unique,
 // services point at VIPs some instance carries, families agree, quorum is reachable.
+// Addresses arrive canonical from the schema (net/address.ts), so comparing their text
+// compares the addresses.
 import { isIP } from 'node:net';
+import { endpointMatches } from '../net/address.js';
 import type { ConfigPathSegment } from './errors.js';
 import type { FailoverdConfig } from './schema.js';
 
@@ -161,7 +164,7 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
       const service = config.services.find((s) => s.name === sc.service);
       if (sc.service !== undefined && !service) error(at('service'), `no service named "${sc.service}" (services: ${serviceNames.join(', ') || 'none'})`);
       if (service && sc.real_server !== undefined) {
-        const match = service.real_servers.some((rs) => rs.address === sc.real_server || `${rs.address}:${rs.port}` === sc.real_server || `[${rs.address}]:${rs.port}` === sc.real_server);
+        const match = service.real_servers.some((rs) => endpointMatches(sc.real_server!, rs));
         if (!match) error(at('real_server'), `service "${service.name}" has no real server ${sc.real_server} (it has ${service.real_servers.map((rs) => `${rs.address}:${rs.port}`).join(', ') || 'none'})`);
       }
     } else {

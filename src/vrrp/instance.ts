@@ -6,6 +6,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from './accept.js';
 import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
+import { canonicalIpOrSelf } from '../net/address.js';
 import { ipToBytes } from '../net/sockaddr.js';
 import { Debounced } from './debounce.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
@@ -334,8 +335,8 @@ export class VrrpInstance implements SyncMember {
       vrid: c.vrid,
       intervalCs: Math.round(c.advertIntervalMs / 10),
       ...(c.authPassword !== undefined ? { password: c.authPassword } : {}),
-      ownAddresses: new Set([source]),
-      ...(c.unicastPeers.length ? { unicastPeers: new Set(c.unicastPeers) } : {}),
+      ownAddresses: new Set([canonicalIpOrSelf(source)]),
+      ...(c.unicastPeers.length ? { unicastPeers: new Set(c.unicastPeers.map(canonicalIpOrSelf)) } : {}),
     };
   }
 
@@ -684,8 +685,8 @@ export function otherVipInterfaces(c: Pick<VrrpInstanceConfig, 'interface' | 'vi
 }
 
 export function pickSourceAddress(link: LinkState, config: Pick<VrrpInstanceConfig, 'vips'>): string | undefined {
-  const vips = new Set(config.vips.map((v) => splitPrefix(v).address));
+  const vips = new Set(config.vips.map((v) => canonicalIpOrSelf(splitPrefix(v).address)));
   const family = instanceFamily(config);
-  const candidates = link.addresses.map((a) => a.address).filter((a) => !vips.has(a));
-  return family === 4 ? candidates.find((a) => a.includes('.')) : candidates.find((a) => a.toLowerCase().startsWith('fe80:'));
+  const candidates = link.addresses.map((a) => canonicalIpOrSelf(a.address)).filter((a) => !vips.has(a));
+  return family === 4 ? candidates.find((a) => a.includes('.')) : candidates.find((a) => /^fe[89ab][0-9a-f]:/.test(a));
 }

@@ -345,3 +345,29 @@ test('a config that cannot work is refused with every problem named', () => {
   assert.throws(() => new VrrpInstance(vrrpInstanceConfig({ name: 'w', interface: 'eth0', vrid: 300, priority: 0, version: 2, vips: ['2001:db8::1/64'], advertIntervalMs: 1500 }), { io }),
     /vrid: an integer 1\.\.255.*priority.*advert_interval.*version: VRRPv2 is IPv4 only/);
 });
+
+test('unicast IPv6 peers spelled differently (FE80::2, fe80:0:0:0:0:0:0:1) still hear each other: one master', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const v6router = (n: number, priority: number, peer: string) => {
+    const host = new FakeHost();
+    host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `fe80::${n}`, prefixLength: 64 }]);
+    const config = vrrpInstanceConfig({
+      name: 'v6', interface: 'eth0', vrid: 61, priority, version: 3, advertIntervalMs: 1000,
+      vips: ['2001:DB8::0100/128'], unicastPeers: [peer], garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+    });
+    return { host, instance: new VrrpInstance(config, { io: fakeIo(segment, host), clock, events: bus }) };
+  };
+  const a = v6router(1, 200, 'FE80::2');
+  const b = v6router(2, 100, 'fe80:0:0:0:0:0:0:1');
+  await a.instance.start();
+  await b.instance.start();
+  await run(clock, 8000);
+  assert.deepEqual([a.instance.status().state, b.instance.status().state], ['master', 'backup']);
+  assert.equal(b.instance.status().counters.dropped.not_a_peer, 0);
+  assert.equal(b.instance.status().masterAddress, 'fe80::1');
+  assert.ok(a.host.has('eth0', '2001:db8::100') && !b.host.has('eth0', '2001:db8::100'));
+  await a.instance.stop();
+  await b.instance.stop();
+});
