@@ -102,7 +102,8 @@ export class VrrpInstance implements SyncMember {
   private vipOpsPending = 0;
   /** Whether every queued VIP change has already been handed to the kernel. */
   private vipsIssued = true;
-  private burstTimers: TimerHandle[] = [];
+  /** The pending announcements of the burst under way; each leaves the set when it fires (at most garp.count - 1). */
+  private readonly burstTimers = new Set<TimerHandle>();
   private refreshTimer: TimerHandle | undefined;
   private delayedBurstTimer: TimerHandle | undefined;
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
@@ -324,6 +325,7 @@ export class VrrpInstance implements SyncMember {
       preemptDelayMs: c.preemptDelayMs,
       startupDelayMs: c.startupDelayMs,
       primaryAddress: source,
+      lowerPriorityAnnounceHoldMs: c.garp.delayMs,
     };
   }
 
@@ -484,7 +486,7 @@ export class VrrpInstance implements SyncMember {
     else this.vipQueue = this.vipQueue.then(() => this.announce());
   }
 
-  /** One burst: `count` announcements `interval` apart. */
+  /** One burst: `count` announcements `interval` apart. A burst still under way is replaced, not added to. */
   private announce(): void {
     if (this.fsm?.state !== 'master' || !this.announcer) return;
     const { count, intervalMs } = this.config.garp;
@@ -508,8 +510,20 @@ export class VrrpInstance implements SyncMember {
       }
     };
     if (count <= 0) return;
+    this.cancelBurst();
     once();
-    for (let i = 1; i < count; i++) this.burstTimers.push(this.clock.setTimer(i * intervalMs, once));
+    for (let i = 1; i < count; i++) {
+      const timer = this.clock.setTimer(i * intervalMs, () => {
+        this.burstTimers.delete(timer);
+        once();
+      });
+      this.burstTimers.add(timer);
+    }
+  }
+
+  private cancelBurst(): void {
+    for (const t of this.burstTimers) t.cancel();
+    this.burstTimers.clear();
   }
 
   private scheduleRefresh(): void {
@@ -520,7 +534,6 @@ export class VrrpInstance implements SyncMember {
     this.refreshTimer = this.clock.setTimer(refreshMs, () => {
       this.refreshTimer = undefined;
       if (this.fsm?.state !== 'master') return;
-      this.burstTimers = [];
       this.announce();
       this.scheduleRefresh();
     });
@@ -538,8 +551,7 @@ export class VrrpInstance implements SyncMember {
   }
 
   private stopAnnouncing(): void {
-    for (const t of this.burstTimers) t.cancel();
-    this.burstTimers = [];
+    this.cancelBurst();
     this.refreshTimer?.cancel();
     this.refreshTimer = undefined;
     this.delayedBurstTimer?.cancel();

@@ -5,7 +5,7 @@ import type { Logger } from '../../../src/log.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { vrrpInstanceConfig, type VrrpInstanceInput } from '../../../src/vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from '../../../src/vrrp/instance.js';
-import { decodeAdvert } from '../../../src/vrrp/packet.js';
+import { AUTH_NONE, decodeAdvert, encodeAdvert } from '../../../src/vrrp/packet.js';
 import { masterDownIntervalMs, skewMs } from '../../../src/vrrp/fsm.js';
 import { VrrpSyncGroup } from '../../../src/vrrp/sync-group.js';
 import { FakeHost, FakeSegment, fakeIo } from './fake-io.js';
@@ -370,4 +370,40 @@ test('unicast IPv6 peers spelled differently (FE80::2, fe80:0:0:0:0:0:0:1) still
   assert.ok(a.host.has('eth0', '2001:db8::100') && !b.host.has('eth0', '2001:db8::100'));
   await a.instance.stop();
   await b.instance.stop();
+});
+
+test('a master flooded with 1,000 forged priority-1 adverts in one interval answers once; burst timers stay bounded', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 200, garp: { count: 5, intervalMs: 100, refreshMs: 0, delayMs: 0 } });
+  await a.instance.start();
+  await run(clock, 5000);
+  assert.equal(a.instance.status().state, 'master');
+  const channel = a.io.channels[0]!;
+  const forged = encodeAdvert({ version: 2, vrid: 51, priority: 1, intervalCs: 100, addresses: ['192.0.2.195'], authType: AUTH_NONE },
+    { family: 4, source: '192.0.2.66', destination: '224.0.0.18' });
+  const burstTimers = (): number => {
+    const timers = (a.instance as unknown as { burstTimers: Set<unknown> | unknown[] }).burstTimers;
+    return timers instanceof Set ? timers.size : timers.length;
+  };
+  const advertsBefore = a.instance.status().counters.advertsSent;
+  const announcementsBefore = segment.announcements.length;
+  let largest = 0;
+  for (let i = 0; i < 1000; i++) {
+    channel.deliver({ payload: forged, source: '192.0.2.66', destination: '224.0.0.18', ttl: 255 });
+    largest = Math.max(largest, burstTimers());
+    clock.advance(0.9);
+  }
+  assert.equal(a.instance.status().counters.advertsReceived, 1000);
+  const answers = a.instance.status().counters.advertsSent - advertsBefore;
+  assert.ok(answers <= 2, `${answers} adverts sent in one interval (one answer, at most one scheduled)`);
+  await run(clock, 1000);
+  const announcements = segment.announcements.length - announcementsBefore;
+  assert.ok(announcements <= 5, `${announcements} announcements: at most one burst of garp.count`);
+  assert.ok(largest <= 4, `burst timers peaked at ${largest}`);
+  assert.equal(burstTimers(), 0, 'fired burst timers leave the collection');
+  assert.ok(clock.pendingTimers() <= 3, `${clock.pendingTimers()} timers pending`);
+  assert.equal(a.instance.status().state, 'master');
+  await a.instance.stop();
 });
