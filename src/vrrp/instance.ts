@@ -109,7 +109,7 @@ export class VrrpInstance implements SyncMember {
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private counters = emptyCounters();
   private receiveQueueDropsBefore = 0;
-  private lastAddressMismatch: string | undefined;
+  private readonly mismatchLog = new MismatchLogLimit();
   private ownAddressSet: { vips: string[]; key: string } | undefined;
   private lastTransition: VrrpStatus['lastTransition'];
   private faults: string[] = [];
@@ -598,23 +598,20 @@ export class VrrpInstance implements SyncMember {
   /**
    * RFC 3768/5798 7.1: a receiver MAY check the advertised addresses and SHOULD log a mismatch.
    * The advert is still processed: dropping it would make two routers whose VIP lists differ
-   * (a reload half-rolled across the pair) both master. Logged once per distinct mismatch.
+   * (a reload half-rolled across the pair) both master. Logged once per distinct mismatch
+   * among the last few, and at most a few lines a minute: alternating or forged sets cannot flood the log.
    */
   private checkAdvertisedAddresses(source: string, advertised: string[]): void {
     // Our side changes only with the config: worked out once per VIP list, not per advert.
     if (this.ownAddressSet?.vips !== this.config.vips) {
       this.ownAddressSet = { vips: this.config.vips, key: addressSetKey(this.config.vips.map((v) => splitPrefix(v).address)) };
+      this.mismatchLog.clear();
     }
     const ours = this.ownAddressSet.key;
     const theirs = addressSetKey(advertised);
-    if (theirs === ours) {
-      this.lastAddressMismatch = undefined;
-      return;
-    }
+    if (theirs === ours) return;
     this.counters.addressMismatches++;
-    const signature = `${source} ${theirs}`;
-    if (this.lastAddressMismatch === signature) return;
-    this.lastAddressMismatch = signature;
+    if (!this.mismatchLog.shouldLog(`${source} ${theirs}`, this.clock.now())) return;
     const mine = this.config.vips.map((v) => splitPrefix(v).address);
     this.deps.log?.warn({ instance: this.name, source, advertised, vips: mine },
       `vrrp ${this.name}: adverts from ${source} carry addresses [${advertised.join(', ')}], ours are [${mine.join(', ')}]: the two directors' VIP lists differ`);
@@ -680,7 +677,36 @@ export class VrrpInstance implements SyncMember {
   }
 }
 
-/** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
+/**
+ * Which advert-address mismatches are worth a log line: a signature not among the last
+ * MEMORY logged, and no more than PER_WINDOW lines per WINDOW_MS. The counter counts them all.
+ */
+class MismatchLogLimit {
+  static readonly MEMORY = 16;
+  static readonly PER_WINDOW = 10;
+  static readonly WINDOW_MS = 60_000;
+  private readonly logged = new Map<string, true>();
+  private lineTimes: number[] = [];
+
+  shouldLog(signature: string, now: number): boolean {
+    if (this.logged.has(signature)) {
+      this.logged.delete(signature);
+      this.logged.set(signature, true);
+      return false;
+    }
+    this.lineTimes = this.lineTimes.filter((t) => now - t < MismatchLogLimit.WINDOW_MS);
+    if (this.lineTimes.length >= MismatchLogLimit.PER_WINDOW) return false;
+    this.lineTimes.push(now);
+    this.logged.set(signature, true);
+    if (this.logged.size > MismatchLogLimit.MEMORY) this.logged.delete(this.logged.keys().next().value!);
+    return true;
+  }
+
+  clear(): void {
+    this.logged.clear();
+  }
+}
+
 /** A canonical, order-free key of an address list; an IPv6 link-local entry (fe80::/10) is a router's own, not a VIP, and is left out. */
 function addressSetKey(addresses: string[]): string {
   return addresses.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
@@ -696,6 +722,7 @@ export function otherVipInterfaces(c: Pick<VrrpInstanceConfig, 'interface' | 'vi
   return [...new Set(c.vips.map((v) => vipInterfaceOf(c, v)).filter((i) => i !== c.interface))].sort();
 }
 
+/** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
 export function pickSourceAddress(link: LinkState, config: Pick<VrrpInstanceConfig, 'vips'>): string | undefined {
   const vips = new Set(config.vips.map((v) => canonicalIpOrSelf(splitPrefix(v).address)));
   const family = instanceFamily(config);

@@ -407,3 +407,38 @@ test('a master flooded with 1,000 forged priority-1 adverts in one interval answ
   assert.equal(a.instance.status().state, 'master');
   await a.instance.stop();
 });
+
+test('adverts alternating between address sets, or cycling through many, log a bounded number of mismatch lines', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => { warnings.push(msg); }, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+  const host = new FakeHost();
+  host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
+  const io = fakeIo(segment, host);
+  const config = vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 200, version: 2, vips: ['192.0.2.195/32'] });
+  const instance = new VrrpInstance(config, { io, clock, events: bus, log });
+  await instance.start();
+  await run(clock, 5000);
+  const advert = (addresses: string[]) => encodeAdvert({ version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses, authType: AUTH_NONE },
+    { family: 4, source: '192.0.2.2', destination: '224.0.0.18' });
+  const deliver = (payload: Buffer): void => io.channels[0]!.deliver({ payload, source: '192.0.2.2', destination: '224.0.0.18', ttl: 255 });
+  const mismatchLines = (): number => warnings.filter((w) => w.includes('VIP lists differ')).length;
+
+  const a = advert(['192.0.2.195', '192.0.2.196']), b = advert(['192.0.2.197']), ours = advert(['192.0.2.195']);
+  for (let i = 0; i < 500; i++) {
+    deliver(i % 3 === 0 ? a : i % 3 === 1 ? b : ours);
+    clock.advance(10);
+  }
+  assert.equal(mismatchLines(), 2, 'two alternating sets (with matching adverts between): one line each');
+
+  // A thousand distinct sets within a minute: at most ten lines a minute.
+  for (let i = 0; i < 1000; i++) {
+    deliver(advert([`198.51.100.${i % 250}`, `203.0.113.${Math.floor(i / 250)}`]));
+    clock.advance(10);
+  }
+  assert.ok(mismatchLines() <= 12, `${mismatchLines()} lines after 1,000 distinct sets in 10 s`);
+  assert.equal(instance.status().counters.addressMismatches, 167 + 167 + 1000, 'every mismatch is counted');
+  await instance.stop();
+});
