@@ -68,8 +68,12 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     }
     if (v.checksum !== 'standard' && (v.version !== 3 || family !== 'inet')) error(at('checksum'), 'checksum applies only to VRRP version 3 over IPv4');
     if (v.unicast_source && familyOf(v.unicast_source) !== family) error(at('unicast_source'), `expected an ${familyText(family)} address like the instance's VIPs, got ${v.unicast_source}`);
+    const peerIndex = new Map<string, number>();
     v.unicast_peers.forEach((peer, j) => {
       if (familyOf(peer) !== family) error(at('unicast_peers', j), `expected an ${familyText(family)} address like the instance's VIPs, got ${peer}`);
+      const first = peerIndex.get(peer);
+      if (first !== undefined) error(at('unicast_peers', j), `${peer} is already unicast_peers[${first}]`);
+      else peerIndex.set(peer, j);
     });
     v.track.services.forEach((t, j) => {
       if (!serviceNames.includes(t.name)) error(at('track', 'services', j, 'name'), `no service named "${t.name}" (services: ${serviceNames.join(', ') || 'none'})`);

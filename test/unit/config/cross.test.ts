@@ -187,6 +187,8 @@ services:
     assert.match(errorsOf(secondVip).join('\n'), /vrrp\[1\]\.vips\[0\]: 2001:db8::5 is already a VIP of vrrp\[0\]/);
     const secondService = `${V6}  - name: v6-80b\n    vip: "2001:DB8::5"\n    port: 80\n    real_servers: [{ address: "2001:db8::12" }]\n`;
     assert.match(errorsOf(secondService).join('\n'), /services\[1\]\.port: the same virtual service \(tcp 2001:db8::5:80\)/);
+    const twoPeers = V6.replace('unicast_peers: ["FE80::2"]', 'unicast_peers: ["FE80::2", "fe80:0::2"]');
+    assert.match(errorsOf(twoPeers).join('\n'), /vrrp\[0\]\.unicast_peers\[1\]: fe80::2 is already unicast_peers\[0\]/);
     const drain = `${V6}schedules:\n  - { cron: "0 3 * * 0", action: drain, service: v6-80, real_server: "[2001:db8:0:0:0:0:0:0011]:80", for: 30m }\n`;
     assert.equal(load(drain).ok, true);
   });
