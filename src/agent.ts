@@ -25,6 +25,7 @@ import type { IpvsTable, SyncDaemonState } from './ipvs/table.js';
 import { destinationId, serviceKeyId, type DesiredService } from './ipvs/types.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
+import { endpointMatches } from './net/address.js';
 import { schedulesFromConfig } from './schedules/from-config.js';
 import { MaintenanceScheduler } from './schedules/scheduler.js';
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping, startWatchdog } from './systemd/notify.js';
@@ -329,7 +330,7 @@ export class Agent implements StatusSource, AdminActions {
   private setDrain(service: string, realServer: string, on: boolean, by: string): void {
     const svc = this.plan.services.find((s) => s.name === service);
     if (!svc) throw new AdminError(404, `no service "${service}"`);
-    const rs = svc.realServers.find((r) => r.address === realServer || destinationId(r) === realServer);
+    const rs = svc.realServers.find((r) => endpointMatches(realServer, r));
     if (!rs) throw new AdminError(404, `service ${service} has no real server "${realServer}" (it has ${svc.realServers.map((r) => destinationId(r)).join(', ')})`);
     this.gate.setDrained(service, rs.address, rs.port, by, on);
     this.reconciler?.setDesired(this.gate.effective());

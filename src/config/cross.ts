@@ -1,6 +1,9 @@
 // Rules that span keys or sections, run once the shape is valid: names are unique,
 // services point at VIPs some instance carries, families agree, quorum is reachable.
+// Addresses arrive canonical from the schema (net/address.ts), so comparing their text
+// compares the addresses.
 import { isIP } from 'node:net';
+import { endpointMatches } from '../net/address.js';
 import type { ConfigPathSegment } from './errors.js';
 import type { FailoverdConfig } from './schema.js';
 
@@ -65,8 +68,12 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     }
     if (v.checksum !== 'standard' && (v.version !== 3 || family !== 'inet')) error(at('checksum'), 'checksum applies only to VRRP version 3 over IPv4');
     if (v.unicast_source && familyOf(v.unicast_source) !== family) error(at('unicast_source'), `expected an ${familyText(family)} address like the instance's VIPs, got ${v.unicast_source}`);
+    const peerIndex = new Map<string, number>();
     v.unicast_peers.forEach((peer, j) => {
       if (familyOf(peer) !== family) error(at('unicast_peers', j), `expected an ${familyText(family)} address like the instance's VIPs, got ${peer}`);
+      const first = peerIndex.get(peer);
+      if (first !== undefined) error(at('unicast_peers', j), `${peer} is already unicast_peers[${first}]`);
+      else peerIndex.set(peer, j);
     });
     v.track.services.forEach((t, j) => {
       if (!serviceNames.includes(t.name)) error(at('track', 'services', j, 'name'), `no service named "${t.name}" (services: ${serviceNames.join(', ') || 'none'})`);
@@ -161,7 +168,7 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
       const service = config.services.find((s) => s.name === sc.service);
       if (sc.service !== undefined && !service) error(at('service'), `no service named "${sc.service}" (services: ${serviceNames.join(', ') || 'none'})`);
       if (service && sc.real_server !== undefined) {
-        const match = service.real_servers.some((rs) => rs.address === sc.real_server || `${rs.address}:${rs.port}` === sc.real_server || `[${rs.address}]:${rs.port}` === sc.real_server);
+        const match = service.real_servers.some((rs) => endpointMatches(sc.real_server!, rs));
         if (!match) error(at('real_server'), `service "${service.name}" has no real server ${sc.real_server} (it has ${service.real_servers.map((rs) => `${rs.address}:${rs.port}`).join(', ') || 'none'})`);
       }
     } else {

@@ -7,6 +7,7 @@ import { validateCronExpression } from 'cron';
 import { z } from 'zod';
 import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';
+import { canonicalIp, parseIp } from '../net/address.js';
 import {
   DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange,
 } from './duration.js';
@@ -53,23 +54,34 @@ const port = () => int(0, 65535);
 const name = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-"');
 const ifname = () => z.string().regex(/^[^\s/:]{1,15}$/, 'expected an interface name (1-15 characters, no spaces, "/" or ":")');
 
+// Addresses leave the schema in their canonical form (net/address.ts), so every later
+// comparison (peers, VIPs, real servers, service keys) is of one spelling per address.
 const ipAddress = () => z.string({ error: 'expected an IP address' })
-  .refine((s) => isIP(s) !== 0, 'expected an IPv4 or IPv6 address')
+  .superRefine((s, ctx) => {
+    const parsed = parseIp(s);
+    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+  })
+  .overwrite((s) => canonicalIp(s) ?? s)
   .meta({ description: 'An IPv4 or IPv6 address', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] });
 
 /** "10.6.2.195", "10.6.2.195/32", "2001:db8::1/128". */
 function parsePrefixed(text: string): { address: string; prefix: number } | undefined {
-  const [address, prefix, extra] = text.split('/');
-  if (extra !== undefined || !address) return undefined;
-  const family = isIP(address);
-  if (family === 0) return undefined;
+  const [written, prefix, extra] = text.split('/');
+  if (extra !== undefined || !written) return undefined;
+  const parsed = parseIp(written);
+  if (!parsed.ok) return undefined;
+  const { address, family } = parsed;
   const max = family === 4 ? 32 : 128;
   if (prefix === undefined) return { address, prefix: max };
   if (!/^\d{1,3}$/.test(prefix) || Number(prefix) > max) return undefined;
   return { address, prefix: Number(prefix) };
 }
 const PREFIXED_EXPECTED = 'expected an IP address with an optional prefix length, like 10.6.2.195/32';
-const prefixedAddress = () => z.string({ error: PREFIXED_EXPECTED }).refine((s) => parsePrefixed(s) !== undefined, PREFIXED_EXPECTED);
+const prefixedAddress = () => z.string({ error: PREFIXED_EXPECTED }).superRefine((s, ctx) => {
+  if (parsePrefixed(s) !== undefined) return;
+  const address = parseIp(s.split('/')[0]!);
+  ctx.addIssue({ code: 'custom', message: address.ok ? PREFIXED_EXPECTED : `${PREFIXED_EXPECTED}: ${address.reason}` });
+});
 
 const vipSchema = z.union([
   prefixedAddress(),

@@ -1,5 +1,6 @@
 // Instance-level acceptance of a received advert (RFC 3768 7.1, RFC 5798 7.1):
 // after the codec says the bytes are a well-formed advert, is it one for us?
+import { canonicalIpOrSelf } from '../net/address.js';
 import {
   AUTH_NONE, AUTH_SIMPLE_PASSWORD, decodeAdvert, passwordAuthData, VRRP_TTL,
   type Decoded, type DecodedAdvert, type IpFamily, type VrrpVersion,
@@ -13,9 +14,9 @@ export interface AcceptPolicy {
   intervalCs: number;
   /** v2 simple password; undefined = no authentication. */
   password?: string;
-  /** Our own source addresses: packets from them are ours. */
+  /** Our own source addresses (canonical): packets from them are ours. */
   ownAddresses: ReadonlySet<string>;
-  /** Unicast mode: only these senders are accepted. */
+  /** Unicast mode: only these senders (canonical) are accepted. */
   unicastPeers?: ReadonlySet<string>;
 }
 
@@ -32,9 +33,11 @@ export interface AcceptedAdvert extends DecodedAdvert {
   source: string;
 }
 
+/** The policy's address sets hold canonical addresses (net/address.ts); the packet's source is made canonical here. */
 export function acceptAdvert(packet: ReceivedPacket, policy: AcceptPolicy): Decoded<AcceptedAdvert> {
-  if (policy.ownAddresses.has(packet.source)) return { ok: false, reason: 'own_packet', detail: `from our own address ${packet.source}` };
-  if (policy.unicastPeers && !policy.unicastPeers.has(packet.source)) return { ok: false, reason: 'not_a_peer', detail: `${packet.source} is not a unicast peer` };
+  const source = canonicalIpOrSelf(packet.source);
+  if (policy.ownAddresses.has(source)) return { ok: false, reason: 'own_packet', detail: `from our own address ${source}` };
+  if (policy.unicastPeers && !policy.unicastPeers.has(source)) return { ok: false, reason: 'not_a_peer', detail: `${source} is not a unicast peer` };
   if (packet.ttl !== VRRP_TTL) return { ok: false, reason: 'bad_ttl', detail: `TTL/hop limit ${packet.ttl ?? 'unknown'}, must be 255` };
   const decoded = decodeAdvert(packet.payload, { family: policy.family, source: packet.source, destination: packet.destination });
   if (!decoded.ok) return decoded;
@@ -48,7 +51,7 @@ export function acceptAdvert(packet: ReceivedPacket, policy: AcceptPolicy): Deco
       return { ok: false, reason: 'interval_mismatch', detail: `advert interval ${advert.intervalCs / 100}s, instance has ${policy.intervalCs / 100}s` };
     }
   }
-  return { ok: true, value: { ...advert, source: packet.source } };
+  return { ok: true, value: { ...advert, source } };
 }
 
 function checkAuth(advert: DecodedAdvert, password: string | undefined): string | undefined {

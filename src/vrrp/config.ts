@@ -1,7 +1,8 @@
 // VrrpInstanceConfig: what the agent hands a VRRP instance runner. It mirrors
 // the `vrrp:` entries of the YAML config (DESIGN.md) in camelCase, with
 // durations already converted to milliseconds.
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
+import { canonicalIpOrSelf, canonicalPrefixed, parseIp } from '../net/address.js';
 import type { V3Ipv4ChecksumMode, VrrpVersion } from './packet.js';
 
 export interface TrackWeight {
@@ -101,15 +102,26 @@ export const VRRP_DEFAULTS = {
 export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips'>
   & Omit<Partial<VrrpInstanceConfig>, 'garp'> & { garp?: Partial<GarpConfig> };
 
-/** Fills defaults. */
+/**
+ * Fills defaults, and writes every address in its canonical form (net/address.ts): the
+ * instance compares peers, its source and its VIPs with decoded packets and kernel dumps.
+ * An address that is none is left as written, for validation to report.
+ */
 export function vrrpInstanceConfig(input: VrrpInstanceInput): VrrpInstanceConfig {
-  return {
+  const config: VrrpInstanceConfig = {
     ...VRRP_DEFAULTS,
     ...input,
     garp: { ...VRRP_DEFAULTS.garp, ...input.garp },
     track: { interfaces: [], services: [], scripts: [], files: [], ...input.track },
     linkDebounce: { ...VRRP_DEFAULTS.linkDebounce, ...input.linkDebounce },
   };
+  config.vips = config.vips.map(canonicalPrefixed);
+  config.unicastPeers = config.unicastPeers.map(canonicalIpOrSelf);
+  if (config.sourceAddress !== undefined) config.sourceAddress = canonicalIpOrSelf(config.sourceAddress);
+  if (config.vipInterfaces) {
+    config.vipInterfaces = Object.fromEntries(Object.entries(config.vipInterfaces).map(([vip, iface]) => [canonicalPrefixed(vip), iface]));
+  }
+  return config;
 }
 
 export function instanceFamily(config: Pick<VrrpInstanceConfig, 'vips'>): 4 | 6 {
@@ -138,10 +150,15 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
   }
   if (c.vips.length === 0) bad('vips', 'at least one virtual address');
   const family = instanceFamily(c);
+  const addressProblem = (text: string): string | undefined => {
+    const parsed = parseIp(text);
+    if (!parsed.ok) return parsed.reason;
+    return parsed.family === family ? undefined : `expected an IPv${family} address (all addresses of an instance share one family)`;
+  };
   c.vips.forEach((vip, i) => {
     const { address, prefixLength } = splitPrefix(vip);
-    const ok = family === 4 ? isIPv4(address) : isIPv6(address);
-    if (!ok) bad(`vips[${i}]`, `"${vip}" is not an IPv${family} address (all VIPs of an instance share one family)`);
+    const problem = addressProblem(address);
+    if (problem) bad(`vips[${i}]`, problem);
     if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > (family === 4 ? 32 : 128)) bad(`vips[${i}]`, `bad prefix length in "${vip}"`);
   });
   if (family === 6 && c.version === 2) bad('version', 'VRRPv2 is IPv4 only; IPv6 VIPs need version 3');
@@ -150,9 +167,18 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
     if (Buffer.byteLength(c.authPassword) > 8 || c.authPassword.length === 0) bad('auth_password', '1..8 bytes');
   }
   c.unicastPeers.forEach((peer, i) => {
-    if (family === 4 ? !isIPv4(peer) : !isIPv6(peer)) bad(`unicast_peers[${i}]`, `"${peer}" is not an IPv${family} address`);
+    const problem = addressProblem(peer);
+    if (problem) bad(`unicast_peers[${i}]`, problem);
   });
-  if (c.sourceAddress !== undefined && (family === 4 ? !isIPv4(c.sourceAddress) : !isIPv6(c.sourceAddress))) bad('source_address', `not an IPv${family} address`);
+  const peerIndex = new Map<string, number>();
+  c.unicastPeers.forEach((peer, i) => {
+    const canonical = canonicalIpOrSelf(peer);
+    const first = peerIndex.get(canonical);
+    if (first !== undefined) bad(`unicast_peers[${i}]`, `the same address as unicast_peers[${first}]`);
+    else peerIndex.set(canonical, i);
+  });
+  const sourceProblem = c.sourceAddress === undefined ? undefined : addressProblem(c.sourceAddress);
+  if (sourceProblem) bad('source_address', sourceProblem);
   if (c.vipLabel !== undefined && (family !== 4 || !c.vipLabel.startsWith(`${c.interface}:`) || c.vipLabel.length > 15)) {
     bad('vip_label', `an IPv4 label "${c.interface}:NAME" of at most 15 characters`);
   }
@@ -160,7 +186,8 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
   if (c.garp.intervalMs < 0) bad('garp.interval', 'non-negative');
   if (c.garp.refreshMs < 0) bad('garp.refresh', 'non-negative');
   if (c.garp.delayMs < 0) bad('garp.delay', 'non-negative');
-  for (const vip of Object.keys(c.vipInterfaces ?? {})) if (!c.vips.includes(vip)) bad('vips', `an interface is given for ${vip}, which is not one of the VIPs`);
+  const vips = new Set(c.vips.map(canonicalPrefixed));
+  for (const vip of Object.keys(c.vipInterfaces ?? {})) if (!vips.has(canonicalPrefixed(vip))) bad('vips', `an interface is given for ${vip}, which is not one of the VIPs`);
   const weights = [...c.track.interfaces, ...c.track.services, ...c.track.scripts].map((t) => ['track', t.name, t.weight] as const);
   for (const [, name, weight] of weights) if (!Number.isInteger(weight) || weight < -253 || weight > 253) bad(`track.${name}.weight`, 'an integer -253..253');
   for (const s of c.track.scripts) if (s.command.length === 0) bad(`track.scripts.${s.name}.command`, 'a command');

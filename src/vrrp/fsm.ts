@@ -21,6 +21,11 @@ export interface FsmConfig {
   startupDelayMs: number;
   /** Our primary address (advert source), for the equal-priority tie-break. */
   primaryAddress: string;
+  /**
+   * The least time between two announcement bursts answering lower-priority adverts
+   * (keepalived's garp_lower_prio_delay); never less than the advert interval. Default: the interval.
+   */
+  lowerPriorityAnnounceHoldMs?: number;
 }
 
 export interface FsmSnapshot {
@@ -41,6 +46,12 @@ export interface FsmSnapshot {
   /** The current master's address as far as we know. */
   readonly masterAddress: string | undefined;
   readonly masterPriority: number | undefined;
+  /** As master: when we last answered a lower-priority (or priority-0) advert with an advert. */
+  readonly answeredAt: number | undefined;
+  /** As master: an advert that came too soon after an answer is owed one; the next scheduled advert is it. */
+  readonly answerOwed: boolean;
+  /** As master: when we last answered a lower-priority advert with an announcement burst. */
+  readonly announcedAt: number | undefined;
 }
 
 export type TransitionReason =
@@ -90,6 +101,9 @@ export function initialState(config: FsmConfig, priority: number): FsmSnapshot {
     holdUntil: 0,
     masterAddress: undefined,
     masterPriority: undefined,
+    answeredAt: undefined,
+    answerOwed: false,
+    announcedAt: undefined,
   };
 }
 
@@ -141,6 +155,10 @@ function reduce(prev: FsmSnapshot, event: FsmEvent, now: number, out: FsmAction[
       if (s.state === 'master' && s.advertAt !== undefined && now >= s.advertAt) {
         out.push({ type: 'send-advert', priority: s.priority });
         s.advertAt = now + advertIntervalMs(s);
+        if (s.answerOwed) {
+          s.answeredAt = now;
+          s.answerOwed = false;
+        }
       } else if (s.state === 'backup' && s.masterDownAt !== undefined && now >= s.masterDownAt) {
         becomeMaster(s, now, out, 'master-down-timer');
       }
@@ -235,6 +253,9 @@ function becomeMaster(s: Mutable<FsmSnapshot>, now: number, out: FsmAction[], re
   out.push({ type: 'add-vips' });
   out.push({ type: 'announce', reason: 'became-master' });
   s.advertAt = now + advertIntervalMs(s);
+  s.answeredAt = undefined;
+  s.answerOwed = false;
+  s.announcedAt = undefined;
 }
 
 /** Leaving MASTER for FAULT or INIT: tell the backups at once (priority 0). */
@@ -274,8 +295,8 @@ function onAdvert(s: Mutable<FsmSnapshot>, advert: Extract<FsmEvent, { type: 'ad
   }
   if (s.state === 'master') {
     if (advert.priority === RESIGN_PRIORITY) {
-      out.push({ type: 'send-advert', priority: s.priority });
-      s.advertAt = now + advertIntervalMs(s);
+      // RFC 5798 6.4.3: send an advert and reset the Adver_Timer (at most once per interval).
+      answer(s, now, out, false);
       return s;
     }
     const wins = advert.priority > s.priority
@@ -291,11 +312,32 @@ function onAdvert(s: Mutable<FsmSnapshot>, advert: Extract<FsmEvent, { type: 'ad
     }
     // Another router thinks it is master with a lower priority (a healed
     // split): assert ourselves at once instead of waiting for our next advert.
-    out.push({ type: 'send-advert', priority: s.priority });
-    out.push({ type: 'announce', reason: 'lower-priority-advert' });
-    s.advertAt = now + advertIntervalMs(s);
+    answer(s, now, out, true);
   }
   return s;
+}
+
+/**
+ * A master's answer to a lower-priority or priority-0 advert: an advert now (the next
+ * scheduled one brought forward) and, for a lower priority, an announcement burst.
+ * Each is rate-limited, whoever sends the adverts and however many: at most one answering
+ * advert per advert interval (a flood finds the next scheduled advert owed to it), at
+ * most one burst per lowerPriorityAnnounceHoldMs.
+ */
+function answer(s: Mutable<FsmSnapshot>, now: number, out: FsmAction[], announce: boolean): void {
+  const interval = advertIntervalMs(s);
+  if (s.answeredAt !== undefined && now < s.answeredAt + interval) {
+    s.answerOwed = true;
+    return;
+  }
+  out.push({ type: 'send-advert', priority: s.priority });
+  s.advertAt = now + interval;
+  s.answeredAt = now;
+  s.answerOwed = false;
+  const hold = Math.max(interval, s.config.lowerPriorityAnnounceHoldMs ?? 0);
+  if (!announce || (s.announcedAt !== undefined && now < s.announcedAt + hold)) return;
+  out.push({ type: 'announce', reason: 'lower-priority-advert' });
+  s.announcedAt = now;
 }
 
 function advertIntervalMs(s: FsmSnapshot): number {

@@ -6,6 +6,7 @@ import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from './accept.js';
 import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
+import { canonicalIpOrSelf } from '../net/address.js';
 import { ipToBytes } from '../net/sockaddr.js';
 import { Debounced } from './debounce.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
@@ -101,13 +102,14 @@ export class VrrpInstance implements SyncMember {
   private vipOpsPending = 0;
   /** Whether every queued VIP change has already been handed to the kernel. */
   private vipsIssued = true;
-  private burstTimers: TimerHandle[] = [];
+  /** The pending announcements of the burst under way; each leaves the set when it fires (at most garp.count - 1). */
+  private readonly burstTimers = new Set<TimerHandle>();
   private refreshTimer: TimerHandle | undefined;
   private delayedBurstTimer: TimerHandle | undefined;
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private counters = emptyCounters();
   private receiveQueueDropsBefore = 0;
-  private lastAddressMismatch: string | undefined;
+  private readonly mismatchLog = new MismatchLogLimit();
   private ownAddressSet: { vips: string[]; key: string } | undefined;
   private lastTransition: VrrpStatus['lastTransition'];
   private faults: string[] = [];
@@ -323,6 +325,7 @@ export class VrrpInstance implements SyncMember {
       preemptDelayMs: c.preemptDelayMs,
       startupDelayMs: c.startupDelayMs,
       primaryAddress: source,
+      lowerPriorityAnnounceHoldMs: c.garp.delayMs,
     };
   }
 
@@ -334,8 +337,8 @@ export class VrrpInstance implements SyncMember {
       vrid: c.vrid,
       intervalCs: Math.round(c.advertIntervalMs / 10),
       ...(c.authPassword !== undefined ? { password: c.authPassword } : {}),
-      ownAddresses: new Set([source]),
-      ...(c.unicastPeers.length ? { unicastPeers: new Set(c.unicastPeers) } : {}),
+      ownAddresses: new Set([canonicalIpOrSelf(source)]),
+      ...(c.unicastPeers.length ? { unicastPeers: new Set(c.unicastPeers.map(canonicalIpOrSelf)) } : {}),
     };
   }
 
@@ -483,7 +486,7 @@ export class VrrpInstance implements SyncMember {
     else this.vipQueue = this.vipQueue.then(() => this.announce());
   }
 
-  /** One burst: `count` announcements `interval` apart. */
+  /** One burst: `count` announcements `interval` apart. A burst still under way is replaced, not added to. */
   private announce(): void {
     if (this.fsm?.state !== 'master' || !this.announcer) return;
     const { count, intervalMs } = this.config.garp;
@@ -507,8 +510,20 @@ export class VrrpInstance implements SyncMember {
       }
     };
     if (count <= 0) return;
+    this.cancelBurst();
     once();
-    for (let i = 1; i < count; i++) this.burstTimers.push(this.clock.setTimer(i * intervalMs, once));
+    for (let i = 1; i < count; i++) {
+      const timer = this.clock.setTimer(i * intervalMs, () => {
+        this.burstTimers.delete(timer);
+        once();
+      });
+      this.burstTimers.add(timer);
+    }
+  }
+
+  private cancelBurst(): void {
+    for (const t of this.burstTimers) t.cancel();
+    this.burstTimers.clear();
   }
 
   private scheduleRefresh(): void {
@@ -519,7 +534,6 @@ export class VrrpInstance implements SyncMember {
     this.refreshTimer = this.clock.setTimer(refreshMs, () => {
       this.refreshTimer = undefined;
       if (this.fsm?.state !== 'master') return;
-      this.burstTimers = [];
       this.announce();
       this.scheduleRefresh();
     });
@@ -537,8 +551,7 @@ export class VrrpInstance implements SyncMember {
   }
 
   private stopAnnouncing(): void {
-    for (const t of this.burstTimers) t.cancel();
-    this.burstTimers = [];
+    this.cancelBurst();
     this.refreshTimer?.cancel();
     this.refreshTimer = undefined;
     this.delayedBurstTimer?.cancel();
@@ -585,23 +598,20 @@ export class VrrpInstance implements SyncMember {
   /**
    * RFC 3768/5798 7.1: a receiver MAY check the advertised addresses and SHOULD log a mismatch.
    * The advert is still processed: dropping it would make two routers whose VIP lists differ
-   * (a reload half-rolled across the pair) both master. Logged once per distinct mismatch.
+   * (a reload half-rolled across the pair) both master. Logged once per distinct mismatch
+   * among the last few, and at most a few lines a minute: alternating or forged sets cannot flood the log.
    */
   private checkAdvertisedAddresses(source: string, advertised: string[]): void {
     // Our side changes only with the config: worked out once per VIP list, not per advert.
     if (this.ownAddressSet?.vips !== this.config.vips) {
       this.ownAddressSet = { vips: this.config.vips, key: addressSetKey(this.config.vips.map((v) => splitPrefix(v).address)) };
+      this.mismatchLog.clear();
     }
     const ours = this.ownAddressSet.key;
     const theirs = addressSetKey(advertised);
-    if (theirs === ours) {
-      this.lastAddressMismatch = undefined;
-      return;
-    }
+    if (theirs === ours) return;
     this.counters.addressMismatches++;
-    const signature = `${source} ${theirs}`;
-    if (this.lastAddressMismatch === signature) return;
-    this.lastAddressMismatch = signature;
+    if (!this.mismatchLog.shouldLog(`${source} ${theirs}`, this.clock.now())) return;
     const mine = this.config.vips.map((v) => splitPrefix(v).address);
     this.deps.log?.warn({ instance: this.name, source, advertised, vips: mine },
       `vrrp ${this.name}: adverts from ${source} carry addresses [${advertised.join(', ')}], ours are [${mine.join(', ')}]: the two directors' VIP lists differ`);
@@ -667,7 +677,36 @@ export class VrrpInstance implements SyncMember {
   }
 }
 
-/** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
+/**
+ * Which advert-address mismatches are worth a log line: a signature not among the last
+ * MEMORY logged, and no more than PER_WINDOW lines per WINDOW_MS. The counter counts them all.
+ */
+class MismatchLogLimit {
+  static readonly MEMORY = 16;
+  static readonly PER_WINDOW = 10;
+  static readonly WINDOW_MS = 60_000;
+  private readonly logged = new Map<string, true>();
+  private lineTimes: number[] = [];
+
+  shouldLog(signature: string, now: number): boolean {
+    if (this.logged.has(signature)) {
+      this.logged.delete(signature);
+      this.logged.set(signature, true);
+      return false;
+    }
+    this.lineTimes = this.lineTimes.filter((t) => now - t < MismatchLogLimit.WINDOW_MS);
+    if (this.lineTimes.length >= MismatchLogLimit.PER_WINDOW) return false;
+    this.lineTimes.push(now);
+    this.logged.set(signature, true);
+    if (this.logged.size > MismatchLogLimit.MEMORY) this.logged.delete(this.logged.keys().next().value!);
+    return true;
+  }
+
+  clear(): void {
+    this.logged.clear();
+  }
+}
+
 /** A canonical, order-free key of an address list; an IPv6 link-local entry (fe80::/10) is a router's own, not a VIP, and is left out. */
 function addressSetKey(addresses: string[]): string {
   return addresses.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
@@ -683,9 +722,10 @@ export function otherVipInterfaces(c: Pick<VrrpInstanceConfig, 'interface' | 'vi
   return [...new Set(c.vips.map((v) => vipInterfaceOf(c, v)).filter((i) => i !== c.interface))].sort();
 }
 
+/** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */
 export function pickSourceAddress(link: LinkState, config: Pick<VrrpInstanceConfig, 'vips'>): string | undefined {
-  const vips = new Set(config.vips.map((v) => splitPrefix(v).address));
+  const vips = new Set(config.vips.map((v) => canonicalIpOrSelf(splitPrefix(v).address)));
   const family = instanceFamily(config);
-  const candidates = link.addresses.map((a) => a.address).filter((a) => !vips.has(a));
-  return family === 4 ? candidates.find((a) => a.includes('.')) : candidates.find((a) => a.toLowerCase().startsWith('fe80:'));
+  const candidates = link.addresses.map((a) => canonicalIpOrSelf(a.address)).filter((a) => !vips.has(a));
+  return family === 4 ? candidates.find((a) => a.includes('.')) : candidates.find((a) => /^fe[89ab][0-9a-f]:/.test(a));
 }

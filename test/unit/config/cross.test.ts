@@ -154,4 +154,49 @@ describe('config cross-field rules', () => {
       'failoverd.yaml:13:49 warning: services[0].check.timeout: timeout (2000ms) is longer than interval (1000ms): the next run waits for it',
     ]);
   });
+
+  it('addresses are compared as addresses, whatever their spelling, and leave the loader canonical', () => {
+    const V6 = `vrrp:
+  - name: v6
+    interface: eth0
+    vrid: 61
+    version: 3
+    vips: ["2001:DB8::0005/128"]
+    unicast_peers: ["FE80::2"]
+    unicast_source: "fe80:0:0:0:0:0:0:1"
+services:
+  - name: v6-80
+    vip: "2001:db8:0:0:0:0:0:5"
+    port: 80
+    real_servers:
+      - { address: "2001:DB8::11" }
+`;
+    const r = load(V6);
+    assert.ok(r.ok, r.ok ? '' : r.errors.map((e) => e.message).join('; '));
+    assert.deepEqual(r.config.vrrp[0]!.vips.map((v) => v.address), ['2001:db8::5']);
+    assert.deepEqual(r.config.vrrp[0]!.unicast_peers, ['fe80::2']);
+    assert.equal(r.config.vrrp[0]!.unicast_source, 'fe80::1');
+    assert.equal(r.config.services[0]!.vip, '2001:db8::5');
+    assert.equal(r.config.services[0]!.real_servers[0]!.address, '2001:db8::11');
+
+    const twice = V6.replace('      - { address: "2001:DB8::11" }', '      - { address: "2001:DB8::11" }\n      - { address: "2001:db8:0::0011" }');
+    assert.deepEqual(errorsOf(twice).map((e) => e.replace(/^failoverd.yaml:\d+:\d+ /, '')), [
+      'services[0].real_servers[1].address: 2001:db8::11 port 80 is already real_servers[0]',
+    ]);
+    const secondVip = V6.replace('services:\n', '  - name: v6b\n    interface: eth0\n    vrid: 62\n    version: 3\n    vips: ["2001:db8::0:5"]\nservices:\n');
+    assert.match(errorsOf(secondVip).join('\n'), /vrrp\[1\]\.vips\[0\]: 2001:db8::5 is already a VIP of vrrp\[0\]/);
+    const secondService = `${V6}  - name: v6-80b\n    vip: "2001:DB8::5"\n    port: 80\n    real_servers: [{ address: "2001:db8::12" }]\n`;
+    assert.match(errorsOf(secondService).join('\n'), /services\[1\]\.port: the same virtual service \(tcp 2001:db8::5:80\)/);
+    const twoPeers = V6.replace('unicast_peers: ["FE80::2"]', 'unicast_peers: ["FE80::2", "fe80:0::2"]');
+    assert.match(errorsOf(twoPeers).join('\n'), /vrrp\[0\]\.unicast_peers\[1\]: fe80::2 is already unicast_peers\[0\]/);
+    const drain = `${V6}schedules:\n  - { cron: "0 3 * * 0", action: drain, service: v6-80, real_server: "[2001:db8:0:0:0:0:0:0011]:80", for: 30m }\n`;
+    assert.equal(load(drain).ok, true);
+  });
+
+  it('leading zeros, zone indexes and IPv4-mapped addresses are errors, not guesses', () => {
+    assert.match(errorsOf(edit(7, '    vips: [010.6.2.195/32]')).join('\n'), /vrrp\[0\]\.vips\[0\]: .*no leading zeros/);
+    assert.match(errorsOf(edit(15, '      - { address: 10.6.2.091, weight: 1 }')).join('\n'), /real_servers\[0\]\.address: .*no leading zeros/);
+    assert.match(errorsOf(edit(7, '    vips: [10.6.2.195/32]\n    unicast_peers: ["::ffff:10.6.2.2"]')).join('\n'), /unicast_peers\[0\]: .*IPv4-mapped/);
+    assert.match(errorsOf(edit(7, '    vips: ["2001:db8::5"]\n    version: 3\n    unicast_peers: ["fe80::2%eth0"]')).join('\n'), /unicast_peers\[0\]: .*zone index/);
+  });
 });

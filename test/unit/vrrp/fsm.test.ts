@@ -363,3 +363,44 @@ test('two reducers on one wire: election, crash, graceful stop, return with and 
   assert.equal(b.s.state, 'master');
   assert.equal(a.s.state, 'backup');
 });
+
+test('Master: 1,000 lower-priority adverts in one interval get one answer; a sustained flood, one advert per interval', () => {
+  const d = new Driver({ ...V2, lowerPriorityAnnounceHoldMs: 5000 }, 255);
+  d.send({ type: 'start' });
+  d.advance(400);
+  const start = d.log.length;
+  for (let i = 0; i < 1000; i++) {
+    d.advance(0.9);
+    d.advert(1, '192.0.2.66');
+  }
+  const inFirstInterval = d.log.slice(start).map((l) => l.action.type);
+  assert.equal(inFirstInterval.filter((t) => t === 'send-advert').length, 1, 'one answering advert');
+  assert.equal(inFirstInterval.filter((t) => t === 'announce').length, 1, 'one announcement burst');
+
+  // Ten more seconds of flood at 1,000 adverts/s: the scheduled adverts answer it, one per interval;
+  // bursts at most once per hold (5 s).
+  const floodStart = d.log.length;
+  for (let i = 0; i < 10_000; i++) {
+    d.advance(1);
+    d.advert(1, '192.0.2.66');
+  }
+  const during = d.log.slice(floodStart).map((l) => l.action.type);
+  const adverts = during.filter((t) => t === 'send-advert').length;
+  assert.ok(adverts >= 9 && adverts <= 11, `${adverts} adverts in 10 s at a 1 s interval`);
+  assert.ok(during.filter((t) => t === 'announce').length <= 2, 'at most one burst per 5 s');
+  assert.equal(d.s.state, 'master');
+});
+
+test('Master: a flood of priority-0 adverts is answered at most once per interval', () => {
+  const d = new Driver(V2, 255);
+  d.send({ type: 'start' });
+  d.advance(400);
+  const start = d.log.length;
+  for (let i = 0; i < 3000; i++) {
+    d.advance(1);
+    d.advert(0, '192.0.2.66');
+  }
+  const adverts = d.log.slice(start).filter((l) => l.action.type === 'send-advert').length;
+  assert.ok(adverts <= 4, `${adverts} adverts in 3 s at a 1 s interval`);
+  assert.ok(d.log.slice(start).every((l) => l.action.type !== 'announce'), 'priority 0 is not answered with an announcement');
+});

@@ -5,7 +5,7 @@ import type { Logger } from '../../../src/log.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { vrrpInstanceConfig, type VrrpInstanceInput } from '../../../src/vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from '../../../src/vrrp/instance.js';
-import { decodeAdvert } from '../../../src/vrrp/packet.js';
+import { AUTH_NONE, decodeAdvert, encodeAdvert } from '../../../src/vrrp/packet.js';
 import { masterDownIntervalMs, skewMs } from '../../../src/vrrp/fsm.js';
 import { VrrpSyncGroup } from '../../../src/vrrp/sync-group.js';
 import { FakeHost, FakeSegment, fakeIo } from './fake-io.js';
@@ -344,4 +344,101 @@ test('a config that cannot work is refused with every problem named', () => {
   const io = fakeIo(new FakeSegment(new FakeClock()), new FakeHost());
   assert.throws(() => new VrrpInstance(vrrpInstanceConfig({ name: 'w', interface: 'eth0', vrid: 300, priority: 0, version: 2, vips: ['2001:db8::1/64'], advertIntervalMs: 1500 }), { io }),
     /vrid: an integer 1\.\.255.*priority.*advert_interval.*version: VRRPv2 is IPv4 only/);
+});
+
+test('unicast IPv6 peers spelled differently (FE80::2, fe80:0:0:0:0:0:0:1) still hear each other: one master', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const v6router = (n: number, priority: number, peer: string) => {
+    const host = new FakeHost();
+    host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `fe80::${n}`, prefixLength: 64 }]);
+    const config = vrrpInstanceConfig({
+      name: 'v6', interface: 'eth0', vrid: 61, priority, version: 3, advertIntervalMs: 1000,
+      vips: ['2001:DB8::0100/128'], unicastPeers: [peer], garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+    });
+    return { host, instance: new VrrpInstance(config, { io: fakeIo(segment, host), clock, events: bus }) };
+  };
+  const a = v6router(1, 200, 'FE80::2');
+  const b = v6router(2, 100, 'fe80:0:0:0:0:0:0:1');
+  await a.instance.start();
+  await b.instance.start();
+  await run(clock, 8000);
+  assert.deepEqual([a.instance.status().state, b.instance.status().state], ['master', 'backup']);
+  assert.equal(b.instance.status().counters.dropped.not_a_peer, 0);
+  assert.equal(b.instance.status().masterAddress, 'fe80::1');
+  assert.ok(a.host.has('eth0', '2001:db8::100') && !b.host.has('eth0', '2001:db8::100'));
+  await a.instance.stop();
+  await b.instance.stop();
+});
+
+test('a master flooded with 1,000 forged priority-1 adverts in one interval answers once; burst timers stay bounded', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const a = router(segment, clock, bus, 1, { priority: 200, garp: { count: 5, intervalMs: 100, refreshMs: 0, delayMs: 0 } });
+  await a.instance.start();
+  await run(clock, 5000);
+  assert.equal(a.instance.status().state, 'master');
+  const channel = a.io.channels[0]!;
+  const forged = encodeAdvert({ version: 2, vrid: 51, priority: 1, intervalCs: 100, addresses: ['192.0.2.195'], authType: AUTH_NONE },
+    { family: 4, source: '192.0.2.66', destination: '224.0.0.18' });
+  const burstTimers = (): number => {
+    const timers = (a.instance as unknown as { burstTimers: Set<unknown> | unknown[] }).burstTimers;
+    return timers instanceof Set ? timers.size : timers.length;
+  };
+  const advertsBefore = a.instance.status().counters.advertsSent;
+  const announcementsBefore = segment.announcements.length;
+  let largest = 0;
+  for (let i = 0; i < 1000; i++) {
+    channel.deliver({ payload: forged, source: '192.0.2.66', destination: '224.0.0.18', ttl: 255 });
+    largest = Math.max(largest, burstTimers());
+    clock.advance(0.9);
+  }
+  assert.equal(a.instance.status().counters.advertsReceived, 1000);
+  const answers = a.instance.status().counters.advertsSent - advertsBefore;
+  assert.ok(answers <= 2, `${answers} adverts sent in one interval (one answer, at most one scheduled)`);
+  await run(clock, 1000);
+  const announcements = segment.announcements.length - announcementsBefore;
+  assert.ok(announcements <= 5, `${announcements} announcements: at most one burst of garp.count`);
+  assert.ok(largest <= 4, `burst timers peaked at ${largest}`);
+  assert.equal(burstTimers(), 0, 'fired burst timers leave the collection');
+  assert.ok(clock.pendingTimers() <= 3, `${clock.pendingTimers()} timers pending`);
+  assert.equal(a.instance.status().state, 'master');
+  await a.instance.stop();
+});
+
+test('adverts alternating between address sets, or cycling through many, log a bounded number of mismatch lines', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const warnings: string[] = [];
+  const log = { warn: (_o: unknown, msg: string) => { warnings.push(msg); }, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+  const host = new FakeHost();
+  host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
+  const io = fakeIo(segment, host);
+  const config = vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 200, version: 2, vips: ['192.0.2.195/32'] });
+  const instance = new VrrpInstance(config, { io, clock, events: bus, log });
+  await instance.start();
+  await run(clock, 5000);
+  const advert = (addresses: string[]) => encodeAdvert({ version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses, authType: AUTH_NONE },
+    { family: 4, source: '192.0.2.2', destination: '224.0.0.18' });
+  const deliver = (payload: Buffer): void => io.channels[0]!.deliver({ payload, source: '192.0.2.2', destination: '224.0.0.18', ttl: 255 });
+  const mismatchLines = (): number => warnings.filter((w) => w.includes('VIP lists differ')).length;
+
+  const a = advert(['192.0.2.195', '192.0.2.196']), b = advert(['192.0.2.197']), ours = advert(['192.0.2.195']);
+  for (let i = 0; i < 500; i++) {
+    deliver(i % 3 === 0 ? a : i % 3 === 1 ? b : ours);
+    clock.advance(10);
+  }
+  assert.equal(mismatchLines(), 2, 'two alternating sets (with matching adverts between): one line each');
+
+  // A thousand distinct sets within a minute: at most ten lines a minute.
+  for (let i = 0; i < 1000; i++) {
+    deliver(advert([`198.51.100.${i % 250}`, `203.0.113.${Math.floor(i / 250)}`]));
+    clock.advance(10);
+  }
+  assert.ok(mismatchLines() <= 12, `${mismatchLines()} lines after 1,000 distinct sets in 10 s`);
+  assert.equal(instance.status().counters.addressMismatches, 167 + 167 + 1000, 'every mismatch is counted');
+  await instance.stop();
 });
