@@ -1,6 +1,7 @@
 // VrrpHost over rtnetlink: reads the interface (index, MAC, state, addresses),
 // watches its changes, and moves the virtual addresses.
 import { RtNetlink, type AddressInfo, type LinkInfo, type RtnlSnapshot, type RtnlWatcher } from '../net/rtnetlink.js';
+import type { NativeSocketFactory } from '../net/socket.js';
 import type { InterfaceAddress, LinkState, VrrpHost } from './ports.js';
 
 /** What happened to the netlink sockets under the host: for logs and metrics. */
@@ -14,6 +15,8 @@ export interface RtnetlinkHostOptions {
   /** The watching socket's receive buffer (bytes); the default is large. */
   watchReceiveBuffer?: number;
   onSocketEvent?: (event: HostSocketEvent) => void;
+  /** Where the native sockets come from; tests pass a fake. */
+  openNative?: NativeSocketFactory;
 }
 
 type Watch = { name: string; index?: number; onChange: (link: LinkState) => void; pending: boolean };
@@ -30,7 +33,7 @@ export class RtnetlinkHost implements VrrpHost {
   socketErrors = 0;
 
   constructor(private readonly options: RtnetlinkHostOptions = {}) {
-    this.rtnl = new RtNetlink(options.netns ? { netns: options.netns } : {});
+    this.rtnl = new RtNetlink({ ...(options.netns ? { netns: options.netns } : {}), ...(options.openNative ? { openNative: options.openNative } : {}) });
   }
 
   async link(name: string): Promise<LinkState> {

@@ -3,7 +3,7 @@
 // with our primary address, TTL 255 and TOS 0xc0 (as keepalived) whatever the
 // routing table says. IPv6: a receiving socket (hop limit and destination via
 // ancillary data) and a sending socket bound to the link-local address.
-import { DatagramSocket, type SocketError } from '../net/socket.js';
+import { DatagramSocket, type NativeSocketFactory, type SocketError } from '../net/socket.js';
 import {
   AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_IPV6, IP_ADD_MEMBERSHIP, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL, IPV6_ADD_MEMBERSHIP, IPV6_HOPLIMIT, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
@@ -52,8 +52,13 @@ export function ipv4Header(source: string, destination: string): Buffer {
   return h;
 }
 
-export function openAdvertChannel(options: AdvertChannelOptions): AdvertChannel {
-  return options.family === 4 ? new Ipv4AdvertChannel(options) : new Ipv6AdvertChannel(options);
+/** `openNative` is where the sockets come from; tests pass a fake. */
+export function openAdvertChannel(options: AdvertChannelOptions, openNative?: NativeSocketFactory): AdvertChannel {
+  return options.family === 4 ? new Ipv4AdvertChannel(options, openNative) : new Ipv6AdvertChannel(options, openNative);
+}
+
+function socketOptions(options: AdvertChannelOptions, openNative: NativeSocketFactory | undefined): { netns?: string; openNative?: NativeSocketFactory } {
+  return { ...(options.netns ? { netns: options.netns } : {}), ...(openNative ? { openNative } : {}) };
 }
 
 /** How long to wait before trying again to replace a receiving socket that died. */
@@ -130,7 +135,7 @@ class Ipv4AdvertChannel extends BaseChannel {
   readonly sourceAddress: string;
   private readonly header: Map<string, Buffer> = new Map();
 
-  constructor(private readonly options: AdvertChannelOptions) {
+  constructor(private readonly options: AdvertChannelOptions, private readonly openNative?: NativeSocketFactory) {
     super();
     this.sourceAddress = options.sourceAddress;
     this.socket = this.open();
@@ -138,7 +143,7 @@ class Ipv4AdvertChannel extends BaseChannel {
 
   private open(): DatagramSocket {
     const options = this.options;
-    const socket = new DatagramSocket(AF_INET, SOCK_RAW, VRRP_PROTOCOL, options.netns ? { netns: options.netns } : {});
+    const socket = new DatagramSocket(AF_INET, SOCK_RAW, VRRP_PROTOCOL, socketOptions(options, this.openNative));
     try {
       socket.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
       socket.setOption(IPPROTO_IP, IP_HDRINCL, 1);
@@ -194,12 +199,12 @@ class Ipv6AdvertChannel extends BaseChannel {
   readonly sourceAddress: string;
   private readonly interfaceIndex: number;
 
-  constructor(private readonly options: AdvertChannelOptions) {
+  constructor(private readonly options: AdvertChannelOptions, private readonly openNative?: NativeSocketFactory) {
     super();
     this.sourceAddress = options.sourceAddress;
     this.interfaceIndex = options.interfaceIndex;
     this.receiver = this.openReceiver();
-    this.sender = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, options.netns ? { netns: options.netns } : {});
+    this.sender = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, socketOptions(options, this.openNative));
     try {
       this.sender.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
       // The sender is bound to our address and never read: keep its queue tiny.
@@ -218,7 +223,7 @@ class Ipv6AdvertChannel extends BaseChannel {
 
   private openReceiver(): DatagramSocket {
     const options = this.options;
-    const receiver = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, options.netns ? { netns: options.netns } : {});
+    const receiver = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, socketOptions(options, this.openNative));
     try {
       receiver.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
       receiver.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
