@@ -46,6 +46,9 @@ typedef struct {
   napi_ref on_message;
   napi_ref self;
   napi_async_context async_context;
+  // Closes the poll handle when the environment (a worker thread) goes away:
+  // its close callback lives in this addon, which is unloaded right after.
+  napi_async_cleanup_hook_handle cleanup_hook;
   // Per socket, not static: sockets of several worker threads receive at once.
   // Allocated on the first startReceiving, so send-only sockets cost nothing.
   unsigned char *recv_buffer;
@@ -104,6 +107,10 @@ static void free_if_unused(dgram_t *d) {
 static void on_poll_closed(uv_handle_t *handle) {
   dgram_t *d = (dgram_t *)handle->data;
   d->poll_closed = 1;
+  if (d->cleanup_hook) {
+    napi_remove_async_cleanup_hook(d->cleanup_hook);
+    d->cleanup_hook = NULL;
+  }
   free_if_unused(d);
 }
 
@@ -134,6 +141,13 @@ static void close_socket(dgram_t *d) {
     napi_async_destroy(d->env, d->async_context);
     d->async_context = NULL;
   }
+}
+
+static void on_environment_exit(napi_async_cleanup_hook_handle hook, void *data) {
+  dgram_t *d = (dgram_t *)data;
+  d->cleanup_hook = hook;
+  close_socket(d);
+  // The environment waits for on_poll_closed to remove the hook.
 }
 
 static void finalize_socket(napi_env env, void *data, void *hint) {
@@ -252,6 +266,7 @@ static napi_value socket_new(napi_env env, napi_callback_info info) {
   napi_value resource_name;
   napi_create_string_utf8(env, "failoverd.DatagramSocket", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &d->async_context);
+  if (napi_add_async_cleanup_hook(env, on_environment_exit, d, &d->cleanup_hook) != napi_ok) d->cleanup_hook = NULL;
   if (napi_wrap(env, self, d, finalize_socket, NULL, NULL) != napi_ok) {
     close_socket(d);
     d->wrapper_gone = 1;
