@@ -9,7 +9,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/errqueue.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,9 +26,16 @@
 // Bounds the datagrams handled per readiness callback so one busy socket cannot
 // starve the event loop (timers that send VRRP adverts must stay on time).
 #define MAX_DATAGRAMS_PER_WAKEUP 64
+// Bounds the error-queue entries (IP_RECVERR) drained per error wakeup.
+#define MAX_QUEUED_ERRORS_PER_WAKEUP 64
+// Consecutive POLLERR wakeups without an error to clear before the socket is
+// given up as dead: a condition that cannot be cleared would spin the loop.
+#define MAX_EMPTY_ERROR_WAKEUPS 100
 
 typedef struct {
   int fd;
+  int domain;
+  int empty_error_wakeups;
   int closed;
   int receiving;
   int poll_initialized;
@@ -36,10 +46,17 @@ typedef struct {
   napi_ref on_message;
   napi_ref self;
   napi_async_context async_context;
+  // Closes the poll handle when the environment (a worker thread) goes away:
+  // its close callback lives in this addon, which is unloaded right after.
+  napi_async_cleanup_hook_handle cleanup_hook;
+  // Per socket, not static: sockets of several worker threads receive at once.
+  // Allocated on the first startReceiving, so send-only sockets cost nothing.
+  unsigned char *recv_buffer;
+  union {
+    struct cmsghdr align;
+    unsigned char bytes[CONTROL_BUFFER_SIZE];
+  } control;
 } dgram_t;
-
-static unsigned char recv_buffer[RECV_BUFFER_SIZE];
-static unsigned char control_buffer[CONTROL_BUFFER_SIZE];
 
 #define CALL(env, expr)                                            \
   do {                                                             \
@@ -81,12 +98,19 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
 }
 
 static void free_if_unused(dgram_t *d) {
-  if (d->wrapper_gone && (!d->poll_initialized || d->poll_closed)) free(d);
+  if (d->wrapper_gone && (!d->poll_initialized || d->poll_closed)) {
+    free(d->recv_buffer);
+    free(d);
+  }
 }
 
 static void on_poll_closed(uv_handle_t *handle) {
   dgram_t *d = (dgram_t *)handle->data;
   d->poll_closed = 1;
+  if (d->cleanup_hook) {
+    napi_remove_async_cleanup_hook(d->cleanup_hook);
+    d->cleanup_hook = NULL;
+  }
   free_if_unused(d);
 }
 
@@ -117,6 +141,13 @@ static void close_socket(dgram_t *d) {
     napi_async_destroy(d->env, d->async_context);
     d->async_context = NULL;
   }
+}
+
+static void on_environment_exit(napi_async_cleanup_hook_handle hook, void *data) {
+  dgram_t *d = (dgram_t *)data;
+  d->cleanup_hook = hook;
+  close_socket(d);
+  // The environment waits for on_poll_closed to remove the hook.
 }
 
 static void finalize_socket(napi_env env, void *data, void *hint) {
@@ -220,6 +251,7 @@ static napi_value socket_new(napi_env env, napi_callback_info info) {
     return throw_errno(env, ENOMEM, "socket");
   }
   d->fd = fd;
+  d->domain = domain;
   d->env = env;
   uv_loop_t *loop;
   if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
@@ -234,6 +266,7 @@ static napi_value socket_new(napi_env env, napi_callback_info info) {
   napi_value resource_name;
   napi_create_string_utf8(env, "failoverd.DatagramSocket", NAPI_AUTO_LENGTH, &resource_name);
   napi_async_init(env, NULL, resource_name, &d->async_context);
+  if (napi_add_async_cleanup_hook(env, on_environment_exit, d, &d->cleanup_hook) != napi_ok) d->cleanup_hook = NULL;
   if (napi_wrap(env, self, d, finalize_socket, NULL, NULL) != napi_ok) {
     close_socket(d);
     d->wrapper_gone = 1;
@@ -370,18 +403,128 @@ static napi_value ancillary_array(napi_env env, struct msghdr *msg) {
   return array;
 }
 
-static void deliver(dgram_t *d, int argc, napi_value *argv) {
+// Calls the JS receive callback. An exception it throws is not left pending (the
+// next node-api call would fail and this socket would stop delivering): it goes
+// to process 'uncaughtException', the same path as a throw from any other
+// callback, and this socket keeps receiving if the process carries on.
+static void call_js(dgram_t *d, napi_value callback, int argc, napi_value *argv) {
   napi_env env = d->env;
-  napi_value callback, receiver;
-  if (napi_get_reference_value(env, d->on_message, &callback) != napi_ok || !callback) return;
+  napi_value receiver, result;
   napi_get_global(env, &receiver);
-  napi_value result;
   napi_status status = napi_make_callback(env, d->async_context, receiver, callback, argc, argv, &result);
-  if (status == napi_pending_exception) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    napi_fatal_exception(env, exception);
+  if (status != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exception;
+      if (napi_get_and_clear_last_exception(env, &exception) == napi_ok) napi_fatal_exception(env, exception);
+    }
   }
+}
+
+static void deliver(dgram_t *d, int argc, napi_value *argv) {
+  napi_value callback;
+  if (!d->on_message || napi_get_reference_value(d->env, d->on_message, &callback) != napi_ok || !callback) return;
+  call_js(d, callback, argc, argv);
+}
+
+static void deliver_error(dgram_t *d, napi_value error) {
+  napi_value argv[1] = {error};
+  deliver(d, 1, argv);
+}
+
+// errno values after which this fd will never receive again.
+static int is_fatal_errno(int err) {
+  return err == EBADF || err == ENOTSOCK || err == EFAULT || err == EINVAL;
+}
+
+// Reported once, with fatal: true, and the socket stops receiving before the
+// callback runs (so the callback may start it again); the owner decides whether
+// to reopen.
+static void deliver_fatal(dgram_t *d, int err, const char *syscall) {
+  napi_env env = d->env;
+  napi_value callback, error, fatal;
+  if (!d->on_message || napi_get_reference_value(env, d->on_message, &callback) != napi_ok || !callback) {
+    stop_receiving(d);
+    return;
+  }
+  stop_receiving(d);
+  error = make_errno_error(env, err, syscall);
+  napi_get_boolean(env, true, &fatal);
+  napi_set_named_property(env, error, "fatal", fatal);
+  napi_value argv[1] = {error};
+  call_js(d, callback, 1, argv);
+}
+
+static int pending_socket_error(int fd, int *so_error) {
+  socklen_t len = sizeof(*so_error);
+  *so_error = 0;
+  return getsockopt(fd, SOL_SOCKET, SO_ERROR, so_error, &len);
+}
+
+// The errno an IP_RECVERR/IPV6_RECVERR error-queue message carries, or 0.
+static int queued_errno(struct msghdr *msg) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    int recverr = (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+                  (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR);
+    if (recverr && c->cmsg_len >= CMSG_LEN(sizeof(struct sock_extended_err))) {
+      struct sock_extended_err ee;
+      memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+      return (int)ee.ee_errno;
+    }
+  }
+  return 0;
+}
+
+// Only these read MSG_ERRQUEUE as the error queue: netlink and unix sockets
+// ignore the flag and would hand over (and lose) a real datagram.
+static int has_error_queue(int domain) {
+  return domain == AF_INET || domain == AF_INET6 || domain == AF_PACKET;
+}
+
+// POLLERR: libuv has stopped the poll and says EBADF whatever the cause. The cause
+// is in SO_ERROR (reading it clears it) and, with IP_RECVERR, in the error queue
+// (which keeps POLLERR raised until drained). Reports the real errno; the caller
+// restarts the poll. Returns -1 when the socket is dead (reported as fatal), 0
+// when an error was found and cleared, 1 when there was none.
+static int clear_socket_error(dgram_t *d) {
+  int so_error, first_queued = 0, queued = 0, read_err = 0;
+  if (pending_socket_error(d->fd, &so_error) < 0) {
+    int err = errno;
+    deliver_fatal(d, err, "getsockopt(SO_ERROR)");
+    return -1;
+  }
+  for (int i = 0; has_error_queue(d->domain) && i < MAX_QUEUED_ERRORS_PER_WAKEUP; i++) {
+    struct iovec iov = {d->recv_buffer, RECV_BUFFER_SIZE};
+    struct msghdr msg = {0};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = d->control.bytes;
+    msg.msg_controllen = sizeof(d->control.bytes);
+    if (recvmsg(d->fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+      read_err = errno;
+      if (read_err == EINTR) continue;
+      break;
+    }
+    queued++;
+    if (!first_queued) first_queued = queued_errno(&msg);
+  }
+  // Dequeuing an ICMP error re-arms SO_ERROR with the next one's errno.
+  int late_error = 0;
+  if (queued > 0 && pending_socket_error(d->fd, &late_error) == 0 && !so_error) so_error = late_error;
+  if (read_err == EBADF || read_err == ENOTSOCK) {
+    deliver_fatal(d, read_err, "recvmsg(MSG_ERRQUEUE)");
+    return -1;
+  }
+  int err = so_error ? so_error : first_queued;
+  if (err) {
+    napi_value error, count;
+    error = make_errno_error(d->env, err, "recvmsg");
+    napi_create_int32(d->env, queued, &count);
+    napi_set_named_property(d->env, error, "queuedErrors", count);
+    deliver_error(d, error);
+  }
+  return err || queued ? 0 : 1;
 }
 
 static void on_readable(uv_poll_t *handle, int status, int events) {
@@ -392,38 +535,46 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   if (status < 0) {
-    napi_value argv[1];
-    argv[0] = make_errno_error(env, -status, "poll");
-    deliver(d, 1, argv);
-    napi_close_handle_scope(env, scope);
-    return;
+    int cleared = clear_socket_error(d);
+    // POLLERR with no error to clear would wake this callback forever.
+    d->empty_error_wakeups = cleared == 1 ? d->empty_error_wakeups + 1 : 0;
+    if (d->receiving && d->empty_error_wakeups > MAX_EMPTY_ERROR_WAKEUPS) deliver_fatal(d, EIO, "poll");
+    if (d->receiving) {
+      int rc = uv_poll_start(&d->poll, UV_READABLE, on_readable);
+      if (rc < 0) deliver_fatal(d, -rc, "uv_poll_start");
+    }
   }
   for (int i = 0; i < MAX_DATAGRAMS_PER_WAKEUP && d->receiving; i++) {
     struct sockaddr_storage from;
-    struct iovec iov = {recv_buffer, sizeof(recv_buffer)};
+    struct iovec iov = {d->recv_buffer, RECV_BUFFER_SIZE};
     struct msghdr msg = {0};
     msg.msg_name = &from;
     msg.msg_namelen = sizeof(from);
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
-    msg.msg_control = control_buffer;
-    msg.msg_controllen = sizeof(control_buffer);
+    msg.msg_control = d->control.bytes;
+    msg.msg_controllen = sizeof(d->control.bytes);
     ssize_t n = recvmsg(d->fd, &msg, MSG_DONTWAIT);
+    int err = errno;
     if (n < 0) {
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      if (errno == EINTR) continue;
-      napi_value argv[1];
-      argv[0] = make_errno_error(env, errno, "recvmsg");
-      deliver(d, 1, argv);
-      // A persistent error (the fd went bad) must not spin the loop.
-      if (errno != ENOBUFS) break;
+      if (err == EAGAIN || err == EWOULDBLOCK) break;
+      if (err == EINTR) continue;
+      if (is_fatal_errno(err)) {
+        deliver_fatal(d, err, "recvmsg");
+        break;
+      }
+      // A transient error (ENOBUFS, ECONNREFUSED, ...) was consumed by this read.
+      deliver_error(d, make_errno_error(env, err, "recvmsg"));
       continue;
     }
-    size_t copied = (size_t)n > sizeof(recv_buffer) ? sizeof(recv_buffer) : (size_t)n;
+    d->empty_error_wakeups = 0;
+    size_t copied = (size_t)n > RECV_BUFFER_SIZE ? RECV_BUFFER_SIZE : (size_t)n;
+    // The kernel reports the sender's full address length, which may exceed the buffer.
+    size_t name_length = msg.msg_namelen > sizeof(from) ? sizeof(from) : msg.msg_namelen;
     napi_value argv[5];
     napi_get_null(env, &argv[0]);
-    napi_create_buffer_copy(env, copied, recv_buffer, NULL, &argv[1]);
-    napi_create_buffer_copy(env, msg.msg_namelen, &from, NULL, &argv[2]);
+    napi_create_buffer_copy(env, copied, d->recv_buffer, NULL, &argv[1]);
+    napi_create_buffer_copy(env, name_length, &from, NULL, &argv[2]);
     argv[3] = ancillary_array(env, &msg);
     napi_create_int32(env, msg.msg_flags, &argv[4]);
     deliver(d, 5, argv);
@@ -446,6 +597,7 @@ static napi_value socket_start_receiving(napi_env env, napi_callback_info info) 
     return NULL;
   }
   stop_receiving(d);
+  if (!d->recv_buffer && !(d->recv_buffer = malloc(RECV_BUFFER_SIZE))) return throw_errno(env, ENOMEM, "recvmsg");
   CALL(env, napi_create_reference(env, argv[0], 1, &d->on_message));
   // While receiving, the socket object must outlive the caller's last reference.
   CALL(env, napi_create_reference(env, self, 1, &d->self));

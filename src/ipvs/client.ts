@@ -160,6 +160,20 @@ export class IpvsClient implements IpvsTable {
     return (await this.send(r)).map((m) => unwrap(decodeDaemonMessage(m.attrs), r.operation));
   }
 
+  /**
+   * The IPVS sockets' receive errors, overruns and reopens, summed. A socket error
+   * never throws: a dead socket is reopened and its waiting requests rejected.
+   */
+  socketStats(): { errors: number; overruns: number; reopens: number } {
+    const total = { errors: 0, overruns: 0, reopens: 0 };
+    for (const { socket: { netlink } } of this.lanes) {
+      total.errors += netlink.errors;
+      total.overruns += netlink.overruns;
+      total.reopens += netlink.reopens;
+    }
+    return total;
+  }
+
   close(): void {
     for (const lane of this.lanes) lane.socket.close();
   }

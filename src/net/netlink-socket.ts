@@ -2,7 +2,7 @@
 // multipart dumps, errors with errno names and extended-ack text, timeouts,
 // and unsolicited notifications for multicast subscribers.
 import { EventEmitter } from 'node:events';
-import { DatagramSocket } from './socket.js';
+import { DatagramSocket, type NativeSocketFactory, type SocketError } from './socket.js';
 import { AF_NETLINK, SOCK_RAW, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, NETLINK_EXT_ACK, NETLINK_CAP_ACK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE } from './constants.js';
 import { sockaddrNetlink, decodeSockaddr } from './sockaddr.js';
 import {
@@ -40,7 +40,12 @@ export interface NetlinkSocketOptions {
   netns?: string;
   /** Receive buffer in bytes; notifications and large dumps need room. */
   receiveBuffer?: number;
+  /** Where the native socket comes from; tests pass a fake. */
+  openNative?: NativeSocketFactory;
 }
+
+/** How long to wait before trying again to reopen a socket that died and could not be reopened at once. */
+const REOPEN_RETRY_MS = 1000;
 
 interface Pending {
   dump: boolean;
@@ -73,47 +78,74 @@ export class NetlinkTimeoutError extends Error {
   readonly code = 'ETIMEDOUT';
 }
 
+/**
+ * Emits "notification", "overrun" (notifications were lost: subscribers must
+ * re-read the state they follow; also after the socket was reopened) and "error"
+ * (only when listened to: errors are counted in `errors` either way, never thrown).
+ * A socket that dies (a fatal receive error) is reopened with its multicast groups,
+ * and the requests that were waiting on it are rejected.
+ */
 export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]; overrun: [Error]; error: [Error] }> {
-  private readonly socket: DatagramSocket;
+  private socket: DatagramSocket;
   private nextSeq = Math.floor(Math.random() * 0x7fffffff) + 1;
   private readonly pending = new Map<number, Pending>();
   private readonly batches = new Set<Batch>();
-  private subscriptions = 0;
-  readonly portId: number;
+  private readonly groups = new Set<number>();
+  /** Netlink runs one dump at a time per socket (a second gets EBUSY): dumps queue here. */
+  private dumpTail: Promise<unknown> = Promise.resolve();
+  private closedByOwner = false;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private port = 0;
   /** Datagrams that could not be parsed; counted, never thrown. */
   malformed = 0;
+  /** Receive errors (overruns included). */
+  errors = 0;
+  /** Receive-buffer overruns: notifications or replies were lost. */
+  overruns = 0;
+  /** Times the socket died and was opened again. */
+  reopens = 0;
 
-  constructor(readonly protocol: number, options: NetlinkSocketOptions = {}) {
+  constructor(readonly protocol: number, private readonly options: NetlinkSocketOptions = {}) {
     super();
-    this.socket = new DatagramSocket(AF_NETLINK, SOCK_RAW, protocol, options.netns ? { netns: options.netns } : {});
+    this.socket = this.open();
+  }
+
+  get portId(): number {
+    return this.port;
+  }
+
+  private open(): DatagramSocket {
+    const socketOptions = { ...(this.options.netns ? { netns: this.options.netns } : {}), ...(this.options.openNative ? { openNative: this.options.openNative } : {}) };
+    const socket = new DatagramSocket(AF_NETLINK, SOCK_RAW, this.protocol, socketOptions);
     try {
-      const rcvbuf = options.receiveBuffer ?? 4 * 1024 * 1024;
-      try { this.socket.setOption(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf); } catch { this.socket.setOption(SOL_SOCKET, SO_RCVBUF, rcvbuf); }
-      this.socket.setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1);
-      this.socket.setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1);
-      this.socket.bind(sockaddrNetlink(0, 0));
-      const local = decodeSockaddr(this.socket.localAddress());
-      this.portId = local.family === 'netlink' ? local.pid : 0;
-      this.socket.on('message', (d) => this.onDatagram(d.data, d.truncated));
-      this.socket.on('error', (err) => this.onSocketError(err));
-      this.socket.receive();
-      this.updateRef();
+      const rcvbuf = this.options.receiveBuffer ?? 4 * 1024 * 1024;
+      try { socket.setOption(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf); } catch { socket.setOption(SOL_SOCKET, SO_RCVBUF, rcvbuf); }
+      socket.setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1);
+      socket.setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1);
+      socket.bind(sockaddrNetlink(0, 0));
+      const local = decodeSockaddr(socket.localAddress());
+      this.port = local.family === 'netlink' ? local.pid : 0;
+      for (const group of this.groups) socket.setOption(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group);
+      socket.on('message', (d) => this.onDatagram(d.data, d.truncated));
+      socket.on('error', (err) => this.onSocketError(err));
+      socket.receive();
     } catch (err) {
-      this.socket.close();
+      socket.close();
       throw err;
     }
+    return socket;
   }
 
   /** Joins a multicast group (e.g. RTNLGRP_LINK); notifications arrive as "notification". */
   subscribe(group: number): void {
     this.socket.setOption(SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, group);
-    this.subscriptions++;
+    this.groups.add(group);
     this.updateRef();
   }
 
   unsubscribe(group: number): void {
     this.socket.setOption(SOL_NETLINK, NETLINK_DROP_MEMBERSHIP, group);
-    this.subscriptions = Math.max(0, this.subscriptions - 1);
+    this.groups.delete(group);
     this.updateRef();
   }
 
@@ -122,6 +154,13 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
    * Rejects with NetlinkError (errno code + extended ack) or NetlinkTimeoutError.
    */
   request(type: number, flags: number, payload: Uint8Array, options: RequestOptions = {}): Promise<NetlinkMessage[]> {
+    if (!options.dump) return this.send(type, flags, payload, options);
+    const result = this.dumpTail.then(() => this.send(type, flags, payload, options));
+    this.dumpTail = result.catch(() => undefined);
+    return result;
+  }
+
+  private send(type: number, flags: number, payload: Uint8Array, options: RequestOptions): Promise<NetlinkMessage[]> {
     if (this.socket.closed) return Promise.reject(Object.assign(new Error('netlink socket is closed'), { code: 'EBADF' }));
     const seq = this.nextSeq;
     this.nextSeq = this.nextSeq >= 0xfffffffe ? 1 : this.nextSeq + 1;
@@ -209,18 +248,25 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   }
 
   close(): void {
+    this.closedByOwner = true;
+    clearTimeout(this.reopenTimer);
     if (this.socket.closed) return;
     this.socket.close();
+    this.failOutstanding('netlink socket closed', 'ECANCELED');
+  }
+
+  /** Rejects every request and batch still waiting for a reply. */
+  private failOutstanding(why: string, code: string): void {
     for (const [seq, p] of this.pending) {
       clearTimeout(p.timer);
-      p.reject(Object.assign(new Error(`${p.operation}: netlink socket closed`), { code: 'ECANCELED' }));
+      p.reject(Object.assign(new Error(`${p.operation}: ${why}`), { code }));
       this.pending.delete(seq);
     }
-    for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: netlink socket closed`), { code: 'ECANCELED' }));
+    for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: ${why}`), { code }));
   }
 
   private updateRef(): void {
-    if (!this.socket.closed) this.socket.ref(this.pending.size > 0 || this.batches.size > 0 || this.subscriptions > 0);
+    if (!this.socket.closed) this.socket.ref(this.pending.size > 0 || this.batches.size > 0 || this.groups.size > 0);
   }
 
   private endBatch(batch: Batch, error?: Error): void {
@@ -308,14 +354,46 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     p.replies.push(message);
   }
 
-  private onSocketError(err: Error & { code?: string }): void {
+  private onSocketError(err: SocketError): void {
+    this.errors++;
+    if (err.fatal) {
+      this.reopen(err);
+      return;
+    }
     if (err.code === 'ENOBUFS') {
+      this.overruns++;
       // Notifications were lost: listeners must resynchronise with a dump. A
       // batch learns of failures only from replies, and some may be among the lost.
       for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: replies lost to a receive-buffer overrun, outcome unknown`), { code: 'ENOBUFS' }));
       this.emit('overrun', err);
       return;
     }
-    this.emit('error', err);
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+  }
+
+  /** The socket will never receive again: whatever it was waiting for is lost. */
+  private reopen(err: SocketError): void {
+    this.socket.removeAllListeners();
+    this.socket.close();
+    this.failOutstanding(`netlink socket failed (${err.code ?? err.message}), outcome unknown`, err.code ?? 'EIO');
+    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.tryReopen(err);
+  }
+
+  private tryReopen(cause: Error): void {
+    if (this.closedByOwner) return;
+    try {
+      this.socket = this.open();
+    } catch (err) {
+      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+      this.reopenTimer = setTimeout(() => this.tryReopen(cause), REOPEN_RETRY_MS);
+      this.reopenTimer.unref();
+      return;
+    }
+    this.reopens++;
+    this.dumpTail = Promise.resolve();
+    this.updateRef();
+    // Notifications sent while the socket was dead are lost.
+    if (this.groups.size > 0) this.emit('overrun', cause);
   }
 }

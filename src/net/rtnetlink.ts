@@ -199,10 +199,12 @@ export class RtNetlink {
 
   /**
    * Watches link and address changes on a separate socket (so replies and
-   * notifications never interleave). "overrun" means events were lost: re-list.
+   * notifications never interleave). "overrun" means events were lost; the
+   * watcher then re-lists links and addresses over this client's socket and
+   * emits "resync" with what it found.
    */
-  watch(): RtnlWatcher {
-    return new RtnlWatcher(this.options);
+  watch(options: { receiveBuffer?: number } = {}): RtnlWatcher {
+    return new RtnlWatcher({ ...this.options, ...options }, async () => ({ links: await this.listLinks(), addresses: await this.listAddresses() }));
   }
 
   close(): void {
@@ -210,18 +212,86 @@ export class RtNetlink {
   }
 }
 
-export class RtnlWatcher extends EventEmitter<{ change: [RtnlChange]; overrun: [Error]; error: [Error] }> {
+const RESYNC_RETRY_MS = 1000;
+
+/** Every link and address, read after notifications were lost. */
+export interface RtnlSnapshot {
+  links: LinkInfo[];
+  addresses: AddressInfo[];
+}
+
+/**
+ * Emits "change" per notification. After a receive-buffer overrun (or a reopened
+ * socket) notifications are lost, so it emits "overrun", re-lists links and
+ * addresses and emits "resync" with them: a lost notification never becomes a
+ * missed link-down for a consumer that re-derives its state on "resync".
+ */
+export class RtnlWatcher extends EventEmitter<{ change: [RtnlChange]; overrun: [Error]; resync: [RtnlSnapshot]; error: [Error] }> {
   private readonly socket: NetlinkSocket;
+  private resyncRunning = false;
+  private resyncAgain = false;
+  private closed = false;
   /** Notifications that could not be decoded; counted, not thrown. */
   malformed = 0;
+  /** Overruns seen (each one is followed by a resync). */
+  overruns = 0;
+  /** Resyncs completed. */
+  resyncs = 0;
+  /** Resyncs that failed; each is retried after RESYNC_RETRY_MS. */
+  resyncFailures = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: NetlinkSocketOptions = {}) {
+  constructor(options: NetlinkSocketOptions = {}, private readonly snapshot?: () => Promise<RtnlSnapshot>) {
     super();
     this.socket = new NetlinkSocket(NETLINK_ROUTE, options);
     for (const group of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) this.socket.subscribe(group);
     this.socket.on('notification', (m) => this.onNotification(m));
-    this.socket.on('overrun', (e) => this.emit('overrun', e));
-    this.socket.on('error', (e) => this.emit('error', e));
+    this.socket.on('overrun', (e) => this.onOverrun(e));
+    this.socket.on('error', (e) => { if (this.listenerCount('error') > 0) this.emit('error', e); });
+  }
+
+  /** The watching socket's counters: receive errors, overruns, reopens. */
+  get socketStats(): { errors: number; overruns: number; reopens: number } {
+    return { errors: this.socket.errors, overruns: this.socket.overruns, reopens: this.socket.reopens };
+  }
+
+  private onOverrun(err: Error): void {
+    this.overruns++;
+    this.emit('overrun', err);
+    void this.resync();
+  }
+
+  /** One re-list at a time; overruns during one ask for another after it. */
+  private async resync(): Promise<void> {
+    if (!this.snapshot) return;
+    if (this.resyncRunning) {
+      this.resyncAgain = true;
+      return;
+    }
+    this.resyncRunning = true;
+    try {
+      do {
+        this.resyncAgain = false;
+        let found: RtnlSnapshot;
+        try {
+          found = await this.snapshot();
+        } catch (err) {
+          this.resyncFailures++;
+          if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+          // Until a re-list succeeds, a lost link-down stays lost: keep trying.
+          if (!this.closed && !this.retryTimer) {
+            this.retryTimer = setTimeout(() => { this.retryTimer = undefined; void this.resync(); }, RESYNC_RETRY_MS);
+            this.retryTimer.unref();
+          }
+          continue;
+        }
+        if (this.closed) return;
+        this.resyncs++;
+        this.emit('resync', found);
+      } while (this.resyncAgain && !this.closed);
+    } finally {
+      this.resyncRunning = false;
+    }
   }
 
   private onNotification(message: NetlinkMessage): void {
@@ -237,6 +307,8 @@ export class RtnlWatcher extends EventEmitter<{ change: [RtnlChange]; overrun: [
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
     this.socket.close();
   }
 }

@@ -10,23 +10,50 @@ export interface Datagram {
   truncated: boolean;
 }
 
+/** A receive error as the addon reports it: the real errno, and `fatal` once when the socket stopped receiving for good. */
+export type SocketError = Error & { code?: string; errno?: number; syscall?: string; fatal?: boolean };
+
+export type NativeSocketFactory = (domain: number, type: number, protocol: number, netns?: string) => NativeDatagramSocket;
+
 export interface DatagramSocketOptions {
   /** Open the socket inside this network namespace (e.g. /run/netns/NAME). */
   netns?: string;
+  /** Where the native socket comes from; tests pass a fake. */
+  openNative?: NativeSocketFactory;
+}
+
+const openNativeSocket: NativeSocketFactory = (domain, type, protocol, netns) => {
+  const Native = native().DatagramSocket;
+  return netns ? new Native(domain, type, protocol, netns) : new Native(domain, type, protocol);
+};
+
+export function isFatalSocketError(err: Error): boolean {
+  return (err as SocketError).fatal === true;
 }
 
 /**
  * A datagram socket of any (domain, type, protocol): AF_NETLINK, raw IP,
- * AF_PACKET, AF_UNIX datagrams. Emits "message" (Datagram) and "error".
+ * AF_PACKET, AF_UNIX datagrams. Emits "message" (Datagram) and "error"
+ * (SocketError). A receive error never throws out of the receive callback, even
+ * with no "error" listener: it is counted, and after a non-fatal error the socket
+ * keeps delivering. After a fatal one (`fatal: true`) it has stopped receiving.
  */
-export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [Error] }> {
+export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [SocketError] }> {
   private readonly handle: NativeDatagramSocket;
   private isClosed = false;
+  private isReceiving = false;
+  /** Receive errors reported by the kernel, fatal or not, listened to or not. */
+  receiveErrors = 0;
+  lastError: SocketError | undefined;
 
   constructor(readonly domain: number, readonly type: number, readonly protocol: number, options: DatagramSocketOptions = {}) {
     super();
-    const Native = native().DatagramSocket;
-    this.handle = options.netns ? new Native(domain, type, protocol, options.netns) : new Native(domain, type, protocol);
+    this.handle = (options.openNative ?? openNativeSocket)(domain, type, protocol, options.netns);
+  }
+
+  /** Receiving, and not stopped by a fatal error. */
+  get receiving(): boolean {
+    return this.isReceiving && !this.isClosed;
   }
 
   get fd(): number {
@@ -69,16 +96,27 @@ export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [
     if (this.isClosed) throw Object.assign(new Error('socket is closed'), { code: 'EBADF' });
     this.handle.startReceiving((err, data, from, ancillary, flags) => {
       if (err) {
-        this.emit('error', err);
+        this.onReceiveError(err);
         return;
       }
       this.emit('message', { data: data!, from: from!, ancillary: ancillary ?? [], truncated: ((flags ?? 0) & MSG_TRUNC) !== 0 });
     });
+    this.isReceiving = true;
     return this;
   }
 
   pause(): void {
+    this.isReceiving = false;
     if (!this.isClosed) this.handle.stopReceiving();
+  }
+
+  private onReceiveError(err: SocketError): void {
+    this.receiveErrors++;
+    this.lastError = err;
+    if (err.fatal) this.isReceiving = false;
+    // EventEmitter throws an unlistened "error"; here that would be a throw out of
+    // the native callback, i.e. a crash for a socket error.
+    if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
   /** Whether a pending receive keeps the process alive (default yes). */
@@ -91,6 +129,7 @@ export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
+    this.isReceiving = false;
     this.handle.close();
   }
 }

@@ -3,7 +3,7 @@
 // with our primary address, TTL 255 and TOS 0xc0 (as keepalived) whatever the
 // routing table says. IPv6: a receiving socket (hop limit and destination via
 // ancillary data) and a sending socket bound to the link-local address.
-import { DatagramSocket } from '../net/socket.js';
+import { DatagramSocket, type NativeSocketFactory, type SocketError } from '../net/socket.js';
 import {
   AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_IPV6, IP_ADD_MEMBERSHIP, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL, IPV6_ADD_MEMBERSHIP, IPV6_HOPLIMIT, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
@@ -52,16 +52,57 @@ export function ipv4Header(source: string, destination: string): Buffer {
   return h;
 }
 
-export function openAdvertChannel(options: AdvertChannelOptions): AdvertChannel {
-  return options.family === 4 ? new Ipv4AdvertChannel(options) : new Ipv6AdvertChannel(options);
+/** `openNative` is where the sockets come from; tests pass a fake. */
+export function openAdvertChannel(options: AdvertChannelOptions, openNative?: NativeSocketFactory): AdvertChannel {
+  return options.family === 4 ? new Ipv4AdvertChannel(options, openNative) : new Ipv6AdvertChannel(options, openNative);
 }
+
+function socketOptions(options: AdvertChannelOptions, openNative: NativeSocketFactory | undefined): { netns?: string; openNative?: NativeSocketFactory } {
+  return { ...(options.netns ? { netns: options.netns } : {}), ...(openNative ? { openNative } : {}) };
+}
+
+/** How long to wait before trying again to replace a receiving socket that died. */
+const REOPEN_RETRY_MS = 1000;
 
 abstract class BaseChannel implements AdvertChannel {
   protected packetHandlers: PacketHandler[] = [];
   protected dropHandlers: DropHandler[] = [];
+  protected closed = false;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  /** Receive errors on the receiving socket (ICMP errors, overruns...): counted, never thrown. */
+  receiveErrors = 0;
+  lastReceiveError: SocketError | undefined;
+  /** Times the receiving socket died and was replaced. */
+  reopens = 0;
   abstract readonly sourceAddress: string;
   abstract send(payload: Buffer, destination: string): void;
   abstract close(): void;
+  /** Opens a fresh receiving socket in place of a dead one. */
+  protected abstract reopenReceiver(): void;
+
+  /** A non-fatal error leaves the socket receiving; a fatal one gets it replaced. */
+  protected onReceiveError(err: SocketError): void {
+    this.receiveErrors++;
+    this.lastReceiveError = err;
+    if (err.fatal) this.replaceReceiver();
+  }
+
+  private replaceReceiver(): void {
+    if (this.closed) return;
+    try {
+      this.reopenReceiver();
+      this.reopens++;
+    } catch (err) {
+      this.lastReceiveError = err as SocketError;
+      this.reopenTimer = setTimeout(() => this.replaceReceiver(), REOPEN_RETRY_MS);
+      this.reopenTimer.unref();
+    }
+  }
+
+  protected stopReopening(): void {
+    this.closed = true;
+    clearTimeout(this.reopenTimer);
+  }
 
   onPacket(handler: PacketHandler): void {
     this.packetHandlers.push(handler);
@@ -90,26 +131,31 @@ function socketDrops(socket: DatagramSocket): number {
 }
 
 class Ipv4AdvertChannel extends BaseChannel {
-  private readonly socket: DatagramSocket;
+  private socket: DatagramSocket;
   readonly sourceAddress: string;
   private readonly header: Map<string, Buffer> = new Map();
 
-  constructor(options: AdvertChannelOptions) {
+  constructor(private readonly options: AdvertChannelOptions, private readonly openNative?: NativeSocketFactory) {
     super();
     this.sourceAddress = options.sourceAddress;
-    this.socket = new DatagramSocket(AF_INET, SOCK_RAW, VRRP_PROTOCOL, options.netns ? { netns: options.netns } : {});
+    this.socket = this.open();
+  }
+
+  private open(): DatagramSocket {
+    const options = this.options;
+    const socket = new DatagramSocket(AF_INET, SOCK_RAW, VRRP_PROTOCOL, socketOptions(options, this.openNative));
     try {
-      this.socket.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
-      this.socket.setOption(IPPROTO_IP, IP_HDRINCL, 1);
-      this.socket.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, options.interfaceIndex));
-      this.socket.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
-      this.socket.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
-      if (options.multicast) this.socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(VRRP_MULTICAST_V4, options.interfaceIndex));
+      socket.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
+      socket.setOption(IPPROTO_IP, IP_HDRINCL, 1);
+      socket.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, options.interfaceIndex));
+      socket.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
+      socket.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+      if (options.multicast) socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(VRRP_MULTICAST_V4, options.interfaceIndex));
     } catch (err) {
-      this.socket.close();
+      socket.close();
       throw err;
     }
-    this.socket.on('message', ({ data }) => {
+    socket.on('message', ({ data }) => {
       const ip = decodeIpv4(data);
       if (!ip.ok) {
         this.drop(ip.reason as 'bad_ip_header' | 'not_vrrp', ip.detail);
@@ -117,8 +163,15 @@ class Ipv4AdvertChannel extends BaseChannel {
       }
       this.deliver({ payload: ip.value.payload, source: ip.value.source, destination: ip.value.destination, ttl: ip.value.ttl });
     });
-    this.socket.on('error', () => { /* transient receive errors are retried by the next readiness */ });
-    this.socket.receive();
+    socket.on('error', (err) => this.onReceiveError(err));
+    socket.receive();
+    return socket;
+  }
+
+  protected reopenReceiver(): void {
+    const fresh = this.open();
+    this.socket.close();
+    this.socket = fresh;
   }
 
   send(payload: Buffer, destination: string): void {
@@ -135,28 +188,24 @@ class Ipv4AdvertChannel extends BaseChannel {
   }
 
   close(): void {
+    this.stopReopening();
     this.socket.close();
   }
 }
 
 class Ipv6AdvertChannel extends BaseChannel {
-  private readonly receiver: DatagramSocket;
+  private receiver: DatagramSocket;
   private readonly sender: DatagramSocket;
   readonly sourceAddress: string;
   private readonly interfaceIndex: number;
 
-  constructor(options: AdvertChannelOptions) {
+  constructor(private readonly options: AdvertChannelOptions, private readonly openNative?: NativeSocketFactory) {
     super();
     this.sourceAddress = options.sourceAddress;
     this.interfaceIndex = options.interfaceIndex;
-    const ns = options.netns ? { netns: options.netns } : {};
-    this.receiver = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, ns);
-    this.sender = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, ns);
+    this.receiver = this.openReceiver();
+    this.sender = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, socketOptions(options, this.openNative));
     try {
-      this.receiver.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
-      this.receiver.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
-      this.receiver.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
-      if (options.multicast) this.receiver.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, ipv6Mreq(VRRP_MULTICAST_V6, options.interfaceIndex));
       this.sender.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
       // The sender is bound to our address and never read: keep its queue tiny.
       this.sender.setOption(SOL_SOCKET, SO_RCVBUF, 1);
@@ -170,14 +219,35 @@ class Ipv6AdvertChannel extends BaseChannel {
       this.sender.close();
       throw err;
     }
-    this.receiver.on('message', ({ data, from, ancillary }) => {
+  }
+
+  private openReceiver(): DatagramSocket {
+    const options = this.options;
+    const receiver = new DatagramSocket(AF_INET6, SOCK_RAW, VRRP_PROTOCOL, socketOptions(options, this.openNative));
+    try {
+      receiver.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
+      receiver.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
+      receiver.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+      if (options.multicast) receiver.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, ipv6Mreq(VRRP_MULTICAST_V6, options.interfaceIndex));
+    } catch (err) {
+      receiver.close();
+      throw err;
+    }
+    receiver.on('message', ({ data, from, ancillary }) => {
       const sender = decodeSockaddr(from);
       if (sender.family !== 'inet6') return;
       const { hopLimit, destination } = ipv6Ancillary(ancillary);
       this.deliver({ payload: data, source: sender.address, destination: destination ?? VRRP_MULTICAST_V6, ttl: hopLimit });
     });
-    this.receiver.on('error', () => { /* transient receive errors are retried by the next readiness */ });
-    this.receiver.receive();
+    receiver.on('error', (err) => this.onReceiveError(err));
+    receiver.receive();
+    return receiver;
+  }
+
+  protected reopenReceiver(): void {
+    const fresh = this.openReceiver();
+    this.receiver.close();
+    this.receiver = fresh;
   }
 
   send(payload: Buffer, destination: string): void {
@@ -190,6 +260,7 @@ class Ipv6AdvertChannel extends BaseChannel {
   }
 
   close(): void {
+    this.stopReopening();
     this.receiver.close();
     this.sender.close();
   }
