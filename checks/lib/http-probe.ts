@@ -6,6 +6,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Client, type Dispatcher } from 'undici';
+import { headerValueProblem, httpHeaders } from '../../src/config/http-headers.js';
 import { z } from 'zod';
 import type { CheckResult, CheckTarget } from '../../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../../src/health/check-helpers.js';
@@ -23,8 +24,8 @@ export const httpOptionsShape = {
   method: z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method').default('GET'),
   path: z.string().startsWith('/').default('/'),
   /** Host header; defaults to address:port. */
-  host: z.string().min(1).optional(),
-  headers: z.record(z.string(), z.string()).default({}),
+  host: z.string().min(1).refine((h) => !headerValueProblem(h), headerValueProblem('\n')).optional(),
+  headers: httpHeaders(['host']).default({}),
   /** Status codes that mean up: numbers and "200-299" ranges. keepalived: status_code. */
   expect_status: z.union([statusEntry, z.array(statusEntry).min(1)]).default(['200-299']),
   /** A regular expression the (first max_body_bytes of the) body must match. */

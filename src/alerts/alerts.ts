@@ -6,7 +6,8 @@ import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.js'
 export type { WebhookEndpointConfig, WebhookEndpointStats } from './webhook-endpoint.js';
 export type { NotifyHookConfig, NotifyHookStats } from './notify.js';
 export type { WebhookTemplate } from './template.js';
-export { signPayload, verifySignature, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
+export { signPayload, verifySignature, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
+export { redactedUrl } from './webhook-endpoint.js';
 
 /** The `alerts:` section, as the config maps it. */
 export interface AlertsConfig {

@@ -9,6 +9,7 @@ export interface WebhookYaml {
   name?: string;
   url: string;
   secret?: string;
+  secrets?: string[];
   events?: string[];
   timeout?: number;
   retries?: number;
@@ -28,7 +29,7 @@ export function alertsFromConfig(alerts: { webhooks?: WebhookYaml[]; notify?: No
     webhooks: (alerts.webhooks ?? []).map((w) => ({
       url: w.url,
       ...(w.name !== undefined ? { name: w.name } : {}),
-      ...(w.secret ? { secret: w.secret } : {}),
+      ...(w.secret || w.secrets?.length ? { secrets: [...(w.secret ? [w.secret] : []), ...(w.secrets ?? [])] } : {}),
       ...(w.events ? { events: w.events } : {}),
       ...(w.timeout !== undefined ? { timeoutMs: w.timeout } : {}),
       ...(w.retries !== undefined ? { retries: w.retries } : {}),

@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { childEnvironment, runChild } from '../children.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AgentEvent, EventBus } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
@@ -9,7 +9,10 @@ export interface NotifyHookConfig {
   program: string;
   /** Event type patterns with `*` wildcards; default ["*"]. */
   events?: string[];
-  /** Per run, default 10000; then the program's whole process group gets SIGTERM, and SIGKILL 1 s later. */
+  /**
+   * Per run, default 10000; then the program's whole process group gets SIGTERM, and SIGKILL 1 s later.
+   * When the program exits on its own its group is killed too (src/children.ts).
+   */
   timeoutMs?: number;
   /** Runs waiting per object beyond this many are dropped, oldest first; default 100. */
   queueSize?: number;
@@ -78,7 +81,7 @@ export class NotifyRunner {
   private readonly queues = new Map<string, { events: AgentEvent[]; running: boolean }>();
   private readonly counters = new Map<NotifyHookConfig, Omit<NotifyHookStats, 'program' | 'queued'>>();
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly running = new Set<number>();
+  private readonly abort = new AbortController();
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
   private readonly clock: Clock;
@@ -112,7 +115,7 @@ export class NotifyRunner {
   close(): void {
     this.closed = true;
     for (const off of this.unsubscribe.splice(0)) off();
-    for (const pid of this.running) killGroup(pid, 'SIGKILL');
+    this.abort.abort();
     for (const q of this.queues.values()) q.events.length = 0;
   }
 
@@ -160,64 +163,25 @@ export class NotifyRunner {
     }
   }
 
-  private run(hook: NotifyHookConfig, event: AgentEvent): Promise<NotifyRunResult> {
-    return new Promise((resolve) => {
-      let output = '';
-      let timedOut = false;
-      let settled = false;
-      const child = spawn(hook.program, notifyArguments(event), {
-        // Its own process group, so a timeout kills whatever the program started too.
-        detached: true,
-        stdio: ['pipe', 'pipe', 'pipe'],
-        env: childEnvironment(event),
-      });
-      const collect = (chunk: Buffer): void => {
-        if (output.length < OUTPUT_LIMIT) output = (output + chunk.toString('utf8')).slice(0, OUTPUT_LIMIT);
-      };
-      child.stdout.on('data', collect);
-      child.stderr.on('data', collect);
-      // A program that does not read stdin must not make us fail (EPIPE).
-      child.stdin.on('error', () => {});
-      child.stdin.end(`${JSON.stringify(event)}\n`);
-      const pid = child.pid;
-      if (pid !== undefined) this.running.add(pid);
-      let killTimer: { cancel(): void } | undefined;
-      const timeout = this.clock.setTimer(hook.timeoutMs ?? 10_000, () => {
-        if (pid === undefined) return;
-        timedOut = true;
-        killGroup(pid, 'SIGTERM');
-        killTimer = this.clock.setTimer(KILL_GRACE_MS, () => killGroup(pid, 'SIGKILL'));
-      });
-      const finish = (result: Omit<NotifyRunResult, 'event' | 'timedOut' | 'output'>): void => {
-        if (settled) return;
-        settled = true;
-        timeout.cancel();
-        // Whatever the program left behind in its group goes too: runs must not pile up.
-        if (pid !== undefined) {
-          if (timedOut) killGroup(pid, 'SIGKILL');
-          this.running.delete(pid);
-        }
-        killTimer?.cancel();
-        resolve({ event, timedOut, output, ...result });
-      };
-      child.on('error', (err) => finish({ exitCode: null, signal: null, error: err.message }));
-      // 'exit', not 'close': a grandchild holding stdout open must not stall the queue.
-      child.on('exit', (exitCode, signal) => finish({ exitCode, signal }));
+  private async run(hook: NotifyHookConfig, event: AgentEvent): Promise<NotifyRunResult> {
+    const run = await runChild(hook.program, {
+      args: notifyArguments(event),
+      env: childEnvironment(notifyEnvironment(event)),
+      stdin: `${JSON.stringify(event)}\n`,
+      timeoutMs: hook.timeoutMs ?? 10_000,
+      killGraceMs: KILL_GRACE_MS,
+      signal: this.abort.signal,
+      outputLimit: OUTPUT_LIMIT,
+      setTimer: (delayMs, fn) => this.clock.setTimer(delayMs, fn),
     });
+    return {
+      event,
+      exitCode: run.exitCode,
+      signal: run.signal,
+      timedOut: run.timedOut,
+      output: run.output,
+      ...(run.error !== undefined ? { error: run.error } : {}),
+    };
   }
 }
 
-/** The agent's environment without its own FAILOVERD_* settings, plus the event's. */
-function childEnvironment(event: AgentEvent): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!key.startsWith('FAILOVERD_')) env[key] = value;
-  return { ...env, ...notifyEnvironment(event) };
-}
-
-function killGroup(pid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // Already gone.
-  }
-}

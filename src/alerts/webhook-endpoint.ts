@@ -2,17 +2,20 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { AgentEvent } from '../events.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
-import { SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from './signature.js';
+import { ID_HEADER, SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from './signature.js';
 import { renderBody, type WebhookTemplate } from './template.js';
 import type { WebhookTransport } from './transport.js';
 
 /** One webhook receiver, as the config maps `alerts.webhooks[]` to it. */
 export interface WebhookEndpointConfig {
-  /** Shown in logs, metrics and status; defaults to the URL's origin + path. */
+  /** Shown in logs, metrics and status; defaults to the URL with its credentials, path and query redacted. */
   name?: string;
   url: string;
-  /** HMAC key; when absent no signature header is sent. */
-  secret?: string;
+  /**
+   * Standard Webhooks keys (`whsec_<base64>`, or any other string used as written), one
+   * signature each; none: no signature header. Several while a key is rotated.
+   */
+  secrets?: string[];
   /** Event type patterns with `*` wildcards; default ["*"]. */
   events?: string[];
   /** Per attempt, default 5000. */
@@ -29,6 +32,7 @@ export interface WebhookEndpointConfig {
 
 export interface WebhookEndpointStats {
   name: string;
+  /** redactedUrl(url): tokens in a URL's path or query never reach status or metrics. */
   url: string;
   queueDepth: number;
   inFlight: boolean;
@@ -52,6 +56,21 @@ export interface WebhookEndpointDeps {
   userAgent: string;
 }
 
+/**
+ * The URL without what may be a credential: userinfo, path and query (Slack and Discord
+ * put their tokens in the path). "https://hooks.slack.com/…" shows there was more.
+ */
+export function redactedUrl(url: string): string {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return '(invalid URL)';
+  }
+  const more = (parsed.pathname !== '/' && parsed.pathname !== '') || parsed.search !== '' || parsed.hash !== '';
+  return `${parsed.protocol}//${parsed.host}${more ? '/…' : ''}`;
+}
+
 /** 2xx is delivered; 4xx other than 408/429 will not improve by retrying. */
 function retryable(status: number): boolean {
   return status >= 500 || status === 408 || status === 429;
@@ -63,7 +82,7 @@ function retryable(status: number): boolean {
  * that publishes an event is never slowed by a slow, failing or hanging receiver.
  */
 export class WebhookEndpoint {
-  readonly name: string;
+  name: string;
   private readonly queue: AgentEvent[] = [];
   private head = 0;
   private inFlight = false;
@@ -77,8 +96,7 @@ export class WebhookEndpoint {
   private lastSuccessAt: string | undefined;
 
   constructor(readonly config: WebhookEndpointConfig, private readonly deps: WebhookEndpointDeps) {
-    const url = new URL(config.url);
-    this.name = config.name ?? `${url.origin}${url.pathname}`;
+    this.name = config.name ?? redactedUrl(config.url);
   }
 
   get patterns(): string[] {
@@ -104,7 +122,7 @@ export class WebhookEndpoint {
   stats(): WebhookEndpointStats {
     return {
       name: this.name,
-      url: this.config.url,
+      url: redactedUrl(this.config.url),
       queueDepth: this.queue.length - this.head,
       inFlight: this.inFlight,
       ...this.counters,
@@ -179,12 +197,12 @@ export class WebhookEndpoint {
       ...this.config.headers,
       'content-type': 'application/json',
       'user-agent': this.deps.userAgent,
-      'x-failoverd-event-id': event.id,
       'x-failoverd-event-type': event.type,
       'x-failoverd-delivery-attempt': String(attempt),
+      [ID_HEADER]: event.id,
       [TIMESTAMP_HEADER]: timestamp,
     };
-    if (this.config.secret) headers[SIGNATURE_HEADER] = signPayload(this.config.secret, timestamp, body);
+    if (this.config.secrets?.length) headers[SIGNATURE_HEADER] = signPayload(this.config.secrets, event.id, timestamp, body);
     try {
       const { status } = await this.deps.transport({ url: this.config.url, headers, body, timeoutMs: this.config.timeoutMs ?? 5000, signal: this.abort.signal });
       if (status >= 200 && status < 300) return undefined;

@@ -27,6 +27,13 @@ export class WebhookDispatcher {
       userAgent: options.userAgent ?? 'failoverd',
     };
     this.endpoints = configs.map((config) => new WebhookEndpoint(config, deps));
+    // Unnamed endpoints on one host share a redacted URL: number them so their metrics stay apart.
+    const seen = new Map<string, number>();
+    for (const endpoint of this.endpoints) {
+      const count = (seen.get(endpoint.name) ?? 0) + 1;
+      seen.set(endpoint.name, count);
+      if (count > 1) endpoint.name = `${endpoint.name} #${count}`;
+    }
     for (const endpoint of this.endpoints) {
       this.unsubscribe.push(bus.subscribe(endpoint.patterns, (event) => endpoint.enqueue(event)));
     }

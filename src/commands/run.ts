@@ -1,6 +1,7 @@
 import { Agent, ConfigRejectedError } from '../agent.js';
 import { installLastResort, LAST_RESORT_EXIT_CODE } from '../agent/last-resort.js';
 import { createLogger } from '../log.js';
+import { native } from '../net/native.js';
 import { DEFAULT_CONFIG_PATH } from './check.js';
 import { parseFlags, type Command } from './command.js';
 
@@ -41,6 +42,10 @@ Options:
       return 2;
     }
     const configPath = typeof flags['config'] === 'string' ? flags['config'] : DEFAULT_CONFIG_PATH;
+    // Capabilities are per thread and children inherit the ambient set of the thread that
+    // forks them: cleared here, before the health worker exists, no child keeps the unit's
+    // AmbientCapabilities. The agent's own permitted/effective sets stay.
+    native().clearAmbientCapabilities();
     const bootLogger = createLogger({ level: 'info' });
     let agent: Agent;
     try {

@@ -1,5 +1,6 @@
 // The one shape every config problem takes, so the CLI, the agent's reload path and
 // the tests print the same thing: "failoverd.yaml:14:7 services[0].scheduler: expected …".
+// A message names the place and what is wrong, never the value found there.
 
 export type ConfigPathSegment = string | number;
 
@@ -28,19 +29,26 @@ export function formatPath(segments: readonly ConfigPathSegment[]): string {
   return out;
 }
 
-/** "failoverd.yaml:14:7 services[0].scheduler: expected one of rr, wrr, …, got "wlcc"" */
+/** "failoverd.yaml:14:7 services[0].scheduler: expected one of rr, wrr, …, got a number" */
 export function formatConfigError(e: ConfigError): string {
   const where = e.line > 0 ? `${e.file}:${e.line}:${e.column}` : e.file;
   const prefix = e.severity === 'warning' ? 'warning: ' : '';
   return e.path ? `${where} ${prefix}${e.path}: ${e.message}` : `${where} ${prefix}${e.message}`;
 }
 
-/** A JSON-ish rendering of a found value for "got …". */
+/**
+ * What kind of value was found, for "got …" — never the value itself: it may be a
+ * password, a token in a URL, or a secret substituted from ${ENV}, and config errors go
+ * to the terminal, the log, and on a rejected reload to webhooks and notify programs.
+ * The file:line:column of the error shows the operator where it is.
+ */
 export function describeValue(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'an empty value';
   if (Array.isArray(value)) return 'a list';
   if (typeof value === 'object') return 'a mapping';
-  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
-  return String(value);
+  if (typeof value === 'string') return value === '' ? 'an empty string' : 'a string';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'an integer' : 'a number';
+  if (typeof value === 'boolean') return 'true or false';
+  return `a ${typeof value}`;
 }

@@ -1,6 +1,6 @@
 // Turns zod issues into the words the config errors use: "expected one of rr, wrr, …".
 // Passed to every safeParse as the error map, so built-in checks speak the same
-// language as the schema's own messages; "got …" is added where the error is placed.
+// language as the schema's own messages; "got <kind>" is added where the error is placed.
 import type { z } from 'zod';
 import { describeValue } from './errors.js';
 
@@ -61,7 +61,12 @@ export function expectedText(issue: RawIssue): string {
 /** The zod error map used for every parse of config data. */
 export const configErrorMap = (issue: RawIssue): string => expectedText(issue);
 
-/** "expected …, got …" for a value that was present. */
-export function withGot(expected: string, input: unknown): string {
+/**
+ * "expected …, got a string" for a value of the wrong kind; a value of the right kind that
+ * is out of range or not one of the choices gets "expected …" alone. Never the value
+ * (describeValue): the error's file:line:column shows the operator where it is.
+ */
+export function withGot(expected: string, input: unknown, code?: string): string {
+  if (code !== undefined && code !== 'invalid_type' && code !== 'invalid_union') return expected;
   return `${expected}, got ${describeValue(input)}`;
 }

@@ -8,7 +8,8 @@ import { crossCheck } from './cross.js';
 import { substituteEnv } from './env.js';
 import { formatPath, type ConfigError, type ConfigPathSegment } from './errors.js';
 import { configErrorMap, withGot } from './issues.js';
-import { positionOfKey, positionOfValue } from './positions.js';
+import { nodeAt, positionOfKey, positionOfValue } from './positions.js';
+import { secretPaths } from './secrets.js';
 import { buildConfigSchema, knownConfigKeys, type CheckPluginRegistry, type FailoverdConfig } from './schema.js';
 
 export interface LoadConfigOptions {
@@ -18,6 +19,8 @@ export interface LoadConfigOptions {
   checkPlugins: CheckPluginRegistry;
   /** node.name when the file has none; default the host name. */
   defaultNodeName?: string;
+  /** The file's mode (loadConfigFile sets it): a world-readable file that holds a secret gets a warning. */
+  fileMode?: number;
 }
 
 export type LoadConfigResult =
@@ -26,14 +29,15 @@ export type LoadConfigResult =
 
 export async function loadConfigFile(path: string, options: LoadConfigOptions): Promise<LoadConfigResult> {
   let text: string;
+  let mode: number;
   try {
-    text = await readRegularFile(path);
+    ({ text, mode } = await readRegularFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : (err as Error).message;
     return { ok: false, errors: [{ severity: 'error', file: path, line: 0, column: 0, path: '', segments: [], message: `cannot read the config file: ${reason}` }], warnings: [] };
   }
-  return loadConfigText(text, path, options);
+  return loadConfigText(text, path, { ...options, fileMode: mode });
 }
 
 /**
@@ -41,13 +45,13 @@ export async function loadConfigFile(path: string, options: LoadConfigOptions): 
  * block the read until a writer appears — and a reload, and the stop waiting on
  * it, with it: opened non-blocking and refused unless it is a regular file.
  */
-async function readRegularFile(path: string): Promise<string> {
+async function readRegularFile(path: string): Promise<{ text: string; mode: number }> {
   const handle = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
     const info = await handle.stat();
     if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
     if (!info.isFile()) throw new Error(`is ${info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device'}, expected a regular file`);
-    return await handle.readFile('utf8');
+    return { text: await handle.readFile('utf8'), mode: info.mode };
   } finally {
     await handle.close();
   }
@@ -141,7 +145,7 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
       const pos = (issue.params?.atKey ? positionOfKey : positionOfValue)(doc as Document, lines, segments);
       if (issue.params?.final) errors.push(make('error', segments, issue.message, pos));
       else if (!found.present) errors.push(make('error', segments, `missing required key (${issue.message})`, pos));
-      else errors.push(make('error', segments, withGot(issue.message, found.value), pos));
+      else errors.push(make('error', segments, withGot(issue.message, found.value, issue.code), pos));
     };
     for (const issue of parsed.error.issues as unknown as Issue[]) report(issue, []);
   }
@@ -158,6 +162,17 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: dedupe(errors), warnings: dedupe(warnings) };
 
   const config = parsed.data;
+  if (options.fileMode !== undefined && (options.fileMode & 0o004) !== 0) {
+    // A value taken from ${ENV} is not in the file: only secrets written out in it count.
+    const written = secretPaths(config).filter((segments) => {
+      const range = nodeAt(doc as Document, segments)?.range;
+      return range != null && !text.slice(range[0], range[1]).includes('${');
+    });
+    if (written.length > 0) {
+      warnings.push(make('warning', [], `the file is world-readable and holds secrets (${written.map(formatPath).join(', ')}): `
+        + `chmod 640 ${file} (readable by root and its group only), or take them from the environment with \${NAME}`, { line: 0, column: 0 }));
+    }
+  }
   if (!config.node.name) config.node.name = options.defaultNodeName ?? hostname();
   return { ok: true, config, warnings: dedupe(warnings) };
 }

@@ -7,10 +7,12 @@ import { validateCronExpression } from 'cron';
 import { z } from 'zod';
 import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';
+import { secretProblem } from '../alerts/signature.js';
 import { canonicalIp, parseIp } from '../net/address.js';
 import {
   DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange,
 } from './duration.js';
+import { httpHeaders } from './http-headers.js';
 import { configErrorMap, withGot } from './issues.js';
 
 export type CheckPluginRegistry = ReadonlyMap<string, CheckPlugin>;
@@ -19,6 +21,8 @@ export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh'
 export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 export const FORWARDINGS = ['dr', 'nat', 'tun'] as const;
 export const TUNNEL_TYPES = ['ipip', 'gue', 'gre'] as const;
+/** Headers a webhook delivery sets itself (docs/alerts.md). */
+const WEBHOOK_RESERVED_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-failoverd-event-type', 'x-failoverd-delivery-attempt'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 
 // Every key any mapping accepts, for "did you mean …" on unknown keys.
@@ -206,7 +210,7 @@ function checkSchema(plugins: CheckPluginRegistry) {
     const plugin = plugins.get(type);
     const fail = (path: PropertyKey[], message: string, atKey = false) => ctx.addIssue({ code: 'custom', path, message, params: { final: true, atKey } });
     if (!plugin) {
-      fail(['type'], withGot(`expected one of ${[...plugins.keys()].sort().join(', ')}`, type));
+      fail(['type'], `expected one of ${[...plugins.keys()].sort().join(', ')}`);
       return z.NEVER;
     }
     const shape = pluginShape(plugin);
@@ -225,7 +229,7 @@ function checkSchema(plugins: CheckPluginRegistry) {
         }
         let value: unknown = rest;
         for (const seg of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
-        fail(issue.path, value === undefined ? `missing required key (${issue.message})` : withGot(issue.message, value));
+        fail(issue.path, value === undefined ? `missing required key (${issue.message})` : withGot(issue.message, value, issue.code));
       }
     }
     if (!parsed.success || ctx.issues.length > 0) return z.NEVER;
@@ -364,17 +368,28 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
   named(vrrpInstanceSchema, 'VrrpInstance');
   named(tunnelSchema, 'Tunnel');
 
+  const webhookSecret = () => z.string().superRefine((secret, ctx) => {
+    const problem = secretProblem(secret);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { final: true } });
+  });
   const webhookSchema = mapping({
-    /** Shown in logs and metrics; default: the URL without query. */
+    /** Shown in logs, metrics and status; default: the URL with its credentials, path and query redacted. */
     name: z.string().min(1).optional(),
     url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
-    /** HMAC-SHA256 key for the signature header; empty or absent = unsigned. */
-    secret: z.string().optional().transform((s) => s || undefined),
+    /** Standard Webhooks signing key: whsec_<base64>, or any other string used as written; empty or absent = unsigned. */
+    secret: z.union([z.literal(''), webhookSecret()]).optional().transform((s) => s || undefined),
+    /** Several keys, each signing every delivery (the webhook-signature header lists them all): for key rotation. */
+    secrets: z.array(webhookSecret()).default([]),
     /** Event type patterns with * wildcards. */
     events: z.array(z.string().min(1)).min(1).default(['*']),
     timeout: durationDefault('5s', UP_TO(5 * MINUTE)),
     retries: int(0, 100).default(3),
-    headers: z.record(z.string(), z.string()).default({}),
+    headers: httpHeaders(WEBHOOK_RESERVED_HEADERS).default({}),
+    /** The body: json (the event), slack ({"text": …}), or { body: … } with {{placeholders}} (docs/alerts.md). */
+    template: z.union([
+      z.enum(['json', 'slack'], { error: 'expected json, slack or a mapping with body' }),
+      mapping({ body: z.unknown().refine((b) => b !== undefined, 'expected a body') }),
+    ], { error: 'expected json, slack or a mapping with body' }).default('json'),
   });
 
   const notifySchema = mapping({

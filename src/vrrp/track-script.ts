@@ -1,16 +1,17 @@
 // keepalived's vrrp_script: run a command every interval; `rise` successes in a
 // row make it up, `fall` failures make it down. Runs without a shell; a command
-// that outlives its timeout is killed and counts as a failure.
-import { execFile } from 'node:child_process';
+// that outlives its timeout is killed (with its process group) and counts as a
+// failure. The script sees only the allow-listed environment (src/children.ts).
+import { childEnvironment, runChild } from '../children.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { TrackScript } from './config.js';
 
 export type ScriptRun = (command: string[], timeoutMs: number) => Promise<boolean>;
 
-export const runCommand: ScriptRun = (command, timeoutMs) =>
-  new Promise((resolve) => {
-    execFile(command[0]!, command.slice(1), { timeout: timeoutMs, killSignal: 'SIGKILL', windowsHide: true }, (err) => resolve(!err));
-  });
+export const runCommand: ScriptRun = async (command, timeoutMs) => {
+  const run = await runChild(command[0]!, { args: command.slice(1), env: childEnvironment({}), timeoutMs });
+  return run.exitCode === 0 && !run.timedOut && run.error === undefined;
+};
 
 export class TrackScriptRunner {
   private timer: TimerHandle | undefined;

@@ -1,21 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { ServerResponse } from 'node:http';
 import { FakeClock } from '../../../src/clock.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { WebhookDispatcher } from '../../../src/alerts/webhooks.js';
 import { verifySignature } from '../../../src/alerts/signature.js';
-import { ok, startReceiver, waitFor } from './receiver.js';
+import { ok, startReceiver, waitFor, type Received } from './receiver.js';
 
 const takeover = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
 
-test('each delivery is the AgentEvent as JSON, signed with HMAC-SHA256 over timestamp.body (verified independently)', async (t) => {
+test('each delivery is the AgentEvent as JSON, signed the Standard Webhooks way (verified by the standardwebhooks package)', async (t) => {
   const receiver = await startReceiver((_r, _i, res) => ok(res));
   t.after(() => receiver.close());
-  const clock = new FakeClock(0, Date.UTC(2026, 4, 1, 12, 0, 0));
+  // The independent verifier checks timestamps against the real clock: the fake wall clock starts now.
+  const wallStart = Math.floor(Date.now() / 1000) * 1000;
+  const clock = new FakeClock(0, wallStart);
   const bus = new EventBus('lvs-a', () => clock.wallNow());
-  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, secret: 's3cret', events: ['vrrp.*'] }], { clock });
+  const secret = `whsec_${randomBytes(24).toString('base64')}`;
+  const dispatcher = new WebhookDispatcher(bus, [{ url: `${receiver.url}?token=abc`, secrets: [secret], events: ['vrrp.*'] }], { clock });
   t.after(() => dispatcher.close());
   const published = bus.publish(takeover);
   bus.publish({ type: 'realserver.down', object: 'service/web-80/10.6.2.191:80' }); // filtered out
@@ -23,27 +27,65 @@ test('each delivery is the AgentEvent as JSON, signed with HMAC-SHA256 over time
   await dispatcher.idle();
 
   const [r] = receiver.received;
-  const timestamp = r!.headers['x-failoverd-timestamp'] as string;
-  assert.equal(timestamp, String(Date.UTC(2026, 4, 1, 12, 0, 0) / 1000));
-  // The receiver's side, written here with node:crypto and no failoverd code:
-  const expected = `sha256=${createHmac('sha256', 's3cret').update(`${timestamp}.${r!.body}`).digest('hex')}`;
-  assert.equal(r!.headers['x-failoverd-signature'], expected);
+  assert.equal(r!.headers['webhook-timestamp'], String(wallStart / 1000));
+  assert.equal(r!.headers['webhook-id'], published.id);
+  assert.match(r!.headers['webhook-signature'] as string, /^v1,[A-Za-z0-9+/]{43}=$/);
+  // The receiver's side, with the Standard Webhooks reference library and no failoverd code:
+  assert.deepEqual(new Webhook(secret).verify(r!.body, r!.headers as Record<string, string>), published);
+  // A replay under a fresh id (to slip past de-duplication) or with a changed body fails.
+  assert.throws(() => new Webhook(secret).verify(r!.body, { ...r!.headers, 'webhook-id': 'evt_other' } as unknown as Record<string, string>), WebhookVerificationError);
+  assert.throws(() => new Webhook(secret).verify(`${r!.body} `, r!.headers as Record<string, string>), WebhookVerificationError);
+  assert.throws(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(r!.body, r!.headers as Record<string, string>), WebhookVerificationError);
   assert.equal(r!.headers['content-type'], 'application/json');
-  assert.equal(r!.headers['x-failoverd-event-id'], published.id);
   assert.equal(r!.headers['x-failoverd-event-type'], 'vrrp.state');
   assert.equal(r!.headers['x-failoverd-delivery-attempt'], '1');
   const body = JSON.parse(r!.body) as AgentEvent;
   assert.deepEqual(body, published);
   assert.deepEqual(Object.keys(body).sort(), ['data', 'from', 'id', 'node', 'object', 'reason', 'time', 'to', 'type']);
-  assert.equal(body.time, '2026-05-01T12:00:00.000Z');
+  assert.equal(body.time, new Date(wallStart).toISOString());
 
   // The exported verifier agrees, rejects tampering and stale timestamps (replays).
-  const now = Number(timestamp);
-  assert.equal(verifySignature('s3cret', timestamp, r!.body, expected, { nowSec: now }), true);
-  assert.equal(verifySignature('s3cret', timestamp, `${r!.body} `, expected, { nowSec: now }), false);
-  assert.equal(verifySignature('other', timestamp, r!.body, expected, { nowSec: now }), false);
-  assert.equal(verifySignature('s3cret', timestamp, r!.body, expected, { nowSec: now + 301 }), false);
-  assert.deepEqual(dispatcher.stats()[0], { name: receiver.url, url: receiver.url, queueDepth: 0, inFlight: false, delivered: 1, failed: 0, attemptFailures: 0, dropped: 0, lastSuccessAt: '2026-05-01T12:00:00.000Z' });
+  const [id, ts, sig] = [r!.headers['webhook-id'], r!.headers['webhook-timestamp'], r!.headers['webhook-signature']] as string[];
+  const now = Number(ts);
+  assert.equal(verifySignature(secret, id!, ts!, r!.body, sig!, { nowSec: now }), true);
+  assert.equal(verifySignature(secret, 'evt_other', ts!, r!.body, sig!, { nowSec: now }), false);
+  assert.equal(verifySignature(secret, id!, ts!, `${r!.body} `, sig!, { nowSec: now }), false);
+  assert.equal(verifySignature(secret, id!, ts!, r!.body, sig!, { nowSec: now + 301 }), false);
+  // Neither the name nor the status carries the URL's path or query (tokens live there).
+  const origin = new URL(receiver.url).origin;
+  assert.deepEqual(dispatcher.stats()[0], { name: `${origin}/…`, url: `${origin}/…`, queueDepth: 0, inFlight: false, delivered: 1, failed: 0, attemptFailures: 0, dropped: 0, lastSuccessAt: new Date(wallStart).toISOString() });
+});
+
+test('a retried delivery keeps its id and verifies afresh; during a key rotation either key verifies', async (t) => {
+  let failuresLeft = 1;
+  const receiver = await startReceiver((_r, _i, res) => ok(res, failuresLeft-- > 0 ? 503 : 200));
+  t.after(() => receiver.close());
+  const clock = new FakeClock(0, Math.floor(Date.now() / 1000) * 1000);
+  const bus = new EventBus('lvs-a', () => clock.wallNow());
+  const oldKey = `whsec_${randomBytes(32).toString('base64')}`;
+  const newKey = `whsec_${randomBytes(32).toString('base64')}`;
+  const rawKey = 'a plain shared secret';
+  const dispatcher = new WebhookDispatcher(bus, [{ name: 'ops', url: receiver.url, secrets: [oldKey, newKey, rawKey], retries: 1, backoff: { initialMs: 2000, maxMs: 2000 } }], { clock, random: () => 1 - 1e-9 });
+  t.after(() => dispatcher.close());
+  const published = bus.publish(takeover);
+  await waitFor(() => receiver.received.length === 1 && clock.pendingTimers() === 1, 'the first attempt and its retry timer');
+  clock.advance(2000);
+  await waitFor(() => receiver.received.length === 2, 'the retry');
+  await dispatcher.idle();
+  const [first, retry] = receiver.received as [Received, Received];
+  assert.equal(first.headers['webhook-id'], published.id);
+  assert.equal(retry.headers['webhook-id'], published.id);
+  assert.equal(Number(retry.headers['webhook-timestamp']) - Number(first.headers['webhook-timestamp']), 2);
+  assert.equal((retry.headers['webhook-signature'] as string).split(' ').length, 3);
+  for (const r of [first, retry]) {
+    const headers = r.headers as Record<string, string>;
+    assert.deepEqual(new Webhook(oldKey).verify(r.body, headers), published);
+    assert.deepEqual(new Webhook(newKey).verify(r.body, headers), published);
+    assert.deepEqual(new Webhook(rawKey, { format: 'raw' }).verify(r.body, headers), published);
+  }
+  // The first attempt's signature does not carry over to the retry's timestamp.
+  assert.throws(() => new Webhook(newKey).verify(retry.body, { ...retry.headers, 'webhook-signature': first.headers['webhook-signature'] } as unknown as Record<string, string>), WebhookVerificationError);
+  assert.equal(dispatcher.stats()[0]!.name, 'ops');
 });
 
 test('a 500-ing endpoint is retried with exponential backoff and jitter, exactly as the injected clock and random say', async (t) => {
@@ -70,7 +112,7 @@ test('a 500-ing endpoint is retried with exponential backoff and jitter, exactly
   await dispatcher.idle();
   assert.deepEqual(receiver.received.map((r) => r.headers['x-failoverd-delivery-attempt']), ['1', '2', '3', '4']);
   // Same event id on every attempt, so receivers can deduplicate.
-  assert.equal(new Set(receiver.received.map((r) => r.headers['x-failoverd-event-id'])).size, 1);
+  assert.equal(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size, 1);
   const stats = dispatcher.stats()[0]!;
   assert.equal(stats.delivered, 1);
   assert.equal(stats.attemptFailures, 3);
