@@ -14,14 +14,14 @@ export interface SystemNeed {
 }
 
 const UML: SystemNeed = { package: 'user-mode-linux', program: 'linux.uml', why: 'the User-Mode Linux kernel that has IPVS' };
-const KMOD: SystemNeed = { package: 'kmod', program: 'modprobe', why: 'its module loader' };
-const IPROUTE2: SystemNeed = { package: 'iproute2', program: 'ip', why: 'ip and ss, for the network namespaces' };
+const KMOD: SystemNeed = { package: 'kmod', program: 'modprobe', why: 'modprobe for its IPVS modules' };
+const IPROUTE2: SystemNeed = { package: 'iproute2', program: 'ip', why: 'ip and ss for the network namespaces' };
 const IPVSADM: SystemNeed = { package: 'ipvsadm', program: 'ipvsadm', why: 'the independent IPVS reader' };
-const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl, inside the namespaces' };
+const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl inside the namespaces' };
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
 const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: 'the https check\'s test certificate' };
-const SYSTEMD: SystemNeed = { package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze, to verify the unit' };
+const SYSTEMD: SystemNeed = { package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze to check the unit file' };
 const PATCHELF: SystemNeed = {
   package: 'patchelf', program: 'patchelf', why: 'to point the fetched UML kernel at its own libc',
 };

@@ -20,7 +20,7 @@ test('a fresh machine (none of the lab\'s programs): root installs them all, in 
     action: 'install',
     packages: ['user-mode-linux', 'kmod', 'ipvsadm', 'iproute2'],
     say: 'failoverd lab: installing user-mode-linux kmod ipvsadm iproute2 (the User-Mode Linux kernel that has IPVS, '
-      + 'its module loader, the independent IPVS reader, ip and ss, for the network namespaces)',
+      + 'modprobe for its IPVS modules, the independent IPVS reader, ip and ss for the network namespaces)',
   });
 });
 
@@ -36,7 +36,7 @@ test('a normal user is stopped with the exact command to run', () => {
   const plan = planInstall('failoverd lab', JOB_NEEDS.lab, only('ip', 'ipvsadm'), false);
   assert.equal(plan.action, 'stop');
   assert.equal(plan.action === 'stop' && plan.say,
-    'failoverd lab: missing user-mode-linux kmod (the User-Mode Linux kernel that has IPVS, its module loader); '
+    'failoverd lab: missing user-mode-linux kmod (the User-Mode Linux kernel that has IPVS, modprobe for its IPVS modules); '
     + 'install them with:\n  sudo apt-get install -y --no-install-recommends user-mode-linux kmod');
 });
 
