@@ -25,7 +25,9 @@ expectation held.
 
 IPVS is needed, so on a normal machine the lab runs inside a User-Mode Linux
 kernel (Debian's user-mode-linux, started through test/harness/uml-run.sh);
-it needs root. Every address lives only in network namespaces inside it.
+it needs root, and installs the Debian packages it needs first (user-mode-linux
+kmod ipvsadm iproute2, one line saying which; a normal user gets the apt-get
+command). Every address lives only in network namespaces inside it.
 
 Scenario parts (--scenario, default all, in this order):
   spread    traffic reaches both real servers
