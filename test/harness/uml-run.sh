@@ -63,7 +63,7 @@ INIT
 chmod +x "$work/init"
 set +e
 timeout --foreground "$timeout_s" "$uml_kernel" mem="$mem" quiet rootfstype=hostfs rootflags=/ rw \
-  init="$work/init" con=null con0=null,fd:1 ssl=null > >(grep --line-buffered -vE '^(reboot: |Powering off|SELinux: |mmapper_init|Failed to initialize ubd|epollctl add err)' ) 2>&1
+  init="$work/init" con=null con0=null,fd:1 ssl=null > >(grep --line-buffered -vE '^(reboot: |Powering off|sysrq: Power Off|SELinux: |mmapper_init|Failed to initialize ubd|epollctl add err)' ) 2>&1
 st=$?
 set -e
 if [ -s "$work/rc" ]; then exit "$(cat "$work/rc")"; fi
