@@ -1,10 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../lab/configs.js';
 import { KEEP_DIR, keepServe, keepSend } from '../lab/keep.js';
 import { PARTS, runScenario, type PartName } from '../lab/scenario.js';
+import { ensureSystemPackages } from '../lab/system-packages.js';
+import { findUmlRun, prepareUmlKernel } from '../lab/uml-harness.js';
 import { parseDuration } from '../config/duration.js';
 import { parseFlags, type Command } from './command.js';
 
@@ -23,7 +25,9 @@ expectation held.
 
 IPVS is needed, so on a normal machine the lab runs inside a User-Mode Linux
 kernel (Debian's user-mode-linux, started through test/harness/uml-run.sh);
-it needs root. Every address lives only in network namespaces inside it.
+it needs root, and installs the Debian packages it needs first (user-mode-linux
+kmod ipvsadm iproute2, one line saying which; a normal user gets the apt-get
+command). Every address lives only in network namespaces inside it.
 
 Scenario parts (--scenario, default all, in this order):
   spread    traffic reaches both real servers
@@ -49,13 +53,6 @@ Options:
   -h, --help`;
 
 const cliPath = (): string => fileURLToPath(new URL('../cli.js', import.meta.url));
-
-/** test/harness/uml-run.sh of the project (FAILOVERD_UML_RUN overrides). */
-export function findUmlRun(): string | undefined {
-  const candidates = [process.env['FAILOVERD_UML_RUN'], join(projectRoot(), 'test/harness/uml-run.sh')].filter((p): p is string => !!p);
-  return candidates.find((p) => existsSync(p));
-}
-
 
 export const command: Command = {
   name: 'lab',
@@ -108,19 +105,13 @@ export const command: Command = {
   },
 };
 
-/**
- * A UML kernel that boots here: Debian 12's cannot start user space on CPUs with
- * AMX, and provision-uml.sh (beside the harness) then fetches one that can.
- */
-function ensureUmlKernel(umlRun: string): boolean {
-  if (spawnSync('bash', [umlRun, '--probe'], { stdio: 'ignore' }).status === 0) return true;
-  const provision = join(dirname(umlRun), 'provision-uml.sh');
-  if (!existsSync(provision)) return false;
-  process.stdout.write(`failoverd lab: the installed UML kernel does not boot here; running ${provision}\n`);
-  return spawnSync('bash', [provision], { stdio: 'inherit' }).status === 0;
-}
-
 async function runInUml(argv: string[], mem: string, keepMs: number): Promise<number> {
+  // First what to install (a normal user is told the exact apt-get command), then root.
+  const packages = ensureSystemPackages('failoverd lab', ['lab']);
+  if (!packages.ok) {
+    process.stderr.write(`${packages.message}\n`);
+    return 1;
+  }
   if (process.getuid?.() !== 0) {
     process.stderr.write('failoverd lab: needs root: it boots a User-Mode Linux kernel and builds network namespaces in it (sudo failoverd lab)\n');
     return 1;
@@ -130,7 +121,11 @@ async function runInUml(argv: string[], mem: string, keepMs: number): Promise<nu
     process.stderr.write(`failoverd lab: this kernel has no IPVS and the UML harness was not found (looked for ${join(projectRoot(), 'test/harness/uml-run.sh')}; set FAILOVERD_UML_RUN)\n`);
     return 1;
   }
-  if (!ensureUmlKernel(umlRun)) return 1;
+  const notBooting = prepareUmlKernel('failoverd lab', umlRun);
+  if (notBooting) {
+    process.stderr.write(`${notBooting}\n`);
+    return 1;
+  }
   if (keepMs > 0) process.stdout.write(`the lab will stay up after the scenario; from another terminal: failoverd lab exec -- ip netns exec client curl -s http://10.6.2.195/ (files in ${KEEP_DIR})\n`);
   const timeoutS = Math.ceil(900 + keepMs / 1000);
   const child = spawn('bash', [umlRun, '--mem', mem, '--timeout', String(timeoutS), '--', process.execPath, cliPath(), 'lab', ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -140,6 +135,5 @@ async function runInUml(argv: string[], mem: string, keepMs: number): Promise<nu
   const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));
   process.off('SIGINT', forward);
   process.off('SIGTERM', forward);
-  if (code === 3) process.stderr.write('failoverd lab: no UML kernel here: apt-get install user-mode-linux kmod (or run test/harness/provision-uml.sh)\n');
   return code;
 }

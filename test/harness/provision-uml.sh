@@ -6,9 +6,12 @@
 # failed, errno = 14" because their FP-state buffer is smaller than the host's
 # XSAVE area. Debian unstable's build (7.x) handles it. When Debian 12's kernel
 # fails the boot probe, this fetches Debian unstable's user-mode-linux and the
-# libc6 it links against (Debian packages, by name, through apt) into
-# $FAILOVERD_UML_CACHE (default /var/cache/failoverd-uml) and points the kernel
-# at that libc with patchelf. Nothing is installed system-wide.
+# libc6 it links against (Debian packages, by name, through apt, from the Debian
+# mirror this machine's apt already uses: $FAILOVERD_DEBIAN_MIRROR, else read from
+# /etc/apt by dist/src/lab/apt-sources.js) into $FAILOVERD_UML_CACHE (default
+# /var/cache/failoverd-uml) and points the kernel at that libc with patchelf
+# (`failoverd lab` and `npm test` install patchelf first). Nothing is installed
+# system-wide.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 cache=${FAILOVERD_UML_CACHE:-/var/cache/failoverd-uml}
@@ -17,11 +20,13 @@ if bash "$here/uml-run.sh" --probe >/dev/null 2>&1; then
   echo "provision-uml: the UML kernel boots here; nothing to do"
   exit 0
 fi
-echo "provision-uml: the installed UML kernel does not boot here; fetching Debian unstable's user-mode-linux"
-command -v patchelf >/dev/null || { apt-get install -y -qq patchelf >/dev/null; }
+command -v patchelf >/dev/null || { echo "provision-uml: patchelf missing (apt-get install patchelf)" >&2; exit 1; }
+mirror=${FAILOVERD_DEBIAN_MIRROR:-$(node "$here/../../dist/src/lab/apt-sources.js")} || {
+  echo "provision-uml: set FAILOVERD_DEBIAN_MIRROR to a Debian mirror's URI" >&2; exit 1; }
+echo "provision-uml: the installed UML kernel does not boot here; fetching Debian unstable's user-mode-linux from $mirror"
 rm -rf "$cache"
 mkdir -p "$cache/apt/lists/partial" "$cache/apt/cache/archives/partial" "$cache/debs" "$cache/root"
-echo "deb http://deb.debian.org/debian sid main" > "$cache/apt/sources.list"
+echo "deb $mirror sid main" > "$cache/apt/sources.list"
 apt_opts=(-o "Dir::Etc::SourceList=$cache/apt/sources.list" -o Dir::Etc::SourceParts=/dev/null
   -o "Dir::State::Lists=$cache/apt/lists" -o "Dir::Cache=$cache/apt/cache" -o APT::Sandbox::User=root)
 apt-get "${apt_opts[@]}" update -qq

@@ -27,9 +27,11 @@ while [ $# -gt 0 ]; do
 done
 if [ "$probe" = 1 ]; then set -- true; timeout_s=60; fi
 [ $# -gt 0 ] || { echo "uml-run: no command given (see --help)" >&2; exit 2; }
-[ -x "$uml_kernel" ] || { echo "uml-run: no UML kernel ($uml_kernel); apt-get install user-mode-linux kmod, or run test/harness/provision-uml.sh" >&2; exit 3; }
-[ -n "$uml_moddir" ] && [ -d "$uml_moddir" ] || { echo "uml-run: no UML modules directory for $uml_kernel" >&2; exit 3; }
-command -v modprobe >/dev/null || { echo "uml-run: modprobe missing; apt-get install kmod" >&2; exit 3; }
+# Exit 3: something is not installed (nothing was booted). `failoverd lab` and
+# `npm test` install these first.
+[ -x "$uml_kernel" ] || { echo "uml-run: no UML kernel installed ($uml_kernel is missing: apt-get install user-mode-linux)" >&2; exit 3; }
+[ -n "$uml_moddir" ] && [ -d "$uml_moddir" ] || { echo "uml-run: no UML modules installed for $uml_kernel (apt-get install user-mode-linux)" >&2; exit 3; }
+PATH=$PATH:/usr/sbin:/sbin command -v modprobe >/dev/null || { echo "uml-run: no modprobe installed (apt-get install kmod)" >&2; exit 3; }
 
 work=$(mktemp -d /tmp/failoverd-uml.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -54,12 +56,14 @@ cd $(printf %q "$PWD")
 bash -c ". $work/env; . $work/cmd.sh" < /dev/null
 echo \$? > $work/rc
 sync
-poweroff -f
+# poweroff is systemd-sysv's, absent from minimal systems: the kernel's own sysrq then.
+poweroff -f 2>/dev/null || echo o > /proc/sysrq-trigger
+sleep 10
 INIT
 chmod +x "$work/init"
 set +e
 timeout --foreground "$timeout_s" "$uml_kernel" mem="$mem" quiet rootfstype=hostfs rootflags=/ rw \
-  init="$work/init" con=null con0=null,fd:1 ssl=null > >(grep --line-buffered -vE '^(reboot: |Powering off|SELinux: |mmapper_init|Failed to initialize ubd|epollctl add err)' ) 2>&1
+  init="$work/init" con=null con0=null,fd:1 ssl=null > >(grep --line-buffered -vE '^(reboot: |Powering off|sysrq: Power Off|SELinux: |mmapper_init|Failed to initialize ubd|epollctl add err)' ) 2>&1
 st=$?
 set -e
 if [ -s "$work/rc" ]; then exit "$(cat "$work/rc")"; fi

@@ -2,6 +2,9 @@
 //   unit  — pure and fast, always runs;
 //   netns — host kernel, network namespaces the tests create (needs root);
 //   uml   — inside a User-Mode Linux kernel with IPVS (needs root and a UML kernel).
+// Before a real-kernel tier, the Debian packages the tiers start are installed
+// (as root; a normal user is told the exact command), and a UML kernel that boots
+// here is provisioned (src/lab/system-packages.ts, src/lab/uml-harness.ts).
 // A tier that cannot run here is reported as SKIPPED with its reason; under CI
 // (CI=true) a skipped real-kernel tier is a failure, never a silent pass.
 //
@@ -10,6 +13,8 @@ import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
+import { ensureSystemPackages, type Job } from '../../src/lab/system-packages.js';
+import { findUmlRun, prepareUmlKernel } from '../../src/lab/uml-harness.js';
 
 type Tier = 'unit' | 'netns' | 'uml';
 const ALL_TIERS: Tier[] = ['unit', 'netns', 'uml'];
@@ -54,12 +59,9 @@ function whyNotNetns(): string | undefined {
 function whyNotUml(): string | undefined {
   const netns = whyNotNetns();
   if (netns) return netns;
-  const probe = spawnSync('bash', [join(projectRoot, 'test/harness/uml-run.sh'), '--probe'], { encoding: 'utf8' });
-  if (probe.status !== 0) {
-    const said = `${probe.stdout}${probe.stderr}`.trim().split('\n').slice(-2).join(' ');
-    return `no UML kernel boots here (${said || `status ${probe.status}`}); install user-mode-linux and kmod, then run test/harness/provision-uml.sh`;
-  }
-  return undefined;
+  const umlRun = findUmlRun(projectRoot);
+  if (!umlRun) return 'the UML harness test/harness/uml-run.sh is missing';
+  return prepareUmlKernel('npm test', umlRun);
 }
 
 function parseTapCounts(tap: string): Pick<TierResult, 'pass' | 'fail' | 'skipped' | 'cancelled'> {
@@ -73,12 +75,12 @@ function parseTapCounts(tap: string): Pick<TierResult, 'pass' | 'fail' | 'skippe
 
 const TIER_TIMEOUT_MS: Record<Tier, number> = { unit: 60_000, netns: 180_000, uml: 600_000 };
 
-async function runTier(tier: Tier, filter?: string): Promise<TierResult> {
+async function runTier(tier: Tier, filter?: string, packagesMissing?: string): Promise<TierResult> {
   const files = findTestFiles(join(distTest, tier), filter);
   const started = Date.now();
   const empty = { tier, files: files.length, pass: 0, fail: 0, skipped: 0, cancelled: 0, seconds: 0 };
   if (files.length === 0) return { ...empty, ran: false, reason: 'no test files' };
-  const reason = tier === 'netns' ? whyNotNetns() : tier === 'uml' ? whyNotUml() : undefined;
+  const reason = tier === 'unit' ? undefined : packagesMissing ?? (tier === 'netns' ? whyNotNetns() : whyNotUml());
   if (reason) return { ...empty, ran: false, reason };
 
   const scratch = mkdtempSync(join(tmpdir(), `failoverd-${tier}-`));
@@ -115,8 +117,14 @@ async function main(): Promise<void> {
   const filter = fileIdx >= 0 ? argv[fileIdx + 1] : undefined;
   const asked = argv.filter((a, i) => ALL_TIERS.includes(a as Tier) && argv[i - 1] !== '--file') as Tier[];
   const tiers = asked.length ? asked : ALL_TIERS;
+  // The real-kernel tiers' programs (and the unit tier's systemd-analyze alongside
+  // them) are installed once, before any tier, when a real-kernel tier is asked for.
+  const realKernel = tiers.some((tier) => tier !== 'unit');
+  const packages = realKernel ? ensureSystemPackages('npm test', tiers as Job[]) : { ok: true };
+  if (!packages.ok) console.log(packages.message);
+  const packagesMissing = packages.ok ? undefined : packages.message?.split('\n').slice(1).join(' ').trim();
   const results: TierResult[] = [];
-  for (const tier of tiers) results.push(await runTier(tier, filter));
+  for (const tier of tiers) results.push(await runTier(tier, filter, packagesMissing && `missing packages: ${packagesMissing}`));
 
   const underCi = process.env.CI === 'true' || process.env.CI === '1';
   console.log('\n=== test tiers ===');
