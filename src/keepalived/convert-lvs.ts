@@ -9,6 +9,10 @@ import { bool, duration, int, literal, ordered, safeName, seconds, type Obj } fr
 const SCHEDULERS = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos']);
 const MISSING_CHECKS = new Set(['DNS_CHECK', 'SMTP_CHECK', 'BFD_CHECK', 'FILE_CHECK', 'PING_CHECK', 'UDP_CHECK']);
 
+export const SERVICE_KEYS = ['name', 'vip', 'port', 'protocol', 'fwmark', 'family', 'vip_standalone', 'scheduler',
+  'scheduler_flags', 'one_packet', 'forwarding', 'tunnel', 'persistence', 'persistence_netmask', 'persistence_engine',
+  'quorum', 'hysteresis', 'on_failure', 'sorry_server', 'check', 'real_servers'];
+
 interface CheckDefaults {
   interval?: number;
   timeout?: number;
@@ -163,10 +167,7 @@ function convertService(node: KaNode, key: ServiceKey): Converted<Obj> {
     findings.push(lossy(node, `quorum ${quorum} is more than the real servers' total weight ${total}: keepalived never reaches `
       + 'quorum; failoverd does not accept that configuration'));
   }
-  const keys = ['name', 'vip', 'port', 'protocol', 'fwmark', 'family', 'vip_standalone', 'scheduler', 'scheduler_flags',
-    'one_packet', 'forwarding', 'tunnel', 'persistence', 'persistence_netmask', 'persistence_engine', 'quorum', 'hysteresis',
-    'on_failure', 'sorry_server', 'check', 'real_servers'];
-  return { value: ordered(out, keys), findings };
+  return { value: ordered(out, SERVICE_KEYS), findings };
 }
 
 function forwardingOf(c: KaNode): Converted<{ forwarding: string; tunnel?: Obj }> {
@@ -257,7 +258,8 @@ function convertChecker(node: KaNode, inherited: CheckDefaults): Converted<Obj[]
       case 'bindto': options['bind_to'] = c.args[0]; break;
       case 'url': if (http) urls.push(c); else findings.push(unknownKeyword(c, node.keyword)); break;
       case 'misc_path':
-        if (node.keyword === 'MISC_CHECK') options['command'] = literal(c.args.join(' '));
+        // keepalived splits misc_path into words and runs it without a shell: so does an argv command.
+        if (node.keyword === 'MISC_CHECK') options['command'] = c.args.join(' ').split(/\s+/).filter(Boolean).map(literal);
         else findings.push(unknownKeyword(c, node.keyword));
         break;
       case 'misc_timeout': miscTimeout = seconds(c.args[0]); break;

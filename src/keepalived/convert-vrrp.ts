@@ -144,10 +144,10 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
 function authFindings(auth: { node: KaNode; typeNode?: KaNode; type?: string; password?: string }, out: Obj, strict: boolean): Finding[] {
   const type = auth.type ?? 'PASS';
   if (type === 'AH') {
-    return [notCarried(auth.typeNode ?? auth.node, 'auth_type AH: failoverd speaks only PASS; the AH peer and failoverd would drop each '
+    return [notCarried(auth.typeNode ?? auth.node, 'failoverd speaks only PASS; the AH peer and failoverd would drop each '
       + 'other\'s adverts and both become MASTER')];
   }
-  if (type !== 'PASS') return [notCarried(auth.typeNode ?? auth.node, `auth_type ${type}: keepalived knows PASS and AH only`)];
+  if (type !== 'PASS') return [notCarried(auth.typeNode ?? auth.node, `keepalived knows PASS and AH only`)];
   // keepalived ignores authentication in strict mode and with VRRPv3 (vrrp.c, "does not support authentication").
   if (strict) return [warning(auth.node, 'authentication: keepalived ignores it under vrrp_strict, so the adverts carry none; not written')];
   if (out['version'] === 3) return [warning(auth.node, 'authentication: keepalived ignores it with VRRP version 3; not written')];

@@ -2,11 +2,11 @@
 // block has its own converter returning its value and its findings; anything whose
 // behaviour would change is a lossy finding (the import fails), a difference that
 // cannot change the wire, the kernel or a spawned program is a warning.
-import { convertVirtualServer } from './convert-lvs.js';
+import { convertVirtualServer, SERVICE_KEYS } from './convert-lvs.js';
 import { convertInstance, convertSyncGroup, type VrrpDefaults } from './convert-vrrp.js';
 import { notCarried, statement, under, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
 import type { KaNode } from './parse.js';
-import { bool, int, seconds, type Obj } from './values.js';
+import { bool, int, ordered, seconds, type Obj } from './values.js';
 
 export interface Explanation {
   file: string;
@@ -146,7 +146,9 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
   const vips = new Set(vrrp.flatMap((v) => ((v['vips'] as Array<string | Obj> | undefined) ?? [])
     .map((x) => String(typeof x === 'string' ? x : x['address']).split('/')[0])));
-  for (const s of services) if (s['vip'] !== undefined && !vips.has(String(s['vip']))) s['vip_standalone'] = true;
+  services.forEach((s, i) => {
+    if (s['vip'] !== undefined && !vips.has(String(s['vip']))) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);
+  });
   const config: Obj = {};
   if (globals.node) config['node'] = globals.node;
   if (vrrp.length) config['vrrp'] = vrrp;

@@ -135,7 +135,7 @@ describe('import-keepalived: faithful or refused', () => {
       [7, 'sh', ['port', 'fallback'], 'tun', { type: 'gue', port: 6080, checksum: 'csum' }, '255.255.255.0'],
     );
     assert.deepEqual([mark!.real_servers[0]!.checks[0]!.type, mark!.real_servers[0]!.checks[0]!.options['command']],
-      ['exec', '/usr/local/bin/check-backend 192.0.2.11']);
+      ['exec', ['/usr/local/bin/check-backend', '192.0.2.11']]);
     assert.deepEqual([tls!.vip, tls!.port, tls!.real_servers[0]!.checks[0]!.options['tls_verify']], ['192.0.2.100', 443, false]);
   });
 });
