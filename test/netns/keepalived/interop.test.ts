@@ -174,10 +174,12 @@ for (const c of CASES) {
       const all = c.instances.map((i) => i.name);
       const expectMaster = async (who: 'a' | 'b', what: string) => {
         const start = Date.now();
+        let seen = {};
         await until(`${what}: every instance MASTER on ${who} only`, downMs + 2000, async () => {
           const m = await masterOf();
+          seen = m;
           return m[who].length === all.length && m[who === 'a' ? 'b' : 'a'].length === 0;
-        });
+        }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
         timings[what] = Date.now() - start;
       };
       const startFailoverd = async () => {
