@@ -1,50 +1,101 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { dirname } from 'node:path';
 import { loadCheckPlugins } from '../../checks/index.js';
 import { formatConfigError, loadConfigText } from '../config/index.js';
-import { formatImportWarning, importKeepalived } from '../keepalived/import.js';
+import { formatFinding, importKeepalived, NotKeepalivedError, type ImportResult } from '../keepalived/import.js';
 import { parseFlags, type Command } from './command.js';
+
+const NAME = 'failoverd import-keepalived';
 
 export const command: Command = {
   name: 'import-keepalived',
-  summary: 'convert a keepalived.conf into a failoverd config',
-  usage: `Usage: failoverd import-keepalived FILE [--output OUT]
+  summary: 'convert a keepalived.conf into a failoverd config, or refuse',
+  usage: `Usage: ${NAME} FILE [--output OUT] [--node NAME] [--explain] [--allow-partial [--force]]
 
-Converts keepalived.conf FILE (vrrp_instance, vrrp_sync_group, virtual_server incl.
-fwmark, real_server, TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK, global_defs router_id,
-include) into failoverd YAML on stdout (or OUT). Each thing that cannot be carried
-over is a warning on stderr with the keepalived file:line. The result is validated
-like "failoverd check" does; exit status 1 when it does not validate, 0 otherwise.
+Converts keepalived.conf FILE (vrrp_instance, vrrp_sync_group, virtual_server and
+virtual_server_group, real_server, TCP_CHECK, HTTP_GET, SSL_GET, MISC_CHECK,
+global_defs, include, $MACROS, @NAME conditionals, ~SEQ) into failoverd YAML on
+stdout (or OUT), validated the way "failoverd check" validates.
+
+Faithful or refused: anything failoverd would do differently from keepalived (on
+the wire, in the kernel, or in a program it runs) is printed with keepalived's
+file:line and the import fails (exit 1) without writing anything. Differences
+that change none of those are warnings.
 
 Options:
-  --output OUT   write the YAML to OUT instead of stdout
-  -h, --help     this help`,
+  --output OUT      write the YAML to OUT instead of stdout
+  --node NAME       keepalived's instance name for @NAME / @^NAME lines
+                    (default: this host's name, as keepalived)
+  --explain         print on stderr, per keepalived block (file:line), what it became
+  --allow-partial   write the result anyway, with a "# NOT CARRIED OVER:" comment at
+                    each lossy spot; still exits 1
+  --force           with --allow-partial: exit 0
+  -h, --help        this help`,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv);
-    const unknown = Object.keys(flags).filter((f) => f !== 'output');
-    if (unknown.length || rest.length !== 1 || flags['output'] === true) {
-      process.stderr.write(`failoverd import-keepalived: ${unknown.length ? `unknown option --${unknown[0]}` : rest.length !== 1 ? 'expected one keepalived.conf file' : '--output needs a file'}\n${this.usage}\n`);
+    const booleans = ['explain', 'allow-partial', 'force'];
+    const { flags, rest } = parseFlags(argv, booleans);
+    const unknown = Object.keys(flags).filter((f) => !['output', 'node', ...booleans].includes(f));
+    const usageError = unknown.length ? `unknown option --${unknown[0]}`
+      : rest.length !== 1 ? 'expected one keepalived.conf file'
+        : flags['output'] === true ? '--output needs a file'
+          : flags['node'] === true ? '--node needs a name'
+            : flags['force'] && !flags['allow-partial'] ? '--force only goes with --allow-partial' : undefined;
+    if (usageError) {
+      process.stderr.write(`${NAME}: ${usageError}\n${this.usage}\n`);
       return 2;
     }
     const file = rest[0]!;
-    let text: string;
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      process.stderr.write(`failoverd import-keepalived: cannot read ${file}: ${(err as Error).message}\n`);
-      return 1;
-    }
-    const result = importKeepalived(text, file);
-    for (const w of result.warnings) process.stderr.write(`warning: ${formatImportWarning(w)}\n`);
     const output = typeof flags['output'] === 'string' ? flags['output'] : undefined;
+    const fail = (message: string) => { process.stderr.write(`${NAME}: ${message}\n`); return 1; };
+
+    const text = await readInput(file);
+    if (typeof text !== 'string') return fail(text.error);
+    if (output) {
+      const dir = dirname(output);
+      const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+      if (!isDir) return fail(`cannot write ${output}: the directory ${dir} does not exist`);
+    }
+    let result: ImportResult;
+    try {
+      result = importKeepalived(text, file, { instance: typeof flags['node'] === 'string' ? flags['node'] : hostname() });
+    } catch (err) {
+      if (err instanceof NotKeepalivedError) return fail(err.message);
+      throw err;
+    }
+    if (flags['explain']) {
+      for (const e of result.explanations) process.stderr.write(`${e.file}:${e.line}: ${e.block} → ${e.became}\n`);
+    }
+    for (const f of result.findings) {
+      process.stderr.write(`${f.kind === 'lossy' ? 'NOT CARRIED OVER' : 'warning'}: ${formatFinding(f)}\n`);
+    }
+    const partial = result.lossy.length > 0;
+    if (partial && !flags['allow-partial']) {
+      return fail(`${result.lossy.length} thing(s) above cannot be carried over with the same behaviour; nothing written `
+        + '(--allow-partial writes the rest, marked)');
+    }
     if (output) await writeFile(output, result.yaml);
     else process.stdout.write(result.yaml);
     const check = loadConfigText(result.yaml, output ?? '<converted>', { checkPlugins: await loadCheckPlugins(), env: {} });
     if (!check.ok) {
       for (const e of check.errors) process.stderr.write(`${formatConfigError(e)}\n`);
-      process.stderr.write('failoverd import-keepalived: the converted config does not validate; fix the errors above\n');
-      return 1;
+      return fail('the converted config does not validate; see the errors above');
     }
-    process.stderr.write(`converted ${file}: ${result.warnings.length} warning(s); the result validates\n`);
+    if (partial) {
+      process.stderr.write(`${NAME}: written with ${result.lossy.length} thing(s) NOT CARRIED OVER\n`);
+      return flags['force'] ? 0 : 1;
+    }
+    process.stderr.write(`converted ${file}: the same behaviour, ${result.findings.length} warning(s); the result validates\n`);
     return 0;
   },
 };
+
+async function readInput(file: string): Promise<string | { error: string }> {
+  try {
+    if ((await stat(file)).isDirectory()) return { error: `${file} is a directory, not a keepalived.conf` };
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { error: `cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}` };
+  }
+}

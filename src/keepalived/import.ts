@@ -1,31 +1,69 @@
-// keepalived.conf text → failoverd.yaml text, with warnings that point at the
-// keepalived source (file:line).
-import { stringify } from 'yaml';
-import { convertKeepalived } from './convert.js';
-import { parseKeepalived, type KaParseOptions, type KaProblem } from './parse.js';
+// keepalived.conf text → failoverd.yaml text. Faithful or refused: the result says
+// what could not be carried over (lossy findings, with keepalived's file:line), and
+// the YAML marks each such spot with a "# NOT CARRIED OVER:" comment.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Document } from 'yaml';
+import { convertKeepalived, TOP_LEVEL_KEYWORDS, type Explanation } from './convert.js';
+import { formatFinding, type Finding } from './findings.js';
+import { parseKeepalived, type KaParseOptions } from './parse.js';
 
 export interface ImportResult {
   yaml: string;
   config: Record<string, unknown>;
-  /** Syntax problems and everything that could not be carried over, in file order. */
-  warnings: KaProblem[];
+  /** Everything found, in file order. */
+  findings: Finding[];
+  /** The findings that change behaviour: any of them fails the import. */
+  lossy: Finding[];
+  explanations: Explanation[];
 }
+
+/** The input is not a keepalived.conf at all: one line says why. */
+export class NotKeepalivedError extends Error {}
+
+/** The JSON Schema shipped with this package (config/schema.json), when it is there. */
+export function shippedSchemaPath(): string | undefined {
+  const path = fileURLToPath(new URL('../../../config/schema.json', import.meta.url));
+  return existsSync(path) ? path : undefined;
+}
+
+const byPosition = (a: Finding, b: Finding) => (a.file === b.file ? a.line - b.line : a.file.localeCompare(b.file));
 
 export function importKeepalived(text: string, file: string, options: KaParseOptions = {}): ImportResult {
+  rejectNonConfig(text, file);
   const parsed = parseKeepalived(text, file, options);
-  const { config, warnings } = convertKeepalived(parsed.nodes);
-  const all = [...parsed.problems, ...warnings].sort((a, b) => (a.file === b.file ? a.line - b.line : a.file.localeCompare(b.file)));
+  if (!parsed.nodes.some((n) => TOP_LEVEL_KEYWORDS.has(n.keyword))) {
+    throw new NotKeepalivedError(`${file}: not a keepalived.conf (no global_defs, vrrp_instance or virtual_server block)`);
+  }
+  const converted = convertKeepalived(parsed.nodes);
+  const syntax: Finding[] = parsed.problems.map((p) => ({ kind: 'lossy', ...p }));
+  const findings = [...syntax, ...converted.findings].sort(byPosition);
+  const lossy = findings.filter((f) => f.kind === 'lossy');
+  const schema = shippedSchemaPath();
   const header = [
-    '# yaml-language-server: $schema=https://github.com/failoverd/failoverd/config/schema.json',
+    ...(schema ? [`# yaml-language-server: $schema=${schema}`] : []),
     `# Converted from ${file} by "failoverd import-keepalived".`,
     '# keepalived defaults are written out (VRRP version 2, NAT forwarding, delay_loop 60s,',
-    '# connect_timeout 5s, servers up until a check fails unless alpha). Review, then run',
-    '# "failoverd check --config THIS_FILE".',
+    '# connect_timeout 5s, servers up until a check fails unless alpha).',
+    '# Check it with "failoverd check --config THIS_FILE".',
+    ...lossy.filter((f) => !f.path).map((f) => `# NOT CARRIED OVER: ${formatFinding(f)}`),
   ];
-  const body = stringify(config, { lineWidth: 0, flowCollectionPadding: true });
-  return { yaml: `${header.join('\n')}\n${body}`, config, warnings: all };
+  const doc = new Document(converted.config);
+  for (const f of lossy.filter((x) => x.path)) {
+    const node = doc.getIn(f.path!, true) as { commentBefore?: string | null } | undefined;
+    const target = node && typeof node === 'object' ? node : doc.contents as { commentBefore?: string | null };
+    const note = ` NOT CARRIED OVER: ${formatFinding(f)}`;
+    target.commentBefore = target.commentBefore ? `${target.commentBefore}\n${note}` : note;
+  }
+  const body = converted.config && Object.keys(converted.config).length ? doc.toString({ lineWidth: 0, flowCollectionPadding: true }) : '{}\n';
+  return { yaml: `${header.join('\n')}\n${body}`, config: converted.config, findings, lossy, explanations: converted.explanations };
 }
 
-export function formatImportWarning(w: KaProblem): string {
-  return `${w.file}:${w.line}: ${w.message}`;
+function rejectNonConfig(text: string, file: string): void {
+  if (text.trim() === '') throw new NotKeepalivedError(`${file}: empty, nothing to import`);
+  // Random bytes decode to replacement characters and control codes; a config has neither.
+  const binary = [...text.slice(0, 65536)].filter((c) => c === '\uFFFD' || /[\u0000-\u0008\u000E-\u001F]/.test(c)).length;
+  if (binary > 0) throw new NotKeepalivedError(`${file}: not a text file (binary data), not a keepalived.conf`);
 }
+
+export { formatFinding };

@@ -1,0 +1,27 @@
+// keepalived's value syntax, shared by the block converters.
+import { formatDuration } from '../config/duration.js';
+
+export type Obj = Record<string, unknown>;
+
+/** keepalived timers are seconds, possibly fractional ("5.5"); the result is ms. */
+export function seconds(text: string | undefined): number | undefined {
+  if (text === undefined || !/^\d+(\.\d+)?$/.test(text)) return undefined;
+  return Math.round(Number(text) * 1000);
+}
+
+export const duration = (ms: number): string => formatDuration(ms);
+export const int = (text: string | undefined): number | undefined =>
+  (text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined);
+/** keepalived's boolean: absent or on/yes/true. */
+export const bool = (text: string | undefined): boolean => text === undefined || /^(on|yes|true|1)$/i.test(text);
+export const safeName = (text: string): string => text.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]/, 'x$&');
+/** failoverd expands ${ENV} in the config; a keepalived value is literal text. */
+export const literal = (text: string): string => text.replace(/\$\{/g, '$${');
+
+/** Keys in the order the schema documents them, the rest after. */
+export function ordered(o: Obj, keys: string[]): Obj {
+  const out: Obj = {};
+  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
+  for (const [k, v] of Object.entries(o)) if (!(k in out) && v !== undefined) out[k] = v;
+  return out;
+}

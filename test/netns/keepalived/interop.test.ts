@@ -1,0 +1,243 @@
+// The migration, on the wire: director A keeps running keepalived 2.2.x with its own
+// keepalived.conf, director B runs `failoverd run` with the config that
+// `failoverd import-keepalived` made from B's keepalived.conf. First, B's original
+// config runs under keepalived alone to record the adverts B sent before the
+// migration; failoverd on B must then send the same ones (VRID, priority, interval,
+// auth, addresses). With both up: one master at a time, takeover by kill -9 and by a
+// graceful stop, preemption back. The vrrp_strict + auth_pass case is keepalived's
+// own default config: keepalived ignores the password there, so must the import.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { canRunNetns, Lab, longestDualMasterMs, RouterProcess, sh, type Observer } from '../vrrp/lab.js';
+import { AgentProcess, CLI } from '../robustness/agent-process.js';
+
+const fixtures = fileURLToPath(new URL('../../../../test/fixtures/keepalived/interop/', import.meta.url));
+const skip = canRunNetns() ?? (spawnSync('keepalived', ['--version']).status === 0 ? undefined : 'keepalived is not installed');
+
+interface Case {
+  name: string;
+  file: string;
+  intervalMs: number;
+  instances: Array<{ name: string; vrid: number }>;
+  /** Which director has the higher priority (the one that is master when both run). */
+  high: 'a' | 'b';
+  /** A tracked interface made on both directors; taking it down on the master hands over every instance. */
+  tracked?: string;
+  unicast?: boolean;
+}
+
+const CASES: Case[] = [
+  { name: 'VRRPv2 with PASS authentication', file: 'v2-pass', intervalMs: 1000, instances: [{ name: 'VI_WEB', vrid: 51 }], high: 'a' },
+  { name: 'VRRPv3 with unicast peers', file: 'v3-unicast', intervalMs: 500, instances: [{ name: 'VI_WEB', vrid: 52 }], high: 'a', unicast: true },
+  { name: 'vrrp_strict with auth_pass (keepalived\'s default config)', file: 'strict-auth', intervalMs: 1000, instances: [{ name: 'VI_WEB', vrid: 51 }], high: 'b' },
+  {
+    name: 'a sync group with a tracked interface', file: 'sync-track', intervalMs: 1000, high: 'a', tracked: 'uplink0',
+    instances: [{ name: 'VI_WEB', vrid: 61 }, { name: 'VI_MAIL', vrid: 62 }],
+  },
+];
+
+/** What an advert says, as tcpdump -v prints it, without the sender's address. */
+interface Advert { t: number; source: string; vrid: number; priority: number; says: string }
+
+/** A verbose tcpdump beside the lab's observer: the lab's records priorities, this one auth and addresses too. */
+class AdvertRecorder {
+  readonly adverts: Advert[] = [];
+  private constructor(private readonly proc: ReturnType<typeof spawn>) {}
+
+  static async start(ns: string): Promise<AdvertRecorder> {
+    const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', '-v', '-U',
+      'ip proto 112'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const recorder = new AdvertRecorder(proc);
+    // -v prints the IP header on one line and the VRRP part on the next.
+    let pending: { t: number } | undefined;
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      const head = /^(\d+\.\d+) IP /.exec(line);
+      if (head) { pending = { t: Number(head[1]) * 1000 }; return; }
+      const m = /^\s*(\S+) > \S+: (VRRPv\d), Advertisement, vrid (\d+), prio (\d+), (.*)$/.exec(line);
+      if (m && pending) {
+        // The rest: authtype, interval, length, addrs and the password as tcpdump shows them.
+        recorder.adverts.push({ t: pending.t, source: m[1]!, vrid: Number(m[3]), priority: Number(m[4]), says: `${m[2]} ${m[5]}` });
+        pending = undefined;
+      }
+    });
+    await new Promise<void>((ok, fail) => {
+      const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
+      proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+    });
+    return recorder;
+  }
+
+  /** Distinct "vrid prio what-it-says" of one sender's live adverts in [from, to). */
+  signatures(source: string, from: number, to = Infinity): string[] {
+    return [...new Set(this.adverts.filter((a) => a.source === source && a.priority > 0 && a.t >= from && a.t < to)
+      .map((a) => `vrid ${a.vrid} prio ${a.priority} ${a.says}`))].sort();
+  }
+
+  stop(): void {
+    if (this.proc.exitCode === null && this.proc.pid) process.kill(this.proc.pid, 'SIGTERM');
+  }
+}
+
+/** keepalived (VRRP only) with a whole keepalived.conf; its pid files go to the lab's directory, which cleanup() sweeps. */
+function keepalived(lab: Lab, node: string, conf: string): RouterProcess {
+  const base = join(lab.work, `${node}-${Date.now()}`);
+  const proc = spawn('ip', ['netns', 'exec', lab.node(node).ns, 'keepalived', '-n', '-l', '-D', '--vrrp', '-f', conf,
+    '-p', `${base}.pid`, '-r', `${base}.vrrp.pid`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const r = new RouterProcess(proc, 'keepalived', `${base}.log`);
+  const onLine = (line: string): void => {
+    const m = /\((\S+)\) Entering (\w+) STATE/.exec(line);
+    if (m) r.events.push({ event: 'state', t: Date.now(), instance: m[1]!, to: m[2]!.toLowerCase() });
+    writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' });
+  };
+  createInterface({ input: proc.stdout! }).on('line', onLine);
+  createInterface({ input: proc.stderr! }).on('line', onLine);
+  return r;
+}
+
+function keepalivedState(r: RouterProcess, instance: string): string | undefined {
+  return r.events.filter((e) => e.event === 'state' && e.instance === instance).at(-1)?.to;
+}
+
+async function stopKeepalived(lab: Lab, r: RouterProcess, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  if (signal === 'SIGKILL') {
+    // kill -9 hits the VRRP child, the one sending adverts; then the parent, which would restart it.
+    const child = lab.keepalivedVrrpPid(r);
+    if (child) process.kill(child, 'SIGKILL');
+    r.kill('SIGKILL');
+  } else r.kill('SIGTERM');
+  await Promise.race([r.exited, new Promise((ok) => setTimeout(ok, 10_000))]);
+}
+
+/** B's imported config, exactly as an operator makes it, plus where its API listens. */
+function importFor(lab: Lab, c: Case): string {
+  const out = join(lab.work, `${c.file}-b.yaml`);
+  const r = spawnSync(process.execPath, [CLI, 'import-keepalived', `${fixtures}${c.file}-b.conf`, '--output', out], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `the import of ${c.file}-b.conf exits 0: ${r.stderr}`);
+  writeFileSync(out, `${readFileSync(out, 'utf8')}api:\n  listen: ${join(lab.work, 'b.sock')}\n  metrics: false\nlogging:\n  format: json\n`);
+  return out;
+}
+
+async function until(what: string, timeoutMs: number, predicate: () => boolean | Promise<boolean>): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const c of CASES) {
+  test(`migration interop, ${c.name}: keepalived on A, the imported config under failoverd on B`, { skip, timeout: 120_000 }, async () => {
+    const lab = new Lab(`ki${CASES.indexOf(c)}`);
+    const A = '192.0.2.1';
+    const B = '192.0.2.2';
+    let agent: AgentProcess | undefined;
+    let recorder: AdvertRecorder | undefined;
+    const downMs = 4 * c.intervalMs + 3000; // master-down interval, skew and a process start on a busy machine
+    const timings: Record<string, number> = {};
+    try {
+      lab.setup([{ name: 'a', ipv4: A }, { name: 'b', ipv4: B }]);
+      // Flood every frame to every port, so the observer also sees unicast adverts.
+      if (c.unicast) sh(['ip', '-n', lab.bridgeNs, 'link', 'set', 'br0', 'type', 'bridge', 'ageing_time', '0']);
+      if (c.tracked) {
+        for (const n of ['a', 'b']) {
+          // A veth pair inside the namespace (this kernel has no dummy driver).
+          sh(['ip', '-n', lab.node(n).ns, 'link', 'add', c.tracked, 'type', 'veth', 'peer', 'name', `${c.tracked}p`]);
+          for (const dev of [c.tracked, `${c.tracked}p`]) sh(['ip', '-n', lab.node(n).ns, 'link', 'set', dev, 'up']);
+        }
+      }
+      const observer: Observer = await lab.observe();
+      recorder = await AdvertRecorder.start(lab.observerNs);
+      const yaml = importFor(lab, c);
+
+      // 0. Before the migration: B's own keepalived.conf under keepalived, alone. Its adverts are the reference.
+      const referenceFrom = Date.now();
+      const reference = keepalived(lab, 'b', `${fixtures}${c.file}-b.conf`);
+      await until('keepalived on B sends adverts', downMs + 4000,
+        () => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2));
+      await stopKeepalived(lab, reference, 'SIGTERM');
+      const referenceTo = Date.now();
+      const before = recorder.signatures(B, referenceFrom, referenceTo);
+      assert.equal(before.length, c.instances.length, `one kind of advert per instance from keepalived on B: ${before.join(' | ')}`);
+
+      const masterOf = async (): Promise<{ a: string[]; b: string[] }> => {
+        const states = agent?.running ? await agent.states().catch(() => ({} as Record<string, string>)) : {};
+        return {
+          a: c.instances.filter((i) => k && k.proc.exitCode === null && keepalivedState(k, i.name) === 'master').map((i) => i.name),
+          b: c.instances.filter((i) => states[i.name] === 'MASTER').map((i) => i.name),
+        };
+      };
+      const all = c.instances.map((i) => i.name);
+      const expectMaster = async (who: 'a' | 'b', what: string) => {
+        const start = Date.now();
+        let seen = {};
+        await until(`${what}: every instance MASTER on ${who} only`, downMs + 2000, async () => {
+          const m = await masterOf();
+          seen = m;
+          return m[who].length === all.length && m[who === 'a' ? 'b' : 'a'].length === 0;
+        }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
+        timings[what] = Date.now() - start;
+      };
+      const startFailoverd = async () => {
+        agent = AgentProcess.start(lab.node('b').ns, yaml, join(lab.work, 'b.sock'), {}, 'info');
+        await until('failoverd API', 15_000, async () => Object.keys(await agent!.states().catch(() => ({}))).length === all.length);
+      };
+
+      // 1. Side by side: keepalived on A, failoverd on B.
+      let k: RouterProcess | undefined = keepalived(lab, 'a', `${fixtures}${c.file}-a.conf`);
+      await startFailoverd();
+      await expectMaster(c.high, 'both up');
+      const sideBySideFrom = Date.now();
+      await new Promise((r) => setTimeout(r, 3 * c.intervalMs));
+
+      // 2. The master dies (kill -9): the other takes over. 3. It returns and preempts back.
+      const killHigh = async (signal: 'SIGKILL' | 'SIGTERM') => {
+        if (c.high === 'a') { await stopKeepalived(lab, k!, signal); k = undefined; } else if (signal === 'SIGKILL') { agent!.kill('SIGKILL'); await agent!.exited; } else await agent!.stop();
+      };
+      const restartHigh = async () => {
+        if (c.high === 'a') k = keepalived(lab, 'a', `${fixtures}${c.file}-a.conf`);
+        else await startFailoverd();
+      };
+      const low = c.high === 'a' ? 'b' : 'a';
+      await killHigh('SIGKILL');
+      await expectMaster(low, 'takeover after kill -9');
+      await restartHigh();
+      await expectMaster(c.high, 'preempt back after kill -9');
+      // 4. A graceful stop (priority 0): the other takes over. 5. Preempt back.
+      await killHigh('SIGTERM');
+      await expectMaster(low, 'takeover after a graceful stop');
+      await restartHigh();
+      await expectMaster(c.high, 'preempt back after a graceful stop');
+
+      // 6. The tracked interface goes down on the master: every instance of the sync group moves, and back.
+      if (c.tracked) {
+        sh(['ip', '-n', lab.node(c.high).ns, 'link', 'set', c.tracked, 'down']);
+        await expectMaster(low, 'tracked interface down');
+        sh(['ip', '-n', lab.node(c.high).ns, 'link', 'set', c.tracked, 'up']);
+        await expectMaster(c.high, 'tracked interface up');
+      }
+
+      // On the wire: B under failoverd says what B under keepalived said; never two masters.
+      const after = recorder.signatures(B, sideBySideFrom);
+      assert.deepEqual(after, before, 'failoverd on B sends the adverts keepalived sent from B');
+      const fromA = recorder.signatures(A, sideBySideFrom).map((s) => s.replace(/ prio \d+/, ''));
+      assert.deepEqual(fromA, before.map((s) => s.replace(/ prio \d+/, '')), 'A and B agree on VRID, interval, auth and addresses');
+      for (const i of c.instances) {
+        const dual = longestDualMasterMs(observer.adverts(i.vrid).filter((e) => e.t >= sideBySideFrom), c.intervalMs);
+        assert.ok(dual <= c.intervalMs, `${i.name}: two masters advertised together for ${dual} ms`);
+        assert.ok(observer.adverts(i.vrid).some((e) => e.source === (c.high === 'a' ? A : B) && e.priority === 0), `${i.name}: the graceful stop sent priority 0`);
+      }
+      process.stdout.write(`# ${c.name}: ${JSON.stringify(timings)} (ms; advert interval ${c.intervalMs}); B sends: ${after.join(" | ")}\n`);
+      if (k) await stopKeepalived(lab, k, 'SIGTERM');
+    } finally {
+      await agent?.stop();
+      recorder?.stop();
+      await lab.cleanup();
+      if (existsSync(join(lab.work))) sh(['rm', '-rf', lab.work], false);
+    }
+  });
+}

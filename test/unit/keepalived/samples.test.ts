@@ -1,0 +1,58 @@
+// keepalived's own doc/samples (copied as test data, see the NOTE there): each either
+// imports with no lossy finding and passes the loader, or is refused naming the
+// file:line of each construct that would behave differently. The lines below were
+// read against each sample: none of the refused constructs has a faithful equivalent.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { loadCheckPlugins } from '../../../checks/index.js';
+import { formatConfigError, loadConfigText } from '../../../src/config/index.js';
+import { importKeepalived } from '../../../src/keepalived/import.js';
+
+const samples = fileURLToPath(new URL('../../../../test/fixtures/keepalived/samples/', import.meta.url));
+
+const EXPECTED_LOSSY_LINES: Record<string, number[]> = {
+  'keepalived.conf.HTTP_GET.port': [25], // MD5 digest
+  'keepalived.conf.IPv6': [24], // SMTP_CHECK
+  'keepalived.conf.PING_CHECK': [23],
+  'keepalived.conf.SMTP_CHECK': [39, 58, 89],
+  'keepalived.conf.SSL_GET': [20, 42, 46, 67, 71], // auth_type AH, digests
+  'keepalived.conf.UDP_CHECK': [23],
+  'keepalived.conf.conditional_conf': [6, 23, 24], // vrrp_script, use_vmac, track_script
+  'keepalived.conf.default': [19, 48, 52, 75, 79, 83, 96, 100, 121, 125, 129, 142, 146, 150], // strict no_accept, digests
+  'keepalived.conf.fwmark': [],
+  'keepalived.conf.inhibit': [26],
+  'keepalived.conf.misc_check': [],
+  'keepalived.conf.misc_check_arg': [],
+  'keepalived.conf.quorum': [30, 33, 34], // omega, quorum_up, quorum_down
+  'keepalived.conf.sample': [40],
+  'keepalived.conf.status_code': [30],
+  'keepalived.conf.track_interface': [7, 28], // static_routes, virtual_routes
+  'keepalived.conf.virtual_server_group': [34, 47], // digests (the group itself expands)
+  'keepalived.conf.virtualhost': [27, 31],
+  'keepalived.conf.vrrp': [17, 38, 52, 69], // smtp_alert
+  'keepalived.conf.vrrp.localcheck': [11, 19, 24, 30, 36, 55, 77], // vrrp_script, track_script
+  'keepalived.conf.vrrp.lvs_syncd': [4, 5], // sync group members outside group { }
+  'keepalived.conf.vrrp.routes': [7, 25],
+  'keepalived.conf.vrrp.rules': [9, 24],
+  'keepalived.conf.vrrp.scripts': [11, 12, 13, 19, 32, 33, 34], // notify_*, smtp_alert
+  'keepalived.conf.vrrp.static_ipaddress': [7, 21],
+  'keepalived.conf.vrrp.sync': [13, 14, 15], // notify_*
+};
+
+describe('import-keepalived over keepalived\'s doc/samples', () => {
+  const files = readdirSync(samples).filter((f) => f.startsWith('keepalived.conf')).sort();
+  it('covers every sample kept', () => assert.deepEqual(files, Object.keys(EXPECTED_LOSSY_LINES).sort()));
+  for (const name of files) {
+    it(`${name}: ${EXPECTED_LOSSY_LINES[name]?.length ? 'refused at each lossy line' : 'imports and passes the loader'}`, async () => {
+      const result = importKeepalived(readFileSync(`${samples}${name}`, 'utf8'), name, { instance: 'director-b' });
+      assert.deepEqual(result.lossy.map((f) => f.line), EXPECTED_LOSSY_LINES[name]);
+      for (const f of result.lossy) assert.equal(f.file, name);
+      if (result.lossy.length === 0) {
+        const loaded = loadConfigText(result.yaml, name, { checkPlugins: await loadCheckPlugins(), env: {} });
+        assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatConfigError).join('\n'));
+      }
+    });
+  }
+});
