@@ -39,7 +39,7 @@ const DURATION_EXPECTED = 'expected a duration like 250ms, 2s or 1m';
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
-const UP_TO = (maxMs: number): DurationRange => ({ maxMs });
+const upTo = (maxMs: number): DurationRange => ({ maxMs });
 const duration = (range: DurationRange) => z.string({ error: DURATION_EXPECTED })
   .regex(DURATION_PATTERN, DURATION_EXPECTED)
   .transform((s, ctx) => {
@@ -111,11 +111,11 @@ const vrrpInstanceSchema = mapping({
   priority: int(1, 255).default(100),
   version: z.literal([2, 3]).default(3),
   /** The exact bounds depend on the version (checked across keys). */
-  advert_interval: durationDefault('1s', UP_TO(255_000)),
+  advert_interval: durationDefault('1s', upTo(255_000)),
   preempt: z.boolean().default(true),
-  preempt_delay: durationDefault('0s', UP_TO(HOUR)),
+  preempt_delay: durationDefault('0s', upTo(HOUR)),
   /** How long to stay in BACKUP after start before contending (keepalived's vrrp_startup_delay). */
-  startup_delay: durationDefault('0s', UP_TO(HOUR)),
+  startup_delay: durationDefault('0s', upTo(HOUR)),
   /** Source address for unicast adverts; defaults to the interface's primary address. */
   unicast_source: ipAddress().optional(),
   /** Empty: multicast to 224.0.0.18 / ff02::12. */
@@ -123,11 +123,11 @@ const vrrpInstanceSchema = mapping({
   vips: z.array(vipSchema).min(1),
   garp: mapping({
     count: int(0, 100).default(5),
-    interval: durationDefault('100ms', UP_TO(MINUTE)),
+    interval: durationDefault('100ms', upTo(MINUTE)),
     /** Repeat the gratuitous ARPs this often while MASTER; 0s = never. */
     refresh: durationDefault('0s', { minMs: 1000, maxMs: DAY, zeroMeansOff: true }),
     /** A second burst this long after becoming MASTER (keepalived's garp_master_delay); 0s = none. */
-    delay: durationDefault('5s', UP_TO(HOUR)),
+    delay: durationDefault('5s', upTo(HOUR)),
   }).prefault({}),
   track: mapping({
     /** weight 0: FAULT while the interface is down; otherwise priority changes by weight. */
@@ -162,10 +162,10 @@ const checkCommonShape = {
   /** Consecutive failures to go down. */
   fall: int(1, 100).optional(),
   /** Delay before the first run. */
-  warmup: duration(UP_TO(HOUR)).optional(),
+  warmup: duration(upTo(HOUR)).optional(),
   /** Quick re-runs after a failure (keepalived's retry). */
   retry: int(0, 100).optional(),
-  delay_before_retry: duration(UP_TO(HOUR)).optional(),
+  delay_before_retry: duration(upTo(HOUR)).optional(),
   /** The state before the first result (keepalived's alpha = down). */
   initial: z.enum(['up', 'down']).optional(),
 };
@@ -321,7 +321,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     forwarding: z.enum(FORWARDINGS).default('dr'),
     tunnel: tunnelSchema.optional(),
     /** Client affinity; 0s = off. */
-    persistence: durationDefault('0s', UP_TO(MAX_DURATION_MS)),
+    persistence: durationDefault('0s', upTo(MAX_DURATION_MS)),
     /** Persistence granularity: a dotted IPv4 mask or an IPv6 prefix length. */
     persistence_netmask: z.union([z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected a dotted netmask like 255.255.255.0'), int(1, 128)]).optional(),
     persistence_engine: z.string().min(1).optional(),
@@ -337,7 +337,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       forwarding: z.enum(FORWARDINGS).optional(),
     }).optional(),
     /** A real server removed from the config keeps weight 0 this long so its connections finish. */
-    drain_timeout: durationDefault('60s', UP_TO(MAX_DURATION_MS)),
+    drain_timeout: durationDefault('60s', upTo(MAX_DURATION_MS)),
     check: checks.optional(),
     real_servers: z.array(realServerSchema).default([]),
   }).transform((s) => {
@@ -382,7 +382,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     secrets: z.array(webhookSecret()).default([]),
     /** Event type patterns with * wildcards. */
     events: z.array(z.string().min(1)).min(1).default(['*']),
-    timeout: durationDefault('5s', UP_TO(5 * MINUTE)),
+    timeout: durationDefault('5s', upTo(5 * MINUTE)),
     retries: int(0, 100).default(3),
     headers: httpHeaders(WEBHOOK_RESERVED_HEADERS).default({}),
     /** The body: json (the event), slack ({"text": …}), or { body: … } with {{placeholders}} (docs/alerts.md). */
@@ -396,7 +396,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     /** Absolute path of an executable, run without a shell, with FAILOVERD_* variables describing the event (and keepalived's notify arguments INSTANCE NAME STATE PRIORITY for vrrp.state). */
     program: z.string().startsWith('/', 'expected an absolute path'),
     events: z.array(z.string().min(1)).min(1).default(['*']),
-    timeout: durationDefault('10s', UP_TO(HOUR)),
+    timeout: durationDefault('10s', upTo(HOUR)),
   });
 
   const scheduleSchema = mapping({
