@@ -24,7 +24,7 @@ const DAY = 86_400_000;
 describe('config durations are bounded', () => {
   it('garp.refresh: 25d is rejected at file:line:col with its key and the allowed range', () => {
     assert.deepEqual(errorsOf(edit(7, '    vips: [10.6.2.195/32]\n    garp: { refresh: 25d }')), [
-      'failoverd.yaml:8:22 vrrp[0].garp.refresh: expected a duration from 1s to 1d (or 0s for off), got "25d"',
+      'failoverd.yaml:8:22 vrrp[0].garp.refresh: expected a duration from 1s to 1d (or 0s for off)',
     ]);
   });
 
@@ -39,7 +39,7 @@ describe('config durations are bounded', () => {
 
   it('a check interval of a day is refused with the allowed range', () => {
     assert.deepEqual(errorsOf(edit(13, '    check: { type: http, path: /healthz, interval: 1d, timeout: 1s }')), [
-      'failoverd.yaml:13:52 services[0].check.interval: expected a duration from 1ms to 1h, got "1d"',
+      'failoverd.yaml:13:52 services[0].check.interval: expected a duration from 1ms to 1h',
     ]);
   });
 
@@ -75,7 +75,8 @@ schedules:
       doc.setIn(path, tooLong);
       const errors = errorsOf(doc.toString());
       const shown = formatPath(path);
-      const refused = errors.some((e) => e.includes(` ${shown}: expected a duration `) && e.endsWith(`"${tooLong}"`));
+      // Named by key and range; the value is never quoted (an error can carry a ${ENV} secret).
+      const refused = errors.some((e) => e.includes(` ${shown}: expected a duration `) && !e.includes(tooLong));
       assert.ok(refused, `${shown}: ${tooLong} not refused with a range: ${errors.join('; ')}`);
     }
     assert.equal(checked, durations.length);
