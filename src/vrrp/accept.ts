@@ -36,8 +36,12 @@ export interface AcceptedAdvert extends DecodedAdvert {
 /** The policy's address sets hold canonical addresses (net/address.ts); the packet's source is made canonical here. */
 export function acceptAdvert(packet: ReceivedPacket, policy: AcceptPolicy): Decoded<AcceptedAdvert> {
   const source = canonicalIpOrSelf(packet.source);
-  if (policy.ownAddresses.has(source)) return { ok: false, reason: 'own_packet', detail: `from our own address ${source}` };
-  if (policy.unicastPeers && !policy.unicastPeers.has(source)) return { ok: false, reason: 'not_a_peer', detail: `${source} is not a unicast peer` };
+  if (policy.ownAddresses.has(source)) {
+    return { ok: false, reason: 'own_packet', detail: `from our own address ${source}` };
+  }
+  if (policy.unicastPeers && !policy.unicastPeers.has(source)) {
+    return { ok: false, reason: 'not_a_peer', detail: `${source} is not a unicast peer` };
+  }
   if (packet.ttl !== VRRP_TTL) return { ok: false, reason: 'bad_ttl', detail: `TTL/hop limit ${packet.ttl ?? 'unknown'}, must be 255` };
   const decoded = decodeAdvert(packet.payload, { family: policy.family, source: packet.source, destination: packet.destination });
   if (!decoded.ok) return decoded;

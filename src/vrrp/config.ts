@@ -119,7 +119,8 @@ export function vrrpInstanceConfig(input: VrrpInstanceInput): VrrpInstanceConfig
   config.unicastPeers = config.unicastPeers.map(canonicalIpOrSelf);
   if (config.sourceAddress !== undefined) config.sourceAddress = canonicalIpOrSelf(config.sourceAddress);
   if (config.vipInterfaces) {
-    config.vipInterfaces = Object.fromEntries(Object.entries(config.vipInterfaces).map(([vip, iface]) => [canonicalPrefixed(vip), iface]));
+    const entries = Object.entries(config.vipInterfaces).map(([vip, iface]) => [canonicalPrefixed(vip), iface]);
+    config.vipInterfaces = Object.fromEntries(entries);
   }
   return config;
 }
@@ -153,7 +154,8 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
   const addressProblem = (text: string): string | undefined => {
     const parsed = parseIp(text);
     if (!parsed.ok) return parsed.reason;
-    return parsed.family === family ? undefined : `expected an IPv${family} address (all addresses of an instance share one family)`;
+    if (parsed.family === family) return undefined;
+    return `expected an IPv${family} address (all addresses of an instance share one family)`;
   };
   c.vips.forEach((vip, i) => {
     const { address, prefixLength } = splitPrefix(vip);
@@ -187,7 +189,10 @@ export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
   if (c.garp.refreshMs < 0) bad('garp.refresh', 'non-negative');
   if (c.garp.delayMs < 0) bad('garp.delay', 'non-negative');
   const vips = new Set(c.vips.map(canonicalPrefixed));
-  for (const vip of Object.keys(c.vipInterfaces ?? {})) if (!vips.has(canonicalPrefixed(vip))) bad('vips', `an interface is given for ${vip}, which is not one of the VIPs`);
+  for (const vip of Object.keys(c.vipInterfaces ?? {})) {
+    if (vips.has(canonicalPrefixed(vip))) continue;
+    bad('vips', `an interface is given for ${vip}, which is not one of the VIPs`);
+  }
   const weights = [...c.track.interfaces, ...c.track.services, ...c.track.scripts].map((t) => ['track', t.name, t.weight] as const);
   for (const [, name, weight] of weights) if (!Number.isInteger(weight) || weight < -253 || weight > 253) bad(`track.${name}.weight`, 'an integer -253..253');
   for (const s of c.track.scripts) if (s.command.length === 0) bad(`track.scripts.${s.name}.command`, 'a command');

@@ -32,7 +32,8 @@ function ifindex(ns: string, name: string): number {
   return (JSON.parse(sh(['ip', '-n', ns, '-j', 'link', 'show', name])) as { ifindex: number }[])[0]!.ifindex;
 }
 
-test('1,000 forged priority-1 adverts in one interval: the master answers once, with one GARP burst', { skip, timeout: 60_000 }, async (t) => {
+const TITLE = '1,000 forged priority-1 adverts in one interval: the master answers once, with one GARP burst';
+test(TITLE, { skip, timeout: 60_000 }, async (t) => {
   const lab = new Lab('lp');
   const work = mkdtempSync(join(tmpdir(), 'failoverd-lowprio-'));
   let agent: AgentProcess | undefined;
@@ -63,12 +64,14 @@ test('1,000 forged priority-1 adverts in one interval: the master answers once, 
     // Count over two advert intervals from the flood's start.
     await new Promise((r) => setTimeout(r, 2000));
     const windowEnd = floodStart + 2000;
-    const fromMaster = (e: { srcMac: string; t: number }): boolean => e.srcMac === dir.mac && e.t >= floodStart && e.t < windowEnd;
+    const fromMaster = (e: { srcMac: string; t: number }): boolean =>
+      e.srcMac === dir.mac && e.t >= floodStart && e.t < windowEnd;
     const adverts = observer.adverts(51).filter((e) => fromMaster(e) && e.source === dir.ipv4);
     const forgedSeen = observer.adverts(51).filter((e) => e.source === atk.ipv4 && e.t >= floodStart).length;
     const garps = observer.announcements().filter((e) => fromMaster(e) && e.address === VIP);
     const received = sumOf(await agent.metrics(), 'failoverd_vrrp_adverts_received_total') - receivedBefore;
-    t.diagnostic(`flood of ${FORGED} sent in ${floodMs} ms: ${received} accepted by the agent, ${forgedSeen} seen by the observer; `
+    t.diagnostic(`flood of ${FORGED} sent in ${floodMs} ms: ${received} accepted by the agent, `
+      + `${forgedSeen} seen by the observer; `
       + `the master sent ${adverts.length} adverts and ${garps.length} GARP frames in 2 s`);
     assert.equal(received, FORGED, 'every forged advert reached the master and was accepted as an advert');
     assert.ok(forgedSeen >= FORGED * 0.9, `the observer kept up with the flood (saw ${forgedSeen})`);

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { canonicalIp, canonicalPrefixed, endpointMatches, parseEndpoint, parseIp, sameIp } from '../../../src/net/address.js';
+import {
+  canonicalIp, canonicalPrefixed, endpointMatches, parseEndpoint, parseIp, sameIp,
+} from '../../../src/net/address.js';
 import { bytesToIp, ipToBytes } from '../../../src/net/sockaddr.js';
 
 test('every spelling of an address has one canonical form', () => {
@@ -75,7 +77,9 @@ test('an operator names a real server by address or address:port, any spelling',
   assert.deepEqual(parseEndpoint('2001:DB8::0001'), { address: '2001:db8::1' });
   assert.deepEqual(parseEndpoint('[2001:DB8::0001]:8080'), { address: '2001:db8::1', port: 8080 });
   assert.deepEqual(parseEndpoint('[2001:db8::1]'), { address: '2001:db8::1' });
-  for (const bad of ['10.0.0.1:99999', '010.0.0.1:80', '[10.0.0.1', 'x:80', '[fe80::1%eth0]:80']) assert.equal(parseEndpoint(bad), undefined, bad);
+  for (const bad of ['10.0.0.1:99999', '010.0.0.1:80', '[10.0.0.1', 'x:80', '[fe80::1%eth0]:80']) {
+    assert.equal(parseEndpoint(bad), undefined, bad);
+  }
   const server = { address: '2001:db8::1', port: 80 };
   assert.ok(endpointMatches('[2001:DB8:0:0:0:0:0:1]:80', server));
   assert.ok(endpointMatches('2001:db8::0001', server));

@@ -48,8 +48,11 @@ test('VRRPv3 learns the interval instead of rejecting it', () => {
   assert.equal(r.value.intervalCs, 25);
 });
 
-test('the source is compared as an address: a peer spelled any way accepts its adverts, and the source comes out canonical', () => {
-  const policy: AcceptPolicy = { family: 6, version: 3, vrid: 51, intervalCs: 100, ownAddresses: new Set(['fe80::1']), unicastPeers: new Set(['fe80::2']) };
+test('sources are compared as addresses: a peer in any spelling is accepted; the source comes out canonical', () => {
+  const policy: AcceptPolicy = {
+    family: 6, version: 3, vrid: 51, intervalCs: 100,
+    ownAddresses: new Set(['fe80::1']), unicastPeers: new Set(['fe80::2']),
+  };
   const advert: VrrpAdvert = { version: 3, vrid: 51, priority: 100, intervalCs: 100, addresses: ['2001:db8::100'] };
   for (const spelled of ['fe80::2', 'FE80::2', 'fe80:0:0:0:0:0:0:2', 'fe80::0002']) {
     const payload = encodeAdvert(advert, { family: 6, source: 'fe80::2', destination: 'fe80::1' });

@@ -364,7 +364,7 @@ test('two reducers on one wire: election, crash, graceful stop, return with and 
   assert.equal(a.s.state, 'backup');
 });
 
-test('Master: 1,000 lower-priority adverts in one interval get one answer; a sustained flood, one advert per interval', () => {
+test('Master: 1,000 lower-priority adverts in an interval get one answer; a long flood, one advert per interval', () => {
   const d = new Driver({ ...V2, lowerPriorityAnnounceHoldMs: 5000 }, 255);
   d.send({ type: 'start' });
   d.advance(400);
@@ -402,5 +402,6 @@ test('Master: a flood of priority-0 adverts is answered at most once per interva
   }
   const adverts = d.log.slice(start).filter((l) => l.action.type === 'send-advert').length;
   assert.ok(adverts <= 4, `${adverts} adverts in 3 s at a 1 s interval`);
-  assert.ok(d.log.slice(start).every((l) => l.action.type !== 'announce'), 'priority 0 is not answered with an announcement');
+  const announced = d.log.slice(start).some((l) => l.action.type === 'announce');
+  assert.ok(!announced, 'priority 0 is not answered with an announcement');
 });

@@ -346,7 +346,7 @@ test('a config that cannot work is refused with every problem named', () => {
     /vrid: an integer 1\.\.255.*priority.*advert_interval.*version: VRRPv2 is IPv4 only/);
 });
 
-test('unicast IPv6 peers spelled differently (FE80::2, fe80:0:0:0:0:0:0:1) still hear each other: one master', async () => {
+test('unicast IPv6 peers in other spellings (FE80::2, fe80:0:0:0:0:0:0:1) hear each other: one master', async () => {
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
@@ -372,17 +372,20 @@ test('unicast IPv6 peers spelled differently (FE80::2, fe80:0:0:0:0:0:0:1) still
   await b.instance.stop();
 });
 
-test('a master flooded with 1,000 forged priority-1 adverts in one interval answers once; burst timers stay bounded', async () => {
+test('1,000 forged priority-1 adverts in an interval: the master answers once; burst timers stay few', async () => {
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
-  const a = router(segment, clock, bus, 1, { priority: 200, garp: { count: 5, intervalMs: 100, refreshMs: 0, delayMs: 0 } });
+  const garp = { count: 5, intervalMs: 100, refreshMs: 0, delayMs: 0 };
+  const a = router(segment, clock, bus, 1, { priority: 200, garp });
   await a.instance.start();
   await run(clock, 5000);
   assert.equal(a.instance.status().state, 'master');
   const channel = a.io.channels[0]!;
-  const forged = encodeAdvert({ version: 2, vrid: 51, priority: 1, intervalCs: 100, addresses: ['192.0.2.195'], authType: AUTH_NONE },
-    { family: 4, source: '192.0.2.66', destination: '224.0.0.18' });
+  const forged = encodeAdvert(
+    { version: 2, vrid: 51, priority: 1, intervalCs: 100, addresses: ['192.0.2.195'], authType: AUTH_NONE },
+    { family: 4, source: '192.0.2.66', destination: '224.0.0.18' },
+  );
   const burstTimers = (): number => {
     const timers = (a.instance as unknown as { burstTimers: Set<unknown> | unknown[] }).burstTimers;
     return timers instanceof Set ? timers.size : timers.length;
@@ -408,22 +411,30 @@ test('a master flooded with 1,000 forged priority-1 adverts in one interval answ
   await a.instance.stop();
 });
 
-test('adverts alternating between address sets, or cycling through many, log a bounded number of mismatch lines', async () => {
+test('adverts alternating between address sets, or cycling through many, log few mismatch lines', async () => {
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
   const warnings: string[] = [];
-  const log = { warn: (_o: unknown, msg: string) => { warnings.push(msg); }, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+  const quiet = (): undefined => undefined;
+  const warn = (_o: unknown, msg: string): void => { warnings.push(msg); };
+  const log = { warn, info: quiet, error: quiet, debug: quiet } as unknown as Logger;
   const host = new FakeHost();
   host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
   const io = fakeIo(segment, host);
-  const config = vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 200, version: 2, vips: ['192.0.2.195/32'] });
+  const config = vrrpInstanceConfig({
+    name: 'web', interface: 'eth0', vrid: 51, priority: 200, version: 2, vips: ['192.0.2.195/32'],
+  });
   const instance = new VrrpInstance(config, { io, clock, events: bus, log });
   await instance.start();
   await run(clock, 5000);
-  const advert = (addresses: string[]) => encodeAdvert({ version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses, authType: AUTH_NONE },
-    { family: 4, source: '192.0.2.2', destination: '224.0.0.18' });
-  const deliver = (payload: Buffer): void => io.channels[0]!.deliver({ payload, source: '192.0.2.2', destination: '224.0.0.18', ttl: 255 });
+  const advert = (addresses: string[]): Buffer => encodeAdvert(
+    { version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses, authType: AUTH_NONE },
+    { family: 4, source: '192.0.2.2', destination: '224.0.0.18' },
+  );
+  const deliver = (payload: Buffer): void => {
+    io.channels[0]!.deliver({ payload, source: '192.0.2.2', destination: '224.0.0.18', ttl: 255 });
+  };
   const mismatchLines = (): number => warnings.filter((w) => w.includes('VIP lists differ')).length;
 
   const a = advert(['192.0.2.195', '192.0.2.196']), b = advert(['192.0.2.197']), ours = advert(['192.0.2.195']);
