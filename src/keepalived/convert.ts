@@ -31,7 +31,8 @@ interface GlobalSettings { node?: Obj; defaults: Omit<VrrpDefaults, 'syncGroupOf
 
 const EMAIL_KEYWORDS = new Set(['notification_email', 'notification_email_from', 'smtp_server', 'smtp_helo_name',
   'smtp_connect_timeout', 'smtp_alert_vrrp', 'smtp_alert_checker', 'email_faults']);
-// Settings that only shape keepalived's own process or logs: nothing on the wire, in the kernel or in a program changes.
+// Settings that only shape keepalived's own process or logs: nothing on the wire, in the kernel
+// or in a program changes.
 const PROCESS_ONLY = new Set(['router_id', 'vrrp_skip_check_adv_addr', 'script_user', 'enable_script_security',
   'max_auto_priority', 'vrrp_no_swap', 'checker_no_swap', 'vrrp_rlimit_rttime', 'checker_rlimit_rttime',
   'vrrp_priority', 'checker_priority', 'vrrp_rt_priority', 'checker_rt_priority', 'dynamic_interfaces',
@@ -59,12 +60,14 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         break;
       }
       case 'smtp_alert':
-        if (bool(a[0])) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail every transition'));
+        if (bool(a[0])) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail transitions'));
         break;
       default:
-        if (EMAIL_KEYWORDS.has(g.keyword)) findings.push(warning(g, `${g.keyword}: email settings; keepalived sends no mail without smtp_alert`));
-        else if (PROCESS_ONLY.has(g.keyword)) findings.push(warning(g, `${statement(g)}: keepalived process setting, no equivalent needed`));
-        else findings.push(unknownKeyword(g, 'global_defs'));
+        if (EMAIL_KEYWORDS.has(g.keyword)) {
+          findings.push(warning(g, `${g.keyword}: email settings; keepalived sends no mail without smtp_alert`));
+        } else if (PROCESS_ONLY.has(g.keyword)) {
+          findings.push(warning(g, `${statement(g)}: keepalived process setting, no equivalent needed`));
+        } else findings.push(unknownKeyword(g, 'global_defs'));
     }
   }
   return { value: settings, findings };
@@ -101,7 +104,8 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
       const converted = convertGlobalDefs(node);
       findings.push(...converted.findings);
       globals = converted.value!;
-      explain(node, globals.node ? `node.name ${String(globals.node['name'])} and defaults for every instance` : 'defaults for every instance');
+      const name = globals.node ? `node.name ${String(globals.node['name'])} and ` : '';
+      explain(node, `${name}defaults for every instance`);
     } else if (node.keyword === 'vrrp_sync_group') {
       const group = convertSyncGroup(node);
       findings.push(...group.findings);
@@ -131,7 +135,8 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         findings.push(...under(['services', at], converted.findings));
         services.push(...(converted.value ?? []));
         const names = (converted.value ?? []).map((s) => String(s['name']));
-        explain(node, names.length ? `services[${at}${names.length > 1 ? `..${at + names.length - 1}` : ''}] ${names.join(', ')}` : 'nothing (refused)');
+        const range = names.length > 1 ? `${at}..${at + names.length - 1}` : `${at}`;
+        explain(node, names.length ? `services[${range}] ${names.join(', ')}` : 'nothing (refused)');
         break;
       }
       case 'vrrp_script':
@@ -147,7 +152,8 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   const vips = new Set(vrrp.flatMap((v) => ((v['vips'] as Array<string | Obj> | undefined) ?? [])
     .map((x) => String(typeof x === 'string' ? x : x['address']).split('/')[0])));
   services.forEach((s, i) => {
-    if (s['vip'] !== undefined && !vips.has(String(s['vip']))) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);
+    const standalone = s['vip'] !== undefined && !vips.has(String(s['vip']));
+    if (standalone) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);
   });
   const config: Obj = {};
   if (globals.node) config['node'] = globals.node;
