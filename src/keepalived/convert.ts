@@ -27,16 +27,21 @@ export const TOP_LEVEL_KEYWORDS = new Set(['global_defs', 'vrrp_instance', 'vrrp
   'virtual_server_group', 'vrrp_script', 'static_ipaddress', 'static_routes', 'static_rules', 'linkbeat_interfaces',
   'track_file', 'vrrp_track_file', 'track_process', 'bfd_instance', 'garp_group', 'net_namespace', 'instance']);
 
-interface GlobalSettings { node?: Obj; defaults: Omit<VrrpDefaults, 'syncGroupOf'> }
+interface GlobalSettings {
+  node?: Obj;
+  defaults: Omit<VrrpDefaults, 'syncGroupOf'>;
+  /** Settings whose effect depends on the rest of the file (IPv6 VIPs, MISC_CHECK scripts). */
+  gnaInterval?: KaNode;
+  scriptUser?: KaNode;
+}
 
 const EMAIL_KEYWORDS = new Set(['notification_email', 'notification_email_from', 'smtp_server', 'smtp_helo_name',
-  'smtp_connect_timeout', 'smtp_alert_vrrp', 'smtp_alert_checker', 'email_faults']);
+  'smtp_connect_timeout', 'email_faults']);
 // Settings that only shape keepalived's own process or logs: nothing on the wire, in the kernel
 // or in a program changes.
-const PROCESS_ONLY = new Set(['router_id', 'vrrp_skip_check_adv_addr', 'script_user', 'enable_script_security',
+const PROCESS_ONLY = new Set(['router_id', 'vrrp_skip_check_adv_addr', 'enable_script_security',
   'max_auto_priority', 'vrrp_no_swap', 'checker_no_swap', 'vrrp_rlimit_rttime', 'checker_rlimit_rttime',
-  'vrrp_priority', 'checker_priority', 'vrrp_rt_priority', 'checker_rt_priority', 'dynamic_interfaces',
-  'vrrp_check_unicast_src', 'log_unknown_vrids', 'vrrp_gna_interval']);
+  'vrrp_priority', 'checker_priority', 'vrrp_rt_priority', 'checker_rt_priority', 'log_unknown_vrids']);
 
 export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
   const findings: Finding[] = [];
@@ -59,9 +64,11 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         if (sync.value) d.syncDaemon = sync.value;
         break;
       }
-      case 'smtp_alert':
+      case 'smtp_alert': case 'smtp_alert_vrrp': case 'smtp_alert_checker':
         if (bool(a[0])) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail transitions'));
         break;
+      case 'vrrp_gna_interval': settings.gnaInterval = g; break;
+      case 'script_user': settings.scriptUser = g; break;
       default:
         if (EMAIL_KEYWORDS.has(g.keyword)) {
           findings.push(warning(g, `${g.keyword}: email settings; keepalived sends no mail without smtp_alert`));
@@ -88,6 +95,25 @@ function convertSyncDaemon(g: KaNode): Converted<NonNullable<VrrpDefaults['syncD
   }
   if (!ifname || !instance) return { findings: [notCarried(g, 'expected lvs_sync_daemon INTERFACE INSTANCE')] };
   return { value: { interface: ifname, instance, ...out }, findings: [] };
+}
+
+function dependentGlobals(globals: GlobalSettings, vrrp: Obj[], services: Obj[]): Finding[] {
+  const findings: Finding[] = [];
+  const gna = globals.gnaInterval;
+  if (gna) {
+    const ipv6 = JSON.stringify(vrrp.map((v) => v['vips'])).includes(':');
+    findings.push(ipv6
+      ? notCarried(gna, 'failoverd has no separate spacing for unsolicited neighbour adverts of IPv6 VIPs')
+      : warning(gna, `${statement(gna)}: no IPv6 VIP, so no effect`));
+  }
+  const user = globals.scriptUser;
+  if (user) {
+    const scripts = JSON.stringify(services).includes('"type":"exec"');
+    findings.push(scripts
+      ? notCarried(user, 'MISC_CHECK scripts would run as failoverd\'s user, not this one')
+      : warning(user, `${statement(user)}: no script is carried over, so no effect`));
+  }
+  return findings;
 }
 
 export function convertKeepalived(nodes: KaNode[]): ConvertResult {
@@ -148,6 +174,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         explain(node, 'nothing (refused)');
     }
   }
+  findings.push(...dependentGlobals(globals, vrrp, services));
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
   const vips = new Set(vrrp.flatMap((v) => ((v['vips'] as Array<string | Obj> | undefined) ?? [])
     .map((x) => String(typeof x === 'string' ? x : x['address']).split('/')[0])));
