@@ -2,7 +2,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { loadCheckPlugins } from '../../checks/index.js';
-import { formatConfigError, loadConfigText } from '../config/index.js';
+import { formatConfigError, loadConfigFile, loadConfigText } from '../config/index.js';
 import { formatFinding, importKeepalived, NotKeepalivedError, type ImportResult } from '../keepalived/import.js';
 import { parseFlags, type Command } from './command.js';
 
@@ -77,8 +77,11 @@ Options:
     }
     if (output) await writeFile(output, result.yaml);
     else process.stdout.write(result.yaml);
+    // The written file is validated the way `failoverd check` (and so `run`) loads it.
     const checkPlugins = await loadCheckPlugins();
-    const check = loadConfigText(result.yaml, output ?? '<converted>', { checkPlugins, env: {} });
+    const check = output
+      ? await loadConfigFile(output, { checkPlugins })
+      : loadConfigText(result.yaml, '<converted>', { checkPlugins, env: {} });
     if (!check.ok) {
       for (const e of check.errors) process.stderr.write(`${formatConfigError(e)}\n`);
       return fail('the converted config does not validate; see the errors above');
