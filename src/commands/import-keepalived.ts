@@ -2,7 +2,7 @@ import { readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { loadCheckPlugins } from '../../checks/index.js';
-import { formatConfigError, loadConfigText } from '../config/index.js';
+import { formatConfigError, loadConfigFile, loadConfigText } from '../config/index.js';
 import { formatFinding, importKeepalived, NotKeepalivedError, type ImportResult } from '../keepalived/import.js';
 import { parseFlags, type Command } from './command.js';
 
@@ -58,7 +58,8 @@ Options:
     }
     let result: ImportResult;
     try {
-      result = importKeepalived(text, file, { instance: typeof flags['node'] === 'string' ? flags['node'] : hostname() });
+      const instance = typeof flags['node'] === 'string' ? flags['node'] : hostname();
+      result = importKeepalived(text, file, { instance });
     } catch (err) {
       if (err instanceof NotKeepalivedError) return fail(err.message);
       throw err;
@@ -71,12 +72,16 @@ Options:
     }
     const partial = result.lossy.length > 0;
     if (partial && !flags['allow-partial']) {
-      return fail(`${result.lossy.length} thing(s) above cannot be carried over with the same behaviour; nothing written `
-        + '(--allow-partial writes the rest, marked)');
+      return fail(`${result.lossy.length} thing(s) above cannot be carried over with the same behaviour; `
+        + 'nothing written (--allow-partial writes the rest, marked)');
     }
     if (output) await writeFile(output, result.yaml);
     else process.stdout.write(result.yaml);
-    const check = loadConfigText(result.yaml, output ?? '<converted>', { checkPlugins: await loadCheckPlugins(), env: {} });
+    // The written file is validated the way `failoverd check` (and so `run`) loads it.
+    const checkPlugins = await loadCheckPlugins();
+    const check = output
+      ? await loadConfigFile(output, { checkPlugins })
+      : loadConfigText(result.yaml, '<converted>', { checkPlugins, env: {} });
     if (!check.ok) {
       for (const e of check.errors) process.stderr.write(`${formatConfigError(e)}\n`);
       return fail('the converted config does not validate; see the errors above');
@@ -85,7 +90,8 @@ Options:
       process.stderr.write(`${NAME}: written with ${result.lossy.length} thing(s) NOT CARRIED OVER\n`);
       return flags['force'] ? 0 : 1;
     }
-    process.stderr.write(`converted ${file}: the same behaviour, ${result.findings.length} warning(s); the result validates\n`);
+    const warnings = result.findings.length;
+    process.stderr.write(`converted ${file}: the same behaviour, ${warnings} warning(s); the result validates\n`);
     return 0;
   },
 };

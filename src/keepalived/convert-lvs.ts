@@ -2,11 +2,15 @@
 // keepalived builds, entry for entry. A check failoverd lacks is refused, never
 // dropped: a dropped check makes its real server count as always up.
 import { isIP } from 'node:net';
+import { SCHEDULERS as SCHEDULER_NAMES } from '../config/schema.js';
 import { lossy, notCarried, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
 import type { KaNode } from './parse.js';
 import { bool, duration, int, literal, ordered, safeName, seconds, type Obj } from './values.js';
 
-const SCHEDULERS = new Set(['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos']);
+const SCHEDULERS: ReadonlySet<string> = new Set(SCHEDULER_NAMES);
+const CHECK_TYPES: Record<string, string> = {
+  TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', MISC_CHECK: 'exec',
+};
 const MISSING_CHECKS = new Set(['DNS_CHECK', 'SMTP_CHECK', 'BFD_CHECK', 'FILE_CHECK', 'PING_CHECK', 'UDP_CHECK']);
 
 export const SERVICE_KEYS = ['name', 'vip', 'port', 'protocol', 'fwmark', 'family', 'vip_standalone', 'scheduler',
@@ -39,15 +43,21 @@ export function expandServerGroup(node: KaNode): Converted<ServiceKey[]> {
     }
     const port = int(entry.args[0]);
     const range = /^(\d+\.\d+\.\d+\.)(\d+)(?:-(\d+))?$/.exec(entry.keyword);
-    if (port === undefined || entry.args.length > 1) { findings.push(notCarried(entry, 'expected ADDRESS[-LAST] PORT')); continue; }
+    if (port === undefined || entry.args.length > 1) {
+      findings.push(notCarried(entry, 'expected ADDRESS[-LAST] PORT'));
+      continue;
+    }
     if (!range) {
-      if (isIP(entry.keyword) === 0) findings.push(notCarried(entry, 'expected an IPv4 address or range, or an IPv6 address'));
+      if (isIP(entry.keyword) === 0) findings.push(notCarried(entry, 'expected an IPv4 address or range, or IPv6'));
       else keys.push({ vip: entry.keyword, port });
       continue;
     }
     const first = Number(range[2]);
     const last = range[3] === undefined ? first : Number(range[3]);
-    if (last < first || last > 255) { findings.push(notCarried(entry, 'address range must count up within the last octet')); continue; }
+    if (last < first || last > 255) {
+      findings.push(notCarried(entry, 'address range must count up within the last octet'));
+      continue;
+    }
     for (let n = first; n <= last; n++) keys.push({ vip: `${range[1]}${n}`, port });
   }
   return { value: keys, findings };
@@ -64,8 +74,8 @@ export function convertVirtualServer(node: KaNode, groups: ReadonlyMap<string, K
     findings.push(...expanded.findings);
     keys = expanded.value ?? [];
     if (keys.length > 1) {
-      findings.push(warning(node, `virtual_server group ${node.args[1]}: written as ${keys.length} services; failoverd checks `
-        + 'each real server once per service, keepalived once per group'));
+      findings.push(warning(node, `virtual_server group ${node.args[1]}: written as ${keys.length} services; `
+        + 'failoverd checks each real server once per service, keepalived once per group'));
     }
   } else if (node.args[0] === 'fwmark') {
     const mark = int(node.args[1]);
@@ -73,7 +83,9 @@ export function convertVirtualServer(node: KaNode, groups: ReadonlyMap<string, K
     keys = [{ fwmark: mark }];
   } else {
     const port = int(node.args[1]);
-    if (isIP(node.args[0] ?? '') === 0 || port === undefined) return { findings: [notCarried(node, 'expected ADDRESS PORT')] };
+    if (isIP(node.args[0] ?? '') === 0 || port === undefined) {
+      return { findings: [notCarried(node, 'expected ADDRESS PORT')] };
+    }
     keys = [{ vip: node.args[0]!, port }];
   }
   const services: Obj[] = [];
@@ -112,7 +124,9 @@ function convertService(node: KaNode, key: ServiceKey): Converted<Obj> {
       }
       case 'protocol': protocol = (a[0] ?? 'TCP').toLowerCase(); break;
       case 'persistence_timeout': out['persistence'] = duration(seconds(a[0]) ?? 360_000); break;
-      case 'persistence_granularity': out['persistence_netmask'] = a[0] && /^\d+$/.test(a[0]) ? Number(a[0]) : a[0]; break;
+      case 'persistence_granularity':
+        out['persistence_netmask'] = a[0] && /^\d+$/.test(a[0]) ? Number(a[0]) : a[0];
+        break;
       case 'persistence_engine': out['persistence_engine'] = a[0]; break;
       case 'quorum': out['quorum'] = int(a[0]); break;
       case 'hysteresis': out['hysteresis'] = int(a[0]); break;
@@ -164,8 +178,8 @@ function convertService(node: KaNode, key: ServiceKey): Converted<Obj> {
   const total = realServers.reduce((n, rs) => n + Number(rs['weight'] ?? 1), 0);
   const quorum = (out['quorum'] as number | undefined) ?? 1;
   if (realServers.length && quorum > total) {
-    findings.push(lossy(node, `quorum ${quorum} is more than the real servers' total weight ${total}: keepalived never reaches `
-      + 'quorum; failoverd does not accept that configuration'));
+    findings.push(lossy(node, `quorum ${quorum} is more than the real servers' total weight ${total}: keepalived `
+      + 'never reaches quorum; failoverd does not accept that configuration'));
   }
   return { value: ordered(out, SERVICE_KEYS), findings };
 }
@@ -202,7 +216,9 @@ function checkDefaultsFrom(c: KaNode, d: CheckDefaults): boolean {
 
 interface RealServerResult { out: Obj; checks: Obj[]; inhibit: boolean; findings: Finding[] }
 
-function convertRealServer(node: KaNode, serviceDefaults: CheckDefaults, serviceForwarding: string, serviceInhibit: boolean): RealServerResult {
+function convertRealServer(
+  node: KaNode, serviceDefaults: CheckDefaults, serviceForwarding: string, serviceInhibit: boolean,
+): RealServerResult {
   const findings: Finding[] = [];
   const out: Obj = { address: node.args[0] };
   if (node.args[1] !== undefined) out['port'] = int(node.args[1]);
@@ -230,7 +246,7 @@ function convertRealServer(node: KaNode, serviceDefaults: CheckDefaults, service
       case 'TCP_CHECK': case 'HTTP_GET': case 'SSL_GET': case 'MISC_CHECK': checkers.push(c); break;
       default:
         if (MISSING_CHECKS.has(c.keyword)) {
-          findings.push(notCarried(c, 'failoverd has no such check; without it the real server would count as always up'));
+          findings.push(notCarried(c, 'failoverd has no such check; without it the server would count as always up'));
         } else findings.push(unknownKeyword(c, 'real_server'));
     }
   }
@@ -259,7 +275,9 @@ function convertChecker(node: KaNode, inherited: CheckDefaults): Converted<Obj[]
       case 'url': if (http) urls.push(c); else findings.push(unknownKeyword(c, node.keyword)); break;
       case 'misc_path':
         // keepalived splits misc_path into words and runs it without a shell: so does an argv command.
-        if (node.keyword === 'MISC_CHECK') options['command'] = c.args.join(' ').split(/\s+/).filter(Boolean).map(literal);
+        if (node.keyword === 'MISC_CHECK') {
+          options['command'] = c.args.join(' ').split(/\s+/).filter(Boolean).map(literal);
+        }
         else findings.push(unknownKeyword(c, node.keyword));
         break;
       case 'misc_timeout': miscTimeout = seconds(c.args[0]); break;
@@ -267,7 +285,7 @@ function convertChecker(node: KaNode, inherited: CheckDefaults): Converted<Obj[]
       default: findings.push(unknownKeyword(c, node.keyword));
     }
   }
-  const type = node.keyword === 'TCP_CHECK' ? 'tcp' : node.keyword === 'HTTP_GET' ? 'http' : node.keyword === 'SSL_GET' ? 'https' : 'exec';
+  const type = CHECK_TYPES[node.keyword] ?? 'exec';
   const interval = d.interval ?? 60_000;
   const common: Obj = {
     type,
@@ -292,7 +310,8 @@ function convertChecker(node: KaNode, inherited: CheckDefaults): Converted<Obj[]
   }
   if (urls.length === 0) {
     findings.push(warning(node, `${node.keyword} without url: checking path / for a 2xx status`));
-    return { value: [{ ...common, path: '/', ...(d.virtualhost ? { host: d.virtualhost } : {}), ...options }], findings };
+    const host = d.virtualhost ? { host: d.virtualhost } : {};
+    return { value: [{ ...common, path: '/', ...host, ...options }], findings };
   }
   const checks = urls.map((u) => {
     const check: Obj = { ...common };

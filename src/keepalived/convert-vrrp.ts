@@ -27,7 +27,9 @@ export function convertSyncGroup(node: KaNode): Converted<{ name: string; member
   for (const c of node.children ?? []) {
     if (c.keyword === 'group') members.push(...(c.children ?? []).map((m) => m.keyword));
     else if (c.keyword === 'notify' || c.keyword.startsWith('notify_')) findings.push(notCarried(c, NOTIFY_WHY));
-    else if (c.keyword === 'smtp_alert') { if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email')); }
+    else if (c.keyword === 'smtp_alert') {
+      if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email'));
+    }
     else findings.push(unknownKeyword(c, 'vrrp_sync_group'));
   }
   return { value: { name: safeName(node.args[0] ?? 'group'), members }, findings };
@@ -36,7 +38,9 @@ export function convertSyncGroup(node: KaNode): Converted<{ name: string; member
 export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted<Obj> {
   const findings: Finding[] = [];
   const out: Obj = { name: safeName(node.args[0] ?? 'instance') };
-  if (out['name'] !== node.args[0]) findings.push(warning(node, `instance name "${node.args[0] ?? ''}" written as ${String(out['name'])}`));
+  if (out['name'] !== node.args[0]) {
+    findings.push(warning(node, `instance name "${node.args[0] ?? ''}" written as ${String(out['name'])}`));
+  }
   const vips: Array<string | Obj> = [];
   const trackInterfaces: Obj[] = [];
   const garp: Obj = {};
@@ -44,7 +48,7 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
   let state: string | undefined;
   let strict = defaults.strict;
   let accept: boolean | undefined;
-  let auth: { node: KaNode; typeNode?: KaNode; type?: string; password?: string } | undefined;
+  let auth: AuthBlock | undefined;
   for (const c of node.children ?? []) {
     const a = c.args;
     switch (c.keyword) {
@@ -52,12 +56,12 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
       case 'interface': out['interface'] = a[0]; break;
       case 'virtual_router_id': out['vrid'] = int(a[0]); break;
       case 'priority': out['priority'] = int(a[0]); break;
-      case 'advert_int': { const ms = seconds(a[0]); if (ms !== undefined) out['advert_interval'] = duration(ms); break; }
+      case 'advert_int': out['advert_interval'] = durationOf(a[0]); break;
       case 'version': version = int(a[0]); break;
       case 'strict_mode': strict = bool(a[0]); break;
       case 'nopreempt': case 'no_preempt': out['preempt'] = false; break;
       case 'preempt': break;
-      case 'preempt_delay': { const ms = seconds(a[0]); if (ms !== undefined) out['preempt_delay'] = duration(ms); break; }
+      case 'preempt_delay': out['preempt_delay'] = durationOf(a[0]); break;
       case 'accept': accept = true; break;
       case 'no_accept': accept = false; break;
       case 'authentication':
@@ -97,11 +101,12 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
       case 'old_unicast_checksum': out['checksum'] = 'without_pseudo_header'; break;
       case 'debug': findings.push(warning(c, 'debug: keepalived log verbosity; set logging.level instead')); break;
       case 'smtp_alert': if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
-      case 'notify_master': case 'notify_backup': case 'notify_fault': case 'notify_stop': case 'notify': case 'notify_deleted':
+      case 'notify_master': case 'notify_backup': case 'notify_fault':
+      case 'notify_stop': case 'notify': case 'notify_deleted':
         findings.push(notCarried(c, NOTIFY_WHY));
         break;
       case 'track_script':
-        findings.push(notCarried(c, 'failoverd has no VRRP track scripts: the priority would no longer follow the script'));
+        findings.push(notCarried(c, 'failoverd has no VRRP track scripts: the priority would no longer follow them'));
         break;
       default: findings.push(unknownKeyword(c, 'vrrp_instance'));
     }
@@ -109,8 +114,8 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
   // keepalived: a priority left out is 255 (address owner) for state MASTER, else 100.
   if (out['priority'] === undefined) out['priority'] = state === 'MASTER' ? 255 : 100;
   if (state === 'MASTER' && out['priority'] !== 255) {
-    findings.push(warning(node, 'state MASTER: keepalived announces itself at once on start; failoverd waits one master-down '
-      + 'interval as BACKUP, then the same election gives the same master'));
+    findings.push(warning(node, 'state MASTER: keepalived announces itself at once on start; failoverd waits one '
+      + 'master-down interval as BACKUP, then the same election gives the same master'));
   }
   const firstVip = vips[0];
   const firstAddress = typeof firstVip === 'string' ? firstVip : String(firstVip?.['address'] ?? '');
@@ -119,7 +124,8 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
   if (auth) findings.push(...authFindings(auth, out, strict));
   if (strict) findings.push(...strictFindings(node, out, accept));
   else if (accept === false) {
-    findings.push(lossy(node, 'no_accept: keepalived installs firewall rules that drop traffic to the VIPs; failoverd installs none'));
+    findings.push(lossy(node, 'no_accept: keepalived installs firewall rules that drop traffic to the VIPs; '
+      + 'failoverd installs none'));
   }
   if (vips.length) out['vips'] = vips;
   else findings.push(lossy(node, 'no virtual_ipaddress: failoverd needs at least one VIP per instance'));
@@ -137,21 +143,25 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
   const group = defaults.syncGroupOf.get(node.args[0] ?? '');
   if (group) out['sync_group'] = group;
   const keys = ['name', 'interface', 'vrid', 'priority', 'version', 'advert_interval', 'preempt', 'preempt_delay',
-    'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp', 'track', 'sync_daemon', 'sync_group', 'auth', 'checksum'];
+    'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp', 'track', 'sync_daemon', 'sync_group', 'auth',
+    'checksum'];
   return { value: ordered(out, keys), findings };
 }
 
-function authFindings(auth: { node: KaNode; typeNode?: KaNode; type?: string; password?: string }, out: Obj, strict: boolean): Finding[] {
+interface AuthBlock { node: KaNode; typeNode?: KaNode; type?: string; password?: string }
+
+function authFindings(auth: AuthBlock, out: Obj, strict: boolean): Finding[] {
   const type = auth.type ?? 'PASS';
   if (type === 'AH') {
-    return [notCarried(auth.typeNode ?? auth.node, 'failoverd speaks only PASS; the AH peer and failoverd would drop each '
-      + 'other\'s adverts and both become MASTER')];
+    return [notCarried(auth.typeNode ?? auth.node, 'failoverd speaks only PASS; the AH peer and failoverd would drop '
+      + 'each other\'s adverts and both become MASTER')];
   }
   if (type !== 'PASS') return [notCarried(auth.typeNode ?? auth.node, `keepalived knows PASS and AH only`)];
   // keepalived ignores authentication in strict mode and with VRRPv3 (vrrp.c, "does not support authentication").
-  if (strict) return [warning(auth.node, 'authentication: keepalived ignores it under vrrp_strict, so the adverts carry none; not written')];
-  if (out['version'] === 3) return [warning(auth.node, 'authentication: keepalived ignores it with VRRP version 3; not written')];
-  if (!auth.password) return [warning(auth.node, 'authentication without auth_pass: keepalived sends none; not written')];
+  const ignored = (why: string) => [warning(auth.node, `authentication: ${why}; not written`)];
+  if (strict) return ignored('keepalived ignores it under vrrp_strict, so the adverts carry none');
+  if (out['version'] === 3) return ignored('keepalived ignores it with VRRP version 3');
+  if (!auth.password) return ignored('without auth_pass keepalived sends none');
   out['auth'] = { password: auth.password.slice(0, 8) };
   return auth.password.length > 8
     ? [warning(auth.node, 'auth_pass: longer than 8 characters; both send the first 8')]
@@ -165,13 +175,15 @@ function strictFindings(node: KaNode, out: Obj, accept: boolean | undefined): Fi
   // Strict mode: no_accept unless the address owner, and accept cannot be set with VRRPv2.
   const accepting = owner || (accept === true && out['version'] === 3);
   if (!accepting) {
-    findings.push(lossy(node, 'vrrp_strict: keepalived runs this instance in no_accept mode (it is not the address owner), '
-      + 'installing firewall rules that drop traffic to the VIPs; failoverd installs none'));
+    findings.push(lossy(node, 'vrrp_strict: keepalived runs this instance in no_accept mode (it is not the address '
+      + 'owner), installing firewall rules that drop traffic to the VIPs; failoverd installs none'));
   }
   if (Array.isArray(out['unicast_peers']) && out['unicast_peers'].length) {
     findings.push(lossy(node, 'vrrp_strict: keepalived rejects unicast peers in strict mode'));
   }
-  if (out['preempt_delay'] !== undefined) findings.push(lossy(node, 'vrrp_strict: keepalived does not support preempt_delay in strict mode'));
+  if (out['preempt_delay'] !== undefined) {
+    findings.push(lossy(node, 'vrrp_strict: keepalived does not support preempt_delay in strict mode'));
+  }
   return findings;
 }
 
@@ -180,7 +192,8 @@ function convertTrackedInterface(t: KaNode): Converted<Obj> {
   const weight = weightAt >= 0 ? int(t.args[weightAt + 1]) : 0;
   const rest = t.args.filter((_, i) => i !== weightAt && i !== weightAt + 1);
   if (rest.includes('reverse')) {
-    return { findings: [notCarried(t, 'reverse: failoverd\'s track weights are not reversible; the priority would move the other way')] };
+    const why = 'reverse: failoverd\'s track weights are not reversible; the priority would move the other way';
+    return { findings: [notCarried(t, why)] };
   }
   if (rest.length || weight === undefined) return { findings: [notCarried(t, 'expected INTERFACE [weight N]')] };
   if (weight < -254 || weight > 254) return { findings: [notCarried(t, 'weight outside -254..254')] };
@@ -195,10 +208,15 @@ function convertVip(v: KaNode): Converted<string | Obj> {
     const word = rest[i]!;
     if (word === 'dev') out['interface'] = rest[++i];
     else if (word === 'label') out['label'] = rest[++i];
-    else return { findings: [notCarried(v, `${word}: only dev and label have an equivalent; the kernel address would differ`)] };
+    else return { findings: [notCarried(v, `${word}: only dev and label have an equivalent`)] };
   }
   return { value: Object.keys(out).length === 1 ? address! : out, findings: [] };
 }
+
+const durationOf = (text: string | undefined): string | undefined => {
+  const ms = seconds(text);
+  return ms === undefined ? undefined : duration(ms);
+};
 
 function garpOf(own: Obj, defaults: VrrpDefaults['garp']): Obj {
   const pick = (key: string, fallback: number | undefined) => (own[key] as number | undefined) ?? fallback;

@@ -27,15 +27,21 @@ export const TOP_LEVEL_KEYWORDS = new Set(['global_defs', 'vrrp_instance', 'vrrp
   'virtual_server_group', 'vrrp_script', 'static_ipaddress', 'static_routes', 'static_rules', 'linkbeat_interfaces',
   'track_file', 'vrrp_track_file', 'track_process', 'bfd_instance', 'garp_group', 'net_namespace', 'instance']);
 
-interface GlobalSettings { node?: Obj; defaults: Omit<VrrpDefaults, 'syncGroupOf'> }
+interface GlobalSettings {
+  node?: Obj;
+  defaults: Omit<VrrpDefaults, 'syncGroupOf'>;
+  /** Settings whose effect depends on the rest of the file (IPv6 VIPs, MISC_CHECK scripts). */
+  gnaInterval?: KaNode;
+  scriptUser?: KaNode;
+}
 
 const EMAIL_KEYWORDS = new Set(['notification_email', 'notification_email_from', 'smtp_server', 'smtp_helo_name',
-  'smtp_connect_timeout', 'smtp_alert_vrrp', 'smtp_alert_checker', 'email_faults']);
-// Settings that only shape keepalived's own process or logs: nothing on the wire, in the kernel or in a program changes.
-const PROCESS_ONLY = new Set(['router_id', 'vrrp_skip_check_adv_addr', 'script_user', 'enable_script_security',
+  'smtp_connect_timeout', 'email_faults']);
+// Settings that only shape keepalived's own process or logs: nothing on the wire, in the kernel
+// or in a program changes.
+const PROCESS_ONLY = new Set(['router_id', 'vrrp_skip_check_adv_addr', 'enable_script_security',
   'max_auto_priority', 'vrrp_no_swap', 'checker_no_swap', 'vrrp_rlimit_rttime', 'checker_rlimit_rttime',
-  'vrrp_priority', 'checker_priority', 'vrrp_rt_priority', 'checker_rt_priority', 'dynamic_interfaces',
-  'vrrp_check_unicast_src', 'log_unknown_vrids', 'vrrp_gna_interval']);
+  'vrrp_priority', 'checker_priority', 'vrrp_rt_priority', 'checker_rt_priority', 'log_unknown_vrids']);
 
 export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
   const findings: Finding[] = [];
@@ -58,13 +64,17 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         if (sync.value) d.syncDaemon = sync.value;
         break;
       }
-      case 'smtp_alert':
-        if (bool(a[0])) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail every transition'));
+      case 'smtp_alert': case 'smtp_alert_vrrp': case 'smtp_alert_checker':
+        if (bool(a[0])) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail transitions'));
         break;
+      case 'vrrp_gna_interval': settings.gnaInterval = g; break;
+      case 'script_user': settings.scriptUser = g; break;
       default:
-        if (EMAIL_KEYWORDS.has(g.keyword)) findings.push(warning(g, `${g.keyword}: email settings; keepalived sends no mail without smtp_alert`));
-        else if (PROCESS_ONLY.has(g.keyword)) findings.push(warning(g, `${statement(g)}: keepalived process setting, no equivalent needed`));
-        else findings.push(unknownKeyword(g, 'global_defs'));
+        if (EMAIL_KEYWORDS.has(g.keyword)) {
+          findings.push(warning(g, `${g.keyword}: email settings; keepalived sends no mail without smtp_alert`));
+        } else if (PROCESS_ONLY.has(g.keyword)) {
+          findings.push(warning(g, `${statement(g)}: keepalived process setting, no equivalent needed`));
+        } else findings.push(unknownKeyword(g, 'global_defs'));
     }
   }
   return { value: settings, findings };
@@ -87,6 +97,25 @@ function convertSyncDaemon(g: KaNode): Converted<NonNullable<VrrpDefaults['syncD
   return { value: { interface: ifname, instance, ...out }, findings: [] };
 }
 
+function dependentGlobals(globals: GlobalSettings, vrrp: Obj[], services: Obj[]): Finding[] {
+  const findings: Finding[] = [];
+  const gna = globals.gnaInterval;
+  if (gna) {
+    const ipv6 = JSON.stringify(vrrp.map((v) => v['vips'])).includes(':');
+    findings.push(ipv6
+      ? notCarried(gna, 'failoverd has no separate spacing for unsolicited neighbour adverts of IPv6 VIPs')
+      : warning(gna, `${statement(gna)}: no IPv6 VIP, so no effect`));
+  }
+  const user = globals.scriptUser;
+  if (user) {
+    const scripts = JSON.stringify(services).includes('"type":"exec"');
+    findings.push(scripts
+      ? notCarried(user, 'MISC_CHECK scripts would run as failoverd\'s user, not this one')
+      : warning(user, `${statement(user)}: no script is carried over, so no effect`));
+  }
+  return findings;
+}
+
 export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   const findings: Finding[] = [];
   const explanations: Explanation[] = [];
@@ -101,7 +130,8 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
       const converted = convertGlobalDefs(node);
       findings.push(...converted.findings);
       globals = converted.value!;
-      explain(node, globals.node ? `node.name ${String(globals.node['name'])} and defaults for every instance` : 'defaults for every instance');
+      const name = globals.node ? `node.name ${String(globals.node['name'])} and ` : '';
+      explain(node, `${name}defaults for every instance`);
     } else if (node.keyword === 'vrrp_sync_group') {
       const group = convertSyncGroup(node);
       findings.push(...group.findings);
@@ -131,7 +161,8 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         findings.push(...under(['services', at], converted.findings));
         services.push(...(converted.value ?? []));
         const names = (converted.value ?? []).map((s) => String(s['name']));
-        explain(node, names.length ? `services[${at}${names.length > 1 ? `..${at + names.length - 1}` : ''}] ${names.join(', ')}` : 'nothing (refused)');
+        const range = names.length > 1 ? `${at}..${at + names.length - 1}` : `${at}`;
+        explain(node, names.length ? `services[${range}] ${names.join(', ')}` : 'nothing (refused)');
         break;
       }
       case 'vrrp_script':
@@ -143,11 +174,13 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         explain(node, 'nothing (refused)');
     }
   }
+  findings.push(...dependentGlobals(globals, vrrp, services));
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
   const vips = new Set(vrrp.flatMap((v) => ((v['vips'] as Array<string | Obj> | undefined) ?? [])
     .map((x) => String(typeof x === 'string' ? x : x['address']).split('/')[0])));
   services.forEach((s, i) => {
-    if (s['vip'] !== undefined && !vips.has(String(s['vip']))) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);
+    const standalone = s['vip'] !== undefined && !vips.has(String(s['vip']));
+    if (standalone) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);
   });
   const config: Obj = {};
   if (globals.node) config['node'] = globals.node;

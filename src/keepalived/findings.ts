@@ -35,7 +35,8 @@ export const notCarried = (node: KaNode, why: string, path?: OutputPath): Findin
   lossy(node, `${statement(node)}: ${why}`, path);
 
 export const unknownKeyword = (node: KaNode, where: string, path?: OutputPath): Finding =>
-  lossy(node, `${statement(node)}: not understood in ${where}; what keepalived does with it cannot be carried over`, path);
+  lossy(node, `${statement(node)}: not understood in ${where}; what keepalived does with it cannot be carried over`,
+    path);
 
 export function under(prefix: OutputPath, findings: Finding[]): Finding[] {
   return findings.map((f) => (f.path ? { ...f, path: [...prefix, ...f.path] } : { ...f, path: prefix }));

@@ -33,7 +33,7 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
   rejectNonConfig(text, file);
   const parsed = parseKeepalived(text, file, options);
   if (!parsed.nodes.some((n) => TOP_LEVEL_KEYWORDS.has(n.keyword))) {
-    throw new NotKeepalivedError(`${file}: not a keepalived.conf (no global_defs, vrrp_instance or virtual_server block)`);
+    throw new NotKeepalivedError(`${file}: not a keepalived.conf (no global_defs, vrrp_instance or virtual_server)`);
   }
   const converted = convertKeepalived(parsed.nodes);
   const syntax: Finding[] = parsed.problems.map((p) => ({ kind: 'lossy', ...p }));
@@ -55,15 +55,17 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
     const note = ` NOT CARRIED OVER: ${formatFinding(f)}`;
     target.commentBefore = target.commentBefore ? `${target.commentBefore}\n${note}` : note;
   }
-  const body = converted.config && Object.keys(converted.config).length ? doc.toString({ lineWidth: 0, flowCollectionPadding: true }) : '{}\n';
-  return { yaml: `${header.join('\n')}\n${body}`, config: converted.config, findings, lossy, explanations: converted.explanations };
+  const empty = Object.keys(converted.config).length === 0;
+  const body = empty ? '{}\n' : doc.toString({ lineWidth: 0, flowCollectionPadding: true });
+  const yaml = `${header.join('\n')}\n${body}`;
+  return { yaml, config: converted.config, findings, lossy, explanations: converted.explanations };
 }
 
 function rejectNonConfig(text: string, file: string): void {
   if (text.trim() === '') throw new NotKeepalivedError(`${file}: empty, nothing to import`);
   // Random bytes decode to replacement characters and control codes; a config has neither.
-  const binary = [...text.slice(0, 65536)].filter((c) => c === '\uFFFD' || /[\u0000-\u0008\u000E-\u001F]/.test(c)).length;
-  if (binary > 0) throw new NotKeepalivedError(`${file}: not a text file (binary data), not a keepalived.conf`);
+  const binary = /[\uFFFD\u0000-\u0008\u000E-\u001F]/.test(text.slice(0, 65536));
+  if (binary) throw new NotKeepalivedError(`${file}: not a text file (binary data), not a keepalived.conf`);
 }
 
 export { formatFinding };

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -64,6 +64,14 @@ describe('failoverd import-keepalived: lossy input', () => {
     assert.equal(readFileSync(out, 'utf8').match(/# NOT CARRIED OVER:/g)?.length, 3);
     assert.equal(run(lossy, '--allow-partial', '--force', '--output', out).status, 0);
   });
+  it('@NAME lines follow --node, and by default this host\'s name, as keepalived\'s -i', () => {
+    const file = join(dir, 'conditional.conf');
+    writeFileSync(file, `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n @${hostname()} priority 170\n`
+      + ' @^' + hostname() + ' priority 85\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n');
+    assert.match(run(file).stdout, /priority: 170/);
+    assert.match(run(file, '--node', 'elsewhere').stdout, /priority: 85/);
+  });
+
   it('a faithful import exits 0 and --explain names each block', () => {
     const r = run(`${fixtures}server-group.conf`, '--explain');
     assert.equal(r.status, 0, r.stderr);

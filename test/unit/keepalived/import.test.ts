@@ -108,6 +108,15 @@ describe('import-keepalived: faithful or refused', () => {
     assert.equal((r.config['alerts'] as unknown), undefined);
   });
 
+  it('global settings that act elsewhere: gna interval with IPv6 VIPs, script_user with MISC_CHECK, smtp_alert_vrrp', () => {
+    const v6 = 'vrrp_instance V6 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  2001:db8::1/128\n }\n}\n';
+    assert.deepEqual(importKeepalived(`global_defs {\n vrrp_gna_interval 1\n}\n${v6}`, 'k.conf').lossy.map((f) => f.line), [2]);
+    assert.deepEqual(importKeepalived(instance('', ' vrrp_gna_interval 1\n'), 'k.conf').lossy, []);
+    const misc = 'virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n}\n';
+    assert.deepEqual(importKeepalived(`global_defs {\n script_user nobody\n}\n${misc}`, 'k.conf').lossy.map((f) => f.line), [2]);
+    assert.deepEqual(importKeepalived(instance('', ' smtp_alert_vrrp true\n'), 'k.conf').lossy.map((f) => f.line), [2]);
+  });
+
   it('a state MASTER without priority is the address owner (255), as in keepalived', async () => {
     assert.equal((await validate(importKeepalived(instance(' state MASTER'), 'k.conf'))).vrrp[0]!.priority, 255);
     assert.equal((await validate(importKeepalived(instance(' state BACKUP'), 'k.conf'))).vrrp[0]!.priority, 100);
