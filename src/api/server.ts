@@ -336,10 +336,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 async function readJson(req: IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new HttpError(413, 'request body too large');
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw new HttpError(413, 'request body too large');
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The client went away (or timed out) mid-body: its fault, not the agent's.
+    throw new HttpError(400, 'request body not received (the connection ended)');
   }
   if (size === 0) return {};
   let text: string;
