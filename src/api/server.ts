@@ -228,7 +228,7 @@ export class ApiServer {
         reply(res, 200, await this.admin(path.slice('/admin/'.length), body));
         return;
       }
-      throw new HttpError(404, `no such endpoint: ${path}`);
+      throw new HttpError(404, `no such endpoint: ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`);
     } catch (err) {
       const status = err instanceof HttpError || err instanceof AdminError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
