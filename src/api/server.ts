@@ -228,7 +228,7 @@ export class ApiServer {
         reply(res, 200, await this.admin(path.slice('/admin/'.length), body));
         return;
       }
-      throw new HttpError(404, `no such endpoint: ${path}`);
+      throw new HttpError(404, `no such endpoint: ${path.length > 100 ? `${path.slice(0, 100)}…` : path}`);
     } catch (err) {
       const status = err instanceof HttpError || err instanceof AdminError ? err.status : 500;
       const message = err instanceof Error ? err.message : String(err);
@@ -336,10 +336,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 async function readJson(req: IncomingMessage, maxBytes: number): Promise<Record<string, unknown>> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > maxBytes) throw new HttpError(413, 'request body too large');
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) throw new HttpError(413, 'request body too large');
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    if (err instanceof HttpError) throw err;
+    // The client went away (or timed out) mid-body: its fault, not the agent's.
+    throw new HttpError(400, 'request body not received (the connection ended)');
   }
   if (size === 0) return {};
   let text: string;

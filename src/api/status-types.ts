@@ -66,7 +66,7 @@ export interface StatusSnapshot {
   config?: { file?: string; loadedAt?: string; generation?: number };
   instances: InstanceStatus[];
   services: ServiceStatus[];
-  /** The kernel's IPVS table as the reconciler last read it (its audit) or changed it, with stats; no dump per request. */
+  /** The kernel's IPVS table as the reconciler last read (audit) or changed it, with stats; not dumped per request. */
   ipvs?: ActualService[];
   schedules?: ScheduleStatus[];
   alerts?: AlertsStats;

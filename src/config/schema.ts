@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { validateCronExpression } from 'cron';
 import { z } from 'zod';
+import { listenProblem, type ListenerRole } from '../api/listen.js';
 import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';
 import { secretProblem } from '../alerts/signature.js';
@@ -426,10 +427,12 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     }).prefault({}),
     schedules: z.array(scheduleSchema).default([]),
     api: mapping({
-      /** Unix socket of the status/control API. */
-      listen: z.string().startsWith('/', 'expected an absolute socket path').default('/run/failoverd/failoverd.sock'),
+      /** The status/control API: a Unix socket path, or a loopback HOST:PORT (then no socket). */
+      listen: listenAddress('status').default('/run/failoverd/failoverd.sock'),
+      /** With a loopback api.listen: accept POST /admin/* there too (any local user could then drain). */
+      admin_over_tcp: z.boolean().default(false),
       /** HOST:PORT of the Prometheus endpoint, or false for none. */
-      metrics: z.union([z.string().refine(isHostPort, 'expected HOST:PORT like 127.0.0.1:9595 or [::1]:9595'), z.literal(false)]).default('127.0.0.1:9595'),
+      metrics: z.union([listenAddress('metrics'), z.literal(false)]).default('127.0.0.1:9595'),
     }).prefault({}),
     health: mapping({
       /** Where the health checks run: worker = their own thread, so VRRP adverts never wait behind check sockets; main = the agent's event loop (a single-core host gains nothing from a thread). Read at start. */
@@ -454,11 +457,12 @@ function isTimeZone(zone: string): boolean {
   }
 }
 
-function isHostPort(text: string): boolean {
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d{1,5})$/.exec(text);
-  if (!m || Number(m[3]) > 65535) return false;
-  const host = m[1] ?? m[2] ?? '';
-  return host === '' || host === 'localhost' || isIP(host) !== 0;
+/** An `api:` listen address; src/api/listen.ts decides what each listener accepts. */
+function listenAddress(role: ListenerRole) {
+  return z.string().superRefine((text, ctx) => {
+    const problem = listenProblem(text, role);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 }
 
 type ConfigSchema = ReturnType<typeof buildConfigSchema>;

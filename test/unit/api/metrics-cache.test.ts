@@ -71,7 +71,8 @@ test('SharedRender: one render per period, shared while in flight, a failure kep
   assert.equal(calls, 2);
   // A render that outlasts the period is still shared, not started again.
   let finish!: () => void;
-  const slow = new SharedRender(() => new Promise<number>((r) => { calls++; finish = () => r(calls); }), 1000, () => clock.now());
+  const render = (): Promise<number> => new Promise((r) => { calls++; finish = () => r(calls); });
+  const slow = new SharedRender(render, 1000, () => clock.now());
   const first = slow.get();
   await new Promise((r) => setImmediate(r));
   clock.advance(5000);

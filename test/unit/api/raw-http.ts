@@ -8,6 +8,8 @@ export interface RawAnswer {
   text: string;
   /** How the exchange ended: the server closed, or the test gave up waiting. */
   ended: 'closed' | 'timeout';
+  /** How many of the chunks were written before the end. */
+  sent: number;
 }
 
 export function connectTo(address: ListenAddress): Socket {
@@ -16,7 +18,9 @@ export function connectTo(address: ListenAddress): Socket {
 
 /**
  * Sends `chunks` (with `gapMs` between them) and collects what comes back until the
- * server closes or `timeoutMs` passes. A socket error (reset) counts as closed.
+ * server closes or `timeoutMs` passes. A socket error (reset) counts as closed: a server
+ * that answers and closes while chunks are still being sent may have its answer lost to
+ * the reset (as any HTTP server's would be).
  */
 export function rawRequest(
   address: ListenAddress, chunks: (string | Buffer)[], timeoutMs = 2000, gapMs = 0,
@@ -25,6 +29,7 @@ export function rawRequest(
     const socket = connectTo(address);
     const received: Buffer[] = [];
     let done = false;
+    let i = 0;
     const finish = (ended: RawAnswer['ended']): void => {
       if (done) return;
       done = true;
@@ -32,14 +37,13 @@ export function rawRequest(
       socket.destroy();
       const text = Buffer.concat(received).toString('latin1');
       const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      resolve({ ...(m ? { status: Number(m[1]) } : {}), text, ended });
+      resolve({ ...(m ? { status: Number(m[1]) } : {}), text, ended, sent: i });
     };
     const timer = setTimeout(() => finish('timeout'), timeoutMs);
     socket.on('data', (d: Buffer) => received.push(d));
     socket.on('close', () => finish('closed'));
     socket.on('error', () => finish('closed'));
     socket.on('connect', () => {
-      let i = 0;
       const next = (): void => {
         if (done || i >= chunks.length) return;
         socket.write(chunks[i++]!);
