@@ -19,20 +19,8 @@ import { schemaKeys, type SchemaKey } from './schema-paths.js';
 // Compiled to dist*/test/unit/config/: four levels up is the repository.
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 
-/**
- * PENDING: mismatches other branches of issue 17 are fixing. The lead removes this
- * list when they merge; until then these two are reported as known, not as failures.
- */
-const PENDING: ReadonlyArray<{ file: string; key: string; why: string }> = [
-  { file: 'docs/alerts.md', key: 'template', why: 'webhook templates are documented but not in the schema yet' },
-  { file: 'docs/api.md', key: 'api.listen', why: 'HOST:PORT is documented; only a socket path is accepted' },
-];
-
 interface Mismatch { file: string; line: number; key: string; problem: string }
 const show = (m: Mismatch) => `${m.file}:${m.line} ${m.key}: ${m.problem}`;
-const matches = (m: Mismatch, p: { file: string; key: string }) =>
-  p.file === m.file && (m.key === p.key || m.key.endsWith(`.${p.key}`));
-const isPending = (m: Mismatch): boolean => PENDING.some((p) => matches(m, p));
 
 interface Doc { file: string; lines: string[] }
 interface Fence { file: string; lang: string; line: number; text: string }
@@ -306,16 +294,8 @@ describe('docs and the config schema agree', async () => {
   const { mismatches, documented } = reader;
 
   it('every key the docs name is accepted, and documented example values load', () => {
-    const failures = mismatches.filter((m) => !isPending(m)).map(show);
+    const failures = mismatches.map(show);
     assert.deepEqual(failures, [], `docs name keys or values the config schema refuses:\n${failures.join('\n')}`);
-  });
-
-  it('each pending exception is still a real mismatch (remove it from PENDING once fixed)', (t) => {
-    for (const m of mismatches.filter(isPending)) t.diagnostic(`pending: ${show(m)}`);
-    for (const p of PENDING) {
-      const still = mismatches.some((m) => matches(m, p));
-      assert.ok(still, `${p.file} ${p.key} no longer mismatches: remove it from PENDING`);
-    }
   });
 
   it('every key the schema accepts is documented (docs/config.md, a key table or a YAML example)', () => {

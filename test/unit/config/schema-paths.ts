@@ -8,7 +8,7 @@ export interface SchemaKey {
   path: string[];
   /** A duration string (DURATION_PATTERN). */
   duration: boolean;
-  /** A mapping of names the user chooses (headers): nothing under it is a config key. */
+  /** A mapping of names the user chooses (headers), or any JSON (a template's body): nothing under it is a config key. */
   freeForm: boolean;
   /** The default, as written in the file ("1s"), when the key has one. */
   default?: unknown;
@@ -24,7 +24,14 @@ type JsonSchema = {
   allOf?: JsonSchema[];
   pattern?: string;
   default?: unknown;
+  type?: string | string[];
+  enum?: unknown[];
+  const?: unknown;
 };
+
+/** A schema that constrains nothing: any JSON value goes (zod's unknown). */
+const anyValue = (v: JsonSchema): boolean => v.type === undefined && v.properties === undefined && v.items === undefined
+  && v.anyOf === undefined && v.oneOf === undefined && v.allOf === undefined && v.enum === undefined && v.const === undefined;
 
 export function schemaKeys(plugins: CheckPluginRegistry): Map<string, SchemaKey> {
   const root = JSON.parse(configJsonSchemaText(plugins)) as JsonSchema & { $defs?: Record<string, JsonSchema> };
@@ -40,7 +47,7 @@ export function schemaKeys(plugins: CheckPluginRegistry): Map<string, SchemaKey>
     const known = keys.get(id) ?? { path, duration: false, freeForm: false };
     const variants = [node, ...(node.anyOf ?? []), ...(node.oneOf ?? [])].map(resolve);
     if (variants.some((v) => v.pattern === DURATION_PATTERN.source)) known.duration = true;
-    if (variants.some((v) => typeof v.additionalProperties === 'object' && !v.properties)) known.freeForm = true;
+    if (variants.some((v) => (typeof v.additionalProperties === 'object' && !v.properties) || anyValue(v))) known.freeForm = true;
     const withDefault = variants.find((v) => v.default !== undefined);
     if (withDefault) known.default = withDefault.default;
     keys.set(id, known);
