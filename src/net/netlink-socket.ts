@@ -313,7 +313,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       const batch = this.batchOf(seq);
       if (this.pending.has(seq)) this.settle(seq, { error });
       else if (batch) this.endBatch(batch, error);
-      else this.emit('error', error);
+      else this.report(error);
       return;
     }
     for (const message of decoded.value) this.onMessage(message);
@@ -368,6 +368,11 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       this.emit('overrun', err);
       return;
     }
+    this.report(err);
+  }
+
+  /** An unlistened "error" would throw out of the native receive callback: the counters are enough then. */
+  private report(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
@@ -376,7 +381,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     this.socket.removeAllListeners();
     this.socket.close();
     this.failOutstanding(`netlink socket failed (${err.code ?? err.message}), outcome unknown`, err.code ?? 'EIO');
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.report(err);
     this.tryReopen(err);
   }
 
@@ -385,7 +390,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     try {
       this.socket = this.open();
     } catch (err) {
-      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+      this.report(err as Error);
       this.reopenTimer = setTimeout(() => this.tryReopen(cause), REOPEN_RETRY_MS);
       this.reopenTimer.unref();
       return;

@@ -7,7 +7,7 @@ import { DatagramSocket, type NativeSocketFactory, type SocketError } from '../.
 import { NetlinkSocket } from '../../../src/net/netlink-socket.js';
 import { encodeMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP } from '../../../src/net/netlink.js';
 import { sockaddrNetlink } from '../../../src/net/sockaddr.js';
-import { AF_INET, NETLINK_ADD_MEMBERSHIP, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from '../../../src/net/constants.js';
+import { AF_INET, MSG_TRUNC, NETLINK_ADD_MEMBERSHIP, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from '../../../src/net/constants.js';
 import { RtnlWatcher, RTM_NEWLINK, type LinkInfo, type RtnlSnapshot } from '../../../src/net/rtnetlink.js';
 import { RtnetlinkHost } from '../../../src/vrrp/rtnl-host.js';
 import { openAdvertChannel } from '../../../src/vrrp/transport.js';
@@ -88,6 +88,10 @@ test('a netlink request socket with no "error" listener survives errors; ENOBUFS
   assert.doesNotThrow(() => opened[0]!.fail('ENOBUFS'));
   assert.equal(socket.errors, 2);
   assert.equal(socket.overruns, 1);
+  // A datagram cut by the receive buffer that answers no request: counted, not thrown.
+  const truncated = encodeMessage({ type: RTM_NEWLINK, flags: 0, seq: 0, pid: 0, payload: Buffer.alloc(16) });
+  assert.doesNotThrow(() => opened[0]!.callback?.(null, truncated, sockaddrNetlink(0, 0), [], MSG_TRUNC));
+  assert.equal(socket.malformed, 1);
   socket.close();
 });
 
