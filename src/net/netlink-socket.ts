@@ -115,11 +115,18 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   }
 
   private open(): DatagramSocket {
-    const socketOptions = { ...(this.options.netns ? { netns: this.options.netns } : {}), ...(this.options.openNative ? { openNative: this.options.openNative } : {}) };
-    const socket = new DatagramSocket(AF_NETLINK, SOCK_RAW, this.protocol, socketOptions);
+    const { netns, openNative } = this.options;
+    const socket = new DatagramSocket(AF_NETLINK, SOCK_RAW, this.protocol, {
+      ...(netns ? { netns } : {}),
+      ...(openNative ? { openNative } : {}),
+    });
     try {
       const rcvbuf = this.options.receiveBuffer ?? 4 * 1024 * 1024;
-      try { socket.setOption(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf); } catch { socket.setOption(SOL_SOCKET, SO_RCVBUF, rcvbuf); }
+      try {
+        socket.setOption(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf);
+      } catch {
+        socket.setOption(SOL_SOCKET, SO_RCVBUF, rcvbuf);
+      }
       socket.setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1);
       socket.setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1);
       socket.bind(sockaddrNetlink(0, 0));
@@ -262,7 +269,10 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       p.reject(Object.assign(new Error(`${p.operation}: ${why}`), { code }));
       this.pending.delete(seq);
     }
-    for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: ${why}`), { code }));
+    for (const b of this.batches) {
+      const operations = `${b.operations[0]} and ${b.operations.length - 1} more`;
+      this.endBatch(b, Object.assign(new Error(`${operations}: ${why}`), { code }));
+    }
   }
 
   private updateRef(): void {
