@@ -82,5 +82,6 @@ logging: { format: json }
   sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'down']);
   await waitFor(async () => (await stateOf(a)) === 'FAULT', 'FAULT after the link went down', 20_000, 50);
   const faultMs = Date.now() - downAt;
-  t.diagnostic(`${2 * FLOOD_ADDRESSES} address notifications in ${floodMs} ms, ${drops} dropped by the watcher; link down → FAULT in ${faultMs} ms`);
+  t.diagnostic(`${2 * FLOOD_ADDRESSES} address notifications in ${floodMs} ms, ${drops} dropped by the watcher; `
+    + `link down → FAULT in ${faultMs} ms`);
 });
