@@ -115,11 +115,18 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   }
 
   private open(): DatagramSocket {
-    const socketOptions = { ...(this.options.netns ? { netns: this.options.netns } : {}), ...(this.options.openNative ? { openNative: this.options.openNative } : {}) };
-    const socket = new DatagramSocket(AF_NETLINK, SOCK_RAW, this.protocol, socketOptions);
+    const { netns, openNative } = this.options;
+    const socket = new DatagramSocket(AF_NETLINK, SOCK_RAW, this.protocol, {
+      ...(netns ? { netns } : {}),
+      ...(openNative ? { openNative } : {}),
+    });
     try {
       const rcvbuf = this.options.receiveBuffer ?? 4 * 1024 * 1024;
-      try { socket.setOption(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf); } catch { socket.setOption(SOL_SOCKET, SO_RCVBUF, rcvbuf); }
+      try {
+        socket.setOption(SOL_SOCKET, SO_RCVBUFFORCE, rcvbuf);
+      } catch {
+        socket.setOption(SOL_SOCKET, SO_RCVBUF, rcvbuf);
+      }
       socket.setOption(SOL_NETLINK, NETLINK_EXT_ACK, 1);
       socket.setOption(SOL_NETLINK, NETLINK_CAP_ACK, 1);
       socket.bind(sockaddrNetlink(0, 0));
@@ -262,7 +269,10 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       p.reject(Object.assign(new Error(`${p.operation}: ${why}`), { code }));
       this.pending.delete(seq);
     }
-    for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: ${why}`), { code }));
+    for (const b of this.batches) {
+      const operations = `${b.operations[0]} and ${b.operations.length - 1} more`;
+      this.endBatch(b, Object.assign(new Error(`${operations}: ${why}`), { code }));
+    }
   }
 
   private updateRef(): void {
@@ -313,7 +323,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       const batch = this.batchOf(seq);
       if (this.pending.has(seq)) this.settle(seq, { error });
       else if (batch) this.endBatch(batch, error);
-      else this.emit('error', error);
+      else this.report(error);
       return;
     }
     for (const message of decoded.value) this.onMessage(message);
@@ -368,6 +378,11 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       this.emit('overrun', err);
       return;
     }
+    this.report(err);
+  }
+
+  /** An unlistened "error" would throw out of the native receive callback: the counters are enough then. */
+  private report(err: Error): void {
     if (this.listenerCount('error') > 0) this.emit('error', err);
   }
 
@@ -376,7 +391,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     this.socket.removeAllListeners();
     this.socket.close();
     this.failOutstanding(`netlink socket failed (${err.code ?? err.message}), outcome unknown`, err.code ?? 'EIO');
-    if (this.listenerCount('error') > 0) this.emit('error', err);
+    this.report(err);
     this.tryReopen(err);
   }
 
@@ -385,7 +400,7 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     try {
       this.socket = this.open();
     } catch (err) {
-      if (this.listenerCount('error') > 0) this.emit('error', err as Error);
+      this.report(err as Error);
       this.reopenTimer = setTimeout(() => this.tryReopen(cause), REOPEN_RETRY_MS);
       this.reopenTimer.unref();
       return;

@@ -204,7 +204,11 @@ export class RtNetlink {
    * emits "resync" with what it found.
    */
   watch(options: { receiveBuffer?: number } = {}): RtnlWatcher {
-    return new RtnlWatcher({ ...this.options, ...options }, async () => ({ links: await this.listLinks(), addresses: await this.listAddresses() }));
+    const snapshot = async (): Promise<RtnlSnapshot> => ({
+      links: await this.listLinks(),
+      addresses: await this.listAddresses(),
+    });
+    return new RtnlWatcher({ ...this.options, ...options }, snapshot);
   }
 
   close(): void {
@@ -226,7 +230,9 @@ export interface RtnlSnapshot {
  * addresses and emits "resync" with them: a lost notification never becomes a
  * missed link-down for a consumer that re-derives its state on "resync".
  */
-export class RtnlWatcher extends EventEmitter<{ change: [RtnlChange]; overrun: [Error]; resync: [RtnlSnapshot]; error: [Error] }> {
+type RtnlWatcherEvents = { change: [RtnlChange]; overrun: [Error]; resync: [RtnlSnapshot]; error: [Error] };
+
+export class RtnlWatcher extends EventEmitter<RtnlWatcherEvents> {
   private readonly socket: NetlinkSocket;
   private resyncRunning = false;
   private resyncAgain = false;

@@ -10,10 +10,14 @@ export interface Datagram {
   truncated: boolean;
 }
 
-/** A receive error as the addon reports it: the real errno, and `fatal` once when the socket stopped receiving for good. */
+/**
+ * A receive error as the addon reports it: the real errno, and `fatal` (once) when
+ * the socket has stopped receiving for good.
+ */
 export type SocketError = Error & { code?: string; errno?: number; syscall?: string; fatal?: boolean };
 
-export type NativeSocketFactory = (domain: number, type: number, protocol: number, netns?: string) => NativeDatagramSocket;
+export type NativeSocketFactory =
+  (domain: number, type: number, protocol: number, netns?: string) => NativeDatagramSocket;
 
 export interface DatagramSocketOptions {
   /** Open the socket inside this network namespace (e.g. /run/netns/NAME). */

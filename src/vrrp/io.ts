@@ -2,14 +2,21 @@
 // adverts, AF_PACKET for announcements; all in one network namespace.
 import { PacketAnnouncer } from './announcer.js';
 import type { VrrpIo } from './ports.js';
-import { RtnetlinkHost } from './rtnl-host.js';
+import { RtnetlinkHost, type HostSocketEvent } from './rtnl-host.js';
 import { openAdvertChannel } from './transport.js';
 
 export interface SystemVrrpIo extends VrrpIo {
+  host: RtnetlinkHost;
   close(): void;
 }
 
-export function systemVrrpIo(options: { netns?: string } = {}): SystemVrrpIo {
+export interface SystemVrrpIoOptions {
+  netns?: string;
+  /** Overruns (each followed by a resync) and errors of the link-watching socket: for logs and metrics. */
+  onSocketEvent?: (event: HostSocketEvent) => void;
+}
+
+export function systemVrrpIo(options: SystemVrrpIoOptions = {}): SystemVrrpIo {
   const host = new RtnetlinkHost(options);
   return {
     host,

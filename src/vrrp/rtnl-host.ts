@@ -33,7 +33,8 @@ export class RtnetlinkHost implements VrrpHost {
   socketErrors = 0;
 
   constructor(private readonly options: RtnetlinkHostOptions = {}) {
-    this.rtnl = new RtNetlink({ ...(options.netns ? { netns: options.netns } : {}), ...(options.openNative ? { openNative: options.openNative } : {}) });
+    const { netns, openNative } = options;
+    this.rtnl = new RtNetlink({ ...(netns ? { netns } : {}), ...(openNative ? { openNative } : {}) });
   }
 
   async link(name: string): Promise<LinkState> {

@@ -3,7 +3,9 @@
 // with our primary address, TTL 255 and TOS 0xc0 (as keepalived) whatever the
 // routing table says. IPv6: a receiving socket (hop limit and destination via
 // ancillary data) and a sending socket bound to the link-local address.
-import { DatagramSocket, type NativeSocketFactory, type SocketError } from '../net/socket.js';
+import {
+  DatagramSocket, type DatagramSocketOptions, type NativeSocketFactory, type SocketError,
+} from '../net/socket.js';
 import {
   AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_IPV6, IP_ADD_MEMBERSHIP, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_LOOP,
   IP_MULTICAST_TTL, IPV6_ADD_MEMBERSHIP, IPV6_HOPLIMIT, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
@@ -57,7 +59,7 @@ export function openAdvertChannel(options: AdvertChannelOptions, openNative?: Na
   return options.family === 4 ? new Ipv4AdvertChannel(options, openNative) : new Ipv6AdvertChannel(options, openNative);
 }
 
-function socketOptions(options: AdvertChannelOptions, openNative: NativeSocketFactory | undefined): { netns?: string; openNative?: NativeSocketFactory } {
+function socketOptions(options: AdvertChannelOptions, openNative?: NativeSocketFactory): DatagramSocketOptions {
   return { ...(options.netns ? { netns: options.netns } : {}), ...(openNative ? { openNative } : {}) };
 }
 
@@ -150,7 +152,9 @@ class Ipv4AdvertChannel extends BaseChannel {
       socket.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, options.interfaceIndex));
       socket.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
       socket.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
-      if (options.multicast) socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(VRRP_MULTICAST_V4, options.interfaceIndex));
+      if (options.multicast) {
+        socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(VRRP_MULTICAST_V4, options.interfaceIndex));
+      }
     } catch (err) {
       socket.close();
       throw err;
@@ -228,7 +232,9 @@ class Ipv6AdvertChannel extends BaseChannel {
       receiver.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
       receiver.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
       receiver.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
-      if (options.multicast) receiver.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, ipv6Mreq(VRRP_MULTICAST_V6, options.interfaceIndex));
+      if (options.multicast) {
+        receiver.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, ipv6Mreq(VRRP_MULTICAST_V6, options.interfaceIndex));
+      }
     } catch (err) {
       receiver.close();
       throw err;

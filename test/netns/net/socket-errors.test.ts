@@ -22,7 +22,9 @@ function udp(port: number): DatagramSocket {
 }
 
 /** The socket under test gets an ICMP port unreachable, then a datagram from `peerPort`. */
-async function errorThenDatagram(socket: DatagramSocket, peerPort: number, sendBadly: () => void): Promise<{ errors: SocketError[]; got: Datagram[] }> {
+async function errorThenDatagram(
+  socket: DatagramSocket, peerPort: number, sendBadly: () => void,
+): Promise<{ errors: SocketError[]; got: Datagram[] }> {
   const errors: SocketError[] = [];
   const got: Datagram[] = [];
   socket.on('message', (m) => got.push(m)).receive();
@@ -61,7 +63,8 @@ test('with IP_RECVERR the error queue is drained: the real errno is reported onc
   const socket = udp(47111);
   socket.setOption(IPPROTO_IP, IP_RECVERR, 1);
   try {
-    const { errors, got } = await errorThenDatagram(socket, 47112, () => socket.send(Buffer.from('to nobody'), sockaddrIn('127.0.0.1', 47113)));
+    const sendToNobody = (): void => { socket.send(Buffer.from('to nobody'), sockaddrIn('127.0.0.1', 47113)); };
+    const { errors, got } = await errorThenDatagram(socket, 47112, sendToNobody);
     assert.equal(errors[0]?.code, 'ECONNREFUSED');
     assert.ok(got.length >= 1, 'the same socket delivered a datagram after the error');
     // A drained queue does not raise POLLERR again: no stream of repeated reports.
@@ -108,7 +111,9 @@ test('a netlink overrun is reported as ENOBUFS, the watcher re-lists, and a late
   watcher.on('overrun', (e: SocketError) => socketErrors.push(e));
   watcher.on('error', (e: SocketError) => socketErrors.push(e));
   let linkDownSeen = false;
-  watcher.on('change', (c) => { if (c.kind === 'link' && c.link.name === 'flood0' && !c.link.adminUp) linkDownSeen = true; });
+  watcher.on('change', (c) => {
+    if (c.kind === 'link' && c.link.name === 'flood0' && !c.link.adminUp) linkDownSeen = true;
+  });
   try {
     await waitFor(async () => (await host.link('flood0')).up, 'flood0 up');
     // 2,000 address notifications while this thread is blocked in execFileSync:
@@ -126,7 +131,8 @@ test('a netlink overrun is reported as ENOBUFS, the watcher re-lists, and a late
     await waitFor(() => states.some((l) => !l.up), 'the host to see flood0 go down after the overrun', 10_000);
     assert.equal(states.at(-1)?.up, false);
     assert.ok(watcher.resyncs >= 1, 'the watcher re-listed links and addresses');
-    assert.ok(host.overruns >= 1 && host.resyncs >= 1, `the host resynchronised (${host.overruns} overruns, ${host.resyncs} resyncs)`);
+    const counts = `${host.overruns} overruns, ${host.resyncs} resyncs`;
+    assert.ok(host.overruns >= 1 && host.resyncs >= 1, `the host resynchronised (${counts})`);
   } finally {
     unwatch();
     watcher.close();

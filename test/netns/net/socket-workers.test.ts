@@ -53,13 +53,18 @@ interface Report { marker: number; sent: number; received: number; corrupted: nu
 function runWorker(marker: number, exitWhileReceiving: boolean): Promise<{ report: Report; exitCode: number }> {
   const worker = new Worker(workerSource, {
     eval: true,
-    workerData: { socketModule, sockaddrModule, marker, path: join(scratch, `w${marker}.sock`), count: 2000, size: 16_384, exitWhileReceiving },
+    workerData: {
+      socketModule, sockaddrModule, marker, path: join(scratch, `w${marker}.sock`), count: 2000, size: 16_384, exitWhileReceiving,
+    },
   });
   return new Promise((resolve, reject) => {
     let report: Report | undefined;
     worker.on('message', (m: Report) => { report = m; });
     worker.on('error', reject);
-    worker.on('exit', (exitCode) => (report ? resolve({ report, exitCode }) : reject(new Error(`worker ${marker} exited with ${exitCode} and no report`))));
+    worker.on('exit', (exitCode) => {
+      if (report) resolve({ report, exitCode });
+      else reject(new Error(`worker ${marker} exited with ${exitCode} and no report`));
+    });
   });
 }
 
@@ -69,7 +74,8 @@ test('sockets in two worker threads receive at the same time without corrupting 
     assert.equal(exitCode, 0);
     assert.ok(report.sent > 1000, `worker ${report.marker} sent ${report.sent}`);
     assert.equal(report.received, report.sent, `worker ${report.marker} received all`);
-    assert.equal(report.corrupted, 0, `worker ${report.marker}: ${report.corrupted} of ${report.received} datagrams held another thread's bytes`);
+    const mixed = `${report.corrupted} of ${report.received} datagrams held another thread's bytes`;
+    assert.equal(report.corrupted, 0, `worker ${report.marker}: ${mixed}`);
   }
 });
 

@@ -7,11 +7,13 @@ import { DatagramSocket, type NativeSocketFactory, type SocketError } from '../.
 import { NetlinkSocket } from '../../../src/net/netlink-socket.js';
 import { encodeMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP } from '../../../src/net/netlink.js';
 import { sockaddrNetlink } from '../../../src/net/sockaddr.js';
-import { AF_INET, NETLINK_ADD_MEMBERSHIP, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from '../../../src/net/constants.js';
+import {
+  AF_INET, MSG_TRUNC, NETLINK_ADD_MEMBERSHIP, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK,
+} from '../../../src/net/constants.js';
 import { RtnlWatcher, RTM_NEWLINK, type LinkInfo, type RtnlSnapshot } from '../../../src/net/rtnetlink.js';
 import { RtnetlinkHost } from '../../../src/vrrp/rtnl-host.js';
 import { openAdvertChannel } from '../../../src/vrrp/transport.js';
-import type { LinkState } from '../../../src/vrrp/ports.js';
+import type { AdvertChannel, LinkState } from '../../../src/vrrp/ports.js';
 
 class FakeNative implements NativeDatagramSocket {
   fd = 100;
@@ -40,7 +42,8 @@ class FakeNative implements NativeDatagramSocket {
   fail(code: string, fatal = false): void {
     const callback = this.callback;
     if (fatal) this.callback = undefined;
-    callback?.(Object.assign(new Error(`recvmsg ${code}`), { code, syscall: 'recvmsg', ...(fatal ? { fatal: true } : {}) }));
+    const error = Object.assign(new Error(`recvmsg ${code}`), { code, syscall: 'recvmsg' });
+    callback?.(fatal ? Object.assign(error, { fatal: true }) : error);
   }
 
   deliver(data: Buffer): void {
@@ -56,7 +59,12 @@ class FakeNative implements NativeDatagramSocket {
 
 function fakes(): { open: NativeSocketFactory; opened: FakeNative[] } {
   const opened: FakeNative[] = [];
-  return { opened, open: (domain) => { const f = new FakeNative(domain, 1000 + opened.length); opened.push(f); return f; } };
+  const open: NativeSocketFactory = (domain) => {
+    const f = new FakeNative(domain, 1000 + opened.length);
+    opened.push(f);
+    return f;
+  };
+  return { opened, open };
 }
 
 const ack = (seq: number): Buffer => {
@@ -65,7 +73,8 @@ const ack = (seq: number): Buffer => {
   payload.writeUInt32LE(seq, 12);
   return encodeMessage({ type: NLMSG_ERROR, flags: 0, seq, pid: 1000, payload });
 };
-const done = (seq: number): Buffer => encodeMessage({ type: NLMSG_DONE, flags: 0, seq, pid: 1000, payload: Buffer.alloc(4) });
+const done = (seq: number): Buffer =>
+  encodeMessage({ type: NLMSG_DONE, flags: 0, seq, pid: 1000, payload: Buffer.alloc(4) });
 
 test('a receive error with no "error" listener is counted, never thrown out of the receive callback', () => {
   const { open, opened } = fakes();
@@ -88,6 +97,10 @@ test('a netlink request socket with no "error" listener survives errors; ENOBUFS
   assert.doesNotThrow(() => opened[0]!.fail('ENOBUFS'));
   assert.equal(socket.errors, 2);
   assert.equal(socket.overruns, 1);
+  // A datagram cut by the receive buffer that answers no request: counted, not thrown.
+  const truncated = encodeMessage({ type: RTM_NEWLINK, flags: 0, seq: 0, pid: 0, payload: Buffer.alloc(16) });
+  assert.doesNotThrow(() => opened[0]!.callback?.(null, truncated, sockaddrNetlink(0, 0), [], MSG_TRUNC));
+  assert.equal(socket.malformed, 1);
   socket.close();
 });
 
@@ -100,11 +113,14 @@ test('a fatal error rejects what the dead socket was waiting for, then reopens i
   socket.on('overrun', (e) => overruns.push(e));
   const waiting = socket.request(RTM_NEWLINK, 0, Buffer.alloc(16), { operation: 'set link' });
   opened[0]!.fail('EBADF', true);
-  await assert.rejects(waiting, (e: { code?: string; message: string }) => e.code === 'EBADF' && /outcome unknown/.test(e.message));
+  await assert.rejects(waiting, (e: { code?: string; message: string }) =>
+    e.code === 'EBADF' && /outcome unknown/.test(e.message));
   assert.equal(opened.length, 2, 'a new socket was opened');
   assert.equal(opened[0]!.closed, true);
   assert.equal(socket.reopens, 1);
-  const groups = opened[1]!.options.filter((o) => o.level === SOL_NETLINK && o.name === NETLINK_ADD_MEMBERSHIP).map((o) => o.value.readInt32LE(0));
+  const groups = opened[1]!.options
+    .filter((o) => o.level === SOL_NETLINK && o.name === NETLINK_ADD_MEMBERSHIP)
+    .map((o) => o.value.readInt32LE(0));
   assert.deepEqual(groups.sort(), [1, 5]);
   assert.equal(overruns.length, 1, 'subscribers hear that notifications may have been lost');
   assert.equal(socket.portId, 1001);
@@ -185,7 +201,8 @@ test('the VRRP host re-derives a watched link from the resync: a link-down lost 
   for (let i = 0; i < 20 && states.length === 0; i++) {
     await new Promise((r) => setImmediate(r));
     answer((seq, type) => type === 18
-      ? [encodeMessage({ type: RTM_NEWLINK, flags: 2, seq, pid: 1000, payload: linkPayload(7, 'eth0', false) }), done(seq)]
+      ? [encodeMessage({ type: RTM_NEWLINK, flags: 2, seq, pid: 1000, payload: linkPayload(7, 'eth0', false) }),
+        done(seq)]
       : [done(seq)]);
   }
   assert.equal(host.overruns, 1);
@@ -210,7 +227,8 @@ function linkPayload(index: number, name: string, up: boolean): Buffer {
 
 test('a VRRP channel whose receiving socket dies opens a new one and keeps receiving', () => {
   const { open, opened } = fakes();
-  const channel = openAdvertChannel({ family: 4, interfaceName: 'eth0', interfaceIndex: 2, sourceAddress: '10.0.0.1', multicast: true }, open) as ReturnType<typeof openAdvertChannel> & { receiveErrors: number; reopens: number };
+  const options = { family: 4, interfaceName: 'eth0', interfaceIndex: 2, sourceAddress: '10.0.0.1', multicast: true } as const;
+  const channel = openAdvertChannel(options, open) as AdvertChannel & { receiveErrors: number; reopens: number };
   assert.doesNotThrow(() => opened[0]!.fail('ECONNREFUSED'));
   assert.equal(channel.receiveErrors, 1);
   assert.equal(opened.length, 1, 'a transient error keeps the socket');
