@@ -226,8 +226,19 @@ export class Agent implements StatusSource, AdminActions {
 
   private async startVrrp(configs: VrrpInstanceConfig[]): Promise<void> {
     if (configs.length === 0) return;
-    this.vrrpIo ??= systemVrrpIo(this.options.netns ? { netns: this.options.netns } : {});
+    this.vrrpIo ??= this.openVrrpIo();
     for (const config of configs) await this.startInstance(config);
+  }
+
+  private openVrrpIo(): SystemVrrpIo {
+    return systemVrrpIo({
+      ...(this.options.netns ? { netns: this.options.netns } : {}),
+      onSocketEvent: (e) => {
+        if (e.kind === 'resync') this.logger.warn(`link watcher resynchronised: ${e.links} links re-read after lost notifications`);
+        else if (e.kind === 'overrun') this.logger.warn({ err: e.error }, 'link watcher: notifications lost (receive buffer overrun); re-reading every link');
+        else this.logger.error({ err: e.error }, `link watcher socket error: ${e.error.message}`);
+      },
+    });
   }
 
   private async startInstance(config: VrrpInstanceConfig): Promise<void> {
@@ -404,7 +415,7 @@ export class Agent implements StatusSource, AdminActions {
     for (const config of plan.instances) {
       const instance = this.instances.get(config.name);
       if (!instance) {
-        this.vrrpIo ??= systemVrrpIo(this.options.netns ? { netns: this.options.netns } : {});
+        this.vrrpIo ??= this.openVrrpIo();
         await this.startInstance(config);
       } else if (JSON.stringify(previous.instances.find((c) => c.name === config.name)) !== JSON.stringify(config)) {
         await instance.update(this.adjusted(config));
