@@ -62,7 +62,7 @@ export function planInstall(who: string, needs: readonly SystemNeed[], present: 
   return {
     action: 'stop',
     packages,
-    say: `${who}: missing ${packages.join(' ')} (${because}); install them with:\n`
+    say: `${who}: missing ${packages.join(' ')} (${because}); install with:\n`
       + `  sudo ${[...APT_INSTALL, ...packages].join(' ')}`,
   };
 }

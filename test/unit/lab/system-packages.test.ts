@@ -37,7 +37,7 @@ test('a normal user is stopped with the exact command to run', () => {
   assert.equal(plan.action, 'stop');
   assert.equal(plan.action === 'stop' && plan.say,
     'failoverd lab: missing user-mode-linux kmod (the User-Mode Linux kernel that has IPVS, modprobe for its IPVS modules); '
-    + 'install them with:\n  sudo apt-get install -y --no-install-recommends user-mode-linux kmod');
+    + 'install with:\n  sudo apt-get install -y --no-install-recommends user-mode-linux kmod');
 });
 
 test('the test tiers: one package per program, each named once even when several tiers need it', () => {
