@@ -96,7 +96,8 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const mirror = debianMirror(readMachineSources());
   if (mirror) process.stdout.write(`${mirror}\n`);
   else {
-    process.stderr.write('no Debian mirror (a "deb" source with a Debian suite and main) in /etc/apt/sources.list or sources.list.d/\n');
+    process.stderr.write('no Debian mirror (a "deb" source with a Debian suite and main) '
+      + 'in /etc/apt/sources.list or sources.list.d/\n');
     process.exitCode = 1;
   }
 }

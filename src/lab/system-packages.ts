@@ -13,7 +13,9 @@ export interface SystemNeed {
   why: string;
 }
 
-const UML: SystemNeed = { package: 'user-mode-linux', program: 'linux.uml', why: 'the User-Mode Linux kernel that has IPVS' };
+const UML: SystemNeed = {
+  package: 'user-mode-linux', program: 'linux.uml', why: 'the User-Mode Linux kernel that has IPVS',
+};
 const KMOD: SystemNeed = { package: 'kmod', program: 'modprobe', why: 'modprobe for its IPVS modules' };
 const IPROUTE2: SystemNeed = { package: 'iproute2', program: 'ip', why: 'ip and ss for the network namespaces' };
 const IPVSADM: SystemNeed = { package: 'ipvsadm', program: 'ipvsadm', why: 'the independent IPVS reader' };
@@ -21,7 +23,9 @@ const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl 
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
 const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: 'the https check\'s test certificate' };
-const SYSTEMD: SystemNeed = { package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze to check the unit file' };
+const SYSTEMD: SystemNeed = {
+  package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze to check the unit file',
+};
 const PATCHELF: SystemNeed = {
   package: 'patchelf', program: 'patchelf', why: 'to point the fetched UML kernel at its own libc',
 };
@@ -62,7 +66,7 @@ export function planInstall(who: string, needs: readonly SystemNeed[], present: 
   return {
     action: 'stop',
     packages,
-    say: `${who}: missing ${packages.join(' ')} (${because}); install them with:\n`
+    say: `${who}: missing ${packages.join(' ')} (${because}); install with:\n`
       + `  sudo ${[...APT_INSTALL, ...packages].join(' ')}`,
   };
 }
@@ -130,7 +134,10 @@ export function ensureSystemPackages(who: string, jobs: readonly Job[],
     const update = apt(['apt-get', 'update', '-qq']);
     if (update.ok) install = apt([...APT_INSTALL, '-qq', ...plan.packages]);
   }
-  if (!install.ok) return { ok: false, message: `${who}: apt-get install ${plan.packages.join(' ')} failed:\n${tail(install.output)}` };
+  if (!install.ok) {
+    const failed = `${who}: apt-get install ${plan.packages.join(' ')} failed`;
+    return { ok: false, message: `${failed}:\n${tail(install.output)}` };
+  }
   const still = needs.filter((need) => !programOnPath(need.program));
   if (still.length) {
     return { ok: false, message: `${who}: after apt-get install, still no ${still.map((n) => n.program).join(', ')}` };

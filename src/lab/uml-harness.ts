@@ -49,14 +49,16 @@ export function prepareUmlKernel(who: string, umlRun: string,
   say(first.amx
     ? `${who}: the installed UML kernel cannot start user space on this CPU (AMX: "ptrace set fp regs failed"); `
       + 'fetching Debian unstable\'s user-mode-linux, which can'
-    : `${who}: the installed UML kernel does not boot here (${first.said}); fetching Debian unstable's user-mode-linux`);
+    : `${who}: the installed UML kernel does not boot here (${first.said}); `
+      + 'fetching Debian unstable\'s user-mode-linux');
   const provision = join(dirname(umlRun), 'provision-uml.sh');
   if (!existsSync(provision)) return `${who}: ${provision} is missing`;
   const tools = ensureSystemPackages(who, ['uml-provision'], say);
   if (!tools.ok) return tools.message;
   const mirror = process.env['FAILOVERD_DEBIAN_MIRROR'] ?? debianMirror(readMachineSources());
   if (!mirror) return `${who}: no Debian mirror in /etc/apt/sources.list or sources.list.d/ to fetch a UML kernel from`;
-  const r = spawnSync('bash', [provision], { stdio: 'inherit', env: { ...process.env, FAILOVERD_DEBIAN_MIRROR: mirror } });
+  const env = { ...process.env, FAILOVERD_DEBIAN_MIRROR: mirror };
+  const r = spawnSync('bash', [provision], { stdio: 'inherit', env });
   if (r.status !== 0) return `${who}: provision-uml.sh failed (status ${r.status ?? r.signal})`;
   return undefined;
 }

@@ -122,9 +122,9 @@ async function main(): Promise<void> {
   const realKernel = tiers.some((tier) => tier !== 'unit');
   const packages = realKernel ? ensureSystemPackages('npm test', tiers as Job[]) : { ok: true };
   if (!packages.ok) console.log(packages.message);
-  const packagesMissing = packages.ok ? undefined : packages.message?.split('\n').slice(1).join(' ').trim();
+  const packagesMissing = packages.ok ? undefined : (packages.message ?? 'system packages missing').replace(/\s*\n\s*/g, ' ');
   const results: TierResult[] = [];
-  for (const tier of tiers) results.push(await runTier(tier, filter, packagesMissing && `missing packages: ${packagesMissing}`));
+  for (const tier of tiers) results.push(await runTier(tier, filter, packagesMissing));
 
   const underCi = process.env.CI === 'true' || process.env.CI === '1';
   console.log('\n=== test tiers ===');

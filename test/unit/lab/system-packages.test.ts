@@ -36,8 +36,9 @@ test('a normal user is stopped with the exact command to run', () => {
   const plan = planInstall('failoverd lab', JOB_NEEDS.lab, only('ip', 'ipvsadm'), false);
   assert.equal(plan.action, 'stop');
   assert.equal(plan.action === 'stop' && plan.say,
-    'failoverd lab: missing user-mode-linux kmod (the User-Mode Linux kernel that has IPVS, modprobe for its IPVS modules); '
-    + 'install them with:\n  sudo apt-get install -y --no-install-recommends user-mode-linux kmod');
+    'failoverd lab: missing user-mode-linux kmod '
+    + '(the User-Mode Linux kernel that has IPVS, modprobe for its IPVS modules); '
+    + 'install with:\n  sudo apt-get install -y --no-install-recommends user-mode-linux kmod');
 });
 
 test('the test tiers: one package per program, each named once even when several tiers need it', () => {
@@ -67,9 +68,11 @@ test('programOnPath is command -v plus the sbin directories a normal user\'s PAT
 
 test('UML probe: missing before boot is "not installed", a boot failure is told apart, AMX by its message', () => {
   assert.deepEqual(judgeProbe(0, ''), { boots: true });
-  assert.deepEqual(judgeProbe(3, 'uml-run: no UML kernel installed (/usr/bin/linux.uml is missing: apt-get install user-mode-linux)\n'),
-    { boots: false, missing: true, said: 'uml-run: no UML kernel installed (/usr/bin/linux.uml is missing: apt-get install user-mode-linux)' });
-  const amx = judgeProbe(124, 'ptrace set fp regs failed, errno = 14\numl-run: the kernel /usr/bin/linux.uml stopped without a result\n');
+  const notInstalled = 'uml-run: no UML kernel installed '
+    + '(/usr/bin/linux.uml is missing: apt-get install user-mode-linux)';
+  assert.deepEqual(judgeProbe(3, `${notInstalled}\n`), { boots: false, missing: true, said: notInstalled });
+  const amx = judgeProbe(124,
+    'ptrace set fp regs failed, errno = 14\numl-run: the kernel /usr/bin/linux.uml stopped without a result\n');
   assert.equal(amx.boots === false && !amx.missing && amx.amx, true);
   const other = judgeProbe(124, 'Kernel panic - not syncing: no init found\n');
   assert.equal(other.boots === false && !other.missing && other.amx, false);
@@ -84,9 +87,10 @@ deb http://security.debian.org/debian-security bookworm-security main non-free-f
 deb http://ftp.de.debian.org/debian/ bookworm-updates main non-free-firmware
 `, 'http://ftp.de.debian.org/debian'],
   ['security first, options in brackets', `deb http://security.debian.org/debian-security bookworm-security main
-deb [arch=amd64 signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] https://mirror.example.net/debian bookworm main contrib
+deb [arch=amd64 signed-by=/usr/share/keyrings/debian.gpg] https://mirror.example.net/debian bookworm main contrib
 `, 'https://mirror.example.net/debian'],
-  ['a proxy in the URI, trailing comment', 'deb http://apt-cacher.lan:3142/deb.debian.org/debian stable main # via the cache\n',
+  ['a proxy in the URI, trailing comment',
+    'deb http://apt-cacher.lan:3142/deb.debian.org/debian stable main # via the cache\n',
     'http://apt-cacher.lan:3142/deb.debian.org/debian'],
   ['only third-party sources', 'deb https://packages.cloud.google.com/apt cloud-sdk-bookworm main\n', undefined],
   ['Ubuntu', 'deb http://archive.ubuntu.com/ubuntu jammy main restricted\n', undefined],
@@ -156,7 +160,8 @@ test('the machine\'s sources are read in apt\'s order, only *.list and *.sources
     mkdirSync(join(etc, 'sources.list.d'));
     writeFileSync(join(etc, 'sources.list.d', 'a.list.disabled'), 'deb http://disabled.example/debian bookworm main\n');
     writeFileSync(join(etc, 'sources.list.d', 'b.list'), 'deb http://from-b.example/debian bookworm main\n');
-    writeFileSync(join(etc, 'sources.list.d', 'a.sources'), 'Types: deb\nURIs: http://from-a.example/debian\nSuites: sid\nComponents: main\n');
+    writeFileSync(join(etc, 'sources.list.d', 'a.sources'),
+      'Types: deb\nURIs: http://from-a.example/debian\nSuites: sid\nComponents: main\n');
     assert.equal(debianMirror(readMachineSources(etc)), 'http://from-a.example/debian');
     writeFileSync(join(etc, 'sources.list'), 'deb http://from-main.example/debian bookworm main\n');
     assert.equal(debianMirror(readMachineSources(etc)), 'http://from-main.example/debian');
