@@ -66,9 +66,10 @@ export class AgentProcess {
   /**
    * Starts `failoverd run --config FILE` inside the namespace (same pid: ip netns exec execs).
    * At debug level every bus event is logged ({event}), so tests can count what was published.
+   * `runAs` goes between `ip netns exec NS` and node (e.g. setpriv ... to start it unprivileged).
    */
-  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug'): AgentProcess {
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
+  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug', runAs: string[] = []): AgentProcess {
+    const proc = spawn('ip', ['netns', 'exec', ns, ...runAs, process.execPath, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
     });
     return new AgentProcess(proc, socketPath);
