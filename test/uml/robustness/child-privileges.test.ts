@@ -26,8 +26,9 @@ const UNPRIVILEGED_WITH_AMBIENT_CAPS = [
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-child-privileges-'));
-chmodSync(work, 0o777); // the agent runs as nobody: the check's output goes here
-// The API socket on the guest's own /run: on hostfs the agent (nobody) cannot chmod what it creates.
+chmodSync(work, 0o755); // the agent runs as nobody and reads its config here
+// The API socket and the check's output on the guest's own /run: on hostfs (/tmp) the
+// agent and its check, running as nobody, cannot chmod or create files.
 const runDir = mkdtempSync('/run/failoverd-cp-');
 chmodSync(runDir, 0o777);
 const lab = new Lab('cp');
@@ -46,8 +47,8 @@ function capabilities(status: string): Record<string, bigint> {
 test('an exec check started by an agent holding ambient CAP_NET_ADMIN/CAP_NET_RAW gets no capabilities and no foreign environment', async (t) => {
   if (!existsSync('/usr/bin/setpriv') && !existsSync('/bin/setpriv')) assert.fail('setpriv (util-linux) is required');
   lab.setup([{ name: 'a', ipv4: '192.0.2.51' }]);
-  const capsOut = join(work, 'check.status');
-  const envOut = join(work, 'check.environ');
+  const capsOut = join(runDir, 'check.status');
+  const envOut = join(runDir, 'check.environ');
   const configPath = join(work, 'a.yaml');
   const socket = join(runDir, 'a.sock');
   writeFileSync(configPath, `node: { name: a }
@@ -70,8 +71,10 @@ logging: { format: json }
   // The agent used its capabilities: the raw VRRP socket and the VIP (MASTER adds it), IPVS.
   const ns = lab.node('a').ns;
   const problems = (): string => agent!.logs.filter((l) => Number(l['level']) >= 40).slice(0, 5).map((l) => JSON.stringify(l)).join('\n');
-  await waitFor(() => sh(['ip', '-n', ns, '-4', 'addr', 'show', 'dev', 'eth0']).includes('10.6.2.195/32'), 'the VIP on eth0 (MASTER)', 120_000, 250)
-    .catch((err: Error) => { throw new Error(`${err.message}; the agent's first problems: ${problems()}`); });
+  await agent.waitForState('web', 'MASTER', 150_000, 250).catch((err: Error) => {
+    throw new Error(`${err.message}; the agent's problems: ${problems()}; last lines: ${agent!.logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
+  });
+  assert.match(sh(['ip', '-n', ns, '-4', 'addr', 'show', 'dev', 'eth0']), /10\.6\.2\.195\/32/, 'MASTER holds the VIP');
   assert.match(sh(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']), /10\.6\.2\.195:80/, 'the agent programmed IPVS');
   const own = capabilities(readFileSync(`/proc/${agent.pid}/status`, 'utf8'));
   const agentUid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))![1];
@@ -79,7 +82,11 @@ logging: { format: json }
   const needed = (1n << BigInt(CAP_NET_ADMIN)) | (1n << BigInt(CAP_NET_RAW));
   assert.equal(own['CapEff']! & needed, needed, `the agent keeps its effective capabilities: ${JSON.stringify(own, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
 
-  await waitFor(() => existsSync(capsOut) && existsSync(envOut), 'the exec check to have run', 60_000);
+  await waitFor(() => existsSync(capsOut) && existsSync(envOut), 'the exec check to have run', 60_000)
+    .catch(async (err: Error) => {
+      const status = await agent!.status().catch((e: Error) => e.message);
+      throw new Error(`${err.message}; status ${JSON.stringify(status)}; log ${agent!.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
+    });
   const child = capabilities(readFileSync(capsOut, 'utf8'));
   t.diagnostic(`agent CapEff=${own['CapEff']!.toString(16)} CapAmb=${own['CapAmb']!.toString(16)}; check CapAmb=${child['CapAmb']!.toString(16)} CapEff=${child['CapEff']!.toString(16)} CapPrm=${child['CapPrm']!.toString(16)}`);
   assert.equal(child['CapAmb'], 0n, 'ambient');
