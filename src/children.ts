@@ -23,9 +23,14 @@ export function isInheritedVariable(name: string): boolean {
 }
 
 /** The allow-listed part of `parent`, then `own` (the caller's documented variables) on top. */
-export function childEnvironment(own: Record<string, string>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function childEnvironment(
+  own: Record<string, string>,
+  parent: NodeJS.ProcessEnv = process.env,
+): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(parent)) if (value !== undefined && isInheritedVariable(name)) env[name] = value;
+  for (const [name, value] of Object.entries(parent)) {
+    if (value !== undefined && isInheritedVariable(name)) env[name] = value;
+  }
   env['PATH'] ??= DEFAULT_PATH;
   return { ...env, ...own };
 }
@@ -98,7 +103,8 @@ export function runChild(file: string, options: ChildOptions): Promise<ChildResu
         ...(options.cwd !== undefined ? { cwd: options.cwd } : {}),
       });
     } catch (err) {
-      resolve({ exitCode: null, signal: null, timedOut: false, aborted: false, error: (err as Error).message, output: '' });
+      const error = (err as Error).message;
+      resolve({ exitCode: null, signal: null, timedOut: false, aborted: false, error, output: '' });
       return;
     }
     const pid = child.pid;

@@ -55,7 +55,9 @@ export interface VerifyOptions {
  * What a receiver does, for receivers written in TypeScript: one of the space-separated
  * signatures matches (constant-time compare) and the timestamp is inside the tolerance.
  */
-export function verifySignature(secret: string, id: string, timestamp: string, body: string, signatures: string, options: VerifyOptions = {}): boolean {
+export function verifySignature(
+  secret: string, id: string, timestamp: string, body: string, signatures: string, options: VerifyOptions = {},
+): boolean {
   const ts = Number(timestamp);
   if (!/^\d+$/.test(timestamp) || !Number.isSafeInteger(ts)) return false;
   const now = options.nowSec ?? Math.floor(Date.now() / 1000);

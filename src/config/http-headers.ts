@@ -18,9 +18,11 @@ export function headerValueProblem(value: string): string {
 export function httpHeaders(reserved: readonly string[] = []) {
   return z.record(z.string(), z.string()).superRefine((headers, ctx) => {
     for (const [name, value] of Object.entries(headers)) {
+      const lower = name.toLowerCase();
       const nameProblem = headerNameProblem(name)
-        || (reserved.includes(name.toLowerCase()) ? `${name.toLowerCase()} is set by failoverd and cannot be given here` : '');
-      if (nameProblem) ctx.addIssue({ code: 'custom', path: [name], message: nameProblem, params: { final: true, atKey: true } });
+        || (reserved.includes(lower) ? `${lower} is set by failoverd and cannot be given here` : '');
+      const atKey = { final: true, atKey: true };
+      if (nameProblem) ctx.addIssue({ code: 'custom', path: [name], message: nameProblem, params: atKey });
       const valueProblem = headerValueProblem(value);
       if (valueProblem) ctx.addIssue({ code: 'custom', path: [name], message: valueProblem, params: { final: true } });
     }

@@ -66,9 +66,14 @@ export class AgentProcess {
   /**
    * Starts `failoverd run --config FILE` inside the namespace (same pid: ip netns exec execs).
    * At debug level every bus event is logged ({event}), so tests can count what was published.
+   * `runAs` goes between `ip netns exec NS` and node (e.g. setpriv ... to start it unprivileged);
+   * `nodeArgs` between node and the CLI (e.g. --import of a test fixture).
    */
-  static start(ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug', nodeArgs: string[] = []): AgentProcess {
-    const proc = spawn('ip', ['netns', 'exec', ns, process.execPath, ...nodeArgs, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
+  static start(
+    ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug',
+    runAs: string[] = [], nodeArgs: string[] = [],
+  ): AgentProcess {
+    const proc = spawn('ip', ['netns', 'exec', ns, ...runAs, process.execPath, ...nodeArgs, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
       stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
     });
     return new AgentProcess(proc, socketPath);

@@ -46,7 +46,7 @@ function start(node: string, priority: number, faultFile?: string): AgentProcess
   const path = join(work, `${node}-${agents.length}.yaml`);
   writeFileSync(path, config(node, priority, socket));
   const agent = AgentProcess.start(lab.node(node).ns, path, socket,
-    faultFile ? { FAILOVERD_TEST_FAULT_FILE: faultFile } : {}, 'info', faultFile ? ['--import', INJECT] : []);
+    faultFile ? { FAILOVERD_TEST_FAULT_FILE: faultFile } : {}, 'info', [], faultFile ? ['--import', INJECT] : []);
   agents.push(agent);
   return agent;
 }
