@@ -89,6 +89,8 @@ export class Agent implements StatusSource, AdminActions {
   /** Where the checks run, decided at start. */
   private checksOn: 'worker' | 'main' = 'main';
   private stopped = false;
+  /** What the loader warned about (a world-readable file holding secrets, YAML oddities): logged at start. */
+  private loadWarnings: string[] = [];
 
   private constructor(private readonly options: AgentOptions, private readonly plugins: ReadonlyMap<string, CheckPlugin>, config: FailoverdConfig) {
     this.clock = options.clock ?? systemClock;
@@ -108,10 +110,12 @@ export class Agent implements StatusSource, AdminActions {
   /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */
   static async create(options: AgentOptions): Promise<Agent> {
     const plugins = await loadCheckPlugins();
-    const config = await loadOrReject(options.configPath, plugins, options.env ?? process.env);
+    const { config, warnings } = await loadOrReject(options.configPath, plugins, options.env ?? process.env);
     const problems = planOf(config, hostname()).problems;
     if (problems.length) throw new ConfigRejectedError(problems.map((p) => `${options.configPath}: ${p}`));
-    return new Agent(options, plugins, config);
+    const agent = new Agent(options, plugins, config);
+    agent.loadWarnings = warnings;
+    return agent;
   }
 
   /** Replaces the logger before start() (the config decides the log format). */
@@ -125,7 +129,7 @@ export class Agent implements StatusSource, AdminActions {
 
   async start(): Promise<void> {
     const log = this.logger;
-    for (const w of this.plan.warnings) log.warn(w);
+    for (const w of [...this.loadWarnings, ...this.plan.warnings]) log.warn(w);
     // Each subsystem logs its own transitions once; the bus trace is for debugging.
     this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
@@ -375,6 +379,7 @@ export class Agent implements StatusSource, AdminActions {
     notifyReloading('reloading configuration');
     const loaded = await loadConfigFile(this.options.configPath, { checkPlugins: this.plugins, env: this.options.env ?? process.env });
     if (!loaded.ok) return this.rejectReload(loaded.errors.map(formatConfigError));
+    for (const w of loaded.warnings) this.logger.warn(formatConfigError(w));
     const next = loaded.config;
     const plan = planOf(next, hostname());
     if (plan.problems.length) return this.rejectReload(plan.problems.map((p) => `${this.options.configPath}: ${p}`));
@@ -575,10 +580,12 @@ export class Agent implements StatusSource, AdminActions {
   }
 }
 
-async function loadOrReject(path: string, plugins: ReadonlyMap<string, CheckPlugin>, env: NodeJS.ProcessEnv): Promise<FailoverdConfig> {
+async function loadOrReject(
+  path: string, plugins: ReadonlyMap<string, CheckPlugin>, env: NodeJS.ProcessEnv,
+): Promise<{ config: FailoverdConfig; warnings: string[] }> {
   const loaded = await loadConfigFile(path, { checkPlugins: plugins, env });
   if (!loaded.ok) throw new ConfigRejectedError(loaded.errors.map(formatConfigError));
-  return loaded.config;
+  return { config: loaded.config, warnings: loaded.warnings.map(formatConfigError) };
 }
 
 export { notifyStatus };
