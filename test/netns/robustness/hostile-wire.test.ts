@@ -60,9 +60,18 @@ function kernelSocketDrops(ns: string): number {
 }
 
 /** IPv4 datagrams the namespace delivered to its sockets (Ip InDelivers). */
+/**
+ * IP datagrams delivered to a protocol in the namespace, less ICMP: the unicast
+ * instance's adverts to the observer (which has no VRRP socket) come back as ICMP
+ * protocol-unreachable, and are not the injected datagrams this counts.
+ */
 function ipDelivered(ns: string): number {
-  const [names, values] = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Ip:'));
-  return Number(values!.split(/\s+/)[names!.split(/\s+/).indexOf('InDelivers')]);
+  const snmp = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n');
+  const counter = (proto: string, name: string): number => {
+    const [names, values] = snmp.filter((l) => l.startsWith(`${proto}:`));
+    return Number(values!.split(/\s+/)[names!.split(/\s+/).indexOf(name)]);
+  };
+  return counter('Ip', 'InDelivers') - counter('Icmp', 'InMsgs');
 }
 
 /**

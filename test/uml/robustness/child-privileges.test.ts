@@ -58,7 +58,7 @@ services:
   - name: web-80
     vip: 10.6.2.195
     port: 80
-    check: { type: exec, command: "cat /proc/$$/status > ${capsOut}.tmp && mv ${capsOut}.tmp ${capsOut}; cat /proc/$$/environ > ${envOut}.tmp && mv ${envOut}.tmp ${envOut}", interval: 200ms, timeout: 2s }
+    check: { type: exec, command: "cat /proc/$$/status > ${capsOut}.tmp && mv ${capsOut}.tmp ${capsOut}; cat /proc/$$/environ > ${envOut}.tmp && mv ${envOut}.tmp ${envOut}", interval: 1s, timeout: 1s }
     real_servers: [{ address: 192.0.2.99 }]
 api: { listen: ${socket}, metrics: false }
 health: { checks_thread: worker }
