@@ -298,7 +298,21 @@ export class Agent implements StatusSource, AdminActions {
 
   private daemonRoles = new Map<SyncDaemonState, string>();
 
-  private async syncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+  private syncDaemonQueue: Promise<void> = Promise.resolve();
+
+  /**
+   * Switches run one after another. A flap (backup → master → backup within a few
+   * hundred ms, as at start-up in UML) used to run two switches across each other's
+   * awaits: the second saw the first's daemons not yet recorded and did nothing, then
+   * the first stopped the backup daemon, leaving a BACKUP with only a master daemon
+   * (connections were no longer synced to it).
+   */
+  private syncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+    this.syncDaemonQueue = this.syncDaemonQueue.then(() => this.switchSyncDaemon(role, sd));
+    return this.syncDaemonQueue;
+  }
+
+  private async switchSyncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
     if (!this.table) return;
     const want = new Set<SyncDaemonState>(role === 'none' ? [] : [role]);
     for (const state of ['master', 'backup'] as const) {
