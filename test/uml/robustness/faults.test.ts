@@ -90,7 +90,7 @@ test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-cr
   const first = AgentProcess.start(dir.name, configPath, socket);
   agents.push(first);
   await waitFor(() => weights().size === 3 && [...weights().values()].every((w) => w === '1'), 'three destinations at weight 1', 20_000, 100);
-  await waitFor(() => dir.ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show', 'dev', 'eth0')[0]!.addr_info.some((a) => a.local === '10.6.2.195'), 'the VIP (MASTER)', 10_000, 50);
+  await waitFor(() => dir.ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show', 'dev', 'eth0')[0]!.addr_info.some((a) => a.local === '10.6.2.195'), 'the VIP (MASTER)', 30_000, 50);
 
   // Traffic: the client opens connections to the VIP continuously (SYNs; IPVS schedules each).
   const traffic = spawn('ip', ['netns', 'exec', client.name, process.execPath, '-e', `
