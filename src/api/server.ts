@@ -275,7 +275,6 @@ export class ApiServer {
           } catch (err) {
             throw new HttpError(400, (err as Error).message);
           }
-          if (forMs <= 0) throw new HttpError(400, '"for" must be positive');
         }
         await admin.forceBackup(instance, forMs);
         this.deps.bus?.publish({

@@ -1,7 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus } from '../../../src/events.js';
 import { NotifyRunner, type NotifyRunResult } from '../../../src/alerts/notify.js';
@@ -9,19 +8,8 @@ import { isInheritedVariable } from '../../../src/children.js';
 import { plugin as execCheck } from '../../../checks/exec.js';
 import { runCommand } from '../../../src/vrrp/track-script.js';
 import { waitFor } from './receiver.js';
+import { scratch, script } from './scripts.js';
 
-function scratch(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'failoverd-children-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function script(dir: string, name: string, body: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
 
 /** Gone, or a zombie waiting for init to reap it: either way no longer running. */
 function running(pid: number): boolean {
@@ -41,7 +29,7 @@ function variables(dump: string): Map<string, string> {
 }
 
 test('a notify program that exits leaves nothing behind: its backgrounded sleep dies with its group', async (t) => {
-  const dir = scratch(t);
+  const dir = scratch(t, 'failoverd-children-');
   const pidFile = join(dir, 'sleep.pid');
   // The sleep keeps the program's stdout and stderr open; the program itself exits at once.
   const program = script(dir, 'notify.sh', `sleep 300 & echo $! > ${pidFile}\nexit 0`);
@@ -63,7 +51,7 @@ test('a notify program that exits leaves nothing behind: its backgrounded sleep 
 });
 
 test('exec checks, notify programs and track scripts see the allow-listed environment and their FAILOVERD_* only', async (t) => {
-  const dir = scratch(t);
+  const dir = scratch(t, 'failoverd-children-');
   const planted = { FAILOVERD_TEST_DB_PASSWORD: 'canary-3f9a', NOTIFY_SOCKET: '/run/systemd/notify', LC_TIME: 'C.UTF-8' };
   const saved = Object.fromEntries(Object.keys(planted).map((k) => [k, process.env[k]]));
   Object.assign(process.env, planted);

@@ -1,26 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus } from '../../../src/events.js';
 import { NotifyRunner, notifyArguments, type NotifyRunResult } from '../../../src/alerts/notify.js';
+import { scratch, script } from './scripts.js';
 
-function scratch(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'failoverd-notify-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-function script(dir: string, name: string, body: string): string {
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
 
 test('keepalived-style arguments for VRRP, the event in the environment and as JSON on stdin', async (t) => {
-  const dir = scratch(t);
+  const dir = scratch(t, 'failoverd-notify-');
   const out = join(dir, 'out');
   const program = script(dir, 'notify.sh', `{ echo "args=$*"; env | grep ^FAILOVERD_ | sort; cat; } > ${out}`);
   const bus = new EventBus('lvs-a');
@@ -43,7 +31,7 @@ test('keepalived-style arguments for VRRP, the event in the environment and as J
 });
 
 test('strictly one at a time and in order per object; different objects do not wait for each other', async (t) => {
-  const dir = scratch(t);
+  const dir = scratch(t, 'failoverd-notify-');
   const log = join(dir, 'log');
   // Slow for vrrp/a so that ordering and overlap would show.
   const program = script(dir, 'notify.sh', `echo "start $FAILOVERD_OBJECT $FAILOVERD_TO" >> ${log}
@@ -64,7 +52,7 @@ echo "end $FAILOVERD_OBJECT $FAILOVERD_TO" >> ${log}`);
 });
 
 test('a program past its timeout has its whole process group killed, and the queue moves on', async (t) => {
-  const dir = scratch(t);
+  const dir = scratch(t, 'failoverd-notify-');
   const pidFile = join(dir, 'child.pid');
   // Starts a background grandchild, then hangs ignoring SIGTERM.
   const program = script(dir, 'hang.sh', `sleep 30 & echo $! > ${pidFile}
