@@ -26,8 +26,8 @@ import { destinationId, serviceKeyId, type DesiredService } from './ipvs/types.j
 import type { Logger } from './log.js';
 import { Metrics } from './metrics/metrics.js';
 import { endpointMatches } from './net/address.js';
-import { schedulesFromConfig } from './schedules/from-config.js';
-import { MaintenanceScheduler } from './schedules/scheduler.js';
+import { schedulesFromConfig } from './maintenance/from-config.js';
+import { MaintenanceScheduler } from './maintenance/scheduler.js';
 import { notifyReady, notifyReloading, notifyStatus, notifyStopping, startWatchdog } from './systemd/notify.js';
 import type { VrrpInstanceConfig } from './vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';

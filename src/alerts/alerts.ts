@@ -1,10 +1,10 @@
 import type { EventBus } from '../events.js';
-import { NotifyRunner, type NotifyHookConfig, type NotifyHookStats, type NotifyRunnerOptions } from './notify.js';
+import { NotifyRunner, type NotifyHookConfig, type NotifyHookStats, type NotifyRunnerOptions } from './programs.js';
 import type { WebhookEndpointConfig, WebhookEndpointStats } from './webhook-endpoint.js';
 import { WebhookDispatcher, type WebhookDispatcherOptions } from './webhooks.js';
 
 export type { WebhookEndpointConfig, WebhookEndpointStats } from './webhook-endpoint.js';
-export type { NotifyHookConfig, NotifyHookStats } from './notify.js';
+export type { NotifyHookConfig, NotifyHookStats } from './programs.js';
 export type { WebhookTemplate } from './template.js';
 export { signPayload, verifySignature, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER } from './signature.js';
 export { redactedUrl } from './webhook-endpoint.js';

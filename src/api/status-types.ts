@@ -1,6 +1,6 @@
 import type { ActualService } from '../ipvs/types.js';
 import type { AlertsStats } from '../alerts/alerts.js';
-import type { ScheduleStatus } from '../schedules/scheduler.js';
+import type { ScheduleStatus } from '../maintenance/scheduler.js';
 
 // The agent's view, as GET /status returns it and `failoverd status` prints it.
 // Stable JSON: fields are added, never renamed or removed.

@@ -1,6 +1,6 @@
 import { RtNetlink } from '../net/rtnetlink.js';
-import { parseVips } from '../realserver/plan.js';
-import { checkRealServer, setupRealServer } from '../realserver/system.js';
+import { parseVips } from '../dr-host/plan.js';
+import { checkRealServer, setupRealServer } from '../dr-host/system.js';
 import { parseFlags, type Command } from './command.js';
 
 const USAGE = `Usage: failoverd realserver setup|check --vip IP[,IP...]

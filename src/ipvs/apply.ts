@@ -3,7 +3,7 @@
 // costs a few system calls, not a few per op. Batches are bounded so the kernel's
 // answers to a batch that fails entirely still fit the socket's receive buffer.
 import { errorCode, type IpvsTable, type MutationResult } from './table.js';
-import type { IpvsOp } from './reconcile.js';
+import type { IpvsOp } from './diff.js';
 
 export interface OpResult {
   op: IpvsOp;

@@ -13,7 +13,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
-import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './reconcile.js';
+import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './diff.js';
 import type { IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type IpvsStats, type ServiceSpec } from './types.js';
 import { applyOpsToView, viewOf, type TableView } from './view.js';

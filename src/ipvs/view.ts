@@ -2,7 +2,7 @@
 // left by ops the kernel acknowledged. Between full reads it is kept current op
 // by op, so a small change to a large table costs in proportion to the change.
 // Addresses compare as strings: ops and tables carry canonical forms.
-import type { IpvsOp } from './reconcile.js';
+import type { IpvsOp } from './diff.js';
 import { serviceKeyId, type ActualService } from './types.js';
 
 export type TableView = Map<string, ActualService>;

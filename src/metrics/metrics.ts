@@ -3,7 +3,7 @@ import type { AlertsStats } from '../alerts/alerts.js';
 import type { EventBus } from '../events.js';
 import type { ActualService } from '../ipvs/types.js';
 import { destinationId, serviceKeyId } from '../ipvs/types.js';
-import type { ScheduleStatus } from '../schedules/scheduler.js';
+import type { ScheduleStatus } from '../maintenance/scheduler.js';
 import { BatchedHistogram } from './batched-histogram.js';
 import { CHECK_LATENCY_BUCKETS, type CheckTally } from './check-tally.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus } from '../../../src/events.js';
-import { NotifyRunner, type NotifyRunResult } from '../../../src/alerts/notify.js';
+import { NotifyRunner, type NotifyRunResult } from '../../../src/alerts/programs.js';
 import { isInheritedVariable } from '../../../src/children.js';
 import { plugin as execCheck } from '../../../checks/exec.js';
 import { runCommand } from '../../../src/vrrp/track-script.js';

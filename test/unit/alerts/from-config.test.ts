@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { alertsFromConfig } from '../../../src/alerts/from-config.js';
-import { schedulesFromConfig } from '../../../src/schedules/from-config.js';
+import { schedulesFromConfig } from '../../../src/maintenance/from-config.js';
 import { apiFromConfig } from '../../../src/api/from-config.js';
 
 test('parsed config sections map onto the alerts, schedules and api inputs', () => {

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { applyOps } from '../../../src/ipvs/apply.js';
 import { decodeDaemonMessage, decodeDestinationMessage, decodeInfoMessage, decodeRequest, decodeServiceMessage, decodeTimeoutsMessage } from '../../../src/ipvs/codec.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
-import { normalizeDesired, reconcile, type DrainEntry } from '../../../src/ipvs/reconcile.js';
+import { normalizeDesired, reconcile, type DrainEntry } from '../../../src/ipvs/diff.js';
 import { viewOf } from '../../../src/ipvs/view.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from '../../../src/ipvs/types.js';
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventBus } from '../../../src/events.js';
-import { NotifyRunner, notifyArguments, type NotifyRunResult } from '../../../src/alerts/notify.js';
+import { NotifyRunner, notifyArguments, type NotifyRunResult } from '../../../src/alerts/programs.js';
 import { scratch, script } from './scripts.js';
 
 

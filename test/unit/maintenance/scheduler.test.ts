@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { FakeClock, systemClock } from '../../../src/clock.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
-import { MaintenanceScheduler, type MaintenanceActions } from '../../../src/schedules/scheduler.js';
+import { MaintenanceScheduler, type MaintenanceActions } from '../../../src/maintenance/scheduler.js';
 
 function recorder() {
   const calls: string[] = [];

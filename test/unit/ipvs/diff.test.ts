@@ -1,7 +1,7 @@
 // The pure diff: minimal ops with reasons, drains, ownership.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type ReconcileInput } from '../../../src/ipvs/reconcile.js';
+import { findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type ReconcileInput } from '../../../src/ipvs/diff.js';
 import { applyOpsToView, viewOf } from '../../../src/ipvs/view.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from '../../../src/ipvs/types.js';
 import { actual, actualDest, dest, service, tcpKey } from './builders.js';

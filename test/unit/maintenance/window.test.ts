@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { lastOccurrence, nextOccurrence, validateWindowSpec, wallToInstant, windowAt } from '../../../src/schedules/window.js';
+import { lastOccurrence, nextOccurrence, validateWindowSpec, wallToInstant, windowAt } from '../../../src/maintenance/window.js';
 
 const t = (iso: string): number => Date.parse(iso);
 const iso = (ms: number | undefined): string | undefined => (ms === undefined ? undefined : new Date(ms).toISOString());
