@@ -1,7 +1,13 @@
+import { hostname } from 'node:os';
+import { loadCheckPlugins } from '../../checks/index.js';
 import { Agent, ConfigRejectedError } from '../agent.js';
+import { systemdNotifier } from '../agent/io.js';
 import { installLastResort, LAST_RESORT_EXIT_CODE } from '../agent/last-resort.js';
+import { ApiServer } from '../api/server.js';
+import { IpvsClient } from '../ipvs/client.js';
 import { createLogger } from '../log.js';
 import { native } from '../net/native.js';
+import { systemVrrpIo } from '../vrrp/io.js';
 import { DEFAULT_CONFIG_PATH } from './check.js';
 import { parseFlags, type Command } from './command.js';
 
@@ -47,12 +53,20 @@ Options:
     // AmbientCapabilities. The agent's own permitted/effective sets stay.
     native().clearAmbientCapabilities();
     const bootLogger = createLogger({ level: 'info' });
+    const netns = typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {};
     let agent: Agent;
     try {
+      // The composition root: the system's I/O, which unit tests replace with in-memory twins.
       agent = await Agent.create({
         configPath,
         logger: bootLogger,
-        ...(typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {}),
+        plugins: await loadCheckPlugins(),
+        hostname: hostname(),
+        openIpvsTable: () => IpvsClient.open(netns),
+        openVrrpIo: (onSocketEvent) => systemVrrpIo({ ...netns, onSocketEvent }),
+        openApi: (config, deps) => new ApiServer(config, deps),
+        systemd: systemdNotifier,
+        ...netns,
         // Running on without health checks would keep sending traffic to whatever was
         // up last: stop (masters resign, the peer takes over) and exit non-zero so that
         // systemd's Restart=on-failure starts a fresh agent.
