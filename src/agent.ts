@@ -15,7 +15,7 @@ import { planOf, serviceKeyOf, type RuntimePlan } from './agent/map-config.js';
 import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { formatConfigError, loadConfigFile, type FailoverdConfig } from './config/index.js';
+import { formatConfigError, loadConfigFile, type FailoverdConfig, type LoadConfigOptions } from './config/index.js';
 import { EventBus } from './events.js';
 import type { CheckPlugin } from './health/check.js';
 import { HealthMonitor } from './health/monitor.js';
@@ -43,13 +43,13 @@ export interface AgentOptions {
   hostname: string;
   /** Opens the IPVS table, once, when the first service is configured (generic netlink for `failoverd run`). */
   openIpvsTable: () => Promise<IpvsTable>;
-  /** Opens the VRRP I/O, once, when the first instance is configured (raw sockets and rtnetlink for `failoverd run`). */
+  /** Opens the VRRP I/O, once, when the first instance is configured (raw sockets, rtnetlink for `failoverd run`). */
   openVrrpIo: VrrpIoOpener;
   /** The status API's listeners (node:http for `failoverd run`). */
   openApi: ApiOpener;
   systemd: SystemdNotifier;
   env?: NodeJS.ProcessEnv;
-  /** The VRRP sockets of each instance open in this network namespace (tests and labs run several agents in one host). */
+  /** Each instance's VRRP sockets open in this network namespace (tests and labs run several agents in one host). */
   netns?: string;
   clock?: Clock;
   /** How often the reconciler re-reads the kernel table to repair drift. */
@@ -147,7 +147,7 @@ export class Agent implements StatusSource, AdminActions {
     // Each subsystem logs its own transitions once; the bus trace is for debugging.
     this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
-    this.alerts = new Alerts(this.bus, alertsFromConfig(this.config.alerts), { logger: log, userAgent: `failoverd/${packageVersion()}` });
+    this.alerts = this.newAlerts(this.config.alerts);
     this.metrics = new Metrics(this.bus, {
       vrrp: () => [...this.instances.values()].map((i) => {
         const s = i.status();
@@ -436,7 +436,9 @@ export class Agent implements StatusSource, AdminActions {
       await this.monitor!.update(plan.services);
     } catch (err) {
       for (const step of undo.reverse()) {
-        await step().catch((e: unknown) => this.logger.error({ err: e }, `undoing the reload: ${(e as Error).message}`));
+        await step().catch((e: unknown) => {
+          this.logger.error({ err: e }, `undoing the reload: ${(e as Error).message}`);
+        });
       }
       return this.rejectReload([`${path}: ${(err as Error).message}`]);
     }
@@ -452,7 +454,7 @@ export class Agent implements StatusSource, AdminActions {
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
     if (!isDeepStrictEqual(previousConfig.alerts, next.alerts)) {
       const oldAlerts = this.alerts!;
-      this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
+      this.alerts = this.newAlerts(next.alerts);
       void oldAlerts.close(2000);
     }
     // Open windows stay applied across the swap; the new scheduler re-applies what is still active.
@@ -473,7 +475,9 @@ export class Agent implements StatusSource, AdminActions {
    * update that fails half-way (stopped for a new interface that then cannot start) is
    * put back too.
    */
-  private async reloadInstances(before: VrrpInstanceConfig[], after: VrrpInstanceConfig[], undo: (() => Promise<void>)[]): Promise<void> {
+  private async reloadInstances(
+    before: VrrpInstanceConfig[], after: VrrpInstanceConfig[], undo: (() => Promise<void>)[],
+  ): Promise<void> {
     for (const config of before) {
       const instance = this.instances.get(config.name);
       if (!instance || after.some((c) => c.name === config.name)) continue;
@@ -497,7 +501,12 @@ export class Agent implements StatusSource, AdminActions {
   }
 
   private newApiServer(config: FailoverdConfig['api']): ApiListener {
-    return this.options.openApi(apiFromConfig(config), { status: this, admin: this, metrics: this.metrics!.registry, bus: this.bus, logger: this.logger });
+    const deps = { status: this, admin: this, metrics: this.metrics!.registry, bus: this.bus, logger: this.logger };
+    return this.options.openApi(apiFromConfig(config), deps);
+  }
+
+  private newAlerts(config: FailoverdConfig['alerts']): Alerts {
+    return new Alerts(this.bus, alertsFromConfig(config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
   }
 
   /**
@@ -594,6 +603,6 @@ async function loadOrReject(options: AgentOptions): Promise<{ config: FailoverdC
   return { config: loaded.config, warnings: loaded.warnings.map(formatConfigError) };
 }
 
-function loadOptions(options: AgentOptions): { checkPlugins: ReadonlyMap<string, CheckPlugin>; env: NodeJS.ProcessEnv; defaultNodeName: string } {
+function loadOptions(options: AgentOptions): LoadConfigOptions {
   return { checkPlugins: options.plugins, env: options.env ?? process.env, defaultNodeName: options.hostname };
 }

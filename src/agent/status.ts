@@ -2,7 +2,7 @@
 // gathers the parts (VRRP instances, health monitor, drains, last checks, the
 // reconciler's view) and this folds them into the stable JSON shape.
 import type { AlertsStats } from '../alerts/alerts.js';
-import type { InstanceStatus, ServiceStatus, StatusSnapshot } from '../api/status-types.js';
+import type { InstanceStatus, LastCheck, ServiceStatus, StatusSnapshot } from '../api/status-types.js';
 import type { ServiceStatus as HealthServiceStatus } from '../health/monitor.js';
 import type { LastResult } from '../health/worker-messages.js';
 import { destinationId, serviceKeyId, type ActualService } from '../ipvs/types.js';
@@ -61,7 +61,8 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
       realServers: svc.realServers.map((rs) => {
         const drained = state.isDrained(svc.name, rs.address, rs.port);
         const last = state.lastChecks.get(`${svc.name}|${destinationId(rs)}`);
-        const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight ?? rs.weight;
+        const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight
+          ?? rs.weight;
         return {
           address: rs.address,
           port: rs.port,
@@ -69,7 +70,7 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
           weight: drained || !rs.up ? 0 : rs.weight,
           configuredWeight: configured,
           ...(drained ? { drained: true } : {}),
-          ...(last ? { checkType: last.type, lastCheck: { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: new Date(last.atMs).toISOString() } } : {}),
+          ...(last ? { checkType: last.type, lastCheck: lastCheckOf(last) } : {}),
           reason: rs.reason,
           since: rs.since,
         };
@@ -81,7 +82,9 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     version: state.version,
     pid: state.pid,
     startedAt: state.startedAt.toISOString(),
-    config: { file: state.config.file, loadedAt: state.config.loadedAt.toISOString(), generation: state.config.generation },
+    config: {
+      file: state.config.file, loadedAt: state.config.loadedAt.toISOString(), generation: state.config.generation,
+    },
     instances,
     services,
     ipvs: state.ipvs,
@@ -90,8 +93,14 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
   };
 }
 
+function lastCheckOf(last: LastResult): LastCheck {
+  return { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: new Date(last.atMs).toISOString() };
+}
+
 /** The one-line summary systemd shows (STATUS=) after start and each reload. */
-export function statusLine(generation: number, services: number, instances: readonly Pick<VrrpStatus, 'name' | 'state'>[]): string {
+export function statusLine(
+  generation: number, services: number, instances: readonly Pick<VrrpStatus, 'name' | 'state'>[],
+): string {
   const states = instances.map((i) => `${i.name}=${i.state}`).join(' ');
   return `generation ${generation}; ${services} services; ${states || 'no vrrp'}`;
 }

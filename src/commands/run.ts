@@ -23,7 +23,10 @@ prints every problem and exits 2.
 Signals:
   SIGHUP          reload: the new config is validated first; if invalid the
                   running config stays; if valid only the differences apply
-                  (VRRP state, health state and IPVS entries are kept)
+                  (VRRP state, health state and IPVS entries are kept); if it
+                  cannot be applied (a new instance's interface is missing, the
+                  API cannot listen) what it changed is undone, the IPVS table
+                  is left untouched and the running config stays
   SIGTERM/SIGINT  graceful stop: masters send priority 0 and drop their VIPs;
                   IPVS entries are kept (on_stop: keep) or removed (on_stop: remove)
 

@@ -7,10 +7,12 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { z } from 'zod';
 import { Agent, type AgentOptions } from '../../../src/agent.js';
 import type { ApiListener, SystemdNotifier } from '../../../src/agent/io.js';
 import type { ApiConfig } from '../../../src/api/server.js';
 import { FakeClock } from '../../../src/clock.js';
+import type { CheckPlugin } from '../../../src/health/check.js';
 import type { AgentEvent } from '../../../src/events.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import type { Logger } from '../../../src/log.js';
@@ -19,6 +21,12 @@ import { VrrpInstance } from '../../../src/vrrp/instance.js';
 import { decodeAdvert } from '../../../src/vrrp/packet.js';
 import { fakePlugins } from '../config/fake-plugins.js';
 import { FakeHost, FakeSegment, fakeIo } from '../vrrp/fake-io.js';
+
+/** The config tests' fake checks, plus `down`: a check that always fails (a real server that never answers). */
+export const testPlugins: ReadonlyMap<string, CheckPlugin> = new Map([
+  ...fakePlugins,
+  ['down', { type: 'down', description: 'always fails', options: z.object({}).strict(), run: async () => ({ ok: false, reason: 'refused', latencyMs: 0 }) }],
+]);
 
 export const AGENT_ADDRESS = '192.0.2.1';
 export const PEER_ADDRESS = '192.0.2.2';
@@ -57,7 +65,7 @@ export function testAgentOptions(configPath: string, clock = new FakeClock()) {
     configPath,
     logger,
     clock,
-    plugins: fakePlugins,
+    plugins: testPlugins,
     hostname: 'testhost',
     openIpvsTable: async () => table,
     openVrrpIo: () => ({ ...fakeIo(segment, host), close: () => undefined }),

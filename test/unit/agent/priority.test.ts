@@ -91,3 +91,24 @@ test('force-backup against a nopreempt peer (issue 13, known bug): this node sta
   assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'), 'the VIP stays here');
   assert.deepEqual(changes(rig.advertPriorities()), [150, 1]);
 });
+
+test('a reload that makes an instance track a service already out of quorum lowers its priority at once', async (t) => {
+  const deadService = `services:
+  - name: web-80
+    vip: 10.6.2.195
+    port: 80
+    check: { type: down, interval: 1s, timeout: 500ms }
+    real_servers: [{ address: 10.6.2.191 }]
+`;
+  const rig = await startAgent(t, configText({ priority: 150, rest: deadService }));
+  await rig.run(3000);
+  assert.equal(rig.agent.snapshot().services[0]?.quorum.met, false);
+  assert.equal(rig.agent.snapshot().instances[0]?.effectivePriority, 150);
+
+  rig.rewrite(configText({ priority: 150, rest: deadService, vrrpExtra: '    track: { services: [{ name: web-80, weight: -100 }] }\n' }));
+  assert.equal(await rig.agent.reload(), true);
+  // No quorum event comes (the quorum did not change): the instance learns it from the reload.
+  assert.equal(rig.agent.snapshot().instances[0]?.effectivePriority, 50);
+  await rig.run(1000);
+  assert.deepEqual(changes(rig.advertPriorities()), [150, 50]);
+});
