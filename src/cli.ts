@@ -9,6 +9,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   'import-keepalived': { summary: 'convert a keepalived.conf into a failoverd config', load: async () => (await import('./commands/import-keepalived.js')).command },
   realserver: { summary: 'set up or check a DR real server (VIP on lo, ARP sysctls)', load: async () => (await import('./commands/realserver.js')).command },
   status: { summary: 'show the running agent\'s state; drain, force backup', load: async () => (await import('./commands/status.js')).command },
+  genhash: { summary: 'print the MD5 of a URL\'s body, for an http check\'s digest', load: async () => (await import('./commands/genhash.js')).command },
   lab: { summary: 'the seed\'s two-director DR lab in UML: a narrated failover scenario', load: async () => (await import('./commands/lab.js')).command },
 };
 
