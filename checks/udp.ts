@@ -105,6 +105,6 @@ function runUdp(target: CheckTarget, o: UdpCheckOptions, signal: AbortSignal): P
 export const plugin: CheckPlugin<UdpCheckOptions> = {
   type: 'udp',
   description: 'UDP: send a datagram (send/send_hex) and expect a reply (expect/expect_hex); ICMP port unreachable or no reply = down',
-  options: options as unknown as z.ZodType<UdpCheckOptions>,
+  options,
   run: runUdp,
 };
