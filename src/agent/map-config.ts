@@ -1,8 +1,8 @@
 // Maps the validated config (snake_case, YAML-shaped) onto the inputs of the
 // subsystems: health services, IPVS service specs and VRRP instances.
-import type { CheckConfig, FailoverdConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
+import type { CheckConfig, FailoverdConfig, RealServerConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
 import type { HealthCheckConfig, HealthServiceConfig } from '../health/types.js';
-import type { ServiceKey, ServiceSpec } from '../ipvs/types.js';
+import type { DestinationSpec, ServiceKey, ServiceSpec } from '../ipvs/types.js';
 import { checksumModeOf, garpOf, validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
 
 export function serviceKeyOf(s: ServiceConfig): ServiceKey {
@@ -27,6 +27,19 @@ export function serviceSpecOf(s: ServiceConfig): ServiceSpec {
   };
   if (s.persistence_engine) spec.persistenceEngine = s.persistence_engine;
   return spec;
+}
+
+/** A real server as an IPVS destination, at its configured weight. */
+export function destinationSpecOf(rs: RealServerConfig): DestinationSpec {
+  return {
+    address: rs.address,
+    port: rs.port,
+    weight: rs.weight,
+    forwarding: rs.forwarding,
+    ...(rs.tunnel ? { tunnel: rs.tunnel } : {}),
+    upperThreshold: rs.upper_threshold,
+    lowerThreshold: rs.lower_threshold,
+  };
 }
 
 function healthCheckOf(c: CheckConfig): HealthCheckConfig {

@@ -102,25 +102,13 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     else serviceKeys.set(key, i);
 
     if (s.tunnel && s.forwarding !== 'tun' && !s.real_servers.some((rs) => rs.forwarding === 'tun')) error(at('tunnel'), 'tunnel applies only with forwarding: tun');
-    if (s.scheduler_flags.length > 0 && s.scheduler !== 'sh' && s.scheduler !== 'mh') error(at('scheduler_flags'), `scheduler flags apply only to the sh and mh schedulers, got scheduler ${s.scheduler}`);
-    if (s.one_packet && (s.fwmark === undefined && s.protocol !== 'udp')) error(at('one_packet'), 'one_packet applies only to UDP services');
-    if (s.persistence_netmask !== undefined) {
-      if (s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
-      if (s.family === 'inet' && typeof s.persistence_netmask !== 'string') error(at('persistence_netmask'), 'expected a dotted netmask like 255.255.255.0 for an IPv4 service');
-      if (s.family === 'inet6' && typeof s.persistence_netmask !== 'number') error(at('persistence_netmask'), 'expected a prefix length (1-128) for an IPv6 service');
-    }
+    // What IPVS itself refuses (scheduler flags, one_packet, netmasks, destinations) is
+    // ipvs/rules.ts's, run by config/validate.ts.
+    if (s.persistence_netmask !== undefined && s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
 
-    const endpoints = new Map<string, number>();
     let totalWeight = 0;
     s.real_servers.forEach((rs, k) => {
       const rsAt = (...rest: ConfigPathSegment[]) => at('real_servers', k, ...rest);
-      if (familyOf(rs.address) !== s.family) error(rsAt('address'), `expected an ${familyText(s.family)} address like the service's, got ${rs.address}`);
-      const id = `${rs.address}:${rs.port}`;
-      const first = endpoints.get(id);
-      if (first !== undefined) error(rsAt('address'), `${rs.address} port ${rs.port} is already real_servers[${first}]`);
-      else endpoints.set(id, k);
-      if (rs.tunnel && rs.forwarding !== 'tun') error(rsAt('tunnel'), 'tunnel applies only with forwarding: tun');
-      if (rs.lower_threshold > 0 && rs.upper_threshold > 0 && rs.lower_threshold > rs.upper_threshold) error(rsAt('lower_threshold'), `expected at most upper_threshold (${rs.upper_threshold}), got ${rs.lower_threshold}`);
       if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined) warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
       if (r.real_servers?.[k]?.check !== undefined) checkTimeouts(rs.checks, rsAt('check'), r.real_servers[k].check, true);
       totalWeight += rs.weight;
