@@ -12,8 +12,10 @@ export const command: Command = {
 
 Validates FILE (default ${DEFAULT_CONFIG_PATH}) the way the agent would load it:
 YAML syntax, every key and value, \${ENV} references, check options (by each
-check type's schema) and the rules across sections. Prints every problem as
-FILE:LINE:COLUMN KEY.PATH: what was expected, got what.
+check type's schema), the rules across sections and each VRRP instance's own
+rules: everything \`failoverd run\` and a reload check before they touch the
+system. Prints every problem as FILE:LINE:COLUMN KEY.PATH: what was expected,
+got what.
 
 On success prints a summary (instances, services, real servers, checks) and
 exits 0; warnings go to stderr. On error exits 1.
