@@ -160,11 +160,6 @@ export function isCanonicalDestination(raw: DestinationSpec, n: DestinationSpec)
   return (raw.tunnel?.type ?? 'ipip') === n.tunnel!.type && (raw.tunnel?.port ?? 0) === n.tunnel!.port && (raw.tunnel?.checksum ?? 'none') === n.tunnel!.checksum;
 }
 
-export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
-  if (a.kind === 'fwmark' || b.kind === 'fwmark') return a.kind === b.kind && a.family === b.family && (a as { fwmark: number }).fwmark === (b as { fwmark: number }).fwmark;
-  return a.family === b.family && a.protocol === b.protocol && a.address === b.address && a.port === b.port;
-}
-
 /** What differs between two normalized services' settings (empty when none). */
 export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string[] {
   const diffs: string[] = [];

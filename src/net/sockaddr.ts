@@ -76,10 +76,6 @@ export function sockaddrIn6(address: string, port = 0, scopeId = 0): Buffer {
   return b;
 }
 
-export function sockaddrIp(address: string, port = 0, scopeId = 0): Buffer {
-  return isIPv6(address) ? sockaddrIn6(address, port, scopeId) : sockaddrIn(address, port);
-}
-
 /** struct sockaddr_ll; protocol in host order. */
 export function sockaddrLl(ifindex: number, protocol: number, destination?: Uint8Array): Buffer {
   const b = Buffer.alloc(20);
