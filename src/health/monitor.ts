@@ -370,8 +370,8 @@ export class HealthMonitor {
     if (checkType) data.check = checkType;
     if (result) data.latencyMs = result.latencyMs;
     const [type, from, to] = t.kind === 'weight'
-      ? ['realserver.weight', String(t.from), String(t.to)]
-      : [`realserver.${t.kind}`, t.kind === 'up' ? 'down' : 'up', t.kind];
+      ? ['realserver.weight' as const, String(t.from), String(t.to)]
+      : [`realserver.${t.kind}` as const, t.kind === 'up' ? 'down' : 'up', t.kind];
     this.options.bus.publish({ type, object, from, to, reason: t.reason, data });
     const log = { event: type, object, from, to, reason: t.reason };
     if (t.kind === 'down') this.options.logger.warn(log, `real server ${rs.id} of ${service} is down: ${t.reason}`);
