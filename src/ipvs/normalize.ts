@@ -174,7 +174,12 @@ export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string
   return diffs;
 }
 
-/** True when two normalized destinations have the same settings (no allocation: the hot path of a diff). */
+/**
+ * True when two normalized destinations have the same settings: not deep equality on
+ * purpose. Address and port are the destination's identity, not a setting; a tunnel's
+ * settings count only with forwarding tun (normalizing drops them otherwise) and an
+ * absent one equals its defaults. No allocation: the hot path of a diff.
+ */
 export function sameDestinationSettings(a: DestinationSpec, b: DestinationSpec): boolean {
   if (a.weight !== b.weight || a.forwarding !== b.forwarding || a.upperThreshold !== b.upperThreshold || a.lowerThreshold !== b.lowerThreshold) return false;
   if (a.forwarding !== 'tun') return true;
