@@ -21,18 +21,33 @@ export type CommandOptions = NonNullable<ParseArgsConfig['options']>;
 
 /**
  * The one flag parser: node:util parseArgs in strict mode, so an unknown flag, a flag
- * without its value, or a value given to a boolean flag is a UsageError.
+ * without its value (or with an empty one), or a value given to a boolean flag is a
+ * UsageError.
  */
 export function parseCommandLine<const O extends CommandOptions>(argv: string[], options: O, allowPositionals = false) {
+  let parsed;
   try {
-    return parseArgs({ args: argv, options, strict: true, allowPositionals });
+    parsed = parseArgs({ args: argv, options, strict: true, allowPositionals });
   } catch (err) {
     const e = err as Error & { code?: string };
     if (!e.code?.startsWith('ERR_PARSE_ARGS_')) throw err;
-    // Node's messages go on with advice about `--`; the first sentence is the problem.
-    const first = e.message.split(/\.\s/)[0]!.replace(/\.$/, '');
-    throw new UsageError(first.charAt(0).toLowerCase() + first.slice(1));
+    throw new UsageError(usageProblem(e.code, e.message));
   }
+  for (const [name, value] of Object.entries(parsed.values)) {
+    if (value === '') throw new UsageError(`--${name} needs a value`);
+  }
+  return parsed;
+}
+
+/** parseArgs' message, which goes on with advice about "--", as one line in our words. */
+function usageProblem(code: string, message: string): string {
+  const quoted = /'([^' ]+)/.exec(message)?.[1] ?? '';
+  if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') return `unknown option ${quoted}`;
+  if (code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL') return `unexpected argument "${quoted}"`;
+  if (/does not take an argument/.test(message)) return `${quoted} takes no value`;
+  if (/ambiguous/.test(message)) return `${quoted} needs a value (one that starts with "-" is written ${quoted}=-VALUE)`;
+  if (/argument missing/.test(message)) return `${quoted} needs a value`;
+  return message.split('\n')[0]!;
 }
 
 /** A whole number of `flag`'s value, or a UsageError naming the flag and the range. */

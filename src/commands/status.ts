@@ -73,6 +73,7 @@ export const command: Command = {
       if (wants === undefined) throw new UsageError(`unknown status action "${action}"`);
       if (args.length !== (wants ? wants.split(' ').length : 0)) throw new UsageError(`status ${action} needs ${wants || 'no arguments'}`);
     }
+    if (flags.for !== undefined && action !== 'force-backup') throw new UsageError('--for goes only with force-backup');
     const address = await resolveAddress(flags);
     const client = new ApiClient(address, timeoutMs);
     const where = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
