@@ -3,6 +3,7 @@
 // VRRP instances hold the VIPs and drive the sync daemon; every transition goes
 // through the event bus to alerts, metrics, logs and the status API.
 import { hostname } from 'node:os';
+import { isDeepStrictEqual } from 'node:util';
 import { loadCheckPlugins } from '../checks/index.js';
 import { closeHttpAgents } from '../checks/lib/http-probe.js';
 import { Alerts } from './alerts/alerts.js';
@@ -402,7 +403,7 @@ export class Agent implements StatusSource, AdminActions {
     if (next.services.length > 0 && !this.table) await this.startIpvs();
     const previous = this.plan;
     const previousConfig = this.config;
-    const apiChanged = JSON.stringify(previousConfig.api) !== JSON.stringify(next.api);
+    const apiChanged = !isDeepStrictEqual(previousConfig.api, next.api);
     if (apiChanged) {
       const failed = await this.replaceApi(next.api);
       if (failed) {
@@ -436,13 +437,13 @@ export class Agent implements StatusSource, AdminActions {
       if (!instance) {
         this.vrrpIo ??= this.openVrrpIo();
         await this.startInstance(config);
-      } else if (JSON.stringify(previous.instances.find((c) => c.name === config.name)) !== JSON.stringify(config)) {
+      } else if (!isDeepStrictEqual(previous.instances.find((c) => c.name === config.name), config)) {
         await instance.update(this.adjusted(config));
       }
     }
 
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
-    if (JSON.stringify(previousConfig.alerts) !== JSON.stringify(next.alerts)) {
+    if (!isDeepStrictEqual(previousConfig.alerts, next.alerts)) {
       const oldAlerts = this.alerts!;
       this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
       void oldAlerts.close(2000);

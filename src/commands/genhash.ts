@@ -3,11 +3,10 @@
 // line), so a keepalived `digest` and a failoverd one are the same string.
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { httpsOptions } from '../../checks/lib/http-probe.js';
 import { parseDuration } from '../config/duration.js';
-import type { Command } from './command.js';
+import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const USAGE = `Usage: failoverd genhash [options] URL
 
@@ -26,36 +25,26 @@ Options:
   --timeout DURATION      give up after this long (default 5s)
   -h, --help              this help`;
 
+const OPTIONS = {
+  host: { type: 'string' },
+  'tls-server-name': { type: 'string' },
+  'ca-file': { type: 'string' },
+  insecure: { type: 'boolean', default: false },
+  'bind-to': { type: 'string' },
+  sha256: { type: 'boolean', default: false },
+  'max-body-bytes': { type: 'string' },
+  timeout: { type: 'string', default: '5s' },
+} as const satisfies CommandOptions;
+
 export const command: Command = {
   name: 'genhash',
   summary: 'print the MD5 of a URL\'s body, for an http check\'s digest (keepalived genhash)',
+  options: OPTIONS,
   usage: USAGE,
   async run(argv) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: argv,
-        strict: true,
-        allowPositionals: true,
-        options: {
-          host: { type: 'string' },
-          'tls-server-name': { type: 'string' },
-          'ca-file': { type: 'string' },
-          insecure: { type: 'boolean', default: false },
-          'bind-to': { type: 'string' },
-          sha256: { type: 'boolean', default: false },
-          'max-body-bytes': { type: 'string' },
-          timeout: { type: 'string', default: '5s' },
-        },
-      });
-    } catch (err) {
-      process.stderr.write(`failoverd genhash: ${(err as Error).message}\n${USAGE}\n`);
-      return 2;
-    }
-    const { values, positionals } = parsed;
-    const usageError = (text: string): number => {
-      process.stderr.write(`failoverd genhash: ${text}\n${USAGE}\n`);
-      return 2;
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
+    const usageError = (text: string): never => {
+      throw new UsageError(text);
     };
     if (positionals.length !== 1) return usageError(positionals.length === 0 ? 'a URL is needed' : `unexpected argument "${positionals[1]}"`);
     let url: URL;

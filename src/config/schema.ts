@@ -26,6 +26,7 @@ export const TUNNEL_TYPES = ['ipip', 'gue', 'gre'] as const;
 /** Headers a webhook delivery sets itself (docs/alerts.md). */
 const WEBHOOK_RESERVED_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-failoverd-event-type', 'x-failoverd-delivery-attempt'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 // Every key any mapping accepts, for "did you mean …" on unknown keys.
 const knownKeys = new Set<string>();
@@ -455,7 +456,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     logging: mapping({
       level: z.enum(LOG_LEVELS).default('info'),
       /** auto: pretty on a terminal, JSON otherwise. */
-      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      format: z.enum(LOG_FORMATS).default('auto'),
     }).prefault({}),
     /** On shutdown: keep the IPVS table and addresses (a restart drops nothing) or remove what failoverd added. */
     on_stop: z.enum(['keep', 'remove']).default('keep'),

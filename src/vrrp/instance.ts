@@ -1,6 +1,7 @@
 // One VRRP instance at work: the pure state machine driven by a clock, adverts
 // on the wire, tracked objects folded into the effective priority, VIPs moved
 // and announced, events published. The agent constructs one per `vrrp:` entry.
+import { isDeepStrictEqual } from 'node:util';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
@@ -267,7 +268,7 @@ export class VrrpInstance implements SyncMember {
     await this.openVipAnnouncers(next);
     this.config = next;
     this.policy = this.acceptPolicy(this.channel!.sourceAddress);
-    if (JSON.stringify(prev.track) !== JSON.stringify(next.track) || JSON.stringify(prev.linkDebounce) !== JSON.stringify(next.linkDebounce)) {
+    if (!isDeepStrictEqual(prev.track, next.track) || !isDeepStrictEqual(prev.linkDebounce, next.linkDebounce)) {
       // Statuses reported from outside (service quorum) and learned ones carry over.
       const previous = new Map([...this.tracked].map(([k, v]) => [k, v.value]));
       this.stopTracking();
@@ -281,13 +282,13 @@ export class VrrpInstance implements SyncMember {
     this.reevaluate();
     if (this.fsm?.state !== 'master') return;
     const placed = (c: VrrpInstanceConfig): string[] => c.vips.map((v) => `${v}@${vipInterfaceOf(c, v)}`);
-    const vipsChanged = JSON.stringify(placed(prev)) !== JSON.stringify(placed(next)) || prev.vipLabel !== next.vipLabel;
+    const vipsChanged = !isDeepStrictEqual(placed(prev), placed(next)) || prev.vipLabel !== next.vipLabel;
     if (vipsChanged) {
       this.queueVipList(prev.vips.filter((v) => !placed(next).includes(`${v}@${vipInterfaceOf(prev, v)}`)), 'remove', prev);
       this.queueVips('add');
       this.announceAfterVips();
     }
-    if (vipsChanged || JSON.stringify(prev.garp) !== JSON.stringify(next.garp)) this.scheduleRefresh();
+    if (vipsChanged || !isDeepStrictEqual(prev.garp, next.garp)) this.scheduleRefresh();
   }
 
   /** Reports a tracked object's status: services' quorum (up), scripts, files (value). */
