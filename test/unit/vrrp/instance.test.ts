@@ -387,8 +387,8 @@ test('1,000 forged priority-1 adverts in an interval: the master answers once; b
     { family: 4, source: '192.0.2.66', destination: '224.0.0.18' },
   );
   const burstTimers = (): number => {
-    const timers = (a.instance as unknown as { burstTimers: Set<unknown> | unknown[] }).burstTimers;
-    return timers instanceof Set ? timers.size : timers.length;
+    const timers = (a.instance as unknown as { announcements: { burstTimers: Set<unknown> } }).announcements.burstTimers;
+    return timers.size;
   };
   const advertsBefore = a.instance.status().counters.advertsSent;
   const announcementsBefore = segment.announcements.length;
