@@ -1,11 +1,12 @@
 // global_defs → node.name and what every vrrp_instance inherits. A setting whose effect
 // depends on the rest of the file is judged once the rest is converted.
+import { isIP } from 'node:net';
 import type { GlobalSettings, VrrpDefaults } from './context.js';
 import { noGlobalSettings } from './context.js';
 import { notCarried, statement, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
 import type { KaNode } from './parse.js';
 import { bool, int, seconds } from './values.js';
-import type { WrittenInstance, WrittenService } from './written.js';
+import type { WrittenInstance, WrittenService, WrittenVip } from './written.js';
 
 const EMAIL_KEYWORDS = new Set(['notification_email', 'notification_email_from', 'smtp_server', 'smtp_helo_name',
   'smtp_connect_timeout', 'email_faults']);
@@ -74,17 +75,20 @@ export function dependentGlobals(globals: GlobalSettings, vrrp: WrittenInstance[
   const findings: Finding[] = [];
   const gna = globals.gnaInterval;
   if (gna) {
-    const ipv6 = JSON.stringify(vrrp.map((v) => v.vips)).includes(':');
+    const ipv6 = vrrp.some((v) => (v.vips ?? []).some((x) => isIP(vipAddress(x).split('/')[0]!) === 6));
     findings.push(ipv6
       ? notCarried(gna, 'failoverd has no separate spacing for unsolicited neighbour adverts of IPv6 VIPs')
       : warning(gna, `${statement(gna)}: no IPv6 VIP, so no effect`));
   }
   const user = globals.scriptUser;
   if (user) {
-    const scripts = JSON.stringify(services).includes('"type":"exec"');
+    const scripts = services.some((s) => [s.check, ...(s.real_servers ?? []).map((rs) => rs.check)]
+      .some((check) => (Array.isArray(check) ? check : [check]).some((c) => c?.type === 'exec')));
     findings.push(scripts
       ? notCarried(user, 'MISC_CHECK scripts would run as failoverd\'s user, not this one')
       : warning(user, `${statement(user)}: no script is carried over, so no effect`));
   }
   return findings;
 }
+
+const vipAddress = (vip: WrittenVip): string => (typeof vip === 'string' ? vip : vip.address ?? '');

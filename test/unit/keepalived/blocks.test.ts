@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import { convertChecker } from '../../../src/keepalived/checker.js';
 import { noGlobalSettings, type ImportContext } from '../../../src/keepalived/context.js';
 import { convertGlobalDefs } from '../../../src/keepalived/global-defs.js';
+import { importKeepalived } from '../../../src/keepalived/import.js';
 import { parseKeepalived, type KaNode } from '../../../src/keepalived/parse.js';
 import { convertRealServer } from '../../../src/keepalived/real-server.js';
 import { convertVirtualServer } from '../../../src/keepalived/virtual-server.js';
@@ -77,5 +78,27 @@ describe('block converters with a shared context', () => {
       ['/a', 'www.example', undefined, '5s', '3s'],
       ['/b', 'b.example', [200, 204], '5s', '3s'],
     ]);
+  });
+});
+
+describe('global settings judged by the rest of the file', () => {
+  const file = (globals: string, vip: string, check = 'TCP_CHECK {\n  }') => `global_defs {\n${globals}\n}\n`
+    + `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  ${vip}\n }\n}\n`
+    + `virtual_server 192.0.2.10 80 {\n lb_kind DR\n real_server 10.0.0.1 80 {\n  ${check}\n }\n}\n`;
+  const lossyLines = (text: string) => importKeepalived(text, 'k.conf').lossy.map((f) => `${f.line} ${f.message.split(':')[0]}`);
+
+  it('vrrp_gna_interval is refused with an IPv6 VIP only; an IPv4 VIP on another interface is not one', () => {
+    assert.deepEqual(lossyLines(file(' vrrp_gna_interval 1', '192.0.2.10/32 dev eth1 label eth1:web')), []);
+    assert.deepEqual(lossyLines(file(' vrrp_gna_interval 1', '192.0.2.10/32')), []);
+    assert.deepEqual(lossyLines(file(' vrrp_gna_interval 1', '2001:db8::10/128 dev eth1')), ['2 vrrp_gna_interval 1']);
+  });
+
+  it('script_user is refused when a MISC_CHECK is carried over, on the service or on one real server', () => {
+    assert.deepEqual(lossyLines(file(' script_user nobody', '192.0.2.10')), []);
+    assert.deepEqual(lossyLines(file(' script_user nobody', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }')),
+      ['2 script_user nobody']);
+    const twoServers = file(' script_user nobody', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }')
+      .replace(' real_server 10.0.0.1 80 {', ' real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n }\n real_server 10.0.0.1 80 {');
+    assert.deepEqual(lossyLines(twoServers), ['2 script_user nobody'], 'the check is written per server then');
   });
 });
