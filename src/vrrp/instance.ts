@@ -165,6 +165,8 @@ export class VrrpInstance implements SyncMember {
     this.deps.syncGroup?.add(this);
 
     try {
+      // Statuses kept since a stop (for status()) would otherwise outlive their config.
+      this.tracking.clear();
       await this.tracking.start(this.config, link);
     } catch (err) {
       this.tracking.stop();

@@ -453,3 +453,23 @@ test('adverts alternating between address sets, or cycling through many, log few
   assert.equal(instance.status().counters.addressMismatches, 167 + 167 + 1000, 'every mismatch is counted');
   await instance.stop();
 });
+
+test('update() with a new VRID forgets the tracked objects the new config no longer has', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const track = { interfaces: [], services: [{ name: 'db', weight: 0 }, { name: 'web-80', weight: -50 }], scripts: [], files: [] };
+  const a = router(segment, clock, bus, 1, { priority: 200, track });
+  await a.instance.start();
+  a.instance.setTracked('service', 'db', false);
+  a.instance.setTracked('service', 'web-80', false);
+  await run(clock, 1000);
+  assert.equal(a.instance.status().state, 'fault');
+  assert.deepEqual(a.instance.status().faults, ['service/db']);
+  await a.instance.update({ ...a.config, vrid: 52, track: { interfaces: [], services: [], scripts: [], files: [] } });
+  await run(clock, 5000);
+  assert.deepEqual(a.instance.status().faults, [], 'service/db is no longer tracked');
+  assert.equal(a.instance.status().effectivePriority, 200, 'nor is web-80');
+  assert.equal(a.instance.status().state, 'master');
+  await a.instance.stop();
+});
