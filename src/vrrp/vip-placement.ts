@@ -30,8 +30,8 @@ export function placeVips(
 ): PlacedVip[] {
   return vips.map((v) => {
     const iface = vipInterfaceOf(placement, v);
-    const labelled = labelling.vipLabel && labelling.family === 4 && iface === labelling.interface;
-    return { iface, address: { ...splitPrefix(v), ...(labelled ? { label: labelling.vipLabel } : {}) } };
+    const label = labelling.family === 4 && iface === labelling.interface ? labelling.vipLabel : undefined;
+    return { iface, address: { ...splitPrefix(v), ...(label ? { label } : {}) } };
   });
 }
 
