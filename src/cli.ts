@@ -1,20 +1,22 @@
 #!/usr/bin/env node
-import type { Command } from './commands/command.js';
+import { UsageError, type Command } from './commands/command.js';
 
-// Loaded lazily so `--help` and small commands start fast.
-const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
-  version: { summary: 'print the version', load: async () => (await import('./commands/version.js')).command },
-  run: { summary: 'run the agent in the foreground (what systemd starts)', load: async () => (await import('./commands/run.js')).command },
-  check: { summary: 'validate a config file and summarize it', load: async () => (await import('./commands/check.js')).command },
-  'import-keepalived': { summary: 'convert a keepalived.conf into a failoverd config', load: async () => (await import('./commands/import-keepalived.js')).command },
-  realserver: { summary: 'set up or check a DR real server (VIP on lo, ARP sysctls)', load: async () => (await import('./commands/realserver.js')).command },
-  status: { summary: 'show the running agent\'s state; drain, force backup', load: async () => (await import('./commands/status.js')).command },
-  lab: { summary: 'the seed\'s two-director DR lab in UML: a narrated failover scenario', load: async () => (await import('./commands/lab.js')).command },
+// Loaded lazily so small commands start fast; each command owns its summary.
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  version: async () => (await import('./commands/version.js')).command,
+  run: async () => (await import('./commands/run.js')).command,
+  check: async () => (await import('./commands/check.js')).command,
+  'import-keepalived': async () => (await import('./commands/import-keepalived.js')).command,
+  realserver: async () => (await import('./commands/realserver.js')).command,
+  status: async () => (await import('./commands/status.js')).command,
+  genhash: async () => (await import('./commands/genhash.js')).command,
+  lab: async () => (await import('./commands/lab.js')).command,
 };
 
-function mainHelp(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
-  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+async function mainHelp(): Promise<string> {
+  const commands = await Promise.all(Object.values(COMMANDS).map((load) => load()));
+  const width = Math.max(...commands.map((c) => c.name.length));
+  const lines = commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`);
   return `failoverd — health-checking failover agent for Linux IPVS directors (LVS, VRRP)
 
 Usage: failoverd <command> [options]
@@ -26,24 +28,35 @@ Run "failoverd <command> --help" for a command's options.
 `;
 }
 
+/** The exit code; what a command prints goes to stdout/stderr. */
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(mainHelp());
+    process.stdout.write(await mainHelp());
     return 0;
   }
   if (name === '--version' || name === '-V') return main(['version']);
-  const entry = COMMANDS[name];
-  if (!entry) {
-    process.stderr.write(`failoverd: unknown command "${name}"\n\n${mainHelp()}`);
+  const load = COMMANDS[name];
+  if (!load) {
+    process.stderr.write(`failoverd: unknown command "${name}"\n\n${await mainHelp()}`);
     return 2;
   }
-  const command = await entry.load();
-  if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(command.usage.endsWith('\n') ? command.usage : `${command.usage}\n`);
+  const command = await load();
+  const usage = command.usage.replace(/\n?$/, '\n');
+  // After "--" everything belongs to the command (lab exec -- CMD --help).
+  const end = rest.indexOf('--');
+  const options = end < 0 ? rest : rest.slice(0, end);
+  if (options.includes('--help') || options.includes('-h')) {
+    process.stdout.write(usage);
     return 0;
   }
-  return command.run(rest);
+  try {
+    return await command.run(rest);
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    process.stderr.write(`failoverd ${command.name}: ${err.message}\n\n${usage}`);
+    return 2;
+  }
 }
 
 main(process.argv.slice(2)).then(

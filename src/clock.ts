@@ -92,3 +92,46 @@ export class FakeClock implements Clock {
     this.current = target;
   }
 }
+
+/** How finely setTimer fires: whole milliseconds, measured from the event loop's cached time. */
+export const TIMER_GRANULARITY_MS = 1;
+
+export interface DeadlineTimerOptions {
+  /**
+   * Wake this long before the deadline and yield until the clock reaches it: a plain timer
+   * can fire a millisecond or two late, and where the deadline is a failover time that
+   * matters. 0 (the default) is a plain timer.
+   */
+  spinMs?: number;
+  /** How the spin yields to the event loop between looks at the clock (default setImmediate). */
+  yieldTo?: (next: () => void) => void;
+}
+
+/**
+ * Calls fire once the clock reaches `at` (a clock.now() value), with the time the caller
+ * should act at. Timers have whole-millisecond granularity and start from the event
+ * loop's cached time: a fractional delay would fire early, find the deadline not reached
+ * and need re-arming for another 1-2 ms. So the delay is rounded up, and a deadline less
+ * than TIMER_GRANULARITY_MS away counts as reached (fire gets `at`, never earlier).
+ */
+export function setDeadlineTimer(clock: Clock, at: number, fire: (now: number) => void, options: DeadlineTimerOptions = {}): TimerHandle {
+  const spinMs = options.spinMs ?? 0;
+  const delay = Math.max(0, at - clock.now());
+  if (spinMs > 0 && delay > spinMs) {
+    const yieldTo = options.yieldTo ?? ((next: () => void) => { setImmediate(next); });
+    let cancelled = false;
+    const wait = (): void => {
+      if (cancelled) return;
+      if (clock.now() >= at) fireAt();
+      else yieldTo(wait);
+    };
+    const coarse = clock.setTimer(Math.floor(delay - spinMs), wait);
+    return { cancel: () => { cancelled = true; coarse.cancel(); } };
+  }
+  return clock.setTimer(Math.ceil(delay), fireAt);
+
+  function fireAt(): void {
+    const now = clock.now();
+    fire(now >= at - TIMER_GRANULARITY_MS ? Math.max(now, at) : now);
+  }
+}

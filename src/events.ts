@@ -1,6 +1,23 @@
 import { randomUUID } from 'node:crypto';
 
 /**
+ * Every event type the agent publishes: the names webhooks, notify programs and
+ * `alerts.*.events` patterns see (docs/alerts.md lists them; a unit test holds the two
+ * together). A type outside this list does not compile.
+ */
+export const EVENT_TYPES = [
+  'vrrp.state',
+  'realserver.up', 'realserver.down', 'realserver.weight',
+  'quorum.lost', 'quorum.regained',
+  'config.reloaded', 'config.rejected',
+  'schedule.started', 'schedule.ended',
+  'ipvs.drift', 'ipvs.drain', 'ipvs.error',
+  'admin.drain', 'admin.undrain', 'admin.force-backup', 'admin.release',
+  'health.worker-crashed', 'health.worker-restarted',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/**
  * Every transition in the agent becomes one of these. The shape is stable and
  * documented: alerts, metrics, the status API and logs all read the same object.
  */
@@ -8,7 +25,7 @@ export interface AgentEvent {
   /** Unique id, so receivers can deduplicate retried deliveries. */
   id: string;
   /** Dotted type, e.g. "vrrp.state", "realserver.down", "quorum.lost". */
-  type: string;
+  type: EventType;
   /** The node (director) name that produced it. */
   node: string;
   /** What changed, e.g. "vrrp/web", "service/web-80/10.6.2.191:80". */

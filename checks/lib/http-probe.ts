@@ -30,8 +30,8 @@ export const httpOptionsShape = {
   expect_status: z.union([statusEntry, z.array(statusEntry).min(1)]).default(['200-299']),
   /** A regular expression the (first max_body_bytes of the) body must match. */
   expect_body: z.string().refine(validRegex, 'not a valid regular expression').optional(),
-  /** SHA-256 of the whole body, hex (keepalived's `digest`, which is MD5 there). */
-  digest: z.string().regex(/^[0-9a-fA-F]{64}$/, '64 hex digits (SHA-256)').optional(),
+  /** Hex digest of the whole body: 32 digits = MD5 (keepalived's `digest`, `failoverd genhash`), 64 = SHA-256. */
+  digest: z.string().regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$/, '32 hex digits (MD5, as keepalived genhash prints) or 64 (SHA-256)').optional(),
   connect_port: z.number().int().min(1).max(65535).optional(),
   bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
   /** Bytes of body read at most; a longer body is cut (and fails a digest check). */
@@ -70,6 +70,11 @@ interface Plan {
   dispatch: Dispatcher.DispatchOptions;
 }
 const plans = new WeakMap<object, Plan>();
+
+/** The hash a `digest` of this many hex digits names: MD5 is keepalived's (genhash), SHA-256 the stronger choice. */
+export function digestAlgorithm(hex: string): 'md5' | 'sha256' {
+  return hex.length === 32 ? 'md5' : 'sha256';
+}
 function planFor(o: ProbeOptions): Plan {
   let plan = plans.get(o);
   if (!plan) {
@@ -200,7 +205,7 @@ class ProbeRun {
     private readonly resolve: (r: CheckResult) => void,
   ) {
     if (plan.bodyPattern) this.parts = [];
-    if (o.digest) this.hash = createHash('sha256');
+    if (o.digest) this.hash = createHash(digestAlgorithm(o.digest));
   }
 
   start(): void {
@@ -237,7 +242,10 @@ class ProbeRun {
     if (o.digest) {
       if (this.cut) return this.finish(false, `body longer than max_body_bytes ${o.max_body_bytes}, cannot check digest`);
       const got = this.hash!.digest('hex');
-      if (got !== o.digest.toLowerCase()) return this.finish(false, `body sha256 ${got.slice(0, 12)}… differs from digest ${o.digest.slice(0, 12).toLowerCase()}…`);
+      if (got !== o.digest.toLowerCase()) {
+        const want = o.digest.slice(0, 12).toLowerCase();
+        return this.finish(false, `body ${digestAlgorithm(o.digest)} ${got.slice(0, 12)}… differs from digest ${want}…`);
+      }
     }
     if (this.plan.bodyPattern) {
       const body = Buffer.concat(this.parts!).toString('utf8');

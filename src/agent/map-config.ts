@@ -1,9 +1,9 @@
 // Maps the validated config (snake_case, YAML-shaped) onto the inputs of the
 // subsystems: health services, IPVS service specs and VRRP instances.
-import type { CheckConfig, FailoverdConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
+import type { CheckConfig, FailoverdConfig, RealServerConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
 import type { HealthCheckConfig, HealthServiceConfig } from '../health/types.js';
-import type { ServiceKey, ServiceSpec } from '../ipvs/types.js';
-import { validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
+import type { DestinationSpec, ServiceKey, ServiceSpec } from '../ipvs/types.js';
+import { checksumModeOf, garpOf, validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
 
 export function serviceKeyOf(s: ServiceConfig): ServiceKey {
   return s.fwmark !== undefined
@@ -27,6 +27,19 @@ export function serviceSpecOf(s: ServiceConfig): ServiceSpec {
   };
   if (s.persistence_engine) spec.persistenceEngine = s.persistence_engine;
   return spec;
+}
+
+/** A real server as an IPVS destination, at its configured weight. */
+export function destinationSpecOf(rs: RealServerConfig): DestinationSpec {
+  return {
+    address: rs.address,
+    port: rs.port,
+    weight: rs.weight,
+    forwarding: rs.forwarding,
+    ...(rs.tunnel ? { tunnel: rs.tunnel } : {}),
+    upperThreshold: rs.upper_threshold,
+    lowerThreshold: rs.lower_threshold,
+  };
 }
 
 function healthCheckOf(c: CheckConfig): HealthCheckConfig {
@@ -85,8 +98,8 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     vipInterfaces: Object.fromEntries(v.vips.filter((vip) => vip.interface && vip.interface !== v.interface).map((vip) => [`${vip.address}/${vip.prefix}`, vip.interface!])),
     ...(label ? { vipLabel: label.includes(':') ? label : `${v.interface}:${label}` } : {}),
     ...(v.auth ? { authPassword: v.auth.password } : {}),
-    v3Ipv4Checksum: v.checksum === 'without_pseudo_header' ? 'message-only' : 'pseudo-header',
-    garp: { count: v.garp.count, intervalMs: v.garp.interval, refreshMs: v.garp.refresh, delayMs: v.garp.delay },
+    v3Ipv4Checksum: checksumModeOf(v.checksum),
+    garp: garpOf(v.garp),
     track: { interfaces: v.track.interfaces, services: v.track.services, scripts: [], files: [] },
     ...(v.sync_daemon ? { syncDaemon: { interface: v.sync_daemon.interface, syncId: v.sync_daemon.sync_id ?? v.vrid } } : {}),
     ...(v.sync_group ? { syncGroup: v.sync_group } : {}),
@@ -100,7 +113,11 @@ export interface RuntimePlan {
   instances: VrrpInstanceConfig[];
   /** What is applied but deserves the operator's attention. */
   warnings: string[];
-  /** What the subsystems refuse even though the file is valid; non-empty = reject the config. */
+  /**
+   * What the subsystems refuse; non-empty = reject the config. The loader already ran the
+   * same rules (config/validate.ts), so a loaded config has none: this guards a plan built
+   * from a config that did not come through the loader.
+   */
   problems: string[];
 }
 

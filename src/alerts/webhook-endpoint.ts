@@ -1,7 +1,7 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import type { AgentEvent } from '../events.js';
 import type { Logger } from '../log.js';
-import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from './backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffPolicy } from '../backoff.js';
 import { ID_HEADER, SIGNATURE_HEADER, signPayload, TIMESTAMP_HEADER } from './signature.js';
 import { renderBody, type WebhookTemplate } from './template.js';
 import type { WebhookTransport } from './transport.js';

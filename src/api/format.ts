@@ -1,12 +1,6 @@
 import { destinationId, serviceKeyId } from '../ipvs/types.js';
+import { formatTable } from '../table.js';
 import type { StatusSnapshot } from './status-types.js';
-
-/** Left-aligned columns, two spaces apart; header underlined by nothing, to stay grep-friendly. */
-export function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(header), ...rows.map(line)].join('\n');
-}
 
 function ago(iso: string | undefined, now: number): string {
   if (!iso) return '';
@@ -31,7 +25,7 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   out.push(`node ${snapshot.node} — failoverd${version}${snapshot.pid ? `, pid ${snapshot.pid}` : ''}${config}`);
 
   out.push('', 'VRRP instances');
-  out.push(snapshot.instances.length ? table(['NAME', 'STATE', 'PRIO', 'MASTER', 'VIPS', 'SINCE', 'REASON'], snapshot.instances.map((i) => [
+  out.push(snapshot.instances.length ? formatTable(['NAME', 'STATE', 'PRIO', 'MASTER', 'VIPS', 'SINCE', 'REASON'], snapshot.instances.map((i) => [
     i.name, i.state,
     i.effectivePriority === i.priority ? String(i.priority) : `${i.effectivePriority} (${i.priority})`,
     i.master ?? '', i.vips.join(','), ago(i.since, now),
@@ -39,7 +33,7 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   ])) : '  (none)');
 
   out.push('', 'Services');
-  out.push(snapshot.services.length ? table(['SERVICE', 'ADDRESS', 'QUORUM', 'REAL SERVER', 'STATE', 'WEIGHT', 'CHECK', 'LATENCY', 'REASON'], snapshot.services.flatMap((s) => {
+  out.push(snapshot.services.length ? formatTable(['SERVICE', 'ADDRESS', 'QUORUM', 'REAL SERVER', 'STATE', 'WEIGHT', 'CHECK', 'LATENCY', 'REASON'], snapshot.services.flatMap((s) => {
     const quorum = `${s.quorum.up}/${s.quorum.required}${s.quorum.met ? '' : ' LOST'}`;
     const rows = s.realServers.map((r, idx) => [
       idx === 0 ? s.name : '', idx === 0 ? s.key : '', idx === 0 ? quorum : '',
@@ -61,12 +55,12 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
         rows.push([`  -> ${destinationId(d)}`, '', d.forwarding, String(d.weight), String(d.activeConnections), String(d.inactiveConnections), String(d.stats?.connections ?? ''), String(d.stats?.packetsIn ?? ''), String(d.stats?.bytesIn ?? '')]);
       }
     }
-    out.push(rows.length ? table(['SERVICE / DESTINATION', 'SCHED', 'FWD', 'WEIGHT', 'ACTIVE', 'INACT', 'CONNS', 'PKTS IN', 'BYTES IN'], rows) : '  (empty)');
+    out.push(rows.length ? formatTable(['SERVICE / DESTINATION', 'SCHED', 'FWD', 'WEIGHT', 'ACTIVE', 'INACT', 'CONNS', 'PKTS IN', 'BYTES IN'], rows) : '  (empty)');
   }
 
   if (snapshot.schedules?.length) {
     out.push('', 'Maintenance schedules');
-    out.push(table(['NAME', 'ACTION', 'TARGET', 'CRON', 'ZONE', 'STATE'], snapshot.schedules.map((s) => [
+    out.push(formatTable(['NAME', 'ACTION', 'TARGET', 'CRON', 'ZONE', 'STATE'], snapshot.schedules.map((s) => [
       s.name, s.action, s.target, s.cron, s.timezone,
       s.active ? `ACTIVE until ${s.until ?? '?'}` : s.nextStart ? `next ${s.nextStart}` : 'idle',
     ])));
@@ -75,7 +69,7 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
   const hooks = snapshot.alerts?.webhooks ?? [];
   if (hooks.length) {
     out.push('', 'Webhooks');
-    out.push(table(['ENDPOINT', 'QUEUED', 'DELIVERED', 'FAILED', 'DROPPED', 'LAST ERROR'], hooks.map((w) => [
+    out.push(formatTable(['ENDPOINT', 'QUEUED', 'DELIVERED', 'FAILED', 'DROPPED', 'LAST ERROR'], hooks.map((w) => [
       w.name, String(w.queueDepth), String(w.delivered), String(w.failed), String(w.dropped), w.lastError ?? '',
     ])));
   }

@@ -7,10 +7,13 @@ import type { Registry } from 'prom-client';
 import { systemClock, type Clock } from '../clock.js';
 import type { EventBus } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
-import { parseDuration } from './duration.js';
+import { MAX_DURATION_MS, parseDurationArgument, type DurationRange } from '../config/duration.js';
 import { formatListenAddress, isLoopback, parseListenAddress, type ListenAddress } from './listen.js';
 import { SharedRender } from './shared-render.js';
 import { AdminError, type AdminActions, type StatusSource } from './status-types.js';
+
+/** How long `force-backup` may hold an instance in BACKUP (the API's and the CLI's `for`). */
+export const FORCE_BACKUP_RANGE: DurationRange = { minMs: 1, maxMs: MAX_DURATION_MS };
 
 /** The `api:` section, as the config maps it. */
 export interface ApiConfig {
@@ -271,7 +274,7 @@ export class ApiServer {
         if (action === 'force-backup') {
           const raw = body.for ?? '5m';
           try {
-            forMs = parseDuration(raw as string | number);
+            forMs = parseDurationArgument(raw, FORCE_BACKUP_RANGE);
           } catch (err) {
             throw new HttpError(400, (err as Error).message);
           }

@@ -1,19 +1,24 @@
 import { loadCheckPlugins } from '../../checks/index.js';
 import { formatConfigError, loadConfigFile } from '../config/index.js';
 import { summarizeConfig } from '../config/summary.js';
-import { parseFlags, type Command } from './command.js';
+import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/failoverd/failoverd.yaml';
 
+const OPTIONS = { config: { type: 'string' }, quiet: { type: 'boolean' } } as const satisfies CommandOptions;
+
 export const command: Command = {
   name: 'check',
+  options: OPTIONS,
   summary: 'validate a config file and summarize it',
   usage: `Usage: failoverd check [--config FILE] [--quiet]
 
 Validates FILE (default ${DEFAULT_CONFIG_PATH}) the way the agent would load it:
 YAML syntax, every key and value, \${ENV} references, check options (by each
-check type's schema) and the rules across sections. Prints every problem as
-FILE:LINE:COLUMN KEY.PATH: what was expected, got what.
+check type's schema), the rules across sections and each VRRP instance's own
+rules: everything \`failoverd run\` and a reload check before they touch the
+system. Prints every problem as FILE:LINE:COLUMN KEY.PATH: what was expected,
+got what.
 
 On success prints a summary (instances, services, real servers, checks) and
 exits 0; warnings go to stderr. On error exits 1.
@@ -23,13 +28,9 @@ Options:
   --quiet         print nothing on success
   -h, --help      this help`,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, ['quiet']);
-    const unknown = Object.keys(flags).filter((f) => !['config', 'quiet'].includes(f));
-    if (unknown.length || rest.length > 1 || flags['config'] === true) {
-      process.stderr.write(`failoverd check: ${unknown.length ? `unknown option --${unknown[0]}` : flags['config'] === true ? '--config needs a file' : `unexpected argument "${rest[1]}"`}\n${this.usage}\n`);
-      return 2;
-    }
-    const path = typeof flags['config'] === 'string' ? flags['config'] : rest[0] ?? DEFAULT_CONFIG_PATH;
+    const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
+    if (positionals.length > (values.config === undefined ? 1 : 0)) throw new UsageError(`unexpected argument "${positionals.at(-1)}"`);
+    const path = values.config ?? positionals[0] ?? DEFAULT_CONFIG_PATH;
     const result = await loadConfigFile(path, { checkPlugins: await loadCheckPlugins() });
     for (const w of result.warnings) process.stderr.write(`${formatConfigError(w)}\n`);
     if (!result.ok) {
@@ -37,7 +38,7 @@ Options:
       process.stderr.write(`${path}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
       return 1;
     }
-    if (!flags['quiet']) process.stdout.write(`${path}: valid\n${summarizeConfig(result.config).replace(/\n?$/, '\n')}`);
+    if (!values.quiet) process.stdout.write(`${path}: valid\n${summarizeConfig(result.config).replace(/\n?$/, '\n')}`);
     return 0;
   },
 };

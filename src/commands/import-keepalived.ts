@@ -4,12 +4,18 @@ import { dirname } from 'node:path';
 import { loadCheckPlugins } from '../../checks/index.js';
 import { formatConfigError, loadConfigFile, loadConfigText } from '../config/index.js';
 import { formatFinding, importKeepalived, NotKeepalivedError, type ImportResult } from '../keepalived/import.js';
-import { parseFlags, type Command } from './command.js';
+import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const NAME = 'failoverd import-keepalived';
 
+const OPTIONS = {
+  output: { type: 'string' }, node: { type: 'string' },
+  explain: { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, force: { type: 'boolean' },
+} as const satisfies CommandOptions;
+
 export const command: Command = {
   name: 'import-keepalived',
+  options: OPTIONS,
   summary: 'convert a keepalived.conf into a failoverd config, or refuse',
   usage: `Usage: ${NAME} FILE [--output OUT] [--node NAME] [--explain] [--allow-partial [--force]]
 
@@ -33,18 +39,9 @@ Options:
   --force           with --allow-partial: exit 0
   -h, --help        this help`,
   async run(argv) {
-    const booleans = ['explain', 'allow-partial', 'force'];
-    const { flags, rest } = parseFlags(argv, booleans);
-    const unknown = Object.keys(flags).filter((f) => !['output', 'node', ...booleans].includes(f));
-    const usageError = unknown.length ? `unknown option --${unknown[0]}`
-      : rest.length !== 1 ? 'expected one keepalived.conf file'
-        : flags['output'] === true ? '--output needs a file'
-          : flags['node'] === true ? '--node needs a name'
-            : flags['force'] && !flags['allow-partial'] ? '--force only goes with --allow-partial' : undefined;
-    if (usageError) {
-      process.stderr.write(`${NAME}: ${usageError}\n${this.usage}\n`);
-      return 2;
-    }
+    const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
+    if (rest.length !== 1) throw new UsageError('expected one keepalived.conf file');
+    if (flags['force'] && !flags['allow-partial']) throw new UsageError('--force only goes with --allow-partial');
     const file = rest[0]!;
     const output = typeof flags['output'] === 'string' ? flags['output'] : undefined;
     const fail = (message: string) => { process.stderr.write(`${NAME}: ${message}\n`); return 1; };

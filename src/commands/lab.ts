@@ -8,7 +8,7 @@ import { PARTS, runScenario, type PartName } from '../lab/scenario.js';
 import { ensureSystemPackages } from '../lab/system-packages.js';
 import { findUmlRun, prepareUmlKernel } from '../lab/uml-harness.js';
 import { parseDuration } from '../config/duration.js';
-import { parseFlags, type Command } from './command.js';
+import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const USAGE = `Usage: failoverd lab [--scenario NAME[,NAME]] [--advert 1s|100ms] [--keep [--keep-for 1h]]
        failoverd lab exec -- COMMAND [ARG...]     (while a --keep lab runs)
@@ -54,35 +54,26 @@ Options:
 
 const cliPath = (): string => fileURLToPath(new URL('../cli.js', import.meta.url));
 
+const OPTIONS = {
+  scenario: { type: 'string' }, advert: { type: 'string' }, keep: { type: 'boolean' }, 'keep-for': { type: 'string' },
+  prefix: { type: 'string' }, mem: { type: 'string' }, here: { type: 'boolean' },
+} as const satisfies CommandOptions;
+
 export const command: Command = {
   name: 'lab',
+  options: OPTIONS,
   summary: 'the seed\'s two-director DR lab in UML: failover scenario with a timeline',
   usage: USAGE,
   async run(argv) {
     if (argv[0] === 'exec' || argv[0] === 'stop') return keepSend(argv[0], argv.slice(argv[1] === '--' ? 2 : 1));
-    const { flags, rest } = parseFlags(argv, ['keep', 'here']);
-    const known = ['scenario', 'advert', 'keep', 'keep-for', 'prefix', 'mem', 'here'];
-    const unknown = Object.keys(flags).filter((f) => !known.includes(f));
-    if (unknown.length || rest.length) {
-      process.stderr.write(`failoverd lab: ${unknown.length ? `unknown option --${unknown[0]}` : `unexpected argument "${rest[0]}"`}\n${USAGE}\n`);
-      return 2;
-    }
+    const { values: flags } = parseCommandLine(argv, OPTIONS);
     const parts = typeof flags['scenario'] === 'string' ? flags['scenario'].split(',').map((s) => s.trim()).filter(Boolean) : [];
     const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p) && p !== 'all');
-    if (bad.length) {
-      process.stderr.write(`failoverd lab: unknown scenario "${bad[0]}" (parts: ${PARTS.join(', ')}, all)\n`);
-      return 2;
-    }
+    if (bad.length) throw new UsageError(`unknown scenario "${bad[0]}" (parts: ${PARTS.join(', ')}, all)`);
     const advert = typeof flags['advert'] === 'string' ? flags['advert'] : undefined;
-    if (advert !== undefined && parseDuration(advert) === undefined) {
-      process.stderr.write(`failoverd lab: --advert "${advert}" is not a duration (e.g. 1s, 100ms)\n`);
-      return 2;
-    }
+    if (advert !== undefined && parseDuration(advert) === undefined) throw new UsageError(`--advert "${advert}" is not a duration (e.g. 1s, 100ms)`);
     const keepFor = typeof flags['keep-for'] === 'string' ? parseDuration(flags['keep-for']) : 3_600_000;
-    if (keepFor === undefined) {
-      process.stderr.write(`failoverd lab: --keep-for "${String(flags['keep-for'])}" is not a duration\n`);
-      return 2;
-    }
+    if (keepFor === undefined) throw new UsageError(`--keep-for "${String(flags['keep-for'])}" is not a duration`);
     const keep = flags['keep'] === true;
 
     if (process.env['FAILOVERD_IN_UML'] !== '1' && flags['here'] !== true) return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);

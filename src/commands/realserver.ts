@@ -1,7 +1,7 @@
 import { RtNetlink } from '../net/rtnetlink.js';
 import { parseVips } from '../dr-host/plan.js';
 import { checkRealServer, setupRealServer } from '../dr-host/system.js';
-import { parseFlags, type Command } from './command.js';
+import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const USAGE = `Usage: failoverd realserver setup|check --vip IP[,IP...]
 
@@ -23,24 +23,21 @@ Options:
   --vip IP[,IP...]  the virtual addresses the director balances
   -h, --help        this help`;
 
+const OPTIONS = { vip: { type: 'string' } } as const satisfies CommandOptions;
+
 export const command: Command = {
   name: 'realserver',
+  options: OPTIONS,
   summary: 'set up or check a DR real server (VIP on lo, ARP sysctls)',
   usage: USAGE,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv);
+    const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
     const action = rest[0];
-    const unknown = Object.keys(flags).filter((f) => f !== 'vip');
-    if ((action !== 'setup' && action !== 'check') || rest.length !== 1 || unknown.length || typeof flags['vip'] !== 'string') {
-      const why = unknown.length ? `unknown option --${unknown[0]}` : action !== 'setup' && action !== 'check' ? 'expected "setup" or "check"' : '--vip IP[,IP...] is required';
-      process.stderr.write(`failoverd realserver: ${why}\n${USAGE}\n`);
-      return 2;
-    }
+    if (action !== 'setup' && action !== 'check') throw new UsageError('expected "setup" or "check"');
+    if (rest.length !== 1) throw new UsageError(`unexpected argument "${rest[1]}"`);
+    if (flags['vip'] === undefined) throw new UsageError('--vip IP[,IP...] is required');
     const vips = parseVips(flags['vip']);
-    if (typeof vips === 'string') {
-      process.stderr.write(`failoverd realserver: --vip: ${vips}\n`);
-      return 2;
-    }
+    if (typeof vips === 'string') throw new UsageError(`--vip: ${vips}`);
     const rtnl = new RtNetlink();
     try {
       if (action === 'setup') {

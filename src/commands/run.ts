@@ -9,10 +9,14 @@ import { createLogger } from '../log.js';
 import { native } from '../net/native.js';
 import { systemVrrpIo } from '../vrrp/io.js';
 import { DEFAULT_CONFIG_PATH } from './check.js';
-import { parseFlags, type Command } from './command.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.js';
+import { choiceFlag, parseCommandLine, type Command, type CommandOptions } from './command.js';
+
+const OPTIONS = { config: { type: 'string' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' }, netns: { type: 'string' } } as const satisfies CommandOptions;
 
 export const command: Command = {
   name: 'run',
+  options: OPTIONS,
   summary: 'run the agent in the foreground (what systemd starts)',
   usage: `Usage: failoverd run [--config FILE] [--log-format auto|json|pretty] [--log-level LEVEL]
 
@@ -44,12 +48,9 @@ Options:
   --netns PATH                    open every socket in this network namespace
   -h, --help`,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv);
-    const unknown = Object.keys(flags).filter((f) => !['config', 'log-format', 'log-level', 'netns'].includes(f));
-    if (unknown.length || rest.length > 0) {
-      process.stderr.write(`failoverd run: ${unknown.length ? `unknown option --${unknown[0]}` : `unexpected argument "${rest[0]}"`}\n${this.usage}\n`);
-      return 2;
-    }
+    const { values: flags } = parseCommandLine(argv, OPTIONS);
+    if (flags['log-format'] !== undefined) choiceFlag('log-format', flags['log-format'], LOG_FORMATS);
+    if (flags['log-level'] !== undefined) choiceFlag('log-level', flags['log-level'], LOG_LEVELS);
     const configPath = typeof flags['config'] === 'string' ? flags['config'] : DEFAULT_CONFIG_PATH;
     // Capabilities are per thread and children inherit the ambient set of the thread that
     // forks them: cleared here, before the health worker exists, no child keeps the unit's

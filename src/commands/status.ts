@@ -1,11 +1,9 @@
-import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
 import { ApiClient } from '../api/client.js';
-import { parseDuration } from '../api/duration.js';
 import { formatStatus } from '../api/format.js';
 import { parseListenAddress, type ListenAddress } from '../api/listen.js';
-import { DEFAULT_SOCKET } from '../api/server.js';
-import { parseFlags, type Command } from './command.js';
+import { DEFAULT_SOCKET, FORCE_BACKUP_RANGE } from '../api/server.js';
+import { MAX_DURATION_MS } from '../config/duration.js';
+import { durationFlag, integerFlag, parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const usage = `Usage: failoverd status [--json] [--socket PATH | --config FILE | --address HOST:PORT]
        failoverd status drain SERVICE REAL_SERVER
@@ -32,35 +30,54 @@ Admin actions go over the Unix socket (its file permissions decide who may use t
   release              end a forced backup now`;
 
 /** Where the agent listens: the flag, or api.listen from the config, or the default socket. */
-export function resolveAddress(flags: Record<string, string | boolean>): ListenAddress {
-  if (typeof flags.socket === 'string') return { kind: 'unix', path: flags.socket };
-  if (typeof flags.address === 'string') return parseListenAddress(flags.address);
-  if (typeof flags.config === 'string') {
-    let doc: unknown;
-    try {
-      doc = parseYaml(readFileSync(flags.config, 'utf8'));
-    } catch (err) {
-      throw new Error(`cannot read ${flags.config}: ${(err as Error).message}`);
-    }
-    const listen = (doc as { api?: { listen?: unknown } } | null)?.api?.listen;
-    if (listen === undefined) return { kind: 'unix', path: DEFAULT_SOCKET };
-    if (typeof listen !== 'string') throw new Error(`${flags.config}: api.listen must be a string`);
-    return parseListenAddress(listen);
+export async function resolveAddress(flags: { socket?: string; address?: string; config?: string }): Promise<ListenAddress> {
+  if (flags.socket !== undefined) return { kind: 'unix', path: flags.socket };
+  if (flags.address !== undefined) return parseListenAddress(flags.address);
+  if (flags.config !== undefined) {
+    // The agent's own loader: ${ENV} references, defaults and validation as `run` sees them.
+    // Imported here: without --config, status needs none of it and starts fast.
+    const { formatConfigError, loadConfigFile } = await import('../config/index.js');
+    const { loadCheckPlugins } = await import('../../checks/index.js');
+    const result = await loadConfigFile(flags.config, { checkPlugins: await loadCheckPlugins() });
+    if (!result.ok) throw new Error(`${flags.config} is not valid:\n${result.errors.map(formatConfigError).join('\n')}`);
+    return parseListenAddress(result.config.api.listen);
   }
   return { kind: 'unix', path: DEFAULT_SOCKET };
 }
 
+/** How long `force-backup` holds an instance when --for is not given. */
+const DEFAULT_FORCE_BACKUP = '5m';
+
+/** Each action and the arguments it takes. */
+const ACTIONS: Record<string, string> = {
+  metrics: '', drain: 'SERVICE REAL_SERVER', undrain: 'SERVICE REAL_SERVER', 'force-backup': 'INSTANCE', release: 'INSTANCE',
+};
+
+const OPTIONS = {
+  json: { type: 'boolean' }, socket: { type: 'string' }, config: { type: 'string' }, address: { type: 'string' },
+  timeout: { type: 'string' }, for: { type: 'string' },
+} as const satisfies CommandOptions;
+
 export const command: Command = {
   name: 'status',
+  options: OPTIONS,
   summary: 'show the running agent\'s state; drain, force backup',
   usage,
   async run(argv) {
-    const { flags, rest } = parseFlags(argv, ['json']);
-    const address = resolveAddress(flags);
-    const client = new ApiClient(address, typeof flags.timeout === 'string' ? Number(flags.timeout) : 5000);
+    const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
+    const timeoutMs = flags.timeout === undefined ? 5000 : integerFlag('timeout', flags.timeout, 1, MAX_DURATION_MS);
+    const forMs = durationFlag('for', flags.for ?? DEFAULT_FORCE_BACKUP, FORCE_BACKUP_RANGE);
+    const [action, ...args] = rest;
+    if (action !== undefined) {
+      const wants = ACTIONS[action];
+      if (wants === undefined) throw new UsageError(`unknown status action "${action}"`);
+      if (args.length !== (wants ? wants.split(' ').length : 0)) throw new UsageError(`status ${action} needs ${wants || 'no arguments'}`);
+    }
+    if (flags.for !== undefined && action !== 'force-backup') throw new UsageError('--for goes only with force-backup');
+    const address = await resolveAddress(flags);
+    const client = new ApiClient(address, timeoutMs);
     const where = address.kind === 'unix' ? address.path : `${address.host}:${address.port}`;
     try {
-      const [action, ...args] = rest;
       if (!action) {
         const snapshot = await client.status();
         process.stdout.write(flags.json ? `${JSON.stringify(snapshot, null, 2)}\n` : formatStatus(snapshot));
@@ -71,19 +88,16 @@ export const command: Command = {
         return 0;
       }
       if (action === 'drain' || action === 'undrain') {
-        if (args.length !== 2) return fail(`status ${action} needs SERVICE REAL_SERVER`);
         const result = await client.admin(action, { service: args[0], real_server: args[1] });
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${action === 'drain' ? 'drained' : 'undrained'} ${args[1]} in ${args[0]}\n`);
         return 0;
       }
       if (action === 'force-backup' || action === 'release') {
-        if (args.length !== 1) return fail(`status ${action} needs INSTANCE`);
-        const forMs = action === 'force-backup' ? parseDuration(typeof flags.for === 'string' ? flags.for : '5m') : 0;
-        const result = await client.admin(action, { instance: args[0], for: forMs });
+        const result = await client.admin(action, { instance: args[0], for: action === 'force-backup' ? forMs : 0 });
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : action === 'release' ? `released ${args[0]}\n` : `${args[0]} forced to BACKUP for ${forMs / 1000}s\n`);
         return 0;
       }
-      return fail(`unknown status action "${action}"\n\n${usage}`);
+      throw new Error(`unhandled status action "${action}"`);
     } catch (err) {
       const e = err as Error & { code?: string; cause?: { code?: string } };
       const code = e.code ?? e.cause?.code;

@@ -49,7 +49,6 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     const at = (...rest: ConfigPathSegment[]) => ['vrrp', i, ...rest];
     const family = familyOf(v.vips[0]!.address);
     v.vips.forEach((vip, j) => {
-      if (familyOf(vip.address) !== family) error(at('vips', j), `${familyText(familyOf(vip.address))} address in an instance whose first VIP is ${familyText(family)}: one instance carries one address family`);
       const owner = vipOwner.get(vip.address);
       if (owner !== undefined && owner !== i) error(at('vips', j), `${vip.address} is already a VIP of vrrp[${owner}] ("${config.vrrp[owner]!.name}")`);
       else vipOwner.set(vip.address, i);
@@ -59,22 +58,9 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     if (other !== undefined) error(at('vrid'), `VRID ${v.vrid} is already used on ${v.interface} by vrrp[${other}] ("${config.vrrp[other]!.name}"); VRIDs must be unique per interface and address family`);
     else vridOwner.set(vridKey, i);
 
-    if (v.version === 2) {
-      if (family === 'inet6') error(at('version'), 'VRRP version 2 carries only IPv4 addresses; use version: 3 for IPv6 VIPs');
-      if (v.advert_interval % 1000 !== 0 || v.advert_interval < 1000 || v.advert_interval > 255_000) error(at('advert_interval'), `VRRP version 2 needs whole seconds from 1s to 255s, got ${v.advert_interval}ms`);
-    } else {
-      if (v.advert_interval % 10 !== 0 || v.advert_interval < 10 || v.advert_interval > 40_950) error(at('advert_interval'), `VRRP version 3 needs a multiple of 10ms from 10ms to 40.95s, got ${v.advert_interval}ms`);
-      if (v.auth) error(at('auth'), 'authentication exists only in VRRP version 2 (RFC 5798 removed it); remove auth or set version: 2');
-    }
+    // One instance's own rules (versions, families, peers, weights) are the VRRP module's:
+    // vrrp/config.ts, run by config/validate.ts. Here: what spans instances or sections.
     if (v.checksum !== 'standard' && (v.version !== 3 || family !== 'inet')) error(at('checksum'), 'checksum applies only to VRRP version 3 over IPv4');
-    if (v.unicast_source && familyOf(v.unicast_source) !== family) error(at('unicast_source'), `expected an ${familyText(family)} address like the instance's VIPs, got ${v.unicast_source}`);
-    const peerIndex = new Map<string, number>();
-    v.unicast_peers.forEach((peer, j) => {
-      if (familyOf(peer) !== family) error(at('unicast_peers', j), `expected an ${familyText(family)} address like the instance's VIPs, got ${peer}`);
-      const first = peerIndex.get(peer);
-      if (first !== undefined) error(at('unicast_peers', j), `${peer} is already unicast_peers[${first}]`);
-      else peerIndex.set(peer, j);
-    });
     v.track.services.forEach((t, j) => {
       if (!serviceNames.includes(t.name)) error(at('track', 'services', j, 'name'), `no service named "${t.name}" (services: ${serviceNames.join(', ') || 'none'})`);
     });
@@ -116,25 +102,13 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     else serviceKeys.set(key, i);
 
     if (s.tunnel && s.forwarding !== 'tun' && !s.real_servers.some((rs) => rs.forwarding === 'tun')) error(at('tunnel'), 'tunnel applies only with forwarding: tun');
-    if (s.scheduler_flags.length > 0 && s.scheduler !== 'sh' && s.scheduler !== 'mh') error(at('scheduler_flags'), `scheduler flags apply only to the sh and mh schedulers, got scheduler ${s.scheduler}`);
-    if (s.one_packet && (s.fwmark === undefined && s.protocol !== 'udp')) error(at('one_packet'), 'one_packet applies only to UDP services');
-    if (s.persistence_netmask !== undefined) {
-      if (s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
-      if (s.family === 'inet' && typeof s.persistence_netmask !== 'string') error(at('persistence_netmask'), 'expected a dotted netmask like 255.255.255.0 for an IPv4 service');
-      if (s.family === 'inet6' && typeof s.persistence_netmask !== 'number') error(at('persistence_netmask'), 'expected a prefix length (1-128) for an IPv6 service');
-    }
+    // What IPVS itself refuses (scheduler flags, one_packet, netmasks, destinations) is
+    // ipvs/rules.ts's, run by config/validate.ts.
+    if (s.persistence_netmask !== undefined && s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
 
-    const endpoints = new Map<string, number>();
     let totalWeight = 0;
     s.real_servers.forEach((rs, k) => {
       const rsAt = (...rest: ConfigPathSegment[]) => at('real_servers', k, ...rest);
-      if (familyOf(rs.address) !== s.family) error(rsAt('address'), `expected an ${familyText(s.family)} address like the service's, got ${rs.address}`);
-      const id = `${rs.address}:${rs.port}`;
-      const first = endpoints.get(id);
-      if (first !== undefined) error(rsAt('address'), `${rs.address} port ${rs.port} is already real_servers[${first}]`);
-      else endpoints.set(id, k);
-      if (rs.tunnel && rs.forwarding !== 'tun') error(rsAt('tunnel'), 'tunnel applies only with forwarding: tun');
-      if (rs.lower_threshold > 0 && rs.upper_threshold > 0 && rs.lower_threshold > rs.upper_threshold) error(rsAt('lower_threshold'), `expected at most upper_threshold (${rs.upper_threshold}), got ${rs.lower_threshold}`);
       if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined) warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
       if (r.real_servers?.[k]?.check !== undefined) checkTimeouts(rs.checks, rsAt('check'), r.real_servers[k].check, true);
       totalWeight += rs.weight;

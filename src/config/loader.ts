@@ -4,13 +4,13 @@ import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { LineCounter, parseDocument, type Document } from 'yaml';
-import { crossCheck } from './cross.js';
 import { substituteEnv } from './env.js';
 import { formatPath, type ConfigError, type ConfigPathSegment } from './errors.js';
 import { configErrorMap, withGot } from './issues.js';
 import { nodeAt, positionOfKey, positionOfValue } from './positions.js';
 import { secretPaths } from './secrets.js';
 import { buildConfigSchema, knownConfigKeys, type CheckPluginRegistry, type FailoverdConfig } from './schema.js';
+import { validateConfig } from './validate.js';
 
 export interface LoadConfigOptions {
   /** Variables for ${NAME} references; default process.env. */
@@ -151,7 +151,7 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
   }
 
   if (errors.length === 0 && parsed.success) {
-    for (const p of crossCheck(parsed.data, raw as Record<string, unknown>)) {
+    for (const p of validateConfig(parsed.data, raw as Record<string, unknown>)) {
       const e = make(p.severity, p.segments, p.message, positionOfValue(doc as Document, lines, p.segments));
       (p.severity === 'error' ? errors : warnings).push(e);
     }

@@ -10,6 +10,7 @@ import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';
 import { secretProblem } from '../alerts/signature.js';
 import { canonicalIp, parseIp } from '../net/address.js';
+import { TRACK_WEIGHT_MAX } from '../vrrp/limits.js';
 import {
   DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange,
 } from './duration.js';
@@ -25,6 +26,7 @@ export const TUNNEL_TYPES = ['ipip', 'gue', 'gre'] as const;
 /** Headers a webhook delivery sets itself (docs/alerts.md). */
 const WEBHOOK_RESERVED_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-failoverd-event-type', 'x-failoverd-delivery-attempt'];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
 // Every key any mapping accepts, for "did you mean …" on unknown keys.
 const knownKeys = new Set<string>();
@@ -104,6 +106,9 @@ const vipSchema = z.union([
     return { address: parsed.address, prefix: parsed.prefix, ...(typeof v === 'object' && v.interface ? { interface: v.interface } : {}), ...(typeof v === 'object' && v.label ? { label: v.label } : {}) };
   });
 
+// The range is the VRRP rule's (vrrp/config.ts), mirrored here so editors know it.
+const trackWeight = () => int(-TRACK_WEIGHT_MAX, TRACK_WEIGHT_MAX).default(0);
+
 const vrrpInstanceSchema = mapping({
   name: name(),
   interface: ifname(),
@@ -132,9 +137,9 @@ const vrrpInstanceSchema = mapping({
   }).prefault({}),
   track: mapping({
     /** weight 0: FAULT while the interface is down; otherwise priority changes by weight. */
-    interfaces: z.array(mapping({ name: ifname(), weight: int(-254, 254).default(0) })).default([]),
+    interfaces: z.array(mapping({ name: ifname(), weight: trackWeight() })).default([]),
     /** Priority changes by weight while the service has lost quorum; weight 0: FAULT. */
-    services: z.array(mapping({ name: name(), weight: int(-254, 254).default(0) })).default([]),
+    services: z.array(mapping({ name: name(), weight: trackWeight() })).default([]),
   }).prefault({}),
   /** The IPVS connection-sync daemon: master while this instance is MASTER, backup otherwise. */
   sync_daemon: mapping({
@@ -151,6 +156,16 @@ const vrrpInstanceSchema = mapping({
   /** VRRPv3 over IPv4: "without_pseudo_header" talks to peers that compute the checksum without the IPv4 pseudo-header (old keepalived unicast). */
   checksum: z.enum(['standard', 'without_pseudo_header']).default('standard'),
 });
+
+let vrrpDefaults: VrrpInstanceConfig | undefined;
+/**
+ * A `vrrp:` entry with every optional key left out, as the schema completes it: the
+ * defaults, for code that builds an instance without a file (vrrp/config.ts).
+ */
+export function vrrpInstanceDefaults(): VrrpInstanceConfig {
+  vrrpDefaults ??= vrrpInstanceSchema.parse({ name: 'defaults', interface: 'lo', vrid: 1, vips: ['192.0.2.1'] });
+  return vrrpDefaults;
+}
 
 const CHECK_COMMON_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'warmup', 'retry', 'delay_before_retry', 'initial'] as const;
 const checkCommonShape = {
@@ -441,7 +456,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     logging: mapping({
       level: z.enum(LOG_LEVELS).default('info'),
       /** auto: pretty on a terminal, JSON otherwise. */
-      format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+      format: z.enum(LOG_FORMATS).default('auto'),
     }).prefault({}),
     /** On shutdown: keep the IPVS table and addresses (a restart drops nothing) or remove what failoverd added. */
     on_stop: z.enum(['keep', 'remove']).default('keep'),

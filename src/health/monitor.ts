@@ -3,6 +3,7 @@
 // logged once; pool changes go to the agent's onPoolChange callback (the IPVS
 // reconciler). update() applies a new config without losing what is known: an
 // unchanged (service, real server, check) keeps its counters and its schedule.
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import { systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
@@ -98,7 +99,11 @@ interface ServiceRuntime {
   desired: DesiredService;
 }
 
-/** Key order must not change a check's identity. */
+/**
+ * A check's identity in the scheduler is a string key, so it is a canonical JSON text:
+ * key order must not change it (a reload that only reorders a check's options keeps
+ * its schedule and state).
+ */
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
@@ -106,19 +111,6 @@ function canonicalJson(value: unknown): string {
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   return JSON.stringify(value);
-}
-
-function sameDestinations(a: DesiredService, b: DesiredService): boolean {
-  if (a.service !== b.service && canonicalJson(a.service) !== canonicalJson(b.service)) return false;
-  if (a.destinations.length !== b.destinations.length) return false;
-  for (let i = 0; i < a.destinations.length; i++) {
-    const x = a.destinations[i]!;
-    const y = b.destinations[i]!;
-    if (x.address !== y.address || x.port !== y.port || x.weight !== y.weight || x.forwarding !== y.forwarding
-      || x.upperThreshold !== y.upperThreshold || x.lowerThreshold !== y.lowerThreshold
-      || canonicalJson(x.tunnel) !== canonicalJson(y.tunnel)) return false;
-  }
-  return true;
 }
 
 function liveWeightOf(svc: { realServers: Map<string, RealServerRuntime> }): number {
@@ -231,7 +223,7 @@ export class HealthMonitor {
         runtime.quorum = initialQuorum(svcConfig, liveWeight);
       }
       runtime.desired = desiredPool(svcConfig, new Map([...realServers].map(([id, r]) => [id, r.health])), runtime.quorum.up);
-      if (!old || !sameDestinations(old.desired, runtime.desired)) poolChanged = true;
+      if (!old || !isDeepStrictEqual(old.desired, runtime.desired)) poolChanged = true;
       nextServices.set(svcConfig.name, runtime);
     }
 
@@ -370,8 +362,8 @@ export class HealthMonitor {
     if (checkType) data.check = checkType;
     if (result) data.latencyMs = result.latencyMs;
     const [type, from, to] = t.kind === 'weight'
-      ? ['realserver.weight', String(t.from), String(t.to)]
-      : [`realserver.${t.kind}`, t.kind === 'up' ? 'down' : 'up', t.kind];
+      ? ['realserver.weight' as const, String(t.from), String(t.to)]
+      : [`realserver.${t.kind}` as const, t.kind === 'up' ? 'down' : 'up', t.kind];
     this.options.bus.publish({ type, object, from, to, reason: t.reason, data });
     const log = { event: type, object, from, to, reason: t.reason };
     if (t.kind === 'down') this.options.logger.warn(log, `real server ${rs.id} of ${service} is down: ${t.reason}`);
@@ -410,7 +402,7 @@ export class HealthMonitor {
       const health = new Map<string, RealServerHealth>();
       for (const [id, rs] of svc.realServers) health.set(id, rs.health);
       const desired = desiredPool(svc.config, health, svc.quorum.up);
-      if (!sameDestinations(svc.desired, desired)) {
+      if (!isDeepStrictEqual(svc.desired, desired)) {
         svc.desired = desired;
         changed = true;
       }

@@ -70,5 +70,3 @@ export const CHECK_DEFAULTS: Omit<HealthCheckConfig, 'type' | 'options'> = {
   delayBeforeRetryMs: 1000,
   initial: 'down',
 };
-
-export const SERVICE_DEFAULTS = { quorum: 1, hysteresis: 0, onFailure: 'remove' } as const;

@@ -17,6 +17,7 @@
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { EventBus } from '../events.js';
+import { exponentialDelay } from '../backoff.js';
 import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import { HealthConfigError, type RealServerStatus, type ServiceHead, type ServiceStatus } from './monitor.js';
@@ -210,7 +211,7 @@ export class WorkerHealthMonitor {
       this.options.onGiveUp?.(fatal);
       return;
     }
-    const delay = Math.min(this.policy.maxBackoffMs, this.policy.backoffMs * 2 ** (n - 1));
+    const delay = exponentialDelay(n, { initialMs: this.policy.backoffMs, maxMs: this.policy.maxBackoffMs });
     this.options.logger.error({ err, exitCode: code, crashes: n }, `health-check worker crashed: ${err.message}; restarting it in ${delay} ms (crash ${n} of ${this.policy.maxRestarts} allowed within ${window}); real servers will resume from their last known state`);
     this.options.bus.publish({ type: 'health.worker-crashed', object: 'health/worker', from: 'running', to: 'restarting', reason: err.message, data: { exitCode: code, crashes: n, restartInMs: delay } });
     this.live = new Promise<Generation>((resolve, reject) => {

@@ -160,11 +160,6 @@ export function isCanonicalDestination(raw: DestinationSpec, n: DestinationSpec)
   return (raw.tunnel?.type ?? 'ipip') === n.tunnel!.type && (raw.tunnel?.port ?? 0) === n.tunnel!.port && (raw.tunnel?.checksum ?? 'none') === n.tunnel!.checksum;
 }
 
-export function sameServiceKey(a: ServiceKey, b: ServiceKey): boolean {
-  if (a.kind === 'fwmark' || b.kind === 'fwmark') return a.kind === b.kind && a.family === b.family && (a as { fwmark: number }).fwmark === (b as { fwmark: number }).fwmark;
-  return a.family === b.family && a.protocol === b.protocol && a.address === b.address && a.port === b.port;
-}
-
 /** What differs between two normalized services' settings (empty when none). */
 export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string[] {
   const diffs: string[] = [];
@@ -179,7 +174,12 @@ export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string
   return diffs;
 }
 
-/** True when two normalized destinations have the same settings (no allocation: the hot path of a diff). */
+/**
+ * True when two normalized destinations have the same settings: not deep equality on
+ * purpose. Address and port are the destination's identity, not a setting; a tunnel's
+ * settings count only with forwarding tun (normalizing drops them otherwise) and an
+ * absent one equals its defaults. No allocation: the hot path of a diff.
+ */
 export function sameDestinationSettings(a: DestinationSpec, b: DestinationSpec): boolean {
   if (a.weight !== b.weight || a.forwarding !== b.forwarding || a.upperThreshold !== b.upperThreshold || a.lowerThreshold !== b.lowerThreshold) return false;
   if (a.forwarding !== 'tun') return true;

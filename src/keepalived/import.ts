@@ -7,10 +7,12 @@ import { Document } from 'yaml';
 import { convertKeepalived, TOP_LEVEL_KEYWORDS, type Explanation } from './convert.js';
 import { formatFinding, type Finding } from './findings.js';
 import { parseKeepalived, type KaParseOptions } from './parse.js';
+import type { WrittenConfig } from './written.js';
 
 export interface ImportResult {
   yaml: string;
-  config: Record<string, unknown>;
+  /** The document the YAML holds, in the schema's input shape. */
+  config: WrittenConfig;
   /** Everything found, in file order. */
   findings: Finding[];
   /** The findings that change behaviour: any of them fails the import. */

@@ -1,8 +1,6 @@
 // keepalived's value syntax, shared by the block converters.
 import { formatDuration } from '../config/duration.js';
 
-export type Obj = Record<string, unknown>;
-
 /** keepalived timers are seconds, possibly fractional ("5.5"); the result is ms. */
 export function seconds(text: string | undefined): number | undefined {
   if (text === undefined || !/^\d+(\.\d+)?$/.test(text)) return undefined;
@@ -18,10 +16,11 @@ export const safeName = (text: string): string => text.replace(/[^A-Za-z0-9._-]/
 /** failoverd expands ${ENV} in the config; a keepalived value is literal text. */
 export const literal = (text: string): string => text.replace(/\$\{/g, '$${');
 
-/** Keys in the order the schema documents them, the rest after. */
-export function ordered(o: Obj, keys: string[]): Obj {
-  const out: Obj = {};
-  for (const k of keys) if (o[k] !== undefined) out[k] = o[k];
-  for (const [k, v] of Object.entries(o)) if (!(k in out) && v !== undefined) out[k] = v;
-  return out;
+/** Keys in the order the schema documents them, the rest after; keys whose value is undefined are left out. */
+export function ordered<T extends object>(o: T, keys: readonly (keyof T & string)[]): T {
+  const source = o as Record<string, unknown>;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (source[k] !== undefined) out[k] = source[k];
+  for (const [k, v] of Object.entries(source)) if (!(k in out) && v !== undefined) out[k] = v;
+  return out as T;
 }

@@ -1,5 +1,6 @@
 // The lab's narration: a timeline of what happened and what the client saw,
 // then a summary table. Formatting only; the scenario decides what to say.
+import { formatTable } from '../table.js';
 
 export interface Expectation {
   part: string;
@@ -31,19 +32,13 @@ export function timelineLine(sinceStartMs: number, who: string, text: string): s
   return `${(sinceStartMs / 1000).toFixed(3).padStart(8)}  ${who.padEnd(8)} ${text}`;
 }
 
-function table(header: string[], rows: string[][]): string[] {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)];
-}
-
 export function summaryLines(title: string, measures: readonly Measure[], expectations: readonly Expectation[]): string[] {
   const out = ['', title, ''];
-  out.push(...table(['part', 'measure', 'value', 'goal'], measures.map((m) => [
+  out.push(...formatTable(['part', 'measure', 'value', 'goal'], measures.map((m) => [
     m.part, m.name, m.text ?? formatMs(m.ms), m.goal ? `${m.goal} ${m.goalMet ? 'met' : 'MISSED'}` : '',
-  ])));
+  ]), { rule: true }).split('\n'));
   out.push('');
-  out.push(...table(['', 'part', 'expectation', 'observed'], expectations.map((e) => [e.ok ? 'ok' : 'FAIL', e.part, e.what, e.observed])));
+  out.push(...formatTable(['', 'part', 'expectation', 'observed'], expectations.map((e) => [e.ok ? 'ok' : 'FAIL', e.part, e.what, e.observed]), { rule: true }).split('\n'));
   const failed = expectations.filter((e) => !e.ok).length;
   out.push('');
   out.push(failed === 0 ? `all ${expectations.length} expectations held` : `${failed} of ${expectations.length} expectations FAILED`);

@@ -23,6 +23,10 @@ const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl 
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
 const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: 'the https check\'s test certificate' };
+const SOCAT: SystemNeed = { package: 'socat', program: 'socat', why: 'the udp check\'s real UDP servers' };
+const DNSMASQ: SystemNeed = { package: 'dnsmasq-base', program: 'dnsmasq', why: 'the dns check\'s real DNS server' };
+const EXIM: SystemNeed = { package: 'exim4-daemon-light', program: 'exim4', why: 'the smtp check\'s real MTA' };
+const PYTHON3: SystemNeed = { package: 'python3', program: 'python3', why: 'the http digest test\'s web server' };
 const SYSTEMD: SystemNeed = {
   package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze to check the unit file',
 };
@@ -36,7 +40,7 @@ export type Job = 'lab' | 'unit' | 'netns' | 'uml' | 'uml-provision';
 export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
   lab: [UML, KMOD, IPVSADM, IPROUTE2],
   unit: [SYSTEMD],
-  netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL],
+  netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL, SOCAT, DNSMASQ, EXIM, PYTHON3],
   uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP],
   // Only when Debian's UML kernel does not boot here and provision-uml.sh fetches another.
   'uml-provision': [PATCHELF],

@@ -21,6 +21,7 @@ export const SK_MEMINFO_DROPS = 8;
 export const SK_MEMINFO_VARS = 9;
 
 export const IPPROTO_IP = 0;
+export const IPPROTO_ICMP = 1;
 export const IPPROTO_IPV6 = 41;
 export const IPPROTO_ICMPV6 = 58;
 export const IPPROTO_VRRP = 112;
@@ -46,6 +47,11 @@ export const IPV6_PKTINFO = 50;
 export const IPV6_RECVHOPLIMIT = 51;
 export const IPV6_HOPLIMIT = 52;
 export const IPV6_CHECKSUM = 7;
+
+/** Raw ICMP sockets: which ICMP types the kernel delivers (<linux/icmp.h>, <linux/icmpv6.h>). */
+export const SOL_RAW = 255;
+export const ICMP_FILTER = 1;
+export const ICMPV6_FILTER = 1;
 
 export const SOL_NETLINK = 270;
 export const NETLINK_ADD_MEMBERSHIP = 1;

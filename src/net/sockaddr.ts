@@ -76,6 +76,7 @@ export function sockaddrIn6(address: string, port = 0, scopeId = 0): Buffer {
   return b;
 }
 
+/** sockaddr_in or sockaddr_in6, by the address's family. */
 export function sockaddrIp(address: string, port = 0, scopeId = 0): Buffer {
   return isIPv6(address) ? sockaddrIn6(address, port, scopeId) : sockaddrIn(address, port);
 }

@@ -78,9 +78,9 @@ export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env, pid: nu
 }
 
 /**
- * Pings the watchdog every watchdogIntervalMs() while `healthy()` says so (the agent
- * passes a check that its event loop and VRRP timers are turning). Returns undefined
- * when there is no watchdog.
+ * Pings the watchdog every watchdogIntervalMs() while `healthy()` (when given) says so.
+ * The agent gives none: the ping is a timer on its event loop, so a blocked loop misses
+ * it and systemd restarts the agent. Returns undefined when there is no watchdog.
  */
 export function startWatchdog(options: { env?: NodeJS.ProcessEnv; clock?: Clock; healthy?: () => boolean } = {}): { stop(): void } | undefined {
   const env = options.env ?? process.env;

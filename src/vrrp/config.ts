@@ -3,6 +3,8 @@
 // durations already converted to milliseconds.
 import { isIPv6 } from 'node:net';
 import { canonicalIpOrSelf, canonicalPrefixed, parseIp } from '../net/address.js';
+import { vrrpInstanceDefaults, type VrrpInstanceConfig as VrrpYaml } from '../config/schema.js';
+import { TRACK_WEIGHT_MAX } from './limits.js';
 import type { V3Ipv4ChecksumMode, VrrpVersion } from './packet.js';
 
 export interface TrackWeight {
@@ -87,17 +89,34 @@ export interface VrrpInstanceConfig {
   syncGroup?: string;
 }
 
-export const VRRP_DEFAULTS = {
-  version: 3 as VrrpVersion,
-  advertIntervalMs: 1000,
-  preempt: true,
-  preemptDelayMs: 0,
-  startupDelayMs: 0,
-  unicastPeers: [] as string[],
-  v3Ipv4Checksum: 'pseudo-header' as V3Ipv4ChecksumMode,
-  garp: { count: 5, intervalMs: 100, refreshMs: 60_000, delayMs: 5000 },
-  linkDebounce: { upMs: 500, downMs: 0 },
-};
+/**
+ * What the YAML leaves unset, taken from the config schema (the one place a default is
+ * written) and spelled the way an instance takes it. Link debounce is not a config key.
+ */
+function defaults(): Omit<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips' | 'track'> {
+  const d = vrrpInstanceDefaults();
+  return {
+    version: d.version,
+    advertIntervalMs: d.advert_interval,
+    preempt: d.preempt,
+    preemptDelayMs: d.preempt_delay,
+    startupDelayMs: d.startup_delay,
+    unicastPeers: [...d.unicast_peers],
+    v3Ipv4Checksum: checksumModeOf(d.checksum),
+    garp: garpOf(d.garp),
+    linkDebounce: { upMs: 500, downMs: 0 },
+  };
+}
+
+/** The YAML's `checksum` as the codec's mode. */
+export function checksumModeOf(checksum: VrrpYaml['checksum']): V3Ipv4ChecksumMode {
+  return checksum === 'without_pseudo_header' ? 'message-only' : 'pseudo-header';
+}
+
+/** The YAML's `garp` (milliseconds already) as the instance takes it. */
+export function garpOf(garp: VrrpYaml['garp']): GarpConfig {
+  return { count: garp.count, intervalMs: garp.interval, refreshMs: garp.refresh, delayMs: garp.delay };
+}
 
 export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips'>
   & Omit<Partial<VrrpInstanceConfig>, 'garp'> & { garp?: Partial<GarpConfig> };
@@ -108,12 +127,13 @@ export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 
  * An address that is none is left as written, for validation to report.
  */
 export function vrrpInstanceConfig(input: VrrpInstanceInput): VrrpInstanceConfig {
+  const base = defaults();
   const config: VrrpInstanceConfig = {
-    ...VRRP_DEFAULTS,
+    ...base,
     ...input,
-    garp: { ...VRRP_DEFAULTS.garp, ...input.garp },
+    garp: { ...base.garp, ...input.garp },
     track: { interfaces: [], services: [], scripts: [], files: [], ...input.track },
-    linkDebounce: { ...VRRP_DEFAULTS.linkDebounce, ...input.linkDebounce },
+    linkDebounce: { ...base.linkDebounce, ...input.linkDebounce },
   };
   config.vips = config.vips.map(canonicalPrefixed);
   config.unicastPeers = config.unicastPeers.map(canonicalIpOrSelf);
@@ -135,66 +155,98 @@ export function splitPrefix(vip: string): { address: string; prefixLength: numbe
   return { address, prefixLength: prefix === undefined ? max : Number(prefix) };
 }
 
-/** Every problem with a config, as "key: message" (empty = valid). */
-export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
-  const errors: string[] = [];
-  const bad = (key: string, message: string): void => { errors.push(`${key}: ${message}`); };
-  if (!/^[A-Za-z0-9_.-]+$/.test(c.name)) bad('name', 'use letters, digits, "_", "-", "."');
-  if (!c.interface || c.interface.length > 15) bad('interface', 'an interface name of 1..15 characters');
-  if (!Number.isInteger(c.vrid) || c.vrid < 1 || c.vrid > 255) bad('vrid', 'an integer 1..255');
-  if (!Number.isInteger(c.priority) || c.priority < 1 || c.priority > 255) bad('priority', 'an integer 1..255 (255 = address owner; 0 is reserved for resigning)');
-  if (c.version !== 2 && c.version !== 3) bad('version', '2 or 3');
+/**
+ * One problem with an instance: `path` is in the YAML's own keys, relative to the
+ * `vrrp:` entry (["advert_interval"], ["vips", 1], ["track", "interfaces", 0, "weight"]),
+ * so the config layer can place it at file:line and an instance can name it.
+ */
+export interface VrrpProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+const familyText = (family: 4 | 6): string => `IPv${family}`;
+
+/**
+ * Every VRRP rule, once: what an instance refuses to run. The config layer calls it for
+ * every `vrrp:` entry (check, run and reload alike); VrrpInstance calls it on its input.
+ */
+export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
+  const problems: VrrpProblem[] = [];
+  const bad = (path: Array<string | number>, message: string): void => { problems.push({ path, message }); };
+  if (!/^[A-Za-z0-9_.-]+$/.test(c.name)) bad(['name'], 'use letters, digits, "_", "-", "."');
+  if (!c.interface || c.interface.length > 15) bad(['interface'], 'an interface name of 1..15 characters');
+  if (!Number.isInteger(c.vrid) || c.vrid < 1 || c.vrid > 255) bad(['vrid'], 'an integer 1..255');
+  if (!Number.isInteger(c.priority) || c.priority < 1 || c.priority > 255) bad(['priority'], 'an integer 1..255 (255 = address owner; 0 is reserved for resigning)');
+  if (c.version !== 2 && c.version !== 3) bad(['version'], '2 or 3');
   if (c.version === 2) {
-    if (c.advertIntervalMs % 1000 !== 0 || c.advertIntervalMs < 1000 || c.advertIntervalMs > 255_000) bad('advert_interval', 'VRRPv2 needs whole seconds 1..255');
+    if (c.advertIntervalMs % 1000 !== 0 || c.advertIntervalMs < 1000 || c.advertIntervalMs > 255_000) bad(['advert_interval'], `VRRP version 2 needs whole seconds from 1s to 255s, got ${c.advertIntervalMs}ms`);
   } else if (c.advertIntervalMs % 10 !== 0 || c.advertIntervalMs < 10 || c.advertIntervalMs > 40_950) {
-    bad('advert_interval', 'VRRPv3 needs a multiple of 10 ms, 10 ms..40.95 s');
+    bad(['advert_interval'], `VRRP version 3 needs a multiple of 10ms from 10ms to 40.95s, got ${c.advertIntervalMs}ms`);
   }
-  if (c.vips.length === 0) bad('vips', 'at least one virtual address');
+  if (c.vips.length === 0) bad(['vips'], 'at least one virtual address');
   const family = instanceFamily(c);
   const addressProblem = (text: string): string | undefined => {
     const parsed = parseIp(text);
     if (!parsed.ok) return parsed.reason;
     if (parsed.family === family) return undefined;
-    return `expected an IPv${family} address (all addresses of an instance share one family)`;
+    return `expected an ${familyText(family)} address like the instance's VIPs, got ${text}`;
   };
   c.vips.forEach((vip, i) => {
     const { address, prefixLength } = splitPrefix(vip);
-    const problem = addressProblem(address);
-    if (problem) bad(`vips[${i}]`, problem);
-    if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > (family === 4 ? 32 : 128)) bad(`vips[${i}]`, `bad prefix length in "${vip}"`);
+    const parsed = parseIp(address);
+    if (!parsed.ok) bad(['vips', i], parsed.reason);
+    else if (parsed.family !== family) bad(['vips', i], `${familyText(parsed.family)} address in an instance whose first VIP is ${familyText(family)}: one instance carries one address family`);
+    const max = parsed.ok && parsed.family === 6 ? 128 : 32;
+    if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > max) bad(['vips', i], `bad prefix length in "${vip}"`);
   });
-  if (family === 6 && c.version === 2) bad('version', 'VRRPv2 is IPv4 only; IPv6 VIPs need version 3');
+  if (family === 6 && c.version === 2) bad(['version'], 'VRRPv2 is IPv4 only: use version: 3 for IPv6 VIPs');
   if (c.authPassword !== undefined) {
-    if (c.version !== 2) bad('auth_password', 'authentication exists only in VRRPv2');
-    if (Buffer.byteLength(c.authPassword) > 8 || c.authPassword.length === 0) bad('auth_password', '1..8 bytes');
+    if (c.version !== 2) bad(['auth'], 'authentication exists only in VRRP version 2 (RFC 5798 removed it); remove auth or set version: 2');
+    // The advert carries 8 bytes of password: count bytes, not characters.
+    if (Buffer.byteLength(c.authPassword) > 8 || c.authPassword.length === 0) bad(['auth', 'password'], `expected 1 to 8 bytes (UTF-8), got ${Buffer.byteLength(c.authPassword)}`);
   }
-  c.unicastPeers.forEach((peer, i) => {
-    const problem = addressProblem(peer);
-    if (problem) bad(`unicast_peers[${i}]`, problem);
-  });
   const peerIndex = new Map<string, number>();
   c.unicastPeers.forEach((peer, i) => {
+    const problem = addressProblem(peer);
+    if (problem) bad(['unicast_peers', i], problem);
     const canonical = canonicalIpOrSelf(peer);
     const first = peerIndex.get(canonical);
-    if (first !== undefined) bad(`unicast_peers[${i}]`, `the same address as unicast_peers[${first}]`);
+    if (first !== undefined) bad(['unicast_peers', i], `${peer} is already unicast_peers[${first}]`);
     else peerIndex.set(canonical, i);
   });
   const sourceProblem = c.sourceAddress === undefined ? undefined : addressProblem(c.sourceAddress);
-  if (sourceProblem) bad('source_address', sourceProblem);
+  if (sourceProblem) bad(['unicast_source'], sourceProblem);
   if (c.vipLabel !== undefined && (family !== 4 || !c.vipLabel.startsWith(`${c.interface}:`) || c.vipLabel.length > 15)) {
-    bad('vip_label', `an IPv4 label "${c.interface}:NAME" of at most 15 characters`);
+    bad(['vip_label'], `an IPv4 address label "${c.interface}:NAME" of at most 15 characters, got "${c.vipLabel}"${family === 4 ? '' : ' on an IPv6 instance'}`);
   }
-  if (!Number.isInteger(c.garp.count) || c.garp.count < 0) bad('garp.count', 'a non-negative integer');
-  if (c.garp.intervalMs < 0) bad('garp.interval', 'non-negative');
-  if (c.garp.refreshMs < 0) bad('garp.refresh', 'non-negative');
-  if (c.garp.delayMs < 0) bad('garp.delay', 'non-negative');
+  if (!Number.isInteger(c.garp.count) || c.garp.count < 0) bad(['garp', 'count'], 'a non-negative integer');
+  if (c.garp.intervalMs < 0) bad(['garp', 'interval'], 'non-negative');
+  if (c.garp.refreshMs < 0) bad(['garp', 'refresh'], 'non-negative');
+  if (c.garp.delayMs < 0) bad(['garp', 'delay'], 'non-negative');
   const vips = new Set(c.vips.map(canonicalPrefixed));
   for (const vip of Object.keys(c.vipInterfaces ?? {})) {
     if (vips.has(canonicalPrefixed(vip))) continue;
-    bad('vips', `an interface is given for ${vip}, which is not one of the VIPs`);
+    bad(['vips'], `an interface is given for ${vip}, which is not one of the VIPs`);
   }
-  const weights = [...c.track.interfaces, ...c.track.services, ...c.track.scripts].map((t) => ['track', t.name, t.weight] as const);
-  for (const [, name, weight] of weights) if (!Number.isInteger(weight) || weight < -253 || weight > 253) bad(`track.${name}.weight`, 'an integer -253..253');
-  for (const s of c.track.scripts) if (s.command.length === 0) bad(`track.scripts.${s.name}.command`, 'a command');
-  return errors;
+  const weighted = { interfaces: c.track.interfaces, services: c.track.services, scripts: c.track.scripts };
+  for (const [kind, list] of Object.entries(weighted)) {
+    list.forEach((t, j) => {
+      if (!Number.isInteger(t.weight) || Math.abs(t.weight) > TRACK_WEIGHT_MAX) {
+        bad(['track', kind, j, 'weight'], `expected an integer from -${TRACK_WEIGHT_MAX} to ${TRACK_WEIGHT_MAX} (keepalived's range), got ${t.weight}`);
+      }
+    });
+  }
+  c.track.scripts.forEach((s, j) => { if (s.command.length === 0) bad(['track', 'scripts', j, 'command'], 'a command'); });
+  return problems;
+}
+
+/** "track.interfaces[0].weight" */
+export function vrrpPathText(path: ReadonlyArray<string | number>): string {
+  return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');
+}
+
+/** Every problem with a config, as "key: message" (empty = valid). */
+export function validateVrrpInstanceConfig(c: VrrpInstanceConfig): string[] {
+  return vrrpInstanceProblems(c).map((p) => `${vrrpPathText(p.path)}: ${p.message}`);
 }

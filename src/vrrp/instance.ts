@@ -1,21 +1,25 @@
-// One VRRP instance at work: the pure state machine driven by a clock, adverts
-// on the wire, tracked objects folded into the effective priority, VIPs moved
-// and announced, events published. The agent constructs one per `vrrp:` entry.
-import { systemClock, type Clock, type TimerHandle } from '../clock.js';
+// One VRRP instance at work: the driver. It runs the pure state machine on a clock,
+// sends and receives adverts, and carries out the machine's actions through its
+// parts: the VIP queue, the announcements and the tracking (one file each).
+// The agent constructs one per `vrrp:` entry.
+import { isDeepStrictEqual } from 'node:util';
+import { setDeadlineTimer, systemClock, type Clock, type TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
 import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from './accept.js';
+import { addressSetKey, MismatchLogLimit } from './address-mismatch.js';
+import { Announcements } from './announcements.js';
 import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
 import { canonicalIpOrSelf } from '../net/address.js';
-import { ipToBytes } from '../net/sockaddr.js';
-import { Debounced } from './debounce.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
 import { DROP_REASONS, encodeAdvert, passwordAuthData, AUTH_NONE, AUTH_SIMPLE_PASSWORD, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, type DropReason } from './packet.js';
-import { effectivePriority, type TrackedStatus, type TrackKind } from './priority.js';
-import type { AdvertChannel, Announcer, InterfaceAddress, LinkState, VrrpIo } from './ports.js';
+import type { TrackKind } from './priority.js';
+import type { AdvertChannel, LinkState, VrrpIo } from './ports.js';
 import type { SyncCommand, SyncMember, SyncMemberView, VrrpSyncGroup } from './sync-group.js';
-import { TrackFileWatcher } from './track-file.js';
-import { TrackScriptRunner, type ScriptRun } from './track-script.js';
+import type { ScriptRun } from './track-script.js';
+import { Tracking } from './tracking.js';
+import { placeVips, vipInterfaceOf } from './vip-placement.js';
+import { VipQueue, type VipOp } from './vip-queue.js';
 
 export type SyncDaemonRole = 'master' | 'backup' | 'none';
 
@@ -79,33 +83,17 @@ function emptyCounters(): VrrpCounters {
   };
 }
 
-const trackKey = (kind: TrackKind, name: string): string => `${kind}/${name}`;
-const TIMER_GRANULARITY_MS = 1;
-
 export class VrrpInstance implements SyncMember {
   private config: VrrpInstanceConfig;
   private readonly clock: Clock;
   private fsm: FsmSnapshot | undefined;
   private timer: TimerHandle | undefined;
   private channel: AdvertChannel | undefined;
-  private announcer: Announcer | undefined;
-  /** Announcers of the other interfaces VIPs live on, by interface name. */
-  private vipAnnouncers = new Map<string, Announcer>();
+  private readonly announcements: Announcements;
   private policy: AcceptPolicy | undefined;
   private link: LinkState | undefined;
-  private readonly tracked = new Map<string, TrackedStatus>();
-  private readonly linkDebounce = new Map<string, Debounced>();
-  private unwatch: (() => void)[] = [];
-  private scripts: TrackScriptRunner[] = [];
-  private files: TrackFileWatcher[] = [];
-  private vipQueue: Promise<void> = Promise.resolve();
-  private vipOpsPending = 0;
-  /** Whether every queued VIP change has already been handed to the kernel. */
-  private vipsIssued = true;
-  /** The pending announcements of the burst under way; each leaves the set when it fires (at most garp.count - 1). */
-  private readonly burstTimers = new Set<TimerHandle>();
-  private refreshTimer: TimerHandle | undefined;
-  private delayedBurstTimer: TimerHandle | undefined;
+  private readonly tracking: Tracking;
+  private readonly vipQueue: VipQueue;
   private readonly stateHandlers = new Set<(change: StateChange) => void>();
   private counters = emptyCounters();
   private receiveQueueDropsBefore = 0;
@@ -121,6 +109,22 @@ export class VrrpInstance implements SyncMember {
     if (errors.length) throw new Error(`vrrp instance ${config.name}: ${errors.join('; ')}`);
     this.config = config;
     this.clock = deps.clock ?? systemClock;
+    this.vipQueue = new VipQueue(deps.io.host, (err, op, vip) => this.onVipError(err, op, vip.iface, vip.address.address));
+    this.announcements = new Announcements({
+      io: deps.io, clock: this.clock, netns: deps.netns,
+      config: () => this.config,
+      isMaster: () => this.fsm?.state === 'master',
+      onSent: (addresses) => { this.counters.announcementsSent += addresses; },
+      onSendError: (err, iface) => {
+        this.counters.sendErrors++;
+        this.deps.log?.warn({ err, instance: this.name, interface: iface }, 'vrrp: gratuitous ARP/NA failed');
+      },
+    });
+    this.tracking = new Tracking({
+      host: deps.io.host, clock: this.clock, runScript: deps.runScript, trackFilePollMs: deps.trackFilePollMs,
+      onChange: () => this.reevaluate(),
+      onOwnLink: (link) => { this.link = link; },
+    });
   }
 
   get name(): string {
@@ -149,11 +153,10 @@ export class VrrpInstance implements SyncMember {
       multicast: this.config.unicastPeers.length === 0, ...(netns ? { netns } : {}),
     });
     try {
-      this.announcer = io.openAnnouncer({ interfaceIndex: link.index, mac: link.mac, ...(netns ? { netns } : {}) });
-      await this.openVipAnnouncers(this.config);
+      await this.announcements.open(link);
     } catch (err) {
       this.channel.close();
-      this.closeAnnouncers();
+      this.announcements.close();
       throw err;
     }
     this.policy = this.acceptPolicy(source);
@@ -163,14 +166,16 @@ export class VrrpInstance implements SyncMember {
     this.deps.syncGroup?.add(this);
 
     try {
-      await this.startTracking(link);
+      // Statuses kept since a stop (for status()) would otherwise outlive their config.
+      this.tracking.clear();
+      await this.tracking.start(this.config, link);
     } catch (err) {
-      this.stopTracking();
-      this.tracked.clear();
+      this.tracking.stop();
+      this.tracking.clear();
       this.running = false;
       this.deps.syncGroup?.remove(this.name);
       this.channel.close();
-      this.closeAnnouncers();
+      this.announcements.close();
       this.channel = undefined;
       throw err;
     }
@@ -188,35 +193,14 @@ export class VrrpInstance implements SyncMember {
     this.dispatch({ type: 'stop' });
     this.running = false;
     this.timer?.cancel();
-    this.stopAnnouncing();
-    this.stopTracking();
+    this.announcements.stop();
+    this.tracking.stop();
     this.deps.syncGroup?.remove(this.name);
-    await this.vipQueue;
+    await this.vipQueue.settled();
     this.receiveQueueDropsBefore += this.channel?.receiveQueueDrops?.() ?? 0;
     this.channel?.close();
-    this.closeAnnouncers();
+    this.announcements.close();
     this.channel = undefined;
-  }
-
-  /** Opens an announcer for each other interface the config puts VIPs on, and closes those no longer used. */
-  private async openVipAnnouncers(config: VrrpInstanceConfig): Promise<void> {
-    const wanted = otherVipInterfaces(config);
-    const netns = this.deps.netns;
-    // New ones first: if an interface is missing, the running config keeps what it uses.
-    for (const name of wanted.filter((n) => !this.vipAnnouncers.has(n))) {
-      const link = await this.deps.io.host.link(name);
-      this.vipAnnouncers.set(name, this.deps.io.openAnnouncer({ interfaceIndex: link.index, mac: link.mac, ...(netns ? { netns } : {}) }));
-    }
-    for (const [name, announcer] of this.vipAnnouncers) {
-      if (!wanted.includes(name)) { announcer.close(); this.vipAnnouncers.delete(name); }
-    }
-  }
-
-  private closeAnnouncers(): void {
-    this.announcer?.close();
-    this.announcer = undefined;
-    for (const a of this.vipAnnouncers.values()) a.close();
-    this.vipAnnouncers.clear();
   }
 
   /** The counters, with the kernel's receive-queue drops of every socket this instance has had (they reset with a socket). */
@@ -264,38 +248,28 @@ export class VrrpInstance implements SyncMember {
       await this.start();
       return;
     }
-    await this.openVipAnnouncers(next);
+    await this.announcements.openVipAnnouncers(next);
     this.config = next;
     this.policy = this.acceptPolicy(this.channel!.sourceAddress);
-    if (JSON.stringify(prev.track) !== JSON.stringify(next.track) || JSON.stringify(prev.linkDebounce) !== JSON.stringify(next.linkDebounce)) {
-      // Statuses reported from outside (service quorum) and learned ones carry over.
-      const previous = new Map([...this.tracked].map(([k, v]) => [k, v.value]));
-      this.stopTracking();
-      this.tracked.clear();
-      await this.startTracking(this.link!);
-      for (const [key, status] of this.tracked) {
-        if (status.kind !== 'interface' && previous.has(key)) status.value = previous.get(key)!;
-      }
+    if (!isDeepStrictEqual(prev.track, next.track) || !isDeepStrictEqual(prev.linkDebounce, next.linkDebounce)) {
+      await this.tracking.restart(next, this.link!);
     }
     this.dispatch({ type: 'config', config: this.fsmConfig(this.channel!.sourceAddress) });
     this.reevaluate();
     if (this.fsm?.state !== 'master') return;
     const placed = (c: VrrpInstanceConfig): string[] => c.vips.map((v) => `${v}@${vipInterfaceOf(c, v)}`);
-    const vipsChanged = JSON.stringify(placed(prev)) !== JSON.stringify(placed(next)) || prev.vipLabel !== next.vipLabel;
+    const vipsChanged = !isDeepStrictEqual(placed(prev), placed(next)) || prev.vipLabel !== next.vipLabel;
     if (vipsChanged) {
       this.queueVipList(prev.vips.filter((v) => !placed(next).includes(`${v}@${vipInterfaceOf(prev, v)}`)), 'remove', prev);
       this.queueVips('add');
       this.announceAfterVips();
     }
-    if (vipsChanged || JSON.stringify(prev.garp) !== JSON.stringify(next.garp)) this.scheduleRefresh();
+    if (vipsChanged || !isDeepStrictEqual(prev.garp, next.garp)) this.announcements.scheduleRefresh();
   }
 
   /** Reports a tracked object's status: services' quorum (up), scripts, files (value). */
   setTracked(kind: TrackKind, name: string, value: boolean | number): void {
-    const entry = this.tracked.get(trackKey(kind, name));
-    if (!entry || entry.value === value) return;
-    entry.value = value;
-    this.reevaluate();
+    this.tracking.set(kind, name, value);
   }
 
   // ---- sync group ---------------------------------------------------------
@@ -359,33 +333,14 @@ export class VrrpInstance implements SyncMember {
     if (!this.running || !this.fsm) return;
     const at = nextDeadline(this.fsm);
     if (at === undefined) return;
-    // Timers have whole-millisecond granularity and start from the event loop's
-    // cached time: a fractional delay (skew is 609.375 ms at priority 100) would
-    // fire early, find the deadline not reached and re-arm for another 1-2 ms.
-    // Round up, and count a deadline less than a millisecond away as reached.
-    // A backup's Master_Down_Timer decides the failover time: on the real clock
-    // it wakes a little early and yields until the exact deadline.
+    // A backup's Master_Down_Timer decides the failover time (skew alone is 609.375 ms
+    // at priority 100): on the real clock it wakes a little early and yields until the
+    // exact deadline.
     const spinMs = this.fsm.state === 'backup' ? this.deps.precisionSpinMs ?? (this.clock === systemClock ? 2 : 0) : 0;
-    const delay = Math.max(0, at - this.clock.now());
-    const fire = (): void => {
+    this.timer = setDeadlineTimer(this.clock, at, (now) => {
       this.timer = undefined;
-      const now = this.clock.now();
-      this.dispatch({ type: 'tick' }, now >= at - TIMER_GRANULARITY_MS ? Math.max(now, at) : now);
-    };
-    if (spinMs > 0 && delay > spinMs) {
-      this.timer = this.clock.setTimer(Math.floor(delay - spinMs), () => {
-        let cancelled = false;
-        this.timer = { cancel: () => { cancelled = true; } };
-        const wait = (): void => {
-          if (cancelled) return;
-          if (this.clock.now() >= at) fire();
-          else setImmediate(wait);
-        };
-        wait();
-      });
-      return;
-    }
-    this.timer = this.clock.setTimer(Math.ceil(delay), fire);
+      this.dispatch({ type: 'tick' }, now);
+    }, { spinMs });
   }
 
   private execute(action: FsmAction): void {
@@ -397,14 +352,14 @@ export class VrrpInstance implements SyncMember {
         this.queueVips('add');
         return;
       case 'remove-vips':
-        this.stopAnnouncing();
+        this.announcements.stop();
         this.queueVips('remove');
         return;
       case 'announce':
         this.announceAfterVips();
         if (action.reason === 'became-master') {
-          this.scheduleRefresh();
-          this.scheduleDelayedBurst();
+          this.announcements.scheduleRefresh();
+          this.announcements.scheduleDelayedBurst();
         }
         return;
       case 'transition':
@@ -442,120 +397,23 @@ export class VrrpInstance implements SyncMember {
     }
   }
 
-  /** The label names the instance's interface ("eth0:web"): it applies to the VIPs on that interface only. */
-  private vipAddress(v: string, iface: string): InterfaceAddress {
-    const labelled = this.config.vipLabel && this.family === 4 && iface === this.config.interface;
-    return { ...splitPrefix(v), ...(labelled ? { label: this.config.vipLabel } : {}) };
-  }
-
-  private queueVips(op: 'add' | 'remove'): void {
+  private queueVips(op: VipOp): void {
     this.queueVipList(this.config.vips, op);
   }
 
-  /**
-   * VIP changes run in order, one after another, whatever their latency. When
-   * nothing is pending they are issued at once, in this call: the kernel has
-   * applied them when the host returns, so the announcement need not wait for
-   * the acknowledgement (a millisecond or two of failover time).
-   */
-  private queueVipList(vips: string[], op: 'add' | 'remove', placement: VrrpInstanceConfig = this.config): void {
-    const host = this.deps.io.host;
-    const placed = vips.map((v) => {
-      const iface = vipInterfaceOf(placement, v);
-      return { iface, address: this.vipAddress(v, iface) };
-    });
-    const run = (): Promise<void> => Promise.all(placed.map(async ({ iface, address: a }) => {
-      try {
-        if (op === 'add') await host.addAddress(iface, a);
-        else await host.removeAddress(iface, a);
-      } catch (err) {
-        this.counters.vipErrors++;
-        this.deps.log?.error({ err, instance: this.name, address: a.address, interface: iface }, `vrrp: ${op} VIP failed`);
-      }
-    })).then(() => undefined);
-    const idle = this.vipOpsPending === 0;
-    this.vipOpsPending++;
-    const settled = (): void => { this.vipOpsPending--; };
-    this.vipsIssued = idle;
-    this.vipQueue = (idle ? run() : this.vipQueue.then(run)).then(settled, settled);
+  /** Queues a change of `vips`, placed on the interfaces `placement` gives them. */
+  private queueVipList(vips: string[], op: VipOp, placement: VrrpInstanceConfig = this.config): void {
+    this.vipQueue.queue(op, placeVips(vips, placement, { interface: this.config.interface, vipLabel: this.config.vipLabel, family: this.family }));
+  }
+
+  private onVipError(err: unknown, op: VipOp, iface: string, address: string): void {
+    this.counters.vipErrors++;
+    this.deps.log?.error({ err, instance: this.name, address, interface: iface }, `vrrp: ${op} VIP failed`);
   }
 
   /** Announces once the VIPs are in place: at once if they were issued now, else after the queue. */
   private announceAfterVips(): void {
-    if (this.vipsIssued) this.announce();
-    else this.vipQueue = this.vipQueue.then(() => this.announce());
-  }
-
-  /** One burst: `count` announcements `interval` apart. A burst still under way is replaced, not added to. */
-  private announce(): void {
-    if (this.fsm?.state !== 'master' || !this.announcer) return;
-    const { count, intervalMs } = this.config.garp;
-    const byInterface = new Map<string, string[]>();
-    for (const v of this.config.vips) {
-      const iface = vipInterfaceOf(this.config, v);
-      byInterface.set(iface, [...(byInterface.get(iface) ?? []), splitPrefix(v).address]);
-    }
-    const once = (): void => {
-      if (this.fsm?.state !== 'master' || !this.announcer) return;
-      for (const [iface, addresses] of byInterface) {
-        const announcer = iface === this.config.interface ? this.announcer : this.vipAnnouncers.get(iface);
-        if (!announcer) continue;
-        try {
-          announcer.announce(addresses);
-          this.counters.announcementsSent += addresses.length;
-        } catch (err) {
-          this.counters.sendErrors++;
-          this.deps.log?.warn({ err, instance: this.name, interface: iface }, 'vrrp: gratuitous ARP/NA failed');
-        }
-      }
-    };
-    if (count <= 0) return;
-    this.cancelBurst();
-    once();
-    for (let i = 1; i < count; i++) {
-      const timer = this.clock.setTimer(i * intervalMs, () => {
-        this.burstTimers.delete(timer);
-        once();
-      });
-      this.burstTimers.add(timer);
-    }
-  }
-
-  private cancelBurst(): void {
-    for (const t of this.burstTimers) t.cancel();
-    this.burstTimers.clear();
-  }
-
-  private scheduleRefresh(): void {
-    this.refreshTimer?.cancel();
-    this.refreshTimer = undefined;
-    const { refreshMs } = this.config.garp;
-    if (refreshMs <= 0) return;
-    this.refreshTimer = this.clock.setTimer(refreshMs, () => {
-      this.refreshTimer = undefined;
-      if (this.fsm?.state !== 'master') return;
-      this.announce();
-      this.scheduleRefresh();
-    });
-  }
-
-  private scheduleDelayedBurst(): void {
-    this.delayedBurstTimer?.cancel();
-    this.delayedBurstTimer = undefined;
-    const { delayMs } = this.config.garp;
-    if (delayMs <= 0) return;
-    this.delayedBurstTimer = this.clock.setTimer(delayMs, () => {
-      this.delayedBurstTimer = undefined;
-      this.announce();
-    });
-  }
-
-  private stopAnnouncing(): void {
-    this.cancelBurst();
-    this.refreshTimer?.cancel();
-    this.refreshTimer = undefined;
-    this.delayedBurstTimer?.cancel();
-    this.delayedBurstTimer = undefined;
+    this.vipQueue.afterIssued(() => this.announcements.burst());
   }
 
   private onTransition(from: VrrpState, to: VrrpState, reason: TransitionReason): void {
@@ -617,54 +475,8 @@ export class VrrpInstance implements SyncMember {
       `vrrp ${this.name}: adverts from ${source} carry addresses [${advertised.join(', ')}], ours are [${mine.join(', ')}]: the two directors' VIP lists differ`);
   }
 
-  // ---- tracking -----------------------------------------------------------
-
-  private async startTracking(link: LinkState): Promise<void> {
-    const c = this.config;
-    const host = this.deps.io.host;
-    // Our own interface going down always means FAULT (weight 0).
-    const interfaces = [{ name: c.interface, weight: 0 }, ...c.track.interfaces.filter((t) => t.name !== c.interface)];
-    const ownWeight = c.track.interfaces.find((t) => t.name === c.interface);
-    if (ownWeight) interfaces[0] = ownWeight;
-    for (const t of interfaces) {
-      const initial = t.name === link.name ? link : await host.link(t.name).catch(() => undefined);
-      const status: TrackedStatus = { kind: 'interface', name: t.name, weight: t.weight, value: initial?.up ?? false };
-      this.tracked.set(trackKey('interface', t.name), status);
-      const debounced = new Debounced(status.value as boolean, c.linkDebounce, this.clock, (up) => this.setTracked('interface', t.name, up));
-      this.linkDebounce.set(t.name, debounced);
-      this.unwatch.push(host.watchLink(t.name, (l) => {
-        if (t.name === c.interface) this.link = l;
-        debounced.report(l.up);
-      }));
-    }
-    for (const s of c.track.services) this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, value: true });
-    for (const s of c.track.scripts) {
-      const runner = new TrackScriptRunner(s, this.clock, (up) => this.setTracked('script', s.name, up), this.deps.runScript);
-      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, value: true });
-      this.scripts.push(runner);
-      runner.start();
-    }
-    for (const f of c.track.files) {
-      const watcher = new TrackFileWatcher(f.path, this.clock, (v) => this.setTracked('file', f.path, v), this.deps.trackFilePollMs);
-      await watcher.start();
-      this.tracked.set(trackKey('file', f.path), { kind: 'file', name: f.path, weight: f.weight, value: watcher.value });
-      this.files.push(watcher);
-    }
-  }
-
-  private stopTracking(): void {
-    for (const u of this.unwatch) u();
-    this.unwatch = [];
-    for (const d of this.linkDebounce.values()) d.cancel();
-    this.linkDebounce.clear();
-    for (const s of this.scripts) s.stop();
-    this.scripts = [];
-    for (const f of this.files) f.stop();
-    this.files = [];
-  }
-
   private computePriority(): { priority: number; fault: boolean } {
-    const result = effectivePriority(this.config.priority, [...this.tracked.values()]);
+    const result = this.tracking.priority(this.config.priority);
     this.faults = result.faultedBy;
     return result;
   }
@@ -675,51 +487,6 @@ export class VrrpInstance implements SyncMember {
     if (priority !== this.fsm.priority) this.dispatch({ type: 'priority', priority });
     if (fault !== this.fsm.ownFault) this.dispatch({ type: 'fault', fault });
   }
-}
-
-/**
- * Which advert-address mismatches are worth a log line: a signature not among the last
- * MEMORY logged, and no more than PER_WINDOW lines per WINDOW_MS. The counter counts them all.
- */
-class MismatchLogLimit {
-  static readonly MEMORY = 16;
-  static readonly PER_WINDOW = 10;
-  static readonly WINDOW_MS = 60_000;
-  private readonly logged = new Map<string, true>();
-  private lineTimes: number[] = [];
-
-  shouldLog(signature: string, now: number): boolean {
-    if (this.logged.has(signature)) {
-      this.logged.delete(signature);
-      this.logged.set(signature, true);
-      return false;
-    }
-    this.lineTimes = this.lineTimes.filter((t) => now - t < MismatchLogLimit.WINDOW_MS);
-    if (this.lineTimes.length >= MismatchLogLimit.PER_WINDOW) return false;
-    this.lineTimes.push(now);
-    this.logged.set(signature, true);
-    if (this.logged.size > MismatchLogLimit.MEMORY) this.logged.delete(this.logged.keys().next().value!);
-    return true;
-  }
-
-  clear(): void {
-    this.logged.clear();
-  }
-}
-
-/** A canonical, order-free key of an address list; an IPv6 link-local entry (fe80::/10) is a router's own, not a VIP, and is left out. */
-function addressSetKey(addresses: string[]): string {
-  return addresses.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
-}
-
-/** The interface a VIP entry goes on: its own, or the instance's. */
-export function vipInterfaceOf(c: Pick<VrrpInstanceConfig, 'interface' | 'vipInterfaces'>, vip: string): string {
-  return c.vipInterfaces?.[vip] ?? c.interface;
-}
-
-/** The interfaces other than the instance's that carry VIPs, sorted. */
-export function otherVipInterfaces(c: Pick<VrrpInstanceConfig, 'interface' | 'vipInterfaces' | 'vips'>): string[] {
-  return [...new Set(c.vips.map((v) => vipInterfaceOf(c, v)).filter((i) => i !== c.interface))].sort();
 }
 
 /** keepalived's default source: the interface's first IPv4 address that is not a VIP, or its IPv6 link-local. */

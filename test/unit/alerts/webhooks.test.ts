@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { Webhook, WebhookVerificationError } from 'standardwebhooks';
 import type { ServerResponse } from 'node:http';
 import { FakeClock } from '../../../src/clock.js';
-import { EventBus, type AgentEvent } from '../../../src/events.js';
+import { EventBus, type AgentEvent, type EventInput } from '../../../src/events.js';
 import { WebhookDispatcher } from '../../../src/alerts/webhooks.js';
 import { verifySignature } from '../../../src/alerts/signature.js';
 import { ok, startReceiver, waitFor, type Received } from './receiver.js';
 
-const takeover = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
+const takeover: EventInput = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
 
 test('each delivery is the AgentEvent as JSON, signed the Standard Webhooks way (verified by the standardwebhooks package)', async (t) => {
   const receiver = await startReceiver((_r, _i, res) => ok(res));

@@ -93,7 +93,7 @@ describe('config cross-field rules', () => {
       'failoverd.yaml:6:22 vrrp[0].advert_interval: VRRP version 3 needs a multiple of 10ms from 10ms to 40.95s, got 45000ms',
     ]);
     assert.deepEqual(errorsOf(edit(7, '    version: 2\n    vips: ["2001:db8::1"]').replace('vip: 10.6.2.195', 'vip: 2001:db8::1').replace(/10\.6\.2\.19([12])/g, '2001:db8::$1')), [
-      'failoverd.yaml:7:14 vrrp[0].version: VRRP version 2 carries only IPv4 addresses; use version: 3 for IPv6 VIPs',
+      'failoverd.yaml:7:14 vrrp[0].version: VRRPv2 is IPv4 only: use version: 3 for IPv6 VIPs',
     ]);
     assert.deepEqual(errorsOf(edit(6, '    version: 2\n    checksum: without_pseudo_header')), [
       'failoverd.yaml:7:15 vrrp[0].checksum: checksum applies only to VRRP version 3 over IPv4',

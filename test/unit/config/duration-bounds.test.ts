@@ -8,11 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { isSeq, parseDocument } from 'yaml';
-import { parseDuration as parseApiDuration } from '../../../src/api/duration.js';
 import { ApiClient } from '../../../src/api/client.js';
-import { ApiServer } from '../../../src/api/server.js';
+import { ApiServer, FORCE_BACKUP_RANGE } from '../../../src/api/server.js';
 import { MAX_TIMER_DELAY_MS, systemClock } from '../../../src/clock.js';
-import { MAX_DURATION_MS, parseDuration } from '../../../src/config/duration.js';
+import { MAX_DURATION_MS, parseDuration, parseDurationArgument } from '../../../src/config/duration.js';
 import { formatConfigError, formatPath } from '../../../src/config/index.js';
 import { fakeAgent } from '../api/fake-agent.js';
 import { BASE, edit, errorsOf, load } from './config-text.js';
@@ -20,6 +19,7 @@ import { fakePlugins } from './fake-plugins.js';
 import { schemaKeys } from './schema-paths.js';
 
 const DAY = 86_400_000;
+const parseApiDuration = (value: unknown): number => parseDurationArgument(value, FORCE_BACKUP_RANGE);
 
 describe('config durations are bounded', () => {
   it('garp.refresh: 25d is rejected at file:line:col with its key and the allowed range', () => {

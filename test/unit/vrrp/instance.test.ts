@@ -387,8 +387,8 @@ test('1,000 forged priority-1 adverts in an interval: the master answers once; b
     { family: 4, source: '192.0.2.66', destination: '224.0.0.18' },
   );
   const burstTimers = (): number => {
-    const timers = (a.instance as unknown as { burstTimers: Set<unknown> | unknown[] }).burstTimers;
-    return timers instanceof Set ? timers.size : timers.length;
+    const timers = (a.instance as unknown as { announcements: { burstTimers: Set<unknown> } }).announcements.burstTimers;
+    return timers.size;
   };
   const advertsBefore = a.instance.status().counters.advertsSent;
   const announcementsBefore = segment.announcements.length;
@@ -452,4 +452,24 @@ test('adverts alternating between address sets, or cycling through many, log few
   assert.ok(mismatchLines() <= 12, `${mismatchLines()} lines after 1,000 distinct sets in 10 s`);
   assert.equal(instance.status().counters.addressMismatches, 167 + 167 + 1000, 'every mismatch is counted');
   await instance.stop();
+});
+
+test('update() with a new VRID forgets the tracked objects the new config no longer has', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('n');
+  const track = { interfaces: [], services: [{ name: 'db', weight: 0 }, { name: 'web-80', weight: -50 }], scripts: [], files: [] };
+  const a = router(segment, clock, bus, 1, { priority: 200, track });
+  await a.instance.start();
+  a.instance.setTracked('service', 'db', false);
+  a.instance.setTracked('service', 'web-80', false);
+  await run(clock, 1000);
+  assert.equal(a.instance.status().state, 'fault');
+  assert.deepEqual(a.instance.status().faults, ['service/db']);
+  await a.instance.update({ ...a.config, vrid: 52, track: { interfaces: [], services: [], scripts: [], files: [] } });
+  await run(clock, 5000);
+  assert.deepEqual(a.instance.status().faults, [], 'service/db is no longer tracked');
+  assert.equal(a.instance.status().effectivePriority, 200, 'nor is web-80');
+  assert.equal(a.instance.status().state, 'master');
+  await a.instance.stop();
 });

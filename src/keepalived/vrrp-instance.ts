@@ -1,49 +1,32 @@
-// vrrp_instance and vrrp_sync_group → failoverd vrrp[] entries, with keepalived's own
-// semantics: strict mode drops authentication (keepalived does), a priority left out
-// follows from `state`, AH and reverse tracking have no equivalent and are refused.
+// vrrp_instance → a failoverd vrrp[] entry, with keepalived's own semantics: strict mode
+// drops authentication (keepalived does), a priority left out follows from `state`, AH
+// and reverse tracking have no equivalent and are refused.
 import { isIP } from 'node:net';
+import type { ImportContext, VrrpDefaults } from './context.js';
 import { lossy, notCarried, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
+import { NOTIFY_WHY } from './notify.js';
 import type { KaNode } from './parse.js';
-import { bool, duration, int, ordered, safeName, seconds, type Obj } from './values.js';
+import { bool, duration, int, ordered, safeName, seconds } from './values.js';
+import type { WrittenGarp, WrittenInstance, WrittenTrackedInterface, WrittenVip } from './written.js';
 
-/** What global_defs decides for every instance. */
-export interface VrrpDefaults {
-  version?: number;
-  strict: boolean;
-  startupDelayMs?: number;
-  garp: { count?: number; intervalMs?: number; refreshMs?: number; delayMs?: number };
-  /** global_defs lvs_sync_daemon: the connection-sync daemon follows this instance. */
-  syncDaemon?: { instance: string; interface: string; id?: number; port?: number; group?: string };
-  /** An instance name → its sync group (failoverd name). */
-  syncGroupOf: ReadonlyMap<string, string>;
-}
+/** vrrp[] keys in the order the schema documents them. */
+const INSTANCE_KEYS: (keyof WrittenInstance & string)[] = ['name', 'interface', 'vrid', 'priority', 'version',
+  'advert_interval', 'preempt', 'preempt_delay', 'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp',
+  'track', 'sync_daemon', 'sync_group', 'auth', 'checksum'];
 
-const NOTIFY_WHY = 'failoverd\'s alerts.notify cannot limit a program to one instance or one state, nor pass '
-  + 'the script\'s own arguments; it would run at the wrong times';
+/** The instance's own garp settings, in ms, before global_defs fills the gaps. */
+interface OwnGarp { count?: number | undefined; interval?: number | undefined; refresh?: number | undefined; delay?: number | undefined }
 
-export function convertSyncGroup(node: KaNode): Converted<{ name: string; members: string[] }> {
+export function convertInstance(node: KaNode, ctx: ImportContext): Converted<WrittenInstance> {
+  const defaults = ctx.globals.vrrp;
   const findings: Finding[] = [];
-  const members: string[] = [];
-  for (const c of node.children ?? []) {
-    if (c.keyword === 'group') members.push(...(c.children ?? []).map((m) => m.keyword));
-    else if (c.keyword === 'notify' || c.keyword.startsWith('notify_')) findings.push(notCarried(c, NOTIFY_WHY));
-    else if (c.keyword === 'smtp_alert') {
-      if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email'));
-    }
-    else findings.push(unknownKeyword(c, 'vrrp_sync_group'));
+  const out: WrittenInstance = { name: safeName(node.args[0] ?? 'instance') };
+  if (out.name !== node.args[0]) {
+    findings.push(warning(node, `instance name "${node.args[0] ?? ''}" written as ${String(out.name)}`));
   }
-  return { value: { name: safeName(node.args[0] ?? 'group'), members }, findings };
-}
-
-export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted<Obj> {
-  const findings: Finding[] = [];
-  const out: Obj = { name: safeName(node.args[0] ?? 'instance') };
-  if (out['name'] !== node.args[0]) {
-    findings.push(warning(node, `instance name "${node.args[0] ?? ''}" written as ${String(out['name'])}`));
-  }
-  const vips: Array<string | Obj> = [];
-  const trackInterfaces: Obj[] = [];
-  const garp: Obj = {};
+  const vips: WrittenVip[] = [];
+  const trackInterfaces: WrittenTrackedInterface[] = [];
+  const garp: OwnGarp = {};
   let version: number | undefined;
   let state: string | undefined;
   let strict = defaults.strict;
@@ -53,15 +36,15 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
     const a = c.args;
     switch (c.keyword) {
       case 'state': state = a[0]?.toUpperCase(); break;
-      case 'interface': out['interface'] = a[0]; break;
-      case 'virtual_router_id': out['vrid'] = int(a[0]); break;
-      case 'priority': out['priority'] = int(a[0]); break;
-      case 'advert_int': out['advert_interval'] = durationOf(a[0]); break;
+      case 'interface': out.interface = a[0]; break;
+      case 'virtual_router_id': out.vrid = int(a[0]); break;
+      case 'priority': out.priority = int(a[0]); break;
+      case 'advert_int': out.advert_interval = durationOf(a[0]); break;
       case 'version': version = int(a[0]); break;
       case 'strict_mode': strict = bool(a[0]); break;
-      case 'nopreempt': case 'no_preempt': out['preempt'] = false; break;
+      case 'nopreempt': case 'no_preempt': out.preempt = false; break;
       case 'preempt': break;
-      case 'preempt_delay': out['preempt_delay'] = durationOf(a[0]); break;
+      case 'preempt_delay': out.preempt_delay = durationOf(a[0]); break;
       case 'accept': accept = true; break;
       case 'no_accept': accept = false; break;
       case 'authentication':
@@ -79,9 +62,9 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
           if (vip.value) vips.push(vip.value);
         }
         break;
-      case 'unicast_src_ip': out['unicast_source'] = a[0]; break;
+      case 'unicast_src_ip': out.unicast_source = a[0]; break;
       case 'unicast_peer':
-        out['unicast_peers'] = (c.children ?? []).map((p) => {
+        out.unicast_peers = (c.children ?? []).map((p) => {
           if (p.args.length) findings.push(notCarried(p, 'options after a unicast peer\'s address have no equivalent'));
           return p.keyword;
         });
@@ -93,12 +76,12 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
           if (tracked.value) trackInterfaces.push(tracked.value);
         }
         break;
-      case 'garp_master_repeat': garp['count'] = int(a[0]); break;
-      case 'garp_master_refresh': garp['refresh'] = seconds(a[0]); break;
-      case 'garp_interval': garp['interval'] = seconds(a[0]); break;
-      case 'garp_master_delay': garp['delay'] = seconds(a[0]); break;
-      case 'lvs_sync_daemon_interface': out['sync_daemon'] = { interface: a[0] }; break;
-      case 'old_unicast_checksum': out['checksum'] = 'without_pseudo_header'; break;
+      case 'garp_master_repeat': garp.count = int(a[0]); break;
+      case 'garp_master_refresh': garp.refresh = seconds(a[0]); break;
+      case 'garp_interval': garp.interval = seconds(a[0]); break;
+      case 'garp_master_delay': garp.delay = seconds(a[0]); break;
+      case 'lvs_sync_daemon_interface': out.sync_daemon = { interface: a[0] }; break;
+      case 'old_unicast_checksum': out.checksum = 'without_pseudo_header'; break;
       case 'debug': findings.push(warning(c, 'debug: keepalived log verbosity; set logging.level instead')); break;
       case 'smtp_alert': if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
       case 'notify_master': case 'notify_backup': case 'notify_fault':
@@ -112,45 +95,42 @@ export function convertInstance(node: KaNode, defaults: VrrpDefaults): Converted
     }
   }
   // keepalived: a priority left out is 255 (address owner) for state MASTER, else 100.
-  if (out['priority'] === undefined) out['priority'] = state === 'MASTER' ? 255 : 100;
-  if (state === 'MASTER' && out['priority'] !== 255) {
+  if (out.priority === undefined) out.priority = state === 'MASTER' ? 255 : 100;
+  if (state === 'MASTER' && out.priority !== 255) {
     findings.push(warning(node, 'state MASTER: keepalived announces itself at once on start; failoverd waits one '
       + 'master-down interval as BACKUP, then the same election gives the same master'));
   }
   const firstVip = vips[0];
-  const firstAddress = typeof firstVip === 'string' ? firstVip : String(firstVip?.['address'] ?? '');
+  const firstAddress = typeof firstVip === 'string' ? firstVip : String(firstVip?.address ?? '');
   const family = isIP(firstAddress.split('/')[0]!) === 6 ? 6 : 4;
-  out['version'] = family === 6 ? 3 : version ?? defaults.version ?? 2;
+  out.version = family === 6 ? 3 : version ?? defaults.version ?? 2;
   if (auth) findings.push(...authFindings(auth, out, strict));
   if (strict) findings.push(...strictFindings(node, out, accept));
   else if (accept === false) {
     findings.push(lossy(node, 'no_accept: keepalived installs firewall rules that drop traffic to the VIPs; '
       + 'failoverd installs none'));
   }
-  if (vips.length) out['vips'] = vips;
+  if (vips.length) out.vips = vips;
   else findings.push(lossy(node, 'no virtual_ipaddress: failoverd needs at least one VIP per instance'));
-  if (defaults.startupDelayMs) out['startup_delay'] = duration(defaults.startupDelayMs);
-  if (trackInterfaces.length) out['track'] = { interfaces: trackInterfaces };
+  if (defaults.startupDelayMs) out.startup_delay = duration(defaults.startupDelayMs);
+  if (trackInterfaces.length) out.track = { interfaces: trackInterfaces };
   const garpOut = garpOf(garp, defaults.garp);
-  if (Object.keys(garpOut).length) out['garp'] = garpOut;
+  if (Object.keys(garpOut).length) out.garp = garpOut;
   const global = defaults.syncDaemon;
   if (global && global.instance === node.args[0]) {
-    out['sync_daemon'] = { interface: global.interface, ...(global.id !== undefined ? { sync_id: global.id } : {}),
+    out.sync_daemon = { interface: global.interface, ...(global.id !== undefined ? { sync_id: global.id } : {}),
       ...(global.group ? { group: global.group } : {}), ...(global.port !== undefined ? { port: global.port } : {}) };
   }
-  const sync = out['sync_daemon'] as Obj | undefined;
-  if (sync && sync['sync_id'] === undefined) sync['sync_id'] = out['vrid'];
-  const group = defaults.syncGroupOf.get(node.args[0] ?? '');
-  if (group) out['sync_group'] = group;
-  const keys = ['name', 'interface', 'vrid', 'priority', 'version', 'advert_interval', 'preempt', 'preempt_delay',
-    'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp', 'track', 'sync_daemon', 'sync_group', 'auth',
-    'checksum'];
-  return { value: ordered(out, keys), findings };
+  const sync = out.sync_daemon;
+  if (sync && sync.sync_id === undefined) sync.sync_id = out.vrid;
+  const group = ctx.syncGroupOf.get(node.args[0] ?? '');
+  if (group) out.sync_group = group;
+  return { value: ordered(out, INSTANCE_KEYS), findings };
 }
 
-interface AuthBlock { node: KaNode; typeNode?: KaNode; type?: string; password?: string }
+interface AuthBlock { node: KaNode; typeNode?: KaNode; type?: string | undefined; password?: string | undefined }
 
-function authFindings(auth: AuthBlock, out: Obj, strict: boolean): Finding[] {
+function authFindings(auth: AuthBlock, out: WrittenInstance, strict: boolean): Finding[] {
   const type = auth.type ?? 'PASS';
   if (type === 'AH') {
     return [notCarried(auth.typeNode ?? auth.node, 'failoverd speaks only PASS; the AH peer and failoverd would drop '
@@ -160,34 +140,35 @@ function authFindings(auth: AuthBlock, out: Obj, strict: boolean): Finding[] {
   // keepalived ignores authentication in strict mode and with VRRPv3 (vrrp.c, "does not support authentication").
   const ignored = (why: string) => [warning(auth.node, `authentication: ${why}; not written`)];
   if (strict) return ignored('keepalived ignores it under vrrp_strict, so the adverts carry none');
-  if (out['version'] === 3) return ignored('keepalived ignores it with VRRP version 3');
+  if (out.version === 3) return ignored('keepalived ignores it with VRRP version 3');
   if (!auth.password) return ignored('without auth_pass keepalived sends none');
-  out['auth'] = { password: auth.password.slice(0, 8) };
+  out.auth = { password: auth.password.slice(0, 8) };
   return auth.password.length > 8
     ? [warning(auth.node, 'auth_pass: longer than 8 characters; both send the first 8')]
     : [];
 }
 
 /** vrrp_strict's rules (keepalived.conf(5)) that change what failoverd would do. */
-function strictFindings(node: KaNode, out: Obj, accept: boolean | undefined): Finding[] {
+function strictFindings(node: KaNode, out: WrittenInstance, accept: boolean | undefined): Finding[] {
   const findings: Finding[] = [];
-  const owner = out['priority'] === 255;
+  const owner = out.priority === 255;
   // Strict mode: no_accept unless the address owner, and accept cannot be set with VRRPv2.
-  const accepting = owner || (accept === true && out['version'] === 3);
+  const accepting = owner || (accept === true && out.version === 3);
   if (!accepting) {
     findings.push(lossy(node, 'vrrp_strict: keepalived runs this instance in no_accept mode (it is not the address '
       + 'owner), installing firewall rules that drop traffic to the VIPs; failoverd installs none'));
   }
-  if (Array.isArray(out['unicast_peers']) && out['unicast_peers'].length) {
+  if (out.unicast_peers?.length) {
     findings.push(lossy(node, 'vrrp_strict: keepalived rejects unicast peers in strict mode'));
   }
-  if (out['preempt_delay'] !== undefined) {
+  if (out.preempt_delay !== undefined) {
     findings.push(lossy(node, 'vrrp_strict: keepalived does not support preempt_delay in strict mode'));
   }
   return findings;
 }
 
-function convertTrackedInterface(t: KaNode): Converted<Obj> {
+/** track_interface's entries: INTERFACE [weight N]. */
+function convertTrackedInterface(t: KaNode): Converted<WrittenTrackedInterface> {
   const weightAt = t.args.indexOf('weight');
   const weight = weightAt >= 0 ? int(t.args[weightAt + 1]) : 0;
   const rest = t.args.filter((_, i) => i !== weightAt && i !== weightAt + 1);
@@ -200,14 +181,15 @@ function convertTrackedInterface(t: KaNode): Converted<Obj> {
   return { value: { name: t.keyword, weight }, findings: [] };
 }
 
-function convertVip(v: KaNode): Converted<string | Obj> {
+/** virtual_ipaddress's entries: ADDRESS[/PREFIX] [dev IFACE] [label LABEL]. */
+function convertVip(v: KaNode): Converted<WrittenVip> {
   const [address, ...rest] = [v.keyword, ...v.args];
   if (isIP(address!.split('/')[0]!) === 0) return { findings: [notCarried(v, 'not an IP address')] };
-  const out: Obj = { address: address! };
+  const out: Exclude<WrittenVip, string> = { address: address! };
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i]!;
-    if (word === 'dev') out['interface'] = rest[++i];
-    else if (word === 'label') out['label'] = rest[++i];
+    if (word === 'dev') out.interface = rest[++i];
+    else if (word === 'label') out.label = rest[++i];
     else return { findings: [notCarried(v, `${word}: only dev and label have an equivalent`)] };
   }
   return { value: Object.keys(out).length === 1 ? address! : out, findings: [] };
@@ -218,12 +200,11 @@ const durationOf = (text: string | undefined): string | undefined => {
   return ms === undefined ? undefined : duration(ms);
 };
 
-function garpOf(own: Obj, defaults: VrrpDefaults['garp']): Obj {
-  const pick = (key: string, fallback: number | undefined) => (own[key] as number | undefined) ?? fallback;
-  const count = pick('count', defaults.count);
-  const interval = pick('interval', defaults.intervalMs);
-  const refresh = pick('refresh', defaults.refreshMs);
-  const delay = pick('delay', defaults.delayMs);
+function garpOf(own: OwnGarp, defaults: VrrpDefaults['garp']): WrittenGarp {
+  const count = own.count ?? defaults.count;
+  const interval = own.interval ?? defaults.intervalMs;
+  const refresh = own.refresh ?? defaults.refreshMs;
+  const delay = own.delay ?? defaults.delayMs;
   return {
     ...(count !== undefined ? { count } : {}),
     ...(interval !== undefined ? { interval: duration(interval) } : {}),

@@ -1,0 +1,46 @@
+// The one validation of a parsed config, run by the loader and therefore by
+// `failoverd check`, by `failoverd run` at start and by every reload: the rules across
+// sections (cross.ts) and each module's own rules, which live next to the module they
+// protect and speak in the YAML's keys; here they are only placed under their section.
+import { destinationSpecOf, serviceSpecOf, vrrpInstanceOf } from '../agent/map-config.js';
+import { ipvsServiceProblems } from '../ipvs/rules.js';
+import { vrrpInstanceProblems } from '../vrrp/config.js';
+import { crossCheck, type CrossProblem } from './cross.js';
+import type { ConfigPathSegment } from './errors.js';
+import type { FailoverdConfig, VrrpInstanceConfig } from './schema.js';
+
+export type ConfigProblem = CrossProblem;
+
+/** `raw` is the document as written (some rules tell a missing key from a default). */
+export function validateConfig(config: FailoverdConfig, raw: Record<string, unknown>): ConfigProblem[] {
+  return [...crossCheck(config, raw), ...vrrpProblems(config), ...ipvsProblems(config)];
+}
+
+function vrrpProblems(config: FailoverdConfig): ConfigProblem[] {
+  return config.vrrp.flatMap((v, i) => vrrpInstanceProblems(vrrpInstanceOf(v)).map((p): ConfigProblem => ({
+    severity: 'error',
+    segments: ['vrrp', i, ...yamlPath(v, p.path)],
+    message: p.message,
+  })));
+}
+
+function ipvsProblems(config: FailoverdConfig): ConfigProblem[] {
+  return config.services.flatMap((s, i) => {
+    // Without exactly one of vip and fwmark there is no IPVS service to judge (cross.ts says so).
+    if ((s.vip === undefined) === (s.fwmark === undefined)) return [];
+    return ipvsServiceProblems(serviceSpecOf(s), s.real_servers.map(destinationSpecOf)).map((p): ConfigProblem => ({
+      severity: 'error',
+      segments: ['services', i, ...p.path],
+      message: p.message,
+    }));
+  });
+}
+
+/** The few instance keys that are not written as such in the YAML. */
+function yamlPath(v: VrrpInstanceConfig, path: ReadonlyArray<string | number>): ConfigPathSegment[] {
+  if (path[0] === 'vip_label') {
+    const k = v.vips.findIndex((vip) => vip.label !== undefined);
+    return k >= 0 ? ['vips', k, 'label'] : ['vips'];
+  }
+  return [...path];
+}

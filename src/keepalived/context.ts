@@ -1,0 +1,32 @@
+// What the first pass over a keepalived.conf learns (global_defs, vrrp_sync_group,
+// virtual_server_group), shared read-only by every block converter of the second pass.
+import type { KaNode } from './parse.js';
+import type { WrittenNode } from './written.js';
+
+/** What global_defs decides for every vrrp_instance. */
+export interface VrrpDefaults {
+  version?: number | undefined;
+  strict: boolean;
+  startupDelayMs?: number | undefined;
+  garp: { count?: number | undefined; intervalMs?: number | undefined; refreshMs?: number | undefined; delayMs?: number | undefined };
+  /** global_defs lvs_sync_daemon: the connection-sync daemon follows this instance. */
+  syncDaemon?: { instance: string; interface: string; id?: number | undefined; port?: number | undefined; group?: string | undefined };
+}
+
+export interface GlobalSettings {
+  node?: WrittenNode;
+  vrrp: VrrpDefaults;
+  /** Settings whose effect depends on the rest of the file (IPv6 VIPs, MISC_CHECK scripts). */
+  gnaInterval?: KaNode;
+  scriptUser?: KaNode;
+}
+
+export const noGlobalSettings = (): GlobalSettings => ({ vrrp: { strict: false, garp: {} } });
+
+export interface ImportContext {
+  readonly globals: GlobalSettings;
+  /** An instance's keepalived name → its sync group's failoverd name. */
+  readonly syncGroupOf: ReadonlyMap<string, string>;
+  /** virtual_server_group blocks by name, for the virtual_servers that name one. */
+  readonly serverGroups: ReadonlyMap<string, KaNode>;
+}

@@ -1,0 +1,68 @@
+// real_server → a failoverd real server and its checks. What the service sets (the
+// checkers' timing, forwarding, inhibit_on_failure) is the default; the service
+// converter decides whether the checks are written once on the service or per server.
+import { checkDefaultsFrom, convertChecker, type CheckDefaults } from './checker.js';
+import { forwardingOf } from './forwarding.js';
+import { notCarried, unknownKeyword, type Finding } from './findings.js';
+import type { KaNode } from './parse.js';
+import { bool, int } from './values.js';
+import type { WrittenCheck, WrittenRealServer } from './written.js';
+
+const MISSING_CHECKS = new Set(['DNS_CHECK', 'SMTP_CHECK', 'BFD_CHECK', 'FILE_CHECK', 'PING_CHECK', 'UDP_CHECK']);
+
+/** What a virtual_server hands its real servers. */
+export interface ServiceScope {
+  checkDefaults: CheckDefaults;
+  forwarding: string;
+  inhibit: boolean;
+}
+
+export interface ConvertedRealServer {
+  out: WrittenRealServer;
+  checks: WrittenCheck[];
+  /** inhibit_on_failure, its own or the service's. */
+  inhibit: boolean;
+  findings: Finding[];
+}
+
+export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedRealServer {
+  const findings: Finding[] = [];
+  const out: WrittenRealServer = { address: node.args[0] };
+  if (node.args[1] !== undefined) out.port = int(node.args[1]);
+  const defaults: CheckDefaults = { ...scope.checkDefaults };
+  let inhibit = scope.inhibit;
+  const checkers: KaNode[] = [];
+  for (const c of node.children ?? []) {
+    if (checkDefaultsFrom(c, defaults)) continue;
+    switch (c.keyword) {
+      case 'weight': out.weight = int(c.args[0]); break;
+      case 'lvs_method': case 'lb_kind': {
+        const f = forwardingOf(c);
+        findings.push(...f.findings);
+        if (f.value && f.value.forwarding !== scope.forwarding) out.forwarding = f.value.forwarding;
+        if (f.value?.tunnel) out.tunnel = f.value.tunnel;
+        break;
+      }
+      case 'uthreshold': out.upper_threshold = int(c.args[0]); break;
+      case 'lthreshold': out.lower_threshold = int(c.args[0]); break;
+      case 'inhibit_on_failure': inhibit = bool(c.args[0]); break;
+      case 'smtp_alert': if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
+      case 'notify_up': case 'notify_down':
+        findings.push(notCarried(c, 'failoverd cannot run a program only on this transition with its own arguments'));
+        break;
+      case 'TCP_CHECK': case 'HTTP_GET': case 'SSL_GET': case 'MISC_CHECK': checkers.push(c); break;
+      default:
+        if (MISSING_CHECKS.has(c.keyword)) {
+          findings.push(notCarried(c, 'failoverd has no such check; without it the server would count as always up'));
+        } else findings.push(unknownKeyword(c, 'real_server'));
+    }
+  }
+  if (out.weight === undefined) out.weight = 1;
+  const checks: WrittenCheck[] = [];
+  for (const c of checkers) {
+    const converted = convertChecker(c, defaults);
+    findings.push(...converted.findings);
+    checks.push(...(converted.value ?? []));
+  }
+  return { out, checks, inhibit, findings };
+}
