@@ -16,7 +16,7 @@ const frozen = new Set<number>();
 const now = (): number => performance.timeOrigin + performance.now();
 
 for (let i = 0; i < count; i++) {
-  const server = createServer((req, res) => {
+  const server = createServer((_req, res) => {
     if (frozen.has(i)) return; // hang: keep the socket, never answer
     res.end('ok\n');
   });

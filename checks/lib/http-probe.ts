@@ -103,7 +103,7 @@ function planFor(o: ProbeOptions): Plan {
 // check; with `keepalive` it holds one) but saves building a client per request,
 // which at 10,000 checks a second is most of the cost. Clients idle for two
 // minutes (a removed target) are closed.
-interface CachedClient { client: Client; lastUsed: number; connector?: PlainConnector }
+interface CachedClient { client: Client; lastUsed: number; connector: PlainConnector | undefined }
 const clients = new Map<string, CachedClient>();
 const IDLE_CLIENT_MS = 120_000;
 let sweeper: NodeJS.Timeout | undefined;

@@ -6,25 +6,25 @@ import type { WebhookTemplate } from './template.js';
 // file does not depend on the config module's internals.
 
 export interface WebhookYaml {
-  name?: string;
+  name?: string | undefined;
   url: string;
-  secret?: string;
-  secrets?: string[];
-  events?: string[];
-  timeout?: number;
-  retries?: number;
-  headers?: Record<string, string>;
-  template?: WebhookTemplate;
-  queue_size?: number;
+  secret?: string | undefined;
+  secrets?: string[] | undefined;
+  events?: string[] | undefined;
+  timeout?: number | undefined;
+  retries?: number | undefined;
+  headers?: Record<string, string> | undefined;
+  template?: WebhookTemplate | undefined;
+  queue_size?: number | undefined;
 }
 
 export interface NotifyYaml {
   program: string;
-  events?: string[];
-  timeout?: number;
+  events?: string[] | undefined;
+  timeout?: number | undefined;
 }
 
-export function alertsFromConfig(alerts: { webhooks?: WebhookYaml[]; notify?: NotifyYaml[] }): AlertsConfig {
+export function alertsFromConfig(alerts: { webhooks?: WebhookYaml[] | undefined; notify?: NotifyYaml[] | undefined }): AlertsConfig {
   return {
     webhooks: (alerts.webhooks ?? []).map((w) => ({
       url: w.url,

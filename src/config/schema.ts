@@ -189,14 +189,14 @@ for (const k of CHECK_COMMON_KEYS) knownKeys.add(k);
 
 interface ParsedCheck {
   type: string;
-  interval?: number;
-  timeout?: number;
-  rise?: number;
-  fall?: number;
-  warmup?: number;
-  retry?: number;
-  delay_before_retry?: number;
-  initial?: 'up' | 'down';
+  interval?: number | undefined;
+  timeout?: number | undefined;
+  rise?: number | undefined;
+  fall?: number | undefined;
+  warmup?: number | undefined;
+  retry?: number | undefined;
+  delay_before_retry?: number | undefined;
+  initial?: 'up' | 'down' | undefined;
   /** The plugin's own keys, parsed by its schema (defaults applied). */
   options: Record<string, unknown>;
 }

@@ -52,8 +52,8 @@ export interface CheckStatus {
   up: boolean;
   successes: number;
   failures: number;
-  lastReason?: string;
-  lastLatencyMs?: number;
+  lastReason?: string | undefined;
+  lastLatencyMs?: number | undefined;
 }
 
 export interface RealServerStatus {
@@ -145,7 +145,7 @@ export class HealthMonitor {
   /** scheduler id → where its results go. */
   private checkIndex = new Map<string, { service: string; rsId: string; check: CheckRuntime }>();
   private dirty = new Set<string>();
-  private flushTimer?: TimerHandle;
+  private flushTimer: TimerHandle | undefined;
   private stopped = false;
 
   constructor(private readonly options: HealthMonitorOptions) {

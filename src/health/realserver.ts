@@ -33,7 +33,7 @@ export interface RealServerSpec {
 export interface RealServerHealth {
   up: boolean;
   /** A weight a check asked for; replaces the configured one while set. */
-  dynamicWeight?: number;
+  dynamicWeight?: number | undefined;
   /** Why the server is in its state (the last transition's reason). */
   reason: string;
   /** Clock ms of the last up/down change (or of creation). */

@@ -85,14 +85,14 @@ interface Entry {
   check: ScheduledCheck;
   /** First regular slot; slot k is at anchor + k × interval. */
   anchor: number;
-  timer?: TimerHandle;
+  timer?: TimerHandle | undefined;
   timerKind?: 'interval' | 'retry';
   state: 'idle' | 'queued' | 'running';
   pendingKind: 'interval' | 'retry';
   dueAt: number;
   retriesLeft: number;
   removed: boolean;
-  controller?: AbortController;
+  controller?: AbortController | undefined;
 }
 
 export class CheckScheduler {

@@ -61,7 +61,7 @@ export interface ReconcileInput {
    * found in order), and their drain bookkeeping is carried over as it is. So a
    * small change to a large table costs little. Absent: every owned service.
    */
-  scope?: ReadonlySet<string>;
+  scope?: ReadonlySet<string> | undefined;
   /**
    * Whether a service's connection counters were read in this pass. When not, an
    * undeclared real server is only set to weight 0 (drain) — never deleted on
@@ -95,7 +95,7 @@ export function normalizeDesired(desired: readonly DesiredService[], previous?: 
     const raw = desired[i]!;
     let id = previousIds[i];
     let normalized = id === undefined ? undefined : previous!.get(id);
-    if (!normalized || !isCanonicalDesired(raw, normalized)) {
+    if (id === undefined || !normalized || !isCanonicalDesired(raw, normalized)) {
       id = serviceKeyId(raw.service.key);
       normalized = previous?.get(id);
     }

@@ -34,9 +34,9 @@ export interface ServiceSpec {
 
 export interface TunnelSpec {
   type: TunnelType;
-  port?: number;
+  port?: number | undefined;
   /** GUE/GRE checksum options (ipvsadm --tun-nocsum/--tun-csum/--tun-remcsum). */
-  checksum?: 'none' | 'csum' | 'remcsum';
+  checksum?: 'none' | 'csum' | 'remcsum' | undefined;
 }
 
 export interface DestinationSpec {

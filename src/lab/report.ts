@@ -14,7 +14,7 @@ export interface Measure {
   part: string;
   name: string;
   /** Milliseconds, or undefined when it could not be measured. */
-  ms?: number;
+  ms?: number | undefined;
   /** Free text for non-time values ("rs1 20, rs2 20"). */
   text?: string;
   /** A stated goal the value is compared with, in words ("< 4 s"). */

@@ -13,7 +13,7 @@ export interface RequestSample {
   /** Why it failed: "timeout", "ECONNREFUSED", "ECONNRESET", "HTTP 503", ... */
   error?: string;
   /** The client's local TCP port (which connection carried it). */
-  localPort?: number;
+  localPort?: number | undefined;
   /** On the long connection: how many requests the server has seen on this same connection. */
   connectionRequests?: number;
 }

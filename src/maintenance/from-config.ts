@@ -2,14 +2,14 @@ import type { MaintenanceSchedule } from './scheduler.js';
 
 /** One parsed `schedules[]` entry (snake_case, `for` in ms), as src/config produces it. */
 export interface ScheduleYaml {
-  name?: string;
+  name?: string | undefined;
   cron: string;
-  timezone?: string;
+  timezone?: string | undefined;
   action: 'drain' | 'demote';
-  service?: string;
-  real_server?: string;
-  instance?: string;
-  by?: number;
+  service?: string | undefined;
+  real_server?: string | undefined;
+  instance?: string | undefined;
+  by?: number | undefined;
   for: number;
 }
 

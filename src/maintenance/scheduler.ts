@@ -63,9 +63,9 @@ interface Entry {
   schedule: MaintenanceSchedule;
   name: string;
   active: boolean;
-  until?: Date;
-  nextStart?: Date;
-  timer?: TimerHandle;
+  until?: Date | undefined;
+  nextStart?: Date | undefined;
+  timer?: TimerHandle | undefined;
 }
 
 /**

@@ -297,9 +297,11 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   private onBatchReply(batch: Batch, message: NetlinkMessage): void {
     if (message.type !== NLMSG_ERROR) return;
     const index = message.seq - batch.firstSeq;
+    // In range: batchOf picked this batch by its sequence numbers, one per operation.
+    const operation = batch.operations[index]!;
     const info = decodeErrorMessage(message);
-    if (!info.ok) batch.results[index] = new Error(`${batch.operations[index]}: malformed NLMSG_ERROR: ${info.error}`);
-    else if (info.value.errno !== 0) batch.results[index] = new NetlinkError(info.value.errno, info.value.extAck, batch.operations[index]);
+    if (!info.ok) batch.results[index] = new Error(`${operation}: malformed NLMSG_ERROR: ${info.error}`);
+    else if (info.value.errno !== 0) batch.results[index] = new NetlinkError(info.value.errno, info.value.extAck, operation);
     if (batch.closers.has(index) && --batch.awaiting === 0) this.endBatch(batch);
   }
 

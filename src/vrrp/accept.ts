@@ -13,7 +13,7 @@ export interface AcceptPolicy {
   /** v2: the configured interval; adverts with another are dropped. */
   intervalCs: number;
   /** v2 simple password; undefined = no authentication. */
-  password?: string;
+  password?: string | undefined;
   /** Our own source addresses (canonical): packets from them are ours. */
   ownAddresses: ReadonlySet<string>;
   /** Unicast mode: only these senders (canonical) are accepted. */

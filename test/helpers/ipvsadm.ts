@@ -11,12 +11,12 @@ export interface IpvsadmService {
   ipv6: boolean;
   /** Words after the address in the plain listing, e.g. ["wlc"], or numbers for --stats. */
   rest: string[];
-  scheduler?: string;
+  scheduler?: string | undefined;
   schedFlags: string[];
   persistent?: number;
-  mask?: string;
+  mask?: string | undefined;
   onePacket: boolean;
-  pe?: string;
+  pe?: string | undefined;
   destinations: IpvsadmDestination[];
 }
 

@@ -73,7 +73,8 @@ describe('dns messages', () => {
     assert.equal(readReply(cut, 5, 'web.test', 'A').kind, 'malformed');
     for (let i = 0; i < 300; i++) {
       const noise = Buffer.from(reply);
-      noise[12 + (i % (noise.length - 12))] ^= (i * 37) & 0xff;
+      const at = 12 + (i % (noise.length - 12));
+      noise[at] = noise[at]! ^ ((i * 37) & 0xff);
       const r = readReply(noise, 5, 'web.test', 'A');
       assert.ok(['answer', 'foreign', 'malformed'].includes(r.kind));
     }
@@ -144,7 +145,7 @@ describe('icmp echo', () => {
     withChecksum(fixed);
     assert.deepEqual(parseIcmp(4, ipv4(fixed)), { kind: 'echo-reply', identifier: 0x1234, sequence: 9, payload: Buffer.from('payload') });
     const bad = Buffer.from(fixed);
-    bad[9] ^= 1;
+    bad[9] = bad[9]! ^ 1;
     assert.deepEqual(parseIcmp(4, ipv4(bad)), { kind: 'malformed', why: 'bad ICMP checksum' });
     assert.equal(parseIcmp(4, Buffer.alloc(10)).kind, 'malformed');
     assert.equal(parseIcmp(4, ipv4(Buffer.alloc(4))).kind, 'malformed');

@@ -13,7 +13,7 @@ import { silentLogger } from '../../../src/log.js';
 class FakeBackends {
   readonly healthy = new Map<string, boolean | number>();
   runs = 0;
-  readonly plugin: CheckPlugin<{ note?: string }> = {
+  readonly plugin: CheckPlugin<{ note?: string | undefined }> = {
     type: 'fake',
     description: 'test double',
     options: z.object({ note: z.string().optional() }).strict(),
