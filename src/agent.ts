@@ -233,7 +233,8 @@ export class Agent implements StatusSource, AdminActions {
 
   private applyPools(desired: DesiredService[]): void {
     this.gate.setPools(desired, this.serviceNames());
-    this.reconciler?.setDesired(this.gate.effective());
+    // Never rejects: the pass reports its own failures (log, ipvs.error).
+    void this.reconciler?.setDesired(this.gate.effective());
   }
 
   private serviceNames(): Record<string, string> {
@@ -374,7 +375,8 @@ export class Agent implements StatusSource, AdminActions {
     const rs = svc.realServers.find((r) => endpointMatches(realServer, r));
     if (!rs) throw new AdminError(404, `service ${service} has no real server "${realServer}" (it has ${svc.realServers.map((r) => destinationId(r)).join(', ')})`);
     this.gate.setDrained(service, rs.address, rs.port, by, on);
-    this.reconciler?.setDesired(this.gate.effective());
+    // Never rejects: the pass reports its own failures (log, ipvs.error).
+    void this.reconciler?.setDesired(this.gate.effective());
   }
 
   drain(service: string, realServer: string, on: boolean): void {

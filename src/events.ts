@@ -83,7 +83,7 @@ export class EventBus {
   }
 
   publish(input: EventInput): AgentEvent {
-    const event: AgentEvent = { id: randomUUID(), node: this.node, time: input.time ?? this.wallNow().toISOString(), ...input } as AgentEvent;
+    const event: AgentEvent = { id: randomUUID(), node: this.node, time: input.time ?? this.wallNow().toISOString(), ...input };
     for (const entry of [...this.handlers]) {
       if (!entry.patterns.some((p) => eventTypeMatches(p, event.type))) continue;
       try {

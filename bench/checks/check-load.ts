@@ -61,7 +61,7 @@ class Fleet {
   private wake?: () => void;
   constructor(readonly child: ChildProcess) {
     createInterface({ input: child.stdout! }).on('line', (l) => { this.lines.push(l); this.wake?.(); });
-    child.stderr!.on('data', (d: Buffer) => process.stderr.write(`fleet: ${d}`));
+    child.stderr!.on('data', (d: Buffer) => process.stderr.write(`fleet: ${d.toString()}`));
   }
   static start(n: number): Fleet {
     const script = `${here}fleet.js`;

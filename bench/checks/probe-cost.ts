@@ -43,7 +43,7 @@ function startFleet(n: number): Promise<ChildProcess> {
   const child = spawn('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('fleet did not start in 60 s')), 60_000);
-    createInterface({ input: child.stdout! }).once('line', (l) => {
+    createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(t);
       if (l === 'ready') resolve(child); else reject(new Error(`fleet said ${l}`));
     });

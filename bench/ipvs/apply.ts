@@ -42,7 +42,7 @@ function onePercent(table: DesiredService[]): { desired: DesiredService[]; rules
     if (kind < 2) {
       const j = c % d.destinations.length;
       d.destinations[j] = { ...d.destinations[j]!, weight: 5 };
-      rules.push(ipvsadmDestinationRule(d.service.key, d.destinations[j]!, '-e'));
+      rules.push(ipvsadmDestinationRule(d.service.key, d.destinations[j], '-e'));
     } else if (kind === 2) {
       const gone = d.destinations.pop()!;
       removed++;

@@ -97,8 +97,8 @@ api: { metrics: false }
 function capture(ns: string, mac: string): { times: number[]; stop: () => void; ready: Promise<void> } {
   const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '-n', '-tt', '-l', '--immediate-mode', `ether src ${mac} and ip proto 112 and ip[21] == 71`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const times: number[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
-  const ready = new Promise<void>((ok) => proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) ok(); }));
+  createInterface({ input: proc.stdout }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
+  const ready = new Promise<void>((ok) => proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) ok(); }));
   return { times, ready, stop: () => proc.kill('SIGTERM') };
 }
 
@@ -117,12 +117,11 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   let results = 0;
   let timeouts = 0;
   let counting = false;
-  let pools = 0;
   // What the agent does with every result (metrics, the status API's last check).
   const metrics = new Metrics(bus, {}, { defaultMetrics: false });
   const lastCheck = new Map<string, LastResult>();
   const monitor = fleet && !inWorker ? new HealthMonitor({
-    bus, logger: silentLogger(), plugins, onPoolChange: () => { pools++; },
+    bus, logger: silentLogger(), plugins, onPoolChange: () => {},
     onCheckResult: (info) => {
       metrics.recordCheck(info.type, info.result.ok, info.result.latencyMs);
       lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, atMs: Date.now(), type: info.type });
@@ -133,7 +132,7 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   }) : undefined;
   monitor?.update(plan.services);
   const worker = fleet && inWorker ? new WorkerHealthMonitor({
-    bus, logger: silentLogger(), onPoolChange: () => { pools++; },
+    bus, logger: silentLogger(), onPoolChange: () => {},
     onCheckResults: ({ tallies, last }) => {
       metrics.recordChecks(tallies);
       foldLastResults(lastCheck, last);

@@ -32,7 +32,7 @@ for await (const line of createInterface({ input: process.stdin })) {
   const msg = JSON.parse(line) as { cmd: 'stop' | 'start' | 'freeze' | 'thaw'; ids: number[] };
   for (const i of msg.ids) {
     if (msg.cmd === 'stop' && servers[i]) {
-      servers[i]!.close();
+      servers[i].close();
       for (const s of sockets[i]!) s.destroy();
       servers[i] = undefined;
     } else if (msg.cmd === 'start' && !servers[i]) {

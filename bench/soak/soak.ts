@@ -191,8 +191,8 @@ async function main(): Promise<void> {
   };
   agents.push(agent.a, agent.b);
   const statesNow = async (): Promise<{ a: string; b: string }> => ({
-    a: (await agent.a.states().catch(() => ({} as Record<string, string>)))['web'] ?? '?',
-    b: (await agent.b.states().catch(() => ({} as Record<string, string>)))['web'] ?? '?',
+    a: (await agent.a.states().catch((): Record<string, string> => ({})))['web'] ?? '?',
+    b: (await agent.b.states().catch((): Record<string, string> => ({})))['web'] ?? '?',
   });
   await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, 'lvs-a MASTER, lvs-b BACKUP', 60_000, 250);
   log(`both agents up (pids ${agent.a.pid}, ${agent.b.pid}); warm-up ${WARMUP_S} s, then ${SLOTS} slots of ${SLOT_S} s (link down in slot ${LINK_SLOT}, forced backup in slot ${FORCE_SLOT})`);

@@ -72,7 +72,7 @@ export function normalizeExpected(type: QueryType, text: string): string {
       // The last word of MX, SOA's first two and SRV's target are names.
       const words = t.split(/\s+/);
       if (type === 'MX' || type === 'SRV') words[words.length - 1] = normalizeName(words[words.length - 1]!);
-      if (type === 'SOA') for (const i of [0, 1]) if (words[i] !== undefined) words[i] = normalizeName(words[i]!);
+      if (type === 'SOA') for (const i of [0, 1]) if (words[i] !== undefined) words[i] = normalizeName(words[i]);
       return words.join(' ');
     }
   }

@@ -91,7 +91,7 @@ function planFor(o: ProbeOptions): Plan {
       statusText: entries.join(','),
       needBody: o.expect_body !== undefined || o.digest !== undefined,
       ...(o.expect_body !== undefined ? { bodyPattern: new RegExp(o.expect_body) } : {}),
-      dispatch: { path: o.path, method: o.method as Dispatcher.HttpMethod, headers, ...(o.tls_server_name ? { servername: o.tls_server_name } : {}) },
+      dispatch: { path: o.path, method: o.method, headers, ...(o.tls_server_name ? { servername: o.tls_server_name } : {}) },
     };
     plans.set(o, plan);
   }
@@ -211,7 +211,7 @@ class ProbeRun {
   start(): void {
     if (this.signal.aborted) return this.finish(false, `connect: ${abortText(this.signal)}`);
     this.signal.addEventListener('abort', this, ONCE);
-    this.cached.client.dispatch(this.plan.dispatch, this as unknown as Dispatcher.DispatchHandler);
+    this.cached.client.dispatch(this.plan.dispatch, this);
   }
 
   private finish(ok: boolean, reason: string): void {

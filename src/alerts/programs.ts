@@ -40,7 +40,7 @@ export function notifyArguments(event: AgentEvent): string[] {
   if (event.type !== 'vrrp.state' || !event.to) return [];
   const name = event.object.startsWith('vrrp/') ? event.object.slice('vrrp/'.length) : event.object;
   const priority = event.data?.priority;
-  return ['INSTANCE', name, event.to.toUpperCase(), priority === undefined ? '' : String(priority)];
+  return ['INSTANCE', name, event.to.toUpperCase(), typeof priority === 'number' ? String(priority) : ''];
 }
 
 export function notifyEnvironment(event: AgentEvent): Record<string, string> {

@@ -35,7 +35,7 @@ function fill(node: unknown, event: AgentEvent): unknown {
     return node.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (_, path: string) => {
       const value = lookup(event, path);
       if (value === undefined || value === null) return '';
-      return typeof value === 'object' ? JSON.stringify(value) : String(value);
+      return typeof value === 'string' ? value : JSON.stringify(value); // event data is JSON
     });
   }
   if (Array.isArray(node)) return node.map((item) => fill(item, event));

@@ -13,6 +13,8 @@ export interface CrossProblem {
   message: string;
 }
 
+// The document as written, before validation: any shape. Read only to tell a missing key from a default.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Raw = Record<string, any>;
 
 const familyOf = (address: string): 'inet' | 'inet6' => (isIP(address) === 6 ? 'inet6' : 'inet');
@@ -82,6 +84,7 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
   const serviceKeys = new Map<string, number>();
   config.services.forEach((s, i) => {
     const at = (...rest: ConfigPathSegment[]) => ['services', i, ...rest];
+    // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access -- Raw, as written
     const r: Raw = raw?.services?.[i] ?? {};
     if (s.vip === undefined && s.fwmark === undefined) error(at('vip'), 'missing required key: a service needs vip and port, or fwmark');
     if (s.vip !== undefined && s.fwmark !== undefined) error(at('fwmark'), 'give either vip (with port) or fwmark, not both');
@@ -110,6 +113,7 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     s.real_servers.forEach((rs, k) => {
       const rsAt = (...rest: ConfigPathSegment[]) => at('real_servers', k, ...rest);
       if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined) warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
+      // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access -- Raw, as written
       if (r.real_servers?.[k]?.check !== undefined) checkTimeouts(rs.checks, rsAt('check'), r.real_servers[k].check, true);
       totalWeight += rs.weight;
     });

@@ -43,7 +43,7 @@ export function substituteEnv(doc: Document, source: string, env: NodeJS.Process
         const item = path[i];
         const next = path[i + 1] ?? node;
         if (isPair(item)) segments.push(isScalar(item.key) ? String(item.key.value) : String(item.key));
-        else if (isSeq(item)) segments.push(item.items.indexOf(next as never));
+        else if (isSeq(item)) segments.push(item.items.indexOf(next));
       }
       const start = node.range?.[0] ?? 0;
       const end = node.range?.[1] ?? source.length;

@@ -37,24 +37,23 @@ type RawIssue = z.core.$ZodRawIssue;
 
 /** What the schema expected, for one issue (no "got"). */
 export function expectedText(issue: RawIssue): string {
-  const i = issue as unknown as Record<string, any>;
   switch (issue.code) {
     case 'invalid_type':
-      return `expected ${TYPE_NAMES[i.expected as string] ?? i.expected}`;
+      return `expected ${TYPE_NAMES[issue.expected] ?? issue.expected}`;
     case 'invalid_value':
-      return (i.values as unknown[]).length === 1
-        ? `expected ${JSON.stringify((i.values as unknown[])[0])}`
-        : `expected one of ${(i.values as unknown[]).map((v) => String(v)).join(', ')}`;
+      return issue.values.length === 1
+        ? `expected ${JSON.stringify(issue.values[0])}`
+        : `expected one of ${issue.values.map((v) => String(v)).join(', ')}`;
     case 'invalid_format':
-      return `expected ${FORMAT_NAMES[i.format as string] ?? `a ${i.format}`}`;
-    case 'too_small': return `expected ${bound('min', i)}`;
-    case 'too_big': return `expected ${bound('max', i)}`;
-    case 'not_multiple_of': return `expected a multiple of ${i.divisor}`;
+      return `expected ${FORMAT_NAMES[issue.format] ?? `a ${issue.format}`}`;
+    case 'too_small': return `expected ${bound('min', issue)}`;
+    case 'too_big': return `expected ${bound('max', issue)}`;
+    case 'not_multiple_of': return `expected a multiple of ${String(issue.divisor)}`;
     case 'unrecognized_keys': return 'unknown key';
     case 'invalid_union': return 'expected one of the allowed forms';
     case 'invalid_key': return 'invalid key';
     case 'invalid_element': return 'invalid element';
-    default: return i.message ?? 'invalid value';
+    default: return issue.message ?? 'invalid value';
   }
 }
 

@@ -3,7 +3,7 @@
 import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { substituteEnv } from './env.js';
 import { formatPath, type ConfigError, type ConfigPathSegment } from './errors.js';
 import { configErrorMap, withGot } from './issues.js';
@@ -132,7 +132,7 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
       if (issue.code === 'unrecognized_keys') {
         for (const key of issue.keys ?? []) {
           const keyPath = [...segments, key];
-          errors.push(make('error', keyPath, `unknown key${suggestion(key)}`, positionOfKey(doc as Document, lines, keyPath)));
+          errors.push(make('error', keyPath, `unknown key${suggestion(key)}`, positionOfKey(doc, lines, keyPath)));
         }
         return;
       }
@@ -142,7 +142,7 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
         if (deeper.length === 1) { for (const i of deeper[0]!) report(i, segments); return; }
       }
       const found = valueAt(raw, segments);
-      const pos = (issue.params?.atKey ? positionOfKey : positionOfValue)(doc as Document, lines, segments);
+      const pos = (issue.params?.atKey ? positionOfKey : positionOfValue)(doc, lines, segments);
       if (issue.params?.final) errors.push(make('error', segments, issue.message, pos));
       else if (!found.present) errors.push(make('error', segments, `missing required key (${issue.message})`, pos));
       else errors.push(make('error', segments, withGot(issue.message, found.value, issue.code), pos));
@@ -152,7 +152,7 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
 
   if (errors.length === 0 && parsed.success) {
     for (const p of validateConfig(parsed.data, raw as Record<string, unknown>)) {
-      const e = make(p.severity, p.segments, p.message, positionOfValue(doc as Document, lines, p.segments));
+      const e = make(p.severity, p.segments, p.message, positionOfValue(doc, lines, p.segments));
       (p.severity === 'error' ? errors : warnings).push(e);
     }
   }
@@ -165,7 +165,7 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
   if (options.fileMode !== undefined && (options.fileMode & 0o004) !== 0) {
     // A value taken from ${ENV} is not in the file: only secrets written out in it count.
     const written = secretPaths(config).filter((segments) => {
-      const range = nodeAt(doc as Document, segments)?.range;
+      const range = nodeAt(doc, segments)?.range;
       return range != null && !text.slice(range[0], range[1]).includes('${');
     });
     if (written.length > 0) {

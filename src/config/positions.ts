@@ -16,7 +16,7 @@ interface Found {
 }
 
 function walk(doc: Document, segments: readonly ConfigPathSegment[]): Found {
-  let node = doc.contents as Node | null;
+  let node = doc.contents;
   let key: Node | null = null;
   for (const seg of segments) {
     if (isMap(node)) {

@@ -4,12 +4,14 @@ import type { CheckConfig, FailoverdConfig } from './schema.js';
 
 const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
+const text = (value: unknown, fallback: string): string => (typeof value === 'string' || typeof value === 'number' ? String(value) : fallback);
+
 function describeCheck(c: CheckConfig): string {
-  const o = c.options as Record<string, unknown>;
+  const o = c.options;
   const what = c.type === 'http' || c.type === 'https'
-    ? `${c.type} ${String(o['method'] ?? 'GET')} ${String(o['path'] ?? '/')}`
+    ? `${c.type} ${text(o['method'], 'GET')} ${text(o['path'], '/')}`
     : c.type === 'exec' ? `exec ${Array.isArray(o['command']) ? (o['command'] as string[]).join(' ') : String(o['command'])}`
-      : c.type === 'tcp' && o['connect_port'] ? `tcp port ${String(o['connect_port'])}` : c.type;
+      : c.type === 'tcp' && o['connect_port'] ? `tcp port ${text(o['connect_port'], '')}` : c.type;
   return `${what} every ${formatDuration(c.interval)} (timeout ${formatDuration(c.timeout)}, rise ${c.rise}, fall ${c.fall}, starts ${c.initial})`;
 }
 

@@ -1,7 +1,7 @@
 // Reads and changes this network namespace's real-server settings: lo addresses
 // through rtnetlink, ARP sysctls through /proc/sys (which shows the caller's namespace).
 import { readFile, writeFile } from 'node:fs/promises';
-import { RtNetlink } from '../net/rtnetlink.js';
+import { type RtNetlink } from '../net/rtnetlink.js';
 import { DR_SYSCTLS, realServerGaps, sysctlPath, type LoAddress, type RealServerGap, type RealServerState } from './plan.js';
 
 export async function readRealServerState(rtnl: RtNetlink): Promise<RealServerState> {

@@ -1,5 +1,6 @@
 // Small pieces every check plugin needs: how long since the start, and a reason
 // string for an aborted run that says what the check was waiting for.
+import { inspect } from 'node:util';
 
 /** Milliseconds since `startedAt` (a performance.now() value), to 0.01 ms. */
 export function elapsedSince(startedAt: number): number {
@@ -27,7 +28,7 @@ export function errorText(err: unknown): string {
     const openssl = message && /:error:[0-9A-F]+:[^:]*:[^:]*:([^:]+):/.exec(message);
     if (code && openssl) return `${code} (TLS: ${openssl[1]})`;
     if (code && message && !message.includes(code)) return `${code} ${message}`;
-    return message ?? code ?? String(err);
+    return message ?? code ?? inspect(err, { breakLength: Infinity });
   }
   return String(err);
 }

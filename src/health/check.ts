@@ -24,6 +24,7 @@ export interface CheckResult {
  * the type's own keys (snake_case, as in the config file); the common keys
  * (interval, timeout, rise, fall, ...) belong to the scheduler and the config.
  */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- a registry holds plugins of every options type; each run gets what its own schema parsed
 export interface CheckPlugin<Options = any> {
   type: string;
   description: string;

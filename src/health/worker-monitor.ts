@@ -257,6 +257,8 @@ export class WorkerHealthMonitor {
         else p.reject(m.error.problems ? new HealthConfigError(m.error.problems) : new Error(m.error.message));
         return;
       }
+      default:
+        break; // the health messages, below
     }
     // Like HealthMonitor after stop(): nothing more reaches the agent.
     if (this.stopping) return;

@@ -66,6 +66,7 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
 function rejectNonConfig(text: string, file: string): void {
   if (text.trim() === '') throw new NotKeepalivedError(`${file}: empty, nothing to import`);
   // Random bytes decode to replacement characters and control codes; a config has neither.
+  // eslint-disable-next-line no-control-regex -- control codes are what it looks for
   const binary = /[\uFFFD\u0000-\u0008\u000E-\u001F]/.test(text.slice(0, 65536));
   if (binary) throw new NotKeepalivedError(`${file}: not a text file (binary data), not a keepalived.conf`);
 }

@@ -15,7 +15,7 @@ import type { WrittenService, WrittenSorryServer } from './written.js';
 const SCHEDULERS: ReadonlySet<string> = new Set(SCHEDULER_NAMES);
 
 /** services[] keys in the order the schema documents them. */
-export const SERVICE_KEYS: (keyof WrittenService & string)[] = ['name', 'vip', 'port', 'protocol', 'fwmark', 'family',
+export const SERVICE_KEYS: (keyof WrittenService)[] = ['name', 'vip', 'port', 'protocol', 'fwmark', 'family',
   'vip_standalone', 'scheduler', 'scheduler_flags', 'one_packet', 'forwarding', 'tunnel', 'persistence',
   'persistence_netmask', 'persistence_engine', 'quorum', 'hysteresis', 'on_failure', 'sorry_server', 'check',
   'real_servers'];

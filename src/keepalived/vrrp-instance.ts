@@ -10,7 +10,7 @@ import { bool, duration, int, ordered, safeName, seconds } from './values.js';
 import type { WrittenGarp, WrittenInstance, WrittenTrackedInterface, WrittenVip } from './written.js';
 
 /** vrrp[] keys in the order the schema documents them. */
-const INSTANCE_KEYS: (keyof WrittenInstance & string)[] = ['name', 'interface', 'vrid', 'priority', 'version',
+const INSTANCE_KEYS: (keyof WrittenInstance)[] = ['name', 'interface', 'vrid', 'priority', 'version',
   'advert_interval', 'preempt', 'preempt_delay', 'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp',
   'track', 'sync_daemon', 'sync_group', 'auth', 'checksum'];
 
@@ -184,15 +184,15 @@ function convertTrackedInterface(t: KaNode): Converted<WrittenTrackedInterface> 
 /** virtual_ipaddress's entries: ADDRESS[/PREFIX] [dev IFACE] [label LABEL]. */
 function convertVip(v: KaNode): Converted<WrittenVip> {
   const [address, ...rest] = [v.keyword, ...v.args];
-  if (isIP(address!.split('/')[0]!) === 0) return { findings: [notCarried(v, 'not an IP address')] };
-  const out: Exclude<WrittenVip, string> = { address: address! };
+  if (isIP(address.split('/')[0]!) === 0) return { findings: [notCarried(v, 'not an IP address')] };
+  const out: Exclude<WrittenVip, string> = { address };
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i]!;
     if (word === 'dev') out.interface = rest[++i];
     else if (word === 'label') out.label = rest[++i];
     else return { findings: [notCarried(v, `${word}: only dev and label have an equivalent`)] };
   }
-  return { value: Object.keys(out).length === 1 ? address! : out, findings: [] };
+  return { value: Object.keys(out).length === 1 ? address : out, findings: [] };
 }
 
 const durationOf = (text: string | undefined): string | undefined => {

@@ -30,7 +30,8 @@ export interface ConfigOverrides {
 
 function describe(name: DirectorConfig['name'], path: string, text: string): DirectorConfig {
   const doc = parseDocument(text);
-  const interval = String(doc.getIn(['vrrp', 0, 'advert_interval']) ?? '1s');
+  const written = doc.getIn(['vrrp', 0, 'advert_interval']);
+  const interval = typeof written === 'string' || typeof written === 'number' ? String(written) : '1s';
   const ms = parseDuration(interval);
   if (!doc.hasIn(['vrrp', 0]) || ms === undefined) throw new Error(`${path}: no vrrp instance with a readable advert_interval`);
   return { name, path, apiSocket: String(doc.getIn(['api', 'listen'])), priority: Number(doc.getIn(['vrrp', 0, 'priority'])), advertIntervalMs: ms };

@@ -41,7 +41,7 @@ export function wallTime(instant: number, timezone: string): number {
   for (const p of formatter(timezone).formatToParts(new Date(instant))) {
     if (p.type !== 'literal') parts[p.type] = Number(p.value);
   }
-  const wholeSecond = Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour!, parts.minute!, parts.second!);
+  const wholeSecond = Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour, parts.minute, parts.second);
   return wholeSecond + (((instant % 1000) + 1000) % 1000);
 }
 

@@ -93,6 +93,8 @@ export class Metrics {
         case 'quorum.lost':
           quorumLost.inc({ service: name.join('/') });
           break;
+        default:
+          break; // counted in events only
       }
     });
 

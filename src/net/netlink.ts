@@ -115,7 +115,7 @@ export interface Attr {
   nested?: boolean;
 }
 
-const valueLength = (v: Attr['value']): number => (Array.isArray(v) ? attrsLength(v) : v instanceof Uint8Array ? v.byteLength : (v as IntValue).bytes);
+const valueLength = (v: Attr['value']): number => (Array.isArray(v) ? attrsLength(v) : v instanceof Uint8Array ? v.byteLength : v.bytes);
 
 /** Encoded size of attributes, padding included (what encodeAttrs returns the length of). */
 export function attrsLength(attrs: readonly (Attr | undefined | false)[]): number {
@@ -144,7 +144,7 @@ export function writeAttrs(out: Buffer, offset: number, attrs: readonly (Attr | 
       out.set(v, offset);
       offset += v.byteLength;
     } else {
-      const { uint, bytes, bigEndian } = v as IntValue;
+      const { uint, bytes, bigEndian } = v;
       offset = bigEndian ? out.writeUIntBE(uint, offset, bytes) : out.writeUIntLE(uint, offset, bytes);
     }
     const length = offset - start;

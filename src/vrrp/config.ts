@@ -139,7 +139,7 @@ export function vrrpInstanceConfig(input: VrrpInstanceInput): VrrpInstanceConfig
   config.unicastPeers = config.unicastPeers.map(canonicalIpOrSelf);
   if (config.sourceAddress !== undefined) config.sourceAddress = canonicalIpOrSelf(config.sourceAddress);
   if (config.vipInterfaces) {
-    const entries = Object.entries(config.vipInterfaces).map(([vip, iface]) => [canonicalPrefixed(vip), iface]);
+    const entries = Object.entries(config.vipInterfaces).map(([vip, iface]): [string, string] => [canonicalPrefixed(vip), iface]);
     config.vipInterfaces = Object.fromEntries(entries);
   }
   return config;

@@ -116,11 +116,11 @@ export async function createDrTopology(options: { tag: string; realServers?: num
         return {
           ask(line: string, timeoutMs = 5000): Promise<string> {
             const reply = waitForLine(child, (l) => l.endsWith(`: ${line}`) || l === 'closed' || l.startsWith('error'), `the answer to "${line}"`, timeoutMs);
-            child.stdin!.write(`${line}\n`);
+            child.stdin.write(`${line}\n`);
             return reply;
           },
           close(): void {
-            child.stdin!.end();
+            child.stdin.end();
             if (child.exitCode === null) child.kill('SIGTERM');
           },
         };

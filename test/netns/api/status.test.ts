@@ -28,7 +28,7 @@ test('status API and metrics served from inside a namespace', async (t) => {
   const socket = join(dir, 'run', 'failoverd.sock');
   const server = agentNs.spawn(process.execPath, [join(here, 'fake-agent-server.js'), socket, '127.0.0.1:9595', '10.77.0.1:9596']);
   let stderr = '';
-  server.stderr!.on('data', (c: Buffer) => { stderr += c; });
+  server.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
   const lines = createInterface({ input: server.stdout! });
   let readyTimer: NodeJS.Timeout | undefined;
   const ready = await Promise.race([

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckPlugins } from '../../../checks/index.js';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckLab, LineProcess, sh } from './lab.js';
+import { CheckLab, type LineProcess, sh } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 let lab: CheckLab;

@@ -34,7 +34,7 @@ function answerMain(req: IncomingMessage, res: ServerResponse): void {
     return;
   }
   res.setHeader('x-seen-host', req.headers.host ?? '');
-  res.end(`${body} host=${req.headers.host} peer=${req.socket.remoteAddress} probe=${req.headers['x-probe'] ?? ''}`);
+  res.end(`${body} host=${req.headers.host} peer=${req.socket.remoteAddress} probe=${String(req.headers['x-probe'] ?? '')}`);
 }
 main.on('connection', (s: Socket) => {
   total++;

@@ -135,7 +135,7 @@ const KINDS: Record<string, (pick: Pick, int: Int) => Attempt> = {
 const KIND_NAMES = Object.keys(KINDS);
 
 function connectTo(target: Target): Socket {
-  return target.socket ? connect(target.socket) : connect(target.port!, target.host!);
+  return target.socket ? connect(target.socket) : connect(target.port!, target.host);
 }
 
 /** The answer's status code, 'none' (closed without one), 'timeout', or 'aborted' (the sender cut it). */

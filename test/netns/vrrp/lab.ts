@@ -36,10 +36,10 @@ export class Observer {
     const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', '-e', '-U',
       'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const observer = new Observer(proc);
-    createInterface({ input: proc.stdout! }).on('line', (line) => observer.parse(line));
+    createInterface({ input: proc.stdout }).on('line', (line) => observer.parse(line));
     await new Promise<void>((ok, fail) => {
       const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-      proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+      proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
       proc.on('exit', () => { clearTimeout(timer); fail(new Error('tcpdump exited')); });
     });
     return observer;
@@ -256,8 +256,8 @@ export class Lab {
       if (m) r.events.push({ event: 'state', t: Date.now(), to: m[2]!.toLowerCase() });
       try { writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' }); } catch { /* the lab is gone */ }
     };
-    createInterface({ input: proc.stdout! }).on('line', onLine);
-    createInterface({ input: proc.stderr! }).on('line', onLine);
+    createInterface({ input: proc.stdout }).on('line', onLine);
+    createInterface({ input: proc.stderr }).on('line', onLine);
     this.processes.push(r);
     return r;
   }

@@ -38,13 +38,13 @@ test('a VIP with its own interface goes on that interface, is announced from its
   const arp: { mac: string; address: string }[] = [];
   const capture = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth1', '-n', '-e', '-l', '--immediate-mode', 'arp'], { stdio: ['ignore', 'pipe', 'pipe'] });
   after(() => { if (capture.exitCode === null) capture.kill('SIGTERM'); });
-  createInterface({ input: capture.stdout! }).on('line', (line) => {
+  createInterface({ input: capture.stdout }).on('line', (line) => {
     const m = /^\S+ (\S+) > \S+,.*Request who-has (\S+) (?:\(\S+\) )?tell (\S+),/.exec(line);
     if (m && m[2] === m[3]) arp.push({ mac: m[1]!, address: m[2]! });
   });
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-    capture.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+    capture.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
   });
 
   const socket = join(work, 'api.sock');

@@ -37,7 +37,7 @@ function startServer(i: number): Promise<void> {
   const child = spawn('ip', ['netns', 'exec', rsNs[i]!, process.execPath, '-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
   servers[i] = child;
   return new Promise((resolve, reject) => {
-    child.stdout!.once('data', () => resolve());
+    child.stdout.once('data', () => resolve());
     child.once('exit', (c) => reject(new Error(`real server ${i} exited ${c}`)));
   });
 }

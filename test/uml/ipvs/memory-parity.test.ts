@@ -45,7 +45,7 @@ async function outcomes(table: IpvsTable): Promise<string[]> {
   for (const [name, step] of SCRIPT) {
     try {
       const v = await step(table);
-      out.push(`${name}: ok${v === undefined ? '' : ` ${String(v)}`}`);
+      out.push(`${name}: ok${v === undefined ? '' : ` ${JSON.stringify(v)}`}`);
     } catch (err) {
       out.push(`${name}: ${errorCode(err) ?? String(err)}`);
     }

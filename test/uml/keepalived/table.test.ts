@@ -80,7 +80,7 @@ test('keepalived and failoverd build the same IPVS table from lvs.conf and its i
     { stdio: ['ignore', 'ignore', 'pipe'] });
   started.push(agent);
   let agentLog = '';
-  agent.stderr!.on('data', (d: Buffer) => { agentLog = (agentLog + d.toString()).slice(-3000); });
+  agent.stderr.on('data', (d: Buffer) => { agentLog = (agentLog + d.toString()).slice(-3000); });
   const failoverdFrom = Date.now();
   const fromFailoverd = await stableTable(director, rules, 'failoverd')
     .catch((err: Error) => { throw new Error(`${err.message}; failoverd said: ${agentLog.slice(-1500)}`); });

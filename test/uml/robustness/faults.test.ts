@@ -64,7 +64,7 @@ test('a destination deleted and re-added by ipvsadm while the agent applies a re
     'end=$(( $(date +%s) + 4 )); n=0; while [ $(date +%s) -lt $end ]; do ipvsadm -d -t 10.6.2.195:80 -r 10.6.3.1:80 2>/dev/null; ipvsadm -a -t 10.6.2.195:80 -r 10.6.3.1:80 -g -w 1 2>/dev/null; ipvsadm -d -t 10.6.2.195:80 -r 10.6.3.2:80 2>/dev/null; n=$((n+1)); done; echo $n'],
   { stdio: ['ignore', 'pipe', 'inherit'] });
   let rounds = '';
-  fight.stdout!.on('data', (d: Buffer) => { rounds += d.toString(); });
+  fight.stdout.on('data', (d: Buffer) => { rounds += d.toString(); });
   const fightDone = new Promise((r) => fight.once('close', r));
   await new Promise((r) => setTimeout(r, 300));
   writeFileSync(configPath, config(servers(40, (i) => 2 + (i % 3))));
@@ -76,8 +76,8 @@ test('a destination deleted and re-added by ipvsadm while the agent applies a re
   const want = new Map(Array.from({ length: 40 }, (_, i) => [`10.6.3.${i + 1}:80`, String(2 + (i % 3))]));
   await waitFor(() => JSON.stringify([...weights()].sort()) === JSON.stringify([...want].sort()), 'the table equal to the config', 20_000, 200);
   const convergedMs = Date.now() - fightEnded;
-  const retried = agent.logs.filter((l) => String(l['msg'] ?? '').includes('failed mid-apply')).length;
-  const drift = agent.logs.filter((l) => String(l['msg'] ?? '').includes('IPVS drift')).length;
+  const retried = agent.logs.filter((l) => String(l['msg']).includes('failed mid-apply')).length;
+  const drift = agent.logs.filter((l) => String(l['msg']).includes('IPVS drift')).length;
   t.diagnostic(`${rounds.trim()} delete/re-add rounds by ipvsadm; ${retried} mid-apply retries, ${drift} drift repairs; converged ${convergedMs} ms after the fight ended`);
   assert.ok(retried + drift > 0, 'the concurrent changes were seen (a retry or a drift repair), so the race was exercised');
   assert.ok(agent.running, 'the agent kept running');
@@ -101,7 +101,7 @@ test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-cr
     }, 20);
     process.on('SIGTERM', () => { clearInterval(timer); console.log(opened); process.exit(0); });`], { stdio: ['ignore', 'pipe', 'inherit'] });
   let opened = '';
-  traffic.stdout!.on('data', (d: Buffer) => { opened += d.toString(); });
+  traffic.stdout.on('data', (d: Buffer) => { opened += d.toString(); });
   const trafficDone = new Promise((r) => traffic.once('close', r));
   await waitFor(() => [...conns().values()].every((c) => c >= 5), 'connections scheduled on every destination', 10_000, 100);
 

@@ -70,7 +70,7 @@ test('exec checks, notify programs and track scripts see the allow-listed enviro
 
   const execOut = join(dir, 'exec.env');
   const options = execCheck.options.parse({ command: `cat /proc/$$/environ > ${execOut}`, env: { MY_CHECK_SETTING: '1' } });
-  const result = await execCheck.run({ service: 'web-80', address: '10.6.2.191', port: 80 } as never, options, new AbortController().signal);
+  const result = await execCheck.run({ service: 'web-80', address: '10.6.2.191', port: 80 }, options, new AbortController().signal);
   assert.equal(result.ok, true, result.reason);
 
   const trackOut = join(dir, 'track.env');

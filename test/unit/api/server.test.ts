@@ -37,8 +37,8 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c; });
-    child.stderr.on('data', (c: Buffer) => { stderr += c; });
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
@@ -172,7 +172,7 @@ test('small parsers and the human format', () => {
   assert.throws(() => parseDurationArgument('5 minutes', FORCE_BACKUP_RANGE), /invalid duration/);
   const { snapshot } = fakeAgent();
   snapshot.services[0]!.quorum = { required: 2, up: 1, met: false };
-  snapshot.services[0]!.realServers[1]! = { ...snapshot.services[0]!.realServers[1]!, state: 'down', weight: 0, lastCheck: { ok: false, reason: 'connect ECONNREFUSED', latencyMs: 0.2, at: '2026-05-01T12:04:58.000Z' } };
+  snapshot.services[0]!.realServers[1] = { ...snapshot.services[0]!.realServers[1]!, state: 'down', weight: 0, lastCheck: { ok: false, reason: 'connect ECONNREFUSED', latencyMs: 0.2, at: '2026-05-01T12:04:58.000Z' } };
   const text = formatStatus(snapshot, Date.parse('2026-05-01T12:05:00Z'));
   assert.match(text, /1\/2 LOST/);
   assert.match(text, /10\.6\.2\.192:80 +down +0 \(1\) +tcp fail 2s ago +0\.2ms +connect ECONNREFUSED/);

@@ -26,6 +26,6 @@ test('the status snapshot takes the IPVS table from the reconciler\'s view, with
   // The agent is not started: only the reconciler it would have is put in place.
   (agent as unknown as { reconciler: typeof reconciler }).reconciler = reconciler;
 
-  for (let i = 0; i < 10; i++) assert.deepEqual((await agent.snapshot()).ipvs, view);
+  for (let i = 0; i < 10; i++) assert.deepEqual(agent.snapshot().ipvs, view);
   assert.equal(dumps, 0, 'no kernel dump for a status request');
 });

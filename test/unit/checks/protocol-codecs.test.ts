@@ -96,8 +96,8 @@ describe('smtp replies', () => {
     assert.deepEqual(r.feed('220 mx ESMTP\r\n250-mx hello\r\n250-STAR'), [{ code: 220, lines: ['mx ESMTP'] }]);
     const [ehlo] = r.feed('TTLS\r\n250 HELP\n');
     assert.deepEqual(ehlo, { code: 250, lines: ['mx hello', 'STARTTLS', 'HELP'] });
-    assert.equal(hasExtension(ehlo!, 'starttls'), true);
-    assert.equal(hasExtension(ehlo!, 'mx'), false, 'the greeting line is not an extension');
+    assert.equal(hasExtension(ehlo, 'starttls'), true);
+    assert.equal(hasExtension(ehlo, 'mx'), false, 'the greeting line is not an extension');
     assert.deepEqual(r.feed('221\r\n'), [{ code: 221, lines: [''] }]);
   });
 

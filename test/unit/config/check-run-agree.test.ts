@@ -64,7 +64,7 @@ const configs = fc.tuple(instance(0), fc.option(instance(1), { nil: undefined })
 async function checkCommand(path: string): Promise<{ code: number; errors: string[] }> {
   const written: string[] = [];
   const original = process.stderr.write.bind(process.stderr);
-  process.stderr.write = ((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  process.stderr.write = ((chunk: string | Uint8Array) => { written.push(String(chunk)); return true; });
   let code: number;
   try {
     code = await check.run(['--config', path, '--quiet']);

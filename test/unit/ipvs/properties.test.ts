@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { applyOps } from '../../../src/ipvs/apply.js';
 import { decodeDaemonMessage, decodeDestinationMessage, decodeInfoMessage, decodeRequest, decodeServiceMessage, decodeTimeoutsMessage } from '../../../src/ipvs/codec.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
-import { normalizeDesired, reconcile, type DrainEntry } from '../../../src/ipvs/diff.js';
+import { normalizeDesired, reconcile } from '../../../src/ipvs/diff.js';
 import { viewOf } from '../../../src/ipvs/view.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from '../../../src/ipvs/types.js';
 
@@ -112,7 +112,7 @@ test('reconcile applied to the kernel yields the desired table for owned service
     // Nothing left to do at the same instant; after the drain timeout, exactly the declared table.
     const again = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains, now: 0, drainTimeoutMs });
     assert.deepEqual(again.ops, []);
-    const late = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains as Map<string, DrainEntry>, now: 1000, drainTimeoutMs });
+    const late = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains, now: 1000, drainTimeoutMs });
     assert.deepEqual((await applyOps(table, late.ops)).filter((r) => r.error), []);
     const final = strip(await table.listServices());
     for (const want of desired) {

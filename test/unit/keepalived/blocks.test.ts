@@ -35,7 +35,7 @@ describe('block converters with a shared context', () => {
       vips: [{ address: '192.0.2.10/32', interface: 'eth2' }], garp: { refresh: '1m' },
       sync_daemon: { interface: 'eth1', sync_id: 7 }, sync_group: 'VG_1',
     });
-    assert.deepEqual(Object.keys(instance.value!), ['name', 'interface', 'vrid', 'priority', 'version', 'startup_delay',
+    assert.deepEqual(Object.keys(instance.value), ['name', 'interface', 'vrid', 'priority', 'version', 'startup_delay',
       'vips', 'garp', 'sync_daemon', 'sync_group'], 'in the order the schema documents');
   });
 

@@ -105,7 +105,7 @@ describe('import-keepalived: faithful or refused', () => {
     const text = instance(' notify_master /bin/m\n notify_backup "/bin/b x"\n notify_fault /bin/f\n notify /bin/n');
     const r = importKeepalived(text, 'k.conf');
     assert.deepEqual(r.lossy.map((f) => f.line), [6, 7, 8, 9]);
-    assert.equal((r.config['alerts'] as unknown), undefined);
+    assert.equal(r.config['alerts'], undefined);
   });
 
   it('global settings that act elsewhere: gna interval with IPv6 VIPs, script_user with MISC_CHECK, smtp_alert_vrrp', () => {
