@@ -6,7 +6,8 @@
 // to the test (open an IpvsClient with { netns: topology.director.path }).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Netns, run } from './netns.js';
+import { Netns } from './netns.js';
+import { run } from './shell.js';
 
 export const DR_VIP = '10.6.2.195';
 export const DR_CLIENT = '10.6.2.10';

@@ -14,7 +14,7 @@ import { DatagramSocket } from '../../../src/net/socket.js';
 import { AF_UNIX, SOCK_DGRAM } from '../../../src/net/constants.js';
 import { sockaddrUnix } from '../../../src/net/sockaddr.js';
 import { Lab } from '../vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 // The CLI compiled beside this test (dist/ or a private outDir), not always dist/.
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -60,14 +60,14 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   const exited = new Promise<number | null>((r) => agent.on('exit', (code) => r(code)));
   after(() => { if (agent.exitCode === null) agent.kill('SIGKILL'); });
 
-  await waitFor(() => notes.some((n) => n.text.split('\n').includes('READY=1')), 'READY=1', 10_000);
-  await waitFor(() => notes.filter((n) => n.text === 'WATCHDOG=1').length >= 3, 'three WATCHDOG=1 pings', 5_000);
+  await waitFor(() => notes.some((n) => n.text.split('\n').includes('READY=1')), { what: 'READY=1', timeoutMs: 10_000 });
+  await waitFor(() => notes.filter((n) => n.text === 'WATCHDOG=1').length >= 3, { what: 'three WATCHDOG=1 pings', timeoutMs: 5_000 });
   const pings = notes.filter((n) => n.text === 'WATCHDOG=1').map((n) => n.t);
   const gaps = pings.slice(1).map((t, i) => t - pings[i]!);
   assert.ok(gaps.every((g) => g >= 100 && g <= 400), `watchdog pings every ~WATCHDOG_USEC/2: ${gaps.join(', ')} ms`);
 
-  await waitFor(() => lab.addresses('dir').includes('10.6.2.195'), 'the VIP on eth0 (MASTER)', 5_000);
-  await waitFor(() => observer.announcements().some((a) => a.address === '10.6.2.195'), 'a gratuitous ARP for the VIP', 3_000);
+  await waitFor(() => lab.addresses('dir').includes('10.6.2.195'), { what: 'the VIP on eth0 (MASTER)', timeoutMs: 5_000 });
+  await waitFor(() => observer.announcements().some((a) => a.address === '10.6.2.195'), { what: 'a gratuitous ARP for the VIP', timeoutMs: 3_000 });
 
   let socket = join(work, 'api.sock');
   const status = (): { instances: { name: string; state: string; priority: number; effectivePriority: number }[]; config: { generation: number } } => {
@@ -91,7 +91,7 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   // An invalid config on reload: logged, the running one stays.
   writeFileSync(configPath, config(150).replace('vrid: 51', 'vrid: 510'));
   agent.kill('SIGHUP');
-  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes('vrrp[0].vrid')), 'the rejection naming vrrp[0].vrid', 5_000);
+  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes('vrrp[0].vrid')), { what: 'the rejection naming vrrp[0].vrid', timeoutMs: 5_000 });
   assert.equal(status().config.generation, 1);
   assert.equal(status().instances[0]!.state, 'MASTER');
   assert.equal(agent.exitCode, null, 'still running');
@@ -99,11 +99,11 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   // A valid change: applied in place, no state change.
   writeFileSync(configPath, config(140));
   agent.kill('SIGHUP');
-  await waitFor(() => status().config.generation === 2, 'generation 2', 5_000);
+  await waitFor(() => status().config.generation === 2, { what: 'generation 2', timeoutMs: 5_000 });
   const after2 = status().instances[0]!;
   assert.equal(after2.priority, 140);
   assert.equal(after2.state, 'MASTER');
-  await waitFor(() => observer.adverts(51).some((a) => a.priority === 140), 'adverts at priority 140', 2_000);
+  await waitFor(() => observer.adverts(51).some((a) => a.priority === 140), { what: 'adverts at priority 140', timeoutMs: 2_000 });
   assert.ok(observer.adverts(51).filter((a) => a.priority === 150).length >= masterSince);
   assert.ok(notes.some((n) => n.text.startsWith('RELOADING=1')), 'RELOADING=1 sent');
   assert.ok(logs.some((l) => /^vrrp web: backup -> master/.test(String(l['msg']))), 'the election is logged');
@@ -116,20 +116,20 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   writeFileSync(configPath, config(140, '', movedSocket));
   agent.kill('SIGHUP');
   socket = movedSocket;
-  await waitFor(() => existsSync(movedSocket) && spawnSync(process.execPath, [cli, 'status', '--socket', movedSocket, '--json']).status === 0, 'the API on the new socket', 5_000);
+  await waitFor(() => existsSync(movedSocket) && spawnSync(process.execPath, [cli, 'status', '--socket', movedSocket, '--json']).status === 0, { what: 'the API on the new socket', timeoutMs: 5_000 });
   assert.equal(status().config.generation, 3);
   assert.equal(status().instances[0]!.state, 'MASTER');
   assert.ok(!existsSync(oldSocket), 'the old socket file is removed');
   // A socket path that cannot be bound: the reload is rejected and the API stays where it was.
   writeFileSync(configPath, config(130, '', join(configPath, 'api.sock'))); // under a regular file: ENOTDIR
   agent.kill('SIGHUP');
-  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes(': api: ')), 'the rejection naming the api', 5_000);
+  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes(': api: ')), { what: 'the rejection naming the api', timeoutMs: 5_000 });
   assert.equal(status().config.generation, 3, 'the running config stays');
   assert.equal(status().instances[0]!.priority, 140);
 
   agent.kill('SIGTERM');
   assert.equal(await exited, 0);
-  await waitFor(() => observer.adverts(51).some((a) => a.priority === 0), 'the priority-0 advert', 2_000);
+  await waitFor(() => observer.adverts(51).some((a) => a.priority === 0), { what: 'the priority-0 advert', timeoutMs: 2_000 });
   assert.ok(!lab.addresses('dir').includes('10.6.2.195'), 'VIP removed on stop');
   assert.ok(notes.some((n) => n.text.startsWith('STOPPING=1')), 'STOPPING=1 sent');
 });

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckPlugins } from '../../../checks/index.js';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckLab, LineProcess, sh } from './lab.js';
+import { CheckLab, LineProcess } from './lab.js';
+import { sh } from '../../helpers/shell.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 let lab: CheckLab;
@@ -31,7 +32,7 @@ async function check(type: string, options: Record<string, unknown>, port: numbe
 }
 
 before(async () => {
-  assert.ok(sh(['which', 'openssl'], true).trim(), 'openssl must be installed (apt-get install openssl)');
+  assert.ok(sh(['which', 'openssl'], { check: false }).trim(), 'openssl must be installed (apt-get install openssl)');
   scratch = mkdtempSync(join(tmpdir(), 'failoverd-checks-'));
   lab = new CheckLab('k');
   sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rs.failoverd.test',

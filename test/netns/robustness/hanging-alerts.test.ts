@@ -13,8 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Lab } from '../vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+
 import { AgentProcess } from './agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const ADVERT_MS = 100;
 const BACKUP_PRIORITY = 100;
@@ -84,15 +85,15 @@ test('a hanging webhook endpoint and a hanging notify program on the backup do n
   await b.waitForState('web', 'BACKUP', 15_000);
 
   // b's own transitions (INIT → BACKUP) are already stuck in both alert paths.
-  await waitFor(() => hook.connections() >= 1, 'the webhook request reached the hanging endpoint', 5000);
-  await waitFor(() => existsSync(startedMarker), 'the notify program started (and hangs)', 5000);
+  await waitFor(() => hook.connections() >= 1, { what: 'the webhook request reached the hanging endpoint', timeoutMs: 5000 });
+  await waitFor(() => existsSync(startedMarker), { what: 'the notify program started (and hangs)', timeoutMs: 5000 });
   const before = (await b.status()).alerts!;
   assert.equal(before.webhooks[0]!.inFlight, true, 'the webhook request is in flight, unanswered');
   assert.equal(before.webhooks[0]!.delivered, 0);
 
   const killedAt = Date.now();
   a.kill('SIGKILL');
-  await waitFor(() => observer.announcements().some((e) => e.t >= killedAt && e.srcMac === lab.node('b').mac && e.address === VIP), 'a gratuitous ARP from b for the VIP', 5000);
+  await waitFor(() => observer.announcements().some((e) => e.t >= killedAt && e.srcMac === lab.node('b').mac && e.address === VIP), { what: 'a gratuitous ARP from b for the VIP', timeoutMs: 5000 });
   const garp = observer.announcements().find((e) => e.t >= killedAt && e.srcMac === lab.node('b').mac && e.address === VIP)!;
   const takeoverMs = garp.t - killedAt;
   t.diagnostic(`kill -9 of the master → first GARP from the backup: ${takeoverMs.toFixed(1)} ms (bound 3 × advert + skew = ${BOUND_MS.toFixed(1)} ms); webhook connections so far ${hook.connections()}`);

@@ -13,12 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { Lab, sh } from '../vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+import { Lab } from '../vrrp/lab.js';
+
 import { HOSTILE_INSTANCES, hostileAdverts, type HostilePacket } from '../../fixtures/corpus/hostile-vrrp.js';
 import { AgentProcess, sumOf, type Samples } from './agent-process.js';
 import { Injector } from './injector.js';
 import { gapStats, type GapStats } from './gaps.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const FLOOD_RATE = Number(process.env['FAILOVERD_FLOOD_RATE'] ?? 50_000);
 const FLOOD_SECONDS = Number(process.env['FAILOVERD_FLOOD_SECONDS'] ?? 10);
@@ -115,7 +117,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const a = agent;
   await waitFor(async () => {
     try { return Object.values(await a.states()).every((s) => s === 'MASTER'); } catch { return false; }
-  }, 'all three instances MASTER', 15_000, 100);
+  }, { what: 'all three instances MASTER', timeoutMs: 15_000, stepMs: 100 });
   const since = (await a.status()).instances.map((i) => `${i.name}:${i.since}`);
 
   // ---- each hostile class, 20 copies -------------------------------------
@@ -130,7 +132,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
     const deliveredBefore = ipDelivered(dir.ns);
     const datagram = Injector.datagram(h);
     for (let i = 0; i < COPIES; i++) injector.send(datagram);
-    await waitFor(async () => dropped(await a.metrics(), instance, h.reason) - dropped(before, instance, h.reason) >= COPIES, `${COPIES} × ${h.reason} counted for "${h.name}"`, 5000, 25);
+    await waitFor(async () => dropped(await a.metrics(), instance, h.reason) - dropped(before, instance, h.reason) >= COPIES, { what: `${COPIES} × ${h.reason} counted for "${h.name}"`, timeoutMs: 5000, stepMs: 25 });
     const after = await a.metrics();
     assert.equal(dropped(after, instance, h.reason) - dropped(before, instance, h.reason), COPIES, `${h.name}: exactly ${COPIES} counted as ${h.reason}`);
     assert.equal(dropped(after, instance) - dropped(before, instance), COPIES, `${h.name}: no other reason moved on ${instance}`);

@@ -1,7 +1,8 @@
 // Two failoverd VRRP routers on a bridge, an observer running tcpdump.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canRunNetns, Lab, longestDualMasterMs, sh, VipMonitor, type RouterProcess } from './lab.js';
+import { canRunNetns, Lab, longestDualMasterMs, VipMonitor, type RouterProcess } from './lab.js';
+import { sh } from '../../helpers/shell.js';
 
 const skip = canRunNetns();
 const VIP = '192.0.2.195';

@@ -8,10 +8,11 @@ import { normalizeDestination, normalizeService } from '../../../src/ipvs/normal
 import { KNOWN_SCHEDULERS } from '../../../src/ipvs/constants.js';
 import { serviceKeyId, destinationId, type ActualService, type DesiredService, type DestinationSpec, type ServiceSpec } from '../../../src/ipvs/types.js';
 import { parseIpvsadmDaemons, parseIpvsadmHeader, parseIpvsadmList, parseIpvsadmTimeouts, toIpvsadmRules, type IpvsadmService } from '../../helpers/ipvsadm.js';
-import { addRoutableDummy, createNetns, type Netns } from './netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { addRoutableDummy } from './netns.js';
 
 async function withTable(tag: string, fn: (ns: Netns, client: IpvsClient) => Promise<void>): Promise<void> {
-  const ns = createNetns(tag);
+  const ns = Netns.create(`fo-${tag}`);
   let client: IpvsClient | undefined;
   try {
     addRoutableDummy(ns);
@@ -191,7 +192,7 @@ test('per-service and per-destination statistics match ipvsadm --stats and --rat
 
 test('tables written by ipvsadm -R read back exactly in failoverd dump', async () => {
   await withTable('rb-restore', async (ns, client) => {
-    ns.exec('ipvsadm', ['-R'], toIpvsadmRules(SHAPES));
+    ns.exec('ipvsadm', ['-R'], { input: toIpvsadmRules(SHAPES) });
     const dumped = specsOf(await client.listServices());
     // ipvsadm forces a DR/tunnel destination's port to the service's port.
     const expected = sortedDesired(SHAPES.map((d) => ({

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netns, waitFor } from '../../helpers/netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../../test/fixtures/keepalived/table/', import.meta.url));
@@ -40,7 +41,7 @@ async function stableTable(ns: Netns, rules: number, what: string): Promise<stri
     const now = savedTable(ns);
     if (now.join('\n') !== last.join('\n')) { last = now; sameSince = Date.now(); }
     return now.length >= rules && Date.now() - sameSince > 2500;
-  }, `${what}: ${rules} rules, unchanged for 2.5 s`, 150_000, 250)
+  }, { what: `${what}: ${rules} rules, unchanged for 2.5 s`, timeoutMs: 150_000, stepMs: 250 })
     .catch((err: Error) => { throw new Error(`${err.message}; the table: ${last.join(' | ')}`); });
   return last;
 }

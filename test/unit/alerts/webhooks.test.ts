@@ -7,7 +7,8 @@ import { FakeClock } from '../../../src/clock.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { WebhookDispatcher } from '../../../src/alerts/webhooks.js';
 import { verifySignature } from '../../../src/alerts/signature.js';
-import { ok, startReceiver, waitFor, type Received } from './receiver.js';
+import { ok, startReceiver, type Received } from './receiver.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const takeover = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
 
@@ -23,7 +24,7 @@ test('each delivery is the AgentEvent as JSON, signed the Standard Webhooks way 
   t.after(() => dispatcher.close());
   const published = bus.publish(takeover);
   bus.publish({ type: 'realserver.down', object: 'service/web-80/10.6.2.191:80' }); // filtered out
-  await waitFor(() => receiver.received.length === 1, 'one delivery');
+  await waitFor(() => receiver.received.length === 1, { what: 'one delivery' });
   await dispatcher.idle();
 
   const [r] = receiver.received;
@@ -68,9 +69,9 @@ test('a retried delivery keeps its id and verifies afresh; during a key rotation
   const dispatcher = new WebhookDispatcher(bus, [{ name: 'ops', url: receiver.url, secrets: [oldKey, newKey, rawKey], retries: 1, backoff: { initialMs: 2000, maxMs: 2000 } }], { clock, random: () => 1 - 1e-9 });
   t.after(() => dispatcher.close());
   const published = bus.publish(takeover);
-  await waitFor(() => receiver.received.length === 1 && clock.pendingTimers() === 1, 'the first attempt and its retry timer');
+  await waitFor(() => receiver.received.length === 1 && clock.pendingTimers() === 1, { what: 'the first attempt and its retry timer' });
   clock.advance(2000);
-  await waitFor(() => receiver.received.length === 2, 'the retry');
+  await waitFor(() => receiver.received.length === 2, { what: 'the retry' });
   await dispatcher.idle();
   const [first, retry] = receiver.received as [Received, Received];
   assert.equal(first.headers['webhook-id'], published.id);
@@ -102,12 +103,12 @@ test('a 500-ing endpoint is retried with exponential backoff and jitter, exactly
   // random 0 → 500 ms, random ~1 → 2000 ms, random 0.5 → 3000 ms.
   const expectedDelays = [500, 2000, 3000];
   for (let i = 0; i < expectedDelays.length; i++) {
-    await waitFor(() => receiver.received.length === i + 1 && clock.pendingTimers() === 1, `attempt ${i + 1} and its retry timer`);
+    await waitFor(() => receiver.received.length === i + 1 && clock.pendingTimers() === 1, { what: `attempt ${i + 1} and its retry timer` });
     clock.advance(expectedDelays[i]! - 1);
     await new Promise((resolve) => setTimeout(resolve, 30));
     assert.equal(receiver.received.length, i + 1, `no retry before ${expectedDelays[i]}ms`);
     clock.advance(1);
-    await waitFor(() => receiver.received.length === i + 2, `retry ${i + 1} right at ${expectedDelays[i]}ms`);
+    await waitFor(() => receiver.received.length === i + 2, { what: `retry ${i + 1} right at ${expectedDelays[i]}ms` });
   }
   await dispatcher.idle();
   assert.deepEqual(receiver.received.map((r) => r.headers['x-failoverd-delivery-attempt']), ['1', '2', '3', '4']);
@@ -129,10 +130,10 @@ test('after the last retry the event is given up (counted) and the next one goes
   t.after(() => dispatcher.close());
   bus.publish({ ...takeover, object: 'vrrp/bad' });
   bus.publish(takeover);
-  await waitFor(() => receiver.received.length === 2 && clock.pendingTimers() === 1, 'the 400 once, then the 503');
+  await waitFor(() => receiver.received.length === 2 && clock.pendingTimers() === 1, { what: 'the 400 once, then the 503' });
   for (let i = 0; i < 2; i++) {
     clock.advance(50);
-    await waitFor(() => receiver.received.length === 3 + i && (i === 1 || clock.pendingTimers() === 1), `retry ${i + 1}`);
+    await waitFor(() => receiver.received.length === 3 + i && (i === 1 || clock.pendingTimers() === 1), { what: `retry ${i + 1}` });
   }
   await dispatcher.idle();
   const stats = dispatcher.stats()[0]!;
@@ -164,7 +165,7 @@ test('a hanging endpoint never delays a simulated VRRP takeover: publishing only
   t.after(() => clearInterval(ticker));
 
   bus.publish(takeover);
-  await waitFor(() => hung.length === 1, 'the hanging receiver to hold a request');
+  await waitFor(() => hung.length === 1, { what: 'the hanging receiver to hold a request' });
 
   // The takeover: publish the transitions (as VRRP does), then its next timer (GARP)
   // must fire on time although the first receiver is hanging.
@@ -179,10 +180,10 @@ test('a hanging endpoint never delays a simulated VRRP takeover: publishing only
   assert.ok(timerLateness < 150, `timer fired ${timerLateness}ms late`);
 
   // The healthy receiver is not held back by the hanging one.
-  await waitFor(() => healthy.received.length === 1001, 'healthy receiver got everything', 10_000);
+  await waitFor(() => healthy.received.length === 1001, { what: 'healthy receiver got everything', timeoutMs: 10_000 });
   assert.equal(hanging.maxConcurrent(), 1, 'the hanging endpoint has one request in flight at a time');
   // And the hanging one times out after 400 ms and moves on.
-  await waitFor(() => dispatcher.stats()[0]!.failed >= 1, 'first hanging delivery to time out');
+  await waitFor(() => dispatcher.stats()[0]!.failed >= 1, { what: 'first hanging delivery to time out' });
   assert.match(dispatcher.stats()[0]!.lastError ?? '', /^timeout after 400ms$/);
   assert.ok(worstLag < 150, `event loop stalled ${worstLag}ms`);
 });
@@ -195,14 +196,14 @@ test('the queue is bounded: the oldest waiting events are dropped and counted, t
   const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, queueSize: 5, retries: 0, timeoutMs: 10_000 }]);
   t.after(() => dispatcher.close());
   bus.publish({ ...takeover, reason: 'n0' });
-  await waitFor(() => held.length === 1, 'n0 in flight');
+  await waitFor(() => held.length === 1, { what: 'n0 in flight' });
   for (let i = 1; i <= 20; i++) bus.publish({ ...takeover, reason: `n${i}` });
   assert.equal(dispatcher.stats()[0]!.dropped, 15);
   assert.equal(dispatcher.stats()[0]!.queueDepth, 5);
   // Release each request as it arrives.
   ok(held[0]!);
   for (let i = 1; i <= 5; i++) {
-    await waitFor(() => held.length === i + 1, `request ${i + 1}`);
+    await waitFor(() => held.length === i + 1, { what: `request ${i + 1}` });
     ok(held[i]!);
   }
   await dispatcher.idle();
@@ -220,7 +221,7 @@ test('delivery is ordered per endpoint with one request in flight, even when the
     bus.publish({ ...takeover, reason: String(i) });
     if (i % 7 === 0) await new Promise((resolve) => setTimeout(resolve, 3));
   }
-  await waitFor(() => receiver.received.length === 60, 'all 60');
+  await waitFor(() => receiver.received.length === 60, { what: 'all 60' });
   assert.deepEqual(receiver.received.map((r) => Number(JSON.parse(r.body).reason)), [...Array(60).keys()]);
   assert.equal(receiver.maxConcurrent(), 1);
 });
@@ -235,7 +236,7 @@ test('templates: Slack-style {"text"} and a generic JSON body with placeholders'
   ]);
   t.after(() => dispatcher.close());
   bus.publish(takeover);
-  await waitFor(() => receiver.received.length === 2, 'both');
+  await waitFor(() => receiver.received.length === 2, { what: 'both' });
   const bodies = receiver.received.map((r) => JSON.parse(r.body)).sort((a, b) => (a.text ? -1 : b.text ? 1 : 0));
   assert.deepEqual(bodies[0], { text: '[lvs-a] vrrp.state vrrp/web: BACKUP → MASTER (master down timer expired)' });
   assert.deepEqual(bodies[1], { title: 'vrrp/web is MASTER', priority: 150, node: 'lvs-a', tags: ['failoverd', 'vrrp.state'], missing: null });
