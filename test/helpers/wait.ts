@@ -32,3 +32,9 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, optio
   const detail = options.detail?.();
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${options.what}${detail ? `; ${detail}` : ''}`);
 }
+
+/** Runs fn after `turns` turns of the event loop: a delay counted in turns, not time. */
+export function afterTurns(turns: number, fn: () => void): void {
+  if (turns <= 0) fn();
+  else setImmediate(() => afterTurns(turns - 1, fn));
+}
