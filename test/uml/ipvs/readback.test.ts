@@ -10,6 +10,7 @@ import { serviceKeyId, destinationId, type ActualService, type DesiredService, t
 import { parseIpvsadmDaemons, parseIpvsadmHeader, parseIpvsadmList, parseIpvsadmTimeouts, toIpvsadmRules, type IpvsadmService } from '../../helpers/ipvsadm.js';
 import { Netns } from '../../helpers/netns.js';
 import { addRoutableDummy } from './netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 async function withTable(tag: string, fn: (ns: Netns, client: IpvsClient) => Promise<void>): Promise<void> {
   const ns = Netns.create(`fo-${tag}`);
@@ -170,11 +171,8 @@ test('per-service and per-destination statistics match ipvsadm --stats and --rat
     ns.exec('bash', ['-c', 'for i in 1 2 3 4 5 6; do echo "packet $i" > /dev/udp/10.6.5.1/9000; done']);
     // The kernel folds per-CPU counters into the exported ones every 2 s (estimator).
     let service: ActualService | undefined;
-    for (const deadline = Date.now() + 8000; Date.now() < deadline;) {
-      service = (await client.listServices())[0];
-      if ((service?.stats?.packetsIn ?? 0) >= 6) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(async () => ((service = (await client.listServices())[0])?.stats?.packetsIn ?? 0) >= 6,
+      { what: 'the estimator to count the packets', timeoutMs: 30_000, stepMs: 250 }).catch(() => undefined);
     assert.ok(service?.stats && service.stats.packetsIn >= 6, `service counted the packets: ${JSON.stringify(service?.stats)}`);
     const stats = parseIpvsadmList(ns.ipvsadm('-Ln', '--stats', '--exact'))[0]!;
     assert.deepEqual(stats.rest, [service.stats.connections, service.stats.packetsIn, service.stats.packetsOut, service.stats.bytesIn, service.stats.bytesOut].map(String));
