@@ -75,7 +75,7 @@ test('deeply nested flow and block collections are errors, not stack overflows t
   console.log(`# ${budget.summary()}`);
 });
 
-test('arbitrary text and arbitrary YAML values: a config or located errors, in bounded time', () => {
+test('arbitrary text and arbitrary YAML values: a config or located errors', () => {
   const budget = new Budget('config loader (arbitrary text and YAML values)');
   const yamlish = fc.array(fc.constantFrom('node:', ' name:', 'vrrp:', '- ', '  - name: a', 'services: []', '&a ', '*a', '<<: *a', '{', '}', '[', ']', '"', "'", '#', '\t', '\n', '  ', '---', '...', '!!str', '${X}', '${', 'eth0', '10.6.2.195/32', '1s', '-1', '1e999', '~', 'null', '?'), { maxLength: 40 }).map((p) => p.join(''));
   fc.assert(fc.property(fc.oneof(fc.string({ maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), yamlish), (text) => {
