@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { NotifyRunner } from '../../src/alerts/programs.js';
 import { WebhookDispatcher } from '../../src/alerts/webhooks.js';
-import { EventBus } from '../../src/events.js';
+import { EventBus, type EventInput } from '../../src/events.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -21,7 +21,7 @@ const arg = (name: string, fallback: string): string => {
 };
 const EVENTS = Number(arg('events', '1000'));
 const RUNS = Number(arg('runs', '5'));
-const takeover = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
+const takeover: EventInput = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
 
 interface Figures { publishMs: number; timerLateMs: number; worstLagMs: number }
 
