@@ -116,3 +116,24 @@ test('a program that cannot start is a counted failure, not a crash; publishing 
   assert.match(results[0]!.error ?? '', /ENOENT/);
   assert.equal(runner.stats()[0]!.failures, 50);
 });
+
+test('a program that cannot start never holds the event loop: each run gives other callbacks a turn', async () => {
+  const bus = new EventBus('lvs-a');
+  const results: NotifyRunResult[] = [];
+  const runner = new NotifyRunner(bus, [{ program: '/nonexistent/failoverd-notify', queueSize: 1000 }], { onResult: (_hook, r) => results.push(r) });
+  try {
+    const EVENTS = 50;
+    for (let i = 0; i < EVENTS; i++) {
+      bus.publish({ type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: `burst ${i}` });
+    }
+    // A spawn that fails reports on the next tick, so a loop of awaits alone would run all
+    // fifty before any timer or socket callback: a master's adverts would stall behind them.
+    const seenByAnotherCallback = await new Promise<number>((resolve) => setImmediate(() => setImmediate(() => resolve(results.length))));
+    assert.ok(seenByAnotherCallback < EVENTS, `another callback ran only after all ${seenByAnotherCallback} failed runs`);
+    await waitFor(() => results.length === EVENTS, { what: 'all runs reported' });
+    assert.ok(results.every((r) => r.error !== undefined || r.exitCode !== 0), 'every run is a failure');
+  } finally {
+    runner.close();
+    await runner.idle();
+  }
+});
