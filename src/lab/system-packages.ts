@@ -34,6 +34,11 @@ const PATCHELF: SystemNeed = {
   package: 'patchelf', program: 'patchelf', why: 'to point the fetched UML kernel at its own libc',
 };
 
+const MMDEBSTRAP: SystemNeed = {
+  package: 'mmdebstrap', program: 'mmdebstrap', why: 'the Debian 12 root the .deb is tested in under systemd',
+};
+const FAKEROOT: SystemNeed = { package: 'fakeroot', program: 'fakeroot', why: 'to build the .deb under test' };
+
 export type Job = 'lab' | 'unit' | 'netns' | 'uml' | 'uml-provision';
 
 /** What each job starts (found by reading the lab, the harness and each tier's tests). */
@@ -41,7 +46,7 @@ export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
   lab: [UML, KMOD, IPVSADM, IPROUTE2],
   unit: [SYSTEMD],
   netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL, SOCAT, DNSMASQ, EXIM, PYTHON3],
-  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP],
+  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP, MMDEBSTRAP, FAKEROOT],
   // Only when Debian's UML kernel does not boot here and provision-uml.sh fetches another.
   'uml-provision': [PATCHELF],
 };

@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckLab, type LineProcess, sh } from './lab.js';
+import { sh } from '../../helpers/shell.js';
+import { CheckLab, LineProcess } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -45,7 +46,7 @@ async function untilUp(type: string, options: Record<string, unknown>, port: num
 function startServer(name: string, argv: string[]): void {
   const child = spawn('ip', ['netns', 'exec', lab.serverNs, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   child.on('exit', (code) => { if (servers.get(name) === child && code) process.stderr.write(`${name} exited ${code}: ${stderr}\n`); });
   servers.set(name, child);
 }
@@ -63,7 +64,7 @@ async function stopServer(name: string): Promise<void> {
 
 before(() => {
   for (const program of ['socat', 'dnsmasq', 'exim4', 'python3', 'openssl', 'keepalived']) {
-    assert.ok(sh(['which', program], true).trim(), `${program} must be installed (src/lab/system-packages.ts lists its package)`);
+    assert.ok(sh(['which', program], { check: false }).trim(), `${program} must be installed (src/lab/system-packages.ts lists its package)`);
   }
   scratch = mkdtempSync(join(tmpdir(), 'failoverd-protocols-'));
   chmodSync(scratch, 0o755);
@@ -309,7 +310,7 @@ test('http digest: failoverd genhash prints what keepalived --genhash prints; th
   // keepalived's genhash sometimes reports "Connection failed" on a fast local server: a few tries.
   let theirs = '';
   for (let i = 0; i < 10 && !/^[0-9a-f]{32}$/m.test(theirs); i++) {
-    theirs = sh(['ip', 'netns', 'exec', lab.checkerNs, 'keepalived', '--genhash', '-s', lab.serverAddress, '-p', '8080', '-u', '/index.html'], true);
+    theirs = sh(['ip', 'netns', 'exec', lab.checkerNs, 'keepalived', '--genhash', '-s', lab.serverAddress, '-p', '8080', '-u', '/index.html'], { check: false });
   }
   assert.equal(/^[0-9a-f]{32}$/m.exec(theirs)?.[0], md5, `keepalived --genhash said: ${theirs}`);
 

@@ -13,8 +13,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { canRunNetns, Lab, longestDualMasterMs, RouterProcess, sh, type Observer } from '../vrrp/lab.js';
+import { canRunNetns, Lab, longestDualMasterMs, RouterProcess, type Observer } from '../vrrp/lab.js';
 import { AgentProcess, CLI } from '../robustness/agent-process.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const fixtures = fileURLToPath(new URL('../../../../test/fixtures/keepalived/interop/', import.meta.url));
 const skip = canRunNetns() ?? (spawnSync('keepalived', ['--version']).status === 0 ? undefined : 'keepalived is not installed');
@@ -55,7 +57,7 @@ class AdvertRecorder {
     const recorder = new AdvertRecorder(proc);
     // -v prints the IP header on one line and the VRRP part on the next.
     let pending: { t: number } | undefined;
-    createInterface({ input: proc.stdout }).on('line', (line) => {
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
       const head = /^(\d+\.\d+) IP /.exec(line);
       if (head) { pending = { t: Number(head[1]) * 1000 }; return; }
       const m = /^\s*(\S+) > \S+: (VRRPv\d), Advertisement, vrid (\d+), prio (\d+), (.*)$/.exec(line);
@@ -67,7 +69,7 @@ class AdvertRecorder {
     });
     await new Promise<void>((ok, fail) => {
       const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-      proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+      proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
     });
     return recorder;
   }
@@ -94,8 +96,8 @@ function keepalived(lab: Lab, node: string, conf: string): RouterProcess {
     if (m) r.events.push({ event: 'state', t: Date.now(), instance: m[1]!, to: m[2]!.toLowerCase() });
     writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' });
   };
-  createInterface({ input: proc.stdout }).on('line', onLine);
-  createInterface({ input: proc.stderr }).on('line', onLine);
+  createInterface({ input: proc.stdout! }).on('line', onLine);
+  createInterface({ input: proc.stderr! }).on('line', onLine);
   return r;
 }
 
@@ -120,14 +122,6 @@ function importFor(lab: Lab, c: Case): string {
   assert.equal(r.status, 0, `the import of ${c.file}-b.conf exits 0: ${r.stderr}`);
   writeFileSync(out, `${readFileSync(out, 'utf8')}api:\n  listen: ${join(lab.work, 'b.sock')}\n  metrics: false\nlogging:\n  format: json\n`);
   return out;
-}
-
-async function until(what: string, timeoutMs: number, predicate: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 for (const c of CASES) {
@@ -157,15 +151,15 @@ for (const c of CASES) {
       // 0. Before the migration: B's own keepalived.conf under keepalived, alone. Its adverts are the reference.
       const referenceFrom = Date.now();
       const reference = keepalived(lab, 'b', `${fixtures}${c.file}-b.conf`);
-      await until('keepalived on B sends adverts', downMs + 4000,
-        () => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2));
+      await waitFor(() => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2),
+        { what: 'keepalived on B sends adverts', timeoutMs: downMs + 4000, stepMs: 50 });
       await stopKeepalived(lab, reference, 'SIGTERM');
       const referenceTo = Date.now();
       const before = recorder.signatures(B, referenceFrom, referenceTo);
       assert.equal(before.length, c.instances.length, `one kind of advert per instance from keepalived on B: ${before.join(' | ')}`);
 
       const masterOf = async (): Promise<{ a: string[]; b: string[] }> => {
-        const states = agent?.running ? await agent.states().catch((): Record<string, string> => ({})) : {};
+        const states = agent?.running ? await agent.states().catch(() => ({} as Record<string, string>)) : {};
         return {
           a: c.instances.filter((i) => k && k.proc.exitCode === null && keepalivedState(k, i.name) === 'master').map((i) => i.name),
           b: c.instances.filter((i) => states[i.name] === 'MASTER').map((i) => i.name),
@@ -175,16 +169,16 @@ for (const c of CASES) {
       const expectMaster = async (who: 'a' | 'b', what: string) => {
         const start = Date.now();
         let seen = {};
-        await until(`${what}: every instance MASTER on ${who} only`, downMs + 2000, async () => {
+        await waitFor(async () => {
           const m = await masterOf();
           seen = m;
           return m[who].length === all.length && m[who === 'a' ? 'b' : 'a'].length === 0;
-        }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
+        }, { what: `${what}: every instance MASTER on ${who} only`, timeoutMs: downMs + 2000, stepMs: 50 }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
         timings[what] = Date.now() - start;
       };
       const startFailoverd = async () => {
         agent = AgentProcess.start(lab.node('b').ns, yaml, join(lab.work, 'b.sock'), {}, 'info');
-        await until('failoverd API', 15_000, async () => Object.keys(await agent!.states().catch((): Record<string, string> => ({}))).length === all.length);
+        await waitFor(async () => Object.keys(await agent!.states().catch(() => ({}))).length === all.length, { what: 'failoverd API', timeoutMs: 15_000, stepMs: 50 });
       };
 
       // 1. Side by side: keepalived on A, failoverd on B.
@@ -237,7 +231,7 @@ for (const c of CASES) {
       await agent?.stop();
       recorder?.stop();
       await lab.cleanup();
-      if (existsSync(join(lab.work))) sh(['rm', '-rf', lab.work], false);
+      if (existsSync(join(lab.work))) sh(['rm', '-rf', lab.work], { check: false });
     }
   });
 }
