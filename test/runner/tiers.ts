@@ -13,7 +13,7 @@ import { spawnSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { ensureSystemPackages, type Job } from '../../src/lab/system-packages.js';
+import { ensureSystemPackages } from '../../src/lab/system-packages.js';
 import { findUmlRun, prepareUmlKernel } from '../../src/lab/uml-harness.js';
 
 type Tier = 'unit' | 'netns' | 'uml';
@@ -90,7 +90,7 @@ async function runNodeTest(tier: Tier, files: string[], viaUml: boolean):
     ? ['bash', [join(projectRoot, 'test/harness/uml-run.sh'), '--mem', '3G', '--timeout', '2400', '--', process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs];
   const status = await new Promise<number>((done) => {
-    const child = spawn(command as string, args as string[], { cwd: projectRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, FAILOVERD_TEST_TIER: tier } });
+    const child = spawn(command, args, { cwd: projectRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, FAILOVERD_TEST_TIER: tier } });
     child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
   });
   const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
@@ -140,7 +140,7 @@ async function main(): Promise<void> {
   // The real-kernel tiers' programs (and the unit tier's systemd-analyze alongside
   // them) are installed once, before any tier, when a real-kernel tier is asked for.
   const realKernel = tiers.some((tier) => tier !== 'unit');
-  const packages = realKernel ? ensureSystemPackages('npm test', tiers as Job[]) : { ok: true };
+  const packages = realKernel ? ensureSystemPackages('npm test', tiers) : { ok: true };
   if (!packages.ok) console.log(packages.message);
   const packagesMissing = packages.ok ? undefined : (packages.message ?? 'system packages missing').replace(/\s*\n\s*/g, ' ');
   const results: TierResult[] = [];

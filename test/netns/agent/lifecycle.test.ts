@@ -105,7 +105,7 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   // An invalid config on reload: logged, the running one stays.
   writeFileSync(configPath, config(150).replace('vrid: 51', 'vrid: 510'));
   agent.kill('SIGHUP');
-  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes('vrrp[0].vrid')), { what: 'the rejection naming vrrp[0].vrid', timeoutMs: 5_000 });
+  await waitFor(() => logs.some((l) => String(l['msg']).includes('vrrp[0].vrid')), { what: 'the rejection naming vrrp[0].vrid', timeoutMs: 5_000 });
   assert.equal((await status()).config.generation, 1);
   assert.equal((await status()).instances[0]!.state, 'MASTER');
   assert.equal(agent.exitCode, null, 'still running');
@@ -137,7 +137,7 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   // A socket path that cannot be bound: the reload is rejected and the API stays where it was.
   writeFileSync(configPath, config(130, '', join(configPath, 'api.sock'))); // under a regular file: ENOTDIR
   agent.kill('SIGHUP');
-  await waitFor(() => logs.some((l) => String(l['msg'] ?? '').includes(': api: ')), { what: 'the rejection naming the api', timeoutMs: 5_000 });
+  await waitFor(() => logs.some((l) => String(l['msg']).includes(': api: ')), { what: 'the rejection naming the api', timeoutMs: 5_000 });
   assert.equal((await status()).config.generation, 3, 'the running config stays');
   assert.equal((await status()).instances[0]!.priority, 140);
 

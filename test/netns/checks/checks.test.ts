@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCheckPlugins } from '../../../checks/index.js';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckLab, LineProcess } from './lab.js';
+import { CheckLab, type LineProcess } from './lab.js';
 import { sh } from '../../helpers/shell.js';
 import { waitFor } from '../../helpers/wait.js';
 

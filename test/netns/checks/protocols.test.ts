@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckResult } from '../../../src/health/check.js';
 import { sh } from '../../helpers/shell.js';
-import { CheckLab, LineProcess } from './lab.js';
+import { CheckLab, type LineProcess } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -46,7 +46,7 @@ async function untilUp(type: string, options: Record<string, unknown>, port: num
 function startServer(name: string, argv: string[]): void {
   const child = spawn('ip', ['netns', 'exec', lab.serverNs, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
+  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
   child.on('exit', (code) => { if (servers.get(name) === child && code) process.stderr.write(`${name} exited ${code}: ${stderr}\n`); });
   servers.set(name, child);
 }

@@ -57,7 +57,7 @@ class AdvertRecorder {
     const recorder = new AdvertRecorder(proc);
     // -v prints the IP header on one line and the VRRP part on the next.
     let pending: { t: number } | undefined;
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
+    createInterface({ input: proc.stdout }).on('line', (line) => {
       const head = /^(\d+\.\d+) IP /.exec(line);
       if (head) { pending = { t: Number(head[1]) * 1000 }; return; }
       const m = /^\s*(\S+) > \S+: (VRRPv\d), Advertisement, vrid (\d+), prio (\d+), (.*)$/.exec(line);
@@ -69,7 +69,7 @@ class AdvertRecorder {
     });
     await new Promise<void>((ok, fail) => {
       const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-      proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+      proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
     });
     return recorder;
   }
@@ -96,8 +96,8 @@ function keepalived(lab: Lab, node: string, conf: string): RouterProcess {
     if (m) r.events.push({ event: 'state', t: Date.now(), instance: m[1]!, to: m[2]!.toLowerCase() });
     writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' });
   };
-  createInterface({ input: proc.stdout! }).on('line', onLine);
-  createInterface({ input: proc.stderr! }).on('line', onLine);
+  createInterface({ input: proc.stdout }).on('line', onLine);
+  createInterface({ input: proc.stderr }).on('line', onLine);
   return r;
 }
 
@@ -159,7 +159,7 @@ for (const c of CASES) {
       assert.equal(before.length, c.instances.length, `one kind of advert per instance from keepalived on B: ${before.join(' | ')}`);
 
       const masterOf = async (): Promise<{ a: string[]; b: string[] }> => {
-        const states = agent?.running ? await agent.states().catch(() => ({} as Record<string, string>)) : {};
+        const states = agent?.running ? await agent.states().catch((): Record<string, string> => ({})) : {};
         return {
           a: c.instances.filter((i) => k && k.proc.exitCode === null && keepalivedState(k, i.name) === 'master').map((i) => i.name),
           b: c.instances.filter((i) => states[i.name] === 'MASTER').map((i) => i.name),
@@ -178,7 +178,7 @@ for (const c of CASES) {
       };
       const startFailoverd = async () => {
         agent = AgentProcess.start(lab.node('b').ns, yaml, join(lab.work, 'b.sock'), {}, 'info');
-        await waitFor(async () => Object.keys(await agent!.states().catch(() => ({}))).length === all.length, { what: 'failoverd API', timeoutMs: 15_000, stepMs: 50 });
+        await waitFor(async () => Object.keys(await agent!.states().catch((): Record<string, string> => ({}))).length === all.length, { what: 'failoverd API', timeoutMs: 15_000, stepMs: 50 });
       };
 
       // 1. Side by side: keepalived on A, failoverd on B.

@@ -102,7 +102,7 @@ export class AgentProcess {
 
   /** Waits until the instance reports `state`; while the API is not listening yet, it is not there. */
   async waitForState(instance: string, state: string, timeoutMs: number, stepMs = 50): Promise<void> {
-    await waitFor(async () => (await this.states().catch(() => ({} as Record<string, string>)))[instance] === state, { what: `${instance} ${state}`, timeoutMs: timeoutMs, stepMs: stepMs });
+    await waitFor(async () => (await this.states().catch((): Record<string, string> => ({})))[instance] === state, { what: `${instance} ${state}`, timeoutMs: timeoutMs, stepMs: stepMs });
   }
 
   /** Log lines whose message or event mention `text`. */

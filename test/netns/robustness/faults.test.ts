@@ -112,10 +112,10 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
       ['an empty file', () => { writeFileSync(configPath, ''); }],
     ];
     for (const [what, replace] of replacements) {
-      const rejectedBefore = a.logs.filter((l) => String(l['msg'] ?? '').includes('configuration rejected')).length;
+      const rejectedBefore = a.logs.filter((l) => String(l['msg']).includes('configuration rejected')).length;
       replace();
       a.kill('SIGHUP');
-      await waitFor(() => a.logs.filter((l) => String(l['msg'] ?? '').includes('configuration rejected')).length > rejectedBefore, { what: `the reload with ${what} rejected`, timeoutMs: 5000, stepMs: 20 });
+      await waitFor(() => a.logs.filter((l) => String(l['msg']).includes('configuration rejected')).length > rejectedBefore, { what: `the reload with ${what} rejected`, timeoutMs: 5000, stepMs: 20 });
       assert.ok(a.running, `still running after ${what}`);
       assert.equal(await generation(), 1, `${what}: the running config stays`);
       assert.equal(await state(a), 'MASTER', `${what}: still MASTER`);

@@ -95,10 +95,10 @@ function captureAdverts(ns: string, mac: string, source: string, vrid: number): 
   const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '-n', '-tt', '-l', '--immediate-mode', '-B', '8192',
     `ether src ${mac} and ip proto 112 and src host ${source} and ip[21] == ${vrid}`], { stdio: ['ignore', 'pipe', 'pipe'] });
   const times: number[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
+  createInterface({ input: proc.stdout }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
   const ready = new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('tcpdump did not start within 20 s')), 20_000);
-    proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+    proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
   });
   return { times, ready, stop: () => { if (proc.exitCode === null) proc.kill('SIGTERM'); } };
 }
@@ -175,7 +175,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const floodDone = new Promise((r) => flooder.once('close', r));
   const floodFrom = capture.times.length;
   let out = '';
-  flooder.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  flooder.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   // The status API answers during the flood (the loop is not starved), and no state changes.
   let apiCalls = 0;
   await waitFor(async () => {

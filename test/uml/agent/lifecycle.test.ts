@@ -58,7 +58,7 @@ function startAgent(): { proc: ChildProcess; logs: string[]; exited: Promise<num
   const proc = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   agents.push(proc);
   const logs: string[] = [];
-  createInterface({ input: proc.stderr! }).on('line', (l) => logs.push(l));
+  createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
   return { proc, logs, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
 }
 
@@ -121,7 +121,7 @@ test('start, reload (invalid, then changed), kill -9 + restart, SIGTERM: the liv
   const dump = spawn('ip', ['netns', 'exec', client.name, 'tcpdump', '-i', 'eth0c', '-n', '-l', '-v', '--immediate-mode', 'ip proto 112'], { stdio: ['ignore', 'pipe', 'pipe'] });
   agents.push(dump);
   const wire: string[] = [];
-  createInterface({ input: dump.stdout! }).on('line', (l) => wire.push(l));
+  createInterface({ input: dump.stdout }).on('line', (l) => wire.push(l));
   await waitFor(() => wire.some((l) => /prio 150/.test(l)), { what: 'adverts seen by tcpdump', timeoutMs: 5_000, stepMs: 50 });
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0);
