@@ -2,7 +2,11 @@
 import eslint from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const nodeTest = { from: 'package', package: 'node:test', name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'] };
+const nodeTest = {
+  from: 'package',
+  package: 'node:test',
+  name: ['describe', 'it', 'test', 'suite', 'before', 'after', 'beforeEach', 'afterEach'],
+};
 
 export default tseslint.config(
   { ignores: ['dist/', 'dist-*/', 'build/', 'node_modules/', '.cache/', 'native/', '**/*.js', '**/*.cjs', '**/*.mjs'] },
