@@ -115,7 +115,8 @@ test('dsr: up on the SYN-ACK from VIP:port; tcpdump sees a SYN to the VIP at the
   assert.match(syn[0]!, new RegExp(`${lab.checkerAddress.replace(/\./g, '\\.')}\\.\\d+ > ${VIP.replace(/\./g, '\\.')}\\.${PORT}: Flags \\[S\\], cksum 0x[0-9a-f]+ \\(correct\\)`));
   assert.doesNotMatch(syn[0]!, /bad cksum|incorrect/);
   assert.equal(packets.filter((l) => / Flags \[S\.\],/.test(l) && l.includes(`${VIP}.${PORT} > ${lab.checkerAddress}.`)).length, 1, seen);
-  // One RST, ours (the checker's kernel does not add one: it has no route for the VIP's answer... see docs/health.md).
+  // One RST, ours: the checker's kernel answers the SYN-ACK with an RST of its own
+  // (TcpOutRsts), but that waits on an ARP for the VIP which nobody answers.
   const rst = packets.filter((l) => / Flags \[R\],/.test(l));
   assert.equal(rst.length, 1, seen);
   assert.match(rst[0]!, /cksum 0x[0-9a-f]+ \(correct\)/);
