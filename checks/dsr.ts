@@ -86,6 +86,7 @@ function runDsr(target: CheckTarget, o: DsrCheckOptions, signal: AbortSignal): P
   const done = (ok: boolean, reason: string): CheckResult => ({ ok, reason, latencyMs: elapsedSince(started) });
   if (signal.aborted) return Promise.resolve(done(false, `resolve link: ${abortText(signal)}`));
   if (!isIPv4(target.address)) return Promise.resolve(done(false, `the dsr check probes IPv4 real servers only, not ${target.address}`));
+  if ((o.connect_port ?? target.port) === 0) return Promise.resolve(done(false, 'the dsr check needs a port: set connect_port (the service has port 0 or a fwmark)'));
   const realServer = bytesToIp(ipToBytes(target.address));
   return resolveLink(realServer, o).then(
     (link) => typeof link === 'string' ? done(false, link) : probe(target, o, link, signal, done),

@@ -176,8 +176,12 @@ test('probe: the real server answering or announcing the VIP over ARP is down, b
   assert.equal(run({ ...probe, arpCheck: false }, [vipAt, rsIsAt, answer(TCP_SYN | TCP_ACK, 0x01020305)]).verdict?.ok, true);
 });
 
-test('options: vip required and IPv4; interface, source, connect_port, arp_check', async () => {
-  const dsr = (await loadCheckPlugins()).get('dsr')!.options;
+test('options: vip required and IPv4; interface, source, connect_port, arp_check; a port is needed', async () => {
+  const plugin = (await loadCheckPlugins()).get('dsr')!;
+  const dsr = plugin.options;
+  // Refused before any socket is opened: a fwmark or port-0 service gives no port to probe.
+  const portless = await plugin.run({ service: 's', address: '192.0.2.2', port: 0 }, dsr.parse({ vip: '192.0.2.10' }), new AbortController().signal);
+  assert.deepEqual([portless.ok, portless.reason], [false, 'the dsr check needs a port: set connect_port (the service has port 0 or a fwmark)']);
   assert.deepEqual(dsr.parse({ vip: '192.0.2.10' }), { vip: '192.0.2.10', arp_check: true });
   assert.ok(dsr.safeParse({ vip: '192.0.2.10', interface: 'eth1', source: '192.0.2.2', connect_port: 443, arp_check: false }).success);
   assert.equal(dsr.safeParse({}).success, false);
