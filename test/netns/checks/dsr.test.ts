@@ -40,6 +40,21 @@ function link(ns: string): { name: string; mac: string } {
   return { name: veth.ifname.split('@')[0]!, mac: veth.address };
 }
 
+/** The namespace's TCP OutRsts counter (/proc/net/snmp): RSTs its kernel sent. */
+function outRsts(ns: string): number {
+  const lines = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:'));
+  const [names, values] = lines.map((l) => l.trim().split(/\s+/));
+  return Number(values![names!.indexOf('OutRsts')]);
+}
+
+async function until(what: string, cond: () => boolean, limitMs = 5000): Promise<void> {
+  for (let i = 0, start = Date.now(); i < 1000 && Date.now() - start < limitMs; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(what);
+}
+
 function sysctl(...settings: string[]): void {
   sh(['ip', 'netns', 'exec', lab.serverNs, 'sysctl', '-qw', ...settings]);
 }
@@ -105,7 +120,10 @@ after(async () => {
 
 test('dsr: up on the SYN-ACK from VIP:port; tcpdump sees a SYN to the VIP at the server\'s MAC, checksums correct, then our RST', async () => {
   let result: CheckResult | undefined;
+  const rstsBefore = outRsts(lab.checkerNs);
   const seen = await capture(`tcp port ${PORT} and host ${VIP}`, async () => { result = await dsr(); });
+  // The checker's kernel answered the SYN-ACK (no socket of its own) with an RST...
+  await until('the checker\'s kernel sends an RST for the SYN-ACK', () => outRsts(lab.checkerNs) === rstsBefore + 1);
   assert.deepEqual([result!.ok, result!.reason], [true, `SYN-ACK from ${VIP}:${PORT} at ${lab.serverAddress}'s MAC ${serverMac}`]);
   // -vv prints an IP header line, then the TCP line: join them per packet.
   const packets = seen.replace(/\n\s+/g, ' ').split('\n').filter(Boolean);
@@ -115,8 +133,7 @@ test('dsr: up on the SYN-ACK from VIP:port; tcpdump sees a SYN to the VIP at the
   assert.match(syn[0]!, new RegExp(`${lab.checkerAddress.replace(/\./g, '\\.')}\\.\\d+ > ${VIP.replace(/\./g, '\\.')}\\.${PORT}: Flags \\[S\\], cksum 0x[0-9a-f]+ \\(correct\\)`));
   assert.doesNotMatch(syn[0]!, /bad cksum|incorrect/);
   assert.equal(packets.filter((l) => / Flags \[S\.\],/.test(l) && l.includes(`${VIP}.${PORT} > ${lab.checkerAddress}.`)).length, 1, seen);
-  // One RST, ours: the checker's kernel answers the SYN-ACK with an RST of its own
-  // (TcpOutRsts), but that waits on an ARP for the VIP which nobody answers.
+  // ...but only ours reaches the server: the kernel's waits on an ARP for the VIP that nobody answers.
   const rst = packets.filter((l) => / Flags \[R\],/.test(l));
   assert.equal(rst.length, 1, seen);
   assert.match(rst[0]!, /cksum 0x[0-9a-f]+ \(correct\)/);
@@ -168,8 +185,10 @@ test('dsr: the director holding the VIP itself (the MASTER) changes nothing: its
   sh(['ip', '-n', lab.checkerNs, 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
   try {
     let result: CheckResult | undefined;
+    const rstsBefore = outRsts(lab.checkerNs);
     const seen = await capture(`tcp port ${PORT} and host ${VIP}`, async () => { result = await dsr(); });
     assert.equal(result!.ok, true, result!.reason);
+    assert.equal(outRsts(lab.checkerNs), rstsBefore, 'a SYN-ACK from a local address is a martian: no RST for it');
     const packets = seen.replace(/\n\s+/g, ' ').split('\n').filter(Boolean);
     assert.equal(packets.filter((l) => / Flags \[R\],/.test(l)).length, 1, `only our RST reaches the server: ${seen}`);
   } finally {
