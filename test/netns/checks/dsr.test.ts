@@ -9,7 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckLab, LineProcess, sh } from './lab.js';
+import { sh } from '../../helpers/shell.js';
+import { CheckLab, LineProcess } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const VIP = '10.201.0.100';
@@ -101,7 +102,7 @@ async function capture(filter: string, during: () => Promise<void>): Promise<str
 }
 
 before(async () => {
-  for (const program of ['socat', 'tcpdump']) assert.ok(sh(['which', program], true).trim(), `${program} must be installed`);
+  for (const program of ['socat', 'tcpdump']) assert.ok(sh(['which', program], { check: false }).trim(), `${program} must be installed`);
   lab = new CheckLab('d');
   ({ name: serverDev, mac: serverMac } = link(lab.serverNs));
   checkerMac = link(lab.checkerNs).mac;
