@@ -134,7 +134,7 @@ export class Agent implements StatusSource, AdminActions {
     // Each subsystem logs its own transitions once; the bus trace is for debugging.
     this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
-    this.alerts = new Alerts(this.bus, alertsFromConfig(this.config.alerts), { logger: log, userAgent: `failoverd/${packageVersion()}` });
+    this.alerts = new Alerts(this.bus, alertsFromConfig(this.config.alerts, this.config), { logger: log, userAgent: `failoverd/${packageVersion()}` });
     this.metrics = new Metrics(this.bus, {
       vrrp: () => [...this.instances.values()].map((i) => {
         const s = i.status();
@@ -445,7 +445,7 @@ export class Agent implements StatusSource, AdminActions {
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
     if (!isDeepStrictEqual(previousConfig.alerts, next.alerts)) {
       const oldAlerts = this.alerts!;
-      this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
+      this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts, next), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
       void oldAlerts.close(2000);
     }
     // Open windows stay applied across the swap; the new scheduler re-applies what is still active.

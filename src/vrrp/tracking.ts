@@ -1,5 +1,5 @@
 // What an instance tracks: interfaces (debounced link state), services (quorum
-// reported from outside), scripts and files; folded with the base priority into the
+// reported from outside), scripts, files and processes; folded with the base priority into the
 // effective priority and the objects that put the instance in FAULT.
 import type { Clock } from '../clock.js';
 import type { VrrpInstanceConfig } from './config.js';
@@ -7,6 +7,7 @@ import { Debounced } from './debounce.js';
 import { effectivePriority, type EffectivePriority, type TrackedStatus, type TrackKind } from './priority.js';
 import type { LinkState, VrrpHost } from './ports.js';
 import { TrackFileWatcher } from './track-file.js';
+import { TrackProcessWatcher, type ProcessScan } from './track-process.js';
 import { TrackScriptRunner, type ScriptRun } from './track-script.js';
 
 export interface TrackingDeps {
@@ -18,6 +19,8 @@ export interface TrackingDeps {
   onOwnLink: (link: LinkState) => void;
   runScript?: ScriptRun | undefined;
   trackFilePollMs?: number | undefined;
+  scanProcesses?: ProcessScan | undefined;
+  trackProcessPollMs?: number | undefined;
 }
 
 const trackKey = (kind: TrackKind, name: string): string => `${kind}/${name}`;
@@ -28,6 +31,7 @@ export class Tracking {
   private unwatch: (() => void)[] = [];
   private scripts: TrackScriptRunner[] = [];
   private files: TrackFileWatcher[] = [];
+  private processes: TrackProcessWatcher | undefined;
 
   constructor(private readonly deps: TrackingDeps) {}
 
@@ -41,7 +45,7 @@ export class Tracking {
     if (ownWeight) interfaces[0] = ownWeight;
     for (const t of interfaces) {
       const initial = t.name === link.name ? link : await host.link(t.name).catch(() => undefined);
-      const status: TrackedStatus = { kind: 'interface', name: t.name, weight: t.weight, value: initial?.up ?? false };
+      const status: TrackedStatus = { kind: 'interface', name: t.name, weight: t.weight, reverse: t.reverse ?? false, value: initial?.up ?? false };
       this.tracked.set(trackKey('interface', t.name), status);
       const debounced = new Debounced(status.value as boolean, c.linkDebounce, clock, (up) => this.set('interface', t.name, up));
       this.linkDebounce.set(t.name, debounced);
@@ -50,18 +54,26 @@ export class Tracking {
         debounced.report(l.up);
       }));
     }
-    for (const s of c.track.services) this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, value: true });
+    for (const s of c.track.services) this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: true });
     for (const s of c.track.scripts) {
       const runner = new TrackScriptRunner(s, clock, (up) => this.set('script', s.name, up), this.deps.runScript);
-      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, value: true });
+      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: true });
       this.scripts.push(runner);
       runner.start();
     }
     for (const f of c.track.files) {
       const watcher = new TrackFileWatcher(f.path, clock, (v) => this.set('file', f.path, v), this.deps.trackFilePollMs);
       await watcher.start();
-      this.tracked.set(trackKey('file', f.path), { kind: 'file', name: f.path, weight: f.weight, value: watcher.value });
+      this.tracked.set(trackKey('file', f.path), { kind: 'file', name: f.path, weight: f.weight, reverse: f.reverse ?? false, value: watcher.value });
       this.files.push(watcher);
+    }
+    if (c.track.processes.length) {
+      const watcher = new TrackProcessWatcher(c.track.processes, clock, (name, up) => this.set('process', name, up), this.deps.trackProcessPollMs, this.deps.scanProcesses);
+      const initial = await watcher.start();
+      for (const p of c.track.processes) {
+        this.tracked.set(trackKey('process', p.name), { kind: 'process', name: p.name, weight: p.weight, reverse: p.reverse ?? false, value: initial.get(p.name) ?? false });
+      }
+      this.processes = watcher;
     }
   }
 
@@ -75,6 +87,8 @@ export class Tracking {
     this.scripts = [];
     for (const f of this.files) f.stop();
     this.files = [];
+    this.processes?.stop();
+    this.processes = undefined;
   }
 
   clear(): void {
