@@ -292,6 +292,23 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
   return problems;
 }
 
+/**
+ * The sync groups that carry settings of their own (`vrrp_sync_groups:`): each names a
+ * group some instance is in, once. `path` is relative to the vrrp_sync_groups list.
+ */
+export function vrrpSyncGroupProblems(groups: ReadonlyArray<{ name: string }>, instances: ReadonlyArray<{ syncGroup?: string | undefined }>): VrrpProblem[] {
+  const used = new Set(instances.map((i) => i.syncGroup).filter((g) => g !== undefined));
+  const seen = new Map<string, number>();
+  const problems: VrrpProblem[] = [];
+  groups.forEach((g, i) => {
+    const first = seen.get(g.name);
+    if (first !== undefined) problems.push({ path: [i, 'name'], message: `"${g.name}" is already vrrp_sync_groups[${first}]` });
+    else seen.set(g.name, i);
+    if (!used.has(g.name)) problems.push({ path: [i, 'name'], message: `no vrrp instance has sync_group: ${g.name}, so its programs would never run` });
+  });
+  return problems;
+}
+
 /** "track.interfaces[0].weight" */
 export function vrrpPathText(path: ReadonlyArray<string | number>): string {
   return path.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? s : `.${s}`)).join('');

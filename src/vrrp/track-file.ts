@@ -11,7 +11,7 @@ export function parseTrackFile(text: string): number {
   if (!match) return 0;
   const digits = match[2]!;
   const magnitude = /^0[xX]/.test(digits) ? parseInt(digits.slice(2), 16) : digits.length > 1 && digits.startsWith('0') ? parseInt(digits, 8) : Number(digits);
-  return match[1] === '-' ? -magnitude : magnitude;
+  return match[1] === '-' && magnitude !== 0 ? -magnitude : magnitude;
 }
 
 export class TrackFileWatcher {
