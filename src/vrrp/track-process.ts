@@ -27,8 +27,8 @@ const COMM_MAX = 15;
  * compared exactly with comm (no regular expression: "ssh" does not match sshd).
  * With arguments or full_command, argv[0] must equal the name, and the arguments match
  * exactly (the same count), `partial`ly (the first n equal), or `initial`ly (the first
- * n-1 equal and the last one starts with the configured one). Without arguments and
- * without param_match, the arguments are not compared.
+ * n-1 equal and the last one starts with the configured one). Without arguments, the
+ * arguments are not compared, unless param_match is given: then there must be none.
  */
 export function matchesProcess(t: Pick<TrackProcess, 'process' | 'args' | 'paramMatch' | 'fullCommand'>, p: ProcessEntry): boolean {
   if (!usesCommandLine(t)) {
@@ -39,7 +39,8 @@ export function matchesProcess(t: Pick<TrackProcess, 'process' | 'args' | 'param
   if (!argv || argv[0] !== t.process) return false;
   const want = t.args ?? [];
   const have = argv.slice(1);
-  if (want.length === 0 && t.paramMatch === undefined) return true;
+  // keepalived: param_match with no arguments configured means "no arguments at all".
+  if (want.length === 0) return t.paramMatch === undefined || have.length === 0;
   const mode = t.paramMatch ?? 'exact';
   if (mode === 'exact' && have.length !== want.length) return false;
   if (have.length < want.length) return false;
