@@ -93,3 +93,16 @@ describe('notify programs, run', () => {
     ]);
   });
 });
+
+describe('closing the alerts', () => {
+  it('lets a queued notify program (an instance\'s on_stop as the agent stops) finish within the drain time', async (t) => {
+    const { Alerts } = await import('../../../src/alerts/alerts.js');
+    const dir = scratch(t, 'failoverd-ka-notify-');
+    const log = join(dir, 'log');
+    const stopBus = new EventBus('lvs-a');
+    const alerts = new Alerts(stopBus, { webhooks: [], notify: notifyHooksOf({ vrrp: [{ name: 'VI_1', notify: { on_stop: [script(dir, 'stop.sh', `sleep 0.2; echo "stop $*" >> ${log}`), 'now'] } }] }) });
+    stopBus.publish({ type: 'vrrp.state', object: 'vrrp/VI_1', from: 'master', to: 'init', data: { priority: 100 } });
+    await alerts.close(5000);
+    assert.equal(readFileSync(log, 'utf8'), 'stop now\n');
+  });
+});
