@@ -1,26 +1,26 @@
-// The composition root: the one place that constructs I/O and wires the
-// subsystems. Config → health monitor → desired pools → IPVS reconciler;
-// VRRP instances hold the VIPs and drive the sync daemon; every transition goes
-// through the event bus to alerts, metrics, logs and the status API.
-import { hostname } from 'node:os';
+// The agent wires the subsystems: config → health monitor → desired pools → IPVS
+// reconciler; VRRP instances hold the VIPs and drive the sync daemon; every
+// transition goes through the event bus to alerts, metrics, logs and the status API.
+// The I/O (IPVS table, VRRP sockets, API listeners, systemd, check plugins, clock)
+// is handed in through AgentOptions: `failoverd run` passes the system's, unit tests
+// in-memory twins.
 import { isDeepStrictEqual } from 'node:util';
-import { loadCheckPlugins } from '../checks/index.js';
 import { closeHttpAgents } from '../checks/lib/http-probe.js';
 import { Alerts } from './alerts/alerts.js';
 import { alertsFromConfig } from './alerts/from-config.js';
 import { apiFromConfig } from './api/from-config.js';
-import { ApiServer } from './api/server.js';
-import { AdminError, type AdminActions, type InstanceStatus, type ServiceStatus, type StatusSnapshot, type StatusSource } from './api/status-types.js';
+import { AdminError, type AdminActions, type StatusSnapshot, type StatusSource } from './api/status-types.js';
+import type { ApiListener, ApiOpener, ClosableVrrpIo, SystemdNotifier, VrrpIoOpener } from './agent/io.js';
 import { planOf, serviceKeyOf, type RuntimePlan } from './agent/map-config.js';
+import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { formatConfigError, loadConfigFile, type FailoverdConfig } from './config/index.js';
+import { formatConfigError, loadConfigFile, type FailoverdConfig, type LoadConfigOptions } from './config/index.js';
 import { EventBus } from './events.js';
 import type { CheckPlugin } from './health/check.js';
 import { HealthMonitor } from './health/monitor.js';
 import { foldLastResults, type LastResult } from './health/worker-messages.js';
 import { WorkerHealthMonitor } from './health/worker-monitor.js';
-import { IpvsClient } from './ipvs/client.js';
 import { Reconciler } from './ipvs/reconciler.js';
 import type { IpvsTable, SyncDaemonState } from './ipvs/table.js';
 import { destinationId, serviceKeyId, type DesiredService } from './ipvs/types.js';
@@ -29,18 +29,27 @@ import { Metrics } from './metrics/metrics.js';
 import { endpointMatches } from './net/address.js';
 import { schedulesFromConfig } from './maintenance/from-config.js';
 import { MaintenanceScheduler } from './maintenance/scheduler.js';
-import { notifyReady, notifyReloading, notifyStatus, notifyStopping, startWatchdog } from './systemd/notify.js';
 import type { VrrpInstanceConfig } from './vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';
-import { systemVrrpIo, type SystemVrrpIo } from './vrrp/io.js';
 import { VrrpSyncGroup } from './vrrp/sync-group.js';
 import { packageVersion } from './commands/version.js';
 
 export interface AgentOptions {
   configPath: string;
   logger: Logger;
+  /** The check plugins a config may name (checks/ for `failoverd run`). */
+  plugins: ReadonlyMap<string, CheckPlugin>;
+  /** This node's name when the config sets none (the host name for `failoverd run`). */
+  hostname: string;
+  /** Opens the IPVS table, once, when the first service is configured (generic netlink for `failoverd run`). */
+  openIpvsTable: () => Promise<IpvsTable>;
+  /** Opens the VRRP I/O, once, when the first instance is configured (raw sockets, rtnetlink for `failoverd run`). */
+  openVrrpIo: VrrpIoOpener;
+  /** The status API's listeners (node:http for `failoverd run`). */
+  openApi: ApiOpener;
+  systemd: SystemdNotifier;
   env?: NodeJS.ProcessEnv;
-  /** Open every socket in this network namespace (tests and labs run several agents in one host). */
+  /** Each instance's VRRP sockets open in this network namespace (tests and labs run several agents in one host). */
   netns?: string;
   clock?: Clock;
   /** How often the reconciler re-reads the kernel table to repair drift. */
@@ -68,20 +77,20 @@ export class Agent implements StatusSource, AdminActions {
   private config: FailoverdConfig;
   private plan: RuntimePlan;
   private generation = 1;
-  private loadedAt = new Date();
-  private readonly startedAt = new Date();
+  private loadedAt: Date;
+  private readonly startedAt: Date;
   private table: IpvsTable | undefined;
   private reconciler: Reconciler | undefined;
   private monitor: HealthMonitor | WorkerHealthMonitor | undefined;
   private readonly gate = new PoolGate();
-  private vrrpIo: SystemVrrpIo | undefined;
+  private vrrpIo: ClosableVrrpIo | undefined;
   private readonly instances = new Map<string, VrrpInstance>();
   private readonly syncGroups = new Map<string, VrrpSyncGroup>();
   private readonly demotions = new Map<string, Map<string, number>>();
   private readonly forcedBackup = new Map<string, { until: Date; timer: TimerHandle }>();
   private alerts: Alerts | undefined;
   private metrics: Metrics | undefined;
-  private api: ApiServer | undefined;
+  private api: ApiListener | undefined;
   private schedules: MaintenanceScheduler | undefined;
   private watchdog: { stop(): void } | undefined;
   private unsubscribe: (() => void)[] = [];
@@ -93,11 +102,16 @@ export class Agent implements StatusSource, AdminActions {
   /** What the loader warned about (a world-readable file holding secrets, YAML oddities): logged at start. */
   private loadWarnings: string[] = [];
 
-  private constructor(private readonly options: AgentOptions, private readonly plugins: ReadonlyMap<string, CheckPlugin>, config: FailoverdConfig) {
+  private readonly plugins: ReadonlyMap<string, CheckPlugin>;
+
+  private constructor(private readonly options: AgentOptions, config: FailoverdConfig) {
     this.clock = options.clock ?? systemClock;
+    this.plugins = options.plugins;
     this.logger = options.logger;
     this.config = config;
-    this.plan = planOf(config, hostname());
+    this.startedAt = this.clock.wallNow();
+    this.loadedAt = this.startedAt;
+    this.plan = planOf(config, options.hostname);
     this.bus = new EventBus(this.plan.node, () => this.clock.wallNow(), (err, event) => {
       // The first ones with their stack; then a sample, so that a subscriber failing on
       // every event cannot flood the log (the metric counts them all).
@@ -110,11 +124,10 @@ export class Agent implements StatusSource, AdminActions {
 
   /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */
   static async create(options: AgentOptions): Promise<Agent> {
-    const plugins = await loadCheckPlugins();
-    const { config, warnings } = await loadOrReject(options.configPath, plugins, options.env ?? process.env);
-    const problems = planOf(config, hostname()).problems;
+    const { config, warnings } = await loadOrReject(options);
+    const problems = planOf(config, options.hostname).problems;
     if (problems.length) throw new ConfigRejectedError(problems.map((p) => `${options.configPath}: ${p}`));
-    const agent = new Agent(options, plugins, config);
+    const agent = new Agent(options, config);
     agent.loadWarnings = warnings;
     return agent;
   }
@@ -134,7 +147,7 @@ export class Agent implements StatusSource, AdminActions {
     // Each subsystem logs its own transitions once; the bus trace is for debugging.
     this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
-    this.alerts = new Alerts(this.bus, alertsFromConfig(this.config.alerts, this.config), { logger: log, userAgent: `failoverd/${packageVersion()}` });
+    this.alerts = this.newAlerts(this.config);
     this.metrics = new Metrics(this.bus, {
       vrrp: () => [...this.instances.values()].map((i) => {
         const s = i.status();
@@ -185,8 +198,8 @@ export class Agent implements StatusSource, AdminActions {
     this.api = this.newApiServer(this.config.api);
     await this.api.start();
 
-    this.watchdog = startWatchdog({ clock: this.clock }) ?? undefined;
-    notifyReady(this.statusLine());
+    this.watchdog = this.options.systemd.startWatchdog(this.clock);
+    this.options.systemd.ready(this.statusLine());
     log.info({ node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn }, 'failoverd started');
   }
 
@@ -197,7 +210,7 @@ export class Agent implements StatusSource, AdminActions {
   }
 
   private async startIpvs(): Promise<void> {
-    const table = await IpvsClient.open(this.options.netns ? { netns: this.options.netns } : {}).catch((err: Error & { code?: string }) => {
+    const table = await this.options.openIpvsTable().catch((err: Error & { code?: string }) => {
       throw Object.assign(new Error(`IPVS is not available (${err.message}); load it with "modprobe ip_vs"`), { code: err.code });
     });
     this.table = table;
@@ -235,14 +248,11 @@ export class Agent implements StatusSource, AdminActions {
     for (const config of configs) await this.startInstance(config);
   }
 
-  private openVrrpIo(): SystemVrrpIo {
-    return systemVrrpIo({
-      ...(this.options.netns ? { netns: this.options.netns } : {}),
-      onSocketEvent: (e) => {
-        if (e.kind === 'resync') this.logger.warn(`link watcher resynchronised: ${e.links} links re-read after lost notifications`);
-        else if (e.kind === 'overrun') this.logger.warn({ err: e.error }, 'link watcher: notifications lost (receive buffer overrun); re-reading every link');
-        else this.logger.error({ err: e.error }, `link watcher socket error: ${e.error.message}`);
-      },
+  private openVrrpIo(): ClosableVrrpIo {
+    return this.options.openVrrpIo((e) => {
+      if (e.kind === 'resync') this.logger.warn(`link watcher resynchronised: ${e.links} links re-read after lost notifications`);
+      else if (e.kind === 'overrun') this.logger.warn({ err: e.error }, 'link watcher: notifications lost (receive buffer overrun); re-reading every link');
+      else this.logger.error({ err: e.error }, `link watcher socket error: ${e.error.message}`);
     });
   }
 
@@ -261,8 +271,9 @@ export class Agent implements StatusSource, AdminActions {
       ...(group ? { syncGroup: group } : {}),
       onSyncDaemon: (role, sd) => this.syncDaemon(role, sd),
     });
-    this.instances.set(config.name, instance);
+    // Listed once running: one that cannot start (its interface is missing) is not reported as INIT forever.
     await instance.start();
+    this.instances.set(config.name, instance);
     for (const t of config.track.services) {
       const up = this.monitor?.quorumUp(t.name);
       if (up !== undefined) instance.setTracked('service', t.name, up);
@@ -389,63 +400,61 @@ export class Agent implements StatusSource, AdminActions {
     return this.reloading;
   }
 
+  /**
+   * Validates the new config, then applies it in the steps that can fail (VRRP
+   * instances, the API listeners, the health monitor), each with its undo: a step that
+   * fails undoes those before it, newest first, and the running config stays whole.
+   * The health monitor comes last because it hands the new pools to the reconciler:
+   * once it runs the kernel's IPVS table changes, and a reload refused before that
+   * leaves the table as it was.
+   */
   private async doReload(): Promise<boolean> {
     if (this.stopped) return false;
-    notifyReloading('reloading configuration');
-    const loaded = await loadConfigFile(this.options.configPath, { checkPlugins: this.plugins, env: this.options.env ?? process.env });
+    this.options.systemd.reloading('reloading configuration');
+    const path = this.options.configPath;
+    const loaded = await loadConfigFile(path, loadOptions(this.options));
     if (!loaded.ok) return this.rejectReload(loaded.errors.map(formatConfigError));
     for (const w of loaded.warnings) this.logger.warn(formatConfigError(w));
     const next = loaded.config;
-    const plan = planOf(next, hostname());
-    if (plan.problems.length) return this.rejectReload(plan.problems.map((p) => `${this.options.configPath}: ${p}`));
-    // The reconciler must exist before the monitor hands over pools, and the pools
-    // are named after the new plan.
-    if (next.services.length > 0 && !this.table) await this.startIpvs();
+    const plan = planOf(next, this.options.hostname);
+    if (plan.problems.length) return this.rejectReload(plan.problems.map((p) => `${path}: ${p}`));
     const previous = this.plan;
     const previousConfig = this.config;
-    const apiChanged = !isDeepStrictEqual(previousConfig.api, next.api);
-    if (apiChanged) {
-      const failed = await this.replaceApi(next.api);
-      if (failed) {
-        await this.replaceApi(previousConfig.api);
-        return this.rejectReload([`${this.options.configPath}: api: ${failed.message}`]);
-      }
-    }
-    this.plan = plan;
+    const undo: (() => Promise<void>)[] = [];
     try {
+      // Opening the table changes nothing in it; the reconciler must exist before the monitor hands over pools.
+      if (next.services.length > 0 && !this.table) await this.startIpvs();
+      await this.reloadInstances(previous.instances, plan.instances, undo);
+      if (!isDeepStrictEqual(previousConfig.api, next.api)) {
+        undo.push(async () => { await this.replaceApi(previousConfig.api); });
+        const failed = await this.replaceApi(next.api);
+        if (failed) throw new Error(`api: ${failed.message}`);
+      }
+      // The pools are named after the plan: the new one is in place before the monitor hands them over.
+      this.plan = plan;
+      undo.push(async () => { this.plan = previous; });
       await this.monitor!.update(plan.services);
     } catch (err) {
-      this.plan = previous;
-      if (apiChanged) await this.replaceApi(previousConfig.api);
-      return this.rejectReload([`${this.options.configPath}: ${(err as Error).message}`]);
+      for (const step of undo.reverse()) {
+        await step().catch((e: unknown) => {
+          this.logger.error({ err: e }, `undoing the reload: ${(e as Error).message}`);
+        });
+      }
+      return this.rejectReload([`${path}: ${(err as Error).message}`]);
     }
     this.config = next;
+    // Instances that track a service they did not track before learn its quorum now.
+    this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
     if (this.checksThread() !== this.checksOn) {
       // Moving the checks between threads would restart every check from its initial state.
       this.logger.warn(`health.checks_thread is now ${next.health.checks_thread}: that applies when failoverd restarts; the checks stay on the ${this.checksOn} thread`);
     }
 
-    for (const [name, instance] of this.instances) {
-      if (!plan.instances.some((c) => c.name === name)) {
-        await instance.stop();
-        this.instances.delete(name);
-      }
-    }
-    for (const config of plan.instances) {
-      const instance = this.instances.get(config.name);
-      if (!instance) {
-        this.vrrpIo ??= this.openVrrpIo();
-        await this.startInstance(config);
-      } else if (!isDeepStrictEqual(previous.instances.find((c) => c.name === config.name), config)) {
-        await instance.update(this.adjusted(config));
-      }
-    }
-
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
-    if (!isDeepStrictEqual(previousConfig.alerts, next.alerts)) {
+    if (!isDeepStrictEqual(alertsFromConfig(previousConfig.alerts, previousConfig), alertsFromConfig(next.alerts, next))) {
       const oldAlerts = this.alerts!;
-      this.alerts = new Alerts(this.bus, alertsFromConfig(next.alerts, next), { logger: this.logger, userAgent: `failoverd/${packageVersion()}` });
+      this.alerts = this.newAlerts(next);
       void oldAlerts.close(2000);
     }
     // Open windows stay applied across the swap; the new scheduler re-applies what is still active.
@@ -454,14 +463,51 @@ export class Agent implements StatusSource, AdminActions {
     this.schedules.start();
 
     this.generation++;
-    this.loadedAt = new Date();
-    this.bus.publish({ type: 'config.reloaded', object: `config/${this.options.configPath}`, reason: `generation ${this.generation}`, data: { generation: this.generation } });
-    notifyReady(this.statusLine());
+    this.loadedAt = this.clock.wallNow();
+    this.bus.publish({ type: 'config.reloaded', object: `config/${path}`, reason: `generation ${this.generation}`, data: { generation: this.generation } });
+    this.options.systemd.ready(this.statusLine());
     return true;
   }
 
-  private newApiServer(config: FailoverdConfig['api']): ApiServer {
-    return new ApiServer(apiFromConfig(config), { status: this, admin: this, metrics: this.metrics!.registry, bus: this.bus, logger: this.logger });
+  /**
+   * Stops the instances the new plan drops, starts the ones it adds and updates the
+   * changed ones, pushing each step's undo. An undo is pushed before its step runs: an
+   * update that fails half-way (stopped for a new interface that then cannot start) is
+   * put back too.
+   */
+  private async reloadInstances(
+    before: VrrpInstanceConfig[], after: VrrpInstanceConfig[], undo: (() => Promise<void>)[],
+  ): Promise<void> {
+    for (const config of before) {
+      const instance = this.instances.get(config.name);
+      if (!instance || after.some((c) => c.name === config.name)) continue;
+      undo.push(async () => { await instance.start(); this.instances.set(config.name, instance); });
+      await instance.stop();
+      this.instances.delete(config.name);
+    }
+    for (const config of after) {
+      const instance = this.instances.get(config.name);
+      const was = before.find((c) => c.name === config.name);
+      if (!instance || !was) {
+        this.vrrpIo ??= this.openVrrpIo();
+        await this.startInstance(config);
+        undo.push(async () => { await this.instances.get(config.name)?.stop(); this.instances.delete(config.name); });
+      } else if (!isDeepStrictEqual(was, config)) {
+        // update() of a stopped instance only takes the config; start() is a no-op on a running one.
+        undo.push(async () => { await instance.update(this.adjusted(was)); await instance.start(); });
+        await instance.update(this.adjusted(config));
+      }
+    }
+  }
+
+  private newApiServer(config: FailoverdConfig['api']): ApiListener {
+    const deps = { status: this, admin: this, metrics: this.metrics!.registry, bus: this.bus, logger: this.logger };
+    return this.options.openApi(apiFromConfig(config), deps);
+  }
+
+  /** The alerts: `alerts:`, and the notify programs of instances, sync groups, services and real servers. */
+  private newAlerts(config: FailoverdConfig): Alerts {
+    return new Alerts(this.bus, alertsFromConfig(config.alerts, config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
   }
 
   /**
@@ -487,7 +533,7 @@ export class Agent implements StatusSource, AdminActions {
   private rejectReload(lines: string[]): false {
     for (const line of lines) this.logger.error(line);
     this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: lines.join('; '), data: { errors: lines } });
-    notifyReady(`config rejected, running generation ${this.generation}`);
+    this.options.systemd.ready(`config rejected, running generation ${this.generation}`);
     return false;
   }
 
@@ -505,7 +551,7 @@ export class Agent implements StatusSource, AdminActions {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    notifyStopping('stopping');
+    this.options.systemd.stopping('stopping');
     this.watchdog?.stop();
     await this.reloading?.catch(() => false);
     await this.schedules?.stop({ endActive: false });
@@ -528,79 +574,36 @@ export class Agent implements StatusSource, AdminActions {
   // ---- status -------------------------------------------------------------
 
   private statusLine(): string {
-    const states = [...this.instances.values()].map((i) => `${i.name}=${i.status().state}`).join(' ');
-    return `generation ${this.generation}; ${this.plan.services.length} services; ${states || 'no vrrp'}`;
+    return statusLine(this.generation, this.plan.services.length, [...this.instances.values()].map((i) => i.status()));
   }
 
-  async snapshot(): Promise<StatusSnapshot> {
-    const health = this.monitor?.status() ?? [];
-    const instances: InstanceStatus[] = [...this.instances.values()].map((i) => {
-      const s = i.status();
-      const config = this.plan.instances.find((c) => c.name === s.name);
-      const forced = this.forcedBackup.get(s.name);
-      const out: InstanceStatus = {
-        name: s.name,
-        state: s.state.toUpperCase(),
-        priority: config?.priority ?? s.basePriority,
-        effectivePriority: s.effectivePriority,
-        vips: config?.vips ?? [],
-      };
-      const master = s.state === 'master' ? s.sourceAddress : s.masterAddress;
-      if (master) out.master = master;
-      if (config) { out.interface = config.interface; out.vrid = config.vrid; }
-      if (s.lastTransition) { out.since = s.lastTransition.at; out.reason = s.lastTransition.reason; }
-      if (forced) out.forcedBackupUntil = forced.until.toISOString();
-      return out;
-    });
-    // While a reload waits for the health worker, the plan is already the new one and
-    // the monitor's status still the old: a service on its way out is left out.
-    const services: ServiceStatus[] = health.flatMap((svc) => {
-      const spec = this.plan.services.find((s) => s.name === svc.name);
-      if (!spec) return [];
-      return {
-        name: svc.name,
-        key: serviceKeyId(spec.spec.key),
-        quorum: { required: svc.quorum, up: svc.liveWeight, met: svc.quorumUp },
-        realServers: svc.realServers.map((rs) => {
-          const drained = this.gate.isDrained(svc.name, rs.address, rs.port);
-          const last = this.lastCheck.get(`${svc.name}|${destinationId(rs)}`);
-          const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight ?? rs.weight;
-          return {
-            address: rs.address,
-            port: rs.port,
-            state: rs.up ? 'up' : 'down',
-            weight: drained || !rs.up ? 0 : rs.weight,
-            configuredWeight: configured,
-            ...(drained ? { drained: true } : {}),
-            ...(last ? { checkType: last.type, lastCheck: { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: new Date(last.atMs).toISOString() } } : {}),
-            reason: rs.reason,
-            since: rs.since,
-          };
-        }),
-      };
-    });
-    return {
+  snapshot(): StatusSnapshot {
+    return statusSnapshot({
       node: this.plan.node,
       version: packageVersion(),
       pid: process.pid,
-      startedAt: this.startedAt.toISOString(),
-      config: { file: this.options.configPath, loadedAt: this.loadedAt.toISOString(), generation: this.generation },
-      instances,
-      services,
+      startedAt: this.startedAt,
+      config: { file: this.options.configPath, loadedAt: this.loadedAt, generation: this.generation },
+      plan: this.plan,
+      instances: [...this.instances.values()].map((i) => i.status()),
+      forcedBackupUntil: new Map([...this.forcedBackup].map(([name, f]) => [name, f.until])),
+      health: this.monitor?.status() ?? [],
+      isDrained: (service, address, port) => this.gate.isDrained(service, address, port),
+      lastChecks: this.lastCheck,
       // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
       ipvs: this.reconciler?.lastActual() ?? [],
       schedules: this.schedules?.status() ?? [],
       ...(this.alerts ? { alerts: this.alerts.stats() } : {}),
-    };
+    });
   }
 }
 
-async function loadOrReject(
-  path: string, plugins: ReadonlyMap<string, CheckPlugin>, env: NodeJS.ProcessEnv,
-): Promise<{ config: FailoverdConfig; warnings: string[] }> {
-  const loaded = await loadConfigFile(path, { checkPlugins: plugins, env });
+async function loadOrReject(options: AgentOptions): Promise<{ config: FailoverdConfig; warnings: string[] }> {
+  const loaded = await loadConfigFile(options.configPath, loadOptions(options));
   if (!loaded.ok) throw new ConfigRejectedError(loaded.errors.map(formatConfigError));
   return { config: loaded.config, warnings: loaded.warnings.map(formatConfigError) };
 }
 
-export { notifyStatus };
+function loadOptions(options: AgentOptions): LoadConfigOptions {
+  return { checkPlugins: options.plugins, env: options.env ?? process.env, defaultNodeName: options.hostname };
+}

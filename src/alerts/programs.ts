@@ -158,6 +158,10 @@ export class NotifyRunner {
   private async drain(hook: NotifyHookConfig, key: string, queue: RunQueue): Promise<void> {
     try {
       while (!this.closed && queue.runs.length) {
+        // A spawn that fails reports on the next tick, so without this turn a burst of
+        // failing runs would chain through microtasks and starve timers and sockets.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.closed) break;
         const { event, argv } = queue.runs.shift()!;
         const result = await this.run(hook, event, argv);
         const counters = this.counters.get(hook)!;

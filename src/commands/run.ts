@@ -1,7 +1,13 @@
+import { hostname } from 'node:os';
+import { loadCheckPlugins } from '../../checks/index.js';
 import { Agent, ConfigRejectedError } from '../agent.js';
+import { systemdNotifier } from '../agent/io.js';
 import { installLastResort, LAST_RESORT_EXIT_CODE } from '../agent/last-resort.js';
+import { ApiServer } from '../api/server.js';
+import { IpvsClient } from '../ipvs/client.js';
 import { createLogger } from '../log.js';
 import { native } from '../net/native.js';
+import { systemVrrpIo } from '../vrrp/io.js';
 import { DEFAULT_CONFIG_PATH } from './check.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.js';
 import { choiceFlag, parseCommandLine, type Command, type CommandOptions } from './command.js';
@@ -21,7 +27,10 @@ prints every problem and exits 2.
 Signals:
   SIGHUP          reload: the new config is validated first; if invalid the
                   running config stays; if valid only the differences apply
-                  (VRRP state, health state and IPVS entries are kept)
+                  (VRRP state, health state and IPVS entries are kept); if it
+                  cannot be applied (a new instance's interface is missing, the
+                  API cannot listen) what it changed is undone, the IPVS table
+                  is left untouched and the running config stays
   SIGTERM/SIGINT  graceful stop: masters send priority 0 and drop their VIPs;
                   IPVS entries are kept (on_stop: keep) or removed (on_stop: remove)
 
@@ -48,12 +57,20 @@ Options:
     // AmbientCapabilities. The agent's own permitted/effective sets stay.
     native().clearAmbientCapabilities();
     const bootLogger = createLogger({ level: 'info' });
+    const netns = typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {};
     let agent: Agent;
     try {
+      // The composition root: the system's I/O, which unit tests replace with in-memory twins.
       agent = await Agent.create({
         configPath,
         logger: bootLogger,
-        ...(typeof flags['netns'] === 'string' ? { netns: flags['netns'] } : {}),
+        plugins: await loadCheckPlugins(),
+        hostname: hostname(),
+        openIpvsTable: () => IpvsClient.open(netns),
+        openVrrpIo: (onSocketEvent) => systemVrrpIo({ ...netns, onSocketEvent }),
+        openApi: (config, deps) => new ApiServer(config, deps),
+        systemd: systemdNotifier,
+        ...netns,
         // Running on without health checks would keep sending traffic to whatever was
         // up last: stop (masters resign, the peer takes over) and exit non-zero so that
         // systemd's Restart=on-failure starts a fresh agent.

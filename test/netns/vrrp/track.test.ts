@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canRunNetns, Lab } from './lab.js';
 import { AgentProcess } from '../robustness/agent-process.js';
-import { waitFor } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const skip = canRunNetns();
 
@@ -76,7 +76,7 @@ logging: { format: json }
     const wirePriority = () => observer.adverts(51).filter((a) => a.srcMac === dir.mac).at(-1)?.priority;
     const seen: number[] = [];
     const expect = async (priority: number, what: string) => {
-      await waitFor(() => wirePriority() === priority, `priority ${priority} on the wire after ${what} (last seen ${wirePriority()})`, 20_000, 50);
+      await waitFor(() => wirePriority() === priority, { what: `priority ${priority} on the wire after ${what}`, timeoutMs: 20_000, stepMs: 50, detail: () => `last seen ${wirePriority()}` });
       seen.push(priority);
     };
     await expect(110, 'start');
@@ -91,7 +91,7 @@ logging: { format: json }
     t.diagnostic(`advertised priorities in turn: ${seen.join(' → ')}`);
     assert.equal((await agent.states())['web'], 'MASTER', 'alone on the segment, it stays master throughout');
 
-    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('notify.sh'), 'the MASTER notify', 20_000, 50);
+    await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('notify.sh INSTANCE web MASTER'), { what: 'the MASTER notify', timeoutMs: 20_000, stepMs: 50 });
     await agent.stop();
     agent = undefined;
     const lines = readFileSync(log, 'utf8').trim().split('\n');

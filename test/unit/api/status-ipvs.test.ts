@@ -6,8 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from '../../../src/agent.js';
-import { silentLogger } from '../../../src/log.js';
 import type { ActualService } from '../../../src/ipvs/types.js';
+import { testAgentOptions } from '../agent/harness.js';
 import { fakeAgent } from './fake-agent.js';
 
 test('the status snapshot takes the IPVS table from the reconciler\'s view, without a dump', async (t) => {
@@ -15,7 +15,7 @@ test('the status snapshot takes the IPVS table from the reconciler\'s view, with
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const configPath = join(dir, 'failoverd.yaml');
   writeFileSync(configPath, `services: []\napi: { listen: ${join(dir, 'api.sock')}, metrics: false }\n`);
-  const agent = await Agent.create({ configPath, logger: silentLogger() });
+  const agent = await Agent.create(testAgentOptions(configPath).options);
 
   const view: ActualService[] = fakeAgent().snapshot.ipvs!;
   let dumps = 0;

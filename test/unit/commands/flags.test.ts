@@ -16,9 +16,10 @@ import { command as realserver } from '../../../src/commands/realserver.js';
 import { command as run } from '../../../src/commands/run.js';
 import { command as status, resolveAddress } from '../../../src/commands/status.js';
 import { command as version } from '../../../src/commands/version.js';
+import { command as genhash } from '../../../src/commands/genhash.js';
 
 const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
-const COMMANDS: Command[] = [version, run, check, importKeepalived, realserver, status, lab];
+const COMMANDS: Command[] = [version, run, check, importKeepalived, realserver, status, genhash, lab];
 const dir = mkdtempSync(join(tmpdir(), 'failoverd-flags-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -88,7 +89,7 @@ describe('strict flags', () => {
 
   it('every flag a command takes is in its usage, and every --flag its usage names is taken', () => {
     for (const command of COMMANDS) {
-      const documented = new Set([...command.usage.matchAll(/--([a-z][a-z-]*)/g)].map((m) => m[1]!));
+      const documented = new Set([...command.usage.matchAll(/--([a-z][a-z0-9-]*)/g)].map((m) => m[1]!));
       documented.delete('help');
       const taken = new Set(Object.keys(command.options));
       assert.deepEqual([...documented].sort(), [...taken].sort(), command.name);

@@ -8,13 +8,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { pino } from 'pino';
 import { stringify } from 'yaml';
+import { loadCheckPlugins } from '../../../checks/index.js';
 import { Agent, ConfigRejectedError } from '../../../src/agent.js';
 import { command as check } from '../../../src/commands/check.js';
+import { testAgentOptions } from '../agent/harness.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -76,7 +78,8 @@ async function checkCommand(path: string): Promise<{ code: number; errors: strin
 
 async function runStart(path: string): Promise<{ ok: boolean; errors: string[] }> {
   try {
-    await Agent.create({ configPath: path, logger, env: {} });
+    // What run passes, but the I/O (not touched before the agent starts) in-memory.
+    await Agent.create({ ...testAgentOptions(path).options, plugins: await loadCheckPlugins(), hostname: hostname(), logger, env: {} });
     return { ok: true, errors: [] };
   } catch (err) {
     if (err instanceof ConfigRejectedError) return { ok: false, errors: err.lines };

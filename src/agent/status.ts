@@ -1,0 +1,106 @@
+// What GET /status returns, as a pure function of the agent's state: the agent
+// gathers the parts (VRRP instances, health monitor, drains, last checks, the
+// reconciler's view) and this folds them into the stable JSON shape.
+import type { AlertsStats } from '../alerts/alerts.js';
+import type { InstanceStatus, LastCheck, ServiceStatus, StatusSnapshot } from '../api/status-types.js';
+import type { ServiceStatus as HealthServiceStatus } from '../health/monitor.js';
+import type { LastResult } from '../health/worker-messages.js';
+import { destinationId, serviceKeyId, type ActualService } from '../ipvs/types.js';
+import type { ScheduleStatus } from '../maintenance/scheduler.js';
+import type { VrrpStatus } from '../vrrp/instance.js';
+import type { RuntimePlan } from './map-config.js';
+
+export interface AgentState {
+  node: string;
+  version: string;
+  pid: number;
+  startedAt: Date;
+  config: { file: string; loadedAt: Date; generation: number };
+  /** The plan in force: the configured priority, VIPs and real-server weights come from it. */
+  plan: Pick<RuntimePlan, 'instances' | 'services'>;
+  instances: readonly VrrpStatus[];
+  /** Instance name → when its forced BACKUP ends. */
+  forcedBackupUntil: ReadonlyMap<string, Date>;
+  health: readonly HealthServiceStatus[];
+  /** Whether an operator or a maintenance window drains this real server (a lookup, no side effects). */
+  isDrained: (service: string, address: string, port: number) => boolean;
+  /** "service|address:port" → that real server's last check result. */
+  lastChecks: ReadonlyMap<string, LastResult>;
+  ipvs: ActualService[];
+  schedules: ScheduleStatus[];
+  alerts?: AlertsStats;
+}
+
+export function statusSnapshot(state: AgentState): StatusSnapshot {
+  const instances: InstanceStatus[] = state.instances.map((s) => {
+    const config = state.plan.instances.find((c) => c.name === s.name);
+    const forcedUntil = state.forcedBackupUntil.get(s.name);
+    const out: InstanceStatus = {
+      name: s.name,
+      state: s.state.toUpperCase(),
+      priority: config?.priority ?? s.basePriority,
+      effectivePriority: s.effectivePriority,
+      vips: config?.vips ?? [],
+    };
+    const master = s.state === 'master' ? s.sourceAddress : s.masterAddress;
+    if (master) out.master = master;
+    if (config) { out.interface = config.interface; out.vrid = config.vrid; }
+    if (s.lastTransition) { out.since = s.lastTransition.at; out.reason = s.lastTransition.reason; }
+    if (forcedUntil) out.forcedBackupUntil = forcedUntil.toISOString();
+    return out;
+  });
+  // While a reload waits for the health worker, the plan is already the new one and
+  // the monitor's status still the old: a service on its way out is left out.
+  const services: ServiceStatus[] = state.health.flatMap((svc) => {
+    const spec = state.plan.services.find((s) => s.name === svc.name);
+    if (!spec) return [];
+    return {
+      name: svc.name,
+      key: serviceKeyId(spec.spec.key),
+      quorum: { required: svc.quorum, up: svc.liveWeight, met: svc.quorumUp },
+      realServers: svc.realServers.map((rs) => {
+        const drained = state.isDrained(svc.name, rs.address, rs.port);
+        const last = state.lastChecks.get(`${svc.name}|${destinationId(rs)}`);
+        const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight
+          ?? rs.weight;
+        return {
+          address: rs.address,
+          port: rs.port,
+          state: rs.up ? 'up' : 'down',
+          weight: drained || !rs.up ? 0 : rs.weight,
+          configuredWeight: configured,
+          ...(drained ? { drained: true } : {}),
+          ...(last ? { checkType: last.type, lastCheck: lastCheckOf(last) } : {}),
+          reason: rs.reason,
+          since: rs.since,
+        };
+      }),
+    };
+  });
+  return {
+    node: state.node,
+    version: state.version,
+    pid: state.pid,
+    startedAt: state.startedAt.toISOString(),
+    config: {
+      file: state.config.file, loadedAt: state.config.loadedAt.toISOString(), generation: state.config.generation,
+    },
+    instances,
+    services,
+    ipvs: state.ipvs,
+    schedules: state.schedules,
+    ...(state.alerts ? { alerts: state.alerts } : {}),
+  };
+}
+
+function lastCheckOf(last: LastResult): LastCheck {
+  return { ok: last.ok, reason: last.reason, latencyMs: last.latencyMs, at: new Date(last.atMs).toISOString() };
+}
+
+/** The one-line summary systemd shows (STATUS=) after start and each reload. */
+export function statusLine(
+  generation: number, services: number, instances: readonly Pick<VrrpStatus, 'name' | 'state'>[],
+): string {
+  const states = instances.map((i) => `${i.name}=${i.state}`).join(' ');
+  return `generation ${generation}; ${services} services; ${states || 'no vrrp'}`;
+}
