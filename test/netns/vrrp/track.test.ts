@@ -7,8 +7,9 @@
 //   the file is removed (missing = 0)               → 80
 //   the tracked process is killed (weight -30)      → 50
 //   the reversed script fails (weight -15 reverse)  → 65 (reverse raises it)
-// Its notify programs, keepalived-style scripts logging "$@", see BACKUP (start), MASTER
-// and STOP (the agent stopping) with the instance's arguments, in order.
+//   a weight-0 script fails                         → FAULT (priority 0: it resigns)
+// Its notify programs, keepalived-style scripts logging "$@", see BACKUP (start), MASTER,
+// FAULT and STOP (the agent stopping) with the instance's arguments, in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -39,6 +40,7 @@ test('track scripts, files and processes move the priority on the wire; reverse 
     tracked = spawn(binary, ['600'], { stdio: 'ignore' });
     const fail = join(work, 'fail');
     const failReversed = join(work, 'fail-reversed');
+    const faultFlag = join(work, 'fault');
     const prio = join(work, 'prio');
     writeFileSync(prio, '1\n');
     const log = join(work, 'notify.log');
@@ -61,10 +63,12 @@ vrrp:
       scripts:
         - { name: chk, command: "test ! -e ${fail}", interval: 250ms, weight: -20 }
         - { name: chk_rev, command: [/bin/sh, -c, "test ! -e ${failReversed}"], interval: 250ms, weight: -15, reverse: true }
+        - { name: chk_fault, command: "test ! -e ${faultFlag}", interval: 250ms, weight: 0 }
       files: [{ path: ${prio}, weight: 10 }]
       processes: [{ name: sleeper, process: ${procName}, weight: -30 }]
     notify:
       on_master: [${logger('master.sh')}, from-config]
+      on_fault: [${logger('fault.sh')}]
       on_stop: [${logger('stop.sh')}]
       on_change: [${logger('notify.sh')}]
 services: []
@@ -90,17 +94,24 @@ logging: { format: json }
     await expect(65, 'the reversed script failing');
     t.diagnostic(`advertised priorities in turn: ${seen.join(' → ')}`);
     assert.equal((await agent.states())['web'], 'MASTER', 'alone on the segment, it stays master throughout');
+    // A weight-0 script failing is a FAULT: the master resigns with priority 0 on the wire.
+    writeFileSync(faultFlag, '');
+    await agent.waitForState('web', 'FAULT', 20_000);
+    await expect(0, 'the weight-0 script failing');
 
     await waitFor(() => existsSync(log) && readFileSync(log, 'utf8').includes('notify.sh INSTANCE web MASTER'), { what: 'the MASTER notify', timeoutMs: 20_000, stepMs: 50 });
     await agent.stop();
     agent = undefined;
     const lines = readFileSync(log, 'utf8').trim().split('\n');
+    // The priority an instance reports in FAULT is its own business (keepalived reports its effective one): read it back.
+    const faultPriority = /notify\.sh INSTANCE web FAULT (\d+)/.exec(lines.join('\n'))?.[1];
     t.diagnostic(lines.join(' | '));
     // As keepalived, the instance starts in BACKUP (no on_backup program here: only the generic one runs).
     assert.deepEqual(lines, [
       'notify.sh INSTANCE web BACKUP 110',
       'master.sh from-config', 'notify.sh INSTANCE web MASTER 110',
-      'stop.sh ', 'notify.sh INSTANCE web STOP 65',
+      'fault.sh ', `notify.sh INSTANCE web FAULT ${faultPriority}`,
+      'stop.sh ', `notify.sh INSTANCE web STOP ${faultPriority}`,
     ]);
   } finally {
     await agent?.stop();
