@@ -230,12 +230,12 @@ function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Fin
     const weighted = { weight, ...(reverse ? { reverse: true } : {}) };
     if (c.keyword === 'track_script') {
       const { weight: _w, reverse: _r, ...script } = def as import('./vrrp-script.js').ScriptDef;
-      (track.scripts ??= []).push({ name, ...script, ...weighted });
+      (track.scripts ??= []).push(ordered({ name, ...script, ...weighted }, ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight', 'reverse']));
     } else if (c.keyword === 'track_file') {
       (track.files ??= []).push({ path: (def as import('./vrrp-script.js').FileDef).path, ...weighted });
     } else {
       const { weight: _w, reverse: _r, ...process } = def as import('./vrrp-script.js').ProcessDef;
-      (track.processes ??= []).push({ name, ...process, ...weighted });
+      (track.processes ??= []).push(ordered({ name, ...process, ...weighted }, ['name', 'process', 'args', 'param_match', 'full_command', 'quorum', 'quorum_max', 'delay_up', 'delay_down', 'weight', 'reverse']));
     }
   }
   return findings;
