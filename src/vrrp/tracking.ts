@@ -36,7 +36,7 @@ export class Tracking {
   constructor(private readonly deps: TrackingDeps) {}
 
   /** Starts watching what `config` tracks; `link` is the instance's interface as just read. */
-  async start(config: VrrpInstanceConfig, link: LinkState): Promise<void> {
+  async start(config: VrrpInstanceConfig, link: LinkState, previous: ReadonlyMap<string, boolean | number> = new Map()): Promise<void> {
     const c = config;
     const { host, clock } = this.deps;
     // Our own interface going down always means FAULT (weight 0).
@@ -54,10 +54,16 @@ export class Tracking {
         debounced.report(l.up);
       }));
     }
-    for (const s of c.track.services) this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: true });
+    for (const s of c.track.services) {
+      const was = previous.get(trackKey('service', s.name));
+      this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: typeof was === 'boolean' ? was : true });
+    }
     for (const s of c.track.scripts) {
       const runner = new TrackScriptRunner(s, clock, (up) => this.set('script', s.name, up), this.deps.runScript);
-      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: true });
+      // A script's state carries over a restart in the runner itself, so that its next runs move it from there.
+      const was = previous.get(trackKey('script', s.name));
+      if (typeof was === 'boolean') runner.up = was;
+      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: runner.up });
       this.scripts.push(runner);
       runner.start();
     }
@@ -97,16 +103,15 @@ export class Tracking {
 
   /**
    * Tracks what `config` says from now on. Statuses reported from outside (service
-   * quorum) and learned ones (scripts, files) carry over; interfaces are read anew.
+   * quorum) and learned ones (scripts: `fall` results are not thrown away) carry over;
+   * interfaces, files and processes are read anew (a stale value there would stick, as
+   * their watchers report only changes from what they read).
    */
   async restart(config: VrrpInstanceConfig, link: LinkState): Promise<void> {
     const previous = new Map([...this.tracked].map(([k, v]) => [k, v.value]));
     this.stop();
     this.clear();
-    await this.start(config, link);
-    for (const [key, status] of this.tracked) {
-      if (status.kind !== 'interface' && previous.has(key)) status.value = previous.get(key)!;
-    }
+    await this.start(config, link, previous);
   }
 
   /** Records a tracked object's value; onChange is called when it differs. Unknown objects are ignored. */

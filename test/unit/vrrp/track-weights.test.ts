@@ -107,3 +107,26 @@ describe('Tracking of scripts, files and processes', () => {
     tracking.stop();
   });
 });
+
+describe('Tracking across a restart (reload)', () => {
+  it('a failed script stays failed, and its next successes bring it back; a file is read anew', async () => {
+    const clock = new FakeClock();
+    const host = new FakeHost();
+    host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
+    let ok = false;
+    const tracking = new Tracking({ host, clock, onChange: () => undefined, onOwnLink: () => undefined, runScript: async () => ok, trackFilePollMs: 1000 });
+    const config = vrrpInstanceConfig({
+      name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'],
+      track: { interfaces: [], services: [], files: [], processes: [], scripts: [{ name: 'chk', command: ['/bin/true'], intervalMs: 1000, timeoutMs: 1000, rise: 1, fall: 1, weight: -30 }] },
+    });
+    await tracking.start(config, await host.link('eth0'));
+    clock.advance(0); await flush();
+    assert.equal(tracking.priority(100).priority, 70);
+    await tracking.restart(config, await host.link('eth0'));
+    assert.equal(tracking.priority(100).priority, 70, 'still failed after the restart');
+    ok = true;
+    clock.advance(0); await flush();
+    assert.equal(tracking.priority(100).priority, 100, 'the first success after the restart brings it back');
+    tracking.stop();
+  });
+});
