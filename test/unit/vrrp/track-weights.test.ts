@@ -109,7 +109,7 @@ describe('Tracking of scripts, files and processes', () => {
 });
 
 describe('Tracking across a restart (reload)', () => {
-  it('a failed script stays failed, and its next successes bring it back; a file is read anew', async () => {
+  it('a failed script stays failed, and its next success brings it back', async () => {
     const clock = new FakeClock();
     const host = new FakeHost();
     host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
