@@ -147,7 +147,7 @@ export class Agent implements StatusSource, AdminActions {
     // Each subsystem logs its own transitions once; the bus trace is for debugging.
     this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
-    this.alerts = this.newAlerts(this.config.alerts);
+    this.alerts = this.newAlerts(this.config);
     this.metrics = new Metrics(this.bus, {
       vrrp: () => [...this.instances.values()].map((i) => {
         const s = i.status();
@@ -452,9 +452,9 @@ export class Agent implements StatusSource, AdminActions {
     }
 
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
-    if (!isDeepStrictEqual(previousConfig.alerts, next.alerts)) {
+    if (!isDeepStrictEqual(alertsFromConfig(previousConfig.alerts, previousConfig), alertsFromConfig(next.alerts, next))) {
       const oldAlerts = this.alerts!;
-      this.alerts = this.newAlerts(next.alerts);
+      this.alerts = this.newAlerts(next);
       void oldAlerts.close(2000);
     }
     // Open windows stay applied across the swap; the new scheduler re-applies what is still active.
@@ -505,8 +505,9 @@ export class Agent implements StatusSource, AdminActions {
     return this.options.openApi(apiFromConfig(config), deps);
   }
 
-  private newAlerts(config: FailoverdConfig['alerts']): Alerts {
-    return new Alerts(this.bus, alertsFromConfig(config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
+  /** The alerts: `alerts:`, and the notify programs of instances, sync groups, services and real servers. */
+  private newAlerts(config: FailoverdConfig): Alerts {
+    return new Alerts(this.bus, alertsFromConfig(config.alerts, config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
   }
 
   /**
