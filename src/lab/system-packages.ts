@@ -22,6 +22,7 @@ const IPVSADM: SystemNeed = { package: 'ipvsadm', program: 'ipvsadm', why: 'the 
 const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl inside the namespaces' };
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
+const BIRD: SystemNeed = { package: 'bird2', program: 'bird', why: 'the routing daemon of the ECMP test (router and directors)' };
 const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: 'the https check\'s test certificate' };
 const SYSTEMD: SystemNeed = {
   package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze to check the unit file',
@@ -37,7 +38,7 @@ export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
   lab: [UML, KMOD, IPVSADM, IPROUTE2],
   unit: [SYSTEMD],
   netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL],
-  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP],
+  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP, BIRD],
   // Only when Debian's UML kernel does not boot here and provision-uml.sh fetches another.
   'uml-provision': [PATCHELF],
 };
