@@ -224,7 +224,7 @@ ${Array.from({ length: options.realServers }, (_, i) => `      - { address: ${re
 routing:
   maintenance_file: ${d.maintenanceFile}
 ${extra}  announce:
-    - { name: echo, vips: [${VIP}], converge: 2s }
+    - { name: echo, vips: [${VIP}], converge: 5s }
 api: { listen: ${d.apiSocket}, metrics: false }
 health: { checks_thread: main }
 logging: { format: json }
