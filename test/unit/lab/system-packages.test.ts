@@ -46,7 +46,7 @@ test('the test tiers: one package per program, each named once even when several
   const plan = planInstall('npm test', needs, only(), true);
   assert.equal(plan.action, 'install');
   assert.deepEqual(plan.action === 'install' && plan.packages,
-    ['systemd', 'iproute2', 'procps', 'tcpdump', 'keepalived', 'openssl', 'user-mode-linux', 'kmod', 'ipvsadm']);
+    ['systemd', 'iproute2', 'procps', 'tcpdump', 'keepalived', 'openssl', 'user-mode-linux', 'kmod', 'ipvsadm', 'bird2']);
   assert.equal(needs.filter((n) => n.package === 'iproute2').length, 1);
 });
 
