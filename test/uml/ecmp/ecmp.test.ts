@@ -17,7 +17,7 @@ import { createEcmpTopology, directorAddress, VIP, type Director, type EcmpTopol
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-ecmp-'));
-const LONG = 60;
+const LONG = 40;
 const NEW_PER_SEC = 10;
 const MH = '    scheduler: mh\n    scheduler_flags: [port]';
 const WLC = '    scheduler: wlc';
@@ -65,7 +65,12 @@ function outcome(before: TrafficStats, afterStats: TrafficStats) {
 
 const agentEvents = (d: Director, type: string) => (d.agent?.logs ?? []).filter((l) => l.includes(`"${type}"`) || l.includes(type === 'route.withdrawn' ? 'withdrew' : 'announced '));
 const announced = (d: Director) => d.ns.ipJson<unknown[]>('route', 'show', 'table', '200', 'proto', '200').length > 0;
-const birdProtocols = () => topo.router.exec('birdc', ['-s', topo.routerSock, 'show', 'protocols']);
+const birdProtocols = () => topo.router.exec('birdc', ['-s', topo.routerSock, 'show', 'protocols'], { timeoutMs: 60_000 });
+/** Every BGP session of the router established, and the VIP on every director. */
+const sessionsUp = () => waitFor(() => {
+  const p = birdProtocols();
+  return topo.directors.every((d) => new RegExp(`${d.name}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`).test(p)) && topo.nextHops().length === topo.directors.length;
+}, 'every BGP session at the router established', 120_000, 500);
 
 test('three directors announce the VIP through BIRD; the router has three next hops; flows spread', async () => {
   topo = await createEcmpTopology({ work, cli, directors: 3, realServers: 3 });
@@ -75,6 +80,7 @@ test('three directors announce the VIP through BIRD; the router has three next h
     topo.startAgent(d);
   }
   await hopsAre(all(), 'every director announced', 120_000);
+  await sessionsUp();
   for (const d of topo.directors) {
     assert.equal(d.ns.sysctl('net.ipv4.vs.sloppy_tcp'), '1', `${d.name}: sloppy_tcp set by the agent`);
     assert.ok(d.ns.ipJson<Array<{ addr_info: { local: string }[] }>>('addr', 'show', 'dev', 'lo')[0]!.addr_info.some((a) => a.local === VIP), `${d.name}: VIP held on lo`);
@@ -100,7 +106,7 @@ test('agent restart (kill -9, start): the route is adopted, the router sees no c
   await waitFor(() => agent.logs.some((l) => l.includes('failoverd started')), 'the new agent started', 60_000, 100);
   // Past the first checks (rise 1, interval 1s): a flap would have happened by now.
   await new Promise((r) => setTimeout(r, 5000));
-  const status = d.ns.exec(process.execPath, [cli, 'status', '--socket', d.apiSocket]);
+  const status = d.ns.exec(process.execPath, [cli, 'status', '--socket', d.apiSocket], { timeoutMs: 90_000 });
   watch.stop();
   assert.match(status, /Routing announcements[\s\S]*echo\s+10\.9\.9\.9\s+ANNOUNCED/);
   assert.deepEqual(watch.changes, [], 'no route change at the router');
@@ -135,7 +141,7 @@ test('routing daemon restart (graceful): failoverd does nothing, the route comes
   // Past BFD's detection time, so that a withdraw by the router would have happened.
   await new Promise((r) => setTimeout(r, 3000));
   await hopsAre(all(), `${d.name} announced by the restarted BIRD`);
-  await waitFor(() => /d3\s+BGP\s+\S+\s+up\s+.*Established/.test(birdProtocols()), 'the router\'s session to d3 established', 60_000, 200);
+  await sessionsUp();
   const afterStats = await allAnswering(before, 'the BIRD restart');
   watch.stop();
   const o = outcome(before, afterStats);
