@@ -63,6 +63,12 @@ function outcome(before: TrafficStats, afterStats: TrafficStats) {
   return { resets, ended, stalled, survived: alive - stalled, of: before.long.filter((c) => !c.ended).length, newFail: afterStats.newFail - before.newFail, newOk: afterStats.newOk - before.newOk };
 }
 
+/** Per director: its IPVS connections to the VIP and its sloppy_tcp. */
+const spread = () => topo.directors.map((d) => {
+  let conns = -1;
+  try { conns = d.ns.exec('ipvsadm', ['-Lnc']).split('\n').filter((l) => l.includes(`${VIP}:7000`) && l.includes('ESTABLISHED')).length; } catch { /* link down */ }
+  return `${d.name}: ${conns} established, sloppy_tcp ${d.ns.sysctl('net.ipv4.vs.sloppy_tcp')}`;
+}).join('; ');
 const agentEvents = (d: Director, type: string) => (d.agent?.logs ?? []).filter((l) => l.includes(`"${type}"`) || l.includes(type === 'route.withdrawn' ? 'withdrew' : 'announced '));
 const announced = (d: Director) => d.ns.ipJson<unknown[]>('route', 'show', 'table', '200', 'proto', '200').length > 0;
 const birdProtocols = () => topo.router.exec('birdc', ['-s', topo.routerSock, 'show', 'protocols'], { timeoutMs: 60_000 });
@@ -103,7 +109,8 @@ test('agent restart (kill -9, start): the route is adopted, the router sees no c
   await d.agent!.exited;
   assert.ok(announced(d), 'the kernel keeps the announcement route while no agent runs');
   const agent = topo.startAgent(d)!;
-  await waitFor(() => agent.logs.some((l) => l.includes('failoverd started')), 'the new agent started', 60_000, 100);
+  await waitFor(() => agent.logs.some((l) => l.includes('failoverd started')), 'the new agent started', 180_000, 100)
+    .catch((err: Error) => { throw new Error(`${err.message}; its last log lines: ${agent.logs.slice(-5).join(' | ')}`); });
   // Past the first checks (rise 1, interval 1s): a flap would have happened by now.
   await new Promise((r) => setTimeout(r, 5000));
   const status = d.ns.exec(process.execPath, [cli, 'status', '--socket', d.apiSocket], { timeoutMs: 90_000 });
@@ -171,11 +178,13 @@ test('SIGTERM: the router loses the director before the agent exits; 0 resets', 
   await hopsAre(all(), `${d.name} announced again after its restart`);
 });
 
-async function powerCut(d: Director): Promise<void> {
+/** Kills the agent and BIRD together and takes the link down; resolves with the time of the cut. */
+async function powerCut(d: Director): Promise<number> {
   d.agent!.proc.kill('SIGKILL');
+  d.ns.exec('sh', ['-c', `kill -9 $(cat ${d.birdPid}); ip link set eth0 down`]);
+  const cut = Date.now();
   await d.agent!.exited;
-  d.ns.exec('sh', ['-c', `kill -9 $(cat ${d.birdPid})`]);
-  d.ns.ip('link', 'set', 'eth0', 'down');
+  return cut;
 }
 
 async function revive(d: Director, service: string, extra = ''): Promise<void> {
@@ -190,8 +199,8 @@ const crashResults: Record<string, ReturnType<typeof outcome>> = {};
 test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% of long connections survive with mh + sloppy', async () => {
   const d = topo.directors[0]!;
   const before = await traffic!.stats();
-  const cut = Date.now();
-  await powerCut(d);
+  console.log(`# before the crash (mh): ${spread()}`);
+  const cut = await powerCut(d);
   await hopsAre(without(d), `${d.name} withdrawn by the router`, 60_000);
   console.log(`# crash: power cut → router without ${d.name} after ${Date.now() - cut} ms (polled every 50 ms; reported, not asserted)`);
   assert.match(birdProtocols(), /d1\s+BGP\s+.*BFD session down/, 'withdrawn through BFD, not the BGP hold timer (90 s)');
@@ -218,11 +227,13 @@ test('baseline in the same topology: wlc without sloppy resets the flows ECMP mo
   const first = await traffic.stats();
   const before = await allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, 'start (baseline)');
   const d = topo.directors[0]!;
+  console.log(`# before the crash (baseline): ${spread()}`);
   await powerCut(d);
   await hopsAre(without(d), `${d.name} withdrawn by the router (baseline)`, 60_000);
   const afterStats = await allAnswering(before, 'the crash (baseline)');
   const o = outcome(before, afterStats);
   crashResults['wlc, no sloppy (baseline)'] = o;
+  console.log(`# after the crash (baseline): ${spread()}`);
   console.log(`# crash, baseline wlc without sloppy: ${JSON.stringify(o)}`);
   console.log(`# side by side: ${JSON.stringify(crashResults)}`);
   assert.ok(o.resets + o.stalled > 0, 'the baseline loses the connections that moved');
