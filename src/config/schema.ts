@@ -488,6 +488,33 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     for: duration({ minMs: 1, maxMs: MAX_DURATION_MS }),
   });
 
+  // ECMP routing mode (docs/ecmp.md): VIPs announced by a routing daemon, gated on health.
+  const routingSchema = mapping({
+    /** Kernel table that holds the announcement routes the routing daemon exports (no rule should look it up). */
+    table: int(1, 2 ** 32 - 1).default(200),
+    /** Route protocol number marking failoverd's announcement routes (ip route ... proto N). */
+    protocol: int(1, 255).default(200),
+    /** While this file exists, every announcement is withdrawn (the director keeps serving). */
+    maintenance_file: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /** Set net.ipv4.vs.sloppy_tcp and sloppy_sctp, so a mid-flow packet moved by ECMP is scheduled (mh sends it to the same real server). */
+    sloppy: z.boolean().default(true),
+    /** Accept configs that reset flows when ECMP moves them (a non-consistent scheduler, sloppy: false). */
+    allow_flow_resets: z.boolean().default(false),
+    announce: z.array(mapping({
+      name: name(),
+      /** Announced as /32 or /128, and held on `interface` without ARP. */
+      vips: z.array(ipAddress()).min(1),
+      /** Services that must have quorum; default: every service on these VIPs. */
+      services: z.array(name()).optional(),
+      /** Where the VIPs are held (lo, or a dummy interface): never answers ARP. */
+      interface: ifname().default('lo'),
+      /** On SIGTERM: withdraw, keep serving this long while the router converges, then stop. */
+      converge: durationDefault('3s', upTo(10 * MINUTE)),
+      /** At start, a route a previous agent left keeps being announced this long while the checks prove it. */
+      adopt_grace: durationDefault('30s', upTo(HOUR)),
+    })).default([]),
+  });
+
   return mapping({
     node: mapping({
       /** This director's name in events, logs and metrics; default: the host name. */
@@ -502,6 +529,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       notify: z.array(notifySchema).default([]),
     }).prefault({}),
     schedules: z.array(scheduleSchema).default([]),
+    routing: routingSchema.prefault({}),
     api: mapping({
       /** The status/control API: a Unix socket path, or a loopback HOST:PORT (then no socket). */
       listen: listenAddress('status').default('/run/failoverd/failoverd.sock'),
@@ -553,3 +581,4 @@ export type NotifyConfig = FailoverdConfig['alerts']['notify'][number];
 export type ScheduleConfig = FailoverdConfig['schedules'][number];
 export type VrrpNotifyConfig = NonNullable<VrrpInstanceConfig['notify']>;
 export type VrrpSyncGroupConfig = FailoverdConfig['vrrp_sync_groups'][number];
+export type RoutingConfig = FailoverdConfig['routing'];

@@ -51,6 +51,8 @@ describe('config durations are bounded', () => {
   notify: [{ program: /bin/true }]
 schedules:
   - { cron: "0 3 * * 0", action: drain, service: web-80, real_server: 10.6.2.191, for: 30m }
+routing:
+  announce: [{ name: r, vips: [10.6.2.200], services: [web-80] }]
 `);
     // The lists that BASE leaves empty get one item, so their duration keys are reached too.
     full.setIn(['vrrp', 0, 'sync_group'], 'G');
