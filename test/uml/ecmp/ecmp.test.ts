@@ -2,12 +2,12 @@
 // (BIRD, with BFD) to a router that spreads flows by ECMP; the router's own routing
 // table (`ip route`, `ip monitor route`) is the independent witness of every announce
 // and withdraw, and a client holding long-lived connections counts resets.
-// The same topology and traffic then run the baseline today's ECMP users get (wlc,
-// no sloppy), and the test reports both reset counts.
+// The baseline (wlc without sloppy) is not here: in two runs it also showed 0 resets,
+// which is not understood yet (docs/ecmp.md), so it asserts nothing until it is.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,7 +20,6 @@ const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-ecmp-'));
 const LONG = 40;
 const NEW_PER_SEC = 10;
 const MH = '    scheduler: mh\n    scheduler_flags: [port]';
-const WLC = '    scheduler: wlc';
 let topo: EcmpTopology;
 let traffic: Traffic | undefined;
 const monitors: ChildProcess[] = [];
@@ -187,14 +186,6 @@ async function powerCut(d: Director): Promise<number> {
   return cut;
 }
 
-async function revive(d: Director, service: string, extra = ''): Promise<void> {
-  d.ns.ip('link', 'set', 'eth0', 'up');
-  topo.writeConfig(d, service, extra);
-  topo.startBird(d);
-  topo.startAgent(d);
-}
-
-const crashResults: Record<string, ReturnType<typeof outcome>> = {};
 
 test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% of long connections survive with mh + sloppy', async () => {
   const d = topo.directors[0]!;
@@ -206,40 +197,8 @@ test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% o
   assert.match(birdProtocols(), /d1\s+BGP\s+.*BFD session down/, 'withdrawn through BFD, not the BGP hold timer (90 s)');
   const afterStats = await allAnswering(before, 'the crash');
   const o = outcome(before, afterStats);
-  crashResults['mh + sloppy_tcp'] = o;
   console.log(`# crash with mh + sloppy_tcp: ${JSON.stringify(o)}`);
   assert.ok(o.survived >= Math.ceil(0.99 * o.of), `${o.survived} of ${o.of} survived`);
   assert.equal(o.resets, 0);
 });
 
-// todo: in the two runs so far the baseline showed 0 resets and 0 stalls as well, which
-// contradicts the design (a non-SYN packet without sloppy reaches the director's own
-// stack); not understood yet, so its expectation is reported, not enforced.
-test('baseline in the same topology: wlc without sloppy resets the flows ECMP moves', { todo: 'the baseline showed 0 resets; not understood yet' }, async () => {
-  traffic!.stop();
-  for (const d of topo.directors.slice(1)) {
-    topo.writeConfig(d, WLC, '  sloppy: false\n  allow_flow_resets: true\n');
-    d.agent!.proc.kill('SIGHUP');
-    d.ns.exec('sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=0']);
-  }
-  await revive(topo.directors[0]!, WLC, '  sloppy: false\n  allow_flow_resets: true\n');
-  await hopsAre(all(), 'the dead director back', 120_000);
-  topo.directors[0]!.ns.exec('sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=0']);
-  await waitFor(() => topo.directors.every((d) => d.ns.exec('ipvsadm', ['-Ln']).includes(' wlc')), { what: 'wlc on every director', timeoutMs: 30_000, stepMs: 200 });
-  traffic = await topo.startTraffic(LONG, NEW_PER_SEC);
-  const first = await traffic.stats();
-  const before = await allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, 'start (baseline)');
-  const d = topo.directors[0]!;
-  console.log(`# before the crash (baseline): ${spread()}`);
-  await powerCut(d);
-  await hopsAre(without(d), `${d.name} withdrawn by the router (baseline)`, 60_000);
-  const afterStats = await allAnswering(before, 'the crash (baseline)');
-  const o = outcome(before, afterStats);
-  crashResults['wlc, no sloppy (baseline)'] = o;
-  console.log(`# after the crash (baseline): ${spread()}`);
-  console.log(`# crash, baseline wlc without sloppy: ${JSON.stringify(o)}`);
-  console.log(`# side by side: ${JSON.stringify(crashResults)}`);
-  assert.ok(o.resets + o.stalled > 0, 'the baseline loses the connections that moved');
-  assert.ok(crashResults['mh + sloppy_tcp']!.resets < o.resets + o.stalled);
-  assert.ok(!existsSync(d.maintenanceFile));
-});
