@@ -70,6 +70,8 @@ export interface StatusSnapshot {
   ipvs?: ActualService[];
   schedules?: ScheduleStatus[];
   alerts?: AlertsStats;
+  /** Routing mode's announcements (docs/ecmp.md). */
+  routing?: Array<{ name: string; vips: string[]; announced: boolean; phase: string; reason: string; since: string }>;
 }
 
 /** The agent implements this; it is called per GET /status. */

@@ -24,6 +24,8 @@ export interface NativeDatagramSocket {
   send(data: Uint8Array, sockaddr?: Uint8Array | null): number;
   setsockopt(level: number, name: number, value: Uint8Array): void;
   getsockopt(level: number, name: number, maxLength: number): Buffer;
+  /** SO_ATTACH_FILTER with a classic BPF program (struct sock_filter[], 8 bytes each). */
+  attachFilter?(program: Uint8Array): void;
   getsockname(): Buffer;
   startReceiving(callback: ReceiveCallback): void;
   stopReceiving(): void;
