@@ -29,22 +29,22 @@ export interface NotifyYaml {
 type CommandYaml = string | string[];
 
 export interface VrrpNotifyYaml {
-  on_master?: CommandYaml;
-  on_backup?: CommandYaml;
-  on_fault?: CommandYaml;
-  on_stop?: CommandYaml;
-  on_change?: CommandYaml;
-  timeout?: number;
+  on_master?: CommandYaml | undefined;
+  on_backup?: CommandYaml | undefined;
+  on_fault?: CommandYaml | undefined;
+  on_stop?: CommandYaml | undefined;
+  on_change?: CommandYaml | undefined;
+  timeout?: number | undefined;
 }
 
 /** The parts of the config that carry keepalived-style notify programs. */
 export interface NotifyOwnersYaml {
-  vrrp?: Array<{ name: string; sync_group?: string; notify?: VrrpNotifyYaml }>;
-  vrrp_sync_groups?: Array<{ name: string; notify?: VrrpNotifyYaml }>;
-  services?: Array<{
+  vrrp?: undefined | Array<{ name: string; sync_group?: string | undefined; notify?: VrrpNotifyYaml | undefined }>;
+  vrrp_sync_groups?: undefined | Array<{ name: string; notify?: VrrpNotifyYaml | undefined }>;
+  services?: undefined | Array<{
     name: string;
-    notify?: { on_quorum_up?: CommandYaml; on_quorum_down?: CommandYaml; timeout?: number };
-    real_servers: Array<{ address: string; port: number; notify?: { on_up?: CommandYaml; on_down?: CommandYaml; timeout?: number } }>;
+    notify?: undefined | { on_quorum_up?: CommandYaml | undefined; on_quorum_down?: CommandYaml | undefined; timeout?: number | undefined };
+    real_servers: Array<{ address: string; port: number; notify?: undefined | { on_up?: CommandYaml | undefined; on_down?: CommandYaml | undefined; timeout?: number | undefined } }>;
   }>;
 }
 

@@ -8,6 +8,9 @@ import { commandOf } from './notify.js';
 import type { KaNode } from './parse.js';
 import { duration, int, seconds } from './values.js';
 
+/** A definition being filled in: a key may be set to undefined (an unparsable value), as before exactOptionalPropertyTypes. */
+type Draft<T> = { [K in keyof T]?: T[K] | undefined };
+
 export interface TrackWeightDef { weight: number; reverse: boolean }
 
 export interface ScriptDef extends TrackWeightDef {
@@ -52,7 +55,7 @@ const durationOf = (text: string | undefined): string | undefined => {
 
 export function convertVrrpScript(node: KaNode): Converted<ScriptDef> {
   const findings: Finding[] = [];
-  const out: Partial<ScriptDef> & TrackWeightDef = { weight: 0, reverse: false };
+  const out: Draft<ScriptDef> & TrackWeightDef = { weight: 0, reverse: false };
   for (const c of node.children ?? []) {
     switch (c.keyword) {
       case 'script': { const cmd = commandOf(c); findings.push(...cmd.findings); if (cmd.value) out.command = cmd.value; break; }
@@ -76,7 +79,7 @@ export function convertVrrpScript(node: KaNode): Converted<ScriptDef> {
 export function convertTrackFile(node: KaNode): Converted<FileDef> {
   const findings: Finding[] = [];
   // keepalived: "file to track (weight defaults to 1)".
-  const out: Partial<FileDef> & TrackWeightDef = { weight: 1, reverse: false };
+  const out: Draft<FileDef> & TrackWeightDef = { weight: 1, reverse: false };
   for (const c of node.children ?? []) {
     switch (c.keyword) {
       case 'file': out.path = c.args[0]; break;
@@ -95,7 +98,7 @@ export function convertTrackFile(node: KaNode): Converted<FileDef> {
 export function convertTrackProcess(node: KaNode): Converted<ProcessDef> {
   const findings: Finding[] = [];
   // keepalived: "default weight (default is 1)".
-  const out: Partial<ProcessDef> & TrackWeightDef = { weight: 1, reverse: false };
+  const out: Draft<ProcessDef> & TrackWeightDef = { weight: 1, reverse: false };
   for (const c of node.children ?? []) {
     switch (c.keyword) {
       case 'process':
