@@ -63,7 +63,7 @@ export function notifyDispatcher(target: NotifyTarget): (event: AgentEvent) => s
         const state = keepalivedState(event.to);
         if (!state) return [];
         const priority = event.data?.priority;
-        return vrrpCommands(target.commands, 'INSTANCE', target.instance, state, priority === undefined ? '' : String(priority));
+        return vrrpCommands(target.commands, 'INSTANCE', target.instance, state, typeof priority === 'number' ? String(priority) : '');
       };
     case 'group': {
       let last: KeepalivedState | undefined;

@@ -8,7 +8,7 @@ import { lossy, notCarried, unknownKeyword, warning, type Converted, type Findin
 import { commandOf } from './notify.js';
 import type { KaNode } from './parse.js';
 import { bool, duration, int, ordered, safeName, seconds } from './values.js';
-import { weightOf, type TrackWeightDef } from './vrrp-script.js';
+import { weightOf, type FileDef, type ProcessDef, type ScriptDef, type TrackWeightDef } from './vrrp-script.js';
 import type { WrittenGarp, WrittenInstance, WrittenTrack, WrittenTrackedInterface, WrittenVip, WrittenVrrpNotify } from './written.js';
 
 /** vrrp[] keys in the order the schema documents them. */
@@ -229,12 +229,12 @@ function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Fin
     const name = safeName(t.keyword);
     const weighted = { weight, ...(reverse ? { reverse: true } : {}) };
     if (c.keyword === 'track_script') {
-      const { weight: _w, reverse: _r, ...script } = def as import('./vrrp-script.js').ScriptDef;
+      const { weight: _w, reverse: _r, ...script } = def as ScriptDef;
       (track.scripts ??= []).push(ordered({ name, ...script, ...weighted }, ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight', 'reverse']));
     } else if (c.keyword === 'track_file') {
-      (track.files ??= []).push({ path: (def as import('./vrrp-script.js').FileDef).path, ...weighted });
+      (track.files ??= []).push({ path: (def as FileDef).path, ...weighted });
     } else {
-      const { weight: _w, reverse: _r, ...process } = def as import('./vrrp-script.js').ProcessDef;
+      const { weight: _w, reverse: _r, ...process } = def as ProcessDef;
       (track.processes ??= []).push(ordered({ name, ...process, ...weighted }, ['name', 'process', 'args', 'param_match', 'full_command', 'quorum', 'quorum_max', 'delay_up', 'delay_down', 'weight', 'reverse']));
     }
   }

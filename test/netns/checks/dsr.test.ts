@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckResult } from '../../../src/health/check.js';
 import { sh } from '../../helpers/shell.js';
-import { CheckLab, LineProcess } from './lab.js';
+import { CheckLab, type LineProcess } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const VIP = '10.201.0.100';
@@ -86,8 +86,8 @@ async function stopListener(): Promise<void> {
 async function capture(filter: string, during: () => Promise<void>): Promise<string> {
   const dump = spawn('ip', ['netns', 'exec', lab.serverNs, 'tcpdump', '-i', serverDev, '-e', '-vv', '-nn', '-l', '-U', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '', err = '';
-  dump.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  dump.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+  dump.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  dump.stderr.on('data', (d: Buffer) => { err += d.toString(); });
   for (let i = 0; i < 100 && !err.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.match(err, /listening on/, 'tcpdump did not start');
   try {

@@ -40,7 +40,7 @@ function watchRoutes(): { changes: string[]; stop(): void } {
   const proc = spawn('ip', ['-n', topo.router.name, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
   monitors.push(proc);
   const changes: string[] = [];
-  createInterface({ input: proc.stdout! }).on('line', (l) => { if (l.includes(VIP)) changes.push(l); });
+  createInterface({ input: proc.stdout }).on('line', (l) => { if (l.includes(VIP)) changes.push(l); });
   return { changes, stop: () => proc.kill('SIGKILL') };
 }
 

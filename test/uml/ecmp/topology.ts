@@ -240,7 +240,7 @@ logging: { format: json }
         const proc = spawn('ip', ['netns', 'exec', d.ns.name, process.execPath, cli, 'run', '--config', d.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
         processes.push(proc);
         const logs: string[] = [];
-        createInterface({ input: proc.stderr! }).on('line', (l) => logs.push(l));
+        createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
         d.agent = { proc, logs, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
         return d.agent;
       },
@@ -256,7 +256,7 @@ logging: { format: json }
         return {
           async stats() {
             const line = waitLine(child, (l) => l.startsWith('{'), 'traffic stats', 10_000);
-            child.stdin!.write('s\n');
+            child.stdin.write('s\n');
             return JSON.parse(await line) as TrafficStats;
           },
           stop() { if (child.exitCode === null) child.kill('SIGKILL'); },

@@ -75,7 +75,7 @@ before(async () => {
     const child = spawn('ip', ['netns', 'exec', rs(h).ns, process.execPath, httpServer, '--name', h, '--address', rs(h).address, '--port', String(SERVICE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
     servers.push(child);
     await new Promise<void>((resolve, reject) => {
-      child.stdout!.once('data', () => resolve());
+      child.stdout.once('data', () => resolve());
       child.once('exit', (c) => reject(new Error(`${h}'s HTTP server exited ${c}`)));
     });
   }

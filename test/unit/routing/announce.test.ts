@@ -46,7 +46,7 @@ async function setup(opts: { initial?: string[]; quorum?: boolean | undefined; c
   const events: AgentEvent[] = [];
   bus.subscribe('route.*', (e) => events.push(e));
   const kernel = fakeKernel(opts.initial);
-  const state = { quorum: opts.quorum as boolean | undefined, maintenance: false };
+  const state = { quorum: opts.quorum, maintenance: false };
   const r = new Routing(opts.config ?? routing(), services, {
     clock, bus, logger: pino({ level: 'silent' }), routes: kernel.routes, host: kernel.host,
     quorumUp: () => state.quorum, fileExists: () => state.maintenance,

@@ -1,6 +1,7 @@
 // routing: keys and their cross rules, with file:line:key in every error.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatConfigError } from '../../../src/config/index.js';
 import { errorsOf, load } from '../config/config-text.js';
 
 const ECMP = (scheduler: string, routing = '') => `node: { name: d1 }
@@ -18,7 +19,7 @@ ${routing}`;
 describe('routing config', () => {
   it('an announced VIP with mh (port hashing) is accepted, with the defaults', () => {
     const r = load(ECMP('mh\n    scheduler_flags: [port]'));
-    assert.ok(r.ok, r.ok ? '' : r.errors.join('\n'));
+    assert.ok(r.ok, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
     if (!r.ok) return;
     assert.deepEqual(r.config.routing, {
       table: 200, protocol: 200, sloppy: true, allow_flow_resets: false,
