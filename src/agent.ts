@@ -381,6 +381,11 @@ export class Agent implements StatusSource, AdminActions {
     this.setDrain(service, realServer, on, 'admin');
   }
 
+  /**
+   * Holds the instance at the lowest priority for `forMs` (0 releases it now). A master
+   * resigns first: a lowered priority alone never makes it step down, and a nopreempt
+   * peer would then never take over.
+   */
   async forceBackup(instance: string, forMs: number): Promise<void> {
     if (!this.instances.has(instance)) throw new AdminError(404, `no vrrp instance "${instance}"`);
     this.forcedBackup.get(instance)?.timer.cancel();
@@ -390,6 +395,14 @@ export class Agent implements StatusSource, AdminActions {
       this.forcedBackup.set(instance, { until: new Date(this.clock.wallNow().getTime() + forMs), timer });
     }
     await this.reapplyInstance(instance);
+    if (forMs > 0) this.instances.get(instance)?.resign();
+  }
+
+  /** A one-shot step down (priority 0, then BACKUP); true when the instance was master. */
+  resign(instance: string): boolean {
+    const vrrp = this.instances.get(instance);
+    if (!vrrp) throw new AdminError(404, `no vrrp instance "${instance}"`);
+    return vrrp.resign();
   }
 
   // ---- reload and stop ----------------------------------------------------

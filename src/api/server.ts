@@ -288,8 +288,19 @@ export class ApiServer {
         });
         return { ok: true, action, instance, forMs };
       }
+      case 'resign': {
+        const instance = text('instance');
+        const wasMaster = await admin.resign(instance);
+        this.deps.bus?.publish({
+          type: 'admin.resign', object: `vrrp/${instance}`,
+          ...(wasMaster ? { from: 'MASTER', to: 'BACKUP' } : {}),
+          reason: wasMaster ? 'resigned over the status API' : 'resign requested over the status API; not master, nothing to do',
+          data: { wasMaster },
+        });
+        return { ok: true, action, instance, wasMaster };
+      }
       default:
-        throw new HttpError(404, `unknown admin action "${action}" (drain, undrain, force-backup, release)`);
+        throw new HttpError(404, `unknown admin action "${action}" (drain, undrain, force-backup, release, resign)`);
     }
   }
 }

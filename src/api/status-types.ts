@@ -83,6 +83,8 @@ export interface AdminActions {
   drain(service: string, realServer: string, on: boolean): void | Promise<void>;
   /** Force the instance to BACKUP for `forMs` (0 = release now). */
   forceBackup(instance: string, forMs: number): void | Promise<void>;
+  /** A master steps down once (priority-0 advert, then BACKUP); resolves true when it was master. */
+  resign(instance: string): boolean | Promise<boolean>;
 }
 
 /** An error the API returns to the client with this HTTP status (e.g. 404 unknown service). */

@@ -10,6 +10,7 @@ const usage = `Usage: failoverd status [--json] [--socket PATH | --config FILE |
        failoverd status undrain SERVICE REAL_SERVER
        failoverd status force-backup INSTANCE [--for 5m]
        failoverd status release INSTANCE
+       failoverd status resign INSTANCE
        failoverd status metrics
 
 Shows the running agent's view: VRRP instances, services with quorum, real servers
@@ -27,7 +28,9 @@ Options:
 Admin actions go over the Unix socket (its file permissions decide who may use them):
   drain / undrain      set a real server's weight to 0 (connections finish) / back
   force-backup         make an instance BACKUP for a while (default 5m)
-  release              end a forced backup now`;
+  release              end a forced backup now
+  resign               a master steps down once (priority-0 advert, then BACKUP);
+                       it may become master again by the normal rules`;
 
 /** Where the agent listens: the flag, or api.listen from the config, or the default socket. */
 export async function resolveAddress(flags: { socket?: string; address?: string; config?: string }): Promise<ListenAddress> {
@@ -50,7 +53,7 @@ const DEFAULT_FORCE_BACKUP = '5m';
 
 /** Each action and the arguments it takes. */
 const ACTIONS: Record<string, string> = {
-  metrics: '', drain: 'SERVICE REAL_SERVER', undrain: 'SERVICE REAL_SERVER', 'force-backup': 'INSTANCE', release: 'INSTANCE',
+  metrics: '', drain: 'SERVICE REAL_SERVER', undrain: 'SERVICE REAL_SERVER', 'force-backup': 'INSTANCE', release: 'INSTANCE', resign: 'INSTANCE',
 };
 
 const OPTIONS = {
@@ -61,7 +64,7 @@ const OPTIONS = {
 export const command: Command = {
   name: 'status',
   options: OPTIONS,
-  summary: 'show the running agent\'s state; drain, force backup',
+  summary: 'show the running agent\'s state; drain, force backup, resign',
   usage,
   async run(argv) {
     const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
@@ -95,6 +98,11 @@ export const command: Command = {
       if (action === 'force-backup' || action === 'release') {
         const result = await client.admin(action, { instance: args[0], for: action === 'force-backup' ? forMs : 0 });
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : action === 'release' ? `released ${args[0]}\n` : `${args[0]} forced to BACKUP for ${forMs / 1000}s\n`);
+        return 0;
+      }
+      if (action === 'resign') {
+        const result = await client.admin(action, { instance: args[0] });
+        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : result.wasMaster ? `${args[0]} resigned: MASTER -> BACKUP\n` : `${args[0]} is not MASTER: nothing to resign\n`);
         return 0;
       }
       throw new Error(`unhandled status action "${action}"`);

@@ -267,6 +267,16 @@ export class VrrpInstance implements SyncMember {
     if (vipsChanged || !isDeepStrictEqual(prev.garp, next.garp)) this.announcements.scheduleRefresh();
   }
 
+  /**
+   * An operator's step down: a master sends priority 0 and becomes BACKUP; it may become
+   * master again by the normal rules. Returns false when it was not master (nothing to do).
+   */
+  resign(): boolean {
+    if (!this.running || this.fsm?.state !== 'master') return false;
+    this.dispatch({ type: 'resign' });
+    return true;
+  }
+
   /** Reports a tracked object's status: services' quorum (up), scripts, files (value). */
   setTracked(kind: TrackKind, name: string, value: boolean | number): void {
     this.tracking.set(kind, name, value);
