@@ -381,6 +381,13 @@ export class Agent implements StatusSource, AdminActions {
     this.setDrain(service, realServer, on, 'admin');
   }
 
+  /** Every real server of the service drained (weight 0, connections finish), also those a reload adds; off: back. */
+  maintenance(service: string, on: boolean): void {
+    if (!this.plan.services.some((s) => s.name === service)) throw new AdminError(404, `no service "${service}"`);
+    this.gate.setMaintenance(service, on, this.clock.wallNow());
+    this.reconciler?.setDesired(this.gate.effective());
+  }
+
   /**
    * Holds the instance at the lowest priority for `forMs` (0 releases it now). A master
    * resigns first: a lowered priority alone never makes it step down, and a nopreempt
@@ -456,6 +463,7 @@ export class Agent implements StatusSource, AdminActions {
       return this.rejectReload([`${path}: ${(err as Error).message}`]);
     }
     this.config = next;
+    this.gate.keepMaintenance(new Set(plan.services.map((s) => s.name)));
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
@@ -601,6 +609,9 @@ export class Agent implements StatusSource, AdminActions {
       forcedBackupUntil: new Map([...this.forcedBackup].map(([name, f]) => [name, f.until])),
       health: this.monitor?.status() ?? [],
       isDrained: (service, address, port) => this.gate.isDrained(service, address, port),
+      drainedBy: (service, address, port) => this.gate.drainedBy(service, address, port),
+      maintenance: this.gate.inMaintenance(),
+      draining: this.reconciler?.status().draining ?? [],
       lastChecks: this.lastCheck,
       // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
       ipvs: this.reconciler?.lastActual() ?? [],
