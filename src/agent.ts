@@ -67,6 +67,8 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+type SyncDaemonSettings = NonNullable<VrrpInstanceConfig['syncDaemon']>;
+
 const LOWEST_PRIORITY = 1;
 const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 
@@ -319,32 +321,68 @@ export class Agent implements StatusSource, AdminActions {
    * the first stopped the backup daemon, leaving a BACKUP with only a master daemon
    * (connections were no longer synced to it).
    */
-  private syncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+  private syncDaemon(role: SyncDaemonRole, sd: SyncDaemonSettings): Promise<void> {
     this.syncDaemonQueue = this.syncDaemonQueue.then(() => this.switchSyncDaemon(role, sd));
     return this.syncDaemonQueue;
   }
 
-  private async switchSyncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+  private async switchSyncDaemon(role: SyncDaemonRole, sd: SyncDaemonSettings): Promise<void> {
     if (!this.table) return;
     const want = new Set<SyncDaemonState>(role === 'none' ? [] : [role]);
     for (const state of ['master', 'backup'] as const) {
       const running = this.daemonRoles.get(state);
-      const desiredId = `${sd.interface}/${sd.syncId}`;
+      // Any changed setting (a reload's new group, port, maxlen or ttl) restarts the daemon.
+      const desiredId = JSON.stringify([sd.interface, sd.syncId, sd.group, sd.port, sd.maxLength, sd.ttl]);
       try {
         if (!want.has(state) && running) {
           await this.table.stopDaemon(state);
           this.daemonRoles.delete(state);
         } else if (want.has(state) && running !== desiredId) {
           if (running) await this.table.stopDaemon(state);
-          await this.table.startDaemon({ state, interface: sd.interface, syncId: sd.syncId });
+          await this.table.startDaemon({ state, ...sd });
           this.daemonRoles.set(state, desiredId);
         }
       } catch (err) {
         const code = (err as { code?: string }).code;
         // Already running (a previous agent left it) or already stopped: the goal holds.
-        if (code === 'EEXIST') this.daemonRoles.set(state, desiredId);
+        if (code === 'EEXIST') await this.adoptSyncDaemon(state, sd, desiredId);
         else if (code !== 'ESRCH' && code !== 'ENOENT') this.logger.error({ err }, `IPVS sync daemon ${state}: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * The daemon switches on VRRP transitions; a reload that changes an instance's
+   * sync_daemon (or drops it) applies in the role of its state now.
+   */
+  private async resyncDaemons(before: VrrpInstanceConfig[], after: VrrpInstanceConfig[]): Promise<void> {
+    for (const was of before) {
+      const now = after.find((c) => c.name === was.name);
+      if (!was.syncDaemon || isDeepStrictEqual(was.syncDaemon, now?.syncDaemon)) continue;
+      if (!now?.syncDaemon) await this.syncDaemon('none', was.syncDaemon);
+    }
+    for (const config of after) {
+      const was = before.find((c) => c.name === config.name);
+      const state = this.instances.get(config.name)?.status().state;
+      if (!config.syncDaemon || !was || isDeepStrictEqual(was.syncDaemon, config.syncDaemon) || !state || state === 'init') continue;
+      await this.syncDaemon(state === 'master' ? 'master' : 'backup', config.syncDaemon);
+    }
+  }
+
+  /** A daemon a previous agent left running is kept if it has these settings, else restarted with them. */
+  private async adoptSyncDaemon(state: SyncDaemonState, sd: SyncDaemonSettings, desiredId: string): Promise<void> {
+    try {
+      const running = (await this.table!.listDaemons()).find((d) => d.state === state);
+      const same = running && running.interface === sd.interface && running.syncId === sd.syncId
+        && (sd.group === undefined || running.group === sd.group) && (sd.port === undefined || running.port === sd.port)
+        && (sd.maxLength === undefined || running.maxLength === sd.maxLength) && (sd.ttl === undefined || running.ttl === sd.ttl);
+      if (running && !same) {
+        await this.table!.stopDaemon(state);
+        await this.table!.startDaemon({ state, ...sd });
+      }
+      this.daemonRoles.set(state, desiredId);
+    } catch (err) {
+      this.logger.error({ err }, `IPVS sync daemon ${state}: ${(err as Error).message}`);
     }
   }
 
@@ -464,6 +502,7 @@ export class Agent implements StatusSource, AdminActions {
     }
     this.config = next;
     this.gate.keepMaintenance(new Set(plan.services.map((s) => s.name)));
+    await this.resyncDaemons(previous.instances, plan.instances);
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);

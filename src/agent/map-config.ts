@@ -101,7 +101,7 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     v3Ipv4Checksum: checksumModeOf(v.checksum),
     garp: garpOf(v.garp),
     track: { interfaces: v.track.interfaces, services: v.track.services, scripts: [], files: [] },
-    ...(v.sync_daemon ? { syncDaemon: { interface: v.sync_daemon.interface, syncId: v.sync_daemon.sync_id ?? v.vrid } } : {}),
+    ...(v.sync_daemon ? { syncDaemon: syncDaemonOf(v.sync_daemon, v.vrid) } : {}),
     ...(v.sync_group ? { syncGroup: v.sync_group } : {}),
   });
 }
@@ -130,5 +130,17 @@ export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePla
     instances,
     warnings,
     problems: instances.flatMap((c) => validateVrrpInstanceConfig(c).map((p) => `vrrp ${c.name}: ${p}`)),
+  };
+}
+
+/** The sync daemon's settings; those left out are the kernel's defaults (group 224.0.0.81, port 8848, ttl 1, maxlen from the MTU). */
+function syncDaemonOf(sd: NonNullable<VrrpYaml['sync_daemon']>, vrid: number): NonNullable<VrrpInstanceConfig['syncDaemon']> {
+  return {
+    interface: sd.interface,
+    syncId: sd.sync_id ?? vrid,
+    ...(sd.group !== undefined ? { group: sd.group } : {}),
+    ...(sd.port !== undefined ? { port: sd.port } : {}),
+    ...(sd.maxlen !== undefined ? { maxLength: sd.maxlen } : {}),
+    ...(sd.ttl !== undefined ? { ttl: sd.ttl } : {}),
   };
 }

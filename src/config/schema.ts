@@ -148,6 +148,10 @@ const vrrpInstanceSchema = mapping({
     /** Multicast group; default 224.0.0.81. */
     group: ipAddress().optional(),
     port: int(1, 65535).optional(),
+    /** Largest sync message (UDP payload); the kernel's default is the interface MTU less the headers. */
+    maxlen: int(1, 65507).optional(),
+    /** Multicast TTL of the sync messages; the kernel's default is 1. */
+    ttl: int(1, 255).optional(),
   }).optional(),
   /** Instances with the same sync_group change state together (keepalived's vrrp_sync_group). */
   sync_group: name().optional(),
