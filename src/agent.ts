@@ -161,7 +161,8 @@ export class Agent implements StatusSource, AdminActions {
       schedules: () => this.schedules?.status() ?? [],
     });
 
-    if (this.config.services.length > 0) await this.startIpvs();
+    if (this.config.services.length > 0 || this.plan.ipvsTimeouts) await this.startIpvs();
+    await this.applyTimeouts(undefined, this.plan.ipvsTimeouts);
     this.checksOn = this.checksThread();
     this.monitor = this.checksOn === 'worker'
       ? new WorkerHealthMonitor({
@@ -225,6 +226,17 @@ export class Agent implements StatusSource, AdminActions {
       drainTimeoutMs: (key) => this.drainTimeoutFor(key),
     });
     this.reconciler.start();
+  }
+
+  /** ipvs.timeouts into the kernel when set and changed; a failure is logged, the agent carries on. */
+  private async applyTimeouts(before: RuntimePlan['ipvsTimeouts'], after: RuntimePlan['ipvsTimeouts']): Promise<void> {
+    if (!after || !this.table || isDeepStrictEqual(before, after)) return;
+    try {
+      await this.table.setTimeouts(after);
+      this.logger.info({ timeouts: after }, 'IPVS timeouts set');
+    } catch (err) {
+      this.logger.error({ err }, `IPVS timeouts: ${(err as Error).message}`);
+    }
   }
 
   /** A service removed from the config drains with the longest timeout any service declares. */
@@ -481,7 +493,7 @@ export class Agent implements StatusSource, AdminActions {
     const undo: (() => Promise<void>)[] = [];
     try {
       // Opening the table changes nothing in it; the reconciler must exist before the monitor hands over pools.
-      if (next.services.length > 0 && !this.table) await this.startIpvs();
+      if ((next.services.length > 0 || plan.ipvsTimeouts) && !this.table) await this.startIpvs();
       await this.reloadInstances(previous.instances, plan.instances, undo);
       if (!isDeepStrictEqual(previousConfig.api, next.api)) {
         undo.push(async () => { await this.replaceApi(previousConfig.api); });
@@ -503,6 +515,7 @@ export class Agent implements StatusSource, AdminActions {
     this.config = next;
     this.gate.keepMaintenance(new Set(plan.services.map((s) => s.name)));
     await this.resyncDaemons(previous.instances, plan.instances);
+    await this.applyTimeouts(previous.ipvsTimeouts, plan.ipvsTimeouts);
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);

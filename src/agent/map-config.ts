@@ -3,6 +3,7 @@
 import type { CheckConfig, FailoverdConfig, RealServerConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
 import type { HealthCheckConfig, HealthServiceConfig } from '../health/types.js';
 import type { DestinationSpec, ServiceKey, ServiceSpec } from '../ipvs/types.js';
+import type { IpvsTimeouts } from '../ipvs/table.js';
 import { checksumModeOf, garpOf, validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
 
 export function serviceKeyOf(s: ServiceConfig): ServiceKey {
@@ -111,6 +112,8 @@ export interface RuntimePlan {
   node: string;
   services: HealthServiceConfig[];
   instances: VrrpInstanceConfig[];
+  /** The kernel's connection timeouts in seconds (ipvs.timeouts); absent: left as they are. */
+  ipvsTimeouts?: Partial<IpvsTimeouts>;
   /** What is applied but deserves the operator's attention. */
   warnings: string[];
   /**
@@ -128,8 +131,17 @@ export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePla
     node: config.node.name ?? defaultNode,
     services: config.services.map(healthServiceOf),
     instances,
+    ...(config.ipvs.timeouts ? { ipvsTimeouts: ipvsTimeoutsOf(config.ipvs.timeouts) } : {}),
     warnings,
     problems: instances.flatMap((c) => validateVrrpInstanceConfig(c).map((p) => `vrrp ${c.name}: ${p}`)),
+  };
+}
+
+function ipvsTimeoutsOf(t: NonNullable<FailoverdConfig['ipvs']['timeouts']>): Partial<IpvsTimeouts> {
+  return {
+    ...(t.tcp !== undefined ? { tcp: t.tcp / 1000 } : {}),
+    ...(t.tcpfin !== undefined ? { tcpFin: t.tcpfin / 1000 } : {}),
+    ...(t.udp !== undefined ? { udp: t.udp / 1000 } : {}),
   };
 }
 
