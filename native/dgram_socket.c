@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/errqueue.h>
+#include <linux/filter.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -348,6 +349,27 @@ static napi_value socket_setsockopt(napi_env env, napi_callback_info info) {
   }
   if (setsockopt(d->fd, level, name, value, (socklen_t)len) < 0)
     return throw_errno(env, errno, "setsockopt");
+  return NULL;
+}
+
+// attachFilter(program: Buffer of struct sock_filter[]): SO_ATTACH_FILTER takes a
+// struct holding a pointer to the program, which setsockopt(level, name, bytes)
+// cannot express. A packet socket then wakes only for the frames it asks for.
+static napi_value socket_attach_filter(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  dgram_t *d = unwrap_open(env, info, &argc, argv, "setsockopt");
+  if (!d) return NULL;
+  void *program;
+  size_t len;
+  if (argc < 1 || !get_bytes(env, argv[0], &program, &len) || len == 0 ||
+      len % sizeof(struct sock_filter) != 0 || len / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    napi_throw_type_error(env, NULL, "attachFilter(program: Buffer of 8-byte sock_filter instructions, 1 to 4096)");
+    return NULL;
+  }
+  struct sock_fprog fprog = {.len = (unsigned short)(len / sizeof(struct sock_filter)), .filter = program};
+  if (setsockopt(d->fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof(fprog)) < 0)
+    return throw_errno(env, errno, "setsockopt(SO_ATTACH_FILTER)");
   return NULL;
 }
 
@@ -718,6 +740,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"send", NULL, socket_send, NULL, NULL, NULL, napi_default_method, NULL},
       {"setsockopt", NULL, socket_setsockopt, NULL, NULL, NULL, napi_default_method, NULL},
       {"getsockopt", NULL, socket_getsockopt, NULL, NULL, NULL, napi_default_method, NULL},
+      {"attachFilter", NULL, socket_attach_filter, NULL, NULL, NULL, napi_default_method, NULL},
       {"getsockname", NULL, socket_getsockname, NULL, NULL, NULL, napi_default_method, NULL},
       {"startReceiving", NULL, socket_start_receiving, NULL, NULL, NULL, napi_default_method, NULL},
       {"stopReceiving", NULL, socket_stop_receiving, NULL, NULL, NULL, napi_default_method, NULL},

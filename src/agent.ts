@@ -33,6 +33,8 @@ import type { VrrpInstanceConfig } from './vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';
 import { VrrpSyncGroup } from './vrrp/sync-group.js';
 import { packageVersion } from './commands/version.js';
+import { newRouting } from './routing/system.js';
+import type { Routing } from './routing/routing.js';
 
 export interface AgentOptions {
   configPath: string;
@@ -94,6 +96,8 @@ export class Agent implements StatusSource, AdminActions {
   private metrics: Metrics | undefined;
   private api: ApiListener | undefined;
   private schedules: MaintenanceScheduler | undefined;
+  /** ECMP routing mode (docs/ecmp.md): health-gated announcements. */
+  private routing: Routing | undefined;
   private watchdog: { stop(): void } | undefined;
   private unsubscribe: (() => void)[] = [];
   private lastCheck = new Map<string, LastResult>();
@@ -149,7 +153,7 @@ export class Agent implements StatusSource, AdminActions {
     // Each subsystem logs its own transitions once; the bus trace is for debugging.
     this.unsubscribe.push(this.bus.subscribe('*', (e) => log.debug({ event: e }, `event ${e.type} ${e.object}`)));
 
-    this.alerts = this.newAlerts(this.config.alerts);
+    this.alerts = this.newAlerts(this.config);
     this.metrics = new Metrics(this.bus, {
       vrrp: () => [...this.instances.values()].map((i) => {
         const s = i.status();
@@ -159,6 +163,7 @@ export class Agent implements StatusSource, AdminActions {
       ipvs: () => ({ services: this.reconciler?.lastActual() ?? [], names: this.serviceNames() }),
       alerts: () => this.alerts!.stats(),
       schedules: () => this.schedules?.status() ?? [],
+      routes: () => this.routing?.status() ?? [],
     });
 
     if (this.config.services.length > 0 || this.plan.ipvsTimeouts) await this.startIpvs();
@@ -194,6 +199,11 @@ export class Agent implements StatusSource, AdminActions {
     this.unsubscribe.push(this.bus.subscribe('health.worker-restarted', () => this.retrackQuorum()));
 
     await this.startVrrp(this.plan.instances);
+    if (this.config.routing.announce.length > 0) {
+      this.routing = newRouting(this.config, { clock: this.clock, bus: this.bus, logger: log, quorumUp: (s) => this.monitor?.quorumUp(s), ...(this.options.netns ? { netns: this.options.netns } : {}) });
+      this.unsubscribe.push(this.bus.subscribe(['quorum.lost', 'quorum.regained', 'health.worker-restarted'], () => this.routing?.evaluate()));
+      await this.routing.start();
+    }
 
     this.schedules = this.newScheduler();
     this.schedules.start();
@@ -519,15 +529,16 @@ export class Agent implements StatusSource, AdminActions {
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
+    if (JSON.stringify(previousConfig.routing) !== JSON.stringify(next.routing)) this.logger.warn('routing: changes apply when failoverd restarts; the announcements stay as they were');
     if (this.checksThread() !== this.checksOn) {
       // Moving the checks between threads would restart every check from its initial state.
       this.logger.warn(`health.checks_thread is now ${next.health.checks_thread}: that applies when failoverd restarts; the checks stay on the ${this.checksOn} thread`);
     }
 
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
-    if (!isDeepStrictEqual(previousConfig.alerts, next.alerts)) {
+    if (!isDeepStrictEqual(alertsFromConfig(previousConfig.alerts, previousConfig), alertsFromConfig(next.alerts, next))) {
       const oldAlerts = this.alerts!;
-      this.alerts = this.newAlerts(next.alerts);
+      this.alerts = this.newAlerts(next);
       void oldAlerts.close(2000);
     }
     // Open windows stay applied across the swap; the new scheduler re-applies what is still active.
@@ -578,8 +589,9 @@ export class Agent implements StatusSource, AdminActions {
     return this.options.openApi(apiFromConfig(config), deps);
   }
 
-  private newAlerts(config: FailoverdConfig['alerts']): Alerts {
-    return new Alerts(this.bus, alertsFromConfig(config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
+  /** The alerts: `alerts:`, and the notify programs of instances, sync groups, services and real servers. */
+  private newAlerts(config: FailoverdConfig): Alerts {
+    return new Alerts(this.bus, alertsFromConfig(config.alerts, config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
   }
 
   /**
@@ -611,12 +623,16 @@ export class Agent implements StatusSource, AdminActions {
 
   /**
    * The last-resort path (src/agent/last-resort.ts): every instance stops as on SIGTERM
-   * (a master sends priority 0 and removes its VIPs), and nothing else is touched: the
+   * (a master sends priority 0 and removes its VIPs), every routing announcement is
+   * withdrawn at once (no converge wait), and nothing else is touched: the
    * IPVS table, the sync daemon and the health checks are left for the next agent.
    */
   async resignAll(): Promise<void> {
     this.stopped = true;
-    await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `resigning vrrp ${i.name}`))));
+    await Promise.all([
+      ...[...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `resigning vrrp ${i.name}`))),
+      this.routing?.withdrawAll().catch((err) => this.logger.error({ err }, 'withdrawing the routing announcements')),
+    ]);
   }
 
   /** SIGTERM/SIGINT: masters resign (priority 0) and drop their VIPs; IPVS kept or removed per on_stop. */
@@ -626,6 +642,8 @@ export class Agent implements StatusSource, AdminActions {
     this.options.systemd.stopping('stopping');
     this.watchdog?.stop();
     await this.reloading?.catch(() => false);
+    // Withdraw first and keep serving while the router converges (routing.announce[].converge).
+    await this.routing?.stop().catch((err) => this.logger.error({ err }, 'withdrawing the routing announcements'));
     await this.schedules?.stop({ endActive: false });
     await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `stopping vrrp ${i.name}`))));
     for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
@@ -669,6 +687,7 @@ export class Agent implements StatusSource, AdminActions {
       ipvs: this.reconciler?.lastActual() ?? [],
       schedules: this.schedules?.status() ?? [],
       ...(this.alerts ? { alerts: this.alerts.stats() } : {}),
+      ...(this.routing ? { routing: this.routing.status() } : {}),
     });
   }
 }

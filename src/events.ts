@@ -14,6 +14,7 @@ export const EVENT_TYPES = [
   'ipvs.drift', 'ipvs.drain', 'ipvs.error',
   'admin.drain', 'admin.undrain', 'admin.maintenance', 'admin.force-backup', 'admin.release', 'admin.resign',
   'health.worker-crashed', 'health.worker-restarted',
+  'route.announced', 'route.withdrawn',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 

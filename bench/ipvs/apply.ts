@@ -7,6 +7,8 @@
 // is checked: the kernel table after each step is compared with the one declared,
 // and op counts with what the step needs; a run that does not verify aborts.
 import { execFileSync, spawnSync } from 'node:child_process';
+import { Netns } from '../../test/helpers/netns.js';
+import { addRoutableDummy } from '../../test/uml/ipvs/netns.js';
 import { performance } from 'node:perf_hooks';
 import { silentLogger } from '../../src/log.js';
 import { systemClock } from '../../src/clock.js';
@@ -56,13 +58,11 @@ function onePercent(table: DesiredService[]): { desired: DesiredService[]; rules
   return { desired, rules: `${rules.join('\n')}\n`, removed, services: touched.size };
 }
 
-let nsCounter = 0;
-function freshNetns(): { name: string; path: string; remove(): void } {
-  const name = `fo-bench-${process.pid}-${nsCounter++}`;
-  execFileSync('ip', ['netns', 'add', name]);
-  const sh = (cmd: string) => execFileSync('ip', ['netns', 'exec', name, 'sh', '-c', cmd]);
-  sh('ip link set lo up; ip link add rs0 type dummy; ip link set rs0 up; ip addr add 10.255.255.254/8 dev rs0');
-  return { name, path: `/run/netns/${name}`, remove: () => { spawnSync('ip', ['netns', 'delete', name]); } };
+/** A fresh namespace where IPVS accepts 10/8 real servers. */
+function freshNetns(): Netns {
+  const ns = Netns.create('fo-bench');
+  addRoutableDummy(ns);
+  return ns;
 }
 
 function ipvsadmRestore(ns: string, rules: string): number {
@@ -178,7 +178,7 @@ for (let run = 0; run < RUNS; run++) {
         }
       });
     } finally {
-      ns.remove();
+      ns.delete();
     }
   }
   {
@@ -189,7 +189,7 @@ for (let run = 0; run < RUNS; run++) {
       note('adm.diff', ipvsadmRestore(ns.name, change.rules));
       note('adm.read', ipvsadmSave(ns.name));
     } finally {
-      ns.remove();
+      ns.delete();
     }
   }
 }

@@ -12,9 +12,11 @@ import { copyFileSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Netns, run, waitFor } from '../../test/helpers/netns.js';
+import { Netns } from '../../test/helpers/netns.js';
 import { parseIpvsadmList } from '../../test/helpers/ipvsadm.js';
 import { AgentProcess, sumOf } from '../../test/netns/robustness/agent-process.js';
+import { run } from '../../test/helpers/shell.js';
+import { waitFor } from '../../test/helpers/wait.js';
 
 const arg = (name: string, fallback: string): string => {
   const i = process.argv.indexOf(`--${name}`);
@@ -194,7 +196,7 @@ async function main(): Promise<void> {
     a: (await agent.a.states().catch(() => ({} as Record<string, string>)))['web'] ?? '?',
     b: (await agent.b.states().catch(() => ({} as Record<string, string>)))['web'] ?? '?',
   });
-  await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, 'lvs-a MASTER, lvs-b BACKUP', 60_000, 250);
+  await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, { what: 'lvs-a MASTER, lvs-b BACKUP', timeoutMs: 60_000, stepMs: 250 });
   log(`both agents up (pids ${agent.a.pid}, ${agent.b.pid}); warm-up ${WARMUP_S} s, then ${SLOTS} slots of ${SLOT_S} s (link down in slot ${LINK_SLOT}, forced backup in slot ${FORCE_SLOT})`);
 
   let stopSampling = false;
@@ -225,10 +227,10 @@ async function main(): Promise<void> {
       if (slot === LINK_SLOT) { dirs.a.ip('link', 'set', 'eth0', 'down'); caused.linkDowns++; } else { await agent.a.api.admin('force-backup', { instance: 'web', for: '15s' }); caused.forced++; }
       log(`failover: ${kind}`);
       let bMasterMs: number | undefined;
-      await waitFor(async () => (await statesNow()).b === 'MASTER', 'lvs-b MASTER', 10_000, 50).then(() => { bMasterMs = Date.now() - began; }, () => undefined);
+      await waitFor(async () => (await statesNow()).b === 'MASTER', { what: 'lvs-b MASTER', timeoutMs: 10_000, stepMs: 50 }).then(() => { bMasterMs = Date.now() - began; }, () => undefined);
       if (slot === LINK_SLOT) { await sleep(15_000 - (Date.now() - began)); dirs.a.ip('link', 'set', 'eth0', 'up'); }
       let aBackMs: number | undefined;
-      await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, 'lvs-a MASTER again', 30_000, 50).then(() => { aBackMs = Date.now() - began; }, () => undefined);
+      await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, { what: 'lvs-a MASTER again', timeoutMs: 30_000, stepMs: 50 }).then(() => { aBackMs = Date.now() - began; }, () => undefined);
       failovers.push({ kind, bMasterMs, aBackMs });
       log(`  lvs-b MASTER after ${bMasterMs ?? 'never'} ms, lvs-a back after ${aBackMs ?? 'never'} ms`);
     } else {

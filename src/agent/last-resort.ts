@@ -2,7 +2,8 @@
 // an unhandled rejection). A master that simply died would leave its VIPs up while
 // the backup takes over, two holders on one segment, and under systemd it would be
 // restarted into the same bug. So: log it with its stack, resign every VRRP instance
-// (priority-0 advert, VIPs removed, as on SIGTERM) within a bounded time, leave the
+// (priority-0 advert, VIPs removed, as on SIGTERM) and withdraw every routing
+// announcement (the router stops sending at once) within a bounded time, leave the
 // IPVS table as it is (the next agent adopts it without dropping a connection), and
 // exit non-zero so that systemd's Restart=on-failure starts a fresh agent.
 import type { Logger } from '../log.js';
@@ -17,7 +18,7 @@ export interface LastResortDeps {
   events: Pick<NodeJS.EventEmitter, 'on' | 'off'>;
   /** The logger in use when it happens (the agent swaps it once the config is read). */
   logger: () => Logger;
-  /** Masters resign and drop their VIPs; nothing else. */
+  /** Masters resign and drop their VIPs, routing announcements are withdrawn; nothing else. */
   resign: () => Promise<void>;
   exit: (code: number) => void;
   /** Resigning that takes longer than this is abandoned and the process exits anyway. */
@@ -66,7 +67,7 @@ export function installLastResort(deps: LastResortDeps): () => void {
       resigned = Promise.reject(resignErr);
     }
     resigned.then(
-      () => { log.info('resigned after the fault: VIPs removed, priority 0 sent by every master'); exit(); },
+      () => { log.info('resigned after the fault: VIPs removed, priority 0 sent by every master, routes withdrawn'); exit(); },
       (resignErr: unknown) => { log.error({ err: resignErr }, `resigning after the fault failed: ${describe(resignErr)}`); exit(); },
     );
   };

@@ -81,6 +81,42 @@ export function healthServiceOf(s: ServiceConfig): HealthServiceConfig {
   return out;
 }
 
+/** A `command:` as argv: a list is run as written, a string by /bin/sh -c. */
+export function argvOf(command: string | string[]): string[] {
+  return typeof command === 'string' ? ['/bin/sh', '-c', command] : [...command];
+}
+
+function trackOf(t: VrrpYaml['track']): VrrpInstanceConfig['track'] {
+  return {
+    interfaces: t.interfaces,
+    services: t.services,
+    scripts: t.scripts.map((s) => ({
+      name: s.name,
+      command: argvOf(s.command),
+      intervalMs: s.interval,
+      timeoutMs: s.timeout ?? s.interval,
+      rise: s.rise,
+      fall: s.fall,
+      weight: s.weight,
+      reverse: s.reverse,
+    })),
+    files: t.files.map((f) => ({ path: f.path, weight: f.weight, reverse: f.reverse })),
+    processes: t.processes.map((p) => ({
+      name: p.name,
+      process: p.process,
+      ...(p.args ? { args: p.args } : {}),
+      ...(p.param_match ? { paramMatch: p.param_match } : {}),
+      fullCommand: p.full_command,
+      quorum: p.quorum,
+      ...(p.quorum_max !== undefined ? { quorumMax: p.quorum_max } : {}),
+      delayUpMs: p.delay_up,
+      delayDownMs: p.delay_down,
+      weight: p.weight,
+      reverse: p.reverse,
+    })),
+  };
+}
+
 export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
   const label = v.vips.find((vip) => vip.label)?.label;
   return vrrpInstanceConfig({
@@ -101,7 +137,7 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     ...(v.auth ? { authPassword: v.auth.password } : {}),
     v3Ipv4Checksum: checksumModeOf(v.checksum),
     garp: garpOf(v.garp),
-    track: { interfaces: v.track.interfaces, services: v.track.services, scripts: [], files: [] },
+    track: trackOf(v.track),
     ...(v.sync_daemon ? { syncDaemon: syncDaemonOf(v.sync_daemon, v.vrid) } : {}),
     ...(v.sync_group ? { syncGroup: v.sync_group } : {}),
   });

@@ -34,9 +34,19 @@ export class Alerts {
     return { webhooks: this.webhooks.stats(), notify: this.notify.stats() };
   }
 
-  /** Gives queued webhooks up to `drainMs` to go out, then aborts; kills running notify programs. */
+  /**
+   * Gives queued webhooks and notify programs up to `drainMs` to finish (an instance's
+   * on_stop program runs as the agent stops), then aborts webhooks and kills the programs
+   * still running.
+   */
   async close(drainMs = 0): Promise<void> {
+    await Promise.all([this.drainNotify(drainMs), this.webhooks.close(drainMs)]);
+  }
+
+  private async drainNotify(drainMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.notify.idle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, drainMs); })]);
+    clearTimeout(timer);
     this.notify.close();
-    await this.webhooks.close(drainMs);
   }
 }

@@ -2,6 +2,7 @@ import { childEnvironment, runChild } from '../children.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AgentEvent, EventBus } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
+import { notifyDispatcher, notifyEventTypes, type NotifyTarget } from './notify-dispatch.js';
 
 /** One program to run on transitions, as the config maps `alerts.notify[]` to it. */
 export interface NotifyHookConfig {
@@ -16,6 +17,12 @@ export interface NotifyHookConfig {
   timeoutMs?: number;
   /** Runs waiting per object beyond this many are dropped, oldest first; default 100. */
   queueSize?: number;
+  /**
+   * A keepalived-style hook of one instance, sync group, service or real server: it runs
+   * the commands notify-dispatch.ts picks per event (in order, each with its own argv)
+   * instead of `program` with notifyArguments; `events` is then ignored.
+   */
+  target?: NotifyTarget;
 }
 
 export interface NotifyHookStats {
@@ -63,7 +70,12 @@ export interface NotifyRunResult {
   timedOut: boolean;
   error?: string;
   output: string;
+  /** The argv that ran (program first). */
+  argv: string[];
 }
+
+interface QueuedRun { event: AgentEvent; argv: string[] }
+type RunQueue = { runs: QueuedRun[]; running: boolean };
 
 export interface NotifyRunnerOptions {
   clock?: Clock;
@@ -78,7 +90,7 @@ export interface NotifyRunnerOptions {
  * run independently of each other. Spawning is asynchronous; publishing only enqueues.
  */
 export class NotifyRunner {
-  private readonly queues = new Map<string, { events: AgentEvent[]; running: boolean }>();
+  private readonly queues = new Map<string, RunQueue>();
   private readonly counters = new Map<NotifyHookConfig, Omit<NotifyHookStats, 'program' | 'queued'>>();
   private readonly unsubscribe: Array<() => void> = [];
   private readonly abort = new AbortController();
@@ -92,15 +104,23 @@ export class NotifyRunner {
     this.logger = options.logger ?? silentLogger();
     hooks.forEach((hook, index) => {
       this.counters.set(hook, { runs: 0, failures: 0, timeouts: 0, dropped: 0 });
+      if (hook.target) {
+        // One target is one object: its runs share one queue, so they keep their order.
+        const dispatch = notifyDispatcher(hook.target);
+        this.unsubscribe.push(bus.subscribe(notifyEventTypes(hook.target), (event) => {
+          for (const argv of dispatch(event)) this.enqueue(index, `${index}\0target`, { event, argv });
+        }));
+        return;
+      }
       const patterns = hook.events?.length ? hook.events : ['*'];
-      this.unsubscribe.push(bus.subscribe(patterns, (event) => this.enqueue(index, event)));
+      this.unsubscribe.push(bus.subscribe(patterns, (event) => this.enqueue(index, `${index}\0${event.object}`, { event, argv: [hook.program, ...notifyArguments(event)] })));
     });
   }
 
   stats(): NotifyHookStats[] {
     return this.hooks.map((hook, index) => {
       let queued = 0;
-      for (const [key, q] of this.queues) if (key.startsWith(`${index}\0`)) queued += q.events.length;
+      for (const [key, q] of this.queues) if (key.startsWith(`${index}\0`)) queued += q.runs.length;
       return { program: hook.program, ...this.counters.get(hook)!, queued };
     });
   }
@@ -116,37 +136,40 @@ export class NotifyRunner {
     this.closed = true;
     for (const off of this.unsubscribe.splice(0)) off();
     this.abort.abort();
-    for (const q of this.queues.values()) q.events.length = 0;
+    for (const q of this.queues.values()) q.runs.length = 0;
   }
 
-  private enqueue(hookIndex: number, event: AgentEvent): void {
+  private enqueue(hookIndex: number, key: string, run: QueuedRun): void {
     if (this.closed) return;
     const hook = this.hooks[hookIndex]!;
-    const key = `${hookIndex}\0${event.object}`;
     let queue = this.queues.get(key);
-    if (!queue) this.queues.set(key, (queue = { events: [], running: false }));
-    if (queue.events.length >= Math.max(1, hook.queueSize ?? 100)) {
-      queue.events.shift();
+    if (!queue) this.queues.set(key, (queue = { runs: [], running: false }));
+    if (queue.runs.length >= Math.max(1, hook.queueSize ?? 100)) {
+      queue.runs.shift();
       this.counters.get(hook)!.dropped++;
     }
-    queue.events.push(event);
+    queue.runs.push(run);
     if (!queue.running) {
       queue.running = true;
       setImmediate(() => { void this.drain(hook, key, queue); });
     }
   }
 
-  private async drain(hook: NotifyHookConfig, key: string, queue: { events: AgentEvent[]; running: boolean }): Promise<void> {
+  private async drain(hook: NotifyHookConfig, key: string, queue: RunQueue): Promise<void> {
     try {
-      while (!this.closed && queue.events.length) {
-        const event = queue.events.shift()!;
-        const result = await this.run(hook, event);
+      while (!this.closed && queue.runs.length) {
+        // A spawn that fails reports on the next tick, so without this turn a burst of
+        // failing runs would chain through microtasks and starve timers and sockets.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        if (this.closed) break;
+        const { event, argv } = queue.runs.shift()!;
+        const result = await this.run(hook, event, argv);
         const counters = this.counters.get(hook)!;
         counters.runs++;
         if (result.timedOut) counters.timeouts++;
         if (result.timedOut || result.error || result.exitCode !== 0) {
           counters.failures++;
-          this.logger.warn({ program: hook.program, event: event.id, type: event.type, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, err: result.error, output: result.output }, 'notify program failed');
+          this.logger.warn({ program: argv[0], event: event.id, type: event.type, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, err: result.error, output: result.output }, 'notify program failed');
         }
         try {
           this.options.onResult?.(hook, result);
@@ -163,9 +186,9 @@ export class NotifyRunner {
     }
   }
 
-  private async run(hook: NotifyHookConfig, event: AgentEvent): Promise<NotifyRunResult> {
-    const run = await runChild(hook.program, {
-      args: notifyArguments(event),
+  private async run(hook: NotifyHookConfig, event: AgentEvent, argv: string[]): Promise<NotifyRunResult> {
+    const run = await runChild(argv[0]!, {
+      args: argv.slice(1),
       env: childEnvironment(notifyEnvironment(event)),
       stdin: `${JSON.stringify(event)}\n`,
       timeoutMs: hook.timeoutMs ?? 10_000,
@@ -176,6 +199,7 @@ export class NotifyRunner {
     });
     return {
       event,
+      argv,
       exitCode: run.exitCode,
       signal: run.signal,
       timedOut: run.timedOut,

@@ -80,6 +80,13 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     out.push(rows.length ? formatTable(['SERVICE / DESTINATION', 'SCHED', 'FWD', 'WEIGHT', 'ACTIVE', 'INACT', 'CONNS', 'PKTS IN', 'BYTES IN'], rows) : '  (empty)');
   }
 
+  if (snapshot.routing?.length) {
+    out.push('', 'Routing announcements');
+    out.push(formatTable(['NAME', 'VIPS', 'STATE', 'SINCE', 'REASON'], snapshot.routing.map((r) => [
+      r.name, r.vips.join(','), r.announced ? 'ANNOUNCED' : r.phase === 'stopping' ? 'WITHDRAWN (stopping)' : 'WITHDRAWN', r.since, r.reason,
+    ])));
+  }
+
   if (snapshot.schedules?.length) {
     out.push('', 'Maintenance schedules');
     out.push(formatTable(['NAME', 'ACTION', 'TARGET', 'CRON', 'ZONE', 'STATE'], snapshot.schedules.map((s) => [

@@ -92,6 +92,8 @@ export interface StatusSnapshot {
   draining?: DrainStatus[];
   schedules?: ScheduleStatus[];
   alerts?: AlertsStats;
+  /** Routing mode's announcements (docs/ecmp.md). */
+  routing?: Array<{ name: string; vips: string[]; announced: boolean; phase: string; reason: string; since: string }>;
 }
 
 /** The agent implements this; it is called per GET /status. */

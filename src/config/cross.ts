@@ -79,6 +79,8 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
 
   // ---- services ----
   const allVips = new Set(config.vrrp.flatMap((v) => v.vips.map((x) => x.address)));
+  // An announced VIP (routing mode) is carried like a VRRP one.
+  for (const a of config.routing.announce) for (const vip of a.vips) allVips.add(vip);
   const serviceKeys = new Map<string, number>();
   config.services.forEach((s, i) => {
     const at = (...rest: ConfigPathSegment[]) => ['services', i, ...rest];
@@ -131,6 +133,8 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     });
   }
 
+  routingRules(config, error);
+
   // ---- schedules ----
   config.schedules.forEach((sc, i) => {
     const at = (...rest: ConfigPathSegment[]) => ['schedules', i, ...rest];
@@ -154,4 +158,41 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
   });
 
   return problems;
+}
+
+/** Routing mode (docs/ecmp.md): announced VIPs are not VRRP VIPs, and ECMP must not reset flows. */
+function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegment[], message: string) => void): void {
+  const routing = config.routing;
+  const vrrpVip = new Map(config.vrrp.flatMap((v) => v.vips.map((x) => [x.address, v.name] as const)));
+  const announcedBy = new Map<string, number>();
+  const names = new Map<string, number>();
+  const serviceNames = config.services.map((s) => s.name);
+  routing.announce.forEach((a, i) => {
+    const at = (...rest: ConfigPathSegment[]) => ['routing', 'announce', i, ...rest];
+    const first = names.get(a.name);
+    if (first !== undefined) error(at('name'), `duplicate name "${a.name}" (also routing.announce[${first}])`);
+    else names.set(a.name, i);
+    a.vips.forEach((vip, j) => {
+      const instance = vrrpVip.get(vip);
+      if (instance !== undefined) error(at('vips', j), `${vip} is a VIP of vrrp instance "${instance}": a VIP is either held by VRRP or announced by routing, not both`);
+      const other = announcedBy.get(vip);
+      if (other !== undefined && other !== i) error(at('vips', j), `${vip} is already announced by routing.announce[${other}]`);
+      else announcedBy.set(vip, i);
+    });
+    a.services?.forEach((name, j) => {
+      if (!serviceNames.includes(name)) error(at('services', j), `no service named "${name}" (services: ${serviceNames.join(', ') || 'none'})`);
+    });
+    const gating = a.services ?? config.services.filter((s) => s.vip !== undefined && a.vips.includes(s.vip)).map((s) => s.name);
+    if (gating.length === 0) error(at('services'), `no service serves ${a.vips.join(', ')}, so nothing could gate the announcement; add a service on these VIPs or list services`);
+  });
+  if (routing.allow_flow_resets) return;
+  if (routing.announce.length > 0 && !routing.sloppy) {
+    error(['routing', 'sloppy'], 'without sloppy, a director that receives a flow moved by ECMP resets it; set sloppy: true or routing.allow_flow_resets: true');
+  }
+  config.services.forEach((s, i) => {
+    if (s.vip === undefined || !announcedBy.has(s.vip)) return;
+    if (s.scheduler !== 'mh' && s.scheduler !== 'sh') {
+      error(['services', i, 'scheduler'], `${s.vip} is announced by routing.announce[${announcedBy.get(s.vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`);
+    }
+  });
 }

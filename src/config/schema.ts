@@ -111,6 +111,27 @@ const vipSchema = z.union([
 
 // The range is the VRRP rule's (vrrp/config.ts), mirrored here so editors know it.
 const trackWeight = () => int(-TRACK_WEIGHT_MAX, TRACK_WEIGHT_MAX).default(0);
+/** keepalived's `weight N reverse`: the adjustment is negated; weight 0: FAULT while up. */
+const reverse = () => z.boolean().default(false);
+
+const COMMAND_EXPECTED = 'expected a list [/absolute/program, arg, ...] (run directly) or a string (run by /bin/sh -c)';
+/** A program to run: a list is argv, run without a shell; a string is a /bin/sh command line. */
+const command = () => z.union([
+  z.array(z.string()).min(1).refine((argv) => argv[0]!.startsWith('/'), 'expected an absolute program path first'),
+  z.string().min(1),
+], { error: COMMAND_EXPECTED });
+
+const notifyTimeout = () => durationDefault('10s', upTo(HOUR));
+/** keepalived's notify_master/backup/fault/stop and notify (the latter gets INSTANCE|GROUP NAME STATE PRIORITY appended). */
+const vrrpNotify = () => mapping({
+  on_master: command().optional(),
+  on_backup: command().optional(),
+  on_fault: command().optional(),
+  on_stop: command().optional(),
+  /** Every transition, after the on_* program, with keepalived's 4 arguments appended. */
+  on_change: command().optional(),
+  timeout: notifyTimeout(),
+}).optional();
 
 const vrrpInstanceSchema = mapping({
   name: name(),
@@ -140,10 +161,44 @@ const vrrpInstanceSchema = mapping({
   }).prefault({}),
   track: mapping({
     /** weight 0: FAULT while the interface is down; otherwise priority changes by weight. */
-    interfaces: z.array(mapping({ name: ifname(), weight: trackWeight() })).default([]),
+    interfaces: z.array(mapping({ name: ifname(), weight: trackWeight(), reverse: reverse() })).default([]),
     /** Priority changes by weight while the service has lost quorum; weight 0: FAULT. */
-    services: z.array(mapping({ name: name(), weight: trackWeight() })).default([]),
+    services: z.array(mapping({ name: name(), weight: trackWeight(), reverse: reverse() })).default([]),
+    /** keepalived's vrrp_script: a command run every interval; exit 0 = success. */
+    scripts: z.array(mapping({
+      name: name(),
+      command: command(),
+      interval: durationDefault('1s', { minMs: 10, maxMs: HOUR }),
+      /** Default: the interval. A run still going then is killed (its process group) and fails. */
+      timeout: duration({ minMs: 10, maxMs: HOUR }).optional(),
+      /** Successes in a row to count as up, failures in a row to count as down. */
+      rise: int(1, 1000).default(1),
+      fall: int(1, 1000).default(1),
+      weight: trackWeight(),
+      reverse: reverse(),
+    })).default([]),
+    /** keepalived's track_file: the file holds an integer; value × weight is added (weight 0: non-zero = FAULT; missing = 0). */
+    files: z.array(mapping({ path: z.string().startsWith('/', 'expected an absolute path'), weight: trackWeight(), reverse: reverse() })).default([]),
+    /** keepalived's vrrp_track_process: enough processes matching a name (or a command line) are running. */
+    processes: z.array(mapping({
+      name: name(),
+      /** The process name (/proc/PID/comm), or argv[0] when args or full_command is given. */
+      process: z.string().min(1),
+      args: z.array(z.string()).optional(),
+      /** exact: the same arguments; partial: the first ones; initial: the last may be longer. */
+      param_match: z.enum(['exact', 'partial', 'initial']).optional(),
+      full_command: z.boolean().default(false),
+      quorum: int(0, 65535).default(1),
+      quorum_max: int(0, 65535).optional(),
+      /** The count must hold this long before it counts as up (keepalived's fork_delay) / down (terminate_delay). */
+      delay_up: durationDefault('0s', upTo(HOUR)),
+      delay_down: durationDefault('0s', upTo(HOUR)),
+      weight: trackWeight(),
+      reverse: reverse(),
+    })).default([]),
   }).prefault({}),
+  /** Programs run on this instance's transitions (docs/alerts.md). */
+  notify: vrrpNotify(),
   /** The IPVS connection-sync daemon: master while this instance is MASTER, backup otherwise. */
   sync_daemon: mapping({
     interface: ifname(),
@@ -321,6 +376,8 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     lower_threshold: int(0, 2 ** 32 - 1).default(0),
     /** Replaces the service's check for this server; unset timing keys come from the service's check of the same type (or its first). [] = no check. */
     check: checks.optional(),
+    /** keepalived's notify_up / notify_down: programs run when this server goes up / down. */
+    notify: mapping({ on_up: command().optional(), on_down: command().optional(), timeout: notifyTimeout() }).optional(),
   });
   named(realServerSchema, 'RealServer');
 
@@ -361,6 +418,8 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     }).optional(),
     /** A real server removed from the config keeps weight 0 this long so its connections finish. */
     drain_timeout: durationDefault('60s', upTo(MAX_DURATION_MS)),
+    /** keepalived's quorum_up / quorum_down: programs run when the service regains / loses quorum. */
+    notify: mapping({ on_quorum_up: command().optional(), on_quorum_down: command().optional(), timeout: notifyTimeout() }).optional(),
     check: checks.optional(),
     real_servers: z.array(realServerSchema).default([]),
   }).transform((s) => {
@@ -436,18 +495,48 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     for: duration({ minMs: 1, maxMs: MAX_DURATION_MS }),
   });
 
+  // ECMP routing mode (docs/ecmp.md): VIPs announced by a routing daemon, gated on health.
+  const routingSchema = mapping({
+    /** Kernel table that holds the announcement routes the routing daemon exports (no rule should look it up). */
+    table: int(1, 2 ** 32 - 1).default(200),
+    /** Route protocol number marking failoverd's announcement routes (ip route ... proto N). */
+    protocol: int(1, 255).default(200),
+    /** While this file exists, every announcement is withdrawn (the director keeps serving). */
+    maintenance_file: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /** Set net.ipv4.vs.sloppy_tcp and sloppy_sctp, so a mid-flow packet moved by ECMP is scheduled (mh sends it to the same real server). */
+    sloppy: z.boolean().default(true),
+    /** Accept configs that reset flows when ECMP moves them (a non-consistent scheduler, sloppy: false). */
+    allow_flow_resets: z.boolean().default(false),
+    announce: z.array(mapping({
+      name: name(),
+      /** Announced as /32 or /128, and held on `interface` without ARP. */
+      vips: z.array(ipAddress()).min(1),
+      /** Services that must have quorum; default: every service on these VIPs. */
+      services: z.array(name()).optional(),
+      /** Where the VIPs are held (lo, or a dummy interface): never answers ARP. */
+      interface: ifname().default('lo'),
+      /** On SIGTERM: withdraw, keep serving this long while the router converges, then stop. */
+      converge: durationDefault('3s', upTo(10 * MINUTE)),
+      /** At start, a route a previous agent left keeps being announced this long while the checks prove it. */
+      adopt_grace: durationDefault('30s', upTo(HOUR)),
+    })).default([]),
+  });
+
   return mapping({
     node: mapping({
       /** This director's name in events, logs and metrics; default: the host name. */
       name: z.string().min(1).optional(),
     }).prefault({}),
     vrrp: z.array(vrrpInstanceSchema).default([]),
+    /** Sync groups (named by vrrp[].sync_group) with their own notify programs (keepalived's vrrp_sync_group notify_*). */
+    vrrp_sync_groups: z.array(mapping({ name: name(), notify: vrrpNotify() })).default([]),
     services: z.array(serviceSchema).default([]),
     alerts: mapping({
       webhooks: z.array(webhookSchema).default([]),
       notify: z.array(notifySchema).default([]),
     }).prefault({}),
     schedules: z.array(scheduleSchema).default([]),
+    routing: routingSchema.prefault({}),
     api: mapping({
       /** The status/control API: a Unix socket path, or a loopback HOST:PORT (then no socket). */
       listen: listenAddress('status').default('/run/failoverd/failoverd.sock'),
@@ -501,3 +590,6 @@ export type VipConfig = VrrpInstanceConfig['vips'][number];
 export type WebhookConfig = FailoverdConfig['alerts']['webhooks'][number];
 export type NotifyConfig = FailoverdConfig['alerts']['notify'][number];
 export type ScheduleConfig = FailoverdConfig['schedules'][number];
+export type VrrpNotifyConfig = NonNullable<VrrpInstanceConfig['notify']>;
+export type VrrpSyncGroupConfig = FailoverdConfig['vrrp_sync_groups'][number];
+export type RoutingConfig = FailoverdConfig['routing'];

@@ -25,8 +25,15 @@ export function summarizeConfig(config: FailoverdConfig): string {
       ...(v.sync_daemon ? [`sync daemon on ${v.sync_daemon.interface} id ${v.sync_daemon.sync_id ?? v.vrid}`] : []),
     ];
     out.push(`  ${v.name}: ${v.interface} vrid ${v.vrid} VRRPv${v.version} priority ${v.priority} advert ${formatDuration(v.advert_interval)}; VIPs ${v.vips.map((x) => `${x.address}/${x.prefix}${x.interface ? ` dev ${x.interface}` : ''}`).join(', ')}; ${extras.join(', ')}`);
-    const tracked = [...v.track.interfaces.map((t) => `interface ${t.name} (${t.weight || 'fault'})`), ...v.track.services.map((t) => `service ${t.name} (${t.weight || 'fault'})`)];
+    const weight = (t: { weight: number; reverse: boolean }) => `(${t.weight || 'fault'}${t.reverse ? ' reverse' : ''})`;
+    const tracked = [
+      ...v.track.interfaces.map((t) => `interface ${t.name} ${weight(t)}`), ...v.track.services.map((t) => `service ${t.name} ${weight(t)}`),
+      ...v.track.scripts.map((t) => `script ${t.name} ${weight(t)}`), ...v.track.files.map((t) => `file ${t.path} ${weight(t)}`),
+      ...v.track.processes.map((t) => `process ${t.name} ${weight(t)}`),
+    ];
     if (tracked.length) out.push(`    tracks ${tracked.join(', ')}`);
+    const notify = Object.keys(v.notify ?? {}).filter((k) => k.startsWith('on_'));
+    if (notify.length) out.push(`    notify ${notify.join(', ')}`);
   }
   const realServers = config.services.reduce((n, s) => n + s.real_servers.length, 0);
   const checks = config.services.reduce((n, s) => n + s.real_servers.reduce((m, rs) => m + rs.checks.length, 0), 0);

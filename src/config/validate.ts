@@ -4,7 +4,7 @@
 // protect and speak in the YAML's keys; here they are only placed under their section.
 import { destinationSpecOf, serviceSpecOf, vrrpInstanceOf } from '../agent/map-config.js';
 import { ipvsServiceProblems } from '../ipvs/rules.js';
-import { vrrpInstanceProblems } from '../vrrp/config.js';
+import { vrrpInstanceProblems, vrrpSyncGroupProblems } from '../vrrp/config.js';
 import { crossCheck, type CrossProblem } from './cross.js';
 import type { ConfigPathSegment } from './errors.js';
 import type { FailoverdConfig, VrrpInstanceConfig } from './schema.js';
@@ -17,11 +17,19 @@ export function validateConfig(config: FailoverdConfig, raw: Record<string, unkn
 }
 
 function vrrpProblems(config: FailoverdConfig): ConfigProblem[] {
-  return config.vrrp.flatMap((v, i) => vrrpInstanceProblems(vrrpInstanceOf(v)).map((p): ConfigProblem => ({
-    severity: 'error',
-    segments: ['vrrp', i, ...yamlPath(v, p.path)],
-    message: p.message,
-  })));
+  const instances = config.vrrp.map(vrrpInstanceOf);
+  return [
+    ...config.vrrp.flatMap((v, i) => vrrpInstanceProblems(instances[i]!).map((p): ConfigProblem => ({
+      severity: 'error',
+      segments: ['vrrp', i, ...yamlPath(v, p.path)],
+      message: p.message,
+    }))),
+    ...vrrpSyncGroupProblems(config.vrrp_sync_groups, instances).map((p): ConfigProblem => ({
+      severity: 'error',
+      segments: ['vrrp_sync_groups', ...p.path],
+      message: p.message,
+    })),
+  ];
 }
 
 function ipvsProblems(config: FailoverdConfig): ConfigProblem[] {

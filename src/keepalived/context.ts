@@ -1,6 +1,7 @@
 // What the first pass over a keepalived.conf learns (global_defs, vrrp_sync_group,
 // virtual_server_group), shared read-only by every block converter of the second pass.
 import type { KaNode } from './parse.js';
+import type { FileDef, ProcessDef, ScriptDef } from './vrrp-script.js';
 import type { WrittenNode } from './written.js';
 
 /** What global_defs decides for every vrrp_instance. */
@@ -29,4 +30,8 @@ export interface ImportContext {
   readonly syncGroupOf: ReadonlyMap<string, string>;
   /** virtual_server_group blocks by name, for the virtual_servers that name one. */
   readonly serverGroups: ReadonlyMap<string, KaNode>;
+  /** vrrp_script, track_file and vrrp_track_process blocks by name (undefined: refused where defined). */
+  readonly scripts: ReadonlyMap<string, ScriptDef | undefined>;
+  readonly files: ReadonlyMap<string, FileDef | undefined>;
+  readonly processes: ReadonlyMap<string, ProcessDef | undefined>;
 }

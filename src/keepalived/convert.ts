@@ -13,9 +13,9 @@ import type { KaNode } from './parse.js';
 import { ordered } from './values.js';
 import { convertVirtualServer, SERVICE_KEYS } from './virtual-server.js';
 import { convertInstance } from './vrrp-instance.js';
-import { convertVrrpScript } from './vrrp-script.js';
+import { convertTrackFile, convertTrackProcess, convertVrrpScript, type FileDef, type ProcessDef, type ScriptDef } from './vrrp-script.js';
 import { convertSyncGroup } from './vrrp-sync-group.js';
-import type { WrittenConfig, WrittenInstance, WrittenService } from './written.js';
+import type { WrittenConfig, WrittenInstance, WrittenService, WrittenSyncGroup } from './written.js';
 
 export interface Explanation {
   file: string;
@@ -34,7 +34,7 @@ export interface ConvertResult {
 /** Top-level keywords of a keepalived.conf; a file with none of them is not one. */
 export const TOP_LEVEL_KEYWORDS = new Set(['global_defs', 'vrrp_instance', 'vrrp_sync_group', 'virtual_server',
   'virtual_server_group', 'vrrp_script', 'static_ipaddress', 'static_routes', 'static_rules', 'linkbeat_interfaces',
-  'track_file', 'vrrp_track_file', 'track_process', 'bfd_instance', 'garp_group', 'net_namespace', 'instance']);
+  'track_file', 'vrrp_track_file', 'track_process', 'vrrp_track_process', 'bfd_instance', 'garp_group', 'net_namespace', 'instance']);
 
 export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   const findings: Finding[] = [];
@@ -45,6 +45,17 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   let globals: GlobalSettings = noGlobalSettings();
   const syncGroupOf = new Map<string, string>();
   const serverGroups = new Map<string, KaNode>();
+  const scripts = new Map<string, ScriptDef | undefined>();
+  const files = new Map<string, FileDef | undefined>();
+  const processes = new Map<string, ProcessDef | undefined>();
+  const syncGroups: WrittenSyncGroup[] = [];
+  const tracked = (kind: string, node: KaNode, converted: { value?: unknown; findings: Finding[] }, into: Map<string, unknown>) => {
+    findings.push(...converted.findings);
+    // A definition with anything lossy is refused whole, so every instance naming it says so too.
+    const value = converted.findings.some((f) => f.kind === 'lossy') ? undefined : converted.value;
+    into.set(node.args[0] ?? '', value);
+    explain(node, value ? `an entry of track.${kind} in each instance that names it` : 'nothing (refused)');
+  };
   for (const node of nodes) {
     if (node.keyword === 'global_defs') {
       const converted = convertGlobalDefs(node);
@@ -56,19 +67,28 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
       const group = convertSyncGroup(node);
       findings.push(...group.findings);
       for (const member of group.value!.members) syncGroupOf.set(member, group.value!.name);
-      explain(node, `sync_group: ${group.value!.name} on ${group.value!.members.join(', ') || 'no instance'}`);
+      const notify = group.value!.notify;
+      if (notify) syncGroups.push({ name: group.value!.name, notify });
+      explain(node, `sync_group: ${group.value!.name} on ${group.value!.members.join(', ') || 'no instance'}${notify ? ', and vrrp_sync_groups with its notify programs' : ''}`);
+    } else if (node.keyword === 'vrrp_script') {
+      tracked('scripts', node, convertVrrpScript(node), scripts);
+    } else if (node.keyword === 'track_file' || node.keyword === 'vrrp_track_file') {
+      tracked('files', node, convertTrackFile(node), files);
+    } else if (node.keyword === 'vrrp_track_process') {
+      tracked('processes', node, convertTrackProcess(node), processes);
     } else if (node.keyword === 'virtual_server_group') {
       serverGroups.set(node.args[0] ?? '', node);
       explain(node, 'expanded into every virtual_server that names it');
     }
   }
-  const ctx: ImportContext = { globals, syncGroupOf, serverGroups };
+  const ctx: ImportContext = { globals, syncGroupOf, serverGroups, scripts, files, processes };
 
   const vrrp: WrittenInstance[] = [];
   const services: WrittenService[] = [];
   for (const node of nodes) {
     switch (node.keyword) {
-      case 'global_defs': case 'vrrp_sync_group': case 'virtual_server_group': break;
+      case 'global_defs': case 'vrrp_sync_group': case 'virtual_server_group':
+      case 'vrrp_script': case 'track_file': case 'vrrp_track_file': case 'vrrp_track_process': break;
       case 'vrrp_instance': {
         const instance = convertInstance(node, ctx);
         findings.push(...under(['vrrp', vrrp.length], instance.findings));
@@ -86,10 +106,6 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         explain(node, names.length ? `services[${range}] ${names.join(', ')}` : 'nothing (refused)');
         break;
       }
-      case 'vrrp_script':
-        findings.push(...convertVrrpScript(node).findings);
-        explain(node, 'nothing (refused)');
-        break;
       default:
         findings.push(unknownKeyword(node, 'the top level'));
         explain(node, 'nothing (refused)');
@@ -106,6 +122,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   const config: WrittenConfig = {};
   if (globals.node) config.node = globals.node;
   if (vrrp.length) config.vrrp = vrrp;
+  if (syncGroups.length) config.vrrp_sync_groups = syncGroups;
   if (services.length) config.services = services;
   return { config, findings, explanations };
 }

@@ -4,6 +4,7 @@
 import { checkDefaultsFrom, convertChecker, type CheckDefaults } from './checker.js';
 import { forwardingOf } from './forwarding.js';
 import { notCarried, unknownKeyword, type Finding } from './findings.js';
+import { commandOf } from './notify.js';
 import type { KaNode } from './parse.js';
 import { bool, int } from './values.js';
 import type { WrittenCheck, WrittenRealServer } from './written.js';
@@ -47,9 +48,12 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
       case 'lthreshold': out.lower_threshold = int(c.args[0]); break;
       case 'inhibit_on_failure': inhibit = bool(c.args[0]); break;
       case 'smtp_alert': if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
-      case 'notify_up': case 'notify_down':
-        findings.push(notCarried(c, 'failoverd cannot run a program only on this transition with its own arguments'));
+      case 'notify_up': case 'notify_down': {
+        const command = commandOf(c);
+        findings.push(...command.findings);
+        if (command.value !== undefined) (out.notify ??= {})[c.keyword === 'notify_up' ? 'on_up' : 'on_down'] = command.value;
         break;
+      }
       case 'TCP_CHECK': case 'HTTP_GET': case 'SSL_GET': case 'MISC_CHECK': checkers.push(c); break;
       default:
         if (MISSING_CHECKS.has(c.keyword)) {

@@ -7,6 +7,7 @@ import { checkDefaultsFrom, type CheckDefaults } from './checker.js';
 import type { ImportContext } from './context.js';
 import { forwardingOf, type Forwarding } from './forwarding.js';
 import { lossy, notCarried, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
+import { commandOf } from './notify.js';
 import type { KaNode } from './parse.js';
 import { convertRealServer } from './real-server.js';
 import { bool, duration, int, ordered, safeName, seconds } from './values.js';
@@ -137,9 +138,12 @@ function convertService(node: KaNode, key: ServiceKey): Converted<WrittenService
       case 'ip_family': if (fwmark) out.family = a[0]; break;
       case 'real_server': realServerNodes.push(c); break;
       case 'smtp_alert': if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
-      case 'quorum_up': case 'quorum_down':
-        findings.push(notCarried(c, 'failoverd cannot run a program only on this transition with its own arguments'));
+      case 'quorum_up': case 'quorum_down': {
+        const command = commandOf(c);
+        findings.push(...command.findings);
+        if (command.value !== undefined) (out.notify ??= {})[c.keyword === 'quorum_up' ? 'on_quorum_up' : 'on_quorum_down'] = command.value;
         break;
+      }
       default: findings.push(unknownKeyword(c, 'virtual_server'));
     }
   }

@@ -1,18 +1,49 @@
 // vrrp_instance → a failoverd vrrp[] entry, with keepalived's own semantics: strict mode
 // drops authentication (keepalived does), a priority left out follows from `state`, AH
-// and reverse tracking have no equivalent and are refused.
+// has no equivalent and is refused; tracked scripts, files and processes take the
+// definitions of the first pass, notify scripts become the instance's notify programs.
 import { isIP } from 'node:net';
 import type { ImportContext, VrrpDefaults } from './context.js';
 import { lossy, notCarried, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
-import { NOTIFY_WHY } from './notify.js';
+import { commandOf } from './notify.js';
 import type { KaNode } from './parse.js';
 import { bool, duration, int, ordered, safeName, seconds } from './values.js';
-import type { WrittenGarp, WrittenInstance, WrittenTrackedInterface, WrittenVip } from './written.js';
+import { weightOf, type TrackWeightDef } from './vrrp-script.js';
+import type { WrittenGarp, WrittenInstance, WrittenTrack, WrittenTrackedInterface, WrittenVip, WrittenVrrpNotify } from './written.js';
 
 /** vrrp[] keys in the order the schema documents them. */
 const INSTANCE_KEYS: (keyof WrittenInstance & string)[] = ['name', 'interface', 'vrid', 'priority', 'version',
   'advert_interval', 'preempt', 'preempt_delay', 'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp',
-  'track', 'sync_daemon', 'sync_group', 'auth', 'checksum'];
+  'track', 'notify', 'sync_daemon', 'sync_group', 'auth', 'checksum'];
+
+const NOTIFY_KEYS: Record<string, keyof WrittenVrrpNotify> = {
+  notify_master: 'on_master', notify_backup: 'on_backup', notify_fault: 'on_fault', notify_stop: 'on_stop', notify: 'on_change',
+};
+
+/** notify_master/backup/fault/stop and notify (instance or sync group) into `into`; notify_deleted is refused. */
+export function vrrpNotifyEntry(c: KaNode, into: WrittenVrrpNotify): Finding[] {
+  const key = NOTIFY_KEYS[c.keyword];
+  if (!key) {
+    return [notCarried(c, c.keyword === 'notify_deleted'
+      ? 'failoverd has no reload that deletes instances with their own notification'
+      : 'not a keepalived notify keyword failoverd knows')];
+  }
+  const command = commandOf(c);
+  if (command.value !== undefined) (into as Record<string, string | string[]>)[key] = command.value;
+  return command.findings;
+}
+
+/** The track_script / track_file / track_process entry's `NAME [weight N] [reverse|noreverse]`, over its definition's. */
+function trackEntry(t: KaNode, def: TrackWeightDef): Converted<TrackWeightDef> {
+  const at = t.args.indexOf('weight');
+  if (at < 0) {
+    if (t.args.length === 1 && ['reverse', 'noreverse', 'no_reverse'].includes(t.args[0]!)) return { value: { weight: def.weight, reverse: t.args[0] === 'reverse' }, findings: [] };
+    if (t.args.length) return { findings: [notCarried(t, 'expected NAME [weight N [reverse]]')] };
+    return { value: def, findings: [] };
+  }
+  if (at !== 0) return { findings: [notCarried(t, 'expected NAME [weight N [reverse]]')] };
+  return weightOf(t, t.args.slice(1));
+}
 
 /** The instance's own garp settings, in ms, before global_defs fills the gaps. */
 interface OwnGarp { count?: number | undefined; interval?: number | undefined; refresh?: number | undefined; delay?: number | undefined }
@@ -26,6 +57,8 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
   }
   const vips: WrittenVip[] = [];
   const trackInterfaces: WrittenTrackedInterface[] = [];
+  const track: WrittenTrack = {};
+  const notify: WrittenVrrpNotify = {};
   const garp: OwnGarp = {};
   let version: number | undefined;
   let state: string | undefined;
@@ -86,10 +119,10 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
       case 'smtp_alert': if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
       case 'notify_master': case 'notify_backup': case 'notify_fault':
       case 'notify_stop': case 'notify': case 'notify_deleted':
-        findings.push(notCarried(c, NOTIFY_WHY));
+        findings.push(...vrrpNotifyEntry(c, notify));
         break;
-      case 'track_script':
-        findings.push(notCarried(c, 'failoverd has no VRRP track scripts: the priority would no longer follow them'));
+      case 'track_script': case 'track_file': case 'track_process':
+        findings.push(...trackedObjects(c, ctx, track));
         break;
       default: findings.push(unknownKeyword(c, 'vrrp_instance'));
     }
@@ -113,7 +146,9 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
   if (vips.length) out.vips = vips;
   else findings.push(lossy(node, 'no virtual_ipaddress: failoverd needs at least one VIP per instance'));
   if (defaults.startupDelayMs) out.startup_delay = duration(defaults.startupDelayMs);
-  if (trackInterfaces.length) out.track = { interfaces: trackInterfaces };
+  if (trackInterfaces.length) track.interfaces = trackInterfaces;
+  if (Object.keys(track).length) out.track = ordered(track, ['interfaces', 'services', 'scripts', 'files', 'processes']);
+  if (Object.keys(notify).length) out.notify = ordered(notify, ['on_master', 'on_backup', 'on_fault', 'on_stop', 'on_change']);
   const garpOut = garpOf(garp, defaults.garp);
   if (Object.keys(garpOut).length) out.garp = garpOut;
   const global = defaults.syncDaemon;
@@ -167,18 +202,43 @@ function strictFindings(node: KaNode, out: WrittenInstance, accept: boolean | un
   return findings;
 }
 
-/** track_interface's entries: INTERFACE [weight N]. */
+/** track_interface's entries: INTERFACE [weight N [reverse]]. */
 function convertTrackedInterface(t: KaNode): Converted<WrittenTrackedInterface> {
-  const weightAt = t.args.indexOf('weight');
-  const weight = weightAt >= 0 ? int(t.args[weightAt + 1]) : 0;
-  const rest = t.args.filter((_, i) => i !== weightAt && i !== weightAt + 1);
-  if (rest.includes('reverse')) {
-    const why = 'reverse: failoverd\'s track weights are not reversible; the priority would move the other way';
-    return { findings: [notCarried(t, why)] };
+  const entry = trackEntry(t, { weight: 0, reverse: false });
+  if (!entry.value) return { findings: entry.findings };
+  return { value: { name: t.keyword, weight: entry.value.weight, ...(entry.value.reverse ? { reverse: true } : {}) }, findings: [] };
+}
+
+/** track_script / track_file / track_process: each entry names a first-pass definition. */
+function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Finding[] {
+  const findings: Finding[] = [];
+  const block = { track_script: 'vrrp_script', track_file: 'track_file', track_process: 'vrrp_track_process' }[c.keyword]!;
+  const defs: ReadonlyMap<string, TrackWeightDef | undefined> = c.keyword === 'track_script' ? ctx.scripts : c.keyword === 'track_file' ? ctx.files : ctx.processes;
+  for (const t of c.children ?? []) {
+    if (!defs.has(t.keyword)) {
+      // keepalived logs that it ignores the entry, and runs without it: so does the import.
+      findings.push(warning(t, `${t.keyword}: no ${block} of that name; keepalived ignores the entry, and so does the import`));
+      continue;
+    }
+    const def = defs.get(t.keyword);
+    if (!def) { findings.push(notCarried(t, `its ${block} was refused`)); continue; }
+    const entry = trackEntry(t, def);
+    findings.push(...entry.findings);
+    if (!entry.value) continue;
+    const { weight, reverse } = entry.value;
+    const name = safeName(t.keyword);
+    const weighted = { weight, ...(reverse ? { reverse: true } : {}) };
+    if (c.keyword === 'track_script') {
+      const { weight: _w, reverse: _r, ...script } = def as import('./vrrp-script.js').ScriptDef;
+      (track.scripts ??= []).push(ordered({ name, ...script, ...weighted }, ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight', 'reverse']));
+    } else if (c.keyword === 'track_file') {
+      (track.files ??= []).push({ path: (def as import('./vrrp-script.js').FileDef).path, ...weighted });
+    } else {
+      const { weight: _w, reverse: _r, ...process } = def as import('./vrrp-script.js').ProcessDef;
+      (track.processes ??= []).push(ordered({ name, ...process, ...weighted }, ['name', 'process', 'args', 'param_match', 'full_command', 'quorum', 'quorum_max', 'delay_up', 'delay_down', 'weight', 'reverse']));
+    }
   }
-  if (rest.length || weight === undefined) return { findings: [notCarried(t, 'expected INTERFACE [weight N]')] };
-  if (weight < -254 || weight > 254) return { findings: [notCarried(t, 'weight outside -254..254')] };
-  return { value: { name: t.keyword, weight }, findings: [] };
+  return findings;
 }
 
 /** virtual_ipaddress's entries: ADDRESS[/PREFIX] [dev IFACE] [label LABEL]. */

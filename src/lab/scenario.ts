@@ -95,7 +95,9 @@ class Scenario {
     const lab = this.lab;
     lab.heading('setup: the seed\'s DR lab, two directors running failoverd');
     await lab.build();
-    await lab.waitFor(() => lab.vipHolders().join() === 'lvs-a', 40_000, 'lvs-a (priority 150) to hold the VIP alone');
+    // An agent in the UML kernel needs 10–30 s from `failoverd run` to its first state on a
+    // loaded machine (module loading through hostfs); this waits for start-up, it measures nothing.
+    await lab.waitFor(() => lab.vipHolders().join() === 'lvs-a', 120_000, 'lvs-a (priority 150) to hold the VIP alone');
     await lab.waitFor(() => ['lvs-a', 'lvs-b'].every((d) => lab.rotationOf(d).join() === 'rs1,rs2'), 30_000, 'both directors\' IPVS tables to list rs1 and rs2');
     await lab.startClient();
     await lab.waitFor(() => lab.samples.filter((s) => s.ok).length >= 5, 20_000, 'the client\'s first answers');
@@ -197,7 +199,7 @@ class Scenario {
     const lab = this.lab;
     const longBefore = lab.longSamples.filter((s) => s.ok).at(-1);
     const boot = this.mark('bootA', lab.bootDirector('lvs-a'));
-    const vip = await lab.waitFor(() => lab.vipEvents.find((e) => e.director === 'lvs-a' && e.added && e.t > boot)?.t, 40_000, 'lvs-a to take the VIP back');
+    const vip = await lab.waitFor(() => lab.vipEvents.find((e) => e.director === 'lvs-a' && e.added && e.t > boot)?.t, 120_000, 'lvs-a to take the VIP back');
     this.mark('vipOnA', vip);
     const tableAtTakeover = lab.rotationOf('lvs-a');
     const longPort = longBefore?.localPort;

@@ -22,6 +22,7 @@ const IPVSADM: SystemNeed = { package: 'ipvsadm', program: 'ipvsadm', why: 'the 
 const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl inside the namespaces' };
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
+const BIRD: SystemNeed = { package: 'bird2', program: 'bird', why: 'the routing daemon of the ECMP test (router and directors)' };
 const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: 'the https check\'s test certificate' };
 const SOCAT: SystemNeed = { package: 'socat', program: 'socat', why: 'the udp check\'s real UDP servers' };
 const DNSMASQ: SystemNeed = { package: 'dnsmasq-base', program: 'dnsmasq', why: 'the dns check\'s real DNS server' };
@@ -34,6 +35,11 @@ const PATCHELF: SystemNeed = {
   package: 'patchelf', program: 'patchelf', why: 'to point the fetched UML kernel at its own libc',
 };
 
+const MMDEBSTRAP: SystemNeed = {
+  package: 'mmdebstrap', program: 'mmdebstrap', why: 'the Debian 12 root the .deb is tested in under systemd',
+};
+const FAKEROOT: SystemNeed = { package: 'fakeroot', program: 'fakeroot', why: 'to build the .deb under test' };
+
 export type Job = 'lab' | 'unit' | 'netns' | 'uml' | 'uml-provision';
 
 /** What each job starts (found by reading the lab, the harness and each tier's tests). */
@@ -41,7 +47,7 @@ export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
   lab: [UML, KMOD, IPVSADM, IPROUTE2],
   unit: [SYSTEMD],
   netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL, SOCAT, DNSMASQ, EXIM, PYTHON3],
-  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP],
+  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP, MMDEBSTRAP, FAKEROOT, BIRD],
   // Only when Debian's UML kernel does not boot here and provision-uml.sh fetches another.
   'uml-provision': [PATCHELF],
 };

@@ -40,6 +40,8 @@ export interface MetricsSources {
   ipvs?(): { services: ActualService[]; names?: Record<string, string> } | Promise<{ services: ActualService[]; names?: Record<string, string> }>;
   alerts?(): AlertsStats;
   schedules?(): ScheduleStatus[];
+  /** Routing mode's announcements (docs/ecmp.md). */
+  routes?(): Array<{ name: string; vips: string[]; announced: boolean }>;
 }
 
 export const VRRP_STATES = ['INIT', 'BACKUP', 'MASTER', 'FAULT'];
@@ -97,6 +99,7 @@ export class Metrics {
     });
 
     this.vrrpMetrics(registers);
+    this.routeMetrics(registers);
     this.realServerMetrics(registers);
     this.ipvsMetrics(registers);
     this.alertMetrics(registers);
@@ -156,6 +159,17 @@ export class Metrics {
       (sources.vrrp?.() ?? []).map((i) => [{ instance: i.instance }, i.addressMismatches ?? 0]));
     cumulative('failoverd_vrrp_adverts_dropped_total', 'VRRP adverts dropped, by reason.', ['instance', 'reason'], registers, () =>
       (sources.vrrp?.() ?? []).flatMap((i) => Object.entries(i.advertsDropped).map(([reason, n]) => [{ instance: i.instance, reason }, n] as const)));
+  }
+
+  private routeMetrics(registers: Registry[]): void {
+    const sources = this.sources;
+    new Gauge({
+      name: 'failoverd_route_announced', help: 'Routing mode: 1 while the VIP is announced to the routing daemon, 0 while withdrawn.', labelNames: ['announcement', 'vip'], registers,
+      collect() {
+        this.reset();
+        for (const r of sources.routes?.() ?? []) for (const vip of r.vips) this.set({ announcement: r.name, vip }, r.announced ? 1 : 0);
+      },
+    });
   }
 
   private realServerMetrics(registers: Registry[]): void {

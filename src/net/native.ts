@@ -24,6 +24,8 @@ export interface NativeDatagramSocket {
   send(data: Uint8Array, sockaddr?: Uint8Array | null): number;
   setsockopt(level: number, name: number, value: Uint8Array): void;
   getsockopt(level: number, name: number, maxLength: number): Buffer;
+  /** SO_ATTACH_FILTER with a classic BPF program (struct sock_filter[], 8 bytes each). */
+  attachFilter?(program: Uint8Array): void;
   getsockname(): Buffer;
   startReceiving(callback: ReceiveCallback): void;
   stopReceiving(): void;
@@ -51,13 +53,22 @@ function findProjectRoot(): string {
 
 let binding: NativeBinding | undefined;
 
-/** The node-api addon built from native/dgram_socket.c at install time. */
+/**
+ * The node-api addon from native/: a local build (build/Release, build/Debug) when
+ * there is one, else the prebuilt one for this platform and CPU that ships in the
+ * package (prebuilds/linux-x64, prebuilds/linux-arm64). node-gyp-build decides.
+ */
 export function native(): NativeBinding {
   if (binding) return binding;
   const root = findProjectRoot();
-  const candidates = ['build/Release/failoverd_native.node', 'build/Debug/failoverd_native.node'].map((p) => join(root, p));
-  const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new Error(`failoverd: native addon not built (looked for ${candidates.join(', ')}); run "npm ci" or "npx node-gyp rebuild"`);
-  binding = createRequire(import.meta.url)(found) as NativeBinding;
+  const require = createRequire(import.meta.url);
+  const load = require('node-gyp-build') as (dir: string) => unknown;
+  try {
+    binding = load(root) as NativeBinding;
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    throw new Error(`failoverd: no native addon for ${process.platform}-${process.arch} in ${root} (${why}); `
+      + 'run "npm ci" or "npx node-gyp rebuild" there');
+  }
   return binding;
 }

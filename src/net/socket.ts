@@ -91,6 +91,13 @@ export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [
     return this.handle.getsockopt(level, name, maxLength);
   }
 
+  /** Attaches a classic BPF program (src/net/bpf.ts): the kernel drops what it rejects. */
+  attachFilter(program: Uint8Array): void {
+    // Optional in the interface so test doubles without filters still type-check.
+    if (!this.handle.attachFilter) throw new Error('this socket cannot attach a BPF filter');
+    this.handle.attachFilter(program);
+  }
+
   localAddress(): Buffer {
     return this.handle.getsockname();
   }

@@ -11,6 +11,8 @@ export interface TrackWeight {
   name: string;
   /** keepalived semantics: 0 = FAULT when it fails; > 0 added while up; < 0 added while down. */
   weight: number;
+  /** keepalived's `reverse`: the adjustment is negated; weight 0 means FAULT while it is up. */
+  reverse?: boolean;
 }
 
 export interface TrackScript extends TrackWeight {
@@ -27,6 +29,25 @@ export interface TrackFile {
   /** keepalived track_file: the file holds an integer; value × weight is added (weight 0: non-zero = FAULT). */
   path: string;
   weight: number;
+  reverse?: boolean;
+}
+
+/** keepalived's vrrp_track_process (track-process.ts). */
+export interface TrackProcess extends TrackWeight {
+  /** The process name (comm), or argv[0] when arguments or fullCommand are given. */
+  process: string;
+  args?: string[];
+  /** How the arguments compare; unset with no args: not compared. */
+  paramMatch?: 'exact' | 'partial' | 'initial';
+  /** Compare argv[0] of /proc/PID/cmdline rather than the process name. */
+  fullCommand?: boolean;
+  /** Up while quorum ≤ matching processes ≤ quorumMax. */
+  quorum: number;
+  quorumMax?: number;
+  /** keepalived's fork_delay: quorum must hold this long before it counts as up. */
+  delayUpMs: number;
+  /** keepalived's terminate_delay: quorum must be lost this long before it counts as down. */
+  delayDownMs: number;
 }
 
 export interface GarpConfig {
@@ -80,6 +101,7 @@ export interface VrrpInstanceConfig {
     services: TrackWeight[];
     scripts: TrackScript[];
     files: TrackFile[];
+    processes: TrackProcess[];
   };
   /** Interface flap damping: a change must persist this long before it counts. */
   linkDebounce: { upMs: number; downMs: number };
@@ -132,7 +154,7 @@ export function vrrpInstanceConfig(input: VrrpInstanceInput): VrrpInstanceConfig
     ...base,
     ...input,
     garp: { ...base.garp, ...input.garp },
-    track: { interfaces: [], services: [], scripts: [], files: [], ...input.track },
+    track: { interfaces: [], services: [], scripts: [], files: [], processes: [], ...input.track },
     linkDebounce: { ...base.linkDebounce, ...input.linkDebounce },
   };
   config.vips = config.vips.map(canonicalPrefixed);
@@ -229,7 +251,7 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
     if (vips.has(canonicalPrefixed(vip))) continue;
     bad(['vips'], `an interface is given for ${vip}, which is not one of the VIPs`);
   }
-  const weighted = { interfaces: c.track.interfaces, services: c.track.services, scripts: c.track.scripts };
+  const weighted = { interfaces: c.track.interfaces, services: c.track.services, scripts: c.track.scripts, files: c.track.files, processes: c.track.processes };
   for (const [kind, list] of Object.entries(weighted)) {
     list.forEach((t, j) => {
       if (!Number.isInteger(t.weight) || Math.abs(t.weight) > TRACK_WEIGHT_MAX) {
@@ -237,7 +259,53 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
       }
     });
   }
-  c.track.scripts.forEach((s, j) => { if (s.command.length === 0) bad(['track', 'scripts', j, 'command'], 'a command'); });
+  c.track.scripts.forEach((s, j) => {
+    if (s.command.length === 0) bad(['track', 'scripts', j, 'command'], 'a command');
+  });
+  c.track.processes.forEach((p, j) => {
+    if (p.quorumMax !== undefined && p.quorumMax < p.quorum) bad(['track', 'processes', j, 'quorum_max'], `at least quorum (${p.quorum}), or the process can never count as up`);
+    if (!p.process) bad(['track', 'processes', j, 'process'], 'a process name');
+  });
+  const names = (kind: 'scripts' | 'processes', list: readonly TrackWeight[]): void => {
+    const seen = new Map<string, number>();
+    list.forEach((t, j) => {
+      const first = seen.get(t.name);
+      if (first !== undefined) bad(['track', kind, j, 'name'], `"${t.name}" is already track.${kind}[${first}]`);
+      else seen.set(t.name, j);
+    });
+  };
+  names('scripts', c.track.scripts);
+  names('processes', c.track.processes);
+  const paths = new Map<string, number>();
+  c.track.files.forEach((f, j) => {
+    const first = paths.get(f.path);
+    if (first !== undefined) bad(['track', 'files', j, 'path'], `${f.path} is already track.files[${first}]`);
+    else paths.set(f.path, j);
+  });
+  // keepalived.conf(5), track_file and track_process: "if the vrrp instance is the address
+  // owner, weight 0 must also be set".
+  if (c.priority === 255) {
+    for (const [kind, list] of Object.entries({ files: c.track.files, processes: c.track.processes })) {
+      list.forEach((t, j) => { if (t.weight !== 0) bad(['track', kind, j, 'weight'], 'the address owner (priority 255) never changes priority: use weight 0 (FAULT) or a lower priority'); });
+    }
+  }
+  return problems;
+}
+
+/**
+ * The sync groups that carry settings of their own (`vrrp_sync_groups:`): each names a
+ * group some instance is in, once. `path` is relative to the vrrp_sync_groups list.
+ */
+export function vrrpSyncGroupProblems(groups: ReadonlyArray<{ name: string }>, instances: ReadonlyArray<{ syncGroup?: string | undefined }>): VrrpProblem[] {
+  const used = new Set(instances.map((i) => i.syncGroup).filter((g) => g !== undefined));
+  const seen = new Map<string, number>();
+  const problems: VrrpProblem[] = [];
+  groups.forEach((g, i) => {
+    const first = seen.get(g.name);
+    if (first !== undefined) problems.push({ path: [i, 'name'], message: `"${g.name}" is already vrrp_sync_groups[${first}]` });
+    else seen.set(g.name, i);
+    if (!used.has(g.name)) problems.push({ path: [i, 'name'], message: `no vrrp instance has sync_group: ${g.name}, so its programs would never run` });
+  });
   return problems;
 }
 

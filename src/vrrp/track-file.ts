@@ -1,13 +1,17 @@
 // keepalived's track_file: a file holding an integer, polled; missing or
-// unreadable counts as 0, text that is not an integer as 0 too.
+// unreadable counts as 0 (keepalived's rule too), text that is not an integer as 0.
 import { readFile } from 'node:fs/promises';
 import type { Clock, TimerHandle } from '../clock.js';
 
 export type FileRead = (path: string) => Promise<string>;
 
+/** The file's number as keepalived reads it (C strtol, base 0: 0x1f hex, 017 octal); no number is 0. */
 export function parseTrackFile(text: string): number {
-  const match = /^\s*(-?\d+)/.exec(text);
-  return match ? Number(match[1]) : 0;
+  const match = /^\s*([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9]\d*)/.exec(text);
+  if (!match) return 0;
+  const digits = match[2]!;
+  const magnitude = /^0[xX]/.test(digits) ? parseInt(digits.slice(2), 16) : digits.length > 1 && digits.startsWith('0') ? parseInt(digits, 8) : Number(digits);
+  return match[1] === '-' && magnitude !== 0 ? -magnitude : magnitude;
 }
 
 export class TrackFileWatcher {

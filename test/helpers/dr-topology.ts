@@ -6,7 +6,8 @@
 // to the test (open an IpvsClient with { netns: topology.director.path }).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { Netns, run } from './netns.js';
+import { Netns } from './netns.js';
+import { run } from './shell.js';
 
 export const DR_VIP = '10.6.2.195';
 export const DR_CLIENT = '10.6.2.10';
@@ -102,7 +103,7 @@ export async function createDrTopology(options: { tag: string; realServers?: num
       }
       const server = ns.spawn('node', ['-e', ECHO_SERVER, name, String(options.port)]);
       processes.push(server);
-      await waitForLine(server, (l) => l === 'listening', `${name}'s echo server`, 10_000);
+      await waitForLine(server, (l) => l === 'listening', `${name}'s echo server`, 60_000);
       realServers.push({ name, address, ns });
     }
     return {
@@ -110,7 +111,7 @@ export async function createDrTopology(options: { tag: string; realServers?: num
       async connect(port: number): Promise<LineConnection> {
         const child = spawn('ip', ['netns', 'exec', client.name, 'node', '-e', LINE_CLIENT, DR_VIP, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
         processes.push(child);
-        await waitForLine(child, (l) => l === 'connected' || l.startsWith('error'), 'the client connection', 10_000).then((l) => {
+        await waitForLine(child, (l) => l === 'connected' || l.startsWith('error'), 'the client connection', 60_000).then((l) => {
           if (l !== 'connected') throw new Error(`client could not connect to ${DR_VIP}:${port}: ${l}`);
         });
         return {

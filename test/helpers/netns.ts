@@ -1,18 +1,9 @@
 // Network namespaces for real-kernel tests: unique names, commands inside them,
 // and cleanup that always runs. Only addresses inside these namespaces are used.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { run, tryRun, type RunOptions, type RunResult } from './shell.js';
 
 let counter = 0;
-
-/** Runs a command, returning stdout; throws with stderr in the message. */
-export function run(command: string, args: string[], options: { input?: string; timeoutMs?: number } = {}): string {
-  try {
-    return execFileSync(command, args, { encoding: 'utf8', input: options.input, timeout: options.timeoutMs ?? 20_000, stdio: ['pipe', 'pipe', 'pipe'] });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${command} ${args.join(' ')} failed: ${e.stderr?.trim() || e.message}`);
-  }
-}
 
 export class Netns {
   private readonly children = new Set<ChildProcess>();
@@ -43,8 +34,17 @@ export class Netns {
   }
 
   /** Runs a command inside the namespace and returns its stdout. */
-  exec(command: string, args: string[] = [], options: { input?: string; timeoutMs?: number } = {}): string {
+  exec(command: string, args: string[] = [], options: RunOptions = {}): string {
     return run('ip', ['netns', 'exec', this.name, command, ...args], options);
+  }
+
+  /** Like exec, but returns status and output instead of throwing. */
+  tryExec(command: string, args: string[] = [], options: RunOptions = {}): RunResult {
+    return tryRun('ip', ['netns', 'exec', this.name, command, ...args], options);
+  }
+
+  ipvsadm(...args: string[]): string {
+    return this.exec('ipvsadm', args);
   }
 
   /** Starts a long-running process inside the namespace; killed by delete(). */
@@ -71,16 +71,6 @@ export function vethPair(a: { ns?: Netns; name: string }, b: { ns?: Netns; name:
   for (const end of [a, b]) {
     if (end.ns) end.ns.ip('link', 'set', end.name, 'up');
     else run('ip', ['link', 'set', end.name, 'up']);
-  }
-}
-
-/** Waits until predicate() is true, polling; bounded in time. */
-export async function waitFor(predicate: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000, stepMs = 20): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (let i = 0; i < 100_000; i++) {
-    if (await predicate()) return;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
   }
 }
 

@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
-import { Netns, run, vethPair } from '../../helpers/netns.js';
+import { Netns, vethPair } from '../../helpers/netns.js';
 import { parsePrometheus, sample } from '../../unit/api/prom-text.js';
 import { EXPECTED_FAMILIES } from '../../unit/metrics/families.js';
+import { run } from '../../helpers/shell.js';
 
 const here = new URL('.', import.meta.url).pathname;
 const cli = new URL('../../../src/cli.js', import.meta.url).pathname;

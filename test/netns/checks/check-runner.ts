@@ -1,8 +1,8 @@
 // Runs check plugins on request, inside whatever namespaces it was started in.
 // stdin: one JSON request a line; stdout: one JSON answer a line, same id.
-//   { id, type, options, target, timeoutMs }  → { id, result, elapsedMs }
+//   { id, type, options, target, timeoutMs }  → { id, result, elapsedMs, settledAfterAbort }
 //     (aborts the check's signal at timeoutMs, as the scheduler does; elapsedMs
-//      shows how soon the plugin settled)
+//      shows how soon the plugin settled, settledAfterAbort whether the abort settled it)
 //   { id, procStates: FILE }                 → { id, states: { PID: "R" | "Z" | ... | "gone" } }
 //     for the pids listed in FILE (one a line)
 import { existsSync, readFileSync } from 'node:fs';
@@ -11,6 +11,8 @@ import { loadCheckPlugins } from '../../../checks/index.js';
 import { closeHttpAgents } from '../../../checks/lib/http-probe.js';
 
 const plugins = await loadCheckPlugins();
+/** Generous: a plugin that settles this long after its abort was not settled by it. */
+const LATE_MS = 5000;
 
 function procState(pid: string): string {
   const file = `/proc/${pid}/stat`;
@@ -39,11 +41,22 @@ for await (const line of createInterface({ input: process.stdin })) {
   }
   const options = plugin.options.parse(req.options ?? {});
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`timeout after ${req.timeoutMs}ms`)), req.timeoutMs ?? 1000);
+  // settledAfterAbort: the plugin was still running when its signal was aborted, and it
+  // settled within LATE_MS of that (not at some later, unrelated time such as the kernel's
+  // connect timeout). An outcome for the tests; elapsedMs is for bench/checks/timeouts.ts.
+  let aborted = false;
+  let late = false;
+  let lateTimer: NodeJS.Timeout | undefined;
+  const timer = setTimeout(() => {
+    aborted = true;
+    controller.abort(new Error(`timeout after ${req.timeoutMs}ms`));
+    lateTimer = setTimeout(() => { late = true; }, LATE_MS);
+  }, req.timeoutMs ?? 1000);
   const started = performance.now();
   void plugin.run(req.target!, options, controller.signal).then((result) => {
     clearTimeout(timer);
-    process.stdout.write(`${JSON.stringify({ id: req.id, result, elapsedMs: performance.now() - started })}\n`);
+    clearTimeout(lateTimer);
+    process.stdout.write(`${JSON.stringify({ id: req.id, result, elapsedMs: performance.now() - started, settledAfterAbort: aborted && !late })}\n`);
   });
 }
 await closeHttpAgents();

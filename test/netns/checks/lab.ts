@@ -1,14 +1,9 @@
 // A two-namespace lab for the check tests: a checker namespace and a server
 // namespace joined by a veth pair. Everything is named after this process's pid,
 // and torn down by close().
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
-
-export function sh(cmd: string[], allowFail = false): string {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0 && !allowFail) throw new Error(`${cmd.join(' ')} failed: ${r.stderr || r.error?.message}`);
-  return r.stdout;
-}
+import { sh } from '../../helpers/shell.js';
 
 /** A child that speaks one line per message on stdin/stdout. */
 export class LineProcess {
@@ -95,7 +90,7 @@ export class CheckLab {
 
   close(): void {
     for (const p of this.processes) p.kill();
-    sh(['ip', 'netns', 'del', this.checkerNs], true);
-    sh(['ip', 'netns', 'del', this.serverNs], true);
+    sh(['ip', 'netns', 'del', this.checkerNs], { check: false });
+    sh(['ip', 'netns', 'del', this.serverNs], { check: false });
   }
 }

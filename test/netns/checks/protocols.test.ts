@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckResult } from '../../../src/health/check.js';
-import { CheckLab, LineProcess, sh } from './lab.js';
+import { sh } from '../../helpers/shell.js';
+import { CheckLab, LineProcess } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -63,7 +64,7 @@ async function stopServer(name: string): Promise<void> {
 
 before(() => {
   for (const program of ['socat', 'dnsmasq', 'exim4', 'python3', 'openssl', 'keepalived']) {
-    assert.ok(sh(['which', program], true).trim(), `${program} must be installed (src/lab/system-packages.ts lists its package)`);
+    assert.ok(sh(['which', program], { check: false }).trim(), `${program} must be installed (src/lab/system-packages.ts lists its package)`);
   }
   scratch = mkdtempSync(join(tmpdir(), 'failoverd-protocols-'));
   chmodSync(scratch, 0o755);
@@ -309,7 +310,7 @@ test('http digest: failoverd genhash prints what keepalived --genhash prints; th
   // keepalived's genhash sometimes reports "Connection failed" on a fast local server: a few tries.
   let theirs = '';
   for (let i = 0; i < 10 && !/^[0-9a-f]{32}$/m.test(theirs); i++) {
-    theirs = sh(['ip', 'netns', 'exec', lab.checkerNs, 'keepalived', '--genhash', '-s', lab.serverAddress, '-p', '8080', '-u', '/index.html'], true);
+    theirs = sh(['ip', 'netns', 'exec', lab.checkerNs, 'keepalived', '--genhash', '-s', lab.serverAddress, '-p', '8080', '-u', '/index.html'], { check: false });
   }
   assert.equal(/^[0-9a-f]{32}$/m.exec(theirs)?.[0], md5, `keepalived --genhash said: ${theirs}`);
 

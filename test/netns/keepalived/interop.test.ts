@@ -13,8 +13,10 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { canRunNetns, Lab, longestDualMasterMs, RouterProcess, sh, type Observer } from '../vrrp/lab.js';
+import { canRunNetns, Lab, longestDualMasterMs, RouterProcess, type Observer } from '../vrrp/lab.js';
 import { AgentProcess, CLI } from '../robustness/agent-process.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const fixtures = fileURLToPath(new URL('../../../../test/fixtures/keepalived/interop/', import.meta.url));
 const skip = canRunNetns() ?? (spawnSync('keepalived', ['--version']).status === 0 ? undefined : 'keepalived is not installed');
@@ -122,14 +124,6 @@ function importFor(lab: Lab, c: Case): string {
   return out;
 }
 
-async function until(what: string, timeoutMs: number, predicate: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 for (const c of CASES) {
   test(`migration interop, ${c.name}: keepalived on A, the imported config under failoverd on B`, { skip, timeout: 120_000 }, async () => {
     const lab = new Lab(`ki${CASES.indexOf(c)}`);
@@ -157,8 +151,8 @@ for (const c of CASES) {
       // 0. Before the migration: B's own keepalived.conf under keepalived, alone. Its adverts are the reference.
       const referenceFrom = Date.now();
       const reference = keepalived(lab, 'b', `${fixtures}${c.file}-b.conf`);
-      await until('keepalived on B sends adverts', downMs + 4000,
-        () => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2));
+      await waitFor(() => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2),
+        { what: 'keepalived on B sends adverts', timeoutMs: downMs + 4000, stepMs: 50 });
       await stopKeepalived(lab, reference, 'SIGTERM');
       const referenceTo = Date.now();
       const before = recorder.signatures(B, referenceFrom, referenceTo);
@@ -175,16 +169,16 @@ for (const c of CASES) {
       const expectMaster = async (who: 'a' | 'b', what: string) => {
         const start = Date.now();
         let seen = {};
-        await until(`${what}: every instance MASTER on ${who} only`, downMs + 2000, async () => {
+        await waitFor(async () => {
           const m = await masterOf();
           seen = m;
           return m[who].length === all.length && m[who === 'a' ? 'b' : 'a'].length === 0;
-        }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
+        }, { what: `${what}: every instance MASTER on ${who} only`, timeoutMs: downMs + 2000, stepMs: 50 }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
         timings[what] = Date.now() - start;
       };
       const startFailoverd = async () => {
         agent = AgentProcess.start(lab.node('b').ns, yaml, join(lab.work, 'b.sock'), {}, 'info');
-        await until('failoverd API', 15_000, async () => Object.keys(await agent!.states().catch(() => ({}))).length === all.length);
+        await waitFor(async () => Object.keys(await agent!.states().catch(() => ({}))).length === all.length, { what: 'failoverd API', timeoutMs: 15_000, stepMs: 50 });
       };
 
       // 1. Side by side: keepalived on A, failoverd on B.
@@ -237,7 +231,7 @@ for (const c of CASES) {
       await agent?.stop();
       recorder?.stop();
       await lab.cleanup();
-      if (existsSync(join(lab.work))) sh(['rm', '-rf', lab.work], false);
+      if (existsSync(join(lab.work))) sh(['rm', '-rf', lab.work], { check: false });
     }
   });
 }

@@ -8,9 +8,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, sh } from '../vrrp/lab.js';
-import { run, waitFor } from '../../helpers/netns.js';
+import { Lab } from '../vrrp/lab.js';
+
 import { AgentProcess } from '../robustness/agent-process.js';
+import { run, sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-nlflood-'));
 const lab = new Lab('nf');
@@ -58,7 +60,7 @@ logging: { format: json }
   agent = AgentProcess.start(ns, configPath, socket);
   const a = agent;
   await a.waitForState('web', 'MASTER', 15_000, 100);
-  await waitFor(() => lab.addresses('dir').includes(VIP), 'the VIP on eth0', 5000);
+  await waitFor(() => lab.addresses('dir').includes(VIP), { what: 'the VIP on eth0', timeoutMs: 5000 });
 
   const lines: string[] = [];
   const address = (i: number): string => `10.88.${i >> 8}.${i & 0xff}/32`;
@@ -75,12 +77,12 @@ logging: { format: json }
   const floodMs = Date.now() - floodStart;
   const drops = subscribedSocketDrops(ns) - dropsBefore;
   // The agent works through what was queued and hears of the overrun.
-  await waitFor(async () => (await stateOf(a)) === 'MASTER', 'the agent answering again', 20_000, 100);
+  await waitFor(async () => (await stateOf(a)) === 'MASTER', { what: 'the agent answering again', timeoutMs: 20_000, stepMs: 100 });
   assert.ok(drops > 0, 'the flood overran the agent\'s watcher (otherwise this test proves nothing)');
 
   const downAt = Date.now();
   sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'down']);
-  await waitFor(async () => (await stateOf(a)) === 'FAULT', 'FAULT after the link went down', 20_000, 50);
+  await waitFor(async () => (await stateOf(a)) === 'FAULT', { what: 'FAULT after the link went down', timeoutMs: 20_000, stepMs: 50 });
   const faultMs = Date.now() - downAt;
   t.diagnostic(`${2 * FLOOD_ADDRESSES} address notifications in ${floodMs} ms, ${drops} dropped by the watcher; `
     + `link down → FAULT in ${faultMs} ms`);

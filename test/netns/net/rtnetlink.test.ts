@@ -1,7 +1,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Netns, vethPair, waitFor } from '../../helpers/netns.js';
+import { Netns, vethPair } from '../../helpers/netns.js';
 import { RtNetlink, type RtnlChange } from '../../../src/net/rtnetlink.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const ns = Netns.create('fo-rtnl');
 after(() => ns.delete());
@@ -46,7 +47,7 @@ test('adds and removes a VIP on a veth through rtnetlink; ip -j addr and notific
     await assert.rejects(rtnl.deleteAddress({ ifindex: link.index, address: '10.6.2.195', prefixLength: 32 }), (e: { code?: string }) => e.code === 'EADDRNOTAVAIL');
 
     const seen = (action: string, address: string) => changes.some((c) => c.kind === 'address' && c.action === action && c.address.address === address);
-    await waitFor(() => seen('new', '10.6.2.195') && seen('del', '10.6.2.195') && seen('new', 'fd00:6:2::195') && seen('del', 'fd00:6:2::195'), 'address notifications');
+    await waitFor(() => seen('new', '10.6.2.195') && seen('del', '10.6.2.195') && seen('new', 'fd00:6:2::195') && seen('del', 'fd00:6:2::195'), { what: 'address notifications' });
     const added = changes.find((c) => c.kind === 'address' && c.action === 'new' && c.address.address === '10.6.2.195');
     assert.equal(added?.kind === 'address' && added.address.label, 'vipa0:vip');
   } finally {
@@ -62,10 +63,10 @@ test('link state changes arrive as notifications', async () => {
   watcher.on('change', (c) => changes.push(c));
   try {
     ns.ip('link', 'set', 'vipb0', 'down');
-    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && !c.link.lowerUp), 'vipa0 carrier loss');
+    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && !c.link.lowerUp), { what: 'vipa0 carrier loss' });
     assert.equal((await rtnl.getLink('vipa0')).operState === 'up', false);
     ns.ip('link', 'set', 'vipb0', 'up');
-    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && c.link.operState === 'up'), 'vipa0 back up');
+    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && c.link.operState === 'up'), { what: 'vipa0 back up' });
   } finally {
     watcher.close();
     rtnl.close();

@@ -9,7 +9,8 @@ import { sockaddrIn } from '../../../src/net/sockaddr.js';
 import { RtNetlink } from '../../../src/net/rtnetlink.js';
 import { RtnetlinkHost } from '../../../src/vrrp/rtnl-host.js';
 import type { LinkState } from '../../../src/vrrp/ports.js';
-import { Netns, vethPair, waitFor } from '../../helpers/netns.js';
+import { Netns, vethPair } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const ns = Netns.create('fo-sockerr');
 after(() => ns.delete());
@@ -30,7 +31,7 @@ async function errorThenDatagram(
   socket.on('message', (m) => got.push(m)).receive();
   socket.on('error', (e) => errors.push(e));
   sendBadly();
-  await waitFor(() => errors.length > 0, 'the ICMP error to be reported');
+  await waitFor(() => errors.length > 0, { what: 'the ICMP error to be reported' });
   const peer = udp(peerPort);
   try {
     for (let i = 0; i < 20 && got.length === 0; i++) {
@@ -84,7 +85,7 @@ test('a socket error with no "error" listener is counted, not thrown out of the 
     const got: Datagram[] = [];
     socket.on('message', (m) => got.push(m)).receive();
     socket.send(Buffer.from('to nobody'));
-    await waitFor(() => socket.receiveErrors > 0 || uncaught.length > 0, 'the ICMP error to be counted');
+    await waitFor(() => socket.receiveErrors > 0 || uncaught.length > 0, { what: 'the ICMP error to be counted' });
     const peer = udp(47122);
     for (let i = 0; i < 20 && got.length === 0; i++) {
       peer.send(Buffer.from('later'), socket.localAddress());
@@ -115,7 +116,7 @@ test('a netlink overrun is reported as ENOBUFS, the watcher re-lists, and a late
     if (c.kind === 'link' && c.link.name === 'flood0' && !c.link.adminUp) linkDownSeen = true;
   });
   try {
-    await waitFor(async () => (await host.link('flood0')).up, 'flood0 up');
+    await waitFor(async () => (await host.link('flood0')).up, { what: 'flood0 up' });
     // 2,000 address notifications while this thread is blocked in execFileSync:
     // nobody reads the 4 KiB receive buffers, so they overrun.
     const lines: string[] = [];
@@ -123,12 +124,12 @@ test('a netlink overrun is reported as ENOBUFS, the watcher re-lists, and a late
     for (let i = 1; i <= 1000; i++) lines.push(`addr add ${address(i)} dev flood0`);
     for (let i = 1; i <= 1000; i++) lines.push(`addr del ${address(i)} dev flood0`);
     ns.exec('ip', ['-batch', '-'], { input: `${lines.join('\n')}\n` });
-    await waitFor(() => socketErrors.length > 0, 'the overrun to be reported');
+    await waitFor(() => socketErrors.length > 0, { what: 'the overrun to be reported' });
     assert.equal(socketErrors[0]!.code, 'ENOBUFS', `the real errno: ${socketErrors[0]!.message}`);
 
     ns.ip('link', 'set', 'flood0', 'down');
-    await waitFor(() => linkDownSeen, 'the watcher to see flood0 go down after the overrun', 10_000);
-    await waitFor(() => states.some((l) => !l.up), 'the host to see flood0 go down after the overrun', 10_000);
+    await waitFor(() => linkDownSeen, { what: 'the watcher to see flood0 go down after the overrun', timeoutMs: 10_000 });
+    await waitFor(() => states.some((l) => !l.up), { what: 'the host to see flood0 go down after the overrun', timeoutMs: 10_000 });
     assert.equal(states.at(-1)?.up, false);
     assert.ok(watcher.resyncs >= 1, 'the watcher re-listed links and addresses');
     const counts = `${host.overruns} overruns, ${host.resyncs} resyncs`;

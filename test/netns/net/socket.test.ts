@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { DatagramSocket, type Datagram } from '../../../src/net/socket.js';
 import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, ETH_P_ALL, IPPROTO_VRRP, NETLINK_ROUTE, SOCK_DGRAM, SOCK_RAW } from '../../../src/net/constants.js';
 import { decodeSockaddr, sockaddrIn, sockaddrUnix } from '../../../src/net/sockaddr.js';
-import { Netns, waitFor } from '../../helpers/netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const ns = Netns.create('fo-sock');
 const scratch = mkdtempSync(join(tmpdir(), 'failoverd-sock-'));
@@ -49,7 +50,7 @@ test('closing while a receive is pending, and closing inside the message handler
   receiver.on('message', () => { delivered++; receiver.close(); });
   receiver.receive();
   for (let i = 0; i < 10; i++) sender.send(Buffer.from(`m${i}`), sockaddrUnix(path));
-  await waitFor(() => delivered > 0, 'first datagram');
+  await waitFor(() => delivered > 0, { what: 'first datagram' });
   await new Promise((r) => setTimeout(r, 50));
   assert.equal(delivered, 1, 'no delivery after close inside the handler');
   assert.equal(receiver.closed, true);
@@ -65,7 +66,7 @@ test('datagrams arrive with the sender address; raw IPv4 delivers the IP header'
   const got: Datagram[] = [];
   a.on('message', (m) => got.push(m)).receive();
   b.send(Buffer.from('hello'), sockaddrUnix(pathA));
-  await waitFor(() => got.length === 1, 'unix datagram');
+  await waitFor(() => got.length === 1, { what: 'unix datagram' });
   assert.equal(got[0]!.data.toString(), 'hello');
   assert.deepEqual(decodeSockaddr(got[0]!.from), { family: 'unix', path: pathB });
   a.close();
@@ -75,7 +76,7 @@ test('datagrams arrive with the sender address; raw IPv4 delivers the IP header'
   const rawGot: Datagram[] = [];
   raw.on('message', (m) => rawGot.push(m)).receive();
   raw.send(Buffer.from('vrrp-payload'), sockaddrIn('127.0.0.1'));
-  await waitFor(() => rawGot.length >= 1, 'raw IPv4 datagram');
+  await waitFor(() => rawGot.length >= 1, { what: 'raw IPv4 datagram' });
   const packet = rawGot[0]!.data;
   assert.equal(packet[0]! >> 4, 4, 'IPv4 header first');
   assert.equal(packet[9], IPPROTO_VRRP);

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { ApiClient } from '../../../src/api/client.js';
 import type { StatusSnapshot } from '../../../src/api/status-types.js';
-import { waitFor } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** The CLI compiled next to this file (whatever the output directory). */
 export const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -102,7 +102,7 @@ export class AgentProcess {
 
   /** Waits until the instance reports `state`; while the API is not listening yet, it is not there. */
   async waitForState(instance: string, state: string, timeoutMs: number, stepMs = 50): Promise<void> {
-    await waitFor(async () => (await this.states().catch(() => ({} as Record<string, string>)))[instance] === state, `${instance} ${state}`, timeoutMs, stepMs);
+    await waitFor(async () => (await this.states().catch(() => ({} as Record<string, string>)))[instance] === state, { what: `${instance} ${state}`, timeoutMs: timeoutMs, stepMs: stepMs });
   }
 
   /** Log lines whose message or event mention `text`. */

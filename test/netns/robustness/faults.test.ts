@@ -17,11 +17,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Lab, sh } from '../vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+import { Lab } from '../vrrp/lab.js';
+
 import { loadCheckPlugins } from '../../../checks/index.js';
 import { closeHttpAgents } from '../../../checks/lib/http-probe.js';
 import { AgentProcess } from './agent-process.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-faults-'));
 const lab = new Lab('ft');
@@ -63,25 +65,25 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
   agent = AgentProcess.start(lab.node('dir').ns, configPath, socket);
   const a = agent;
   await a.waitForState('web', 'MASTER', 15_000, 100);
-  await waitFor(() => VIPS.every((v) => lab.addresses('dir').includes(v)), 'both VIPs on eth0', 5000);
+  await waitFor(() => VIPS.every((v) => lab.addresses('dir').includes(v)), { what: 'both VIPs on eth0', timeoutMs: 5000 });
 
   await t.test('interface down → FAULT with the VIPs removed; up → MASTER with the VIPs re-added and announced', async () => {
     const eventsBefore = stateEvents(a).length;
     const downAt = Date.now();
     sh(['ip', '-n', lab.node('dir').ns, 'link', 'set', 'eth0', 'down']);
-    await waitFor(async () => (await state(a)) === 'FAULT', 'FAULT after the link went down', 5000, 20);
+    await waitFor(async () => (await state(a)) === 'FAULT', { what: 'FAULT after the link went down', timeoutMs: 5000, stepMs: 20 });
     const faultMs = Date.now() - downAt;
-    await waitFor(() => VIPs().length === 0, 'the VIPs removed', 3000);
+    await waitFor(() => VIPs().length === 0, { what: 'the VIPs removed', timeoutMs: 3000 });
     // While down it stays in FAULT: no flapping, nothing sent.
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(await state(a), 'FAULT');
     const announcementsBefore = observer.announcements().length;
     const upAt = Date.now();
     sh(['ip', '-n', lab.node('dir').ns, 'link', 'set', 'eth0', 'up']);
-    await waitFor(async () => (await state(a)) === 'MASTER', 'MASTER after the link came back', 5000, 20);
+    await waitFor(async () => (await state(a)) === 'MASTER', { what: 'MASTER after the link came back', timeoutMs: 5000, stepMs: 20 });
     const masterMs = Date.now() - upAt;
-    await waitFor(() => VIPs().length === VIPS.length, 'the VIPs re-added', 3000);
-    await waitFor(() => observer.announcements().slice(announcementsBefore).some((e) => e.address === VIPS[0]), 'gratuitous ARP for the VIP after coming back', 3000);
+    await waitFor(() => VIPs().length === VIPS.length, { what: 'the VIPs re-added', timeoutMs: 3000 });
+    await waitFor(() => observer.announcements().slice(announcementsBefore).some((e) => e.address === VIPS[0]), { what: 'gratuitous ARP for the VIP after coming back', timeoutMs: 3000 });
     // The log is written asynchronously: a transition's line may land after the status
     // API already reported it, so wait for the last one and read from the link-down on.
     const backToMasterLogged = (): boolean => {
@@ -89,7 +91,7 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
       const fault = events.findIndex((e, i) => i >= Math.max(0, eventsBefore - 1) && e.from === 'master' && e.to === 'fault');
       return fault >= 0 && events.slice(fault + 1).some((e) => e.to === 'master');
     };
-    await waitFor(backToMasterLogged, 'the transition back to MASTER in the log', 3000);
+    await waitFor(backToMasterLogged, { what: 'the transition back to MASTER in the log', timeoutMs: 3000 });
     const all = stateEvents(a).map((e) => `${e.from}→${e.to}`);
     const firstFault = all.indexOf('master→fault', Math.max(0, eventsBefore - 1));
     const seq = firstFault < 0 ? all.slice(eventsBefore) : all.slice(firstFault);
@@ -113,7 +115,7 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
       const rejectedBefore = a.logs.filter((l) => String(l['msg'] ?? '').includes('configuration rejected')).length;
       replace();
       a.kill('SIGHUP');
-      await waitFor(() => a.logs.filter((l) => String(l['msg'] ?? '').includes('configuration rejected')).length > rejectedBefore, `the reload with ${what} rejected`, 5000, 20);
+      await waitFor(() => a.logs.filter((l) => String(l['msg'] ?? '').includes('configuration rejected')).length > rejectedBefore, { what: `the reload with ${what} rejected`, timeoutMs: 5000, stepMs: 20 });
       assert.ok(a.running, `still running after ${what}`);
       assert.equal(await generation(), 1, `${what}: the running config stays`);
       assert.equal(await state(a), 'MASTER', `${what}: still MASTER`);
@@ -121,7 +123,7 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
     rmSync(configPath, { recursive: true, force: true });
     writeFileSync(configPath, config(140));
     a.kill('SIGHUP');
-    await waitFor(async () => (await generation()) === 2, 'a good config applies after the bad ones', 5000, 20);
+    await waitFor(async () => (await generation()) === 2, { what: 'a good config applies after the bad ones', timeoutMs: 5000, stepMs: 20 });
     assert.equal((await a.status()).instances[0]!.priority, 140);
     assert.equal(await state(a), 'MASTER');
   });
@@ -156,15 +158,18 @@ test('https check against a server that answers the ClientHello with garbage: fa
     const options = https.options.parse({ tls_verify: false });
     const controller = new AbortController();
     const timer = setTimeout(() => controller.abort(new Error('timeout after 1000ms')), 1000);
-    const started = performance.now();
-    const result = await https.run({ service: 'web-443', address: '127.0.0.1', port }, options, controller.signal);
-    const elapsed = performance.now() - started;
+    // Settled by its abort at the 1 s timeout: the run must end well before a generous late mark.
+    let late: NodeJS.Timeout | undefined;
+    const result: Awaited<ReturnType<typeof https.run>> = await Promise.race([
+      https.run({ service: 'web-443', address: '127.0.0.1', port }, options, controller.signal),
+      new Promise<never>((_, reject) => { late = setTimeout(() => reject(new Error(`${what}: still running 10 s after its 1 s timeout`)), 11_000); }),
+    ]);
+    clearTimeout(late);
     clearTimeout(timer);
     for (const s of sockets) s.destroy();
     assert.equal(result.ok, false, `${what}: the check fails`);
     assert.ok(result.reason.length > 0 && result.reason.length < 100 && !result.reason.includes('\n'), `${what}: a short one-line reason (${JSON.stringify(result.reason)})`);
     if (what.includes('TLS') || what.includes('random') || what.includes('HTTP')) assert.match(result.reason, /TLS|timeout/, `${what}: the reason says it is TLS that failed`);
-    assert.ok(elapsed < 3000, `${what}: settled in ${elapsed.toFixed(0)} ms (timeout 1000 ms)`);
-    t.diagnostic(`${what}: "${result.reason}" after ${elapsed.toFixed(0)} ms`);
+    t.diagnostic(`${what}: "${result.reason}"`);
   }
 });

@@ -13,12 +13,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
-import { Lab, sh } from '../vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+import { Lab } from '../vrrp/lab.js';
+
 import { HOSTILE_INSTANCES, hostileAdverts, type HostilePacket } from '../../fixtures/corpus/hostile-vrrp.js';
 import { AgentProcess, sumOf, type Samples } from './agent-process.js';
 import { Injector } from './injector.js';
 import { gapStats, type GapStats } from './gaps.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const FLOOD_RATE = Number(process.env['FAILOVERD_FLOOD_RATE'] ?? 50_000);
 const FLOOD_SECONDS = Number(process.env['FAILOVERD_FLOOD_SECONDS'] ?? 10);
@@ -95,7 +97,7 @@ function captureAdverts(ns: string, mac: string, source: string, vrid: number): 
   const times: number[] = [];
   createInterface({ input: proc.stdout! }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
   const ready = new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
+    const timer = setTimeout(() => fail(new Error('tcpdump did not start within 20 s')), 20_000);
     proc.stderr!.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
   });
   return { times, ready, stop: () => { if (proc.exitCode === null) proc.kill('SIGTERM'); } };
@@ -115,7 +117,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const a = agent;
   await waitFor(async () => {
     try { return Object.values(await a.states()).every((s) => s === 'MASTER'); } catch { return false; }
-  }, 'all three instances MASTER', 15_000, 100);
+  }, { what: 'all three instances MASTER', timeoutMs: 60_000, stepMs: 100 });
   const since = (await a.status()).instances.map((i) => `${i.name}:${i.since}`);
 
   // ---- each hostile class, 20 copies -------------------------------------
@@ -130,7 +132,7 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
     const deliveredBefore = ipDelivered(dir.ns);
     const datagram = Injector.datagram(h);
     for (let i = 0; i < COPIES; i++) injector.send(datagram);
-    await waitFor(async () => dropped(await a.metrics(), instance, h.reason) - dropped(before, instance, h.reason) >= COPIES, `${COPIES} × ${h.reason} counted for "${h.name}"`, 5000, 25);
+    await waitFor(async () => dropped(await a.metrics(), instance, h.reason) - dropped(before, instance, h.reason) >= COPIES, { what: `${COPIES} × ${h.reason} counted for "${h.name}"`, timeoutMs: 5000, stepMs: 25 });
     const after = await a.metrics();
     assert.equal(dropped(after, instance, h.reason) - dropped(before, instance, h.reason), COPIES, `${h.name}: exactly ${COPIES} counted as ${h.reason}`);
     assert.equal(dropped(after, instance) - dropped(before, instance), COPIES, `${h.name}: no other reason moved on ${instance}`);
@@ -147,11 +149,20 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   for (const row of table) t.diagnostic(row);
 
   // ---- flood ---------------------------------------------------------------
+  // A real backup judges the rhythm: the unicast instance's peer (the observer's address)
+  // runs a lower-priority instance that takes over if the master's adverts stop for its
+  // master-down interval (3 × 100 ms + skew). It hears only the agent's unicast adverts:
+  // the flood is multicast or spoofed for other VRIDs, which it drops.
+  lab.nodes.set('peer', { name: 'peer', ns: lab.observerNs, ipv4: TARGETS.unicastPeer, mac: '02:00:5e:99:00:fa' });
+  const backup = lab.failoverd('peer', { name: 'uc-backup', vrid: uc.vrid, priority: 100, version: 3, advertIntervalMs: uc.intervalCs * 10, vips: ['10.6.2.197/32'], unicastPeers: [TARGETS.agent], garp: { count: 1 } });
+  await backup.waitForState('backup', 10_000);
   const capture = captureAdverts(lab.observerNs, dir.mac, TARGETS.agent, mc.vrid);
   t.after(() => capture.stop());
   await capture.ready;
-  await new Promise((r) => setTimeout(r, 5000));
-  const baselineEnd = Date.now();
+  // A baseline of 50 adverts, counted rather than timed (5 s at 100 ms).
+  await waitFor(() => capture.times.length >= 50, { what: 'a baseline of 50 master adverts', timeoutMs: 30_000, stepMs: 100 });
+  const baselineAdverts = capture.times.length;
+  const backupStatesBefore = backup.events.filter((e) => e.event === 'state').length;
   const before = await a.metrics();
   const deliveredBefore = ipDelivered(dir.ns);
   const socketDropsBefore = kernelSocketDrops(dir.ns);
@@ -162,24 +173,24 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
     netns: `/run/netns/${atk.ns}`, interfaceName: 'eth0', ifindex: ifindex(atk.ns, 'eth0'), packets: floodPackets, rate: FLOOD_RATE, seconds: FLOOD_SECONDS,
   })], { stdio: ['ignore', 'pipe', 'inherit'] });
   const floodDone = new Promise((r) => flooder.once('close', r));
-  const floodStart = Date.now();
+  const floodFrom = capture.times.length;
   let out = '';
   flooder.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
-  // The status API answers during the flood (the loop is not starved).
+  // The status API answers during the flood (the loop is not starved), and no state changes.
   let apiCalls = 0;
-  let apiWorstMs = 0;
-  while (flooder.exitCode === null) {
-    const t0 = Date.now();
+  await waitFor(async () => {
     const s = await a.states();
-    apiWorstMs = Math.max(apiWorstMs, Date.now() - t0);
     apiCalls++;
     assert.deepEqual(s, { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' }, 'no state change during the flood');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+    return flooder.exitCode !== null;
+  }, { what: 'the flood to end', timeoutMs: FLOOD_SECONDS * 1000 + 60_000, stepMs: 200 });
   await floodDone;
-  const floodEnd = Date.now();
+  const floodTo = capture.times.length;
   const flood = JSON.parse(out) as { sent: number; errors: number; errorCodes: Record<string, number>; seconds: number; achievedRate: number; sentBySlot: number[] };
-  await new Promise((r) => setTimeout(r, 500));
+  // The last copies still in the sockets' queues are read and counted: wait until the
+  // accounting below balances (if it never does, its assertion says by how much).
+  await waitFor(async () => allDropped(await a.metrics()) - allDropped(before) + kernelSocketDrops(dir.ns) - socketDropsBefore >= 3 * (flood.sent - (transitDrops(dir.ns) - transitBefore)),
+    { what: 'the last flood packets counted', timeoutMs: 10_000, stepMs: 100 }).catch(() => undefined);
   const cpuMs = a.resources().cpuMs - cpuBefore;
   const afterFlood = await a.metrics();
   const delivered = ipDelivered(dir.ns) - deliveredBefore;
@@ -188,15 +199,15 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const counted = allDropped(afterFlood) - allDropped(before);
   capture.stop();
 
-  const gaps = (from: number, to: number): GapStats => gapStats(capture.times.filter((x) => x >= from && x <= to));
-  const idle = gaps(baselineEnd - 5000, baselineEnd);
-  const during = gaps(floodStart, floodEnd);
+  // The advert rhythm as a figure, from tcpdump's timestamps: reported, not asserted (the backup above is the judge).
+  const idle: GapStats = gapStats(capture.times.slice(0, baselineAdverts));
+  const during: GapStats = gapStats(capture.times.slice(floodFrom, floodTo));
   const byInstance = Object.fromEntries(Object.values(HOSTILE_INSTANCES).map((i) => [i.name, Object.fromEntries(
     [...new Set(hostile.map((h) => h.reason).concat(['not_a_peer', 'wrong_vrid', 'wrong_version']))].map((r) => [r, dropped(afterFlood, i.name, r) - dropped(before, i.name, r)]).filter(([, n]) => n !== 0))]));
   t.diagnostic(`flood: target ${FLOOD_RATE}/s for ${FLOOD_SECONDS} s; sent ${flood.sent} in ${flood.seconds.toFixed(2)} s = ${flood.achievedRate}/s (send errors ${flood.errors} ${JSON.stringify(flood.errorCodes)})`);
-  t.diagnostic(`delivered to the agent's namespace ${delivered}; verdicts counted by the agent ${counted} (= 3 instances × ${counted / 3}); kernel raw-socket drops ${socketDrops}; lost in transit (softnet backlog, veth) ${transit}; agent CPU ${cpuMs} ms over ${((floodEnd - floodStart) / 1000).toFixed(1)} s`);
+  t.diagnostic(`delivered to the agent's namespace ${delivered}; verdicts counted by the agent ${counted} (= 3 instances × ${counted / 3}); kernel raw-socket drops ${socketDrops}; lost in transit (softnet backlog, veth) ${transit}; agent CPU ${cpuMs} ms over the flood`);
   t.diagnostic(`counted by instance and reason: ${JSON.stringify(byInstance)}`);
-  t.diagnostic(`master adverts (100 ms) idle: ${JSON.stringify(idle)}; during flood: ${JSON.stringify(during)}; status API ${apiCalls} calls, worst ${apiWorstMs} ms`);
+  t.diagnostic(`master adverts (100 ms) idle: ${JSON.stringify(idle)}; during flood: ${JSON.stringify(during)}; status API ${apiCalls} calls`);
 
   assert.ok(flood.sent > 0);
   // Nothing lost silently: each datagram sent reached the 3 instances' sockets; each copy was counted
@@ -208,7 +219,8 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   assert.equal(sumOf(afterFlood, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'), 0, 'no hostile advert accepted');
   assert.deepEqual(await a.states(), { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' });
   assert.deepEqual((await a.status()).instances.map((i) => `${i.name}:${i.since}`), since, 'no transition during or after the flood');
-  // The rhythm: no gap long enough for a backup's master-down timer (3 intervals) to fire.
-  assert.ok(during.count >= (FLOOD_SECONDS * 1000) / 100 * 0.9, `adverts kept flowing during the flood (${during.count})`);
-  assert.ok(during.maxMs < 300, `largest gap during the flood ${during.maxMs} ms stays under 3 × 100 ms`);
+  // The rhythm: no gap long enough for the backup's master-down timer to fire.
+  assert.ok(during.count > 0, 'the master advertised during the flood');
+  assert.equal(backup.state, 'backup', 'the real backup never saw the master go quiet');
+  assert.equal(backup.events.filter((e) => e.event === 'state').length, backupStatesBefore, 'the backup had no transition during or after the flood');
 });

@@ -9,8 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Lab, VipMonitor } from '../vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+
 import { AgentProcess } from './agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const INJECT = fileURLToPath(new URL('../../fixtures/faults/inject.js', import.meta.url));
 const VIP = '10.6.2.195';
@@ -69,7 +70,7 @@ test('an escaped exception or rejection in the master: priority 0 sent, VIP remo
       const master = start('a', 150, faultFile);
       await master.waitForState('web', 'MASTER', 15_000, 100);
       await backup.waitForState('web', 'BACKUP', 5000, 50);
-      await waitFor(() => lab.addresses('a').includes(VIP) && !lab.addresses('b').includes(VIP), 'the VIP on a alone', 5000);
+      await waitFor(() => lab.addresses('a').includes(VIP) && !lab.addresses('b').includes(VIP), { what: 'the VIP on a alone', timeoutMs: 5000 });
       const advertsBefore = observer.adverts(62).length;
       const faultAt = Date.now();
 
@@ -79,9 +80,9 @@ test('an escaped exception or rejection in the master: priority 0 sent, VIP remo
       assert.equal(code, 70, 'exit status 70 (EX_SOFTWARE), for systemd to restart it');
       assert.deepEqual(lab.addresses('a').filter((x) => x === VIP), [], 'the dead master no longer holds the VIP');
       const resigned = (): boolean => observer.adverts(62).slice(advertsBefore).some((e) => e.source === '192.0.2.21' && e.priority === 0);
-      await waitFor(resigned, 'the priority-0 advert seen on the wire', 3000);
+      await waitFor(resigned, { what: 'the priority-0 advert seen on the wire', timeoutMs: 3000 });
       await backup.waitForState('web', 'MASTER', 5000, 50);
-      await waitFor(() => lab.addresses('b').includes(VIP), 'the VIP on b', 3000);
+      await waitFor(() => lab.addresses('b').includes(VIP), { what: 'the VIP on b', timeoutMs: 3000 });
       assert.deepEqual(lab.addresses('a').filter((x) => x === VIP), [], 'and still not on a');
 
       const fatal = master.logs.find((l) => l['level'] === 60);
@@ -91,7 +92,7 @@ test('an escaped exception or rejection in the master: priority 0 sent, VIP remo
       const doubleHoldMs = vips.longestDoubleHoldMs(VIP, faultAt, Date.now());
       t.diagnostic(`${kind}: fault → exit ${exitedAt - faultAt} ms; VIP held by both a and b for ${doubleHoldMs} ms`);
       await stopAll();
-      await waitFor(() => !lab.addresses('b').includes(VIP), 'b gave the VIP up on stop', 5000);
+      await waitFor(() => !lab.addresses('b').includes(VIP), { what: 'b gave the VIP up on stop', timeoutMs: 5000 });
     });
   }
 });

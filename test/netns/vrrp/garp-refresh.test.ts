@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canRunNetns, Lab } from './lab.js';
 import { AgentProcess } from '../robustness/agent-process.js';
-import { waitFor } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const skip = canRunNetns();
 const REFRESHED = '10.6.2.195';
@@ -49,7 +49,7 @@ test('garp.refresh: a master repeats its GARP burst while master; the default (0
     const garps = (vip: string) => observer.announcements().filter((e) => e.srcMac === dir.mac && e.address === vip);
     // The becoming-master burst, then BURSTS refreshes; the deadline is generous (the
     // machine is shared), the outcome is what counts.
-    await waitFor(() => garps(REFRESHED).length >= COUNT * (1 + BURSTS), `${BURSTS} refresh bursts for ${REFRESHED}`, 60_000, 100);
+    await waitFor(() => garps(REFRESHED).length >= COUNT * (1 + BURSTS), { what: `${BURSTS} refresh bursts for ${REFRESHED}`, timeoutMs: 60_000, stepMs: 100 });
 
     const refreshed = garps(REFRESHED);
     const quiet = garps(QUIET);

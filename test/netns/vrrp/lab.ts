@@ -8,14 +8,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { RtNetlink, type RtnlWatcher } from '../../../src/net/rtnetlink.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const here = resolve(new URL('.', import.meta.url).pathname);
-
-export function sh(cmd: string[], check = true): string {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
-  if (check && r.status !== 0) throw new Error(`${cmd.join(' ')} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
 
 export interface WireEvent {
   t: number;
@@ -126,11 +122,10 @@ export class RouterProcess {
   }
 
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-    const end = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; events: ${JSON.stringify(this.events.slice(-5))} stderr: ${this.stderr.slice(-500)} ${this.keepalivedLog && existsSync(this.keepalivedLog) ? readFileSync(this.keepalivedLog, 'utf8').slice(-800) : ''}`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await waitFor(predicate, {
+      what, timeoutMs, stepMs: 10,
+      detail: () => `events: ${JSON.stringify(this.events.slice(-5))} stderr: ${this.stderr.slice(-500)} ${this.keepalivedLog && existsSync(this.keepalivedLog) ? readFileSync(this.keepalivedLog, 'utf8').slice(-800) : ''}`,
+    });
   }
 
   async waitForState(state: string, timeoutMs: number): Promise<void> {
@@ -288,7 +283,7 @@ export class Lab {
       const isKeepalived = pid > 1 && existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keepalived');
       if (isKeepalived) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
     }
-    for (const ns of [...[...this.nodes.values()].map((n) => n.ns), this.observerNs, this.bridgeNs]) sh(['ip', 'netns', 'del', ns], false);
+    for (const ns of [...[...this.nodes.values()].map((n) => n.ns), this.observerNs, this.bridgeNs]) sh(['ip', 'netns', 'del', ns], { check: false });
     rmSync(this.work, { recursive: true, force: true });
   }
 }

@@ -11,12 +11,13 @@ import { AF_INET, IPPROTO_IP, IP_MULTICAST_TTL, SOCK_RAW, SOL_SOCKET, SO_BINDTOD
 import { sockaddrIn } from '../../../src/net/sockaddr.js';
 import type { ReceivedPacket } from '../../../src/vrrp/accept.js';
 import type { AdvertChannel } from '../../../src/vrrp/ports.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const skip = canRunNetns();
 
+/** Waits (bounded; the assertions that follow say what is missing) for `count` packets. */
 async function next(received: ReceivedPacket[], count: number): Promise<void> {
-  const end = Date.now() + 2000;
-  while (received.length < count && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+  await waitFor(() => received.length >= count, { what: `${count} packets`, timeoutMs: 10_000, stepMs: 5 }).catch(() => undefined);
 }
 
 test('IPv4 and IPv6 channels: TTL 255, addresses and ancillary data on a real kernel; no echo of our own packets', { skip, timeout: 30_000 }, async () => {

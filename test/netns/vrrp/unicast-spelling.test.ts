@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canRunNetns, Lab, sh } from './lab.js';
+import { canRunNetns, Lab } from './lab.js';
+import { sh } from '../../helpers/shell.js';
 import { AgentProcess, sumOf } from '../robustness/agent-process.js';
 import { ipToBytes } from '../../../src/net/sockaddr.js';
 

@@ -9,9 +9,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Lab, sh } from './lab.js';
-import { waitFor } from '../../helpers/netns.js';
+import { Lab } from './lab.js';
+import { sh } from '../../helpers/shell.js';
+
 import { AgentProcess } from '../robustness/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-vip-interface-'));
 const lab = new Lab('vi');
@@ -65,12 +67,12 @@ logging: { format: json }
   agent = AgentProcess.start(ns, configPath, socket);
   const a = agent;
   await a.waitForState('web', 'MASTER', 15_000);
-  await waitFor(() => addressesOn(ns, 'eth1').includes('10.9.0.1/24'), 'the inside VIP on eth1', 3000);
+  await waitFor(() => addressesOn(ns, 'eth1').includes('10.9.0.1/24'), { what: 'the inside VIP on eth1', timeoutMs: 3000 });
   assert.ok(addressesOn(ns, 'eth0').includes('10.6.2.195/32'), 'the outside VIP on eth0');
   assert.ok(!addressesOn(ns, 'eth0').includes('10.9.0.1/24'), 'the inside VIP not on eth0');
   assert.ok(!addressesOn(ns, 'eth1').includes('10.6.2.195/32'), 'the outside VIP not on eth1');
   assert.ok(!a.logged('not supported'), 'no warning about per-VIP interfaces');
-  await waitFor(() => arp.filter((e) => e.address === '10.9.0.1').length >= 2, 'two gratuitous ARPs for the inside VIP on eth1', 3000);
+  await waitFor(() => arp.filter((e) => e.address === '10.9.0.1').length >= 2, { what: 'two gratuitous ARPs for the inside VIP on eth1', timeoutMs: 3000 });
   assert.ok(arp.filter((e) => e.address === '10.9.0.1').every((e) => e.mac === insideMac), `announced from eth1's MAC: ${JSON.stringify(arp)}`);
   assert.ok(!arp.some((e) => e.address === '10.6.2.195'), 'the outside VIP is not announced on eth1');
 

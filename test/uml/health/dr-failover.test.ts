@@ -1,7 +1,8 @@
 // Health checks driving a real IPVS table (UML kernel): a DR service with two real
 // servers, each in its own namespace behind a bridge in the director namespace.
-// Stop one server: it leaves the table (or drops to weight 0 with inhibit) within
-// interval × fall + timeout (+ margin); start it: it returns after rise successes.
+// Stop one server: it leaves the table (or drops to weight 0 with inhibit) after
+// fall failures in a row; start it: it returns after rise successes. The test waits
+// on the table with a generous deadline and asserts outcomes, never how long it took.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -9,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../../src/health/types.js';
 import { LineProcess } from '../../netns/checks/lab.js';
+import { run } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const tag = `h${process.pid}`;
@@ -20,15 +23,6 @@ const INTERVAL = 500;
 const TIMEOUT = 300;
 const RISE = 2;
 const FALL = 2;
-const BOUND = INTERVAL * FALL + TIMEOUT;
-// UML is a slow, single-CPU kernel; the margin covers applying over netlink and the ipvsadm polling.
-const MARGIN = 400;
-
-function sh(...cmd: string[]): string {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr || r.error?.message}`);
-  return r.stdout;
-}
 
 const servers: Array<ChildProcess | undefined> = [undefined, undefined];
 
@@ -51,20 +45,16 @@ function stopServer(i: number): Promise<void> {
 
 /** Real servers in the IPVS table of the director namespace: "10.6.2.191:80" → weight. */
 function ipvsTable(): Map<string, number> {
-  const out = sh('ip', 'netns', 'exec', lvs, 'ipvsadm', '-Ln');
+  const out = run('ip', ['netns', 'exec', lvs, 'ipvsadm', '-Ln']);
   const table = new Map<string, number>();
   for (const m of out.matchAll(/->\s+(\d+\.\d+\.\d+\.\d+:\d+)\s+Route\s+(\d+)/g)) table.set(m[1]!, Number(m[2]));
   return table;
 }
 
-async function waitFor(what: string, cond: (t: Map<string, number>) => boolean, limitMs: number): Promise<number> {
-  const start = performance.now();
-  for (;;) {
-    const t = ipvsTable();
-    if (cond(t)) return performance.now() - start;
-    if (performance.now() - start > limitMs) throw new Error(`${what}: not within ${limitMs}ms; table: ${JSON.stringify([...t])}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+/** Waits (generous deadline) until the director's IPVS table satisfies `cond`. */
+async function tableReaches(what: string, cond: (t: Map<string, number>) => boolean): Promise<void> {
+  let last = new Map<string, number>();
+  await waitFor(() => cond(last = ipvsTable()), { what, timeoutMs: 30_000, detail: () => `table: ${JSON.stringify([...last])}` });
 }
 
 function service(onFailure: 'remove' | 'inhibit'): HealthServiceConfig {
@@ -93,22 +83,22 @@ async function stopDirector(d: LineProcess): Promise<void> {
 }
 
 before(async () => {
-  sh('ip', 'netns', 'add', lvs);
-  sh('ip', '-n', lvs, 'link', 'add', 'br0', 'type', 'bridge');
-  sh('ip', '-n', lvs, 'addr', 'add', '10.6.2.10/24', 'dev', 'br0');
-  sh('ip', '-n', lvs, 'link', 'set', 'br0', 'up');
-  sh('ip', '-n', lvs, 'link', 'set', 'lo', 'up');
+  run('ip', ['netns', 'add', lvs]);
+  run('ip', ['-n', lvs, 'link', 'add', 'br0', 'type', 'bridge']);
+  run('ip', ['-n', lvs, 'addr', 'add', '10.6.2.10/24', 'dev', 'br0']);
+  run('ip', ['-n', lvs, 'link', 'set', 'br0', 'up']);
+  run('ip', ['-n', lvs, 'link', 'set', 'lo', 'up']);
   for (let i = 0; i < 2; i++) {
     const ns = rsNs[i]!;
-    sh('ip', 'netns', 'add', ns);
-    sh('ip', '-n', lvs, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns);
-    sh('ip', '-n', lvs, 'link', 'set', `v${i}`, 'master', 'br0', 'up');
-    sh('ip', '-n', ns, 'addr', 'add', `${rsAddr[i]}/24`, 'dev', 'eth0');
-    sh('ip', '-n', ns, 'link', 'set', 'eth0', 'up');
-    sh('ip', '-n', ns, 'link', 'set', 'lo', 'up');
+    run('ip', ['netns', 'add', ns]);
+    run('ip', ['-n', lvs, 'link', 'add', `v${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    run('ip', ['-n', lvs, 'link', 'set', `v${i}`, 'master', 'br0', 'up']);
+    run('ip', ['-n', ns, 'addr', 'add', `${rsAddr[i]}/24`, 'dev', 'eth0']);
+    run('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    run('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     // DR real server: the VIP on lo, never answering ARP for it.
-    sh('ip', '-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo');
-    sh('ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2');
+    run('ip', ['-n', ns, 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
+    run('ip', ['netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv4.conf.all.arp_ignore=1', 'net.ipv4.conf.all.arp_announce=2']);
     await startServer(i);
   }
 });
@@ -120,33 +110,29 @@ after(async () => {
 });
 
 for (const onFailure of ['remove', 'inhibit'] as const) {
-  test(`DR service, on_failure ${onFailure}: a stopped real server ${onFailure === 'remove' ? 'leaves the table' : 'drops to weight 0'} within interval × fall + timeout, and returns after rise`, async () => {
+  test(`DR service, on_failure ${onFailure}: a stopped real server ${onFailure === 'remove' ? 'leaves the table' : 'drops to weight 0'} after fall failures, and returns after rise successes`, async () => {
     if (!servers[0]) await startServer(0);
     const director = startDirector(onFailure);
     try {
       const ready = JSON.parse(await director.next((l) => l.includes('"ready"'))) as { sink: string };
       console.log(`# pools applied through: ${ready.sink}`);
       // Both proven up (alpha start): rise successes at the interval.
-      await waitFor('both real servers up', (t) => t.get('10.6.2.191:80') === 1 && t.get('10.6.2.192:80') === 1, RISE * INTERVAL + INTERVAL + 2000);
+      await tableReaches('both real servers up', (t) => t.get('10.6.2.191:80') === 1 && t.get('10.6.2.192:80') === 1);
 
       await stopServer(0);
       // No new connections from the moment its weight is 0 (the reconciler drains a
       // removed server at weight 0 before deleting it); with remove it must then go.
-      const gone = await waitFor('10.6.2.191 out of rotation',
-        (t) => (t.get('10.6.2.191:80') ?? 0) === 0 && t.get('10.6.2.192:80') === 1,
-        BOUND + MARGIN);
-      if (onFailure === 'remove') await waitFor('10.6.2.191 deleted', (t) => !t.has('10.6.2.191:80'), 2000);
+      await tableReaches('10.6.2.191 out of rotation', (t) => (t.get('10.6.2.191:80') ?? 0) === 0 && t.get('10.6.2.192:80') === 1);
+      if (onFailure === 'remove') await tableReaches('10.6.2.191 deleted', (t) => !t.has('10.6.2.191:80'));
       else assert.equal(ipvsTable().get('10.6.2.191:80'), 0, 'inhibit keeps it at weight 0');
       const down = JSON.parse(await director.next((l) => l.includes('"realserver.down"'))) as { event: { object: string; reason: string } };
       assert.equal(down.event.object, 'service/web-80/10.6.2.191:80');
       assert.match(down.event.reason, /^http: .*ECONNREFUSED.* \(2 failures in a row\)$/);
-      console.log(`# ${onFailure}: out of the IPVS table ${gone.toFixed(0)} ms after the server stopped (bound ${BOUND} ms + margin ${MARGIN} ms)`);
 
       await startServer(0);
-      const back = await waitFor('10.6.2.191 back', (t) => t.get('10.6.2.191:80') === 1, RISE * INTERVAL + INTERVAL + MARGIN);
+      await tableReaches('10.6.2.191 back', (t) => t.get('10.6.2.191:80') === 1);
       const up = JSON.parse(await director.next((l) => l.includes('"realserver.up"') && l.includes('10.6.2.191'))) as { event: { reason: string } };
       assert.match(up.event.reason, /\(2 successes in a row\)$/);
-      console.log(`# ${onFailure}: back in the table ${back.toFixed(0)} ms after the server started (rise ${RISE} × interval ${INTERVAL} ms)`);
     } finally {
       await stopDirector(director);
     }

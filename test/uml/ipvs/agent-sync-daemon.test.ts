@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { directorAndClient, waitFor } from '../../helpers/netns.js';
+import { directorAndClient } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 import { parseIpvsadmDaemons, parseIpvsadmTimeouts } from '../../helpers/ipvsadm.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -58,7 +59,7 @@ test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the age
   const exited = new Promise((r) => agent!.on('exit', r));
 
   // Alone on the segment: MASTER, so the master daemon.
-  await waitFor(() => daemons().some((d) => d.state === 'master'), 'the master sync daemon in ipvsadm', 90_000, 500)
+  await waitFor(() => daemons().some((d) => d.state === 'master'), { what: 'the master sync daemon in ipvsadm', timeoutMs: 90_000, stepMs: 500 })
     .catch((err: Error) => {
       const status = spawnSync(process.execPath, [cli, 'status', '--socket', join(work, 'api.sock')], { encoding: 'utf8' });
       throw new Error(`${err.message}\nipvsadm --daemon: ${dir.exec('ipvsadm', ['-L', '--daemon'])}\nstatus: ${status.stdout}${status.stderr}\nlogs: ${logs.slice(-20).join('\n')}`);
@@ -71,14 +72,14 @@ test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the age
 
   writeFileSync(configPath, config(', group: 224.0.0.98, port: 8901, ttl: 7', 'tcp: 1h, udp: 30s'));
   agent.kill('SIGHUP');
-  await waitFor(() => daemons()[0]?.ttl === 7, 'the reloaded daemon in ipvsadm', 60_000, 500);
+  await waitFor(() => daemons()[0]?.ttl === 7, { what: 'the reloaded daemon in ipvsadm', timeoutMs: 60_000, stepMs: 500 });
   const second = daemons();
   assert.deepEqual(second.map((d) => [d.state, d.group, d.port, d.ttl]), [['master', '224.0.0.98', 8901, 7]]);
   // maxlen left out: the kernel's default from eth0's MTU (1500 − IP and UDP headers).
   assert.equal(second[0]!.maxLength, 1472);
 
   // tcpfin, left out, keeps what the kernel had.
-  await waitFor(() => parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])).tcp === 3600, 'the reloaded timeouts in ipvsadm', 30_000, 500);
+  await waitFor(() => parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])).tcp === 3600, { what: 'the reloaded timeouts in ipvsadm', timeoutMs: 30_000, stepMs: 500 });
   assert.deepEqual(parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])), { tcp: 3600, tcpFin: 121, udp: 30 });
 
   agent.kill('SIGTERM');

@@ -10,6 +10,7 @@ import { Reconciler } from '../../../src/ipvs/reconciler.js';
 import type { DesiredService, DestinationSpec } from '../../../src/ipvs/types.js';
 import { createDrTopology, DR_VIP, realServerAddress } from '../../helpers/dr-topology.js';
 import { service } from '../../unit/ipvs/builders.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const PORT = 7000;
 const key = { kind: 'address' as const, family: 'inet' as const, protocol: 'tcp' as const, address: DR_VIP, port: PORT };
@@ -84,8 +85,7 @@ test('a real server removed by a reload keeps its established connection while i
     fresh.close();
 
     // The connection is still open, so the drain ends at its timeout.
-    const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && (await client.listDestinations(key)).length > 1) await new Promise((r) => setTimeout(r, 100));
+    await waitFor(async () => (await client!.listDestinations(key)).length <= 1, { what: 'the drained destination deleted', timeoutMs: 30_000, stepMs: 100 }).catch(() => undefined);
     assert.deepEqual((await client.listDestinations(key)).map((d) => d.address), [realServerAddress(other)]);
     assert.match(reconciler.opsLog().at(-1)?.reason ?? '', /drain timeout: 1 connections left/);
     conn.close();

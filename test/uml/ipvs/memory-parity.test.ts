@@ -9,7 +9,8 @@ import { errorCode, type IpvsTable, type TableMutation } from '../../../src/ipvs
 import { parseIpvsadmList } from '../../helpers/ipvsadm.js';
 import { serviceKeyId, type ServiceKey } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from '../../unit/ipvs/builders.js';
-import { addRoutableDummy, createNetns } from './netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { addRoutableDummy } from './netns.js';
 
 const VIP = tcpKey('10.6.2.195', 80);
 const MISSING = tcpKey('10.6.2.199', 80);
@@ -54,7 +55,7 @@ async function outcomes(table: IpvsTable): Promise<string[]> {
 }
 
 test('the memory table gives the kernel\'s answers to the same script', async () => {
-  const ns = createNetns('parity');
+  const ns = Netns.create('fo-parity');
   const client = await IpvsClient.open({ netns: ns.path }).catch((e) => { ns.delete(); throw e; });
   try {
     addRoutableDummy(ns);
@@ -95,7 +96,7 @@ const BATCH: TableMutation[] = [
 ];
 
 test('a batch of mutations: the memory table gives the kernel\'s answer for each, and the same table', async () => {
-  const ns = createNetns('parity-batch');
+  const ns = Netns.create('fo-parity-batch');
   const client = await IpvsClient.open({ netns: ns.path }).catch((e) => { ns.delete(); throw e; });
   try {
     addRoutableDummy(ns);

@@ -8,10 +8,12 @@ import { normalizeDestination, normalizeService } from '../../../src/ipvs/normal
 import { KNOWN_SCHEDULERS } from '../../../src/ipvs/constants.js';
 import { serviceKeyId, destinationId, type ActualService, type DesiredService, type DestinationSpec, type ServiceSpec } from '../../../src/ipvs/types.js';
 import { parseIpvsadmDaemons, parseIpvsadmHeader, parseIpvsadmList, parseIpvsadmTimeouts, toIpvsadmRules, type IpvsadmService } from '../../helpers/ipvsadm.js';
-import { addRoutableDummy, createNetns, type Netns } from './netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { addRoutableDummy } from './netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 async function withTable(tag: string, fn: (ns: Netns, client: IpvsClient) => Promise<void>): Promise<void> {
-  const ns = createNetns(tag);
+  const ns = Netns.create(`fo-${tag}`);
   let client: IpvsClient | undefined;
   try {
     addRoutableDummy(ns);
@@ -169,11 +171,8 @@ test('per-service and per-destination statistics match ipvsadm --stats and --rat
     ns.exec('bash', ['-c', 'for i in 1 2 3 4 5 6; do echo "packet $i" > /dev/udp/10.6.5.1/9000; done']);
     // The kernel folds per-CPU counters into the exported ones every 2 s (estimator).
     let service: ActualService | undefined;
-    for (const deadline = Date.now() + 8000; Date.now() < deadline;) {
-      service = (await client.listServices())[0];
-      if ((service?.stats?.packetsIn ?? 0) >= 6) break;
-      await new Promise((r) => setTimeout(r, 250));
-    }
+    await waitFor(async () => ((service = (await client.listServices())[0])?.stats?.packetsIn ?? 0) >= 6,
+      { what: 'the estimator to count the packets', timeoutMs: 30_000, stepMs: 250 }).catch(() => undefined);
     assert.ok(service?.stats && service.stats.packetsIn >= 6, `service counted the packets: ${JSON.stringify(service?.stats)}`);
     const stats = parseIpvsadmList(ns.ipvsadm('-Ln', '--stats', '--exact'))[0]!;
     assert.deepEqual(stats.rest, [service.stats.connections, service.stats.packetsIn, service.stats.packetsOut, service.stats.bytesIn, service.stats.bytesOut].map(String));
@@ -191,7 +190,7 @@ test('per-service and per-destination statistics match ipvsadm --stats and --rat
 
 test('tables written by ipvsadm -R read back exactly in failoverd dump', async () => {
   await withTable('rb-restore', async (ns, client) => {
-    ns.exec('ipvsadm', ['-R'], toIpvsadmRules(SHAPES));
+    ns.exec('ipvsadm', ['-R'], { input: toIpvsadmRules(SHAPES) });
     const dumped = specsOf(await client.listServices());
     // ipvsadm forces a DR/tunnel destination's port to the service's port.
     const expected = sortedDesired(SHAPES.map((d) => ({

@@ -11,7 +11,8 @@ import { Reconciler } from '../../../src/ipvs/reconciler.js';
 import type { DesiredService } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from '../../unit/ipvs/builders.js';
 import { parseIpvsadmList } from '../../helpers/ipvsadm.js';
-import { addRoutableDummy, createNetns } from './netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { addRoutableDummy } from './netns.js';
 
 const VIP = tcpKey('10.6.2.195', 80);
 const DECLARED: DesiredService[] = [
@@ -19,14 +20,14 @@ const DECLARED: DesiredService[] = [
   { service: service({ kind: 'fwmark', family: 'inet', fwmark: 9 }, 'rr'), destinations: [dest('10.6.2.193', 0)] },
 ];
 
-interface ReconcilerLab { ns: ReturnType<typeof createNetns>; client: IpvsClient; reconciler: Reconciler; seen: AgentEvent[] }
+interface ReconcilerLab { ns: Netns; client: IpvsClient; reconciler: Reconciler; seen: AgentEvent[] }
 
 /**
  * A fresh namespace with a routable dummy (and whatever `prepare` puts in its table first),
  * a started reconciler without periodic audits, and the ipvs.* events it publishes.
  */
-async function withReconciler(name: string, prepare: (ns: ReturnType<typeof createNetns>) => void, fn: (lab: ReconcilerLab) => Promise<void>): Promise<void> {
-  const ns = createNetns(name);
+async function withReconciler(name: string, prepare: (ns: Netns) => void, fn: (lab: ReconcilerLab) => Promise<void>): Promise<void> {
+  const ns = Netns.create(`fo-${name}`);
   let client: IpvsClient | undefined;
   let reconciler: Reconciler | undefined;
   try {
@@ -49,14 +50,14 @@ async function withReconciler(name: string, prepare: (ns: ReturnType<typeof crea
 test('from a messy kernel table to exactly the declared one', async () => {
   let foreignBefore: ReturnType<typeof parseIpvsadmList>[number] | undefined;
   await withReconciler('messy', (ns) => {
-    ns.exec('ipvsadm', ['-R'], [
+    ns.exec('ipvsadm', ['-R'], { input: [
       '-A -t 10.9.9.9:443 -s rr',          // foreign
       '-a -t 10.9.9.9:443 -r 10.9.9.10:443 -g -w 3',
       '-A -t 10.6.2.195:80 -s rr',          // declared, wrong scheduler
       '-a -t 10.6.2.195:80 -r 10.6.2.191:80 -g -w 7', // wrong weight
       '-a -t 10.6.2.195:80 -r 10.6.2.199:80 -g -w 1', // extra (missing: .192)
       '',
-    ].join('\n'));
+    ].join('\n') });
     foreignBefore = parseIpvsadmList(ns.ipvsadm('-Ln')).find((s) => s.id === '10.9.9.9:443');
   }, async ({ ns, reconciler, seen }) => {
     const report = await reconciler.setDesired(DECLARED);

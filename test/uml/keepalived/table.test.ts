@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Netns, waitFor } from '../../helpers/netns.js';
+import { Netns } from '../../helpers/netns.js';
+import { waitFor } from '../../helpers/wait.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../../test/fixtures/keepalived/table/', import.meta.url));
@@ -35,12 +36,13 @@ function savedTable(ns: Netns): string[] {
 
 async function stableTable(ns: Netns, rules: number, what: string): Promise<string[]> {
   let last: string[] = [];
-  let sameSince = Date.now();
+  // Settled: the same table on ten reads in a row (one every 250 ms), counted rather than timed.
+  let sameReads = 0;
   await waitFor(() => {
     const now = savedTable(ns);
-    if (now.join('\n') !== last.join('\n')) { last = now; sameSince = Date.now(); }
-    return now.length >= rules && Date.now() - sameSince > 2500;
-  }, `${what}: ${rules} rules, unchanged for 2.5 s`, 150_000, 250)
+    if (now.join('\n') !== last.join('\n')) { last = now; sameReads = 0; } else sameReads++;
+    return now.length >= rules && sameReads >= 10;
+  }, { what: `${what}: ${rules} rules, the same on ten reads in a row`, timeoutMs: 150_000, stepMs: 250 })
     .catch((err: Error) => { throw new Error(`${err.message}; the table: ${last.join(' | ')}`); });
   return last;
 }
@@ -89,6 +91,6 @@ test('keepalived and failoverd build the same IPVS table from lvs.conf and its i
 
   const failoverdMs = Date.now() - failoverdFrom;
   process.stdout.write(`# ${fromKeepalived.length} rules from keepalived in ${keepalivedMs} ms, `
-    + `${fromFailoverd.length} from failoverd in ${failoverdMs} ms (each including 2.5 s unchanged)\n`);
+    + `${fromFailoverd.length} from failoverd in ${failoverdMs} ms (each including ten unchanged reads)\n`);
   assert.deepEqual(fromFailoverd, fromKeepalived);
 });

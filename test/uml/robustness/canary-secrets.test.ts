@@ -14,8 +14,9 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Netns, waitFor } from '../../helpers/netns.js';
+import { Netns } from '../../helpers/netns.js';
 import { AgentProcess, CLI } from '../../netns/robustness/agent-process.js';
+import { waitFor } from '../../helpers/wait.js';
 
 assert.equal(process.env['FAILOVERD_IN_UML'], '1', 'this test needs IPVS: run it in the uml tier (node dist/test/runner/tiers.js uml)');
 
@@ -126,16 +127,16 @@ test('a canary in every secret-bearing key and in the environment reaches no out
     throw new Error(`${err.message}; ${hook.bodies.length} bodies; alerts ${alerts}; log ${problems()}`);
   };
   await agent.waitForState('web', 'MASTER', 120_000, 250).catch((err: Error) => { throw new Error(`${err.message}; ${problems()}`); });
-  await waitFor(() => existsSync(execOut), 'the exec check to have run', 60_000, 100);
-  await waitFor(() => hook.bodies.some((b) => b.includes('"to":"master"')), 'the MASTER event at the receiver', 30_000, 100)
+  await waitFor(() => existsSync(execOut), { what: 'the exec check to have run', timeoutMs: 60_000, stepMs: 100 });
+  await waitFor(() => hook.bodies.some((b) => b.includes('"to":"master"')), { what: 'the MASTER event at the receiver', timeoutMs: 30_000, stepMs: 100 })
     .catch(explain);
 
   // A reload whose errors would quote the canaries: rejected, and reported everywhere.
   writeFileSync(configPath, config(notify, execOut, socket, true), { mode: 0o600 });
   agent.kill('SIGHUP');
-  await waitFor(() => hook.bodies.some((b) => b.includes('config.rejected')), 'config.rejected at the receiver', 30_000, 100)
+  await waitFor(() => hook.bodies.some((b) => b.includes('config.rejected')), { what: 'config.rejected at the receiver', timeoutMs: 30_000, stepMs: 100 })
     .catch(explain);
-  await waitFor(() => existsSync(notifyOut) && readFileSync(notifyOut, 'utf8').includes('config.rejected'), 'config.rejected at the notify program', 30_000, 100);
+  await waitFor(() => existsSync(notifyOut) && readFileSync(notifyOut, 'utf8').includes('config.rejected'), { what: 'config.rejected at the notify program', timeoutMs: 30_000, stepMs: 100 });
   const rejected = JSON.parse(hook.bodies.find((b) => b.includes('config.rejected'))!) as { data: { errors: string[] } };
   assert.ok(rejected.data.errors.length >= 3, `the reload was rejected for each planted problem: ${rejected.data.errors.join('\n')}`);
 

@@ -11,9 +11,11 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isInheritedVariable } from '../../../src/children.js';
-import { Lab, sh } from '../../netns/vrrp/lab.js';
-import { waitFor } from '../../helpers/netns.js';
+import { Lab } from '../../netns/vrrp/lab.js';
+
 import { AgentProcess } from '../../netns/robustness/agent-process.js';
+import { sh } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 assert.equal(process.env['FAILOVERD_IN_UML'], '1', 'this test needs IPVS: run it in the uml tier (node dist/test/runner/tiers.js uml)');
 
@@ -82,7 +84,7 @@ logging: { format: json }
   const needed = (1n << BigInt(CAP_NET_ADMIN)) | (1n << BigInt(CAP_NET_RAW));
   assert.equal(own['CapEff']! & needed, needed, `the agent keeps its effective capabilities: ${JSON.stringify(own, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
 
-  await waitFor(() => existsSync(capsOut) && existsSync(envOut), 'the exec check to have run', 60_000)
+  await waitFor(() => existsSync(capsOut) && existsSync(envOut), { what: 'the exec check to have run', timeoutMs: 60_000 })
     .catch(async (err: Error) => {
       const status = await agent!.status().catch((e: Error) => e.message);
       throw new Error(`${err.message}; status ${JSON.stringify(status)}; log ${agent!.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);

@@ -7,9 +7,9 @@ import { NotifyRunner, type NotifyRunResult } from '../../../src/alerts/programs
 import { isInheritedVariable } from '../../../src/children.js';
 import { plugin as execCheck } from '../../../checks/exec.js';
 import { runCommand } from '../../../src/vrrp/track-script.js';
-import { waitFor } from './receiver.js';
-import { scratch, script } from './scripts.js';
 
+import { scratch, script } from './scripts.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** Gone, or a zombie waiting for init to reap it: either way no longer running. */
 function running(pid: number): boolean {
@@ -40,13 +40,13 @@ test('a notify program that exits leaves nothing behind: its backgrounded sleep 
   let sleepPid = 0;
   t.after(() => { if (sleepPid && running(sleepPid)) process.kill(sleepPid, 'SIGKILL'); });
   bus.publish({ type: 'vrrp.state', object: 'vrrp/web', to: 'MASTER' });
-  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), 'the sleep pid', 10_000);
+  await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), { what: 'the sleep pid', timeoutMs: 10_000 });
   sleepPid = Number(readFileSync(pidFile, 'utf8'));
   await runner.idle();
   assert.equal(results.length, 1);
   assert.equal(results[0]!.exitCode, 0);
   assert.equal(results[0]!.timedOut, false);
-  await waitFor(() => !running(sleepPid), `sleep ${sleepPid} to be gone`, 5000);
+  await waitFor(() => !running(sleepPid), { what: `sleep ${sleepPid} to be gone`, timeoutMs: 5000 });
   assert.equal(running(sleepPid), false);
 });
 

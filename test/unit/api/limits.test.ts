@@ -11,9 +11,10 @@ import { parseListenAddress, type ListenAddress } from '../../../src/api/listen.
 import { ApiServer, type HttpLimits } from '../../../src/api/server.js';
 import { EventBus } from '../../../src/events.js';
 import { Metrics } from '../../../src/metrics/metrics.js';
-import { waitFor } from '../../helpers/netns.js';
+
 import { fakeAgent } from './fake-agent.js';
 import { connectTo, rawRequest, type RawAnswer } from './raw-http.js';
+import { waitFor } from '../../helpers/wait.js';
 
 async function startApi(t: { after(fn: () => unknown): void }, limits: Partial<HttpLimits>) {
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-api-'));
@@ -99,7 +100,7 @@ test('connections past maxConnections are refused; a fresh one is served after t
       attempts++;
       const fresh = await rawRequest(address, ['GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 5000);
       return fresh.status === 200;
-    }, 'a fresh connection served', 10_000, 20);
+    }, { what: 'a fresh connection served', timeoutMs: 10_000, stepMs: 20 });
     t.diagnostic(`${address.kind}: served on attempt ${attempts}`);
   }
 });

@@ -20,8 +20,8 @@ async function escapes(fn: () => Promise<void>): Promise<unknown[]> {
   process.on('uncaughtException', record);
   try {
     await fn();
-    // A rejection is reported after the microtask queue drains.
-    await new Promise((r) => setTimeout(r, 50));
+    // A rejection is reported after the microtask queue drains: two turns of the loop.
+    for (let turn = 0; turn < 2; turn++) await new Promise((r) => setImmediate(r));
   } finally {
     process.off('unhandledRejection', record);
     process.off('uncaughtException', record);

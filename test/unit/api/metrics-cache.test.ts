@@ -9,19 +9,21 @@ import { ApiServer, METRICS_CACHE_MS } from '../../../src/api/server.js';
 import { SharedRender } from '../../../src/api/shared-render.js';
 import { FakeClock } from '../../../src/clock.js';
 import { fakeAgent } from './fake-agent.js';
+import { afterTurns } from '../../helpers/wait.js';
 
-/** A registry that counts its renders; each takes a little while, so scrapes overlap it. */
+/** A registry that counts its renders; each takes 50 turns of the event loop, so scrapes overlap it. */
 function countingRegistry() {
   let renders = 0;
   const registry = {
     contentType: 'text/plain; version=0.0.4; charset=utf-8',
     metrics: () => {
       const n = ++renders;
-      return new Promise<string>((resolve) => setTimeout(() => resolve(`render_number ${n}\n`), 20));
+      return new Promise<string>((resolve) => afterTurns(50, () => resolve(`render_number ${n}\n`)));
     },
   };
   return { registry: registry as unknown as Registry, renders: () => renders };
 }
+
 
 test('scrapes within the period share one render; after it, the next scrape renders again', async (t) => {
   const clock = new FakeClock(1000);

@@ -5,9 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckPlugins } from '../../../checks/index.js';
 
-test('the plugin directory is discovered: tcp, http, https, exec, udp, dns, smtp, ping', async () => {
+test('the plugin directory is discovered: tcp, http, https, exec, udp, dns, smtp, ping, dsr', async () => {
   const plugins = await loadCheckPlugins();
-  assert.deepEqual([...plugins.keys()].sort(), ['dns', 'exec', 'http', 'https', 'ping', 'smtp', 'tcp', 'udp']);
+  assert.deepEqual([...plugins.keys()].sort(), ['dns', 'dsr', 'exec', 'http', 'https', 'ping', 'smtp', 'tcp', 'udp']);
   for (const p of plugins.values()) assert.ok(p.description.length > 10);
 });
 

@@ -51,7 +51,16 @@ describe('config durations are bounded', () => {
   notify: [{ program: /bin/true }]
 schedules:
   - { cron: "0 3 * * 0", action: drain, service: web-80, real_server: 10.6.2.191, for: 30m }
+routing:
+  announce: [{ name: r, vips: [10.6.2.200], services: [web-80] }]
 `);
+    // The lists that BASE leaves empty get one item, so their duration keys are reached too.
+    full.setIn(['vrrp', 0, 'sync_group'], 'G');
+    full.setIn(['vrrp', 0, 'track'], full.createNode({ scripts: [{ name: 's', command: ['/bin/true'] }], processes: [{ name: 'p', process: 'p' }] }));
+    full.setIn(['vrrp', 0, 'notify'], full.createNode({ on_master: ['/bin/true'] }));
+    full.setIn(['vrrp_sync_groups'], full.createNode([{ name: 'G', notify: { on_master: ['/bin/true'] } }]));
+    full.setIn(['services', 0, 'notify'], full.createNode({ on_quorum_up: ['/bin/true'] }));
+    full.setIn(['services', 0, 'real_servers', 0, 'notify'], full.createNode({ on_up: ['/bin/true'] }));
     const baseline = load(full.toString());
     assert.ok(baseline.ok, baseline.ok ? '' : baseline.errors.map(formatConfigError).join('\n'));
     const durations = [...schemaKeys(fakePlugins).values()].filter((k) => k.duration);

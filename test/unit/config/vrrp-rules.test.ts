@@ -17,7 +17,7 @@ describe('VRRP rules, one owner', () => {
     assert.deepEqual(errorsOf(TRACK(-254)), ['failoverd.yaml:8:49 vrrp[0].track.interfaces[0].weight: expected a number ≥ -253']);
     // The instance, built without a file, refuses the same values.
     const built = (weight: number) => vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, vips: ['10.6.2.195/32'],
-      track: { interfaces: [{ name: 'eth1', weight }], services: [], scripts: [], files: [] } });
+      track: { interfaces: [{ name: 'eth1', weight }], services: [], scripts: [], files: [], processes: [] } });
     assert.deepEqual(vrrpInstanceProblems(built(253)), []);
     assert.deepEqual(vrrpInstanceProblems(built(-254)).map((p) => p.path), [['track', 'interfaces', 0, 'weight']]);
   });

@@ -19,7 +19,7 @@ const nodes = (text: string): KaNode[] => {
 };
 const one = (text: string): KaNode => nodes(text)[0]!;
 const context = (over: Partial<ImportContext> = {}): ImportContext =>
-  ({ globals: noGlobalSettings(), syncGroupOf: new Map(), serverGroups: new Map(), ...over });
+  ({ globals: noGlobalSettings(), syncGroupOf: new Map(), serverGroups: new Map(), scripts: new Map(), files: new Map(), processes: new Map(), ...over });
 
 describe('block converters with a shared context', () => {
   it('vrrp_instance takes global_defs\' defaults and its sync group from the context', () => {

@@ -50,12 +50,15 @@ describe('failoverd import-keepalived: input that is not a keepalived.conf', () 
 });
 
 describe('failoverd import-keepalived: lossy input', () => {
-  const lossy = `${fixtures}director-a.conf`;
+  // Three constructs with no faithful equivalent: AH, a script run as another user, notify_deleted.
+  const lossy = join(dir, 'lossy.conf');
+  writeFileSync(lossy, 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n authentication {\n  auth_type AH\n  auth_pass x\n }\n'
+    + ' notify_master /bin/m nobody\n notify_deleted /bin/d\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n');
   it('refuses: exit 1, each lossy construct with file:line, nothing written', () => {
     const out = join(dir, 'refused.yaml');
     const r = run(lossy, '--output', out);
     assert.equal(r.status, 1);
-    assert.equal(r.stderr.match(/^NOT CARRIED OVER: .*director-a\.conf:\d+: /gm)?.length, 3, r.stderr);
+    assert.equal(r.stderr.match(/^NOT CARRIED OVER: .*lossy\.conf:\d+: /gm)?.length, 3, r.stderr);
     assert.throws(() => readFileSync(out), /ENOENT/);
   });
   it('--allow-partial writes the marked result and still exits 1; with --force exits 0', () => {

@@ -27,14 +27,10 @@ const instance = (body: string, globals = '') =>
   `global_defs {\n${globals}}\nvrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n${body}\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n`;
 
 describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHECK services', () => {
-  it('carries the values over and refuses the scripts and the track_script, with file:line', async () => {
+  it('carries the values and the notify programs over; a track_script naming no vrrp_script is ignored, as keepalived does', async () => {
     const result = importFixture('director-a.conf');
-    assert.deepEqual(relative(result, 'lossy').map((w) => w.split(': ')[0]), [
-      'director-a.conf:22', // sync group notify
-      'director-a.conf:62', // track_script
-      'director-a.conf:122', // notify_down
-    ]);
-    assert.match(relative(result, 'lossy')[1]!, /^director-a\.conf:62: track_script: failoverd has no VRRP track scripts/);
+    assert.deepEqual(relative(result, 'lossy'), []);
+    assert.ok(relative(result, 'warning').some((w) => /^director-a\.conf:63: chk_postfix: no vrrp_script of that name; keepalived ignores/.test(w)));
     const config = await validate(result);
     assert.equal(config.node.name, 'LVS_A');
     const [web, mail] = config.vrrp;
@@ -43,7 +39,7 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
       ['VI_WEB', 'eth0', 51, 150, 2, 1000, true, { password: 's3cret' }, 'VG_1'],
     );
     assert.deepEqual(web!.vips, [{ address: '10.6.2.195', prefix: 32, interface: 'eth0', label: 'eth0:web' }]);
-    assert.deepEqual(web!.track.interfaces, [{ name: 'eth0', weight: 0 }, { name: 'eth1', weight: -20 }]);
+    assert.deepEqual(web!.track.interfaces, [{ name: 'eth0', weight: 0, reverse: false }, { name: 'eth1', weight: -20, reverse: false }]);
     assert.deepEqual(web!.sync_daemon, { interface: 'eth0', sync_id: 51 });
     assert.deepEqual([web!.garp.refresh, web!.garp.delay], [60_000, 2000]);
     assert.deepEqual(
@@ -61,16 +57,17 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
       ['http', 6000, 3000, 3, 'down', '/healthz']);
     assert.deepEqual([smtp!.vip, smtp!.port, smtp!.scheduler, smtp!.on_failure], ['10.6.2.196', 25, 'rr', 'inhibit']);
     assert.deepEqual(config.alerts.notify, [], 'no script becomes a run-on-every-change program');
+    assert.deepEqual(config.vrrp_sync_groups, [{ name: 'VG_1', notify: { on_change: ['/etc/keepalived/notify.sh'], timeout: 10_000 } }]);
+    assert.deepEqual(smtp!.real_servers[1]!.notify, { on_down: ['/usr/local/bin/mail-down.sh'], timeout: 10_000 });
   });
 
   it('--allow-partial output marks each lossy spot with a NOT CARRIED OVER comment', () => {
-    const yaml = importFixture('director-a.conf').yaml;
-    const marks = yaml.split('\n').filter((l) => l.includes('NOT CARRIED OVER:')).map((l) => l.replace(fixtures, '').trim());
-    assert.equal(marks.length, 3);
-    assert.match(marks[0]!, /^# NOT CARRIED OVER: director-a\.conf:22: notify /);
-    const lines = yaml.split('\n');
-    const trackMark = lines.findIndex((l) => l.includes('director-a.conf:62'));
-    assert.match(lines[trackMark + 1]!, /- name: VI_MAIL/, 'the comment stands at the instance it concerns');
+    const text = 'vrrp_instance VI_WEB {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n'
+      + 'vrrp_instance VI_MAIL {\n interface eth0\n virtual_router_id 52\n notify_deleted /bin/d\n virtual_ipaddress {\n  192.0.2.11/32\n }\n}\n';
+    const lines = importKeepalived(text, 'k.conf').yaml.split('\n');
+    const marks = lines.filter((l) => l.includes('NOT CARRIED OVER:')).map((l) => l.trim());
+    assert.deepEqual(marks.map((m) => m.split(': notify_deleted')[0]), ['# NOT CARRIED OVER: k.conf:11']);
+    assert.match(lines[lines.findIndex((l) => l.includes('k.conf:11')) + 1]!, /- name: VI_MAIL/, 'the comment stands at the instance it concerns');
   });
 });
 
@@ -96,16 +93,46 @@ describe('import-keepalived: faithful or refused', () => {
     assert.deepEqual(r.lossy.map((f) => f.message.split(':')[0]), ['vrrp_strict']);
   });
 
-  it('refuses "weight N reverse" instead of inverting it', () => {
-    const r = importKeepalived(instance(' track_interface {\n  eth1 weight 10 reverse\n }'), 'k.conf');
-    assert.deepEqual(r.lossy.map((f) => [f.line, /reverse/.test(f.message)]), [[7, true]]);
+  it('keeps "weight N reverse" on every kind of tracked object', async () => {
+    const text = 'vrrp_script chk {\n script "/usr/bin/pidof haproxy"\n interval 2\n timeout 1\n rise 2\n fall 3\n weight -20 reverse\n}\n'
+      + 'track_file prio {\n file /run/prio\n weight 5\n}\n'
+      + 'vrrp_track_process haproxy {\n process haproxy\n quorum 2\n quorum_max 4\n delay 1.5\n weight -30\n}\n'
+      + instance(' track_interface {\n  eth1 weight 10 reverse\n }\n track_script {\n  chk\n }\n track_file {\n  prio weight 3 reverse\n }\n track_process {\n  haproxy\n }');
+    const r = importKeepalived(text, 'k.conf');
+    assert.deepEqual(r.lossy, []);
+    const track = (await validate(r)).vrrp[0]!.track;
+    assert.deepEqual(track.interfaces, [{ name: 'eth1', weight: 10, reverse: true }]);
+    assert.deepEqual(track.scripts, [{ name: 'chk', command: ['/usr/bin/pidof', 'haproxy'], interval: 2000, timeout: 1000, rise: 2, fall: 3, weight: -20, reverse: true }]);
+    assert.deepEqual(track.files, [{ path: '/run/prio', weight: 3, reverse: true }]);
+    assert.deepEqual(track.processes, [{ name: 'haproxy', process: 'haproxy', full_command: false, quorum: 2, quorum_max: 4, delay_up: 1500, delay_down: 1500, weight: -30, reverse: false }]);
   });
 
-  it('refuses notify scripts rather than running them on every change', () => {
-    const text = instance(' notify_master /bin/m\n notify_backup "/bin/b x"\n notify_fault /bin/f\n notify /bin/n');
+  it('refuses what would behave differently: a weight past 253, a script run as another user, init_fail, init_file, shell syntax', () => {
+    const lossyLines = (text: string) => importKeepalived(text, 'k.conf').lossy.map((f) => f.line);
+    assert.deepEqual(lossyLines(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`), [3, 11]);
+    assert.deepEqual(lossyLines(`vrrp_script s {\n script /bin/true\n user nobody\n init_fail\n}\n`), [3, 4]);
+    assert.match(importKeepalived(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`, 'k.conf').lossy[1]!.message, /its vrrp_track_process was refused/);
+    assert.deepEqual(lossyLines(`track_file f {\n file /run/f\n init_file 5\n}\n`), [3]);
+    assert.deepEqual(lossyLines(`vrrp_script s {\n script "</dev/tcp/127.0.0.1/80"\n}\n`), [2]);
+    assert.deepEqual(lossyLines(instance(' notify_master /bin/m nobody')), [6]);
+  });
+
+  it('maps notify scripts to the instance\'s state-filtered programs, with keepalived\'s own arguments', async () => {
+    const text = instance(' notify_master /bin/m\n notify_backup "/bin/b x"\n notify_fault /bin/f\n notify_stop /bin/s\n notify /bin/n');
     const r = importKeepalived(text, 'k.conf');
-    assert.deepEqual(r.lossy.map((f) => f.line), [6, 7, 8, 9]);
-    assert.equal((r.config['alerts'] as unknown), undefined);
+    assert.deepEqual(r.lossy, []);
+    const config = await validate(r);
+    assert.deepEqual(config.vrrp[0]!.notify, { on_master: ['/bin/m'], on_backup: ['/bin/b', 'x'], on_fault: ['/bin/f'], on_stop: ['/bin/s'], on_change: ['/bin/n'], timeout: 10_000 });
+    assert.deepEqual(config.alerts.notify, [], 'nothing runs on every change');
+  });
+
+  it('maps quorum_up/quorum_down and notify_up/notify_down; a bare program name runs through /bin/sh as keepalived finds it on PATH', async () => {
+    const text = 'virtual_server 192.0.2.1 80 {\n quorum_up "logger up"\n quorum_down /bin/qd\n real_server 192.0.2.2 80 {\n  notify_up /bin/u\n  notify_down "/bin/d rs1"\n  TCP_CHECK {\n  }\n }\n}\n';
+    const r = importKeepalived(text, 'k.conf');
+    assert.deepEqual(r.lossy, []);
+    const service = (await validate(r)).services[0]!;
+    assert.deepEqual(service.notify, { on_quorum_up: 'logger up', on_quorum_down: ['/bin/qd'], timeout: 10_000 });
+    assert.deepEqual(service.real_servers[0]!.notify, { on_up: ['/bin/u'], on_down: ['/bin/d', 'rs1'], timeout: 10_000 });
   });
 
   it('global settings that act elsewhere: gna interval with IPv6 VIPs, script_user with MISC_CHECK, smtp_alert_vrrp', () => {

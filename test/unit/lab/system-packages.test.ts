@@ -47,7 +47,7 @@ test('the test tiers: one package per program, each named once even when several
   assert.equal(plan.action, 'install');
   assert.deepEqual(plan.action === 'install' && plan.packages,
     ['systemd', 'iproute2', 'procps', 'tcpdump', 'keepalived', 'openssl', 'socat', 'dnsmasq-base', 'exim4-daemon-light',
-      'python3', 'user-mode-linux', 'kmod', 'ipvsadm']);
+      'python3', 'user-mode-linux', 'kmod', 'ipvsadm', 'mmdebstrap', 'fakeroot', 'bird2']);
   assert.equal(needs.filter((n) => n.package === 'iproute2').length, 1);
 });
 

@@ -139,7 +139,6 @@ test('mutated datagrams through decodeIpv4 → acceptAdvert: a verdict for every
     }
     assert.ok(verdict.value.addresses.length >= 1 && verdict.value.intervalCs >= 1);
   }), { numRuns: 20_000 });
-  assert.ok(budget.withinBound(), `${budget.summary()}; slowest input ${budget.slowest}`);
   assert.ok((verdicts.get('accepted') ?? 0) > 0 && verdicts.size >= 10, `the mutations reach deep: ${JSON.stringify(Object.fromEntries(verdicts))}`);
   console.log(`# ${budget.summary()}; verdicts ${JSON.stringify(Object.fromEntries(verdicts))}`);
 });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,27 +10,19 @@ import { DatagramSocket } from '../../../src/net/socket.js';
 import {
   notifyReady, notifyReloading, notifySocketAddress, notifyStatus, notifyStopping, notifyWatchdog, startWatchdog, watchdogIntervalMs,
 } from '../../../src/systemd/notify.js';
+import { waitFor } from '../../helpers/wait.js';
 
 /** A NOTIFY_SOCKET like systemd's: a unix datagram socket that collects what arrives. */
 function listen(path: string) {
   const socket = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0);
   socket.bind(notifySocketAddress(path)!);
-  const waiting: Array<(text: string) => void> = [];
   const received: string[] = [];
-  socket.on('message', (d) => {
-    const text = d.data.toString('utf8');
-    const w = waiting.shift();
-    if (w) w(text); else received.push(text);
-  });
+  socket.on('message', (d) => { received.push(d.data.toString('utf8')); });
   socket.receive();
   return {
-    next(): Promise<string> {
-      const queued = received.shift();
-      if (queued !== undefined) return Promise.resolve(queued);
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error('no notification within 2s')), 2000);
-        waiting.push((t) => { clearTimeout(timer); resolve(t); });
-      });
+    async next(): Promise<string> {
+      await waitFor(() => received.length > 0, { what: 'a notification', timeoutMs: 2000, stepMs: 2 });
+      return received.shift()!;
     },
     close: () => socket.close(),
   };
@@ -60,7 +53,7 @@ describe('sd_notify client', () => {
   });
 
   it('reaches an abstract socket ("@name")', async () => {
-    const name = `@failoverd-test-${process.pid}-${Date.now()}`;
+    const name = `@failoverd-test-${process.pid}-${randomUUID()}`;
     const systemd = listen(name);
     try {
       assert.equal(notifyReady(undefined, { NOTIFY_SOCKET: name }), true);

@@ -223,7 +223,7 @@ test('a tracked service losing quorum lowers the priority and the other router p
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
-  const a = router(segment, clock, bus, 1, { priority: 150, track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [] } });
+  const a = router(segment, clock, bus, 1, { priority: 150, track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [], processes: [] } });
   const b = router(segment, clock, bus, 2, { priority: 120 });
   await a.instance.start();
   await b.instance.start();
@@ -275,7 +275,7 @@ test('track scripts: fall failures lower the priority, rise successes restore it
   host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
   const instance = new VrrpInstance(vrrpInstanceConfig({
     name: 'web', interface: 'eth0', vrid: 51, priority: 100, vips: ['192.0.2.195/32'],
-    track: { interfaces: [], services: [], files: [], scripts: [{ name: 'chk', command: ['true'], intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, weight: -30 }] },
+    track: { interfaces: [], services: [], files: [], processes: [], scripts: [{ name: 'chk', command: ['true'], intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, weight: -30 }] },
   }), { io: fakeIo(segment, host), clock, runScript: async () => results[Math.min(i++, results.length - 1)]! });
   await instance.start();
   const seen: number[] = [];
@@ -303,9 +303,9 @@ test('update(): priority and interval changes keep the state; a new VRID restart
   assert.ok(!a.host.has('eth0', '192.0.2.195'), 'a VIP dropped from the config is removed');
   a.instance.setTracked('service', 'web-80', false);
   assert.equal(a.instance.status().effectivePriority, 180, 'an untracked service is ignored');
-  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -50 }], scripts: [], files: [] } });
+  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -50 }], scripts: [], files: [], processes: [] } });
   a.instance.setTracked('service', 'web-80', false);
-  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [] } });
+  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [], processes: [] } });
   assert.equal(a.instance.status().effectivePriority, 120, 'the reported quorum survives a reload of the tracking');
   await a.instance.update({ ...a.config, vrid: 52, vips: ['192.0.2.196/32'] });
   assert.equal(a.instance.status().state, 'backup', 'restarted as a new router');
@@ -458,7 +458,7 @@ test('update() with a new VRID forgets the tracked objects the new config no lon
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
-  const track = { interfaces: [], services: [{ name: 'db', weight: 0 }, { name: 'web-80', weight: -50 }], scripts: [], files: [] };
+  const track = { interfaces: [], services: [{ name: 'db', weight: 0 }, { name: 'web-80', weight: -50 }], scripts: [], files: [], processes: [] };
   const a = router(segment, clock, bus, 1, { priority: 200, track });
   await a.instance.start();
   a.instance.setTracked('service', 'db', false);
@@ -466,7 +466,7 @@ test('update() with a new VRID forgets the tracked objects the new config no lon
   await run(clock, 1000);
   assert.equal(a.instance.status().state, 'fault');
   assert.deepEqual(a.instance.status().faults, ['service/db']);
-  await a.instance.update({ ...a.config, vrid: 52, track: { interfaces: [], services: [], scripts: [], files: [] } });
+  await a.instance.update({ ...a.config, vrid: 52, track: { interfaces: [], services: [], scripts: [], files: [], processes: [] } });
   await run(clock, 5000);
   assert.deepEqual(a.instance.status().faults, [], 'service/db is no longer tracked');
   assert.equal(a.instance.status().effectivePriority, 200, 'nor is web-80');

@@ -46,7 +46,7 @@ describe('Tracking', () => {
 
   it('weights fold into the priority; a reported value that does not change calls nobody', async () => {
     const { host, tracking, seen, config } = setup();
-    const c = config({ track: { interfaces: [{ name: 'eth1', weight: -30 }], services: [{ name: 'web', weight: 20 }], scripts: [], files: [] } });
+    const c = config({ track: { interfaces: [{ name: 'eth1', weight: -30 }], services: [{ name: 'web', weight: 20 }], scripts: [], files: [], processes: [] } });
     host.setUp('eth1', false);
     await tracking.start(c, await host.link('eth0'));
     assert.equal(tracking.priority(100).priority, 90, '100 - 30 (eth1 down) + 20 (service up)');
@@ -63,13 +63,13 @@ describe('Tracking', () => {
 
   it('restart: a service\'s reported value carries over, interfaces are read anew, dropped objects are forgotten', async () => {
     const { host, tracking, config } = setup();
-    const before = config({ track: { interfaces: [{ name: 'eth1', weight: -30 }], services: [{ name: 'web', weight: -10 }, { name: 'db', weight: 0 }], scripts: [], files: [] } });
+    const before = config({ track: { interfaces: [{ name: 'eth1', weight: -30 }], services: [{ name: 'web', weight: -10 }, { name: 'db', weight: 0 }], scripts: [], files: [], processes: [] } });
     await tracking.start(before, await host.link('eth0'));
     tracking.set('service', 'web', false);
     tracking.set('service', 'db', false);
     assert.deepEqual(tracking.priority(100), { priority: 90, fault: true, faultedBy: ['service/db'] });
     host.setUp('eth1', false);
-    const after = config({ track: { interfaces: [{ name: 'eth1', weight: -5 }], services: [{ name: 'web', weight: -10 }], scripts: [], files: [] } });
+    const after = config({ track: { interfaces: [{ name: 'eth1', weight: -5 }], services: [{ name: 'web', weight: -10 }], scripts: [], files: [], processes: [] } });
     await tracking.restart(after, await host.link('eth0'));
     assert.deepEqual(tracking.priority(100), { priority: 85, fault: false, faultedBy: [] }, '100 - 10 (web still down) - 5 (eth1 read down)');
     tracking.stop();
