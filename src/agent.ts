@@ -69,6 +69,8 @@ export class ConfigRejectedError extends Error {
   }
 }
 
+type SyncDaemonSettings = NonNullable<VrrpInstanceConfig['syncDaemon']>;
+
 const LOWEST_PRIORITY = 1;
 const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
 
@@ -164,7 +166,8 @@ export class Agent implements StatusSource, AdminActions {
       routes: () => this.routing?.status() ?? [],
     });
 
-    if (this.config.services.length > 0) await this.startIpvs();
+    if (this.config.services.length > 0 || this.plan.ipvsTimeouts) await this.startIpvs();
+    await this.applyTimeouts(undefined, this.plan.ipvsTimeouts);
     this.checksOn = this.checksThread();
     this.monitor = this.checksOn === 'worker'
       ? new WorkerHealthMonitor({
@@ -233,6 +236,17 @@ export class Agent implements StatusSource, AdminActions {
       drainTimeoutMs: (key) => this.drainTimeoutFor(key),
     });
     this.reconciler.start();
+  }
+
+  /** ipvs.timeouts into the kernel when set and changed; a failure is logged, the agent carries on. */
+  private async applyTimeouts(before: RuntimePlan['ipvsTimeouts'], after: RuntimePlan['ipvsTimeouts']): Promise<void> {
+    if (!after || !this.table || isDeepStrictEqual(before, after)) return;
+    try {
+      await this.table.setTimeouts(after);
+      this.logger.info({ timeouts: after }, 'IPVS timeouts set');
+    } catch (err) {
+      this.logger.error({ err }, `IPVS timeouts: ${(err as Error).message}`);
+    }
   }
 
   /** A service removed from the config drains with the longest timeout any service declares. */
@@ -330,32 +344,68 @@ export class Agent implements StatusSource, AdminActions {
    * the first stopped the backup daemon, leaving a BACKUP with only a master daemon
    * (connections were no longer synced to it).
    */
-  private syncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+  private syncDaemon(role: SyncDaemonRole, sd: SyncDaemonSettings): Promise<void> {
     this.syncDaemonQueue = this.syncDaemonQueue.then(() => this.switchSyncDaemon(role, sd));
     return this.syncDaemonQueue;
   }
 
-  private async switchSyncDaemon(role: SyncDaemonRole, sd: { interface: string; syncId: number }): Promise<void> {
+  private async switchSyncDaemon(role: SyncDaemonRole, sd: SyncDaemonSettings): Promise<void> {
     if (!this.table) return;
     const want = new Set<SyncDaemonState>(role === 'none' ? [] : [role]);
     for (const state of ['master', 'backup'] as const) {
       const running = this.daemonRoles.get(state);
-      const desiredId = `${sd.interface}/${sd.syncId}`;
+      // Any changed setting (a reload's new group, port, maxlen or ttl) restarts the daemon.
+      const desiredId = JSON.stringify([sd.interface, sd.syncId, sd.group, sd.port, sd.maxLength, sd.ttl]);
       try {
         if (!want.has(state) && running) {
           await this.table.stopDaemon(state);
           this.daemonRoles.delete(state);
         } else if (want.has(state) && running !== desiredId) {
           if (running) await this.table.stopDaemon(state);
-          await this.table.startDaemon({ state, interface: sd.interface, syncId: sd.syncId });
+          await this.table.startDaemon({ state, ...sd });
           this.daemonRoles.set(state, desiredId);
         }
       } catch (err) {
         const code = (err as { code?: string }).code;
         // Already running (a previous agent left it) or already stopped: the goal holds.
-        if (code === 'EEXIST') this.daemonRoles.set(state, desiredId);
+        if (code === 'EEXIST') await this.adoptSyncDaemon(state, sd, desiredId);
         else if (code !== 'ESRCH' && code !== 'ENOENT') this.logger.error({ err }, `IPVS sync daemon ${state}: ${(err as Error).message}`);
       }
+    }
+  }
+
+  /**
+   * The daemon switches on VRRP transitions; a reload that changes an instance's
+   * sync_daemon (or drops it) applies in the role of its state now.
+   */
+  private async resyncDaemons(before: VrrpInstanceConfig[], after: VrrpInstanceConfig[]): Promise<void> {
+    for (const was of before) {
+      const now = after.find((c) => c.name === was.name);
+      if (!was.syncDaemon || isDeepStrictEqual(was.syncDaemon, now?.syncDaemon)) continue;
+      if (!now?.syncDaemon) await this.syncDaemon('none', was.syncDaemon);
+    }
+    for (const config of after) {
+      const was = before.find((c) => c.name === config.name);
+      const state = this.instances.get(config.name)?.status().state;
+      if (!config.syncDaemon || !was || isDeepStrictEqual(was.syncDaemon, config.syncDaemon) || !state || state === 'init') continue;
+      await this.syncDaemon(state === 'master' ? 'master' : 'backup', config.syncDaemon);
+    }
+  }
+
+  /** A daemon a previous agent left running is kept if it has these settings, else restarted with them. */
+  private async adoptSyncDaemon(state: SyncDaemonState, sd: SyncDaemonSettings, desiredId: string): Promise<void> {
+    try {
+      const running = (await this.table!.listDaemons()).find((d) => d.state === state);
+      const same = running && running.interface === sd.interface && running.syncId === sd.syncId
+        && (sd.group === undefined || running.group === sd.group) && (sd.port === undefined || running.port === sd.port)
+        && (sd.maxLength === undefined || running.maxLength === sd.maxLength) && (sd.ttl === undefined || running.ttl === sd.ttl);
+      if (running && !same) {
+        await this.table!.stopDaemon(state);
+        await this.table!.startDaemon({ state, ...sd });
+      }
+      this.daemonRoles.set(state, desiredId);
+    } catch (err) {
+      this.logger.error({ err }, `IPVS sync daemon ${state}: ${(err as Error).message}`);
     }
   }
 
@@ -393,6 +443,18 @@ export class Agent implements StatusSource, AdminActions {
     this.setDrain(service, realServer, on, 'admin');
   }
 
+  /** Every real server of the service drained (weight 0, connections finish), also those a reload adds; off: back. */
+  maintenance(service: string, on: boolean): void {
+    if (!this.plan.services.some((s) => s.name === service)) throw new AdminError(404, `no service "${service}"`);
+    this.gate.setMaintenance(service, on, this.clock.wallNow());
+    this.reconciler?.setDesired(this.gate.effective());
+  }
+
+  /**
+   * Holds the instance at the lowest priority for `forMs` (0 releases it now). A master
+   * resigns first: a lowered priority alone never makes it step down, and a nopreempt
+   * peer would then never take over.
+   */
   async forceBackup(instance: string, forMs: number): Promise<void> {
     if (!this.instances.has(instance)) throw new AdminError(404, `no vrrp instance "${instance}"`);
     this.forcedBackup.get(instance)?.timer.cancel();
@@ -402,6 +464,14 @@ export class Agent implements StatusSource, AdminActions {
       this.forcedBackup.set(instance, { until: new Date(this.clock.wallNow().getTime() + forMs), timer });
     }
     await this.reapplyInstance(instance);
+    if (forMs > 0) this.instances.get(instance)?.resign();
+  }
+
+  /** A one-shot step down (priority 0, then BACKUP); true when the instance was master. */
+  resign(instance: string): boolean {
+    const vrrp = this.instances.get(instance);
+    if (!vrrp) throw new AdminError(404, `no vrrp instance "${instance}"`);
+    return vrrp.resign();
   }
 
   // ---- reload and stop ----------------------------------------------------
@@ -435,7 +505,7 @@ export class Agent implements StatusSource, AdminActions {
     const undo: (() => Promise<void>)[] = [];
     try {
       // Opening the table changes nothing in it; the reconciler must exist before the monitor hands over pools.
-      if (next.services.length > 0 && !this.table) await this.startIpvs();
+      if ((next.services.length > 0 || plan.ipvsTimeouts) && !this.table) await this.startIpvs();
       await this.reloadInstances(previous.instances, plan.instances, undo);
       if (!isDeepStrictEqual(previousConfig.api, next.api)) {
         undo.push(async () => { await this.replaceApi(previousConfig.api); });
@@ -455,6 +525,9 @@ export class Agent implements StatusSource, AdminActions {
       return this.rejectReload([`${path}: ${(err as Error).message}`]);
     }
     this.config = next;
+    this.gate.keepMaintenance(new Set(plan.services.map((s) => s.name)));
+    await this.resyncDaemons(previous.instances, plan.instances);
+    await this.applyTimeouts(previous.ipvsTimeouts, plan.ipvsTimeouts);
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
@@ -608,6 +681,9 @@ export class Agent implements StatusSource, AdminActions {
       forcedBackupUntil: new Map([...this.forcedBackup].map(([name, f]) => [name, f.until])),
       health: this.monitor?.status() ?? [],
       isDrained: (service, address, port) => this.gate.isDrained(service, address, port),
+      drainedBy: (service, address, port) => this.gate.drainedBy(service, address, port),
+      maintenance: this.gate.inMaintenance(),
+      draining: this.reconciler?.status().draining ?? [],
       lastChecks: this.lastCheck,
       // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
       ipvs: this.reconciler?.lastActual() ?? [],

@@ -12,7 +12,7 @@ export const EVENT_TYPES = [
   'config.reloaded', 'config.rejected',
   'schedule.started', 'schedule.ended',
   'ipvs.drift', 'ipvs.drain', 'ipvs.error',
-  'admin.drain', 'admin.undrain', 'admin.force-backup', 'admin.release',
+  'admin.drain', 'admin.undrain', 'admin.maintenance', 'admin.force-backup', 'admin.release', 'admin.resign',
   'health.worker-crashed', 'health.worker-restarted',
   'route.announced', 'route.withdrawn',
 ] as const;

@@ -3,6 +3,7 @@
 import type { CheckConfig, FailoverdConfig, RealServerConfig, ServiceConfig, VrrpInstanceConfig as VrrpYaml } from '../config/index.js';
 import type { HealthCheckConfig, HealthServiceConfig } from '../health/types.js';
 import type { DestinationSpec, ServiceKey, ServiceSpec } from '../ipvs/types.js';
+import type { IpvsTimeouts } from '../ipvs/table.js';
 import { checksumModeOf, garpOf, validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
 
 export function serviceKeyOf(s: ServiceConfig): ServiceKey {
@@ -137,7 +138,7 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     v3Ipv4Checksum: checksumModeOf(v.checksum),
     garp: garpOf(v.garp),
     track: trackOf(v.track),
-    ...(v.sync_daemon ? { syncDaemon: { interface: v.sync_daemon.interface, syncId: v.sync_daemon.sync_id ?? v.vrid } } : {}),
+    ...(v.sync_daemon ? { syncDaemon: syncDaemonOf(v.sync_daemon, v.vrid) } : {}),
     ...(v.sync_group ? { syncGroup: v.sync_group } : {}),
   });
 }
@@ -147,6 +148,8 @@ export interface RuntimePlan {
   node: string;
   services: HealthServiceConfig[];
   instances: VrrpInstanceConfig[];
+  /** The kernel's connection timeouts in seconds (ipvs.timeouts); absent: left as they are. */
+  ipvsTimeouts?: Partial<IpvsTimeouts>;
   /** What is applied but deserves the operator's attention. */
   warnings: string[];
   /**
@@ -164,7 +167,28 @@ export function planOf(config: FailoverdConfig, defaultNode: string): RuntimePla
     node: config.node.name ?? defaultNode,
     services: config.services.map(healthServiceOf),
     instances,
+    ...(config.ipvs.timeouts ? { ipvsTimeouts: ipvsTimeoutsOf(config.ipvs.timeouts) } : {}),
     warnings,
     problems: instances.flatMap((c) => validateVrrpInstanceConfig(c).map((p) => `vrrp ${c.name}: ${p}`)),
+  };
+}
+
+function ipvsTimeoutsOf(t: NonNullable<FailoverdConfig['ipvs']['timeouts']>): Partial<IpvsTimeouts> {
+  return {
+    ...(t.tcp !== undefined ? { tcp: t.tcp / 1000 } : {}),
+    ...(t.tcpfin !== undefined ? { tcpFin: t.tcpfin / 1000 } : {}),
+    ...(t.udp !== undefined ? { udp: t.udp / 1000 } : {}),
+  };
+}
+
+/** The sync daemon's settings; those left out are the kernel's defaults (group 224.0.0.81, port 8848, ttl 1, maxlen from the MTU). */
+function syncDaemonOf(sd: NonNullable<VrrpYaml['sync_daemon']>, vrid: number): NonNullable<VrrpInstanceConfig['syncDaemon']> {
+  return {
+    interface: sd.interface,
+    syncId: sd.sync_id ?? vrid,
+    ...(sd.group !== undefined ? { group: sd.group } : {}),
+    ...(sd.port !== undefined ? { port: sd.port } : {}),
+    ...(sd.maxlen !== undefined ? { maxLength: sd.maxlen } : {}),
+    ...(sd.ttl !== undefined ? { ttl: sd.ttl } : {}),
   };
 }

@@ -1,5 +1,6 @@
 // Operator and maintenance drains laid over the health monitor's pools: a
-// drained real server stays in IPVS with weight 0 so its connections finish.
+// drained real server stays in IPVS with weight 0 so its connections finish. A whole
+// service in maintenance drains every real server it has, also those a reload adds.
 import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.js';
 
 export class PoolGate {
@@ -7,6 +8,8 @@ export class PoolGate {
   private names: Record<string, string> = {};
   /** "service|addr:port" → who drained it (admin, schedule); drained while any holds it. */
   private readonly drained = new Map<string, Set<string>>();
+  /** Service name → when its maintenance began. */
+  private readonly maintenance = new Map<string, Date>();
 
   setPools(pools: DesiredService[], namesByKey: Record<string, string>): void {
     this.pools = pools;
@@ -22,12 +25,35 @@ export class PoolGate {
     else this.drained.delete(key);
   }
 
+  /** Maintenance on: every real server of the service drained (by "maintenance"); off: as before. */
+  setMaintenance(service: string, on: boolean, since: Date): void {
+    if (!on) this.maintenance.delete(service);
+    else if (!this.maintenance.has(service)) this.maintenance.set(service, since);
+  }
+
+  /** Services in maintenance, with when it began. */
+  inMaintenance(): ReadonlyMap<string, Date> {
+    return this.maintenance;
+  }
+
+  /** Ends the maintenance of services no longer configured (a reload removed them). */
+  keepMaintenance(services: ReadonlySet<string>): void {
+    for (const name of [...this.maintenance.keys()]) if (!services.has(name)) this.maintenance.delete(name);
+  }
+
   isDrained(service: string, address: string, port: number): boolean {
-    return this.drained.has(`${service}|${destinationId({ address, port })}`);
+    return this.maintenance.has(service) || this.drained.has(`${service}|${destinationId({ address, port })}`);
+  }
+
+  /** Who drains this real server: admin, schedule, maintenance (empty when none). */
+  drainedBy(service: string, address: string, port: number): string[] {
+    const by = [...(this.drained.get(`${service}|${destinationId({ address, port })}`) ?? [])];
+    if (this.maintenance.has(service)) by.push('maintenance');
+    return by.sort();
   }
 
   effective(): DesiredService[] {
-    if (this.drained.size === 0) return this.pools;
+    if (this.drained.size === 0 && this.maintenance.size === 0) return this.pools;
     return this.pools.map((pool) => {
       const name = this.names[serviceKeyId(pool.service.key)];
       if (name === undefined) return pool;

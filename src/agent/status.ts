@@ -2,12 +2,14 @@
 // gathers the parts (VRRP instances, health monitor, drains, last checks, the
 // reconciler's view) and this folds them into the stable JSON shape.
 import type { AlertsStats } from '../alerts/alerts.js';
-import type { InstanceStatus, LastCheck, ServiceStatus, StatusSnapshot } from '../api/status-types.js';
+import type { InstanceStatus, LastCheck, RealServerStatus, ServiceStatus, StatusSnapshot, TrackStatus } from '../api/status-types.js';
 import type { ServiceStatus as HealthServiceStatus } from '../health/monitor.js';
 import type { LastResult } from '../health/worker-messages.js';
 import { destinationId, serviceKeyId, type ActualService } from '../ipvs/types.js';
 import type { ScheduleStatus } from '../maintenance/scheduler.js';
+import type { DrainStatus } from '../ipvs/reconciler.js';
 import type { VrrpStatus } from '../vrrp/instance.js';
+import type { TrackedStatus } from '../vrrp/priority.js';
 import type { RuntimePlan } from './map-config.js';
 
 export interface AgentState {
@@ -24,6 +26,12 @@ export interface AgentState {
   health: readonly HealthServiceStatus[];
   /** Whether an operator or a maintenance window drains this real server (a lookup, no side effects). */
   isDrained: (service: string, address: string, port: number) => boolean;
+  /** Who drains it (admin, maintenance, schedule); absent: not reported. */
+  drainedBy?: (service: string, address: string, port: number) => string[];
+  /** Service name → when its maintenance began. */
+  maintenance?: ReadonlyMap<string, Date>;
+  /** Real servers or services removed from the config, waiting for their connections (the reconciler's). */
+  draining?: DrainStatus[];
   /** "service|address:port" → that real server's last check result. */
   lastChecks: ReadonlyMap<string, LastResult>;
   ipvs: ActualService[];
@@ -47,6 +55,7 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     if (config) { out.interface = config.interface; out.vrid = config.vrid; }
     if (s.lastTransition) { out.since = s.lastTransition.at; out.reason = s.lastTransition.reason; }
     if (forcedUntil) out.forcedBackupUntil = forcedUntil.toISOString();
+    if (s.tracked?.length) out.track = s.tracked.map((t) => trackStatus(t, s.faults));
     return out;
   });
   // While a reload waits for the health worker, the plan is already the new one and
@@ -54,12 +63,18 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
   const services: ServiceStatus[] = state.health.flatMap((svc) => {
     const spec = state.plan.services.find((s) => s.name === svc.name);
     if (!spec) return [];
+    const key = serviceKeyId(spec.spec.key);
+    const inIpvs = state.ipvs.find((a) => serviceKeyId(a.service.key) === key);
+    const maintenanceSince = state.maintenance?.get(svc.name);
     return {
       name: svc.name,
-      key: serviceKeyId(spec.spec.key),
+      key,
       quorum: { required: svc.quorum, up: svc.liveWeight, met: svc.quorumUp },
-      realServers: svc.realServers.map((rs) => {
+      ...(maintenanceSince ? { maintenanceSince: maintenanceSince.toISOString() } : {}),
+      realServers: svc.realServers.map((rs): RealServerStatus => {
         const drained = state.isDrained(svc.name, rs.address, rs.port);
+        const by = drained ? state.drainedBy?.(svc.name, rs.address, rs.port) : undefined;
+        const kernel = drained ? inIpvs?.destinations.find((d) => d.address === rs.address && d.port === rs.port) : undefined;
         const last = state.lastChecks.get(`${svc.name}|${destinationId(rs)}`);
         const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight
           ?? rs.weight;
@@ -70,6 +85,8 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
           weight: drained || !rs.up ? 0 : rs.weight,
           configuredWeight: configured,
           ...(drained ? { drained: true } : {}),
+          ...(by?.length ? { drainedBy: by } : {}),
+          ...(kernel ? { connections: { active: kernel.activeConnections, inactive: kernel.inactiveConnections } } : {}),
           ...(last ? { checkType: last.type, lastCheck: lastCheckOf(last) } : {}),
           reason: rs.reason,
           since: rs.since,
@@ -88,9 +105,16 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     instances,
     services,
     ipvs: state.ipvs,
+    ...(state.draining?.length ? { draining: state.draining } : {}),
     schedules: state.schedules,
     ...(state.alerts ? { alerts: state.alerts } : {}),
   };
+}
+
+function trackStatus(t: TrackedStatus, faults: readonly string[]): TrackStatus {
+  const out: TrackStatus = { kind: t.kind, name: t.name, weight: t.weight, state: typeof t.value === 'number' ? String(t.value) : t.value ? 'up' : 'down' };
+  if (faults.includes(`${t.kind}/${t.name}`)) out.fault = true;
+  return out;
 }
 
 function lastCheckOf(last: LastResult): LastCheck {

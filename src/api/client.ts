@@ -23,7 +23,7 @@ export class ApiClient {
     return text;
   }
 
-  admin(action: 'drain' | 'undrain' | 'force-backup' | 'release', body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  admin(action: 'drain' | 'undrain' | 'maintenance' | 'force-backup' | 'release' | 'resign', body: Record<string, unknown>): Promise<Record<string, unknown>> {
     return this.call('POST', `/admin/${action}`, body) as Promise<Record<string, unknown>>;
   }
 

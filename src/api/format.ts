@@ -34,10 +34,10 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
 
   out.push('', 'Services');
   out.push(snapshot.services.length ? formatTable(['SERVICE', 'ADDRESS', 'QUORUM', 'REAL SERVER', 'STATE', 'WEIGHT', 'CHECK', 'LATENCY', 'REASON'], snapshot.services.flatMap((s) => {
-    const quorum = `${s.quorum.up}/${s.quorum.required}${s.quorum.met ? '' : ' LOST'}`;
+    const quorum = `${s.quorum.up}/${s.quorum.required}${s.quorum.met ? '' : ' LOST'}${s.maintenanceSince ? ' MAINT' : ''}`;
     const rows = s.realServers.map((r, idx) => [
       idx === 0 ? s.name : '', idx === 0 ? s.key : '', idx === 0 ? quorum : '',
-      destinationId(r), r.drained ? `${r.state},drained` : r.state,
+      destinationId(r), r.drained ? `${r.state},drained${r.drainedBy?.length ? ` (${r.drainedBy.join(',')})` : ''}` : r.state,
       r.weight === r.configuredWeight ? String(r.weight) : `${r.weight} (${r.configuredWeight})`,
       r.lastCheck ? `${r.checkType ?? ''}${r.checkType ? ' ' : ''}${r.lastCheck.ok ? 'ok' : 'fail'} ${ago(r.lastCheck.at, now)}` : (r.checkType ?? ''),
       r.lastCheck ? `${r.lastCheck.latencyMs.toFixed(1)}ms` : '',
@@ -45,6 +45,28 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     ]);
     return rows.length ? rows : [[s.name, s.key, quorum, '(no real servers)', '', '', '', '', '']];
   })) : '  (none)');
+
+  const tracks = snapshot.instances.flatMap((i) => (i.track ?? []).map((t) => [i.name, `${t.kind}/${t.name}`, String(t.weight), t.fault ? `${t.state} FAULT` : t.state]));
+  if (tracks.length) {
+    out.push('', 'Tracking');
+    out.push(formatTable(['INSTANCE', 'TRACKS', 'WEIGHT', 'STATE'], tracks));
+  }
+
+  // A drain is in progress while a drained real server still has connections, or a removed one waits for them.
+  const drains = snapshot.services.flatMap((s) => s.realServers.filter((r) => r.drained).map((r) => [
+    s.name, destinationId(r), (r.drainedBy ?? []).join(','),
+    r.connections ? String(r.connections.active) : '', r.connections ? String(r.connections.inactive) : '',
+    r.connections ? (r.connections.active === 0 ? 'done' : 'draining') : 'not in IPVS',
+  ]));
+  for (const d of snapshot.draining ?? []) {
+    drains.push([d.service, d.destination ?? '(whole service)', 'removed', String(d.connections), '', `deleted in ${fmtSeconds(Math.ceil(d.remainingMs / 1000))}`]);
+  }
+  const maint = snapshot.services.filter((s) => s.maintenanceSince);
+  if (drains.length || maint.length) {
+    out.push('', 'Drains');
+    if (maint.length) out.push(...maint.map((s) => `  ${s.name}: maintenance since ${s.maintenanceSince} (${ago(s.maintenanceSince, now)})`));
+    if (drains.length) out.push(formatTable(['SERVICE', 'REAL SERVER', 'BY', 'ACTIVE', 'INACT', 'STATE'], drains));
+  }
 
   if (snapshot.ipvs) {
     out.push('', 'IPVS table');

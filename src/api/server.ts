@@ -288,8 +288,27 @@ export class ApiServer {
         });
         return { ok: true, action, instance, forMs };
       }
+      case 'maintenance': {
+        const service = text('service');
+        const on = body.on;
+        if (typeof on !== 'boolean') throw new HttpError(400, '"on" is required (true or false)');
+        await admin.maintenance(service, on);
+        this.deps.bus?.publish({ type: 'admin.maintenance', object: `service/${service}`, to: on ? 'on' : 'off', reason: `maintenance ${on ? 'on' : 'off'} over the status API: every real server ${on ? 'drained' : 'undrained'}` });
+        return { ok: true, action, service, on };
+      }
+      case 'resign': {
+        const instance = text('instance');
+        const wasMaster = await admin.resign(instance);
+        this.deps.bus?.publish({
+          type: 'admin.resign', object: `vrrp/${instance}`,
+          ...(wasMaster ? { from: 'MASTER', to: 'BACKUP' } : {}),
+          reason: wasMaster ? 'resigned over the status API' : 'resign requested over the status API; not master, nothing to do',
+          data: { wasMaster },
+        });
+        return { ok: true, action, instance, wasMaster };
+      }
       default:
-        throw new HttpError(404, `unknown admin action "${action}" (drain, undrain, force-backup, release)`);
+        throw new HttpError(404, `unknown admin action "${action}" (drain, undrain, maintenance, force-backup, release, resign)`);
     }
   }
 }

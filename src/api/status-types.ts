@@ -1,4 +1,5 @@
 import type { ActualService } from '../ipvs/types.js';
+import type { DrainStatus } from '../ipvs/reconciler.js';
 import type { AlertsStats } from '../alerts/alerts.js';
 import type { ScheduleStatus } from '../maintenance/scheduler.js';
 
@@ -24,6 +25,19 @@ export interface InstanceStatus {
   reason?: string;
   /** Set while an operator forced it to BACKUP (ISO end). */
   forcedBackupUntil?: string;
+  /** What it tracks: each object's weight and state; `fault` when a weight-0 object failed. */
+  track?: TrackStatus[];
+}
+
+export interface TrackStatus {
+  /** interface | service | script | file */
+  kind: string;
+  name: string;
+  weight: number;
+  /** up | down, or the number a tracked file holds. */
+  state: string;
+  /** This object puts the instance in FAULT. */
+  fault?: boolean;
 }
 
 export interface LastCheck {
@@ -44,6 +58,10 @@ export interface RealServerStatus {
   configuredWeight: number;
   /** Drained by an operator or a maintenance window. */
   drained?: boolean;
+  /** Who drains it: admin, maintenance (the whole service), schedule. */
+  drainedBy?: string[];
+  /** While drained: its connections in IPVS (the reconciler's last read); the drain is done at 0 active. */
+  connections?: { active: number; inactive: number };
   checkType?: string;
   lastCheck?: LastCheck;
   reason?: string;
@@ -55,6 +73,8 @@ export interface ServiceStatus {
   /** "tcp:10.6.2.195:80" style, as serviceKeyId() prints it. */
   key: string;
   quorum: { required: number; up: number; met: boolean };
+  /** Set while the service is in maintenance: every real server drained (ISO start). */
+  maintenanceSince?: string;
   realServers: RealServerStatus[];
 }
 
@@ -68,6 +88,8 @@ export interface StatusSnapshot {
   services: ServiceStatus[];
   /** The kernel's IPVS table as the reconciler last read (audit) or changed it, with stats; not dumped per request. */
   ipvs?: ActualService[];
+  /** Real servers and services removed from the config whose connections IPVS still drains before deleting them. */
+  draining?: DrainStatus[];
   schedules?: ScheduleStatus[];
   alerts?: AlertsStats;
   /** Routing mode's announcements (docs/ecmp.md). */
@@ -83,8 +105,12 @@ export interface StatusSource {
 export interface AdminActions {
   /** on: weight 0, connections finish; off: back to the configured weight. */
   drain(service: string, realServer: string, on: boolean): void | Promise<void>;
+  /** on: every real server of the service drained (weight 0, connections finish); off: back. */
+  maintenance(service: string, on: boolean): void | Promise<void>;
   /** Force the instance to BACKUP for `forMs` (0 = release now). */
   forceBackup(instance: string, forMs: number): void | Promise<void>;
+  /** A master steps down once (priority-0 advert, then BACKUP); resolves true when it was master. */
+  resign(instance: string): boolean | Promise<boolean>;
 }
 
 /** An error the API returns to the client with this HTTP status (e.g. 404 unknown service). */

@@ -8,8 +8,10 @@ import { durationFlag, integerFlag, parseCommandLine, UsageError, type Command, 
 const usage = `Usage: failoverd status [--json] [--socket PATH | --config FILE | --address HOST:PORT]
        failoverd status drain SERVICE REAL_SERVER
        failoverd status undrain SERVICE REAL_SERVER
+       failoverd status maintenance SERVICE on|off
        failoverd status force-backup INSTANCE [--for 5m]
        failoverd status release INSTANCE
+       failoverd status resign INSTANCE
        failoverd status metrics
 
 Shows the running agent's view: VRRP instances, services with quorum, real servers
@@ -26,8 +28,11 @@ Options:
 
 Admin actions go over the Unix socket (its file permissions decide who may use them):
   drain / undrain      set a real server's weight to 0 (connections finish) / back
+  maintenance          drain every real server of a service (on) / back (off)
   force-backup         make an instance BACKUP for a while (default 5m)
-  release              end a forced backup now`;
+  release              end a forced backup now
+  resign               a master steps down once (priority-0 advert, then BACKUP);
+                       it may become master again by the normal rules`;
 
 /** Where the agent listens: the flag, or api.listen from the config, or the default socket. */
 export async function resolveAddress(flags: { socket?: string; address?: string; config?: string }): Promise<ListenAddress> {
@@ -50,7 +55,7 @@ const DEFAULT_FORCE_BACKUP = '5m';
 
 /** Each action and the arguments it takes. */
 const ACTIONS: Record<string, string> = {
-  metrics: '', drain: 'SERVICE REAL_SERVER', undrain: 'SERVICE REAL_SERVER', 'force-backup': 'INSTANCE', release: 'INSTANCE',
+  metrics: '', drain: 'SERVICE REAL_SERVER', undrain: 'SERVICE REAL_SERVER', maintenance: 'SERVICE on|off', 'force-backup': 'INSTANCE', release: 'INSTANCE', resign: 'INSTANCE',
 };
 
 const OPTIONS = {
@@ -61,7 +66,7 @@ const OPTIONS = {
 export const command: Command = {
   name: 'status',
   options: OPTIONS,
-  summary: 'show the running agent\'s state; drain, force backup',
+  summary: 'show the running agent\'s state; drain, maintenance, force backup, resign',
   usage,
   async run(argv) {
     const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
@@ -73,6 +78,7 @@ export const command: Command = {
       if (wants === undefined) throw new UsageError(`unknown status action "${action}"`);
       if (args.length !== (wants ? wants.split(' ').length : 0)) throw new UsageError(`status ${action} needs ${wants || 'no arguments'}`);
     }
+    if (action === 'maintenance' && args[1] !== 'on' && args[1] !== 'off') throw new UsageError(`status maintenance takes on or off, not "${args[1]}"`);
     if (flags.for !== undefined && action !== 'force-backup') throw new UsageError('--for goes only with force-backup');
     const address = await resolveAddress(flags);
     const client = new ApiClient(address, timeoutMs);
@@ -92,9 +98,20 @@ export const command: Command = {
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${action === 'drain' ? 'drained' : 'undrained'} ${args[1]} in ${args[0]}\n`);
         return 0;
       }
+      if (action === 'maintenance') {
+        const on = args[1] === 'on';
+        const result = await client.admin(action, { service: args[0], on });
+        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${args[0]}: maintenance ${on ? 'on, every real server drained' : 'off, real servers back to their weights'}\n`);
+        return 0;
+      }
       if (action === 'force-backup' || action === 'release') {
         const result = await client.admin(action, { instance: args[0], for: action === 'force-backup' ? forMs : 0 });
         process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : action === 'release' ? `released ${args[0]}\n` : `${args[0]} forced to BACKUP for ${forMs / 1000}s\n`);
+        return 0;
+      }
+      if (action === 'resign') {
+        const result = await client.admin(action, { instance: args[0] });
+        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : result.wasMaster ? `${args[0]} resigned: MASTER -> BACKUP\n` : `${args[0]} is not MASTER: nothing to resign\n`);
         return 0;
       }
       throw new Error(`unhandled status action "${action}"`);

@@ -57,6 +57,9 @@ const duration = (range: DurationRange) => z.string({ error: DURATION_EXPECTED }
 const durationDefault = (text: string, range: DurationRange) => duration(range).prefault(text);
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+/** The kernel keeps IPVS timeouts in whole seconds. */
+const ipvsTimeout = () => duration({ minMs: 1000, maxMs: 7 * DAY })
+  .refine((ms) => ms % 1000 === 0, { message: 'expected whole seconds (the kernel keeps IPVS timeouts in seconds)' }).optional();
 const port = () => int(0, 65535);
 const name = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-"');
 const ifname = () => z.string().regex(/^[^\s/:]{1,15}$/, 'expected an interface name (1-15 characters, no spaces, "/" or ":")');
@@ -203,6 +206,10 @@ const vrrpInstanceSchema = mapping({
     /** Multicast group; default 224.0.0.81. */
     group: ipAddress().optional(),
     port: int(1, 65535).optional(),
+    /** Largest sync message (UDP payload); the kernel's default is the interface MTU less the headers. */
+    maxlen: int(1, 65507).optional(),
+    /** Multicast TTL of the sync messages; the kernel's default is 1. */
+    ttl: int(1, 255).optional(),
   }).optional(),
   /** Instances with the same sync_group change state together (keepalived's vrrp_sync_group). */
   sync_group: name().optional(),
@@ -546,6 +553,10 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       level: z.enum(LOG_LEVELS).default('info'),
       /** auto: pretty on a terminal, JSON otherwise. */
       format: z.enum(LOG_FORMATS).default('auto'),
+    }).prefault({}),
+    ipvs: mapping({
+      /** The kernel's connection timeouts (ipvsadm --set, keepalived's lvs_timeouts); one left out is left as the kernel has it. */
+      timeouts: mapping({ tcp: ipvsTimeout(), tcpfin: ipvsTimeout(), udp: ipvsTimeout() }).optional(),
     }).prefault({}),
     /** On shutdown: keep the IPVS table and addresses (a restart drops nothing) or remove what failoverd added. */
     on_stop: z.enum(['keep', 'remove']).default('keep'),

@@ -106,7 +106,7 @@ export interface VrrpInstanceConfig {
   /** Interface flap damping: a change must persist this long before it counts. */
   linkDebounce: { upMs: number; downMs: number };
   /** IPVS connection-sync daemon to run in the role of the state. */
-  syncDaemon?: { interface: string; syncId: number };
+  syncDaemon?: { interface: string; syncId: number; group?: string; port?: number; maxLength?: number; ttl?: number };
   /** Instances with the same sync group change state together. */
   syncGroup?: string;
 }

@@ -62,11 +62,15 @@ export type TransitionReason =
   | 'fault'
   | 'fault-cleared'
   | 'sync-group'
-  | 'shutdown';
+  | 'shutdown'
+  /** An operator made the master step down (resign, force-backup). */
+  | 'resigned';
 
 export type FsmEvent =
   | { type: 'start' }
   | { type: 'stop' }
+  /** Step down as master: a priority-0 advert (the backups take over after Skew_Time), then BACKUP. */
+  | { type: 'resign' }
   | { type: 'tick' }
   | { type: 'advert'; source: string; priority: number; intervalCs: number }
   | { type: 'priority'; priority: number }
@@ -149,6 +153,17 @@ function reduce(prev: FsmSnapshot, event: FsmEvent, now: number, out: FsmAction[
       if (s.state === 'master') resignMastership(s, out);
       if (s.state !== 'init') transition(s, 'init', 'shutdown', out);
       clearTimers(s);
+      return s;
+
+    case 'resign':
+      // A master never steps down because its own priority dropped (a nopreempt peer
+      // would never take over): it says so on the wire, as on a graceful stop, and
+      // waits as BACKUP under the normal rules (a peer's adverts, or Master_Down_Timer).
+      if (s.state !== 'master') return s;
+      resignMastership(s, out);
+      s.masterAddress = undefined;
+      s.masterPriority = undefined;
+      enterBackup(s, now, out, 'resigned');
       return s;
 
     case 'tick':

@@ -13,7 +13,7 @@ import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInsta
 import { canonicalIpOrSelf } from '../net/address.js';
 import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
 import { DROP_REASONS, encodeAdvert, passwordAuthData, AUTH_NONE, AUTH_SIMPLE_PASSWORD, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, type DropReason } from './packet.js';
-import type { TrackKind } from './priority.js';
+import type { TrackedStatus, TrackKind } from './priority.js';
 import type { AdvertChannel, LinkState, VrrpIo } from './ports.js';
 import type { SyncCommand, SyncMember, SyncMemberView, VrrpSyncGroup } from './sync-group.js';
 import type { ScriptRun } from './track-script.js';
@@ -64,6 +64,8 @@ export interface VrrpStatus {
   sourceAddress: string | undefined;
   /** "kind/name" of failed weight-0 tracked objects. */
   faults: string[];
+  /** Every tracked object with its weight and value. */
+  tracked: TrackedStatus[];
   lastTransition: { from: VrrpState; to: VrrpState; reason: string; at: string } | undefined;
   counters: VrrpCounters;
 }
@@ -221,6 +223,7 @@ export class VrrpInstance implements SyncMember {
       masterPriority: this.fsm?.masterPriority,
       sourceAddress: this.channel?.sourceAddress,
       faults: [...this.faults],
+      tracked: this.tracking.statuses(),
       lastTransition: this.lastTransition,
       counters: this.countersNow(),
     };
@@ -265,6 +268,16 @@ export class VrrpInstance implements SyncMember {
       this.announceAfterVips();
     }
     if (vipsChanged || !isDeepStrictEqual(prev.garp, next.garp)) this.announcements.scheduleRefresh();
+  }
+
+  /**
+   * An operator's step down: a master sends priority 0 and becomes BACKUP; it may become
+   * master again by the normal rules. Returns false when it was not master (nothing to do).
+   */
+  resign(): boolean {
+    if (!this.running || this.fsm?.state !== 'master') return false;
+    this.dispatch({ type: 'resign' });
+    return true;
   }
 
   /** Reports a tracked object's status: services' quorum (up), scripts, files (value). */

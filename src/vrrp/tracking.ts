@@ -122,6 +122,11 @@ export class Tracking {
     this.deps.onChange();
   }
 
+  /** What is tracked now, with each object's weight and value (for status). */
+  statuses(): TrackedStatus[] {
+    return [...this.tracked.values()].map((t) => ({ ...t }));
+  }
+
   /** The effective priority of `base` with what is tracked now. */
   priority(base: number): EffectivePriority {
     return effectivePriority(base, [...this.tracked.values()]);

@@ -57,7 +57,7 @@ test('force-backup against a preempting peer: the peer takes the VIP; on release
   assert.deepEqual([released.state, released.effectivePriority, released.forcedBackupUntil], ['MASTER', 150, undefined]);
   assert.equal(peer.instance.status().state, 'backup');
   assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'), 'the VIP is back');
-  assert.deepEqual(changes(rig.advertPriorities()), [150, 1, 150], 'forced: adverts at the lowest priority, until this node stopped sending as BACKUP');
+  assert.deepEqual(changes(rig.advertPriorities()), [150, 0, 150], 'forced: one resignation advert (priority 0), silence as BACKUP, then master again');
 });
 
 test('force-backup for 0 releases at once; an unknown instance is a 404', async (t) => {
@@ -71,25 +71,79 @@ test('force-backup for 0 releases at once; an unknown instance is a 404', async 
   await assert.rejects(rig.agent.forceBackup('nope', 1000), (err: unknown) => err instanceof AdminError && err.status === 404);
 });
 
-// KNOWN BUG (issue 13), documented rather than fixed here: force-backup only lowers the
-// priority, and a master never steps down because its own priority dropped. Against a
-// peer with preempt: false nothing makes it let go, so the VIP stays on this node for
-// the whole forced period. When the resign-with-priority-0 fix lands, this test must
-// change to expect the peer to take over.
-test('force-backup against a nopreempt peer (issue 13, known bug): this node stays MASTER at priority 1 and keeps the VIP', async (t) => {
+// Issue 13: a lowered priority alone never makes a master step down, so against a
+// nopreempt peer the VIP used to stay here for the whole forced period. The master now
+// resigns (priority 0, RFC 5798 6.4.3) and holds the lowest priority until released.
+test('force-backup against a nopreempt peer: this node resigns with priority 0, the peer takes the VIP; on release this node preempts it back', async (t) => {
   const rig = await startAgent(t, configText({ priority: 150 }));
   await rig.run(3000);
   const peer = await rig.peer({ priority: 100, preempt: false });
   await rig.run(3000);
+  assert.equal(rig.agent.snapshot().instances[0]?.state, 'MASTER');
 
   await rig.agent.forceBackup('web', 10_000);
   await rig.run(5000);
   const forced = rig.agent.snapshot().instances[0]!;
-  assert.deepEqual([forced.state, forced.effectivePriority], ['MASTER', 1], 'today: still MASTER, advertising priority 1');
-  assert.ok(forced.forcedBackupUntil !== undefined, 'while status claims a forced backup');
-  assert.equal(peer.instance.status().state, 'backup', 'the nopreempt peer does not take over');
-  assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'), 'the VIP stays here');
-  assert.deepEqual(changes(rig.advertPriorities()), [150, 1]);
+  assert.deepEqual([forced.state, forced.effectivePriority, forced.reason], ['BACKUP', 1, 'resigned']);
+  assert.equal(forced.master, PEER_ADDRESS);
+  assert.equal(peer.instance.status().state, 'master', 'the nopreempt peer took over');
+  assert.ok(peer.host.has('eth0', '10.6.2.195') && !rig.host.has('eth0', '10.6.2.195'), 'the VIP moved to the peer');
+  assert.deepEqual(changes(rig.advertPriorities()), [150, 0], 'one resignation advert, then silence as BACKUP');
+
+  // Released: the priority is back, and this node (preempt: true) takes the VIP back.
+  await rig.run(10_000);
+  const released = rig.agent.snapshot().instances[0]!;
+  assert.deepEqual([released.state, released.effectivePriority, released.forcedBackupUntil], ['MASTER', 150, undefined]);
+  assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'), 'the VIP is back');
+});
+
+test('force-backup of an instance that is already BACKUP sends nothing and holds it at the lowest priority', async (t) => {
+  const rig = await startAgent(t, configText({ priority: 100 }));
+  const peer = await rig.peer({ priority: 200, preempt: true });
+  await rig.run(3000);
+  assert.equal(rig.agent.snapshot().instances[0]?.state, 'BACKUP');
+  await rig.agent.forceBackup('web', 10_000);
+  await peer.instance.stop();
+  // The peer resigned: with nobody else on the segment a forced BACKUP still takes the VIP (at priority 1), as keepalived would.
+  await rig.run(3000);
+  assert.deepEqual(rig.agent.snapshot().instances.map((i) => [i.state, i.effectivePriority]), [['MASTER', 1]]);
+  assert.deepEqual(changes(rig.advertPriorities()), [1]);
+});
+
+test('resign: the master steps down with one priority-0 advert; a nopreempt peer takes the VIP and this nopreempt node stays BACKUP', async (t) => {
+  const rig = await startAgent(t, configText({ priority: 150, preempt: false }));
+  await rig.run(3000);
+  const peer = await rig.peer({ priority: 100, preempt: false });
+  await rig.run(3000);
+  assert.equal(rig.agent.snapshot().instances[0]?.state, 'MASTER');
+
+  assert.equal(rig.agent.resign('web'), true);
+  await rig.run(10_000);
+  const after = rig.agent.snapshot().instances[0]!;
+  assert.deepEqual([after.state, after.effectivePriority, after.reason, after.forcedBackupUntil], ['BACKUP', 150, 'resigned', undefined],
+    'a one-shot step down: the priority is not held low');
+  assert.equal(peer.instance.status().state, 'master');
+  assert.ok(peer.host.has('eth0', '10.6.2.195') && !rig.host.has('eth0', '10.6.2.195'), 'the VIP moved to the peer');
+  assert.deepEqual(changes(rig.advertPriorities()), [150, 0]);
+  assert.equal(rig.agent.resign('web'), false, 'a BACKUP has nothing to resign');
+  assert.deepEqual(changes(rig.advertPriorities()), [150, 0], 'and sends nothing');
+  assert.throws(() => rig.agent.resign('nope'), (err: unknown) => err instanceof AdminError && err.status === 404);
+});
+
+test('resign with preempt: the peer takes over, then this node preempts back by the normal rules', async (t) => {
+  const rig = await startAgent(t, configText({ priority: 150, preempt: true }));
+  await rig.run(3000);
+  const peer = await rig.peer({ priority: 100, preempt: false });
+  await rig.run(3000);
+  assert.equal(rig.agent.resign('web'), true);
+  const masters: string[] = [];
+  for (let i = 0; i < 100; i++) {
+    await rig.run(100);
+    const who = peer.instance.status().state === 'master' ? 'peer' : rig.agent.snapshot().instances[0]?.state === 'MASTER' ? 'agent' : 'none';
+    if (masters.at(-1) !== who) masters.push(who);
+  }
+  assert.deepEqual(masters.filter((m) => m !== 'none'), ['peer', 'agent'], 'the peer held it for a while, then this node preempted back');
+  assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'));
 });
 
 test('a reload that makes an instance track a service already out of quorum lowers its priority at once', async (t) => {

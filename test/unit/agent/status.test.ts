@@ -15,7 +15,7 @@ const plan = planOf(loaded.config, 'testhost');
 const counters = {} as VrrpCounters;
 const vrrp = (over: Partial<VrrpStatus>): VrrpStatus => ({
   name: 'web', state: 'backup', basePriority: 150, effectivePriority: 150, masterAddress: undefined, masterPriority: undefined,
-  sourceAddress: '192.0.2.1', faults: [], lastTransition: undefined, counters, ...over,
+  sourceAddress: '192.0.2.1', faults: [], tracked: [], lastTransition: undefined, counters, ...over,
 });
 
 const health: HealthServiceStatus[] = [{

@@ -48,6 +48,25 @@ export function fakeAgent() {
       if (forMs > 0) i.forcedBackupUntil = new Date(Date.UTC(2026, 4, 1, 13) + forMs).toISOString();
       else delete i.forcedBackupUntil;
     },
+    maintenance(service, on) {
+      calls.push(`maintenance ${service} ${on}`);
+      const svc = snapshot.services.find((s) => s.name === service);
+      if (!svc) throw new AdminError(404, `no service ${service}`);
+      if (on) svc.maintenanceSince = '2026-05-01T13:00:00.000Z';
+      else delete svc.maintenanceSince;
+      for (const rs of svc.realServers) {
+        rs.drained = on;
+        rs.weight = on ? 0 : rs.configuredWeight;
+      }
+    },
+    resign(instance) {
+      calls.push(`resign ${instance}`);
+      const i = snapshot.instances.find((x) => x.name === instance);
+      if (!i) throw new AdminError(404, `no VRRP instance ${instance}`);
+      const wasMaster = i.state === 'MASTER';
+      i.state = 'BACKUP';
+      return wasMaster;
+    },
   };
   const sources: MetricsSources = {
     vrrp: () => snapshot.instances.map((i) => ({ instance: i.name, state: i.state, effectivePriority: i.effectivePriority, advertsSent: 120, advertsReceived: 3, advertsDropped: { bad_checksum: 2, wrong_vrid: 1 } })),

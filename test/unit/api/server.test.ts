@@ -57,6 +57,32 @@ test('status over the unix socket (mode 0660) and the loopback listener', async 
   assert.deepEqual(api.agent.calls, []);
 });
 
+test('resign: POST /admin/resign steps a master down and says whether it was master; admin.resign is published', async (t) => {
+  const api = await startApi(t);
+  t.after(() => api.client.close());
+  assert.deepEqual(await api.client.admin('resign', { instance: 'web' }), { ok: true, action: 'resign', instance: 'web', wasMaster: true });
+  assert.equal((await api.client.status()).instances[0]?.state, 'BACKUP');
+  assert.deepEqual(await api.client.admin('resign', { instance: 'web' }), { ok: true, action: 'resign', instance: 'web', wasMaster: false });
+  await assert.rejects(api.client.admin('resign', {}), /"instance" is required \(a string\) \(HTTP 400\)/);
+  await assert.rejects(api.client.admin('resign', { instance: 'nope' }), /no VRRP instance nope \(HTTP 404\)/);
+  assert.deepEqual(api.agent.calls, ['resign web', 'resign web', 'resign nope']);
+  assert.deepEqual(api.events.map((e) => `${e.type} ${e.object} ${e.to ?? '-'}`), ['admin.resign vrrp/web BACKUP', 'admin.resign vrrp/web -']);
+});
+
+test('maintenance: POST /admin/maintenance drains a whole service and back; "on" must be a boolean', async (t) => {
+  const api = await startApi(t);
+  t.after(() => api.client.close());
+  assert.deepEqual(await api.client.admin('maintenance', { service: 'web-80', on: true }), { ok: true, action: 'maintenance', service: 'web-80', on: true });
+  const svc = (await api.client.status()).services[0]!;
+  assert.equal(svc.maintenanceSince, '2026-05-01T13:00:00.000Z');
+  assert.deepEqual(svc.realServers.map((r) => [r.weight, r.drained]), [[0, true], [0, true]]);
+  await api.client.admin('maintenance', { service: 'web-80', on: false });
+  await assert.rejects(api.client.admin('maintenance', { service: 'web-80', on: 'yes' }), /"on" is required \(true or false\) \(HTTP 400\)/);
+  await assert.rejects(api.client.admin('maintenance', { service: 'nope', on: true }), /no service nope \(HTTP 404\)/);
+  assert.deepEqual(api.agent.calls, ['maintenance web-80 true', 'maintenance web-80 false', 'maintenance nope true']);
+  assert.deepEqual(api.events.map((e) => `${e.type} ${e.object} ${e.to ?? '-'}`), ['admin.maintenance service/web-80 on', 'admin.maintenance service/web-80 off']);
+});
+
 test('admin actions go through AdminActions, publish admin.* events, and bad requests get clear errors', async (t) => {
   const api = await startApi(t);
   t.after(() => api.client.close());

@@ -22,6 +22,8 @@ test('the status snapshot takes the IPVS table from the reconciler\'s view, with
   const reconciler = {
     lastActual: () => structuredClone(view),
     readActual: async () => { dumps++; return structuredClone(view); },
+    // Its drain bookkeeping (removed real servers waiting for connections): kept, not read from the kernel.
+    status: () => ({ draining: [] }),
   };
   // The agent is not started: only the reconciler it would have is put in place.
   (agent as unknown as { reconciler: typeof reconciler }).reconciler = reconciler;

@@ -68,6 +68,9 @@ describe('strict flags', () => {
     assert.equal(await usageError(status, ['release']), 'status release needs INSTANCE');
     assert.equal(await usageError(status, ['metrics', 'now']), 'status metrics needs no arguments');
     assert.equal(await usageError(status, ['release', 'web', '--for', '5m']), '--for goes only with force-backup');
+    assert.equal(await usageError(status, ['resign']), 'status resign needs INSTANCE');
+    assert.equal(await usageError(status, ['maintenance', 'web-80']), 'status maintenance needs SERVICE on|off');
+    assert.equal(await usageError(status, ['maintenance', 'web-80', 'yes']), 'status maintenance takes on or off, not "yes"');
   });
 
   it('run: --log-format and --log-level take only what the config takes', async () => {
