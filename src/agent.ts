@@ -447,7 +447,8 @@ export class Agent implements StatusSource, AdminActions {
   maintenance(service: string, on: boolean): void {
     if (!this.plan.services.some((s) => s.name === service)) throw new AdminError(404, `no service "${service}"`);
     this.gate.setMaintenance(service, on, this.clock.wallNow());
-    this.reconciler?.setDesired(this.gate.effective());
+    // Never rejects: the pass reports its own failures (log, ipvs.error).
+    void this.reconciler?.setDesired(this.gate.effective());
   }
 
   /**

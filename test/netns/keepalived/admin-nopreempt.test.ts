@@ -33,8 +33,8 @@ function cli(args: string[], socket: string): Promise<{ code: number | null; std
     const child = spawn(process.execPath, [CLI, 'status', ...args, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c; });
-    child.stderr.on('data', (c: Buffer) => { stderr += c; });
+    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
+    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
   });
