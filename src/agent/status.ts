@@ -37,6 +37,8 @@ export interface AgentState {
   ipvs: ActualService[];
   schedules: ScheduleStatus[];
   alerts?: AlertsStats;
+  /** ECMP routing announcements (docs/ecmp.md), when a `routing:` section is configured. */
+  routing?: NonNullable<StatusSnapshot['routing']>;
 }
 
 export function statusSnapshot(state: AgentState): StatusSnapshot {
@@ -108,6 +110,7 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     ...(state.draining?.length ? { draining: state.draining } : {}),
     schedules: state.schedules,
     ...(state.alerts ? { alerts: state.alerts } : {}),
+    ...(state.routing ? { routing: state.routing } : {}),
   };
 }
 

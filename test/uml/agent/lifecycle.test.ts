@@ -58,7 +58,7 @@ function startAgent(): { proc: ChildProcess; logs: string[]; exited: Promise<num
   const proc = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   agents.push(proc);
   const logs: string[] = [];
-  createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
+  createInterface({ input: proc.stderr! }).on('line', (l) => logs.push(l));
   return { proc, logs, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
 }
 
@@ -82,25 +82,25 @@ function sendConnections(count: number): void {
 test('start, reload (invalid, then changed), kill -9 + restart, SIGTERM: the live table is never re-created', async () => {
   writeFileSync(configPath, config(twoServers));
   const first = startAgent();
-  await waitFor(() => table().length === 1 && table()[0]!.destinations.length === 2, { what: 'web-80 with two real servers in ipvsadm', timeoutMs: 15_000, stepMs: 100 });
+  await waitFor(() => table().length === 1 && table()[0]!.destinations.length === 2, { what: 'web-80 with two real servers in ipvsadm', timeoutMs: 60_000, stepMs: 100 });
   assert.deepEqual(layout(table()), ['TCP 10.6.2.195:80 rr', '  10.6.2.191:80 Route 1', '  10.6.2.192:80 Route 1']);
-  await waitFor(hasVip, { what: 'the VIP on the director (MASTER)', timeoutMs: 10_000, stepMs: 50 });
+  await waitFor(hasVip, { what: 'the VIP on the director (MASTER)', timeoutMs: 30_000, stepMs: 50 });
 
   sendConnections(6);
-  await waitFor(() => [...stats().values()].every((c) => c >= 3), { what: 'connections counted on both real servers', timeoutMs: 8_000, stepMs: 200 });
+  await waitFor(() => [...stats().values()].every((c) => c >= 3), { what: 'connections counted on both real servers', timeoutMs: 30_000, stepMs: 200 });
   const before = stats();
 
   // Invalid reload: nothing changes, the agent keeps running.
   writeFileSync(configPath, config(twoServers).replace('scheduler: rr', 'scheduler: rrr'));
   first.proc.kill('SIGHUP');
-  await waitFor(() => first.logs.some((l) => l.includes('services[0].scheduler')), { what: 'the rejection in the log', timeoutMs: 5_000, stepMs: 50 });
+  await waitFor(() => first.logs.some((l) => l.includes('services[0].scheduler')), { what: 'the rejection in the log', timeoutMs: 30_000, stepMs: 50 });
   assert.equal(first.proc.exitCode, null);
   assert.deepEqual(layout(table()), ['TCP 10.6.2.195:80 rr', '  10.6.2.191:80 Route 1', '  10.6.2.192:80 Route 1']);
 
   // Valid reload: one weight changes, one server is added; the others are untouched.
   writeFileSync(configPath, config('      - { address: 10.6.2.191, weight: 1 }\n      - { address: 10.6.2.192, weight: 3 }\n      - { address: 10.6.2.193, weight: 1 }'));
   first.proc.kill('SIGHUP');
-  await waitFor(() => table()[0]?.destinations.length === 3, { what: 'the added real server', timeoutMs: 5_000, stepMs: 50 });
+  await waitFor(() => table()[0]?.destinations.length === 3, { what: 'the added real server', timeoutMs: 30_000, stepMs: 50 });
   assert.deepEqual(layout(table()), ['TCP 10.6.2.195:80 rr', '  10.6.2.191:80 Route 1', '  10.6.2.192:80 Route 3', '  10.6.2.193:80 Route 1']);
   const afterReload = stats();
   for (const id of ['10.6.2.191:80', '10.6.2.192:80']) assert.ok(afterReload.get(id)! >= before.get(id)!, `${id} kept its counters across the reload (${before.get(id)} → ${afterReload.get(id)})`);
@@ -111,8 +111,8 @@ test('start, reload (invalid, then changed), kill -9 + restart, SIGTERM: the liv
   assert.equal(table()[0]!.destinations.length, 3, 'entries survive the crash');
   const beforeRestart = stats();
   const second = startAgent();
-  await waitFor(() => spawnSync(process.execPath, [cli, 'status', '--socket', apiSocket, '--json']).status === 0, { what: 'the restarted agent answering', timeoutMs: 15_000, stepMs: 100 });
-  await waitFor(hasVip, { what: 'the VIP back on the director', timeoutMs: 10_000, stepMs: 50 });
+  await waitFor(() => spawnSync(process.execPath, [cli, 'status', '--socket', apiSocket, '--json']).status === 0, { what: 'the restarted agent answering', timeoutMs: 60_000, stepMs: 100 });
+  await waitFor(hasVip, { what: 'the VIP back on the director', timeoutMs: 30_000, stepMs: 50 });
   assert.deepEqual(layout(table()), ['TCP 10.6.2.195:80 rr', '  10.6.2.191:80 Route 1', '  10.6.2.192:80 Route 3', '  10.6.2.193:80 Route 1']);
   const afterRestart = stats();
   for (const [id, count] of beforeRestart) assert.ok(afterRestart.get(id)! >= count, `${id} was not deleted and re-added by the restart (${count} → ${afterRestart.get(id)})`);
@@ -122,10 +122,10 @@ test('start, reload (invalid, then changed), kill -9 + restart, SIGTERM: the liv
   agents.push(dump);
   const wire: string[] = [];
   createInterface({ input: dump.stdout }).on('line', (l) => wire.push(l));
-  await waitFor(() => wire.some((l) => /prio 150/.test(l)), { what: 'adverts seen by tcpdump', timeoutMs: 5_000, stepMs: 50 });
+  await waitFor(() => wire.some((l) => /prio 150/.test(l)), { what: 'adverts seen by tcpdump', timeoutMs: 30_000, stepMs: 50 });
   second.proc.kill('SIGTERM');
   assert.equal(await second.exited, 0);
-  await waitFor(() => wire.some((l) => /prio 0\b/.test(l)), { what: 'the priority-0 advert', timeoutMs: 3_000, stepMs: 50 });
+  await waitFor(() => wire.some((l) => /prio 0\b/.test(l)), { what: 'the priority-0 advert', timeoutMs: 30_000, stepMs: 50 });
   assert.equal(hasVip(), false, 'VIP removed');
   assert.equal(table()[0]!.destinations.length, 3, 'on_stop: keep leaves the table');
   dump.kill('SIGKILL');
@@ -146,7 +146,7 @@ logging: { format: json }
   const proc = spawn('ip', ['netns', 'exec', pair.director.name, process.execPath, cli, 'run', '--config', path], { stdio: ['ignore', 'ignore', 'ignore'] });
   agents.push(proc);
   try {
-    await waitFor(() => spawnSync(process.execPath, [cli, 'status', '--socket', socket, '--json']).status === 0, { what: 'the agent answering', timeoutMs: 15_000, stepMs: 100 });
+    await waitFor(() => spawnSync(process.execPath, [cli, 'status', '--socket', socket, '--json']).status === 0, { what: 'the agent answering', timeoutMs: 60_000, stepMs: 100 });
     assert.deepEqual(parseIpvsadmList(pair.director.exec('ipvsadm', ['-Ln'])), []);
     writeFileSync(path, yaml(`
   - name: web-80
@@ -156,7 +156,7 @@ logging: { format: json }
     real_servers: [{ address: 10.6.2.191 }, { address: 10.6.2.192, weight: 2 }]`));
     proc.kill('SIGHUP');
     const listing = (): string[] => layout(parseIpvsadmList(pair.director.exec('ipvsadm', ['-Ln'])));
-    await waitFor(() => listing().length === 3, { what: 'the service programmed after the reload', timeoutMs: 10_000, stepMs: 100 });
+    await waitFor(() => listing().length === 3, { what: 'the service programmed after the reload', timeoutMs: 30_000, stepMs: 100 });
     assert.deepEqual(listing(), ['TCP 10.6.2.195:80 wlc', '  10.6.2.191:80 Route 1', '  10.6.2.192:80 Route 2']);
   } finally {
     proc.kill('SIGKILL');

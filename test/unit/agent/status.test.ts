@@ -100,3 +100,9 @@ test('the systemd status line', () => {
   assert.equal(statusLine(2, 1, [{ name: 'web', state: 'master' }, { name: 'db', state: 'backup' }]), 'generation 2; 1 services; web=master db=backup');
   assert.equal(statusLine(1, 0, []), 'generation 1; 0 services; no vrrp');
 });
+
+test('routing announcements appear only when the agent has a routing section, as the agent reports them', () => {
+  assert.equal('routing' in statusSnapshot(state()), false);
+  const routing = [{ name: 'echo', vips: ['10.9.9.9'], announced: true, phase: 'running', reason: 'services have quorum', since: '2026-12-06T06:00:00.000Z' }];
+  assert.deepEqual(statusSnapshot(state({ routing })).routing, routing);
+});
