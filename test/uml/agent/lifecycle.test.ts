@@ -58,7 +58,7 @@ function startAgent(): { proc: ChildProcess; logs: string[]; exited: Promise<num
   const proc = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
   agents.push(proc);
   const logs: string[] = [];
-  createInterface({ input: proc.stderr! }).on('line', (l) => logs.push(l));
+  createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
   return { proc, logs, exited: new Promise((r) => proc.on('exit', (code) => r(code))) };
 }
 
