@@ -56,7 +56,7 @@ test('a destination deleted and re-added by ipvsadm while the agent applies a re
   writeFileSync(configPath, config(servers(4, () => 1)));
   const agent = AgentProcess.start(dir.name, configPath, socket);
   agents.push(agent);
-  await waitFor(() => weights().size === 4, { what: 'four destinations', timeoutMs: 20_000, stepMs: 100 });
+  await waitFor(() => weights().size === 4, { what: 'four destinations', timeoutMs: 60_000, stepMs: 100 });
 
   // The reload edits every weight and adds 36 destinations; meanwhile ipvsadm keeps deleting and
   // re-adding 10.6.3.1 (at weight 1) and deleting 10.6.3.2, so edits and adds meet ENOENT / EEXIST.
@@ -74,7 +74,7 @@ test('a destination deleted and re-added by ipvsadm while the agent applies a re
 
   // After the fight: exactly the configured table, at the latest by the next audit (10 s).
   const want = new Map(Array.from({ length: 40 }, (_, i) => [`10.6.3.${i + 1}:80`, String(2 + (i % 3))]));
-  await waitFor(() => JSON.stringify([...weights()].sort()) === JSON.stringify([...want].sort()), { what: 'the table equal to the config', timeoutMs: 20_000, stepMs: 200 });
+  await waitFor(() => JSON.stringify([...weights()].sort()) === JSON.stringify([...want].sort()), { what: 'the table equal to the config', timeoutMs: 60_000, stepMs: 200 });
   const convergedMs = Date.now() - fightEnded;
   const retried = agent.logs.filter((l) => String(l['msg']).includes('failed mid-apply')).length;
   const drift = agent.logs.filter((l) => String(l['msg']).includes('IPVS drift')).length;
@@ -89,7 +89,7 @@ test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-cr
   writeFileSync(configPath, config(servers(3, () => 1)));
   const first = AgentProcess.start(dir.name, configPath, socket);
   agents.push(first);
-  await waitFor(() => weights().size === 3 && [...weights().values()].every((w) => w === '1'), { what: 'three destinations at weight 1', timeoutMs: 20_000, stepMs: 100 });
+  await waitFor(() => weights().size === 3 && [...weights().values()].every((w) => w === '1'), { what: 'three destinations at weight 1', timeoutMs: 60_000, stepMs: 100 });
   await waitFor(() => dir.ipJson<{ addr_info: { local: string }[] }[]>('addr', 'show', 'dev', 'eth0')[0]!.addr_info.some((a) => a.local === '10.6.2.195'), { what: 'the VIP (MASTER)', timeoutMs: 30_000, stepMs: 50 });
 
   // Traffic: the client opens connections to the VIP continuously (SYNs; IPVS schedules each).
@@ -103,7 +103,7 @@ test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-cr
   let opened = '';
   traffic.stdout.on('data', (d: Buffer) => { opened += d.toString(); });
   const trafficDone = new Promise((r) => traffic.once('close', r));
-  await waitFor(() => [...conns().values()].every((c) => c >= 5), { what: 'connections scheduled on every destination', timeoutMs: 10_000, stepMs: 100 });
+  await waitFor(() => [...conns().values()].every((c) => c >= 5), { what: 'connections scheduled on every destination', timeoutMs: 30_000, stepMs: 100 });
 
   const samples: Map<string, number>[] = [conns()];
   first.kill('SIGKILL');
