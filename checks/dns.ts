@@ -7,25 +7,29 @@ import { connect, isIPv6, type Socket as TcpSocket } from 'node:net';
 import { z } from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, elapsedSince, errorText } from '../src/health/check-helpers.js';
-import {
-  answersProblem, encodeQuery, normalizeExpected, QUERY_TYPES, RCODES, readReply, type DnsReply,
-} from './lib/dns-message.js';
+import { answersProblem, encodeQuery, normalizeExpected, QUERY_TYPES, RCODES, readReply, type DnsReply } from './lib/dns-message.js';
 
-const options = z.object({
-  /** The name to look up, e.g. www.example.com. */
-  name: z.string().min(1).max(253).regex(/^[A-Za-z0-9_*.-]+$/, 'a domain name like www.example.com'),
-  query_type: z.enum(QUERY_TYPES).default('A'),
-  /** The response code that means up. */
-  expect_rcode: z.enum(RCODES).default('NOERROR'),
-  /** The records of query_type the answer must hold (A: "10.0.0.1", MX: "10 mx.example.com", TXT: the text). */
-  expect_answers: z.array(z.string().min(1)).min(1).optional(),
-  /** exact: the answer's records are exactly expect_answers; contains: at least those. */
-  answers_match: z.enum(['exact', 'contains']).default('exact'),
-  /** Ask the server to recurse (the RD bit); false to probe an authoritative server. */
-  recursion_desired: z.boolean().default(true),
-  connect_port: z.number().int().min(1).max(65535).optional(),
-  bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
-}).strict();
+const options = z
+  .object({
+    /** The name to look up, e.g. www.example.com. */
+    name: z
+      .string()
+      .min(1)
+      .max(253)
+      .regex(/^[A-Za-z0-9_*.-]+$/, 'a domain name like www.example.com'),
+    query_type: z.enum(QUERY_TYPES).default('A'),
+    /** The response code that means up. */
+    expect_rcode: z.enum(RCODES).default('NOERROR'),
+    /** The records of query_type the answer must hold (A: "10.0.0.1", MX: "10 mx.example.com", TXT: the text). */
+    expect_answers: z.array(z.string().min(1)).min(1).optional(),
+    /** exact: the answer's records are exactly expect_answers; contains: at least those. */
+    answers_match: z.enum(['exact', 'contains']).default('exact'),
+    /** Ask the server to recurse (the RD bit); false to probe an authoritative server. */
+    recursion_desired: z.boolean().default(true),
+    connect_port: z.number().int().min(1).max(65535).optional(),
+    bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
+  })
+  .strict();
 
 export type DnsCheckOptions = z.infer<typeof options>;
 
@@ -70,7 +74,11 @@ function runDns(target: CheckTarget, o: DnsCheckOptions, signal: AbortSignal): P
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      try { udp?.close(); } catch { /* already closed */ }
+      try {
+        udp?.close();
+      } catch {
+        /* already closed */
+      }
       tcp?.destroy();
       resolve({ ok, reason, latencyMs: elapsedSince(started) });
     };
@@ -79,9 +87,18 @@ function runDns(target: CheckTarget, o: DnsCheckOptions, signal: AbortSignal): P
 
     const onMessage = (message: Buffer, transport: string): boolean => {
       const reply = readReply(message, id, o.name, o.query_type);
-      if (reply.kind === 'foreign') { lastForeign = reply.why; return false; }
-      if (reply.kind === 'malformed') { finish(false, `${transport} reply: ${reply.why}`); return true; }
-      if (reply.truncated && transport === 'udp') { overTcp(); return true; }
+      if (reply.kind === 'foreign') {
+        lastForeign = reply.why;
+        return false;
+      }
+      if (reply.kind === 'malformed') {
+        finish(false, `${transport} reply: ${reply.why}`);
+        return true;
+      }
+      if (reply.truncated && transport === 'udp') {
+        overTcp();
+        return true;
+      }
       const verdict = judge(reply, o, transport);
       finish(verdict.ok, verdict.reason);
       return true;
@@ -90,7 +107,11 @@ function runDns(target: CheckTarget, o: DnsCheckOptions, signal: AbortSignal): P
     // RFC 7766: the same query with a two-byte length in front; one reply read.
     const overTcp = (): void => {
       phase = 'tcp query (udp reply truncated)';
-      try { udp?.close(); } catch { /* already closed */ }
+      try {
+        udp?.close();
+      } catch {
+        /* already closed */
+      }
       udp = undefined;
       const socket = connect({ host: target.address, port, localAddress: o.bind_to, noDelay: true });
       tcp = socket;
@@ -122,10 +143,15 @@ function runDns(target: CheckTarget, o: DnsCheckOptions, signal: AbortSignal): P
     socket.on('error', (err: Error & { code?: string }) => {
       finish(false, `${phase}: ${err.code === 'ECONNREFUSED' ? 'ICMP port unreachable (ECONNREFUSED)' : errorText(err)}`);
     });
-    socket.on('message', (message) => { onMessage(message, 'udp'); });
-    const send = (): void => socket.connect(port, target.address, () => {
-      socket.send(query, (err) => { if (err) finish(false, `${phase}: ${errorText(err)}`); });
+    socket.on('message', (message) => {
+      onMessage(message, 'udp');
     });
+    const send = (): void =>
+      socket.connect(port, target.address, () => {
+        socket.send(query, (err) => {
+          if (err) finish(false, `${phase}: ${errorText(err)}`);
+        });
+      });
     if (o.bind_to) socket.bind({ address: o.bind_to, port: 0 }, send);
     else send();
   });

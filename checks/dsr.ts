@@ -21,18 +21,20 @@ import { onFrame, silenceReason, startProbe, type DsrProbe, type DsrState } from
 
 const PACKET_OUTGOING = 4;
 
-const options = z.object({
-  /** The service's VIP, configured on the real server's lo (IPv4). */
-  vip: z.ipv4(),
-  /** Port to probe instead of the real server's port. */
-  connect_port: z.number().int().min(1).max(65535).optional(),
-  /** The director's interface on the real server's link (default: the one the route to the real server uses). */
-  interface: z.string().min(1).max(15).optional(),
-  /** The director's address the probe comes from (default: the kernel's source address towards the real server). */
-  source: z.ipv4().optional(),
-  /** Also ask who-has VIP on the link: an answer from the real server is down. */
-  arp_check: z.boolean().default(true),
-}).strict();
+const options = z
+  .object({
+    /** The service's VIP, configured on the real server's lo (IPv4). */
+    vip: z.ipv4(),
+    /** Port to probe instead of the real server's port. */
+    connect_port: z.number().int().min(1).max(65535).optional(),
+    /** The director's interface on the real server's link (default: the one the route to the real server uses). */
+    interface: z.string().min(1).max(15).optional(),
+    /** The director's address the probe comes from (default: the kernel's source address towards the real server). */
+    source: z.ipv4().optional(),
+    /** Also ask who-has VIP on the link: an answer from the real server is down. */
+    arp_check: z.boolean().default(true),
+  })
+  .strict();
 
 export type DsrCheckOptions = z.infer<typeof options>;
 
@@ -46,7 +48,10 @@ export interface DsrLink {
 function routeSource(address: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = createSocket('udp4');
-    socket.once('error', (err) => { socket.close(); reject(err); });
+    socket.once('error', (err) => {
+      socket.close();
+      reject(err);
+    });
     socket.connect(9, address, () => {
       const local = socket.address().address;
       socket.close();
@@ -56,7 +61,9 @@ function routeSource(address: string): Promise<string> {
 }
 
 function inSubnet(address: string, network: string, netmask: string): boolean {
-  const a = ipToBytes(address), n = ipToBytes(network), m = ipToBytes(netmask);
+  const a = ipToBytes(address),
+    n = ipToBytes(network),
+    m = ipToBytes(netmask);
   return a.every((byte, i) => (byte & m[i]!) === (n[i]! & m[i]!));
 }
 
@@ -86,22 +93,34 @@ function runDsr(target: CheckTarget, o: DsrCheckOptions, signal: AbortSignal): P
   const done = (ok: boolean, reason: string): CheckResult => ({ ok, reason, latencyMs: elapsedSince(started) });
   if (signal.aborted) return Promise.resolve(done(false, `resolve link: ${abortText(signal)}`));
   if (!isIPv4(target.address)) return Promise.resolve(done(false, `the dsr check probes IPv4 real servers only, not ${target.address}`));
-  if ((o.connect_port ?? target.port) === 0) return Promise.resolve(done(false, 'the dsr check needs a port: set connect_port (the service has port 0 or a fwmark)'));
+  if ((o.connect_port ?? target.port) === 0)
+    return Promise.resolve(done(false, 'the dsr check needs a port: set connect_port (the service has port 0 or a fwmark)'));
   const realServer = bytesToIp(ipToBytes(target.address));
   return resolveLink(realServer, o).then(
-    (link) => typeof link === 'string' ? done(false, link) : probe(target, o, link, signal, done),
+    (link) => (typeof link === 'string' ? done(false, link) : probe(target, o, link, signal, done)),
     (err: unknown) => done(false, `route to ${realServer}: ${errorText(err)}`),
   );
 }
 
-function probe(target: CheckTarget, o: DsrCheckOptions, link: DsrLink, signal: AbortSignal,
-  done: (ok: boolean, reason: string) => CheckResult): Promise<CheckResult> {
+function probe(
+  target: CheckTarget,
+  o: DsrCheckOptions,
+  link: DsrLink,
+  signal: AbortSignal,
+  done: (ok: boolean, reason: string) => CheckResult,
+): Promise<CheckResult> {
   const p: DsrProbe = {
-    directorMac: link.mac, director: link.source, realServer: bytesToIp(ipToBytes(target.address)), vip: o.vip,
+    directorMac: link.mac,
+    director: link.source,
+    realServer: bytesToIp(ipToBytes(target.address)),
+    vip: o.vip,
     port: o.connect_port ?? target.port,
     // Ephemeral ports (Linux's default range): the director's own connections to
     // the VIP, if any, are most unlikely to share a random 4-tuple.
-    sourcePort: randomInt(32768, 61000), isn: randomInt(0, 2 ** 32), ipId: randomInt(0, 0x10000), arpCheck: o.arp_check,
+    sourcePort: randomInt(32768, 61000),
+    isn: randomInt(0, 2 ** 32),
+    ipId: randomInt(0, 0x10000),
+    arpCheck: o.arp_check,
   };
   return new Promise((resolve) => {
     let socket: DatagramSocket | undefined;
@@ -123,7 +142,9 @@ function probe(target: CheckTarget, o: DsrCheckOptions, link: DsrLink, signal: A
       socket = new DatagramSocket(AF_PACKET, SOCK_RAW, 0);
       socket.attachFilter(encodeBpf(synProbeFilter(p.vip, p.port, p.sourcePort)));
       socket.bind(sockaddrLl(ifindex, ETH_P_ALL));
-      socket.on('error', (err) => { if (err.fatal) finish(false, `receive: ${errorText(err)}`); });
+      socket.on('error', (err) => {
+        if (err.fatal) finish(false, `receive: ${errorText(err)}`);
+      });
       socket.on('message', ({ data, from }) => {
         if (settled) return;
         const sender = decodeSockaddr(from);
@@ -149,7 +170,8 @@ function probe(target: CheckTarget, o: DsrCheckOptions, link: DsrLink, signal: A
 
 export const plugin: CheckPlugin<DsrCheckOptions> = {
   type: 'dsr',
-  description: 'TCP SYN to the VIP at the real server\'s MAC, as IPVS-DR forwards it (packet socket); down if the real server lost the VIP, answers ARP for it, or refuses the port',
+  description:
+    "TCP SYN to the VIP at the real server's MAC, as IPVS-DR forwards it (packet socket); down if the real server lost the VIP, answers ARP for it, or refuses the port",
   options,
   run: runDsr,
 };

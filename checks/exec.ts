@@ -8,16 +8,18 @@ import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.
 import { childEnvironment, runChild } from '../src/children.js';
 import { abortText, clip, elapsedSince } from '../src/health/check-helpers.js';
 
-const options = z.object({
-  /** A shell command line (run by /bin/sh -c) or an argv array (run directly). */
-  command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
-  /** keepalived's misc_dynamic: exit 2..255 sets the real server's weight to code − 2. */
-  misc_dynamic: z.boolean().default(false),
-  /** Extra environment, on top of the allow-listed one (docs/health.md); FAILOVERD_* variables describe the target. */
-  env: z.record(z.string(), z.string()).default({}),
-  /** Working directory for the program. */
-  cwd: z.string().optional(),
-}).strict();
+const options = z
+  .object({
+    /** A shell command line (run by /bin/sh -c) or an argv array (run directly). */
+    command: z.union([z.string().min(1), z.array(z.string()).min(1)]),
+    /** keepalived's misc_dynamic: exit 2..255 sets the real server's weight to code − 2. */
+    misc_dynamic: z.boolean().default(false),
+    /** Extra environment, on top of the allow-listed one (docs/health.md); FAILOVERD_* variables describe the target. */
+    env: z.record(z.string(), z.string()).default({}),
+    /** Working directory for the program. */
+    cwd: z.string().optional(),
+  })
+  .strict();
 
 export type ExecCheckOptions = z.infer<typeof options>;
 

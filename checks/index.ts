@@ -12,9 +12,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 function isCheckPlugin(value: unknown): value is CheckPlugin {
   if (!value || typeof value !== 'object') return false;
   const p = value as Partial<CheckPlugin>;
-  return typeof p.type === 'string' && /^[a-z][a-z0-9_-]*$/.test(p.type)
-    && typeof p.description === 'string' && typeof p.run === 'function'
-    && !!p.options && typeof (p.options as { safeParse?: unknown }).safeParse === 'function';
+  return (
+    typeof p.type === 'string' &&
+    /^[a-z][a-z0-9_-]*$/.test(p.type) &&
+    typeof p.description === 'string' &&
+    typeof p.run === 'function' &&
+    !!p.options &&
+    typeof (p.options as { safeParse?: unknown }).safeParse === 'function'
+  );
 }
 
 /**
@@ -30,7 +35,9 @@ export async function loadCheckPlugins(directory: string = here): Promise<Readon
     const mod = (await import(pathToFileURL(join(directory, name)).href)) as { plugin?: unknown };
     if (mod.plugin === undefined) continue;
     if (!isCheckPlugin(mod.plugin)) {
-      throw new Error(`check plugin ${join(directory, name)}: "plugin" must have type (lowercase name), description, options (a zod schema) and run()`);
+      throw new Error(
+        `check plugin ${join(directory, name)}: "plugin" must have type (lowercase name), description, options (a zod schema) and run()`,
+      );
     }
     const previous = origin.get(mod.plugin.type);
     if (previous) throw new Error(`check type "${mod.plugin.type}" is defined twice: ${previous} and ${name}`);

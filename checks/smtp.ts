@@ -10,22 +10,36 @@ import { abortText, clip, elapsedSince, errorText } from '../src/health/check-he
 import { hasExtension, SmtpReplyReader, type SmtpReply } from './lib/smtp-reply.js';
 import { tlsOptionsShape } from './lib/http-probe.js';
 
-const validRegex = (s: string): boolean => { try { new RegExp(s); return true; } catch { return false; } };
+const validRegex = (s: string): boolean => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
-const options = z.object({
-  connect_port: z.number().int().min(1).max(65535).optional(),
-  bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
-  /** The name sent with EHLO/HELO (keepalived's helo_name); default: this host's name. */
-  helo_name: z.string().min(1).max(255).regex(/^[^\s]+$/, 'one word, like a host name').optional(),
-  /** A regular expression the banner text (after "220 ") must match. */
-  expect_banner: z.string().refine(validRegex, 'not a valid regular expression').optional(),
-  /** Upgrade with STARTTLS after EHLO; down when the server does not offer it. */
-  starttls: z.boolean().default(false),
-  /** STARTTLS only: SNI and certificate name (default: none sent, the name is not checked against one). */
-  tls_server_name: tlsOptionsShape.tls_server_name,
-  tls_verify: tlsOptionsShape.tls_verify,
-  ca_file: tlsOptionsShape.ca_file,
-}).strict();
+const options = z
+  .object({
+    connect_port: z.number().int().min(1).max(65535).optional(),
+    bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
+    /** The name sent with EHLO/HELO (keepalived's helo_name); default: this host's name. */
+    helo_name: z
+      .string()
+      .min(1)
+      .max(255)
+      .regex(/^[^\s]+$/, 'one word, like a host name')
+      .optional(),
+    /** A regular expression the banner text (after "220 ") must match. */
+    expect_banner: z.string().refine(validRegex, 'not a valid regular expression').optional(),
+    /** Upgrade with STARTTLS after EHLO; down when the server does not offer it. */
+    starttls: z.boolean().default(false),
+    /** STARTTLS only: SNI and certificate name (default: none sent, the name is not checked against one). */
+    tls_server_name: tlsOptionsShape.tls_server_name,
+    tls_verify: tlsOptionsShape.tls_verify,
+    ca_file: tlsOptionsShape.ca_file,
+  })
+  .strict();
 
 export type SmtpCheckOptions = z.infer<typeof options>;
 
@@ -83,7 +97,9 @@ class Dialogue {
       const r = this.replies.shift();
       if (r) return r;
       if (this.failure) throw this.failure;
-      await new Promise<void>((resolve) => { this.waiter = resolve; });
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve;
+      });
     }
   }
 
@@ -101,7 +117,8 @@ async function dialogue(d: Dialogue, target: CheckTarget, o: SmtpCheckOptions, h
   // The phase is "connect" until the socket connects (runSmtp), then "banner".
   const banner = await d.reply();
   if (banner.code !== 220) throw new SmtpFailure(`banner ${said(banner)}, expected 220`);
-  if (pattern && !pattern.test(banner.lines.join('\n'))) throw new SmtpFailure(`banner ${said(banner)} does not match /${o.expect_banner}/`);
+  if (pattern && !pattern.test(banner.lines.join('\n')))
+    throw new SmtpFailure(`banner ${said(banner)} does not match /${o.expect_banner}/`);
   let greeting = await d.command('EHLO', `EHLO ${helo}`);
   let verb = 'EHLO';
   if (greeting.code >= 500 && greeting.code < 600 && !o.starttls) {
@@ -144,7 +161,10 @@ function runSmtp(target: CheckTarget, o: SmtpCheckOptions, signal: AbortSignal):
   const started = performance.now();
   if (signal.aborted) return Promise.resolve({ ok: false, reason: `connect: ${abortText(signal)}`, latencyMs: 0 });
   let pattern = bannerPatterns.get(o);
-  if (!pattern && o.expect_banner !== undefined) { pattern = new RegExp(o.expect_banner); bannerPatterns.set(o, pattern); }
+  if (!pattern && o.expect_banner !== undefined) {
+    pattern = new RegExp(o.expect_banner);
+    bannerPatterns.set(o, pattern);
+  }
   const socket = connect({ host: target.address, port: o.connect_port ?? target.port, localAddress: o.bind_to, noDelay: true });
   const d = new Dialogue(socket);
   const onAbort = (): void => {
@@ -152,16 +172,20 @@ function runSmtp(target: CheckTarget, o: SmtpCheckOptions, signal: AbortSignal):
     d.socket.destroy();
   };
   signal.addEventListener('abort', onAbort, { once: true });
-  socket.once('connect', () => { if (d.phase === 'connect') d.phase = 'banner'; });
-  return dialogue(d, target, o, o.helo_name ?? (hostname() || 'failoverd'), pattern).then(
-    (reason) => ({ ok: true, reason }),
-    (err: Error) => ({ ok: false, reason: err instanceof SmtpFailure ? err.message : `${d.phase}: ${errorText(err)}` }),
-  ).then((r) => {
-    signal.removeEventListener('abort', onAbort);
-    d.socket.destroy();
-    socket.destroy();
-    return { ...r, latencyMs: elapsedSince(started) };
+  socket.once('connect', () => {
+    if (d.phase === 'connect') d.phase = 'banner';
   });
+  return dialogue(d, target, o, o.helo_name ?? (hostname() || 'failoverd'), pattern)
+    .then(
+      (reason) => ({ ok: true, reason }),
+      (err: Error) => ({ ok: false, reason: err instanceof SmtpFailure ? err.message : `${d.phase}: ${errorText(err)}` }),
+    )
+    .then((r) => {
+      signal.removeEventListener('abort', onAbort);
+      d.socket.destroy();
+      socket.destroy();
+      return { ...r, latencyMs: elapsedSince(started) };
+    });
 }
 
 export const plugin: CheckPlugin<SmtpCheckOptions> = {

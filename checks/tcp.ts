@@ -5,18 +5,35 @@ import { z } from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../src/health/check-helpers.js';
 
-const options = z.object({
-  /** Port to probe instead of the real server's port. */
-  connect_port: z.number().int().min(1).max(65535).optional(),
-  /** Source address for the probe connection. */
-  bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
-  /** Bytes to send once connected (YAML escapes like "\r\n" work). */
-  send: z.string().optional(),
-  /** A regular expression the response must match; the check waits for it. */
-  expect: z.string().refine((s) => { try { new RegExp(s); return true; } catch { return false; } }, 'not a valid regular expression').optional(),
-  /** How much of the response to read while looking for `expect`. */
-  max_response_bytes: z.number().int().min(1).max(1 << 20).default(4096),
-}).strict();
+const options = z
+  .object({
+    /** Port to probe instead of the real server's port. */
+    connect_port: z.number().int().min(1).max(65535).optional(),
+    /** Source address for the probe connection. */
+    bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
+    /** Bytes to send once connected (YAML escapes like "\r\n" work). */
+    send: z.string().optional(),
+    /** A regular expression the response must match; the check waits for it. */
+    expect: z
+      .string()
+      .refine((s) => {
+        try {
+          new RegExp(s);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'not a valid regular expression')
+      .optional(),
+    /** How much of the response to read while looking for `expect`. */
+    max_response_bytes: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20)
+      .default(4096),
+  })
+  .strict();
 
 export type TcpCheckOptions = z.infer<typeof options>;
 
@@ -63,11 +80,17 @@ function runTcp(target: CheckTarget, o: TcpCheckOptions, signal: AbortSignal): P
       received = Buffer.concat([received, chunk]).subarray(0, o.max_response_bytes);
       const text = received.toString('latin1');
       if (expect.test(text)) return finish(true, `response matched /${o.expect}/`);
-      if (received.length >= o.max_response_bytes) finish(false, `first ${o.max_response_bytes} bytes of response do not match /${o.expect}/`);
+      if (received.length >= o.max_response_bytes)
+        finish(false, `first ${o.max_response_bytes} bytes of response do not match /${o.expect}/`);
     });
     socket.on('end', () => {
       const text = received.toString('latin1');
-      finish(false, text.length === 0 ? `${phase}: closed by server before any response` : `response ${JSON.stringify(clip(text, 60))} does not match /${o.expect}/`);
+      finish(
+        false,
+        text.length === 0
+          ? `${phase}: closed by server before any response`
+          : `response ${JSON.stringify(clip(text, 60))} does not match /${o.expect}/`,
+      );
     });
     socket.on('error', (err) => finish(false, `${phase}: ${errorText(err)}`));
   });

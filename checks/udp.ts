@@ -8,25 +8,36 @@ import { z } from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../src/health/check-helpers.js';
 
-const validRegex = (s: string): boolean => { try { new RegExp(s); return true; } catch { return false; } };
+const validRegex = (s: string): boolean => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
 const hex = () => z.string().regex(/^([0-9a-fA-F]{2})*$/, 'an even number of hex digits, like "0d0a"');
 
-const options = z.object({
-  /** Port to probe instead of the real server's port. */
-  connect_port: z.number().int().min(1).max(65535).optional(),
-  /** Source address for the probe. */
-  bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
-  /** The datagram to send, as text (YAML escapes like "\r\n" work); default empty. */
-  send: z.string().optional(),
-  /** The datagram to send, as hex (keepalived's UDP_CHECK payload). */
-  send_hex: hex().optional(),
-  /** A regular expression the reply (as latin1 text) must match. */
-  expect: z.string().refine(validRegex, 'not a valid regular expression').optional(),
-  /** Bytes the reply must start with, as hex (keepalived's require_reply). */
-  expect_hex: hex().optional(),
-}).strict().refine((o) => o.send === undefined || o.send_hex === undefined, {
-  message: 'give send or send_hex, not both', path: ['send_hex'],
-});
+const options = z
+  .object({
+    /** Port to probe instead of the real server's port. */
+    connect_port: z.number().int().min(1).max(65535).optional(),
+    /** Source address for the probe. */
+    bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
+    /** The datagram to send, as text (YAML escapes like "\r\n" work); default empty. */
+    send: z.string().optional(),
+    /** The datagram to send, as hex (keepalived's UDP_CHECK payload). */
+    send_hex: hex().optional(),
+    /** A regular expression the reply (as latin1 text) must match. */
+    expect: z.string().refine(validRegex, 'not a valid regular expression').optional(),
+    /** Bytes the reply must start with, as hex (keepalived's require_reply). */
+    expect_hex: hex().optional(),
+  })
+  .strict()
+  .refine((o) => o.send === undefined || o.send_hex === undefined, {
+    message: 'give send or send_hex, not both',
+    path: ['send_hex'],
+  });
 
 export type UdpCheckOptions = z.infer<typeof options>;
 
@@ -66,7 +77,11 @@ function runUdp(target: CheckTarget, o: UdpCheckOptions, signal: AbortSignal): P
       if (settled) return;
       settled = true;
       signal.removeEventListener('abort', onAbort);
-      try { socket.close(); } catch { /* already closed */ }
+      try {
+        socket.close();
+      } catch {
+        /* already closed */
+      }
       resolve({ ok, reason, latencyMs: elapsedSince(started) });
     };
     const onAbort = (): void => finish(false, phase === 'reply' ? `no reply: ${abortText(signal)}` : `${phase}: ${abortText(signal)}`);

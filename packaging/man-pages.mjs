@@ -12,12 +12,17 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const cli = join(root, 'dist/src/cli.js');
 // Fixed dates keep the package reproducible: the date is the version's, not the build's.
 const date = process.env.SOURCE_DATE_EPOCH
-  ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString().slice(0, 10) : '2026-01-01';
+  ? new Date(Number(process.env.SOURCE_DATE_EPOCH) * 1000).toISOString().slice(0, 10)
+  : '2026-01-01';
 
 /** Escapes text for roff: backslashes, and a leading dot or quote that would read as a request. */
 function roff(text) {
-  return text.replace(/\\/g, '\\e').replace(/-/g, '\\-').split('\n')
-    .map((line) => (/^[.']/.test(line) ? `\\&${line}` : line)).join('\n');
+  return text
+    .replace(/\\/g, '\\e')
+    .replace(/-/g, '\\-')
+    .split('\n')
+    .map((line) => (/^[.']/.test(line) ? `\\&${line}` : line))
+    .join('\n');
 }
 
 function help(args) {
@@ -50,7 +55,11 @@ function schemaPage() {
   const schema = JSON.parse(readFileSync(join(root, 'config/schema.json'), 'utf8'));
   const resolve = (node) => {
     let n = node;
-    for (let i = 0; i < 10 && n && n.$ref; i++) n = n.$ref.split('/').slice(1).reduce((o, k) => o[k], schema);
+    for (let i = 0; i < 10 && n && n.$ref; i++)
+      n = n.$ref
+        .split('/')
+        .slice(1)
+        .reduce((o, k) => o[k], schema);
     return n ?? {};
   };
   const typeOf = (node) => {
@@ -74,8 +83,13 @@ function schemaPage() {
         if (seen.has(childPath)) continue;
         seen.add(childPath);
         const c = resolve(child);
-        entries.push({ path: childPath, type: typeOf(child), default: child.default ?? c.default,
-          description: child.description ?? c.description, required: (branch.required ?? []).includes(key) });
+        entries.push({
+          path: childPath,
+          type: typeOf(child),
+          default: child.default ?? c.default,
+          description: child.description ?? c.description,
+          required: (branch.required ?? []).includes(key),
+        });
         walk(child, c.type === 'array' ? `${childPath}[]` : childPath, depth + 1);
       }
     }
@@ -84,8 +98,9 @@ function schemaPage() {
   let page = header('failoverd.yaml', 5, 'File Formats');
   page += '.SH NAME\nfailoverd.yaml \\- configuration of the failoverd IPVS director agent\n';
   page += '.SH DESCRIPTION\n' + roff(schema.description ?? 'The YAML configuration that failoverd run loads.') + '\n';
-  page += '.PP\nValidate a file with\n.BR "failoverd check \\-\\-config" " FILE" ;\n'
-    + 'it names file, line and key of every problem. Durations are a number with a unit (ms, s, m, h, d).\n';
+  page +=
+    '.PP\nValidate a file with\n.BR "failoverd check \\-\\-config" " FILE" ;\n' +
+    'it names file, line and key of every problem. Durations are a number with a unit (ms, s, m, h, d).\n';
   page += '.SH KEYS\nEvery key the validator accepts, from its JSON Schema (config/schema.json).\n';
   for (const e of entries) {
     page += `.TP\n.B ${roff(e.path)}\n${roff(e.type)}${e.required ? ', required' : ''}`;

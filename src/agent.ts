@@ -110,7 +110,10 @@ export class Agent implements StatusSource, AdminActions {
 
   private readonly plugins: ReadonlyMap<string, CheckPlugin>;
 
-  private constructor(private readonly options: AgentOptions, config: FailoverdConfig) {
+  private constructor(
+    private readonly options: AgentOptions,
+    config: FailoverdConfig,
+  ) {
     this.clock = options.clock ?? systemClock;
     this.plugins = options.plugins;
     this.logger = options.logger;
@@ -118,14 +121,21 @@ export class Agent implements StatusSource, AdminActions {
     this.startedAt = this.clock.wallNow();
     this.loadedAt = this.startedAt;
     this.plan = planOf(config, options.hostname);
-    this.bus = new EventBus(this.plan.node, () => this.clock.wallNow(), (err, event) => {
-      // The first ones with their stack; then a sample, so that a subscriber failing on
-      // every event cannot flood the log (the metric counts them all).
-      const n = this.bus.subscriberErrors;
-      if (n <= 10 || n % 1000 === 0) {
-        this.logger.error({ err, event: event.type, object: event.object, errors: n }, `an event subscriber failed on ${event.type} (error ${n}); the agent carries on`);
-      }
-    });
+    this.bus = new EventBus(
+      this.plan.node,
+      () => this.clock.wallNow(),
+      (err, event) => {
+        // The first ones with their stack; then a sample, so that a subscriber failing on
+        // every event cannot flood the log (the metric counts them all).
+        const n = this.bus.subscriberErrors;
+        if (n <= 10 || n % 1000 === 0) {
+          this.logger.error(
+            { err, event: event.type, object: event.object, errors: n },
+            `an event subscriber failed on ${event.type} (error ${n}); the agent carries on`,
+          );
+        }
+      },
+    );
   }
 
   /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */
@@ -155,11 +165,29 @@ export class Agent implements StatusSource, AdminActions {
 
     this.alerts = this.newAlerts(this.config);
     this.metrics = new Metrics(this.bus, {
-      vrrp: () => [...this.instances.values()].map((i) => {
-        const s = i.status();
-        return { instance: s.name, state: s.state.toUpperCase(), effectivePriority: s.effectivePriority, advertsSent: s.counters.advertsSent, advertsReceived: s.counters.advertsReceived, advertsDropped: s.counters.dropped, addressMismatches: s.counters.addressMismatches };
-      }),
-      realServers: () => (this.monitor?.status() ?? []).flatMap((svc) => svc.realServers.map((rs) => ({ service: svc.name, address: rs.address, port: rs.port, up: rs.up, weight: this.gate.isDrained(svc.name, rs.address, rs.port) ? 0 : rs.up ? rs.weight : 0 }))),
+      vrrp: () =>
+        [...this.instances.values()].map((i) => {
+          const s = i.status();
+          return {
+            instance: s.name,
+            state: s.state.toUpperCase(),
+            effectivePriority: s.effectivePriority,
+            advertsSent: s.counters.advertsSent,
+            advertsReceived: s.counters.advertsReceived,
+            advertsDropped: s.counters.dropped,
+            addressMismatches: s.counters.addressMismatches,
+          };
+        }),
+      realServers: () =>
+        (this.monitor?.status() ?? []).flatMap((svc) =>
+          svc.realServers.map((rs) => ({
+            service: svc.name,
+            address: rs.address,
+            port: rs.port,
+            up: rs.up,
+            weight: this.gate.isDrained(svc.name, rs.address, rs.port) ? 0 : rs.up ? rs.weight : 0,
+          })),
+        ),
       ipvs: () => ({ services: this.reconciler?.lastActual() ?? [], names: this.serviceNames() }),
       alerts: () => this.alerts!.stats(),
       schedules: () => this.schedules?.status() ?? [],
@@ -169,39 +197,58 @@ export class Agent implements StatusSource, AdminActions {
     if (this.config.services.length > 0 || this.plan.ipvsTimeouts) await this.startIpvs();
     await this.applyTimeouts(undefined, this.plan.ipvsTimeouts);
     this.checksOn = this.checksThread();
-    this.monitor = this.checksOn === 'worker'
-      ? new WorkerHealthMonitor({
-        bus: this.bus,
-        logger: log,
-        onPoolChange: (desired) => this.applyPools(desired),
-        onCheckResults: ({ tallies, last, heapUsedBytes }) => {
-          this.metrics?.recordChecks(tallies);
-          this.metrics?.recordWorkerHeap(heapUsedBytes);
-          foldLastResults(this.lastCheck, last);
-        },
-        onGiveUp: (err) => this.options.onFatal?.(err),
-      })
-      : new HealthMonitor({
-        bus: this.bus,
-        logger: log,
-        plugins: this.plugins,
-        clock: this.clock,
-        onPoolChange: (desired) => this.applyPools(desired),
-        onCheckResult: (info) => {
-          this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
-          this.lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, atMs: this.clock.wallNow().getTime(), type: info.type });
-        },
-      });
+    this.monitor =
+      this.checksOn === 'worker'
+        ? new WorkerHealthMonitor({
+            bus: this.bus,
+            logger: log,
+            onPoolChange: (desired) => this.applyPools(desired),
+            onCheckResults: ({ tallies, last, heapUsedBytes }) => {
+              this.metrics?.recordChecks(tallies);
+              this.metrics?.recordWorkerHeap(heapUsedBytes);
+              foldLastResults(this.lastCheck, last);
+            },
+            onGiveUp: (err) => this.options.onFatal?.(err),
+          })
+        : new HealthMonitor({
+            bus: this.bus,
+            logger: log,
+            plugins: this.plugins,
+            clock: this.clock,
+            onPoolChange: (desired) => this.applyPools(desired),
+            onCheckResult: (info) => {
+              this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
+              this.lastCheck.set(`${info.service}|${destinationId(info)}`, {
+                ok: info.result.ok,
+                reason: info.result.reason,
+                latencyMs: info.result.latencyMs,
+                atMs: this.clock.wallNow().getTime(),
+                type: info.type,
+              });
+            },
+          });
     await this.monitor.update(this.plan.services);
-    this.unsubscribe.push(this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) => this.trackQuorum(e.object.replace(/^service\//, ''), e.type === 'quorum.regained')));
+    this.unsubscribe.push(
+      this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) =>
+        this.trackQuorum(e.object.replace(/^service\//, ''), e.type === 'quorum.regained'),
+      ),
+    );
     // A restarted worker resumes from the last known state and publishes no quorum
     // change; should a service come back otherwise, the tracking instances learn it here.
     this.unsubscribe.push(this.bus.subscribe('health.worker-restarted', () => this.retrackQuorum()));
 
     await this.startVrrp(this.plan.instances);
     if (this.config.routing.announce.length > 0) {
-      this.routing = newRouting(this.config, { clock: this.clock, bus: this.bus, logger: log, quorumUp: (s) => this.monitor?.quorumUp(s), ...(this.options.netns ? { netns: this.options.netns } : {}) });
-      this.unsubscribe.push(this.bus.subscribe(['quorum.lost', 'quorum.regained', 'health.worker-restarted'], () => this.routing?.evaluate()));
+      this.routing = newRouting(this.config, {
+        clock: this.clock,
+        bus: this.bus,
+        logger: log,
+        quorumUp: (s) => this.monitor?.quorumUp(s),
+        ...(this.options.netns ? { netns: this.options.netns } : {}),
+      });
+      this.unsubscribe.push(
+        this.bus.subscribe(['quorum.lost', 'quorum.regained', 'health.worker-restarted'], () => this.routing?.evaluate()),
+      );
       await this.routing.start();
     }
 
@@ -213,7 +260,10 @@ export class Agent implements StatusSource, AdminActions {
 
     this.watchdog = this.options.systemd.startWatchdog(this.clock);
     this.options.systemd.ready(this.statusLine());
-    log.info({ node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn }, 'failoverd started');
+    log.info(
+      { node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn },
+      'failoverd started',
+    );
   }
 
   private checksThread(): 'worker' | 'main' {
@@ -276,7 +326,8 @@ export class Agent implements StatusSource, AdminActions {
   private openVrrpIo(): ClosableVrrpIo {
     return this.options.openVrrpIo((e) => {
       if (e.kind === 'resync') this.logger.warn(`link watcher resynchronised: ${e.links} links re-read after lost notifications`);
-      else if (e.kind === 'overrun') this.logger.warn({ err: e.error }, 'link watcher: notifications lost (receive buffer overrun); re-reading every link');
+      else if (e.kind === 'overrun')
+        this.logger.warn({ err: e.error }, 'link watcher: notifications lost (receive buffer overrun); re-reading every link');
       else this.logger.error({ err: e.error }, `link watcher socket error: ${e.error.message}`);
     });
   }
@@ -396,9 +447,14 @@ export class Agent implements StatusSource, AdminActions {
   private async adoptSyncDaemon(state: SyncDaemonState, sd: SyncDaemonSettings, desiredId: string): Promise<void> {
     try {
       const running = (await this.table!.listDaemons()).find((d) => d.state === state);
-      const same = running && running.interface === sd.interface && running.syncId === sd.syncId
-        && (sd.group === undefined || running.group === sd.group) && (sd.port === undefined || running.port === sd.port)
-        && (sd.maxLength === undefined || running.maxLength === sd.maxLength) && (sd.ttl === undefined || running.ttl === sd.ttl);
+      const same =
+        running &&
+        running.interface === sd.interface &&
+        running.syncId === sd.syncId &&
+        (sd.group === undefined || running.group === sd.group) &&
+        (sd.port === undefined || running.port === sd.port) &&
+        (sd.maxLength === undefined || running.maxLength === sd.maxLength) &&
+        (sd.ttl === undefined || running.ttl === sd.ttl);
       if (running && !same) {
         await this.table!.stopDaemon(state);
         await this.table!.startDaemon({ state, ...sd });
@@ -433,7 +489,11 @@ export class Agent implements StatusSource, AdminActions {
     const svc = this.plan.services.find((s) => s.name === service);
     if (!svc) throw new AdminError(404, `no service "${service}"`);
     const rs = svc.realServers.find((r) => endpointMatches(realServer, r));
-    if (!rs) throw new AdminError(404, `service ${service} has no real server "${realServer}" (it has ${svc.realServers.map((r) => destinationId(r)).join(', ')})`);
+    if (!rs)
+      throw new AdminError(
+        404,
+        `service ${service} has no real server "${realServer}" (it has ${svc.realServers.map((r) => destinationId(r)).join(', ')})`,
+      );
     this.gate.setDrained(service, rs.address, rs.port, by, on);
     // Never rejects: the pass reports its own failures (log, ipvs.error).
     void this.reconciler?.setDesired(this.gate.effective());
@@ -461,7 +521,10 @@ export class Agent implements StatusSource, AdminActions {
     this.forcedBackup.get(instance)?.timer.cancel();
     this.forcedBackup.delete(instance);
     if (forMs > 0) {
-      const timer = this.clock.setTimer(forMs, () => { this.forcedBackup.delete(instance); void this.reapplyInstance(instance); });
+      const timer = this.clock.setTimer(forMs, () => {
+        this.forcedBackup.delete(instance);
+        void this.reapplyInstance(instance);
+      });
       this.forcedBackup.set(instance, { until: new Date(this.clock.wallNow().getTime() + forMs), timer });
     }
     await this.reapplyInstance(instance);
@@ -479,7 +542,9 @@ export class Agent implements StatusSource, AdminActions {
 
   /** SIGHUP: validate first; on any error keep running as before. Resolves true when applied. */
   reload(): Promise<boolean> {
-    this.reloading ??= this.doReload().finally(() => { this.reloading = undefined; });
+    this.reloading ??= this.doReload().finally(() => {
+      this.reloading = undefined;
+    });
     return this.reloading;
   }
 
@@ -509,13 +574,17 @@ export class Agent implements StatusSource, AdminActions {
       if ((next.services.length > 0 || plan.ipvsTimeouts) && !this.table) await this.startIpvs();
       await this.reloadInstances(previous.instances, plan.instances, undo);
       if (!isDeepStrictEqual(previousConfig.api, next.api)) {
-        undo.push(async () => { await this.replaceApi(previousConfig.api); });
+        undo.push(async () => {
+          await this.replaceApi(previousConfig.api);
+        });
         const failed = await this.replaceApi(next.api);
         if (failed) throw new Error(`api: ${failed.message}`);
       }
       // The pools are named after the plan: the new one is in place before the monitor hands them over.
       this.plan = plan;
-      undo.push(async () => { this.plan = previous; });
+      undo.push(async () => {
+        this.plan = previous;
+      });
       await this.monitor!.update(plan.services);
     } catch (err) {
       for (const step of undo.reverse()) {
@@ -532,10 +601,13 @@ export class Agent implements StatusSource, AdminActions {
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
-    if (JSON.stringify(previousConfig.routing) !== JSON.stringify(next.routing)) this.logger.warn('routing: changes apply when failoverd restarts; the announcements stay as they were');
+    if (JSON.stringify(previousConfig.routing) !== JSON.stringify(next.routing))
+      this.logger.warn('routing: changes apply when failoverd restarts; the announcements stay as they were');
     if (this.checksThread() !== this.checksOn) {
       // Moving the checks between threads would restart every check from its initial state.
-      this.logger.warn(`health.checks_thread is now ${next.health.checks_thread}: that applies when failoverd restarts; the checks stay on the ${this.checksOn} thread`);
+      this.logger.warn(
+        `health.checks_thread is now ${next.health.checks_thread}: that applies when failoverd restarts; the checks stay on the ${this.checksOn} thread`,
+      );
     }
 
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
@@ -551,7 +623,12 @@ export class Agent implements StatusSource, AdminActions {
 
     this.generation++;
     this.loadedAt = this.clock.wallNow();
-    this.bus.publish({ type: 'config.reloaded', object: `config/${path}`, reason: `generation ${this.generation}`, data: { generation: this.generation } });
+    this.bus.publish({
+      type: 'config.reloaded',
+      object: `config/${path}`,
+      reason: `generation ${this.generation}`,
+      data: { generation: this.generation },
+    });
     this.options.systemd.ready(this.statusLine());
     return true;
   }
@@ -562,13 +639,14 @@ export class Agent implements StatusSource, AdminActions {
    * update that fails half-way (stopped for a new interface that then cannot start) is
    * put back too.
    */
-  private async reloadInstances(
-    before: VrrpInstanceConfig[], after: VrrpInstanceConfig[], undo: (() => Promise<void>)[],
-  ): Promise<void> {
+  private async reloadInstances(before: VrrpInstanceConfig[], after: VrrpInstanceConfig[], undo: (() => Promise<void>)[]): Promise<void> {
     for (const config of before) {
       const instance = this.instances.get(config.name);
       if (!instance || after.some((c) => c.name === config.name)) continue;
-      undo.push(async () => { await instance.start(); this.instances.set(config.name, instance); });
+      undo.push(async () => {
+        await instance.start();
+        this.instances.set(config.name, instance);
+      });
       await instance.stop();
       this.instances.delete(config.name);
     }
@@ -578,10 +656,16 @@ export class Agent implements StatusSource, AdminActions {
       if (!instance || !was) {
         this.vrrpIo ??= this.openVrrpIo();
         await this.startInstance(config);
-        undo.push(async () => { await this.instances.get(config.name)?.stop(); this.instances.delete(config.name); });
+        undo.push(async () => {
+          await this.instances.get(config.name)?.stop();
+          this.instances.delete(config.name);
+        });
       } else if (!isDeepStrictEqual(was, config)) {
         // update() of a stopped instance only takes the config; start() is a no-op on a running one.
-        undo.push(async () => { await instance.update(this.adjusted(was)); await instance.start(); });
+        undo.push(async () => {
+          await instance.update(this.adjusted(was));
+          await instance.start();
+        });
         await instance.update(this.adjusted(config));
       }
     }
@@ -594,7 +678,11 @@ export class Agent implements StatusSource, AdminActions {
 
   /** The alerts: `alerts:`, and the notify programs of instances, sync groups, services and real servers. */
   private newAlerts(config: FailoverdConfig): Alerts {
-    return new Alerts(this.bus, alertsFromConfig(config.alerts, config), { logger: this.logger, clock: this.clock, userAgent: `failoverd/${packageVersion()}` });
+    return new Alerts(this.bus, alertsFromConfig(config.alerts, config), {
+      logger: this.logger,
+      clock: this.clock,
+      userAgent: `failoverd/${packageVersion()}`,
+    });
   }
 
   /**
@@ -619,7 +707,12 @@ export class Agent implements StatusSource, AdminActions {
 
   private rejectReload(lines: string[]): false {
     for (const line of lines) this.logger.error(line);
-    this.bus.publish({ type: 'config.rejected', object: `config/${this.options.configPath}`, reason: lines.join('; '), data: { errors: lines } });
+    this.bus.publish({
+      type: 'config.rejected',
+      object: `config/${this.options.configPath}`,
+      reason: lines.join('; '),
+      data: { errors: lines },
+    });
     this.options.systemd.ready(`config rejected, running generation ${this.generation}`);
     return false;
   }
@@ -648,7 +741,9 @@ export class Agent implements StatusSource, AdminActions {
     // Withdraw first and keep serving while the router converges (routing.announce[].converge).
     await this.routing?.stop().catch((err) => this.logger.error({ err }, 'withdrawing the routing announcements'));
     await this.schedules?.stop({ endActive: false });
-    await Promise.all([...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `stopping vrrp ${i.name}`))));
+    await Promise.all(
+      [...this.instances.values()].map((i) => i.stop().catch((err) => this.logger.error({ err }, `stopping vrrp ${i.name}`))),
+    );
     for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
     await this.monitor?.stop();
     await closeHttpAgents();
@@ -667,7 +762,11 @@ export class Agent implements StatusSource, AdminActions {
   // ---- status -------------------------------------------------------------
 
   private statusLine(): string {
-    return statusLine(this.generation, this.plan.services.length, [...this.instances.values()].map((i) => i.status()));
+    return statusLine(
+      this.generation,
+      this.plan.services.length,
+      [...this.instances.values()].map((i) => i.status()),
+    );
   }
 
   snapshot(): StatusSnapshot {

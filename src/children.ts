@@ -23,10 +23,7 @@ export function isInheritedVariable(name: string): boolean {
 }
 
 /** The allow-listed part of `parent`, then `own` (the caller's documented variables) on top. */
-export function childEnvironment(
-  own: Record<string, string>,
-  parent: NodeJS.ProcessEnv = process.env,
-): Record<string, string> {
+export function childEnvironment(own: Record<string, string>, parent: NodeJS.ProcessEnv = process.env): Record<string, string> {
   const env: Record<string, string> = {};
   for (const [name, value] of Object.entries(parent)) {
     if (value !== undefined && isInheritedVariable(name)) env[name] = value;
@@ -124,13 +121,18 @@ export function runChild(file: string, options: ChildOptions): Promise<ChildResu
     };
     options.signal?.addEventListener('abort', onAbort, { once: true });
     if (options.timeoutMs !== undefined && pid !== undefined) {
-      timers.push(setTimer(options.timeoutMs, () => {
-        timedOut = true;
-        const grace = options.killGraceMs ?? 0;
-        if (grace <= 0) { killGroup(pid, 'SIGKILL'); return; }
-        killGroup(pid, 'SIGTERM');
-        timers.push(setTimer(grace, () => killGroup(pid, 'SIGKILL')));
-      }));
+      timers.push(
+        setTimer(options.timeoutMs, () => {
+          timedOut = true;
+          const grace = options.killGraceMs ?? 0;
+          if (grace <= 0) {
+            killGroup(pid, 'SIGKILL');
+            return;
+          }
+          killGroup(pid, 'SIGTERM');
+          timers.push(setTimer(grace, () => killGroup(pid, 'SIGKILL')));
+        }),
+      );
     }
     const finish = (): void => {
       if (settled) return;
@@ -157,7 +159,11 @@ export function runChild(file: string, options: ChildOptions): Promise<ChildResu
       // Whatever the program left behind in its group goes with it.
       killGroup(pid, 'SIGKILL');
       // A descendant that escaped into its own session may still hold a pipe: close ours.
-      const pipes = setTimeout(() => { child.stdout?.destroy(); child.stderr?.destroy(); finish(); }, PIPE_GRACE_MS);
+      const pipes = setTimeout(() => {
+        child.stdout?.destroy();
+        child.stderr?.destroy();
+        finish();
+      }, PIPE_GRACE_MS);
       pipes.unref();
       child.once('close', () => clearTimeout(pipes));
     });

@@ -68,7 +68,11 @@ export class FakeClock implements Clock {
   setTimer(delayMs: number, fn: () => void): TimerHandle {
     const timer: PendingTimer = { at: this.current + Math.max(0, delayMs), seq: this.seq++, fn, cancelled: false };
     this.timers.push(timer);
-    return { cancel: () => { timer.cancelled = true; } };
+    return {
+      cancel: () => {
+        timer.cancelled = true;
+      },
+    };
   }
 
   pendingTimers(): number {
@@ -118,7 +122,11 @@ export function setDeadlineTimer(clock: Clock, at: number, fire: (now: number) =
   const spinMs = options.spinMs ?? 0;
   const delay = Math.max(0, at - clock.now());
   if (spinMs > 0 && delay > spinMs) {
-    const yieldTo = options.yieldTo ?? ((next: () => void) => { setImmediate(next); });
+    const yieldTo =
+      options.yieldTo ??
+      ((next: () => void) => {
+        setImmediate(next);
+      });
     let cancelled = false;
     const wait = (): void => {
       if (cancelled) return;
@@ -126,7 +134,12 @@ export function setDeadlineTimer(clock: Clock, at: number, fire: (now: number) =
       else yieldTo(wait);
     };
     const coarse = clock.setTimer(Math.floor(delay - spinMs), wait);
-    return { cancel: () => { cancelled = true; coarse.cancel(); } };
+    return {
+      cancel: () => {
+        cancelled = true;
+        coarse.cancel();
+      },
+    };
   }
   return clock.setTimer(Math.ceil(delay), fireAt);
 

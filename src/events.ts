@@ -7,14 +7,28 @@ import { randomUUID } from 'node:crypto';
  */
 export const EVENT_TYPES = [
   'vrrp.state',
-  'realserver.up', 'realserver.down', 'realserver.weight',
-  'quorum.lost', 'quorum.regained',
-  'config.reloaded', 'config.rejected',
-  'schedule.started', 'schedule.ended',
-  'ipvs.drift', 'ipvs.drain', 'ipvs.error',
-  'admin.drain', 'admin.undrain', 'admin.maintenance', 'admin.force-backup', 'admin.release', 'admin.resign',
-  'health.worker-crashed', 'health.worker-restarted',
-  'route.announced', 'route.withdrawn',
+  'realserver.up',
+  'realserver.down',
+  'realserver.weight',
+  'quorum.lost',
+  'quorum.regained',
+  'config.reloaded',
+  'config.rejected',
+  'schedule.started',
+  'schedule.ended',
+  'ipvs.drift',
+  'ipvs.drain',
+  'ipvs.error',
+  'admin.drain',
+  'admin.undrain',
+  'admin.maintenance',
+  'admin.force-backup',
+  'admin.release',
+  'admin.resign',
+  'health.worker-crashed',
+  'health.worker-restarted',
+  'route.announced',
+  'route.withdrawn',
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
@@ -109,6 +123,8 @@ export class EventBus {
   subscribe(patterns: string | string[], handler: EventHandler): () => void {
     const entry = { patterns: Array.isArray(patterns) ? patterns : [patterns], handler };
     this.handlers.add(entry);
-    return () => { this.handlers.delete(entry); };
+    return () => {
+      this.handlers.delete(entry);
+    };
   }
 }

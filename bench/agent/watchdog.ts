@@ -32,19 +32,28 @@ try {
   ns.ip('link', 'set', 'eth0', 'up');
   ns.ip('addr', 'add', '192.0.2.10/24', 'dev', 'eth0');
   const configPath = join(work, 'failoverd.yaml');
-  writeFileSync(configPath, `node: { name: lvs-a }
+  writeFileSync(
+    configPath,
+    `node: { name: lvs-a }
 vrrp:
   - { name: web, interface: eth0, vrid: 51, priority: 150, version: 3, advert_interval: 100ms, vips: [10.6.2.195/32] }
 services: []
 api: { listen: ${join(work, 'api.sock')}, metrics: false }
 logging: { format: json }
-`);
+`,
+  );
   const notifyPath = join(work, 'notify.sock');
   const notify = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0).bind(sockaddrUnix(notifyPath));
   const pings: number[] = [];
-  notify.on('message', (m) => { if (m.data.toString() === 'WATCHDOG=1') pings.push(performance.now()); }).receive();
-  const agent = ns.spawn(process.execPath, [cli, 'run', '--config', configPath], { env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: String(USEC) } });
-  await waitFor(() => pings.length >= PINGS + 1, { what: `${PINGS + 1} watchdog pings`, timeoutMs: 30_000 + PINGS * USEC / 500 });
+  notify
+    .on('message', (m) => {
+      if (m.data.toString() === 'WATCHDOG=1') pings.push(performance.now());
+    })
+    .receive();
+  const agent = ns.spawn(process.execPath, [cli, 'run', '--config', configPath], {
+    env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: String(USEC) },
+  });
+  await waitFor(() => pings.length >= PINGS + 1, { what: `${PINGS + 1} watchdog pings`, timeoutMs: 30_000 + (PINGS * USEC) / 500 });
   agent.kill('SIGTERM');
   notify.close();
   const gaps = pings.slice(1, PINGS + 1).map((t, i) => t - pings[i]!);

@@ -21,19 +21,40 @@ const arg = (name: string, fallback: string): string => {
 };
 const EVENTS = Number(arg('events', '1000'));
 const RUNS = Number(arg('runs', '5'));
-const takeover: EventInput = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
+const takeover: EventInput = {
+  type: 'vrrp.state',
+  object: 'vrrp/web',
+  from: 'BACKUP',
+  to: 'MASTER',
+  reason: 'master down timer expired',
+  data: { priority: 150 },
+};
 
-interface Figures { publishMs: number; timerLateMs: number; worstLagMs: number }
+interface Figures {
+  publishMs: number;
+  timerLateMs: number;
+  worstLagMs: number;
+}
 
 async function receiver(hang: boolean): Promise<{ url: string; close(): Promise<void> }> {
   const held: ServerResponse[] = [];
   const server = createServer((req, res) => {
     req.resume();
-    req.on('end', () => { if (hang) held.push(res); else res.end('ok'); });
+    req.on('end', () => {
+      if (hang) held.push(res);
+      else res.end('ok');
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hook`, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    url: `http://127.0.0.1:${port}/hook`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 async function measure(bus: EventBus): Promise<Figures> {
@@ -58,29 +79,38 @@ async function measure(bus: EventBus): Promise<Figures> {
 
 const scenarios: Array<[string, () => Promise<Figures>]> = [
   ['reference: bus, no subscriber', async () => measure(new EventBus('lvs-a'))],
-  ['webhooks: one hanging + one healthy receiver', async () => {
-    const hanging = await receiver(true);
-    const healthy = await receiver(false);
-    const bus = new EventBus('lvs-a');
-    const dispatcher = new WebhookDispatcher(bus, [{ url: hanging.url, timeoutMs: 400, retries: 0, queueSize: 10_000 }, { url: healthy.url, queueSize: 10_000 }]);
-    try {
-      return await measure(bus);
-    } finally {
-      await dispatcher.close();
-      await hanging.close();
-      await healthy.close();
-    }
-  }],
-  ['notify: a program that cannot start', async () => {
-    const bus = new EventBus('lvs-a');
-    const runner = new NotifyRunner(bus, [{ program: '/nonexistent/failoverd-notify', queueSize: 10_000 }]);
-    try {
-      return await measure(bus);
-    } finally {
-      runner.close();
-      await runner.idle();
-    }
-  }],
+  [
+    'webhooks: one hanging + one healthy receiver',
+    async () => {
+      const hanging = await receiver(true);
+      const healthy = await receiver(false);
+      const bus = new EventBus('lvs-a');
+      const dispatcher = new WebhookDispatcher(bus, [
+        { url: hanging.url, timeoutMs: 400, retries: 0, queueSize: 10_000 },
+        { url: healthy.url, queueSize: 10_000 },
+      ]);
+      try {
+        return await measure(bus);
+      } finally {
+        await dispatcher.close();
+        await hanging.close();
+        await healthy.close();
+      }
+    },
+  ],
+  [
+    'notify: a program that cannot start',
+    async () => {
+      const bus = new EventBus('lvs-a');
+      const runner = new NotifyRunner(bus, [{ program: '/nonexistent/failoverd-notify', queueSize: 10_000 }]);
+      try {
+        return await measure(bus);
+      } finally {
+        runner.close();
+        await runner.idle();
+      }
+    },
+  ],
 ];
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -90,6 +120,7 @@ console.log('|---|---|---|---|');
 for (const [name, run] of scenarios) {
   const figures: Figures[] = [];
   for (let i = 0; i < RUNS; i++) figures.push(await run());
-  const cell = (pick: (f: Figures) => number): string => `${median(figures.map(pick)).toFixed(2)} (${Math.max(...figures.map(pick)).toFixed(2)})`;
+  const cell = (pick: (f: Figures) => number): string =>
+    `${median(figures.map(pick)).toFixed(2)} (${Math.max(...figures.map(pick)).toFixed(2)})`;
   console.log(`| ${name} | ${cell((f) => f.publishMs)} | ${cell((f) => f.timerLateMs)} | ${cell((f) => f.worstLagMs)} |`);
 }

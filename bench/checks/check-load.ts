@@ -60,7 +60,10 @@ class Fleet {
   private lines: string[] = [];
   private wake?: () => void;
   constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (l) => { this.lines.push(l); this.wake?.(); });
+    createInterface({ input: child.stdout! }).on('line', (l) => {
+      this.lines.push(l);
+      this.wake?.();
+    });
     child.stderr!.on('data', (d: Buffer) => process.stderr.write(`fleet: ${d.toString()}`));
   }
   static start(n: number): Fleet {
@@ -70,7 +73,11 @@ class Fleet {
     // 20,000 hard limit (libuv then accepts and at once closes the excess, which
     // reads as "other side closed"): the fleet raises the limit when it may
     // (CAP_SYS_RESOURCE), else runs with the soft limit raised to the hard one.
-    const child = spawn('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n)], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(
+      '/bin/sh',
+      ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n)],
+      { stdio: ['pipe', 'pipe', 'pipe'] },
+    );
     return new Fleet(child);
   }
   async line(): Promise<string> {
@@ -78,7 +85,10 @@ class Fleet {
       const l = this.lines.shift();
       if (l !== undefined) return l;
       if (this.child.exitCode !== null) throw new Error(`fleet exited with status ${this.child.exitCode}`);
-      await new Promise<void>((r) => { this.wake = r; setTimeout(r, 100); });
+      await new Promise<void>((r) => {
+        this.wake = r;
+        setTimeout(r, 100);
+      });
     }
     throw new Error('fleet did not answer in 120 s');
   }
@@ -87,7 +97,12 @@ class Fleet {
     return (JSON.parse(await this.line()) as { at: number }).at;
   }
   stop(): void {
-    if (this.child.pid) try { process.kill(this.child.pid, 'SIGKILL'); } catch { /* gone */ }
+    if (this.child.pid)
+      try {
+        process.kill(this.child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
   }
 }
 
@@ -110,7 +125,12 @@ async function runOne(type: string): Promise<Row> {
   const fleet = Fleet.start(SERVERS);
   if ((await fleet.line()) !== 'ready') throw new Error('fleet failed to start');
   const plugins = new Map(await loadCheckPlugins());
-  plugins.set('noop', { type: 'noop', description: 'bench only: succeeds at once', options: z.object({}), run: () => Promise.resolve({ ok: true, reason: 'noop', latencyMs: 0 }) });
+  plugins.set('noop', {
+    type: 'noop',
+    description: 'bench only: succeeds at once',
+    options: z.object({}),
+    run: () => Promise.resolve({ ok: true, reason: 'noop', latencyMs: 0 }),
+  });
   const bus = new EventBus('bench');
   const pluginType = type === 'http-keepalive' ? 'http' : type;
   const options = type === 'http' ? { path: '/healthz' } : type === 'http-keepalive' ? { path: '/healthz', keepalive: true } : {};
@@ -118,10 +138,21 @@ async function runOne(type: string): Promise<Row> {
   for (let s = 0; s * PER_SERVICE < SERVERS; s++) {
     services.push({
       name: `svc-${s}`,
-      spec: { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: `10.99.${s >> 8}.${s & 255}`, port: 80 }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' },
-      forwarding: 'dr', quorum: 1, hysteresis: 0, onFailure: 'remove',
+      spec: {
+        key: { kind: 'address', family: 'inet', protocol: 'tcp', address: `10.99.${s >> 8}.${s & 255}`, port: 80 },
+        scheduler: 'wlc',
+        flags: {},
+        persistenceTimeoutSec: 0,
+        netmask: '255.255.255.255',
+      },
+      forwarding: 'dr',
+      quorum: 1,
+      hysteresis: 0,
+      onFailure: 'remove',
       realServers: Array.from({ length: Math.min(PER_SERVICE, SERVERS - s * PER_SERVICE) }, (_, k) => ({
-        address: fleetAddress(s * PER_SERVICE + k), port: 8080, weight: 1,
+        address: fleetAddress(s * PER_SERVICE + k),
+        port: 8080,
+        weight: 1,
         checks: [{ ...CHECK_DEFAULTS, type: pluginType, options, intervalMs: INTERVAL, timeoutMs: TIMEOUT, rise: RISE, fall: FALL }],
       })),
     });
@@ -131,11 +162,18 @@ async function runOne(type: string): Promise<Row> {
   let measuring = false;
   let results = 0;
   const downAt = new Map<string, number>();
-  bus.subscribe('realserver.down', (e) => { if (!downAt.has(e.object)) downAt.set(e.object, epochNow()); });
+  bus.subscribe('realserver.down', (e) => {
+    if (!downAt.has(e.object)) downAt.set(e.object, epochNow());
+  });
   let poolUpdates = 0;
   const monitor = new HealthMonitor({
-    bus, logger: silentLogger(), plugins, maxConcurrentChecks: 1024,
-    onPoolChange: () => { poolUpdates++; },
+    bus,
+    logger: silentLogger(),
+    plugins,
+    maxConcurrentChecks: 1024,
+    onPoolChange: () => {
+      poolUpdates++;
+    },
     onCheckResult: ({ result, run }) => {
       if (!measuring) return;
       results++;
@@ -154,7 +192,9 @@ async function runOne(type: string): Promise<Row> {
   const fleetCpu0 = procCpuSeconds(fleet.child.pid!);
   const t0 = performance.now();
   let rssPeak = 0;
-  const rssTimer = setInterval(() => { rssPeak = Math.max(rssPeak, process.memoryUsage().rss); }, 500);
+  const rssTimer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 500);
 
   // A third of the way in: stop KILL servers (refused), and for HTTP freeze KILL more (timeouts).
   await sleep((SECONDS * 1000) / 3);
@@ -171,7 +211,11 @@ async function runOne(type: string): Promise<Row> {
   clearInterval(rssTimer);
   measuring = false;
   const objectOf = (i: number): string => `service/svc-${Math.floor(i / PER_SERVICE)}/${fleetAddress(i)}:8080`;
-  const detect = (ids: number[], at: number): number[] => ids.map((i) => downAt.get(objectOf(i))).filter((t): t is number => t !== undefined).map((t) => t - at);
+  const detect = (ids: number[], at: number): number[] =>
+    ids
+      .map((i) => downAt.get(objectOf(i)))
+      .filter((t): t is number => t !== undefined)
+      .map((t) => t - at);
   const refused = detect(stopIds, stoppedAt);
   const hung = detect(freezeIds, frozenAt);
   const falseDowns = [...downAt.keys()].length - refused.length - hung.length;
@@ -180,13 +224,17 @@ async function runOne(type: string): Promise<Row> {
   await closeHttpAgents();
   void poolUpdates;
   return {
-    type, servers: SERVERS,
+    type,
+    servers: SERVERS,
     checksPerSec: results / elapsed,
     cpuPct: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
     fleetCpuPct: (fleetCpu / elapsed) * 100,
     rssMiB: rssPeak / 1048576,
-    p50: percentile(latencies, 50), p99: percentile(latencies, 99), lagP99: percentile(lags, 99),
-    refusedP99: percentile(refused, 99), hungP99: percentile(hung, 99),
+    p50: percentile(latencies, 50),
+    p99: percentile(latencies, 99),
+    lagP99: percentile(lags, 99),
+    refusedP99: percentile(refused, 99),
+    hungP99: percentile(hung, 99),
     detected: `${refused.length + hung.length}/${stopIds.length + freezeIds.length}${falseDowns ? `, ${falseDowns} false` : ''}`,
   };
 }
@@ -197,10 +245,16 @@ for (const type of TYPES) {
   rows.push(await runOne(type));
 }
 const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
-console.log(`\nfailoverd health checks: ${SERVERS} real servers on loopback, interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, fall ${FALL}; bound = interval × fall + timeout = ${BOUND} ms; ${SECONDS} s measured; node ${process.version}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores`);
-console.log('| check | checks/s | checker CPU % | fleet CPU % | checker RSS MiB | latency p50 ms | latency p99 ms | start lag p99 ms | detect refused p99 ms | detect hung p99 ms | bound ms | detected |');
+console.log(
+  `\nfailoverd health checks: ${SERVERS} real servers on loopback, interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, fall ${FALL}; bound = interval × fall + timeout = ${BOUND} ms; ${SECONDS} s measured; node ${process.version}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores`,
+);
+console.log(
+  '| check | checks/s | checker CPU % | fleet CPU % | checker RSS MiB | latency p50 ms | latency p99 ms | start lag p99 ms | detect refused p99 ms | detect hung p99 ms | bound ms | detected |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
 for (const r of rows) {
-  console.log(`| ${r.type} | ${f(r.checksPerSec, 0)} | ${f(r.cpuPct)} | ${f(r.fleetCpuPct)} | ${f(r.rssMiB, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.lagP99, 1)} | ${f(r.refusedP99, 0)} | ${f(r.hungP99, 0)} | ${BOUND} | ${r.detected} |`);
+  console.log(
+    `| ${r.type} | ${f(r.checksPerSec, 0)} | ${f(r.cpuPct)} | ${f(r.fleetCpuPct)} | ${f(r.rssMiB, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.lagP99, 1)} | ${f(r.refusedP99, 0)} | ${f(r.hungP99, 0)} | ${BOUND} | ${r.detected} |`,
+  );
 }
 process.exit(0);

@@ -9,7 +9,6 @@ import { createServer, type Server } from 'node:http';
 import { createInterface } from 'node:readline';
 import { fleetAddress } from './addresses.js';
 
-
 const count = Number(process.argv[2] ?? 10_000);
 const servers: Server[] = [];
 const frozen = new Set<number>();
@@ -29,7 +28,9 @@ let listening = 0;
 await new Promise<void>((resolve, reject) => {
   servers.forEach((server, i) => {
     server.once('error', reject);
-    server.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, () => { if (++listening === count) resolve(); });
+    server.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, () => {
+      if (++listening === count) resolve();
+    });
   });
 });
 process.stdout.write('ready\n');
@@ -37,7 +38,10 @@ process.stdout.write('ready\n');
 for await (const line of createInterface({ input: process.stdin })) {
   const msg = JSON.parse(line) as { cmd: 'stop' | 'freeze'; ids: number[] };
   if (msg.cmd === 'stop') {
-    for (const i of msg.ids) { servers[i]!.close(); servers[i]!.closeAllConnections(); }
+    for (const i of msg.ids) {
+      servers[i]!.close();
+      servers[i]!.closeAllConnections();
+    }
   } else if (msg.cmd === 'freeze') {
     for (const i of msg.ids) frozen.add(i);
   }

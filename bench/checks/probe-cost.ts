@@ -40,12 +40,17 @@ function procCpuSeconds(pid: number): number {
 }
 
 function startFleet(n: number): Promise<ChildProcess> {
-  const child = spawn('/bin/sh', ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(
+    '/bin/sh',
+    ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('fleet did not start in 60 s')), 60_000);
     createInterface({ input: child.stdout }).once('line', (l) => {
       clearTimeout(t);
-      if (l === 'ready') resolve(child); else reject(new Error(`fleet said ${l}`));
+      if (l === 'ready') resolve(child);
+      else reject(new Error(`fleet said ${l}`));
     });
     child.once('exit', (code) => reject(new Error(`fleet exited with ${code}`)));
   });
@@ -58,16 +63,22 @@ function rawProbe(target: CheckTarget): Promise<CheckResult> {
     let head = '';
     const socket = connect({ host: target.address, port: target.port, noDelay: true });
     socket.once('connect', () => socket.write(REQUEST));
-    socket.on('data', (d: Buffer) => { if (head.length < 16) head += d.toString('latin1', 0, 16); });
+    socket.on('data', (d: Buffer) => {
+      if (head.length < 16) head += d.toString('latin1', 0, 16);
+    });
     socket.on('error', () => {});
-    socket.once('close', () => resolve({ ok: head.startsWith('HTTP/1.1 200'), reason: head.slice(0, 12), latencyMs: performance.now() - started }));
+    socket.once('close', () =>
+      resolve({ ok: head.startsWith('HTTP/1.1 200'), reason: head.slice(0, 12), latencyMs: performance.now() - started }),
+    );
   });
 }
 
 const plugins = await loadCheckPlugins();
 const type = MODE === 'tcp' ? 'tcp' : 'http';
 const plugin = plugins.get(type)!;
-const options = plugin.options.parse(MODE === 'keepalive' ? { path: '/healthz', keepalive: true } : type === 'http' ? { path: '/healthz' } : {});
+const options = plugin.options.parse(
+  MODE === 'keepalive' ? { path: '/healthz', keepalive: true } : type === 'http' ? { path: '/healthz' } : {},
+);
 const targets: CheckTarget[] = Array.from({ length: SERVERS }, (_, i) => ({ service: 'bench', address: fleetAddress(i), port: 8080 }));
 
 function probe(target: CheckTarget, neverAborts: AbortSignal): Promise<CheckResult> {
@@ -93,7 +104,10 @@ try {
       const r = await probe(targets[next++ % SERVERS]!, neverAborts);
       if (!measuring) continue;
       done++;
-      if (!r.ok) { failed++; firstFailure ||= r.reason; }
+      if (!r.ok) {
+        failed++;
+        firstFailure ||= r.reason;
+      }
     }
   };
   const loops = Array.from({ length: CONCURRENCY }, loop);
@@ -108,11 +122,17 @@ try {
   const cpu = process.cpuUsage(cpu0);
   const fleetCpu = procCpuSeconds(fleet.pid!) - fleet0;
   const per = (us: number): string => (us / done).toFixed(1);
-  console.log(`mode ${MODE}: ${done} probes in ${elapsed.toFixed(1)} s = ${(done / elapsed).toFixed(0)}/s, concurrency ${CONCURRENCY}, ${SERVERS} servers; `
-    + `checker CPU ${per(cpu.user + cpu.system)} µs/probe (user ${per(cpu.user)}, sys ${per(cpu.system)}), ${(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(0)} % of a core; `
-    + `fleet ${per(fleetCpu * 1e6)} µs/probe; failed ${failed}${failed ? ` (${firstFailure})` : ''}`);
+  console.log(
+    `mode ${MODE}: ${done} probes in ${elapsed.toFixed(1)} s = ${(done / elapsed).toFixed(0)}/s, concurrency ${CONCURRENCY}, ${SERVERS} servers; ` +
+      `checker CPU ${per(cpu.user + cpu.system)} µs/probe (user ${per(cpu.user)}, sys ${per(cpu.system)}), ${(((cpu.user + cpu.system) / 1e6 / elapsed) * 100).toFixed(0)} % of a core; ` +
+      `fleet ${per(fleetCpu * 1e6)} µs/probe; failed ${failed}${failed ? ` (${firstFailure})` : ''}`,
+  );
 } finally {
-  try { process.kill(fleet.pid!, 'SIGKILL'); } catch { /* gone */ }
+  try {
+    process.kill(fleet.pid!, 'SIGKILL');
+  } catch {
+    /* gone */
+  }
   await closeHttpAgents();
 }
 process.exit(0);

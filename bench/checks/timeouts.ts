@@ -20,13 +20,45 @@ const fixtures = fileURLToPath(new URL('../../test/netns/checks/', import.meta.u
 const scratch = mkdtempSync(join(tmpdir(), 'failoverd-bench-timeouts-'));
 const lab = new CheckLab('bt');
 try {
-  sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rs.failoverd.test',
-    '-addext', `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`, '-keyout', join(scratch, 'key.pem'), '-out', join(scratch, 'cert.pem')]);
-  const server = lab.start(lab.serverNs, [join(fixtures, 'fixture-server.js'), lab.serverAddress, join(scratch, 'cert.pem'), join(scratch, 'key.pem'), lab.serverAddress6]);
+  sh([
+    'openssl',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=rs.failoverd.test',
+    '-addext',
+    `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`,
+    '-keyout',
+    join(scratch, 'key.pem'),
+    '-out',
+    join(scratch, 'cert.pem'),
+  ]);
+  const server = lab.start(lab.serverNs, [
+    join(fixtures, 'fixture-server.js'),
+    lab.serverAddress,
+    join(scratch, 'cert.pem'),
+    join(scratch, 'key.pem'),
+    lab.serverAddress6,
+  ]);
   await server.next((l) => l === 'ready');
-  const runner: LineProcess = lab.start(lab.checkerNs, [join(fixtures, 'check-runner.js')], ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c', '"$0" "$@"; exit $?']);
+  const runner: LineProcess = lab.start(
+    lab.checkerNs,
+    [join(fixtures, 'check-runner.js')],
+    ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c', '"$0" "$@"; exit $?'],
+  );
   let nextId = 1;
-  const elapsed = async (type: string, options: Record<string, unknown>, port: number, timeoutMs: number, address = lab.serverAddress): Promise<number> => {
+  const elapsed = async (
+    type: string,
+    options: Record<string, unknown>,
+    port: number,
+    timeoutMs: number,
+    address = lab.serverAddress,
+  ): Promise<number> => {
     const id = nextId++;
     runner.send(JSON.stringify({ id, type, options, target: { service: 'web', address, port }, timeoutMs }));
     return (JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`), timeoutMs + 30_000)) as { elapsedMs: number }).elapsedMs;
@@ -45,7 +77,9 @@ try {
     const xs: number[] = [];
     for (let r = 0; r < RUNS; r++) xs.push(await run());
     xs.sort((a, b) => a - b);
-    console.log(`| ${name} | ${timeoutMs} | ${xs[Math.floor(xs.length / 2)]!.toFixed(1)} (${xs[0]!.toFixed(1)}–${xs.at(-1)!.toFixed(1)}) |`);
+    console.log(
+      `| ${name} | ${timeoutMs} | ${xs[Math.floor(xs.length / 2)]!.toFixed(1)} (${xs[0]!.toFixed(1)}–${xs.at(-1)!.toFixed(1)}) |`,
+    );
   }
 } finally {
   lab.close();

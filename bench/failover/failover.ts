@@ -9,7 +9,11 @@ import { writeFileSync } from 'node:fs';
 import { Lab, type Observer, type RouterProcess } from '../../test/netns/vrrp/lab.js';
 import { masterDownIntervalMs, skewMs } from '../../src/vrrp/fsm.js';
 
-interface Mode { name: string; version: 2 | 3; intervalMs: number }
+interface Mode {
+  name: string;
+  version: 2 | 3;
+  intervalMs: number;
+}
 const MODES: Mode[] = [
   { name: 'v2, advert 1 s', version: 2, intervalMs: 1000 },
   { name: 'v3, advert 100 ms', version: 3, intervalMs: 100 },
@@ -19,7 +23,10 @@ type Scenario = 'crash' | 'graceful';
 const VIP = '192.0.2.195';
 
 const argv = process.argv.slice(2);
-const flag = (name: string): string | undefined => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : undefined; };
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
 const RUNS = Number(flag('--runs') ?? 5);
 const only = flag('--only');
 
@@ -28,14 +35,27 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 function start(lab: Lab, impl: Impl, node: string, mode: Mode, priority: number): RouterProcess {
   if (impl === 'failoverd') {
     return lab.failoverd(node, {
-      name: 'web', vrid: 51, priority, version: mode.version, advertIntervalMs: mode.intervalMs, vips: [`${VIP}/32`],
+      name: 'web',
+      vrid: 51,
+      priority,
+      version: mode.version,
+      advertIntervalMs: mode.intervalMs,
+      vips: [`${VIP}/32`],
       garp: { count: 5, intervalMs: 100, refreshMs: 60_000 },
     });
   }
-  return lab.keepalived(node, 'web', [
-    '  state BACKUP', '  virtual_router_id 51', `  priority ${priority}`, `  advert_int ${mode.intervalMs / 1000}`, `  version ${mode.version}`,
-    `  virtual_ipaddress {\n    ${VIP}/32\n  }`,
-  ].join('\n'));
+  return lab.keepalived(
+    node,
+    'web',
+    [
+      '  state BACKUP',
+      '  virtual_router_id 51',
+      `  priority ${priority}`,
+      `  advert_int ${mode.intervalMs / 1000}`,
+      `  version ${mode.version}`,
+      `  virtual_ipaddress {\n    ${VIP}/32\n  }`,
+    ].join('\n'),
+  );
 }
 
 /** Stops the master the way the scenario says; returns the time of the signal. */
@@ -50,7 +70,12 @@ function stopMaster(lab: Lab, impl: Impl, master: RouterProcess, scenario: Scena
     // SIGTERM and resign gracefully. The parent right after, before it can respawn it.
     const child = lab.keepalivedVrrpPid(master);
     const t = Date.now();
-    if (child) try { process.kill(child, 'SIGKILL'); } catch { /* gone */ }
+    if (child)
+      try {
+        process.kill(child, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     master.kill('SIGKILL');
     return t;
   }
@@ -80,7 +105,10 @@ async function measure(impl: Impl, mode: Mode, scenario: Scenario, runs: number)
   const lab = new Lab(`b${impl[0]}${mode.version}${scenario[0]}`);
   const samples: Samples = { fromSignal: [], fromLastAdvert: [] };
   try {
-    lab.setup([{ name: 'a', ipv4: '192.0.2.1' }, { name: 'b', ipv4: '192.0.2.2' }]);
+    lab.setup([
+      { name: 'a', ipv4: '192.0.2.1' },
+      { name: 'b', ipv4: '192.0.2.2' },
+    ]);
     const observer = await lab.observe();
     const macB = lab.node('b').mac;
     const downMs = masterDownIntervalMs(mode.version, 100, mode.intervalMs / 10);
@@ -94,14 +122,27 @@ async function measure(impl: Impl, mode: Mode, scenario: Scenario, runs: number)
       // measured at the same phase: the backup's timer was just reset.
       await sleep(2 * mode.intervalMs);
       const seen = observer.adverts(51).length;
-      await b.waitFor(() => observer.adverts(51).slice(seen).some((e) => e.source === '192.0.2.1' && (e.priority ?? 0) > 0), 3 * mode.intervalMs, 'an advert from the master');
+      await b.waitFor(
+        () =>
+          observer
+            .adverts(51)
+            .slice(seen)
+            .some((e) => e.source === '192.0.2.1' && (e.priority ?? 0) > 0),
+        3 * mode.intervalMs,
+        'an advert from the master',
+      );
       const t0 = stopMaster(lab, impl, a, scenario);
       const garp = await firstGarp(observer, macB, t0, downMs + 3000);
       if (garp === undefined) throw new Error(`${impl} ${mode.name} ${scenario}: no GARP from the backup`);
-      const lastAdvert = observer.adverts(51).filter((e) => e.source === '192.0.2.1' && e.t <= garp).at(-1)!;
+      const lastAdvert = observer
+        .adverts(51)
+        .filter((e) => e.source === '192.0.2.1' && e.t <= garp)
+        .at(-1)!;
       samples.fromSignal.push(garp - t0);
       samples.fromLastAdvert.push(garp - lastAdvert.t);
-      process.stderr.write(`${impl} ${mode.name} ${scenario} run ${run + 1}: ${(garp - t0).toFixed(1)} ms from the signal, ${(garp - lastAdvert.t).toFixed(1)} ms from the last advert (priority ${lastAdvert.priority})\n`);
+      process.stderr.write(
+        `${impl} ${mode.name} ${scenario} run ${run + 1}: ${(garp - t0).toFixed(1)} ms from the signal, ${(garp - lastAdvert.t).toFixed(1)} ms from the last advert (priority ${lastAdvert.priority})\n`,
+      );
       await Promise.race([a.exited, sleep(3000)]);
       // The old master returns and preempts; wait until the backup is backup again.
       const before = b.events.length;
@@ -124,15 +165,25 @@ function stats(xs: number[]): { median: number; min: number; max: number } {
 
 const rows: string[] = [];
 const n = (x: number): string => x.toFixed(1);
-const cell = (xs: number[]): string => { const st = stats(xs); return `${n(st.median)} [${n(st.min)}–${n(st.max)}]`; };
-rows.push('| mode | stop | bound | failoverd: signal → GARP | keepalived: signal → GARP | failoverd: last advert → GARP | keepalived: last advert → GARP |');
+const cell = (xs: number[]): string => {
+  const st = stats(xs);
+  return `${n(st.median)} [${n(st.min)}–${n(st.max)}]`;
+};
+rows.push(
+  '| mode | stop | bound | failoverd: signal → GARP | keepalived: signal → GARP | failoverd: last advert → GARP | keepalived: last advert → GARP |',
+);
 rows.push('|---|---|---:|---:|---:|---:|---:|');
 for (const mode of MODES.filter((m) => !only || m.name.startsWith(only))) {
   for (const scenario of ['crash', 'graceful'] as Scenario[]) {
-    const bound = scenario === 'crash' ? masterDownIntervalMs(mode.version, 100, mode.intervalMs / 10) : skewMs(mode.version, 100, mode.intervalMs / 10);
+    const bound =
+      scenario === 'crash'
+        ? masterDownIntervalMs(mode.version, 100, mode.intervalMs / 10)
+        : skewMs(mode.version, 100, mode.intervalMs / 10);
     const f = await measure('failoverd', mode, scenario, RUNS);
     const k = await measure('keepalived', mode, scenario, RUNS);
-    rows.push(`| ${mode.name} | ${scenario === 'crash' ? 'kill -9' : 'graceful (prio 0)'} | ${n(bound)} | ${cell(f.fromSignal)} | ${cell(k.fromSignal)} | ${cell(f.fromLastAdvert)} | ${cell(k.fromLastAdvert)} |`);
+    rows.push(
+      `| ${mode.name} | ${scenario === 'crash' ? 'kill -9' : 'graceful (prio 0)'} | ${n(bound)} | ${cell(f.fromSignal)} | ${cell(k.fromSignal)} | ${cell(f.fromLastAdvert)} | ${cell(k.fromLastAdvert)} |`,
+    );
   }
 }
 const table = `Failover time in ms, median [min–max] of ${RUNS} runs each; GARP = the first gratuitous ARP from the new master as seen by the observer\n\n${rows.join('\n')}\n`;

@@ -24,10 +24,23 @@ const RUNS = Number(process.argv[4] ?? 3);
 
 const svc = (i: number): ServiceSpec => ({
   key: { kind: 'address', family: 'inet', protocol: 'tcp', address: `10.100.${i >> 8}.${i & 255}`, port: 80 },
-  scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255',
+  scheduler: 'wlc',
+  flags: {},
+  persistenceTimeoutSec: 0,
+  netmask: '255.255.255.255',
 });
-const rs = (i: number, j: number, weight = 1): DestinationSpec => ({ address: `10.200.${j}.${(i % 250) + 1}`, port: 80, weight, forwarding: 'dr', upperThreshold: 0, lowerThreshold: 0 });
-const full: DesiredService[] = Array.from({ length: SERVICES }, (_, i) => ({ service: svc(i), destinations: Array.from({ length: DESTS }, (_, j) => rs(i, j)) }));
+const rs = (i: number, j: number, weight = 1): DestinationSpec => ({
+  address: `10.200.${j}.${(i % 250) + 1}`,
+  port: 80,
+  weight,
+  forwarding: 'dr',
+  upperThreshold: 0,
+  lowerThreshold: 0,
+});
+const full: DesiredService[] = Array.from({ length: SERVICES }, (_, i) => ({
+  service: svc(i),
+  destinations: Array.from({ length: DESTS }, (_, j) => rs(i, j)),
+}));
 
 /** 1% of the real servers change: half get a new weight, a quarter are removed, a quarter added. */
 function onePercent(table: DesiredService[]): { desired: DesiredService[]; rules: string; removed: number; services: number } {
@@ -89,7 +102,16 @@ function spawnOverhead(ns: string): number {
 
 /** The kernel table, as "service: real server weight ..." lines, to compare with what was declared. */
 const shapeOf = (services: readonly (ActualService | DesiredService)[]): string =>
-  services.map((s) => `${serviceKeyId(s.service.key)}: ${s.destinations.map((d) => `${d.address}:${d.port} w${d.weight}`).sort().join(' ')}`).sort().join('\n');
+  services
+    .map(
+      (s) =>
+        `${serviceKeyId(s.service.key)}: ${s.destinations
+          .map((d) => `${d.address}:${d.port} w${d.weight}`)
+          .sort()
+          .join(' ')}`,
+    )
+    .sort()
+    .join('\n');
 
 async function expectTable(client: IpvsClient, declared: DesiredService[], step: string): Promise<void> {
   if (shapeOf(await client.listServices()) !== shapeOf(declared)) throw new Error(`${step}: the kernel table is not the declared one`);
@@ -110,7 +132,9 @@ async function withReconciler<T>(ns: { path: string }, fn: (r: Reconciler, c: Ip
 }
 
 const results: Record<string, number[]> = {};
-const note = (name: string, ms: number): void => { (results[name] ??= []).push(ms); };
+const note = (name: string, ms: number): void => {
+  (results[name] ??= []).push(ms);
+};
 
 const rules = toIpvsadmRules(full);
 const change = onePercent(full);
@@ -151,7 +175,14 @@ for (let run = 0; run < RUNS; run++) {
         // reads the connection counters of their services (and only those) and,
         // none being connected here, deletes them. Timed until they are deleted.
         const events = new EventBus('bench');
-        const draining = new Reconciler({ table: client, clock: systemClock, logger: silentLogger(), events, auditIntervalMs: 0, drainTimeoutMs: 60_000 });
+        const draining = new Reconciler({
+          table: client,
+          clock: systemClock,
+          logger: silentLogger(),
+          events,
+          auditIntervalMs: 0,
+          drainTimeoutMs: 60_000,
+        });
         try {
           draining.start();
           const adopt = await draining.setDesired(change.desired);
@@ -159,7 +190,12 @@ for (let run = 0; run < RUNS; run++) {
           let done = 0;
           const drained = new Promise<void>((resolve, reject) => {
             const timer = setTimeout(() => reject(new Error(`drains not done in 10 s (${done} of ${change.removed})`)), 10_000);
-            events.subscribe('ipvs.drain', (e) => { if (e.to === 'done' && ++done === change.removed) { clearTimeout(timer); resolve(); } });
+            events.subscribe('ipvs.drain', (e) => {
+              if (e.to === 'done' && ++done === change.removed) {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
           });
           t0 = performance.now();
           const applied = await draining.setDesired(full);
@@ -171,7 +207,13 @@ for (let run = 0; run < RUNS; run++) {
           const drainPass = draining.status().lastPass!;
           note('fo.drain.read', drainPass.timings!.readMs);
           if (!applied.converged || applied.ops !== changeOps) throw new Error(`1% change back, draining: ${JSON.stringify(applied)}`);
-          if (!drainPass.kinds.includes('drain') || !drainPass.converged || drainPass.ops !== change.removed || draining.status().draining.length !== 0) throw new Error(`drain pass: ${JSON.stringify(drainPass)}`);
+          if (
+            !drainPass.kinds.includes('drain') ||
+            !drainPass.converged ||
+            drainPass.ops !== change.removed ||
+            draining.status().draining.length !== 0
+          )
+            throw new Error(`drain pass: ${JSON.stringify(drainPass)}`);
           await expectTable(client, full, '1% change back, drained');
         } finally {
           await draining.stop();
@@ -200,8 +242,16 @@ const stat = (name: string): string => {
   return `${median.toFixed(1)} (${v[0]!.toFixed(1)}–${v.at(-1)!.toFixed(1)})`;
 };
 const rows: [string, string, string][] = [
-  [`full apply, empty → ${SERVICES} services × ${DESTS} real servers (${SERVICES * (DESTS + 1)} ops)`, stat('fo.full'), `${stat('adm.full')}  ipvsadm -R`],
-  [`1% change: ${changeOps} real servers edited/added/removed (removed ones deleted at once, drain timeout 0)`, stat('fo.diff'), `${stat('adm.diff')}  ipvsadm -R of the ${changeOps} commands`],
+  [
+    `full apply, empty → ${SERVICES} services × ${DESTS} real servers (${SERVICES * (DESTS + 1)} ops)`,
+    stat('fo.full'),
+    `${stat('adm.full')}  ipvsadm -R`,
+  ],
+  [
+    `1% change: ${changeOps} real servers edited/added/removed (removed ones deleted at once, drain timeout 0)`,
+    stat('fo.diff'),
+    `${stat('adm.diff')}  ipvsadm -R of the ${changeOps} commands`,
+  ],
   ['  of which: setDesired: validate + normalize the table (sync)', stat('fo.diff.normalize'), '—'],
   [`  of which: diff (the ${change.services} changed services, no read)`, stat('fo.diff.diff'), '—'],
   ['  of which: apply ops (batched)', stat('fo.diff.apply'), '—'],
@@ -212,8 +262,11 @@ const rows: [string, string, string][] = [
   [`read whole table (${SERVICES} dumps of ${DESTS})`, stat('fo.read'), `${stat('adm.read')}  ipvsadm -S -n`],
   ['process start (ip netns exec … true), included in ipvsadm figures', '—', stat('spawn')],
 ];
-const w0 = Math.max(...rows.map((r) => r[0].length), 9), w1 = Math.max(...rows.map((r) => r[1].length), 16);
-console.log(`IPVS apply benchmark, UML kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, ${RUNS} runs, median (min–max) ms, fresh netns per run`);
+const w0 = Math.max(...rows.map((r) => r[0].length), 9),
+  w1 = Math.max(...rows.map((r) => r[1].length), 16);
+console.log(
+  `IPVS apply benchmark, UML kernel ${execFileSync('uname', ['-r'], { encoding: 'utf8' }).trim()}, ${RUNS} runs, median (min–max) ms, fresh netns per run`,
+);
 console.log(`| ${'scenario'.padEnd(w0)} | ${'failoverd'.padEnd(w1)} | ipvsadm |`);
 console.log(`|${'-'.repeat(w0 + 2)}|${'-'.repeat(w1 + 2)}|---------|`);
 for (const [a, b, c] of rows) console.log(`| ${a.padEnd(w0)} | ${b.padEnd(w1)} | ${c} |`);

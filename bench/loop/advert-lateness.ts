@@ -59,7 +59,11 @@ class Fleet {
     createInterface({ input: child.stdout! }).on('line', (l) => this.lines.push(l));
   }
   static start(n: number): Fleet {
-    return new Fleet(spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)], { stdio: ['pipe', 'pipe', 'inherit'] }));
+    return new Fleet(
+      spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, `${here}fleet.js`, String(n)], {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      }),
+    );
   }
   async next(): Promise<string> {
     for (let i = 0; i < 1200; i++) {
@@ -81,9 +85,13 @@ function configText(intervalMs: number, withServices: boolean): string {
     const rs: string[] = [];
     for (let k = 0; k < PER_SERVICE && s * PER_SERVICE + k < SERVERS; k++) {
       const i = s * PER_SERVICE + k;
-      rs.push(`      - { address: ${fleetAddress(i)}, port: ${FLEET_PORT}, weight: 1${PROBED(i) ? ', check: { type: tcp, send: "ping\\n", expect: "OK" }' : ''} }`);
+      rs.push(
+        `      - { address: ${fleetAddress(i)}, port: ${FLEET_PORT}, weight: 1${PROBED(i) ? ', check: { type: tcp, send: "ping\\n", expect: "OK" }' : ''} }`,
+      );
     }
-    services.push(`  - name: svc-${s}\n    vip: 10.99.${s >> 8}.${s & 255}\n    port: 80\n    scheduler: wlc\n    forwarding: dr\n    vip_standalone: true\n    check: { type: tcp, interval: 1s, timeout: 500ms, rise: 1, fall: 2 }\n    real_servers:\n${rs.join('\n')}`);
+    services.push(
+      `  - name: svc-${s}\n    vip: 10.99.${s >> 8}.${s & 255}\n    port: 80\n    scheduler: wlc\n    forwarding: dr\n    vip_standalone: true\n    check: { type: tcp, interval: 1s, timeout: 500ms, rise: 1, fall: 2 }\n    real_servers:\n${rs.join('\n')}`,
+    );
   }
   return `node: { name: bench }
 vrrp:
@@ -95,14 +103,46 @@ api: { metrics: false }
 
 /** tcpdump timestamps of the instance's adverts (by MAC and VRID). */
 function capture(ns: string, mac: string): { times: number[]; stop: () => void; ready: Promise<void> } {
-  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '-n', '-tt', '-l', '--immediate-mode', `ether src ${mac} and ip proto 112 and ip[21] == 71`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'tcpdump',
+      '-i',
+      'eth0',
+      '-n',
+      '-tt',
+      '-l',
+      '--immediate-mode',
+      `ether src ${mac} and ip proto 112 and ip[21] == 71`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const times: number[] = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
-  const ready = new Promise<void>((ok) => proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) ok(); }));
+  createInterface({ input: proc.stdout }).on('line', (l) => {
+    const m = /^(\d+\.\d+)/.exec(l);
+    if (m) times.push(Number(m[1]) * 1000);
+  });
+  const ready = new Promise<void>((ok) =>
+    proc.stderr.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening on')) ok();
+    }),
+  );
   return { times, ready, stop: () => proc.kill('SIGTERM') };
 }
 
-interface Row { intervalMs: number; load: string; checksPerSec: number; timeouts: number; lateness: GapStats; loopP99: number; loopMax: number; cpuPct: number }
+interface Row {
+  intervalMs: number;
+  load: string;
+  checksPerSec: number;
+  timeouts: number;
+  lateness: GapStats;
+  loopP99: number;
+  loopMax: number;
+  cpuPct: number;
+}
 
 async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, seconds: number, inWorker = false): Promise<Row> {
   const plugins = await loadCheckPlugins();
@@ -120,29 +160,46 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   // What the agent does with every result (metrics, the status API's last check).
   const metrics = new Metrics(bus, {}, { defaultMetrics: false });
   const lastCheck = new Map<string, LastResult>();
-  const monitor = fleet && !inWorker ? new HealthMonitor({
-    bus, logger: silentLogger(), plugins, onPoolChange: () => {},
-    onCheckResult: (info) => {
-      metrics.recordCheck(info.type, info.result.ok, info.result.latencyMs);
-      lastCheck.set(`${info.service}|${destinationId(info)}`, { ok: info.result.ok, reason: info.result.reason, latencyMs: info.result.latencyMs, atMs: Date.now(), type: info.type });
-      if (!counting) return;
-      results++;
-      if (/timeout/.test(info.result.reason)) timeouts++;
-    },
-  }) : undefined;
+  const monitor =
+    fleet && !inWorker
+      ? new HealthMonitor({
+          bus,
+          logger: silentLogger(),
+          plugins,
+          onPoolChange: () => {},
+          onCheckResult: (info) => {
+            metrics.recordCheck(info.type, info.result.ok, info.result.latencyMs);
+            lastCheck.set(`${info.service}|${destinationId(info)}`, {
+              ok: info.result.ok,
+              reason: info.result.reason,
+              latencyMs: info.result.latencyMs,
+              atMs: Date.now(),
+              type: info.type,
+            });
+            if (!counting) return;
+            results++;
+            if (/timeout/.test(info.result.reason)) timeouts++;
+          },
+        })
+      : undefined;
   monitor?.update(plan.services);
-  const worker = fleet && inWorker ? new WorkerHealthMonitor({
-    bus, logger: silentLogger(), onPoolChange: () => {},
-    onCheckResults: ({ tallies, last }) => {
-      metrics.recordChecks(tallies);
-      foldLastResults(lastCheck, last);
-      if (!counting) return;
-      for (const x of tallies) results += x.ok + x.fail;
-      // Timeouts counted from the last result per server: each is checked once a
-      // second, and batches are 250 ms apart, so none is hidden behind another.
-      for (let i = 0; i < last.keys.length; i++) if (/timeout/.test(last.reasons[last.reason[i]!]!)) timeouts++;
-    },
-  }) : undefined;
+  const worker =
+    fleet && inWorker
+      ? new WorkerHealthMonitor({
+          bus,
+          logger: silentLogger(),
+          onPoolChange: () => {},
+          onCheckResults: ({ tallies, last }) => {
+            metrics.recordChecks(tallies);
+            foldLastResults(lastCheck, last);
+            if (!counting) return;
+            for (const x of tallies) results += x.ok + x.fail;
+            // Timeouts counted from the last result per server: each is checked once a
+            // second, and batches are 250 ms apart, so none is hidden behind another.
+            for (let i = 0; i < last.keys.length; i++) if (/timeout/.test(last.reasons[last.reason[i]!]!)) timeouts++;
+          },
+        })
+      : undefined;
   await worker?.update(plan.services);
   await instance.start();
   for (let i = 0; i < 200 && instance.status().state !== 'master'; i++) await sleep(50);
@@ -190,9 +247,14 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
   io.close();
   await closeHttpAgents();
   return {
-    intervalMs, load: fleet ? `${SERVERS} TCP checks/1 s${inWorker ? ', checks in a worker thread' : ''}` : 'idle',
-    checksPerSec: results / elapsed, timeouts, lateness: latenessStats(tap.times, intervalMs),
-    loopP99: delay.percentile(99) / 1e6, loopMax: delay.max / 1e6, cpuPct: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
+    intervalMs,
+    load: fleet ? `${SERVERS} TCP checks/1 s${inWorker ? ', checks in a worker thread' : ''}` : 'idle',
+    checksPerSec: results / elapsed,
+    timeouts,
+    lateness: latenessStats(tap.times, intervalMs),
+    loopP99: delay.percentile(99) / 1e6,
+    loopMax: delay.max / 1e6,
+    cpuPct: ((cpu.user + cpu.system) / 1e6 / elapsed) * 100,
   };
 }
 
@@ -211,14 +273,25 @@ try {
     }
   }
   const f = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
-  console.log(`\nMaster advert lateness (gap − interval, tcpdump timestamps) under check load; node ${process.version}; ${(await import('node:os')).cpus().length} cores`);
-  console.log('| advert interval | load | checks/s | check timeouts | adverts | lateness p50 ms | p99 ms | max ms | goal p99 < 10 ms | goal max < interval/2 | loop delay p99 ms | loop delay max ms | CPU % |');
+  console.log(
+    `\nMaster advert lateness (gap − interval, tcpdump timestamps) under check load; node ${process.version}; ${(await import('node:os')).cpus().length} cores`,
+  );
+  console.log(
+    '| advert interval | load | checks/s | check timeouts | adverts | lateness p50 ms | p99 ms | max ms | goal p99 < 10 ms | goal max < interval/2 | loop delay p99 ms | loop delay max ms | CPU % |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
-    console.log(`| ${r.intervalMs} ms | ${r.load} | ${f(r.checksPerSec, 0)} | ${r.timeouts} | ${r.lateness.count} | ${f(r.lateness.p50Ms)} | ${f(r.lateness.p99Ms)} | ${f(r.lateness.maxMs)} | ${r.lateness.p99Ms < 10 ? 'yes' : 'NO'} | ${r.lateness.maxMs < r.intervalMs / 2 ? 'yes' : 'NO'} | ${f(r.loopP99)} | ${f(r.loopMax)} | ${f(r.cpuPct, 0)} |`);
+    console.log(
+      `| ${r.intervalMs} ms | ${r.load} | ${f(r.checksPerSec, 0)} | ${r.timeouts} | ${r.lateness.count} | ${f(r.lateness.p50Ms)} | ${f(r.lateness.p99Ms)} | ${f(r.lateness.maxMs)} | ${r.lateness.p99Ms < 10 ? 'yes' : 'NO'} | ${r.lateness.maxMs < r.intervalMs / 2 ? 'yes' : 'NO'} | ${f(r.loopP99)} | ${f(r.loopMax)} | ${f(r.cpuPct, 0)} |`,
+    );
   }
 } finally {
-  if (fleet?.child.pid) try { process.kill(fleet.child.pid, 'SIGKILL'); } catch { /* gone */ }
+  if (fleet?.child.pid)
+    try {
+      process.kill(fleet.child.pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
   await lab.cleanup();
 }
 process.exit(0);

@@ -17,7 +17,9 @@ function listen(i: number): Promise<void> {
     s.on('error', () => {});
     sockets[i]!.add(s);
     s.on('close', () => sockets[i]!.delete(s));
-    s.on('data', () => { if (!frozen.has(i)) s.end('OK\n'); });
+    s.on('data', () => {
+      if (!frozen.has(i)) s.end('OK\n');
+    });
   });
   servers[i] = server;
   return new Promise((resolve, reject) => {

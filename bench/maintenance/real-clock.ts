@@ -17,11 +17,15 @@ const bus = new EventBus('lvs-a');
 const seen: Array<{ type: string; at: number }> = [];
 bus.subscribe('schedule.*', (e) => seen.push({ type: e.type, at: Date.now() }));
 const noop = (): void => undefined;
-const scheduler = new MaintenanceScheduler([{ cron: '*/3 * * * * *', forMs: FOR_MS, action: 'drain', service: 's', realServer: '192.0.2.1' }], { clock: systemClock, bus, actions: { drain: noop, demote: noop } });
+const scheduler = new MaintenanceScheduler(
+  [{ cron: '*/3 * * * * *', forMs: FOR_MS, action: 'drain', service: 's', realServer: '192.0.2.1' }],
+  { clock: systemClock, bus, actions: { drain: noop, demote: noop } },
+);
 const t0 = Date.now();
 scheduler.start();
 const deadline = t0 + (WINDOWS + 2) * EVERY_MS;
-while (seen.filter((e) => e.type === 'schedule.ended').length < WINDOWS + 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+while (seen.filter((e) => e.type === 'schedule.ended').length < WINDOWS + 1 && Date.now() < deadline)
+  await new Promise((r) => setTimeout(r, 50));
 await scheduler.stop({ endActive: true });
 
 // The first window may have opened before start (mid-window): only whole ones count.

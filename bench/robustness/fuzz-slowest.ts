@@ -19,6 +19,8 @@ process.on('exit', () => {
   console.log(`| ${'target'.padEnd(w)} | inputs | slowest ms | hang bound ms | slowest input (start) |`);
   console.log(`|${'-'.repeat(w + 2)}|--------|------------|---------------|-----------------------|`);
   for (const b of budgets) {
-    console.log(`| ${b.target.padEnd(w)} | ${String(b.tried).padStart(6)} | ${b.maxMs.toFixed(2).padStart(10)} | ${String(HANG_MS).padStart(13)} | ${b.slowest.slice(0, 40)} |`);
+    console.log(
+      `| ${b.target.padEnd(w)} | ${String(b.tried).padStart(6)} | ${b.maxMs.toFixed(2).padStart(10)} | ${String(HANG_MS).padStart(13)} | ${b.slowest.slice(0, 40)} |`,
+    );
   }
 });

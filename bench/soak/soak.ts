@@ -35,7 +35,9 @@ const KEEP_SNAPSHOTS = arg('keep-snapshots', '');
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-soak-'));
 const t0 = Date.now();
-const log = (msg: string): void => { process.stderr.write(`[soak ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`); };
+const log = (msg: string): void => {
+  process.stderr.write(`[soak ${((Date.now() - t0) / 1000).toFixed(0).padStart(4)}s] ${msg}\n`);
+};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 // ---- topology -------------------------------------------------------------
@@ -64,7 +66,10 @@ rs.forEach((ns, i) => attach(ns, rsAddress[i]!));
 // ---- real servers that can flap ---------------------------------------------
 const servers: (ChildProcess | undefined)[] = [undefined, undefined];
 function startServer(i: number): void {
-  servers[i] = rs[i]!.spawn(process.execPath, ['-e', `require('node:net').createServer((c) => { c.on('error', () => {}); c.end(); }).listen(80, '${rsAddress[i]}')`]);
+  servers[i] = rs[i]!.spawn(process.execPath, [
+    '-e',
+    `require('node:net').createServer((c) => { c.on('error', () => {}); c.end(); }).listen(80, '${rsAddress[i]}')`,
+  ]);
 }
 function stopServer(i: number): void {
   servers[i]?.kill('SIGKILL');
@@ -72,20 +77,32 @@ function stopServer(i: number): void {
 }
 
 // ---- webhook receivers (one per director, on its loopback) -------------------
-interface Received { at: number; event: { id: string; type: string; object: string; from?: string; to?: string } }
+interface Received {
+  at: number;
+  event: { id: string; type: string; object: string; from?: string; to?: string };
+}
 const received: Record<'a' | 'b', Received[]> = { a: [], b: [] };
 function startReceiver(key: 'a' | 'b'): Promise<void> {
-  const proc = dirs[key].spawn(process.execPath, ['-e', `
+  const proc = dirs[key].spawn(process.execPath, [
+    '-e',
+    `
     require('node:http').createServer((req, res) => {
       let body = '';
       req.on('data', (d) => { body += d; });
       req.on('end', () => { process.stdout.write(body.replace(/\\n/g, ' ') + '\\n'); res.end('ok'); });
-    }).listen(9000, '127.0.0.1', () => process.stdout.write('READY\\n'));`]);
+    }).listen(9000, '127.0.0.1', () => process.stdout.write('READY\\n'));`,
+  ]);
   children.push(proc);
-  return new Promise((ready) => createInterface({ input: proc.stdout! }).on('line', (line) => {
-    if (line === 'READY') return ready();
-    try { received[key].push({ at: Date.now(), event: JSON.parse(line) as Received['event'] }); } catch { /* not an event */ }
-  }));
+  return new Promise((ready) =>
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      if (line === 'READY') return ready();
+      try {
+        received[key].push({ at: Date.now(), event: JSON.parse(line) as Received['event'] });
+      } catch {
+        /* not an event */
+      }
+    }),
+  );
 }
 
 function config(key: 'a' | 'b'): string {
@@ -119,7 +136,14 @@ logging: { format: json }
 }
 
 /** heapUsed: the main thread's; workerHeapUsed: the health-check thread's, as it last reported. */
-interface Sample { t: number; rssKb: number; heapUsed: number; workerHeapUsed: number; fds: number; cpuMs: number }
+interface Sample {
+  t: number;
+  rssKb: number;
+  heapUsed: number;
+  workerHeapUsed: number;
+  fds: number;
+  cpuMs: number;
+}
 const samples: Record<'a' | 'b', Sample[]> = { a: [], b: [] };
 const states: { t: number; a: string; b: string }[] = [];
 
@@ -157,7 +181,12 @@ async function liveHeap(key: 'a' | 'b', agent: AgentProcess, label: string): Pro
   rmSync(join(dir, file));
   const r = agent.resources();
   const metrics = await agent.metrics();
-  return { t: Date.now(), ...r, heapUsed: sumOf(metrics, 'nodejs_heap_size_used_bytes'), workerHeapUsed: sumOf(metrics, 'failoverd_health_worker_heap_used_bytes') };
+  return {
+    t: Date.now(),
+    ...r,
+    heapUsed: sumOf(metrics, 'nodejs_heap_size_used_bytes'),
+    workerHeapUsed: sumOf(metrics, 'failoverd_health_worker_heap_used_bytes'),
+  };
 }
 
 /**
@@ -196,8 +225,16 @@ async function main(): Promise<void> {
     a: (await agent.a.states().catch((): Record<string, string> => ({})))['web'] ?? '?',
     b: (await agent.b.states().catch((): Record<string, string> => ({})))['web'] ?? '?',
   });
-  await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, { what: 'lvs-a MASTER, lvs-b BACKUP', timeoutMs: 60_000, stepMs: 250 });
-  log(`both agents up (pids ${agent.a.pid}, ${agent.b.pid}); warm-up ${WARMUP_S} s, then ${SLOTS} slots of ${SLOT_S} s (link down in slot ${LINK_SLOT}, forced backup in slot ${FORCE_SLOT})`);
+  await waitFor(
+    async () => {
+      const s = await statesNow();
+      return s.a === 'MASTER' && s.b === 'BACKUP';
+    },
+    { what: 'lvs-a MASTER, lvs-b BACKUP', timeoutMs: 60_000, stepMs: 250 },
+  );
+  log(
+    `both agents up (pids ${agent.a.pid}, ${agent.b.pid}); warm-up ${WARMUP_S} s, then ${SLOTS} slots of ${SLOT_S} s (link down in slot ${LINK_SLOT}, forced backup in slot ${FORCE_SLOT})`,
+  );
 
   let stopSampling = false;
   const sampler = (async () => {
@@ -224,13 +261,38 @@ async function main(): Promise<void> {
     if (slot === LINK_SLOT || slot === FORCE_SLOT) {
       const kind = slot === LINK_SLOT ? 'lvs-a eth0 down 15 s' : 'lvs-a forced to BACKUP for 15 s (API)';
       const began = Date.now();
-      if (slot === LINK_SLOT) { dirs.a.ip('link', 'set', 'eth0', 'down'); caused.linkDowns++; } else { await agent.a.api.admin('force-backup', { instance: 'web', for: '15s' }); caused.forced++; }
+      if (slot === LINK_SLOT) {
+        dirs.a.ip('link', 'set', 'eth0', 'down');
+        caused.linkDowns++;
+      } else {
+        await agent.a.api.admin('force-backup', { instance: 'web', for: '15s' });
+        caused.forced++;
+      }
       log(`failover: ${kind}`);
       let bMasterMs: number | undefined;
-      await waitFor(async () => (await statesNow()).b === 'MASTER', { what: 'lvs-b MASTER', timeoutMs: 10_000, stepMs: 50 }).then(() => { bMasterMs = Date.now() - began; }, () => undefined);
-      if (slot === LINK_SLOT) { await sleep(15_000 - (Date.now() - began)); dirs.a.ip('link', 'set', 'eth0', 'up'); }
+      await waitFor(async () => (await statesNow()).b === 'MASTER', { what: 'lvs-b MASTER', timeoutMs: 10_000, stepMs: 50 }).then(
+        () => {
+          bMasterMs = Date.now() - began;
+        },
+        () => undefined,
+      );
+      if (slot === LINK_SLOT) {
+        await sleep(15_000 - (Date.now() - began));
+        dirs.a.ip('link', 'set', 'eth0', 'up');
+      }
       let aBackMs: number | undefined;
-      await waitFor(async () => { const s = await statesNow(); return s.a === 'MASTER' && s.b === 'BACKUP'; }, { what: 'lvs-a MASTER again', timeoutMs: 30_000, stepMs: 50 }).then(() => { aBackMs = Date.now() - began; }, () => undefined);
+      await waitFor(
+        async () => {
+          const s = await statesNow();
+          return s.a === 'MASTER' && s.b === 'BACKUP';
+        },
+        { what: 'lvs-a MASTER again', timeoutMs: 30_000, stepMs: 50 },
+      ).then(
+        () => {
+          aBackMs = Date.now() - began;
+        },
+        () => undefined,
+      );
       failovers.push({ kind, bMasterMs, aBackMs });
       log(`  lvs-b MASTER after ${bMasterMs ?? 'never'} ms, lvs-a back after ${aBackMs ?? 'never'} ms`);
     } else {
@@ -255,37 +317,82 @@ async function main(): Promise<void> {
   const report: Record<string, unknown> = { minutes: (windowEnd - t0) / 60_000, slots: SLOTS, caused, failovers };
   const lines: string[] = [];
   let ok = true;
-  const check = (what: string, pass: boolean): void => { lines.push(`- ${pass ? 'ok  ' : 'FAIL'} ${what}`); ok &&= pass; };
+  const check = (what: string, pass: boolean): void => {
+    lines.push(`- ${pass ? 'ok  ' : 'FAIL'} ${what}`);
+    ok &&= pass;
+  };
   for (const key of ['a', 'b'] as const) {
-    const published = agent[key].logs.map((l) => l['event'] as Received['event'] | undefined).filter((e): e is Received['event'] => Boolean(e?.id));
+    const published = agent[key].logs
+      .map((l) => l['event'] as Received['event'] | undefined)
+      .filter((e): e is Received['event'] => Boolean(e?.id));
     const got = received[key].map((r) => r.event);
     const gotIds = new Map<string, number>();
     for (const e of got) gotIds.set(e.id, (gotIds.get(e.id) ?? 0) + 1);
     const missing = published.filter((e) => !gotIds.has(e.id));
     const duplicates = [...gotIds.values()].filter((n) => n > 1).length;
-    check(`${names[key]}: ${published.length} events published, ${got.length} received by the webhook receiver, ${missing.length} missing, ${duplicates} duplicated`, missing.length === 0 && got.length === published.length);
+    check(
+      `${names[key]}: ${published.length} events published, ${got.length} received by the webhook receiver, ${missing.length} missing, ${duplicates} duplicated`,
+      missing.length === 0 && got.length === published.length,
+    );
     const inWindow = received[key].filter((r) => r.at >= windowStart && r.at <= windowEnd).map((r) => r.event);
-    const count = (type: string, to?: string): number => inWindow.filter((e) => e.type === type && (to === undefined || e.to === to)).length;
+    const count = (type: string, to?: string): number =>
+      inWindow.filter((e) => e.type === type && (to === undefined || e.to === to)).length;
     // lvs-a's own checks fail while its link is down: both real servers go down and up once more there.
     const expectedFlaps = caused.flaps + (key === 'a' ? 2 * caused.linkDowns : 0);
-    check(`${names[key]}: realserver.down ${count('realserver.down')} / realserver.up ${count('realserver.up')} (caused ${expectedFlaps} each)`, count('realserver.down') === expectedFlaps && count('realserver.up') === expectedFlaps);
+    check(
+      `${names[key]}: realserver.down ${count('realserver.down')} / realserver.up ${count('realserver.up')} (caused ${expectedFlaps} each)`,
+      count('realserver.down') === expectedFlaps && count('realserver.up') === expectedFlaps,
+    );
     const toMaster = count('vrrp.state', 'master');
-    check(`${names[key]}: ${count('vrrp.state')} vrrp.state events, ${toMaster} to MASTER (caused ${caused.linkDowns + caused.forced})`, toMaster === caused.linkDowns + caused.forced);
-    const webhookFailures = sumOf(await agent[key].metrics(), 'failoverd_webhook_failures_total') + sumOf(await agent[key].metrics(), 'failoverd_webhook_dropped_total');
+    check(
+      `${names[key]}: ${count('vrrp.state')} vrrp.state events, ${toMaster} to MASTER (caused ${caused.linkDowns + caused.forced})`,
+      toMaster === caused.linkDowns + caused.forced,
+    );
+    const webhookFailures =
+      sumOf(await agent[key].metrics(), 'failoverd_webhook_failures_total') +
+      sumOf(await agent[key].metrics(), 'failoverd_webhook_dropped_total');
     check(`${names[key]}: webhook failures + drops ${webhookFailures}`, webhookFailures === 0);
     const table = parseIpvsadmList(dirs[key].exec('ipvsadm', ['-Ln']));
-    check(`${names[key]}: IPVS table at the end ${JSON.stringify(table.map((s) => [s.id, s.destinations.map((d) => `${d.id} w${d.columns[1]}`)]))}`, table.length === 1 && table[0]!.destinations.length === 2);
-    const b = baseline[key], e = end[key];
+    check(
+      `${names[key]}: IPVS table at the end ${JSON.stringify(table.map((s) => [s.id, s.destinations.map((d) => `${d.id} w${d.columns[1]}`)]))}`,
+      table.length === 1 && table[0]!.destinations.length === 2,
+    );
+    const b = baseline[key],
+      e = end[key];
     const rssGrowth = (e.rssKb - b.rssKb) / b.rssKb;
-    check(`${names[key]}: RSS ${(b.rssKb / 1024).toFixed(1)} → ${(e.rssKb / 1024).toFixed(1)} MiB (${(rssGrowth * 100).toFixed(1)}%, bound < 10%)`, rssGrowth < 0.10);
+    check(
+      `${names[key]}: RSS ${(b.rssKb / 1024).toFixed(1)} → ${(e.rssKb / 1024).toFixed(1)} MiB (${(rssGrowth * 100).toFixed(1)}%, bound < 10%)`,
+      rssGrowth < 0.1,
+    );
     check(`${names[key]}: fds ${b.fds} → ${e.fds} (bound: no growth)`, e.fds <= b.fds);
-    const lb = liveBaseline[key], le = liveEnd[key];
+    const lb = liveBaseline[key],
+      le = liveEnd[key];
     const liveGrowth = (le.heapUsed - lb.heapUsed) / lb.heapUsed;
-    check(`${names[key]}: live heap (after a full GC) ${(lb.heapUsed / 1048576).toFixed(2)} → ${(le.heapUsed / 1048576).toFixed(2)} MiB (${(liveGrowth * 100).toFixed(1)}%, bound < 10%)`, liveGrowth < 0.10);
-    const wb = workerHeapFloor(key, windowStart), we = workerHeapFloor(key, windowEnd);
-    lines.push(`  health-check thread heap (lowest of the minute before): ${(wb / 1048576).toFixed(2)} → ${(we / 1048576).toFixed(2)} MiB (${(((we - wb) / wb) * 100).toFixed(1)}%)`);
-    lines.push(`  heap used ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB; CPU ${((e.cpuMs - b.cpuMs) / 1000).toFixed(1)} s over ${((e.t - b.t) / 1000).toFixed(0)} s`);
-    report[key] = { baseline: b, end: e, liveBaseline: lb, liveEnd: le, published: published.length, received: got.length, missing: missing.length, duplicates, inWindow: Object.fromEntries(['realserver.down', 'realserver.up', 'vrrp.state', 'quorum.lost', 'quorum.regained'].map((t) => [t, count(t)])) };
+    check(
+      `${names[key]}: live heap (after a full GC) ${(lb.heapUsed / 1048576).toFixed(2)} → ${(le.heapUsed / 1048576).toFixed(2)} MiB (${(liveGrowth * 100).toFixed(1)}%, bound < 10%)`,
+      liveGrowth < 0.1,
+    );
+    const wb = workerHeapFloor(key, windowStart),
+      we = workerHeapFloor(key, windowEnd);
+    lines.push(
+      `  health-check thread heap (lowest of the minute before): ${(wb / 1048576).toFixed(2)} → ${(we / 1048576).toFixed(2)} MiB (${(((we - wb) / wb) * 100).toFixed(1)}%)`,
+    );
+    lines.push(
+      `  heap used ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB; CPU ${((e.cpuMs - b.cpuMs) / 1000).toFixed(1)} s over ${((e.t - b.t) / 1000).toFixed(0)} s`,
+    );
+    report[key] = {
+      baseline: b,
+      end: e,
+      liveBaseline: lb,
+      liveEnd: le,
+      published: published.length,
+      received: got.length,
+      missing: missing.length,
+      duplicates,
+      inWindow: Object.fromEntries(
+        ['realserver.down', 'realserver.up', 'vrrp.state', 'quorum.lost', 'quorum.regained'].map((t) => [t, count(t)]),
+      ),
+    };
   }
   const dual = states.filter((s) => s.a === 'MASTER' && s.b === 'MASTER').length;
   check(`both MASTER in ${dual} of ${states.length} one-second state samples`, dual === 0);
@@ -294,11 +401,14 @@ async function main(): Promise<void> {
     '| agent | RSS after warm-up | RSS at end | growth | main heap used (warm-up → end) | main live heap after full GC (warm-up → end) | health thread heap, lowest of the minute before (warm-up → end) | fds (warm-up → end) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...(['a', 'b'] as const).map((k) => {
-      const b = baseline[k], e = end[k];
+      const b = baseline[k],
+        e = end[k];
       return `| ${names[k]} | ${(b.rssKb / 1024).toFixed(1)} MiB | ${(e.rssKb / 1024).toFixed(1)} MiB | ${(((e.rssKb - b.rssKb) / b.rssKb) * 100).toFixed(1)}% | ${(b.heapUsed / 1048576).toFixed(1)} → ${(e.heapUsed / 1048576).toFixed(1)} MiB | ${(liveBaseline[k].heapUsed / 1048576).toFixed(2)} → ${(liveEnd[k].heapUsed / 1048576).toFixed(2)} MiB | ${(workerHeapFloor(k, windowStart) / 1048576).toFixed(2)} → ${(workerHeapFloor(k, windowEnd) / 1048576).toFixed(2)} MiB | ${b.fds} → ${e.fds} |`;
     }),
   ];
-  process.stdout.write(`\nSoak: ${((windowEnd - t0) / 60_000).toFixed(1)} min, ${caused.flaps} real-server flaps, ${caused.linkDowns + caused.forced} failovers and failbacks\n\n${table.join('\n')}\n\n${lines.join('\n')}\n\nfailovers: ${JSON.stringify(failovers)}\n${ok ? 'PASS' : 'FAIL'}\n`);
+  process.stdout.write(
+    `\nSoak: ${((windowEnd - t0) / 60_000).toFixed(1)} min, ${caused.flaps} real-server flaps, ${caused.linkDowns + caused.forced} failovers and failbacks\n\n${table.join('\n')}\n\n${lines.join('\n')}\n\nfailovers: ${JSON.stringify(failovers)}\n${ok ? 'PASS' : 'FAIL'}\n`,
+  );
   if (OUT) writeFileSync(OUT, JSON.stringify({ ...report, table, checks: lines, pass: ok }, null, 1));
   process.exitCode = ok ? 0 : 1;
 }

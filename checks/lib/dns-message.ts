@@ -11,7 +11,9 @@ export const RCODES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', '
 
 export function encodeQuery(id: number, name: string, type: QueryType, recursionDesired: boolean): Buffer {
   return dnsPacket.encode({
-    type: 'query', id, flags: recursionDesired ? dnsPacket.RECURSION_DESIRED : 0,
+    type: 'query',
+    id,
+    flags: recursionDesired ? dnsPacket.RECURSION_DESIRED : 0,
     questions: [{ type, name, class: 'IN' }],
   });
 }
@@ -41,7 +43,15 @@ export function recordText(type: QueryType, data: unknown): string {
       return parts.map((p) => (Buffer.isBuffer(p) ? p.toString('utf8') : String(p))).join('');
     }
     case 'SOA': {
-      const s = data as { mname: string; rname: string; serial?: number; refresh?: number; retry?: number; expire?: number; minimum?: number };
+      const s = data as {
+        mname: string;
+        rname: string;
+        serial?: number;
+        refresh?: number;
+        retry?: number;
+        expire?: number;
+        minimum?: number;
+      };
       return [normalizeName(s.mname), normalizeName(s.rname), s.serial, s.refresh, s.retry, s.expire, s.minimum].join(' ');
     }
     case 'SRV': {
@@ -95,7 +105,8 @@ export function readReply(message: Buffer, id: number, name: string, type: Query
     return { kind: 'malformed', why: `cannot decode: ${(err as Error).message}` };
   }
   // dns-packet reads a record cut short without complaint; it then says it read past the end.
-  if (dnsPacket.decode.bytes > message.length) return { kind: 'malformed', why: `cut short: ${message.length} bytes of ${dnsPacket.decode.bytes}` };
+  if (dnsPacket.decode.bytes > message.length)
+    return { kind: 'malformed', why: `cut short: ${message.length} bytes of ${dnsPacket.decode.bytes}` };
   if (!packet.flag_qr) return { kind: 'foreign', why: 'a query, not a response' };
   const question = packet.questions?.[0];
   // A truncated reply may carry no question at all; one that has one must be ours.

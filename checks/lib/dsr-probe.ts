@@ -8,7 +8,14 @@
 // SYN; a SYN-ACK with ack = ISN + 1 is up (then RST, the half-open connection is
 // not left on the server), an RST is down.
 import {
-  arpRequestFrame, ARP_REPLY, formatMac, TCP_ACK, TCP_RST, TCP_SYN, tcpFrame, type ParsedFrame,
+  arpRequestFrame,
+  ARP_REPLY,
+  formatMac,
+  TCP_ACK,
+  TCP_RST,
+  TCP_SYN,
+  tcpFrame,
+  type ParsedFrame,
 } from '../../src/net/ether-frames.js';
 
 export interface DsrProbe {
@@ -53,15 +60,31 @@ export function startProbe(p: DsrProbe): DsrStep {
 
 export function synFrame(p: DsrProbe, realServerMac: Buffer): Buffer {
   return tcpFrame({
-    sourceMac: p.directorMac, destinationMac: realServerMac, source: p.director, destination: p.vip,
-    sourcePort: p.sourcePort, destinationPort: p.port, seq: p.isn, ack: 0, flags: TCP_SYN, id: p.ipId,
+    sourceMac: p.directorMac,
+    destinationMac: realServerMac,
+    source: p.director,
+    destination: p.vip,
+    sourcePort: p.sourcePort,
+    destinationPort: p.port,
+    seq: p.isn,
+    ack: 0,
+    flags: TCP_SYN,
+    id: p.ipId,
   });
 }
 
 export function rstFrame(p: DsrProbe, realServerMac: Buffer): Buffer {
   return tcpFrame({
-    sourceMac: p.directorMac, destinationMac: realServerMac, source: p.director, destination: p.vip,
-    sourcePort: p.sourcePort, destinationPort: p.port, seq: (p.isn + 1) >>> 0, ack: 0, flags: TCP_RST, id: (p.ipId + 1) & 0xffff,
+    sourceMac: p.directorMac,
+    destinationMac: realServerMac,
+    source: p.director,
+    destination: p.vip,
+    sourcePort: p.sourcePort,
+    destinationPort: p.port,
+    seq: (p.isn + 1) >>> 0,
+    ack: 0,
+    flags: TCP_RST,
+    id: (p.ipId + 1) & 0xffff,
   });
 }
 
@@ -84,19 +107,26 @@ export function onFrame(p: DsrProbe, state: DsrState, frame: ParsedFrame): DsrSt
       }
       return ignore({ ...state, vipClaimers: [...state.vipClaimers, frame.senderMac] });
     }
-    if (state.phase !== 'arp' || frame.op !== ARP_REPLY || frame.senderIp !== p.realServer || frame.targetIp !== p.director) return ignore(state);
+    if (state.phase !== 'arp' || frame.op !== ARP_REPLY || frame.senderIp !== p.realServer || frame.targetIp !== p.director)
+      return ignore(state);
     const realServerMac = frame.senderMac;
     const claimed = state.vipClaimers.find((m) => m.equals(realServerMac));
     if (claimed) return { state: { ...state, realServerMac, phase: 'done' }, send: [], verdict: claimVerdict(p, realServerMac, ARP_REPLY) };
     return { state: { ...state, realServerMac, phase: 'syn' }, send: [synFrame(p, realServerMac)] };
   }
   if (frame.kind !== 'tcp' || state.phase !== 'syn' || !state.realServerMac) return ignore(state);
-  if (frame.source !== p.vip || frame.sourcePort !== p.port || frame.destination !== p.director || frame.destinationPort !== p.sourcePort) return ignore(state);
-  if (!(frame.flags & TCP_ACK) || frame.ack !== ((p.isn + 1) >>> 0)) return ignore(state);
+  if (frame.source !== p.vip || frame.sourcePort !== p.port || frame.destination !== p.director || frame.destinationPort !== p.sourcePort)
+    return ignore(state);
+  if (!(frame.flags & TCP_ACK) || frame.ack !== (p.isn + 1) >>> 0) return ignore(state);
   const at = `${p.vip}:${p.port} at ${p.realServer}'s MAC ${formatMac(state.realServerMac)}`;
-  if (frame.flags & TCP_RST) return { state: { ...state, phase: 'done' }, send: [], verdict: { ok: false, reason: `connection refused (RST) by ${at}` } };
+  if (frame.flags & TCP_RST)
+    return { state: { ...state, phase: 'done' }, send: [], verdict: { ok: false, reason: `connection refused (RST) by ${at}` } };
   if (frame.flags & TCP_SYN) {
-    return { state: { ...state, phase: 'done' }, send: [rstFrame(p, state.realServerMac)], verdict: { ok: true, reason: `SYN-ACK from ${at}` } };
+    return {
+      state: { ...state, phase: 'done' },
+      send: [rstFrame(p, state.realServerMac)],
+      verdict: { ok: true, reason: `SYN-ACK from ${at}` },
+    };
   }
   return ignore(state);
 }

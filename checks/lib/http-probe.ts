@@ -12,7 +12,14 @@ import type { CheckResult, CheckTarget } from '../../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../../src/health/check-helpers.js';
 import { plainConnector, type PlainConnector } from './plain-connector.js';
 
-const validRegex = (s: string): boolean => { try { new RegExp(s); return true; } catch { return false; } };
+const validRegex = (s: string): boolean => {
+  try {
+    new RegExp(s);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 /** 200, "200", or a range "200-299". */
 const statusEntry = z.union([
@@ -21,21 +28,36 @@ const statusEntry = z.union([
 ]);
 
 export const httpOptionsShape = {
-  method: z.string().regex(/^[A-Z]+$/, 'an upper-case HTTP method').default('GET'),
+  method: z
+    .string()
+    .regex(/^[A-Z]+$/, 'an upper-case HTTP method')
+    .default('GET'),
   path: z.string().startsWith('/').default('/'),
   /** Host header; defaults to address:port. */
-  host: z.string().min(1).refine((h) => !headerValueProblem(h), headerValueProblem('\n')).optional(),
+  host: z
+    .string()
+    .min(1)
+    .refine((h) => !headerValueProblem(h), headerValueProblem('\n'))
+    .optional(),
   headers: httpHeaders(['host']).default({}),
   /** Status codes that mean up: numbers and "200-299" ranges. keepalived: status_code. */
   expect_status: z.union([statusEntry, z.array(statusEntry).min(1)]).default(['200-299']),
   /** A regular expression the (first max_body_bytes of the) body must match. */
   expect_body: z.string().refine(validRegex, 'not a valid regular expression').optional(),
   /** Hex digest of the whole body: 32 digits = MD5 (keepalived's `digest`, `failoverd genhash`), 64 = SHA-256. */
-  digest: z.string().regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$/, '32 hex digits (MD5, as keepalived genhash prints) or 64 (SHA-256)').optional(),
+  digest: z
+    .string()
+    .regex(/^([0-9a-fA-F]{32}|[0-9a-fA-F]{64})$/, '32 hex digits (MD5, as keepalived genhash prints) or 64 (SHA-256)')
+    .optional(),
   connect_port: z.number().int().min(1).max(65535).optional(),
   bind_to: z.union([z.ipv4(), z.ipv6()]).optional(),
   /** Bytes of body read at most; a longer body is cut (and fails a digest check). */
-  max_body_bytes: z.number().int().min(0).max(16 << 20).default(65536),
+  max_body_bytes: z
+    .number()
+    .int()
+    .min(0)
+    .max(16 << 20)
+    .default(65536),
   /**
    * Reuse one connection between checks. Cheaper, but the check then no longer
    * proves the server accepts new connections; see docs/health.md.
@@ -103,7 +125,11 @@ function planFor(o: ProbeOptions): Plan {
 // check; with `keepalive` it holds one) but saves building a client per request,
 // which at 10,000 checks a second is most of the cost. Clients idle for two
 // minutes (a removed target) are closed.
-interface CachedClient { client: Client; lastUsed: number; connector: PlainConnector | undefined }
+interface CachedClient {
+  client: Client;
+  lastUsed: number;
+  connector: PlainConnector | undefined;
+}
 const clients = new Map<string, CachedClient>();
 const IDLE_CLIENT_MS = 120_000;
 let sweeper: NodeJS.Timeout | undefined;
@@ -128,14 +154,28 @@ function hostPort(address: string, port: number): string {
 
 // A target's origin and client key, kept with the target object (the monitor
 // passes the same one on every run) so a run builds no strings.
-interface TargetKey { address: string; port: number; options: ProbeOptions; tls: boolean; origin: string; key: string }
+interface TargetKey {
+  address: string;
+  port: number;
+  options: ProbeOptions;
+  tls: boolean;
+  origin: string;
+  key: string;
+}
 const targetKeys = new WeakMap<CheckTarget, TargetKey>();
 function keyFor(target: CheckTarget, o: ProbeOptions, tls: boolean): TargetKey {
   const port = o.connect_port ?? target.port;
   let k = targetKeys.get(target);
   if (!k || k.options !== o || k.tls !== tls || k.address !== target.address || k.port !== port) {
     const origin = `${tls ? 'https' : 'http'}://${hostPort(target.address, port)}`;
-    const key = JSON.stringify([origin, o.bind_to ?? '', o.tls_verify ?? true, o.ca_file ?? '', o.tls_server_name ?? '', o.keepalive === true]);
+    const key = JSON.stringify([
+      origin,
+      o.bind_to ?? '',
+      o.tls_verify ?? true,
+      o.ca_file ?? '',
+      o.tls_server_name ?? '',
+      o.keepalive === true,
+    ]);
     k = { address: target.address, port, options: o, tls, origin, key };
     targetKeys.set(target, k);
   }
@@ -158,7 +198,13 @@ function clientFor(k: TargetKey): CachedClient {
       connector = plainConnector();
       connect = connector.connect;
     }
-    const client = new Client(k.origin, { pipelining: o.keepalive ? 1 : 0, connect, headersTimeout: 0, bodyTimeout: 0, ...(o.bind_to ? { localAddress: o.bind_to } : {}) });
+    const client = new Client(k.origin, {
+      pipelining: o.keepalive ? 1 : 0,
+      connect,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+      ...(o.bind_to ? { localAddress: o.bind_to } : {}),
+    });
     cached = { client, lastUsed: 0, connector };
     clients.set(k.key, cached);
     if (!sweeper) {
@@ -179,7 +225,9 @@ export async function closeHttpAgents(): Promise<void> {
   await Promise.all(all.map((c) => c.client.close().catch(() => {})));
 }
 
-interface Controller { abort(reason: Error): void }
+interface Controller {
+  abort(reason: Error): void;
+}
 
 const ONCE = { once: true } as const;
 
@@ -249,7 +297,8 @@ class ProbeRun {
     }
     if (this.plan.bodyPattern) {
       const body = Buffer.concat(this.parts!).toString('utf8');
-      if (!this.plan.bodyPattern.test(body)) return this.finish(false, `body ${JSON.stringify(clip(body, 60))} does not match /${o.expect_body}/`);
+      if (!this.plan.bodyPattern.test(body))
+        return this.finish(false, `body ${JSON.stringify(clip(body, 60))} does not match /${o.expect_body}/`);
     }
     this.finish(true, `status ${this.status}, body matches`);
   }
@@ -262,7 +311,11 @@ class ProbeRun {
   onResponseStart(_c: Controller, statusCode: number): void {
     this.status = statusCode;
     let expected = false;
-    for (const [lo, hi] of this.plan.ranges) if (statusCode >= lo && statusCode <= hi) { expected = true; break; }
+    for (const [lo, hi] of this.plan.ranges)
+      if (statusCode >= lo && statusCode <= hi) {
+        expected = true;
+        break;
+      }
     if (!expected) this.finish(false, `status ${statusCode} not in ${this.plan.statusText}`);
     else if (!this.plan.needBody) this.finish(true, `status ${statusCode}`);
     else this.phase = 'body';

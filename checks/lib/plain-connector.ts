@@ -25,7 +25,12 @@ export function plainConnector(): PlainConnector {
   let connected: Socket | undefined;
   return {
     connect(opts, callback) {
-      const socket = connect({ host: opts.hostname, port: opts.port ? Number(opts.port) : 80, localAddress: opts.localAddress ?? undefined, noDelay: true });
+      const socket = connect({
+        host: opts.hostname,
+        port: opts.port ? Number(opts.port) : 80,
+        localAddress: opts.localAddress ?? undefined,
+        noDelay: true,
+      });
       pending = socket;
       let called = false;
       const settle = (err: Error | null): void => {
@@ -33,7 +38,10 @@ export function plainConnector(): PlainConnector {
         if (called) return;
         called = true;
         if (err) callback(err, null);
-        else { connected = socket; callback(null, socket); }
+        else {
+          connected = socket;
+          callback(null, socket);
+        }
       };
       socket.on('connect', () => settle(null));
       // Stays after the connect: harmless (settled), and undici adds its own.

@@ -33,8 +33,14 @@ export interface SystemdNotifier {
 
 /** The real notifier: every call is a no-op outside systemd (no NOTIFY_SOCKET). */
 export const systemdNotifier: SystemdNotifier = {
-  ready: (status) => { notifyReady(status); },
-  reloading: (status) => { notifyReloading(status); },
-  stopping: (status) => { notifyStopping(status); },
+  ready: (status) => {
+    notifyReady(status);
+  },
+  reloading: (status) => {
+    notifyReloading(status);
+  },
+  stopping: (status) => {
+    notifyStopping(status);
+  },
   startWatchdog: (clock) => startWatchdog({ clock }),
 };

@@ -29,7 +29,11 @@ export interface LastResortDeps {
 /** Installs the handlers; returns a function that removes them. */
 export function installLastResort(deps: LastResortDeps): () => void {
   let resigning = false;
-  const setTimer = deps.setTimer ?? ((fn, ms) => { setTimeout(fn, ms).unref(); });
+  const setTimer =
+    deps.setTimer ??
+    ((fn, ms) => {
+      setTimeout(fn, ms).unref();
+    });
 
   const escaped = (err: unknown, origin: 'uncaughtException' | 'unhandledRejection'): void => {
     const log = deps.logger();
@@ -39,14 +43,22 @@ export function installLastResort(deps: LastResortDeps): () => void {
       return;
     }
     resigning = true;
-    log.fatal({ err, origin }, `${origin}: ${describe(err)}; resigning every VRRP instance, keeping the IPVS table, exiting ${LAST_RESORT_EXIT_CODE}`);
+    log.fatal(
+      { err, origin },
+      `${origin}: ${describe(err)}; resigning every VRRP instance, keeping the IPVS table, exiting ${LAST_RESORT_EXIT_CODE}`,
+    );
     let exited = false;
     const exit = (): void => {
       if (exited) return;
       exited = true;
       // The log is written asynchronously: the fatal line must reach the journal first.
       let done = false;
-      const finish = (): void => { if (!done) { done = true; deps.exit(LAST_RESORT_EXIT_CODE); } };
+      const finish = (): void => {
+        if (!done) {
+          done = true;
+          deps.exit(LAST_RESORT_EXIT_CODE);
+        }
+      };
       setTimer(finish, FLUSH_TIMEOUT_MS);
       try {
         log.flush(() => finish());
@@ -67,8 +79,14 @@ export function installLastResort(deps: LastResortDeps): () => void {
       resigned = Promise.reject(resignErr);
     }
     resigned.then(
-      () => { log.info('resigned after the fault: VIPs removed, priority 0 sent by every master, routes withdrawn'); exit(); },
-      (resignErr: unknown) => { log.error({ err: resignErr }, `resigning after the fault failed: ${describe(resignErr)}`); exit(); },
+      () => {
+        log.info('resigned after the fault: VIPs removed, priority 0 sent by every master, routes withdrawn');
+        exit();
+      },
+      (resignErr: unknown) => {
+        log.error({ err: resignErr }, `resigning after the fault failed: ${describe(resignErr)}`);
+        exit();
+      },
     );
   };
 

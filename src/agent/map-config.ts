@@ -132,7 +132,9 @@ export function vrrpInstanceOf(v: VrrpYaml): VrrpInstanceConfig {
     unicastPeers: v.unicast_peers,
     ...(v.unicast_source ? { sourceAddress: v.unicast_source } : {}),
     vips: v.vips.map((vip) => `${vip.address}/${vip.prefix}`),
-    vipInterfaces: Object.fromEntries(v.vips.filter((vip) => vip.interface && vip.interface !== v.interface).map((vip) => [`${vip.address}/${vip.prefix}`, vip.interface!])),
+    vipInterfaces: Object.fromEntries(
+      v.vips.filter((vip) => vip.interface && vip.interface !== v.interface).map((vip) => [`${vip.address}/${vip.prefix}`, vip.interface!]),
+    ),
     ...(label ? { vipLabel: label.includes(':') ? label : `${v.interface}:${label}` } : {}),
     ...(v.auth ? { authPassword: v.auth.password } : {}),
     v3Ipv4Checksum: checksumModeOf(v.checksum),

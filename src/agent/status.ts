@@ -54,8 +54,14 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     };
     const master = s.state === 'master' ? s.sourceAddress : s.masterAddress;
     if (master) out.master = master;
-    if (config) { out.interface = config.interface; out.vrid = config.vrid; }
-    if (s.lastTransition) { out.since = s.lastTransition.at; out.reason = s.lastTransition.reason; }
+    if (config) {
+      out.interface = config.interface;
+      out.vrid = config.vrid;
+    }
+    if (s.lastTransition) {
+      out.since = s.lastTransition.at;
+      out.reason = s.lastTransition.reason;
+    }
     if (forcedUntil) out.forcedBackupUntil = forcedUntil.toISOString();
     if (s.tracked?.length) out.track = s.tracked.map((t) => trackStatus(t, s.faults));
     return out;
@@ -78,8 +84,7 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
         const by = drained ? state.drainedBy?.(svc.name, rs.address, rs.port) : undefined;
         const kernel = drained ? inIpvs?.destinations.find((d) => d.address === rs.address && d.port === rs.port) : undefined;
         const last = state.lastChecks.get(`${svc.name}|${destinationId(rs)}`);
-        const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight
-          ?? rs.weight;
+        const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight ?? rs.weight;
         return {
           address: rs.address,
           port: rs.port,
@@ -102,7 +107,9 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     pid: state.pid,
     startedAt: state.startedAt.toISOString(),
     config: {
-      file: state.config.file, loadedAt: state.config.loadedAt.toISOString(), generation: state.config.generation,
+      file: state.config.file,
+      loadedAt: state.config.loadedAt.toISOString(),
+      generation: state.config.generation,
     },
     instances,
     services,
@@ -115,7 +122,12 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
 }
 
 function trackStatus(t: TrackedStatus, faults: readonly string[]): TrackStatus {
-  const out: TrackStatus = { kind: t.kind, name: t.name, weight: t.weight, state: typeof t.value === 'number' ? String(t.value) : t.value ? 'up' : 'down' };
+  const out: TrackStatus = {
+    kind: t.kind,
+    name: t.name,
+    weight: t.weight,
+    state: typeof t.value === 'number' ? String(t.value) : t.value ? 'up' : 'down',
+  };
   if (faults.includes(`${t.kind}/${t.name}`)) out.fault = true;
   return out;
 }
@@ -125,9 +137,7 @@ function lastCheckOf(last: LastResult): LastCheck {
 }
 
 /** The one-line summary systemd shows (STATUS=) after start and each reload. */
-export function statusLine(
-  generation: number, services: number, instances: readonly Pick<VrrpStatus, 'name' | 'state'>[],
-): string {
+export function statusLine(generation: number, services: number, instances: readonly Pick<VrrpStatus, 'name' | 'state'>[]): string {
   const states = instances.map((i) => `${i.name}=${i.state}`).join(' ');
   return `generation ${generation}; ${services} services; ${states || 'no vrrp'}`;
 }

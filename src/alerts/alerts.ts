@@ -45,7 +45,12 @@ export class Alerts {
 
   private async drainNotify(drainMs: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.notify.idle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, drainMs); })]);
+    await Promise.race([
+      this.notify.idle(),
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, drainMs);
+      }),
+    ]);
     clearTimeout(timer);
     this.notify.close();
   }

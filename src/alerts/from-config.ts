@@ -41,11 +41,18 @@ export interface VrrpNotifyYaml {
 export interface NotifyOwnersYaml {
   vrrp?: undefined | Array<{ name: string; sync_group?: string | undefined; notify?: VrrpNotifyYaml | undefined }>;
   vrrp_sync_groups?: undefined | Array<{ name: string; notify?: VrrpNotifyYaml | undefined }>;
-  services?: undefined | Array<{
-    name: string;
-    notify?: undefined | { on_quorum_up?: CommandYaml | undefined; on_quorum_down?: CommandYaml | undefined; timeout?: number | undefined };
-    real_servers: Array<{ address: string; port: number; notify?: undefined | { on_up?: CommandYaml | undefined; on_down?: CommandYaml | undefined; timeout?: number | undefined } }>;
-  }>;
+  services?:
+    | undefined
+    | Array<{
+        name: string;
+        notify?:
+          undefined | { on_quorum_up?: CommandYaml | undefined; on_quorum_down?: CommandYaml | undefined; timeout?: number | undefined };
+        real_servers: Array<{
+          address: string;
+          port: number;
+          notify?: undefined | { on_up?: CommandYaml | undefined; on_down?: CommandYaml | undefined; timeout?: number | undefined };
+        }>;
+      }>;
 }
 
 /** A command as argv: a list as written, a string through /bin/sh -c (as track scripts). */
@@ -56,8 +63,15 @@ function argv(command: CommandYaml | undefined): string[] | undefined {
 
 function vrrpCommands(n: VrrpNotifyYaml): VrrpNotifyCommands {
   const out: VrrpNotifyCommands = {};
-  const set = (key: keyof VrrpNotifyCommands, c: CommandYaml | undefined): void => { const a = argv(c); if (a) out[key] = a; };
-  set('onMaster', n.on_master); set('onBackup', n.on_backup); set('onFault', n.on_fault); set('onStop', n.on_stop); set('onChange', n.on_change);
+  const set = (key: keyof VrrpNotifyCommands, c: CommandYaml | undefined): void => {
+    const a = argv(c);
+    if (a) out[key] = a;
+  };
+  set('onMaster', n.on_master);
+  set('onBackup', n.on_backup);
+  set('onFault', n.on_fault);
+  set('onStop', n.on_stop);
+  set('onChange', n.on_change);
   return out;
 }
 
@@ -84,20 +98,35 @@ export function notifyHooksOf(config: NotifyOwnersYaml): NotifyHookConfig[] {
     if (s.notify && (s.notify.on_quorum_up || s.notify.on_quorum_down)) {
       const onUp = argv(s.notify.on_quorum_up);
       const onDown = argv(s.notify.on_quorum_down);
-      hooks.push(hook({ kind: 'quorum', service: s.name, ...(onUp ? { onUp } : {}), ...(onDown ? { onDown } : {}) }, onUp ?? onDown, s.notify.timeout));
+      hooks.push(
+        hook(
+          { kind: 'quorum', service: s.name, ...(onUp ? { onUp } : {}), ...(onDown ? { onDown } : {}) },
+          onUp ?? onDown,
+          s.notify.timeout,
+        ),
+      );
     }
     for (const rs of s.real_servers) {
       if (!rs.notify || !(rs.notify.on_up || rs.notify.on_down)) continue;
       const onUp = argv(rs.notify.on_up);
       const onDown = argv(rs.notify.on_down);
       const server = rs.address.includes(':') ? `[${rs.address}]:${rs.port}` : `${rs.address}:${rs.port}`;
-      hooks.push(hook({ kind: 'realserver', service: s.name, server, ...(onUp ? { onUp } : {}), ...(onDown ? { onDown } : {}) }, onUp ?? onDown, rs.notify.timeout));
+      hooks.push(
+        hook(
+          { kind: 'realserver', service: s.name, server, ...(onUp ? { onUp } : {}), ...(onDown ? { onDown } : {}) },
+          onUp ?? onDown,
+          rs.notify.timeout,
+        ),
+      );
     }
   }
   return hooks;
 }
 
-export function alertsFromConfig(alerts: { webhooks?: WebhookYaml[] | undefined; notify?: NotifyYaml[] | undefined }, owners: NotifyOwnersYaml = {}): AlertsConfig {
+export function alertsFromConfig(
+  alerts: { webhooks?: WebhookYaml[] | undefined; notify?: NotifyYaml[] | undefined },
+  owners: NotifyOwnersYaml = {},
+): AlertsConfig {
   return {
     webhooks: (alerts.webhooks ?? []).map((w) => ({
       url: w.url,

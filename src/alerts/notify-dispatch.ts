@@ -25,15 +25,26 @@ export type NotifyTarget =
 /** failoverd's instance state (vrrp.state's `to`) as keepalived names it; init = stopped. */
 export function keepalivedState(to: string | undefined): KeepalivedState | undefined {
   switch (to?.toLowerCase()) {
-    case 'master': return 'MASTER';
-    case 'backup': return 'BACKUP';
-    case 'fault': return 'FAULT';
-    case 'init': return 'STOP';
-    default: return undefined;
+    case 'master':
+      return 'MASTER';
+    case 'backup':
+      return 'BACKUP';
+    case 'fault':
+      return 'FAULT';
+    case 'init':
+      return 'STOP';
+    default:
+      return undefined;
   }
 }
 
-function vrrpCommands(commands: VrrpNotifyCommands, type: 'INSTANCE' | 'GROUP', name: string, state: KeepalivedState, priority: string): string[][] {
+function vrrpCommands(
+  commands: VrrpNotifyCommands,
+  type: 'INSTANCE' | 'GROUP',
+  name: string,
+  state: KeepalivedState,
+  priority: string,
+): string[][] {
   const own = { MASTER: commands.onMaster, BACKUP: commands.onBackup, FAULT: commands.onFault, STOP: commands.onStop }[state];
   const out: string[][] = [];
   if (own) out.push([...own]);
@@ -44,9 +55,13 @@ function vrrpCommands(commands: VrrpNotifyCommands, type: 'INSTANCE' | 'GROUP', 
 /** The event types a target listens to. */
 export function notifyEventTypes(target: NotifyTarget): EventType[] {
   switch (target.kind) {
-    case 'instance': case 'group': return ['vrrp.state'];
-    case 'quorum': return ['quorum.lost', 'quorum.regained'];
-    case 'realserver': return ['realserver.up', 'realserver.down'];
+    case 'instance':
+    case 'group':
+      return ['vrrp.state'];
+    case 'quorum':
+      return ['quorum.lost', 'quorum.regained'];
+    case 'realserver':
+      return ['realserver.up', 'realserver.down'];
   }
 }
 

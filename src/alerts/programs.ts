@@ -74,7 +74,10 @@ export interface NotifyRunResult {
   argv: string[];
 }
 
-interface QueuedRun { event: AgentEvent; argv: string[] }
+interface QueuedRun {
+  event: AgentEvent;
+  argv: string[];
+}
 type RunQueue = { runs: QueuedRun[]; running: boolean };
 
 export interface NotifyRunnerOptions {
@@ -99,7 +102,11 @@ export class NotifyRunner {
   private readonly clock: Clock;
   private readonly logger: Logger;
 
-  constructor(bus: EventBus, private readonly hooks: NotifyHookConfig[], private readonly options: NotifyRunnerOptions = {}) {
+  constructor(
+    bus: EventBus,
+    private readonly hooks: NotifyHookConfig[],
+    private readonly options: NotifyRunnerOptions = {},
+  ) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? silentLogger();
     hooks.forEach((hook, index) => {
@@ -107,13 +114,19 @@ export class NotifyRunner {
       if (hook.target) {
         // One target is one object: its runs share one queue, so they keep their order.
         const dispatch = notifyDispatcher(hook.target);
-        this.unsubscribe.push(bus.subscribe(notifyEventTypes(hook.target), (event) => {
-          for (const argv of dispatch(event)) this.enqueue(index, `${index}\0target`, { event, argv });
-        }));
+        this.unsubscribe.push(
+          bus.subscribe(notifyEventTypes(hook.target), (event) => {
+            for (const argv of dispatch(event)) this.enqueue(index, `${index}\0target`, { event, argv });
+          }),
+        );
         return;
       }
       const patterns = hook.events?.length ? hook.events : ['*'];
-      this.unsubscribe.push(bus.subscribe(patterns, (event) => this.enqueue(index, `${index}\0${event.object}`, { event, argv: [hook.program, ...notifyArguments(event)] })));
+      this.unsubscribe.push(
+        bus.subscribe(patterns, (event) =>
+          this.enqueue(index, `${index}\0${event.object}`, { event, argv: [hook.program, ...notifyArguments(event)] }),
+        ),
+      );
     });
   }
 
@@ -151,7 +164,9 @@ export class NotifyRunner {
     queue.runs.push(run);
     if (!queue.running) {
       queue.running = true;
-      setImmediate(() => { void this.drain(hook, key, queue); });
+      setImmediate(() => {
+        void this.drain(hook, key, queue);
+      });
     }
   }
 
@@ -169,7 +184,19 @@ export class NotifyRunner {
         if (result.timedOut) counters.timeouts++;
         if (result.timedOut || result.error || result.exitCode !== 0) {
           counters.failures++;
-          this.logger.warn({ program: argv[0], event: event.id, type: event.type, exitCode: result.exitCode, signal: result.signal, timedOut: result.timedOut, err: result.error, output: result.output }, 'notify program failed');
+          this.logger.warn(
+            {
+              program: argv[0],
+              event: event.id,
+              type: event.type,
+              exitCode: result.exitCode,
+              signal: result.signal,
+              timedOut: result.timedOut,
+              err: result.error,
+              output: result.output,
+            },
+            'notify program failed',
+          );
         }
         try {
           this.options.onResult?.(hook, result);
@@ -208,4 +235,3 @@ export class NotifyRunner {
     };
   }
 }
-

@@ -37,11 +37,13 @@ export function secretProblem(secret: string): string {
  * space-separated: while a key is being rotated, receivers holding either one verify.
  */
 export function signPayload(secrets: readonly string[], id: string, timestamp: string, body: string): string {
-  return secrets.map((secret) => {
-    const key = signingKey(secret);
-    if (!key) throw new Error('webhook secret is not usable (the config validates it)');
-    return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
-  }).join(' ');
+  return secrets
+    .map((secret) => {
+      const key = signingKey(secret);
+      if (!key) throw new Error('webhook secret is not usable (the config validates it)');
+      return `v1,${createHmac('sha256', key).update(`${id}.${timestamp}.${body}`).digest('base64')}`;
+    })
+    .join(' ');
 }
 
 export interface VerifyOptions {
@@ -56,7 +58,12 @@ export interface VerifyOptions {
  * signatures matches (constant-time compare) and the timestamp is inside the tolerance.
  */
 export function verifySignature(
-  secret: string, id: string, timestamp: string, body: string, signatures: string, options: VerifyOptions = {},
+  secret: string,
+  id: string,
+  timestamp: string,
+  body: string,
+  signatures: string,
+  options: VerifyOptions = {},
 ): boolean {
   const ts = Number(timestamp);
   if (!/^\d+$/.test(timestamp) || !Number.isSafeInteger(ts)) return false;

@@ -95,7 +95,10 @@ export class WebhookEndpoint {
   private lastError: string | undefined;
   private lastSuccessAt: string | undefined;
 
-  constructor(readonly config: WebhookEndpointConfig, private readonly deps: WebhookEndpointDeps) {
+  constructor(
+    readonly config: WebhookEndpointConfig,
+    private readonly deps: WebhookEndpointDeps,
+  ) {
     this.name = config.name ?? redactedUrl(config.url);
   }
 
@@ -115,7 +118,9 @@ export class WebhookEndpoint {
     if (!this.inFlight) {
       this.inFlight = true;
       // Start on a later tick: the publisher returns before any serialization or I/O.
-      setImmediate(() => { void this.pump(); });
+      setImmediate(() => {
+        void this.pump();
+      });
     }
   }
 
@@ -178,7 +183,10 @@ export class WebhookEndpoint {
       this.lastError = error.message;
       if (!error.retry || attempt > retries) break;
       const delay = backoffDelay(attempt, this.config.backoff ?? DEFAULT_BACKOFF, this.deps.random);
-      this.deps.logger.debug({ webhook: this.name, event: event.id, attempt, delay, err: error.message }, 'webhook delivery failed, retrying');
+      this.deps.logger.debug(
+        { webhook: this.name, event: event.id, attempt, delay, err: error.message },
+        'webhook delivery failed, retrying',
+      );
       await new Promise<void>((resolve) => {
         this.wakeRetry = resolve;
         this.retryTimer = this.deps.clock.setTimer(delay, resolve);
@@ -204,7 +212,13 @@ export class WebhookEndpoint {
     };
     if (this.config.secrets?.length) headers[SIGNATURE_HEADER] = signPayload(this.config.secrets, event.id, timestamp, body);
     try {
-      const { status } = await this.deps.transport({ url: this.config.url, headers, body, timeoutMs: this.config.timeoutMs ?? 5000, signal: this.abort.signal });
+      const { status } = await this.deps.transport({
+        url: this.config.url,
+        headers,
+        body,
+        timeoutMs: this.config.timeoutMs ?? 5000,
+        signal: this.abort.signal,
+      });
       if (status >= 200 && status < 300) return undefined;
       return { message: `HTTP ${status}`, retry: retryable(status) };
     } catch (err) {

@@ -56,7 +56,12 @@ export class WebhookDispatcher {
     for (const off of this.unsubscribe.splice(0)) off();
     if (drainMs > 0) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.idle(), new Promise<void>((resolve) => { timer = setTimeout(resolve, drainMs); })]);
+      await Promise.race([
+        this.idle(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, drainMs);
+        }),
+      ]);
       clearTimeout(timer);
     }
     for (const endpoint of this.endpoints) endpoint.close();

@@ -6,10 +6,14 @@ import type { StatusSnapshot } from './status-types.js';
 export class ApiClient {
   private readonly client: Client;
 
-  constructor(readonly address: ListenAddress, private readonly timeoutMs = 5000) {
-    this.client = address.kind === 'unix'
-      ? new Client('http://localhost', { socketPath: address.path })
-      : new Client(`http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`);
+  constructor(
+    readonly address: ListenAddress,
+    private readonly timeoutMs = 5000,
+  ) {
+    this.client =
+      address.kind === 'unix'
+        ? new Client('http://localhost', { socketPath: address.path })
+        : new Client(`http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`);
   }
 
   status(): Promise<StatusSnapshot> {
@@ -23,7 +27,10 @@ export class ApiClient {
     return text;
   }
 
-  admin(action: 'drain' | 'undrain' | 'maintenance' | 'force-backup' | 'release' | 'resign', body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  admin(
+    action: 'drain' | 'undrain' | 'maintenance' | 'force-backup' | 'release' | 'resign',
+    body: Record<string, unknown>,
+  ): Promise<Record<string, unknown>> {
     return this.call('POST', `/admin/${action}`, body) as Promise<Record<string, unknown>>;
   }
 
@@ -33,7 +40,10 @@ export class ApiClient {
 
   private async call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
     const res = await this.client.request({
-      method, path, headersTimeout: this.timeoutMs, bodyTimeout: this.timeoutMs,
+      method,
+      path,
+      headersTimeout: this.timeoutMs,
+      bodyTimeout: this.timeoutMs,
       ...(body !== undefined ? { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } } : {}),
     });
     const text = await res.body.text();

@@ -89,7 +89,11 @@ interface Route {
 }
 
 class HttpError extends Error {
-  constructor(readonly status: number, message: string, readonly allow?: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly allow?: string,
+  ) {
     super(message);
   }
 }
@@ -106,14 +110,19 @@ export class ApiServer {
   private readonly limits: HttpLimits;
   private readonly metricsText: SharedRender<{ contentType: string; text: string }> | undefined;
 
-  constructor(private readonly config: ApiConfig, private readonly deps: ApiServerDeps) {
+  constructor(
+    private readonly config: ApiConfig,
+    private readonly deps: ApiServerDeps,
+  ) {
     this.logger = deps.logger ?? silentLogger();
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...config.limits };
     const registry = deps.metrics;
     const clock = deps.clock ?? systemClock;
     if (registry) {
-      const render = async (): Promise<{ contentType: string; text: string }> =>
-        ({ contentType: registry.contentType, text: await registry.metrics() });
+      const render = async (): Promise<{ contentType: string; text: string }> => ({
+        contentType: registry.contentType,
+        text: await registry.metrics(),
+      });
       this.metricsText = new SharedRender(render, METRICS_CACHE_MS, () => clock.now());
     }
   }
@@ -148,30 +157,38 @@ export class ApiServer {
 
   async stop(): Promise<void> {
     const servers = this.servers.splice(0);
-    await Promise.all(servers.map((server) => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    })));
+    await Promise.all(
+      servers.map(
+        (server) =>
+          new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeAllConnections();
+          }),
+      ),
+    );
     this.addresses.length = 0;
   }
 
   private async listen(address: ListenAddress, route: Route): Promise<void> {
     const limits = this.limits;
-    const server = createServer({
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      keepAliveTimeout: limits.keepAliveTimeoutMs,
-      // How often the two timeouts above are enforced (Node's default is 30 s).
-      connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
-      // Checked in handle(), so that the 400 is a JSON error like every other.
-      requireHostHeader: false,
-    }, (req, res) => {
-      this.handle(req, res, route).catch((err: unknown) => {
-        this.logger.error({ err, listener: route.name }, 'api request handler failed');
-        res.destroy();
-      });
-    });
+    const server = createServer(
+      {
+        maxHeaderSize: limits.maxHeaderBytes,
+        headersTimeout: limits.headersTimeoutMs,
+        requestTimeout: limits.requestTimeoutMs,
+        keepAliveTimeout: limits.keepAliveTimeoutMs,
+        // How often the two timeouts above are enforced (Node's default is 30 s).
+        connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+        // Checked in handle(), so that the 400 is a JSON error like every other.
+        requireHostHeader: false,
+      },
+      (req, res) => {
+        this.handle(req, res, route).catch((err: unknown) => {
+          this.logger.error({ err, listener: route.name }, 'api request handler failed');
+          res.destroy();
+        });
+      },
+    );
     server.maxConnections = limits.maxConnections;
     server.timeout = limits.idleTimeoutMs;
     server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => answerClientError(err, socket));
@@ -194,9 +211,11 @@ export class ApiServer {
     server.on('error', (err) => this.logger.warn({ err, listener: route.name }, 'api listener error'));
     this.servers.push(server);
     const actual = server.address();
-    this.addresses.push(address.kind === 'tcp' && actual && typeof actual === 'object'
-      ? formatListenAddress({ kind: 'tcp', host: actual.address, port: actual.port })
-      : formatListenAddress(address));
+    this.addresses.push(
+      address.kind === 'tcp' && actual && typeof actual === 'object'
+        ? formatListenAddress({ kind: 'tcp', host: actual.address, port: actual.port })
+        : formatListenAddress(address),
+    );
   }
 
   /** Answers every request; never throws or rejects (a failure becomes a JSON error). */
@@ -264,7 +283,12 @@ export class ApiServer {
         const realServer = text('real_server', 'realServer');
         const on = action === 'drain';
         await admin.drain(service, realServer, on);
-        this.deps.bus?.publish({ type: `admin.${action}`, object: `service/${service}/${realServer}`, to: on ? 'drained' : 'undrained', reason: 'requested over the status API' });
+        this.deps.bus?.publish({
+          type: `admin.${action}`,
+          object: `service/${service}/${realServer}`,
+          to: on ? 'drained' : 'undrained',
+          reason: 'requested over the status API',
+        });
         return { ok: true, action, service, real_server: realServer };
       }
       case 'force-backup':
@@ -281,7 +305,8 @@ export class ApiServer {
         }
         await admin.forceBackup(instance, forMs);
         this.deps.bus?.publish({
-          type: `admin.${action}`, object: `vrrp/${instance}`,
+          type: `admin.${action}`,
+          object: `vrrp/${instance}`,
           ...(forMs ? { to: 'BACKUP' } : {}),
           reason: forMs ? `forced to BACKUP for ${forMs}ms over the status API` : 'forced backup released over the status API',
           data: { forMs },
@@ -293,14 +318,20 @@ export class ApiServer {
         const on = body.on;
         if (typeof on !== 'boolean') throw new HttpError(400, '"on" is required (true or false)');
         await admin.maintenance(service, on);
-        this.deps.bus?.publish({ type: 'admin.maintenance', object: `service/${service}`, to: on ? 'on' : 'off', reason: `maintenance ${on ? 'on' : 'off'} over the status API: every real server ${on ? 'drained' : 'undrained'}` });
+        this.deps.bus?.publish({
+          type: 'admin.maintenance',
+          object: `service/${service}`,
+          to: on ? 'on' : 'off',
+          reason: `maintenance ${on ? 'on' : 'off'} over the status API: every real server ${on ? 'drained' : 'undrained'}`,
+        });
         return { ok: true, action, service, on };
       }
       case 'resign': {
         const instance = text('instance');
         const wasMaster = await admin.resign(instance);
         this.deps.bus?.publish({
-          type: 'admin.resign', object: `vrrp/${instance}`,
+          type: 'admin.resign',
+          object: `vrrp/${instance}`,
           ...(wasMaster ? { from: 'MASTER', to: 'BACKUP' } : {}),
           reason: wasMaster ? 'resigned over the status API' : 'resign requested over the status API; not master, nothing to do',
           data: { wasMaster },
@@ -323,7 +354,9 @@ function reply(res: ServerResponse, status: number, value: unknown, headers: Rec
   if (!writable(res)) return false;
   const body = `${JSON.stringify(value, null, 2)}\n`;
   res.writeHead(status, {
-    ...headers, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body),
+    ...headers,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
     // After an error, the rest of what the client sent (an unread body, pipelined requests) is not worth reading.
     ...(status >= 400 ? { connection: 'close' } : {}),
   });
@@ -400,11 +433,16 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   const peerGone = err.code === 'ECONNRESET' || err.code === 'EPIPE';
   if (!peerGone && socket.writable && !inFlight?.headersSent) {
     const known = err.code ? CLIENT_ERRORS[err.code] : undefined;
-    const { status, reason, message } = known
-      ?? { status: 400, reason: 'Bad Request', message: `malformed request${err.code ? ` (${err.code})` : ''}` };
+    const { status, reason, message } = known ?? {
+      status: 400,
+      reason: 'Bad Request',
+      message: `malformed request${err.code ? ` (${err.code})` : ''}`,
+    };
     const body = `${JSON.stringify({ error: message })}\n`;
-    socket.write(`HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n`
-      + `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+    socket.write(
+      `HTTP/1.1 ${status} ${reason}\r\ncontent-type: application/json; charset=utf-8\r\n` +
+        `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    );
   }
   socket.destroy();
 }
@@ -413,7 +451,10 @@ function listenOn(server: Server, address: ListenAddress): Promise<void> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(new Error(`cannot listen on ${formatListenAddress(address)}: ${err.message}`));
     server.once('error', onError);
-    const done = (): void => { server.off('error', onError); resolve(); };
+    const done = (): void => {
+      server.off('error', onError);
+      resolve();
+    };
     if (address.kind === 'unix') server.listen(address.path, done);
     else server.listen(address.port, address.host, done);
   });
@@ -433,7 +474,10 @@ export async function removeStaleSocket(path: string): Promise<void> {
   if (!stat.isSocket()) throw new Error(`${path} exists and is not a socket; refusing to replace it`);
   const alive = await new Promise<boolean>((resolve) => {
     const probe = connect(path);
-    probe.once('connect', () => { probe.destroy(); resolve(true); });
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
     probe.once('error', () => resolve(false));
   });
   if (alive) throw new Error(`another process is serving ${path} (is failoverd already running?)`);

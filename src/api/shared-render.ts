@@ -18,7 +18,9 @@ export class SharedRender<T> {
     const last = this.last;
     if (last && (!last.settled || now - last.startedAt < this.periodMs)) return last.result;
     const entry = { startedAt: now, result: Promise.resolve().then(this.render), settled: false };
-    const settle = (): void => { entry.settled = true; };
+    const settle = (): void => {
+      entry.settled = true;
+    };
     entry.result.then(settle, settle);
     this.last = entry;
     return entry.result;

@@ -115,7 +115,10 @@ export interface AdminActions {
 
 /** An error the API returns to the client with this HTTP status (e.g. 404 unknown service). */
 export class AdminError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'AdminError';
   }

@@ -70,6 +70,7 @@ export function durationFlag(flag: string, value: string, range: DurationRange):
 
 /** `value` when it is one of `choices`, or a UsageError listing them. */
 export function choiceFlag<T extends string>(flag: string, value: string, choices: readonly T[]): T {
-  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`--${flag}: expected one of ${choices.join(', ')}, got "${value}"`);
+  if (!(choices as readonly string[]).includes(value))
+    throw new UsageError(`--${flag}: expected one of ${choices.join(', ')}, got "${value}"`);
   return value as T;
 }

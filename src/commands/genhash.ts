@@ -38,7 +38,7 @@ const OPTIONS = {
 
 export const command: Command = {
   name: 'genhash',
-  summary: 'print the MD5 of a URL\'s body, for an http check\'s digest (keepalived genhash)',
+  summary: "print the MD5 of a URL's body, for an http check's digest (keepalived genhash)",
   options: OPTIONS,
   usage: USAGE,
   async run(argv) {
@@ -46,9 +46,14 @@ export const command: Command = {
     const usageError = (text: string): never => {
       throw new UsageError(text);
     };
-    if (positionals.length !== 1) return usageError(positionals.length === 0 ? 'a URL is needed' : `unexpected argument "${positionals[1]}"`);
+    if (positionals.length !== 1)
+      return usageError(positionals.length === 0 ? 'a URL is needed' : `unexpected argument "${positionals[1]}"`);
     let url: URL;
-    try { url = new URL(positionals[0]!); } catch { return usageError(`not a URL: "${positionals[0]}"`); }
+    try {
+      url = new URL(positionals[0]!);
+    } catch {
+      return usageError(`not a URL: "${positionals[0]}"`);
+    }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') return usageError('the URL must be http:// or https://');
     const timeoutMs = parseDuration(values.timeout);
     if (timeoutMs === undefined || timeoutMs <= 0) return usageError(`--timeout: expected a duration like 5s, got "${values.timeout}"`);
@@ -78,7 +83,9 @@ export const command: Command = {
       for await (const chunk of response.body as AsyncIterable<Buffer>) {
         size += chunk.length;
         if (size > o.max_body_bytes) {
-          process.stderr.write(`failoverd genhash: the body is longer than ${o.max_body_bytes} bytes; a check with this digest would fail unless its max_body_bytes is raised (--max-body-bytes)\n`);
+          process.stderr.write(
+            `failoverd genhash: the body is longer than ${o.max_body_bytes} bytes; a check with this digest would fail unless its max_body_bytes is raised (--max-body-bytes)\n`,
+          );
           return 1;
         }
         hash.update(chunk);

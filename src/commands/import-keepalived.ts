@@ -9,8 +9,11 @@ import { parseCommandLine, UsageError, type Command, type CommandOptions } from 
 const NAME = 'failoverd import-keepalived';
 
 const OPTIONS = {
-  output: { type: 'string' }, node: { type: 'string' },
-  explain: { type: 'boolean' }, 'allow-partial': { type: 'boolean' }, force: { type: 'boolean' },
+  output: { type: 'string' },
+  node: { type: 'string' },
+  explain: { type: 'boolean' },
+  'allow-partial': { type: 'boolean' },
+  force: { type: 'boolean' },
 } as const satisfies CommandOptions;
 
 export const command: Command = {
@@ -44,13 +47,19 @@ Options:
     if (flags['force'] && !flags['allow-partial']) throw new UsageError('--force only goes with --allow-partial');
     const file = rest[0]!;
     const output = typeof flags['output'] === 'string' ? flags['output'] : undefined;
-    const fail = (message: string) => { process.stderr.write(`${NAME}: ${message}\n`); return 1; };
+    const fail = (message: string) => {
+      process.stderr.write(`${NAME}: ${message}\n`);
+      return 1;
+    };
 
     const text = await readInput(file);
     if (typeof text !== 'string') return fail(text.error);
     if (output) {
       const dir = dirname(output);
-      const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+      const isDir = await stat(dir).then(
+        (s) => s.isDirectory(),
+        () => false,
+      );
       if (!isDir) return fail(`cannot write ${output}: the directory ${dir} does not exist`);
     }
     let result: ImportResult;
@@ -69,8 +78,10 @@ Options:
     }
     const partial = result.lossy.length > 0;
     if (partial && !flags['allow-partial']) {
-      return fail(`${result.lossy.length} thing(s) above cannot be carried over with the same behaviour; `
-        + 'nothing written (--allow-partial writes the rest, marked)');
+      return fail(
+        `${result.lossy.length} thing(s) above cannot be carried over with the same behaviour; ` +
+          'nothing written (--allow-partial writes the rest, marked)',
+      );
     }
     if (output) await writeFile(output, result.yaml);
     else process.stdout.write(result.yaml);

@@ -55,35 +55,50 @@ Options:
 const cliPath = (): string => fileURLToPath(new URL('../cli.js', import.meta.url));
 
 const OPTIONS = {
-  scenario: { type: 'string' }, advert: { type: 'string' }, keep: { type: 'boolean' }, 'keep-for': { type: 'string' },
-  prefix: { type: 'string' }, mem: { type: 'string' }, here: { type: 'boolean' },
+  scenario: { type: 'string' },
+  advert: { type: 'string' },
+  keep: { type: 'boolean' },
+  'keep-for': { type: 'string' },
+  prefix: { type: 'string' },
+  mem: { type: 'string' },
+  here: { type: 'boolean' },
 } as const satisfies CommandOptions;
 
 export const command: Command = {
   name: 'lab',
   options: OPTIONS,
-  summary: 'the seed\'s two-director DR lab in UML: failover scenario with a timeline',
+  summary: "the seed's two-director DR lab in UML: failover scenario with a timeline",
   usage: USAGE,
   async run(argv) {
     if (argv[0] === 'exec' || argv[0] === 'stop') return keepSend(argv[0], argv.slice(argv[1] === '--' ? 2 : 1));
     const { values: flags } = parseCommandLine(argv, OPTIONS);
-    const parts = typeof flags['scenario'] === 'string' ? flags['scenario'].split(',').map((s) => s.trim()).filter(Boolean) : [];
+    const parts =
+      typeof flags['scenario'] === 'string'
+        ? flags['scenario']
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : [];
     const bad = parts.filter((p) => !(PARTS as readonly string[]).includes(p) && p !== 'all');
     if (bad.length) throw new UsageError(`unknown scenario "${bad[0]}" (parts: ${PARTS.join(', ')}, all)`);
     const advert = typeof flags['advert'] === 'string' ? flags['advert'] : undefined;
-    if (advert !== undefined && parseDuration(advert) === undefined) throw new UsageError(`--advert "${advert}" is not a duration (e.g. 1s, 100ms)`);
+    if (advert !== undefined && parseDuration(advert) === undefined)
+      throw new UsageError(`--advert "${advert}" is not a duration (e.g. 1s, 100ms)`);
     const keepFor = typeof flags['keep-for'] === 'string' ? parseDuration(flags['keep-for']) : 3_600_000;
     if (keepFor === undefined) throw new UsageError(`--keep-for "${String(flags['keep-for'])}" is not a duration`);
     const keep = flags['keep'] === true;
 
-    if (process.env['FAILOVERD_IN_UML'] !== '1' && flags['here'] !== true) return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);
+    if (process.env['FAILOVERD_IN_UML'] !== '1' && flags['here'] !== true)
+      return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);
 
     if (process.getuid?.() !== 0) {
       process.stderr.write('failoverd lab: needs root (network namespaces, IPVS)\n');
       return 1;
     }
     if (!existsSync('/proc/net/ip_vs')) {
-      process.stderr.write('failoverd lab --here: this kernel has no IPVS (modprobe ip_vs), or drop --here to run the lab in a UML kernel\n');
+      process.stderr.write(
+        'failoverd lab --here: this kernel has no IPVS (modprobe ip_vs), or drop --here to run the lab in a UML kernel\n',
+      );
       return 1;
     }
     const result = await runScenario({
@@ -104,12 +119,16 @@ async function runInUml(argv: string[], mem: string, keepMs: number): Promise<nu
     return 1;
   }
   if (process.getuid?.() !== 0) {
-    process.stderr.write('failoverd lab: needs root: it boots a User-Mode Linux kernel and builds network namespaces in it (sudo failoverd lab)\n');
+    process.stderr.write(
+      'failoverd lab: needs root: it boots a User-Mode Linux kernel and builds network namespaces in it (sudo failoverd lab)\n',
+    );
     return 1;
   }
   const umlRun = findUmlRun();
   if (!umlRun) {
-    process.stderr.write(`failoverd lab: this kernel has no IPVS and the UML harness was not found (looked for ${join(projectRoot(), 'test/harness/uml-run.sh')}; set FAILOVERD_UML_RUN)\n`);
+    process.stderr.write(
+      `failoverd lab: this kernel has no IPVS and the UML harness was not found (looked for ${join(projectRoot(), 'test/harness/uml-run.sh')}; set FAILOVERD_UML_RUN)\n`,
+    );
     return 1;
   }
   const notBooting = prepareUmlKernel('failoverd lab', umlRun);
@@ -117,10 +136,17 @@ async function runInUml(argv: string[], mem: string, keepMs: number): Promise<nu
     process.stderr.write(`${notBooting}\n`);
     return 1;
   }
-  if (keepMs > 0) process.stdout.write(`the lab will stay up after the scenario; from another terminal: failoverd lab exec -- ip netns exec client curl -s http://10.6.2.195/ (files in ${KEEP_DIR})\n`);
+  if (keepMs > 0)
+    process.stdout.write(
+      `the lab will stay up after the scenario; from another terminal: failoverd lab exec -- ip netns exec client curl -s http://10.6.2.195/ (files in ${KEEP_DIR})\n`,
+    );
   const timeoutS = Math.ceil(900 + keepMs / 1000);
-  const child = spawn('bash', [umlRun, '--mem', mem, '--timeout', String(timeoutS), '--', process.execPath, cliPath(), 'lab', ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
-  const forward = (signal: NodeJS.Signals): void => { child.kill(signal); };
+  const child = spawn('bash', [umlRun, '--mem', mem, '--timeout', String(timeoutS), '--', process.execPath, cliPath(), 'lab', ...argv], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const forward = (signal: NodeJS.Signals): void => {
+    child.kill(signal);
+  };
   process.on('SIGINT', forward);
   process.on('SIGTERM', forward);
   const code = await new Promise<number>((resolve) => child.on('exit', (c, s) => resolve(c ?? (s ? 128 : 1))));

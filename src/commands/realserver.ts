@@ -54,7 +54,9 @@ export const command: Command = {
       const gaps = await checkRealServer(vips, rtnl);
       if (gaps.length) {
         for (const gap of gaps) process.stdout.write(`missing: ${gap.message}\n`);
-        process.stdout.write(`not ready for DR: ${gaps.length} thing(s) missing; "failoverd realserver setup --vip ${flags['vip']}" fixes them\n`);
+        process.stdout.write(
+          `not ready for DR: ${gaps.length} thing(s) missing; "failoverd realserver setup --vip ${flags['vip']}" fixes them\n`,
+        );
         return 1;
       }
       process.stdout.write(`ready for DR: ${vips.map((v) => `${v.address}/${v.prefixLength}`).join(', ')} on lo, ARP settings in place\n`);

@@ -12,7 +12,12 @@ import { DEFAULT_CONFIG_PATH } from './check.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.js';
 import { choiceFlag, parseCommandLine, type Command, type CommandOptions } from './command.js';
 
-const OPTIONS = { config: { type: 'string' }, 'log-format': { type: 'string' }, 'log-level': { type: 'string' }, netns: { type: 'string' } } as const satisfies CommandOptions;
+const OPTIONS = {
+  config: { type: 'string' },
+  'log-format': { type: 'string' },
+  'log-level': { type: 'string' },
+  netns: { type: 'string' },
+} as const satisfies CommandOptions;
 
 export const command: Command = {
   name: 'run',
@@ -93,19 +98,29 @@ Options:
 
     let stopping: Promise<void> | undefined;
     let stopped!: () => void;
-    const done = new Promise<void>((resolve) => { stopped = resolve; });
+    const done = new Promise<void>((resolve) => {
+      stopped = resolve;
+    });
     const stop = (signal: string, exitCode = 0): void => {
       if (stopping) return;
       logger.info({ signal }, 'stopping');
-      stopping = agent.stop().then(
-        () => { process.exitCode = exitCode; },
-        (err) => { logger.error({ err }, 'error while stopping'); process.exitCode = 1; },
-      ).finally(() => {
-        logger.flush?.();
-        // Whatever still holds the loop (an endpoint that never answers) must not hold the exit.
-        setTimeout(() => process.exit(), 200).unref();
-        stopped();
-      });
+      stopping = agent
+        .stop()
+        .then(
+          () => {
+            process.exitCode = exitCode;
+          },
+          (err) => {
+            logger.error({ err }, 'error while stopping');
+            process.exitCode = 1;
+          },
+        )
+        .finally(() => {
+          logger.flush?.();
+          // Whatever still holds the loop (an endpoint that never answers) must not hold the exit.
+          setTimeout(() => process.exit(), 200).unref();
+          stopped();
+        });
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));

@@ -55,18 +55,28 @@ const DEFAULT_FORCE_BACKUP = '5m';
 
 /** Each action and the arguments it takes. */
 const ACTIONS: Record<string, string> = {
-  metrics: '', drain: 'SERVICE REAL_SERVER', undrain: 'SERVICE REAL_SERVER', maintenance: 'SERVICE on|off', 'force-backup': 'INSTANCE', release: 'INSTANCE', resign: 'INSTANCE',
+  metrics: '',
+  drain: 'SERVICE REAL_SERVER',
+  undrain: 'SERVICE REAL_SERVER',
+  maintenance: 'SERVICE on|off',
+  'force-backup': 'INSTANCE',
+  release: 'INSTANCE',
+  resign: 'INSTANCE',
 };
 
 const OPTIONS = {
-  json: { type: 'boolean' }, socket: { type: 'string' }, config: { type: 'string' }, address: { type: 'string' },
-  timeout: { type: 'string' }, for: { type: 'string' },
+  json: { type: 'boolean' },
+  socket: { type: 'string' },
+  config: { type: 'string' },
+  address: { type: 'string' },
+  timeout: { type: 'string' },
+  for: { type: 'string' },
 } as const satisfies CommandOptions;
 
 export const command: Command = {
   name: 'status',
   options: OPTIONS,
-  summary: 'show the running agent\'s state; drain, maintenance, force backup, resign',
+  summary: "show the running agent's state; drain, maintenance, force backup, resign",
   usage,
   async run(argv) {
     const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
@@ -78,7 +88,8 @@ export const command: Command = {
       if (wants === undefined) throw new UsageError(`unknown status action "${action}"`);
       if (args.length !== (wants ? wants.split(' ').length : 0)) throw new UsageError(`status ${action} needs ${wants || 'no arguments'}`);
     }
-    if (action === 'maintenance' && args[1] !== 'on' && args[1] !== 'off') throw new UsageError(`status maintenance takes on or off, not "${args[1]}"`);
+    if (action === 'maintenance' && args[1] !== 'on' && args[1] !== 'off')
+      throw new UsageError(`status maintenance takes on or off, not "${args[1]}"`);
     if (flags.for !== undefined && action !== 'force-backup') throw new UsageError('--for goes only with force-backup');
     const address = await resolveAddress(flags);
     const client = new ApiClient(address, timeoutMs);
@@ -95,23 +106,41 @@ export const command: Command = {
       }
       if (action === 'drain' || action === 'undrain') {
         const result = await client.admin(action, { service: args[0], real_server: args[1] });
-        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${action === 'drain' ? 'drained' : 'undrained'} ${args[1]} in ${args[0]}\n`);
+        process.stdout.write(
+          flags.json ? `${JSON.stringify(result)}\n` : `${action === 'drain' ? 'drained' : 'undrained'} ${args[1]} in ${args[0]}\n`,
+        );
         return 0;
       }
       if (action === 'maintenance') {
         const on = args[1] === 'on';
         const result = await client.admin(action, { service: args[0], on });
-        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : `${args[0]}: maintenance ${on ? 'on, every real server drained' : 'off, real servers back to their weights'}\n`);
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(result)}\n`
+            : `${args[0]}: maintenance ${on ? 'on, every real server drained' : 'off, real servers back to their weights'}\n`,
+        );
         return 0;
       }
       if (action === 'force-backup' || action === 'release') {
         const result = await client.admin(action, { instance: args[0], for: action === 'force-backup' ? forMs : 0 });
-        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : action === 'release' ? `released ${args[0]}\n` : `${args[0]} forced to BACKUP for ${forMs / 1000}s\n`);
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(result)}\n`
+            : action === 'release'
+              ? `released ${args[0]}\n`
+              : `${args[0]} forced to BACKUP for ${forMs / 1000}s\n`,
+        );
         return 0;
       }
       if (action === 'resign') {
         const result = await client.admin(action, { instance: args[0] });
-        process.stdout.write(flags.json ? `${JSON.stringify(result)}\n` : result.wasMaster ? `${args[0]} resigned: MASTER -> BACKUP\n` : `${args[0]} is not MASTER: nothing to resign\n`);
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(result)}\n`
+            : result.wasMaster
+              ? `${args[0]} resigned: MASTER -> BACKUP\n`
+              : `${args[0]} is not MASTER: nothing to resign\n`,
+        );
         return 0;
       }
       throw new Error(`unhandled status action "${action}"`);

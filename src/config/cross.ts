@@ -52,31 +52,43 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     const family = familyOf(v.vips[0]!.address);
     v.vips.forEach((vip, j) => {
       const owner = vipOwner.get(vip.address);
-      if (owner !== undefined && owner !== i) error(at('vips', j), `${vip.address} is already a VIP of vrrp[${owner}] ("${config.vrrp[owner]!.name}")`);
+      if (owner !== undefined && owner !== i)
+        error(at('vips', j), `${vip.address} is already a VIP of vrrp[${owner}] ("${config.vrrp[owner]!.name}")`);
       else vipOwner.set(vip.address, i);
     });
     const vridKey = `${v.interface}/${family}/${v.vrid}`;
     const other = vridOwner.get(vridKey);
-    if (other !== undefined) error(at('vrid'), `VRID ${v.vrid} is already used on ${v.interface} by vrrp[${other}] ("${config.vrrp[other]!.name}"); VRIDs must be unique per interface and address family`);
+    if (other !== undefined)
+      error(
+        at('vrid'),
+        `VRID ${v.vrid} is already used on ${v.interface} by vrrp[${other}] ("${config.vrrp[other]!.name}"); VRIDs must be unique per interface and address family`,
+      );
     else vridOwner.set(vridKey, i);
 
     // One instance's own rules (versions, families, peers, weights) are the VRRP module's:
     // vrrp/config.ts, run by config/validate.ts. Here: what spans instances or sections.
-    if (v.checksum !== 'standard' && (v.version !== 3 || family !== 'inet')) error(at('checksum'), 'checksum applies only to VRRP version 3 over IPv4');
+    if (v.checksum !== 'standard' && (v.version !== 3 || family !== 'inet'))
+      error(at('checksum'), 'checksum applies only to VRRP version 3 over IPv4');
     v.track.services.forEach((t, j) => {
-      if (!serviceNames.includes(t.name)) error(at('track', 'services', j, 'name'), `no service named "${t.name}" (services: ${serviceNames.join(', ') || 'none'})`);
+      if (!serviceNames.includes(t.name))
+        error(at('track', 'services', j, 'name'), `no service named "${t.name}" (services: ${serviceNames.join(', ') || 'none'})`);
     });
     if (v.sync_group) syncGroups.set(v.sync_group, [...(syncGroups.get(v.sync_group) ?? []), i]);
     if (v.sync_daemon) {
       // The kernel runs one sync daemon per role, so every instance must describe the same one.
       const text = JSON.stringify({ ...v.sync_daemon, sync_id: v.sync_daemon.sync_id ?? v.vrid });
       if (!syncDaemon) syncDaemon = { index: i, text };
-      else if (syncDaemon.text !== text) error(at('sync_daemon'), `differs from vrrp[${syncDaemon.index}].sync_daemon; the kernel runs one sync daemon, so every instance that names it must give the same interface, sync_id, group and port`);
+      else if (syncDaemon.text !== text)
+        error(
+          at('sync_daemon'),
+          `differs from vrrp[${syncDaemon.index}].sync_daemon; the kernel runs one sync daemon, so every instance that names it must give the same interface, sync_id, group and port`,
+        );
     }
     if (v.priority === 255 && v.preempt === false) warn(at('preempt'), 'an address owner (priority 255) always preempts');
   });
   for (const [group, members] of syncGroups) {
-    if (members.length === 1) warn(['vrrp', members[0]!, 'sync_group'], `sync group "${group}" has only this instance, so it has no effect`);
+    if (members.length === 1)
+      warn(['vrrp', members[0]!, 'sync_group'], `sync group "${group}" has only this instance, so it has no effect`);
   }
 
   // ---- services ----
@@ -95,7 +107,10 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
       else if (s.port === 0 && s.persistence === 0) error(at('port'), 'port 0 (all ports) needs persistence');
       if (r.family !== undefined) error(at('family'), 'family is only for fwmark services (a vip service takes its family from the vip)');
       if (!s.vip_standalone && !allVips.has(s.vip)) {
-        error(at('vip'), `${s.vip} is not a VIP of any vrrp instance (${allVips.size ? `VIPs: ${[...allVips].join(', ')}` : 'there are none'}); add it to an instance's vips or set vip_standalone: true`);
+        error(
+          at('vip'),
+          `${s.vip} is not a VIP of any vrrp instance (${allVips.size ? `VIPs: ${[...allVips].join(', ')}` : 'there are none'}); add it to an instance's vips or set vip_standalone: true`,
+        );
       }
     } else if (s.fwmark !== undefined) {
       if (r.port !== undefined) error(at('port'), 'a fwmark service has no port (the mark selects the traffic)');
@@ -103,10 +118,15 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     }
     const key = s.fwmark !== undefined ? `fwmark ${s.fwmark} ${s.family}` : `${s.protocol} ${s.vip}:${s.port}`;
     const dup = serviceKeys.get(key);
-    if (dup !== undefined && (s.vip !== undefined || s.fwmark !== undefined)) error(at(s.fwmark !== undefined ? 'fwmark' : 'port'), `the same virtual service (${key}) as services[${dup}] ("${config.services[dup]!.name}")`);
+    if (dup !== undefined && (s.vip !== undefined || s.fwmark !== undefined))
+      error(
+        at(s.fwmark !== undefined ? 'fwmark' : 'port'),
+        `the same virtual service (${key}) as services[${dup}] ("${config.services[dup]!.name}")`,
+      );
     else serviceKeys.set(key, i);
 
-    if (s.tunnel && s.forwarding !== 'tun' && !s.real_servers.some((rs) => rs.forwarding === 'tun')) error(at('tunnel'), 'tunnel applies only with forwarding: tun');
+    if (s.tunnel && s.forwarding !== 'tun' && !s.real_servers.some((rs) => rs.forwarding === 'tun'))
+      error(at('tunnel'), 'tunnel applies only with forwarding: tun');
     // What IPVS itself refuses (scheduler flags, one_packet, netmasks, destinations) is
     // ipvs/rules.ts's, run by config/validate.ts.
     if (s.persistence_netmask !== undefined && s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
@@ -114,26 +134,45 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     let totalWeight = 0;
     s.real_servers.forEach((rs, k) => {
       const rsAt = (...rest: ConfigPathSegment[]) => at('real_servers', k, ...rest);
-      if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined) warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
+      if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined)
+        warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
       // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access -- Raw, as written
       if (r.real_servers?.[k]?.check !== undefined) checkTimeouts(rs.checks, rsAt('check'), r.real_servers[k].check, true);
       totalWeight += rs.weight;
     });
     if (r.check !== undefined) checkTimeouts(s.checks, at('check'), r.check);
-    if (s.sorry_server && familyOf(s.sorry_server.address) !== s.family) error(at('sorry_server', 'address'), `expected an ${familyText(s.family)} address like the service's, got ${s.sorry_server.address}`);
-    if (s.quorum > totalWeight) error(at('quorum'), `quorum ${s.quorum} is more than the total weight of the real servers (${totalWeight}), so the service could never be up`);
-    else if (s.hysteresis > 0 && s.quorum + s.hysteresis > totalWeight) error(at('hysteresis'), `quorum + hysteresis (${s.quorum + s.hysteresis}) is more than the total weight of the real servers (${totalWeight}), so quorum could never come back once lost`);
-    if (s.checks.length === 0 && s.real_servers.length > 0 && s.real_servers.every((rs) => rs.checks.length === 0)) warn(at('real_servers'), 'no check on any real server: they are always considered up');
+    if (s.sorry_server && familyOf(s.sorry_server.address) !== s.family)
+      error(at('sorry_server', 'address'), `expected an ${familyText(s.family)} address like the service's, got ${s.sorry_server.address}`);
+    if (s.quorum > totalWeight)
+      error(
+        at('quorum'),
+        `quorum ${s.quorum} is more than the total weight of the real servers (${totalWeight}), so the service could never be up`,
+      );
+    else if (s.hysteresis > 0 && s.quorum + s.hysteresis > totalWeight)
+      error(
+        at('hysteresis'),
+        `quorum + hysteresis (${s.quorum + s.hysteresis}) is more than the total weight of the real servers (${totalWeight}), so quorum could never come back once lost`,
+      );
+    if (s.checks.length === 0 && s.real_servers.length > 0 && s.real_servers.every((rs) => rs.checks.length === 0))
+      warn(at('real_servers'), 'no check on any real server: they are always considered up');
   });
 
-  function checkTimeouts(checks: Array<{ timeout: number; interval: number }>, base: ConfigPathSegment[], written: unknown, inherits = false): void {
+  function checkTimeouts(
+    checks: Array<{ timeout: number; interval: number }>,
+    base: ConfigPathSegment[],
+    written: unknown,
+    inherits = false,
+  ): void {
     checks.forEach((c, j) => {
       if (c.timeout <= c.interval) return;
       const path = Array.isArray(written) ? [...base, j] : base;
       const own = (Array.isArray(written) ? written[j] : written) as Raw | undefined;
       // Timing a server's check inherited from the service's was already reported there.
       if (inherits && own?.timeout === undefined && own?.interval === undefined) return;
-      warn(own?.timeout !== undefined ? [...path, 'timeout'] : path, `timeout (${c.timeout}ms) is longer than interval (${c.interval}ms): the next run waits for it`);
+      warn(
+        own?.timeout !== undefined ? [...path, 'timeout'] : path,
+        `timeout (${c.timeout}ms) is longer than interval (${c.interval}ms): the next run waits for it`,
+      );
     });
   }
 
@@ -148,14 +187,20 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
       if (sc.instance !== undefined) error(at('instance'), 'instance is for demote, not drain');
       if (sc.by !== undefined) error(at('by'), 'by is for demote, not drain');
       const service = config.services.find((s) => s.name === sc.service);
-      if (sc.service !== undefined && !service) error(at('service'), `no service named "${sc.service}" (services: ${serviceNames.join(', ') || 'none'})`);
+      if (sc.service !== undefined && !service)
+        error(at('service'), `no service named "${sc.service}" (services: ${serviceNames.join(', ') || 'none'})`);
       if (service && sc.real_server !== undefined) {
         const match = service.real_servers.some((rs) => endpointMatches(sc.real_server!, rs));
-        if (!match) error(at('real_server'), `service "${service.name}" has no real server ${sc.real_server} (it has ${service.real_servers.map((rs) => `${rs.address}:${rs.port}`).join(', ') || 'none'})`);
+        if (!match)
+          error(
+            at('real_server'),
+            `service "${service.name}" has no real server ${sc.real_server} (it has ${service.real_servers.map((rs) => `${rs.address}:${rs.port}`).join(', ') || 'none'})`,
+          );
       }
     } else {
       if (sc.instance === undefined) error(at('instance'), 'missing required key: demote needs instance');
-      else if (!instanceNames.includes(sc.instance)) error(at('instance'), `no vrrp instance named "${sc.instance}" (instances: ${instanceNames.join(', ') || 'none'})`);
+      else if (!instanceNames.includes(sc.instance))
+        error(at('instance'), `no vrrp instance named "${sc.instance}" (instances: ${instanceNames.join(', ') || 'none'})`);
       if (sc.service !== undefined) error(at('service'), 'service is for drain, not demote');
       if (sc.real_server !== undefined) error(at('real_server'), 'real_server is for drain, not demote');
     }
@@ -178,25 +223,40 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
     else names.set(a.name, i);
     a.vips.forEach((vip, j) => {
       const instance = vrrpVip.get(vip);
-      if (instance !== undefined) error(at('vips', j), `${vip} is a VIP of vrrp instance "${instance}": a VIP is either held by VRRP or announced by routing, not both`);
+      if (instance !== undefined)
+        error(
+          at('vips', j),
+          `${vip} is a VIP of vrrp instance "${instance}": a VIP is either held by VRRP or announced by routing, not both`,
+        );
       const other = announcedBy.get(vip);
       if (other !== undefined && other !== i) error(at('vips', j), `${vip} is already announced by routing.announce[${other}]`);
       else announcedBy.set(vip, i);
     });
     a.services?.forEach((name, j) => {
-      if (!serviceNames.includes(name)) error(at('services', j), `no service named "${name}" (services: ${serviceNames.join(', ') || 'none'})`);
+      if (!serviceNames.includes(name))
+        error(at('services', j), `no service named "${name}" (services: ${serviceNames.join(', ') || 'none'})`);
     });
     const gating = a.services ?? config.services.filter((s) => s.vip !== undefined && a.vips.includes(s.vip)).map((s) => s.name);
-    if (gating.length === 0) error(at('services'), `no service serves ${a.vips.join(', ')}, so nothing could gate the announcement; add a service on these VIPs or list services`);
+    if (gating.length === 0)
+      error(
+        at('services'),
+        `no service serves ${a.vips.join(', ')}, so nothing could gate the announcement; add a service on these VIPs or list services`,
+      );
   });
   if (routing.allow_flow_resets) return;
   if (routing.announce.length > 0 && !routing.sloppy) {
-    error(['routing', 'sloppy'], 'without sloppy, a director that receives a flow moved by ECMP resets it; set sloppy: true or routing.allow_flow_resets: true');
+    error(
+      ['routing', 'sloppy'],
+      'without sloppy, a director that receives a flow moved by ECMP resets it; set sloppy: true or routing.allow_flow_resets: true',
+    );
   }
   config.services.forEach((s, i) => {
     if (s.vip === undefined || !announcedBy.has(s.vip)) return;
     if (s.scheduler !== 'mh' && s.scheduler !== 'sh') {
-      error(['services', i, 'scheduler'], `${s.vip} is announced by routing.announce[${announcedBy.get(s.vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`);
+      error(
+        ['services', i, 'scheduler'],
+        `${s.vip} is announced by routing.announce[${announcedBy.get(s.vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
+      );
     }
   });
 }

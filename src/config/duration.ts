@@ -39,7 +39,12 @@ export function parseDuration(text: string): number | undefined {
 /** The shortest exact text for a number of milliseconds: 1500 → "1500ms", 120000 → "2m". */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000]] as const) {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
     if (ms % size === 0) return `${ms / size}${unit}`;
   }
   return `${ms}ms`;
@@ -69,9 +74,7 @@ export function parseDurationArgument(value: unknown, range: DurationRange): num
   let ms: number | undefined;
   if (typeof value === 'number') ms = Number.isFinite(value) && value >= 0 ? Math.round(value) : undefined;
   else if (typeof value === 'string') ms = /^\s*\d+\s*$/.test(value) ? Number(value) : parseDuration(value);
-  const shown = typeof value === 'string'
-    ? JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value)
-    : String(value);
+  const shown = typeof value === 'string' ? JSON.stringify(value.length > 40 ? `${value.slice(0, 37)}...` : value) : String(value);
   if (ms === undefined) throw new Error(`invalid duration ${shown} (use e.g. 1500ms, 30s, 5m, 1h30m)`);
   const problem = durationRangeProblem(ms, range);
   if (problem) throw new Error(`invalid duration ${shown}: ${problem}`);

@@ -18,11 +18,17 @@ const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 function substitute(text: string, env: NodeJS.ProcessEnv, problem: (index: number, message: string) => void): string {
   return text.replace(REFERENCE, (match: string, body: string | undefined, index: number) => {
     if (match === '$${') return '${';
-    if (!match.endsWith('}')) { problem(index, `unterminated "\${" (write $\${ for a literal "\${")`); return match; }
+    if (!match.endsWith('}')) {
+      problem(index, `unterminated "\${" (write $\${ for a literal "\${")`);
+      return match;
+    }
     const body_ = body ?? '';
     const sep = body_.indexOf(':-');
     const name = sep >= 0 ? body_.slice(0, sep) : body_;
-    if (!NAME.test(name)) { problem(index, `"${match}" is not a variable reference: expected \${NAME} or \${NAME:-default}`); return match; }
+    if (!NAME.test(name)) {
+      problem(index, `"${match}" is not a variable reference: expected \${NAME} or \${NAME:-default}`);
+      return match;
+    }
     const value = env[name];
     if (value !== undefined && value !== '') return value;
     if (sep >= 0) return body_.slice(sep + 2);

@@ -7,7 +7,7 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 
 export function headerNameProblem(name: string): string {
-  return TOKEN.test(name) ? '' : 'expected a header name of letters, digits and !#$%&\'*+-.^_`|~ (no spaces, CR or LF)';
+  return TOKEN.test(name) ? '' : "expected a header name of letters, digits and !#$%&'*+-.^_`|~ (no spaces, CR or LF)";
 }
 
 export function headerValueProblem(value: string): string {
@@ -19,8 +19,8 @@ export function httpHeaders(reserved: readonly string[] = []) {
   return z.record(z.string(), z.string()).superRefine((headers, ctx) => {
     for (const [name, value] of Object.entries(headers)) {
       const lower = name.toLowerCase();
-      const nameProblem = headerNameProblem(name)
-        || (reserved.includes(lower) ? `${lower} is set by failoverd and cannot be given here` : '');
+      const nameProblem =
+        headerNameProblem(name) || (reserved.includes(lower) ? `${lower} is set by failoverd and cannot be given here` : '');
       const atKey = { final: true, atKey: true };
       if (nameProblem) ctx.addIssue({ code: 'custom', path: [name], message: nameProblem, params: atKey });
       const valueProblem = headerValueProblem(value);

@@ -4,7 +4,18 @@ export { formatConfigError, formatPath, type ConfigError } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { configJsonSchemaText } from './json-schema.js';
 export {
-  buildConfigSchema, SCHEDULERS, PROTOCOLS, FORWARDINGS,
-  type FailoverdConfig, type VrrpInstanceConfig, type ServiceConfig, type RealServerConfig, type VipConfig,
-  type CheckConfig, type WebhookConfig, type NotifyConfig, type ScheduleConfig, type CheckPluginRegistry,
+  buildConfigSchema,
+  SCHEDULERS,
+  PROTOCOLS,
+  FORWARDINGS,
+  type FailoverdConfig,
+  type VrrpInstanceConfig,
+  type ServiceConfig,
+  type RealServerConfig,
+  type VipConfig,
+  type CheckConfig,
+  type WebhookConfig,
+  type NotifyConfig,
+  type ScheduleConfig,
+  type CheckPluginRegistry,
 } from './schema.js';

@@ -25,11 +25,19 @@ const FORMAT_NAMES: Record<string, string> = {
 
 function bound(kind: 'min' | 'max', issue: { origin?: string; inclusive?: boolean; minimum?: unknown; maximum?: unknown }): string {
   const limit = String(kind === 'min' ? issue.minimum : issue.maximum);
-  const op = kind === 'min' ? (issue.inclusive ? '≥' : '>') : (issue.inclusive ? '≤' : '<');
+  const op = kind === 'min' ? (issue.inclusive ? '≥' : '>') : issue.inclusive ? '≤' : '<';
   switch (issue.origin) {
-    case 'string': return kind === 'min' ? (limit === '1' ? 'a non-empty string' : `a string of at least ${limit} characters`) : `a string of at most ${limit} characters`;
-    case 'array': case 'set': return kind === 'min' ? `at least ${limit} item${limit === '1' ? '' : 's'}` : `at most ${limit} items`;
-    default: return `a number ${op} ${limit}`;
+    case 'string':
+      return kind === 'min'
+        ? limit === '1'
+          ? 'a non-empty string'
+          : `a string of at least ${limit} characters`
+        : `a string of at most ${limit} characters`;
+    case 'array':
+    case 'set':
+      return kind === 'min' ? `at least ${limit} item${limit === '1' ? '' : 's'}` : `at most ${limit} items`;
+    default:
+      return `a number ${op} ${limit}`;
   }
 }
 
@@ -46,14 +54,22 @@ export function expectedText(issue: RawIssue): string {
         : `expected one of ${issue.values.map((v) => String(v)).join(', ')}`;
     case 'invalid_format':
       return `expected ${FORMAT_NAMES[issue.format] ?? `a ${issue.format}`}`;
-    case 'too_small': return `expected ${bound('min', issue)}`;
-    case 'too_big': return `expected ${bound('max', issue)}`;
-    case 'not_multiple_of': return `expected a multiple of ${String(issue.divisor)}`;
-    case 'unrecognized_keys': return 'unknown key';
-    case 'invalid_union': return 'expected one of the allowed forms';
-    case 'invalid_key': return 'invalid key';
-    case 'invalid_element': return 'invalid element';
-    default: return issue.message ?? 'invalid value';
+    case 'too_small':
+      return `expected ${bound('min', issue)}`;
+    case 'too_big':
+      return `expected ${bound('max', issue)}`;
+    case 'not_multiple_of':
+      return `expected a multiple of ${String(issue.divisor)}`;
+    case 'unrecognized_keys':
+      return 'unknown key';
+    case 'invalid_union':
+      return 'expected one of the allowed forms';
+    case 'invalid_key':
+      return 'invalid key';
+    case 'invalid_element':
+      return 'invalid element';
+    default:
+      return issue.message ?? 'invalid value';
   }
 }
 

@@ -13,26 +13,39 @@ export const SCHEMA_ID = 'https://github.com/failoverd/failoverd/config/schema.j
 export function configJsonSchemaText(plugins: CheckPluginRegistry): string {
   const registry = z.registry<{ id?: string }>();
   const schema = z.toJSONSchema(buildConfigSchema(plugins, { forEditors: true, registry }), {
-    io: 'input', unrepresentable: 'any', target: 'draft-2020-12', metadata: registry,
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+    metadata: registry,
     // Descriptions set with .meta() (a duration's range) go to the editor too.
     override: (ctx) => {
       const description = z.globalRegistry.get(ctx.zodSchema as unknown as z.ZodType)?.description;
       if (description && !ctx.jsonSchema.description) ctx.jsonSchema.description = description;
     },
   });
-  const document = { ...schema, $id: SCHEMA_ID, title: 'failoverd configuration', description: 'failoverd.yaml: VRRP instances, IPVS services, health checks, alerts, schedules. See docs/config.md.' };
+  const document = {
+    ...schema,
+    $id: SCHEMA_ID,
+    title: 'failoverd configuration',
+    description: 'failoverd.yaml: VRRP instances, IPVS services, health checks, alerts, schedules. See docs/config.md.',
+  };
   return `${JSON.stringify(document, null, 2)}\n`;
 }
 
 async function main(): Promise<void> {
   const here = fileURLToPath(new URL('.', import.meta.url));
   // dist*/src/config → the compiled checks/ beside dist*/src, and the repo's config/.
-  const { loadCheckPlugins } = (await import(new URL('../../checks/index.js', import.meta.url).href)) as { loadCheckPlugins: () => Promise<CheckPluginRegistry> };
+  const { loadCheckPlugins } = (await import(new URL('../../checks/index.js', import.meta.url).href)) as {
+    loadCheckPlugins: () => Promise<CheckPluginRegistry>;
+  };
   const out = process.argv[2] ?? resolve(here, '../../../config/schema.json');
   writeFileSync(out, configJsonSchemaText(await loadCheckPlugins()));
   process.stdout.write(`wrote ${out}\n`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().catch((err: unknown) => { process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`); process.exitCode = 1; });
+  main().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
+    process.exitCode = 1;
+  });
 }

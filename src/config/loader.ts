@@ -24,8 +24,7 @@ export interface LoadConfigOptions {
 }
 
 export type LoadConfigResult =
-  | { ok: true; config: FailoverdConfig; warnings: ConfigError[] }
-  | { ok: false; errors: ConfigError[]; warnings: ConfigError[] };
+  { ok: true; config: FailoverdConfig; warnings: ConfigError[] } | { ok: false; errors: ConfigError[]; warnings: ConfigError[] };
 
 export async function loadConfigFile(path: string, options: LoadConfigOptions): Promise<LoadConfigResult> {
   let text: string;
@@ -34,8 +33,21 @@ export async function loadConfigFile(path: string, options: LoadConfigOptions): 
     ({ text, mode } = await readRegularFile(path));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    const reason = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory, expected a file' : (err as Error).message;
-    return { ok: false, errors: [{ severity: 'error', file: path, line: 0, column: 0, path: '', segments: [], message: `cannot read the config file: ${reason}` }], warnings: [] };
+    const reason =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory, expected a file'
+            : (err as Error).message;
+    return {
+      ok: false,
+      errors: [
+        { severity: 'error', file: path, line: 0, column: 0, path: '', segments: [], message: `cannot read the config file: ${reason}` },
+      ],
+      warnings: [],
+    };
   }
   return loadConfigText(text, path, { ...options, fileMode: mode });
 }
@@ -50,7 +62,8 @@ async function readRegularFile(path: string): Promise<{ text: string; mode: numb
   try {
     const info = await handle.stat();
     if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
-    if (!info.isFile()) throw new Error(`is ${info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device'}, expected a regular file`);
+    if (!info.isFile())
+      throw new Error(`is ${info.isFIFO() ? 'a FIFO' : info.isSocket() ? 'a socket' : 'a device'}, expected a regular file`);
     return { text: await handle.readFile('utf8'), mode: info.mode };
   } finally {
     await handle.close();
@@ -77,7 +90,10 @@ function suggestion(key: string): string {
   let bestDistance = Infinity;
   for (const known of knownConfigKeys()) {
     const d = distance(key, known);
-    if (d < bestDistance) { best = known; bestDistance = d; }
+    if (d < bestDistance) {
+      best = known;
+      bestDistance = d;
+    }
   }
   return best && bestDistance <= Math.max(1, Math.floor(key.length / 4)) ? ` (did you mean "${best}"?)` : '';
 }
@@ -91,16 +107,31 @@ function valueAt(raw: unknown, segments: readonly PropertyKey[]): { present: boo
   return { present: true, value: cur };
 }
 
-type Issue = { code: string; path: PropertyKey[]; message: string; input?: unknown; keys?: string[]; errors?: Issue[][]; params?: { final?: boolean; atKey?: boolean } };
+type Issue = {
+  code: string;
+  path: PropertyKey[];
+  message: string;
+  input?: unknown;
+  keys?: string[];
+  errors?: Issue[][];
+  params?: { final?: boolean; atKey?: boolean };
+};
 
 export function loadConfigText(text: string, file: string, options: LoadConfigOptions): LoadConfigResult {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, keepSourceTokens: true, uniqueKeys: true, prettyErrors: false });
   const errors: ConfigError[] = [];
   const warnings: ConfigError[] = [];
-  const at = (offset: number) => { const p = lines.linePos(offset); return { line: p.line, column: p.col }; };
-  const make = (severity: ConfigError['severity'], segments: ConfigPathSegment[], message: string, pos: { line: number; column: number }): ConfigError =>
-    ({ severity, file, line: pos.line, column: pos.column, path: formatPath(segments), segments, message });
+  const at = (offset: number) => {
+    const p = lines.linePos(offset);
+    return { line: p.line, column: p.col };
+  };
+  const make = (
+    severity: ConfigError['severity'],
+    segments: ConfigPathSegment[],
+    message: string,
+    pos: { line: number; column: number },
+  ): ConfigError => ({ severity, file, line: pos.line, column: pos.column, path: formatPath(segments), segments, message });
 
   for (const e of doc.errors) errors.push(make('error', [], `YAML syntax error: ${e.message.split('\n')[0]}`, at(e.pos[0])));
   for (const w of doc.warnings) warnings.push(make('warning', [], `YAML: ${w.message.split('\n')[0]}`, at(w.pos[0])));
@@ -139,7 +170,10 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
       if (issue.code === 'invalid_union' && issue.errors) {
         // Keep the branches that got past the type test; when one remains, its issues say more.
         const deeper = issue.errors.filter((branch) => !branch.every((i) => i.code === 'invalid_type' && i.path.length === 0));
-        if (deeper.length === 1) { for (const i of deeper[0]!) report(i, segments); return; }
+        if (deeper.length === 1) {
+          for (const i of deeper[0]!) report(i, segments);
+          return;
+        }
       }
       const found = valueAt(raw, segments);
       const pos = (issue.params?.atKey ? positionOfKey : positionOfValue)(doc, lines, segments);
@@ -158,7 +192,12 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
   }
 
   const byPlace = (a: ConfigError, b: ConfigError) => a.line - b.line || a.column - b.column || a.path.localeCompare(b.path);
-  const dedupe = (list: ConfigError[]) => list.filter((e, i) => list.findIndex((o) => o.line === e.line && o.column === e.column && o.path === e.path && o.message === e.message) === i).sort(byPlace);
+  const dedupe = (list: ConfigError[]) =>
+    list
+      .filter(
+        (e, i) => list.findIndex((o) => o.line === e.line && o.column === e.column && o.path === e.path && o.message === e.message) === i,
+      )
+      .sort(byPlace);
   if (errors.length > 0 || !parsed.success) return { ok: false, errors: dedupe(errors), warnings: dedupe(warnings) };
 
   const config = parsed.data;
@@ -169,8 +208,15 @@ export function loadConfigText(text: string, file: string, options: LoadConfigOp
       return range != null && !text.slice(range[0], range[1]).includes('${');
     });
     if (written.length > 0) {
-      warnings.push(make('warning', [], `the file is world-readable and holds secrets (${written.map(formatPath).join(', ')}): `
-        + `chmod 640 ${file} (readable by root and its group only), or take them from the environment with \${NAME}`, { line: 0, column: 0 }));
+      warnings.push(
+        make(
+          'warning',
+          [],
+          `the file is world-readable and holds secrets (${written.map(formatPath).join(', ')}): ` +
+            `chmod 640 ${file} (readable by root and its group only), or take them from the environment with \${NAME}`,
+          { line: 0, column: 0 },
+        ),
+      );
     }
   }
   if (!config.node.name) config.node.name = options.defaultNodeName ?? hostname();

@@ -4,7 +4,10 @@
 import { isMap, isPair, isScalar, isSeq, type Document, type LineCounter, type Node } from 'yaml';
 import type { ConfigPathSegment } from './errors.js';
 
-export interface SourcePosition { line: number; column: number }
+export interface SourcePosition {
+  line: number;
+  column: number;
+}
 
 interface Found {
   /** The deepest node reached along the path. */

@@ -12,7 +12,12 @@ import { secretProblem } from '../alerts/signature.js';
 import { canonicalIp, parseIp } from '../net/address.js';
 import { TRACK_WEIGHT_MAX } from '../vrrp/limits.js';
 import {
-  DURATION_PATTERN, durationRangeProblem, durationRangeText, MAX_DURATION_MS, parseDuration, type DurationRange,
+  DURATION_PATTERN,
+  durationRangeProblem,
+  durationRangeText,
+  MAX_DURATION_MS,
+  parseDuration,
+  type DurationRange,
 } from './duration.js';
 import { httpHeaders } from './http-headers.js';
 import { configErrorMap, withGot } from './issues.js';
@@ -24,7 +29,13 @@ export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 export const FORWARDINGS = ['dr', 'nat', 'tun'] as const;
 export const TUNNEL_TYPES = ['ipip', 'gue', 'gre'] as const;
 /** Headers a webhook delivery sets itself (docs/alerts.md). */
-const WEBHOOK_RESERVED_HEADERS = ['webhook-id', 'webhook-timestamp', 'webhook-signature', 'x-failoverd-event-type', 'x-failoverd-delivery-attempt'];
+const WEBHOOK_RESERVED_HEADERS = [
+  'webhook-id',
+  'webhook-timestamp',
+  'webhook-signature',
+  'x-failoverd-event-type',
+  'x-failoverd-delivery-attempt',
+];
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] as const;
 export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
 
@@ -34,7 +45,9 @@ function mapping<T extends z.ZodRawShape>(shape: T) {
   for (const k of Object.keys(shape)) knownKeys.add(k);
   return z.strictObject(shape);
 }
-export function knownConfigKeys(): ReadonlySet<string> { return knownKeys; }
+export function knownConfigKeys(): ReadonlySet<string> {
+  return knownKeys;
+}
 
 const DURATION_EXPECTED = 'expected a duration like 250ms, 2s or 1m';
 // Every duration key names its range: a timer longer than Node's limit fires after
@@ -43,36 +56,45 @@ const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 const upTo = (maxMs: number): DurationRange => ({ maxMs });
-const duration = (range: DurationRange) => z.string({ error: DURATION_EXPECTED })
-  .regex(DURATION_PATTERN, DURATION_EXPECTED)
-  .transform((s, ctx) => {
-    const ms = parseDuration(s)!;
-    const problem = durationRangeProblem(ms, range);
-    if (problem) { ctx.addIssue({ code: 'custom', message: problem, input: s }); return z.NEVER; }
-    return ms;
-  })
-  .meta({
-    description: `A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s; ${durationRangeText(range)}`,
-  });
+const duration = (range: DurationRange) =>
+  z
+    .string({ error: DURATION_EXPECTED })
+    .regex(DURATION_PATTERN, DURATION_EXPECTED)
+    .transform((s, ctx) => {
+      const ms = parseDuration(s)!;
+      const problem = durationRangeProblem(ms, range);
+      if (problem) {
+        ctx.addIssue({ code: 'custom', message: problem, input: s });
+        return z.NEVER;
+      }
+      return ms;
+    })
+    .meta({
+      description: `A duration: a number with a unit (ms, s, m, h, d), e.g. 250ms, 2s, 1m30s; ${durationRangeText(range)}`,
+    });
 const durationDefault = (text: string, range: DurationRange) => duration(range).prefault(text);
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 /** The kernel keeps IPVS timeouts in whole seconds. */
-const ipvsTimeout = () => duration({ minMs: 1000, maxMs: 7 * DAY })
-  .refine((ms) => ms % 1000 === 0, { message: 'expected whole seconds (the kernel keeps IPVS timeouts in seconds)' }).optional();
+const ipvsTimeout = () =>
+  duration({ minMs: 1000, maxMs: 7 * DAY })
+    .refine((ms) => ms % 1000 === 0, { message: 'expected whole seconds (the kernel keeps IPVS timeouts in seconds)' })
+    .optional();
 const port = () => int(0, 65535);
 const name = () => z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'expected a name of letters, digits, ".", "_" and "-"');
 const ifname = () => z.string().regex(/^[^\s/:]{1,15}$/, 'expected an interface name (1-15 characters, no spaces, "/" or ":")');
 
 // Addresses leave the schema in their canonical form (net/address.ts), so every later
 // comparison (peers, VIPs, real servers, service keys) is of one spelling per address.
-const ipAddress = () => z.string({ error: 'expected an IP address' })
-  .superRefine((s, ctx) => {
-    const parsed = parseIp(s);
-    if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
-  })
-  .overwrite((s) => canonicalIp(s) ?? s)
-  .meta({ description: 'An IPv4 or IPv6 address', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] });
+const ipAddress = () =>
+  z
+    .string({ error: 'expected an IP address' })
+    .superRefine((s, ctx) => {
+      const parsed = parseIp(s);
+      if (!parsed.ok) ctx.addIssue({ code: 'custom', message: parsed.reason });
+    })
+    .overwrite((s) => canonicalIp(s) ?? s)
+    .meta({ description: 'An IPv4 or IPv6 address', anyOf: [{ format: 'ipv4' }, { format: 'ipv6' }] });
 
 /** "10.6.2.195", "10.6.2.195/32", "2001:db8::1/128". */
 function parsePrefixed(text: string): { address: string; prefix: number } | undefined {
@@ -87,26 +109,36 @@ function parsePrefixed(text: string): { address: string; prefix: number } | unde
   return { address, prefix: Number(prefix) };
 }
 const PREFIXED_EXPECTED = 'expected an IP address with an optional prefix length, like 10.6.2.195/32';
-const prefixedAddress = () => z.string({ error: PREFIXED_EXPECTED }).superRefine((s, ctx) => {
-  if (parsePrefixed(s) !== undefined) return;
-  const address = parseIp(s.split('/')[0]!);
-  ctx.addIssue({ code: 'custom', message: address.ok ? PREFIXED_EXPECTED : `${PREFIXED_EXPECTED}: ${address.reason}` });
-});
+const prefixedAddress = () =>
+  z.string({ error: PREFIXED_EXPECTED }).superRefine((s, ctx) => {
+    if (parsePrefixed(s) !== undefined) return;
+    const address = parseIp(s.split('/')[0]!);
+    ctx.addIssue({ code: 'custom', message: address.ok ? PREFIXED_EXPECTED : `${PREFIXED_EXPECTED}: ${address.reason}` });
+  });
 
-const vipSchema = z.union([
-  prefixedAddress(),
-  mapping({
-    address: prefixedAddress(),
-    /** Interface to put the address on; defaults to the instance's interface. */
-    interface: ifname().optional(),
-    /** Address label (ip addr … label), at most 15 characters. */
-    label: z.string().max(15).optional(),
-  }),
-], { error: 'expected an address like 10.6.2.195/32 or a mapping with address, interface, label' })
+const vipSchema = z
+  .union(
+    [
+      prefixedAddress(),
+      mapping({
+        address: prefixedAddress(),
+        /** Interface to put the address on; defaults to the instance's interface. */
+        interface: ifname().optional(),
+        /** Address label (ip addr … label), at most 15 characters. */
+        label: z.string().max(15).optional(),
+      }),
+    ],
+    { error: 'expected an address like 10.6.2.195/32 or a mapping with address, interface, label' },
+  )
   .transform((v) => {
     const text = typeof v === 'string' ? v : v.address;
     const parsed = parsePrefixed(text)!;
-    return { address: parsed.address, prefix: parsed.prefix, ...(typeof v === 'object' && v.interface ? { interface: v.interface } : {}), ...(typeof v === 'object' && v.label ? { label: v.label } : {}) };
+    return {
+      address: parsed.address,
+      prefix: parsed.prefix,
+      ...(typeof v === 'object' && v.interface ? { interface: v.interface } : {}),
+      ...(typeof v === 'object' && v.label ? { label: v.label } : {}),
+    };
   });
 
 // The range is the VRRP rule's (vrrp/config.ts), mirrored here so editors know it.
@@ -116,22 +148,30 @@ const reverse = () => z.boolean().default(false);
 
 const COMMAND_EXPECTED = 'expected a list [/absolute/program, arg, ...] (run directly) or a string (run by /bin/sh -c)';
 /** A program to run: a list is argv, run without a shell; a string is a /bin/sh command line. */
-const command = () => z.union([
-  z.array(z.string()).min(1).refine((argv) => argv[0]!.startsWith('/'), 'expected an absolute program path first'),
-  z.string().min(1),
-], { error: COMMAND_EXPECTED });
+const command = () =>
+  z.union(
+    [
+      z
+        .array(z.string())
+        .min(1)
+        .refine((argv) => argv[0]!.startsWith('/'), 'expected an absolute program path first'),
+      z.string().min(1),
+    ],
+    { error: COMMAND_EXPECTED },
+  );
 
 const notifyTimeout = () => durationDefault('10s', upTo(HOUR));
 /** keepalived's notify_master/backup/fault/stop and notify (the latter gets INSTANCE|GROUP NAME STATE PRIORITY appended). */
-const vrrpNotify = () => mapping({
-  on_master: command().optional(),
-  on_backup: command().optional(),
-  on_fault: command().optional(),
-  on_stop: command().optional(),
-  /** Every transition, after the on_* program, with keepalived's 4 arguments appended. */
-  on_change: command().optional(),
-  timeout: notifyTimeout(),
-}).optional();
+const vrrpNotify = () =>
+  mapping({
+    on_master: command().optional(),
+    on_backup: command().optional(),
+    on_fault: command().optional(),
+    on_stop: command().optional(),
+    /** Every transition, after the on_* program, with keepalived's 4 arguments appended. */
+    on_change: command().optional(),
+    timeout: notifyTimeout(),
+  }).optional();
 
 const vrrpInstanceSchema = mapping({
   name: name(),
@@ -165,37 +205,47 @@ const vrrpInstanceSchema = mapping({
     /** Priority changes by weight while the service has lost quorum; weight 0: FAULT. */
     services: z.array(mapping({ name: name(), weight: trackWeight(), reverse: reverse() })).default([]),
     /** keepalived's vrrp_script: a command run every interval; exit 0 = success. */
-    scripts: z.array(mapping({
-      name: name(),
-      command: command(),
-      interval: durationDefault('1s', { minMs: 10, maxMs: HOUR }),
-      /** Default: the interval. A run still going then is killed (its process group) and fails. */
-      timeout: duration({ minMs: 10, maxMs: HOUR }).optional(),
-      /** Successes in a row to count as up, failures in a row to count as down. */
-      rise: int(1, 1000).default(1),
-      fall: int(1, 1000).default(1),
-      weight: trackWeight(),
-      reverse: reverse(),
-    })).default([]),
+    scripts: z
+      .array(
+        mapping({
+          name: name(),
+          command: command(),
+          interval: durationDefault('1s', { minMs: 10, maxMs: HOUR }),
+          /** Default: the interval. A run still going then is killed (its process group) and fails. */
+          timeout: duration({ minMs: 10, maxMs: HOUR }).optional(),
+          /** Successes in a row to count as up, failures in a row to count as down. */
+          rise: int(1, 1000).default(1),
+          fall: int(1, 1000).default(1),
+          weight: trackWeight(),
+          reverse: reverse(),
+        }),
+      )
+      .default([]),
     /** keepalived's track_file: the file holds an integer; value × weight is added (weight 0: non-zero = FAULT; missing = 0). */
-    files: z.array(mapping({ path: z.string().startsWith('/', 'expected an absolute path'), weight: trackWeight(), reverse: reverse() })).default([]),
+    files: z
+      .array(mapping({ path: z.string().startsWith('/', 'expected an absolute path'), weight: trackWeight(), reverse: reverse() }))
+      .default([]),
     /** keepalived's vrrp_track_process: enough processes matching a name (or a command line) are running. */
-    processes: z.array(mapping({
-      name: name(),
-      /** The process name (/proc/PID/comm), or argv[0] when args or full_command is given. */
-      process: z.string().min(1),
-      args: z.array(z.string()).optional(),
-      /** exact: the same arguments; partial: the first ones; initial: the last may be longer. */
-      param_match: z.enum(['exact', 'partial', 'initial']).optional(),
-      full_command: z.boolean().default(false),
-      quorum: int(0, 65535).default(1),
-      quorum_max: int(0, 65535).optional(),
-      /** The count must hold this long before it counts as up (keepalived's fork_delay) / down (terminate_delay). */
-      delay_up: durationDefault('0s', upTo(HOUR)),
-      delay_down: durationDefault('0s', upTo(HOUR)),
-      weight: trackWeight(),
-      reverse: reverse(),
-    })).default([]),
+    processes: z
+      .array(
+        mapping({
+          name: name(),
+          /** The process name (/proc/PID/comm), or argv[0] when args or full_command is given. */
+          process: z.string().min(1),
+          args: z.array(z.string()).optional(),
+          /** exact: the same arguments; partial: the first ones; initial: the last may be longer. */
+          param_match: z.enum(['exact', 'partial', 'initial']).optional(),
+          full_command: z.boolean().default(false),
+          quorum: int(0, 65535).default(1),
+          quorum_max: int(0, 65535).optional(),
+          /** The count must hold this long before it counts as up (keepalived's fork_delay) / down (terminate_delay). */
+          delay_up: durationDefault('0s', upTo(HOUR)),
+          delay_down: durationDefault('0s', upTo(HOUR)),
+          weight: trackWeight(),
+          reverse: reverse(),
+        }),
+      )
+      .default([]),
   }).prefault({}),
   /** Programs run on this instance's transitions (docs/alerts.md). */
   notify: vrrpNotify(),
@@ -286,7 +336,8 @@ function checkSchema(plugins: CheckPluginRegistry) {
   return z.looseObject(checkCommonShape).transform((value, ctx): ParsedCheck => {
     const { type, interval, timeout, rise, fall, warmup, retry, delay_before_retry, initial, ...rest } = value;
     const plugin = plugins.get(type);
-    const fail = (path: PropertyKey[], message: string, atKey = false) => ctx.addIssue({ code: 'custom', path, message, params: { final: true, atKey } });
+    const fail = (path: PropertyKey[], message: string, atKey = false) =>
+      ctx.addIssue({ code: 'custom', path, message, params: { final: true, atKey } });
     if (!plugin) {
       fail(['type'], `expected one of ${[...plugins.keys()].sort().join(', ')}`);
       return z.NEVER;
@@ -294,7 +345,11 @@ function checkSchema(plugins: CheckPluginRegistry) {
     const shape = pluginShape(plugin);
     for (const key of Object.keys(rest)) {
       if (shape && !(key in shape)) {
-        fail([key], `unknown key for check type ${type} (it takes ${Object.keys(shape).sort().join(', ') || 'no options'}; every check takes ${CHECK_COMMON_KEYS.slice(1).join(', ')})`, true);
+        fail(
+          [key],
+          `unknown key for check type ${type} (it takes ${Object.keys(shape).sort().join(', ') || 'no options'}; every check takes ${CHECK_COMMON_KEYS.slice(1).join(', ')})`,
+          true,
+        );
       }
     }
     const parsed = plugin.options.safeParse(rest, { reportInput: true, error: configErrorMap });
@@ -302,25 +357,40 @@ function checkSchema(plugins: CheckPluginRegistry) {
       for (const issue of parsed.error.issues) {
         if (issue.code === 'unrecognized_keys' && shape) continue; // reported above, with the keys it takes
         if (issue.code === 'unrecognized_keys') {
-          for (const key of (issue as { keys?: string[] }).keys ?? []) fail([...issue.path, key], `unknown key for check type ${type}`, true);
+          for (const key of (issue as { keys?: string[] }).keys ?? [])
+            fail([...issue.path, key], `unknown key for check type ${type}`, true);
           continue;
         }
         let value: unknown = rest;
-        for (const seg of issue.path) value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
+        for (const seg of issue.path)
+          value = value !== null && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[seg] : undefined;
         fail(issue.path, value === undefined ? `missing required key (${issue.message})` : withGot(issue.message, value, issue.code));
       }
     }
     if (!parsed.success || ctx.issues.length > 0) return z.NEVER;
-    return { type, interval, timeout, rise, fall, warmup, retry, delay_before_retry, initial, options: parsed.data as Record<string, unknown> };
+    return {
+      type,
+      interval,
+      timeout,
+      rise,
+      fall,
+      warmup,
+      retry,
+      delay_before_retry,
+      initial,
+      options: parsed.data as Record<string, unknown>,
+    };
   });
 }
 
 /** For the JSON Schema only: each check type as a closed mapping, so editors complete its keys. */
 function checkSchemaForEditors(plugins: CheckPluginRegistry) {
-  const variants = [...plugins.values()].sort((a, b) => a.type.localeCompare(b.type)).map((plugin) => {
-    const shape = pluginShape(plugin) ?? {};
-    return z.strictObject({ ...checkCommonShape, ...shape, type: z.literal(plugin.type) }).meta({ description: plugin.description });
-  });
+  const variants = [...plugins.values()]
+    .sort((a, b) => a.type.localeCompare(b.type))
+    .map((plugin) => {
+      const shape = pluginShape(plugin) ?? {};
+      return z.strictObject({ ...checkCommonShape, ...shape, type: z.literal(plugin.type) }).meta({ description: plugin.description });
+    });
   if (variants.length === 0) return z.looseObject(checkCommonShape);
   return variants.length === 1 ? variants[0]! : z.union(variants as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]]);
 }
@@ -359,8 +429,14 @@ export interface BuildSchemaOptions {
 }
 
 export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSchemaOptions = {}) {
-  const named = <T extends z.ZodType>(schema: T, id: string): T => { options.registry?.add(schema, { id }); return schema; };
-  const check = named(options.forEditors ? checkSchemaForEditors(plugins) as unknown as ReturnType<typeof checkSchema> : checkSchema(plugins), 'Check');
+  const named = <T extends z.ZodType>(schema: T, id: string): T => {
+    options.registry?.add(schema, { id });
+    return schema;
+  };
+  const check = named(
+    options.forEditors ? (checkSchemaForEditors(plugins) as unknown as ReturnType<typeof checkSchema>) : checkSchema(plugins),
+    'Check',
+  );
   const checks = z.union([check, z.array(check)], { error: 'expected a check mapping or a list of them' });
 
   const realServerSchema = mapping({
@@ -403,7 +479,9 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     /** Client affinity; 0s = off. */
     persistence: durationDefault('0s', upTo(MAX_DURATION_MS)),
     /** Persistence granularity: a dotted IPv4 mask or an IPv6 prefix length. */
-    persistence_netmask: z.union([z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected a dotted netmask like 255.255.255.0'), int(1, 128)]).optional(),
+    persistence_netmask: z
+      .union([z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, 'expected a dotted netmask like 255.255.255.0'), int(1, 128)])
+      .optional(),
     persistence_engine: z.string().min(1).optional(),
     /** Minimum total weight of live real servers. */
     quorum: int(0, 2 ** 31 - 1).default(1),
@@ -432,16 +510,19 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       family,
       port: servicePort,
       checks: serviceChecks.map((c) => resolveCheck(c, undefined)),
-      ...(sorry_server ? { sorry_server: { ...sorry_server, port: sorry_server.port ?? servicePort, forwarding: sorry_server.forwarding ?? s.forwarding } } : {}),
+      ...(sorry_server
+        ? { sorry_server: { ...sorry_server, port: sorry_server.port ?? servicePort, forwarding: sorry_server.forwarding ?? s.forwarding } }
+        : {}),
       real_servers: real_servers.map(({ check: own, ...rs }) => ({
         ...rs,
         port: rs.port ?? servicePort,
         forwarding: rs.forwarding ?? s.forwarding,
         // A server inherits the service's tunnel only when it tunnels.
         ...(rs.tunnel ? { tunnel: rs.tunnel } : (rs.forwarding ?? s.forwarding) === 'tun' && s.tunnel ? { tunnel: s.tunnel } : {}),
-        checks: own === undefined
-          ? serviceChecks.map((c) => resolveCheck(c, undefined))
-          : asList(own).map((c) => resolveCheck(c, serviceChecks.find((sc) => sc.type === c.type) ?? serviceChecks[0])),
+        checks:
+          own === undefined
+            ? serviceChecks.map((c) => resolveCheck(c, undefined))
+            : asList(own).map((c) => resolveCheck(c, serviceChecks.find((sc) => sc.type === c.type) ?? serviceChecks[0])),
       })),
     };
   });
@@ -450,16 +531,20 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
   named(vrrpInstanceSchema, 'VrrpInstance');
   named(tunnelSchema, 'Tunnel');
 
-  const webhookSecret = () => z.string().superRefine((secret, ctx) => {
-    const problem = secretProblem(secret);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { final: true } });
-  });
+  const webhookSecret = () =>
+    z.string().superRefine((secret, ctx) => {
+      const problem = secretProblem(secret);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem, params: { final: true } });
+    });
   const webhookSchema = mapping({
     /** Shown in logs, metrics and status; default: the URL with its credentials, path and query redacted. */
     name: z.string().min(1).optional(),
     url: z.url({ protocol: /^https?$/, error: 'expected an http:// or https:// URL' }),
     /** Standard Webhooks signing key: whsec_<base64>, or any other string used as written; empty or absent = unsigned. */
-    secret: z.union([z.literal(''), webhookSecret()]).optional().transform((s) => s || undefined),
+    secret: z
+      .union([z.literal(''), webhookSecret()])
+      .optional()
+      .transform((s) => s || undefined),
     /** Several keys, each signing every delivery (the webhook-signature header lists them all): for key rotation. */
     secrets: z.array(webhookSecret()).default([]),
     /** Event type patterns with * wildcards. */
@@ -468,10 +553,15 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     retries: int(0, 100).default(3),
     headers: httpHeaders(WEBHOOK_RESERVED_HEADERS).default({}),
     /** The body: json (the event), slack ({"text": …}), or { body: … } with {{placeholders}} (docs/alerts.md). */
-    template: z.union([
-      z.enum(['json', 'slack'], { error: 'expected json, slack or a mapping with body' }),
-      mapping({ body: z.unknown().refine((b) => b !== undefined, 'expected a body') }),
-    ], { error: 'expected json, slack or a mapping with body' }).default('json'),
+    template: z
+      .union(
+        [
+          z.enum(['json', 'slack'], { error: 'expected json, slack or a mapping with body' }),
+          mapping({ body: z.unknown().refine((b) => b !== undefined, 'expected a body') }),
+        ],
+        { error: 'expected json, slack or a mapping with body' },
+      )
+      .default('json'),
   });
 
   const notifySchema = mapping({
@@ -483,7 +573,9 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
 
   const scheduleSchema = mapping({
     name: z.string().min(1).optional(),
-    cron: z.string().refine((c) => validateCronExpression(c).valid, 'expected a cron expression like "0 3 * * 0" (minute hour day month weekday)'),
+    cron: z
+      .string()
+      .refine((c) => validateCronExpression(c).valid, 'expected a cron expression like "0 3 * * 0" (minute hour day month weekday)'),
     timezone: z.string().refine(isTimeZone, 'expected an IANA time zone like UTC or Europe/Berlin').default('UTC'),
     action: z.enum(['drain', 'demote']),
     /** drain: the service and the real server (address or address:port). */
@@ -507,19 +599,23 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     sloppy: z.boolean().default(true),
     /** Accept configs that reset flows when ECMP moves them (a non-consistent scheduler, sloppy: false). */
     allow_flow_resets: z.boolean().default(false),
-    announce: z.array(mapping({
-      name: name(),
-      /** Announced as /32 or /128, and held on `interface` without ARP. */
-      vips: z.array(ipAddress()).min(1),
-      /** Services that must have quorum; default: every service on these VIPs. */
-      services: z.array(name()).optional(),
-      /** Where the VIPs are held (lo, or a dummy interface): never answers ARP. */
-      interface: ifname().default('lo'),
-      /** On SIGTERM: withdraw, keep serving this long while the router converges, then stop. */
-      converge: durationDefault('3s', upTo(10 * MINUTE)),
-      /** At start, a route a previous agent left keeps being announced this long while the checks prove it. */
-      adopt_grace: durationDefault('30s', upTo(HOUR)),
-    })).default([]),
+    announce: z
+      .array(
+        mapping({
+          name: name(),
+          /** Announced as /32 or /128, and held on `interface` without ARP. */
+          vips: z.array(ipAddress()).min(1),
+          /** Services that must have quorum; default: every service on these VIPs. */
+          services: z.array(name()).optional(),
+          /** Where the VIPs are held (lo, or a dummy interface): never answers ARP. */
+          interface: ifname().default('lo'),
+          /** On SIGTERM: withdraw, keep serving this long while the router converges, then stop. */
+          converge: durationDefault('3s', upTo(10 * MINUTE)),
+          /** At start, a route a previous agent left keeps being announced this long while the checks prove it. */
+          adopt_grace: durationDefault('30s', upTo(HOUR)),
+        }),
+      )
+      .default([]),
   });
 
   return mapping({

@@ -9,8 +9,12 @@ const TOKEN_SEGMENT = /^[A-Za-z0-9_-]{20,}$/;
 function urlHoldsCredentials(url: string): boolean {
   try {
     const parsed = new URL(url);
-    return parsed.username !== '' || parsed.password !== '' || parsed.search !== ''
-      || parsed.pathname.split('/').some((segment) => TOKEN_SEGMENT.test(segment));
+    return (
+      parsed.username !== '' ||
+      parsed.password !== '' ||
+      parsed.search !== '' ||
+      parsed.pathname.split('/').some((segment) => TOKEN_SEGMENT.test(segment))
+    );
   } catch {
     return false;
   }

@@ -4,14 +4,19 @@ import type { CheckConfig, FailoverdConfig } from './schema.js';
 
 const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
-const text = (value: unknown, fallback: string): string => (typeof value === 'string' || typeof value === 'number' ? String(value) : fallback);
+const text = (value: unknown, fallback: string): string =>
+  typeof value === 'string' || typeof value === 'number' ? String(value) : fallback;
 
 function describeCheck(c: CheckConfig): string {
   const o = c.options;
-  const what = c.type === 'http' || c.type === 'https'
-    ? `${c.type} ${text(o['method'], 'GET')} ${text(o['path'], '/')}`
-    : c.type === 'exec' ? `exec ${Array.isArray(o['command']) ? (o['command'] as string[]).join(' ') : String(o['command'])}`
-      : c.type === 'tcp' && o['connect_port'] ? `tcp port ${text(o['connect_port'], '')}` : c.type;
+  const what =
+    c.type === 'http' || c.type === 'https'
+      ? `${c.type} ${text(o['method'], 'GET')} ${text(o['path'], '/')}`
+      : c.type === 'exec'
+        ? `exec ${Array.isArray(o['command']) ? (o['command'] as string[]).join(' ') : String(o['command'])}`
+        : c.type === 'tcp' && o['connect_port']
+          ? `tcp port ${text(o['connect_port'], '')}`
+          : c.type;
   return `${what} every ${formatDuration(c.interval)} (timeout ${formatDuration(c.timeout)}, rise ${c.rise}, fall ${c.fall}, starts ${c.initial})`;
 }
 
@@ -26,11 +31,15 @@ export function summarizeConfig(config: FailoverdConfig): string {
       ...(v.sync_group ? [`sync group ${v.sync_group}`] : []),
       ...(v.sync_daemon ? [`sync daemon on ${v.sync_daemon.interface} id ${v.sync_daemon.sync_id ?? v.vrid}`] : []),
     ];
-    out.push(`  ${v.name}: ${v.interface} vrid ${v.vrid} VRRPv${v.version} priority ${v.priority} advert ${formatDuration(v.advert_interval)}; VIPs ${v.vips.map((x) => `${x.address}/${x.prefix}${x.interface ? ` dev ${x.interface}` : ''}`).join(', ')}; ${extras.join(', ')}`);
+    out.push(
+      `  ${v.name}: ${v.interface} vrid ${v.vrid} VRRPv${v.version} priority ${v.priority} advert ${formatDuration(v.advert_interval)}; VIPs ${v.vips.map((x) => `${x.address}/${x.prefix}${x.interface ? ` dev ${x.interface}` : ''}`).join(', ')}; ${extras.join(', ')}`,
+    );
     const weight = (t: { weight: number; reverse: boolean }) => `(${t.weight || 'fault'}${t.reverse ? ' reverse' : ''})`;
     const tracked = [
-      ...v.track.interfaces.map((t) => `interface ${t.name} ${weight(t)}`), ...v.track.services.map((t) => `service ${t.name} ${weight(t)}`),
-      ...v.track.scripts.map((t) => `script ${t.name} ${weight(t)}`), ...v.track.files.map((t) => `file ${t.path} ${weight(t)}`),
+      ...v.track.interfaces.map((t) => `interface ${t.name} ${weight(t)}`),
+      ...v.track.services.map((t) => `service ${t.name} ${weight(t)}`),
+      ...v.track.scripts.map((t) => `script ${t.name} ${weight(t)}`),
+      ...v.track.files.map((t) => `file ${t.path} ${weight(t)}`),
       ...v.track.processes.map((t) => `process ${t.name} ${weight(t)}`),
     ];
     if (tracked.length) out.push(`    tracks ${tracked.join(', ')}`);
@@ -48,15 +57,23 @@ export function summarizeConfig(config: FailoverdConfig): string {
       `on failure ${s.on_failure}`,
       ...(s.sorry_server ? [`sorry server ${hostPort(s.sorry_server.address, s.sorry_server.port)}`] : []),
     ];
-    out.push(`  ${s.name}: ${key} ${s.scheduler}${s.scheduler_flags.length ? `(${s.scheduler_flags.join(',')})` : ''} ${s.forwarding}; ${extras.join(', ')}`);
+    out.push(
+      `  ${s.name}: ${key} ${s.scheduler}${s.scheduler_flags.length ? `(${s.scheduler_flags.join(',')})` : ''} ${s.forwarding}; ${extras.join(', ')}`,
+    );
     for (const rs of s.real_servers) {
-      out.push(`    ${hostPort(rs.address, rs.port)} weight ${rs.weight}${rs.forwarding !== s.forwarding ? ` ${rs.forwarding}` : ''}: ${rs.checks.length ? rs.checks.map(describeCheck).join('; ') : 'no check (always up)'}`);
+      out.push(
+        `    ${hostPort(rs.address, rs.port)} weight ${rs.weight}${rs.forwarding !== s.forwarding ? ` ${rs.forwarding}` : ''}: ${rs.checks.length ? rs.checks.map(describeCheck).join('; ') : 'no check (always up)'}`,
+      );
     }
   }
   out.push(`alerts: ${config.alerts.webhooks.length} webhook(s), ${config.alerts.notify.length} notify program(s)`);
   for (const sc of config.schedules) {
-    out.push(`schedule ${sc.name ?? ''}${sc.name ? ': ' : ''}${sc.action} ${sc.action === 'drain' ? `${sc.service}/${sc.real_server}` : `${sc.instance}${sc.by ? ` by ${sc.by}` : ''}`} at "${sc.cron}" ${sc.timezone} for ${formatDuration(sc.for)}`);
+    out.push(
+      `schedule ${sc.name ?? ''}${sc.name ? ': ' : ''}${sc.action} ${sc.action === 'drain' ? `${sc.service}/${sc.real_server}` : `${sc.instance}${sc.by ? ` by ${sc.by}` : ''}`} at "${sc.cron}" ${sc.timezone} for ${formatDuration(sc.for)}`,
+    );
   }
-  out.push(`api: ${config.api.listen}; metrics: ${config.api.metrics === false ? 'off' : config.api.metrics}; on stop: ${config.on_stop} the IPVS table and addresses`);
+  out.push(
+    `api: ${config.api.listen}; metrics: ${config.api.metrics === false ? 'off' : config.api.metrics}; on stop: ${config.on_stop} the IPVS table and addresses`,
+  );
   return `${out.join('\n')}\n`;
 }

@@ -19,11 +19,13 @@ export function validateConfig(config: FailoverdConfig, raw: Record<string, unkn
 function vrrpProblems(config: FailoverdConfig): ConfigProblem[] {
   const instances = config.vrrp.map(vrrpInstanceOf);
   return [
-    ...config.vrrp.flatMap((v, i) => vrrpInstanceProblems(instances[i]!).map((p): ConfigProblem => ({
-      severity: 'error',
-      segments: ['vrrp', i, ...yamlPath(v, p.path)],
-      message: p.message,
-    }))),
+    ...config.vrrp.flatMap((v, i) =>
+      vrrpInstanceProblems(instances[i]!).map((p): ConfigProblem => ({
+        severity: 'error',
+        segments: ['vrrp', i, ...yamlPath(v, p.path)],
+        message: p.message,
+      })),
+    ),
     ...vrrpSyncGroupProblems(config.vrrp_sync_groups, instances).map((p): ConfigProblem => ({
       severity: 'error',
       segments: ['vrrp_sync_groups', ...p.path],

@@ -3,8 +3,15 @@
 // answers or announces the VIP on the wire (only the director may own it there).
 import { isIP } from 'node:net';
 
-export interface SysctlSetting { key: string; value: string; why: string }
-export interface LoAddress { address: string; prefixLength: number }
+export interface SysctlSetting {
+  key: string;
+  value: string;
+  why: string;
+}
+export interface LoAddress {
+  address: string;
+  prefixLength: number;
+}
 
 export const DR_SYSCTLS: readonly SysctlSetting[] = [
   { key: 'net.ipv4.conf.all.arp_ignore', value: '1', why: 'answer ARP only for addresses on the interface asked' },
@@ -21,7 +28,10 @@ export function sysctlPath(key: string): string {
 /** Parses "--vip 10.6.2.195,2001:db8::5" into lo addresses, or an error message. */
 export function parseVips(text: string): LoAddress[] | string {
   const out: LoAddress[] = [];
-  for (const part of text.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const family = isIP(part);
     if (family === 0) return `"${part}" is not an IP address`;
     out.push({ address: part, prefixLength: family === 4 ? 32 : 128 });
@@ -37,8 +47,7 @@ export interface RealServerState {
 }
 
 export type RealServerGap =
-  | { kind: 'address'; address: LoAddress; message: string }
-  | { kind: 'sysctl'; setting: SysctlSetting; message: string };
+  { kind: 'address'; address: LoAddress; message: string } | { kind: 'sysctl'; setting: SysctlSetting; message: string };
 
 /** What is missing for these VIPs; empty when the server is ready. */
 export function realServerGaps(vips: LoAddress[], state: RealServerState): RealServerGap[] {
@@ -46,13 +55,23 @@ export function realServerGaps(vips: LoAddress[], state: RealServerState): RealS
   for (const vip of vips) {
     const present = state.loAddresses.find((a) => a.address === vip.address);
     if (!present) gaps.push({ kind: 'address', address: vip, message: `${vip.address}/${vip.prefixLength} is not on lo` });
-    else if (present.prefixLength !== vip.prefixLength) gaps.push({ kind: 'address', address: vip, message: `${vip.address} is on lo as /${present.prefixLength}, expected /${vip.prefixLength} (a wider prefix makes lo claim its neighbours)` });
+    else if (present.prefixLength !== vip.prefixLength)
+      gaps.push({
+        kind: 'address',
+        address: vip,
+        message: `${vip.address} is on lo as /${present.prefixLength}, expected /${vip.prefixLength} (a wider prefix makes lo claim its neighbours)`,
+      });
   }
   // The ARP settings matter only for IPv4 VIPs (IPv6 has no ARP).
   if (vips.some((v) => v.prefixLength === 32 && isIP(v.address) === 4)) {
     for (const setting of DR_SYSCTLS) {
       const now = state.sysctls[setting.key];
-      if (now !== setting.value) gaps.push({ kind: 'sysctl', setting, message: `${setting.key} is ${now ?? 'unreadable'}, expected ${setting.value} (${setting.why})` });
+      if (now !== setting.value)
+        gaps.push({
+          kind: 'sysctl',
+          setting,
+          message: `${setting.key} is ${now ?? 'unreadable'}, expected ${setting.value} (${setting.why})`,
+        });
     }
   }
   return gaps;

@@ -9,7 +9,11 @@ export async function readRealServerState(rtnl: RtNetlink): Promise<RealServerSt
   const addresses = await rtnl.listAddresses({ ifindex: lo.index });
   const sysctls: Record<string, string | undefined> = {};
   for (const s of DR_SYSCTLS) {
-    try { sysctls[s.key] = (await readFile(sysctlPath(s.key), 'utf8')).trim(); } catch { sysctls[s.key] = undefined; }
+    try {
+      sysctls[s.key] = (await readFile(sysctlPath(s.key), 'utf8')).trim();
+    } catch {
+      sysctls[s.key] = undefined;
+    }
   }
   return { loAddresses: addresses.map((a) => ({ address: a.address, prefixLength: a.prefixLength })), sysctls };
 }

@@ -59,10 +59,12 @@ function flushOutbox(): void {
     status.full = monitor.status();
   } else {
     status.heads = [...heads].flatMap((name) => monitor.serviceHead(name) ?? []);
-    status.realServers = [...realServers].flatMap(([service, ids]) => [...ids].flatMap((id) => {
-      const s = monitor.realServerStatus(service, id);
-      return s ? [{ service, status: s }] : [];
-    }));
+    status.realServers = [...realServers].flatMap(([service, ids]) =>
+      [...ids].flatMap((id) => {
+        const s = monitor.realServerStatus(service, id);
+        return s ? [{ service, status: s }] : [];
+      }),
+    );
   }
   const items = outbox;
   outbox = [];
@@ -85,12 +87,15 @@ bus.subscribe('*', (event) => {
 // be handed), the agent's --log-level applies unchanged, and a line and the event it
 // describes arrive in the order they happened. The cost is one small string per
 // transition, which is rare next to checks.
-const logger = pino({ level: settings.logLevel, base: null, timestamp: false }, {
-  write(line: string) {
-    outbox.push({ log: line });
-    queueOutbox();
+const logger = pino(
+  { level: settings.logLevel, base: null, timestamp: false },
+  {
+    write(line: string) {
+      outbox.push({ log: line });
+      queueOutbox();
+    },
   },
-});
+);
 
 // ---- pools: only the services that changed ---------------------------------
 
@@ -150,8 +155,14 @@ function flushResults(): void {
   if (tallies.empty && lastResults.size === 0) return;
   const n = lastResults.size;
   const last: LastResults = {
-    keys: new Array<string>(n), ok: new Uint8Array(n), latencyMs: new Float64Array(n), atMs: new Float64Array(n),
-    reason: new Uint32Array(n), reasons: [], type: new Uint32Array(n), types: [],
+    keys: new Array<string>(n),
+    ok: new Uint8Array(n),
+    latencyMs: new Float64Array(n),
+    atMs: new Float64Array(n),
+    reason: new Uint32Array(n),
+    reasons: [],
+    type: new Uint32Array(n),
+    types: [],
   };
   const reasonIndex = new Map<string, number>();
   const typeIndex = new Map<string, number>();
@@ -188,7 +199,13 @@ const monitor = new HealthMonitor({
   onPoolChange: queuePools,
   onCheckResult: ({ service, address, port: rsPort, type, result }) => {
     tallies.record(type, result.ok, result.latencyMs);
-    lastResults.set(`${service}|${destinationId({ address, port: rsPort })}`, { ok: result.ok, reason: result.reason, latencyMs: result.latencyMs, atMs: Date.now(), type });
+    lastResults.set(`${service}|${destinationId({ address, port: rsPort })}`, {
+      ok: result.ok,
+      reason: result.reason,
+      latencyMs: result.latencyMs,
+      atMs: Date.now(),
+      type,
+    });
   },
 });
 const resultsTimer = setInterval(flushResults, settings.resultsIntervalMs);

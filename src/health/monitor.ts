@@ -11,8 +11,13 @@ import { destinationId, type DesiredService } from '../ipvs/types.js';
 import type { CheckPlugin, CheckResult, CheckTarget } from './check.js';
 import { desiredPool } from './pool.js';
 import {
-  effectiveWeight, initialRealServerHealth, reduceRealServer, seededRealServerHealth,
-  type RealServerHealth, type RealServerSpec, type RealServerTransition,
+  effectiveWeight,
+  initialRealServerHealth,
+  reduceRealServer,
+  seededRealServerHealth,
+  type RealServerHealth,
+  type RealServerSpec,
+  type RealServerTransition,
 } from './realserver.js';
 import { CheckScheduler, type RunInfo, type SchedulerStats } from './scheduler.js';
 import { initialQuorum, reduceQuorum, type QuorumState, type QuorumTransition } from './service.js';
@@ -107,7 +112,9 @@ interface ServiceRuntime {
 function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const keys = Object.keys(value).filter((k) => (value as Record<string, unknown>)[k] !== undefined).sort();
+    const keys = Object.keys(value)
+      .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+      .sort();
     return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -133,7 +140,14 @@ function rsStatusOf(rs: RealServerRuntime, wallOffset: number): RealServerStatus
     since: new Date(wallOffset + rs.health.since).toISOString(),
     checks: rs.checks.map((c) => {
       const h = rs.health.checks[c.checkId]!;
-      return { type: c.config.type, up: h.up, successes: h.successes, failures: h.failures, lastReason: h.lastResult?.reason, lastLatencyMs: h.lastResult?.latencyMs };
+      return {
+        type: c.config.type,
+        up: h.up,
+        successes: h.successes,
+        failures: h.failures,
+        lastReason: h.lastResult?.reason,
+        lastLatencyMs: h.lastResult?.latencyMs,
+      };
     }),
   };
 }
@@ -195,7 +209,11 @@ export class HealthMonitor {
         });
         const spec: RealServerSpec = {
           weight: rsConfig.weight,
-          checks: checks.map((c) => ({ id: c.checkId, label: c.config.type, thresholds: { rise: c.config.rise, fall: c.config.fall, initial: c.config.initial } })),
+          checks: checks.map((c) => ({
+            id: c.checkId,
+            label: c.config.type,
+            thresholds: { rise: c.config.rise, fall: c.config.fall, initial: c.config.initial },
+          })),
         };
         const last = seededRs.get(rsId);
         const health = last
@@ -206,10 +224,16 @@ export class HealthMonitor {
         if (oldRs) this.reloadTransitions(svcConfig.name, rs, oldRs);
         for (const check of checks) {
           nextIndex.set(check.schedulerId, { service: svcConfig.name, rsId, check });
-          if (!this.checkIndex.has(check.schedulerId)) toAdd.push({ svc: svcConfig, rs: rsConfig, check, options: parsedOptions.get(check.config)! });
+          if (!this.checkIndex.has(check.schedulerId))
+            toAdd.push({ svc: svcConfig, rs: rsConfig, check, options: parsedOptions.get(check.config)! });
         }
       }
-      const runtime: ServiceRuntime = { config: svcConfig, realServers, quorum: { up: false, liveWeight: 0 }, desired: { service: svcConfig.spec, destinations: [] } };
+      const runtime: ServiceRuntime = {
+        config: svcConfig,
+        realServers,
+        quorum: { up: false, liveWeight: 0 },
+        desired: { service: svcConfig.spec, destinations: [] },
+      };
       const liveWeight = liveWeightOf(runtime);
       if (old) {
         const { state, transition } = reduceQuorum(svcConfig, old.quorum, liveWeight);
@@ -312,7 +336,9 @@ export class HealthMonitor {
           }
           const result = plugin.options.safeParse(check.options ?? {});
           if (!result.success) {
-            problems.push(`${at}: ${result.error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`).join(', ')}`);
+            problems.push(
+              `${at}: ${result.error.issues.map((issue) => `${issue.path.join('.') || 'options'}: ${issue.message}`).join(', ')}`,
+            );
           } else {
             parsed.set(check, result.data);
           }
@@ -330,15 +356,21 @@ export class HealthMonitor {
     if (!ref) return;
     const svc = this.services.get(ref.service)!;
     const rs = svc.realServers.get(ref.rsId)!;
-    this.options.onCheckResult?.({ service: ref.service, address: rs.config.address, port: rs.config.port, type: ref.check.config.type, result, run });
+    this.options.onCheckResult?.({
+      service: ref.service,
+      address: rs.config.address,
+      port: rs.config.port,
+      type: ref.check.config.type,
+      result,
+      run,
+    });
     const before = rs.health;
     const { state, transitions } = reduceRealServer(rs.spec, before, { checkId: ref.check.checkId, result }, this.clock.now());
     rs.health = state;
     if (transitions.length === 0) return;
     for (const t of transitions) this.publishRealServer(ref.service, rs, t, result, ref.check.config.type);
-    const liveWeight = svc.quorum.liveWeight
-      - (before.up ? effectiveWeight(rs.spec, before) : 0)
-      + (state.up ? effectiveWeight(rs.spec, state) : 0);
+    const liveWeight =
+      svc.quorum.liveWeight - (before.up ? effectiveWeight(rs.spec, before) : 0) + (state.up ? effectiveWeight(rs.spec, state) : 0);
     const { state: quorum, transition } = reduceQuorum(svc.config, svc.quorum, liveWeight);
     svc.quorum = quorum;
     if (transition) this.publishQuorum(svc.config, transition, quorum);
@@ -355,15 +387,22 @@ export class HealthMonitor {
     }
   }
 
-  private publishRealServer(service: string, rs: RealServerRuntime, t: RealServerTransition, result?: CheckResult, checkType?: string): void {
+  private publishRealServer(
+    service: string,
+    rs: RealServerRuntime,
+    t: RealServerTransition,
+    result?: CheckResult,
+    checkType?: string,
+  ): void {
     const object = `service/${service}/${rs.id}`;
     const weight = effectiveWeight(rs.spec, rs.health);
     const data: Record<string, unknown> = { service, address: rs.config.address, port: rs.config.port, weight };
     if (checkType) data.check = checkType;
     if (result) data.latencyMs = result.latencyMs;
-    const [type, from, to] = t.kind === 'weight'
-      ? ['realserver.weight' as const, String(t.from), String(t.to)]
-      : [`realserver.${t.kind}` as const, t.kind === 'up' ? 'down' : 'up', t.kind];
+    const [type, from, to] =
+      t.kind === 'weight'
+        ? ['realserver.weight' as const, String(t.from), String(t.to)]
+        : [`realserver.${t.kind}` as const, t.kind === 'up' ? 'down' : 'up', t.kind];
     this.options.bus.publish({ type, object, from, to, reason: t.reason, data });
     const log = { event: type, object, from, to, reason: t.reason };
     if (t.kind === 'down') this.options.logger.warn(log, `real server ${rs.id} of ${service} is down: ${t.reason}`);

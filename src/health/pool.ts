@@ -14,14 +14,18 @@ export interface RealServerView {
   dynamicWeight?: number;
 }
 
-function destination(service: HealthServiceConfig, rs: HealthRealServerConfig | NonNullable<HealthServiceConfig['sorryServer']>, weight: number): DestinationSpec {
+function destination(
+  service: HealthServiceConfig,
+  rs: HealthRealServerConfig | NonNullable<HealthServiceConfig['sorryServer']>,
+  weight: number,
+): DestinationSpec {
   const d: DestinationSpec = {
     address: rs.address,
     port: rs.port,
     weight,
     forwarding: rs.forwarding ?? service.forwarding,
-    upperThreshold: 'upperThreshold' in rs ? rs.upperThreshold ?? 0 : 0,
-    lowerThreshold: 'lowerThreshold' in rs ? rs.lowerThreshold ?? 0 : 0,
+    upperThreshold: 'upperThreshold' in rs ? (rs.upperThreshold ?? 0) : 0,
+    lowerThreshold: 'lowerThreshold' in rs ? (rs.lowerThreshold ?? 0) : 0,
   };
   if (rs.tunnel) d.tunnel = rs.tunnel;
   return d;

@@ -41,9 +41,7 @@ export interface RealServerHealth {
   checks: Readonly<Record<string, CheckHealth>>;
 }
 
-export type RealServerTransition =
-  | { kind: 'up' | 'down'; reason: string }
-  | { kind: 'weight'; from: number; to: number; reason: string };
+export type RealServerTransition = { kind: 'up' | 'down'; reason: string } | { kind: 'weight'; from: number; to: number; reason: string };
 
 export function initialCheckHealth(t: CheckThresholds): CheckHealth {
   return { up: t.initial === 'up', successes: 0, failures: 0 };
@@ -128,7 +126,9 @@ export function reduceRealServer(
   const transitions: RealServerTransition[] = [];
   let next: RealServerHealth = { ...state, checks, dynamicWeight };
   if (up !== state.up) {
-    const counted = up ? `${after.successes} success${after.successes === 1 ? '' : 'es'} in a row` : `${after.failures} failure${after.failures === 1 ? '' : 's'} in a row`;
+    const counted = up
+      ? `${after.successes} success${after.successes === 1 ? '' : 'es'} in a row`
+      : `${after.failures} failure${after.failures === 1 ? '' : 's'} in a row`;
     const why = `${reason} (${counted})`;
     next = { ...next, up, reason: why, since: now };
     transitions.push({ kind: up ? 'up' : 'down', reason: why });

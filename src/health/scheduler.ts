@@ -227,17 +227,23 @@ export class CheckScheduler {
     } catch (err) {
       promise = Promise.reject(err);
     }
-    promise.then(
-      (result) => deliver(result, false),
-      (err: unknown) => deliver({ ok: false, reason: `check error: ${err instanceof Error ? err.message : String(err)}`, latencyMs: clock.now() - startedAt }, false),
-    ).finally(() => {
-      timeout.cancel();
-      entry.controller = undefined;
-      entry.state = 'idle';
-      this.running--;
-      if (!entry.removed && !entry.timer) this.arm(entry, this.nextSlotAfter(entry, clock.now()), 'interval');
-      this.pump();
-    });
+    promise
+      .then(
+        (result) => deliver(result, false),
+        (err: unknown) =>
+          deliver(
+            { ok: false, reason: `check error: ${err instanceof Error ? err.message : String(err)}`, latencyMs: clock.now() - startedAt },
+            false,
+          ),
+      )
+      .finally(() => {
+        timeout.cancel();
+        entry.controller = undefined;
+        entry.state = 'idle';
+        this.running--;
+        if (!entry.removed && !entry.timer) this.arm(entry, this.nextSlotAfter(entry, clock.now()), 'interval');
+        this.pump();
+      });
   }
 
   private afterResult(entry: Entry, result: CheckResult): void {

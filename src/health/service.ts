@@ -21,15 +21,28 @@ export function initialQuorum(spec: QuorumSpec, liveWeight: number): QuorumState
   return { up: liveWeight > 0 && liveWeight >= spec.quorum, liveWeight };
 }
 
-export function reduceQuorum(spec: QuorumSpec, state: QuorumState, liveWeight: number): { state: QuorumState; transition?: QuorumTransition } {
+export function reduceQuorum(
+  spec: QuorumSpec,
+  state: QuorumState,
+  liveWeight: number,
+): { state: QuorumState; transition?: QuorumTransition } {
   const lowWater = spec.quorum - spec.hysteresis;
   const highWater = spec.quorum + spec.hysteresis;
   if (state.up && (liveWeight <= 0 || liveWeight < lowWater)) {
-    const reason = liveWeight <= 0 ? 'no live real server weight' : `live weight ${liveWeight} < quorum ${spec.quorum}${spec.hysteresis ? ` − hysteresis ${spec.hysteresis}` : ''}`;
+    const reason =
+      liveWeight <= 0
+        ? 'no live real server weight'
+        : `live weight ${liveWeight} < quorum ${spec.quorum}${spec.hysteresis ? ` − hysteresis ${spec.hysteresis}` : ''}`;
     return { state: { up: false, liveWeight }, transition: { kind: 'lost', reason } };
   }
   if (!state.up && liveWeight > 0 && liveWeight >= highWater) {
-    return { state: { up: true, liveWeight }, transition: { kind: 'regained', reason: `live weight ${liveWeight} ≥ quorum ${spec.quorum}${spec.hysteresis ? ` + hysteresis ${spec.hysteresis}` : ''}` } };
+    return {
+      state: { up: true, liveWeight },
+      transition: {
+        kind: 'regained',
+        reason: `live weight ${liveWeight} ≥ quorum ${spec.quorum}${spec.hysteresis ? ` + hysteresis ${spec.hysteresis}` : ''}`,
+      },
+    };
   }
   return { state: { up: state.up, liveWeight } };
 }

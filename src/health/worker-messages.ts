@@ -22,8 +22,7 @@ export interface MonitorWorkerData {
 
 export type ToWorker =
   /** `seed`: after a crash, the last status the main thread had, for the new thread to resume from. */
-  | { kind: 'update'; seq: number; services: readonly HealthServiceConfig[]; seed?: ServiceStatus[] }
-  | { kind: 'stop' };
+  { kind: 'update'; seq: number; services: readonly HealthServiceConfig[]; seed?: ServiceStatus[] } | { kind: 'stop' };
 
 /** One entry per real server checked since the previous batch: its latest result. */
 export interface LastResults {
@@ -57,7 +56,13 @@ export interface LastResult {
 
 export function forEachLastResult(last: LastResults, fn: (key: string, result: LastResult) => void): void {
   for (let i = 0; i < last.keys.length; i++) {
-    fn(last.keys[i]!, { ok: last.ok[i] === 1, reason: last.reasons[last.reason[i]!]!, latencyMs: last.latencyMs[i]!, atMs: last.atMs[i]!, type: last.types[last.type[i]!]! });
+    fn(last.keys[i]!, {
+      ok: last.ok[i] === 1,
+      reason: last.reasons[last.reason[i]!]!,
+      latencyMs: last.latencyMs[i]!,
+      atMs: last.atMs[i]!,
+      type: last.types[last.type[i]!]!,
+    });
   }
 }
 

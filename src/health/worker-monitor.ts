@@ -125,7 +125,13 @@ export class WorkerHealthMonitor {
     if (!generation.hasExited) {
       generation.worker.postMessage({ kind: 'stop' } satisfies ToWorker);
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([generation.stopped, generation.exited, new Promise<void>((r) => { timer = setTimeout(r, this.options.stopTimeoutMs ?? 2000); })]);
+      await Promise.race([
+        generation.stopped,
+        generation.exited,
+        new Promise<void>((r) => {
+          timer = setTimeout(r, this.options.stopTimeoutMs ?? 2000);
+        }),
+      ]);
       clearTimeout(timer);
       await generation.worker.terminate();
     }
@@ -149,18 +155,29 @@ export class WorkerHealthMonitor {
     let failReady!: (err: Error) => void;
     const generation: Generation = {
       worker,
-      ready: new Promise<void>((resolve, reject) => { markReady = resolve; failReady = reject; }),
+      ready: new Promise<void>((resolve, reject) => {
+        markReady = resolve;
+        failReady = reject;
+      }),
       markReady: () => markReady(),
-      stopped: new Promise<void>((resolve) => { markStopped = resolve; }),
+      stopped: new Promise<void>((resolve) => {
+        markStopped = resolve;
+      }),
       markStopped: () => markStopped(),
-      exited: new Promise<void>((resolve) => { markExited = resolve; }),
+      exited: new Promise<void>((resolve) => {
+        markExited = resolve;
+      }),
       pending: new Map(),
       hasExited: false,
     };
     generation.ready.catch(() => undefined);
     worker.on('message', (m: FromWorker) => this.onMessage(generation, m));
-    worker.on('messageerror', (err) => this.options.logger.error({ err }, `health-check worker: a message could not be read: ${err.message}`));
-    worker.on('error', (err) => { generation.error = err; });
+    worker.on('messageerror', (err) =>
+      this.options.logger.error({ err }, `health-check worker: a message could not be read: ${err.message}`),
+    );
+    worker.on('error', (err) => {
+      generation.error = err;
+    });
     worker.on('exit', (code) => {
       generation.hasExited = true;
       const err = generation.error ?? new Error(`health-check worker exited with code ${code}`);
@@ -179,7 +196,14 @@ export class WorkerHealthMonitor {
     if (restart) {
       if (this.services) await this.apply(generation, this.services, this.status());
       this.options.logger.warn(`health-check worker restarted; ${this.services?.length ?? 0} services resume from their last known state`);
-      this.options.bus.publish({ type: 'health.worker-restarted', object: 'health/worker', from: 'crashed', to: 'running', reason: 'restarted after a crash; real servers resume from their last known state', data: { crashes: this.crashes.length } });
+      this.options.bus.publish({
+        type: 'health.worker-restarted',
+        object: 'health/worker',
+        from: 'crashed',
+        to: 'running',
+        reason: 'restarted after a crash; real servers resume from their last known state',
+        data: { crashes: this.crashes.length },
+      });
     }
     return generation;
   }
@@ -203,17 +227,36 @@ export class WorkerHealthMonitor {
     const n = this.crashes.length;
     const window = `${Math.round(this.policy.windowMs / 1000)} s`;
     if (n > this.policy.maxRestarts) {
-      const fatal = new Error(`the health-check worker crashed ${n} times within ${window} (last: ${err.message}); health checks have stopped`);
+      const fatal = new Error(
+        `the health-check worker crashed ${n} times within ${window} (last: ${err.message}); health checks have stopped`,
+      );
       this.options.logger.fatal({ err, exitCode: code }, fatal.message);
-      this.options.bus.publish({ type: 'health.worker-crashed', object: 'health/worker', from: 'running', to: 'failed', reason: err.message, data: { exitCode: code, crashes: n } });
+      this.options.bus.publish({
+        type: 'health.worker-crashed',
+        object: 'health/worker',
+        from: 'running',
+        to: 'failed',
+        reason: err.message,
+        data: { exitCode: code, crashes: n },
+      });
       this.live = Promise.reject(fatal);
       this.live.catch(() => undefined);
       this.options.onGiveUp?.(fatal);
       return;
     }
     const delay = exponentialDelay(n, { initialMs: this.policy.backoffMs, maxMs: this.policy.maxBackoffMs });
-    this.options.logger.error({ err, exitCode: code, crashes: n }, `health-check worker crashed: ${err.message}; restarting it in ${delay} ms (crash ${n} of ${this.policy.maxRestarts} allowed within ${window}); real servers will resume from their last known state`);
-    this.options.bus.publish({ type: 'health.worker-crashed', object: 'health/worker', from: 'running', to: 'restarting', reason: err.message, data: { exitCode: code, crashes: n, restartInMs: delay } });
+    this.options.logger.error(
+      { err, exitCode: code, crashes: n },
+      `health-check worker crashed: ${err.message}; restarting it in ${delay} ms (crash ${n} of ${this.policy.maxRestarts} allowed within ${window}); real servers will resume from their last known state`,
+    );
+    this.options.bus.publish({
+      type: 'health.worker-crashed',
+      object: 'health/worker',
+      from: 'running',
+      to: 'restarting',
+      reason: err.message,
+      data: { exitCode: code, crashes: n, restartInMs: delay },
+    });
     this.live = new Promise<Generation>((resolve, reject) => {
       this.cancelRestart = reject;
       this.restartTimer = setTimeout(() => {
@@ -285,7 +328,12 @@ export class WorkerHealthMonitor {
 
   private applyStatus(change: StatusChange): void {
     if (change.full) {
-      this.snapshot = new Map(change.full.map(({ realServers, ...head }) => [head.name, { head, realServers: new Map(realServers.map((rs) => [destinationId(rs), rs])) }]));
+      this.snapshot = new Map(
+        change.full.map(({ realServers, ...head }) => [
+          head.name,
+          { head, realServers: new Map(realServers.map((rs) => [destinationId(rs), rs])) },
+        ]),
+      );
     }
     for (const head of change.heads ?? []) {
       const s = this.snapshot.get(head.name);
@@ -334,7 +382,10 @@ export function workerExecArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '--input-type') { i++; continue; }
+    if (a === '-e' || a === '--eval' || a === '-p' || a === '--print' || a === '--input-type') {
+      i++;
+      continue;
+    }
     if (/^(--eval|--print|--input-type)=/.test(a)) continue;
     out.push(a);
   }

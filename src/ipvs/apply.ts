@@ -17,7 +17,12 @@ export interface OpResult {
  * (the reconciler's view follows the kernel batch by batch: a long apply does not
  * leave the whole new table to be built, and kept alive, at its very end).
  */
-export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], onApplied?: (done: IpvsOp[]) => void, window = 256): Promise<OpResult[]> {
+export async function applyOps(
+  table: IpvsTable,
+  ops: readonly IpvsOp[],
+  onApplied?: (done: IpvsOp[]) => void,
+  window = 256,
+): Promise<OpResult[]> {
   const results: OpResult[] = [];
   for (let i = 0; i < ops.length; i += window) {
     const batch = ops.slice(i, i + window);
@@ -27,7 +32,8 @@ export async function applyOps(table: IpvsTable, ops: readonly IpvsOp[], onAppli
     } catch (err) {
       // Outcome unknown (timeout, replies lost): every op of the batch counts as
       // failed, which makes the reconciler read the table again.
-      const error = errorCode(err) ?? 'ERROR', message = (err as Error)?.message ?? String(err);
+      const error = errorCode(err) ?? 'ERROR',
+        message = (err as Error)?.message ?? String(err);
       for (const op of batch) results.push({ op, error, message });
       continue;
     }

@@ -5,11 +5,26 @@
 import { GenericNetlinkSocket, type GenlMessage } from '../net/genetlink.js';
 import { NetlinkDecodeError, type Decoded } from '../net/netlink.js';
 import {
-  decodeDaemonMessage, decodeDestinationMessage, decodeInfoMessage, decodeServiceMessage, decodeTimeoutsMessage,
-  ipvsRequests, type IpvsRequest,
+  decodeDaemonMessage,
+  decodeDestinationMessage,
+  decodeInfoMessage,
+  decodeServiceMessage,
+  decodeTimeoutsMessage,
+  ipvsRequests,
+  type IpvsRequest,
 } from './codec.js';
 import { IPVS_GENL_NAME } from './constants.js';
-import type { DestinationKey, IpvsInfo, IpvsTable, IpvsTimeouts, MutationResult, SyncDaemonConfig, SyncDaemonState, SyncDaemonStatus, TableMutation } from './table.js';
+import type {
+  DestinationKey,
+  IpvsInfo,
+  IpvsTable,
+  IpvsTimeouts,
+  MutationResult,
+  SyncDaemonConfig,
+  SyncDaemonState,
+  SyncDaemonStatus,
+  TableMutation,
+} from './table.js';
 import type { ActualDestination, ActualService, DestinationSpec, ServiceKey, ServiceSpec } from './types.js';
 
 export interface IpvsClientOptions {
@@ -31,12 +46,18 @@ function unwrap<T>(d: Decoded<T>, operation: string): T {
 
 function mutationRequest(m: TableMutation): IpvsRequest {
   switch (m.kind) {
-    case 'addService': return ipvsRequests.addService(m.service);
-    case 'editService': return ipvsRequests.editService(m.service);
-    case 'deleteService': return ipvsRequests.deleteService(m.key);
-    case 'addDest': return ipvsRequests.addDestination(m.key, m.destination);
-    case 'editDest': return ipvsRequests.editDestination(m.key, m.destination);
-    case 'deleteDest': return ipvsRequests.deleteDestination(m.key, m.destination);
+    case 'addService':
+      return ipvsRequests.addService(m.service);
+    case 'editService':
+      return ipvsRequests.editService(m.service);
+    case 'deleteService':
+      return ipvsRequests.deleteService(m.key);
+    case 'addDest':
+      return ipvsRequests.addDestination(m.key, m.destination);
+    case 'editDest':
+      return ipvsRequests.editDestination(m.key, m.destination);
+    case 'deleteDest':
+      return ipvsRequests.deleteDestination(m.key, m.destination);
   }
 }
 
@@ -49,7 +70,11 @@ class DumpLane {
   run<T>(fn: (socket: GenericNetlinkSocket) => Promise<T>): Promise<T> {
     this.queued++;
     const result = this.tail.then(() => fn(this.socket));
-    this.tail = result.catch(() => undefined).finally(() => { this.queued--; });
+    this.tail = result
+      .catch(() => undefined)
+      .finally(() => {
+        this.queued--;
+      });
     return result;
   }
 }
@@ -57,7 +82,11 @@ class DumpLane {
 export class IpvsClient implements IpvsTable {
   private readonly lanes: DumpLane[];
 
-  private constructor(private readonly socket: GenericNetlinkSocket, dumpSockets: GenericNetlinkSocket[], private readonly options: IpvsClientOptions) {
+  private constructor(
+    private readonly socket: GenericNetlinkSocket,
+    dumpSockets: GenericNetlinkSocket[],
+    private readonly options: IpvsClientOptions,
+  ) {
     this.lanes = [socket, ...dumpSockets].map((s) => new DumpLane(s));
   }
 
@@ -96,7 +125,9 @@ export class IpvsClient implements IpvsTable {
     const r = ipvsRequests.listServices();
     const services = (await this.send(r)).map((m) => unwrap(decodeServiceMessage(m.attrs), r.operation));
     const lists = await Promise.all(services.map((s) => this.listDestinationsOrNone(s.service.key)));
-    services.forEach((s, i) => { s.destinations = lists[i]!; });
+    services.forEach((s, i) => {
+      s.destinations = lists[i]!;
+    });
     return services;
   }
 
@@ -131,18 +162,32 @@ export class IpvsClient implements IpvsTable {
     return (await this.send(r)).map((m) => unwrap(decodeDestinationMessage(m.attrs, key.family), r.operation));
   }
 
-  addService(service: ServiceSpec): Promise<void> { return this.sendAck(ipvsRequests.addService(service)); }
-  editService(service: ServiceSpec): Promise<void> { return this.sendAck(ipvsRequests.editService(service)); }
-  deleteService(key: ServiceKey): Promise<void> { return this.sendAck(ipvsRequests.deleteService(key)); }
-  addDestination(key: ServiceKey, d: DestinationSpec): Promise<void> { return this.sendAck(ipvsRequests.addDestination(key, d)); }
-  editDestination(key: ServiceKey, d: DestinationSpec): Promise<void> { return this.sendAck(ipvsRequests.editDestination(key, d)); }
-  deleteDestination(key: ServiceKey, d: DestinationKey): Promise<void> { return this.sendAck(ipvsRequests.deleteDestination(key, d)); }
+  addService(service: ServiceSpec): Promise<void> {
+    return this.sendAck(ipvsRequests.addService(service));
+  }
+  editService(service: ServiceSpec): Promise<void> {
+    return this.sendAck(ipvsRequests.editService(service));
+  }
+  deleteService(key: ServiceKey): Promise<void> {
+    return this.sendAck(ipvsRequests.deleteService(key));
+  }
+  addDestination(key: ServiceKey, d: DestinationSpec): Promise<void> {
+    return this.sendAck(ipvsRequests.addDestination(key, d));
+  }
+  editDestination(key: ServiceKey, d: DestinationSpec): Promise<void> {
+    return this.sendAck(ipvsRequests.editDestination(key, d));
+  }
+  deleteDestination(key: ServiceKey, d: DestinationKey): Promise<void> {
+    return this.sendAck(ipvsRequests.deleteDestination(key, d));
+  }
 
   applyBatch(mutations: readonly TableMutation[]): Promise<MutationResult[]> {
     return this.socket.requestBatch(mutations.map(mutationRequest), this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {});
   }
 
-  zeroStats(key?: ServiceKey): Promise<void> { return this.sendAck(ipvsRequests.zero(key)); }
+  zeroStats(key?: ServiceKey): Promise<void> {
+    return this.sendAck(ipvsRequests.zero(key));
+  }
 
   async getTimeouts(): Promise<IpvsTimeouts> {
     const r = ipvsRequests.getTimeouts();
@@ -151,9 +196,15 @@ export class IpvsClient implements IpvsTable {
     return unwrap(decodeTimeoutsMessage(reply.attrs), r.operation);
   }
 
-  setTimeouts(timeouts: Partial<IpvsTimeouts>): Promise<void> { return this.sendAck(ipvsRequests.setTimeouts(timeouts)); }
-  startDaemon(config: SyncDaemonConfig): Promise<void> { return this.sendAck(ipvsRequests.startDaemon(config)); }
-  stopDaemon(state: SyncDaemonState): Promise<void> { return this.sendAck(ipvsRequests.stopDaemon(state)); }
+  setTimeouts(timeouts: Partial<IpvsTimeouts>): Promise<void> {
+    return this.sendAck(ipvsRequests.setTimeouts(timeouts));
+  }
+  startDaemon(config: SyncDaemonConfig): Promise<void> {
+    return this.sendAck(ipvsRequests.startDaemon(config));
+  }
+  stopDaemon(state: SyncDaemonState): Promise<void> {
+    return this.sendAck(ipvsRequests.stopDaemon(state));
+  }
 
   async listDaemons(): Promise<SyncDaemonStatus[]> {
     const r = ipvsRequests.listDaemons();
@@ -166,7 +217,9 @@ export class IpvsClient implements IpvsTable {
    */
   socketStats(): { errors: number; overruns: number; reopens: number } {
     const total = { errors: 0, overruns: 0, reopens: 0 };
-    for (const { socket: { netlink } } of this.lanes) {
+    for (const {
+      socket: { netlink },
+    } of this.lanes) {
       total.errors += netlink.errors;
       total.overruns += netlink.overruns;
       total.reopens += netlink.reopens;

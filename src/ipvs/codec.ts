@@ -6,14 +6,44 @@ import { AttrMap, attr, NetlinkDecodeError, safeDecode, type Attr, type Decoded 
 import { AF_INET, AF_INET6 } from '../net/constants.js';
 import { bytesToIp, ipToBytes } from '../net/sockaddr.js';
 import {
-  IPPROTO_SCTP, IPPROTO_TCP, IPPROTO_UDP, IPVS_CMD, IPVS_CMD_ATTR, IPVS_DAEMON_ATTR, IPVS_DEST_ATTR, IPVS_INFO_ATTR,
-  IPVS_STATS_ATTR, IPVS_SVC_ATTR, IP_VS_CONN_F_DROUTE, IP_VS_CONN_F_FWD_MASK, IP_VS_CONN_F_MASQ, IP_VS_CONN_F_TUNNEL,
-  IP_VS_STATE_BACKUP, IP_VS_STATE_MASTER, IP_VS_SVC_F_ONEPACKET, IP_VS_SVC_F_PERSISTENT, IP_VS_SVC_F_SCHED1,
-  IP_VS_SVC_F_SCHED2, IP_VS_TUNNEL_ENCAP_FLAG_CSUM, IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM, IP_VS_TUNNEL_TYPE,
+  IPPROTO_SCTP,
+  IPPROTO_TCP,
+  IPPROTO_UDP,
+  IPVS_CMD,
+  IPVS_CMD_ATTR,
+  IPVS_DAEMON_ATTR,
+  IPVS_DEST_ATTR,
+  IPVS_INFO_ATTR,
+  IPVS_STATS_ATTR,
+  IPVS_SVC_ATTR,
+  IP_VS_CONN_F_DROUTE,
+  IP_VS_CONN_F_FWD_MASK,
+  IP_VS_CONN_F_MASQ,
+  IP_VS_CONN_F_TUNNEL,
+  IP_VS_STATE_BACKUP,
+  IP_VS_STATE_MASTER,
+  IP_VS_SVC_F_ONEPACKET,
+  IP_VS_SVC_F_PERSISTENT,
+  IP_VS_SVC_F_SCHED1,
+  IP_VS_SVC_F_SCHED2,
+  IP_VS_TUNNEL_ENCAP_FLAG_CSUM,
+  IP_VS_TUNNEL_ENCAP_FLAG_REMCSUM,
+  IP_VS_TUNNEL_TYPE,
 } from './constants.js';
 import { addressFamily, normalizeDestination, normalizeService, normalizeServiceKey } from './normalize.js';
 import type { IpvsInfo, IpvsTimeouts, SyncDaemonConfig, SyncDaemonState, SyncDaemonStatus, DestinationKey } from './table.js';
-import type { ActualDestination, ActualService, DestinationSpec, Forwarding, IpFamily, IpvsProtocol, IpvsStats, ServiceKey, ServiceSpec, TunnelType } from './types.js';
+import type {
+  ActualDestination,
+  ActualService,
+  DestinationSpec,
+  Forwarding,
+  IpFamily,
+  IpvsProtocol,
+  IpvsStats,
+  ServiceKey,
+  ServiceSpec,
+  TunnelType,
+} from './types.js';
 
 /** One generic netlink request: command, top-level attributes, dump or not. */
 export interface IpvsRequest {
@@ -56,12 +86,19 @@ function writeServiceKey(key: ServiceKey): void {
     writer.u32(IPVS_SVC_ATTR.FWMARK, k.fwmark);
     return;
   }
-  writer.u16(IPVS_SVC_ATTR.PROTOCOL, protocolNumber[k.protocol]).bytes(IPVS_SVC_ATTR.ADDR, inetAddr(k.address)).be16(IPVS_SVC_ATTR.PORT, k.port);
+  writer
+    .u16(IPVS_SVC_ATTR.PROTOCOL, protocolNumber[k.protocol])
+    .bytes(IPVS_SVC_ATTR.ADDR, inetAddr(k.address))
+    .be16(IPVS_SVC_ATTR.PORT, k.port);
 }
 
 export function serviceFlagBits(flags: ServiceSpec['flags']): number {
-  return (flags.persistent ? IP_VS_SVC_F_PERSISTENT : 0) | (flags.onePacket ? IP_VS_SVC_F_ONEPACKET : 0)
-    | (flags.schedFallback ? IP_VS_SVC_F_SCHED1 : 0) | (flags.schedPort ? IP_VS_SVC_F_SCHED2 : 0);
+  return (
+    (flags.persistent ? IP_VS_SVC_F_PERSISTENT : 0) |
+    (flags.onePacket ? IP_VS_SVC_F_ONEPACKET : 0) |
+    (flags.schedFallback ? IP_VS_SVC_F_SCHED1 : 0) |
+    (flags.schedPort ? IP_VS_SVC_F_SCHED2 : 0)
+  );
 }
 
 /** The nested IPVS_CMD_ATTR_SERVICE: the key alone, or the full entry. */
@@ -87,7 +124,10 @@ export function encodeService(service: ServiceSpec | ServiceKey): Attr {
 }
 
 function writeDestinationKey(d: DestinationKey): void {
-  writer.u16(IPVS_DEST_ATTR.ADDR_FAMILY, familyNumber(addressFamily(d.address))).bytes(IPVS_DEST_ATTR.ADDR, inetAddr(d.address)).be16(IPVS_DEST_ATTR.PORT, d.port);
+  writer
+    .u16(IPVS_DEST_ATTR.ADDR_FAMILY, familyNumber(addressFamily(d.address)))
+    .bytes(IPVS_DEST_ATTR.ADDR, inetAddr(d.address))
+    .be16(IPVS_DEST_ATTR.PORT, d.port);
 }
 
 /** The nested IPVS_CMD_ATTR_DEST: the key alone, or the full entry. */
@@ -100,7 +140,8 @@ export function encodeDestination(destination: DestinationSpec | DestinationKey)
   const d = normalizeDestination(destination);
   const tunnel = d.tunnel;
   writeDestinationKey(d);
-  writer.u32(IPVS_DEST_ATTR.FWD_METHOD, forwardingNumber[d.forwarding])
+  writer
+    .u32(IPVS_DEST_ATTR.FWD_METHOD, forwardingNumber[d.forwarding])
     .u32(IPVS_DEST_ATTR.WEIGHT, d.weight)
     .u8(IPVS_DEST_ATTR.TUN_TYPE, IP_VS_TUNNEL_TYPE[tunnel?.type ?? 'ipip'])
     .be16(IPVS_DEST_ATTR.TUN_PORT, tunnel?.port ?? 0)
@@ -128,7 +169,12 @@ export function encodeDaemon(config: SyncDaemonConfig): Attr {
 
 // ---- requests --------------------------------------------------------------
 
-const req = (cmd: number, attrs: (Attr | undefined)[], operation: string, dump = false): IpvsRequest => ({ cmd, attrs: attrs.filter((a): a is Attr => Boolean(a)), dump, operation });
+const req = (cmd: number, attrs: (Attr | undefined)[], operation: string, dump = false): IpvsRequest => ({
+  cmd,
+  attrs: attrs.filter((a): a is Attr => Boolean(a)),
+  dump,
+  operation,
+});
 
 export const ipvsRequests = {
   getInfo: () => req(IPVS_CMD.GET_INFO, [], 'IPVS_CMD_GET_INFO'),
@@ -138,18 +184,31 @@ export const ipvsRequests = {
   addService: (s: ServiceSpec) => req(IPVS_CMD.NEW_SERVICE, [encodeService(s)], 'IPVS_CMD_NEW_SERVICE'),
   editService: (s: ServiceSpec) => req(IPVS_CMD.SET_SERVICE, [encodeService(s)], 'IPVS_CMD_SET_SERVICE'),
   deleteService: (key: ServiceKey) => req(IPVS_CMD.DEL_SERVICE, [encodeService(key)], 'IPVS_CMD_DEL_SERVICE'),
-  addDestination: (key: ServiceKey, d: DestinationSpec) => req(IPVS_CMD.NEW_DEST, [encodeService(key), encodeDestination(d)], 'IPVS_CMD_NEW_DEST'),
-  editDestination: (key: ServiceKey, d: DestinationSpec) => req(IPVS_CMD.SET_DEST, [encodeService(key), encodeDestination(d)], 'IPVS_CMD_SET_DEST'),
-  deleteDestination: (key: ServiceKey, d: DestinationKey) => req(IPVS_CMD.DEL_DEST, [encodeService(key), encodeDestination({ address: d.address, port: d.port })], 'IPVS_CMD_DEL_DEST'),
+  addDestination: (key: ServiceKey, d: DestinationSpec) =>
+    req(IPVS_CMD.NEW_DEST, [encodeService(key), encodeDestination(d)], 'IPVS_CMD_NEW_DEST'),
+  editDestination: (key: ServiceKey, d: DestinationSpec) =>
+    req(IPVS_CMD.SET_DEST, [encodeService(key), encodeDestination(d)], 'IPVS_CMD_SET_DEST'),
+  deleteDestination: (key: ServiceKey, d: DestinationKey) =>
+    req(IPVS_CMD.DEL_DEST, [encodeService(key), encodeDestination({ address: d.address, port: d.port })], 'IPVS_CMD_DEL_DEST'),
   zero: (key?: ServiceKey) => req(IPVS_CMD.ZERO, [key ? encodeService(key) : undefined], 'IPVS_CMD_ZERO'),
   getTimeouts: () => req(IPVS_CMD.GET_CONFIG, [], 'IPVS_CMD_GET_CONFIG'),
-  setTimeouts: (t: Partial<IpvsTimeouts>) => req(IPVS_CMD.SET_CONFIG, [
-    attr.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, t.tcp ?? 0),
-    attr.u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, t.tcpFin ?? 0),
-    attr.u32(IPVS_CMD_ATTR.TIMEOUT_UDP, t.udp ?? 0),
-  ], 'IPVS_CMD_SET_CONFIG'),
+  setTimeouts: (t: Partial<IpvsTimeouts>) =>
+    req(
+      IPVS_CMD.SET_CONFIG,
+      [
+        attr.u32(IPVS_CMD_ATTR.TIMEOUT_TCP, t.tcp ?? 0),
+        attr.u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN, t.tcpFin ?? 0),
+        attr.u32(IPVS_CMD_ATTR.TIMEOUT_UDP, t.udp ?? 0),
+      ],
+      'IPVS_CMD_SET_CONFIG',
+    ),
   startDaemon: (c: SyncDaemonConfig) => req(IPVS_CMD.NEW_DAEMON, [encodeDaemon(c)], 'IPVS_CMD_NEW_DAEMON'),
-  stopDaemon: (state: SyncDaemonState) => req(IPVS_CMD.DEL_DAEMON, [attr.nested(IPVS_CMD_ATTR.DAEMON, [attr.u32(IPVS_DAEMON_ATTR.STATE, daemonStateNumber(state))])], 'IPVS_CMD_DEL_DAEMON'),
+  stopDaemon: (state: SyncDaemonState) =>
+    req(
+      IPVS_CMD.DEL_DAEMON,
+      [attr.nested(IPVS_CMD_ATTR.DAEMON, [attr.u32(IPVS_DAEMON_ATTR.STATE, daemonStateNumber(state))])],
+      'IPVS_CMD_DEL_DAEMON',
+    ),
   listDaemons: () => req(IPVS_CMD.GET_DAEMON, [], 'IPVS_CMD_GET_DAEMON (dump)', true),
 };
 
@@ -207,15 +266,19 @@ function decodeServiceAttrs(m: AttrMap): { service: ServiceSpec; stats?: IpvsSta
   const key: ServiceKey = fwmark
     ? { kind: 'fwmark', family, fwmark }
     : {
-      kind: 'address', family, protocol: protocolName(m.u16(IPVS_SVC_ATTR.PROTOCOL)),
-      address: decodeAddress(m.raw(IPVS_SVC_ATTR.ADDR), family, 'IPVS_SVC_ATTR_ADDR'),
-      port: m.require(m.be16(IPVS_SVC_ATTR.PORT), 'IPVS_SVC_ATTR_PORT'),
-    };
+        kind: 'address',
+        family,
+        protocol: protocolName(m.u16(IPVS_SVC_ATTR.PROTOCOL)),
+        address: decodeAddress(m.raw(IPVS_SVC_ATTR.ADDR), family, 'IPVS_SVC_ATTR_ADDR'),
+        port: m.require(m.be16(IPVS_SVC_ATTR.PORT), 'IPVS_SVC_ATTR_PORT'),
+      };
   const flagsRaw = m.raw(IPVS_SVC_ATTR.FLAGS);
-  if (flagsRaw !== undefined && flagsRaw.length < 4) throw new NetlinkDecodeError(`IPVS_SVC_ATTR_FLAGS has ${flagsRaw.length} bytes, need 8`);
+  if (flagsRaw !== undefined && flagsRaw.length < 4)
+    throw new NetlinkDecodeError(`IPVS_SVC_ATTR_FLAGS has ${flagsRaw.length} bytes, need 8`);
   const bits = flagsRaw ? flagsRaw.readUInt32LE(0) : 0;
   const netmaskRaw = m.raw(IPVS_SVC_ATTR.NETMASK);
-  if (netmaskRaw !== undefined && netmaskRaw.length < 4) throw new NetlinkDecodeError(`IPVS_SVC_ATTR_NETMASK has ${netmaskRaw.length} bytes, need 4`);
+  if (netmaskRaw !== undefined && netmaskRaw.length < 4)
+    throw new NetlinkDecodeError(`IPVS_SVC_ATTR_NETMASK has ${netmaskRaw.length} bytes, need 4`);
   const persistent = (bits & IP_VS_SVC_F_PERSISTENT) !== 0;
   const service: ServiceSpec = {
     key,
@@ -226,8 +289,15 @@ function decodeServiceAttrs(m: AttrMap): { service: ServiceSpec; stats?: IpvsSta
       schedFallback: (bits & IP_VS_SVC_F_SCHED1) !== 0,
       schedPort: (bits & IP_VS_SVC_F_SCHED2) !== 0,
     },
-    persistenceTimeoutSec: persistent ? m.u32(IPVS_SVC_ATTR.TIMEOUT) ?? 0 : 0,
-    netmask: netmaskRaw === undefined ? (family === 'inet' ? '255.255.255.255' : 128) : family === 'inet' ? bytesToIp(netmaskRaw.subarray(0, 4)) : netmaskRaw.readUInt32LE(0),
+    persistenceTimeoutSec: persistent ? (m.u32(IPVS_SVC_ATTR.TIMEOUT) ?? 0) : 0,
+    netmask:
+      netmaskRaw === undefined
+        ? family === 'inet'
+          ? '255.255.255.255'
+          : 128
+        : family === 'inet'
+          ? bytesToIp(netmaskRaw.subarray(0, 4))
+          : netmaskRaw.readUInt32LE(0),
   };
   const pe = m.string(IPVS_SVC_ATTR.PE_NAME);
   if (pe) service.persistenceEngine = pe;
@@ -250,7 +320,9 @@ const forwardingName = (n: number): Forwarding => {
   if (method === IP_VS_CONN_F_DROUTE) return 'dr';
   if (method === IP_VS_CONN_F_MASQ) return 'nat';
   if (method === IP_VS_CONN_F_TUNNEL) return 'tun';
-  throw new NetlinkDecodeError(`destination forwarding method ${method} is not masq, tunnel or droute (local-node and bypass are not supported)`);
+  throw new NetlinkDecodeError(
+    `destination forwarding method ${method} is not masq, tunnel or droute (local-node and bypass are not supported)`,
+  );
 };
 
 const tunnelTypeName = (n: number): TunnelType => {
@@ -297,7 +369,9 @@ export function decodeDestinationMessage(attrs: Buffer, serviceFamily: IpFamily)
 }
 
 /** A request as ipvsadm or failoverd sends it, read back (for golden tests and tracing). */
-export function decodeRequest(attrs: Buffer): Decoded<{ service?: ServiceSpec | ServiceKey; destination?: DestinationSpec | DestinationKey }> {
+export function decodeRequest(
+  attrs: Buffer,
+): Decoded<{ service?: ServiceSpec | ServiceKey; destination?: DestinationSpec | DestinationKey }> {
   return safeDecode(() => {
     const top = AttrMap.parse(attrs);
     const out: { service?: ServiceSpec | ServiceKey; destination?: DestinationSpec | DestinationKey } = {};
@@ -307,12 +381,21 @@ export function decodeRequest(attrs: Buffer): Decoded<{ service?: ServiceSpec | 
     if (dest) {
       const family = out.service ? ('key' in out.service ? out.service.key.family : out.service.family) : 'inet';
       if (dest.has(IPVS_DEST_ATTR.FWD_METHOD)) {
-        const { activeConnections: _a, inactiveConnections: _i, persistentConnections: _p, stats: _s, ...spec } = decodeDestinationAttrs(dest, family);
+        const {
+          activeConnections: _a,
+          inactiveConnections: _i,
+          persistentConnections: _p,
+          stats: _s,
+          ...spec
+        } = decodeDestinationAttrs(dest, family);
         out.destination = spec;
       } else {
         const f = dest.u16(IPVS_DEST_ATTR.ADDR_FAMILY);
         const fam = f === undefined ? family : decodeFamily(f, 'IPVS_DEST_ATTR_ADDR_FAMILY');
-        out.destination = { address: decodeAddress(dest.raw(IPVS_DEST_ATTR.ADDR), fam, 'IPVS_DEST_ATTR_ADDR'), port: dest.require(dest.be16(IPVS_DEST_ATTR.PORT), 'IPVS_DEST_ATTR_PORT') };
+        out.destination = {
+          address: decodeAddress(dest.raw(IPVS_DEST_ATTR.ADDR), fam, 'IPVS_DEST_ATTR_ADDR'),
+          port: dest.require(dest.be16(IPVS_DEST_ATTR.PORT), 'IPVS_DEST_ATTR_PORT'),
+        };
       }
     }
     return out;
@@ -324,7 +407,8 @@ export function decodeDaemonMessage(attrs: Buffer): Decoded<SyncDaemonStatus> {
     const top = AttrMap.parse(attrs);
     const m = top.require(top.nested(IPVS_CMD_ATTR.DAEMON), 'IPVS_CMD_ATTR_DAEMON');
     const stateNum = m.require(m.u32(IPVS_DAEMON_ATTR.STATE), 'IPVS_DAEMON_ATTR_STATE');
-    if (stateNum !== IP_VS_STATE_MASTER && stateNum !== IP_VS_STATE_BACKUP) throw new NetlinkDecodeError(`sync daemon state ${stateNum} is neither master nor backup`);
+    if (stateNum !== IP_VS_STATE_MASTER && stateNum !== IP_VS_STATE_BACKUP)
+      throw new NetlinkDecodeError(`sync daemon state ${stateNum} is neither master nor backup`);
     const out: SyncDaemonStatus = {
       state: stateNum === IP_VS_STATE_MASTER ? 'master' : 'backup',
       interface: m.require(m.string(IPVS_DAEMON_ATTR.MCAST_IFN), 'IPVS_DAEMON_ATTR_MCAST_IFN'),
@@ -347,7 +431,11 @@ export function decodeDaemonMessage(attrs: Buffer): Decoded<SyncDaemonStatus> {
 export function decodeTimeoutsMessage(attrs: Buffer): Decoded<IpvsTimeouts> {
   return safeDecode(() => {
     const m = AttrMap.parse(attrs);
-    return { tcp: m.u32(IPVS_CMD_ATTR.TIMEOUT_TCP) ?? 0, tcpFin: m.u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN) ?? 0, udp: m.u32(IPVS_CMD_ATTR.TIMEOUT_UDP) ?? 0 };
+    return {
+      tcp: m.u32(IPVS_CMD_ATTR.TIMEOUT_TCP) ?? 0,
+      tcpFin: m.u32(IPVS_CMD_ATTR.TIMEOUT_TCP_FIN) ?? 0,
+      udp: m.u32(IPVS_CMD_ATTR.TIMEOUT_UDP) ?? 0,
+    };
   });
 }
 
@@ -355,6 +443,10 @@ export function decodeInfoMessage(attrs: Buffer): Decoded<IpvsInfo> {
   return safeDecode(() => {
     const m = AttrMap.parse(attrs);
     const code = m.require(m.u32(IPVS_INFO_ATTR.VERSION), 'IPVS_INFO_ATTR_VERSION');
-    return { versionCode: code, version: `${(code >> 16) & 0xff}.${(code >> 8) & 0xff}.${code & 0xff}`, connectionTableSize: m.require(m.u32(IPVS_INFO_ATTR.CONN_TAB_SIZE), 'IPVS_INFO_ATTR_CONN_TAB_SIZE') };
+    return {
+      versionCode: code,
+      version: `${(code >> 16) & 0xff}.${(code >> 8) & 0xff}.${code & 0xff}`,
+      connectionTableSize: m.require(m.u32(IPVS_INFO_ATTR.CONN_TAB_SIZE), 'IPVS_INFO_ATTR_CONN_TAB_SIZE'),
+    };
   });
 }

@@ -7,9 +7,26 @@
 // else is ever touched. A destination or retired service is drained, not cut:
 // weight 0 until its connections (ActiveConn + InActConn) reach zero or the
 // drain timeout passes, then deleted.
-import { destinationDifferences, isCanonicalDestination, isCanonicalService, normalizeDestination, normalizeService, sameDestinationSettings, serviceDifferences } from './normalize.js';
+import {
+  destinationDifferences,
+  isCanonicalDestination,
+  isCanonicalService,
+  normalizeDestination,
+  normalizeService,
+  sameDestinationSettings,
+  serviceDifferences,
+} from './normalize.js';
 import type { DestinationKey } from './table.js';
-import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from './types.js';
+import {
+  destinationId,
+  serviceKeyId,
+  type ActualDestination,
+  type ActualService,
+  type DesiredService,
+  type DestinationSpec,
+  type ServiceKey,
+  type ServiceSpec,
+} from './types.js';
 
 interface OpBase {
   reason: string;
@@ -84,13 +101,18 @@ export interface ReconcileOutput {
  * the reconciler which services cannot have changed. (A service given in some
  * other form is simply normalized again.)
  */
-export function normalizeDesired(desired: readonly DesiredService[], previous?: ReadonlyMap<string, DesiredService>): Map<string, DesiredService> {
+export function normalizeDesired(
+  desired: readonly DesiredService[],
+  previous?: ReadonlyMap<string, DesiredService>,
+): Map<string, DesiredService> {
   const out = new Map<string, DesiredService>();
   // A reload usually lists the same services in the same order: the entry at the
   // same position is tried first, before building the service's id to look it up.
   const previousIds = new Array<string>(previous?.size ?? 0);
   let k = 0;
-  previous?.forEach((_, id) => { previousIds[k++] = id; });
+  previous?.forEach((_, id) => {
+    previousIds[k++] = id;
+  });
   for (let i = 0; i < desired.length; i++) {
     const raw = desired[i]!;
     let id = previousIds[i];
@@ -137,14 +159,22 @@ function findDuplicate(ds: readonly DestinationSpec[]): DestinationSpec | undefi
 
 /** `raw` is already `n`, the normalized form, field for field (so normalizing it would give `n`). */
 function isCanonicalDesired(raw: DesiredService, n: DesiredService): boolean {
-  const rd = raw.destinations, nd = n.destinations;
+  const rd = raw.destinations,
+    nd = n.destinations;
   if (rd.length !== nd.length || !isCanonicalService(raw.service, n.service)) return false;
   for (let i = 0; i < rd.length; i++) if (!isCanonicalDestination(rd[i]!, nd[i]!)) return false;
   return true;
 }
 
 const specOf = (d: ActualDestination): DestinationSpec => {
-  const out: DestinationSpec = { address: d.address, port: d.port, weight: d.weight, forwarding: d.forwarding, upperThreshold: d.upperThreshold, lowerThreshold: d.lowerThreshold };
+  const out: DestinationSpec = {
+    address: d.address,
+    port: d.port,
+    weight: d.weight,
+    forwarding: d.forwarding,
+    upperThreshold: d.upperThreshold,
+    lowerThreshold: d.lowerThreshold,
+  };
   if (d.tunnel) out.tunnel = d.tunnel;
   return out;
 };
@@ -172,14 +202,21 @@ export function matchDestinations(want: readonly DestinationSpec[], have: readon
   }
   const index = new Map<string, number>();
   have.forEach((d, j) => index.set(destinationId(d), j));
-  want.forEach((d, i) => { out[i] = index.get(destinationId(d)) ?? -1; });
+  want.forEach((d, i) => {
+    out[i] = index.get(destinationId(d)) ?? -1;
+  });
   return out;
 }
 
 export function reconcile(input: ReconcileInput): ReconcileOutput {
   const { now } = input;
-  const addServices: IpvsOp[] = [], editServices: IpvsOp[] = [], addDests: IpvsOp[] = [], editDests: IpvsOp[] = [];
-  const drainEdits: IpvsOp[] = [], deleteDests: IpvsOp[] = [], deleteServices: IpvsOp[] = [];
+  const addServices: IpvsOp[] = [],
+    editServices: IpvsOp[] = [],
+    addDests: IpvsOp[] = [],
+    editDests: IpvsOp[] = [];
+  const drainEdits: IpvsOp[] = [],
+    deleteDests: IpvsOp[] = [],
+    deleteServices: IpvsOp[] = [];
   const drains = new Map<string, DrainEntry>();
   const retired = new Set<string>();
   const { desired, actual, scope } = input;
@@ -197,12 +234,20 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     const have = actual.get(id);
     if (!have) {
       addServices.push({ kind: 'addService', service: want.service, reason: 'declared, not in the kernel', purpose: 'converge' });
-      for (const d of want.destinations) addDests.push({ kind: 'addDest', key: want.service.key, destination: d, reason: 'declared real server of a new service', purpose: 'converge' });
+      for (const d of want.destinations)
+        addDests.push({
+          kind: 'addDest',
+          key: want.service.key,
+          destination: d,
+          reason: 'declared real server of a new service',
+          purpose: 'converge',
+        });
       return;
     }
     // Tables (kernel decode, memory twin, the reconciler's view) hold services in canonical form already.
     const serviceDiffs = serviceDifferences(want.service, have.service);
-    if (serviceDiffs.length) editServices.push({ kind: 'editService', service: want.service, reason: serviceDiffs.join(', '), purpose: 'converge' });
+    if (serviceDiffs.length)
+      editServices.push({ kind: 'editService', service: want.service, reason: serviceDiffs.join(', '), purpose: 'converge' });
 
     const haveDests = have.destinations;
     const match = matchDestinations(want.destinations, haveDests);
@@ -210,7 +255,13 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     want.destinations.forEach((d, i) => {
       const j = match[i]!;
       if (j < 0) {
-        addDests.push({ kind: 'addDest', key: want.service.key, destination: d, reason: 'declared, not in the kernel', purpose: 'converge' });
+        addDests.push({
+          kind: 'addDest',
+          key: want.service.key,
+          destination: d,
+          reason: 'declared, not in the kernel',
+          purpose: 'converge',
+        });
         return;
       }
       kept[j] = 1;
@@ -219,7 +270,13 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       const diffs = destinationDifferences(d, specOf(current));
       if (diffs.length) {
         const wasDraining = input.drains.has(drainKey(id, destinationId(d)));
-        editDests.push({ kind: 'editDest', key: want.service.key, destination: d, reason: `${wasDraining ? 'back in the config, drain cancelled: ' : ''}${diffs.join(', ')}`, purpose: 'converge' });
+        editDests.push({
+          kind: 'editDest',
+          key: want.service.key,
+          destination: d,
+          reason: `${wasDraining ? 'back in the config, drain cancelled: ' : ''}${diffs.join(', ')}`,
+          purpose: 'converge',
+        });
       }
     });
     for (let j = 0; j < haveDests.length; j++) {
@@ -229,14 +286,32 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
       const entry = drainEntry(id, did);
       const conns = connectionsOf(current);
       if (conns === 0 && fresh(id)) {
-        deleteDests.push({ kind: 'deleteDest', key: have.service.key, destination: { address: current.address, port: current.port }, reason: input.drains.has(drainKey(id, did)) ? 'drained: no connections left' : 'not declared, no connections', purpose: 'drain' });
+        deleteDests.push({
+          kind: 'deleteDest',
+          key: have.service.key,
+          destination: { address: current.address, port: current.port },
+          reason: input.drains.has(drainKey(id, did)) ? 'drained: no connections left' : 'not declared, no connections',
+          purpose: 'drain',
+        });
       } else if (now >= entry.deadline) {
-        deleteDests.push({ kind: 'deleteDest', key: have.service.key, destination: { address: current.address, port: current.port }, reason: `drain timeout: ${conns} connections left after ${Math.round((now - entry.startedAt) / 1000)} s`, purpose: 'drain' });
+        deleteDests.push({
+          kind: 'deleteDest',
+          key: have.service.key,
+          destination: { address: current.address, port: current.port },
+          reason: `drain timeout: ${conns} connections left after ${Math.round((now - entry.startedAt) / 1000)} s`,
+          purpose: 'drain',
+        });
       } else {
         drains.set(drainKey(id, did), entry);
         if (current.weight !== 0) {
           const what = fresh(id) ? `${conns} connections` : 'its connections';
-          drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(current), weight: 0 }, reason: `not declared: draining ${what} (weight ${current.weight} → 0)`, purpose: 'drain' });
+          drainEdits.push({
+            kind: 'editDest',
+            key: have.service.key,
+            destination: { ...specOf(current), weight: 0 },
+            reason: `not declared: draining ${what} (weight ${current.weight} → 0)`,
+            purpose: 'drain',
+          });
         }
       }
     }
@@ -248,14 +323,31 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     const entry = drainEntry(id);
     const conns = have.destinations.reduce((n, d) => n + connectionsOf(d), 0);
     if (conns === 0 && fresh(id)) {
-      deleteServices.push({ kind: 'deleteService', key: have.service.key, reason: input.drains.has(id) ? 'removed from the config: drained' : 'removed from the config, no connections', purpose: 'drain' });
+      deleteServices.push({
+        kind: 'deleteService',
+        key: have.service.key,
+        reason: input.drains.has(id) ? 'removed from the config: drained' : 'removed from the config, no connections',
+        purpose: 'drain',
+      });
     } else if (now >= entry.deadline) {
-      deleteServices.push({ kind: 'deleteService', key: have.service.key, reason: `removed from the config: drain timeout, ${conns} connections left after ${Math.round((now - entry.startedAt) / 1000)} s`, purpose: 'drain' });
+      deleteServices.push({
+        kind: 'deleteService',
+        key: have.service.key,
+        reason: `removed from the config: drain timeout, ${conns} connections left after ${Math.round((now - entry.startedAt) / 1000)} s`,
+        purpose: 'drain',
+      });
     } else {
       retired.add(id);
       drains.set(id, entry);
       for (const d of have.destinations) {
-        if (d.weight !== 0) drainEdits.push({ kind: 'editDest', key: have.service.key, destination: { ...specOf(d), weight: 0 }, reason: `service removed from the config: draining ${fresh(id) ? `${conns} connections` : 'its connections'}`, purpose: 'drain' });
+        if (d.weight !== 0)
+          drainEdits.push({
+            kind: 'editDest',
+            key: have.service.key,
+            destination: { ...specOf(d), weight: 0 },
+            reason: `service removed from the config: draining ${fresh(id) ? `${conns} connections` : 'its connections'}`,
+            purpose: 'drain',
+          });
       }
     }
   };
@@ -273,7 +365,11 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
     for (const id of input.retired) if (!desired.has(id)) removed(id);
   }
 
-  return { ops: [...addServices, ...editServices, ...addDests, ...editDests, ...drainEdits, ...deleteDests, ...deleteServices], drains, retired };
+  return {
+    ops: [...addServices, ...editServices, ...addDests, ...editDests, ...drainEdits, ...deleteDests, ...deleteServices],
+    drains,
+    retired,
+  };
 }
 
 /**
@@ -281,13 +377,24 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
  * the services it owns: changes someone made behind its back. Counters are not
  * compared.
  */
-export function findDrift(exp: ReadonlyMap<string, ActualService>, act: ReadonlyMap<string, ActualService>, owned: ReadonlySet<string>): { service: string; destination?: string; what: string }[] {
+export function findDrift(
+  exp: ReadonlyMap<string, ActualService>,
+  act: ReadonlyMap<string, ActualService>,
+  owned: ReadonlySet<string>,
+): { service: string; destination?: string; what: string }[] {
   const out: { service: string; destination?: string; what: string }[] = [];
   for (const id of owned) {
-    const e = exp.get(id), a = act.get(id);
+    const e = exp.get(id),
+      a = act.get(id);
     if (!e && !a) continue;
-    if (e && !a) { out.push({ service: id, what: 'service deleted' }); continue; }
-    if (!e && a) { out.push({ service: id, what: 'service added' }); continue; }
+    if (e && !a) {
+      out.push({ service: id, what: 'service deleted' });
+      continue;
+    }
+    if (!e && a) {
+      out.push({ service: id, what: 'service added' });
+      continue;
+    }
     // Differences read "what we left → what is there now".
     const diffs = serviceDifferences(normalizeService(a!.service), normalizeService(e!.service));
     if (diffs.length) out.push({ service: id, what: `service changed: ${diffs.join(', ')}` });

@@ -4,11 +4,49 @@
 // order they were written to the socket. test/uml/ipvs/memory-parity.test.ts
 // runs the same script against both and compares the outcomes.
 import { KNOWN_SCHEDULERS } from './constants.js';
-import { addressFamily, canonicalAddress, IpvsSpecError, normalizeDestination, normalizeService, normalizeServiceKey } from './normalize.js';
-import { ipvsError, type DestinationKey, type IpvsInfo, type IpvsTable, type IpvsTimeouts, type MutationResult, type SyncDaemonConfig, type SyncDaemonState, type SyncDaemonStatus, type TableMutation } from './table.js';
-import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DestinationSpec, type IpvsStats, type ServiceKey, type ServiceSpec } from './types.js';
+import {
+  addressFamily,
+  canonicalAddress,
+  IpvsSpecError,
+  normalizeDestination,
+  normalizeService,
+  normalizeServiceKey,
+} from './normalize.js';
+import {
+  ipvsError,
+  type DestinationKey,
+  type IpvsInfo,
+  type IpvsTable,
+  type IpvsTimeouts,
+  type MutationResult,
+  type SyncDaemonConfig,
+  type SyncDaemonState,
+  type SyncDaemonStatus,
+  type TableMutation,
+} from './table.js';
+import {
+  destinationId,
+  serviceKeyId,
+  type ActualDestination,
+  type ActualService,
+  type DestinationSpec,
+  type IpvsStats,
+  type ServiceKey,
+  type ServiceSpec,
+} from './types.js';
 
-const zeroStats = (): IpvsStats => ({ connections: 0, packetsIn: 0, packetsOut: 0, bytesIn: 0, bytesOut: 0, cps: 0, ppsIn: 0, ppsOut: 0, bpsIn: 0, bpsOut: 0 });
+const zeroStats = (): IpvsStats => ({
+  connections: 0,
+  packetsIn: 0,
+  packetsOut: 0,
+  bytesIn: 0,
+  bytesOut: 0,
+  cps: 0,
+  ppsIn: 0,
+  ppsOut: 0,
+  bpsIn: 0,
+  bpsOut: 0,
+});
 
 interface Entry {
   service: ServiceSpec;
@@ -16,7 +54,8 @@ interface Entry {
   stats: IpvsStats;
 }
 
-export type MemoryTableOperation = 'addService' | 'editService' | 'deleteService' | 'addDestination' | 'editDestination' | 'deleteDestination';
+export type MemoryTableOperation =
+  'addService' | 'editService' | 'deleteService' | 'addDestination' | 'editDestination' | 'deleteDestination';
 
 export interface MemoryTableOptions {
   /** Schedulers this "kernel" has; others fail with ENOENT like a missing module. */
@@ -168,15 +207,21 @@ export class MemoryIpvsTable implements IpvsTable {
     // Each call takes effect at once, so issuing them all before awaiting keeps the kernel's order.
     const issued = mutations.map((m) => {
       switch (m.kind) {
-        case 'addService': return this.addService(m.service);
-        case 'editService': return this.editService(m.service);
-        case 'deleteService': return this.deleteService(m.key);
-        case 'addDest': return this.addDestination(m.key, m.destination);
-        case 'editDest': return this.editDestination(m.key, m.destination);
-        case 'deleteDest': return this.deleteDestination(m.key, m.destination);
+        case 'addService':
+          return this.addService(m.service);
+        case 'editService':
+          return this.editService(m.service);
+        case 'deleteService':
+          return this.deleteService(m.key);
+        case 'addDest':
+          return this.addDestination(m.key, m.destination);
+        case 'editDest':
+          return this.editDestination(m.key, m.destination);
+        case 'deleteDest':
+          return this.deleteDestination(m.key, m.destination);
       }
     });
-    return (await Promise.allSettled(issued)).map((s) => (s.status === 'rejected' ? s.reason as Error : undefined));
+    return (await Promise.allSettled(issued)).map((s) => (s.status === 'rejected' ? (s.reason as Error) : undefined));
   }
 
   async zeroStats(key?: ServiceKey): Promise<void> {
@@ -214,7 +259,9 @@ export class MemoryIpvsTable implements IpvsTable {
 
   /** Sets a destination's connection counters (ActiveConn/InActConn/PersistConn). */
   setConnections(key: ServiceKey, destination: DestinationKey, active: number, inactive = 0, persistent = 0): void {
-    const d = this.entry(key, 'setConnections').destinations.get(destinationId({ address: canonicalAddress(destination.address), port: destination.port }));
+    const d = this.entry(key, 'setConnections').destinations.get(
+      destinationId({ address: canonicalAddress(destination.address), port: destination.port }),
+    );
     if (!d) throw ipvsError('ENOENT', 'setConnections');
     d.activeConnections = active;
     d.inactiveConnections = inactive;

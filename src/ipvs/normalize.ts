@@ -41,13 +41,17 @@ function checkPort(port: number, what: string): void {
 
 export function normalizeServiceKey(key: ServiceKey): ServiceKey {
   if (key.kind === 'fwmark') {
-    if (!Number.isInteger(key.fwmark) || key.fwmark < 1 || key.fwmark > 0xffffffff) throw new IpvsSpecError(`firewall mark ${key.fwmark} is not an integer in 1..4294967295`);
-    if (key.family !== 'inet' && key.family !== 'inet6') throw new IpvsSpecError(`firewall-mark service: family must be inet or inet6, got ${String(key.family)}`);
+    if (!Number.isInteger(key.fwmark) || key.fwmark < 1 || key.fwmark > 0xffffffff)
+      throw new IpvsSpecError(`firewall mark ${key.fwmark} is not an integer in 1..4294967295`);
+    if (key.family !== 'inet' && key.family !== 'inet6')
+      throw new IpvsSpecError(`firewall-mark service: family must be inet or inet6, got ${String(key.family)}`);
     return { kind: 'fwmark', family: key.family, fwmark: key.fwmark };
   }
   const { family, canonical } = parseAddress(key.address);
-  if (key.family !== undefined && key.family !== family) throw new IpvsSpecError(`service ${key.address}: family ${key.family} does not match the address`);
-  if (!['tcp', 'udp', 'sctp'].includes(key.protocol)) throw new IpvsSpecError(`service ${key.address}:${key.port}: protocol must be tcp, udp or sctp, got ${String(key.protocol)}`);
+  if (key.family !== undefined && key.family !== family)
+    throw new IpvsSpecError(`service ${key.address}: family ${key.family} does not match the address`);
+  if (!['tcp', 'udp', 'sctp'].includes(key.protocol))
+    throw new IpvsSpecError(`service ${key.address}:${key.port}: protocol must be tcp, udp or sctp, got ${String(key.protocol)}`);
   checkPort(key.port, `service ${key.address}`);
   return { kind: 'address', family, protocol: key.protocol, address: canonical, port: key.port };
 }
@@ -66,14 +70,16 @@ function normalizeNetmask(netmask: string | number | undefined, family: IpFamily
   if (family === 'inet') {
     if (typeof netmask === 'number' || /^\d+$/.test(netmask)) {
       const prefix = Number(netmask);
-      if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32) throw new IpvsSpecError(`IPv4 persistence netmask /${netmask} is not in 0..32`);
+      if (!Number.isInteger(prefix) || prefix < 0 || prefix > 32)
+        throw new IpvsSpecError(`IPv4 persistence netmask /${netmask} is not in 0..32`);
       return prefixToMask(prefix);
     }
     if (!isIPv4(netmask)) throw new IpvsSpecError(`IPv4 persistence netmask ${JSON.stringify(netmask)} is not a dotted mask`);
     return netmask;
   }
   const prefix = Number(netmask);
-  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128) throw new IpvsSpecError(`IPv6 persistence netmask ${JSON.stringify(netmask)} is not a prefix length in 1..128`);
+  if (!Number.isInteger(prefix) || prefix < 1 || prefix > 128)
+    throw new IpvsSpecError(`IPv6 persistence netmask ${JSON.stringify(netmask)} is not a prefix length in 1..128`);
   return prefix;
 }
 
@@ -90,9 +96,11 @@ export function normalizeService(service: ServiceSpec): ServiceSpec {
   const key = normalizeServiceKey(service.key);
   const flags = normalizeFlags(service.flags);
   const scheduler = (service.scheduler ?? '').toLowerCase();
-  if (!/^[a-z0-9_]{1,15}$/.test(scheduler)) throw new IpvsSpecError(`scheduler ${JSON.stringify(service.scheduler)} is not a scheduler name`);
+  if (!/^[a-z0-9_]{1,15}$/.test(scheduler))
+    throw new IpvsSpecError(`scheduler ${JSON.stringify(service.scheduler)} is not a scheduler name`);
   const timeout = service.persistenceTimeoutSec ?? 0;
-  if (!Number.isInteger(timeout) || timeout < 0 || timeout > 0x7fffffff) throw new IpvsSpecError(`persistence timeout ${timeout} is not a whole number of seconds`);
+  if (!Number.isInteger(timeout) || timeout < 0 || timeout > 0x7fffffff)
+    throw new IpvsSpecError(`persistence timeout ${timeout} is not a whole number of seconds`);
   const out: ServiceSpec = {
     key,
     scheduler,
@@ -111,7 +119,8 @@ export function normalizeTunnel(tunnel: TunnelSpec | undefined): Required<Tunnel
   const port = tunnel?.port ?? 0;
   checkPort(port, 'tunnel');
   const checksum = tunnel?.checksum ?? 'none';
-  if (!['none', 'csum', 'remcsum'].includes(checksum)) throw new IpvsSpecError(`tunnel checksum must be none, csum or remcsum, got ${String(checksum)}`);
+  if (!['none', 'csum', 'remcsum'].includes(checksum))
+    throw new IpvsSpecError(`tunnel checksum must be none, csum or remcsum, got ${String(checksum)}`);
   return { type, port, checksum };
 }
 
@@ -119,13 +128,24 @@ export function normalizeDestination(destination: DestinationSpec): DestinationS
   const address = canonicalAddress(destination.address);
   checkPort(destination.port, `destination ${address}`);
   const weight = destination.weight;
-  if (!Number.isInteger(weight) || weight < 0 || weight > 0x7fffffff) throw new IpvsSpecError(`destination ${address}: weight ${weight} is not an integer in 0..2147483647`);
+  if (!Number.isInteger(weight) || weight < 0 || weight > 0x7fffffff)
+    throw new IpvsSpecError(`destination ${address}: weight ${weight} is not an integer in 0..2147483647`);
   const upper = destination.upperThreshold ?? 0;
   const lower = destination.lowerThreshold ?? 0;
-  if (!Number.isInteger(upper) || upper < 0 || upper > 0xffffffff) throw new IpvsSpecError(`destination ${address}: upper threshold ${upper} is not a non-negative integer`);
-  if (!Number.isInteger(lower) || lower < 0 || lower > 0xffffffff) throw new IpvsSpecError(`destination ${address}: lower threshold ${lower} is not a non-negative integer`);
-  if (destination.forwarding !== 'dr' && destination.forwarding !== 'nat' && destination.forwarding !== 'tun') throw new IpvsSpecError(`destination ${address}: forwarding must be dr, nat or tun, got ${String(destination.forwarding)}`);
-  const out: DestinationSpec = { address, port: destination.port, weight, forwarding: destination.forwarding, upperThreshold: upper, lowerThreshold: lower };
+  if (!Number.isInteger(upper) || upper < 0 || upper > 0xffffffff)
+    throw new IpvsSpecError(`destination ${address}: upper threshold ${upper} is not a non-negative integer`);
+  if (!Number.isInteger(lower) || lower < 0 || lower > 0xffffffff)
+    throw new IpvsSpecError(`destination ${address}: lower threshold ${lower} is not a non-negative integer`);
+  if (destination.forwarding !== 'dr' && destination.forwarding !== 'nat' && destination.forwarding !== 'tun')
+    throw new IpvsSpecError(`destination ${address}: forwarding must be dr, nat or tun, got ${String(destination.forwarding)}`);
+  const out: DestinationSpec = {
+    address,
+    port: destination.port,
+    weight,
+    forwarding: destination.forwarding,
+    upperThreshold: upper,
+    lowerThreshold: lower,
+  };
   if (destination.forwarding === 'tun') {
     out.tunnel = normalizeTunnel(destination.tunnel);
     if (out.tunnel.type === 'gue' && out.tunnel.port === 0) throw new IpvsSpecError(`destination ${address}: a gue tunnel needs a port`);
@@ -140,37 +160,62 @@ export function normalizeDestination(destination: DestinationSpec): DestinationS
  * same (a prefix-length netmask, a timeout without persistence) is not.
  */
 export function isCanonicalService(raw: ServiceSpec, n: ServiceSpec): boolean {
-  const rk = raw.key, nk = n.key;
+  const rk = raw.key,
+    nk = n.key;
   if (rk.kind !== nk.kind || rk.family !== nk.family) return false;
-  if (rk.kind === 'fwmark' ? rk.fwmark !== (nk as typeof rk).fwmark : rk.address !== (nk as typeof rk).address || rk.port !== (nk as typeof rk).port || rk.protocol !== (nk as typeof rk).protocol) return false;
+  if (
+    rk.kind === 'fwmark'
+      ? rk.fwmark !== (nk as typeof rk).fwmark
+      : rk.address !== (nk as typeof rk).address || rk.port !== (nk as typeof rk).port || rk.protocol !== (nk as typeof rk).protocol
+  )
+    return false;
   const f = raw.flags;
-  return raw.scheduler === n.scheduler && (raw.persistenceTimeoutSec ?? 0) === n.persistenceTimeoutSec
-    && (raw.netmask === n.netmask || ((raw.netmask === undefined || raw.netmask === '') && n.netmask === defaultNetmask(nk.family)))
-    && (raw.persistenceEngine || undefined) === n.persistenceEngine
-    && Boolean(f?.persistent) === n.flags.persistent && Boolean(f?.onePacket) === n.flags.onePacket
-    && Boolean(f?.schedFallback) === n.flags.schedFallback && Boolean(f?.schedPort) === n.flags.schedPort;
+  return (
+    raw.scheduler === n.scheduler &&
+    (raw.persistenceTimeoutSec ?? 0) === n.persistenceTimeoutSec &&
+    (raw.netmask === n.netmask || ((raw.netmask === undefined || raw.netmask === '') && n.netmask === defaultNetmask(nk.family))) &&
+    (raw.persistenceEngine || undefined) === n.persistenceEngine &&
+    Boolean(f?.persistent) === n.flags.persistent &&
+    Boolean(f?.onePacket) === n.flags.onePacket &&
+    Boolean(f?.schedFallback) === n.flags.schedFallback &&
+    Boolean(f?.schedPort) === n.flags.schedPort
+  );
 }
 
 /** Whether `raw` is already in the canonical form `n` (an earlier result of normalizeDestination). */
 export function isCanonicalDestination(raw: DestinationSpec, n: DestinationSpec): boolean {
-  if (raw.address !== n.address || raw.port !== n.port || raw.weight !== n.weight || raw.forwarding !== n.forwarding
-    || (raw.upperThreshold ?? 0) !== n.upperThreshold || (raw.lowerThreshold ?? 0) !== n.lowerThreshold) return false;
+  if (
+    raw.address !== n.address ||
+    raw.port !== n.port ||
+    raw.weight !== n.weight ||
+    raw.forwarding !== n.forwarding ||
+    (raw.upperThreshold ?? 0) !== n.upperThreshold ||
+    (raw.lowerThreshold ?? 0) !== n.lowerThreshold
+  )
+    return false;
   // Only a tunnel's settings survive normalizing.
   if (n.forwarding !== 'tun') return true;
-  return (raw.tunnel?.type ?? 'ipip') === n.tunnel!.type && (raw.tunnel?.port ?? 0) === n.tunnel!.port && (raw.tunnel?.checksum ?? 'none') === n.tunnel!.checksum;
+  return (
+    (raw.tunnel?.type ?? 'ipip') === n.tunnel!.type &&
+    (raw.tunnel?.port ?? 0) === n.tunnel!.port &&
+    (raw.tunnel?.checksum ?? 'none') === n.tunnel!.checksum
+  );
 }
 
 /** What differs between two normalized services' settings (empty when none). */
 export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string[] {
   const diffs: string[] = [];
   if (want.scheduler !== have.scheduler) diffs.push(`scheduler ${have.scheduler} → ${want.scheduler}`);
-  const wf = normalizeFlags(want.flags), hf = normalizeFlags(have.flags);
+  const wf = normalizeFlags(want.flags),
+    hf = normalizeFlags(have.flags);
   for (const name of ['persistent', 'onePacket', 'schedFallback', 'schedPort'] as const) {
     if (wf[name] !== hf[name]) diffs.push(`${name} ${hf[name]} → ${wf[name]}`);
   }
-  if (want.persistenceTimeoutSec !== have.persistenceTimeoutSec) diffs.push(`persistence timeout ${have.persistenceTimeoutSec}s → ${want.persistenceTimeoutSec}s`);
+  if (want.persistenceTimeoutSec !== have.persistenceTimeoutSec)
+    diffs.push(`persistence timeout ${have.persistenceTimeoutSec}s → ${want.persistenceTimeoutSec}s`);
   if (String(want.netmask) !== String(have.netmask)) diffs.push(`netmask ${have.netmask} → ${want.netmask}`);
-  if ((want.persistenceEngine ?? '') !== (have.persistenceEngine ?? '')) diffs.push(`persistence engine ${have.persistenceEngine ?? '-'} → ${want.persistenceEngine ?? '-'}`);
+  if ((want.persistenceEngine ?? '') !== (have.persistenceEngine ?? ''))
+    diffs.push(`persistence engine ${have.persistenceEngine ?? '-'} → ${want.persistenceEngine ?? '-'}`);
   return diffs;
 }
 
@@ -181,9 +226,19 @@ export function serviceDifferences(want: ServiceSpec, have: ServiceSpec): string
  * absent one equals its defaults. No allocation: the hot path of a diff.
  */
 export function sameDestinationSettings(a: DestinationSpec, b: DestinationSpec): boolean {
-  if (a.weight !== b.weight || a.forwarding !== b.forwarding || a.upperThreshold !== b.upperThreshold || a.lowerThreshold !== b.lowerThreshold) return false;
+  if (
+    a.weight !== b.weight ||
+    a.forwarding !== b.forwarding ||
+    a.upperThreshold !== b.upperThreshold ||
+    a.lowerThreshold !== b.lowerThreshold
+  )
+    return false;
   if (a.forwarding !== 'tun') return true;
-  return (a.tunnel?.type ?? 'ipip') === (b.tunnel?.type ?? 'ipip') && (a.tunnel?.port ?? 0) === (b.tunnel?.port ?? 0) && (a.tunnel?.checksum ?? 'none') === (b.tunnel?.checksum ?? 'none');
+  return (
+    (a.tunnel?.type ?? 'ipip') === (b.tunnel?.type ?? 'ipip') &&
+    (a.tunnel?.port ?? 0) === (b.tunnel?.port ?? 0) &&
+    (a.tunnel?.checksum ?? 'none') === (b.tunnel?.checksum ?? 'none')
+  );
 }
 
 /** What differs between two normalized destinations' settings (empty when none). */
@@ -194,7 +249,8 @@ export function destinationDifferences(want: DestinationSpec, have: DestinationS
   if (want.upperThreshold !== have.upperThreshold) diffs.push(`upper threshold ${have.upperThreshold} → ${want.upperThreshold}`);
   if (want.lowerThreshold !== have.lowerThreshold) diffs.push(`lower threshold ${have.lowerThreshold} → ${want.lowerThreshold}`);
   if (want.forwarding === 'tun' && have.forwarding === 'tun') {
-    const wt = normalizeTunnel(want.tunnel), ht = normalizeTunnel(have.tunnel);
+    const wt = normalizeTunnel(want.tunnel),
+      ht = normalizeTunnel(have.tunnel);
     if (wt.type !== ht.type) diffs.push(`tunnel type ${ht.type} → ${wt.type}`);
     if (wt.port !== ht.port) diffs.push(`tunnel port ${ht.port} → ${wt.port}`);
     if (wt.checksum !== ht.checksum) diffs.push(`tunnel checksum ${ht.checksum} → ${wt.checksum}`);

@@ -15,7 +15,15 @@ import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
 import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './diff.js';
 import type { IpvsTable } from './table.js';
-import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type DesiredService, type IpvsStats, type ServiceSpec } from './types.js';
+import {
+  destinationId,
+  serviceKeyId,
+  type ActualDestination,
+  type ActualService,
+  type DesiredService,
+  type IpvsStats,
+  type ServiceSpec,
+} from './types.js';
 import { applyOpsToView, viewOf, type TableView } from './view.js';
 
 export interface ReconcilerOptions {
@@ -165,10 +173,22 @@ export class Reconciler {
       const error = `desired IPVS table refused: ${(err as Error).message}`;
       this.log.error({ err }, error);
       this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: error });
-      return Promise.resolve({ kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: this.converged, error });
+      return Promise.resolve({
+        kinds: [],
+        at: this.clock.wallNow().toISOString(),
+        durationMs: 0,
+        ops: 0,
+        failed: 0,
+        attempts: 0,
+        drift: 0,
+        converged: this.converged,
+        error,
+      });
     }
     // A service given as last time keeps its normalized object: identity is the test.
-    next.forEach((d, id) => { if (this.desired.get(id) !== d) this.dirty.add(id); });
+    next.forEach((d, id) => {
+      if (this.desired.get(id) !== d) this.dirty.add(id);
+    });
     this.desired.forEach((_, id) => {
       if (next.has(id)) return;
       this.retired.add(id);
@@ -177,7 +197,18 @@ export class Reconciler {
     for (const id of this.retired) if (next.has(id)) this.retired.delete(id);
     this.desired = next;
     this.converged = false;
-    if (!this.started || this.stopped) return Promise.resolve({ kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: false, error: 'not started' });
+    if (!this.started || this.stopped)
+      return Promise.resolve({
+        kinds: [],
+        at: this.clock.wallNow().toISOString(),
+        durationMs: 0,
+        ops: 0,
+        failed: 0,
+        attempts: 0,
+        drift: 0,
+        converged: false,
+        error: 'not started',
+      });
     return this.request('apply');
   }
 
@@ -218,7 +249,16 @@ export class Reconciler {
     this.drains.clear();
     this.retired.clear();
     const failed = results.filter((r) => r.error && r.error !== 'ESRCH').length;
-    return { kinds: [], at, durationMs: this.clock.now() - started, ops: ops.length, failed, attempts: 1, drift: 0, converged: failed === 0 };
+    return {
+      kinds: [],
+      at,
+      durationMs: this.clock.now() - started,
+      ops: ops.length,
+      failed,
+      attempts: 1,
+      drift: 0,
+      converged: failed === 0,
+    };
   }
 
   /** The kernel table as last seen (all services, foreign ones too). */
@@ -261,11 +301,23 @@ export class Reconciler {
       return entry;
     });
     const draining = [...this.drains.values()].map((e) => {
-      const s: DrainStatus = { service: e.service, startedAt: iso(e.startedAt), deadline: iso(e.deadline), remainingMs: Math.max(0, e.deadline - now), connections: connections.get(drainKey(e.service, e.destination)) ?? 0 };
+      const s: DrainStatus = {
+        service: e.service,
+        startedAt: iso(e.startedAt),
+        deadline: iso(e.deadline),
+        remainingMs: Math.max(0, e.deadline - now),
+        connections: connections.get(drainKey(e.service, e.destination)) ?? 0,
+      };
       if (e.destination) s.destination = e.destination;
       return s;
     });
-    const out: ReconcilerStatus = { started: this.started, converged: this.converged, desiredServices: this.desired.size, services, draining };
+    const out: ReconcilerStatus = {
+      started: this.started,
+      converged: this.converged,
+      desiredServices: this.desired.size,
+      services,
+      draining,
+    };
     if (this.lastReport) out.lastPass = this.lastReport;
     return out;
   }
@@ -294,7 +346,17 @@ export class Reconciler {
       this.waiters = [];
       let report: PassReport;
       if (this.stopped) {
-        report = { kinds, at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: this.converged, error: 'stopped' };
+        report = {
+          kinds,
+          at: this.clock.wallNow().toISOString(),
+          durationMs: 0,
+          ops: 0,
+          failed: 0,
+          attempts: 0,
+          drift: 0,
+          converged: this.converged,
+          error: 'stopped',
+        };
       } else {
         report = await this.pass(kinds);
       }
@@ -310,11 +372,24 @@ export class Reconciler {
   private async pass(kinds: PassKind[]): Promise<PassReport> {
     const started = this.clock.now();
     const pass = ++this.passSeq;
-    const report: PassReport = { kinds, at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged: false };
+    const report: PassReport = {
+      kinds,
+      at: this.clock.wallNow().toISOString(),
+      durationMs: 0,
+      ops: 0,
+      failed: 0,
+      attempts: 0,
+      drift: 0,
+      converged: false,
+    };
     const timings = { readMs: 0, diffMs: 0, applyMs: 0 };
     report.timings = timings;
     let mark = performance.now();
-    const lap = (phase: keyof typeof timings): void => { const t = performance.now(); timings[phase] += t - mark; mark = t; };
+    const lap = (phase: keyof typeof timings): void => {
+      const t = performance.now();
+      timings[phase] += t - mark;
+      mark = t;
+    };
     // Taken now: a setDesired during this pass marks its services for the next one.
     const dirty = this.dirty;
     this.dirty = new Set();
@@ -325,8 +400,14 @@ export class Reconciler {
         const freshNow = fresh;
         const countersFresh = freshNow === 'all' ? () => true : (id: string) => freshNow.has(id);
         const out = reconcile({
-          desired: this.desired, actual: this.view!, retired: this.retired, drains: this.drains, now: this.clock.now(), drainTimeoutMs: this.drainTimeout,
-          scope: freshNow === 'all' || this.diffAll ? undefined : this.scope(dirty, freshNow), countersFresh,
+          desired: this.desired,
+          actual: this.view!,
+          retired: this.retired,
+          drains: this.drains,
+          now: this.clock.now(),
+          drainTimeoutMs: this.drainTimeout,
+          scope: freshNow === 'all' || this.diffAll ? undefined : this.scope(dirty, freshNow),
+          countersFresh,
         });
         this.countersPending = [...out.drains.values()].some((e) => !countersFresh(e.service));
         this.noteDrainChanges(out.drains);
@@ -354,12 +435,18 @@ export class Reconciler {
         fresh = 'all';
         lap('readMs');
         if (attempt >= this.maxRetries) {
-          report.error = `not converged after ${attempt + 1} attempts: ${failures.slice(0, 3).map((f) => `${describeOp(f.op)}: ${f.message}`).join('; ')}`;
+          report.error = `not converged after ${attempt + 1} attempts: ${failures
+            .slice(0, 3)
+            .map((f) => `${describeOp(f.op)}: ${f.message}`)
+            .join('; ')}`;
           this.log.error({ failures: failures.map((f) => ({ op: describeOp(f.op), error: f.error, message: f.message })) }, report.error);
           this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: report.error, data: { failed: failures.length } });
           break;
         }
-        this.log.warn({ failed: failures.map((f) => `${describeOp(f.op)}: ${f.error}`) }, 'IPVS ops failed mid-apply; re-read the table, retrying');
+        this.log.warn(
+          { failed: failures.map((f) => `${describeOp(f.op)}: ${f.error}`) },
+          'IPVS ops failed mid-apply; re-read the table, retrying',
+        );
       }
     } catch (err) {
       // Whatever was half done, the next pass starts from a full read.
@@ -393,7 +480,12 @@ export class Reconciler {
         for (const d of drift) {
           const object = `ipvs/${d.service}${d.destination ? `/${d.destination}` : ''}`;
           this.log.warn({ service: d.service, destination: d.destination }, `IPVS drift: ${d.what} behind failoverd's back; repairing`);
-          this.events?.publish({ type: 'ipvs.drift', object, reason: d.what, data: { service: d.service, ...(d.destination ? { destination: d.destination } : {}) } });
+          this.events?.publish({
+            type: 'ipvs.drift',
+            object,
+            reason: d.what,
+            data: { service: d.service, ...(d.destination ? { destination: d.destination } : {}) },
+          });
         }
       }
       this.view = fresh;
@@ -402,14 +494,16 @@ export class Reconciler {
     const refreshed = new Set<string>();
     if (!kinds.includes('drain')) return refreshed;
     const view = this.view;
-    await Promise.all([...this.drainingServices()].map(async (id) => {
-      const a = view.get(id);
-      if (!a) return;
-      const destinations = await this.table.listDestinations(a.service.key);
-      // A new object: whoever holds the old entry keeps what it saw.
-      if (view.get(id) === a) view.set(id, { ...a, destinations });
-      refreshed.add(id);
-    }));
+    await Promise.all(
+      [...this.drainingServices()].map(async (id) => {
+        const a = view.get(id);
+        if (!a) return;
+        const destinations = await this.table.listDestinations(a.service.key);
+        // A new object: whoever holds the old entry keeps what it saw.
+        if (view.get(id) === a) view.set(id, { ...a, destinations });
+        refreshed.add(id);
+      }),
+    );
     return refreshed;
   }
 
@@ -431,7 +525,10 @@ export class Reconciler {
     for (const [key, e] of next) {
       if (this.drains.has(key)) continue;
       const object = `ipvs/${e.service}${e.destination ? `/${e.destination}` : ''}`;
-      this.log.info({ service: e.service, destination: e.destination, deadlineInMs: e.deadline - e.startedAt }, `draining ${e.destination ?? e.service}`);
+      this.log.info(
+        { service: e.service, destination: e.destination, deadlineInMs: e.deadline - e.startedAt },
+        `draining ${e.destination ?? e.service}`,
+      );
       this.events?.publish({ type: 'ipvs.drain', object, to: 'draining', data: { timeoutMs: e.deadline - e.startedAt } });
     }
     for (const [key, e] of this.drains) {
@@ -457,7 +554,14 @@ export class Reconciler {
       if (i < firstKept && !r.error && !perOp) return;
       const op = r.op;
       const entry: OpsLogEntry = {
-        seq, at, pass, op: op.kind, service: serviceKeyId(opServiceKey(op)), reason: op.reason, purpose: op.purpose, result: r.error ?? 'ok',
+        seq,
+        at,
+        pass,
+        op: op.kind,
+        service: serviceKeyId(opServiceKey(op)),
+        reason: op.reason,
+        purpose: op.purpose,
+        result: r.error ?? 'ok',
       };
       if ('destination' in op) entry.destination = destinationId(op.destination);
       if (i >= firstKept) this.log_.push(entry);

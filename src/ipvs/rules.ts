@@ -15,19 +15,24 @@ const familyText = (f: 'inet' | 'inet6'): string => (f === 'inet6' ? 'IPv6' : 'I
 
 export function ipvsServiceProblems(spec: ServiceSpec, destinations: readonly DestinationSpec[]): IpvsProblem[] {
   const problems: IpvsProblem[] = [];
-  const bad = (path: Array<string | number>, message: string): void => { problems.push({ path, message }); };
+  const bad = (path: Array<string | number>, message: string): void => {
+    problems.push({ path, message });
+  };
   const { key, flags } = spec;
   if ((flags.schedFallback || flags.schedPort) && spec.scheduler !== 'sh' && spec.scheduler !== 'mh') {
     bad(['scheduler_flags'], `scheduler flags apply only to the sh and mh schedulers, got scheduler ${spec.scheduler}`);
   }
   if (flags.onePacket && key.kind === 'address' && key.protocol !== 'udp') bad(['one_packet'], 'one_packet applies only to UDP services');
-  if (key.family === 'inet' && typeof spec.netmask !== 'string') bad(['persistence_netmask'], 'expected a dotted netmask like 255.255.255.0 for an IPv4 service');
-  if (key.family === 'inet6' && typeof spec.netmask !== 'number') bad(['persistence_netmask'], 'expected a prefix length (1-128) for an IPv6 service');
+  if (key.family === 'inet' && typeof spec.netmask !== 'string')
+    bad(['persistence_netmask'], 'expected a dotted netmask like 255.255.255.0 for an IPv4 service');
+  if (key.family === 'inet6' && typeof spec.netmask !== 'number')
+    bad(['persistence_netmask'], 'expected a prefix length (1-128) for an IPv6 service');
 
   const endpoints = new Map<string, number>();
   destinations.forEach((d, k) => {
     const at = (...rest: Array<string | number>) => ['real_servers', k, ...rest];
-    if (familyOf(d.address) !== key.family) bad(at('address'), `expected an ${familyText(key.family)} address like the service's, got ${d.address}`);
+    if (familyOf(d.address) !== key.family)
+      bad(at('address'), `expected an ${familyText(key.family)} address like the service's, got ${d.address}`);
     const id = destinationId(d);
     const first = endpoints.get(id);
     if (first !== undefined) bad(at('address'), `${d.address} port ${d.port} is already real_servers[${first}]`);

@@ -36,7 +36,8 @@ export interface SyncDaemonConfig {
   ttl?: number;
 }
 
-export type SyncDaemonStatus = Required<Pick<SyncDaemonConfig, 'state' | 'interface' | 'syncId'>> & Omit<SyncDaemonConfig, 'state' | 'interface' | 'syncId'>;
+export type SyncDaemonStatus = Required<Pick<SyncDaemonConfig, 'state' | 'interface' | 'syncId'>> &
+  Omit<SyncDaemonConfig, 'state' | 'interface' | 'syncId'>;
 
 /** Identifies a destination within a service. */
 export type DestinationKey = Pick<DestinationSpec, 'address' | 'port'>;
@@ -92,7 +93,11 @@ export interface IpvsTable {
 }
 
 /** An error shaped exactly like the kernel's, for the memory twin and for callers' checks. */
-export function ipvsError(code: 'EEXIST' | 'ESRCH' | 'ENOENT' | 'EINVAL' | 'ERANGE' | 'EAFNOSUPPORT' | 'EBUSY', operation: string, extAck?: string): NetlinkError {
+export function ipvsError(
+  code: 'EEXIST' | 'ESRCH' | 'ENOENT' | 'EINVAL' | 'ERANGE' | 'EAFNOSUPPORT' | 'EBUSY',
+  operation: string,
+  extAck?: string,
+): NetlinkError {
   return new NetlinkError(errnoNumber(code)!, extAck, operation);
 }
 

@@ -83,7 +83,9 @@ export interface ActualService {
 
 /** A stable string for a service key: "tcp:10.6.2.195:80", "fwmark:inet:5". */
 export function serviceKeyId(key: ServiceKey): string {
-  return key.kind === 'fwmark' ? `fwmark:${key.family}:${key.fwmark}` : `${key.protocol}:${key.family === 'inet6' ? `[${key.address}]` : key.address}:${key.port}`;
+  return key.kind === 'fwmark'
+    ? `fwmark:${key.family}:${key.fwmark}`
+    : `${key.protocol}:${key.family === 'inet6' ? `[${key.address}]` : key.address}:${key.port}`;
 }
 
 /** A stable string for a destination within a service: "10.6.2.191:80". */

@@ -7,7 +7,10 @@ import { bool, duration, int, literal, seconds } from './values.js';
 import type { WrittenCheck } from './written.js';
 
 const CHECK_TYPES: Record<string, string> = {
-  TCP_CHECK: 'tcp', HTTP_GET: 'http', SSL_GET: 'https', MISC_CHECK: 'exec',
+  TCP_CHECK: 'tcp',
+  HTTP_GET: 'http',
+  SSL_GET: 'https',
+  MISC_CHECK: 'exec',
 };
 
 /** The checkers' timing keys a virtual_server, real_server or checker sets (ms). */
@@ -24,14 +27,30 @@ export interface CheckDefaults {
 /** Reads `c` into `d` if it is a timing key; says whether it was. */
 export function checkDefaultsFrom(c: KaNode, d: CheckDefaults): boolean {
   switch (c.keyword) {
-    case 'delay_loop': d.interval = seconds(c.args[0]); return true;
-    case 'connect_timeout': d.timeout = seconds(c.args[0]); return true;
-    case 'retry': case 'nb_get_retry': d.retry = int(c.args[0]); return true;
-    case 'delay_before_retry': d.delayBeforeRetry = seconds(c.args[0]); return true;
-    case 'warmup': d.warmup = seconds(c.args[0]); return true;
-    case 'alpha': d.alpha = bool(c.args[0]); return true;
-    case 'virtualhost': d.virtualhost = c.args[0]; return true;
-    default: return false;
+    case 'delay_loop':
+      d.interval = seconds(c.args[0]);
+      return true;
+    case 'connect_timeout':
+      d.timeout = seconds(c.args[0]);
+      return true;
+    case 'retry':
+    case 'nb_get_retry':
+      d.retry = int(c.args[0]);
+      return true;
+    case 'delay_before_retry':
+      d.delayBeforeRetry = seconds(c.args[0]);
+      return true;
+    case 'warmup':
+      d.warmup = seconds(c.args[0]);
+      return true;
+    case 'alpha':
+      d.alpha = bool(c.args[0]);
+      return true;
+    case 'virtualhost':
+      d.virtualhost = c.args[0];
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -46,19 +65,30 @@ export function convertChecker(node: KaNode, inherited: CheckDefaults): Converte
   for (const c of node.children ?? []) {
     if (checkDefaultsFrom(c, d)) continue;
     switch (c.keyword) {
-      case 'connect_port': options['connect_port'] = int(c.args[0]); break;
-      case 'bindto': options['bind_to'] = c.args[0]; break;
-      case 'url': if (http) urls.push(c); else findings.push(unknownKeyword(c, node.keyword)); break;
+      case 'connect_port':
+        options['connect_port'] = int(c.args[0]);
+        break;
+      case 'bindto':
+        options['bind_to'] = c.args[0];
+        break;
+      case 'url':
+        if (http) urls.push(c);
+        else findings.push(unknownKeyword(c, node.keyword));
+        break;
       case 'misc_path':
         // keepalived splits misc_path into words and runs it without a shell: so does an argv command.
         if (node.keyword === 'MISC_CHECK') {
           options['command'] = c.args.join(' ').split(/\s+/).filter(Boolean).map(literal);
-        }
-        else findings.push(unknownKeyword(c, node.keyword));
+        } else findings.push(unknownKeyword(c, node.keyword));
         break;
-      case 'misc_timeout': miscTimeout = seconds(c.args[0]); break;
-      case 'misc_dynamic': options['misc_dynamic'] = true; break;
-      default: findings.push(unknownKeyword(c, node.keyword));
+      case 'misc_timeout':
+        miscTimeout = seconds(c.args[0]);
+        break;
+      case 'misc_dynamic':
+        options['misc_dynamic'] = true;
+        break;
+      default:
+        findings.push(unknownKeyword(c, node.keyword));
     }
   }
   const type = CHECK_TYPES[node.keyword] ?? 'exec';
@@ -66,7 +96,7 @@ export function convertChecker(node: KaNode, inherited: CheckDefaults): Converte
   const common: WrittenCheck = {
     type,
     interval: duration(interval),
-    timeout: duration(type === 'exec' ? miscTimeout ?? interval : d.timeout ?? 5000),
+    timeout: duration(type === 'exec' ? (miscTimeout ?? interval) : (d.timeout ?? 5000)),
     // keepalived marks a server down when a check and its retries fail, up on one success.
     rise: 1,
     fall: 1,
@@ -94,15 +124,29 @@ export function convertChecker(node: KaNode, inherited: CheckDefaults): Converte
     let host = d.virtualhost;
     for (const x of u.children ?? []) {
       switch (x.keyword) {
-        case 'path': check['path'] = x.args[0]; break;
-        case 'status_code': check['expect_status'] = x.args.map((s) => (/^\d+$/.test(s) ? Number(s) : s)); break;
-        case 'virtualhost': host = x.args[0]; break;
-        case 'regex': check['expect_body'] = literal(x.args[0] ?? ''); break;
-        case 'digest':
-          findings.push(notCarried(x, 'keepalived compares an MD5 digest of the body; failoverd has no MD5 check, so a '
-            + 'changed body would no longer fail the check'));
+        case 'path':
+          check['path'] = x.args[0];
           break;
-        default: findings.push(unknownKeyword(x, 'url'));
+        case 'status_code':
+          check['expect_status'] = x.args.map((s) => (/^\d+$/.test(s) ? Number(s) : s));
+          break;
+        case 'virtualhost':
+          host = x.args[0];
+          break;
+        case 'regex':
+          check['expect_body'] = literal(x.args[0] ?? '');
+          break;
+        case 'digest':
+          findings.push(
+            notCarried(
+              x,
+              'keepalived compares an MD5 digest of the body; failoverd has no MD5 check, so a ' +
+                'changed body would no longer fail the check',
+            ),
+          );
+          break;
+        default:
+          findings.push(unknownKeyword(x, 'url'));
       }
     }
     if (host) check['host'] = host;

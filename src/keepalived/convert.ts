@@ -32,15 +32,31 @@ export interface ConvertResult {
 }
 
 /** Top-level keywords of a keepalived.conf; a file with none of them is not one. */
-export const TOP_LEVEL_KEYWORDS = new Set(['global_defs', 'vrrp_instance', 'vrrp_sync_group', 'virtual_server',
-  'virtual_server_group', 'vrrp_script', 'static_ipaddress', 'static_routes', 'static_rules', 'linkbeat_interfaces',
-  'track_file', 'vrrp_track_file', 'track_process', 'vrrp_track_process', 'bfd_instance', 'garp_group', 'net_namespace', 'instance']);
+export const TOP_LEVEL_KEYWORDS = new Set([
+  'global_defs',
+  'vrrp_instance',
+  'vrrp_sync_group',
+  'virtual_server',
+  'virtual_server_group',
+  'vrrp_script',
+  'static_ipaddress',
+  'static_routes',
+  'static_rules',
+  'linkbeat_interfaces',
+  'track_file',
+  'vrrp_track_file',
+  'track_process',
+  'vrrp_track_process',
+  'bfd_instance',
+  'garp_group',
+  'net_namespace',
+  'instance',
+]);
 
 export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   const findings: Finding[] = [];
   const explanations: Explanation[] = [];
-  const explain = (node: KaNode, became: string) =>
-    explanations.push({ file: node.file, line: node.line, block: statement(node), became });
+  const explain = (node: KaNode, became: string) => explanations.push({ file: node.file, line: node.line, block: statement(node), became });
 
   let globals: GlobalSettings = noGlobalSettings();
   const syncGroupOf = new Map<string, string>();
@@ -69,7 +85,10 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
       for (const member of group.value!.members) syncGroupOf.set(member, group.value!.name);
       const notify = group.value!.notify;
       if (notify) syncGroups.push({ name: group.value!.name, notify });
-      explain(node, `sync_group: ${group.value!.name} on ${group.value!.members.join(', ') || 'no instance'}${notify ? ', and vrrp_sync_groups with its notify programs' : ''}`);
+      explain(
+        node,
+        `sync_group: ${group.value!.name} on ${group.value!.members.join(', ') || 'no instance'}${notify ? ', and vrrp_sync_groups with its notify programs' : ''}`,
+      );
     } else if (node.keyword === 'vrrp_script') {
       tracked('scripts', node, convertVrrpScript(node), scripts);
     } else if (node.keyword === 'track_file' || node.keyword === 'vrrp_track_file') {
@@ -87,8 +106,14 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   const services: WrittenService[] = [];
   for (const node of nodes) {
     switch (node.keyword) {
-      case 'global_defs': case 'vrrp_sync_group': case 'virtual_server_group':
-      case 'vrrp_script': case 'track_file': case 'vrrp_track_file': case 'vrrp_track_process': break;
+      case 'global_defs':
+      case 'vrrp_sync_group':
+      case 'virtual_server_group':
+      case 'vrrp_script':
+      case 'track_file':
+      case 'vrrp_track_file':
+      case 'vrrp_track_process':
+        break;
       case 'vrrp_instance': {
         const instance = convertInstance(node, ctx);
         findings.push(...under(['vrrp', vrrp.length], instance.findings));
@@ -113,8 +138,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   }
   findings.push(...dependentGlobals(globals, vrrp, services));
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
-  const vips = new Set(vrrp.flatMap((v) => (v.vips ?? [])
-    .map((x) => String(typeof x === 'string' ? x : x.address).split('/')[0])));
+  const vips = new Set(vrrp.flatMap((v) => (v.vips ?? []).map((x) => String(typeof x === 'string' ? x : x.address).split('/')[0])));
   services.forEach((s, i) => {
     const standalone = s.vip !== undefined && !vips.has(String(s.vip));
     if (standalone) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);

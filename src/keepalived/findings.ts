@@ -22,21 +22,23 @@ export interface Converted<T> {
   findings: Finding[];
 }
 
-export const lossy = (node: KaNode, message: string, path?: OutputPath): Finding =>
-  ({ kind: 'lossy', file: node.file, line: node.line, message, ...(path ? { path } : {}) });
+export const lossy = (node: KaNode, message: string, path?: OutputPath): Finding => ({
+  kind: 'lossy',
+  file: node.file,
+  line: node.line,
+  message,
+  ...(path ? { path } : {}),
+});
 
-export const warning = (node: KaNode, message: string): Finding =>
-  ({ kind: 'warning', file: node.file, line: node.line, message });
+export const warning = (node: KaNode, message: string): Finding => ({ kind: 'warning', file: node.file, line: node.line, message });
 
 export const statement = (node: KaNode): string => [node.keyword, ...node.args].join(' ');
 
 /** The finding for a keyword the importer has no faithful equivalent for. */
-export const notCarried = (node: KaNode, why: string, path?: OutputPath): Finding =>
-  lossy(node, `${statement(node)}: ${why}`, path);
+export const notCarried = (node: KaNode, why: string, path?: OutputPath): Finding => lossy(node, `${statement(node)}: ${why}`, path);
 
 export const unknownKeyword = (node: KaNode, where: string, path?: OutputPath): Finding =>
-  lossy(node, `${statement(node)}: not understood in ${where}; what keepalived does with it cannot be carried over`,
-    path);
+  lossy(node, `${statement(node)}: not understood in ${where}; what keepalived does with it cannot be carried over`, path);
 
 export function under(prefix: OutputPath, findings: Finding[]): Finding[] {
   return findings.map((f) => (f.path ? { ...f, path: [...prefix, ...f.path] } : { ...f, path: prefix }));

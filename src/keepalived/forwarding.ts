@@ -4,7 +4,10 @@ import type { KaNode } from './parse.js';
 import { int } from './values.js';
 import type { WrittenTunnel } from './written.js';
 
-export interface Forwarding { forwarding: string; tunnel?: WrittenTunnel }
+export interface Forwarding {
+  forwarding: string;
+  tunnel?: WrittenTunnel;
+}
 
 export function forwardingOf(c: KaNode): Converted<Forwarding> {
   const [method, ...rest] = c.args;

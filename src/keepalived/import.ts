@@ -53,7 +53,7 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
   const doc = new Document(converted.config);
   for (const f of lossy.filter((x) => x.path)) {
     const node = doc.getIn(f.path!, true) as { commentBefore?: string | null } | undefined;
-    const target = node && typeof node === 'object' ? node : doc.contents as { commentBefore?: string | null };
+    const target = node && typeof node === 'object' ? node : (doc.contents as { commentBefore?: string | null });
     const note = ` NOT CARRIED OVER: ${formatFinding(f)}`;
     target.commentBefore = target.commentBefore ? `${target.commentBefore}\n${note}` : note;
   }

@@ -19,13 +19,21 @@ export function commandOf(node: KaNode): Converted<string | string[]> {
   }
   const words = text.trim().split(/\s+/);
   if (/['"\\]/.test(text)) {
-    return { findings: [notCarried(node, 'quotes or backslashes inside the script: keepalived\'s splitting of them '
-      + 'has no exact equivalent; write the command as a list by hand')] };
+    return {
+      findings: [
+        notCarried(
+          node,
+          "quotes or backslashes inside the script: keepalived's splitting of them " +
+            'has no exact equivalent; write the command as a list by hand',
+        ),
+      ],
+    };
   }
   if (words[0]!.startsWith('/')) return { value: words.map(literal), findings: [] };
   if (SHELL_SPECIAL.test(text)) {
-    return { findings: [notCarried(node, 'not an absolute path, and /bin/sh would read its special characters '
-      + 'differently from keepalived')] };
+    return {
+      findings: [notCarried(node, 'not an absolute path, and /bin/sh would read its special characters ' + 'differently from keepalived')],
+    };
   }
   return { value: literal(text.trim()), findings: [] };
 }

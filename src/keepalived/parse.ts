@@ -14,9 +14,16 @@ export interface KaNode {
   line: number;
 }
 
-export interface KaProblem { file: string; line: number; message: string }
+export interface KaProblem {
+  file: string;
+  line: number;
+  message: string;
+}
 
-export interface KaParseResult { nodes: KaNode[]; problems: KaProblem[] }
+export interface KaParseResult {
+  nodes: KaNode[];
+  problems: KaProblem[];
+}
 
 export interface KaParseOptions {
   /**
@@ -36,8 +43,15 @@ function tokenize(line: string): string[] {
   while (i < line.length) {
     const c = line[i]!;
     if (c === '#' || c === '!') break;
-    if (/\s/.test(c)) { i++; continue; }
-    if (c === '{' || c === '}') { tokens.push(c); i++; continue; }
+    if (/\s/.test(c)) {
+      i++;
+      continue;
+    }
+    if (c === '{' || c === '}') {
+      tokens.push(c);
+      i++;
+      continue;
+    }
     if (c === '"') {
       const end = line.indexOf('"', i + 1);
       tokens.push(line.slice(i + 1, end < 0 ? line.length : end));
@@ -52,15 +66,36 @@ function tokenize(line: string): string[] {
   return tokens;
 }
 
-const defaultRead = (path: string): string | undefined => { try { return readFileSync(path, 'utf8'); } catch { return undefined; } };
-const defaultList = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
+const defaultRead = (path: string): string | undefined => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+};
+const defaultList = (dir: string): string[] => {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+};
 
 function globToRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
 }
 
 export function parseKeepalived(
-  text: string, file: string, options: KaParseOptions = {}, depth = 0, macros = new Map<string, string>(),
+  text: string,
+  file: string,
+  options: KaParseOptions = {},
+  depth = 0,
+  macros = new Map<string, string>(),
 ): KaParseResult {
   const read = options.readFile ?? defaultRead;
   const list = options.listDir ?? defaultList;
@@ -80,7 +115,12 @@ export function parseKeepalived(
       const top = stack[stack.length - 1]!;
       if (token === '{') {
         const opener = current ?? last;
-        if (!opener || opener.children) { problems.push({ file, line, message: '"{" without a keyword before it' }); stack.push([]); openers.push({ keyword: '', args: [], file, line }); continue; }
+        if (!opener || opener.children) {
+          problems.push({ file, line, message: '"{" without a keyword before it' });
+          stack.push([]);
+          openers.push({ keyword: '', args: [], file, line });
+          continue;
+        }
         opener.children = [];
         stack.push(opener.children);
         openers.push(opener);
@@ -88,7 +128,10 @@ export function parseKeepalived(
         last = undefined;
       } else if (token === '}') {
         if (stack.length === 1) problems.push({ file, line, message: 'unbalanced "}"' });
-        else { stack.pop(); openers.pop(); }
+        else {
+          stack.pop();
+          openers.pop();
+        }
         current = undefined;
         last = undefined;
       } else if (current) {
@@ -111,17 +154,30 @@ export function parseKeepalived(
 
   function expandInclude(node: KaNode): KaNode[] {
     const pattern = node.args[0];
-    if (!pattern) { problems.push({ file, line: node.line, message: 'include without a file name' }); return []; }
-    if (depth >= 8) { problems.push({ file, line: node.line, message: `include ${pattern}: nested more than 8 deep, not followed` }); return []; }
+    if (!pattern) {
+      problems.push({ file, line: node.line, message: 'include without a file name' });
+      return [];
+    }
+    if (depth >= 8) {
+      problems.push({ file, line: node.line, message: `include ${pattern}: nested more than 8 deep, not followed` });
+      return [];
+    }
     // Relative to the including file, and named in warnings the way the user named that file.
     const absolute = isAbsolute(pattern) ? pattern : join(dirname(file), pattern);
     const paths = /[*?]/.test(basename(absolute))
-      ? list(dirname(absolute)).filter((n) => globToRegExp(basename(absolute)).test(n)).sort().map((n) => join(dirname(absolute), n))
+      ? list(dirname(absolute))
+          .filter((n) => globToRegExp(basename(absolute)).test(n))
+          .sort()
+          .map((n) => join(dirname(absolute), n))
       : [absolute];
     const out: KaNode[] = [];
     let found = 0;
     for (const path of paths) {
-      try { if (statSync(path).isDirectory()) continue; } catch { /* read() reports it */ }
+      try {
+        if (statSync(path).isDirectory()) continue;
+      } catch {
+        /* read() reports it */
+      }
       const text = read(path);
       if (text === undefined) continue;
       found++;
@@ -130,12 +186,16 @@ export function parseKeepalived(
       out.push(...inner.nodes);
       problems.push(...inner.problems);
     }
-    if (found === 0) problems.push({ file, line: node.line, message: `include ${pattern}: no readable file matches, so its contents are not converted` });
+    if (found === 0)
+      problems.push({ file, line: node.line, message: `include ${pattern}: no readable file matches, so its contents are not converted` });
     return out;
   }
 }
 
-interface SourceLine { text: string; line: number }
+interface SourceLine {
+  text: string;
+  line: number;
+}
 
 const DEFINITION = /^\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*=(.*)$/;
 const CONDITIONAL = /^\s*@(\^?)(\S+)\s*(.*)$/;
@@ -149,9 +209,7 @@ const MAX_EXPANDED_LINES = 100_000;
  * `$NAME` expands to every line of a multi-line definition). Every produced line keeps
  * the source line it came from.
  */
-export function preprocess(
-  text: string, file: string, instance: string, macros: Map<string, string>, problems: KaProblem[],
-): SourceLine[] {
+export function preprocess(text: string, file: string, instance: string, macros: Map<string, string>, problems: KaProblem[]): SourceLine[] {
   const physical = text.split(/\r?\n/);
   const out: SourceLine[] = [];
   const emit = (raw: string, line: number, depth: number): void => {
@@ -169,7 +227,10 @@ export function preprocess(
     const sequence = SEQUENCE.exec(lineText);
     if (sequence) {
       const values = sequenceValues(sequence[2]!);
-      if (!values) { problems.push({ file, line, message: `~SEQ(${sequence[2]}): expected (var, [start,] [step,] end)` }); return; }
+      if (!values) {
+        problems.push({ file, line, message: `~SEQ(${sequence[2]}): expected (var, [start,] [step,] end)` });
+        return;
+      }
       for (const value of values.numbers) {
         macros.set(values.name, sequence[1] ? value.toString(16) : String(value));
         emit(sequence[3]!, line, depth + 1);
@@ -212,7 +273,14 @@ export function preprocess(
         parts.push(physical[++i]!);
       }
       if (parts[parts.length - 1]!.endsWith('\\')) parts[parts.length - 1] = parts[parts.length - 1]!.slice(0, -1);
-      macros.set(definition[1]!, parts.map((p) => p.trim()).filter((p, n) => p !== '' || n === 0).join('\n').trim());
+      macros.set(
+        definition[1]!,
+        parts
+          .map((p) => p.trim())
+          .filter((p, n) => p !== '' || n === 0)
+          .join('\n')
+          .trim(),
+      );
       continue;
     }
     lineText = physical[i]!;

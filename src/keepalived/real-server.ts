@@ -36,25 +36,42 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
   for (const c of node.children ?? []) {
     if (checkDefaultsFrom(c, defaults)) continue;
     switch (c.keyword) {
-      case 'weight': out.weight = int(c.args[0]); break;
-      case 'lvs_method': case 'lb_kind': {
+      case 'weight':
+        out.weight = int(c.args[0]);
+        break;
+      case 'lvs_method':
+      case 'lb_kind': {
         const f = forwardingOf(c);
         findings.push(...f.findings);
         if (f.value && f.value.forwarding !== scope.forwarding) out.forwarding = f.value.forwarding;
         if (f.value?.tunnel) out.tunnel = f.value.tunnel;
         break;
       }
-      case 'uthreshold': out.upper_threshold = int(c.args[0]); break;
-      case 'lthreshold': out.lower_threshold = int(c.args[0]); break;
-      case 'inhibit_on_failure': inhibit = bool(c.args[0]); break;
-      case 'smtp_alert': if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
-      case 'notify_up': case 'notify_down': {
+      case 'uthreshold':
+        out.upper_threshold = int(c.args[0]);
+        break;
+      case 'lthreshold':
+        out.lower_threshold = int(c.args[0]);
+        break;
+      case 'inhibit_on_failure':
+        inhibit = bool(c.args[0]);
+        break;
+      case 'smtp_alert':
+        if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email'));
+        break;
+      case 'notify_up':
+      case 'notify_down': {
         const command = commandOf(c);
         findings.push(...command.findings);
         if (command.value !== undefined) (out.notify ??= {})[c.keyword === 'notify_up' ? 'on_up' : 'on_down'] = command.value;
         break;
       }
-      case 'TCP_CHECK': case 'HTTP_GET': case 'SSL_GET': case 'MISC_CHECK': checkers.push(c); break;
+      case 'TCP_CHECK':
+      case 'HTTP_GET':
+      case 'SSL_GET':
+      case 'MISC_CHECK':
+        checkers.push(c);
+        break;
       default:
         if (MISSING_CHECKS.has(c.keyword)) {
           findings.push(notCarried(c, 'failoverd has no such check; without it the server would count as always up'));

@@ -9,7 +9,7 @@ export function seconds(text: string | undefined): number | undefined {
 
 export const duration = (ms: number): string => formatDuration(ms);
 export const int = (text: string | undefined): number | undefined =>
-  (text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined);
+  text !== undefined && /^-?\d+$/.test(text) ? Number(text) : undefined;
 /** keepalived's boolean: absent or on/yes/true. */
 export const bool = (text: string | undefined): boolean => text === undefined || /^(on|yes|true|1)$/i.test(text);
 export const safeName = (text: string): string => text.replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[^A-Za-z0-9]/, 'x$&');

@@ -16,10 +16,29 @@ import type { WrittenService, WrittenSorryServer } from './written.js';
 const SCHEDULERS: ReadonlySet<string> = new Set(SCHEDULER_NAMES);
 
 /** services[] keys in the order the schema documents them. */
-export const SERVICE_KEYS: (keyof WrittenService)[] = ['name', 'vip', 'port', 'protocol', 'fwmark', 'family',
-  'vip_standalone', 'scheduler', 'scheduler_flags', 'one_packet', 'forwarding', 'tunnel', 'persistence',
-  'persistence_netmask', 'persistence_engine', 'quorum', 'hysteresis', 'on_failure', 'sorry_server', 'check',
-  'real_servers'];
+export const SERVICE_KEYS: (keyof WrittenService)[] = [
+  'name',
+  'vip',
+  'port',
+  'protocol',
+  'fwmark',
+  'family',
+  'vip_standalone',
+  'scheduler',
+  'scheduler_flags',
+  'one_packet',
+  'forwarding',
+  'tunnel',
+  'persistence',
+  'persistence_netmask',
+  'persistence_engine',
+  'quorum',
+  'hysteresis',
+  'on_failure',
+  'sorry_server',
+  'check',
+  'real_servers',
+];
 
 /** One IPVS service a virtual_server (or one entry of its group) stands for. */
 type ServiceKey = { vip: string; port: number } | { fwmark: number };
@@ -68,8 +87,13 @@ export function convertVirtualServer(node: KaNode, ctx: ImportContext): Converte
     findings.push(...expanded.findings);
     keys = expanded.value ?? [];
     if (keys.length > 1) {
-      findings.push(warning(node, `virtual_server group ${node.args[1]}: written as ${keys.length} services; `
-        + 'failoverd checks each real server once per service, keepalived once per group'));
+      findings.push(
+        warning(
+          node,
+          `virtual_server group ${node.args[1]}: written as ${keys.length} services; ` +
+            'failoverd checks each real server once per service, keepalived once per group',
+        ),
+      );
     }
   } else if (node.args[0] === 'fwmark') {
     const mark = int(node.args[1]);
@@ -106,45 +130,77 @@ function convertService(node: KaNode, key: ServiceKey): Converted<WrittenService
     if (checkDefaultsFrom(c, defaults)) continue;
     const a = c.args;
     switch (c.keyword) {
-      case 'lb_algo': case 'lvs_sched':
+      case 'lb_algo':
+      case 'lvs_sched':
         if (a[0] && SCHEDULERS.has(a[0])) out.scheduler = a[0];
         else findings.push(notCarried(c, 'unknown scheduler'));
         break;
-      case 'lb_kind': case 'lvs_method': {
+      case 'lb_kind':
+      case 'lvs_method': {
         const f = forwardingOf(c);
         findings.push(...f.findings);
         if (f.value) forwarding = f.value;
         break;
       }
-      case 'protocol': protocol = (a[0] ?? 'TCP').toLowerCase(); break;
-      case 'persistence_timeout': out.persistence = duration(seconds(a[0]) ?? 360_000); break;
+      case 'protocol':
+        protocol = (a[0] ?? 'TCP').toLowerCase();
+        break;
+      case 'persistence_timeout':
+        out.persistence = duration(seconds(a[0]) ?? 360_000);
+        break;
       case 'persistence_granularity':
         out.persistence_netmask = a[0] && /^\d+$/.test(a[0]) ? Number(a[0]) : a[0];
         break;
-      case 'persistence_engine': out.persistence_engine = a[0]; break;
-      case 'quorum': out.quorum = int(a[0]); break;
-      case 'hysteresis': out.hysteresis = int(a[0]); break;
-      case 'inhibit_on_failure': inhibit = bool(a[0]); break;
-      case 'sorry_server': out.sorry_server = { address: a[0], ...(a[1] ? { port: int(a[1]) } : {}) }; break;
+      case 'persistence_engine':
+        out.persistence_engine = a[0];
+        break;
+      case 'quorum':
+        out.quorum = int(a[0]);
+        break;
+      case 'hysteresis':
+        out.hysteresis = int(a[0]);
+        break;
+      case 'inhibit_on_failure':
+        inhibit = bool(a[0]);
+        break;
+      case 'sorry_server':
+        out.sorry_server = { address: a[0], ...(a[1] ? { port: int(a[1]) } : {}) };
+        break;
       case 'sorry_server_lvs_method': {
         const f = forwardingOf(c);
         findings.push(...f.findings);
         if (f.value && out.sorry_server) out.sorry_server.forwarding = f.value.forwarding;
         break;
       }
-      case 'ops': out.one_packet = true; break;
-      case 'sh-port': case 'mh-port': flags.push('port'); break;
-      case 'sh-fallback': case 'mh-fallback': flags.push('fallback'); break;
-      case 'ip_family': if (fwmark) out.family = a[0]; break;
-      case 'real_server': realServerNodes.push(c); break;
-      case 'smtp_alert': if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
-      case 'quorum_up': case 'quorum_down': {
+      case 'ops':
+        out.one_packet = true;
+        break;
+      case 'sh-port':
+      case 'mh-port':
+        flags.push('port');
+        break;
+      case 'sh-fallback':
+      case 'mh-fallback':
+        flags.push('fallback');
+        break;
+      case 'ip_family':
+        if (fwmark) out.family = a[0];
+        break;
+      case 'real_server':
+        realServerNodes.push(c);
+        break;
+      case 'smtp_alert':
+        if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email'));
+        break;
+      case 'quorum_up':
+      case 'quorum_down': {
         const command = commandOf(c);
         findings.push(...command.findings);
         if (command.value !== undefined) (out.notify ??= {})[c.keyword === 'quorum_up' ? 'on_quorum_up' : 'on_quorum_down'] = command.value;
         break;
       }
-      default: findings.push(unknownKeyword(c, 'virtual_server'));
+      default:
+        findings.push(unknownKeyword(c, 'virtual_server'));
     }
   }
   if (!fwmark) out.protocol = protocol;
@@ -170,14 +226,21 @@ function convertService(node: KaNode, key: ServiceKey): Converted<WrittenService
   if (servers.length > 0 && checkTexts.every((t) => t === checkTexts[0]) && servers[0]!.checks.length > 0) {
     out.check = servers[0]!.checks.length === 1 ? servers[0]!.checks[0] : servers[0]!.checks;
   } else {
-    servers.forEach((s, i) => { realServers[i]!.check = s.checks.length === 1 ? s.checks[0] : s.checks; });
+    servers.forEach((s, i) => {
+      realServers[i]!.check = s.checks.length === 1 ? s.checks[0] : s.checks;
+    });
   }
   out.real_servers = realServers;
   const total = realServers.reduce((n, rs) => n + Number(rs.weight ?? 1), 0);
   const quorum = out.quorum ?? 1;
   if (realServers.length && quorum > total) {
-    findings.push(lossy(node, `quorum ${quorum} is more than the real servers' total weight ${total}: keepalived `
-      + 'never reaches quorum; failoverd does not accept that configuration'));
+    findings.push(
+      lossy(
+        node,
+        `quorum ${quorum} is more than the real servers' total weight ${total}: keepalived ` +
+          'never reaches quorum; failoverd does not accept that configuration',
+      ),
+    );
   }
   return { value: ordered(out, SERVICE_KEYS), findings };
 }

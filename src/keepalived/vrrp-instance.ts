@@ -12,21 +12,48 @@ import { weightOf, type FileDef, type ProcessDef, type ScriptDef, type TrackWeig
 import type { WrittenGarp, WrittenInstance, WrittenTrack, WrittenTrackedInterface, WrittenVip, WrittenVrrpNotify } from './written.js';
 
 /** vrrp[] keys in the order the schema documents them. */
-const INSTANCE_KEYS: (keyof WrittenInstance)[] = ['name', 'interface', 'vrid', 'priority', 'version',
-  'advert_interval', 'preempt', 'preempt_delay', 'startup_delay', 'unicast_source', 'unicast_peers', 'vips', 'garp',
-  'track', 'notify', 'sync_daemon', 'sync_group', 'auth', 'checksum'];
+const INSTANCE_KEYS: (keyof WrittenInstance)[] = [
+  'name',
+  'interface',
+  'vrid',
+  'priority',
+  'version',
+  'advert_interval',
+  'preempt',
+  'preempt_delay',
+  'startup_delay',
+  'unicast_source',
+  'unicast_peers',
+  'vips',
+  'garp',
+  'track',
+  'notify',
+  'sync_daemon',
+  'sync_group',
+  'auth',
+  'checksum',
+];
 
 const NOTIFY_KEYS: Record<string, keyof WrittenVrrpNotify> = {
-  notify_master: 'on_master', notify_backup: 'on_backup', notify_fault: 'on_fault', notify_stop: 'on_stop', notify: 'on_change',
+  notify_master: 'on_master',
+  notify_backup: 'on_backup',
+  notify_fault: 'on_fault',
+  notify_stop: 'on_stop',
+  notify: 'on_change',
 };
 
 /** notify_master/backup/fault/stop and notify (instance or sync group) into `into`; notify_deleted is refused. */
 export function vrrpNotifyEntry(c: KaNode, into: WrittenVrrpNotify): Finding[] {
   const key = NOTIFY_KEYS[c.keyword];
   if (!key) {
-    return [notCarried(c, c.keyword === 'notify_deleted'
-      ? 'failoverd has no reload that deletes instances with their own notification'
-      : 'not a keepalived notify keyword failoverd knows')];
+    return [
+      notCarried(
+        c,
+        c.keyword === 'notify_deleted'
+          ? 'failoverd has no reload that deletes instances with their own notification'
+          : 'not a keepalived notify keyword failoverd knows',
+      ),
+    ];
   }
   const command = commandOf(c);
   if (command.value !== undefined) (into as Record<string, string | string[]>)[key] = command.value;
@@ -37,7 +64,8 @@ export function vrrpNotifyEntry(c: KaNode, into: WrittenVrrpNotify): Finding[] {
 function trackEntry(t: KaNode, def: TrackWeightDef): Converted<TrackWeightDef> {
   const at = t.args.indexOf('weight');
   if (at < 0) {
-    if (t.args.length === 1 && ['reverse', 'noreverse', 'no_reverse'].includes(t.args[0]!)) return { value: { weight: def.weight, reverse: t.args[0] === 'reverse' }, findings: [] };
+    if (t.args.length === 1 && ['reverse', 'noreverse', 'no_reverse'].includes(t.args[0]!))
+      return { value: { weight: def.weight, reverse: t.args[0] === 'reverse' }, findings: [] };
     if (t.args.length) return { findings: [notCarried(t, 'expected NAME [weight N [reverse]]')] };
     return { value: def, findings: [] };
   }
@@ -46,7 +74,12 @@ function trackEntry(t: KaNode, def: TrackWeightDef): Converted<TrackWeightDef> {
 }
 
 /** The instance's own garp settings, in ms, before global_defs fills the gaps. */
-interface OwnGarp { count?: number | undefined; interval?: number | undefined; refresh?: number | undefined; delay?: number | undefined }
+interface OwnGarp {
+  count?: number | undefined;
+  interval?: number | undefined;
+  refresh?: number | undefined;
+  delay?: number | undefined;
+}
 
 export function convertInstance(node: KaNode, ctx: ImportContext): Converted<WrittenInstance> {
   const defaults = ctx.globals.vrrp;
@@ -68,24 +101,50 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
   for (const c of node.children ?? []) {
     const a = c.args;
     switch (c.keyword) {
-      case 'state': state = a[0]?.toUpperCase(); break;
-      case 'interface': out.interface = a[0]; break;
-      case 'virtual_router_id': out.vrid = int(a[0]); break;
-      case 'priority': out.priority = int(a[0]); break;
-      case 'advert_int': out.advert_interval = durationOf(a[0]); break;
-      case 'version': version = int(a[0]); break;
-      case 'strict_mode': strict = bool(a[0]); break;
-      case 'nopreempt': case 'no_preempt': out.preempt = false; break;
-      case 'preempt': break;
-      case 'preempt_delay': out.preempt_delay = durationOf(a[0]); break;
-      case 'accept': accept = true; break;
-      case 'no_accept': accept = false; break;
+      case 'state':
+        state = a[0]?.toUpperCase();
+        break;
+      case 'interface':
+        out.interface = a[0];
+        break;
+      case 'virtual_router_id':
+        out.vrid = int(a[0]);
+        break;
+      case 'priority':
+        out.priority = int(a[0]);
+        break;
+      case 'advert_int':
+        out.advert_interval = durationOf(a[0]);
+        break;
+      case 'version':
+        version = int(a[0]);
+        break;
+      case 'strict_mode':
+        strict = bool(a[0]);
+        break;
+      case 'nopreempt':
+      case 'no_preempt':
+        out.preempt = false;
+        break;
+      case 'preempt':
+        break;
+      case 'preempt_delay':
+        out.preempt_delay = durationOf(a[0]);
+        break;
+      case 'accept':
+        accept = true;
+        break;
+      case 'no_accept':
+        accept = false;
+        break;
       case 'authentication':
         auth = { node: c };
         for (const x of c.children ?? []) {
           if (x.keyword === 'auth_pass') auth.password = x.args[0];
-          else if (x.keyword === 'auth_type') { auth.type = x.args[0]?.toUpperCase(); auth.typeNode = x; }
-          else findings.push(unknownKeyword(x, 'authentication'));
+          else if (x.keyword === 'auth_type') {
+            auth.type = x.args[0]?.toUpperCase();
+            auth.typeNode = x;
+          } else findings.push(unknownKeyword(x, 'authentication'));
         }
         break;
       case 'virtual_ipaddress':
@@ -95,10 +154,12 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
           if (vip.value) vips.push(vip.value);
         }
         break;
-      case 'unicast_src_ip': out.unicast_source = a[0]; break;
+      case 'unicast_src_ip':
+        out.unicast_source = a[0];
+        break;
       case 'unicast_peer':
         out.unicast_peers = (c.children ?? []).map((p) => {
-          if (p.args.length) findings.push(notCarried(p, 'options after a unicast peer\'s address have no equivalent'));
+          if (p.args.length) findings.push(notCarried(p, "options after a unicast peer's address have no equivalent"));
           return p.keyword;
         });
         break;
@@ -109,39 +170,66 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
           if (tracked.value) trackInterfaces.push(tracked.value);
         }
         break;
-      case 'garp_master_repeat': garp.count = int(a[0]); break;
-      case 'garp_master_refresh': garp.refresh = seconds(a[0]); break;
-      case 'garp_interval': garp.interval = seconds(a[0]); break;
-      case 'garp_master_delay': garp.delay = seconds(a[0]); break;
-      case 'lvs_sync_daemon_interface': out.sync_daemon = { interface: a[0] }; break;
-      case 'old_unicast_checksum': out.checksum = 'without_pseudo_header'; break;
-      case 'debug': findings.push(warning(c, 'debug: keepalived log verbosity; set logging.level instead')); break;
-      case 'smtp_alert': if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email')); break;
-      case 'notify_master': case 'notify_backup': case 'notify_fault':
-      case 'notify_stop': case 'notify': case 'notify_deleted':
+      case 'garp_master_repeat':
+        garp.count = int(a[0]);
+        break;
+      case 'garp_master_refresh':
+        garp.refresh = seconds(a[0]);
+        break;
+      case 'garp_interval':
+        garp.interval = seconds(a[0]);
+        break;
+      case 'garp_master_delay':
+        garp.delay = seconds(a[0]);
+        break;
+      case 'lvs_sync_daemon_interface':
+        out.sync_daemon = { interface: a[0] };
+        break;
+      case 'old_unicast_checksum':
+        out.checksum = 'without_pseudo_header';
+        break;
+      case 'debug':
+        findings.push(warning(c, 'debug: keepalived log verbosity; set logging.level instead'));
+        break;
+      case 'smtp_alert':
+        if (bool(a[0])) findings.push(notCarried(c, 'failoverd sends no email'));
+        break;
+      case 'notify_master':
+      case 'notify_backup':
+      case 'notify_fault':
+      case 'notify_stop':
+      case 'notify':
+      case 'notify_deleted':
         findings.push(...vrrpNotifyEntry(c, notify));
         break;
-      case 'track_script': case 'track_file': case 'track_process':
+      case 'track_script':
+      case 'track_file':
+      case 'track_process':
         findings.push(...trackedObjects(c, ctx, track));
         break;
-      default: findings.push(unknownKeyword(c, 'vrrp_instance'));
+      default:
+        findings.push(unknownKeyword(c, 'vrrp_instance'));
     }
   }
   // keepalived: a priority left out is 255 (address owner) for state MASTER, else 100.
   if (out.priority === undefined) out.priority = state === 'MASTER' ? 255 : 100;
   if (state === 'MASTER' && out.priority !== 255) {
-    findings.push(warning(node, 'state MASTER: keepalived announces itself at once on start; failoverd waits one '
-      + 'master-down interval as BACKUP, then the same election gives the same master'));
+    findings.push(
+      warning(
+        node,
+        'state MASTER: keepalived announces itself at once on start; failoverd waits one ' +
+          'master-down interval as BACKUP, then the same election gives the same master',
+      ),
+    );
   }
   const firstVip = vips[0];
   const firstAddress = typeof firstVip === 'string' ? firstVip : String(firstVip?.address ?? '');
   const family = isIP(firstAddress.split('/')[0]!) === 6 ? 6 : 4;
-  out.version = family === 6 ? 3 : version ?? defaults.version ?? 2;
+  out.version = family === 6 ? 3 : (version ?? defaults.version ?? 2);
   if (auth) findings.push(...authFindings(auth, out, strict));
   if (strict) findings.push(...strictFindings(node, out, accept));
   else if (accept === false) {
-    findings.push(lossy(node, 'no_accept: keepalived installs firewall rules that drop traffic to the VIPs; '
-      + 'failoverd installs none'));
+    findings.push(lossy(node, 'no_accept: keepalived installs firewall rules that drop traffic to the VIPs; ' + 'failoverd installs none'));
   }
   if (vips.length) out.vips = vips;
   else findings.push(lossy(node, 'no virtual_ipaddress: failoverd needs at least one VIP per instance'));
@@ -153,8 +241,12 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
   if (Object.keys(garpOut).length) out.garp = garpOut;
   const global = defaults.syncDaemon;
   if (global && global.instance === node.args[0]) {
-    out.sync_daemon = { interface: global.interface, ...(global.id !== undefined ? { sync_id: global.id } : {}),
-      ...(global.group ? { group: global.group } : {}), ...(global.port !== undefined ? { port: global.port } : {}) };
+    out.sync_daemon = {
+      interface: global.interface,
+      ...(global.id !== undefined ? { sync_id: global.id } : {}),
+      ...(global.group ? { group: global.group } : {}),
+      ...(global.port !== undefined ? { port: global.port } : {}),
+    };
   }
   const sync = out.sync_daemon;
   if (sync && sync.sync_id === undefined) sync.sync_id = out.vrid;
@@ -163,13 +255,22 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
   return { value: ordered(out, INSTANCE_KEYS), findings };
 }
 
-interface AuthBlock { node: KaNode; typeNode?: KaNode; type?: string | undefined; password?: string | undefined }
+interface AuthBlock {
+  node: KaNode;
+  typeNode?: KaNode;
+  type?: string | undefined;
+  password?: string | undefined;
+}
 
 function authFindings(auth: AuthBlock, out: WrittenInstance, strict: boolean): Finding[] {
   const type = auth.type ?? 'PASS';
   if (type === 'AH') {
-    return [notCarried(auth.typeNode ?? auth.node, 'failoverd speaks only PASS; the AH peer and failoverd would drop '
-      + 'each other\'s adverts and both become MASTER')];
+    return [
+      notCarried(
+        auth.typeNode ?? auth.node,
+        'failoverd speaks only PASS; the AH peer and failoverd would drop ' + "each other's adverts and both become MASTER",
+      ),
+    ];
   }
   if (type !== 'PASS') return [notCarried(auth.typeNode ?? auth.node, `keepalived knows PASS and AH only`)];
   // keepalived ignores authentication in strict mode and with VRRPv3 (vrrp.c, "does not support authentication").
@@ -178,9 +279,7 @@ function authFindings(auth: AuthBlock, out: WrittenInstance, strict: boolean): F
   if (out.version === 3) return ignored('keepalived ignores it with VRRP version 3');
   if (!auth.password) return ignored('without auth_pass keepalived sends none');
   out.auth = { password: auth.password.slice(0, 8) };
-  return auth.password.length > 8
-    ? [warning(auth.node, 'auth_pass: longer than 8 characters; both send the first 8')]
-    : [];
+  return auth.password.length > 8 ? [warning(auth.node, 'auth_pass: longer than 8 characters; both send the first 8')] : [];
 }
 
 /** vrrp_strict's rules (keepalived.conf(5)) that change what failoverd would do. */
@@ -190,8 +289,13 @@ function strictFindings(node: KaNode, out: WrittenInstance, accept: boolean | un
   // Strict mode: no_accept unless the address owner, and accept cannot be set with VRRPv2.
   const accepting = owner || (accept === true && out.version === 3);
   if (!accepting) {
-    findings.push(lossy(node, 'vrrp_strict: keepalived runs this instance in no_accept mode (it is not the address '
-      + 'owner), installing firewall rules that drop traffic to the VIPs; failoverd installs none'));
+    findings.push(
+      lossy(
+        node,
+        'vrrp_strict: keepalived runs this instance in no_accept mode (it is not the address ' +
+          'owner), installing firewall rules that drop traffic to the VIPs; failoverd installs none',
+      ),
+    );
   }
   if (out.unicast_peers?.length) {
     findings.push(lossy(node, 'vrrp_strict: keepalived rejects unicast peers in strict mode'));
@@ -213,7 +317,8 @@ function convertTrackedInterface(t: KaNode): Converted<WrittenTrackedInterface> 
 function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Finding[] {
   const findings: Finding[] = [];
   const block = { track_script: 'vrrp_script', track_file: 'track_file', track_process: 'vrrp_track_process' }[c.keyword]!;
-  const defs: ReadonlyMap<string, TrackWeightDef | undefined> = c.keyword === 'track_script' ? ctx.scripts : c.keyword === 'track_file' ? ctx.files : ctx.processes;
+  const defs: ReadonlyMap<string, TrackWeightDef | undefined> =
+    c.keyword === 'track_script' ? ctx.scripts : c.keyword === 'track_file' ? ctx.files : ctx.processes;
   for (const t of c.children ?? []) {
     if (!defs.has(t.keyword)) {
       // keepalived logs that it ignores the entry, and runs without it: so does the import.
@@ -221,7 +326,10 @@ function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Fin
       continue;
     }
     const def = defs.get(t.keyword);
-    if (!def) { findings.push(notCarried(t, `its ${block} was refused`)); continue; }
+    if (!def) {
+      findings.push(notCarried(t, `its ${block} was refused`));
+      continue;
+    }
     const entry = trackEntry(t, def);
     findings.push(...entry.findings);
     if (!entry.value) continue;
@@ -230,12 +338,28 @@ function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Fin
     const weighted = { weight, ...(reverse ? { reverse: true } : {}) };
     if (c.keyword === 'track_script') {
       const { weight: _w, reverse: _r, ...script } = def as ScriptDef;
-      (track.scripts ??= []).push(ordered({ name, ...script, ...weighted }, ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight', 'reverse']));
+      (track.scripts ??= []).push(
+        ordered({ name, ...script, ...weighted }, ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight', 'reverse']),
+      );
     } else if (c.keyword === 'track_file') {
       (track.files ??= []).push({ path: (def as FileDef).path, ...weighted });
     } else {
       const { weight: _w, reverse: _r, ...process } = def as ProcessDef;
-      (track.processes ??= []).push(ordered({ name, ...process, ...weighted }, ['name', 'process', 'args', 'param_match', 'full_command', 'quorum', 'quorum_max', 'delay_up', 'delay_down', 'weight', 'reverse']));
+      (track.processes ??= []).push(
+        ordered({ name, ...process, ...weighted }, [
+          'name',
+          'process',
+          'args',
+          'param_match',
+          'full_command',
+          'quorum',
+          'quorum_max',
+          'delay_up',
+          'delay_down',
+          'weight',
+          'reverse',
+        ]),
+      );
     }
   }
   return findings;

@@ -11,7 +11,10 @@ import { duration, int, seconds } from './values.js';
 /** A definition being filled in: a key may be set to undefined (an unparsable value), as before exactOptionalPropertyTypes. */
 type Draft<T> = { [K in keyof T]?: T[K] | undefined };
 
-export interface TrackWeightDef { weight: number; reverse: boolean }
+export interface TrackWeightDef {
+  weight: number;
+  reverse: boolean;
+}
 
 export interface ScriptDef extends TrackWeightDef {
   command: string | string[];
@@ -21,7 +24,9 @@ export interface ScriptDef extends TrackWeightDef {
   fall?: number;
 }
 
-export interface FileDef extends TrackWeightDef { path: string }
+export interface FileDef extends TrackWeightDef {
+  path: string;
+}
 
 export interface ProcessDef extends TrackWeightDef {
   process: string;
@@ -58,15 +63,38 @@ export function convertVrrpScript(node: KaNode): Converted<ScriptDef> {
   const out: Draft<ScriptDef> & TrackWeightDef = { weight: 0, reverse: false };
   for (const c of node.children ?? []) {
     switch (c.keyword) {
-      case 'script': { const cmd = commandOf(c); findings.push(...cmd.findings); if (cmd.value) out.command = cmd.value; break; }
-      case 'interval': out.interval = durationOf(c.args[0]); break;
-      case 'timeout': out.timeout = durationOf(c.args[0]); break;
-      case 'rise': out.rise = int(c.args[0]); break;
-      case 'fall': out.fall = int(c.args[0]); break;
-      case 'weight': { const w = weightOf(c, c.args); findings.push(...w.findings); if (w.value) Object.assign(out, w.value); break; }
-      case 'user': findings.push(notCarried(c, 'failoverd runs its track scripts as itself')); break;
-      case 'init_fail': findings.push(notCarried(c, 'failoverd starts a script as up; keepalived would start it failed')); break;
-      default: findings.push(unknownKeyword(c, 'vrrp_script'));
+      case 'script': {
+        const cmd = commandOf(c);
+        findings.push(...cmd.findings);
+        if (cmd.value) out.command = cmd.value;
+        break;
+      }
+      case 'interval':
+        out.interval = durationOf(c.args[0]);
+        break;
+      case 'timeout':
+        out.timeout = durationOf(c.args[0]);
+        break;
+      case 'rise':
+        out.rise = int(c.args[0]);
+        break;
+      case 'fall':
+        out.fall = int(c.args[0]);
+        break;
+      case 'weight': {
+        const w = weightOf(c, c.args);
+        findings.push(...w.findings);
+        if (w.value) Object.assign(out, w.value);
+        break;
+      }
+      case 'user':
+        findings.push(notCarried(c, 'failoverd runs its track scripts as itself'));
+        break;
+      case 'init_fail':
+        findings.push(notCarried(c, 'failoverd starts a script as up; keepalived would start it failed'));
+        break;
+      default:
+        findings.push(unknownKeyword(c, 'vrrp_script'));
     }
   }
   if (out.command === undefined) {
@@ -82,10 +110,20 @@ export function convertTrackFile(node: KaNode): Converted<FileDef> {
   const out: Draft<FileDef> & TrackWeightDef = { weight: 1, reverse: false };
   for (const c of node.children ?? []) {
     switch (c.keyword) {
-      case 'file': out.path = c.args[0]; break;
-      case 'weight': { const w = weightOf(c, c.args); findings.push(...w.findings); if (w.value) Object.assign(out, w.value); break; }
-      case 'init_file': findings.push(notCarried(c, 'failoverd does not create or write the tracked file at start')); break;
-      default: findings.push(unknownKeyword(c, 'track_file'));
+      case 'file':
+        out.path = c.args[0];
+        break;
+      case 'weight': {
+        const w = weightOf(c, c.args);
+        findings.push(...w.findings);
+        if (w.value) Object.assign(out, w.value);
+        break;
+      }
+      case 'init_file':
+        findings.push(notCarried(c, 'failoverd does not create or write the tracked file at start'));
+        break;
+      default:
+        findings.push(unknownKeyword(c, 'track_file'));
     }
   }
   if (!out.path?.startsWith('/')) {
@@ -109,14 +147,32 @@ export function convertTrackProcess(node: KaNode): Converted<ProcessDef> {
         if (c.args[0] === 'initial' || c.args[0] === 'partial') out.param_match = c.args[0];
         else findings.push(notCarried(c, 'expected initial or partial'));
         break;
-      case 'full_command': out.full_command = true; break;
-      case 'quorum': out.quorum = int(c.args[0]); break;
-      case 'quorum_max': out.quorum_max = int(c.args[0]); break;
-      case 'fork_delay': out.delay_up = durationOf(c.args[0]); break;
-      case 'terminate_delay': out.delay_down = durationOf(c.args[0]); break;
-      case 'delay': out.delay_up = out.delay_down = durationOf(c.args[0]); break;
-      case 'weight': { const w = weightOf(c, c.args); findings.push(...w.findings); if (w.value) Object.assign(out, w.value); break; }
-      default: findings.push(unknownKeyword(c, 'vrrp_track_process'));
+      case 'full_command':
+        out.full_command = true;
+        break;
+      case 'quorum':
+        out.quorum = int(c.args[0]);
+        break;
+      case 'quorum_max':
+        out.quorum_max = int(c.args[0]);
+        break;
+      case 'fork_delay':
+        out.delay_up = durationOf(c.args[0]);
+        break;
+      case 'terminate_delay':
+        out.delay_down = durationOf(c.args[0]);
+        break;
+      case 'delay':
+        out.delay_up = out.delay_down = durationOf(c.args[0]);
+        break;
+      case 'weight': {
+        const w = weightOf(c, c.args);
+        findings.push(...w.findings);
+        if (w.value) Object.assign(out, w.value);
+        break;
+      }
+      default:
+        findings.push(unknownKeyword(c, 'vrrp_track_process'));
     }
   }
   if (!out.process) {

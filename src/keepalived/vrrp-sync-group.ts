@@ -23,8 +23,7 @@ export function convertSyncGroup(node: KaNode): Converted<SyncGroup> {
     else if (c.keyword === 'notify' || c.keyword.startsWith('notify_')) findings.push(...vrrpNotifyEntry(c, notify));
     else if (c.keyword === 'smtp_alert') {
       if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email'));
-    }
-    else findings.push(unknownKeyword(c, 'vrrp_sync_group'));
+    } else findings.push(unknownKeyword(c, 'vrrp_sync_group'));
   }
   const value: SyncGroup = { name: safeName(node.args[0] ?? 'group'), members };
   if (Object.keys(notify).length) value.notify = notify;

@@ -11,13 +11,17 @@ type ConfigInput = z.input<ReturnType<typeof buildConfigSchema>>;
  * not take (a missing virtual_router_id, `protocol foo`) is written as given, and the
  * loader refuses it with its line, as "failoverd check" would.
  */
-export type Written<T> =
-  T extends string ? string
-    : T extends number ? number
-      : T extends boolean ? boolean
-        : T extends readonly (infer E)[] ? Written<E>[]
-          : T extends object ? { [K in keyof T]?: Written<T[K]> | undefined }
-            : T;
+export type Written<T> = T extends string
+  ? string
+  : T extends number
+    ? number
+    : T extends boolean
+      ? boolean
+      : T extends readonly (infer E)[]
+        ? Written<E>[]
+        : T extends object
+          ? { [K in keyof T]?: Written<T[K]> | undefined }
+          : T;
 
 type Item<T> = T extends readonly (infer E)[] ? E : never;
 

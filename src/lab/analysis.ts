@@ -45,7 +45,10 @@ export interface Silence {
  * kill → its first answer after, whatever was in flight at the kill.
  */
 export function longestSilence(samples: readonly RequestSample[], after: number, until = Infinity): Silence | undefined {
-  const arrivals = samples.filter((s) => s.ok).map((s) => s.done).sort((a, b) => a - b);
+  const arrivals = samples
+    .filter((s) => s.ok)
+    .map((s) => s.done)
+    .sort((a, b) => a - b);
   let worst: Silence | undefined;
   for (let i = 1; i < arrivals.length; i++) {
     const next = arrivals[i]!;
@@ -74,5 +77,8 @@ export function describeServers(byServer: Record<string, number>): string {
 
 /** "timeout 3, ECONNREFUSED 1". */
 export function describeErrors(kinds: Record<string, number>): string {
-  return Object.entries(kinds).sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ');
+  return Object.entries(kinds)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
 }

@@ -62,8 +62,18 @@ export function parseDeb822Sources(text: string): AptSource[] {
 // A Debian archive's own suites (codenames and aliases); -updates, -security and
 // -backports are not the main archive, and other distributions use other names.
 const DEBIAN_SUITES = new Set([
-  'buster', 'bullseye', 'bookworm', 'trixie', 'forky', 'duke', 'sid',
-  'oldoldstable', 'oldstable', 'stable', 'testing', 'unstable',
+  'buster',
+  'bullseye',
+  'bookworm',
+  'trixie',
+  'forky',
+  'duke',
+  'sid',
+  'oldoldstable',
+  'oldstable',
+  'stable',
+  'testing',
+  'unstable',
 ]);
 
 /** The URI of the first enabled binary source that serves a Debian suite's main component. */
@@ -96,8 +106,9 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
   const mirror = debianMirror(readMachineSources());
   if (mirror) process.stdout.write(`${mirror}\n`);
   else {
-    process.stderr.write('no Debian mirror (a "deb" source with a Debian suite and main) '
-      + 'in /etc/apt/sources.list or sources.list.d/\n');
+    process.stderr.write(
+      'no Debian mirror (a "deb" source with a Debian suite and main) ' + 'in /etc/apt/sources.list or sources.list.d/\n',
+    );
     process.exitCode = 1;
   }
 }

@@ -36,7 +36,9 @@ function once(): void {
   const req = request(url, { agent: false, headers: { connection: 'close' } }, (res) => {
     let body = '';
     res.setEncoding('utf8');
-    res.on('data', (chunk: string) => { body += chunk; });
+    res.on('data', (chunk: string) => {
+      body += chunk;
+    });
     res.on('end', () => {
       const who = whoFromBody(body);
       if (res.statusCode === 200) finish(true, { ...(who ? { who } : {}), localPort: req.socket?.localPort });
@@ -44,7 +46,10 @@ function once(): void {
     });
     res.on('error', (err: NodeJS.ErrnoException) => finish(false, { error: err.code ?? err.message }));
   });
-  const timer = setTimeout(() => { finish(false, { error: 'timeout' }); req.destroy(); }, timeoutMs);
+  const timer = setTimeout(() => {
+    finish(false, { error: 'timeout' });
+    req.destroy();
+  }, timeoutMs);
   req.on('error', (err: NodeJS.ErrnoException) => finish(false, { error: err.code ?? err.message }));
   req.end();
 }

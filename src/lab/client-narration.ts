@@ -11,13 +11,20 @@ export class ClientNarration {
   private failedSinceAnswer = 0;
   private window: { from: number; answers: Record<string, number>; errors: Record<string, number>; failed: number } | undefined;
 
-  constructor(private readonly say: Say, private readonly silenceMs: number, private readonly windowMs = 1000) {}
+  constructor(
+    private readonly say: Say,
+    private readonly silenceMs: number,
+    private readonly windowMs = 1000,
+  ) {}
 
   add(s: RequestSample): void {
     if (s.ok) {
       if (this.lastAnswerAt > 0 && s.done - this.lastAnswerAt > this.silenceMs) {
         const failed = this.failedSinceAnswer ? `; ${this.failedSinceAnswer} requests failed meanwhile` : '';
-        this.say(`answered again (by ${s.who}) after ${((s.done - this.lastAnswerAt) / 1000).toFixed(3)} s without an answer${failed}`, s.done);
+        this.say(
+          `answered again (by ${s.who}) after ${((s.done - this.lastAnswerAt) / 1000).toFixed(3)} s without an answer${failed}`,
+          s.done,
+        );
       }
       this.lastAnswerAt = Math.max(this.lastAnswerAt, s.done);
       this.failedSinceAnswer = 0;
@@ -41,7 +48,10 @@ export class ClientNarration {
     if (!w || now - w.from < this.windowMs) return;
     const answered = Object.values(w.answers).reduce((a, b) => a + b, 0);
     if (w.failed > 0) {
-      this.say(`next ${((now - w.from) / 1000).toFixed(1)} s: ${w.failed} more failed (${describeErrors(w.errors)}), ${answered} answered${answered ? ` (${describeServers(w.answers)})` : ''}`, now);
+      this.say(
+        `next ${((now - w.from) / 1000).toFixed(1)} s: ${w.failed} more failed (${describeErrors(w.errors)}), ${answered} answered${answered ? ` (${describeServers(w.answers)})` : ''}`,
+        now,
+      );
       this.window = { from: now, answers: {}, errors: {}, failed: 0 };
     } else {
       this.window = undefined;

@@ -34,7 +34,13 @@ function describe(name: DirectorConfig['name'], path: string, text: string): Dir
   const interval = typeof written === 'string' || typeof written === 'number' ? String(written) : '1s';
   const ms = parseDuration(interval);
   if (!doc.hasIn(['vrrp', 0]) || ms === undefined) throw new Error(`${path}: no vrrp instance with a readable advert_interval`);
-  return { name, path, apiSocket: String(doc.getIn(['api', 'listen'])), priority: Number(doc.getIn(['vrrp', 0, 'priority'])), advertIntervalMs: ms };
+  return {
+    name,
+    path,
+    apiSocket: String(doc.getIn(['api', 'listen'])),
+    priority: Number(doc.getIn(['vrrp', 0, 'priority'])),
+    advertIntervalMs: ms,
+  };
 }
 
 export function directorConfigs(overrides: ConfigOverrides, workDir: string, sourceDir = join(projectRoot(), 'config')): DirectorConfig[] {
@@ -64,8 +70,10 @@ function withOverrides(text: string, advertInterval: string | undefined, socket:
   if (socket) edited = edited.replace(/^(api:\s*\{[^}\n]*?\blisten:\s*)[^,}\s]+/m, `$1${socket}`);
   const wanted = (doc: ReturnType<typeof parseDocument>): boolean => {
     const instances = (doc.toJS() as { vrrp?: { advert_interval?: string }[] }).vrrp ?? [];
-    return (!advertInterval || (instances.length > 0 && instances.every((i) => i.advert_interval === advertInterval)))
-      && (!socket || doc.getIn(['api', 'listen']) === socket);
+    return (
+      (!advertInterval || (instances.length > 0 && instances.every((i) => i.advert_interval === advertInterval))) &&
+      (!socket || doc.getIn(['api', 'listen']) === socket)
+    );
   };
   if (wanted(parseDocument(edited))) return edited;
   const doc = parseDocument(text);

@@ -18,29 +18,55 @@ const INFO = join(KEEP_DIR, 'lab.json');
 const STOP = join(KEEP_DIR, 'stop');
 const COMMAND_TIMEOUT_MS = 60_000;
 
-interface ExecRequest { argv: string[] }
-interface ExecResult { status: number | null; signal: string | null; stdout: string; stderr: string; error?: string }
+interface ExecRequest {
+  argv: string[];
+}
+interface ExecResult {
+  status: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  error?: string;
+}
 
 export async function keepServe(lab: Lab, forMs: number): Promise<void> {
   mkdirSync(KEEP_DIR, { recursive: true });
   for (const f of readdirSync(KEEP_DIR)) rmSync(join(KEEP_DIR, f), { force: true });
   const ns = (name: string): string => lab.topology.host(name).ns;
-  writeFileSync(INFO, JSON.stringify({ pid: process.pid, until: new Date(Date.now() + forMs).toISOString(), namespaces: Object.fromEntries([...lab.topology.hosts.values()].map((h) => [h.name, h.ns])) }));
-  const say = (line = ''): void => { process.stdout.write(`${line}\n`); };
+  writeFileSync(
+    INFO,
+    JSON.stringify({
+      pid: process.pid,
+      until: new Date(Date.now() + forMs).toISOString(),
+      namespaces: Object.fromEntries([...lab.topology.hosts.values()].map((h) => [h.name, h.ns])),
+    }),
+  );
+  const say = (line = ''): void => {
+    process.stdout.write(`${line}\n`);
+  };
   say();
   say(`The lab stays up for ${Math.round(forMs / 60000)} min. From another terminal on this machine:`);
-  say(`  failoverd lab exec -- ip netns exec ${ns('client')} curl -s http://${VIP}/      (or: node -e "fetch('http://${VIP}/').then(r=>r.text()).then(console.log)")`);
+  say(
+    `  failoverd lab exec -- ip netns exec ${ns('client')} curl -s http://${VIP}/      (or: node -e "fetch('http://${VIP}/').then(r=>r.text()).then(console.log)")`,
+  );
   say(`  failoverd lab exec -- ip netns exec ${ns('lvs-a')} ipvsadm -Ln --stats`);
   say(`  failoverd lab exec -- ip netns exec ${ns('lvs-b')} ipvsadm -Lnc`);
-  say(`  failoverd lab exec -- ip netns exec ${ns('lvs-a')} ${process.execPath} ${CLI} status --socket ${lab.configs.get('lvs-a')!.apiSocket}`);
+  say(
+    `  failoverd lab exec -- ip netns exec ${ns('lvs-a')} ${process.execPath} ${CLI} status --socket ${lab.configs.get('lvs-a')!.apiSocket}`,
+  );
   say(`  failoverd lab exec -- ip -n ${ns('client')} neigh`);
   say('  failoverd lab stop');
-  say(`(failoverd is ${process.execPath} ${CLI}; commands run as root inside the lab's kernel, ${COMMAND_TIMEOUT_MS / 1000} s at most each.)`);
+  say(
+    `(failoverd is ${process.execPath} ${CLI}; commands run as root inside the lab's kernel, ${COMMAND_TIMEOUT_MS / 1000} s at most each.)`,
+  );
   say(`Namespaces: ${[...lab.topology.hosts.values()].map((h) => h.ns).join(', ')} (bridge in ${lab.topology.switchNs}).`);
   const deadline = Date.now() + forMs;
   try {
     for (let i = 0; Date.now() < deadline && i < 100_000_000; i++) {
-      if (existsSync(STOP)) { say('stop requested'); break; }
+      if (existsSync(STOP)) {
+        say('stop requested');
+        break;
+      }
       for (const file of readdirSync(KEEP_DIR).filter((f) => f.endsWith('.req.json'))) serve(file);
       await sleep(200);
     }
@@ -53,13 +79,23 @@ export async function keepServe(lab: Lab, forMs: number): Promise<void> {
 function serve(file: string): void {
   const id = file.slice(0, -'.req.json'.length);
   const running = join(KEEP_DIR, `${id}.running`);
-  try { renameSync(join(KEEP_DIR, file), running); } catch { return; }
+  try {
+    renameSync(join(KEEP_DIR, file), running);
+  } catch {
+    return;
+  }
   let result: ExecResult;
   try {
     const request = JSON.parse(readFileSync(running, 'utf8')) as ExecRequest;
     if (!Array.isArray(request.argv) || request.argv.length === 0) throw new Error('no command given');
     const r = spawnSync(request.argv[0]!, request.argv.slice(1), { encoding: 'utf8', timeout: COMMAND_TIMEOUT_MS, maxBuffer: 16 << 20 });
-    result = { status: r.status, signal: r.signal, stdout: r.stdout ?? '', stderr: r.stderr ?? '', ...(r.error ? { error: r.error.message } : {}) };
+    result = {
+      status: r.status,
+      signal: r.signal,
+      stdout: r.stdout ?? '',
+      stderr: r.stderr ?? '',
+      ...(r.error ? { error: r.error.message } : {}),
+    };
   } catch (err) {
     result = { status: null, signal: null, stdout: '', stderr: '', error: (err as Error).message };
   }

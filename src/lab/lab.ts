@@ -34,7 +34,10 @@ export interface LabSetupOptions {
   requestTimeoutMs?: number;
 }
 
-export interface TimedMark { t: number; what: string }
+export interface TimedMark {
+  t: number;
+  what: string;
+}
 
 function nameOfAddress(address: string): string {
   return HOSTS.find((h) => h.address === address)?.name ?? address;
@@ -75,7 +78,15 @@ export class Lab {
     this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
     this.workDir = mkdtempSync(join(tmpdir(), 'failoverd-lab-'));
     const needsCopies = options.advertInterval !== undefined || (options.prefix ?? '') !== '';
-    const configs = directorConfigs(needsCopies ? { ...(options.advertInterval ? { advertInterval: options.advertInterval } : {}), ...(options.prefix ? { socketDir: this.workDir } : {}) } : {}, join(this.workDir, 'config'));
+    const configs = directorConfigs(
+      needsCopies
+        ? {
+            ...(options.advertInterval ? { advertInterval: options.advertInterval } : {}),
+            ...(options.prefix ? { socketDir: this.workDir } : {}),
+          }
+        : {},
+      join(this.workDir, 'config'),
+    );
     this.configs = new Map(configs.map((c) => [c.name, c]));
     this.requestEveryMs = options.requestEveryMs ?? 50;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 300;
@@ -113,7 +124,11 @@ export class Lab {
     this.say('lab', `namespaces on one bridge: ${hosts.map((h) => `${h.name} ${h.address}`).join(', ')}; VIP ${VIP}:${SERVICE_PORT}`);
     this.ticker = setInterval(() => this.poll(), POLL_MS);
     for (const rs of ['rs1', 'rs2']) {
-      const out = sh('ip', ['netns', 'exec', this.topology.host(rs).ns, process.execPath, CLI, 'realserver', 'setup', '--vip', VIP], 60_000);
+      const out = sh(
+        'ip',
+        ['netns', 'exec', this.topology.host(rs).ns, process.execPath, CLI, 'realserver', 'setup', '--vip', VIP],
+        60_000,
+      );
       this.say(rs, `failoverd realserver setup --vip ${VIP}: ${out.trim().split('\n').at(-1)}`);
       await this.startRealServer(rs);
     }
@@ -123,12 +138,30 @@ export class Lab {
   async startRealServer(name: string): Promise<void> {
     const host = this.topology.host(name);
     let ready!: () => void;
-    const started = new Promise<void>((resolve) => { ready = resolve; });
-    const proc = this.procs.start(name, host.ns, [process.execPath, script('realserver-http'), '--name', name, '--address', host.address, '--port', String(SERVICE_PORT)], {
-      stdout: (line) => { if (line.includes('"ready"')) ready(); },
+    const started = new Promise<void>((resolve) => {
+      ready = resolve;
     });
+    const proc = this.procs.start(
+      name,
+      host.ns,
+      [process.execPath, script('realserver-http'), '--name', name, '--address', host.address, '--port', String(SERVICE_PORT)],
+      {
+        stdout: (line) => {
+          if (line.includes('"ready"')) ready();
+        },
+      },
+    );
     this.servers.set(name, proc);
-    await this.bounded(Promise.race([started, proc.exited.then(() => { throw new Error(`${name}'s HTTP server exited: ${proc.stderr.trim()}`); })]), 20_000, `${name}'s HTTP server to listen`);
+    await this.bounded(
+      Promise.race([
+        started,
+        proc.exited.then(() => {
+          throw new Error(`${name}'s HTTP server exited: ${proc.stderr.trim()}`);
+        }),
+      ]),
+      20_000,
+      `${name}'s HTTP server to listen`,
+    );
     this.say(name, `HTTP server up on :${SERVICE_PORT} (pid ${proc.pid}), answers "hello from ${name}"`);
   }
 
@@ -155,9 +188,15 @@ export class Lab {
     this.agents.set(name, proc);
     void proc.exited.then((info) => {
       if (info.signal === 'SIGKILL' || this.agents.get(name) !== proc) return;
-      this.say(name, `failoverd exited (${info.code ?? info.signal}); last stderr:\n${proc.stderr.trim().split('\n').slice(-8).join('\n')}`);
+      this.say(
+        name,
+        `failoverd exited (${info.code ?? info.signal}); last stderr:\n${proc.stderr.trim().split('\n').slice(-8).join('\n')}`,
+      );
     });
-    this.say(name, `failoverd run --config ${config.path} (pid ${proc.pid}, priority ${config.priority}, advert ${formatDuration(config.advertIntervalMs)})`);
+    this.say(
+      name,
+      `failoverd run --config ${config.path} (pid ${proc.pid}, priority ${config.priority}, advert ${formatDuration(config.advertIntervalMs)})`,
+    );
     return proc;
   }
 
@@ -201,11 +240,29 @@ export class Lab {
    */
   private agentLog(director: string, line: string): void {
     if (!line.startsWith('{')) return;
-    let entry: { level?: number; msg?: string; event?: string | { type?: string }; instance?: string; from?: string; to?: string; err?: { message?: string } };
-    try { entry = JSON.parse(line) as typeof entry; } catch { return; }
-    const type = typeof entry.event === 'string' ? entry.event : entry.event?.type ?? (entry.instance && entry.from && entry.to ? 'vrrp.state' : '');
-    if (/^(vrrp\.state|realserver\.(up|down)|quorum\.|ipvs\.error|config\.rejected)/.test(type)) this.say(director, `failoverd: ${entry.msg}`);
-    else if ((entry.level ?? 0) >= 50) this.say(director, `failoverd ${entry.level! >= 60 ? 'FATAL' : 'ERROR'}: ${entry.msg}${entry.err?.message && !entry.msg?.includes(entry.err.message) ? ` (${entry.err.message})` : ''}`);
+    let entry: {
+      level?: number;
+      msg?: string;
+      event?: string | { type?: string };
+      instance?: string;
+      from?: string;
+      to?: string;
+      err?: { message?: string };
+    };
+    try {
+      entry = JSON.parse(line) as typeof entry;
+    } catch {
+      return;
+    }
+    const type =
+      typeof entry.event === 'string' ? entry.event : (entry.event?.type ?? (entry.instance && entry.from && entry.to ? 'vrrp.state' : ''));
+    if (/^(vrrp\.state|realserver\.(up|down)|quorum\.|ipvs\.error|config\.rejected)/.test(type))
+      this.say(director, `failoverd: ${entry.msg}`);
+    else if ((entry.level ?? 0) >= 50)
+      this.say(
+        director,
+        `failoverd ${entry.level! >= 60 ? 'FATAL' : 'ERROR'}: ${entry.msg}${entry.err?.message && !entry.msg?.includes(entry.err.message) ? ` (${entry.err.message})` : ''}`,
+      );
   }
 
   private watchVip(name: string): void {
@@ -256,7 +313,10 @@ export class Lab {
       const text = readProcNet(proc.pid, 'ip_vs');
       if (text === undefined) continue;
       const svc = parseProcIpvs(text).find((s) => s.address === VIP && s.port === SERVICE_PORT);
-      const inRotation = (svc?.destinations ?? []).filter((d) => d.weight > 0).map((d) => nameOfAddress(d.address)).sort();
+      const inRotation = (svc?.destinations ?? [])
+        .filter((d) => d.weight > 0)
+        .map((d) => nameOfAddress(d.address))
+        .sort();
       const key = inRotation.join(' ');
       if (this.rotation.get(director) === key && this.rotation.has(director)) continue;
       const before = this.rotation.get(director);
@@ -287,13 +347,30 @@ export class Lab {
 
   async startClient(): Promise<void> {
     const host = this.topology.host('client');
-    this.client = this.procs.start('client', host.ns, [process.execPath, script('client-loop'), '--url', `http://${VIP}:${SERVICE_PORT}/`, '--every', String(this.requestEveryMs), '--timeout', String(this.requestTimeoutMs)], {
-      stdout: (line) => {
-        const parsed = parseClientLine(line);
-        if (parsed && isSample(parsed)) this.onRequest(parsed);
+    this.client = this.procs.start(
+      'client',
+      host.ns,
+      [
+        process.execPath,
+        script('client-loop'),
+        '--url',
+        `http://${VIP}:${SERVICE_PORT}/`,
+        '--every',
+        String(this.requestEveryMs),
+        '--timeout',
+        String(this.requestTimeoutMs),
+      ],
+      {
+        stdout: (line) => {
+          const parsed = parseClientLine(line);
+          if (parsed && isSample(parsed)) this.onRequest(parsed);
+        },
       },
-    });
-    this.say('client', `request loop started (pid ${this.client.pid}): GET http://${VIP}/ every ${this.requestEveryMs} ms, new connection each, ${this.requestTimeoutMs} ms timeout`);
+    );
+    this.say(
+      'client',
+      `request loop started (pid ${this.client.pid}): GET http://${VIP}/ every ${this.requestEveryMs} ms, new connection each, ${this.requestTimeoutMs} ms timeout`,
+    );
   }
 
   async stopClient(): Promise<void> {
@@ -308,19 +385,28 @@ export class Lab {
   /** Opens the long-lived connection; resolves once it has had its first answer. */
   async openLongConnection(everyMs = 200): Promise<RequestSample> {
     const host = this.topology.host('client');
-    this.longConnection = this.procs.start('long', host.ns, [process.execPath, script('long-connection'), '--host', VIP, '--port', String(SERVICE_PORT), '--every', String(everyMs)], {
-      stdout: (line) => {
-        const parsed = parseClientLine(line);
-        if (!parsed) return;
-        if (isSample(parsed)) this.longSamples.push(parsed);
-        else {
-          this.longNotices.push(parsed);
-          if (parsed.kind === 'closed') this.say('client', `long connection :${parsed.localPort} broke: ${parsed.error}`, parsed.t);
-        }
+    this.longConnection = this.procs.start(
+      'long',
+      host.ns,
+      [process.execPath, script('long-connection'), '--host', VIP, '--port', String(SERVICE_PORT), '--every', String(everyMs)],
+      {
+        stdout: (line) => {
+          const parsed = parseClientLine(line);
+          if (!parsed) return;
+          if (isSample(parsed)) this.longSamples.push(parsed);
+          else {
+            this.longNotices.push(parsed);
+            if (parsed.kind === 'closed') this.say('client', `long connection :${parsed.localPort} broke: ${parsed.error}`, parsed.t);
+          }
+        },
       },
-    });
-    const first = await this.waitFor(() => this.longSamples.find((s) => s.ok), 15_000, 'the long connection\'s first answer');
-    this.say('client', `long connection opened from :${first.localPort}: a keep-alive request every ${everyMs} ms on the same TCP connection, answered by ${first.who}`, first.done);
+    );
+    const first = await this.waitFor(() => this.longSamples.find((s) => s.ok), 15_000, "the long connection's first answer");
+    this.say(
+      'client',
+      `long connection opened from :${first.localPort}: a keep-alive request every ${everyMs} ms on the same TCP connection, answered by ${first.who}`,
+      first.done,
+    );
     return first;
   }
 
@@ -336,7 +422,8 @@ export class Lab {
     for (let i = 0; i < 1_000_000; i++) {
       const value = probe();
       if (value) return value;
-      if (monoMs() > deadline) throw new Error(`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}${this.agentTrouble()}`);
+      if (monoMs() > deadline)
+        throw new Error(`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${what}${this.agentTrouble()}`);
       await sleep(POLL_MS);
     }
     throw new Error(`gave up waiting for ${what}`);
@@ -344,13 +431,23 @@ export class Lab {
 
   private agentTrouble(): string {
     const dead = [...this.agents].filter(([d, p]) => !p.running && p.exit?.signal !== 'SIGKILL' && this.topology.host(d).poweredOn);
-    return dead.map(([d, p]) => `\nfailoverd on ${d} exited (${p.exit?.code ?? p.exit?.signal}):\n${p.stderr.trim().split('\n').slice(-10).join('\n')}`).join('');
+    return dead
+      .map(
+        ([d, p]) => `\nfailoverd on ${d} exited (${p.exit?.code ?? p.exit?.signal}):\n${p.stderr.trim().split('\n').slice(-10).join('\n')}`,
+      )
+      .join('');
   }
 
   private async bounded<T>(promise: Promise<T>, timeoutMs: number, what: string): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`)), timeoutMs); });
-    try { return await Promise.race([promise, timeout]); } finally { clearTimeout(timer); }
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`)), timeoutMs);
+    });
+    try {
+      return await Promise.race([promise, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   // ---- teardown ----------------------------------------------------------------

@@ -36,7 +36,10 @@ let localPort: number | undefined;
 function close(error: string): void {
   if (closed) return;
   closed = true;
-  if (pending) { clearTimeout(pending.timer); emit({ ...pending.sample, done: monoMs(), ok: false, error }); }
+  if (pending) {
+    clearTimeout(pending.timer);
+    emit({ ...pending.sample, done: monoMs(), ok: false, error });
+  }
   emit({ kind: 'closed', t: monoMs(), error, localPort });
   socket.destroy();
   setTimeout(() => process.exit(0), 50);
@@ -44,8 +47,18 @@ function close(error: string): void {
 
 function send(): void {
   if (closed) return;
-  if (monoMs() - started > maxMs) { close('max-seconds reached'); return; }
-  const sample: RequestSample = { kind: 'long', seq: seq++, sent: monoMs(), done: 0, ok: false, ...(localPort !== undefined ? { localPort } : {}) };
+  if (monoMs() - started > maxMs) {
+    close('max-seconds reached');
+    return;
+  }
+  const sample: RequestSample = {
+    kind: 'long',
+    seq: seq++,
+    sent: monoMs(),
+    done: 0,
+    ok: false,
+    ...(localPort !== undefined ? { localPort } : {}),
+  };
   pending = { sample, timer: setTimeout(() => close(`no answer within ${answerTimeoutMs} ms`), answerTimeoutMs) };
   socket.write(`GET /long HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n\r\n`);
 }
@@ -65,17 +78,35 @@ function drain(): void {
     if (!pending) continue;
     clearTimeout(pending.timer);
     const who = whoFromBody(body);
-    emit({ ...pending.sample, done: monoMs(), ok: status === 200, ...(who ? { who } : {}), ...(status === 200 ? {} : { error: `HTTP ${status}` }), ...(Number.isFinite(count) ? { connectionRequests: count } : {}) });
+    emit({
+      ...pending.sample,
+      done: monoMs(),
+      ok: status === 200,
+      ...(who ? { who } : {}),
+      ...(status === 200 ? {} : { error: `HTTP ${status}` }),
+      ...(Number.isFinite(count) ? { connectionRequests: count } : {}),
+    });
     pending = undefined;
     setTimeout(send, everyMs);
   }
 }
 
 socket.setEncoding('utf8');
-socket.on('connect', () => { localPort = socket.localPort; emit({ kind: 'connected', t: monoMs(), localPort }); send(); });
-socket.on('data', (chunk: string) => { buffer += chunk; drain(); });
+socket.on('connect', () => {
+  localPort = socket.localPort;
+  emit({ kind: 'connected', t: monoMs(), localPort });
+  send();
+});
+socket.on('data', (chunk: string) => {
+  buffer += chunk;
+  drain();
+});
 socket.on('error', (err: NodeJS.ErrnoException) => close(err.code ?? err.message));
 socket.on('end', () => close('closed by the server'));
-process.on('SIGTERM', () => { closed = true; socket.destroy(); process.exit(0); });
+process.on('SIGTERM', () => {
+  closed = true;
+  socket.destroy();
+  process.exit(0);
+});
 process.stdin.on('end', () => process.exit(0));
 process.stdin.resume();

@@ -5,7 +5,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
-export interface ExitInfo { code: number | null; signal: NodeJS.Signals | null }
+export interface ExitInfo {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 export class LabProcess {
   readonly pid: number;
@@ -13,10 +16,20 @@ export class LabProcess {
   private exitInfo: ExitInfo | undefined;
   private stderrTail = '';
 
-  constructor(readonly label: string, child: ChildProcess, onStdout?: (line: string) => void, onStderr?: (line: string) => void) {
+  constructor(
+    readonly label: string,
+    child: ChildProcess,
+    onStdout?: (line: string) => void,
+    onStderr?: (line: string) => void,
+  ) {
     if (child.pid === undefined) throw new Error(`${label}: could not start`);
     this.pid = child.pid;
-    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => { this.exitInfo = { code, signal }; resolve(this.exitInfo); }));
+    this.exited = new Promise((resolve) =>
+      child.on('exit', (code, signal) => {
+        this.exitInfo = { code, signal };
+        resolve(this.exitInfo);
+      }),
+    );
     createInterface({ input: child.stdout! }).on('line', (line) => onStdout?.(line));
     createInterface({ input: child.stderr! }).on('line', (line) => {
       this.stderrTail = `${this.stderrTail}${line}\n`.slice(-4000);
@@ -40,7 +53,11 @@ export class LabProcess {
 
   kill(signal: NodeJS.Signals = 'SIGTERM'): void {
     if (!this.running) return;
-    try { process.kill(this.pid, signal); } catch { /* already gone */ }
+    try {
+      process.kill(this.pid, signal);
+    } catch {
+      /* already gone */
+    }
   }
 
   /** SIGTERM, then SIGKILL if it has not exited within graceMs. */
@@ -58,7 +75,12 @@ export class ProcessSet {
   private readonly all = new Set<LabProcess>();
 
   /** Starts argv inside namespace ns. */
-  start(label: string, ns: string, argv: string[], handlers: { stdout?: (line: string) => void; stderr?: (line: string) => void } = {}): LabProcess {
+  start(
+    label: string,
+    ns: string,
+    argv: string[],
+    handlers: { stdout?: (line: string) => void; stderr?: (line: string) => void } = {},
+  ): LabProcess {
     const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
     const proc = new LabProcess(label, child, handlers.stdout, handlers.stderr);
     this.all.add(proc);

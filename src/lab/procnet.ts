@@ -3,10 +3,38 @@
 // failoverd. PID is any process living in that namespace. Parsers are pure.
 import { readFileSync } from 'node:fs';
 
-export interface ProcIpvsDestination { address: string; port: number; forward: string; weight: number; active: number; inactive: number }
-export interface ProcIpvsService { protocol: string; address: string; port: number; scheduler: string; destinations: ProcIpvsDestination[] }
-export interface ProcIpvsConnection { protocol: string; client: string; clientPort: number; vip: string; vipPort: number; destination: string; destinationPort: number; state: string; expiresS: number }
-export interface ProcArpEntry { address: string; mac: string; complete: boolean; device: string }
+export interface ProcIpvsDestination {
+  address: string;
+  port: number;
+  forward: string;
+  weight: number;
+  active: number;
+  inactive: number;
+}
+export interface ProcIpvsService {
+  protocol: string;
+  address: string;
+  port: number;
+  scheduler: string;
+  destinations: ProcIpvsDestination[];
+}
+export interface ProcIpvsConnection {
+  protocol: string;
+  client: string;
+  clientPort: number;
+  vip: string;
+  vipPort: number;
+  destination: string;
+  destinationPort: number;
+  state: string;
+  expiresS: number;
+}
+export interface ProcArpEntry {
+  address: string;
+  mac: string;
+  complete: boolean;
+  device: string;
+}
 
 function hexIp(hex: string): string {
   const n = Number.parseInt(hex, 16);
@@ -32,7 +60,8 @@ export function parseProcIpvs(text: string): ProcIpvsService[] {
     const last = services.at(-1);
     if (dest && last) {
       const at = hexEndpoint(dest[1]!);
-      if (at) last.destinations.push({ ...at, forward: dest[2]!, weight: Number(dest[3]), active: Number(dest[4]), inactive: Number(dest[5]) });
+      if (at)
+        last.destinations.push({ ...at, forward: dest[2]!, weight: Number(dest[3]), active: Number(dest[4]), inactive: Number(dest[5]) });
     }
   }
   return services;
@@ -42,11 +71,21 @@ export function parseProcIpvs(text: string): ProcIpvsService[] {
 export function parseProcIpvsConn(text: string): ProcIpvsConnection[] {
   const out: ProcIpvsConnection[] = [];
   for (const line of text.split('\n')) {
-    const m = /^(TCP|UDP|SCTP)\s+([0-9A-F]{8})\s+([0-9A-F]{4})\s+([0-9A-F]{8})\s+([0-9A-F]{4})\s+([0-9A-F]{8})\s+([0-9A-F]{4})\s+(\S+)\s+(\d+)/i.exec(line);
+    const m =
+      /^(TCP|UDP|SCTP)\s+([0-9A-F]{8})\s+([0-9A-F]{4})\s+([0-9A-F]{8})\s+([0-9A-F]{4})\s+([0-9A-F]{8})\s+([0-9A-F]{4})\s+(\S+)\s+(\d+)/i.exec(
+        line,
+      );
     if (!m) continue;
     out.push({
-      protocol: m[1]!, client: hexIp(m[2]!), clientPort: Number.parseInt(m[3]!, 16), vip: hexIp(m[4]!), vipPort: Number.parseInt(m[5]!, 16),
-      destination: hexIp(m[6]!), destinationPort: Number.parseInt(m[7]!, 16), state: m[8]!, expiresS: Number(m[9]),
+      protocol: m[1]!,
+      client: hexIp(m[2]!),
+      clientPort: Number.parseInt(m[3]!, 16),
+      vip: hexIp(m[4]!),
+      vipPort: Number.parseInt(m[5]!, 16),
+      destination: hexIp(m[6]!),
+      destinationPort: Number.parseInt(m[7]!, 16),
+      state: m[8]!,
+      expiresS: Number(m[9]),
     });
   }
   return out;

@@ -20,7 +20,12 @@ const server = createServer((req: IncomingMessage, res: ServerResponse) => {
   const count = (perConnection.get(req.socket) ?? 0) + 1;
   perConnection.set(req.socket, count);
   const body = `hello from ${name}${address ? ` (${address})` : ''}\n`;
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), 'x-real-server': name, 'x-connection-requests': String(count) });
+  res.writeHead(200, {
+    'content-type': 'text/plain',
+    'content-length': Buffer.byteLength(body),
+    'x-real-server': name,
+    'x-connection-requests': String(count),
+  });
   res.end(body);
 });
 // A connection idle through a failover (seconds of TCP retransmits) must stay open.
@@ -32,6 +37,10 @@ server.on('error', (err) => {
   process.exit(1);
 });
 server.listen(port, '0.0.0.0', () => process.stdout.write(`${JSON.stringify({ kind: 'ready', t: monoMs() })}\n`));
-const stop = (): void => { server.closeAllConnections(); server.close(() => process.exit(0)); setTimeout(() => process.exit(0), 500).unref(); };
+const stop = (): void => {
+  server.closeAllConnections();
+  server.close(() => process.exit(0));
+  setTimeout(() => process.exit(0), 500).unref();
+};
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -34,11 +34,21 @@ export function timelineLine(sinceStartMs: number, who: string, text: string): s
 
 export function summaryLines(title: string, measures: readonly Measure[], expectations: readonly Expectation[]): string[] {
   const out = ['', title, ''];
-  out.push(...formatTable(['part', 'measure', 'value', 'goal'], measures.map((m) => [
-    m.part, m.name, m.text ?? formatMs(m.ms), m.goal ? `${m.goal} ${m.goalMet ? 'met' : 'MISSED'}` : '',
-  ]), { rule: true }).split('\n'));
+  out.push(
+    ...formatTable(
+      ['part', 'measure', 'value', 'goal'],
+      measures.map((m) => [m.part, m.name, m.text ?? formatMs(m.ms), m.goal ? `${m.goal} ${m.goalMet ? 'met' : 'MISSED'}` : '']),
+      { rule: true },
+    ).split('\n'),
+  );
   out.push('');
-  out.push(...formatTable(['', 'part', 'expectation', 'observed'], expectations.map((e) => [e.ok ? 'ok' : 'FAIL', e.part, e.what, e.observed]), { rule: true }).split('\n'));
+  out.push(
+    ...formatTable(
+      ['', 'part', 'expectation', 'observed'],
+      expectations.map((e) => [e.ok ? 'ok' : 'FAIL', e.part, e.what, e.observed]),
+      { rule: true },
+    ).split('\n'),
+  );
   const failed = expectations.filter((e) => !e.ok).length;
   out.push('');
   out.push(failed === 0 ? `all ${expectations.length} expectations held` : `${failed} of ${expectations.length} expectations FAILED`);

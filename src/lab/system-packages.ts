@@ -14,7 +14,9 @@ export interface SystemNeed {
 }
 
 const UML: SystemNeed = {
-  package: 'user-mode-linux', program: 'linux.uml', why: 'the User-Mode Linux kernel that has IPVS',
+  package: 'user-mode-linux',
+  program: 'linux.uml',
+  why: 'the User-Mode Linux kernel that has IPVS',
 };
 const KMOD: SystemNeed = { package: 'kmod', program: 'modprobe', why: 'modprobe for its IPVS modules' };
 const IPROUTE2: SystemNeed = { package: 'iproute2', program: 'ip', why: 'ip and ss for the network namespaces' };
@@ -23,20 +25,26 @@ const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl 
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
 const BIRD: SystemNeed = { package: 'bird2', program: 'bird', why: 'the routing daemon of the ECMP test (router and directors)' };
-const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: 'the https check\'s test certificate' };
-const SOCAT: SystemNeed = { package: 'socat', program: 'socat', why: 'the udp check\'s real UDP servers' };
-const DNSMASQ: SystemNeed = { package: 'dnsmasq-base', program: 'dnsmasq', why: 'the dns check\'s real DNS server' };
-const EXIM: SystemNeed = { package: 'exim4-daemon-light', program: 'exim4', why: 'the smtp check\'s real MTA' };
-const PYTHON3: SystemNeed = { package: 'python3', program: 'python3', why: 'the http digest test\'s web server' };
+const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: "the https check's test certificate" };
+const SOCAT: SystemNeed = { package: 'socat', program: 'socat', why: "the udp check's real UDP servers" };
+const DNSMASQ: SystemNeed = { package: 'dnsmasq-base', program: 'dnsmasq', why: "the dns check's real DNS server" };
+const EXIM: SystemNeed = { package: 'exim4-daemon-light', program: 'exim4', why: "the smtp check's real MTA" };
+const PYTHON3: SystemNeed = { package: 'python3', program: 'python3', why: "the http digest test's web server" };
 const SYSTEMD: SystemNeed = {
-  package: 'systemd', program: 'systemd-analyze', why: 'systemd-analyze to check the unit file',
+  package: 'systemd',
+  program: 'systemd-analyze',
+  why: 'systemd-analyze to check the unit file',
 };
 const PATCHELF: SystemNeed = {
-  package: 'patchelf', program: 'patchelf', why: 'to point the fetched UML kernel at its own libc',
+  package: 'patchelf',
+  program: 'patchelf',
+  why: 'to point the fetched UML kernel at its own libc',
 };
 
 const MMDEBSTRAP: SystemNeed = {
-  package: 'mmdebstrap', program: 'mmdebstrap', why: 'the Debian 12 root the .deb is tested in under systemd',
+  package: 'mmdebstrap',
+  program: 'mmdebstrap',
+  why: 'the Debian 12 root the .deb is tested in under systemd',
 };
 const FAKEROOT: SystemNeed = { package: 'fakeroot', program: 'fakeroot', why: 'to build the .deb under test' };
 
@@ -55,13 +63,15 @@ export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
 export const APT_INSTALL = ['apt-get', 'install', '-y', '--no-install-recommends'] as const;
 
 export type InstallPlan =
-  | { action: 'none' }
-  | { action: 'install'; say: string; packages: string[] }
-  | { action: 'stop'; say: string; packages: string[] };
+  { action: 'none' } | { action: 'install'; say: string; packages: string[] } | { action: 'stop'; say: string; packages: string[] };
 
 /** Pure: given the needs and which programs are present, what to do and what to say. */
-export function planInstall(who: string, needs: readonly SystemNeed[], present: (program: string) => boolean,
-  asRoot: boolean): InstallPlan {
+export function planInstall(
+  who: string,
+  needs: readonly SystemNeed[],
+  present: (program: string) => boolean,
+  asRoot: boolean,
+): InstallPlan {
   const whys = new Map<string, string[]>();
   for (const need of needs) {
     if (present(need.program)) continue;
@@ -76,8 +86,7 @@ export function planInstall(who: string, needs: readonly SystemNeed[], present: 
   return {
     action: 'stop',
     packages,
-    say: `${who}: missing ${packages.join(' ')} (${because}); install with:\n`
-      + `  sudo ${[...APT_INSTALL, ...packages].join(' ')}`,
+    say: `${who}: missing ${packages.join(' ')} (${because}); install with:\n` + `  sudo ${[...APT_INSTALL, ...packages].join(' ')}`,
   };
 }
 
@@ -110,26 +119,36 @@ function aptListsPresent(): boolean {
 
 function apt(argv: string[]): { ok: boolean; output: string } {
   const r = spawnSync(argv[0]!, argv.slice(1), {
-    encoding: 'utf8', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }, maxBuffer: 64 << 20,
+    encoding: 'utf8',
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    maxBuffer: 64 << 20,
   });
   return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? r.error.message : ''}` };
 }
 
-export interface EnsureResult { ok: boolean; message?: string }
+export interface EnsureResult {
+  ok: boolean;
+  message?: string;
+}
 
 /**
  * Installs what the jobs need and is missing (as root), or returns the command to
  * run (as a normal user). Says one line when it installs; silent when nothing is missing.
  */
-export function ensureSystemPackages(who: string, jobs: readonly Job[],
-  say: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): EnsureResult {
+export function ensureSystemPackages(
+  who: string,
+  jobs: readonly Job[],
+  say: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): EnsureResult {
   const needs = needsOf(jobs);
   const plan = planInstall(who, needs, (p) => programOnPath(p), process.getuid?.() === 0);
   if (plan.action === 'none') return { ok: true };
   if (plan.action === 'stop') return { ok: false, message: plan.say };
   if (!programOnPath('apt-get')) {
-    return { ok: false, message: `${who}: missing ${plan.packages.join(' ')} and this machine has no apt-get; `
-      + 'install them with its own package manager' };
+    return {
+      ok: false,
+      message: `${who}: missing ${plan.packages.join(' ')} and this machine has no apt-get; ` + 'install them with its own package manager',
+    };
   }
   say(plan.say);
   let updated = false;

@@ -9,7 +9,11 @@ export const VIP = '10.6.2.195';
 export const SERVICE_PORT = 80;
 
 export type HostRole = 'client' | 'director' | 'realserver';
-export interface HostSpec { name: string; role: HostRole; address: string }
+export interface HostSpec {
+  name: string;
+  role: HostRole;
+  address: string;
+}
 
 /** The seed's addresses. Directors' own addresses sit next to the VIP's neighbours. */
 export const HOSTS: readonly HostSpec[] = [
@@ -36,7 +40,8 @@ export function macFor(address: string): string {
 
 export function sh(command: string, args: string[], timeoutMs = 20_000): string {
   const r = spawnSync(command, args, { encoding: 'utf8', timeout: timeoutMs });
-  if (r.status !== 0) throw new Error(`${command} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.error?.message || '').trim()}`);
+  if (r.status !== 0)
+    throw new Error(`${command} ${args.join(' ')} failed (${r.status ?? r.signal}): ${(r.stderr || r.error?.message || '').trim()}`);
   return r.stdout;
 }
 
@@ -49,7 +54,8 @@ export class Topology {
   /** prefix is prepended to every namespace name ("" gives client, lvs-a, ...). */
   constructor(readonly prefix: string) {
     this.switchNs = `${prefix}lab-switch`;
-    for (const spec of HOSTS) this.hosts.set(spec.name, { ...spec, ns: `${prefix}${spec.name}`, mac: macFor(spec.address), poweredOn: false });
+    for (const spec of HOSTS)
+      this.hosts.set(spec.name, { ...spec, ns: `${prefix}${spec.name}`, mac: macFor(spec.address), poweredOn: false });
   }
 
   host(name: string): LabHost {
@@ -68,9 +74,12 @@ export class Topology {
   }
 
   build(): void {
-    const existing = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]);
+    const existing = sh('ip', ['netns', 'list'])
+      .split('\n')
+      .map((l) => l.split(' ')[0]);
     const taken = [this.switchNs, ...[...this.hosts.values()].map((h) => h.ns)].filter((n) => existing.includes(n));
-    if (taken.length) throw new Error(`network namespace(s) ${taken.join(', ')} already exist: another lab is running here (or use another prefix)`);
+    if (taken.length)
+      throw new Error(`network namespace(s) ${taken.join(', ')} already exist: another lab is running here (or use another prefix)`);
     this.built = true;
     sh('ip', ['netns', 'add', this.switchNs]);
     // Snooping off: VRRP and the IPVS sync daemon use multicast without IGMP joins the bridge would see.
@@ -115,9 +124,17 @@ export class Topology {
   destroy(): void {
     if (!this.built) return;
     for (const host of this.hosts.values()) {
-      try { this.powerOff(host.name); } catch { /* already gone */ }
+      try {
+        this.powerOff(host.name);
+      } catch {
+        /* already gone */
+      }
     }
-    try { sh('ip', ['netns', 'delete', this.switchNs]); } catch { /* already gone */ }
+    try {
+      sh('ip', ['netns', 'delete', this.switchNs]);
+    } catch {
+      /* already gone */
+    }
     this.built = false;
   }
 }

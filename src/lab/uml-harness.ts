@@ -10,8 +10,7 @@ import { ensureSystemPackages } from './system-packages.js';
 
 /** test/harness/uml-run.sh of the project or installed package (FAILOVERD_UML_RUN overrides). */
 export function findUmlRun(root = projectRoot()): string | undefined {
-  const candidates = [process.env['FAILOVERD_UML_RUN'], join(root, 'test/harness/uml-run.sh')]
-    .filter((p): p is string => !!p);
+  const candidates = [process.env['FAILOVERD_UML_RUN'], join(root, 'test/harness/uml-run.sh')].filter((p): p is string => !!p);
   return candidates.find((p) => existsSync(p));
 }
 
@@ -19,9 +18,7 @@ export function findUmlRun(root = projectRoot()): string | undefined {
 const UML_RUN_MISSING = 3;
 
 export type ProbeVerdict =
-  | { boots: true }
-  | { boots: false; missing: true; said: string }
-  | { boots: false; missing: false; amx: boolean; said: string };
+  { boots: true } | { boots: false; missing: true; said: string } | { boots: false; missing: false; amx: boolean; said: string };
 
 /** Pure: what a `uml-run.sh --probe` status and output mean. */
 export function judgeProbe(status: number | null, output: string): ProbeVerdict {
@@ -41,16 +38,20 @@ function probe(umlRun: string): ProbeVerdict {
  * CPUs with AMX; provision-uml.sh (beside the harness) then fetches Debian
  * unstable's from the machine's own Debian mirror. Returns why not, or undefined.
  */
-export function prepareUmlKernel(who: string, umlRun: string,
-  say: (line: string) => void = (line) => process.stdout.write(`${line}\n`)): string | undefined {
+export function prepareUmlKernel(
+  who: string,
+  umlRun: string,
+  say: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+): string | undefined {
   const first = probe(umlRun);
   if (first.boots) return undefined;
   if (first.missing) return `${who}: no UML kernel installed (${first.said})`;
-  say(first.amx
-    ? `${who}: the installed UML kernel cannot start user space on this CPU (AMX: "ptrace set fp regs failed"); `
-      + 'fetching Debian unstable\'s user-mode-linux, which can'
-    : `${who}: the installed UML kernel does not boot here (${first.said}); `
-      + 'fetching Debian unstable\'s user-mode-linux');
+  say(
+    first.amx
+      ? `${who}: the installed UML kernel cannot start user space on this CPU (AMX: "ptrace set fp regs failed"); ` +
+          "fetching Debian unstable's user-mode-linux, which can"
+      : `${who}: the installed UML kernel does not boot here (${first.said}); ` + "fetching Debian unstable's user-mode-linux",
+  );
   const provision = join(dirname(umlRun), 'provision-uml.sh');
   if (!existsSync(provision)) return `${who}: ${provision} is missing`;
   const tools = ensureSystemPackages(who, ['uml-provision'], say);

@@ -78,7 +78,10 @@ export class MaintenanceScheduler {
   private readonly logger: Logger;
   private stopped = true;
 
-  constructor(schedules: MaintenanceSchedule[], private readonly deps: MaintenanceSchedulerDeps) {
+  constructor(
+    schedules: MaintenanceSchedule[],
+    private readonly deps: MaintenanceSchedulerDeps,
+  ) {
     for (const s of schedules) validateWindowSpec(s);
     this.entries = schedules.map((schedule) => ({ schedule, name: scheduleName(schedule), active: false }));
     this.logger = deps.logger ?? silentLogger();
@@ -143,8 +146,14 @@ export class MaintenanceScheduler {
     entry.active = on;
     const s = entry.schedule;
     const data: Record<string, unknown> = {
-      schedule: entry.name, action: s.action, cron: s.cron, timezone: s.timezone ?? 'UTC', forMs: s.forMs,
-      ...(s.action === 'drain' ? { service: s.service, realServer: s.realServer } : { instance: s.instance, by: s.by ?? DEFAULT_DEMOTE_BY }),
+      schedule: entry.name,
+      action: s.action,
+      cron: s.cron,
+      timezone: s.timezone ?? 'UTC',
+      forMs: s.forMs,
+      ...(s.action === 'drain'
+        ? { service: s.service, realServer: s.realServer }
+        : { instance: s.instance, by: s.by ?? DEFAULT_DEMOTE_BY }),
       ...(on && entry.until ? { until: entry.until.toISOString() } : {}),
     };
     this.deps.bus.publish({

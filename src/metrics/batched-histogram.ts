@@ -50,7 +50,8 @@ export class BatchedHistogram {
 
   /** Adds a batch: `counts` per bucket (length buckets + 1, the last +Inf), their sum. */
   add(labels: Record<string, string>, counts: readonly number[], sum: number): void {
-    if (counts.length !== this.buckets.length + 1) throw new Error(`${this.name}: ${counts.length} bucket counts for ${this.buckets.length + 1} buckets`);
+    if (counts.length !== this.buckets.length + 1)
+      throw new Error(`${this.name}: ${counts.length} bucket counts for ${this.buckets.length + 1} buckets`);
     const s = this.seriesOf(labels);
     let n = 0;
     for (let i = 0; i < counts.length; i++) {
@@ -65,7 +66,13 @@ export class BatchedHistogram {
     this.series = new Map();
   }
 
-  async get(): Promise<{ name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  }> {
     const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
     for (const s of this.series.values()) {
       let acc = 0;

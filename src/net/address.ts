@@ -14,9 +14,7 @@
 // (::ffff:10.0.0.1 is an IPv4 address: write 10.0.0.1).
 import { isIPv4, isIPv6 } from 'node:net';
 
-export type IpParse =
-  | { ok: true; address: string; family: 4 | 6 }
-  | { ok: false; reason: string };
+export type IpParse = { ok: true; address: string; family: 4 | 6 } | { ok: false; reason: string };
 
 const IPV4_MAPPED_PREFIX = '::ffff:';
 

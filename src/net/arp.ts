@@ -34,7 +34,10 @@ export function gratuitousArpFrame(mac: Uint8Array, address: string): Buffer {
 export class PacketSender {
   private readonly socket: DatagramSocket;
 
-  constructor(private readonly interfaceIndex: number, options: { netns?: string } = {}) {
+  constructor(
+    private readonly interfaceIndex: number,
+    options: { netns?: string } = {},
+  ) {
     // Protocol 0: this socket only sends, so the kernel queues nothing to it.
     this.socket = new DatagramSocket(AF_PACKET, SOCK_RAW, 0, options.netns ? { netns: options.netns } : {});
   }

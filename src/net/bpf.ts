@@ -12,10 +12,19 @@ export interface BpfInstruction {
 }
 
 // <linux/bpf_common.h>
-const BPF_LD = 0x00, BPF_LDX = 0x01, BPF_JMP = 0x05, BPF_RET = 0x06;
-const BPF_W = 0x00, BPF_H = 0x08, BPF_B = 0x10;
-const BPF_ABS = 0x20, BPF_IND = 0x40, BPF_MSH = 0xa0;
-const BPF_JEQ = 0x10, BPF_JSET = 0x40, BPF_K = 0x00;
+const BPF_LD = 0x00,
+  BPF_LDX = 0x01,
+  BPF_JMP = 0x05,
+  BPF_RET = 0x06;
+const BPF_W = 0x00,
+  BPF_H = 0x08,
+  BPF_B = 0x10;
+const BPF_ABS = 0x20,
+  BPF_IND = 0x40,
+  BPF_MSH = 0xa0;
+const BPF_JEQ = 0x10,
+  BPF_JSET = 0x40,
+  BPF_K = 0x00;
 
 const ACCEPT_BYTES = 0x40000;
 
@@ -24,10 +33,12 @@ export function encodeBpf(program: readonly BpfInstruction[], littleEndian = end
   const b = Buffer.alloc(program.length * 8);
   program.forEach((ins, i) => {
     const o = i * 8;
-    if (littleEndian) b.writeUInt16LE(ins.code, o); else b.writeUInt16BE(ins.code, o);
+    if (littleEndian) b.writeUInt16LE(ins.code, o);
+    else b.writeUInt16BE(ins.code, o);
     b[o + 2] = ins.jt;
     b[o + 3] = ins.jf;
-    if (littleEndian) b.writeUInt32LE(ins.k >>> 0, o + 4); else b.writeUInt32BE(ins.k >>> 0, o + 4);
+    if (littleEndian) b.writeUInt32LE(ins.k >>> 0, o + 4);
+    else b.writeUInt32BE(ins.k >>> 0, o + 4);
   });
   return b;
 }
@@ -40,7 +51,8 @@ export function encodeBpf(program: readonly BpfInstruction[], littleEndian = end
 export function synProbeFilter(from: string, fromPort: number, toPort: number): BpfInstruction[] {
   const source = ipToBytes(from);
   if (source.length !== 4) throw new RangeError(`the SYN probe filter is for IPv4 addresses, got ${from}`);
-  const ACCEPT = 14, DROP = 15;
+  const ACCEPT = 14,
+    DROP = 15;
   const at = (target: number, i: number): number => target - i - 1;
   const p: BpfInstruction[] = [
     /* 0 */ { code: BPF_LD | BPF_H | BPF_ABS, jt: 0, jf: 0, k: 12 }, // ethertype
@@ -69,7 +81,8 @@ export function synProbeFilter(from: string, fromPort: number, toPort: number): 
  */
 export function runBpf(program: readonly BpfInstruction[], frame: Uint8Array): number {
   const f = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
-  let a = 0, x = 0;
+  let a = 0,
+    x = 0;
   for (let pc = 0, steps = 0; pc < program.length && steps < 4096; steps++) {
     const { code, jt, jf, k } = program[pc]!;
     const load = (offset: number, size: number): number | undefined =>

@@ -84,7 +84,8 @@ export function tcpFrame(s: TcpSegmentSpec): Buffer {
   f.set(mac(s.sourceMac, 'source'), 6);
   f.writeUInt16BE(ETH_P_IP, 12);
   const ip = f.subarray(14, 34);
-  const src = ipv4(s.source), dst = ipv4(s.destination);
+  const src = ipv4(s.source),
+    dst = ipv4(s.destination);
   ip[0] = 0x45;
   ip.writeUInt16BE(20 + tcpLength, 2);
   ip.writeUInt16BE(s.id & 0xffff, 4);
@@ -110,9 +111,17 @@ export function tcpFrame(s: TcpSegmentSpec): Buffer {
 export type ParsedFrame =
   | { kind: 'arp'; op: number; sourceMac: Buffer; senderMac: Buffer; senderIp: string; targetIp: string }
   | {
-    kind: 'tcp'; sourceMac: Buffer; destinationMac: Buffer; source: string; destination: string;
-    sourcePort: number; destinationPort: number; seq: number; ack: number; flags: number;
-  }
+      kind: 'tcp';
+      sourceMac: Buffer;
+      destinationMac: Buffer;
+      source: string;
+      destination: string;
+      sourcePort: number;
+      destinationPort: number;
+      seq: number;
+      ack: number;
+      flags: number;
+    }
   | { kind: 'other' }
   | { kind: 'malformed'; why: string };
 
@@ -129,8 +138,12 @@ export function parseFrame(frame: Uint8Array): ParsedFrame {
     if (f.length < 42) return { kind: 'malformed', why: 'short ARP packet' };
     if (f.readUInt16BE(14) !== 1 || f.readUInt16BE(16) !== ETH_P_IP || f[18] !== 6 || f[19] !== 4) return { kind: 'other' };
     return {
-      kind: 'arp', op: f.readUInt16BE(20), sourceMac: Buffer.from(f.subarray(6, 12)), senderMac: Buffer.from(f.subarray(22, 28)),
-      senderIp: bytesToIp(f.subarray(28, 32)), targetIp: bytesToIp(f.subarray(38, 42)),
+      kind: 'arp',
+      op: f.readUInt16BE(20),
+      sourceMac: Buffer.from(f.subarray(6, 12)),
+      senderMac: Buffer.from(f.subarray(22, 28)),
+      senderIp: bytesToIp(f.subarray(28, 32)),
+      targetIp: bytesToIp(f.subarray(38, 42)),
     };
   }
   if (type !== ETH_P_IP) return { kind: 'other' };
@@ -144,9 +157,15 @@ export function parseFrame(frame: Uint8Array): ParsedFrame {
   const tcp = ip.subarray(headerLength, totalLength);
   if (tcp.length < 20) return { kind: 'malformed', why: 'short TCP header' };
   return {
-    kind: 'tcp', sourceMac: Buffer.from(f.subarray(6, 12)), destinationMac: Buffer.from(f.subarray(0, 6)),
-    source: bytesToIp(ip.subarray(12, 16)), destination: bytesToIp(ip.subarray(16, 20)),
-    sourcePort: tcp.readUInt16BE(0), destinationPort: tcp.readUInt16BE(2),
-    seq: tcp.readUInt32BE(4), ack: tcp.readUInt32BE(8), flags: tcp[13]!,
+    kind: 'tcp',
+    sourceMac: Buffer.from(f.subarray(6, 12)),
+    destinationMac: Buffer.from(f.subarray(0, 6)),
+    source: bytesToIp(ip.subarray(12, 16)),
+    destination: bytesToIp(ip.subarray(16, 20)),
+    sourcePort: tcp.readUInt16BE(0),
+    destinationPort: tcp.readUInt16BE(2),
+    seq: tcp.readUInt32BE(4),
+    ack: tcp.readUInt32BE(8),
+    flags: tcp[13]!,
   };
 }

@@ -1,6 +1,16 @@
 // Generic netlink: the genlmsghdr codec and family resolution (CTRL_CMD_GETFAMILY).
 import { NETLINK_GENERIC } from './constants.js';
-import { AttrMap, attr, attrsLength, NetlinkDecodeError, writeAttrs, safeDecode, type Attr, type Decoded, type NetlinkMessage } from './netlink.js';
+import {
+  AttrMap,
+  attr,
+  attrsLength,
+  NetlinkDecodeError,
+  writeAttrs,
+  safeDecode,
+  type Attr,
+  type Decoded,
+  type NetlinkMessage,
+} from './netlink.js';
 import { NetlinkSocket, type BatchOptions, type BatchResult, type NetlinkSocketOptions, type RequestOptions } from './netlink-socket.js';
 
 export const GENL_HDRLEN = 4;
@@ -69,7 +79,10 @@ export function decodeFamily(payload: Buffer): Decoded<GenlFamily> {
 
 /** A generic netlink socket bound to one family, resolved by name. */
 export class GenericNetlinkSocket {
-  private constructor(private readonly socket: NetlinkSocket, readonly family: GenlFamily) {}
+  private constructor(
+    private readonly socket: NetlinkSocket,
+    readonly family: GenlFamily,
+  ) {}
 
   static async open(familyName: string, options: NetlinkSocketOptions = {}): Promise<GenericNetlinkSocket> {
     const socket = new NetlinkSocket(NETLINK_GENERIC, options);
@@ -83,7 +96,12 @@ export class GenericNetlinkSocket {
   }
 
   /** Sends a command; resolves with the decoded replies (empty for a plain ACK). */
-  async request(cmd: number, attrs: readonly (Attr | undefined | false)[], flags = 0, options: RequestOptions = {}): Promise<GenlMessage[]> {
+  async request(
+    cmd: number,
+    attrs: readonly (Attr | undefined | false)[],
+    flags = 0,
+    options: RequestOptions = {},
+  ): Promise<GenlMessage[]> {
     const replies = await this.socket.request(this.family.id, flags, encodeGenl(cmd, this.family.version, attrs), options);
     return replies.map((m) => {
       const d = decodeGenl(m.payload);
@@ -93,8 +111,19 @@ export class GenericNetlinkSocket {
   }
 
   /** Commands sent back to back in as few datagrams as fit; each one's outcome, in order (see NetlinkSocket.requestBatch). */
-  requestBatch(commands: readonly { cmd: number; attrs: readonly (Attr | undefined | false)[]; operation: string }[], options: BatchOptions = {}): Promise<BatchResult[]> {
-    return this.socket.requestBatch(commands.map((c) => ({ type: this.family.id, flags: 0, payload: encodeGenl(c.cmd, this.family.version, c.attrs), operation: c.operation })), options);
+  requestBatch(
+    commands: readonly { cmd: number; attrs: readonly (Attr | undefined | false)[]; operation: string }[],
+    options: BatchOptions = {},
+  ): Promise<BatchResult[]> {
+    return this.socket.requestBatch(
+      commands.map((c) => ({
+        type: this.family.id,
+        flags: 0,
+        payload: encodeGenl(c.cmd, this.family.version, c.attrs),
+        operation: c.operation,
+      })),
+      options,
+    );
   }
 
   get netlink(): NetlinkSocket {
@@ -109,10 +138,15 @@ export class GenericNetlinkSocket {
 export async function resolveFamily(socket: NetlinkSocket, name: string): Promise<GenlFamily> {
   let replies: NetlinkMessage[];
   try {
-    replies = await socket.request(GENL_ID_CTRL, 0, encodeGenl(CTRL_CMD_GETFAMILY, 1, [attr.string(CTRL_ATTR_FAMILY_NAME, name)]), { operation: `resolve generic netlink family ${name}` });
+    replies = await socket.request(GENL_ID_CTRL, 0, encodeGenl(CTRL_CMD_GETFAMILY, 1, [attr.string(CTRL_ATTR_FAMILY_NAME, name)]), {
+      operation: `resolve generic netlink family ${name}`,
+    });
   } catch (err) {
     if ((err as { code?: string }).code === 'ENOENT') {
-      throw Object.assign(new Error(`generic netlink family "${name}" is not in this kernel${name === 'IPVS' ? ' (is the ip_vs module loaded?)' : ''}`), { code: 'ENOENT' });
+      throw Object.assign(
+        new Error(`generic netlink family "${name}" is not in this kernel${name === 'IPVS' ? ' (is the ip_vs module loaded?)' : ''}`),
+        { code: 'ENOENT' },
+      );
     }
     throw err;
   }

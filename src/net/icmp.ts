@@ -33,11 +33,19 @@ export type IcmpMessage =
   | { kind: 'malformed'; why: string };
 
 const V4_UNREACH: Record<number, string> = {
-  0: 'network unreachable', 1: 'host unreachable', 2: 'protocol unreachable', 3: 'port unreachable',
-  9: 'network prohibited', 10: 'host prohibited', 13: 'administratively prohibited',
+  0: 'network unreachable',
+  1: 'host unreachable',
+  2: 'protocol unreachable',
+  3: 'port unreachable',
+  9: 'network prohibited',
+  10: 'host prohibited',
+  13: 'administratively prohibited',
 };
 const V6_UNREACH: Record<number, string> = {
-  0: 'no route', 1: 'administratively prohibited', 3: 'address unreachable', 4: 'port unreachable',
+  0: 'no route',
+  1: 'administratively prohibited',
+  3: 'address unreachable',
+  4: 'port unreachable',
 };
 
 function errorText(family: IcmpFamily, type: number, code: number): string {
@@ -72,9 +80,10 @@ export function parseIcmp(family: IcmpFamily, packet: Buffer): IcmpMessage {
   if (type === reply) {
     return { kind: 'echo-reply', identifier: icmp.readUInt16BE(4), sequence: icmp.readUInt16BE(6), payload: icmp.subarray(8) };
   }
-  const isError = family === 4
-    ? type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED
-    : type === ICMPV6_DEST_UNREACH || type === ICMPV6_TIME_EXCEEDED;
+  const isError =
+    family === 4
+      ? type === ICMP_DEST_UNREACH || type === ICMP_TIME_EXCEEDED
+      : type === ICMPV6_DEST_UNREACH || type === ICMPV6_TIME_EXCEEDED;
   if (!isError) return { kind: 'other', type };
   // The error quotes the offending packet: its IP header, then at least 8 bytes of ours.
   const quoted = icmp.subarray(8);
@@ -91,7 +100,12 @@ export function parseIcmp(family: IcmpFamily, packet: Buffer): IcmpMessage {
   }
   if (inner.length < 8 || inner[0] !== (family === 4 ? ICMP_ECHO_REQUEST : ICMPV6_ECHO_REQUEST)) return { kind: 'other', type };
   return {
-    kind: 'error', type, code, identifier: inner.readUInt16BE(4), sequence: inner.readUInt16BE(6), text: errorText(family, type, code),
+    kind: 'error',
+    type,
+    code,
+    identifier: inner.readUInt16BE(4),
+    sequence: inner.readUInt16BE(6),
+    text: errorText(family, type, code),
   };
 }
 

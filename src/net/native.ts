@@ -67,8 +67,10 @@ export function native(): NativeBinding {
     binding = load(root) as NativeBinding;
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err);
-    throw new Error(`failoverd: no native addon for ${process.platform}-${process.arch} in ${root} (${why}); `
-      + 'run "npm ci" or "npx node-gyp rebuild" there');
+    throw new Error(
+      `failoverd: no native addon for ${process.platform}-${process.arch} in ${root} (${why}); ` +
+        'run "npm ci" or "npx node-gyp rebuild" there',
+    );
   }
   return binding;
 }

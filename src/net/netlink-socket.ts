@@ -3,11 +3,35 @@
 // and unsolicited notifications for multicast subscribers.
 import { EventEmitter } from 'node:events';
 import { DatagramSocket, type NativeSocketFactory, type SocketError } from './socket.js';
-import { AF_NETLINK, SOCK_RAW, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, NETLINK_DROP_MEMBERSHIP, NETLINK_EXT_ACK, NETLINK_CAP_ACK, SOL_SOCKET, SO_RCVBUF, SO_RCVBUFFORCE } from './constants.js';
+import {
+  AF_NETLINK,
+  SOCK_RAW,
+  SOL_NETLINK,
+  NETLINK_ADD_MEMBERSHIP,
+  NETLINK_DROP_MEMBERSHIP,
+  NETLINK_EXT_ACK,
+  NETLINK_CAP_ACK,
+  SOL_SOCKET,
+  SO_RCVBUF,
+  SO_RCVBUFFORCE,
+} from './constants.js';
 import { sockaddrNetlink, decodeSockaddr } from './sockaddr.js';
 import {
-  align4, decodeErrorMessage, decodeMessages, encodeMessage, NetlinkError, type NetlinkMessage,
-  NLMSG_HDRLEN, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN,
+  align4,
+  decodeErrorMessage,
+  decodeMessages,
+  encodeMessage,
+  NetlinkError,
+  type NetlinkMessage,
+  NLMSG_HDRLEN,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
 } from './netlink.js';
 
 export interface RequestOptions {
@@ -105,7 +129,10 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
   /** Times the socket died and was opened again. */
   reopens = 0;
 
-  constructor(readonly protocol: number, private readonly options: NetlinkSocketOptions = {}) {
+  constructor(
+    readonly protocol: number,
+    private readonly options: NetlinkSocketOptions = {},
+  ) {
     super();
     this.socket = this.open();
   }
@@ -213,15 +240,30 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     const timeoutMs = options.timeoutMs ?? 5000;
     return new Promise((resolve, reject) => {
       const batch: Batch = {
-        firstSeq, operations: requests.map((r) => r.operation), results: new Array<BatchResult>(requests.length).fill(undefined),
-        closers: new Set(), awaiting: 0, resolve, reject,
-        timer: setTimeout(() => this.endBatch(batch, new NetlinkTimeoutError(`${batch.operations[0]} and ${requests.length - 1} more: no answer from the kernel in ${timeoutMs} ms`)), timeoutMs),
+        firstSeq,
+        operations: requests.map((r) => r.operation),
+        results: new Array<BatchResult>(requests.length).fill(undefined),
+        closers: new Set(),
+        awaiting: 0,
+        resolve,
+        reject,
+        timer: setTimeout(
+          () =>
+            this.endBatch(
+              batch,
+              new NetlinkTimeoutError(
+                `${batch.operations[0]} and ${requests.length - 1} more: no answer from the kernel in ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        ),
       };
       this.batches.add(batch);
       this.updateRef();
       let start = 0;
       while (start < requests.length) {
-        let end = start, bytes = 0;
+        let end = start,
+          bytes = 0;
         do {
           bytes += align4(NLMSG_HDRLEN + requests[end]!.payload.byteLength);
           end++;
@@ -319,7 +361,9 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     const decoded = decodeMessages(data);
     if (!decoded.ok || truncated) {
       this.malformed++;
-      const error = new Error(truncated ? 'netlink datagram truncated by the receive buffer' : `malformed netlink datagram: ${decoded.ok ? '' : decoded.error}`);
+      const error = new Error(
+        truncated ? 'netlink datagram truncated by the receive buffer' : `malformed netlink datagram: ${decoded.ok ? '' : decoded.error}`,
+      );
       // A reply we cannot read must fail its request rather than hang it.
       const seq = data.length >= 12 ? data.readUInt32LE(8) : -1;
       const batch = this.batchOf(seq);
@@ -340,7 +384,8 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
         return;
       }
       if (message.type === NLMSG_OVERRUN) this.emit('overrun', new Error('netlink overrun'));
-      else if (message.type !== NLMSG_NOOP && message.type !== NLMSG_ERROR && message.type !== NLMSG_DONE) this.emit('notification', message);
+      else if (message.type !== NLMSG_NOOP && message.type !== NLMSG_ERROR && message.type !== NLMSG_DONE)
+        this.emit('notification', message);
       return;
     }
     if (message.flags & NLM_F_DUMP_INTR) p.interrupted = true;
@@ -358,7 +403,10 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
     if (message.type === NLMSG_DONE) {
       const status = message.payload.length >= 4 ? message.payload.readInt32LE(0) : 0;
       if (status < 0) this.settle(message.seq, { error: new NetlinkError(-status, undefined, p.operation) });
-      else if (p.interrupted) this.settle(message.seq, { error: Object.assign(new Error(`${p.operation}: dump interrupted by a concurrent change; retry`), { code: 'EINTR' }) });
+      else if (p.interrupted)
+        this.settle(message.seq, {
+          error: Object.assign(new Error(`${p.operation}: dump interrupted by a concurrent change; retry`), { code: 'EINTR' }),
+        });
       else this.settle(message.seq, { messages: p.replies });
       return;
     }
@@ -376,7 +424,14 @@ export class NetlinkSocket extends EventEmitter<{ notification: [NetlinkMessage]
       this.overruns++;
       // Notifications were lost: listeners must resynchronise with a dump. A
       // batch learns of failures only from replies, and some may be among the lost.
-      for (const b of this.batches) this.endBatch(b, Object.assign(new Error(`${b.operations[0]} and ${b.operations.length - 1} more: replies lost to a receive-buffer overrun, outcome unknown`), { code: 'ENOBUFS' }));
+      for (const b of this.batches)
+        this.endBatch(
+          b,
+          Object.assign(
+            new Error(`${b.operations[0]} and ${b.operations.length - 1} more: replies lost to a receive-buffer overrun, outcome unknown`),
+            { code: 'ENOBUFS' },
+          ),
+        );
       this.emit('overrun', err);
       return;
     }

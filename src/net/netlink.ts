@@ -80,10 +80,13 @@ export function decodeMessages(buf: Buffer): Decoded<NetlinkMessage[]> {
   const messages: NetlinkMessage[] = [];
   let offset = 0;
   while (offset < buf.length) {
-    if (buf.length - offset < NLMSG_HDRLEN) return { ok: false, error: `truncated netlink header at offset ${offset}: ${buf.length - offset} bytes left, need ${NLMSG_HDRLEN}` };
+    if (buf.length - offset < NLMSG_HDRLEN)
+      return { ok: false, error: `truncated netlink header at offset ${offset}: ${buf.length - offset} bytes left, need ${NLMSG_HDRLEN}` };
     const length = buf.readUInt32LE(offset);
-    if (length < NLMSG_HDRLEN) return { ok: false, error: `netlink message at offset ${offset} has length ${length} < header ${NLMSG_HDRLEN}` };
-    if (offset + length > buf.length) return { ok: false, error: `truncated netlink message at offset ${offset}: length ${length}, ${buf.length - offset} bytes left` };
+    if (length < NLMSG_HDRLEN)
+      return { ok: false, error: `netlink message at offset ${offset} has length ${length} < header ${NLMSG_HDRLEN}` };
+    if (offset + length > buf.length)
+      return { ok: false, error: `truncated netlink message at offset ${offset}: length ${length}, ${buf.length - offset} bytes left` };
     messages.push({
       type: buf.readUInt16LE(offset + 4),
       flags: buf.readUInt16LE(offset + 6),
@@ -164,7 +167,8 @@ export function encodeAttrs(attrs: readonly (Attr | undefined | false)[]): Buffe
 
 /** Out-of-range values fail when the attribute is made, as a buffer write would. */
 function uint16(v: number): number {
-  if (!Number.isInteger(v) || v < 0 || v > 0xffff) throw new RangeError(`The value of "value" is out of range. It must be >= 0 and <= 65535. Received ${v}`);
+  if (!Number.isInteger(v) || v < 0 || v > 0xffff)
+    throw new RangeError(`The value of "value" is out of range. It must be >= 0 and <= 65535. Received ${v}`);
   return v;
 }
 
@@ -173,14 +177,25 @@ export const attr = {
   u16: (type: number, v: number): Attr => ({ type, value: { uint: uint16(v), bytes: 2, bigEndian: false } }),
   be16: (type: number, v: number): Attr => ({ type, value: { uint: uint16(v), bytes: 2, bigEndian: true } }),
   u32: (type: number, v: number): Attr => ({ type, value: { uint: v >>> 0, bytes: 4, bigEndian: false } }),
-  s32: (type: number, v: number): Attr => { const b = Buffer.alloc(4); b.writeInt32LE(v); return { type, value: b }; },
+  s32: (type: number, v: number): Attr => {
+    const b = Buffer.alloc(4);
+    b.writeInt32LE(v);
+    return { type, value: b };
+  },
   be32: (type: number, v: number): Attr => ({ type, value: { uint: v >>> 0, bytes: 4, bigEndian: true } }),
-  u64: (type: number, v: bigint | number): Attr => { const b = Buffer.alloc(8); b.writeBigUInt64LE(BigInt(v)); return { type, value: b }; },
+  u64: (type: number, v: bigint | number): Attr => {
+    const b = Buffer.alloc(8);
+    b.writeBigUInt64LE(BigInt(v));
+    return { type, value: b };
+  },
   /** NUL-terminated string. */
   string: (type: number, s: string): Attr => ({ type, value: Buffer.concat([Buffer.from(s, 'utf8'), Buffer.from([0])]) }),
   bytes: (type: number, b: Uint8Array): Attr => ({ type, value: b }),
   flag: (type: number): Attr => ({ type, value: Buffer.alloc(0) }),
-  nested: (type: number, children: readonly (Attr | undefined | false)[]): Attr => ({ type, value: children.filter((c): c is Attr => Boolean(c)) }),
+  nested: (type: number, children: readonly (Attr | undefined | false)[]): Attr => ({
+    type,
+    value: children.filter((c): c is Attr => Boolean(c)),
+  }),
 };
 
 /** Decoded attributes with typed getters. Getters throw NetlinkDecodeError on a malformed value. */
@@ -195,7 +210,10 @@ export class AttrMap {
       const length = buf.readUInt16LE(offset);
       const rawType = buf.readUInt16LE(offset + 2);
       if (length < NLA_HDRLEN) throw new NetlinkDecodeError(`attribute at offset ${offset} has length ${length} < ${NLA_HDRLEN}`);
-      if (offset + length > buf.length) throw new NetlinkDecodeError(`attribute type ${rawType & NLA_TYPE_MASK} at offset ${offset} overruns its container (length ${length}, ${buf.length - offset} bytes left)`);
+      if (offset + length > buf.length)
+        throw new NetlinkDecodeError(
+          `attribute type ${rawType & NLA_TYPE_MASK} at offset ${offset} overruns its container (length ${length}, ${buf.length - offset} bytes left)`,
+        );
       const type = rawType & NLA_TYPE_MASK;
       const value = buf.subarray(offset + NLA_HDRLEN, offset + length);
       map.order.push({ type, nested: (rawType & NLA_F_NESTED) !== 0, value });
@@ -229,13 +247,27 @@ export class AttrMap {
     return v;
   }
 
-  u8(type: number): number | undefined { return this.sized(type, 1, 'u8')?.readUInt8(0); }
-  u16(type: number): number | undefined { return this.sized(type, 2, 'u16')?.readUInt16LE(0); }
-  be16(type: number): number | undefined { return this.sized(type, 2, 'be16')?.readUInt16BE(0); }
-  u32(type: number): number | undefined { return this.sized(type, 4, 'u32')?.readUInt32LE(0); }
-  s32(type: number): number | undefined { return this.sized(type, 4, 's32')?.readInt32LE(0); }
-  be32(type: number): number | undefined { return this.sized(type, 4, 'be32')?.readUInt32BE(0); }
-  u64(type: number): bigint | undefined { return this.sized(type, 8, 'u64')?.readBigUInt64LE(0); }
+  u8(type: number): number | undefined {
+    return this.sized(type, 1, 'u8')?.readUInt8(0);
+  }
+  u16(type: number): number | undefined {
+    return this.sized(type, 2, 'u16')?.readUInt16LE(0);
+  }
+  be16(type: number): number | undefined {
+    return this.sized(type, 2, 'be16')?.readUInt16BE(0);
+  }
+  u32(type: number): number | undefined {
+    return this.sized(type, 4, 'u32')?.readUInt32LE(0);
+  }
+  s32(type: number): number | undefined {
+    return this.sized(type, 4, 's32')?.readInt32LE(0);
+  }
+  be32(type: number): number | undefined {
+    return this.sized(type, 4, 'be32')?.readUInt32BE(0);
+  }
+  u64(type: number): bigint | undefined {
+    return this.sized(type, 8, 'u64')?.readBigUInt64LE(0);
+  }
 
   /** u64 as a JS number (exact up to 2^53; counters beyond that lose precision, not wrap). */
   u64n(type: number): number | undefined {
@@ -306,7 +338,11 @@ export function decodeErrorMessage(message: NetlinkMessage): Decoded<NetlinkErro
 export class NetlinkError extends Error {
   override name = 'NetlinkError';
   readonly code: string;
-  constructor(readonly errno: number, readonly extAck: string | undefined, readonly operation: string) {
+  constructor(
+    readonly errno: number,
+    readonly extAck: string | undefined,
+    readonly operation: string,
+  ) {
     super(`${operation}: ${errnoCode(errno)}${extAck ? ` (${extAck})` : ''}`);
     this.code = errnoCode(errno);
   }

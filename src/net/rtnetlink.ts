@@ -2,7 +2,17 @@
 // that can work inside any network namespace and watch for changes.
 import { EventEmitter } from 'node:events';
 import { AF_INET, AF_INET6, NETLINK_ROUTE } from './constants.js';
-import { AttrMap, attr, encodeAttrs, safeDecode, NetlinkDecodeError, NLM_F_CREATE, NLM_F_EXCL, type Decoded, type NetlinkMessage } from './netlink.js';
+import {
+  AttrMap,
+  attr,
+  encodeAttrs,
+  safeDecode,
+  NetlinkDecodeError,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  type Decoded,
+  type NetlinkMessage,
+} from './netlink.js';
 import { NetlinkSocket, type NetlinkSocketOptions } from './netlink-socket.js';
 import { bytesToIp, ipFamily, ipToBytes } from './sockaddr.js';
 
@@ -115,10 +125,11 @@ export function encodeAddress(spec: AddressSpec): Buffer {
   header.writeUInt8(spec.scope ?? RT_SCOPE_UNIVERSE, 3);
   header.writeUInt32LE(spec.ifindex, 4);
   const bytes = ipToBytes(spec.address);
-  const attrs = family === AF_INET
-    ? [attr.bytes(IFA_LOCAL, bytes), attr.bytes(IFA_ADDRESS, bytes), spec.label ? attr.string(IFA_LABEL, spec.label) : undefined]
-    // A VIP must answer at once: skip duplicate address detection.
-    : [attr.bytes(IFA_ADDRESS, bytes), attr.u32(IFA_FLAGS, IFA_F_NODAD)];
+  const attrs =
+    family === AF_INET
+      ? [attr.bytes(IFA_LOCAL, bytes), attr.bytes(IFA_ADDRESS, bytes), spec.label ? attr.string(IFA_LABEL, spec.label) : undefined]
+      : // A VIP must answer at once: skip duplicate address detection.
+        [attr.bytes(IFA_ADDRESS, bytes), attr.u32(IFA_FLAGS, IFA_F_NODAD)];
   return Buffer.concat([header, encodeAttrs(attrs)]);
 }
 
@@ -127,7 +138,8 @@ export function decodeAddress(message: NetlinkMessage): Decoded<AddressInfo> {
     const p = message.payload;
     if (p.length < IFADDRMSG_LEN) throw new NetlinkDecodeError(`ifaddrmsg has ${p.length} bytes, need ${IFADDRMSG_LEN}`);
     const familyNumber = p.readUInt8(0);
-    if (familyNumber !== AF_INET && familyNumber !== AF_INET6) throw new NetlinkDecodeError(`address family ${familyNumber} is neither inet nor inet6`);
+    if (familyNumber !== AF_INET && familyNumber !== AF_INET6)
+      throw new NetlinkDecodeError(`address family ${familyNumber} is neither inet nor inet6`);
     const attrs = AttrMap.parse(p.subarray(IFADDRMSG_LEN));
     // For IPv4, IFA_LOCAL is the interface's own address (IFA_ADDRESS is the peer on point-to-point links).
     const raw = attrs.raw(IFA_LOCAL) ?? attrs.raw(IFA_ADDRESS);
@@ -151,8 +163,7 @@ export function decodeAddress(message: NetlinkMessage): Decoded<AddressInfo> {
 // ---- client -----------------------------------------------------------------
 
 export type RtnlChange =
-  | { kind: 'link'; action: 'new' | 'del'; link: LinkInfo }
-  | { kind: 'address'; action: 'new' | 'del'; address: AddressInfo };
+  { kind: 'link'; action: 'new' | 'del'; link: LinkInfo } | { kind: 'address'; action: 'new' | 'del'; address: AddressInfo };
 
 export class RtNetlink {
   private readonly socket: NetlinkSocket;
@@ -168,9 +179,10 @@ export class RtNetlink {
 
   /** One link by name or index; rejects with code ENODEV when there is none. */
   async getLink(nameOrIndex: string | number): Promise<LinkInfo> {
-    const payload = typeof nameOrIndex === 'number'
-      ? encodeIfinfomsg(0, nameOrIndex)
-      : Buffer.concat([encodeIfinfomsg(), encodeAttrs([attr.string(IFLA_IFNAME, nameOrIndex)])]);
+    const payload =
+      typeof nameOrIndex === 'number'
+        ? encodeIfinfomsg(0, nameOrIndex)
+        : Buffer.concat([encodeIfinfomsg(), encodeAttrs([attr.string(IFLA_IFNAME, nameOrIndex)])]);
     const replies = await this.socket.request(RTM_GETLINK, 0, payload, { operation: `RTM_GETLINK ${nameOrIndex}` });
     const link = replies.find((m) => m.type === RTM_NEWLINK);
     if (!link) throw Object.assign(new Error(`no link ${nameOrIndex}`), { code: 'ENODEV' });
@@ -184,12 +196,17 @@ export class RtNetlink {
     return replies
       .filter((m) => m.type === RTM_NEWADDR)
       .map((m) => unwrap(decodeAddress(m), 'address'))
-      .filter((a) => (filter.ifindex === undefined || a.ifindex === filter.ifindex) && (filter.family === undefined || a.family === filter.family));
+      .filter(
+        (a) =>
+          (filter.ifindex === undefined || a.ifindex === filter.ifindex) && (filter.family === undefined || a.family === filter.family),
+      );
   }
 
   /** Adds an address; rejects with code EEXIST when it is already there. */
   async addAddress(spec: AddressSpec): Promise<void> {
-    await this.socket.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, encodeAddress(spec), { operation: `add address ${spec.address}/${spec.prefixLength}` });
+    await this.socket.request(RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, encodeAddress(spec), {
+      operation: `add address ${spec.address}/${spec.prefixLength}`,
+    });
   }
 
   /** Deletes an address; rejects with code EADDRNOTAVAIL when it is not there. */
@@ -247,13 +264,18 @@ export class RtnlWatcher extends EventEmitter<RtnlWatcherEvents> {
   resyncFailures = 0;
   private retryTimer: NodeJS.Timeout | undefined;
 
-  constructor(options: NetlinkSocketOptions = {}, private readonly snapshot?: () => Promise<RtnlSnapshot>) {
+  constructor(
+    options: NetlinkSocketOptions = {},
+    private readonly snapshot?: () => Promise<RtnlSnapshot>,
+  ) {
     super();
     this.socket = new NetlinkSocket(NETLINK_ROUTE, options);
     for (const group of [RTNLGRP_LINK, RTNLGRP_IPV4_IFADDR, RTNLGRP_IPV6_IFADDR]) this.socket.subscribe(group);
     this.socket.on('notification', (m) => this.onNotification(m));
     this.socket.on('overrun', (e) => this.onOverrun(e));
-    this.socket.on('error', (e) => { if (this.listenerCount('error') > 0) this.emit('error', e); });
+    this.socket.on('error', (e) => {
+      if (this.listenerCount('error') > 0) this.emit('error', e);
+    });
   }
 
   /** The watching socket's counters: receive errors, overruns, reopens. */
@@ -286,7 +308,10 @@ export class RtnlWatcher extends EventEmitter<RtnlWatcherEvents> {
           if (this.listenerCount('error') > 0) this.emit('error', err as Error);
           // Until a re-list succeeds, a lost link-down stays lost: keep trying.
           if (!this.closed && !this.retryTimer) {
-            this.retryTimer = setTimeout(() => { this.retryTimer = undefined; void this.resync(); }, RESYNC_RETRY_MS);
+            this.retryTimer = setTimeout(() => {
+              this.retryTimer = undefined;
+              void this.resync();
+            }, RESYNC_RETRY_MS);
             this.retryTimer.unref();
           }
           continue;
@@ -303,11 +328,17 @@ export class RtnlWatcher extends EventEmitter<RtnlWatcherEvents> {
   private onNotification(message: NetlinkMessage): void {
     if (message.type === RTM_NEWLINK || message.type === RTM_DELLINK) {
       const link = decodeLink(message);
-      if (!link.ok) { this.malformed++; return; }
+      if (!link.ok) {
+        this.malformed++;
+        return;
+      }
       this.emit('change', { kind: 'link', action: message.type === RTM_NEWLINK ? 'new' : 'del', link: link.value });
     } else if (message.type === RTM_NEWADDR || message.type === RTM_DELADDR) {
       const address = decodeAddress(message);
-      if (!address.ok) { this.malformed++; return; }
+      if (!address.ok) {
+        this.malformed++;
+        return;
+      }
       this.emit('change', { kind: 'address', action: message.type === RTM_NEWADDR ? 'new' : 'del', address: address.value });
     }
   }

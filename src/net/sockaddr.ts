@@ -19,7 +19,8 @@ function ipv6ToBytes(address: string): Buffer {
   const [head, tail] = text.split('::') as [string, string | undefined];
   const headParts = head ? head.split(':') : [];
   const tailParts = tail ? tail.split(':') : [];
-  const groups = tail === undefined ? headParts : [...headParts, ...new Array<string>(8 - headParts.length - tailParts.length).fill('0'), ...tailParts];
+  const groups =
+    tail === undefined ? headParts : [...headParts, ...new Array<string>(8 - headParts.length - tailParts.length).fill('0'), ...tailParts];
   groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16), i * 2));
   return out;
 }
@@ -30,12 +31,19 @@ export function bytesToIp(bytes: Uint8Array): string {
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!);
   // RFC 5952: compress the longest run (>= 2) of zero groups, lowercase hex.
-  let bestStart = -1, bestLen = 0;
+  let bestStart = -1,
+    bestLen = 0;
   for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue; }
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
     let j = i;
     while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLen && j - i >= 2) { bestStart = i; bestLen = j - i; }
+    if (j - i > bestLen && j - i >= 2) {
+      bestStart = i;
+      bestLen = j - i;
+    }
     i = j;
   }
   const hex = groups.map((g) => g.toString(16));
@@ -112,11 +120,23 @@ export function decodeSockaddr(raw: Buffer): DecodedSockaddr {
   if (raw.length < 2) return { family: 'other', raw };
   const family = raw.readUInt16LE(0);
   if (family === AF_INET && raw.length >= 8) return { family: 'inet', port: raw.readUInt16BE(2), address: bytesToIp(raw.subarray(4, 8)) };
-  if (family === AF_INET6 && raw.length >= 24) return { family: 'inet6', port: raw.readUInt16BE(2), address: bytesToIp(raw.subarray(8, 24)), scopeId: raw.length >= 28 ? raw.readUInt32LE(24) : 0 };
+  if (family === AF_INET6 && raw.length >= 24)
+    return {
+      family: 'inet6',
+      port: raw.readUInt16BE(2),
+      address: bytesToIp(raw.subarray(8, 24)),
+      scopeId: raw.length >= 28 ? raw.readUInt32LE(24) : 0,
+    };
   if (family === AF_NETLINK && raw.length >= 12) return { family: 'netlink', pid: raw.readUInt32LE(4), groups: raw.readUInt32LE(8) };
   if (family === AF_PACKET && raw.length >= 12) {
     const len = raw.readUInt8(11);
-    return { family: 'packet', protocol: raw.readUInt16BE(2), ifindex: raw.readInt32LE(4), packetType: raw.readUInt8(10), hwAddress: Buffer.from(raw.subarray(12, 12 + Math.min(len, 8))) };
+    return {
+      family: 'packet',
+      protocol: raw.readUInt16BE(2),
+      ifindex: raw.readInt32LE(4),
+      packetType: raw.readUInt8(10),
+      hwAddress: Buffer.from(raw.subarray(12, 12 + Math.min(len, 8))),
+    };
   }
   if (family === AF_UNIX) {
     const end = raw.indexOf(0, 2);

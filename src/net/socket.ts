@@ -16,8 +16,7 @@ export interface Datagram {
  */
 export type SocketError = Error & { code?: string; errno?: number; syscall?: string; fatal?: boolean };
 
-export type NativeSocketFactory =
-  (domain: number, type: number, protocol: number, netns?: string) => NativeDatagramSocket;
+export type NativeSocketFactory = (domain: number, type: number, protocol: number, netns?: string) => NativeDatagramSocket;
 
 export interface DatagramSocketOptions {
   /** Open the socket inside this network namespace (e.g. /run/netns/NAME). */
@@ -50,7 +49,12 @@ export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [
   receiveErrors = 0;
   lastError: SocketError | undefined;
 
-  constructor(readonly domain: number, readonly type: number, readonly protocol: number, options: DatagramSocketOptions = {}) {
+  constructor(
+    readonly domain: number,
+    readonly type: number,
+    readonly protocol: number,
+    options: DatagramSocketOptions = {},
+  ) {
     super();
     this.handle = (options.openNative ?? openNativeSocket)(domain, type, protocol, options.netns);
   }

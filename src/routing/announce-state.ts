@@ -68,12 +68,21 @@ export function reduceAnnounce(state: AnnounceState, input: AnnounceInput): { st
         } else if (input.verdict.final) {
           next.phase = 'running';
           actions.push({ kind: 'disarm', timer: 'adopt' });
-          if (next.announced) { next.announced = false; actions.push({ kind: 'withdraw', reason: input.verdict.reason }); }
+          if (next.announced) {
+            next.announced = false;
+            actions.push({ kind: 'withdraw', reason: input.verdict.reason });
+          }
         }
         break;
       }
-      if (input.verdict.healthy && !state.announced) { next.announced = true; actions.push({ kind: 'announce', reason: input.verdict.reason }); }
-      if (!input.verdict.healthy && state.announced) { next.announced = false; actions.push({ kind: 'withdraw', reason: input.verdict.reason }); }
+      if (input.verdict.healthy && !state.announced) {
+        next.announced = true;
+        actions.push({ kind: 'announce', reason: input.verdict.reason });
+      }
+      if (!input.verdict.healthy && state.announced) {
+        next.announced = false;
+        actions.push({ kind: 'withdraw', reason: input.verdict.reason });
+      }
       break;
     }
     case 'adopt-expired':

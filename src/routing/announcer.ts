@@ -5,7 +5,15 @@
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
-import { gateVerdict, initialAnnounceState, reduceAnnounce, type AnnounceAction, type AnnounceInput, type AnnounceState, type GateVerdict } from './announce-state.js';
+import {
+  gateVerdict,
+  initialAnnounceState,
+  reduceAnnounce,
+  type AnnounceAction,
+  type AnnounceInput,
+  type AnnounceState,
+  type GateVerdict,
+} from './announce-state.js';
 import { hostPrefix, type RouteIo } from './kernel-route.js';
 
 export interface AnnouncementSpec {
@@ -47,7 +55,10 @@ class Announcement {
   /** Route changes run one after another, in the order the reducer asked for them. */
   private queue: Promise<void> = Promise.resolve();
 
-  constructor(readonly spec: AnnouncementSpec, private readonly deps: AnnouncerDeps) {
+  constructor(
+    readonly spec: AnnouncementSpec,
+    private readonly deps: AnnouncerDeps,
+  ) {
     this.since = deps.clock.wallNow();
   }
 
@@ -65,10 +76,13 @@ class Announcement {
       case 'arm': {
         const ms = action.timer === 'adopt' ? this.spec.adoptGraceMs : this.spec.convergeMs;
         this.timers.get(action.timer)?.cancel();
-        this.timers.set(action.timer, clock.setTimer(ms, () => {
-          this.timers.delete(action.timer);
-          this.dispatch({ kind: action.timer === 'adopt' ? 'adopt-expired' : 'converged' });
-        }));
+        this.timers.set(
+          action.timer,
+          clock.setTimer(ms, () => {
+            this.timers.delete(action.timer);
+            this.dispatch({ kind: action.timer === 'adopt' ? 'adopt-expired' : 'converged' });
+          }),
+        );
         break;
       }
       case 'disarm':
@@ -81,7 +95,9 @@ class Announcement {
         break;
       case 'stopped':
         // The converge wait starts when the withdraw is in the kernel; stopping waits for both.
-        void this.queue.then(() => { for (const w of this.stoppedWaiters.splice(0)) w(); });
+        void this.queue.then(() => {
+          for (const w of this.stoppedWaiters.splice(0)) w();
+        });
         break;
     }
   }
@@ -100,7 +116,10 @@ class Announcement {
     const prefixes = this.spec.vips.map(hostPrefix);
     if (failed.length) logger.error(`routing ${this.spec.name}: ${kind} failed for ${failed.join('; ')}`);
     const type = kind === 'announce' ? 'route.announced' : 'route.withdrawn';
-    logger.info({ announcement: this.spec.name, prefixes, reason }, `routing ${this.spec.name}: ${kind === 'announce' ? 'announced' : 'withdrew'} ${prefixes.join(', ')} (${reason})`);
+    logger.info(
+      { announcement: this.spec.name, prefixes, reason },
+      `routing ${this.spec.name}: ${kind === 'announce' ? 'announced' : 'withdrew'} ${prefixes.join(', ')} (${reason})`,
+    );
     bus.publish({
       type,
       object: `route/${this.spec.name}`,
@@ -133,7 +152,14 @@ class Announcement {
   }
 
   status(): AnnouncementStatus {
-    return { name: this.spec.name, vips: this.spec.vips, announced: this.state.announced, phase: this.state.phase, reason: this.state.reason, since: this.since.toISOString() };
+    return {
+      name: this.spec.name,
+      vips: this.spec.vips,
+      announced: this.state.announced,
+      phase: this.state.phase,
+      reason: this.state.reason,
+      since: this.since.toISOString(),
+    };
   }
 
   verdict(): GateVerdict {
@@ -147,7 +173,10 @@ class Announcement {
 export class Announcer {
   private readonly announcements: Announcement[];
 
-  constructor(specs: AnnouncementSpec[], private readonly deps: AnnouncerDeps) {
+  constructor(
+    specs: AnnouncementSpec[],
+    private readonly deps: AnnouncerDeps,
+  ) {
     this.announcements = specs.map((s) => new Announcement(s, deps));
   }
 

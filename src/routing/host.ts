@@ -54,7 +54,11 @@ export async function applyRoutingHost(plan: RoutingHostPlan, io: RoutingHostIo)
 export function systemRoutingHostIo(options: NetlinkSocketOptions = {}): RoutingHostIo {
   return {
     async readSysctl(key) {
-      try { return (await readFile(sysctlPath(key), 'utf8')).trim(); } catch { return undefined; }
+      try {
+        return (await readFile(sysctlPath(key), 'utf8')).trim();
+      } catch {
+        return undefined;
+      }
     },
     async writeSysctl(key, value) {
       await writeFile(sysctlPath(key), `${value}\n`).catch((err: Error) => {

@@ -4,7 +4,17 @@
 // ip import-table N) and announces the VIP with itself as next hop. The kernel keeps
 // the route across a restart of the daemon or of the agent, so neither flaps it.
 import { AF_INET, AF_INET6, NETLINK_ROUTE } from '../net/constants.js';
-import { AttrMap, attr, encodeAttrs, NetlinkDecodeError, NLM_F_CREATE, NLM_F_EXCL, safeDecode, type Decoded, type NetlinkMessage } from '../net/netlink.js';
+import {
+  AttrMap,
+  attr,
+  encodeAttrs,
+  NetlinkDecodeError,
+  NLM_F_CREATE,
+  NLM_F_EXCL,
+  safeDecode,
+  type Decoded,
+  type NetlinkMessage,
+} from '../net/netlink.js';
 import { NetlinkSocket, type NetlinkSocketOptions } from '../net/netlink-socket.js';
 import { bytesToIp, ipFamily, ipToBytes } from '../net/sockaddr.js';
 
@@ -57,7 +67,12 @@ export function decodeRoute(message: NetlinkMessage): Decoded<MarkedRoute> {
     const dstLen = p.readUInt8(1);
     const raw = attrs.raw(RTA_DST);
     const address = raw ? bytesToIp(raw) : family === AF_INET ? '0.0.0.0' : '::';
-    return { prefix: `${address}/${dstLen}`, table: attrs.u32(RTA_TABLE) ?? p.readUInt8(4), protocol: p.readUInt8(5), type: p.readUInt8(7) };
+    return {
+      prefix: `${address}/${dstLen}`,
+      table: attrs.u32(RTA_TABLE) ?? p.readUInt8(4),
+      protocol: p.readUInt8(5),
+      type: p.readUInt8(7),
+    };
   });
 }
 
@@ -94,14 +109,18 @@ export function kernelRoutes(mark: RouteMark, options: NetlinkSocketOptions = {}
     },
     async add(address) {
       try {
-        await open().request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, encodeRoute(address, mark), { operation: `announce ${hostPrefix(address)} (table ${mark.table})` });
+        await open().request(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, encodeRoute(address, mark), {
+          operation: `announce ${hostPrefix(address)} (table ${mark.table})`,
+        });
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
       }
     },
     async remove(address) {
       try {
-        await open().request(RTM_DELROUTE, 0, encodeRoute(address, mark), { operation: `withdraw ${hostPrefix(address)} (table ${mark.table})` });
+        await open().request(RTM_DELROUTE, 0, encodeRoute(address, mark), {
+          operation: `withdraw ${hostPrefix(address)} (table ${mark.table})`,
+        });
       } catch (err) {
         const code = (err as { code?: string }).code;
         if (code !== 'ESRCH' && code !== 'ENOENT') throw err;

@@ -30,7 +30,11 @@ export class Routing {
   private maintenance = false;
   private stopped = false;
 
-  constructor(private readonly config: RoutingConfig, services: ServiceConfig[], private readonly deps: RoutingDeps) {
+  constructor(
+    private readonly config: RoutingConfig,
+    services: ServiceConfig[],
+    private readonly deps: RoutingDeps,
+  ) {
     this.announcer = new Announcer(announcementSpecs(config, services), { ...deps, inMaintenance: () => this.maintenance });
   }
 
@@ -52,7 +56,9 @@ export class Routing {
       const now = this.readMaintenance();
       if (now !== this.maintenance) {
         this.maintenance = now;
-        this.deps.logger.info(`routing: maintenance file ${this.config.maintenance_file} ${now ? 'appeared: withdrawing' : 'gone: announcing when healthy'}`);
+        this.deps.logger.info(
+          `routing: maintenance file ${this.config.maintenance_file} ${now ? 'appeared: withdrawing' : 'gone: announcing when healthy'}`,
+        );
         this.announcer.evaluate();
       }
       this.armPoll();

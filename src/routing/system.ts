@@ -6,7 +6,10 @@ import { kernelRoutes } from './kernel-route.js';
 import { systemRoutingHostIo } from './host.js';
 import { Routing, type RoutingDeps } from './routing.js';
 
-export function newRouting(config: FailoverdConfig, deps: Omit<RoutingDeps, 'routes' | 'host' | 'fileExists'> & { netns?: string }): Routing {
+export function newRouting(
+  config: FailoverdConfig,
+  deps: Omit<RoutingDeps, 'routes' | 'host' | 'fileExists'> & { netns?: string },
+): Routing {
   const netlink = deps.netns ? { netns: deps.netns } : {};
   return new Routing(config.routing, config.services, {
     ...deps,

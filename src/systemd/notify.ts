@@ -82,7 +82,9 @@ export function watchdogIntervalMs(env: NodeJS.ProcessEnv = process.env, pid: nu
  * The agent gives none: the ping is a timer on its event loop, so a blocked loop misses
  * it and systemd restarts the agent. Returns undefined when there is no watchdog.
  */
-export function startWatchdog(options: { env?: NodeJS.ProcessEnv; clock?: Clock; healthy?: () => boolean } = {}): { stop(): void } | undefined {
+export function startWatchdog(
+  options: { env?: NodeJS.ProcessEnv; clock?: Clock; healthy?: () => boolean } = {},
+): { stop(): void } | undefined {
   const env = options.env ?? process.env;
   const interval = watchdogIntervalMs(env);
   if (interval === undefined) return undefined;
@@ -95,5 +97,10 @@ export function startWatchdog(options: { env?: NodeJS.ProcessEnv; clock?: Clock;
     timer = clock.setTimer(interval, tick);
   };
   tick();
-  return { stop() { stopped = true; timer?.cancel(); } };
+  return {
+    stop() {
+      stopped = true;
+      timer?.cancel();
+    },
+  };
 }

@@ -2,8 +2,15 @@
 // after the codec says the bytes are a well-formed advert, is it one for us?
 import { canonicalIpOrSelf } from '../net/address.js';
 import {
-  AUTH_NONE, AUTH_SIMPLE_PASSWORD, decodeAdvert, passwordAuthData, VRRP_TTL,
-  type Decoded, type DecodedAdvert, type IpFamily, type VrrpVersion,
+  AUTH_NONE,
+  AUTH_SIMPLE_PASSWORD,
+  decodeAdvert,
+  passwordAuthData,
+  VRRP_TTL,
+  type Decoded,
+  type DecodedAdvert,
+  type IpFamily,
+  type VrrpVersion,
 } from './packet.js';
 
 export interface AcceptPolicy {
@@ -46,13 +53,18 @@ export function acceptAdvert(packet: ReceivedPacket, policy: AcceptPolicy): Deco
   const decoded = decodeAdvert(packet.payload, { family: policy.family, source: packet.source, destination: packet.destination });
   if (!decoded.ok) return decoded;
   const advert = decoded.value;
-  if (advert.version !== policy.version) return { ok: false, reason: 'wrong_version', detail: `VRRPv${advert.version}, instance runs v${policy.version}` };
+  if (advert.version !== policy.version)
+    return { ok: false, reason: 'wrong_version', detail: `VRRPv${advert.version}, instance runs v${policy.version}` };
   if (advert.vrid !== policy.vrid) return { ok: false, reason: 'wrong_vrid', detail: `VRID ${advert.vrid}, instance has ${policy.vrid}` };
   if (advert.version === 2) {
     const authDetail = checkAuth(advert, policy.password);
     if (authDetail) return { ok: false, reason: 'auth_mismatch', detail: authDetail };
     if (advert.intervalCs !== policy.intervalCs) {
-      return { ok: false, reason: 'interval_mismatch', detail: `advert interval ${advert.intervalCs / 100}s, instance has ${policy.intervalCs / 100}s` };
+      return {
+        ok: false,
+        reason: 'interval_mismatch',
+        detail: `advert interval ${advert.intervalCs / 100}s, instance has ${policy.intervalCs / 100}s`,
+      };
     }
   }
   return { ok: true, value: { ...advert, source } };

@@ -4,7 +4,11 @@ import { ipToBytes } from '../net/sockaddr.js';
 
 /** A canonical, order-free key of an address list; an IPv6 link-local entry (fe80::/10) is a router's own, not a VIP, and is left out. */
 export function addressSetKey(addresses: readonly string[]): string {
-  return addresses.map((x) => ipToBytes(x).toString('hex')).filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex))).sort().join(',');
+  return addresses
+    .map((x) => ipToBytes(x).toString('hex'))
+    .filter((hex) => !(hex.length === 32 && /^fe[89ab]/.test(hex)))
+    .sort()
+    .join(',');
 }
 
 /**

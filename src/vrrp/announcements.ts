@@ -44,7 +44,10 @@ export class Announcements {
       this.vipAnnouncers.set(name, this.deps.io.openAnnouncer({ interfaceIndex: link.index, mac: link.mac, ...this.netnsOption() }));
     }
     for (const [name, announcer] of this.vipAnnouncers) {
-      if (!wanted.includes(name)) { announcer.close(); this.vipAnnouncers.delete(name); }
+      if (!wanted.includes(name)) {
+        announcer.close();
+        this.vipAnnouncers.delete(name);
+      }
     }
   }
 

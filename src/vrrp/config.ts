@@ -140,8 +140,8 @@ export function garpOf(garp: VrrpYaml['garp']): GarpConfig {
   return { count: garp.count, intervalMs: garp.interval, refreshMs: garp.refresh, delayMs: garp.delay };
 }
 
-export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips'>
-  & Omit<Partial<VrrpInstanceConfig>, 'garp'> & { garp?: Partial<GarpConfig> };
+export type VrrpInstanceInput = Pick<VrrpInstanceConfig, 'name' | 'interface' | 'vrid' | 'priority' | 'vips'> &
+  Omit<Partial<VrrpInstanceConfig>, 'garp'> & { garp?: Partial<GarpConfig> };
 
 /**
  * Fills defaults, and writes every address in its canonical form (net/address.ts): the
@@ -195,14 +195,18 @@ const familyText = (family: 4 | 6): string => `IPv${family}`;
  */
 export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
   const problems: VrrpProblem[] = [];
-  const bad = (path: Array<string | number>, message: string): void => { problems.push({ path, message }); };
+  const bad = (path: Array<string | number>, message: string): void => {
+    problems.push({ path, message });
+  };
   if (!/^[A-Za-z0-9_.-]+$/.test(c.name)) bad(['name'], 'use letters, digits, "_", "-", "."');
   if (!c.interface || c.interface.length > 15) bad(['interface'], 'an interface name of 1..15 characters');
   if (!Number.isInteger(c.vrid) || c.vrid < 1 || c.vrid > 255) bad(['vrid'], 'an integer 1..255');
-  if (!Number.isInteger(c.priority) || c.priority < 1 || c.priority > 255) bad(['priority'], 'an integer 1..255 (255 = address owner; 0 is reserved for resigning)');
+  if (!Number.isInteger(c.priority) || c.priority < 1 || c.priority > 255)
+    bad(['priority'], 'an integer 1..255 (255 = address owner; 0 is reserved for resigning)');
   if (c.version !== 2 && c.version !== 3) bad(['version'], '2 or 3');
   if (c.version === 2) {
-    if (c.advertIntervalMs % 1000 !== 0 || c.advertIntervalMs < 1000 || c.advertIntervalMs > 255_000) bad(['advert_interval'], `VRRP version 2 needs whole seconds from 1s to 255s, got ${c.advertIntervalMs}ms`);
+    if (c.advertIntervalMs % 1000 !== 0 || c.advertIntervalMs < 1000 || c.advertIntervalMs > 255_000)
+      bad(['advert_interval'], `VRRP version 2 needs whole seconds from 1s to 255s, got ${c.advertIntervalMs}ms`);
   } else if (c.advertIntervalMs % 10 !== 0 || c.advertIntervalMs < 10 || c.advertIntervalMs > 40_950) {
     bad(['advert_interval'], `VRRP version 3 needs a multiple of 10ms from 10ms to 40.95s, got ${c.advertIntervalMs}ms`);
   }
@@ -218,7 +222,11 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
     const { address, prefixLength } = splitPrefix(vip);
     const parsed = parseIp(address);
     if (!parsed.ok) bad(['vips', i], parsed.reason);
-    else if (parsed.family !== family) bad(['vips', i], `${familyText(parsed.family)} address in an instance whose first VIP is ${familyText(family)}: one instance carries one address family`);
+    else if (parsed.family !== family)
+      bad(
+        ['vips', i],
+        `${familyText(parsed.family)} address in an instance whose first VIP is ${familyText(family)}: one instance carries one address family`,
+      );
     const max = parsed.ok && parsed.family === 6 ? 128 : 32;
     if (!Number.isInteger(prefixLength) || prefixLength < 0 || prefixLength > max) bad(['vips', i], `bad prefix length in "${vip}"`);
   });
@@ -226,7 +234,8 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
   if (c.authPassword !== undefined) {
     if (c.version !== 2) bad(['auth'], 'authentication exists only in VRRP version 2 (RFC 5798 removed it); remove auth or set version: 2');
     // The advert carries 8 bytes of password: count bytes, not characters.
-    if (Buffer.byteLength(c.authPassword) > 8 || c.authPassword.length === 0) bad(['auth', 'password'], `expected 1 to 8 bytes (UTF-8), got ${Buffer.byteLength(c.authPassword)}`);
+    if (Buffer.byteLength(c.authPassword) > 8 || c.authPassword.length === 0)
+      bad(['auth', 'password'], `expected 1 to 8 bytes (UTF-8), got ${Buffer.byteLength(c.authPassword)}`);
   }
   const peerIndex = new Map<string, number>();
   c.unicastPeers.forEach((peer, i) => {
@@ -240,7 +249,10 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
   const sourceProblem = c.sourceAddress === undefined ? undefined : addressProblem(c.sourceAddress);
   if (sourceProblem) bad(['unicast_source'], sourceProblem);
   if (c.vipLabel !== undefined && (family !== 4 || !c.vipLabel.startsWith(`${c.interface}:`) || c.vipLabel.length > 15)) {
-    bad(['vip_label'], `an IPv4 address label "${c.interface}:NAME" of at most 15 characters, got "${c.vipLabel}"${family === 4 ? '' : ' on an IPv6 instance'}`);
+    bad(
+      ['vip_label'],
+      `an IPv4 address label "${c.interface}:NAME" of at most 15 characters, got "${c.vipLabel}"${family === 4 ? '' : ' on an IPv6 instance'}`,
+    );
   }
   if (!Number.isInteger(c.garp.count) || c.garp.count < 0) bad(['garp', 'count'], 'a non-negative integer');
   if (c.garp.intervalMs < 0) bad(['garp', 'interval'], 'non-negative');
@@ -251,11 +263,20 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
     if (vips.has(canonicalPrefixed(vip))) continue;
     bad(['vips'], `an interface is given for ${vip}, which is not one of the VIPs`);
   }
-  const weighted = { interfaces: c.track.interfaces, services: c.track.services, scripts: c.track.scripts, files: c.track.files, processes: c.track.processes };
+  const weighted = {
+    interfaces: c.track.interfaces,
+    services: c.track.services,
+    scripts: c.track.scripts,
+    files: c.track.files,
+    processes: c.track.processes,
+  };
   for (const [kind, list] of Object.entries(weighted)) {
     list.forEach((t, j) => {
       if (!Number.isInteger(t.weight) || Math.abs(t.weight) > TRACK_WEIGHT_MAX) {
-        bad(['track', kind, j, 'weight'], `expected an integer from -${TRACK_WEIGHT_MAX} to ${TRACK_WEIGHT_MAX} (keepalived's range), got ${t.weight}`);
+        bad(
+          ['track', kind, j, 'weight'],
+          `expected an integer from -${TRACK_WEIGHT_MAX} to ${TRACK_WEIGHT_MAX} (keepalived's range), got ${t.weight}`,
+        );
       }
     });
   }
@@ -263,7 +284,8 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
     if (s.command.length === 0) bad(['track', 'scripts', j, 'command'], 'a command');
   });
   c.track.processes.forEach((p, j) => {
-    if (p.quorumMax !== undefined && p.quorumMax < p.quorum) bad(['track', 'processes', j, 'quorum_max'], `at least quorum (${p.quorum}), or the process can never count as up`);
+    if (p.quorumMax !== undefined && p.quorumMax < p.quorum)
+      bad(['track', 'processes', j, 'quorum_max'], `at least quorum (${p.quorum}), or the process can never count as up`);
     if (!p.process) bad(['track', 'processes', j, 'process'], 'a process name');
   });
   const names = (kind: 'scripts' | 'processes', list: readonly TrackWeight[]): void => {
@@ -286,7 +308,13 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
   // owner, weight 0 must also be set".
   if (c.priority === 255) {
     for (const [kind, list] of Object.entries({ files: c.track.files, processes: c.track.processes })) {
-      list.forEach((t, j) => { if (t.weight !== 0) bad(['track', kind, j, 'weight'], 'the address owner (priority 255) never changes priority: use weight 0 (FAULT) or a lower priority'); });
+      list.forEach((t, j) => {
+        if (t.weight !== 0)
+          bad(
+            ['track', kind, j, 'weight'],
+            'the address owner (priority 255) never changes priority: use weight 0 (FAULT) or a lower priority',
+          );
+      });
     }
   }
   return problems;
@@ -296,7 +324,10 @@ export function vrrpInstanceProblems(c: VrrpInstanceConfig): VrrpProblem[] {
  * The sync groups that carry settings of their own (`vrrp_sync_groups:`): each names a
  * group some instance is in, once. `path` is relative to the vrrp_sync_groups list.
  */
-export function vrrpSyncGroupProblems(groups: ReadonlyArray<{ name: string }>, instances: ReadonlyArray<{ syncGroup?: string | undefined }>): VrrpProblem[] {
+export function vrrpSyncGroupProblems(
+  groups: ReadonlyArray<{ name: string }>,
+  instances: ReadonlyArray<{ syncGroup?: string | undefined }>,
+): VrrpProblem[] {
   const used = new Set(instances.map((i) => i.syncGroup).filter((g) => g !== undefined));
   const seen = new Map<string, number>();
   const problems: VrrpProblem[] = [];
@@ -304,7 +335,8 @@ export function vrrpSyncGroupProblems(groups: ReadonlyArray<{ name: string }>, i
     const first = seen.get(g.name);
     if (first !== undefined) problems.push({ path: [i, 'name'], message: `"${g.name}" is already vrrp_sync_groups[${first}]` });
     else seen.set(g.name, i);
-    if (!used.has(g.name)) problems.push({ path: [i, 'name'], message: `no vrrp instance has sync_group: ${g.name}, so its programs would never run` });
+    if (!used.has(g.name))
+      problems.push({ path: [i, 'name'], message: `no vrrp instance has sync_group: ${g.name}, so its programs would never run` });
   });
   return problems;
 }

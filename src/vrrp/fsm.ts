@@ -218,7 +218,13 @@ function isFaulted(s: FsmSnapshot): boolean {
   return s.ownFault || s.syncFault;
 }
 
-function applyFault(s: Mutable<FsmSnapshot>, now: number, out: FsmAction[], enterReason: TransitionReason, leaveReason: TransitionReason): FsmSnapshot {
+function applyFault(
+  s: Mutable<FsmSnapshot>,
+  now: number,
+  out: FsmAction[],
+  enterReason: TransitionReason,
+  leaveReason: TransitionReason,
+): FsmSnapshot {
   if (s.state === 'init') return s;
   if (isFaulted(s) && s.state !== 'fault') {
     if (s.state === 'master') resignMastership(s, out);
@@ -314,8 +320,8 @@ function onAdvert(s: Mutable<FsmSnapshot>, advert: Extract<FsmEvent, { type: 'ad
       answer(s, now, out, false);
       return s;
     }
-    const wins = advert.priority > s.priority
-      || (advert.priority === s.priority && compareAddresses(advert.source, s.config.primaryAddress) > 0);
+    const wins =
+      advert.priority > s.priority || (advert.priority === s.priority && compareAddresses(advert.source, s.config.primaryAddress) > 0);
     if (wins) {
       removeMastership(s, out);
       if (version === 3) s.masterAdverIntervalCs = advert.intervalCs;

@@ -11,8 +11,27 @@ import { addressSetKey, MismatchLogLimit } from './address-mismatch.js';
 import { Announcements } from './announcements.js';
 import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
 import { canonicalIpOrSelf } from '../net/address.js';
-import { initialState, nextDeadline, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot, type TransitionReason, type VrrpState } from './fsm.js';
-import { DROP_REASONS, encodeAdvert, passwordAuthData, AUTH_NONE, AUTH_SIMPLE_PASSWORD, VRRP_MULTICAST_V4, VRRP_MULTICAST_V6, type DropReason } from './packet.js';
+import {
+  initialState,
+  nextDeadline,
+  step,
+  type FsmAction,
+  type FsmConfig,
+  type FsmEvent,
+  type FsmSnapshot,
+  type TransitionReason,
+  type VrrpState,
+} from './fsm.js';
+import {
+  DROP_REASONS,
+  encodeAdvert,
+  passwordAuthData,
+  AUTH_NONE,
+  AUTH_SIMPLE_PASSWORD,
+  VRRP_MULTICAST_V4,
+  VRRP_MULTICAST_V6,
+  type DropReason,
+} from './packet.js';
 import type { TrackedStatus, TrackKind } from './priority.js';
 import type { AdvertChannel, LinkState, VrrpIo } from './ports.js';
 import type { SyncCommand, SyncMember, SyncMemberView, VrrpSyncGroup } from './sync-group.js';
@@ -79,9 +98,15 @@ export interface StateChange {
 
 function emptyCounters(): VrrpCounters {
   return {
-    advertsSent: 0, advertsReceived: 0,
+    advertsSent: 0,
+    advertsReceived: 0,
     dropped: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<DropReason, number>,
-    transitions: 0, becameMaster: 0, announcementsSent: 0, vipErrors: 0, sendErrors: 0, addressMismatches: 0,
+    transitions: 0,
+    becameMaster: 0,
+    announcementsSent: 0,
+    vipErrors: 0,
+    sendErrors: 0,
+    addressMismatches: 0,
   };
 }
 
@@ -106,26 +131,38 @@ export class VrrpInstance implements SyncMember {
   private running = false;
   private applyingSync = false;
 
-  constructor(config: VrrpInstanceConfig, private readonly deps: VrrpInstanceDeps) {
+  constructor(
+    config: VrrpInstanceConfig,
+    private readonly deps: VrrpInstanceDeps,
+  ) {
     const errors = validateVrrpInstanceConfig(config);
     if (errors.length) throw new Error(`vrrp instance ${config.name}: ${errors.join('; ')}`);
     this.config = config;
     this.clock = deps.clock ?? systemClock;
     this.vipQueue = new VipQueue(deps.io.host, (err, op, vip) => this.onVipError(err, op, vip.iface, vip.address.address));
     this.announcements = new Announcements({
-      io: deps.io, clock: this.clock, netns: deps.netns,
+      io: deps.io,
+      clock: this.clock,
+      netns: deps.netns,
       config: () => this.config,
       isMaster: () => this.fsm?.state === 'master',
-      onSent: (addresses) => { this.counters.announcementsSent += addresses; },
+      onSent: (addresses) => {
+        this.counters.announcementsSent += addresses;
+      },
       onSendError: (err, iface) => {
         this.counters.sendErrors++;
         this.deps.log?.warn({ err, instance: this.name, interface: iface }, 'vrrp: gratuitous ARP/NA failed');
       },
     });
     this.tracking = new Tracking({
-      host: deps.io.host, clock: this.clock, runScript: deps.runScript, trackFilePollMs: deps.trackFilePollMs,
+      host: deps.io.host,
+      clock: this.clock,
+      runScript: deps.runScript,
+      trackFilePollMs: deps.trackFilePollMs,
       onChange: () => this.reevaluate(),
-      onOwnLink: (link) => { this.link = link; },
+      onOwnLink: (link) => {
+        this.link = link;
+      },
     });
   }
 
@@ -139,7 +176,9 @@ export class VrrpInstance implements SyncMember {
 
   onStateChange(handler: (change: StateChange) => void): () => void {
     this.stateHandlers.add(handler);
-    return () => { this.stateHandlers.delete(handler); };
+    return () => {
+      this.stateHandlers.delete(handler);
+    };
   }
 
   async start(): Promise<void> {
@@ -148,11 +187,18 @@ export class VrrpInstance implements SyncMember {
     const link = await io.host.link(this.config.interface);
     this.link = link;
     const source = this.config.sourceAddress ?? pickSourceAddress(link, this.config);
-    if (!source) throw new Error(`vrrp instance ${this.name}: interface ${this.config.interface} has no ${this.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`);
+    if (!source)
+      throw new Error(
+        `vrrp instance ${this.name}: interface ${this.config.interface} has no ${this.family === 4 ? 'IPv4' : 'IPv6 link-local'} address to send adverts from`,
+      );
     const netns = this.deps.netns;
     this.channel = io.openChannel({
-      family: this.family, interfaceName: link.name, interfaceIndex: link.index, sourceAddress: source,
-      multicast: this.config.unicastPeers.length === 0, ...(netns ? { netns } : {}),
+      family: this.family,
+      interfaceName: link.name,
+      interfaceIndex: link.index,
+      sourceAddress: source,
+      multicast: this.config.unicastPeers.length === 0,
+      ...(netns ? { netns } : {}),
     });
     try {
       await this.announcements.open(link);
@@ -163,7 +209,9 @@ export class VrrpInstance implements SyncMember {
     }
     this.policy = this.acceptPolicy(source);
     this.channel.onPacket((p) => this.onPacket(p));
-    this.channel.onDrop((reason) => { this.counters.dropped[reason]++; });
+    this.channel.onDrop((reason) => {
+      this.counters.dropped[reason]++;
+    });
     this.running = true;
     this.deps.syncGroup?.add(this);
 
@@ -238,7 +286,8 @@ export class VrrpInstance implements SyncMember {
     const errors = validateVrrpInstanceConfig(next);
     if (errors.length) throw new Error(`vrrp instance ${next.name}: ${errors.join('; ')}`);
     const prev = this.config;
-    const identity = (c: VrrpInstanceConfig): string => JSON.stringify([c.name, c.interface, c.vrid, c.version, instanceFamily(c), c.sourceAddress, [...c.unicastPeers].sort()]);
+    const identity = (c: VrrpInstanceConfig): string =>
+      JSON.stringify([c.name, c.interface, c.vrid, c.version, instanceFamily(c), c.sourceAddress, [...c.unicastPeers].sort()]);
     if (!this.running) {
       this.config = next;
       return;
@@ -263,7 +312,11 @@ export class VrrpInstance implements SyncMember {
     const placed = (c: VrrpInstanceConfig): string[] => c.vips.map((v) => `${v}@${vipInterfaceOf(c, v)}`);
     const vipsChanged = !isDeepStrictEqual(placed(prev), placed(next)) || prev.vipLabel !== next.vipLabel;
     if (vipsChanged) {
-      this.queueVipList(prev.vips.filter((v) => !placed(next).includes(`${v}@${vipInterfaceOf(prev, v)}`)), 'remove', prev);
+      this.queueVipList(
+        prev.vips.filter((v) => !placed(next).includes(`${v}@${vipInterfaceOf(prev, v)}`)),
+        'remove',
+        prev,
+      );
       this.queueVips('add');
       this.announceAfterVips();
     }
@@ -349,11 +402,16 @@ export class VrrpInstance implements SyncMember {
     // A backup's Master_Down_Timer decides the failover time (skew alone is 609.375 ms
     // at priority 100): on the real clock it wakes a little early and yields until the
     // exact deadline.
-    const spinMs = this.fsm.state === 'backup' ? this.deps.precisionSpinMs ?? (this.clock === systemClock ? 2 : 0) : 0;
-    this.timer = setDeadlineTimer(this.clock, at, (now) => {
-      this.timer = undefined;
-      this.dispatch({ type: 'tick' }, now);
-    }, { spinMs });
+    const spinMs = this.fsm.state === 'backup' ? (this.deps.precisionSpinMs ?? (this.clock === systemClock ? 2 : 0)) : 0;
+    this.timer = setDeadlineTimer(
+      this.clock,
+      at,
+      (now) => {
+        this.timer = undefined;
+        this.dispatch({ type: 'tick' }, now);
+      },
+      { spinMs },
+    );
   }
 
   private execute(action: FsmAction): void {
@@ -401,7 +459,10 @@ export class VrrpInstance implements SyncMember {
     };
     for (const destination of destinations) {
       try {
-        channel.send(encodeAdvert(advert, { family, source: channel.sourceAddress, destination }, { v3Ipv4Checksum: c.v3Ipv4Checksum }), destination);
+        channel.send(
+          encodeAdvert(advert, { family, source: channel.sourceAddress, destination }, { v3Ipv4Checksum: c.v3Ipv4Checksum }),
+          destination,
+        );
         this.counters.advertsSent++;
       } catch (err) {
         this.counters.sendErrors++;
@@ -416,7 +477,10 @@ export class VrrpInstance implements SyncMember {
 
   /** Queues a change of `vips`, placed on the interfaces `placement` gives them. */
   private queueVipList(vips: string[], op: VipOp, placement: VrrpInstanceConfig = this.config): void {
-    this.vipQueue.queue(op, placeVips(vips, placement, { interface: this.config.interface, vipLabel: this.config.vipLabel, family: this.family }));
+    this.vipQueue.queue(
+      op,
+      placeVips(vips, placement, { interface: this.config.interface, vipLabel: this.config.vipLabel, family: this.family }),
+    );
   }
 
   private onVipError(err: unknown, op: VipOp, iface: string, address: string): void {
@@ -436,12 +500,20 @@ export class VrrpInstance implements SyncMember {
     const priority = this.fsm?.priority;
     this.deps.log?.info({ instance: this.name, from, to, reason, priority }, `vrrp ${this.name}: ${from} -> ${to} (${reason})`);
     this.deps.events?.publish({
-      type: 'vrrp.state', object: `vrrp/${this.name}`, from, to, reason,
+      type: 'vrrp.state',
+      object: `vrrp/${this.name}`,
+      from,
+      to,
+      reason,
       data: { priority, vrid: this.config.vrid, interface: this.config.interface, faults: [...this.faults] },
     });
     const change: StateChange = { name: this.name, from, to, reason };
     for (const h of this.stateHandlers) {
-      try { h(change); } catch (err) { this.deps.log?.error({ err }, 'vrrp: state-change handler failed'); }
+      try {
+        h(change);
+      } catch (err) {
+        this.deps.log?.error({ err }, 'vrrp: state-change handler failed');
+      }
     }
     const sync = this.config.syncDaemon;
     if (sync && this.deps.onSyncDaemon) {
@@ -484,8 +556,10 @@ export class VrrpInstance implements SyncMember {
     this.counters.addressMismatches++;
     if (!this.mismatchLog.shouldLog(`${source} ${theirs}`, this.clock.now())) return;
     const mine = this.config.vips.map((v) => splitPrefix(v).address);
-    this.deps.log?.warn({ instance: this.name, source, advertised, vips: mine },
-      `vrrp ${this.name}: adverts from ${source} carry addresses [${advertised.join(', ')}], ours are [${mine.join(', ')}]: the two directors' VIP lists differ`);
+    this.deps.log?.warn(
+      { instance: this.name, source, advertised, vips: mine },
+      `vrrp ${this.name}: adverts from ${source} carry addresses [${advertised.join(', ')}], ours are [${mine.join(', ')}]: the two directors' VIP lists differ`,
+    );
   }
 
   private computePriority(): { priority: number; fault: boolean } {

@@ -72,9 +72,23 @@ export type DropReason =
   | 'receive_queue_full';
 
 export const DROP_REASONS: readonly DropReason[] = [
-  'bad_ip_header', 'not_vrrp', 'too_short', 'bad_version', 'bad_type', 'bad_length', 'bad_address_count',
-  'bad_checksum', 'bad_interval', 'bad_ttl', 'wrong_version', 'wrong_vrid', 'auth_mismatch', 'interval_mismatch',
-  'own_packet', 'not_a_peer', 'receive_queue_full',
+  'bad_ip_header',
+  'not_vrrp',
+  'too_short',
+  'bad_version',
+  'bad_type',
+  'bad_length',
+  'bad_address_count',
+  'bad_checksum',
+  'bad_interval',
+  'bad_ttl',
+  'wrong_version',
+  'wrong_vrid',
+  'auth_mismatch',
+  'interval_mismatch',
+  'own_packet',
+  'not_a_peer',
+  'receive_queue_full',
 ];
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; reason: DropReason; detail: string };
@@ -115,11 +129,13 @@ export function encodeAdvert(advert: VrrpAdvert, envelope: AdvertEnvelope, optio
   b[3] = addresses.length;
   if (version === 2) {
     const seconds = intervalCs / 100;
-    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 255) throw new RangeError(`VRRPv2 advert interval must be whole seconds 1..255, got ${intervalCs} cs`);
+    if (!Number.isInteger(seconds) || seconds < 1 || seconds > 255)
+      throw new RangeError(`VRRPv2 advert interval must be whole seconds 1..255, got ${intervalCs} cs`);
     b[4] = advert.authType ?? AUTH_NONE;
     b[5] = seconds;
   } else {
-    if (!Number.isInteger(intervalCs) || intervalCs < 1 || intervalCs > 0xfff) throw new RangeError(`VRRPv3 advert interval must be 1..4095 cs, got ${intervalCs}`);
+    if (!Number.isInteger(intervalCs) || intervalCs < 1 || intervalCs > 0xfff)
+      throw new RangeError(`VRRPv3 advert interval must be 1..4095 cs, got ${intervalCs}`);
     b.writeUInt16BE(intervalCs, 4);
   }
   addresses.forEach((address, i) => {
@@ -197,7 +213,8 @@ export function decodeIpv4(bytes: Uint8Array): Decoded<Ipv4Datagram> {
   const totalLength = b.readUInt16BE(2);
   if (headerLength < 20 || headerLength > b.length) return reject('bad_ip_header', `header length ${headerLength}`);
   // Linux hands raw sockets the total length as sent; tolerate trailing padding but not truncation.
-  if (totalLength < headerLength || totalLength > b.length) return reject('bad_ip_header', `total length ${totalLength} of ${b.length} bytes`);
+  if (totalLength < headerLength || totalLength > b.length)
+    return reject('bad_ip_header', `total length ${totalLength} of ${b.length} bytes`);
   const protocol = b[9]!;
   if (protocol !== VRRP_PROTOCOL) return reject('not_vrrp', `IP protocol ${protocol}`);
   return {

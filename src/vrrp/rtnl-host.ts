@@ -5,10 +5,7 @@ import type { NativeSocketFactory } from '../net/socket.js';
 import type { InterfaceAddress, LinkState, VrrpHost } from './ports.js';
 
 /** What happened to the netlink sockets under the host: for logs and metrics. */
-export type HostSocketEvent =
-  | { kind: 'overrun'; error: Error }
-  | { kind: 'resync'; links: number }
-  | { kind: 'error'; error: Error };
+export type HostSocketEvent = { kind: 'overrun'; error: Error } | { kind: 'resync'; links: number } | { kind: 'error'; error: Error };
 
 export interface RtnetlinkHostOptions {
   netns?: string;
@@ -52,7 +49,8 @@ export class RtnetlinkHost implements VrrpHost {
       this.watcher = this.rtnl.watch(receiveBuffer !== undefined ? { receiveBuffer } : {});
       this.watcher.on('change', (change) => {
         for (const w of this.watchers) {
-          const relevant = change.kind === 'link' ? change.link.name === w.name || change.link.index === w.index : change.address.ifindex === w.index;
+          const relevant =
+            change.kind === 'link' ? change.link.name === w.name || change.link.index === w.index : change.address.ifindex === w.index;
           if (relevant) this.refresh(w);
         }
       });
@@ -72,7 +70,12 @@ export class RtnetlinkHost implements VrrpHost {
         for (const w of this.watchers) this.refresh(w);
       });
     }
-    void this.link(name).then((l) => { entry.index = l.index; }, () => undefined);
+    void this.link(name).then(
+      (l) => {
+        entry.index = l.index;
+      },
+      () => undefined,
+    );
     return () => {
       this.watchers.delete(entry);
       if (this.watchers.size === 0 && this.watcher) {
@@ -106,7 +109,10 @@ export class RtnetlinkHost implements VrrpHost {
       w.pending = false;
       if (!this.watchers.has(w)) return;
       this.link(w.name).then(
-        (link) => { w.index = link.index; w.onChange(link); },
+        (link) => {
+          w.index = link.index;
+          w.onChange(link);
+        },
         (err: { code?: string }) => {
           if (err.code === 'ENODEV') w.onChange({ name: w.name, index: w.index ?? 0, mac: Buffer.alloc(6), up: false, addresses: [] });
         },
@@ -143,7 +149,12 @@ export class RtnetlinkHost implements VrrpHost {
   addAddress(interfaceName: string, address: InterfaceAddress): Promise<void> {
     return this.onInterface(interfaceName, async (ifindex) => {
       try {
-        await this.rtnl.addAddress({ ifindex, address: address.address, prefixLength: address.prefixLength, ...(address.label ? { label: address.label } : {}) });
+        await this.rtnl.addAddress({
+          ifindex,
+          address: address.address,
+          prefixLength: address.prefixLength,
+          ...(address.label ? { label: address.label } : {}),
+        });
       } catch (err) {
         if ((err as { code?: string }).code !== 'EEXIST') throw err;
       }

@@ -14,7 +14,12 @@ export interface SyncMemberView {
 }
 
 /** Pure: which commands the other members get after `changed` went from → to on its own. */
-export function syncCommands(members: readonly SyncMemberView[], changed: string, from: VrrpState, to: VrrpState): { name: string; command: SyncCommand }[] {
+export function syncCommands(
+  members: readonly SyncMemberView[],
+  changed: string,
+  from: VrrpState,
+  to: VrrpState,
+): { name: string; command: SyncCommand }[] {
   const others = members.filter((m) => m.name !== changed);
   if (to === 'fault') return others.map((m) => ({ name: m.name, command: 'fault' as const }));
   if (to === 'init') return [];

@@ -106,9 +106,15 @@ export class TrackProcessWatcher {
 
   /** Scans once and returns each tracker's state, settled at once (no delay at start). */
   async start(): Promise<Map<string, boolean>> {
-    const initial = await this.counts().then((c) => this.states(c), () => new Map(this.trackers.map((t) => [t.name, false])));
+    const initial = await this.counts().then(
+      (c) => this.states(c),
+      () => new Map(this.trackers.map((t) => [t.name, false])),
+    );
     for (const t of this.trackers) {
-      this.debounced.set(t.name, new Debounced(initial.get(t.name)!, { upMs: t.delayUpMs, downMs: t.delayDownMs }, this.clock, (up) => this.onChange(t.name, up)));
+      this.debounced.set(
+        t.name,
+        new Debounced(initial.get(t.name)!, { upMs: t.delayUpMs, downMs: t.delayDownMs }, this.clock, (up) => this.onChange(t.name, up)),
+      );
     }
     this.schedule();
     return initial;
@@ -127,10 +133,15 @@ export class TrackProcessWatcher {
   private schedule(): void {
     if (this.stopped) return;
     this.timer = this.clock.setTimer(this.pollMs, () => {
-      void this.counts().then((counts) => {
-        if (this.stopped) return;
-        for (const [name, up] of this.states(counts)) this.debounced.get(name)?.report(up);
-      }, () => undefined).finally(() => this.schedule());
+      void this.counts()
+        .then(
+          (counts) => {
+            if (this.stopped) return;
+            for (const [name, up] of this.states(counts)) this.debounced.get(name)?.report(up);
+          },
+          () => undefined,
+        )
+        .finally(() => this.schedule());
     });
   }
 

@@ -44,7 +44,13 @@ export class TrackScriptRunner {
   }
 
   record(ok: boolean): void {
-    if (ok) { this.successes++; this.failures = 0; } else { this.failures++; this.successes = 0; }
+    if (ok) {
+      this.successes++;
+      this.failures = 0;
+    } else {
+      this.failures++;
+      this.successes = 0;
+    }
     const next = this.up ? !(this.failures >= Math.max(1, this.script.fall)) : this.successes >= Math.max(1, this.script.rise);
     if (next !== this.up) {
       this.up = next;

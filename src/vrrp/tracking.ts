@@ -45,39 +45,77 @@ export class Tracking {
     if (ownWeight) interfaces[0] = ownWeight;
     for (const t of interfaces) {
       const initial = t.name === link.name ? link : await host.link(t.name).catch(() => undefined);
-      const status: TrackedStatus = { kind: 'interface', name: t.name, weight: t.weight, reverse: t.reverse ?? false, value: initial?.up ?? false };
+      const status: TrackedStatus = {
+        kind: 'interface',
+        name: t.name,
+        weight: t.weight,
+        reverse: t.reverse ?? false,
+        value: initial?.up ?? false,
+      };
       this.tracked.set(trackKey('interface', t.name), status);
       const debounced = new Debounced(status.value as boolean, c.linkDebounce, clock, (up) => this.set('interface', t.name, up));
       this.linkDebounce.set(t.name, debounced);
-      this.unwatch.push(host.watchLink(t.name, (l) => {
-        if (t.name === c.interface) this.deps.onOwnLink(l);
-        debounced.report(l.up);
-      }));
+      this.unwatch.push(
+        host.watchLink(t.name, (l) => {
+          if (t.name === c.interface) this.deps.onOwnLink(l);
+          debounced.report(l.up);
+        }),
+      );
     }
     for (const s of c.track.services) {
       const was = previous.get(trackKey('service', s.name));
-      this.tracked.set(trackKey('service', s.name), { kind: 'service', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: typeof was === 'boolean' ? was : true });
+      this.tracked.set(trackKey('service', s.name), {
+        kind: 'service',
+        name: s.name,
+        weight: s.weight,
+        reverse: s.reverse ?? false,
+        value: typeof was === 'boolean' ? was : true,
+      });
     }
     for (const s of c.track.scripts) {
       const runner = new TrackScriptRunner(s, clock, (up) => this.set('script', s.name, up), this.deps.runScript);
       // A script's state carries over a restart in the runner itself, so that its next runs move it from there.
       const was = previous.get(trackKey('script', s.name));
       if (typeof was === 'boolean') runner.up = was;
-      this.tracked.set(trackKey('script', s.name), { kind: 'script', name: s.name, weight: s.weight, reverse: s.reverse ?? false, value: runner.up });
+      this.tracked.set(trackKey('script', s.name), {
+        kind: 'script',
+        name: s.name,
+        weight: s.weight,
+        reverse: s.reverse ?? false,
+        value: runner.up,
+      });
       this.scripts.push(runner);
       runner.start();
     }
     for (const f of c.track.files) {
       const watcher = new TrackFileWatcher(f.path, clock, (v) => this.set('file', f.path, v), this.deps.trackFilePollMs);
       await watcher.start();
-      this.tracked.set(trackKey('file', f.path), { kind: 'file', name: f.path, weight: f.weight, reverse: f.reverse ?? false, value: watcher.value });
+      this.tracked.set(trackKey('file', f.path), {
+        kind: 'file',
+        name: f.path,
+        weight: f.weight,
+        reverse: f.reverse ?? false,
+        value: watcher.value,
+      });
       this.files.push(watcher);
     }
     if (c.track.processes.length) {
-      const watcher = new TrackProcessWatcher(c.track.processes, clock, (name, up) => this.set('process', name, up), this.deps.trackProcessPollMs, this.deps.scanProcesses);
+      const watcher = new TrackProcessWatcher(
+        c.track.processes,
+        clock,
+        (name, up) => this.set('process', name, up),
+        this.deps.trackProcessPollMs,
+        this.deps.scanProcesses,
+      );
       const initial = await watcher.start();
       for (const p of c.track.processes) {
-        this.tracked.set(trackKey('process', p.name), { kind: 'process', name: p.name, weight: p.weight, reverse: p.reverse ?? false, value: initial.get(p.name) ?? false });
+        this.tracked.set(trackKey('process', p.name), {
+          kind: 'process',
+          name: p.name,
+          weight: p.weight,
+          reverse: p.reverse ?? false,
+          value: initial.get(p.name) ?? false,
+        });
       }
       this.processes = watcher;
     }

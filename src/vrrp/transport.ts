@@ -3,13 +3,33 @@
 // with our primary address, TTL 255 and TOS 0xc0 (as keepalived) whatever the
 // routing table says. IPv6: a receiving socket (hop limit and destination via
 // ancillary data) and a sending socket bound to the link-local address.
+import { DatagramSocket, type DatagramSocketOptions, type NativeSocketFactory, type SocketError } from '../net/socket.js';
 import {
-  DatagramSocket, type DatagramSocketOptions, type NativeSocketFactory, type SocketError,
-} from '../net/socket.js';
-import {
-  AF_INET, AF_INET6, IPPROTO_IP, IPPROTO_IPV6, IP_ADD_MEMBERSHIP, IP_HDRINCL, IP_MULTICAST_IF, IP_MULTICAST_LOOP,
-  IP_MULTICAST_TTL, IPV6_ADD_MEMBERSHIP, IPV6_HOPLIMIT, IPV6_MULTICAST_HOPS, IPV6_MULTICAST_IF, IPV6_MULTICAST_LOOP,
-  IPV6_PKTINFO, IPV6_RECVHOPLIMIT, IPV6_RECVPKTINFO, IPV6_UNICAST_HOPS, SOCK_RAW, SOL_SOCKET, SO_BINDTODEVICE, SO_RCVBUF, SO_MEMINFO, SK_MEMINFO_DROPS, SK_MEMINFO_VARS,
+  AF_INET,
+  AF_INET6,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IP_ADD_MEMBERSHIP,
+  IP_HDRINCL,
+  IP_MULTICAST_IF,
+  IP_MULTICAST_LOOP,
+  IP_MULTICAST_TTL,
+  IPV6_ADD_MEMBERSHIP,
+  IPV6_HOPLIMIT,
+  IPV6_MULTICAST_HOPS,
+  IPV6_MULTICAST_IF,
+  IPV6_MULTICAST_LOOP,
+  IPV6_PKTINFO,
+  IPV6_RECVHOPLIMIT,
+  IPV6_RECVPKTINFO,
+  IPV6_UNICAST_HOPS,
+  SOCK_RAW,
+  SOL_SOCKET,
+  SO_BINDTODEVICE,
+  SO_RCVBUF,
+  SO_MEMINFO,
+  SK_MEMINFO_DROPS,
+  SK_MEMINFO_VARS,
 } from '../net/constants.js';
 import { bytesToIp, decodeSockaddr, ipToBytes, sockaddrIn, sockaddrIn6 } from '../net/sockaddr.js';
 import type { AncillaryData } from '../net/native.js';
@@ -137,7 +157,10 @@ class Ipv4AdvertChannel extends BaseChannel {
   readonly sourceAddress: string;
   private readonly header: Map<string, Buffer> = new Map();
 
-  constructor(private readonly options: AdvertChannelOptions, private readonly openNative?: NativeSocketFactory) {
+  constructor(
+    private readonly options: AdvertChannelOptions,
+    private readonly openNative?: NativeSocketFactory,
+  ) {
     super();
     this.sourceAddress = options.sourceAddress;
     this.socket = this.open();
@@ -203,7 +226,10 @@ class Ipv6AdvertChannel extends BaseChannel {
   readonly sourceAddress: string;
   private readonly interfaceIndex: number;
 
-  constructor(private readonly options: AdvertChannelOptions, private readonly openNative?: NativeSocketFactory) {
+  constructor(
+    private readonly options: AdvertChannelOptions,
+    private readonly openNative?: NativeSocketFactory,
+  ) {
     super();
     this.sourceAddress = options.sourceAddress;
     this.interfaceIndex = options.interfaceIndex;

@@ -23,17 +23,22 @@ export class VipQueue {
    * acknowledgement (a millisecond or two of failover time).
    */
   queue(op: VipOp, vips: readonly PlacedVip[]): void {
-    const run = (): Promise<void> => Promise.all(vips.map(async (vip) => {
-      try {
-        if (op === 'add') await this.host.addAddress(vip.iface, vip.address);
-        else await this.host.removeAddress(vip.iface, vip.address);
-      } catch (err) {
-        this.onError(err, op, vip);
-      }
-    })).then(() => undefined);
+    const run = (): Promise<void> =>
+      Promise.all(
+        vips.map(async (vip) => {
+          try {
+            if (op === 'add') await this.host.addAddress(vip.iface, vip.address);
+            else await this.host.removeAddress(vip.iface, vip.address);
+          } catch (err) {
+            this.onError(err, op, vip);
+          }
+        }),
+      ).then(() => undefined);
     const idle = this.pending === 0;
     this.pending++;
-    const settled = (): void => { this.pending--; };
+    const settled = (): void => {
+      this.pending--;
+    };
     this.issued = idle;
     this.tail = (idle ? run() : this.tail.then(run)).then(settled, settled);
   }

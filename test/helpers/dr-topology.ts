@@ -53,7 +53,10 @@ export interface LineConnection {
 function waitForLine(child: ChildProcess, predicate: (line: string) => boolean, what: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => { lines.close(); reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      lines.close();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
     lines.on('line', (line) => {
       if (!predicate(line)) return;
       clearTimeout(timer);
@@ -72,7 +75,11 @@ export async function createDrTopology(options: { tag: string; realServers?: num
   const close = (): void => {
     for (const p of processes) if (p.exitCode === null) p.kill('SIGKILL');
     for (const ns of namespaces) ns.delete();
-    try { run('ip', ['link', 'delete', bridge]); } catch { /* already gone */ }
+    try {
+      run('ip', ['link', 'delete', bridge]);
+    } catch {
+      /* already gone */
+    }
   };
   try {
     run('ip', ['link', 'add', bridge, 'type', 'bridge']);
@@ -107,16 +114,26 @@ export async function createDrTopology(options: { tag: string; realServers?: num
       realServers.push({ name, address, ns });
     }
     return {
-      client, director, realServers, close,
+      client,
+      director,
+      realServers,
+      close,
       async connect(port: number): Promise<LineConnection> {
-        const child = spawn('ip', ['netns', 'exec', client.name, 'node', '-e', LINE_CLIENT, DR_VIP, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn('ip', ['netns', 'exec', client.name, 'node', '-e', LINE_CLIENT, DR_VIP, String(port)], {
+          stdio: ['pipe', 'pipe', 'pipe'],
+        });
         processes.push(child);
         await waitForLine(child, (l) => l === 'connected' || l.startsWith('error'), 'the client connection', 60_000).then((l) => {
           if (l !== 'connected') throw new Error(`client could not connect to ${DR_VIP}:${port}: ${l}`);
         });
         return {
           ask(line: string, timeoutMs = 5000): Promise<string> {
-            const reply = waitForLine(child, (l) => l.endsWith(`: ${line}`) || l === 'closed' || l.startsWith('error'), `the answer to "${line}"`, timeoutMs);
+            const reply = waitForLine(
+              child,
+              (l) => l.endsWith(`: ${line}`) || l === 'closed' || l.startsWith('error'),
+              `the answer to "${line}"`,
+              timeoutMs,
+            );
             child.stdin.write(`${line}\n`);
             return reply;
           },

@@ -38,7 +38,15 @@ export function parseIpvsadmList(text: string): IpvsadmService[] {
     let m: RegExpMatchArray | null;
     let service: IpvsadmService | undefined;
     if ((m = line.match(SERVICE_LINE))) {
-      service = { protocol: m[1]!, id: m[2]!, ipv6: m[2]!.startsWith('['), rest: words(m[3]!), schedFlags: [], onePacket: false, destinations: [] };
+      service = {
+        protocol: m[1]!,
+        id: m[2]!,
+        ipv6: m[2]!.startsWith('['),
+        rest: words(m[3]!),
+        schedFlags: [],
+        onePacket: false,
+        destinations: [],
+      };
     } else if ((m = line.match(FWM_LINE))) {
       service = { protocol: 'FWM', id: m[1]!, ipv6: Boolean(m[2]), rest: words(m[3]!), schedFlags: [], onePacket: false, destinations: [] };
     } else if ((m = line.match(DEST_LINE))) {
@@ -75,13 +83,19 @@ function interpretServiceWords(s: IpvsadmService): void {
 }
 
 /** `ipvsadm -L --daemon`. */
-export function parseIpvsadmDaemons(text: string): { state: string; interface: string; syncId: number; maxLength?: number; group?: string; port?: number; ttl?: number }[] {
+export function parseIpvsadmDaemons(
+  text: string,
+): { state: string; interface: string; syncId: number; maxLength?: number; group?: string; port?: number; ttl?: number }[] {
   const out = [];
   for (const line of text.split('\n')) {
     const m = line.match(/^(master|backup) sync daemon \((.*)\)$/);
     if (!m) continue;
     const fields = Object.fromEntries(m[2]!.split(', ').map((kv) => kv.split('=') as [string, string]));
-    const d: { state: string; interface: string; syncId: number; maxLength?: number; group?: string; port?: number; ttl?: number } = { state: m[1]!, interface: fields.mcast!, syncId: Number(fields.syncid) };
+    const d: { state: string; interface: string; syncId: number; maxLength?: number; group?: string; port?: number; ttl?: number } = {
+      state: m[1]!,
+      interface: fields.mcast!,
+      syncId: Number(fields.syncid),
+    };
     if (fields.maxlen) d.maxLength = Number(fields.maxlen);
     if (fields.group) d.group = fields.group;
     if (fields.port) d.port = Number(fields.port);
@@ -126,7 +140,13 @@ export function ipvsadmServiceRule(s: ServiceSpec, command = '-A'): string {
 }
 
 export function ipvsadmDestinationRule(key: ServiceKey, d: DestinationSpec, command = '-a'): string {
-  const parts = [command, ipvsadmServiceArgs(key), `-r ${hostPort(d.address, d.port)}`, { dr: '-g', nat: '-m', tun: '-i' }[d.forwarding], `-w ${d.weight}`];
+  const parts = [
+    command,
+    ipvsadmServiceArgs(key),
+    `-r ${hostPort(d.address, d.port)}`,
+    { dr: '-g', nat: '-m', tun: '-i' }[d.forwarding],
+    `-w ${d.weight}`,
+  ];
   if (d.upperThreshold) parts.push(`-x ${d.upperThreshold}`);
   if (d.lowerThreshold) parts.push(`-y ${d.lowerThreshold}`);
   if (d.forwarding === 'tun' && d.tunnel) {

@@ -49,7 +49,10 @@ export class Netns {
 
   /** Starts a long-running process inside the namespace; killed by delete(). */
   spawn(command: string, args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): ChildProcess {
-    const child = spawn('ip', ['netns', 'exec', this.name, command, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env });
+    const child = spawn('ip', ['netns', 'exec', this.name, command, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+    });
     this.children.add(child);
     child.on('exit', () => this.children.delete(child));
     return child;
@@ -61,13 +64,28 @@ export class Netns {
 
   delete(): void {
     for (const child of this.children) if (child.pid && child.exitCode === null) child.kill('SIGKILL');
-    try { run('ip', ['netns', 'delete', this.name]); } catch { /* already gone */ }
+    try {
+      run('ip', ['netns', 'delete', this.name]);
+    } catch {
+      /* already gone */
+    }
   }
 }
 
 /** A veth pair with one end in each namespace (or the host when ns is undefined). */
 export function vethPair(a: { ns?: Netns; name: string }, b: { ns?: Netns; name: string }): void {
-  run('ip', ['link', 'add', a.name, ...(a.ns ? ['netns', a.ns.name] : []), 'type', 'veth', 'peer', 'name', b.name, ...(b.ns ? ['netns', b.ns.name] : [])]);
+  run('ip', [
+    'link',
+    'add',
+    a.name,
+    ...(a.ns ? ['netns', a.ns.name] : []),
+    'type',
+    'veth',
+    'peer',
+    'name',
+    b.name,
+    ...(b.ns ? ['netns', b.ns.name] : []),
+  ]);
   for (const end of [a, b]) {
     if (end.ns) end.ns.ip('link', 'set', end.name, 'up');
     else run('ip', ['link', 'set', end.name, 'up']);

@@ -15,7 +15,12 @@ export interface RunResult {
 
 /** Runs a program and returns status and output; never throws. */
 export function tryRun(command: string, args: string[], options: RunOptions = {}): RunResult {
-  const r = spawnSync(command, args, { encoding: 'utf8', input: options.input ?? '', timeout: options.timeoutMs ?? 60_000, stdio: ['pipe', 'pipe', 'pipe'] });
+  const r = spawnSync(command, args, {
+    encoding: 'utf8',
+    input: options.input ?? '',
+    timeout: options.timeoutMs ?? 60_000,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   return { status: r.status ?? -1, stdout: r.stdout ?? '', stderr: `${r.stderr ?? ''}${r.error ? String(r.error) : ''}` };
 }
 

@@ -76,21 +76,31 @@ function parseTapCounts(tap: string): Pick<TierResult, 'pass' | 'fail' | 'skippe
 // The per-file guard against a hang, not a speed goal: the unit fuzz files need ~80 s on a loaded 2-core machine.
 const TIER_TIMEOUT_MS: Record<Tier, number> = { unit: 180_000, netns: 180_000, uml: 600_000 };
 
-async function runNodeTest(tier: Tier, files: string[], viaUml: boolean):
-  Promise<{ status: number; counts: Pick<TierResult, 'pass' | 'fail' | 'skipped' | 'cancelled'> }> {
+async function runNodeTest(
+  tier: Tier,
+  files: string[],
+  viaUml: boolean,
+): Promise<{ status: number; counts: Pick<TierResult, 'pass' | 'fail' | 'skipped' | 'cancelled'> }> {
   const scratch = mkdtempSync(join(tmpdir(), `failoverd-${tier}-`));
   const tapFile = join(scratch, 'results.tap');
   const nodeArgs = [
-    '--test', `--test-timeout=${TIER_TIMEOUT_MS[tier]}`,
-    '--test-reporter=spec', '--test-reporter-destination=stdout',
-    '--test-reporter=tap', `--test-reporter-destination=${tapFile}`,
+    '--test',
+    `--test-timeout=${TIER_TIMEOUT_MS[tier]}`,
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapFile}`,
     ...files.map((f) => relative(projectRoot, f)),
   ];
   const [command, args] = viaUml
     ? ['bash', [join(projectRoot, 'test/harness/uml-run.sh'), '--mem', '3G', '--timeout', '2400', '--', process.execPath, ...nodeArgs]]
     : [process.execPath, nodeArgs];
   const status = await new Promise<number>((done) => {
-    const child = spawn(command, args, { cwd: projectRoot, stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, FAILOVERD_TEST_TIER: tier } });
+    const child = spawn(command, args, {
+      cwd: projectRoot,
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: { ...process.env, FAILOVERD_TEST_TIER: tier },
+    });
     child.on('exit', (code, signal) => done(code ?? (signal ? 128 : 1)));
   });
   const tap = existsSync(tapFile) ? readFileSync(tapFile, 'utf8') : '';
@@ -103,7 +113,7 @@ async function runTier(tier: Tier, filter?: string, packagesMissing?: string): P
   const started = Date.now();
   const empty = { tier, files: files.length, pass: 0, fail: 0, skipped: 0, cancelled: 0, seconds: 0 };
   if (files.length === 0) return { ...empty, ran: false, reason: 'no test files' };
-  const reason = tier === 'unit' ? undefined : packagesMissing ?? (tier === 'netns' ? whyNotNetns() : whyNotUml());
+  const reason = tier === 'unit' ? undefined : (packagesMissing ?? (tier === 'netns' ? whyNotNetns() : whyNotUml()));
   if (reason) return { ...empty, ran: false, reason };
 
   console.log(`\n=== ${tier} tier: ${files.length} file(s) ===`);
@@ -152,7 +162,9 @@ async function main(): Promise<void> {
   let failed = false;
   for (const r of results) {
     const status = r.ran ? (r.fail + r.cancelled > 0 ? 'FAILED' : 'ok') : 'SKIPPED';
-    console.log(`${r.tier.padEnd(6)} ${status.padEnd(9)} ${String(r.files).padStart(5)} ${String(r.pass).padStart(5)} ${String(r.fail + r.cancelled).padStart(5)} ${String(r.skipped).padStart(5)}  ${r.seconds.toFixed(1)}s`);
+    console.log(
+      `${r.tier.padEnd(6)} ${status.padEnd(9)} ${String(r.files).padStart(5)} ${String(r.pass).padStart(5)} ${String(r.fail + r.cancelled).padStart(5)} ${String(r.skipped).padStart(5)}  ${r.seconds.toFixed(1)}s`,
+    );
     if (r.reason) console.log(`       ${r.ran ? 'note' : 'reason'}: ${r.reason}`);
     if (r.fail + r.cancelled > 0) failed = true;
     if (!r.ran && underCi && !filter) {
@@ -160,7 +172,14 @@ async function main(): Promise<void> {
       failed = true;
     }
   }
-  const total = results.reduce((acc, r) => ({ pass: acc.pass + r.pass, fail: acc.fail + r.fail + r.cancelled + (!r.ran && underCi && !filter ? 1 : 0), skipped: acc.skipped + r.skipped }), { pass: 0, fail: 0, skipped: 0 });
+  const total = results.reduce(
+    (acc, r) => ({
+      pass: acc.pass + r.pass,
+      fail: acc.fail + r.fail + r.cancelled + (!r.ran && underCi && !filter ? 1 : 0),
+      skipped: acc.skipped + r.skipped,
+    }),
+    { pass: 0, fail: 0, skipped: 0 },
+  );
   console.log(`tests: ${total.pass} passed, ${total.fail} failed, ${total.skipped} skipped`);
   process.exit(failed ? 1 : 0);
 }

@@ -8,7 +8,9 @@ import { FakeClock, setDeadlineTimer } from '../../src/clock.js';
 function steppingYield(clock: FakeClock, stepMs: number) {
   const queue: (() => void)[] = [];
   return {
-    yieldTo: (next: () => void) => { queue.push(next); },
+    yieldTo: (next: () => void) => {
+      queue.push(next);
+    },
     yields: () => queue.length,
     drain(limit = 10_000): number {
       let n = 0;
@@ -34,10 +36,12 @@ describe('setDeadlineTimer', () => {
     assert.equal(fired.length, 1, 'once');
   });
 
-  it('a timer that fires less than a millisecond early (the event loop\'s cached time) acts at the deadline', () => {
+  it("a timer that fires less than a millisecond early (the event loop's cached time) acts at the deadline", () => {
     /** Fires every timer 0.9 ms before its delay, as setTimeout can from a stale loop time. */
     class EarlyClock extends FakeClock {
-      override setTimer(delayMs: number, fn: () => void) { return super.setTimer(Math.max(0, delayMs - 0.9), fn); }
+      override setTimer(delayMs: number, fn: () => void) {
+        return super.setTimer(Math.max(0, delayMs - 0.9), fn);
+      }
     }
     const clock = new EarlyClock(1000);
     const fired: number[] = [];
@@ -48,7 +52,9 @@ describe('setDeadlineTimer', () => {
 
   it('a timer that fires a whole millisecond early or more passes the time it is', () => {
     class VeryEarlyClock extends FakeClock {
-      override setTimer(delayMs: number, fn: () => void) { return super.setTimer(Math.max(0, delayMs - 5), fn); }
+      override setTimer(delayMs: number, fn: () => void) {
+        return super.setTimer(Math.max(0, delayMs - 5), fn);
+      }
     }
     const clock = new VeryEarlyClock(0);
     const fired: number[] = [];

@@ -20,7 +20,10 @@ import { waitFor } from '../../helpers/wait.js';
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'failoverd-agent-'));
 const lab = new Lab('ag');
-after(async () => { await lab.cleanup(); rmSync(work, { recursive: true, force: true }); });
+after(async () => {
+  await lab.cleanup();
+  rmSync(work, { recursive: true, force: true });
+});
 
 /** Runs the CLI without blocking this process's loop. */
 function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
@@ -28,8 +31,12 @@ function runCli(args: string[]): Promise<{ status: number | null; stdout: string
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
 }
@@ -68,9 +75,17 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
-  createInterface({ input: agent.stderr! }).on('line', (line) => { try { logs.push(JSON.parse(line) as Record<string, unknown>); } catch { logs.push({ msg: line }); } });
+  createInterface({ input: agent.stderr! }).on('line', (line) => {
+    try {
+      logs.push(JSON.parse(line) as Record<string, unknown>);
+    } catch {
+      logs.push({ msg: line });
+    }
+  });
   const exited = new Promise<number | null>((r) => agent.on('exit', (code) => r(code)));
-  after(() => { if (agent.exitCode === null) agent.kill('SIGKILL'); });
+  after(() => {
+    if (agent.exitCode === null) agent.kill('SIGKILL');
+  });
 
   await waitFor(() => notes.some((n) => n.text.split('\n').includes('READY=1')), { what: 'READY=1', timeoutMs: 10_000 });
   await waitFor(() => notes.filter((n) => n.text === 'WATCHDOG=1').length >= 3, { what: 'three WATCHDOG=1 pings', timeoutMs: 5_000 });
@@ -78,12 +93,18 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   // the agent derives from WATCHDOG_USEC is unit-tested (test/unit/systemd/notify.test.ts).
 
   await waitFor(() => lab.addresses('dir').includes('10.6.2.195'), { what: 'the VIP on eth0 (MASTER)', timeoutMs: 5_000 });
-  await waitFor(() => observer.announcements().some((a) => a.address === '10.6.2.195'), { what: 'a gratuitous ARP for the VIP', timeoutMs: 3_000 });
+  await waitFor(() => observer.announcements().some((a) => a.address === '10.6.2.195'), {
+    what: 'a gratuitous ARP for the VIP',
+    timeoutMs: 3_000,
+  });
 
   let socket = join(work, 'api.sock');
   // Asynchronous: a test loop blocked in spawnSync stops reading NOTIFY_SOCKET, its queue
   // (net.unix.max_dgram_qlen) fills with WATCHDOG=1, and the agent's next notification is dropped.
-  type Status = { instances: { name: string; state: string; priority: number; effectivePriority: number }[]; config: { generation: number } };
+  type Status = {
+    instances: { name: string; state: string; priority: number; effectivePriority: number }[];
+    config: { generation: number };
+  };
   const status = async (): Promise<Status> => {
     const r = await runCli(['status', '--socket', socket, '--json']);
     assert.equal(r.status, 0, r.stderr);
@@ -92,8 +113,18 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   assert.equal((await status()).instances[0]!.state, 'MASTER');
 
   // The agent's own Prometheus endpoint, scraped from inside its namespace.
-  const scrape = spawnSync('ip', ['netns', 'exec', lab.node('dir').ns, process.execPath, '-e',
-    "fetch('http://127.0.0.1:9595/metrics').then(async (r) => process.stdout.write(await r.text()), (e) => { console.error(e); process.exit(1); })"], { encoding: 'utf8' });
+  const scrape = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      lab.node('dir').ns,
+      process.execPath,
+      '-e',
+      "fetch('http://127.0.0.1:9595/metrics').then(async (r) => process.stdout.write(await r.text()), (e) => { console.error(e); process.exit(1); })",
+    ],
+    { encoding: 'utf8' },
+  );
   assert.equal(scrape.status, 0, scrape.stderr);
   assert.match(scrape.stdout, /^failoverd_vrrp_state\{instance="web",state="MASTER"\} 1$/m);
   assert.match(scrape.stdout, /^failoverd_vrrp_priority\{instance="web"\} 150$/m);
@@ -105,7 +136,10 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   // An invalid config on reload: logged, the running one stays.
   writeFileSync(configPath, config(150).replace('vrid: 51', 'vrid: 510'));
   agent.kill('SIGHUP');
-  await waitFor(() => logs.some((l) => String(l['msg']).includes('vrrp[0].vrid')), { what: 'the rejection naming vrrp[0].vrid', timeoutMs: 5_000 });
+  await waitFor(() => logs.some((l) => String(l['msg']).includes('vrrp[0].vrid')), {
+    what: 'the rejection naming vrrp[0].vrid',
+    timeoutMs: 5_000,
+  });
   assert.equal((await status()).config.generation, 1);
   assert.equal((await status()).instances[0]!.state, 'MASTER');
   assert.equal(agent.exitCode, null, 'still running');
@@ -119,8 +153,15 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   assert.equal(after2.state, 'MASTER');
   await waitFor(() => observer.adverts(51).some((a) => a.priority === 140), { what: 'adverts at priority 140', timeoutMs: 2_000 });
   assert.ok(observer.adverts(51).filter((a) => a.priority === 150).length >= masterSince);
-  await waitFor(() => notes.some((n) => n.text.startsWith('RELOADING=1')), { what: 'RELOADING=1', timeoutMs: 5_000, detail: () => `got: ${[...new Set(notes.map((n) => n.text.split('\n')[0]))].join(', ')} (${notes.length})` });
-  assert.ok(logs.some((l) => /^vrrp web: backup -> master/.test(String(l['msg']))), 'the election is logged');
+  await waitFor(() => notes.some((n) => n.text.startsWith('RELOADING=1')), {
+    what: 'RELOADING=1',
+    timeoutMs: 5_000,
+    detail: () => `got: ${[...new Set(notes.map((n) => n.text.split('\n')[0]))].join(', ')} (${notes.length})`,
+  });
+  assert.ok(
+    logs.some((l) => /^vrrp web: backup -> master/.test(String(l['msg']))),
+    'the election is logged',
+  );
   assert.ok(!logs.some((l) => /^vrrp web: master ->/.test(String(l['msg']))), 'no state change on reload');
 
   // The status API moves to a new socket on reload; the old one is gone.
@@ -130,7 +171,10 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   writeFileSync(configPath, config(140, '', movedSocket));
   agent.kill('SIGHUP');
   socket = movedSocket;
-  await waitFor(async () => existsSync(movedSocket) && (await runCli(['status', '--socket', movedSocket, '--json'])).status === 0, { what: 'the API on the new socket', timeoutMs: 5_000 });
+  await waitFor(async () => existsSync(movedSocket) && (await runCli(['status', '--socket', movedSocket, '--json'])).status === 0, {
+    what: 'the API on the new socket',
+    timeoutMs: 5_000,
+  });
   assert.equal((await status()).config.generation, 3);
   assert.equal((await status()).instances[0]!.state, 'MASTER');
   assert.ok(!existsSync(oldSocket), 'the old socket file is removed');
@@ -146,5 +190,9 @@ test('failoverd run: READY and WATCHDOG to NOTIFY_SOCKET, MASTER with the VIP, r
   await waitFor(() => observer.adverts(51).some((a) => a.priority === 0), { what: 'the priority-0 advert', timeoutMs: 2_000 });
   assert.ok(!lab.addresses('dir').includes('10.6.2.195'), 'VIP removed on stop');
   // The datagram was sent before the exit; its delivery to this socket may come after.
-  await waitFor(() => notes.some((n) => n.text.startsWith('STOPPING=1')), { what: 'STOPPING=1', timeoutMs: 5_000, detail: () => `got: ${[...new Set(notes.map((n) => n.text.split('\n')[0]))].join(', ')} (${notes.length})` });
+  await waitFor(() => notes.some((n) => n.text.startsWith('STOPPING=1')), {
+    what: 'STOPPING=1',
+    timeoutMs: 5_000,
+    detail: () => `got: ${[...new Set(notes.map((n) => n.text.split('\n')[0]))].join(', ')} (${notes.length})`,
+  });
 });

@@ -10,7 +10,10 @@ const [socket, loopback, metricsAddress] = process.argv.slice(2);
 const agent = fakeAgent();
 const bus = new EventBus(agent.snapshot.node);
 const metrics = new Metrics(bus, agent.sources);
-const server = new ApiServer({ socket: socket!, loopback: loopback!, metrics: metricsAddress! }, { status: agent.status, admin: agent.admin, metrics: metrics.registry, bus });
+const server = new ApiServer(
+  { socket: socket!, loopback: loopback!, metrics: metricsAddress! },
+  { status: agent.status, admin: agent.admin, metrics: metrics.registry, bus },
+);
 bus.publish({ type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired' });
 bus.publish({ type: 'realserver.up', object: 'service/web-80/10.6.2.191:80', from: 'down', to: 'up' });
 bus.publish({ type: 'config.reloaded', object: 'config' });

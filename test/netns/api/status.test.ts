@@ -20,7 +20,11 @@ test('status API and metrics served from inside a namespace', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-netns-api-'));
   const agentNs = Netns.create('fo-api');
   const promNs = Netns.create('fo-prom');
-  t.after(() => { agentNs.delete(); promNs.delete(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(() => {
+    agentNs.delete();
+    promNs.delete();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const suffix = String(process.pid % 100000);
   vethPair({ ns: agentNs, name: `foa${suffix}` }, { ns: promNs, name: `fop${suffix}` });
   agentNs.ip('addr', 'add', '10.77.0.1/24', 'dev', `foa${suffix}`);
@@ -29,12 +33,16 @@ test('status API and metrics served from inside a namespace', async (t) => {
   const socket = join(dir, 'run', 'failoverd.sock');
   const server = agentNs.spawn(process.execPath, [join(here, 'fake-agent-server.js'), socket, '127.0.0.1:9595', '10.77.0.1:9596']);
   let stderr = '';
-  server.stderr!.on('data', (c: Buffer) => { stderr += c.toString(); });
+  server.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
   const lines = createInterface({ input: server.stdout! });
   let readyTimer: NodeJS.Timeout | undefined;
   const ready = await Promise.race([
     once(lines, 'line').then(([line]) => line as string),
-    new Promise<string>((_, reject) => { readyTimer = setTimeout(() => reject(new Error(`server not ready in 10 s: ${stderr}`)), 10_000); }),
+    new Promise<string>((_, reject) => {
+      readyTimer = setTimeout(() => reject(new Error(`server not ready in 10 s: ${stderr}`)), 10_000);
+    }),
   ]).finally(() => clearTimeout(readyTimer));
   assert.equal(ready, 'ready ["' + socket + '","127.0.0.1:9595","10.77.0.1:9596"]');
   assert.equal(statSync(socket).mode & 0o777, 0o660);
@@ -51,10 +59,16 @@ test('status API and metrics served from inside a namespace', async (t) => {
   const viaLoopback = JSON.parse(agentNs.exec(process.execPath, [cli, 'status', '--json', '--address', '127.0.0.1:9595']));
   assert.deepEqual(viaLoopback, viaSocket);
   // Admin over the socket changes what status shows.
-  assert.equal(run(process.execPath, [cli, 'status', 'drain', 'web-80', '10.6.2.191', '--socket', socket]), 'drained 10.6.2.191 in web-80\n');
+  assert.equal(
+    run(process.execPath, [cli, 'status', 'drain', 'web-80', '10.6.2.191', '--socket', socket]),
+    'drained 10.6.2.191 in web-80\n',
+  );
   const drained = JSON.parse(agentNs.exec(process.execPath, [cli, 'status', '--json', '--address', '127.0.0.1:9595']));
   assert.equal(drained.services[0].realServers[0].weight, 0);
-  assert.throws(() => agentNs.exec(process.execPath, [cli, 'status', 'undrain', 'web-80', '10.6.2.191', '--address', '127.0.0.1:9595']), /only accepted on the unix socket/);
+  assert.throws(
+    () => agentNs.exec(process.execPath, [cli, 'status', 'undrain', 'web-80', '10.6.2.191', '--address', '127.0.0.1:9595']),
+    /only accepted on the unix socket/,
+  );
 
   // Prometheus in another namespace scrapes across the veth.
   const scraped = promNs.exec(process.execPath, [cli, 'status', 'metrics', '--address', '10.77.0.1:9596']);
@@ -70,7 +84,10 @@ test('status API and metrics served from inside a namespace', async (t) => {
   // The metrics listener has nothing else.
   assert.throws(() => promNs.exec(process.execPath, [cli, 'status', '--address', '10.77.0.1:9596']), /only \/metrics \(HTTP 404\)/);
   // The status listener is loopback-only: unreachable from the other namespace.
-  assert.throws(() => promNs.exec(process.execPath, [cli, 'status', '--address', '10.77.0.1:9595', '--timeout', '2000']), /cannot reach failoverd|ECONNREFUSED/);
+  assert.throws(
+    () => promNs.exec(process.execPath, [cli, 'status', '--address', '10.77.0.1:9595', '--timeout', '2000']),
+    /cannot reach failoverd|ECONNREFUSED/,
+  );
 
   server.kill('SIGTERM');
   await once(server, 'exit');

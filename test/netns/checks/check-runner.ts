@@ -28,9 +28,19 @@ function procState(pid: string): string {
 
 for await (const line of createInterface({ input: process.stdin })) {
   if (!line.trim()) continue;
-  const req = JSON.parse(line) as { id: number; type?: string; options?: unknown; target?: { service: string; address: string; port: number }; timeoutMs?: number; procStates?: string };
+  const req = JSON.parse(line) as {
+    id: number;
+    type?: string;
+    options?: unknown;
+    target?: { service: string; address: string; port: number };
+    timeoutMs?: number;
+    procStates?: string;
+  };
   if (req.procStates) {
-    const pids = readFileSync(req.procStates, 'utf8').split('\n').map((s) => s.trim()).filter(Boolean);
+    const pids = readFileSync(req.procStates, 'utf8')
+      .split('\n')
+      .map((s) => s.trim())
+      .filter(Boolean);
     process.stdout.write(`${JSON.stringify({ id: req.id, states: Object.fromEntries(pids.map((p) => [p, procState(p)])) })}\n`);
     continue;
   }
@@ -50,13 +60,17 @@ for await (const line of createInterface({ input: process.stdin })) {
   const timer = setTimeout(() => {
     aborted = true;
     controller.abort(new Error(`timeout after ${req.timeoutMs}ms`));
-    lateTimer = setTimeout(() => { late = true; }, LATE_MS);
+    lateTimer = setTimeout(() => {
+      late = true;
+    }, LATE_MS);
   }, req.timeoutMs ?? 1000);
   const started = performance.now();
   void plugin.run(req.target!, options, controller.signal).then((result) => {
     clearTimeout(timer);
     clearTimeout(lateTimer);
-    process.stdout.write(`${JSON.stringify({ id: req.id, result, elapsedMs: performance.now() - started, settledAfterAbort: aborted && !late })}\n`);
+    process.stdout.write(
+      `${JSON.stringify({ id: req.id, result, elapsedMs: performance.now() - started, settledAfterAbort: aborted && !late })}\n`,
+    );
   });
 }
 await closeHttpAgents();

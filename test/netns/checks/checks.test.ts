@@ -22,9 +22,19 @@ let scratch: string;
 let nextId = 1;
 
 /** settledAfterAbort: the check settled once its signal was aborted at the timeout, before the runner's late mark (see check-runner.ts). */
-interface Answer { result: CheckResult; elapsedMs: number; settledAfterAbort: boolean }
+interface Answer {
+  result: CheckResult;
+  elapsedMs: number;
+  settledAfterAbort: boolean;
+}
 
-async function check(type: string, options: Record<string, unknown>, port: number, timeoutMs = 1000, address = lab.serverAddress): Promise<Answer> {
+async function check(
+  type: string,
+  options: Record<string, unknown>,
+  port: number,
+  timeoutMs = 1000,
+  address = lab.serverAddress,
+): Promise<Answer> {
   const id = nextId++;
   runner.send(JSON.stringify({ id, type, options, target: { service: 'web', address, port }, timeoutMs }));
   const line = await runner.next((l) => l.startsWith(`{"id":${id},`), timeoutMs + 10_000);
@@ -37,12 +47,37 @@ before(async () => {
   assert.ok(sh(['which', 'openssl'], { check: false }).trim(), 'openssl must be installed (apt-get install openssl)');
   scratch = mkdtempSync(join(tmpdir(), 'failoverd-checks-'));
   lab = new CheckLab('k');
-  sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=rs.failoverd.test',
-    '-addext', `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`,
-    '-keyout', join(scratch, 'key.pem'), '-out', join(scratch, 'cert.pem')]);
-  server = lab.start(lab.serverNs, [join(here, 'fixture-server.js'), lab.serverAddress, join(scratch, 'cert.pem'), join(scratch, 'key.pem'), lab.serverAddress6]);
+  sh([
+    'openssl',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=rs.failoverd.test',
+    '-addext',
+    `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`,
+    '-keyout',
+    join(scratch, 'key.pem'),
+    '-out',
+    join(scratch, 'cert.pem'),
+  ]);
+  server = lab.start(lab.serverNs, [
+    join(here, 'fixture-server.js'),
+    lab.serverAddress,
+    join(scratch, 'cert.pem'),
+    join(scratch, 'key.pem'),
+    lab.serverAddress6,
+  ]);
   await server.next((l) => l === 'ready');
-  runner = lab.start(lab.checkerNs, [join(here, 'check-runner.js')], ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c', '"$0" "$@"; exit $?']);
+  runner = lab.start(
+    lab.checkerNs,
+    [join(here, 'check-runner.js')],
+    ['unshare', '--pid', '--fork', '--kill-child', '--mount-proc', 'bash', '-c', '"$0" "$@"; exit $?'],
+  );
 });
 
 after(() => {
@@ -96,8 +131,10 @@ test('http: a connect aborted at the timeout leaves no socket behind', async () 
   const a = await check('http', {}, 80, 300, '10.201.0.98');
   assert.equal(a.result.reason, 'connect: timeout after 300ms');
   let left = '';
-  await waitFor(() => (left = sh(['ip', 'netns', 'exec', lab.checkerNs, 'ss', '-Htn', 'state', 'syn-sent', 'dst', '10.201.0.98']).trim()) === '',
-    { what: 'no SYN-SENT socket towards the unanswered address', timeoutMs: 5000, stepMs: 50 }).catch(() => undefined);
+  await waitFor(
+    () => (left = sh(['ip', 'netns', 'exec', lab.checkerNs, 'ss', '-Htn', 'state', 'syn-sent', 'dst', '10.201.0.98']).trim()) === '',
+    { what: 'no SYN-SENT socket towards the unanswered address', timeoutMs: 5000, stepMs: 50 },
+  ).catch(() => undefined);
   assert.equal(left, '', 'no SYN-SENT socket towards the unanswered address');
 });
 
@@ -136,7 +173,15 @@ test('http: status 500 fails unless listed; ranges; redirects are not followed',
 });
 
 test('http: method, Host and extra headers reach the server', async () => {
-  const a = await check('http', { host: 'www.example.test', headers: { 'x-probe': 'failoverd' }, expect_body: 'host=www\\.example\\.test peer=10\\.201\\.0\\.1 probe=failoverd' }, 8001);
+  const a = await check(
+    'http',
+    {
+      host: 'www.example.test',
+      headers: { 'x-probe': 'failoverd' },
+      expect_body: 'host=www\\.example\\.test peer=10\\.201\\.0\\.1 probe=failoverd',
+    },
+    8001,
+  );
   assert.equal(a.result.ok, true, a.result.reason);
   const b = await check('http', { bind_to: lab.checkerAddress2, expect_body: 'peer=10\\.201\\.0\\.3' }, 8001);
   assert.equal(b.result.ok, true, b.result.reason);
@@ -152,11 +197,14 @@ test('http: every check is a fresh connection, closed afterwards (no keep-alive)
   for (let i = 0; i < 5; i++) assert.equal((await check('http', {}, 8001)).result.ok, true);
   // The server sees the last close a moment later: ask until it has (or the deadline passes).
   let afterCounts = { total: 0, open: -1 };
-  await waitFor(async () => {
-    server.send('conns');
-    afterCounts = JSON.parse(await server.next((l) => l.startsWith('{"total"'))) as { total: number; open: number };
-    return afterCounts.open === 0;
-  }, { what: 'the server to see every connection closed', timeoutMs: 5000, stepMs: 50 }).catch(() => undefined);
+  await waitFor(
+    async () => {
+      server.send('conns');
+      afterCounts = JSON.parse(await server.next((l) => l.startsWith('{"total"'))) as { total: number; open: number };
+      return afterCounts.open === 0;
+    },
+    { what: 'the server to see every connection closed', timeoutMs: 5000, stepMs: 50 },
+  ).catch(() => undefined);
   assert.equal(afterCounts.total - before.total, 5);
   assert.equal(afterCounts.open, 0);
 });
@@ -172,7 +220,9 @@ test('http keepalive: one connection carries the checks and stays open', async (
 });
 
 test('http: a body that stops matching (regex and SHA-256 digest); body read is capped', async () => {
-  const digest = createHash('sha256').update(`hello from fixture host=${lab.serverAddress}:8001 peer=${lab.checkerAddress} probe=`).digest('hex');
+  const digest = createHash('sha256')
+    .update(`hello from fixture host=${lab.serverAddress}:8001 peer=${lab.checkerAddress} probe=`)
+    .digest('hex');
   assert.equal((await check('http', { expect_body: '^hello' }, 8001)).result.ok, true);
   const d = await check('http', { digest }, 8001);
   assert.equal(d.result.ok, true, d.result.reason);
@@ -206,7 +256,11 @@ test('https: self-signed certificate fails with verify on, passes with verify of
 });
 
 test('exec: target in the environment; exit 0 up, 1 down; misc_dynamic weight = code − 2', async () => {
-  const env = await check('exec', { command: 'test "$FAILOVERD_ADDRESS:$FAILOVERD_PORT:$FAILOVERD_SERVICE:$FAILOVERD_FAMILY" = "10.201.0.2:8001:web:inet" && echo fine' }, 8001);
+  const env = await check(
+    'exec',
+    { command: 'test "$FAILOVERD_ADDRESS:$FAILOVERD_PORT:$FAILOVERD_SERVICE:$FAILOVERD_FAMILY" = "10.201.0.2:8001:web:inet" && echo fine' },
+    8001,
+  );
   assert.equal(env.result.ok, true, env.result.reason);
   assert.equal(env.result.reason, 'exit 0: fine');
   const down = await check('exec', { command: ['/bin/sh', '-c', 'echo backend gone >&2; exit 1'] }, 8001);
@@ -233,12 +287,15 @@ test('exec: a hanging program is killed with its whole process group at the time
   // Inside the checker's PID namespace: the program was reaped by the check, its
   // orphans by init; no process and no zombie remains.
   let states: Record<string, string> = {};
-  await waitFor(async () => {
-    const id = nextId++;
-    runner.send(JSON.stringify({ id, procStates: pidFile }));
-    states = (JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`))) as { states: Record<string, string> }).states;
-    return Object.values(states).every((s) => s === 'gone');
-  }, { what: 'the program and its orphans gone', timeoutMs: 5000, stepMs: 50 }).catch(() => undefined);
+  await waitFor(
+    async () => {
+      const id = nextId++;
+      runner.send(JSON.stringify({ id, procStates: pidFile }));
+      states = (JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`))) as { states: Record<string, string> }).states;
+      return Object.values(states).every((s) => s === 'gone');
+    },
+    { what: 'the program and its orphans gone', timeoutMs: 5000, stepMs: 50 },
+  ).catch(() => undefined);
   assert.deepEqual(Object.values(states), ['gone', 'gone', 'gone'], JSON.stringify(states));
 });
 
@@ -251,8 +308,11 @@ test('exec in this process: the program is reaped by the check itself, its group
   writeFileSync(pidFile, '');
   const controller = new AbortController();
   setTimeout(() => controller.abort(new Error('timeout after 300ms')), 300);
-  const result = await exec.run({ service: 'web', address: '127.0.0.1', port: 80 },
-    exec.options.parse({ command: `echo $$ > ${pidFile}; sleep 300 & echo $! >> ${pidFile}; wait` }), controller.signal);
+  const result = await exec.run(
+    { service: 'web', address: '127.0.0.1', port: 80 },
+    exec.options.parse({ command: `echo $$ > ${pidFile}; sleep 300 & echo $! >> ${pidFile}; wait` }),
+    controller.signal,
+  );
   assert.equal(result.ok, false);
   const [program, grandchild] = readFileSync(pidFile, 'utf8').trim().split('\n');
   assert.equal(existsSync(`/proc/${program}`), false, 'the program itself is reaped, not a zombie');

@@ -26,12 +26,16 @@ let nextId = 1;
 async function check(type: string, options: Record<string, unknown>, timeoutMs = 1000, address = lab.serverAddress): Promise<CheckResult> {
   const id = nextId++;
   runner.send(JSON.stringify({ id, type, options, target: { service: 'web', address, port: PORT }, timeoutMs }));
-  const answer = JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`), timeoutMs + 10_000)) as { result: CheckResult; error?: string };
+  const answer = JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`), timeoutMs + 10_000)) as {
+    result: CheckResult;
+    error?: string;
+  };
   if (answer.error) throw new Error(answer.error);
   return answer.result;
 }
 
-const dsr = (extra: Record<string, unknown> = {}, timeoutMs = 1000): Promise<CheckResult> => check('dsr', { vip: VIP, ...extra }, timeoutMs);
+const dsr = (extra: Record<string, unknown> = {}, timeoutMs = 1000): Promise<CheckResult> =>
+  check('dsr', { vip: VIP, ...extra }, timeoutMs);
 const plain = (): Promise<CheckResult> => check('tcp', {});
 
 function link(ns: string): { name: string; mac: string } {
@@ -43,7 +47,9 @@ function link(ns: string): { name: string; mac: string } {
 
 /** The namespace's TCP OutRsts counter (/proc/net/snmp): RSTs its kernel sent. */
 function outRsts(ns: string): number {
-  const lines = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp']).split('\n').filter((l) => l.startsWith('Tcp:'));
+  const lines = sh(['ip', 'netns', 'exec', ns, 'cat', '/proc/net/snmp'])
+    .split('\n')
+    .filter((l) => l.startsWith('Tcp:'));
   const [names, values] = lines.map((l) => l.trim().split(/\s+/));
   return Number(values![names!.indexOf('OutRsts')]);
 }
@@ -65,7 +71,9 @@ function arpIgnore(value: number): void {
 }
 
 async function startListener(): Promise<void> {
-  listener = spawn('ip', ['netns', 'exec', lab.serverNs, 'socat', `TCP-LISTEN:${PORT},fork,reuseaddr`, 'SYSTEM:echo hello'], { stdio: 'ignore' });
+  listener = spawn('ip', ['netns', 'exec', lab.serverNs, 'socat', `TCP-LISTEN:${PORT},fork,reuseaddr`, 'SYSTEM:echo hello'], {
+    stdio: 'ignore',
+  });
   for (let i = 0; i < 100; i++) {
     if ((await plain()).ok) return;
     await new Promise((r) => setTimeout(r, 100));
@@ -84,10 +92,17 @@ async function stopListener(): Promise<void> {
 
 /** tcpdump in the server's namespace for the length of `during`: its -e -vv -nn lines. */
 async function capture(filter: string, during: () => Promise<void>): Promise<string> {
-  const dump = spawn('ip', ['netns', 'exec', lab.serverNs, 'tcpdump', '-i', serverDev, '-e', '-vv', '-nn', '-l', '-U', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  dump.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-  dump.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  const dump = spawn('ip', ['netns', 'exec', lab.serverNs, 'tcpdump', '-i', serverDev, '-e', '-vv', '-nn', '-l', '-U', filter], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '',
+    err = '';
+  dump.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  dump.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   for (let i = 0; i < 100 && !err.includes('listening on'); i++) await new Promise((r) => setTimeout(r, 50));
   assert.match(err, /listening on/, 'tcpdump did not start');
   try {
@@ -119,19 +134,26 @@ after(async () => {
   lab?.close();
 });
 
-test('dsr: up on the SYN-ACK from VIP:port; tcpdump sees a SYN to the VIP at the server\'s MAC, checksums correct, then our RST', async () => {
+test("dsr: up on the SYN-ACK from VIP:port; tcpdump sees a SYN to the VIP at the server's MAC, checksums correct, then our RST", async () => {
   let result: CheckResult | undefined;
   const rstsBefore = outRsts(lab.checkerNs);
-  const seen = await capture(`tcp port ${PORT} and host ${VIP}`, async () => { result = await dsr(); });
+  const seen = await capture(`tcp port ${PORT} and host ${VIP}`, async () => {
+    result = await dsr();
+  });
   // The checker's kernel answered the SYN-ACK (no socket of its own) with an RST...
-  await until('the checker\'s kernel sends an RST for the SYN-ACK', () => outRsts(lab.checkerNs) === rstsBefore + 1);
+  await until("the checker's kernel sends an RST for the SYN-ACK", () => outRsts(lab.checkerNs) === rstsBefore + 1);
   assert.deepEqual([result!.ok, result!.reason], [true, `SYN-ACK from ${VIP}:${PORT} at ${lab.serverAddress}'s MAC ${serverMac}`]);
   // -vv prints an IP header line, then the TCP line: join them per packet.
   const packets = seen.replace(/\n\s+/g, ' ').split('\n').filter(Boolean);
   const syn = packets.filter((l) => / Flags \[S\],/.test(l));
   assert.equal(syn.length, 1, seen);
   assert.ok(syn[0]!.includes(`${checkerMac} > ${serverMac}`), `SYN not sent to the server's MAC: ${syn[0]}`);
-  assert.match(syn[0]!, new RegExp(`${lab.checkerAddress.replace(/\./g, '\\.')}\\.\\d+ > ${VIP.replace(/\./g, '\\.')}\\.${PORT}: Flags \\[S\\], cksum 0x[0-9a-f]+ \\(correct\\)`));
+  assert.match(
+    syn[0]!,
+    new RegExp(
+      `${lab.checkerAddress.replace(/\./g, '\\.')}\\.\\d+ > ${VIP.replace(/\./g, '\\.')}\\.${PORT}: Flags \\[S\\], cksum 0x[0-9a-f]+ \\(correct\\)`,
+    ),
+  );
   assert.doesNotMatch(syn[0]!, /bad cksum|incorrect/);
   assert.equal(packets.filter((l) => / Flags \[S\.\],/.test(l) && l.includes(`${VIP}.${PORT} > ${lab.checkerAddress}.`)).length, 1, seen);
   // ...but only ours reaches the server: the kernel's waits on an ARP for the VIP that nobody answers.
@@ -141,11 +163,14 @@ test('dsr: up on the SYN-ACK from VIP:port; tcpdump sees a SYN to the VIP at the
   assert.equal((await plain()).ok, true);
 });
 
-test('dsr: the VIP removed from the server\'s lo is down, while a plain tcp check to the server\'s address is up', async () => {
+test("dsr: the VIP removed from the server's lo is down, while a plain tcp check to the server's address is up", async () => {
   sh(['ip', '-n', lab.serverNs, 'addr', 'del', `${VIP}/32`, 'dev', 'lo']);
   try {
     const r = await dsr({}, 600);
-    assert.deepEqual([r.ok, r.reason], [false, `no answer from ${VIP}:${PORT} at ${lab.serverAddress}'s MAC ${serverMac} (is the VIP on its lo?): timeout after 600ms`]);
+    assert.deepEqual(
+      [r.ok, r.reason],
+      [false, `no answer from ${VIP}:${PORT} at ${lab.serverAddress}'s MAC ${serverMac} (is the VIP on its lo?): timeout after 600ms`],
+    );
     assert.deepEqual((await plain()).ok, true);
   } finally {
     sh(['ip', '-n', lab.serverNs, 'addr', 'add', `${VIP}/32`, 'dev', 'lo']);
@@ -157,8 +182,13 @@ test('dsr: arp_ignore=0 on the server (it answers ARP for the VIP) is down, whil
   arpIgnore(0);
   try {
     const r = await dsr();
-    assert.deepEqual([r.ok, r.reason], [false,
-      `real server ${lab.serverAddress} (${serverMac}) answers ARP for the VIP ${VIP}: it would take the VIP from the director (arp_ignore must be 1)`]);
+    assert.deepEqual(
+      [r.ok, r.reason],
+      [
+        false,
+        `real server ${lab.serverAddress} (${serverMac}) answers ARP for the VIP ${VIP}: it would take the VIP from the director (arp_ignore must be 1)`,
+      ],
+    );
     assert.equal((await plain()).ok, true);
     assert.equal((await dsr({ arp_check: false })).ok, true);
   } finally {
@@ -187,7 +217,9 @@ test('dsr: the director holding the VIP itself (the MASTER) changes nothing: its
   try {
     let result: CheckResult | undefined;
     const rstsBefore = outRsts(lab.checkerNs);
-    const seen = await capture(`tcp port ${PORT} and host ${VIP}`, async () => { result = await dsr(); });
+    const seen = await capture(`tcp port ${PORT} and host ${VIP}`, async () => {
+      result = await dsr();
+    });
     assert.equal(result!.ok, true, result!.reason);
     assert.equal(outRsts(lab.checkerNs), rstsBefore, 'a SYN-ACK from a local address is a martian: no RST for it');
     const packets = seen.replace(/\n\s+/g, ' ').split('\n').filter(Boolean);
@@ -197,9 +229,12 @@ test('dsr: the director holding the VIP itself (the MASTER) changes nothing: its
   }
 });
 
-test('dsr: a server with no ARP answer, or off the director\'s links, is down with the reason', async () => {
+test("dsr: a server with no ARP answer, or off the director's links, is down with the reason", async () => {
   const absent = await check('dsr', { vip: VIP }, 600, '10.201.0.77');
-  assert.deepEqual([absent.ok, absent.reason], [false, 'no ARP reply from 10.201.0.77 on ' + link(lab.checkerNs).name + ': timeout after 600ms']);
+  assert.deepEqual(
+    [absent.ok, absent.reason],
+    [false, 'no ARP reply from 10.201.0.77 on ' + link(lab.checkerNs).name + ': timeout after 600ms'],
+  );
   const wrongInterface = await check('dsr', { vip: VIP, interface: 'lo' }, 600);
   assert.equal(wrongInterface.ok, false);
   assert.match(wrongInterface.reason, /is not on a subnet of lo/);
@@ -209,5 +244,8 @@ test('dsr: a server with no ARP answer, or off the director\'s links, is down wi
 
 test('dsr: many probes at once each get their own answer (source port and ISN)', async () => {
   const runs = await Promise.all(Array.from({ length: 20 }, () => dsr({}, 3000)));
-  assert.deepEqual(runs.filter((r) => !r.ok).map((r) => r.reason), []);
+  assert.deepEqual(
+    runs.filter((r) => !r.ok).map((r) => r.reason),
+    [],
+  );
 });

@@ -44,22 +44,44 @@ main.on('connection', (s: Socket) => {
 
 const servers = new Map<number, Server | ReturnType<typeof createTcpServer>>([
   [8001, main],
-  [8002, createHttpServer((_req, res) => { res.statusCode = 500; res.end('internal error'); })],
-  [8003, createTcpServer((s) => { hung.push(s); s.on('error', () => {}); })],
+  [
+    8002,
+    createHttpServer((_req, res) => {
+      res.statusCode = 500;
+      res.end('internal error');
+    }),
+  ],
+  [
+    8003,
+    createTcpServer((s) => {
+      hung.push(s);
+      s.on('error', () => {});
+    }),
+  ],
   [8004, createHttpServer((_req, res) => res.end('ok'))],
-  [8005, createTcpServer((s) => {
-    s.on('error', () => {});
-    s.on('data', (d) => { if (d.toString().includes('PING')) s.write('+PONG\r\n'); });
-  })],
+  [
+    8005,
+    createTcpServer((s) => {
+      s.on('error', () => {});
+      s.on('data', (d) => {
+        if (d.toString().includes('PING')) s.write('+PONG\r\n');
+      });
+    }),
+  ],
   [8443, createHttpsServer({ cert: readFileSync(certFile), key: readFileSync(keyFile) }, (_req, res) => res.end('secure hello'))],
 ]);
 
 const listening = [...servers].map(([port, server]) => [port, server, address] as const);
 if (address6) listening.push([8001, createHttpServer(answerMain), address6]);
-await Promise.all(listening.map(([port, server, at]) => new Promise<void>((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(port, at, () => resolve());
-})));
+await Promise.all(
+  listening.map(
+    ([port, server, at]) =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, at, () => resolve());
+      }),
+  ),
+);
 process.stdout.write('ready\n');
 
 for await (const line of createInterface({ input: process.stdin })) {

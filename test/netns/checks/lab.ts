@@ -18,7 +18,9 @@ export class LineProcess {
       this.lines.push(l);
       for (const w of this.waiters.splice(0)) w();
     });
-    child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+    });
   }
 
   send(line: string): void {
@@ -32,17 +34,25 @@ export class LineProcess {
       const i = this.lines.findIndex(match);
       if (i >= 0) return this.lines.splice(i, 1)[0]!;
       const left = deadline - Date.now();
-      if (left <= 0 || this.child.exitCode !== null) throw new Error(`no matching line in ${timeoutMs}ms; stderr: ${this.stderr.slice(-500)}`);
+      if (left <= 0 || this.child.exitCode !== null)
+        throw new Error(`no matching line in ${timeoutMs}ms; stderr: ${this.stderr.slice(-500)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 200));
-        this.waiters.push(() => { clearTimeout(t); resolve(); });
+        this.waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
   }
 
   kill(): void {
     if (this.child.exitCode === null && this.child.pid) {
-      try { process.kill(this.child.pid, 'SIGKILL'); } catch { /* gone */ }
+      try {
+        process.kill(this.child.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
     }
   }
 }
@@ -67,7 +77,8 @@ export class CheckLab {
     sh(['ip', 'netns', 'add', this.checkerNs]);
     sh(['ip', 'netns', 'add', this.serverNs]);
     // No duplicate address detection on the links made below: IPv6 works at once.
-    for (const ns of [this.checkerNs, this.serverNs]) sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
+    for (const ns of [this.checkerNs, this.serverNs])
+      sh(['ip', 'netns', 'exec', ns, 'sysctl', '-qw', 'net.ipv6.conf.default.accept_dad=0', 'net.ipv6.conf.all.accept_dad=0']);
     sh(['ip', 'link', 'add', vc, 'netns', this.checkerNs, 'type', 'veth', 'peer', 'name', vs, 'netns', this.serverNs]);
     for (const [ns, dev, addrs, addrs6] of [
       [this.checkerNs, vc, [this.checkerAddress, this.checkerAddress2], [this.checkerAddress6, this.checkerAddress6b]],

@@ -22,16 +22,31 @@ let scratch: string;
 let nextId = 1;
 const servers = new Map<string, ChildProcess>();
 
-async function check(type: string, options: Record<string, unknown>, port: number, timeoutMs = 1000, address = lab.serverAddress): Promise<CheckResult> {
+async function check(
+  type: string,
+  options: Record<string, unknown>,
+  port: number,
+  timeoutMs = 1000,
+  address = lab.serverAddress,
+): Promise<CheckResult> {
   const id = nextId++;
   runner.send(JSON.stringify({ id, type, options, target: { service: 'svc', address, port }, timeoutMs }));
-  const answer = JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`), timeoutMs + 10_000)) as { result: CheckResult; error?: string };
+  const answer = JSON.parse(await runner.next((l) => l.startsWith(`{"id":${id},`), timeoutMs + 10_000)) as {
+    result: CheckResult;
+    error?: string;
+  };
   if (answer.error) throw new Error(answer.error);
   return answer.result;
 }
 
 /** Runs a check until it passes (a server just started), for at most `deadlineMs`. */
-async function untilUp(type: string, options: Record<string, unknown>, port: number, deadlineMs = 15_000, address?: string): Promise<CheckResult> {
+async function untilUp(
+  type: string,
+  options: Record<string, unknown>,
+  port: number,
+  deadlineMs = 15_000,
+  address?: string,
+): Promise<CheckResult> {
   const until = Date.now() + deadlineMs;
   let last: CheckResult | undefined;
   for (let i = 0; i < 200 && Date.now() < until; i++) {
@@ -46,8 +61,12 @@ async function untilUp(type: string, options: Record<string, unknown>, port: num
 function startServer(name: string, argv: string[]): void {
   const child = spawn('ip', ['netns', 'exec', lab.serverNs, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
-  child.stderr.on('data', (d: Buffer) => { stderr = (stderr + d.toString()).slice(-2000); });
-  child.on('exit', (code) => { if (servers.get(name) === child && code) process.stderr.write(`${name} exited ${code}: ${stderr}\n`); });
+  child.stderr.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-2000);
+  });
+  child.on('exit', (code) => {
+    if (servers.get(name) === child && code) process.stderr.write(`${name} exited ${code}: ${stderr}\n`);
+  });
   servers.set(name, child);
 }
 
@@ -64,7 +83,10 @@ async function stopServer(name: string): Promise<void> {
 
 before(() => {
   for (const program of ['socat', 'dnsmasq', 'exim4', 'python3', 'openssl', 'keepalived']) {
-    assert.ok(sh(['which', program], { check: false }).trim(), `${program} must be installed (src/lab/system-packages.ts lists its package)`);
+    assert.ok(
+      sh(['which', program], { check: false }).trim(),
+      `${program} must be installed (src/lab/system-packages.ts lists its package)`,
+    );
   }
   scratch = mkdtempSync(join(tmpdir(), 'failoverd-protocols-'));
   chmodSync(scratch, 0o755);
@@ -108,12 +130,26 @@ test('udp: a reply passes; a wrong reply, no reply and a stopped server (ICMP po
 
 function startDnsmasq(): void {
   const big = Array.from({ length: 4 }, (_, i) => `--txt-record=big.failoverd.test,${String(i).repeat(200)}`);
-  startServer('dnsmasq', ['dnsmasq', '--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts',
-    '--user=root', '--group=root', `--pid-file=${join(scratch, 'dnsmasq.pid')}`,
-    `--listen-address=${lab.serverAddress}`, '--bind-interfaces', '--port=53', '--local=/failoverd.test/',
-    '--host-record=web.failoverd.test,10.1.2.3,fd00::3', '--host-record=web.failoverd.test,10.1.2.4',
-    '--cname=alias.failoverd.test,web.failoverd.test', '--mx-host=failoverd.test,mx.failoverd.test,10',
-    '--txt-record=failoverd.test,v=spf1 -all', ...big]);
+  startServer('dnsmasq', [
+    'dnsmasq',
+    '--keep-in-foreground',
+    '--conf-file=/dev/null',
+    '--no-resolv',
+    '--no-hosts',
+    '--user=root',
+    '--group=root',
+    `--pid-file=${join(scratch, 'dnsmasq.pid')}`,
+    `--listen-address=${lab.serverAddress}`,
+    '--bind-interfaces',
+    '--port=53',
+    '--local=/failoverd.test/',
+    '--host-record=web.failoverd.test,10.1.2.3,fd00::3',
+    '--host-record=web.failoverd.test,10.1.2.4',
+    '--cname=alias.failoverd.test,web.failoverd.test',
+    '--mx-host=failoverd.test,mx.failoverd.test,10',
+    '--txt-record=failoverd.test,v=spf1 -all',
+    ...big,
+  ]);
 }
 
 test('dns (dnsmasq): A, AAAA, CNAME, MX, TXT, PTR answers; exact and contains; NXDOMAIN', async () => {
@@ -145,7 +181,11 @@ test('dns: a wrong record, a missing name and a truncated answer (TCP fallback)'
   const nx = await check('dns', { name: 'nothing.failoverd.test' }, 53);
   assert.deepEqual([nx.ok, nx.reason], [false, 'rcode NXDOMAIN, expected NOERROR']);
   // Four 200-byte TXT records do not fit a 512-byte UDP reply: the check asks again over TCP.
-  const big = await check('dns', { name: 'big.failoverd.test', query_type: 'TXT', answers_match: 'contains', expect_answers: ['0'.repeat(200), '3'.repeat(200)] }, 53);
+  const big = await check(
+    'dns',
+    { name: 'big.failoverd.test', query_type: 'TXT', answers_match: 'contains', expect_answers: ['0'.repeat(200), '3'.repeat(200)] },
+    53,
+  );
   assert.equal(big.ok, true, big.reason);
   assert.equal(big.reason, 'NOERROR, 4 TXT records over tcp');
 });
@@ -190,8 +230,24 @@ async function startExim(name: string, extra = ''): Promise<string> {
   mkdirSync(join(dir, 'log'), { recursive: true });
   chmodSync(join(dir, 'spool'), 0o777);
   chmodSync(join(dir, 'log'), 0o777);
-  sh(['openssl', 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=mx.failoverd.test',
-    '-addext', 'subjectAltName=DNS:mx.failoverd.test', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')]);
+  sh([
+    'openssl',
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-days',
+    '1',
+    '-subj',
+    '/CN=mx.failoverd.test',
+    '-addext',
+    'subjectAltName=DNS:mx.failoverd.test',
+    '-keyout',
+    join(dir, 'key.pem'),
+    '-out',
+    join(dir, 'cert.pem'),
+  ]);
   chmodSync(join(dir, 'key.pem'), 0o644);
   writeFileSync(join(dir, 'exim.conf'), eximConfig(dir, extra));
   // -bdf: the daemon in the foreground; -C: this private config (root may name one).
@@ -256,7 +312,7 @@ async function untilDown(type: string, options: Record<string, unknown>, port: n
 
 // ---------------------------------------------------------------- ping
 
-test('ping: IPv4 and IPv6 echo replies from the server\'s kernel; an address that ignores echo fails', async () => {
+test("ping: IPv4 and IPv6 echo replies from the server's kernel; an address that ignores echo fails", async () => {
   const v4 = await check('ping', {}, 0);
   assert.deepEqual([v4.ok, v4.reason], [true, `ICMP echo reply from ${lab.serverAddress}, 56 bytes`]);
   const v6 = await check('ping', { payload_bytes: 1000 }, 0, 1000, lab.serverAddress6);
@@ -285,14 +341,22 @@ test('ping: an unreachable network fails at once with the ICMP error or the rout
 });
 
 test('ping: many checks at once each get their own reply (identifier and sequence)', async () => {
-  const runs = await Promise.all(Array.from({ length: 20 }, (_, i) => check('ping', {}, 0, 2000, i % 2 ? lab.serverAddress : lab.serverAddress6)));
-  assert.deepEqual(runs.filter((r) => !r.ok).map((r) => r.reason), []);
+  const runs = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => check('ping', {}, 0, 2000, i % 2 ? lab.serverAddress : lab.serverAddress6)),
+  );
+  assert.deepEqual(
+    runs.filter((r) => !r.ok).map((r) => r.reason),
+    [],
+  );
 });
 
 // ---------------------------------------------------------------- http digest, genhash
 
 function genhash(args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync('ip', ['netns', 'exec', lab.checkerNs, process.execPath, cli, 'genhash', ...args], { encoding: 'utf8', timeout: 20_000 });
+  const r = spawnSync('ip', ['netns', 'exec', lab.checkerNs, process.execPath, cli, 'genhash', ...args], {
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -312,7 +376,10 @@ test('http digest: failoverd genhash prints what keepalived --genhash prints; th
   // keepalived's genhash sometimes reports "Connection failed" on a fast local server: a few tries.
   let theirs = '';
   for (let i = 0; i < 10 && !/^[0-9a-f]{32}$/m.test(theirs); i++) {
-    theirs = sh(['ip', 'netns', 'exec', lab.checkerNs, 'keepalived', '--genhash', '-s', lab.serverAddress, '-p', '8080', '-u', '/index.html'], { check: false });
+    theirs = sh(
+      ['ip', 'netns', 'exec', lab.checkerNs, 'keepalived', '--genhash', '-s', lab.serverAddress, '-p', '8080', '-u', '/index.html'],
+      { check: false },
+    );
   }
   assert.equal(/^[0-9a-f]{32}$/m.exec(theirs)?.[0], md5, `keepalived --genhash said: ${theirs}`);
 
@@ -337,8 +404,11 @@ test('http digest: failoverd genhash prints what keepalived --genhash prints; th
 
 test('failoverd genhash: usage errors exit 2 and name the problem', () => {
   for (const [args, message] of [
-    [[], /a URL is needed/], [['--bogus', 'http://x/'], /unknown option --bogus/], [['ftp://x/'], /http:\/\/ or https:\/\//],
-    [['--timeout', 'soon', 'http://x/'], /--timeout: expected a duration/], [['--bind-to', 'eth0', 'http://x/'], /--bind-to: /],
+    [[], /a URL is needed/],
+    [['--bogus', 'http://x/'], /unknown option --bogus/],
+    [['ftp://x/'], /http:\/\/ or https:\/\//],
+    [['--timeout', 'soon', 'http://x/'], /--timeout: expected a duration/],
+    [['--bind-to', 'eth0', 'http://x/'], /--bind-to: /],
   ] as Array<[string[], RegExp]>) {
     const r = genhash(args);
     assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);

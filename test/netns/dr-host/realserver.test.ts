@@ -14,9 +14,17 @@ function failoverd(...args: string[]): { status: number | null; stdout: string; 
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-interface IpAddr { ifname: string; addr_info: { family: string; local: string; prefixlen: number }[] }
+interface IpAddr {
+  ifname: string;
+  addr_info: { family: string; local: string; prefixlen: number }[];
+}
 const loAddresses = () => ns.ipJson<IpAddr[]>('addr', 'show', 'dev', 'lo')[0]!.addr_info.map((a) => `${a.local}/${a.prefixlen}`);
-const ARP = ['net.ipv4.conf.all.arp_ignore', 'net.ipv4.conf.lo.arp_ignore', 'net.ipv4.conf.all.arp_announce', 'net.ipv4.conf.lo.arp_announce'];
+const ARP = [
+  'net.ipv4.conf.all.arp_ignore',
+  'net.ipv4.conf.lo.arp_ignore',
+  'net.ipv4.conf.all.arp_announce',
+  'net.ipv4.conf.lo.arp_announce',
+];
 const arpValues = () => ARP.map((k) => ns.sysctl(k));
 
 describe('realserver setup and check in a fresh namespace', () => {
@@ -24,13 +32,16 @@ describe('realserver setup and check in a fresh namespace', () => {
     assert.deepEqual(arpValues(), ['0', '0', '0', '0'], 'a fresh namespace has kernel defaults');
     const r = failoverd('realserver', 'check', '--vip', '10.6.2.195');
     assert.equal(r.status, 1, r.stderr);
-    assert.deepEqual(r.stdout.split('\n').filter((l) => l.startsWith('missing: ')), [
-      'missing: 10.6.2.195/32 is not on lo',
-      'missing: net.ipv4.conf.all.arp_ignore is 0, expected 1 (answer ARP only for addresses on the interface asked)',
-      'missing: net.ipv4.conf.lo.arp_ignore is 0, expected 1 (answer ARP only for addresses on the interface asked)',
-      'missing: net.ipv4.conf.all.arp_announce is 0, expected 2 (never use the VIP as the ARP source address)',
-      'missing: net.ipv4.conf.lo.arp_announce is 0, expected 2 (never use the VIP as the ARP source address)',
-    ]);
+    assert.deepEqual(
+      r.stdout.split('\n').filter((l) => l.startsWith('missing: ')),
+      [
+        'missing: 10.6.2.195/32 is not on lo',
+        'missing: net.ipv4.conf.all.arp_ignore is 0, expected 1 (answer ARP only for addresses on the interface asked)',
+        'missing: net.ipv4.conf.lo.arp_ignore is 0, expected 1 (answer ARP only for addresses on the interface asked)',
+        'missing: net.ipv4.conf.all.arp_announce is 0, expected 2 (never use the VIP as the ARP source address)',
+        'missing: net.ipv4.conf.lo.arp_announce is 0, expected 2 (never use the VIP as the ARP source address)',
+      ],
+    );
   });
 
   it('setup adds the VIP on lo as /32 and sets arp_ignore=1, arp_announce=2; ip and sysctl agree', () => {

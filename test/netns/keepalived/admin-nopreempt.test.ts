@@ -33,10 +33,17 @@ function cli(args: string[], socket: string): Promise<{ code: number | null; std
     const child = spawn(process.execPath, [CLI, 'status', ...args, '--socket', socket], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
-    child.on('exit', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }); });
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
   });
 }
 
@@ -46,11 +53,16 @@ test('resign and force-backup move the VIP to a keepalived peer with nopreempt',
   const lab = new Lab('kadm');
   let agent: AgentProcess | undefined;
   try {
-    lab.setup([{ name: 'a', ipv4: A }, { name: 'b', ipv4: B }]);
+    lab.setup([
+      { name: 'a', ipv4: A },
+      { name: 'b', ipv4: B },
+    ]);
     const observer = await lab.observe();
     const socket = join(lab.work, 'a.sock');
     const config = join(lab.work, 'a.yaml');
-    writeFileSync(config, `node: { name: lvs-a }
+    writeFileSync(
+      config,
+      `node: { name: lvs-a }
 vrrp:
   - name: web
     interface: eth0
@@ -63,7 +75,8 @@ vrrp:
 services: []
 api: { listen: ${socket}, metrics: false }
 logging: { format: json }
-`);
+`,
+    );
     const keepalivedBody = `  state BACKUP\n  nopreempt\n  virtual_router_id 51\n  priority 100\n  advert_int 1\n  virtual_ipaddress {\n    ${VIP}/32\n  }`;
     const holds = (node: 'a' | 'b'): boolean => lab.addresses(node).includes(VIP);
     const downMs = 4 * INTERVAL_MS + 6000; // master-down interval, skew and a process start on a busy machine
@@ -88,7 +101,10 @@ logging: { format: json }
     await new Promise((r) => setTimeout(r, 4 * INTERVAL_MS));
     assert.equal((await agent.states()).web, 'BACKUP', 'A (preempt: false) stays BACKUP under the normal rules');
     assert.ok(holds('b') && !holds('a'), 'the VIP stays on B');
-    assert.ok(observer.adverts(51).some((e) => e.source === A && e.priority === 0 && e.t >= resignAt - 1000), 'A sent priority 0');
+    assert.ok(
+      observer.adverts(51).some((e) => e.source === A && e.priority === 0 && e.t >= resignAt - 1000),
+      'A sent priority 0',
+    );
 
     // A graceful stop of keepalived (priority 0) gives the VIP back to A; keepalived comes back as BACKUP.
     k.kill('SIGTERM');
@@ -109,7 +125,10 @@ logging: { format: json }
     const status = (await agent.status()).instances[0]!;
     assert.deepEqual([status.state, status.effectivePriority, status.master], ['BACKUP', 1, B]);
     assert.ok(status.forcedBackupUntil !== undefined);
-    const afterForce = observer.adverts(51).filter((e) => e.source === A && e.t >= forceAt - 1000).map((e) => e.priority);
+    const afterForce = observer
+      .adverts(51)
+      .filter((e) => e.source === A && e.t >= forceAt - 1000)
+      .map((e) => e.priority);
     assert.ok(afterForce.includes(0), `A resigned with priority 0 (A sent ${afterForce.join(',')})`);
 
     const released = await cli(['release', 'web'], socket);
@@ -117,7 +136,9 @@ logging: { format: json }
     await new Promise((r) => setTimeout(r, 4 * INTERVAL_MS));
     assert.equal((await agent.status()).instances[0]?.effectivePriority, 150, 'released: the configured priority is back');
     assert.ok(holds('b') && !holds('a'), 'with preempt: false on A the VIP stays on B after the release');
-    process.stdout.write(`# keepalived nopreempt took the VIP ${resignTakeoverMs} ms after resign, ${forceTakeoverMs} ms after force-backup (advert interval ${INTERVAL_MS} ms, CLI start included)\n`);
+    process.stdout.write(
+      `# keepalived nopreempt took the VIP ${resignTakeoverMs} ms after resign, ${forceTakeoverMs} ms after force-backup (advert interval ${INTERVAL_MS} ms, CLI start included)\n`,
+    );
   } finally {
     await agent?.stop();
     await lab.cleanup();

@@ -35,16 +35,42 @@ interface Case {
 
 const CASES: Case[] = [
   { name: 'VRRPv2 with PASS authentication', file: 'v2-pass', intervalMs: 1000, instances: [{ name: 'VI_WEB', vrid: 51 }], high: 'a' },
-  { name: 'VRRPv3 with unicast peers', file: 'v3-unicast', intervalMs: 500, instances: [{ name: 'VI_WEB', vrid: 52 }], high: 'a', unicast: true },
-  { name: 'vrrp_strict with auth_pass (keepalived\'s default config)', file: 'strict-auth', intervalMs: 1000, instances: [{ name: 'VI_WEB', vrid: 51 }], high: 'b' },
   {
-    name: 'a sync group with a tracked interface', file: 'sync-track', intervalMs: 1000, high: 'a', tracked: 'uplink0',
-    instances: [{ name: 'VI_WEB', vrid: 61 }, { name: 'VI_MAIL', vrid: 62 }],
+    name: 'VRRPv3 with unicast peers',
+    file: 'v3-unicast',
+    intervalMs: 500,
+    instances: [{ name: 'VI_WEB', vrid: 52 }],
+    high: 'a',
+    unicast: true,
+  },
+  {
+    name: "vrrp_strict with auth_pass (keepalived's default config)",
+    file: 'strict-auth',
+    intervalMs: 1000,
+    instances: [{ name: 'VI_WEB', vrid: 51 }],
+    high: 'b',
+  },
+  {
+    name: 'a sync group with a tracked interface',
+    file: 'sync-track',
+    intervalMs: 1000,
+    high: 'a',
+    tracked: 'uplink0',
+    instances: [
+      { name: 'VI_WEB', vrid: 61 },
+      { name: 'VI_MAIL', vrid: 62 },
+    ],
   },
 ];
 
 /** What an advert says, as tcpdump -v prints it, without the sender's address. */
-interface Advert { t: number; source: string; vrid: number; priority: number; says: string }
+interface Advert {
+  t: number;
+  source: string;
+  vrid: number;
+  priority: number;
+  says: string;
+}
 
 /** A verbose tcpdump beside the lab's observer: the lab's records priorities, this one auth and addresses too. */
 class AdvertRecorder {
@@ -52,14 +78,20 @@ class AdvertRecorder {
   private constructor(private readonly proc: ReturnType<typeof spawn>) {}
 
   static async start(ns: string): Promise<AdvertRecorder> {
-    const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', '-v', '-U',
-      'ip proto 112'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      'ip',
+      ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', '-v', '-U', 'ip proto 112'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const recorder = new AdvertRecorder(proc);
     // -v prints the IP header on one line and the VRRP part on the next.
     let pending: { t: number } | undefined;
     createInterface({ input: proc.stdout }).on('line', (line) => {
       const head = /^(\d+\.\d+) IP /.exec(line);
-      if (head) { pending = { t: Number(head[1]) * 1000 }; return; }
+      if (head) {
+        pending = { t: Number(head[1]) * 1000 };
+        return;
+      }
       const m = /^\s*(\S+) > \S+: (VRRPv\d), Advertisement, vrid (\d+), prio (\d+), (.*)$/.exec(line);
       if (m && pending) {
         // The rest: authtype, interval, length, addrs and the password as tcpdump shows them.
@@ -69,15 +101,25 @@ class AdvertRecorder {
     });
     await new Promise<void>((ok, fail) => {
       const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-      proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+      proc.stderr.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening on')) {
+          clearTimeout(timer);
+          ok();
+        }
+      });
     });
     return recorder;
   }
 
   /** Distinct "vrid prio what-it-says" of one sender's live adverts in [from, to). */
   signatures(source: string, from: number, to = Infinity): string[] {
-    return [...new Set(this.adverts.filter((a) => a.source === source && a.priority > 0 && a.t >= from && a.t < to)
-      .map((a) => `vrid ${a.vrid} prio ${a.priority} ${a.says}`))].sort();
+    return [
+      ...new Set(
+        this.adverts
+          .filter((a) => a.source === source && a.priority > 0 && a.t >= from && a.t < to)
+          .map((a) => `vrid ${a.vrid} prio ${a.priority} ${a.says}`),
+      ),
+    ].sort();
   }
 
   stop(): void {
@@ -88,8 +130,26 @@ class AdvertRecorder {
 /** keepalived (VRRP only) with a whole keepalived.conf; its pid files go to the lab's directory, which cleanup() sweeps. */
 function keepalived(lab: Lab, node: string, conf: string): RouterProcess {
   const base = join(lab.work, `${node}-${Date.now()}`);
-  const proc = spawn('ip', ['netns', 'exec', lab.node(node).ns, 'keepalived', '-n', '-l', '-D', '--vrrp', '-f', conf,
-    '-p', `${base}.pid`, '-r', `${base}.vrrp.pid`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      lab.node(node).ns,
+      'keepalived',
+      '-n',
+      '-l',
+      '-D',
+      '--vrrp',
+      '-f',
+      conf,
+      '-p',
+      `${base}.pid`,
+      '-r',
+      `${base}.vrrp.pid`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const r = new RouterProcess(proc, 'keepalived', `${base}.log`);
   const onLine = (line: string): void => {
     const m = /\((\S+)\) Entering (\w+) STATE/.exec(line);
@@ -120,7 +180,10 @@ function importFor(lab: Lab, c: Case): string {
   const out = join(lab.work, `${c.file}-b.yaml`);
   const r = spawnSync(process.execPath, [CLI, 'import-keepalived', `${fixtures}${c.file}-b.conf`, '--output', out], { encoding: 'utf8' });
   assert.equal(r.status, 0, `the import of ${c.file}-b.conf exits 0: ${r.stderr}`);
-  writeFileSync(out, `${readFileSync(out, 'utf8')}api:\n  listen: ${join(lab.work, 'b.sock')}\n  metrics: false\nlogging:\n  format: json\n`);
+  writeFileSync(
+    out,
+    `${readFileSync(out, 'utf8')}api:\n  listen: ${join(lab.work, 'b.sock')}\n  metrics: false\nlogging:\n  format: json\n`,
+  );
   return out;
 }
 
@@ -134,7 +197,10 @@ for (const c of CASES) {
     const downMs = 4 * c.intervalMs + 3000; // master-down interval, skew and a process start on a busy machine
     const timings: Record<string, number> = {};
     try {
-      lab.setup([{ name: 'a', ipv4: A }, { name: 'b', ipv4: B }]);
+      lab.setup([
+        { name: 'a', ipv4: A },
+        { name: 'b', ipv4: B },
+      ]);
       // Flood every frame to every port, so the observer also sees unicast adverts.
       if (c.unicast) sh(['ip', '-n', lab.bridgeNs, 'link', 'set', 'br0', 'type', 'bridge', 'ageing_time', '0']);
       if (c.tracked) {
@@ -151,8 +217,10 @@ for (const c of CASES) {
       // 0. Before the migration: B's own keepalived.conf under keepalived, alone. Its adverts are the reference.
       const referenceFrom = Date.now();
       const reference = keepalived(lab, 'b', `${fixtures}${c.file}-b.conf`);
-      await waitFor(() => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2),
-        { what: 'keepalived on B sends adverts', timeoutMs: downMs + 4000, stepMs: 50 });
+      await waitFor(
+        () => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2),
+        { what: 'keepalived on B sends adverts', timeoutMs: downMs + 4000, stepMs: 50 },
+      );
       await stopKeepalived(lab, reference, 'SIGTERM');
       const referenceTo = Date.now();
       const before = recorder.signatures(B, referenceFrom, referenceTo);
@@ -169,16 +237,25 @@ for (const c of CASES) {
       const expectMaster = async (who: 'a' | 'b', what: string) => {
         const start = Date.now();
         let seen = {};
-        await waitFor(async () => {
-          const m = await masterOf();
-          seen = m;
-          return m[who].length === all.length && m[who === 'a' ? 'b' : 'a'].length === 0;
-        }, { what: `${what}: every instance MASTER on ${who} only`, timeoutMs: downMs + 2000, stepMs: 50 }).catch((err: Error) => { throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`); });
+        await waitFor(
+          async () => {
+            const m = await masterOf();
+            seen = m;
+            return m[who].length === all.length && m[who === 'a' ? 'b' : 'a'].length === 0;
+          },
+          { what: `${what}: every instance MASTER on ${who} only`, timeoutMs: downMs + 2000, stepMs: 50 },
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}; MASTER at the end: ${JSON.stringify(seen)}`);
+        });
         timings[what] = Date.now() - start;
       };
       const startFailoverd = async () => {
         agent = AgentProcess.start(lab.node('b').ns, yaml, join(lab.work, 'b.sock'), {}, 'info');
-        await waitFor(async () => Object.keys(await agent!.states().catch((): Record<string, string> => ({}))).length === all.length, { what: 'failoverd API', timeoutMs: 15_000, stepMs: 50 });
+        await waitFor(async () => Object.keys(await agent!.states().catch((): Record<string, string> => ({}))).length === all.length, {
+          what: 'failoverd API',
+          timeoutMs: 15_000,
+          stepMs: 50,
+        });
       };
 
       // 1. Side by side: keepalived on A, failoverd on B.
@@ -190,7 +267,13 @@ for (const c of CASES) {
 
       // 2. The master dies (kill -9): the other takes over. 3. It returns and preempts back.
       const killHigh = async (signal: 'SIGKILL' | 'SIGTERM') => {
-        if (c.high === 'a') { await stopKeepalived(lab, k!, signal); k = undefined; } else if (signal === 'SIGKILL') { agent!.kill('SIGKILL'); await agent!.exited; } else await agent!.stop();
+        if (c.high === 'a') {
+          await stopKeepalived(lab, k!, signal);
+          k = undefined;
+        } else if (signal === 'SIGKILL') {
+          agent!.kill('SIGKILL');
+          await agent!.exited;
+        } else await agent!.stop();
       };
       const restartHigh = async () => {
         if (c.high === 'a') k = keepalived(lab, 'a', `${fixtures}${c.file}-a.conf`);
@@ -219,13 +302,25 @@ for (const c of CASES) {
       const after = recorder.signatures(B, sideBySideFrom);
       assert.deepEqual(after, before, 'failoverd on B sends the adverts keepalived sent from B');
       const fromA = recorder.signatures(A, sideBySideFrom).map((s) => s.replace(/ prio \d+/, ''));
-      assert.deepEqual(fromA, before.map((s) => s.replace(/ prio \d+/, '')), 'A and B agree on VRID, interval, auth and addresses');
+      assert.deepEqual(
+        fromA,
+        before.map((s) => s.replace(/ prio \d+/, '')),
+        'A and B agree on VRID, interval, auth and addresses',
+      );
       for (const i of c.instances) {
-        const dual = longestDualMasterMs(observer.adverts(i.vrid).filter((e) => e.t >= sideBySideFrom), c.intervalMs);
+        const dual = longestDualMasterMs(
+          observer.adverts(i.vrid).filter((e) => e.t >= sideBySideFrom),
+          c.intervalMs,
+        );
         assert.ok(dual <= c.intervalMs, `${i.name}: two masters advertised together for ${dual} ms`);
-        assert.ok(observer.adverts(i.vrid).some((e) => e.source === (c.high === 'a' ? A : B) && e.priority === 0), `${i.name}: the graceful stop sent priority 0`);
+        assert.ok(
+          observer.adverts(i.vrid).some((e) => e.source === (c.high === 'a' ? A : B) && e.priority === 0),
+          `${i.name}: the graceful stop sent priority 0`,
+        );
       }
-      process.stdout.write(`# ${c.name}: ${JSON.stringify(timings)} (ms; advert interval ${c.intervalMs}); B sends: ${after.join(" | ")}\n`);
+      process.stdout.write(
+        `# ${c.name}: ${JSON.stringify(timings)} (ms; advert interval ${c.intervalMs}); B sends: ${after.join(' | ')}\n`,
+      );
       if (k) await stopKeepalived(lab, k, 'SIGTERM');
     } finally {
       await agent?.stop();

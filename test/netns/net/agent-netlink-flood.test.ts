@@ -29,7 +29,11 @@ const VIP = '10.6.2.195';
 const FLOOD_ADDRESSES = 8_000;
 
 /** The instance's state; '?' while the API connection is being re-established (the stopped agent dropped it). */
-const stateOf = (a: AgentProcess): Promise<string> => a.states().then((s) => s['web'] ?? '?', () => '?');
+const stateOf = (a: AgentProcess): Promise<string> =>
+  a.states().then(
+    (s) => s['web'] ?? '?',
+    () => '?',
+  );
 
 /** Receive-queue drops of the netlink sockets in the namespace that joined multicast groups (the agent's watcher). */
 function subscribedSocketDrops(ns: string): number {
@@ -45,7 +49,9 @@ function subscribedSocketDrops(ns: string): number {
 test('after a notification flood overruns its link watcher, the agent still sees link down → FAULT', async (t) => {
   lab.setup([{ name: 'dir', ipv4: '192.0.2.20' }]);
   const ns = lab.node('dir').ns;
-  writeFileSync(configPath, `node: { name: nlflood }
+  writeFileSync(
+    configPath,
+    `node: { name: nlflood }
 vrrp:
   - name: web
     interface: eth0
@@ -56,7 +62,8 @@ vrrp:
 services: []
 api: { listen: ${socket}, metrics: false }
 logging: { format: json }
-`);
+`,
+  );
   agent = AgentProcess.start(ns, configPath, socket);
   const a = agent;
   await a.waitForState('web', 'MASTER', 15_000, 100);
@@ -78,12 +85,14 @@ logging: { format: json }
   const drops = subscribedSocketDrops(ns) - dropsBefore;
   // The agent works through what was queued and hears of the overrun.
   await waitFor(async () => (await stateOf(a)) === 'MASTER', { what: 'the agent answering again', timeoutMs: 20_000, stepMs: 100 });
-  assert.ok(drops > 0, 'the flood overran the agent\'s watcher (otherwise this test proves nothing)');
+  assert.ok(drops > 0, "the flood overran the agent's watcher (otherwise this test proves nothing)");
 
   const downAt = Date.now();
   sh(['ip', '-n', ns, 'link', 'set', 'eth0', 'down']);
   await waitFor(async () => (await stateOf(a)) === 'FAULT', { what: 'FAULT after the link went down', timeoutMs: 20_000, stepMs: 50 });
   const faultMs = Date.now() - downAt;
-  t.diagnostic(`${2 * FLOOD_ADDRESSES} address notifications in ${floodMs} ms, ${drops} dropped by the watcher; `
-    + `link down → FAULT in ${faultMs} ms`);
+  t.diagnostic(
+    `${2 * FLOOD_ADDRESSES} address notifications in ${floodMs} ms, ${drops} dropped by the watcher; ` +
+      `link down → FAULT in ${faultMs} ms`,
+  );
 });

@@ -9,7 +9,10 @@ after(() => ns.delete());
 vethPair({ ns, name: 'vipa0' }, { ns, name: 'vipb0' });
 ns.ip('addr', 'add', '10.6.2.190/24', 'dev', 'vipa0');
 
-interface IpAddr { ifname: string; addr_info: { family: string; local: string; prefixlen: number; label?: string }[] }
+interface IpAddr {
+  ifname: string;
+  addr_info: { family: string; local: string; prefixlen: number; label?: string }[];
+}
 
 test('adds and removes a VIP on a veth through rtnetlink; ip -j addr and notifications agree', async () => {
   const rtnl = new RtNetlink({ netns: ns.path });
@@ -38,16 +41,26 @@ test('adds and removes a VIP on a veth through rtnetlink; ip -j addr and notific
     const listed = await rtnl.listAddresses({ ifindex: link.index });
     assert.ok(listed.some((a) => a.address === '10.6.2.195' && a.label === 'vipa0:vip'));
 
-    await assert.rejects(rtnl.addAddress({ ifindex: link.index, address: '10.6.2.195', prefixLength: 32 }), (e: { code?: string }) => e.code === 'EEXIST');
+    await assert.rejects(
+      rtnl.addAddress({ ifindex: link.index, address: '10.6.2.195', prefixLength: 32 }),
+      (e: { code?: string }) => e.code === 'EEXIST',
+    );
 
     await rtnl.deleteAddress({ ifindex: link.index, address: '10.6.2.195', prefixLength: 32 });
     await rtnl.deleteAddress({ ifindex: link.index, address: 'fd00:6:2::195', prefixLength: 128 });
     const afterDelete = ns.ipJson<IpAddr[]>('addr', 'show', 'dev', 'vipa0')[0]!.addr_info;
     assert.ok(!afterDelete.some((a) => a.local === '10.6.2.195' || a.local === 'fd00:6:2::195'));
-    await assert.rejects(rtnl.deleteAddress({ ifindex: link.index, address: '10.6.2.195', prefixLength: 32 }), (e: { code?: string }) => e.code === 'EADDRNOTAVAIL');
+    await assert.rejects(
+      rtnl.deleteAddress({ ifindex: link.index, address: '10.6.2.195', prefixLength: 32 }),
+      (e: { code?: string }) => e.code === 'EADDRNOTAVAIL',
+    );
 
-    const seen = (action: string, address: string) => changes.some((c) => c.kind === 'address' && c.action === action && c.address.address === address);
-    await waitFor(() => seen('new', '10.6.2.195') && seen('del', '10.6.2.195') && seen('new', 'fd00:6:2::195') && seen('del', 'fd00:6:2::195'), { what: 'address notifications' });
+    const seen = (action: string, address: string) =>
+      changes.some((c) => c.kind === 'address' && c.action === action && c.address.address === address);
+    await waitFor(
+      () => seen('new', '10.6.2.195') && seen('del', '10.6.2.195') && seen('new', 'fd00:6:2::195') && seen('del', 'fd00:6:2::195'),
+      { what: 'address notifications' },
+    );
     const added = changes.find((c) => c.kind === 'address' && c.action === 'new' && c.address.address === '10.6.2.195');
     assert.equal(added?.kind === 'address' && added.address.label, 'vipa0:vip');
   } finally {
@@ -63,10 +76,14 @@ test('link state changes arrive as notifications', async () => {
   watcher.on('change', (c) => changes.push(c));
   try {
     ns.ip('link', 'set', 'vipb0', 'down');
-    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && !c.link.lowerUp), { what: 'vipa0 carrier loss' });
+    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && !c.link.lowerUp), {
+      what: 'vipa0 carrier loss',
+    });
     assert.equal((await rtnl.getLink('vipa0')).operState === 'up', false);
     ns.ip('link', 'set', 'vipb0', 'up');
-    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && c.link.operState === 'up'), { what: 'vipa0 back up' });
+    await waitFor(() => changes.some((c) => c.kind === 'link' && c.link.name === 'vipa0' && c.link.operState === 'up'), {
+      what: 'vipa0 back up',
+    });
   } finally {
     watcher.close();
     rtnl.close();

@@ -24,7 +24,9 @@ function udp(port: number): DatagramSocket {
 
 /** The socket under test gets an ICMP port unreachable, then a datagram from `peerPort`. */
 async function errorThenDatagram(
-  socket: DatagramSocket, peerPort: number, sendBadly: () => void,
+  socket: DatagramSocket,
+  peerPort: number,
+  sendBadly: () => void,
 ): Promise<{ errors: SocketError[]; got: Datagram[] }> {
   const errors: SocketError[] = [];
   const got: Datagram[] = [];
@@ -64,7 +66,9 @@ test('with IP_RECVERR the error queue is drained: the real errno is reported onc
   const socket = udp(47111);
   socket.setOption(IPPROTO_IP, IP_RECVERR, 1);
   try {
-    const sendToNobody = (): void => { socket.send(Buffer.from('to nobody'), sockaddrIn('127.0.0.1', 47113)); };
+    const sendToNobody = (): void => {
+      socket.send(Buffer.from('to nobody'), sockaddrIn('127.0.0.1', 47113));
+    };
     const { errors, got } = await errorThenDatagram(socket, 47112, sendToNobody);
     assert.equal(errors[0]?.code, 'ECONNREFUSED');
     assert.ok(got.length >= 1, 'the same socket delivered a datagram after the error');
@@ -79,7 +83,9 @@ test('with IP_RECVERR the error queue is drained: the real errno is reported onc
 test('a socket error with no "error" listener is counted, not thrown out of the native callback', async () => {
   const socket = udp(47121).connect(sockaddrIn('127.0.0.1', 47122));
   const uncaught: unknown[] = [];
-  const onUncaught = (err: unknown): void => { uncaught.push(err); };
+  const onUncaught = (err: unknown): void => {
+    uncaught.push(err);
+  };
   process.prependListener('uncaughtException', onUncaught);
   try {
     const got: Datagram[] = [];

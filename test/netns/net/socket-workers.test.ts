@@ -48,18 +48,31 @@ const { workerData, parentPort } = require('node:worker_threads');
 })();
 `;
 
-interface Report { marker: number; sent: number; received: number; corrupted: number }
+interface Report {
+  marker: number;
+  sent: number;
+  received: number;
+  corrupted: number;
+}
 
 function runWorker(marker: number, exitWhileReceiving: boolean): Promise<{ report: Report; exitCode: number }> {
   const worker = new Worker(workerSource, {
     eval: true,
     workerData: {
-      socketModule, sockaddrModule, marker, path: join(scratch, `w${marker}.sock`), count: 2000, size: 16_384, exitWhileReceiving,
+      socketModule,
+      sockaddrModule,
+      marker,
+      path: join(scratch, `w${marker}.sock`),
+      count: 2000,
+      size: 16_384,
+      exitWhileReceiving,
     },
   });
   return new Promise((resolve, reject) => {
     let report: Report | undefined;
-    worker.on('message', (m: Report) => { report = m; });
+    worker.on('message', (m: Report) => {
+      report = m;
+    });
     worker.on('error', reject);
     worker.on('exit', (exitCode) => {
       if (report) resolve({ report, exitCode });
@@ -68,7 +81,7 @@ function runWorker(marker: number, exitWhileReceiving: boolean): Promise<{ repor
   });
 }
 
-test('sockets in two worker threads receive at the same time without corrupting each other\'s datagrams', async () => {
+test("sockets in two worker threads receive at the same time without corrupting each other's datagrams", async () => {
   const results = await Promise.all([runWorker(0xaa, false), runWorker(0x55, false)]);
   for (const { report, exitCode } of results) {
     assert.equal(exitCode, 0);

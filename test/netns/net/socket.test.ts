@@ -4,14 +4,28 @@ import { readdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatagramSocket, type Datagram } from '../../../src/net/socket.js';
-import { AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_UNIX, ETH_P_ALL, IPPROTO_VRRP, NETLINK_ROUTE, SOCK_DGRAM, SOCK_RAW } from '../../../src/net/constants.js';
+import {
+  AF_INET,
+  AF_INET6,
+  AF_NETLINK,
+  AF_PACKET,
+  AF_UNIX,
+  ETH_P_ALL,
+  IPPROTO_VRRP,
+  NETLINK_ROUTE,
+  SOCK_DGRAM,
+  SOCK_RAW,
+} from '../../../src/net/constants.js';
 import { decodeSockaddr, sockaddrIn, sockaddrUnix } from '../../../src/net/sockaddr.js';
 import { Netns } from '../../helpers/netns.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const ns = Netns.create('fo-sock');
 const scratch = mkdtempSync(join(tmpdir(), 'failoverd-sock-'));
-after(() => { ns.delete(); rmSync(scratch, { recursive: true, force: true }); });
+after(() => {
+  ns.delete();
+  rmSync(scratch, { recursive: true, force: true });
+});
 
 const openFds = (): number => readdirSync('/proc/self/fd').length;
 const htons = (v: number): number => ((v & 0xff) << 8) | ((v >> 8) & 0xff);
@@ -47,7 +61,10 @@ test('closing while a receive is pending, and closing inside the message handler
   const receiver = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0).bind(sockaddrUnix(path));
   const sender = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0);
   let delivered = 0;
-  receiver.on('message', () => { delivered++; receiver.close(); });
+  receiver.on('message', () => {
+    delivered++;
+    receiver.close();
+  });
   receiver.receive();
   for (let i = 0; i < 10; i++) sender.send(Buffer.from(`m${i}`), sockaddrUnix(path));
   await waitFor(() => delivered > 0, { what: 'first datagram' });
@@ -55,7 +72,10 @@ test('closing while a receive is pending, and closing inside the message handler
   assert.equal(delivered, 1, 'no delivery after close inside the handler');
   assert.equal(receiver.closed, true);
   sender.close();
-  assert.throws(() => receiver.send(Buffer.from('x')), (e: { code?: string }) => e.code === 'EBADF');
+  assert.throws(
+    () => receiver.send(Buffer.from('x')),
+    (e: { code?: string }) => e.code === 'EBADF',
+  );
 });
 
 test('datagrams arrive with the sender address; raw IPv4 delivers the IP header', async () => {
@@ -86,12 +106,21 @@ test('datagrams arrive with the sender address; raw IPv4 delivers the IP header'
 });
 
 test('system errors surface as Node-style errors with code, errno and syscall', () => {
-  assert.throws(() => new DatagramSocket(12345, SOCK_DGRAM, 0), (e: { code?: string; errno?: number; syscall?: string }) => e.code === 'EAFNOSUPPORT' && e.errno === -97 && e.syscall === 'socket');
+  assert.throws(
+    () => new DatagramSocket(12345, SOCK_DGRAM, 0),
+    (e: { code?: string; errno?: number; syscall?: string }) => e.code === 'EAFNOSUPPORT' && e.errno === -97 && e.syscall === 'socket',
+  );
   const path = join(scratch, 'taken.sock');
   const first = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0).bind(sockaddrUnix(path));
   const second = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0);
-  assert.throws(() => second.bind(sockaddrUnix(path)), (e: { code?: string }) => e.code === 'EADDRINUSE');
-  assert.throws(() => new DatagramSocket(AF_INET, SOCK_RAW, IPPROTO_VRRP, { netns: '/run/netns/does-not-exist' }), (e: { code?: string }) => e.code === 'ENOENT');
+  assert.throws(
+    () => second.bind(sockaddrUnix(path)),
+    (e: { code?: string }) => e.code === 'EADDRINUSE',
+  );
+  assert.throws(
+    () => new DatagramSocket(AF_INET, SOCK_RAW, IPPROTO_VRRP, { netns: '/run/netns/does-not-exist' }),
+    (e: { code?: string }) => e.code === 'ENOENT',
+  );
   first.close();
   second.close();
 });

@@ -55,9 +55,16 @@ export class AgentProcess {
   readonly exited: Promise<number | null>;
   readonly api: ApiClient;
 
-  private constructor(readonly proc: ChildProcess, readonly socketPath: string) {
+  private constructor(
+    readonly proc: ChildProcess,
+    readonly socketPath: string,
+  ) {
     createInterface({ input: proc.stderr! }).on('line', (line) => {
-      try { this.logs.push(JSON.parse(line) as Record<string, unknown>); } catch { this.logs.push({ msg: line }); }
+      try {
+        this.logs.push(JSON.parse(line) as Record<string, unknown>);
+      } catch {
+        this.logs.push({ msg: line });
+      }
     });
     this.exited = new Promise((resolve) => proc.on('exit', (code) => resolve(code)));
     this.api = new ApiClient({ kind: 'unix', path: socketPath });
@@ -70,12 +77,22 @@ export class AgentProcess {
    * `nodeArgs` between node and the CLI (e.g. --import of a test fixture).
    */
   static start(
-    ns: string, configPath: string, socketPath: string, env: NodeJS.ProcessEnv = {}, logLevel = 'debug',
-    runAs: string[] = [], nodeArgs: string[] = [],
+    ns: string,
+    configPath: string,
+    socketPath: string,
+    env: NodeJS.ProcessEnv = {},
+    logLevel = 'debug',
+    runAs: string[] = [],
+    nodeArgs: string[] = [],
   ): AgentProcess {
-    const proc = spawn('ip', ['netns', 'exec', ns, ...runAs, process.execPath, ...nodeArgs, CLI, 'run', '--config', configPath, '--log-level', logLevel], {
-      stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env },
-    });
+    const proc = spawn(
+      'ip',
+      ['netns', 'exec', ns, ...runAs, process.execPath, ...nodeArgs, CLI, 'run', '--config', configPath, '--log-level', logLevel],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, ...env },
+      },
+    );
     return new AgentProcess(proc, socketPath);
   }
 
@@ -102,7 +119,11 @@ export class AgentProcess {
 
   /** Waits until the instance reports `state`; while the API is not listening yet, it is not there. */
   async waitForState(instance: string, state: string, timeoutMs: number, stepMs = 50): Promise<void> {
-    await waitFor(async () => (await this.states().catch((): Record<string, string> => ({})))[instance] === state, { what: `${instance} ${state}`, timeoutMs: timeoutMs, stepMs: stepMs });
+    await waitFor(async () => (await this.states().catch((): Record<string, string> => ({})))[instance] === state, {
+      what: `${instance} ${state}`,
+      timeoutMs: timeoutMs,
+      stepMs: stepMs,
+    });
   }
 
   /** Log lines whose message or event mention `text`. */

@@ -55,7 +55,8 @@ logging: { format: json }
 }
 
 type StateEvent = { type: string; from?: string; to?: string };
-const stateEvents = (a: AgentProcess): StateEvent[] => a.logs.map((l) => l['event'] as StateEvent | undefined).filter((e): e is StateEvent => e?.type === 'vrrp.state');
+const stateEvents = (a: AgentProcess): StateEvent[] =>
+  a.logs.map((l) => l['event'] as StateEvent | undefined).filter((e): e is StateEvent => e?.type === 'vrrp.state');
 const state = async (a: AgentProcess): Promise<string> => (await a.states())['web'] ?? '?';
 
 test('the agent in a namespace: interface down/up, and reloads of unreadable config files', async (t) => {
@@ -83,7 +84,14 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
     await waitFor(async () => (await state(a)) === 'MASTER', { what: 'MASTER after the link came back', timeoutMs: 5000, stepMs: 20 });
     const masterMs = Date.now() - upAt;
     await waitFor(() => VIPs().length === VIPS.length, { what: 'the VIPs re-added', timeoutMs: 3000 });
-    await waitFor(() => observer.announcements().slice(announcementsBefore).some((e) => e.address === VIPS[0]), { what: 'gratuitous ARP for the VIP after coming back', timeoutMs: 3000 });
+    await waitFor(
+      () =>
+        observer
+          .announcements()
+          .slice(announcementsBefore)
+          .some((e) => e.address === VIPS[0]),
+      { what: 'gratuitous ARP for the VIP after coming back', timeoutMs: 3000 },
+    );
     // The log is written asynchronously: a transition's line may land after the status
     // API already reported it, so wait for the last one and read from the link-down on.
     const backToMasterLogged = (): boolean => {
@@ -101,32 +109,71 @@ test('the agent in a namespace: interface down/up, and reloads of unreadable con
     t.diagnostic(`link down → FAULT in ${faultMs} ms; link up → MASTER in ${masterMs} ms; transitions ${seq.join(', ')}`);
   });
 
-  await t.test('reload with the config replaced by a directory, a FIFO, binary garbage, invalid UTF-8: rejected, still running; then a good file applies', async () => {
-    const generation = async (): Promise<number> => (await a.status()).config?.generation ?? 0;
-    assert.equal(await generation(), 1);
-    const replacements: [string, () => void][] = [
-      ['a directory', () => { rmSync(configPath, { force: true }); mkdirSync(configPath); }],
-      ['a FIFO nobody writes to', () => { rmSync(configPath, { recursive: true, force: true }); sh(['mkfifo', configPath]); }],
-      ['binary garbage', () => { rmSync(configPath, { recursive: true, force: true }); writeFileSync(configPath, randomBytes(4096)); }],
-      ['invalid UTF-8 around a valid config', () => { writeFileSync(configPath, Buffer.concat([Buffer.from(config(140)), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x0a])])); }],
-      ['an empty file', () => { writeFileSync(configPath, ''); }],
-    ];
-    for (const [what, replace] of replacements) {
-      const rejectedBefore = a.logs.filter((l) => String(l['msg']).includes('configuration rejected')).length;
-      replace();
+  await t.test(
+    'reload with the config replaced by a directory, a FIFO, binary garbage, invalid UTF-8: rejected, still running; then a good file applies',
+    async () => {
+      const generation = async (): Promise<number> => (await a.status()).config?.generation ?? 0;
+      assert.equal(await generation(), 1);
+      const replacements: [string, () => void][] = [
+        [
+          'a directory',
+          () => {
+            rmSync(configPath, { force: true });
+            mkdirSync(configPath);
+          },
+        ],
+        [
+          'a FIFO nobody writes to',
+          () => {
+            rmSync(configPath, { recursive: true, force: true });
+            sh(['mkfifo', configPath]);
+          },
+        ],
+        [
+          'binary garbage',
+          () => {
+            rmSync(configPath, { recursive: true, force: true });
+            writeFileSync(configPath, randomBytes(4096));
+          },
+        ],
+        [
+          'invalid UTF-8 around a valid config',
+          () => {
+            writeFileSync(configPath, Buffer.concat([Buffer.from(config(140)), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x0a])]));
+          },
+        ],
+        [
+          'an empty file',
+          () => {
+            writeFileSync(configPath, '');
+          },
+        ],
+      ];
+      for (const [what, replace] of replacements) {
+        const rejectedBefore = a.logs.filter((l) => String(l['msg']).includes('configuration rejected')).length;
+        replace();
+        a.kill('SIGHUP');
+        await waitFor(() => a.logs.filter((l) => String(l['msg']).includes('configuration rejected')).length > rejectedBefore, {
+          what: `the reload with ${what} rejected`,
+          timeoutMs: 5000,
+          stepMs: 20,
+        });
+        assert.ok(a.running, `still running after ${what}`);
+        assert.equal(await generation(), 1, `${what}: the running config stays`);
+        assert.equal(await state(a), 'MASTER', `${what}: still MASTER`);
+      }
+      rmSync(configPath, { recursive: true, force: true });
+      writeFileSync(configPath, config(140));
       a.kill('SIGHUP');
-      await waitFor(() => a.logs.filter((l) => String(l['msg']).includes('configuration rejected')).length > rejectedBefore, { what: `the reload with ${what} rejected`, timeoutMs: 5000, stepMs: 20 });
-      assert.ok(a.running, `still running after ${what}`);
-      assert.equal(await generation(), 1, `${what}: the running config stays`);
-      assert.equal(await state(a), 'MASTER', `${what}: still MASTER`);
-    }
-    rmSync(configPath, { recursive: true, force: true });
-    writeFileSync(configPath, config(140));
-    a.kill('SIGHUP');
-    await waitFor(async () => (await generation()) === 2, { what: 'a good config applies after the bad ones', timeoutMs: 5000, stepMs: 20 });
-    assert.equal((await a.status()).instances[0]!.priority, 140);
-    assert.equal(await state(a), 'MASTER');
-  });
+      await waitFor(async () => (await generation()) === 2, {
+        what: 'a good config applies after the bad ones',
+        timeoutMs: 5000,
+        stepMs: 20,
+      });
+      assert.equal((await a.status()).instances[0]!.priority, 140);
+      assert.equal(await state(a), 'MASTER');
+    },
+  );
 
   function VIPs(): string[] {
     return lab.addresses('dir').filter((x) => VIPS.includes(x));
@@ -138,20 +185,36 @@ test('https check against a server that answers the ClientHello with garbage: fa
   const https = plugins.get('https');
   assert.ok(https, 'the https check plugin exists');
   const behaviours: Record<string, (s: Socket) => void> = {
-    'random bytes, then close': (s) => { s.once('data', () => s.end(randomBytes(512))); },
+    'random bytes, then close': (s) => {
+      s.once('data', () => s.end(randomBytes(512)));
+    },
     'random bytes forever': (s) => {
       const timer = setInterval(() => s.write(randomBytes(1024)), 5);
       s.on('close', () => clearInterval(timer));
     },
-    'a TLS record header claiming 16 KiB, then silence': (s) => { s.once('data', () => s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00, 0x02]))); },
-    'an HTTP answer instead of TLS': (s) => { s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n')); },
-    'a reset at once': (s) => { s.resetAndDestroy(); },
+    'a TLS record header claiming 16 KiB, then silence': (s) => {
+      s.once('data', () => s.write(Buffer.from([0x16, 0x03, 0x03, 0x40, 0x00, 0x02])));
+    },
+    'an HTTP answer instead of TLS': (s) => {
+      s.once('data', () => s.end('HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n'));
+    },
+    'a reset at once': (s) => {
+      s.resetAndDestroy();
+    },
   };
   const servers: Server[] = [];
-  t.after(async () => { for (const s of servers) s.close(); await closeHttpAgents(); });
+  t.after(async () => {
+    for (const s of servers) s.close();
+    await closeHttpAgents();
+  });
   for (const [what, behave] of Object.entries(behaviours)) {
     const sockets = new Set<Socket>();
-    const server = createServer((s) => { sockets.add(s); s.on('error', () => {}); s.on('close', () => sockets.delete(s)); behave(s); });
+    const server = createServer((s) => {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+      behave(s);
+    });
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     const port = (server.address() as { port: number }).port;
@@ -162,14 +225,20 @@ test('https check against a server that answers the ClientHello with garbage: fa
     let late: NodeJS.Timeout | undefined;
     const result: Awaited<ReturnType<typeof https.run>> = await Promise.race([
       https.run({ service: 'web-443', address: '127.0.0.1', port }, options, controller.signal),
-      new Promise<never>((_, reject) => { late = setTimeout(() => reject(new Error(`${what}: still running 10 s after its 1 s timeout`)), 11_000); }),
+      new Promise<never>((_, reject) => {
+        late = setTimeout(() => reject(new Error(`${what}: still running 10 s after its 1 s timeout`)), 11_000);
+      }),
     ]);
     clearTimeout(late);
     clearTimeout(timer);
     for (const s of sockets) s.destroy();
     assert.equal(result.ok, false, `${what}: the check fails`);
-    assert.ok(result.reason.length > 0 && result.reason.length < 100 && !result.reason.includes('\n'), `${what}: a short one-line reason (${JSON.stringify(result.reason)})`);
-    if (what.includes('TLS') || what.includes('random') || what.includes('HTTP')) assert.match(result.reason, /TLS|timeout/, `${what}: the reason says it is TLS that failed`);
+    assert.ok(
+      result.reason.length > 0 && result.reason.length < 100 && !result.reason.includes('\n'),
+      `${what}: a short one-line reason (${JSON.stringify(result.reason)})`,
+    );
+    if (what.includes('TLS') || what.includes('random') || what.includes('HTTP'))
+      assert.match(result.reason, /TLS|timeout/, `${what}: the reason says it is TLS that failed`);
     t.diagnostic(`${what}: "${result.reason}"`);
   }
 });

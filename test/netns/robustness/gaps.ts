@@ -21,7 +21,12 @@ export function gaps(times: number[]): number[] {
 
 export function stats(values: number[]): GapStats {
   const sorted = [...values].sort((a, b) => a - b);
-  return { count: values.length, p50Ms: round(percentile(sorted, 50)), p99Ms: round(percentile(sorted, 99)), maxMs: round(sorted.at(-1) ?? NaN) };
+  return {
+    count: values.length,
+    p50Ms: round(percentile(sorted, 50)),
+    p99Ms: round(percentile(sorted, 99)),
+    maxMs: round(sorted.at(-1) ?? NaN),
+  };
 }
 
 export function gapStats(times: number[]): GapStats {

@@ -52,13 +52,21 @@ s.listen(${HOOK_PORT}, '127.0.0.1', () => console.log('listening'));`;
   endpoint = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   let connections = 0;
   let listening!: () => void;
-  const ready = new Promise<void>((ok) => { listening = ok; });
-  createInterface({ input: endpoint.stdout! }).on('line', (l) => { if (l === 'conn') connections++; else if (l === 'listening') listening(); });
+  const ready = new Promise<void>((ok) => {
+    listening = ok;
+  });
+  createInterface({ input: endpoint.stdout! }).on('line', (l) => {
+    if (l === 'conn') connections++;
+    else if (l === 'listening') listening();
+  });
   return { connections: () => connections, ready };
 }
 
 test('a hanging webhook endpoint and a hanging notify program on the backup do not delay its takeover', async (t) => {
-  lab.setup([{ name: 'a', ipv4: '192.0.2.41' }, { name: 'b', ipv4: '192.0.2.42' }]);
+  lab.setup([
+    { name: 'a', ipv4: '192.0.2.41' },
+    { name: 'b', ipv4: '192.0.2.42' },
+  ]);
   const observer = await lab.observe();
   const hook = startHangingEndpoint(lab.node('b').ns);
   await hook.ready;
@@ -93,11 +101,17 @@ test('a hanging webhook endpoint and a hanging notify program on the backup do n
   a.kill('SIGKILL');
   // The master really is gone (killed, no exit code) before the backup's takeover is looked at.
   assert.equal(await a.exited, null, 'the master was killed');
-  const garpFromB = () => observer.announcements().slice(announcedBefore).find((e) => e.srcMac === lab.node('b').mac && e.address === VIP);
+  const garpFromB = () =>
+    observer
+      .announcements()
+      .slice(announcedBefore)
+      .find((e) => e.srcMac === lab.node('b').mac && e.address === VIP);
   await waitFor(() => garpFromB() !== undefined, { what: 'a gratuitous ARP from b for the VIP', timeoutMs: 10_000 });
   // How soon, against 3 × advert + skew, is bench/failover/failover.ts's figure; here the
   // outcome: b took over while both its alert paths were still hanging (below).
-  t.diagnostic(`takeover with both alert paths hanging (bound 3 × advert + skew = ${BOUND_MS.toFixed(1)} ms); webhook connections so far ${hook.connections()}`);
+  t.diagnostic(
+    `takeover with both alert paths hanging (bound 3 × advert + skew = ${BOUND_MS.toFixed(1)} ms); webhook connections so far ${hook.connections()}`,
+  );
 
   // The MASTER transition waits its turn behind the hanging requests: queued, not dropped, not delivered.
   await b.waitForState('web', 'MASTER', 10_000, 20);
@@ -105,7 +119,10 @@ test('a hanging webhook endpoint and a hanging notify program on the backup do n
   const webhook = afterTakeover.webhooks[0]!;
   assert.equal(webhook.delivered, 0, 'nothing was answered by the endpoint');
   assert.equal(webhook.dropped, 0, 'nothing dropped');
-  assert.ok(webhook.inFlight && webhook.queueDepth >= 1, `the takeover's event is queued behind the hanging one: ${JSON.stringify(webhook)}`);
+  assert.ok(
+    webhook.inFlight && webhook.queueDepth >= 1,
+    `the takeover's event is queued behind the hanging one: ${JSON.stringify(webhook)}`,
+  );
   const notify = afterTakeover.notify[0]!;
   assert.equal(notify.dropped, 0);
   assert.ok(notify.queued >= 1, `the notify run for MASTER waits behind the hanging one: ${JSON.stringify(notify)}`);

@@ -81,7 +81,10 @@ function ipDelivered(ns: string): number {
  * the host-wide softnet backlog drops (/proc/net/softnet_stat, 2nd column) and the receiving veth's drops.
  */
 function transitDrops(ns: string): number {
-  const softnet = readFileSync('/proc/net/softnet_stat', 'utf8').trim().split('\n').reduce((sum, l) => sum + parseInt(l.trim().split(/\s+/)[1]!, 16), 0);
+  const softnet = readFileSync('/proc/net/softnet_stat', 'utf8')
+    .trim()
+    .split('\n')
+    .reduce((sum, l) => sum + parseInt(l.trim().split(/\s+/)[1]!, 16), 0);
   const link = (JSON.parse(sh(['ip', '-n', ns, '-s', '-j', 'link', 'show', 'eth0'])) as { stats64: { rx: { dropped: number } } }[])[0]!;
   return softnet + link.stats64.rx.dropped;
 }
@@ -91,20 +94,59 @@ function ifindex(ns: string, name: string): number {
 }
 
 /** tcpdump in the observer namespace, timestamps of the agent's adverts for one VRID (by MAC too: the flood spoofs the address). */
-function captureAdverts(ns: string, mac: string, source: string, vrid: number): { times: number[]; stop: () => void; ready: Promise<void> } {
-  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '-n', '-tt', '-l', '--immediate-mode', '-B', '8192',
-    `ether src ${mac} and ip proto 112 and src host ${source} and ip[21] == ${vrid}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+function captureAdverts(
+  ns: string,
+  mac: string,
+  source: string,
+  vrid: number,
+): { times: number[]; stop: () => void; ready: Promise<void> } {
+  const proc = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      'tcpdump',
+      '-i',
+      'eth0',
+      '-n',
+      '-tt',
+      '-l',
+      '--immediate-mode',
+      '-B',
+      '8192',
+      `ether src ${mac} and ip proto 112 and src host ${source} and ip[21] == ${vrid}`,
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const times: number[] = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => { const m = /^(\d+\.\d+)/.exec(l); if (m) times.push(Number(m[1]) * 1000); });
+  createInterface({ input: proc.stdout }).on('line', (l) => {
+    const m = /^(\d+\.\d+)/.exec(l);
+    if (m) times.push(Number(m[1]) * 1000);
+  });
   const ready = new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('tcpdump did not start within 20 s')), 20_000);
-    proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+    proc.stderr.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening on')) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
   });
-  return { times, ready, stop: () => { if (proc.exitCode === null) proc.kill('SIGTERM'); } };
+  return {
+    times,
+    ready,
+    stop: () => {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+    },
+  };
 }
 
 test('hostile adverts are dropped and counted by reason; a flood leaves state and advert rhythm intact', async (t) => {
-  lab.setup([{ name: 'dir', ipv4: TARGETS.agent }, { name: 'atk', ipv4: TARGETS.attacker }]);
+  lab.setup([
+    { name: 'dir', ipv4: TARGETS.agent },
+    { name: 'atk', ipv4: TARGETS.attacker },
+  ]);
   const dir = lab.node('dir');
   const atk = lab.node('atk');
   // The spoof from the agent's own address would die as a martian before any socket saw it;
@@ -115,9 +157,16 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   writeFileSync(configPath, config(socket));
   agent = AgentProcess.start(dir.ns, configPath, socket);
   const a = agent;
-  await waitFor(async () => {
-    try { return Object.values(await a.states()).every((s) => s === 'MASTER'); } catch { return false; }
-  }, { what: 'all three instances MASTER', timeoutMs: 60_000, stepMs: 100 });
+  await waitFor(
+    async () => {
+      try {
+        return Object.values(await a.states()).every((s) => s === 'MASTER');
+      } catch {
+        return false;
+      }
+    },
+    { what: 'all three instances MASTER', timeoutMs: 60_000, stepMs: 100 },
+  );
   const since = (await a.status()).instances.map((i) => `${i.name}:${i.since}`);
 
   // ---- each hostile class, 20 copies -------------------------------------
@@ -132,20 +181,36 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
     const deliveredBefore = ipDelivered(dir.ns);
     const datagram = Injector.datagram(h);
     for (let i = 0; i < COPIES; i++) injector.send(datagram);
-    await waitFor(async () => dropped(await a.metrics(), instance, h.reason) - dropped(before, instance, h.reason) >= COPIES, { what: `${COPIES} × ${h.reason} counted for "${h.name}"`, timeoutMs: 5000, stepMs: 25 });
+    await waitFor(async () => dropped(await a.metrics(), instance, h.reason) - dropped(before, instance, h.reason) >= COPIES, {
+      what: `${COPIES} × ${h.reason} counted for "${h.name}"`,
+      timeoutMs: 5000,
+      stepMs: 25,
+    });
     const after = await a.metrics();
-    assert.equal(dropped(after, instance, h.reason) - dropped(before, instance, h.reason), COPIES, `${h.name}: exactly ${COPIES} counted as ${h.reason}`);
+    assert.equal(
+      dropped(after, instance, h.reason) - dropped(before, instance, h.reason),
+      COPIES,
+      `${h.name}: exactly ${COPIES} counted as ${h.reason}`,
+    );
     assert.equal(dropped(after, instance) - dropped(before, instance), COPIES, `${h.name}: no other reason moved on ${instance}`);
     // Every instance's socket sees every VRRP packet on the interface: 3 verdicts per packet, all drops.
     const delivered = ipDelivered(dir.ns) - deliveredBefore;
     assert.equal(delivered, COPIES, `${h.name}: ${COPIES} datagrams delivered`);
     assert.equal(allDropped(after) - allDropped(before), 3 * COPIES, `${h.name}: each instance counted each copy`);
-    assert.equal(sumOf(after, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'), 0, `${h.name}: nothing accepted`);
+    assert.equal(
+      sumOf(after, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'),
+      0,
+      `${h.name}: nothing accepted`,
+    );
     table.push(`| ${h.name} | ${instance} | ${h.reason} | ${COPIES} |`);
   }
   const states = await a.states();
   assert.deepEqual(states, { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' }, 'no instance changed state');
-  assert.deepEqual((await a.status()).instances.map((i) => `${i.name}:${i.since}`), since, 'no transition happened at all');
+  assert.deepEqual(
+    (await a.status()).instances.map((i) => `${i.name}:${i.since}`),
+    since,
+    'no transition happened at all',
+  );
   for (const row of table) t.diagnostic(row);
 
   // ---- flood ---------------------------------------------------------------
@@ -154,7 +219,16 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   // master-down interval (3 × 100 ms + skew). It hears only the agent's unicast adverts:
   // the flood is multicast or spoofed for other VRIDs, which it drops.
   lab.nodes.set('peer', { name: 'peer', ns: lab.observerNs, ipv4: TARGETS.unicastPeer, mac: '02:00:5e:99:00:fa' });
-  const backup = lab.failoverd('peer', { name: 'uc-backup', vrid: uc.vrid, priority: 100, version: 3, advertIntervalMs: uc.intervalCs * 10, vips: ['10.6.2.197/32'], unicastPeers: [TARGETS.agent], garp: { count: 1 } });
+  const backup = lab.failoverd('peer', {
+    name: 'uc-backup',
+    vrid: uc.vrid,
+    priority: 100,
+    version: 3,
+    advertIntervalMs: uc.intervalCs * 10,
+    vips: ['10.6.2.197/32'],
+    unicastPeers: [TARGETS.agent],
+    garp: { count: 1 },
+  });
   await backup.waitForState('backup', 10_000);
   const capture = captureAdverts(lab.observerNs, dir.mac, TARGETS.agent, mc.vrid);
   t.after(() => capture.stop());
@@ -168,29 +242,62 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   const socketDropsBefore = kernelSocketDrops(dir.ns);
   const transitBefore = transitDrops(dir.ns);
   const cpuBefore = a.resources().cpuMs;
-  const floodPackets = hostile.map((h: HostilePacket) => ({ source: h.source, destination: h.destination, ttl: h.ttl, payload: h.payload.toString('hex') }));
-  const flooder = spawn(process.execPath, [fileURLToPath(new URL('./flood-process.js', import.meta.url)), JSON.stringify({
-    netns: `/run/netns/${atk.ns}`, interfaceName: 'eth0', ifindex: ifindex(atk.ns, 'eth0'), packets: floodPackets, rate: FLOOD_RATE, seconds: FLOOD_SECONDS,
-  })], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const floodPackets = hostile.map((h: HostilePacket) => ({
+    source: h.source,
+    destination: h.destination,
+    ttl: h.ttl,
+    payload: h.payload.toString('hex'),
+  }));
+  const flooder = spawn(
+    process.execPath,
+    [
+      fileURLToPath(new URL('./flood-process.js', import.meta.url)),
+      JSON.stringify({
+        netns: `/run/netns/${atk.ns}`,
+        interfaceName: 'eth0',
+        ifindex: ifindex(atk.ns, 'eth0'),
+        packets: floodPackets,
+        rate: FLOOD_RATE,
+        seconds: FLOOD_SECONDS,
+      }),
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const floodDone = new Promise((r) => flooder.once('close', r));
   const floodFrom = capture.times.length;
   let out = '';
-  flooder.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+  flooder.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   // The status API answers during the flood (the loop is not starved), and no state changes.
   let apiCalls = 0;
-  await waitFor(async () => {
-    const s = await a.states();
-    apiCalls++;
-    assert.deepEqual(s, { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' }, 'no state change during the flood');
-    return flooder.exitCode !== null;
-  }, { what: 'the flood to end', timeoutMs: FLOOD_SECONDS * 1000 + 60_000, stepMs: 200 });
+  await waitFor(
+    async () => {
+      const s = await a.states();
+      apiCalls++;
+      assert.deepEqual(s, { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' }, 'no state change during the flood');
+      return flooder.exitCode !== null;
+    },
+    { what: 'the flood to end', timeoutMs: FLOOD_SECONDS * 1000 + 60_000, stepMs: 200 },
+  );
   await floodDone;
   const floodTo = capture.times.length;
-  const flood = JSON.parse(out) as { sent: number; errors: number; errorCodes: Record<string, number>; seconds: number; achievedRate: number; sentBySlot: number[] };
+  const flood = JSON.parse(out) as {
+    sent: number;
+    errors: number;
+    errorCodes: Record<string, number>;
+    seconds: number;
+    achievedRate: number;
+    sentBySlot: number[];
+  };
   // The last copies still in the sockets' queues are read and counted: wait until the
   // accounting below balances (if it never does, its assertion says by how much).
-  await waitFor(async () => allDropped(await a.metrics()) - allDropped(before) + kernelSocketDrops(dir.ns) - socketDropsBefore >= 3 * (flood.sent - (transitDrops(dir.ns) - transitBefore)),
-    { what: 'the last flood packets counted', timeoutMs: 10_000, stepMs: 100 }).catch(() => undefined);
+  await waitFor(
+    async () =>
+      allDropped(await a.metrics()) - allDropped(before) + kernelSocketDrops(dir.ns) - socketDropsBefore >=
+      3 * (flood.sent - (transitDrops(dir.ns) - transitBefore)),
+    { what: 'the last flood packets counted', timeoutMs: 10_000, stepMs: 100 },
+  ).catch(() => undefined);
   const cpuMs = a.resources().cpuMs - cpuBefore;
   const afterFlood = await a.metrics();
   const delivered = ipDelivered(dir.ns) - deliveredBefore;
@@ -202,25 +309,57 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
   // The advert rhythm as a figure, from tcpdump's timestamps: reported, not asserted (the backup above is the judge).
   const idle: GapStats = gapStats(capture.times.slice(0, baselineAdverts));
   const during: GapStats = gapStats(capture.times.slice(floodFrom, floodTo));
-  const byInstance = Object.fromEntries(Object.values(HOSTILE_INSTANCES).map((i) => [i.name, Object.fromEntries(
-    [...new Set(hostile.map((h) => h.reason).concat(['not_a_peer', 'wrong_vrid', 'wrong_version']))].map((r) => [r, dropped(afterFlood, i.name, r) - dropped(before, i.name, r)]).filter(([, n]) => n !== 0))]));
-  t.diagnostic(`flood: target ${FLOOD_RATE}/s for ${FLOOD_SECONDS} s; sent ${flood.sent} in ${flood.seconds.toFixed(2)} s = ${flood.achievedRate}/s (send errors ${flood.errors} ${JSON.stringify(flood.errorCodes)})`);
-  t.diagnostic(`delivered to the agent's namespace ${delivered}; verdicts counted by the agent ${counted} (= 3 instances × ${counted / 3}); kernel raw-socket drops ${socketDrops}; lost in transit (softnet backlog, veth) ${transit}; agent CPU ${cpuMs} ms over the flood`);
+  const byInstance = Object.fromEntries(
+    Object.values(HOSTILE_INSTANCES).map((i) => [
+      i.name,
+      Object.fromEntries(
+        [...new Set(hostile.map((h) => h.reason).concat(['not_a_peer', 'wrong_vrid', 'wrong_version']))]
+          .map((r) => [r, dropped(afterFlood, i.name, r) - dropped(before, i.name, r)])
+          .filter(([, n]) => n !== 0),
+      ),
+    ]),
+  );
+  t.diagnostic(
+    `flood: target ${FLOOD_RATE}/s for ${FLOOD_SECONDS} s; sent ${flood.sent} in ${flood.seconds.toFixed(2)} s = ${flood.achievedRate}/s (send errors ${flood.errors} ${JSON.stringify(flood.errorCodes)})`,
+  );
+  t.diagnostic(
+    `delivered to the agent's namespace ${delivered}; verdicts counted by the agent ${counted} (= 3 instances × ${counted / 3}); kernel raw-socket drops ${socketDrops}; lost in transit (softnet backlog, veth) ${transit}; agent CPU ${cpuMs} ms over the flood`,
+  );
   t.diagnostic(`counted by instance and reason: ${JSON.stringify(byInstance)}`);
-  t.diagnostic(`master adverts (100 ms) idle: ${JSON.stringify(idle)}; during flood: ${JSON.stringify(during)}; status API ${apiCalls} calls`);
+  t.diagnostic(
+    `master adverts (100 ms) idle: ${JSON.stringify(idle)}; during flood: ${JSON.stringify(during)}; status API ${apiCalls} calls`,
+  );
 
   assert.ok(flood.sent > 0);
   // Nothing lost silently: each datagram sent reached the 3 instances' sockets; each copy was counted
   // by the agent, or dropped by the kernel on a full receive queue (and counted there, /proc/net/raw).
   // Transit losses (none on a quiet machine) are the kernel's, between the namespaces; they bound the equality.
-  assert.ok(counted + socketDrops <= 3 * flood.sent && counted + socketDrops >= 3 * (flood.sent - transit),
-    `3 × ${flood.sent} sent (− ${transit} lost in transit) = ${counted} counted + ${socketDrops} kernel socket drops`);
-  assert.equal(queueFull(afterFlood) - queueFull(before), socketDrops, 'the agent reports exactly the kernel\'s receive-queue drops (/proc/net/raw) as reason receive_queue_full');
-  assert.equal(sumOf(afterFlood, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'), 0, 'no hostile advert accepted');
+  assert.ok(
+    counted + socketDrops <= 3 * flood.sent && counted + socketDrops >= 3 * (flood.sent - transit),
+    `3 × ${flood.sent} sent (− ${transit} lost in transit) = ${counted} counted + ${socketDrops} kernel socket drops`,
+  );
+  assert.equal(
+    queueFull(afterFlood) - queueFull(before),
+    socketDrops,
+    "the agent reports exactly the kernel's receive-queue drops (/proc/net/raw) as reason receive_queue_full",
+  );
+  assert.equal(
+    sumOf(afterFlood, 'failoverd_vrrp_adverts_received_total') - sumOf(before, 'failoverd_vrrp_adverts_received_total'),
+    0,
+    'no hostile advert accepted',
+  );
   assert.deepEqual(await a.states(), { [mc.name]: 'MASTER', [v2.name]: 'MASTER', [uc.name]: 'MASTER' });
-  assert.deepEqual((await a.status()).instances.map((i) => `${i.name}:${i.since}`), since, 'no transition during or after the flood');
+  assert.deepEqual(
+    (await a.status()).instances.map((i) => `${i.name}:${i.since}`),
+    since,
+    'no transition during or after the flood',
+  );
   // The rhythm: no gap long enough for the backup's master-down timer to fire.
   assert.ok(during.count > 0, 'the master advertised during the flood');
   assert.equal(backup.state, 'backup', 'the real backup never saw the master go quiet');
-  assert.equal(backup.events.filter((e) => e.event === 'state').length, backupStatesBefore, 'the backup had no transition during or after the flood');
+  assert.equal(
+    backup.events.filter((e) => e.event === 'state').length,
+    backupStatesBefore,
+    'the backup had no transition during or after the flood',
+  );
 });

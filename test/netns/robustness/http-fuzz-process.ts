@@ -5,9 +5,19 @@
 // Prints what it sent and what came back as JSON on exit.
 import { connect, type Socket } from 'node:net';
 
-interface Target { name: string; socket?: string; host?: string; port?: number }
+interface Target {
+  name: string;
+  socket?: string;
+  host?: string;
+  port?: number;
+}
 interface FuzzArgs {
-  targets: Target[]; requestsPerTarget: number; workers: number; slow: number; idle: number; seed: number;
+  targets: Target[];
+  requestsPerTarget: number;
+  workers: number;
+  slow: number;
+  idle: number;
+  seed: number;
 }
 
 const args = JSON.parse(process.argv[2]!) as FuzzArgs;
@@ -27,10 +37,12 @@ function rng(seed: number): () => number {
 type Pick = <T>(list: readonly T[]) => T;
 type Int = (lo: number, hi: number) => number;
 /** A malformed request: its bytes, and whether the sender waits for an answer or aborts after sending. */
-interface Attempt { bytes: Buffer; abort?: boolean }
+interface Attempt {
+  bytes: Buffer;
+  abort?: boolean;
+}
 
-const PATHS = ['/status', '/metrics', '/healthz', '/admin/drain', '/admin/undrain', '/admin/force-backup',
-  '/admin/release', '/', '/x'];
+const PATHS = ['/status', '/metrics', '/healthz', '/admin/drain', '/admin/undrain', '/admin/force-backup', '/admin/release', '/', '/x'];
 const ADMIN = ['/admin/drain', '/admin/undrain', '/admin/force-backup', '/admin/release', '/admin/reboot'];
 const H = 'Host: x\r\n';
 const manyHeaders = (n: number): string => Array.from({ length: n }, (_, i) => `X-${i}: v\r\n`).join('');
@@ -39,8 +51,10 @@ const randomBytes = (int: Int, n: number): Buffer => Buffer.from(Array.from({ le
 /** Bytes that are never valid UTF-8 on their own (0x80–0xff). */
 const high = (int: Int): Buffer => Buffer.from(randomBytes(int, int(1, 30)).map((x) => x | 0x80));
 const post = (path: string, body: Buffer | string, extra = ''): Buffer =>
-  Buffer.concat([b(`POST ${path} HTTP/1.1\r\n${H}${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`),
-    Buffer.isBuffer(body) ? body : b(body)]);
+  Buffer.concat([
+    b(`POST ${path} HTTP/1.1\r\n${H}${extra}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`),
+    Buffer.isBuffer(body) ? body : b(body),
+  ]);
 
 // Admin bodies never name the agent's real instance ("web") or a real service: a fuzz
 // request must not be a valid admin action (it would force the master to BACKUP).
@@ -60,16 +74,48 @@ const KINDS: Record<string, (pick: Pick, int: Int) => Attempt> = {
   }),
   url: (pick, int) => {
     const target = pick([
-      '//x:99999', '//x:0', '//[::1', '//', '///', '*', 'http://x:99999/status', 'http://[zz]/', 'status', '/%', '/%zz',
-      '/status?%zz', '/status#frag', '/..%2f..%2fetc/passwd', '/admin/../status', '/admin/%00', '/\x7f', '/st\xffus',
-      `/${'a'.repeat(int(1000, 20_000))}`, `/status?${'q=1&'.repeat(int(10, 4000))}`,
+      '//x:99999',
+      '//x:0',
+      '//[::1',
+      '//',
+      '///',
+      '*',
+      'http://x:99999/status',
+      'http://[zz]/',
+      'status',
+      '/%',
+      '/%zz',
+      '/status?%zz',
+      '/status#frag',
+      '/..%2f..%2fetc/passwd',
+      '/admin/../status',
+      '/admin/%00',
+      '/\x7f',
+      '/st\xffus',
+      `/${'a'.repeat(int(1000, 20_000))}`,
+      `/status?${'q=1&'.repeat(int(10, 4000))}`,
       `//x:${int(65536, 9_999_999)}/metrics`,
     ]);
     return { bytes: b(`${pick(['GET', 'POST', 'HEAD'])} ${target} HTTP/1.1\r\n${H}Content-Length: 0\r\n\r\n`) };
   },
   method: (pick, int) => {
-    const method = pick(['BREW', 'get', 'G E T', 'GET\0', 'CONNECT', 'OPTIONS', 'DELETE', 'PUT', 'TRACE', 'PATCH', '',
-      'A'.repeat(int(1, 60)), randomBytes(int, int(1, 12)).toString('latin1').replace(/[\r\n ]/g, 'Z')]);
+    const method = pick([
+      'BREW',
+      'get',
+      'G E T',
+      'GET\0',
+      'CONNECT',
+      'OPTIONS',
+      'DELETE',
+      'PUT',
+      'TRACE',
+      'PATCH',
+      '',
+      'A'.repeat(int(1, 60)),
+      randomBytes(int, int(1, 12))
+        .toString('latin1')
+        .replace(/[\r\n ]/g, 'Z'),
+    ]);
     if (method === 'CONNECT') return { bytes: b(`CONNECT x:${pick(['99999', '80', ''])} HTTP/1.1\r\n${H}\r\n`) };
     if (method === 'OPTIONS' && int(0, 1)) return { bytes: b(`OPTIONS * HTTP/1.1\r\n${H}\r\n`) };
     if (method === 'PUT') return { bytes: b(`PUT /admin/drain HTTP/1.1\r\n${H}Content-Length: 2\r\n\r\n{}`) };
@@ -78,23 +124,43 @@ const KINDS: Record<string, (pick: Pick, int: Int) => Attempt> = {
   },
   header: (pick, int) => {
     const header = pick([
-      'X A: b\r\n', ': novalue\r\n', 'X-A: a\rb\r\n', 'X-A: b\nInjected: c\r\n', 'X-A: b\r\nInjected\r\n',
+      'X A: b\r\n',
+      ': novalue\r\n',
+      'X-A: a\rb\r\n',
+      'X-A: b\nInjected: c\r\n',
+      'X-A: b\r\nInjected\r\n',
       'X-A: b\r\n folded\r\n',
-      'NoColon\r\n', 'X-A: a\0b\r\n', `X-Big: ${'b'.repeat(int(9000, 20_000))}\r\n`, manyHeaders(int(300, 1500)),
-      'Host: y\r\n', 'Content-Length: abc\r\n', 'Content-Length: 1, 2\r\n', 'Content-Length: 99999999999999999999\r\n',
-      'Transfer-Encoding: chunked, gzip\r\n', 'Transfer-Encoding: gzip\r\n', 'Expect: fancy\r\n',
+      'NoColon\r\n',
+      'X-A: a\0b\r\n',
+      `X-Big: ${'b'.repeat(int(9000, 20_000))}\r\n`,
+      manyHeaders(int(300, 1500)),
+      'Host: y\r\n',
+      'Content-Length: abc\r\n',
+      'Content-Length: 1, 2\r\n',
+      'Content-Length: 99999999999999999999\r\n',
+      'Transfer-Encoding: chunked, gzip\r\n',
+      'Transfer-Encoding: gzip\r\n',
+      'Expect: fancy\r\n',
       'Connection: upgrade\r\nUpgrade: websocket\r\n',
-      `X-${'n'.repeat(int(9000, 20_000))}: v\r\n`, 'X-A:\r\n', 'X-\x80: v\r\n',
+      `X-${'n'.repeat(int(9000, 20_000))}: v\r\n`,
+      'X-A:\r\n',
+      'X-\x80: v\r\n',
     ]);
     const noHost = int(0, 5) === 0;
     return { bytes: b(`${pick(['GET', 'POST'])} ${pick(PATHS)} HTTP/1.1\r\n${noHost ? '' : H}${header}\r\n`) };
   },
   chunked: (pick, int) => {
     const body = pick([
-      'zz\r\n{}\r\n0\r\n\r\n', '-1\r\n{}\r\n0\r\n\r\n', 'ffffffffffffffffffff\r\n{}\r\n0\r\n\r\n',
+      'zz\r\n{}\r\n0\r\n\r\n',
+      '-1\r\n{}\r\n0\r\n\r\n',
+      'ffffffffffffffffffff\r\n{}\r\n0\r\n\r\n',
       '5\r\n{}\r\n0\r\n\r\n',
-      `2;${'e'.repeat(int(5000, 30_000))}\r\n{}\r\n0\r\n\r\n`, '2\n{}\n0\n\n', '0\r\nX Y: z\r\n\r\n', '2\r\n{}\r\n',
-      '2\r\n{}', '\r\n\r\n',
+      `2;${'e'.repeat(int(5000, 30_000))}\r\n{}\r\n0\r\n\r\n`,
+      '2\n{}\n0\n\n',
+      '0\r\nX Y: z\r\n\r\n',
+      '2\r\n{}\r\n',
+      '2\r\n{}',
+      '\r\n\r\n',
       `${(70_000).toString(16)}\r\n${'x'.repeat(70_000)}\r\n0\r\n\r\n`,
     ]);
     return { bytes: b(`POST ${pick(ADMIN)} HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\n\r\n${body}`) };
@@ -112,16 +178,31 @@ const KINDS: Record<string, (pick: Pick, int: Int) => Attempt> = {
     return { bytes: post(pick(ADMIN), `{"service":"${'s'.repeat(size)}"}`) };
   },
   'bad-json': (pick, int) => ({
-    bytes: post(pick(ADMIN), pick([
-      '{', '{"service":', '[]', '"str"', '123', 'null', 'true', '{"service": 1, "real_server": []}',
-      '{"instance": {"$gt": ""}}',
-      '{"__proto__": {"polluted": 1}, "service": "nope", "real_server": "10.9.9.9"}', '['.repeat(int(100, 10_000)),
-      '{"instance": "nope", "for": "1e400d"}', '{"instance": "nope", "for": -1}',
-      '{"instance": "nope", "for": "99999999999d"}',
-      '{"instance": "nope", "for": "5 fortnights"}', '{"instance": ""}',
-      '{"service": "nope", "real_server": "10.9.9.9:99999"}',
-      '{"instance": "nope", "for": 1.5e308}', randomBytes(int, int(1, 200)).toString('latin1'), '{"a":1}garbage',
-    ])),
+    bytes: post(
+      pick(ADMIN),
+      pick([
+        '{',
+        '{"service":',
+        '[]',
+        '"str"',
+        '123',
+        'null',
+        'true',
+        '{"service": 1, "real_server": []}',
+        '{"instance": {"$gt": ""}}',
+        '{"__proto__": {"polluted": 1}, "service": "nope", "real_server": "10.9.9.9"}',
+        '['.repeat(int(100, 10_000)),
+        '{"instance": "nope", "for": "1e400d"}',
+        '{"instance": "nope", "for": -1}',
+        '{"instance": "nope", "for": "99999999999d"}',
+        '{"instance": "nope", "for": "5 fortnights"}',
+        '{"instance": ""}',
+        '{"service": "nope", "real_server": "10.9.9.9:99999"}',
+        '{"instance": "nope", "for": 1.5e308}',
+        randomBytes(int, int(1, 200)).toString('latin1'),
+        '{"a":1}garbage',
+      ]),
+    ),
   }),
   'non-utf8': (pick, int) => ({
     bytes: pick([
@@ -168,14 +249,18 @@ function exchange(target: Target, attempt: Attempt, pieces: number, timeoutMs: n
   });
 }
 
-interface KindTally { sent: number; answers: Record<string, number>; maxMs: number; totalMs: number }
+interface KindTally {
+  sent: number;
+  answers: Record<string, number>;
+  maxMs: number;
+  totalMs: number;
+}
 
 async function fuzz(target: Target, seed: number): Promise<Record<string, KindTally>> {
   const random = rng(seed);
   const int: Int = (lo, hi) => lo + Math.floor(random() * (hi - lo + 1));
   const pick: Pick = (list) => list[Math.floor(random() * list.length)]!;
-  const tally: Record<string, KindTally> = Object.fromEntries(
-    KIND_NAMES.map((k) => [k, { sent: 0, answers: {}, maxMs: 0, totalMs: 0 }]));
+  const tally: Record<string, KindTally> = Object.fromEntries(KIND_NAMES.map((k) => [k, { sent: 0, answers: {}, maxMs: 0, totalMs: 0 }]));
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < args.requestsPerTarget) {
@@ -196,7 +281,12 @@ async function fuzz(target: Target, seed: number): Promise<Record<string, KindTa
 }
 
 interface HeldTally {
-  opened: number; connectErrors: number; refused: number; answered408: number; otherAnswer: number; stillOpen: number;
+  opened: number;
+  connectErrors: number;
+  refused: number;
+  answered408: number;
+  otherAnswer: number;
+  stillOpen: number;
   closedAfterMs: number[];
 }
 
@@ -204,52 +294,61 @@ interface HeldTally {
  * Connections that trickle (a header line or a body byte every 250 ms) or say nothing
  * at all, held until the server closes them or `deadlineMs` passes.
  */
-async function hold(
-  target: Target, count: number, mode: 'slowloris' | 'slow-body' | 'idle', deadlineMs: number,
-): Promise<HeldTally> {
+async function hold(target: Target, count: number, mode: 'slowloris' | 'slow-body' | 'idle', deadlineMs: number): Promise<HeldTally> {
   const tally: HeldTally = {
-    opened: 0, connectErrors: 0, refused: 0, answered408: 0, otherAnswer: 0, stillOpen: 0, closedAfterMs: [],
+    opened: 0,
+    connectErrors: 0,
+    refused: 0,
+    answered408: 0,
+    otherAnswer: 0,
+    stillOpen: 0,
+    closedAfterMs: [],
   };
-  const one = (i: number): Promise<void> => new Promise((resolve) => {
-    const socket = connectTo(target);
-    const started = Date.now();
-    let head = '';
-    let connected = false;
-    let done = false;
-    let ticker: NodeJS.Timeout | undefined;
-    const finish = (stillOpen: boolean): void => {
-      if (done) return;
-      done = true;
-      clearInterval(ticker);
-      clearTimeout(deadline);
-      socket.destroy();
-      if (!connected) tally.connectErrors++;
-      else if (stillOpen) tally.stillOpen++;
-      else {
-        tally.closedAfterMs.push(Date.now() - started);
-        const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
-        if (status === undefined) tally.refused++;
-        else if (status === '408') tally.answered408++;
-        else tally.otherAnswer++;
-      }
-      resolve();
-    };
-    const deadline = setTimeout(() => finish(true), deadlineMs);
-    socket.on('data', (d: Buffer) => { if (head.length < 64) head += d.toString('latin1'); });
-    socket.on('close', () => finish(false));
-    socket.on('error', () => finish(false));
-    socket.on('connect', () => {
-      connected = true;
-      tally.opened++;
-      if (mode === 'idle') return;
-      socket.write(mode === 'slowloris'
-        ? `GET /status HTTP/1.1\r\n${H}`
-        : `POST /admin/drain HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n`);
-      let n = 0;
-      const trickle = (): string => (mode === 'slowloris' ? `X-Slow-${i}-${n++}: a\r\n` : ' ');
-      ticker = setInterval(() => { if (!socket.destroyed) socket.write(trickle()); }, 250);
+  const one = (i: number): Promise<void> =>
+    new Promise((resolve) => {
+      const socket = connectTo(target);
+      const started = Date.now();
+      let head = '';
+      let connected = false;
+      let done = false;
+      let ticker: NodeJS.Timeout | undefined;
+      const finish = (stillOpen: boolean): void => {
+        if (done) return;
+        done = true;
+        clearInterval(ticker);
+        clearTimeout(deadline);
+        socket.destroy();
+        if (!connected) tally.connectErrors++;
+        else if (stillOpen) tally.stillOpen++;
+        else {
+          tally.closedAfterMs.push(Date.now() - started);
+          const status = /^HTTP\/1\.[01] (\d{3})/.exec(head)?.[1];
+          if (status === undefined) tally.refused++;
+          else if (status === '408') tally.answered408++;
+          else tally.otherAnswer++;
+        }
+        resolve();
+      };
+      const deadline = setTimeout(() => finish(true), deadlineMs);
+      socket.on('data', (d: Buffer) => {
+        if (head.length < 64) head += d.toString('latin1');
+      });
+      socket.on('close', () => finish(false));
+      socket.on('error', () => finish(false));
+      socket.on('connect', () => {
+        connected = true;
+        tally.opened++;
+        if (mode === 'idle') return;
+        socket.write(
+          mode === 'slowloris' ? `GET /status HTTP/1.1\r\n${H}` : `POST /admin/drain HTTP/1.1\r\n${H}Content-Length: 100000\r\n\r\n`,
+        );
+        let n = 0;
+        const trickle = (): string => (mode === 'slowloris' ? `X-Slow-${i}-${n++}: a\r\n` : ' ');
+        ticker = setInterval(() => {
+          if (!socket.destroyed) socket.write(trickle());
+        }, 250);
+      });
     });
-  });
   // Opened in batches, as fast as the listener's backlog takes them.
   const all: Promise<void>[] = [];
   for (let i = 0; i < count; i += 100) {
@@ -261,23 +360,26 @@ async function hold(
   return tally;
 }
 
-const summary = (ms: number[]) =>
-  ({ min: ms[0] ?? NaN, p50: ms[Math.floor(ms.length / 2)] ?? NaN, max: ms.at(-1) ?? NaN });
+const summary = (ms: number[]) => ({ min: ms[0] ?? NaN, p50: ms[Math.floor(ms.length / 2)] ?? NaN, max: ms.at(-1) ?? NaN });
 
 const phaseA = Date.now();
 const requests = await Promise.all(args.targets.map((t, i) => fuzz(t, args.seed + i)));
 const phaseB = Date.now();
-const held = await Promise.all(args.targets.map(async (t) => {
-  const [slowloris, slowBody, idle] = await Promise.all([
-    hold(t, args.slow, 'slowloris', 20_000),
-    hold(t, args.slow, 'slow-body', 20_000),
-    hold(t, args.idle, 'idle', 20_000),
-  ]);
-  const view = (x: HeldTally) => ({ ...x, closedAfterMs: summary(x.closedAfterMs) });
-  return { slowloris: view(slowloris), slowBody: view(slowBody), idle: view(idle) };
-}));
+const held = await Promise.all(
+  args.targets.map(async (t) => {
+    const [slowloris, slowBody, idle] = await Promise.all([
+      hold(t, args.slow, 'slowloris', 20_000),
+      hold(t, args.slow, 'slow-body', 20_000),
+      hold(t, args.idle, 'idle', 20_000),
+    ]);
+    const view = (x: HeldTally) => ({ ...x, closedAfterMs: summary(x.closedAfterMs) });
+    return { slowloris: view(slowloris), slowBody: view(slowBody), idle: view(idle) };
+  }),
+);
 const end = Date.now();
-process.stdout.write(`${JSON.stringify({
-  phases: { requests: [phaseA, phaseB], slowAndIdle: [phaseB, end] },
-  targets: args.targets.map((t, i) => ({ name: t.name, requests: requests[i], held: held[i] })),
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    phases: { requests: [phaseA, phaseB], slowAndIdle: [phaseB, end] },
+    targets: args.targets.map((t, i) => ({ name: t.name, requests: requests[i], held: held[i] })),
+  })}\n`,
+);

@@ -35,9 +35,17 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
-interface KindTally { sent: number; answers: Record<string, number> }
+interface KindTally {
+  sent: number;
+  answers: Record<string, number>;
+}
 interface HeldTally {
-  opened: number; connectErrors: number; refused: number; answered408: number; otherAnswer: number; stillOpen: number;
+  opened: number;
+  connectErrors: number;
+  refused: number;
+  answered408: number;
+  otherAnswer: number;
+  stillOpen: number;
   closedAfterMs: { min: number; p50: number; max: number };
 }
 type HeldMode = 'slowloris' | 'slowBody' | 'idle';
@@ -53,14 +61,17 @@ test('20,000 malformed requests, slow senders, 1,000 idle connections: the agent
   vips.watch(dir);
   const socket = join(work, 'api.sock');
   const configPath = join(work, 'failoverd.yaml');
-  writeFileSync(configPath, `node: { name: http-fuzz-target }
+  writeFileSync(
+    configPath,
+    `node: { name: http-fuzz-target }
 vrrp:
   - { name: web, interface: eth0, vrid: 51, priority: 150, version: 3, advert_interval: ${INTERVAL_MS}ms,
       vips: [${VIP}/32], garp: { count: 1 } }
 services: []
 api: { listen: ${socket}, metrics: 127.0.0.1:${METRICS_PORT} }
 logging: { format: json }
-`);
+`,
+  );
   agent = AgentProcess.start(dir.ns, configPath, socket, {}, 'info');
   const a = agent;
   await a.waitForState('web', 'MASTER', 15_000, 100);
@@ -70,14 +81,24 @@ logging: { format: json }
 
   const script = fileURLToPath(new URL('./http-fuzz-process.js', import.meta.url));
   const fuzzArgs = {
-    targets: [{ name: 'unix socket', socket }, { name: 'metrics port', host: '127.0.0.1', port: METRICS_PORT }],
-    requestsPerTarget: REQUESTS_PER_TARGET, workers: 16, slow: SLOW, idle: IDLE, seed: 17,
+    targets: [
+      { name: 'unix socket', socket },
+      { name: 'metrics port', host: '127.0.0.1', port: METRICS_PORT },
+    ],
+    requestsPerTarget: REQUESTS_PER_TARGET,
+    workers: 16,
+    slow: SLOW,
+    idle: IDLE,
+    seed: 17,
   };
   const started = Date.now();
-  fuzzer = spawn('ip', ['netns', 'exec', dir.ns, process.execPath, script, JSON.stringify(fuzzArgs)],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
+  fuzzer = spawn('ip', ['netns', 'exec', dir.ns, process.execPath, script, JSON.stringify(fuzzArgs)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let out = '';
-  fuzzer.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+  fuzzer.stdout!.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   const code = await new Promise<number | null>((resolve) => fuzzer!.once('close', resolve));
   assert.equal(code, 0, 'the fuzzer ran to its end');
   const report = JSON.parse(out) as FuzzReport;
@@ -93,15 +114,19 @@ logging: { format: json }
   assert.deepEqual(removed, [], 'the VIP was never removed');
 
   // ---- the master's adverts through it all ----
-  const within = (from: number, to: number): number[] => mine().map((e) => e.t).filter((x) => x >= from && x <= to);
+  const within = (from: number, to: number): number[] =>
+    mine()
+      .map((e) => e.t)
+      .filter((x) => x >= from && x <= to);
   const [aFrom, aTo] = report.phases.requests;
   const [bFrom, bTo] = report.phases.slowAndIdle;
   const requestsPhase = gapStats(within(aFrom, aTo));
   const heldPhase = gapStats(within(bFrom, bTo));
   const all = gapStats(within(started, fuzzEnd));
   const seconds = (ms: number): string => (ms / 1000).toFixed(1);
-  t.diagnostic(`${REQUESTS_PER_TARGET} requests per target in ${seconds(aTo - aFrom)} s;`
-    + ` slow and idle phase ${seconds(bTo - bFrom)} s`);
+  t.diagnostic(
+    `${REQUESTS_PER_TARGET} requests per target in ${seconds(aTo - aFrom)} s;` + ` slow and idle phase ${seconds(bTo - bFrom)} s`,
+  );
   t.diagnostic(`adverts (${INTERVAL_MS} ms) during the requests: ${JSON.stringify(requestsPhase)}`);
   t.diagnostic(`adverts during slow/idle: ${JSON.stringify(heldPhase)}; whole run: ${JSON.stringify(all)}`);
   // ---- what was sent and answered ----
@@ -112,7 +137,9 @@ logging: { format: json }
     total += sent;
     for (const [kind, k] of rows) {
       t.diagnostic(`${target.name} ${kind}: ${k.sent} sent; answers ${JSON.stringify(k.answers)}`);
-      const fivexx = Object.entries(k.answers).filter(([s]) => s.startsWith('5')).reduce((sum, [, n]) => sum + n, 0);
+      const fivexx = Object.entries(k.answers)
+        .filter(([s]) => s.startsWith('5'))
+        .reduce((sum, [, n]) => sum + n, 0);
       assert.equal(fivexx, 0, `${target.name} ${kind}: no 5xx`);
       assert.equal(k.answers['timeout'] ?? 0, 0, `${target.name} ${kind}: every request answered or closed`);
     }
@@ -128,7 +155,10 @@ logging: { format: json }
   const errors = a.logs.filter((l) => Number(l['level']) >= 50);
   assert.equal(errors.length, 0, `nothing was logged at error level: ${JSON.stringify(errors.slice(0, 2))}`);
 
-  assert.ok(mine().every((e) => e.priority === 150), 'the master never resigned (no priority 0 advert)');
+  assert.ok(
+    mine().every((e) => e.priority === 150),
+    'the master never resigned (no priority 0 advert)',
+  );
   assert.equal(observer.adverts(51).filter((e) => e.source !== dir.ipv4).length, 0, 'no other router advertised');
   // A backup's master-down timer is 3 intervals: no gap may reach it.
   assert.ok(all.count >= ((fuzzEnd - started) / INTERVAL_MS) * 0.8, `adverts kept flowing (${all.count})`);

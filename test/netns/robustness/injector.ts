@@ -34,4 +34,3 @@ export class Injector {
     this.socket.close();
   }
 }
-

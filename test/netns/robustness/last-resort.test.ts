@@ -46,8 +46,15 @@ function start(node: string, priority: number, faultFile?: string): AgentProcess
   const socket = join(work, `${node}-${agents.length}.sock`);
   const path = join(work, `${node}-${agents.length}.yaml`);
   writeFileSync(path, config(node, priority, socket));
-  const agent = AgentProcess.start(lab.node(node).ns, path, socket,
-    faultFile ? { FAILOVERD_TEST_FAULT_FILE: faultFile } : {}, 'info', [], faultFile ? ['--import', INJECT] : []);
+  const agent = AgentProcess.start(
+    lab.node(node).ns,
+    path,
+    socket,
+    faultFile ? { FAILOVERD_TEST_FAULT_FILE: faultFile } : {},
+    'info',
+    [],
+    faultFile ? ['--import', INJECT] : [],
+  );
   agents.push(agent);
   return agent;
 }
@@ -57,7 +64,10 @@ async function stopAll(): Promise<void> {
 }
 
 test('an escaped exception or rejection in the master: priority 0 sent, VIP removed, exit 70, the backup alone holds the VIP', async (t) => {
-  lab.setup([{ name: 'a', ipv4: '192.0.2.21' }, { name: 'b', ipv4: '192.0.2.22' }]);
+  lab.setup([
+    { name: 'a', ipv4: '192.0.2.21' },
+    { name: 'b', ipv4: '192.0.2.22' },
+  ]);
   const observer = await lab.observe();
   vips.watch(lab.node('a'));
   vips.watch(lab.node('b'));
@@ -70,7 +80,10 @@ test('an escaped exception or rejection in the master: priority 0 sent, VIP remo
       const master = start('a', 150, faultFile);
       await master.waitForState('web', 'MASTER', 15_000, 100);
       await backup.waitForState('web', 'BACKUP', 5000, 50);
-      await waitFor(() => lab.addresses('a').includes(VIP) && !lab.addresses('b').includes(VIP), { what: 'the VIP on a alone', timeoutMs: 5000 });
+      await waitFor(() => lab.addresses('a').includes(VIP) && !lab.addresses('b').includes(VIP), {
+        what: 'the VIP on a alone',
+        timeoutMs: 5000,
+      });
       const advertsBefore = observer.adverts(62).length;
       const faultAt = Date.now();
 
@@ -78,17 +91,33 @@ test('an escaped exception or rejection in the master: priority 0 sent, VIP remo
       const code = await Promise.race([master.exited, new Promise<'hung'>((r) => setTimeout(() => r('hung'), 10_000))]);
       const exitedAt = Date.now();
       assert.equal(code, 70, 'exit status 70 (EX_SOFTWARE), for systemd to restart it');
-      assert.deepEqual(lab.addresses('a').filter((x) => x === VIP), [], 'the dead master no longer holds the VIP');
-      const resigned = (): boolean => observer.adverts(62).slice(advertsBefore).some((e) => e.source === '192.0.2.21' && e.priority === 0);
+      assert.deepEqual(
+        lab.addresses('a').filter((x) => x === VIP),
+        [],
+        'the dead master no longer holds the VIP',
+      );
+      const resigned = (): boolean =>
+        observer
+          .adverts(62)
+          .slice(advertsBefore)
+          .some((e) => e.source === '192.0.2.21' && e.priority === 0);
       await waitFor(resigned, { what: 'the priority-0 advert seen on the wire', timeoutMs: 3000 });
       await backup.waitForState('web', 'MASTER', 5000, 50);
       await waitFor(() => lab.addresses('b').includes(VIP), { what: 'the VIP on b', timeoutMs: 3000 });
-      assert.deepEqual(lab.addresses('a').filter((x) => x === VIP), [], 'and still not on a');
+      assert.deepEqual(
+        lab.addresses('a').filter((x) => x === VIP),
+        [],
+        'and still not on a',
+      );
 
       const fatal = master.logs.find((l) => l['level'] === 60);
       const origin = kind === 'throw' ? 'uncaughtException' : 'unhandledRejection';
       assert.match(String(fatal?.['msg']), new RegExp(`^${origin}: injected fault: `));
-      assert.match(String((fatal?.['err'] as { stack?: string } | undefined)?.stack), /injected fault[^\n]*\n\s+at /, 'logged with its stack');
+      assert.match(
+        String((fatal?.['err'] as { stack?: string } | undefined)?.stack),
+        /injected fault[^\n]*\n\s+at /,
+        'logged with its stack',
+      );
       const doubleHoldMs = vips.longestDoubleHoldMs(VIP, faultAt, Date.now());
       t.diagnostic(`${kind}: fault → exit ${exitedAt - faultAt} ms; VIP held by both a and b for ${doubleHoldMs} ms`);
       await stopAll();

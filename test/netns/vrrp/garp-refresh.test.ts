@@ -49,12 +49,18 @@ test('garp.refresh: a master repeats its GARP burst while master; the default (0
     const garps = (vip: string) => observer.announcements().filter((e) => e.srcMac === dir.mac && e.address === vip);
     // The becoming-master burst, then BURSTS refreshes; the deadline is generous (the
     // machine is shared), the outcome is what counts.
-    await waitFor(() => garps(REFRESHED).length >= COUNT * (1 + BURSTS), { what: `${BURSTS} refresh bursts for ${REFRESHED}`, timeoutMs: 60_000, stepMs: 100 });
+    await waitFor(() => garps(REFRESHED).length >= COUNT * (1 + BURSTS), {
+      what: `${BURSTS} refresh bursts for ${REFRESHED}`,
+      timeoutMs: 60_000,
+      stepMs: 100,
+    });
 
     const refreshed = garps(REFRESHED);
     const quiet = garps(QUIET);
     const spanMs = refreshed.at(-1)!.t - refreshed[0]!.t;
-    t.diagnostic(`${refreshed.length} GARP frames for ${REFRESHED} over ${Math.round(spanMs)} ms (refresh ${REFRESH_MS} ms, ${COUNT} per burst); ${quiet.length} for ${QUIET}`);
+    t.diagnostic(
+      `${refreshed.length} GARP frames for ${REFRESHED} over ${Math.round(spanMs)} ms (refresh ${REFRESH_MS} ms, ${COUNT} per burst); ${quiet.length} for ${QUIET}`,
+    );
     assert.equal((await agent.states())['web'], 'MASTER');
     assert.equal((await agent.states())['db'], 'MASTER');
     // In wire order, and no faster than the interval allows, with room for a loaded
@@ -62,9 +68,15 @@ test('garp.refresh: a master repeats its GARP burst while master; the default (0
     // twice as many. (The last burst may be under way: counted as a whole one.)
     for (let i = 1; i < refreshed.length; i++) assert.ok(refreshed[i]!.t >= refreshed[i - 1]!.t, 'frames in capture order');
     const bursts = Math.ceil(refreshed.length / COUNT);
-    assert.ok(bursts <= Math.floor(spanMs / (REFRESH_MS / 2)) + 1, `${bursts} bursts in ${Math.round(spanMs)} ms with refresh ${REFRESH_MS} ms`);
+    assert.ok(
+      bursts <= Math.floor(spanMs / (REFRESH_MS / 2)) + 1,
+      `${bursts} bursts in ${Math.round(spanMs)} ms with refresh ${REFRESH_MS} ms`,
+    );
     // The instance left at the default was announced once, when it became master.
-    assert.ok(quiet.length >= 1 && quiet.length <= COUNT, `${quiet.length} GARP frames for ${QUIET} (no refresh): its becoming-master burst only`);
+    assert.ok(
+      quiet.length >= 1 && quiet.length <= COUNT,
+      `${quiet.length} GARP frames for ${QUIET} (no refresh): its becoming-master burst only`,
+    );
   } finally {
     await agent?.stop();
     await lab.cleanup();

@@ -9,7 +9,12 @@ import { canRunNetns, Lab, longestDualMasterMs } from './lab.js';
 const skip = canRunNetns() ?? (spawnSync('keepalived', ['--version']).status === 0 ? undefined : 'keepalived is not installed');
 const VIP = '192.0.2.195';
 
-interface Variant { name: string; version: 2 | 3; intervalMs: number; password?: string }
+interface Variant {
+  name: string;
+  version: 2 | 3;
+  intervalMs: number;
+  password?: string;
+}
 const VARIANTS: Variant[] = [
   { name: 'VRRPv2', version: 2, intervalMs: 1000 },
   { name: 'VRRPv2 with a password', version: 2, intervalMs: 1000, password: 'interop' },
@@ -30,58 +35,77 @@ function keepalivedBody(v: Variant, priority: number): string {
 
 function failoverdConfig(v: Variant, priority: number): Record<string, unknown> {
   return {
-    name: 'web', vrid: 51, priority, version: v.version, advertIntervalMs: v.intervalMs, vips: [`${VIP}/32`],
-    garp: { count: 2, intervalMs: 50, refreshMs: 0 }, ...(v.password ? { authPassword: v.password } : {}),
+    name: 'web',
+    vrid: 51,
+    priority,
+    version: v.version,
+    advertIntervalMs: v.intervalMs,
+    vips: [`${VIP}/32`],
+    garp: { count: 2, intervalMs: 50, refreshMs: 0 },
+    ...(v.password ? { authPassword: v.password } : {}),
   };
 }
 
 for (const v of VARIANTS) {
-  test(`interop with keepalived, ${v.name}: keepalived master / failoverd backup, then the reverse`, { skip, timeout: 90_000 }, async () => {
-    const lab = new Lab(`i${v.version}${v.password ? 'p' : ''}`);
-    const downMs = 3 * v.intervalMs + v.intervalMs; // generous: down interval plus skew and process start
-    try {
-      lab.setup([{ name: 'k', ipv4: '192.0.2.1' }, { name: 'f', ipv4: '192.0.2.2' }]);
-      const observer = await lab.observe();
+  test(
+    `interop with keepalived, ${v.name}: keepalived master / failoverd backup, then the reverse`,
+    { skip, timeout: 90_000 },
+    async () => {
+      const lab = new Lab(`i${v.version}${v.password ? 'p' : ''}`);
+      const downMs = 3 * v.intervalMs + v.intervalMs; // generous: down interval plus skew and process start
+      try {
+        lab.setup([
+          { name: 'k', ipv4: '192.0.2.1' },
+          { name: 'f', ipv4: '192.0.2.2' },
+        ]);
+        const observer = await lab.observe();
 
-      // 1. keepalived (200) is master, failoverd (100) backup
-      const k = lab.keepalived('k', 'web', keepalivedBody(v, 200));
-      await k.waitForState('master', downMs + 4000);
-      const f = lab.failoverd('f', failoverdConfig(v, 100));
-      await f.waitForState('backup', 3000);
-      await new Promise((r) => setTimeout(r, 3 * v.intervalMs));
-      assert.equal(f.state, 'backup', 'failoverd accepts keepalived\'s adverts');
-      assert.ok(lab.addresses('k').includes(VIP));
-      assert.ok(!lab.addresses('f').includes(VIP));
+        // 1. keepalived (200) is master, failoverd (100) backup
+        const k = lab.keepalived('k', 'web', keepalivedBody(v, 200));
+        await k.waitForState('master', downMs + 4000);
+        const f = lab.failoverd('f', failoverdConfig(v, 100));
+        await f.waitForState('backup', 3000);
+        await new Promise((r) => setTimeout(r, 3 * v.intervalMs));
+        assert.equal(f.state, 'backup', "failoverd accepts keepalived's adverts");
+        assert.ok(lab.addresses('k').includes(VIP));
+        assert.ok(!lab.addresses('f').includes(VIP));
 
-      // 2. keepalived stops (priority 0): failoverd takes over
-      k.kill('SIGTERM');
-      await k.exited;
-      await f.waitForState('master', downMs);
-      await f.waitFor(() => lab.addresses('f').includes(VIP), 1000, 'VIP on failoverd');
-      assert.ok(observer.adverts(51).some((e) => e.source === '192.0.2.1' && e.priority === 0), 'keepalived resigned with priority 0');
+        // 2. keepalived stops (priority 0): failoverd takes over
+        k.kill('SIGTERM');
+        await k.exited;
+        await f.waitForState('master', downMs);
+        await f.waitFor(() => lab.addresses('f').includes(VIP), 1000, 'VIP on failoverd');
+        assert.ok(
+          observer.adverts(51).some((e) => e.source === '192.0.2.1' && e.priority === 0),
+          'keepalived resigned with priority 0',
+        );
 
-      // 3. keepalived returns with a lower priority: it stays backup behind failoverd
-      const k2 = lab.keepalived('k', 'web', keepalivedBody(v, 50));
-      await k2.waitForState('backup', 5000);
-      await new Promise((r) => setTimeout(r, 4 * v.intervalMs + 500));
-      assert.equal(k2.state, 'backup', 'keepalived accepts failoverd\'s adverts');
-      assert.equal(f.state, 'master');
-      assert.ok(!lab.addresses('k').includes(VIP));
+        // 3. keepalived returns with a lower priority: it stays backup behind failoverd
+        const k2 = lab.keepalived('k', 'web', keepalivedBody(v, 50));
+        await k2.waitForState('backup', 5000);
+        await new Promise((r) => setTimeout(r, 4 * v.intervalMs + 500));
+        assert.equal(k2.state, 'backup', "keepalived accepts failoverd's adverts");
+        assert.equal(f.state, 'master');
+        assert.ok(!lab.addresses('k').includes(VIP));
 
-      // 4. failoverd stops gracefully: keepalived takes over after its skew
-      const stopAt = Date.now();
-      f.kill('SIGTERM');
-      assert.equal(await f.exited, 0);
-      await k2.waitForState('master', downMs);
-      const tookMs = Date.now() - stopAt;
-      assert.ok(tookMs < v.intervalMs * 3, `keepalived took ${tookMs} ms after our priority 0 (a crash would take over ${3 * v.intervalMs} ms)`);
-      await k2.waitFor(() => lab.addresses('k').includes(VIP), 1000, 'VIP on keepalived');
-      assert.ok(!lab.addresses('f').includes(VIP));
+        // 4. failoverd stops gracefully: keepalived takes over after its skew
+        const stopAt = Date.now();
+        f.kill('SIGTERM');
+        assert.equal(await f.exited, 0);
+        await k2.waitForState('master', downMs);
+        const tookMs = Date.now() - stopAt;
+        assert.ok(
+          tookMs < v.intervalMs * 3,
+          `keepalived took ${tookMs} ms after our priority 0 (a crash would take over ${3 * v.intervalMs} ms)`,
+        );
+        await k2.waitFor(() => lab.addresses('k').includes(VIP), 1000, 'VIP on keepalived');
+        assert.ok(!lab.addresses('f').includes(VIP));
 
-      const dual = longestDualMasterMs(observer.adverts(51), v.intervalMs);
-      assert.ok(dual <= v.intervalMs, `two masters advertised together for ${dual} ms`);
-    } finally {
-      await lab.cleanup();
-    }
-  });
+        const dual = longestDualMasterMs(observer.adverts(51), v.intervalMs);
+        assert.ok(dual <= v.intervalMs, `two masters advertised together for ${dual} ms`);
+      } finally {
+        await lab.cleanup();
+      }
+    },
+  );
 }

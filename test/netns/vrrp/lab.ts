@@ -29,14 +29,39 @@ export class Observer {
   constructor(private readonly proc: ChildProcess) {}
 
   static async start(ns: string): Promise<Observer> {
-    const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', '-e', '-U',
-      'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        'tcpdump',
+        '-i',
+        'eth0',
+        '--immediate-mode',
+        '-l',
+        '-n',
+        '-tt',
+        '-e',
+        '-U',
+        'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const observer = new Observer(proc);
     createInterface({ input: proc.stdout }).on('line', (line) => observer.parse(line));
     await new Promise<void>((ok, fail) => {
       const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-      proc.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
-      proc.on('exit', () => { clearTimeout(timer); fail(new Error('tcpdump exited')); });
+      proc.stderr.on('data', (d: Buffer) => {
+        if (d.toString().includes('listening on')) {
+          clearTimeout(timer);
+          ok();
+        }
+      });
+      proc.on('exit', () => {
+        clearTimeout(timer);
+        fail(new Error('tcpdump exited'));
+      });
     });
     return observer;
   }
@@ -48,7 +73,15 @@ export class Observer {
     const srcMac = head[2]!;
     const vrrp = /: (\S+) > (\S+): VRRPv(\d), Advertisement, vrid (\d+), prio (\d+)/.exec(line);
     if (vrrp) {
-      this.events.push({ t, kind: 'vrrp', srcMac, source: vrrp[1]!, version: Number(vrrp[3]), vrid: Number(vrrp[4]), priority: Number(vrrp[5]) });
+      this.events.push({
+        t,
+        kind: 'vrrp',
+        srcMac,
+        source: vrrp[1]!,
+        version: Number(vrrp[3]),
+        vrid: Number(vrrp[4]),
+        priority: Number(vrrp[5]),
+      });
       return;
     }
     const arp = /Request who-has (\S+) (?:\(\S+\) )?tell (\S+),/.exec(line);
@@ -98,18 +131,36 @@ export function longestDualMasterMs(adverts: WireEvent[], intervalMs: number): n
   return worst;
 }
 
-export interface InstanceEvent { event: string; t: number; from?: string; to?: string; reason?: string; [k: string]: unknown }
+export interface InstanceEvent {
+  event: string;
+  t: number;
+  from?: string;
+  to?: string;
+  reason?: string;
+  [k: string]: unknown;
+}
 
 export class RouterProcess {
   readonly events: InstanceEvent[] = [];
   readonly exited: Promise<number | null>;
   stderr = '';
 
-  constructor(readonly proc: ChildProcess, readonly kind: 'failoverd' | 'keepalived', private readonly keepalivedLog?: string) {
-    if (proc.stdout) createInterface({ input: proc.stdout }).on('line', (line) => {
-      try { this.events.push(JSON.parse(line) as InstanceEvent); } catch { /* not ours */ }
+  constructor(
+    readonly proc: ChildProcess,
+    readonly kind: 'failoverd' | 'keepalived',
+    private readonly keepalivedLog?: string,
+  ) {
+    if (proc.stdout)
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        try {
+          this.events.push(JSON.parse(line) as InstanceEvent);
+        } catch {
+          /* not ours */
+        }
+      });
+    proc.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
     });
-    proc.stderr?.on('data', (d: Buffer) => { this.stderr += d.toString(); });
     this.exited = new Promise((ok) => proc.on('exit', (code) => ok(code)));
   }
 
@@ -123,8 +174,11 @@ export class RouterProcess {
 
   async waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
     await waitFor(predicate, {
-      what, timeoutMs, stepMs: 10,
-      detail: () => `events: ${JSON.stringify(this.events.slice(-5))} stderr: ${this.stderr.slice(-500)} ${this.keepalivedLog && existsSync(this.keepalivedLog) ? readFileSync(this.keepalivedLog, 'utf8').slice(-800) : ''}`,
+      what,
+      timeoutMs,
+      stepMs: 10,
+      detail: () =>
+        `events: ${JSON.stringify(this.events.slice(-5))} stderr: ${this.stderr.slice(-500)} ${this.keepalivedLog && existsSync(this.keepalivedLog) ? readFileSync(this.keepalivedLog, 'utf8').slice(-800) : ''}`,
     });
   }
 
@@ -137,7 +191,12 @@ export class RouterProcess {
   }
 }
 
-export interface Node { name: string; ns: string; ipv4: string; mac: string }
+export interface Node {
+  name: string;
+  ns: string;
+  ipv4: string;
+  mac: string;
+}
 
 /** Records when each node's namespace gains or loses an address. */
 export class VipMonitor {
@@ -148,7 +207,8 @@ export class VipMonitor {
     const rtnl = new RtNetlink({ netns: `/run/netns/${node.ns}` });
     const watcher = rtnl.watch();
     watcher.on('change', (c) => {
-      if (c.kind === 'address') this.timeline.push({ t: Date.now(), node: node.name, action: c.action === 'new' ? 'add' : 'del', address: c.address.address });
+      if (c.kind === 'address')
+        this.timeline.push({ t: Date.now(), node: node.name, action: c.action === 'new' ? 'add' : 'del', address: c.address.address });
     });
     this.watchers.push({ rtnl, watcher });
   }
@@ -159,17 +219,24 @@ export class VipMonitor {
     const intervals: { node: string; from: number; to: number }[] = [];
     for (const e of this.timeline.filter((x) => x.address === address)) {
       if (e.action === 'add' && !holding.has(e.node)) holding.set(e.node, e.t);
-      if (e.action === 'del' && holding.has(e.node)) { intervals.push({ node: e.node, from: holding.get(e.node)!, to: e.t }); holding.delete(e.node); }
+      if (e.action === 'del' && holding.has(e.node)) {
+        intervals.push({ node: e.node, from: holding.get(e.node)!, to: e.t });
+        holding.delete(e.node);
+      }
     }
     for (const [node, from] of holding) intervals.push({ node, from, to: end });
     const clipped = intervals.map((i) => ({ ...i, from: Math.max(i.from, since), to: Math.min(i.to, end) }));
     let worst = 0;
-    for (const x of clipped) for (const y of clipped) if (x.node < y.node) worst = Math.max(worst, Math.min(x.to, y.to) - Math.max(x.from, y.from));
+    for (const x of clipped)
+      for (const y of clipped) if (x.node < y.node) worst = Math.max(worst, Math.min(x.to, y.to) - Math.max(x.from, y.from));
     return worst;
   }
 
   close(): void {
-    for (const w of this.watchers) { w.watcher.close(); w.rtnl.close(); }
+    for (const w of this.watchers) {
+      w.watcher.close();
+      w.rtnl.close();
+    }
   }
 }
 
@@ -231,7 +298,11 @@ export class Lab {
   failoverd(nodeName: string, config: Record<string, unknown>): RouterProcess {
     const node = this.node(nodeName);
     const runner = join(here, 'fixtures/run-instance.js');
-    const proc = spawn(process.execPath, [runner, JSON.stringify({ netns: `/run/netns/${node.ns}`, config: { interface: 'eth0', ...config } })], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [runner, JSON.stringify({ netns: `/run/netns/${node.ns}`, config: { interface: 'eth0', ...config } })],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const r = new RouterProcess(proc, 'failoverd');
     this.processes.push(r);
     return r;
@@ -241,15 +312,40 @@ export class Lab {
   keepalived(nodeName: string, name: string, instanceBody: string): RouterProcess {
     const node = this.node(nodeName);
     const base = join(this.work, `${nodeName}-${name}-${this.processes.length}`);
-    writeFileSync(`${base}.conf`, `global_defs {\n  router_id ${nodeName}\n  enable_script_security\n}\nvrrp_instance ${name} {\n  interface eth0\n${instanceBody}\n}\n`);
-    const proc = spawn('ip', ['netns', 'exec', node.ns, 'keepalived', '-n', '-l', '-D', '--vrrp', '-f', `${base}.conf`, '-p', `${base}.pid`, '-r', `${base}.vrrp.pid`],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    writeFileSync(
+      `${base}.conf`,
+      `global_defs {\n  router_id ${nodeName}\n  enable_script_security\n}\nvrrp_instance ${name} {\n  interface eth0\n${instanceBody}\n}\n`,
+    );
+    const proc = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        node.ns,
+        'keepalived',
+        '-n',
+        '-l',
+        '-D',
+        '--vrrp',
+        '-f',
+        `${base}.conf`,
+        '-p',
+        `${base}.pid`,
+        '-r',
+        `${base}.vrrp.pid`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     const r = new RouterProcess(proc, 'keepalived', `${base}.log`);
     // keepalived logs its transitions ("(NAME) Entering MASTER STATE"); turn them into events.
     const onLine = (line: string): void => {
       const m = /\((\S+)\) Entering (\w+) STATE/.exec(line);
       if (m) r.events.push({ event: 'state', t: Date.now(), to: m[2]!.toLowerCase() });
-      try { writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' }); } catch { /* the lab is gone */ }
+      try {
+        writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' });
+      } catch {
+        /* the lab is gone */
+      }
     };
     createInterface({ input: proc.stdout }).on('line', onLine);
     createInterface({ input: proc.stderr }).on('line', onLine);
@@ -265,7 +361,9 @@ export class Lab {
   }
 
   addresses(nodeName: string): string[] {
-    const out = JSON.parse(sh(['ip', '-n', this.node(nodeName).ns, '-j', 'addr', 'show', 'dev', 'eth0'])) as { addr_info: { local: string }[] }[];
+    const out = JSON.parse(sh(['ip', '-n', this.node(nodeName).ns, '-j', 'addr', 'show', 'dev', 'eth0'])) as {
+      addr_info: { local: string }[];
+    }[];
     return out.flatMap((l) => l.addr_info.map((a) => a.local));
   }
 
@@ -278,12 +376,21 @@ export class Lab {
       }
     }
     // keepalived's children outlive a killed parent: kill them by their pid files (only if still keepalived).
-    for (const f of spawnSync('sh', ['-c', `ls ${this.work}/*.pid 2>/dev/null`], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean)) {
+    for (const f of spawnSync('sh', ['-c', `ls ${this.work}/*.pid 2>/dev/null`], { encoding: 'utf8' })
+      .stdout.split('\n')
+      .filter(Boolean)) {
       const pid = Number(readFileSync(f, 'utf8').trim());
-      const isKeepalived = pid > 1 && existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keepalived');
-      if (isKeepalived) try { process.kill(pid, 'SIGKILL'); } catch { /* gone */ }
+      const isKeepalived =
+        pid > 1 && existsSync(`/proc/${pid}/cmdline`) && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keepalived');
+      if (isKeepalived)
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
     }
-    for (const ns of [...[...this.nodes.values()].map((n) => n.ns), this.observerNs, this.bridgeNs]) sh(['ip', 'netns', 'del', ns], { check: false });
+    for (const ns of [...[...this.nodes.values()].map((n) => n.ns), this.observerNs, this.bridgeNs])
+      sh(['ip', 'netns', 'del', ns], { check: false });
     rmSync(this.work, { recursive: true, force: true });
   }
 }

@@ -39,9 +39,13 @@ test(TITLE, { skip, timeout: 60_000 }, async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'failoverd-lowprio-'));
   let agent: AgentProcess | undefined;
   try {
-    lab.setup([{ name: 'dir', ipv4: '192.0.2.10' }, { name: 'atk', ipv4: '192.0.2.66' }]);
+    lab.setup([
+      { name: 'dir', ipv4: '192.0.2.10' },
+      { name: 'atk', ipv4: '192.0.2.66' },
+    ]);
     const observer = await lab.observe();
-    const dir = lab.node('dir'), atk = lab.node('atk');
+    const dir = lab.node('dir'),
+      atk = lab.node('atk');
     const socket = join(work, 'api.sock');
     writeFileSync(join(work, 'failoverd.yaml'), config(socket));
     agent = AgentProcess.start(dir.ns, join(work, 'failoverd.yaml'), socket, {}, 'info');
@@ -51,8 +55,10 @@ test(TITLE, { skip, timeout: 60_000 }, async (t) => {
 
     const injector = new Injector(`/run/netns/${atk.ns}`, 'eth0', ifindex(atk.ns, 'eth0'));
     t.after(() => injector.close());
-    const payload = encodeAdvert({ version: 3, vrid: 51, priority: 1, intervalCs: 100, addresses: [VIP] },
-      { family: 4, source: atk.ipv4, destination: '224.0.0.18' });
+    const payload = encodeAdvert(
+      { version: 3, vrid: 51, priority: 1, intervalCs: 100, addresses: [VIP] },
+      { family: 4, source: atk.ipv4, destination: '224.0.0.18' },
+    );
     const datagram = Injector.datagram({ source: atk.ipv4, destination: '224.0.0.18', ttl: 255, payload });
     const receivedBefore = sumOf(await agent.metrics(), 'failoverd_vrrp_adverts_received_total');
     // Paced (10 every ~8 ms, about 0.9 s in all) so that tcpdump keeps up and counts every frame.
@@ -65,15 +71,16 @@ test(TITLE, { skip, timeout: 60_000 }, async (t) => {
     // Count over two advert intervals from the flood's start.
     await new Promise((r) => setTimeout(r, 2000));
     const windowEnd = floodStart + 2000;
-    const fromMaster = (e: { srcMac: string; t: number }): boolean =>
-      e.srcMac === dir.mac && e.t >= floodStart && e.t < windowEnd;
+    const fromMaster = (e: { srcMac: string; t: number }): boolean => e.srcMac === dir.mac && e.t >= floodStart && e.t < windowEnd;
     const adverts = observer.adverts(51).filter((e) => fromMaster(e) && e.source === dir.ipv4);
     const forgedSeen = observer.adverts(51).filter((e) => e.source === atk.ipv4 && e.t >= floodStart).length;
     const garps = observer.announcements().filter((e) => fromMaster(e) && e.address === VIP);
     const received = sumOf(await agent.metrics(), 'failoverd_vrrp_adverts_received_total') - receivedBefore;
-    t.diagnostic(`flood of ${FORGED} sent in ${floodMs} ms: ${received} accepted by the agent, `
-      + `${forgedSeen} seen by the observer; `
-      + `the master sent ${adverts.length} adverts and ${garps.length} GARP frames in 2 s`);
+    t.diagnostic(
+      `flood of ${FORGED} sent in ${floodMs} ms: ${received} accepted by the agent, ` +
+        `${forgedSeen} seen by the observer; ` +
+        `the master sent ${adverts.length} adverts and ${garps.length} GARP frames in 2 s`,
+    );
     assert.equal(received, FORGED, 'every forged advert reached the master and was accepted as an advert');
     assert.ok(forgedSeen >= FORGED * 0.9, `the observer kept up with the flood (saw ${forgedSeen})`);
     // Two intervals: the scheduled adverts (2) plus at most one answer.

@@ -20,57 +20,92 @@ async function next(received: ReceivedPacket[], count: number): Promise<void> {
   await waitFor(() => received.length >= count, { what: `${count} packets`, timeoutMs: 10_000, stepMs: 5 }).catch(() => undefined);
 }
 
-test('IPv4 and IPv6 channels: TTL 255, addresses and ancillary data on a real kernel; no echo of our own packets', { skip, timeout: 30_000 }, async () => {
-  const lab = new Lab('t');
-  const channels: AdvertChannel[] = [];
-  const hosts: RtnetlinkHost[] = [];
-  try {
-    lab.setup([{ name: 'a', ipv4: '192.0.2.1' }, { name: 'b', ipv4: '192.0.2.2' }]);
-    const netns = (n: string): string => `/run/netns/${lab.node(n).ns}`;
-    const link = async (n: string) => {
-      const host = new RtnetlinkHost({ netns: netns(n) });
-      hosts.push(host);
-      return host.link('eth0');
-    };
-    const la = await link('a'), lb = await link('b');
-    assert.deepEqual(la.mac, Buffer.from(lab.node('a').mac.replaceAll(':', ''), 'hex'));
-    assert.equal(la.up, true);
-    for (const family of [4, 6] as const) {
-      const src = (l: typeof la): string => family === 4 ? l.addresses.find((x) => x.address.includes('.'))!.address : l.addresses.find((x) => x.address.startsWith('fe80:'))!.address;
-      const a = openAdvertChannel({ family, interfaceName: 'eth0', interfaceIndex: la.index, sourceAddress: src(la), multicast: true, netns: netns('a') });
-      const b = openAdvertChannel({ family, interfaceName: 'eth0', interfaceIndex: lb.index, sourceAddress: src(lb), multicast: true, netns: netns('b') });
-      channels.push(a, b);
-      const atA: ReceivedPacket[] = [], atB: ReceivedPacket[] = [];
-      a.onPacket((p) => atA.push(p));
-      b.onPacket((p) => atB.push(p));
-      const group = family === 4 ? '224.0.0.18' : 'ff02::12';
-      const payload = encodeAdvert({ version: 3, vrid: 9, priority: 100, intervalCs: 100, addresses: [family === 4 ? '192.0.2.195' : '2001:db8::195'] }, { family, source: a.sourceAddress, destination: group });
-      a.send(payload, group);
-      await next(atB, 1);
-      assert.equal(atB.length, 1, `IPv${family}: b received the advert`);
-      assert.deepEqual(Buffer.from(atB[0]!.payload), payload);
-      assert.equal(atB[0]!.source, a.sourceAddress);
-      assert.equal(atB[0]!.destination, group);
-      assert.equal(atB[0]!.ttl, 255);
-      await new Promise((r) => setTimeout(r, 50));
-      assert.equal(atA.length, 0, `IPv${family}: no echo of our own multicast`);
-    }
-    // A VRRP packet sent with TTL 1 reaches the channel with TTL 1 (for acceptAdvert to drop).
-    const atB4: ReceivedPacket[] = [];
-    channels[1]!.onPacket((p) => atB4.push(p));
-    const raw = new DatagramSocket(AF_INET, SOCK_RAW, 112, { netns: netns('a') });
+test(
+  'IPv4 and IPv6 channels: TTL 255, addresses and ancillary data on a real kernel; no echo of our own packets',
+  { skip, timeout: 30_000 },
+  async () => {
+    const lab = new Lab('t');
+    const channels: AdvertChannel[] = [];
+    const hosts: RtnetlinkHost[] = [];
     try {
-      raw.setOption(SOL_SOCKET, SO_BINDTODEVICE, Buffer.from('eth0\0'));
-      raw.setOption(IPPROTO_IP, IP_MULTICAST_TTL, 1);
-      raw.send(encodeAdvert({ version: 3, vrid: 9, priority: 1, intervalCs: 100, addresses: ['192.0.2.195'] }, { family: 4, source: '192.0.2.1', destination: '224.0.0.18' }), sockaddrIn('224.0.0.18'));
-      await next(atB4, 1);
-      assert.equal(atB4[0]?.ttl, 1);
+      lab.setup([
+        { name: 'a', ipv4: '192.0.2.1' },
+        { name: 'b', ipv4: '192.0.2.2' },
+      ]);
+      const netns = (n: string): string => `/run/netns/${lab.node(n).ns}`;
+      const link = async (n: string) => {
+        const host = new RtnetlinkHost({ netns: netns(n) });
+        hosts.push(host);
+        return host.link('eth0');
+      };
+      const la = await link('a'),
+        lb = await link('b');
+      assert.deepEqual(la.mac, Buffer.from(lab.node('a').mac.replaceAll(':', ''), 'hex'));
+      assert.equal(la.up, true);
+      for (const family of [4, 6] as const) {
+        const src = (l: typeof la): string =>
+          family === 4
+            ? l.addresses.find((x) => x.address.includes('.'))!.address
+            : l.addresses.find((x) => x.address.startsWith('fe80:'))!.address;
+        const a = openAdvertChannel({
+          family,
+          interfaceName: 'eth0',
+          interfaceIndex: la.index,
+          sourceAddress: src(la),
+          multicast: true,
+          netns: netns('a'),
+        });
+        const b = openAdvertChannel({
+          family,
+          interfaceName: 'eth0',
+          interfaceIndex: lb.index,
+          sourceAddress: src(lb),
+          multicast: true,
+          netns: netns('b'),
+        });
+        channels.push(a, b);
+        const atA: ReceivedPacket[] = [],
+          atB: ReceivedPacket[] = [];
+        a.onPacket((p) => atA.push(p));
+        b.onPacket((p) => atB.push(p));
+        const group = family === 4 ? '224.0.0.18' : 'ff02::12';
+        const payload = encodeAdvert(
+          { version: 3, vrid: 9, priority: 100, intervalCs: 100, addresses: [family === 4 ? '192.0.2.195' : '2001:db8::195'] },
+          { family, source: a.sourceAddress, destination: group },
+        );
+        a.send(payload, group);
+        await next(atB, 1);
+        assert.equal(atB.length, 1, `IPv${family}: b received the advert`);
+        assert.deepEqual(Buffer.from(atB[0]!.payload), payload);
+        assert.equal(atB[0]!.source, a.sourceAddress);
+        assert.equal(atB[0]!.destination, group);
+        assert.equal(atB[0]!.ttl, 255);
+        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(atA.length, 0, `IPv${family}: no echo of our own multicast`);
+      }
+      // A VRRP packet sent with TTL 1 reaches the channel with TTL 1 (for acceptAdvert to drop).
+      const atB4: ReceivedPacket[] = [];
+      channels[1]!.onPacket((p) => atB4.push(p));
+      const raw = new DatagramSocket(AF_INET, SOCK_RAW, 112, { netns: netns('a') });
+      try {
+        raw.setOption(SOL_SOCKET, SO_BINDTODEVICE, Buffer.from('eth0\0'));
+        raw.setOption(IPPROTO_IP, IP_MULTICAST_TTL, 1);
+        raw.send(
+          encodeAdvert(
+            { version: 3, vrid: 9, priority: 1, intervalCs: 100, addresses: ['192.0.2.195'] },
+            { family: 4, source: '192.0.2.1', destination: '224.0.0.18' },
+          ),
+          sockaddrIn('224.0.0.18'),
+        );
+        await next(atB4, 1);
+        assert.equal(atB4[0]?.ttl, 1);
+      } finally {
+        raw.close();
+      }
     } finally {
-      raw.close();
+      for (const c of channels) c.close();
+      for (const h of hosts) h.close();
+      await lab.cleanup();
     }
-  } finally {
-    for (const c of channels) c.close();
-    for (const h of hosts) h.close();
-    await lab.cleanup();
-  }
-});
+  },
+);

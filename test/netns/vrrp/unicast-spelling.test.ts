@@ -48,8 +48,12 @@ test(TITLE, { skip, timeout: 60_000 }, async () => {
   const work = mkdtempSync(join(tmpdir(), 'failoverd-spelling-'));
   const agents: AgentProcess[] = [];
   try {
-    lab.setup([{ name: 'a', ipv4: '192.0.2.1' }, { name: 'b', ipv4: '192.0.2.2' }]);
-    const llA = linkLocal(lab.node('a').ns), llB = linkLocal(lab.node('b').ns);
+    lab.setup([
+      { name: 'a', ipv4: '192.0.2.1' },
+      { name: 'b', ipv4: '192.0.2.2' },
+    ]);
+    const llA = linkLocal(lab.node('a').ns),
+      llB = linkLocal(lab.node('b').ns);
     const start = (node: string, priority: number, peer: string): AgentProcess => {
       const socket = join(work, `${node}.sock`);
       const path = join(work, `${node}.yaml`);

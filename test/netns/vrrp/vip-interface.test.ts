@@ -25,8 +25,9 @@ after(async () => {
 });
 
 const addressesOn = (ns: string, dev: string): string[] =>
-  (JSON.parse(sh(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[])
-    .flatMap((l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`));
+  (JSON.parse(sh(['ip', '-n', ns, '-j', 'addr', 'show', 'dev', dev])) as { addr_info: { local: string; prefixlen: number }[] }[]).flatMap(
+    (l) => l.addr_info.map((a) => `${a.local}/${a.prefixlen}`),
+  );
 
 test('a VIP with its own interface goes on that interface, is announced from its MAC, and leaves it on stop', async () => {
   lab.setup([{ name: 'dir', ipv4: '192.0.2.51' }]);
@@ -38,20 +39,31 @@ test('a VIP with its own interface goes on that interface, is announced from its
   sh(['ip', '-n', ns, 'link', 'set', 'eth1', 'up']);
 
   const arp: { mac: string; address: string }[] = [];
-  const capture = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth1', '-n', '-e', '-l', '--immediate-mode', 'arp'], { stdio: ['ignore', 'pipe', 'pipe'] });
-  after(() => { if (capture.exitCode === null) capture.kill('SIGTERM'); });
+  const capture = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth1', '-n', '-e', '-l', '--immediate-mode', 'arp'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  after(() => {
+    if (capture.exitCode === null) capture.kill('SIGTERM');
+  });
   createInterface({ input: capture.stdout }).on('line', (line) => {
     const m = /^\S+ (\S+) > \S+,.*Request who-has (\S+) (?:\(\S+\) )?tell (\S+),/.exec(line);
     if (m && m[2] === m[3]) arp.push({ mac: m[1]!, address: m[2]! });
   });
   await new Promise<void>((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-    capture.stderr.on('data', (d: Buffer) => { if (d.toString().includes('listening on')) { clearTimeout(timer); ok(); } });
+    capture.stderr.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening on')) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
   });
 
   const socket = join(work, 'api.sock');
   const configPath = join(work, 'failoverd.yaml');
-  writeFileSync(configPath, `node: { name: vi }
+  writeFileSync(
+    configPath,
+    `node: { name: vi }
 vrrp:
   - name: web
     interface: eth0
@@ -63,7 +75,8 @@ vrrp:
 services: []
 api: { listen: ${socket}, metrics: false }
 logging: { format: json }
-`);
+`,
+  );
   agent = AgentProcess.start(ns, configPath, socket);
   const a = agent;
   await a.waitForState('web', 'MASTER', 15_000);
@@ -72,12 +85,18 @@ logging: { format: json }
   assert.ok(!addressesOn(ns, 'eth0').includes('10.9.0.1/24'), 'the inside VIP not on eth0');
   assert.ok(!addressesOn(ns, 'eth1').includes('10.6.2.195/32'), 'the outside VIP not on eth1');
   assert.ok(!a.logged('not supported'), 'no warning about per-VIP interfaces');
-  await waitFor(() => arp.filter((e) => e.address === '10.9.0.1').length >= 2, { what: 'two gratuitous ARPs for the inside VIP on eth1', timeoutMs: 3000 });
-  assert.ok(arp.filter((e) => e.address === '10.9.0.1').every((e) => e.mac === insideMac), `announced from eth1's MAC: ${JSON.stringify(arp)}`);
+  await waitFor(() => arp.filter((e) => e.address === '10.9.0.1').length >= 2, {
+    what: 'two gratuitous ARPs for the inside VIP on eth1',
+    timeoutMs: 3000,
+  });
+  assert.ok(
+    arp.filter((e) => e.address === '10.9.0.1').every((e) => e.mac === insideMac),
+    `announced from eth1's MAC: ${JSON.stringify(arp)}`,
+  );
   assert.ok(!arp.some((e) => e.address === '10.6.2.195'), 'the outside VIP is not announced on eth1');
 
   await a.stop();
   assert.ok(!addressesOn(ns, 'eth1').includes('10.9.0.1/24'), 'removed from eth1 on stop');
   assert.ok(!addressesOn(ns, 'eth0').includes('10.6.2.195/32'), 'removed from eth0 on stop');
-  assert.ok(addressesOn(ns, 'eth1').includes('10.9.0.2/24'), 'the interface\'s own address stays');
+  assert.ok(addressesOn(ns, 'eth1').includes('10.9.0.2/24'), "the interface's own address stays");
 });

@@ -33,24 +33,33 @@ after(() => {
 const all = () => topo.directors.map((d) => directorAddress(d.index)).sort();
 const without = (...ds: Director[]) => all().filter((a) => !ds.some((d) => directorAddress(d.index) === a));
 const hopsAre = (want: string[], what: string, timeoutMs = 60_000) =>
-  waitFor(() => JSON.stringify(topo.nextHops()) === JSON.stringify(want), { what: `${what} (router next hops ${JSON.stringify(want)}, have ${JSON.stringify(topo.nextHops())})`, timeoutMs: timeoutMs, stepMs: 50 });
+  waitFor(() => JSON.stringify(topo.nextHops()) === JSON.stringify(want), {
+    what: `${what} (router next hops ${JSON.stringify(want)}, have ${JSON.stringify(topo.nextHops())})`,
+    timeoutMs: timeoutMs,
+    stepMs: 50,
+  });
 
 /** `ip monitor route` on the router: every change to the VIP's route while it runs. */
 function watchRoutes(): { changes: string[]; stop(): void } {
   const proc = spawn('ip', ['-n', topo.router.name, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
   monitors.push(proc);
   const changes: string[] = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => { if (l.includes(VIP)) changes.push(l); });
+  createInterface({ input: proc.stdout }).on('line', (l) => {
+    if (l.includes(VIP)) changes.push(l);
+  });
   return { changes, stop: () => proc.kill('SIGKILL') };
 }
 
 /** Every long connection answers again after `since` (each has more answers than then). */
 async function allAnswering(since: TrafficStats, what: string): Promise<TrafficStats> {
   let now = since;
-  await waitFor(async () => {
-    now = await traffic!.stats();
-    return now.long.every((c, i) => c.ended || c.a > since.long[i]!.a + 2);
-  }, { what: `every long connection answering after ${what}`, timeoutMs: 60_000, stepMs: 500 }).catch(() => undefined);
+  await waitFor(
+    async () => {
+      now = await traffic!.stats();
+      return now.long.every((c, i) => c.ended || c.a > since.long[i]!.a + 2);
+    },
+    { what: `every long connection answering after ${what}`, timeoutMs: 60_000, stepMs: 500 },
+  ).catch(() => undefined);
   return now;
 }
 
@@ -59,23 +68,49 @@ function outcome(before: TrafficStats, afterStats: TrafficStats) {
   const ended = afterStats.long.filter((c, i) => c.ended && !before.long[i]!.ended).length;
   const stalled = afterStats.long.filter((c, i) => !c.ended && c.a <= before.long[i]!.a + 2).length;
   const alive = afterStats.long.filter((c) => !c.ended).length;
-  return { resets, ended, stalled, survived: alive - stalled, of: before.long.filter((c) => !c.ended).length, newFail: afterStats.newFail - before.newFail, newOk: afterStats.newOk - before.newOk };
+  return {
+    resets,
+    ended,
+    stalled,
+    survived: alive - stalled,
+    of: before.long.filter((c) => !c.ended).length,
+    newFail: afterStats.newFail - before.newFail,
+    newOk: afterStats.newOk - before.newOk,
+  };
 }
 
 /** Per director: its IPVS connections to the VIP and its sloppy_tcp. */
-const spread = () => topo.directors.map((d) => {
-  let conns = -1;
-  try { conns = d.ns.exec('ipvsadm', ['-Lnc']).split('\n').filter((l) => l.includes(`${VIP}:7000`) && l.includes('ESTABLISHED')).length; } catch { /* link down */ }
-  return `${d.name}: ${conns} established, sloppy_tcp ${d.ns.sysctl('net.ipv4.vs.sloppy_tcp')}`;
-}).join('; ');
-const agentEvents = (d: Director, type: string) => (d.agent?.logs ?? []).filter((l) => l.includes(`"${type}"`) || l.includes(type === 'route.withdrawn' ? 'withdrew' : 'announced '));
+const spread = () =>
+  topo.directors
+    .map((d) => {
+      let conns = -1;
+      try {
+        conns = d.ns
+          .exec('ipvsadm', ['-Lnc'])
+          .split('\n')
+          .filter((l) => l.includes(`${VIP}:7000`) && l.includes('ESTABLISHED')).length;
+      } catch {
+        /* link down */
+      }
+      return `${d.name}: ${conns} established, sloppy_tcp ${d.ns.sysctl('net.ipv4.vs.sloppy_tcp')}`;
+    })
+    .join('; ');
+const agentEvents = (d: Director, type: string) =>
+  (d.agent?.logs ?? []).filter((l) => l.includes(`"${type}"`) || l.includes(type === 'route.withdrawn' ? 'withdrew' : 'announced '));
 const announced = (d: Director) => d.ns.ipJson<unknown[]>('route', 'show', 'table', '200', 'proto', '200').length > 0;
 const birdProtocols = () => topo.router.exec('birdc', ['-s', topo.routerSock, 'show', 'protocols'], { timeoutMs: 60_000 });
 /** Every BGP session of the router established, and the VIP on every director. */
-const sessionsUp = () => waitFor(() => {
-  const p = birdProtocols();
-  return topo.directors.every((d) => new RegExp(`${d.name}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`).test(p)) && topo.nextHops().length === topo.directors.length;
-}, { what: 'every BGP session at the router established', timeoutMs: 120_000, stepMs: 500 });
+const sessionsUp = () =>
+  waitFor(
+    () => {
+      const p = birdProtocols();
+      return (
+        topo.directors.every((d) => new RegExp(`${d.name}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`).test(p)) &&
+        topo.nextHops().length === topo.directors.length
+      );
+    },
+    { what: 'every BGP session at the router established', timeoutMs: 120_000, stepMs: 500 },
+  );
 
 test('three directors announce the VIP through BIRD; the router has three next hops; flows spread', async () => {
   topo = await createEcmpTopology({ work, cli, directors: 3, realServers: 3 });
@@ -88,7 +123,10 @@ test('three directors announce the VIP through BIRD; the router has three next h
   await sessionsUp();
   for (const d of topo.directors) {
     assert.equal(d.ns.sysctl('net.ipv4.vs.sloppy_tcp'), '1', `${d.name}: sloppy_tcp set by the agent`);
-    assert.ok(d.ns.ipJson<Array<{ addr_info: { local: string }[] }>>('addr', 'show', 'dev', 'lo')[0]!.addr_info.some((a) => a.local === VIP), `${d.name}: VIP held on lo`);
+    assert.ok(
+      d.ns.ipJson<Array<{ addr_info: { local: string }[] }>>('addr', 'show', 'dev', 'lo')[0]!.addr_info.some((a) => a.local === VIP),
+      `${d.name}: VIP held on lo`,
+    );
   }
   traffic = await topo.startTraffic(LONG, NEW_PER_SEC);
   const first = await traffic.stats();
@@ -96,7 +134,10 @@ test('three directors announce the VIP through BIRD; the router has three next h
   assert.equal(ready.long.filter((c) => c.a > 0).length, LONG, 'every long connection answered');
   // ECMP spread them: every director's IPVS holds some of them.
   for (const d of topo.directors) {
-    const conns = d.ns.exec('ipvsadm', ['-Lnc']).split('\n').filter((l) => l.includes(`${VIP}:7000`) && l.includes('ESTABLISHED')).length;
+    const conns = d.ns
+      .exec('ipvsadm', ['-Lnc'])
+      .split('\n')
+      .filter((l) => l.includes(`${VIP}:7000`) && l.includes('ESTABLISHED')).length;
     assert.ok(conns > 0, `${d.name} carries some of the long connections (has ${conns})`);
   }
 });
@@ -108,8 +149,13 @@ test('agent restart (kill -9, start): the route is adopted, the router sees no c
   await d.agent!.exited;
   assert.ok(announced(d), 'the kernel keeps the announcement route while no agent runs');
   const agent = topo.startAgent(d)!;
-  await waitFor(() => agent.logs.some((l) => l.includes('failoverd started')), { what: 'the new agent started', timeoutMs: 180_000, stepMs: 100 })
-    .catch((err: Error) => { throw new Error(`${err.message}; its last log lines: ${agent.logs.slice(-5).join(' | ')}`); });
+  await waitFor(() => agent.logs.some((l) => l.includes('failoverd started')), {
+    what: 'the new agent started',
+    timeoutMs: 180_000,
+    stepMs: 100,
+  }).catch((err: Error) => {
+    throw new Error(`${err.message}; its last log lines: ${agent.logs.slice(-5).join(' | ')}`);
+  });
   // Past the first checks (rise 1, interval 1s): a flap would have happened by now.
   await new Promise((r) => setTimeout(r, 5000));
   const status = d.ns.exec(process.execPath, [cli, 'status', '--socket', d.apiSocket], { timeoutMs: 90_000 });
@@ -152,7 +198,11 @@ test('routing daemon restart (graceful): failoverd does nothing, the route comes
   watch.stop();
   const o = outcome(before, afterStats);
   console.log(`# BIRD restart: ${JSON.stringify(o)}; router route changes: ${watch.changes.length}`);
-  assert.deepEqual(d.agent!.logs.slice(logsBefore).filter((l) => l.includes('route.')), [], 'the agent neither withdrew nor announced');
+  assert.deepEqual(
+    d.agent!.logs.slice(logsBefore).filter((l) => l.includes('route.')),
+    [],
+    'the agent neither withdrew nor announced',
+  );
   assert.equal(o.resets, 0);
   assert.equal(o.stalled, 0);
   assert.equal(o.newFail, 0);
@@ -162,7 +212,9 @@ test('SIGTERM: the router loses the director before the agent exits; 0 resets', 
   const d = topo.directors[1]!;
   const before = await traffic!.stats();
   let exited = false;
-  void d.agent!.exited.then(() => { exited = true; });
+  void d.agent!.exited.then(() => {
+    exited = true;
+  });
   d.agent!.proc.kill('SIGTERM');
   await hopsAre(without(d), `${d.name} withdrawn on SIGTERM`, 30_000);
   assert.equal(exited, false, 'the agent is still running (serving) when the router has converged');
@@ -186,7 +238,6 @@ async function powerCut(d: Director): Promise<number> {
   return cut;
 }
 
-
 test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% of long connections survive with mh + sloppy', async () => {
   const d = topo.directors[0]!;
   const before = await traffic!.stats();
@@ -201,4 +252,3 @@ test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% o
   assert.ok(o.survived >= Math.ceil(0.99 * o.of), `${o.survived} of ${o.of} survived`);
   assert.equal(o.resets, 0);
 });
-

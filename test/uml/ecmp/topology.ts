@@ -22,7 +22,10 @@ const BFD = 'interface "eth0" { min rx interval 200 ms; min tx interval 200 ms; 
 
 /** The operator's router (docs/ecmp.md): BGP from every director, BFD, ECMP into the kernel. */
 export function routerBird(directors: number, log: string): string {
-  const peers = Array.from({ length: directors }, (_, i) => `protocol bgp d${i + 1} from directors { neighbor ${directorAddress(i)} as 65001; }`).join('\n');
+  const peers = Array.from(
+    { length: directors },
+    (_, i) => `protocol bgp d${i + 1} from directors { neighbor ${directorAddress(i)} as 65001; }`,
+  ).join('\n');
   return `router id ${ROUTER};
 log "${log}" all;
 protocol device { scan time 10; }
@@ -89,8 +92,19 @@ process.stdin.on('data', () => {
 });
 `;
 
-export interface ConnCount { a: number; rs: string; reset: boolean; ended: boolean; error: string }
-export interface TrafficStats { long: ConnCount[]; newOk: number; newFail: number; newRefused: number }
+export interface ConnCount {
+  a: number;
+  rs: string;
+  reset: boolean;
+  ended: boolean;
+  error: string;
+}
+export interface TrafficStats {
+  long: ConnCount[];
+  newOk: number;
+  newFail: number;
+  newRefused: number;
+}
 
 export interface Traffic {
   stats(): Promise<TrafficStats>;
@@ -105,7 +119,10 @@ export function lines(child: ChildProcess, into: string[]): void {
 export function waitLine(child: ChildProcess, predicate: (line: string) => boolean, what: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const rl = createInterface({ input: child.stdout! });
-    const timer = setTimeout(() => { rl.close(); reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)); }, timeoutMs);
+    const timer = setTimeout(() => {
+      rl.close();
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+    }, timeoutMs);
     rl.on('line', (line) => {
       if (!predicate(line)) return;
       clearTimeout(timer);
@@ -143,7 +160,12 @@ export interface EcmpTopology {
   close(): void;
 }
 
-export async function createEcmpTopology(options: { work: string; cli: string; directors: number; realServers: number }): Promise<EcmpTopology> {
+export async function createEcmpTopology(options: {
+  work: string;
+  cli: string;
+  directors: number;
+  realServers: number;
+}): Promise<EcmpTopology> {
   const { work, cli } = options;
   const bridge = `ebr${process.pid % 100000}`.slice(0, 15);
   const namespaces: Netns[] = [];
@@ -151,9 +173,19 @@ export async function createEcmpTopology(options: { work: string; cli: string; d
   const pidFiles: string[] = [];
   const close = (): void => {
     for (const p of processes) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
-    for (const f of pidFiles) { try { run('sh', ['-c', `[ -f ${f} ] && kill -9 $(cat ${f}) 2>/dev/null; true`]); } catch { /* gone */ } }
+    for (const f of pidFiles) {
+      try {
+        run('sh', ['-c', `[ -f ${f} ] && kill -9 $(cat ${f}) 2>/dev/null; true`]);
+      } catch {
+        /* gone */
+      }
+    }
     for (const ns of namespaces) ns.delete();
-    try { run('ip', ['link', 'delete', bridge]); } catch { /* gone */ }
+    try {
+      run('ip', ['link', 'delete', bridge]);
+    } catch {
+      /* gone */
+    }
   };
   let ports = 0;
   const attach = (tag: string, address: string): Netns => {
@@ -202,9 +234,15 @@ export async function createEcmpTopology(options: { work: string; cli: string; d
       const name = `d${i + 1}`;
       const ns = attach(name, directorAddress(i));
       const d: Director = {
-        index: i, name, ns,
-        birdConf: join(work, `${name}.bird.conf`), birdSock: join(work, `${name}.bird.sock`), birdPid: join(work, `${name}.bird.pid`),
-        configPath: join(work, `${name}.yaml`), apiSocket: join(work, `${name}.api.sock`), maintenanceFile: join(work, `${name}.maintenance`),
+        index: i,
+        name,
+        ns,
+        birdConf: join(work, `${name}.bird.conf`),
+        birdSock: join(work, `${name}.bird.sock`),
+        birdPid: join(work, `${name}.bird.pid`),
+        configPath: join(work, `${name}.yaml`),
+        apiSocket: join(work, `${name}.api.sock`),
+        maintenanceFile: join(work, `${name}.maintenance`),
       };
       writeFileSync(d.birdConf, directorBird(i, join(work, `${name}.bird.log`)));
       pidFiles.push(d.birdPid);
@@ -212,12 +250,19 @@ export async function createEcmpTopology(options: { work: string; cli: string; d
     }
 
     const topology: EcmpTopology = {
-      router, client, directors, realServers, routerSock, close,
+      router,
+      client,
+      directors,
+      realServers,
+      routerSock,
+      close,
       startBird(d, restart = false) {
         d.ns.exec('bird', [...(restart ? ['-R'] : []), '-c', d.birdConf, '-s', d.birdSock, '-P', d.birdPid]);
       },
       writeConfig(d, service, extra = '') {
-        writeFileSync(d.configPath, `node: { name: ${d.name} }
+        writeFileSync(
+          d.configPath,
+          `node: { name: ${d.name} }
 services:
   - name: echo
     vip: ${VIP}
@@ -234,10 +279,13 @@ ${extra}  announce:
 api: { listen: ${d.apiSocket}, metrics: false }
 health: { checks_thread: main }
 logging: { format: json }
-`);
+`,
+        );
       },
       startAgent(d) {
-        const proc = spawn('ip', ['netns', 'exec', d.ns.name, process.execPath, cli, 'run', '--config', d.configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+        const proc = spawn('ip', ['netns', 'exec', d.ns.name, process.execPath, cli, 'run', '--config', d.configPath], {
+          stdio: ['ignore', 'ignore', 'pipe'],
+        });
         processes.push(proc);
         const logs: string[] = [];
         createInterface({ input: proc.stderr }).on('line', (l) => logs.push(l));
@@ -245,13 +293,21 @@ logging: { format: json }
         return d.agent;
       },
       nextHops() {
-        const routes = router.ipJson<Array<{ dst: string; gateway?: string; nexthops?: Array<{ gateway: string }> }>>('route', 'show', `${VIP}/32`);
+        const routes = router.ipJson<Array<{ dst: string; gateway?: string; nexthops?: Array<{ gateway: string }> }>>(
+          'route',
+          'show',
+          `${VIP}/32`,
+        );
         const r = routes[0];
         if (!r) return [];
         return (r.nexthops ? r.nexthops.map((n) => n.gateway) : r.gateway ? [r.gateway] : []).sort();
       },
       async startTraffic(longCount, newPerSec) {
-        const child = spawn('ip', ['netns', 'exec', client.name, process.execPath, '-e', TRAFFIC_CLIENT, VIP, String(PORT), String(longCount), String(newPerSec)], { stdio: ['pipe', 'pipe', 'pipe'] });
+        const child = spawn(
+          'ip',
+          ['netns', 'exec', client.name, process.execPath, '-e', TRAFFIC_CLIENT, VIP, String(PORT), String(longCount), String(newPerSec)],
+          { stdio: ['pipe', 'pipe', 'pipe'] },
+        );
         processes.push(child);
         return {
           async stats() {
@@ -259,7 +315,9 @@ logging: { format: json }
             child.stdin.write('s\n');
             return JSON.parse(await line) as TrafficStats;
           },
-          stop() { if (child.exitCode === null) child.kill('SIGKILL'); },
+          stop() {
+            if (child.exitCode === null) child.kill('SIGKILL');
+          },
         };
       },
     };

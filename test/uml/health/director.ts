@@ -14,22 +14,42 @@ import { silentLogger } from '../../../src/log.js';
 
 const services = JSON.parse(process.argv[2]!) as HealthServiceConfig[];
 const table = await IpvsClient.open();
-const say = (o: unknown): void => { process.stdout.write(`${JSON.stringify(o)}\n`); };
+const say = (o: unknown): void => {
+  process.stdout.write(`${JSON.stringify(o)}\n`);
+};
 
 // The pools go through src/ipvs's Reconciler (minimal diff, drains) when it is
 // built; before it existed this test applied a plain per-destination diff, kept as
 // the fallback so the test does not depend on the order the two areas land in.
-interface PoolSink { apply(desired: DesiredService[]): Promise<void>; close(): Promise<void>; kind: string }
+interface PoolSink {
+  apply(desired: DesiredService[]): Promise<void>;
+  close(): Promise<void>;
+  kind: string;
+}
 
 async function reconcilerSink(): Promise<PoolSink | undefined> {
-  let mod: { Reconciler?: new (o: Record<string, unknown>) => { start(): void; setDesired(d: readonly DesiredService[]): Promise<{ error?: string }>; stop(): Promise<void>; removeOwned(): Promise<unknown> } };
+  let mod: {
+    Reconciler?: new (o: Record<string, unknown>) => {
+      start(): void;
+      setDesired(d: readonly DesiredService[]): Promise<{ error?: string }>;
+      stop(): Promise<void>;
+      removeOwned(): Promise<unknown>;
+    };
+  };
   try {
     mod = await import(new URL('../../../src/ipvs/reconciler.js', import.meta.url).href);
   } catch {
     return undefined;
   }
   if (!mod.Reconciler) return undefined;
-  const reconciler = new mod.Reconciler({ table, clock: systemClock, logger: silentLogger(), drainTimeoutMs: 0, drainPollMs: 100, auditIntervalMs: 60_000 });
+  const reconciler = new mod.Reconciler({
+    table,
+    clock: systemClock,
+    logger: silentLogger(),
+    drainTimeoutMs: 0,
+    drainPollMs: 100,
+    auditIntervalMs: 60_000,
+  });
   reconciler.start();
   return {
     kind: 'reconciler',
@@ -37,7 +57,10 @@ async function reconcilerSink(): Promise<PoolSink | undefined> {
       const report = await reconciler.setDesired(desired);
       if (report.error) throw new Error(report.error);
     },
-    close: async () => { await reconciler.removeOwned(); await reconciler.stop(); },
+    close: async () => {
+      await reconciler.removeOwned();
+      await reconciler.stop();
+    },
   };
 }
 
@@ -72,7 +95,12 @@ const monitor = new HealthMonitor({
   logger: silentLogger(),
   plugins: await loadCheckPlugins(),
   onPoolChange: (desired) => {
-    chain = chain.then(() => sink.apply(desired)).then(() => say({ applied: ++applied }), (err: Error) => say({ error: err.message }));
+    chain = chain
+      .then(() => sink.apply(desired))
+      .then(
+        () => say({ applied: ++applied }),
+        (err: Error) => say({ error: err.message }),
+      );
   },
 });
 monitor.update(services);

@@ -40,7 +40,10 @@ function stopServer(i: number): Promise<void> {
   const child = servers[i];
   servers[i] = undefined;
   if (!child || child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => { child.once('exit', () => resolve()); child.kill('SIGKILL'); });
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
 }
 
 /** Real servers in the IPVS table of the director namespace: "10.6.2.191:80" → weight. */
@@ -54,31 +57,61 @@ function ipvsTable(): Map<string, number> {
 /** Waits (generous deadline) until the director's IPVS table satisfies `cond`. */
 async function tableReaches(what: string, cond: (t: Map<string, number>) => boolean): Promise<void> {
   let last = new Map<string, number>();
-  await waitFor(() => cond(last = ipvsTable()), { what, timeoutMs: 30_000, detail: () => `table: ${JSON.stringify([...last])}` });
+  await waitFor(() => cond((last = ipvsTable())), { what, timeoutMs: 30_000, detail: () => `table: ${JSON.stringify([...last])}` });
 }
 
 function service(onFailure: 'remove' | 'inhibit'): HealthServiceConfig {
   return {
     name: 'web-80',
-    spec: { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: VIP, port: 80 }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' },
-    forwarding: 'dr', quorum: 1, hysteresis: 0, onFailure,
+    spec: {
+      key: { kind: 'address', family: 'inet', protocol: 'tcp', address: VIP, port: 80 },
+      scheduler: 'wlc',
+      flags: {},
+      persistenceTimeoutSec: 0,
+      netmask: '255.255.255.255',
+    },
+    forwarding: 'dr',
+    quorum: 1,
+    hysteresis: 0,
+    onFailure,
     realServers: rsAddr.map((address) => ({
-      address, port: 80, weight: 1,
-      checks: [{ ...CHECK_DEFAULTS, type: 'http', options: { path: '/healthz' }, intervalMs: INTERVAL, timeoutMs: TIMEOUT, rise: RISE, fall: FALL, initial: 'down' as const }],
+      address,
+      port: 80,
+      weight: 1,
+      checks: [
+        {
+          ...CHECK_DEFAULTS,
+          type: 'http',
+          options: { path: '/healthz' },
+          intervalMs: INTERVAL,
+          timeoutMs: TIMEOUT,
+          rise: RISE,
+          fall: FALL,
+          initial: 'down' as const,
+        },
+      ],
     })),
   };
 }
 
 function startDirector(onFailure: 'remove' | 'inhibit'): LineProcess {
-  const child = spawn('ip', ['netns', 'exec', lvs, process.execPath, join(here, 'director.js'), JSON.stringify([service(onFailure)])], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('ip', ['netns', 'exec', lvs, process.execPath, join(here, 'director.js'), JSON.stringify([service(onFailure)])], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   return new LineProcess(child);
 }
 
 async function stopDirector(d: LineProcess): Promise<void> {
   d.child.stdin!.end();
   await new Promise<void>((resolve) => {
-    const t = setTimeout(() => { d.kill(); resolve(); }, 5000);
-    d.child.once('exit', () => { clearTimeout(t); resolve(); });
+    const t = setTimeout(() => {
+      d.kill();
+      resolve();
+    }, 5000);
+    d.child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
   });
 }
 
@@ -131,7 +164,9 @@ for (const onFailure of ['remove', 'inhibit'] as const) {
 
       await startServer(0);
       await tableReaches('10.6.2.191 back', (t) => t.get('10.6.2.191:80') === 1);
-      const up = JSON.parse(await director.next((l) => l.includes('"realserver.up"') && l.includes('10.6.2.191'))) as { event: { reason: string } };
+      const up = JSON.parse(await director.next((l) => l.includes('"realserver.up"') && l.includes('10.6.2.191'))) as {
+        event: { reason: string };
+      };
       assert.match(up.event.reason, /\(2 successes in a row\)$/);
     } finally {
       await stopDirector(director);

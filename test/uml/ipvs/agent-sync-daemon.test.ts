@@ -53,17 +53,24 @@ const daemons = () => parseIpvsadmDaemons(dir.exec('ipvsadm', ['-L', '--daemon']
 
 test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the agent, read by ipvsadm; a reload changes them; SIGTERM stops the daemon', async () => {
   writeFileSync(configPath, config(', group: 224.0.0.99, port: 8900, maxlen: 1400, ttl: 3', 'tcp: 15m1s, tcpfin: 2m1s, udp: 5m1s'));
-  agent = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], { stdio: ['ignore', 'ignore', 'pipe'] });
+  agent = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   const logs: string[] = [];
   createInterface({ input: agent.stderr! }).on('line', (l) => logs.push(l));
   const exited = new Promise((r) => agent!.on('exit', r));
 
   // Alone on the segment: MASTER, so the master daemon.
-  await waitFor(() => daemons().some((d) => d.state === 'master'), { what: 'the master sync daemon in ipvsadm', timeoutMs: 90_000, stepMs: 500 })
-    .catch((err: Error) => {
-      const status = spawnSync(process.execPath, [cli, 'status', '--socket', join(work, 'api.sock')], { encoding: 'utf8' });
-      throw new Error(`${err.message}\nipvsadm --daemon: ${dir.exec('ipvsadm', ['-L', '--daemon'])}\nstatus: ${status.stdout}${status.stderr}\nlogs: ${logs.slice(-20).join('\n')}`);
-    });
+  await waitFor(() => daemons().some((d) => d.state === 'master'), {
+    what: 'the master sync daemon in ipvsadm',
+    timeoutMs: 90_000,
+    stepMs: 500,
+  }).catch((err: Error) => {
+    const status = spawnSync(process.execPath, [cli, 'status', '--socket', join(work, 'api.sock')], { encoding: 'utf8' });
+    throw new Error(
+      `${err.message}\nipvsadm --daemon: ${dir.exec('ipvsadm', ['-L', '--daemon'])}\nstatus: ${status.stdout}${status.stderr}\nlogs: ${logs.slice(-20).join('\n')}`,
+    );
+  });
   const first = daemons();
   assert.deepEqual(first, [{ state: 'master', interface: 'eth0', syncId: 51, maxLength: 1400, group: '224.0.0.99', port: 8900, ttl: 3 }]);
 
@@ -74,16 +81,25 @@ test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the age
   agent.kill('SIGHUP');
   await waitFor(() => daemons()[0]?.ttl === 7, { what: 'the reloaded daemon in ipvsadm', timeoutMs: 60_000, stepMs: 500 });
   const second = daemons();
-  assert.deepEqual(second.map((d) => [d.state, d.group, d.port, d.ttl]), [['master', '224.0.0.98', 8901, 7]]);
+  assert.deepEqual(
+    second.map((d) => [d.state, d.group, d.port, d.ttl]),
+    [['master', '224.0.0.98', 8901, 7]],
+  );
   // maxlen left out: the kernel's default from eth0's MTU (1500 − IP and UDP headers).
   assert.equal(second[0]!.maxLength, 1472);
 
   // tcpfin, left out, keeps what the kernel had.
-  await waitFor(() => parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])).tcp === 3600, { what: 'the reloaded timeouts in ipvsadm', timeoutMs: 30_000, stepMs: 500 });
+  await waitFor(() => parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])).tcp === 3600, {
+    what: 'the reloaded timeouts in ipvsadm',
+    timeoutMs: 30_000,
+    stepMs: 500,
+  });
   assert.deepEqual(parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])), { tcp: 3600, tcpFin: 121, udp: 30 });
 
   agent.kill('SIGTERM');
   await exited;
   assert.deepEqual(daemons(), [], 'SIGTERM stopped the daemon');
-  process.stdout.write(`# ipvsadm --daemon after start: ${JSON.stringify(first)}; after reload: ${JSON.stringify(second)}; --timeout after start: ${JSON.stringify(timeouts)}\n`);
+  process.stdout.write(
+    `# ipvsadm --daemon after start: ${JSON.stringify(first)}; after reload: ${JSON.stringify(second)}; --timeout after start: ${JSON.stringify(timeouts)}\n`,
+  );
 });

@@ -14,7 +14,14 @@ import { waitFor } from '../../helpers/wait.js';
 
 const PORT = 7000;
 const key = { kind: 'address' as const, family: 'inet' as const, protocol: 'tcp' as const, address: DR_VIP, port: PORT };
-const rs = (i: number, weight: number): DestinationSpec => ({ address: realServerAddress(i), port: PORT, weight, forwarding: 'dr', upperThreshold: 0, lowerThreshold: 0 });
+const rs = (i: number, weight: number): DestinationSpec => ({
+  address: realServerAddress(i),
+  port: PORT,
+  weight,
+  forwarding: 'dr',
+  upperThreshold: 0,
+  lowerThreshold: 0,
+});
 
 test('an established DR connection survives a reload that edits another weight and adds a real server', async () => {
   const lab = await createDrTopology({ tag: 'drrl', realServers: 3, port: PORT });
@@ -38,7 +45,10 @@ test('an established DR connection survives a reload that edits another weight a
     const after: DesiredService[] = [{ service: service(key, 'rr'), destinations: [rs(mine, 1), rs(other, 5), rs(2, 1)] }];
     const report = await reconciler.setDesired(after);
     assert.equal(report.converged, true);
-    const ops = reconciler.opsLog().slice(opsBefore).map((e) => `${e.op} ${e.destination}`);
+    const ops = reconciler
+      .opsLog()
+      .slice(opsBefore)
+      .map((e) => `${e.op} ${e.destination}`);
     assert.deepEqual(ops.sort(), [`addDest ${realServerAddress(2)}:${PORT}`, `editDest ${realServerAddress(other)}:${PORT}`].sort());
 
     for (let i = 0; i < 5; i++) assert.equal(await conn.ask(`after reload ${i}`), `${servedBy}: after reload ${i}`);
@@ -66,7 +76,14 @@ test('a real server removed by a reload keeps its established connection while i
   let reconciler: Reconciler | undefined;
   try {
     client = await IpvsClient.open({ netns: lab.director.path });
-    reconciler = new Reconciler({ table: client, clock: systemClock, logger: silentLogger(), auditIntervalMs: 0, drainTimeoutMs: 3000, drainPollMs: 200 });
+    reconciler = new Reconciler({
+      table: client,
+      clock: systemClock,
+      logger: silentLogger(),
+      auditIntervalMs: 0,
+      drainTimeoutMs: 3000,
+      drainPollMs: 200,
+    });
     reconciler.start();
     await reconciler.setDesired([{ service: service(key, 'rr'), destinations: [rs(0, 1), rs(1, 1)] }]);
     const conn = await lab.connect(PORT);
@@ -85,8 +102,15 @@ test('a real server removed by a reload keeps its established connection while i
     fresh.close();
 
     // The connection is still open, so the drain ends at its timeout.
-    await waitFor(async () => (await client!.listDestinations(key)).length <= 1, { what: 'the drained destination deleted', timeoutMs: 30_000, stepMs: 100 }).catch(() => undefined);
-    assert.deepEqual((await client.listDestinations(key)).map((d) => d.address), [realServerAddress(other)]);
+    await waitFor(async () => (await client!.listDestinations(key)).length <= 1, {
+      what: 'the drained destination deleted',
+      timeoutMs: 30_000,
+      stepMs: 100,
+    }).catch(() => undefined);
+    assert.deepEqual(
+      (await client.listDestinations(key)).map((d) => d.address),
+      [realServerAddress(other)],
+    );
     assert.match(reconciler.opsLog().at(-1)?.reason ?? '', /drain timeout: 1 connections left/);
     conn.close();
   } finally {

@@ -31,7 +31,10 @@ const SCRIPT: [string, (t: IpvsTable) => Promise<unknown>][] = [
   ['delete a missing destination', (t) => t.deleteDestination(VIP, dest('10.6.2.192'))],
   ['lower threshold above upper', (t) => t.addDestination(VIP, dest('10.6.2.193', 80, { upperThreshold: 5, lowerThreshold: 10 }))],
   ['an IPv6 real server in an IPv4 service, direct routing', (t) => t.addDestination(VIP, dest('2001:db8::10', 80))],
-  ['an IPv6 real server in an IPv4 service, tunnel', (t) => t.addDestination(VIP, dest('2001:db8::10', 80, { forwarding: 'tun', tunnel: { type: 'ipip' } }))],
+  [
+    'an IPv6 real server in an IPv4 service, tunnel',
+    (t) => t.addDestination(VIP, dest('2001:db8::10', 80, { forwarding: 'tun', tunnel: { type: 'ipip' } })),
+  ],
   ['add an IPv6 service', (t) => t.addService(service(V6, 'sh', { flags: { schedPort: true } }))],
   ['edit a destination', (t) => t.editDestination(VIP, dest('10.6.2.191', 80, { weight: 7, forwarding: 'nat' }))],
   ['list destinations of a missing service', async (t) => (await t.listDestinations(MISSING)).length],
@@ -54,9 +57,12 @@ async function outcomes(table: IpvsTable): Promise<string[]> {
   return out;
 }
 
-test('the memory table gives the kernel\'s answers to the same script', async () => {
+test("the memory table gives the kernel's answers to the same script", async () => {
   const ns = Netns.create('fo-parity');
-  const client = await IpvsClient.open({ netns: ns.path }).catch((e) => { ns.delete(); throw e; });
+  const client = await IpvsClient.open({ netns: ns.path }).catch((e) => {
+    ns.delete();
+    throw e;
+  });
   try {
     addRoutableDummy(ns);
     const kernel = await outcomes(client);
@@ -64,8 +70,19 @@ test('the memory table gives the kernel\'s answers to the same script', async ()
     const twin = await outcomes(memory);
     assert.deepEqual(twin, kernel);
     // The script does reach every kind of refusal.
-    for (const code of ['EEXIST', 'ESRCH', 'ENOENT', 'ERANGE', 'EINVAL']) assert.ok(kernel.some((o) => o.endsWith(`: ${code}`)), `${code} in ${kernel.join('; ')}`);
-    const shape = async (t: IpvsTable) => (await t.listServices()).map((a) => [serviceKeyId(a.service.key), a.service.scheduler, a.destinations.map((d) => `${d.address} ${d.weight} ${d.forwarding}`).sort()]).sort();
+    for (const code of ['EEXIST', 'ESRCH', 'ENOENT', 'ERANGE', 'EINVAL'])
+      assert.ok(
+        kernel.some((o) => o.endsWith(`: ${code}`)),
+        `${code} in ${kernel.join('; ')}`,
+      );
+    const shape = async (t: IpvsTable) =>
+      (await t.listServices())
+        .map((a) => [
+          serviceKeyId(a.service.key),
+          a.service.scheduler,
+          a.destinations.map((d) => `${d.address} ${d.weight} ${d.forwarding}`).sort(),
+        ])
+        .sort();
     assert.deepEqual(await shape(memory), await shape(client));
   } finally {
     client.close();
@@ -95,20 +112,40 @@ const BATCH: TableMutation[] = [
   { kind: 'addDest', key: VIP, destination: dest('10.6.2.194', 80, { weight: 3 }) },
 ];
 
-test('a batch of mutations: the memory table gives the kernel\'s answer for each, and the same table', async () => {
+test("a batch of mutations: the memory table gives the kernel's answer for each, and the same table", async () => {
   const ns = Netns.create('fo-parity-batch');
-  const client = await IpvsClient.open({ netns: ns.path }).catch((e) => { ns.delete(); throw e; });
+  const client = await IpvsClient.open({ netns: ns.path }).catch((e) => {
+    ns.delete();
+    throw e;
+  });
   try {
     addRoutableDummy(ns);
     const codes = async (t: IpvsTable) => (await t.applyBatch(BATCH)).map((r, i) => `${i} ${BATCH[i]!.kind}: ${r ? errorCode(r) : 'ok'}`);
     const kernel = await codes(client);
     const memory = new MemoryIpvsTable();
     assert.deepEqual(await codes(memory), kernel);
-    for (const code of ['EEXIST', 'ESRCH', 'ENOENT', 'ERANGE', 'EINVAL']) assert.ok(kernel.some((o) => o.endsWith(`: ${code}`)), `${code} in ${kernel.join('; ')}`);
+    for (const code of ['EEXIST', 'ESRCH', 'ENOENT', 'ERANGE', 'EINVAL'])
+      assert.ok(
+        kernel.some((o) => o.endsWith(`: ${code}`)),
+        `${code} in ${kernel.join('; ')}`,
+      );
     assert.ok(kernel.at(-1)!.endsWith(': ok'), 'mutations after refusals still apply');
-    const shape = async (t: IpvsTable) => (await t.listServices()).map((a) => [serviceKeyId(a.service.key), a.service.scheduler, a.destinations.map((d) => `${d.address} ${d.weight} ${d.forwarding}`).sort()]).sort();
+    const shape = async (t: IpvsTable) =>
+      (await t.listServices())
+        .map((a) => [
+          serviceKeyId(a.service.key),
+          a.service.scheduler,
+          a.destinations.map((d) => `${d.address} ${d.weight} ${d.forwarding}`).sort(),
+        ])
+        .sort();
     assert.deepEqual(await shape(memory), await shape(client));
-    assert.deepEqual(parseIpvsadmList(ns.ipvsadm('-Ln')).find((s) => s.id === '10.6.2.195:80')?.destinations.map((d) => `${d.id} ${d.columns[1]}`).sort(), ['10.6.2.191:80 7', '10.6.2.194:80 3']);
+    assert.deepEqual(
+      parseIpvsadmList(ns.ipvsadm('-Ln'))
+        .find((s) => s.id === '10.6.2.195:80')
+        ?.destinations.map((d) => `${d.id} ${d.columns[1]}`)
+        .sort(),
+      ['10.6.2.191:80 7', '10.6.2.194:80 3'],
+    );
   } finally {
     client.close();
     ns.delete();

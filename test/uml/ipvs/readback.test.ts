@@ -6,8 +6,22 @@ import assert from 'node:assert/strict';
 import { IpvsClient } from '../../../src/ipvs/client.js';
 import { normalizeDestination, normalizeService } from '../../../src/ipvs/normalize.js';
 import { KNOWN_SCHEDULERS } from '../../../src/ipvs/constants.js';
-import { serviceKeyId, destinationId, type ActualService, type DesiredService, type DestinationSpec, type ServiceSpec } from '../../../src/ipvs/types.js';
-import { parseIpvsadmDaemons, parseIpvsadmHeader, parseIpvsadmList, parseIpvsadmTimeouts, toIpvsadmRules, type IpvsadmService } from '../../helpers/ipvsadm.js';
+import {
+  serviceKeyId,
+  destinationId,
+  type ActualService,
+  type DesiredService,
+  type DestinationSpec,
+  type ServiceSpec,
+} from '../../../src/ipvs/types.js';
+import {
+  parseIpvsadmDaemons,
+  parseIpvsadmHeader,
+  parseIpvsadmList,
+  parseIpvsadmTimeouts,
+  toIpvsadmRules,
+  type IpvsadmService,
+} from '../../helpers/ipvsadm.js';
 import { Netns } from '../../helpers/netns.js';
 import { addRoutableDummy } from './netns.js';
 import { waitFor } from '../../helpers/wait.js';
@@ -46,17 +60,46 @@ const SHAPES: DesiredService[] = [
     ],
   },
   {
-    service: svc({ kind: 'address', family: 'inet6', protocol: 'udp', address: '2001:db8::1', port: 53 }, 'sh', { flags: { schedFallback: true, schedPort: true, persistent: true }, persistenceTimeoutSec: 600, netmask: 64 }),
+    service: svc({ kind: 'address', family: 'inet6', protocol: 'udp', address: '2001:db8::1', port: 53 }, 'sh', {
+      flags: { schedFallback: true, schedPort: true, persistent: true },
+      persistenceTimeoutSec: 600,
+      netmask: 64,
+    }),
     destinations: [dest('2001:db8::10', 53), dest('2001:db8::11', 5353, { forwarding: 'nat', weight: 2 })],
   },
-  { service: svc({ kind: 'address', family: 'inet', protocol: 'sctp', address: '10.6.3.1', port: 3868 }, 'lc'), destinations: [dest('10.6.3.2', 3868)] },
-  { service: svc({ kind: 'address', family: 'inet6', protocol: 'tcp', address: '2001:db8::2', port: 443 }, 'rr'), destinations: [dest('2001:db8::20', 443, { weight: 5, upperThreshold: 50 })] },
-  { service: svc({ kind: 'address', family: 'inet', protocol: 'udp', address: '10.6.3.5', port: 514 }, 'rr', { flags: { onePacket: true } }), destinations: [] },
-  { service: svc({ kind: 'fwmark', family: 'inet', fwmark: 5 }, 'mh', { flags: { schedPort: true, persistent: true }, persistenceTimeoutSec: 300, netmask: '255.255.255.0' }), destinations: [dest('10.6.2.191', 0)] },
-  { service: svc({ kind: 'fwmark', family: 'inet6', fwmark: 6 }, 'rr', { flags: { onePacket: true } }), destinations: [dest('2001:db8::30', 0, { weight: 4 })] },
+  {
+    service: svc({ kind: 'address', family: 'inet', protocol: 'sctp', address: '10.6.3.1', port: 3868 }, 'lc'),
+    destinations: [dest('10.6.3.2', 3868)],
+  },
+  {
+    service: svc({ kind: 'address', family: 'inet6', protocol: 'tcp', address: '2001:db8::2', port: 443 }, 'rr'),
+    destinations: [dest('2001:db8::20', 443, { weight: 5, upperThreshold: 50 })],
+  },
+  {
+    service: svc({ kind: 'address', family: 'inet', protocol: 'udp', address: '10.6.3.5', port: 514 }, 'rr', {
+      flags: { onePacket: true },
+    }),
+    destinations: [],
+  },
+  {
+    service: svc({ kind: 'fwmark', family: 'inet', fwmark: 5 }, 'mh', {
+      flags: { schedPort: true, persistent: true },
+      persistenceTimeoutSec: 300,
+      netmask: '255.255.255.0',
+    }),
+    destinations: [dest('10.6.2.191', 0)],
+  },
+  {
+    service: svc({ kind: 'fwmark', family: 'inet6', fwmark: 6 }, 'rr', { flags: { onePacket: true } }),
+    destinations: [dest('2001:db8::30', 0, { weight: 4 })],
+  },
   { service: svc({ kind: 'fwmark', family: 'inet', fwmark: 7 }, 'mh', { flags: { schedFallback: true } }), destinations: [] },
   ...SCHEDULERS_IN_UML.map((scheduler, i): DesiredService => ({
-    service: svc({ kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.4.1', port: 1000 + i }, scheduler, i % 2 ? { flags: { persistent: true }, persistenceTimeoutSec: 60 + i, netmask: 24 } : {}),
+    service: svc(
+      { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.4.1', port: 1000 + i },
+      scheduler,
+      i % 2 ? { flags: { persistent: true }, persistenceTimeoutSec: 60 + i, netmask: 24 } : {},
+    ),
     destinations: [dest('10.6.4.2', 1000 + i, { weight: i })],
   })),
 ];
@@ -69,36 +112,56 @@ function ipvsadmId(s: ServiceSpec): string {
 }
 
 /** What `ipvsadm -Ln` must print for a service, as parsed. */
-function expectedListing(d: DesiredService): Pick<IpvsadmService, 'protocol' | 'id' | 'ipv6' | 'scheduler' | 'schedFlags' | 'persistent' | 'mask' | 'onePacket'> & { destinations: string[][] } {
+function expectedListing(
+  d: DesiredService,
+): Pick<IpvsadmService, 'protocol' | 'id' | 'ipv6' | 'scheduler' | 'schedFlags' | 'persistent' | 'mask' | 'onePacket'> & {
+  destinations: string[][];
+} {
   const s = d.service;
   const out: ReturnType<typeof expectedListing> = {
     protocol: s.key.kind === 'fwmark' ? 'FWM' : s.key.protocol.toUpperCase(),
     id: ipvsadmId(s),
     ipv6: s.key.family === 'inet6',
     scheduler: s.scheduler,
-    schedFlags: (['sh', 'mh'].includes(s.scheduler) ? [s.flags.schedFallback && `${s.scheduler}-fallback`, s.flags.schedPort && `${s.scheduler}-port`] : []).filter((f): f is string => Boolean(f)),
+    schedFlags: (['sh', 'mh'].includes(s.scheduler)
+      ? [s.flags.schedFallback && `${s.scheduler}-fallback`, s.flags.schedPort && `${s.scheduler}-port`]
+      : []
+    ).filter((f): f is string => Boolean(f)),
     onePacket: Boolean(s.flags.onePacket),
     destinations: [...d.destinations].sort(byId).map((x) => [destinationId(x), FORWARD_NAME[x.forwarding], String(x.weight), '0', '0']),
   };
-  if (s.flags.persistent) { out.persistent = s.persistenceTimeoutSec; out.mask = String(s.netmask); }
+  if (s.flags.persistent) {
+    out.persistent = s.persistenceTimeoutSec;
+    out.mask = String(s.netmask);
+  }
   return out;
 }
 
-const byId = (a: { address: string; port: number }, b: { address: string; port: number }): number => destinationId(a).localeCompare(destinationId(b));
+const byId = (a: { address: string; port: number }, b: { address: string; port: number }): number =>
+  destinationId(a).localeCompare(destinationId(b));
 
 function listingOf(p: IpvsadmService): ReturnType<typeof expectedListing> {
   const out: ReturnType<typeof expectedListing> = {
-    protocol: p.protocol, id: p.id, ipv6: p.ipv6, scheduler: p.scheduler, schedFlags: p.schedFlags, onePacket: p.onePacket,
+    protocol: p.protocol,
+    id: p.id,
+    ipv6: p.ipv6,
+    scheduler: p.scheduler,
+    schedFlags: p.schedFlags,
+    onePacket: p.onePacket,
     destinations: p.destinations.map((d) => [d.id, ...d.columns]).sort((a, b) => a[0]!.localeCompare(b[0]!)),
   };
-  if (p.persistent !== undefined) { out.persistent = p.persistent; out.mask = p.mask; }
+  if (p.persistent !== undefined) {
+    out.persistent = p.persistent;
+    out.mask = p.mask;
+  }
   return out;
 }
 
 function byService(list: IpvsadmService[]): Map<string, IpvsadmService> {
   return new Map(list.map((p) => [`${p.protocol} ${p.id}${p.protocol === 'FWM' && p.ipv6 ? ' v6' : ''}`, p]));
 }
-const serviceLookup = (s: ServiceSpec): string => `${s.key.kind === 'fwmark' ? 'FWM' : s.key.protocol.toUpperCase()} ${ipvsadmId(s)}${s.key.kind === 'fwmark' && s.key.family === 'inet6' ? ' v6' : ''}`;
+const serviceLookup = (s: ServiceSpec): string =>
+  `${s.key.kind === 'fwmark' ? 'FWM' : s.key.protocol.toUpperCase()} ${ipvsadmId(s)}${s.key.kind === 'fwmark' && s.key.family === 'inet6' ? ' v6' : ''}`;
 
 async function program(client: IpvsClient, table: DesiredService[]): Promise<void> {
   for (const { service, destinations } of table) {
@@ -112,11 +175,19 @@ function specsOf(actual: ActualService[]): DesiredService[] {
   return actual
     .map((a) => ({
       service: a.service,
-      destinations: a.destinations.map(({ activeConnections: _a, inactiveConnections: _i, persistentConnections: _p, stats: _s, ...spec }) => spec).sort(byId),
+      destinations: a.destinations
+        .map(({ activeConnections: _a, inactiveConnections: _i, persistentConnections: _p, stats: _s, ...spec }) => spec)
+        .sort(byId),
     }))
     .sort((x, y) => serviceKeyId(x.service.key).localeCompare(serviceKeyId(y.service.key)));
 }
-const sortedDesired = (d: DesiredService[]): DesiredService[] => specsOf(d.map((x) => ({ service: x.service, destinations: x.destinations.map((y) => ({ ...y, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 })) })));
+const sortedDesired = (d: DesiredService[]): DesiredService[] =>
+  specsOf(
+    d.map((x) => ({
+      service: x.service,
+      destinations: x.destinations.map((y) => ({ ...y, activeConnections: 0, inactiveConnections: 0, persistentConnections: 0 })),
+    })),
+  );
 
 test('every shape programmed by failoverd reads back exactly in ipvsadm -Ln', async () => {
   await withTable('rb-list', async (ns, client) => {
@@ -142,12 +213,30 @@ test('thresholds, persistent-conn and tunnel columns read back in ipvsadm', asyn
     for (const d of SHAPES) {
       const id = serviceLookup(d.service);
       const sorted = [...d.destinations].sort(byId);
-      assert.deepEqual(thresholds.get(id)!.destinations.map((x) => [x.id, ...x.columns]).sort((a, b) => a[0]!.localeCompare(b[0]!)),
-        sorted.map((x) => [destinationId(x), String(x.upperThreshold), String(x.lowerThreshold), '0', '0']), `${id} --thresholds`);
-      assert.deepEqual(persistent.get(id)!.destinations.map((x) => [x.id, ...x.columns]).sort((a, b) => a[0]!.localeCompare(b[0]!)),
-        sorted.map((x) => [destinationId(x), String(x.weight), '0', '0', '0']), `${id} --persistent-conn`);
-      assert.deepEqual(tunnels.get(id)!.destinations.map((x) => [x.id, x.columns[0], x.columns[1]]).sort((a, b) => a[0]!.localeCompare(b[0]!)),
-        sorted.map((x) => [destinationId(x), FORWARD_NAME[x.forwarding], tunnelInfo(x)]), `${id} --tun-info`);
+      assert.deepEqual(
+        thresholds
+          .get(id)!
+          .destinations.map((x) => [x.id, ...x.columns])
+          .sort((a, b) => a[0]!.localeCompare(b[0]!)),
+        sorted.map((x) => [destinationId(x), String(x.upperThreshold), String(x.lowerThreshold), '0', '0']),
+        `${id} --thresholds`,
+      );
+      assert.deepEqual(
+        persistent
+          .get(id)!
+          .destinations.map((x) => [x.id, ...x.columns])
+          .sort((a, b) => a[0]!.localeCompare(b[0]!)),
+        sorted.map((x) => [destinationId(x), String(x.weight), '0', '0', '0']),
+        `${id} --persistent-conn`,
+      );
+      assert.deepEqual(
+        tunnels
+          .get(id)!
+          .destinations.map((x) => [x.id, x.columns[0], x.columns[1]])
+          .sort((a, b) => a[0]!.localeCompare(b[0]!)),
+        sorted.map((x) => [destinationId(x), FORWARD_NAME[x.forwarding], tunnelInfo(x)]),
+        `${id} --tun-info`,
+      );
     }
   });
 });
@@ -164,27 +253,48 @@ function tunnelInfo(d: DestinationSpec): string {
 test('per-service and per-destination statistics match ipvsadm --stats and --rate', async () => {
   await withTable('rb-stats', async (ns, client) => {
     const table: DesiredService[] = [
-      { service: svc({ kind: 'address', family: 'inet', protocol: 'udp', address: '10.6.5.1', port: 9000 }, 'rr'), destinations: [dest('10.6.5.2', 9000), dest('10.6.5.3', 9000, { forwarding: 'nat' })] },
+      {
+        service: svc({ kind: 'address', family: 'inet', protocol: 'udp', address: '10.6.5.1', port: 9000 }, 'rr'),
+        destinations: [dest('10.6.5.2', 9000), dest('10.6.5.3', 9000, { forwarding: 'nat' })],
+      },
     ];
     await program(client, table);
     // Locally sent datagrams pass IPVS's LOCAL_OUT hook: they are scheduled and counted.
     ns.exec('bash', ['-c', 'for i in 1 2 3 4 5 6; do echo "packet $i" > /dev/udp/10.6.5.1/9000; done']);
     // The kernel folds per-CPU counters into the exported ones every 2 s (estimator).
     let service: ActualService | undefined;
-    await waitFor(async () => ((service = (await client.listServices())[0])?.stats?.packetsIn ?? 0) >= 6,
-      { what: 'the estimator to count the packets', timeoutMs: 30_000, stepMs: 250 }).catch(() => undefined);
+    await waitFor(async () => ((service = (await client.listServices())[0])?.stats?.packetsIn ?? 0) >= 6, {
+      what: 'the estimator to count the packets',
+      timeoutMs: 30_000,
+      stepMs: 250,
+    }).catch(() => undefined);
     assert.ok(service?.stats && service.stats.packetsIn >= 6, `service counted the packets: ${JSON.stringify(service?.stats)}`);
     const stats = parseIpvsadmList(ns.ipvsadm('-Ln', '--stats', '--exact'))[0]!;
-    assert.deepEqual(stats.rest, [service.stats.connections, service.stats.packetsIn, service.stats.packetsOut, service.stats.bytesIn, service.stats.bytesOut].map(String));
+    assert.deepEqual(
+      stats.rest,
+      [service.stats.connections, service.stats.packetsIn, service.stats.packetsOut, service.stats.bytesIn, service.stats.bytesOut].map(
+        String,
+      ),
+    );
     for (const d of service.destinations) {
       const row = stats.destinations.find((x) => x.id === destinationId(d));
-      assert.deepEqual(row?.columns, [d.stats!.connections, d.stats!.packetsIn, d.stats!.packetsOut, d.stats!.bytesIn, d.stats!.bytesOut].map(String), destinationId(d));
+      assert.deepEqual(
+        row?.columns,
+        [d.stats!.connections, d.stats!.packetsIn, d.stats!.packetsOut, d.stats!.bytesIn, d.stats!.bytesOut].map(String),
+        destinationId(d),
+      );
     }
     const rate = parseIpvsadmList(ns.ipvsadm('-Ln', '--rate', '--exact'))[0]!;
     const again = (await client.listServices())[0]!;
     // Rates are estimator outputs refreshed every 2 s; both reads fall in one period here or both are 0.
-    assert.deepEqual(rate.rest, [again.stats!.cps, again.stats!.ppsIn, again.stats!.ppsOut, again.stats!.bpsIn, again.stats!.bpsOut].map(String));
-    assert.equal(service.destinations.reduce((n, d) => n + d.stats!.connections, 0), service.stats.connections);
+    assert.deepEqual(
+      rate.rest,
+      [again.stats!.cps, again.stats!.ppsIn, again.stats!.ppsOut, again.stats!.bpsIn, again.stats!.bpsOut].map(String),
+    );
+    assert.equal(
+      service.destinations.reduce((n, d) => n + d.stats!.connections, 0),
+      service.stats.connections,
+    );
   });
 });
 
@@ -193,10 +303,14 @@ test('tables written by ipvsadm -R read back exactly in failoverd dump', async (
     ns.exec('ipvsadm', ['-R'], { input: toIpvsadmRules(SHAPES) });
     const dumped = specsOf(await client.listServices());
     // ipvsadm forces a DR/tunnel destination's port to the service's port.
-    const expected = sortedDesired(SHAPES.map((d) => ({
-      service: d.service,
-      destinations: d.destinations.map((x) => (x.forwarding !== 'nat' && d.service.key.kind === 'address' ? { ...x, port: d.service.key.port } : x)),
-    })));
+    const expected = sortedDesired(
+      SHAPES.map((d) => ({
+        service: d.service,
+        destinations: d.destinations.map((x) =>
+          x.forwarding !== 'nat' && d.service.key.kind === 'address' ? { ...x, port: d.service.key.port } : x,
+        ),
+      })),
+    );
     assert.deepEqual(dumped, expected);
   });
 });
@@ -207,14 +321,23 @@ test('edits and deletes show in ipvsadm; getService and listDestinations agree w
     await program(client, [base]);
     const edited = { ...base.service, scheduler: 'rr', flags: { persistent: true }, persistenceTimeoutSec: 120, netmask: '255.255.0.0' };
     await client.editService(edited);
-    await client.editDestination(base.service.key, { ...base.destinations[0]!, weight: 9, forwarding: 'nat', upperThreshold: 5, lowerThreshold: 1 });
+    await client.editDestination(base.service.key, {
+      ...base.destinations[0]!,
+      weight: 9,
+      forwarding: 'nat',
+      upperThreshold: 5,
+      lowerThreshold: 1,
+    });
     await client.deleteDestination(base.service.key, base.destinations[1]!);
     const [p] = parseIpvsadmList(ns.ipvsadm('-Ln'));
     assert.equal(p!.scheduler, 'rr');
     assert.equal(p!.persistent, 120);
     assert.equal(p!.mask, '255.255.0.0');
     assert.deepEqual(p!.destinations.find((d) => d.id === '10.6.2.191:80')?.columns, ['Masq', '9', '0', '0']);
-    assert.equal(p!.destinations.some((d) => d.id === '10.6.2.192:8080'), false);
+    assert.equal(
+      p!.destinations.some((d) => d.id === '10.6.2.192:8080'),
+      false,
+    );
     const one = await client.getService(base.service.key);
     assert.deepEqual(one?.service, normalizeService(edited));
     assert.equal(one?.destinations.length, base.destinations.length - 1);
@@ -250,11 +373,17 @@ test('sync daemon master and backup: started by failoverd, read by ipvsadm --dae
     ]);
     assert.deepEqual(byState(await client.listDaemons()), seen);
     await client.stopDaemon('backup');
-    assert.deepEqual(parseIpvsadmDaemons(ns.ipvsadm('-L', '--daemon')).map((d) => d.state), ['master']);
+    assert.deepEqual(
+      parseIpvsadmDaemons(ns.ipvsadm('-L', '--daemon')).map((d) => d.state),
+      ['master'],
+    );
     await client.stopDaemon('master');
     assert.deepEqual(await client.listDaemons(), []);
     ns.ipvsadm('--start-daemon', 'backup', '--mcast-interface', 'sync0', '--syncid', '9');
-    assert.deepEqual((await client.listDaemons()).map((d) => [d.state, d.interface, d.syncId]), [['backup', 'sync0', 9]]);
+    assert.deepEqual(
+      (await client.listDaemons()).map((d) => [d.state, d.interface, d.syncId]),
+      [['backup', 'sync0', 9]],
+    );
     await client.stopDaemon('backup');
   });
 });

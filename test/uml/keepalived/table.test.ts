@@ -24,26 +24,40 @@ after(() => {
   try {
     const pid = Number(readFileSync(join(work, 'checkers.pid'), 'utf8').trim());
     if (pid > 1 && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keepalived')) process.kill(pid, 'SIGKILL');
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
   director?.delete();
   rmSync(work, { recursive: true, force: true });
 });
 
 /** `ipvsadm -Sn` as a sorted list of rules: the kernel lists services in hash order. */
 function savedTable(ns: Netns): string[] {
-  return ns.exec('ipvsadm', ['-Sn']).split('\n').map((l) => l.trim()).filter(Boolean).sort();
+  return ns
+    .exec('ipvsadm', ['-Sn'])
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean)
+    .sort();
 }
 
 async function stableTable(ns: Netns, rules: number, what: string): Promise<string[]> {
   let last: string[] = [];
   // Settled: the same table on ten reads in a row (one every 250 ms), counted rather than timed.
   let sameReads = 0;
-  await waitFor(() => {
-    const now = savedTable(ns);
-    if (now.join('\n') !== last.join('\n')) { last = now; sameReads = 0; } else sameReads++;
-    return now.length >= rules && sameReads >= 10;
-  }, { what: `${what}: ${rules} rules, the same on ten reads in a row`, timeoutMs: 150_000, stepMs: 250 })
-    .catch((err: Error) => { throw new Error(`${err.message}; the table: ${last.join(' | ')}`); });
+  await waitFor(
+    () => {
+      const now = savedTable(ns);
+      if (now.join('\n') !== last.join('\n')) {
+        last = now;
+        sameReads = 0;
+      } else sameReads++;
+      return now.length >= rules && sameReads >= 10;
+    },
+    { what: `${what}: ${rules} rules, the same on ten reads in a row`, timeoutMs: 150_000, stepMs: 250 },
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; the table: ${last.join(' | ')}`);
+  });
   return last;
 }
 
@@ -66,8 +80,26 @@ test('keepalived and failoverd build the same IPVS table from lvs.conf and its i
   assert.equal(r.status, 0, r.stderr);
   assert.doesNotMatch(r.stderr, /NOT CARRIED OVER/);
 
-  const keepalived = spawn('ip', ['netns', 'exec', director.name, 'keepalived', '-n', '-l', '-D', '--check', '-f', conf,
-    '-p', join(work, 'keepalived.pid'), '-c', join(work, 'checkers.pid')], { stdio: ['ignore', 'ignore', 'ignore'] });
+  const keepalived = spawn(
+    'ip',
+    [
+      'netns',
+      'exec',
+      director.name,
+      'keepalived',
+      '-n',
+      '-l',
+      '-D',
+      '--check',
+      '-f',
+      conf,
+      '-p',
+      join(work, 'keepalived.pid'),
+      '-c',
+      join(work, 'checkers.pid'),
+    ],
+    { stdio: ['ignore', 'ignore', 'ignore'] },
+  );
   started.push(keepalived);
   const keepalivedFrom = Date.now();
   const fromKeepalived = await stableTable(director, rules, 'keepalived');
@@ -78,19 +110,25 @@ test('keepalived and failoverd build the same IPVS table from lvs.conf and its i
   assert.deepEqual(savedTable(director), []);
 
   writeFileSync(imported, `${readFileSync(imported, 'utf8')}api:\n  listen: ${join(work, 'api.sock')}\n  metrics: false\n`);
-  const agent = spawn('ip', ['netns', 'exec', director.name, process.execPath, cli, 'run', '--config', imported],
-    { stdio: ['ignore', 'ignore', 'pipe'] });
+  const agent = spawn('ip', ['netns', 'exec', director.name, process.execPath, cli, 'run', '--config', imported], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   started.push(agent);
   let agentLog = '';
-  agent.stderr.on('data', (d: Buffer) => { agentLog = (agentLog + d.toString()).slice(-3000); });
+  agent.stderr.on('data', (d: Buffer) => {
+    agentLog = (agentLog + d.toString()).slice(-3000);
+  });
   const failoverdFrom = Date.now();
-  const fromFailoverd = await stableTable(director, rules, 'failoverd')
-    .catch((err: Error) => { throw new Error(`${err.message}; failoverd said: ${agentLog.slice(-1500)}`); });
+  const fromFailoverd = await stableTable(director, rules, 'failoverd').catch((err: Error) => {
+    throw new Error(`${err.message}; failoverd said: ${agentLog.slice(-1500)}`);
+  });
   agent.kill('SIGTERM');
   await exitOf(agent, 15_000);
 
   const failoverdMs = Date.now() - failoverdFrom;
-  process.stdout.write(`# ${fromKeepalived.length} rules from keepalived in ${keepalivedMs} ms, `
-    + `${fromFailoverd.length} from failoverd in ${failoverdMs} ms (each including ten unchanged reads)\n`);
+  process.stdout.write(
+    `# ${fromKeepalived.length} rules from keepalived in ${keepalivedMs} ms, ` +
+      `${fromFailoverd.length} from failoverd in ${failoverdMs} ms (each including ten unchanged reads)\n`,
+  );
   assert.deepEqual(fromFailoverd, fromKeepalived);
 });

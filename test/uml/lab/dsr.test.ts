@@ -56,10 +56,21 @@ async function waitFor(what: string, cond: (t: Map<string, number>) => boolean, 
 function service(name: string, port: number, check: { type: string; options: Record<string, unknown> }): HealthServiceConfig {
   return {
     name,
-    spec: { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: VIP, port }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' },
-    forwarding: 'dr', quorum: 1, hysteresis: 0, onFailure: 'remove',
+    spec: {
+      key: { kind: 'address', family: 'inet', protocol: 'tcp', address: VIP, port },
+      scheduler: 'wlc',
+      flags: {},
+      persistenceTimeoutSec: 0,
+      netmask: '255.255.255.255',
+    },
+    forwarding: 'dr',
+    quorum: 1,
+    hysteresis: 0,
+    onFailure: 'remove',
     realServers: ['rs1', 'rs2'].map((h) => ({
-      address: rs(h).address, port, weight: 1,
+      address: rs(h).address,
+      port,
+      weight: 1,
       checks: [{ ...CHECK_DEFAULTS, ...check, intervalMs: 500, timeoutMs: 400, rise: 2, fall: 2, initial: 'down' as const }],
     })),
   };
@@ -72,7 +83,11 @@ before(async () => {
   topology.build();
   for (const h of ['rs1', 'rs2']) {
     sh('ip', 'netns', 'exec', rs(h).ns, process.execPath, cli, 'realserver', 'setup', '--vip', VIP);
-    const child = spawn('ip', ['netns', 'exec', rs(h).ns, process.execPath, httpServer, '--name', h, '--address', rs(h).address, '--port', String(SERVICE_PORT)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', rs(h).ns, process.execPath, httpServer, '--name', h, '--address', rs(h).address, '--port', String(SERVICE_PORT)],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     servers.push(child);
     await new Promise<void>((resolve, reject) => {
       child.stdout.once('data', () => resolve());
@@ -85,7 +100,11 @@ before(async () => {
     service('dsr', SERVICE_PORT, { type: 'dsr', options: { vip: VIP, arp_check: true } }),
     service('plain', PLAIN_PORT, { type: 'tcp', options: { connect_port: SERVICE_PORT } }),
   ];
-  director = new LineProcess(spawn('ip', ['netns', 'exec', topology.host('lvs-a').ns, process.execPath, directorScript, JSON.stringify(services)], { stdio: ['pipe', 'pipe', 'pipe'] }));
+  director = new LineProcess(
+    spawn('ip', ['netns', 'exec', topology.host('lvs-a').ns, process.execPath, directorScript, JSON.stringify(services)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  );
   await director.next((l) => l.includes('"ready"'), 30_000);
 });
 
@@ -93,28 +112,41 @@ after(async () => {
   if (director) {
     director.child.stdin!.end();
     await new Promise<void>((resolve) => {
-      const t = setTimeout(() => { director!.kill(); resolve(); }, 5000);
-      director!.child.once('exit', () => { clearTimeout(t); resolve(); });
+      const t = setTimeout(() => {
+        director!.kill();
+        resolve();
+      }, 5000);
+      director!.child.once('exit', () => {
+        clearTimeout(t);
+        resolve();
+      });
     });
   }
   for (const s of servers) if (s.pid && s.exitCode === null) s.kill('SIGKILL');
   topology.destroy();
 });
 
-test('lab (UML): the VIP removed from rs1\'s lo takes rs1 out of the dsr service while the plain check keeps it; back when restored', { timeout: 180_000 }, async () => {
-  await waitFor('both real servers up in both services', (t) => ['rs1', 'rs2'].every((h) => dsrIn(t, h) === 1 && plainIn(t, h) === 1));
-  sh('ip', '-n', rs('rs1').ns, 'addr', 'del', `${VIP}/32`, 'dev', 'lo');
-  await waitFor('rs1 out of the dsr service only', (t) => !dsrIn(t, 'rs1') && dsrIn(t, 'rs2') === 1 && plainIn(t, 'rs1') === 1 && plainIn(t, 'rs2') === 1);
-  const down = JSON.parse(await director!.next((l) => l.includes('"realserver.down"'))) as { event: { object: string; reason: string } };
-  assert.equal(down.event.object, `service/dsr/${rs('rs1').address}:${SERVICE_PORT}`);
-  // Silence after the SYN: the scheduler delivers its own timeout result at once (src/health/scheduler.ts).
-  assert.equal(down.event.reason, 'dsr: timeout after 400ms (2 failures in a row)');
-  console.log(`# rs1 without the VIP on lo: ${down.event.reason}`);
-  // Still out a while later: the plain check never takes it out, the dsr check never lets it in.
-  await new Promise((r) => setTimeout(r, 2000));
-  const later = ipvsTable();
-  assert.deepEqual([dsrIn(later, 'rs1'), plainIn(later, 'rs1')], [undefined, 1]);
+test(
+  "lab (UML): the VIP removed from rs1's lo takes rs1 out of the dsr service while the plain check keeps it; back when restored",
+  { timeout: 180_000 },
+  async () => {
+    await waitFor('both real servers up in both services', (t) => ['rs1', 'rs2'].every((h) => dsrIn(t, h) === 1 && plainIn(t, h) === 1));
+    sh('ip', '-n', rs('rs1').ns, 'addr', 'del', `${VIP}/32`, 'dev', 'lo');
+    await waitFor(
+      'rs1 out of the dsr service only',
+      (t) => !dsrIn(t, 'rs1') && dsrIn(t, 'rs2') === 1 && plainIn(t, 'rs1') === 1 && plainIn(t, 'rs2') === 1,
+    );
+    const down = JSON.parse(await director!.next((l) => l.includes('"realserver.down"'))) as { event: { object: string; reason: string } };
+    assert.equal(down.event.object, `service/dsr/${rs('rs1').address}:${SERVICE_PORT}`);
+    // Silence after the SYN: the scheduler delivers its own timeout result at once (src/health/scheduler.ts).
+    assert.equal(down.event.reason, 'dsr: timeout after 400ms (2 failures in a row)');
+    console.log(`# rs1 without the VIP on lo: ${down.event.reason}`);
+    // Still out a while later: the plain check never takes it out, the dsr check never lets it in.
+    await new Promise((r) => setTimeout(r, 2000));
+    const later = ipvsTable();
+    assert.deepEqual([dsrIn(later, 'rs1'), plainIn(later, 'rs1')], [undefined, 1]);
 
-  sh('ip', 'netns', 'exec', rs('rs1').ns, process.execPath, cli, 'realserver', 'setup', '--vip', VIP);
-  await waitFor('rs1 back in the dsr service', (t) => dsrIn(t, 'rs1') === 1 && plainIn(t, 'rs1') === 1);
-});
+    sh('ip', 'netns', 'exec', rs('rs1').ns, process.execPath, cli, 'realserver', 'setup', '--vip', VIP);
+    await waitFor('rs1 back in the dsr service', (t) => dsrIn(t, 'rs1') === 1 && plainIn(t, 'rs1') === 1);
+  },
+);

@@ -34,7 +34,10 @@ test('a request the kernel refuses rejects with the errno name, and the socket k
   const ipvs = await GenericNetlinkSocket.open('IPVS', { netns: ns.path });
   try {
     // IPVS_CMD_DEL_SERVICE without a service: the kernel answers EINVAL.
-    await assert.rejects(ipvs.request(3, [], 0, { operation: 'IPVS_CMD_DEL_SERVICE' }), (e: { code?: string; message: string }) => e.code === 'EINVAL' && /IPVS_CMD_DEL_SERVICE: EINVAL/.test(e.message));
+    await assert.rejects(
+      ipvs.request(3, [], 0, { operation: 'IPVS_CMD_DEL_SERVICE' }),
+      (e: { code?: string; message: string }) => e.code === 'EINVAL' && /IPVS_CMD_DEL_SERVICE: EINVAL/.test(e.message),
+    );
     const [reply] = await ipvs.request(IPVS_CMD_GET_INFO, []);
     assert.ok(reply);
   } finally {
@@ -43,7 +46,10 @@ test('a request the kernel refuses rejects with the errno name, and the socket k
 });
 
 test('an unknown family is a clear ENOENT', async () => {
-  await assert.rejects(GenericNetlinkSocket.open('NO_SUCH_FAMILY', { netns: ns.path }), (e: { code?: string; message: string }) => e.code === 'ENOENT' && /not in this kernel/.test(e.message));
+  await assert.rejects(
+    GenericNetlinkSocket.open('NO_SUCH_FAMILY', { netns: ns.path }),
+    (e: { code?: string; message: string }) => e.code === 'ENOENT' && /not in this kernel/.test(e.message),
+  );
 });
 
 test('a batch goes out in as few datagrams as fit: a refused request in the middle is named, the ones after it still applied', async () => {
@@ -52,7 +58,14 @@ test('a batch goes out in as few datagrams as fit: a refused request in the midd
   const ipvs = await GenericNetlinkSocket.open('IPVS', { netns: ns.path });
   const key = { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.9.1', port: 80 } as const;
   const svc = { key, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' };
-  const rs = (n: number, weight = 1) => ({ address: `10.6.9.${n}`, port: 80, weight, forwarding: 'dr' as const, upperThreshold: 0, lowerThreshold: 0 });
+  const rs = (n: number, weight = 1) => ({
+    address: `10.6.9.${n}`,
+    port: 80,
+    weight,
+    forwarding: 'dr' as const,
+    upperThreshold: 0,
+    lowerThreshold: 0,
+  });
   try {
     // 200 bytes: one request per datagram; 400: two.
     for (const maxDatagramBytes of [undefined, 200, 400]) {
@@ -65,13 +78,24 @@ test('a batch goes out in as few datagrams as fit: a refused request in the midd
         ipvsRequests.addDestination(key, rs(13, 4)),
       ];
       const results = await ipvs.requestBatch(requests, maxDatagramBytes ? { maxDatagramBytes } : {});
-      assert.deepEqual(results.map((r) => r?.code), [undefined, undefined, 'EEXIST', undefined, 'ENOENT', undefined], `maxDatagramBytes ${maxDatagramBytes}`);
+      assert.deepEqual(
+        results.map((r) => r?.code),
+        [undefined, undefined, 'EEXIST', undefined, 'ENOENT', undefined],
+        `maxDatagramBytes ${maxDatagramBytes}`,
+      );
       assert.match(results[2]!.message, /IPVS_CMD_NEW_SERVICE/);
       const listed = ns.exec('ipvsadm', ['-Ln', '-t', '10.6.9.1:80']);
-      assert.deepEqual([...listed.matchAll(/-> (10\.6\.9\.\d+:80)\s+Route\s+(\d+)/g)].map((m) => `${m[1]} w${m[2]}`).sort(), ['10.6.9.11:80 w1', '10.6.9.12:80 w1', '10.6.9.13:80 w4']);
+      assert.deepEqual([...listed.matchAll(/-> (10\.6\.9\.\d+:80)\s+Route\s+(\d+)/g)].map((m) => `${m[1]} w${m[2]}`).sort(), [
+        '10.6.9.11:80 w1',
+        '10.6.9.12:80 w1',
+        '10.6.9.13:80 w4',
+      ]);
       ns.exec('ipvsadm', ['-D', '-t', '10.6.9.1:80']);
     }
-    await assert.rejects(ipvs.netlink.requestBatch([{ type: ipvs.family.id, flags: NLM_F_DUMP, payload: new Uint8Array(4), operation: 'a dump' }]), /a dump: a dump cannot be part of a batch/);
+    await assert.rejects(
+      ipvs.netlink.requestBatch([{ type: ipvs.family.id, flags: NLM_F_DUMP, payload: new Uint8Array(4), operation: 'a dump' }]),
+      /a dump: a dump cannot be part of a batch/,
+    );
     assert.deepEqual(await ipvs.requestBatch([]), []);
   } finally {
     ipvs.close();

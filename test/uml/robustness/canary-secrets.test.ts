@@ -56,7 +56,9 @@ function startReceiver(): { bodies: string[]; ready: Promise<void> } {
   receiver = spawn('ip', ['netns', 'exec', ns.name, process.execPath, '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
   const bodies: string[] = [];
   let listening!: () => void;
-  const ready = new Promise<void>((resolve) => { listening = resolve; });
+  const ready = new Promise<void>((resolve) => {
+    listening = resolve;
+  });
   createInterface({ input: receiver.stdout! }).on('line', (line) => {
     if (line === 'listening') listening();
     else bodies.push((JSON.parse(line) as { body: string }).body);
@@ -120,23 +122,42 @@ test('a canary in every secret-bearing key and in the environment reaches no out
     DATABASE_PASSWORD: CANARIES.environmentFile,
   };
   agent = AgentProcess.start(ns.name, configPath, socket, env, 'debug');
-  const problems = (): string => agent!.logs.filter((l) => Number(l['level']) >= 40 || JSON.stringify(l).includes('webhook'))
-    .slice(0, 8).map((l) => JSON.stringify(l)).join('\n');
+  const problems = (): string =>
+    agent!.logs
+      .filter((l) => Number(l['level']) >= 40 || JSON.stringify(l).includes('webhook'))
+      .slice(0, 8)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   const explain = async (err: Error): Promise<never> => {
-    const alerts = await agent!.status().then((s) => JSON.stringify(s.alerts), (e: Error) => e.message);
+    const alerts = await agent!.status().then(
+      (s) => JSON.stringify(s.alerts),
+      (e: Error) => e.message,
+    );
     throw new Error(`${err.message}; ${hook.bodies.length} bodies; alerts ${alerts}; log ${problems()}`);
   };
-  await agent.waitForState('web', 'MASTER', 120_000, 250).catch((err: Error) => { throw new Error(`${err.message}; ${problems()}`); });
+  await agent.waitForState('web', 'MASTER', 120_000, 250).catch((err: Error) => {
+    throw new Error(`${err.message}; ${problems()}`);
+  });
   await waitFor(() => existsSync(execOut), { what: 'the exec check to have run', timeoutMs: 60_000, stepMs: 100 });
-  await waitFor(() => hook.bodies.some((b) => b.includes('"to":"master"')), { what: 'the MASTER event at the receiver', timeoutMs: 30_000, stepMs: 100 })
-    .catch(explain);
+  await waitFor(() => hook.bodies.some((b) => b.includes('"to":"master"')), {
+    what: 'the MASTER event at the receiver',
+    timeoutMs: 30_000,
+    stepMs: 100,
+  }).catch(explain);
 
   // A reload whose errors would quote the canaries: rejected, and reported everywhere.
   writeFileSync(configPath, config(notify, execOut, socket, true), { mode: 0o600 });
   agent.kill('SIGHUP');
-  await waitFor(() => hook.bodies.some((b) => b.includes('config.rejected')), { what: 'config.rejected at the receiver', timeoutMs: 30_000, stepMs: 100 })
-    .catch(explain);
-  await waitFor(() => existsSync(notifyOut) && readFileSync(notifyOut, 'utf8').includes('config.rejected'), { what: 'config.rejected at the notify program', timeoutMs: 30_000, stepMs: 100 });
+  await waitFor(() => hook.bodies.some((b) => b.includes('config.rejected')), {
+    what: 'config.rejected at the receiver',
+    timeoutMs: 30_000,
+    stepMs: 100,
+  }).catch(explain);
+  await waitFor(() => existsSync(notifyOut) && readFileSync(notifyOut, 'utf8').includes('config.rejected'), {
+    what: 'config.rejected at the notify program',
+    timeoutMs: 30_000,
+    stepMs: 100,
+  });
   const rejected = JSON.parse(hook.bodies.find((b) => b.includes('config.rejected'))!) as { data: { errors: string[] } };
   assert.ok(rejected.data.errors.length >= 3, `the reload was rejected for each planted problem: ${rejected.data.errors.join('\n')}`);
 
@@ -152,7 +173,11 @@ test('a canary in every secret-bearing key and in the environment reaches no out
     'exec check environment': readFileSync(execOut, 'utf8').split('\0').join('\n'),
     'failoverd check': `${check.stdout}\n${check.stderr}`,
   };
-  t.diagnostic(`grepped ${Object.entries(outputs).map(([k, v]) => `${k} ${v.length} B`).join(', ')}; ${hook.bodies.length} webhook bodies`);
+  t.diagnostic(
+    `grepped ${Object.entries(outputs)
+      .map(([k, v]) => `${k} ${v.length} B`)
+      .join(', ')}; ${hook.bodies.length} webhook bodies`,
+  );
   const leaks: string[] = [];
   for (const [where, text] of Object.entries(outputs)) {
     for (const [key, secret] of Object.entries(CANARIES)) if (text.includes(secret)) leaks.push(`${key} in ${where}`);

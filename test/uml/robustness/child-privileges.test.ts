@@ -23,8 +23,12 @@ const NOBODY = 65534;
 const CAP_NET_ADMIN = 12;
 const CAP_NET_RAW = 13;
 const UNPRIVILEGED_WITH_AMBIENT_CAPS = [
-  'setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups',
-  '--inh-caps=+net_admin,+net_raw', '--ambient-caps=+net_admin,+net_raw',
+  'setpriv',
+  `--reuid=${NOBODY}`,
+  `--regid=${NOBODY}`,
+  '--clear-groups',
+  '--inh-caps=+net_admin,+net_raw',
+  '--ambient-caps=+net_admin,+net_raw',
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'failoverd-child-privileges-'));
@@ -53,7 +57,9 @@ test('an exec check started by an agent holding ambient CAP_NET_ADMIN/CAP_NET_RA
   const envOut = join(runDir, 'check.environ');
   const configPath = join(work, 'a.yaml');
   const socket = join(runDir, 'a.sock');
-  writeFileSync(configPath, `node: { name: a }
+  writeFileSync(
+    configPath,
+    `node: { name: a }
 vrrp:
   - { name: web, interface: eth0, vrid: 71, priority: 150, advert_interval: 100ms, vips: [10.6.2.195/32], garp: { count: 1 } }
 services:
@@ -65,16 +71,27 @@ services:
 api: { listen: ${socket}, metrics: false }
 health: { checks_thread: worker }
 logging: { format: json }
-`);
+`,
+  );
   chmodSync(configPath, 0o644);
   const canary = { FAILOVERD_TEST_CANARY: 'canary-5b2c', DATABASE_PASSWORD: 'canary-91fe', NOTIFY_SOCKET: '/nonexistent/notify' };
   agent = AgentProcess.start(lab.node('a').ns, configPath, socket, canary, 'info', UNPRIVILEGED_WITH_AMBIENT_CAPS);
 
   // The agent used its capabilities: the raw VRRP socket and the VIP (MASTER adds it), IPVS.
   const ns = lab.node('a').ns;
-  const problems = (): string => agent!.logs.filter((l) => Number(l['level']) >= 40).slice(0, 5).map((l) => JSON.stringify(l)).join('\n');
+  const problems = (): string =>
+    agent!.logs
+      .filter((l) => Number(l['level']) >= 40)
+      .slice(0, 5)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   await agent.waitForState('web', 'MASTER', 150_000, 250).catch((err: Error) => {
-    throw new Error(`${err.message}; the agent's problems: ${problems()}; last lines: ${agent!.logs.slice(-10).map((l) => JSON.stringify(l)).join('\n')}`);
+    throw new Error(
+      `${err.message}; the agent's problems: ${problems()}; last lines: ${agent!.logs
+        .slice(-10)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
+    );
   });
   assert.match(sh(['ip', '-n', ns, '-4', 'addr', 'show', 'dev', 'eth0']), /10\.6\.2\.195\/32/, 'MASTER holds the VIP');
   assert.match(sh(['ip', 'netns', 'exec', ns, 'ipvsadm', '-Ln']), /10\.6\.2\.195:80/, 'the agent programmed IPVS');
@@ -82,20 +99,35 @@ logging: { format: json }
   const agentUid = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${agent.pid}/status`, 'utf8'))![1];
   assert.equal(agentUid, String(NOBODY), 'the agent runs unprivileged');
   const needed = (1n << BigInt(CAP_NET_ADMIN)) | (1n << BigInt(CAP_NET_RAW));
-  assert.equal(own['CapEff']! & needed, needed, `the agent keeps its effective capabilities: ${JSON.stringify(own, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`);
+  assert.equal(
+    own['CapEff']! & needed,
+    needed,
+    `the agent keeps its effective capabilities: ${JSON.stringify(own, (_k, v) => (typeof v === 'bigint' ? v.toString(16) : v))}`,
+  );
 
-  await waitFor(() => existsSync(capsOut) && existsSync(envOut), { what: 'the exec check to have run', timeoutMs: 60_000 })
-    .catch(async (err: Error) => {
+  await waitFor(() => existsSync(capsOut) && existsSync(envOut), { what: 'the exec check to have run', timeoutMs: 60_000 }).catch(
+    async (err: Error) => {
       const status = await agent!.status().catch((e: Error) => e.message);
-      throw new Error(`${err.message}; status ${JSON.stringify(status)}; log ${agent!.logs.slice(-15).map((l) => JSON.stringify(l)).join('\n')}`);
-    });
+      throw new Error(
+        `${err.message}; status ${JSON.stringify(status)}; log ${agent!.logs
+          .slice(-15)
+          .map((l) => JSON.stringify(l))
+          .join('\n')}`,
+      );
+    },
+  );
   const child = capabilities(readFileSync(capsOut, 'utf8'));
-  t.diagnostic(`agent CapEff=${own['CapEff']!.toString(16)} CapAmb=${own['CapAmb']!.toString(16)}; check CapAmb=${child['CapAmb']!.toString(16)} CapEff=${child['CapEff']!.toString(16)} CapPrm=${child['CapPrm']!.toString(16)}`);
+  t.diagnostic(
+    `agent CapEff=${own['CapEff']!.toString(16)} CapAmb=${own['CapAmb']!.toString(16)}; check CapAmb=${child['CapAmb']!.toString(16)} CapEff=${child['CapEff']!.toString(16)} CapPrm=${child['CapPrm']!.toString(16)}`,
+  );
   assert.equal(child['CapAmb'], 0n, 'ambient');
   assert.equal(child['CapEff'], 0n, 'effective');
   assert.equal(child['CapPrm'], 0n, 'permitted');
 
-  const names = readFileSync(envOut, 'utf8').split('\0').filter(Boolean).map((entry) => entry.slice(0, entry.indexOf('=')));
+  const names = readFileSync(envOut, 'utf8')
+    .split('\0')
+    .filter(Boolean)
+    .map((entry) => entry.slice(0, entry.indexOf('=')));
   const foreign = names.filter((name) => !isInheritedVariable(name) && !/^FAILOVERD_(SERVICE|ADDRESS|PORT|FAMILY)$/.test(name));
   assert.deepEqual(foreign, [], `the check saw ${foreign.join(', ')}`);
   assert.ok(names.includes('FAILOVERD_ADDRESS'));

@@ -25,15 +25,27 @@ function ensureDeb(): void {
   const cli = join(root, 'dist/src/cli.js');
   if (existsSync(deb) && statSync(deb).mtimeMs >= statSync(cli).mtimeMs) return;
   const r = spawnSync('bash', [join(root, 'packaging/deb.sh'), 'amd64'], {
-    cwd: root, encoding: 'utf8',
+    cwd: root,
+    encoding: 'utf8',
     env: { ...process.env, FAILOVERD_DEB_COMPRESSION: 'gzip', FAILOVERD_PACKAGE_OUT: out },
   });
   assert.equal(r.status, 0, `packaging/deb.sh amd64 failed:\n${r.stdout}${r.stderr}`);
 }
 
 const EXPECTED = [
-  'install', 'group', 'conffile', 'man-pages', 'no-system-node', 'example-config', 'start-after-ready',
-  'capabilities', 'exposure', 'reload', 'bad-reload-rejected', 'watchdog', 'stop-priority-0',
+  'install',
+  'group',
+  'conffile',
+  'man-pages',
+  'no-system-node',
+  'example-config',
+  'start-after-ready',
+  'capabilities',
+  'exposure',
+  'reload',
+  'bad-reload-rejected',
+  'watchdog',
+  'stop-priority-0',
 ];
 
 const name = 'the .deb installs with apt in a Debian 12 booted under systemd, and the unit behaves';
@@ -42,15 +54,19 @@ test(name, { timeout: 2_400_000 }, (t) => {
   const keep = mkdtempSync(join(tmpdir(), 'failoverd-systemd-out-'));
   try {
     const r = spawnSync('bash', [join(root, 'test/harness/systemd-boot.sh'), deb, keep], {
-      encoding: 'utf8', timeout: 2_300_000, maxBuffer: 16 << 20,
+      encoding: 'utf8',
+      timeout: 2_300_000,
+      maxBuffer: 16 << 20,
     });
     const lines = r.stdout.trim().split('\n').filter(Boolean);
     for (const line of lines) t.diagnostic(line);
     if (r.status !== 0 && lines.length === 0) t.diagnostic(r.stderr.trim().split('\n').slice(-30).join('\n'));
-    const results = new Map(lines.map((line) => {
-      const m = /^(ok|FAIL) ([a-z0-9-]+):/.exec(line);
-      return [m?.[2] ?? line, m?.[1] ?? line] as const;
-    }));
+    const results = new Map(
+      lines.map((line) => {
+        const m = /^(ok|FAIL) ([a-z0-9-]+):/.exec(line);
+        return [m?.[2] ?? line, m?.[1] ?? line] as const;
+      }),
+    );
     assert.ok(lines.includes('done'), 'the guest ran all its checks');
     for (const check of EXPECTED) {
       const said = lines.find((l) => l.includes(` ${check}:`)) ?? 'not run';

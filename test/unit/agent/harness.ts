@@ -25,7 +25,15 @@ import { FakeHost, FakeSegment, fakeIo } from '../vrrp/fake-io.js';
 /** The config tests' fake checks, plus `down`: a check that always fails (a real server that never answers). */
 export const testPlugins: ReadonlyMap<string, CheckPlugin> = new Map([
   ...fakePlugins,
-  ['down', { type: 'down', description: 'always fails', options: z.object({}).strict(), run: async () => ({ ok: false, reason: 'refused', latencyMs: 0 }) }],
+  [
+    'down',
+    {
+      type: 'down',
+      description: 'always fails',
+      options: z.object({}).strict(),
+      run: async () => ({ ok: false, reason: 'refused', latencyMs: 0 }),
+    },
+  ],
 ]);
 
 export const AGENT_ADDRESS = '192.0.2.1';
@@ -41,9 +49,15 @@ export function testAgentOptions(configPath: string, clock = new FakeClock()) {
   const table = new MemoryIpvsTable();
   const notes: string[] = [];
   const systemd: SystemdNotifier = {
-    ready: (status) => { notes.push(`READY ${status}`); },
-    reloading: (status) => { notes.push(`RELOADING ${status}`); },
-    stopping: (status) => { notes.push(`STOPPING ${status}`); },
+    ready: (status) => {
+      notes.push(`READY ${status}`);
+    },
+    reloading: (status) => {
+      notes.push(`RELOADING ${status}`);
+    },
+    stopping: (status) => {
+      notes.push(`STOPPING ${status}`);
+    },
     startWatchdog: () => undefined,
   };
   /** Socket paths the API listens on now, and socket paths whose listen fails (a missing directory). */
@@ -56,11 +70,20 @@ export function testAgentOptions(configPath: string, clock = new FakeClock()) {
         if (api.failing.has(socket)) throw Object.assign(new Error(`listen EACCES: ${socket}`), { code: 'EACCES' });
         api.listening.add(socket);
       },
-      stop: async () => { api.listening.delete(socket); },
+      stop: async () => {
+        api.listening.delete(socket);
+      },
     };
   };
   const logs: { level: number; msg: string }[] = [];
-  const logger: Logger = pino({ level: 'debug' }, { write: (line: string) => { logs.push(JSON.parse(line) as { level: number; msg: string }); } });
+  const logger: Logger = pino(
+    { level: 'debug' },
+    {
+      write: (line: string) => {
+        logs.push(JSON.parse(line) as { level: number; msg: string });
+      },
+    },
+  );
   const options: AgentOptions = {
     configPath,
     logger,
@@ -114,21 +137,34 @@ export async function startAgent(
   const peer = async (over: Partial<VrrpInstanceInput> = {}): Promise<{ instance: VrrpInstance; host: FakeHost }> => {
     const host = new FakeHost();
     host.addLink('eth0', 2, '02:00:00:00:00:02', [{ address: PEER_ADDRESS, prefixLength: 24 }]);
-    const instance = new VrrpInstance(vrrpInstanceConfig({
-      name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 3, advertIntervalMs: 100, vips: ['10.6.2.195/32'],
-      garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 }, ...over,
-    }), { io: fakeIo(rig.segment, host), clock: rig.clock });
+    const instance = new VrrpInstance(
+      vrrpInstanceConfig({
+        name: 'web',
+        interface: 'eth0',
+        vrid: 51,
+        priority: 100,
+        version: 3,
+        advertIntervalMs: 100,
+        vips: ['10.6.2.195/32'],
+        garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+        ...over,
+      }),
+      { io: fakeIo(rig.segment, host), clock: rig.clock },
+    );
     peers.push(instance);
     await instance.start();
     return { instance, host };
   };
 
   /** The priorities in the adverts `from` sent, oldest first. */
-  const advertPriorities = (from = AGENT_ADDRESS): number[] => rig.segment.wire.filter((w) => w.from === from).map((w) => {
-    const decoded = decodeAdvert(w.payload, { family: 4, source: w.from, destination: w.destination });
-    assert.ok(decoded.ok, 'a well-formed advert on the wire');
-    return decoded.value.priority;
-  });
+  const advertPriorities = (from = AGENT_ADDRESS): number[] =>
+    rig.segment.wire
+      .filter((w) => w.from === from)
+      .map((w) => {
+        const decoded = decodeAdvert(w.payload, { family: 4, source: w.from, destination: w.destination });
+        assert.ok(decoded.ok, 'a well-formed advert on the wire');
+        return decoded.value.priority;
+      });
 
   const rewrite = (text: string): void => writeFileSync(configPath, text);
   return { ...rig, agent, events, run, peer, advertPriorities, rewrite, dir, configPath };

@@ -25,7 +25,11 @@ test('ipvs.timeouts refuses what the kernel cannot keep: fractions of a second, 
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-timeouts-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'failoverd.yaml');
-  for (const [value, message] of [['1500ms', /ipvs\.timeouts\.tcp.*whole seconds/], ['0s', /ipvs\.timeouts\.tcp.*from 1s to 7d/], ['8d', /ipvs\.timeouts\.tcp.*from 1s to 7d/]] as const) {
+  for (const [value, message] of [
+    ['1500ms', /ipvs\.timeouts\.tcp.*whole seconds/],
+    ['0s', /ipvs\.timeouts\.tcp.*from 1s to 7d/],
+    ['8d', /ipvs\.timeouts\.tcp.*from 1s to 7d/],
+  ] as const) {
     writeFileSync(path, withTimeouts(`tcp: ${value}`));
     await assert.rejects(Agent.create(testAgentOptions(path).options), (err: unknown) => {
       assert.ok(err instanceof ConfigRejectedError);

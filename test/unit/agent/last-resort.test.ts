@@ -9,17 +9,33 @@ import { installLastResort, LAST_RESORT_EXIT_CODE } from '../../../src/agent/las
 function setup(resign: () => Promise<void>) {
   const events = new EventEmitter();
   const lines: Array<{ level: number; msg: string; err?: { stack?: string }; origin?: string }> = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as (typeof lines)[number]); } });
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as (typeof lines)[number]);
+      },
+    },
+  );
   const exits: number[] = [];
   const timers: Array<{ fn: () => void; ms: number }> = [];
   let resigned = 0;
   const uninstall = installLastResort({
-    events, logger: () => logger, exit: (code) => exits.push(code),
-    resign: () => { resigned++; return resign(); },
+    events,
+    logger: () => logger,
+    exit: (code) => exits.push(code),
+    resign: () => {
+      resigned++;
+      return resign();
+    },
     resignTimeoutMs: 3000,
-    setTimer: (fn, ms) => { timers.push({ fn, ms }); },
+    setTimer: (fn, ms) => {
+      timers.push({ fn, ms });
+    },
   });
-  const fire = (ms: number): void => { for (const t of timers.filter((x) => x.ms === ms)) t.fn(); };
+  const fire = (ms: number): void => {
+    for (const t of timers.filter((x) => x.ms === ms)) t.fn();
+  };
   return { events, lines, exits, timers, fire, uninstall, resigns: () => resigned };
 }
 
@@ -27,7 +43,12 @@ const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolv
 
 test('an uncaught exception: logged with its stack, every instance resigned, then exit 70', async () => {
   let finishResign!: () => void;
-  const s = setup(() => new Promise<void>((resolve) => { finishResign = resolve; }));
+  const s = setup(
+    () =>
+      new Promise<void>((resolve) => {
+        finishResign = resolve;
+      }),
+  );
   s.events.emit('uncaughtException', new Error('a bug in a subscriber'));
   const fatal = s.lines.find((l) => l.level === 60)!;
   assert.match(fatal.msg, /^uncaughtException: a bug in a subscriber; resigning every VRRP instance, keeping the IPVS table, exiting 70$/);
@@ -60,7 +81,9 @@ test('an unhandled rejection takes the same path; a second fault while resigning
 });
 
 test('a resign that throws or rejects still exits non-zero', async () => {
-  const s = setup(() => { throw new Error('instances in a bad state'); });
+  const s = setup(() => {
+    throw new Error('instances in a bad state');
+  });
   s.events.emit('uncaughtException', new Error('bug'));
   await settle();
   s.fire(200);

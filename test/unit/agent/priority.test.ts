@@ -15,11 +15,17 @@ const demoteWindow = 'schedules:\n  - { cron: "1 0 * * *", action: demote, insta
 test('a maintenance window demotes the instance by `by` while open, and restores it after', async (t) => {
   const rig = await startAgent(t, configText({ priority: 150, rest: `services: []\n${demoteWindow}` }));
   await rig.run(30_000, 50);
-  assert.deepEqual(rig.agent.snapshot().instances.map((i) => [i.state, i.priority, i.effectivePriority]), [['MASTER', 150, 150]]);
+  assert.deepEqual(
+    rig.agent.snapshot().instances.map((i) => [i.state, i.priority, i.effectivePriority]),
+    [['MASTER', 150, 150]],
+  );
 
   await rig.run(60_000, 50);
-  assert.deepEqual(rig.agent.snapshot().instances.map((i) => [i.state, i.priority, i.effectivePriority]), [['MASTER', 150, 100]],
-    'the configured priority is reported unchanged, the effective one lowered');
+  assert.deepEqual(
+    rig.agent.snapshot().instances.map((i) => [i.state, i.priority, i.effectivePriority]),
+    [['MASTER', 150, 100]],
+    'the configured priority is reported unchanged, the effective one lowered',
+  );
   assert.equal(rig.agent.snapshot().schedules?.[0]?.active, true);
 
   await rig.run(60_000, 50);
@@ -57,7 +63,11 @@ test('force-backup against a preempting peer: the peer takes the VIP; on release
   assert.deepEqual([released.state, released.effectivePriority, released.forcedBackupUntil], ['MASTER', 150, undefined]);
   assert.equal(peer.instance.status().state, 'backup');
   assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'), 'the VIP is back');
-  assert.deepEqual(changes(rig.advertPriorities()), [150, 0, 150], 'forced: one resignation advert (priority 0), silence as BACKUP, then master again');
+  assert.deepEqual(
+    changes(rig.advertPriorities()),
+    [150, 0, 150],
+    'forced: one resignation advert (priority 0), silence as BACKUP, then master again',
+  );
 });
 
 test('force-backup for 0 releases at once; an unknown instance is a 404', async (t) => {
@@ -106,7 +116,10 @@ test('force-backup of an instance that is already BACKUP sends nothing and holds
   await peer.instance.stop();
   // The peer resigned: with nobody else on the segment a forced BACKUP still takes the VIP (at priority 1), as keepalived would.
   await rig.run(3000);
-  assert.deepEqual(rig.agent.snapshot().instances.map((i) => [i.state, i.effectivePriority]), [['MASTER', 1]]);
+  assert.deepEqual(
+    rig.agent.snapshot().instances.map((i) => [i.state, i.effectivePriority]),
+    [['MASTER', 1]],
+  );
   assert.deepEqual(changes(rig.advertPriorities()), [1]);
 });
 
@@ -120,14 +133,20 @@ test('resign: the master steps down with one priority-0 advert; a nopreempt peer
   assert.equal(rig.agent.resign('web'), true);
   await rig.run(10_000);
   const after = rig.agent.snapshot().instances[0]!;
-  assert.deepEqual([after.state, after.effectivePriority, after.reason, after.forcedBackupUntil], ['BACKUP', 150, 'resigned', undefined],
-    'a one-shot step down: the priority is not held low');
+  assert.deepEqual(
+    [after.state, after.effectivePriority, after.reason, after.forcedBackupUntil],
+    ['BACKUP', 150, 'resigned', undefined],
+    'a one-shot step down: the priority is not held low',
+  );
   assert.equal(peer.instance.status().state, 'master');
   assert.ok(peer.host.has('eth0', '10.6.2.195') && !rig.host.has('eth0', '10.6.2.195'), 'the VIP moved to the peer');
   assert.deepEqual(changes(rig.advertPriorities()), [150, 0]);
   assert.equal(rig.agent.resign('web'), false, 'a BACKUP has nothing to resign');
   assert.deepEqual(changes(rig.advertPriorities()), [150, 0], 'and sends nothing');
-  assert.throws(() => rig.agent.resign('nope'), (err: unknown) => err instanceof AdminError && err.status === 404);
+  assert.throws(
+    () => rig.agent.resign('nope'),
+    (err: unknown) => err instanceof AdminError && err.status === 404,
+  );
 });
 
 test('resign with preempt: the peer takes over, then this node preempts back by the normal rules', async (t) => {
@@ -139,10 +158,15 @@ test('resign with preempt: the peer takes over, then this node preempts back by 
   const masters: string[] = [];
   for (let i = 0; i < 100; i++) {
     await rig.run(100);
-    const who = peer.instance.status().state === 'master' ? 'peer' : rig.agent.snapshot().instances[0]?.state === 'MASTER' ? 'agent' : 'none';
+    const who =
+      peer.instance.status().state === 'master' ? 'peer' : rig.agent.snapshot().instances[0]?.state === 'MASTER' ? 'agent' : 'none';
     if (masters.at(-1) !== who) masters.push(who);
   }
-  assert.deepEqual(masters.filter((m) => m !== 'none'), ['peer', 'agent'], 'the peer held it for a while, then this node preempted back');
+  assert.deepEqual(
+    masters.filter((m) => m !== 'none'),
+    ['peer', 'agent'],
+    'the peer held it for a while, then this node preempted back',
+  );
   assert.ok(rig.host.has('eth0', '10.6.2.195') && !peer.host.has('eth0', '10.6.2.195'));
 });
 

@@ -36,12 +36,22 @@ test('a valid reload applies only the differences: the priority in place, the ne
 
   const status = rig.agent.snapshot();
   assert.equal(status.config?.generation, 2);
-  assert.deepEqual(status.instances.map((i) => [i.name, i.state, i.priority, i.effectivePriority]), [['web', 'MASTER', 140, 140]]);
+  assert.deepEqual(
+    status.instances.map((i) => [i.name, i.state, i.priority, i.effectivePriority]),
+    [['web', 'MASTER', 140, 140]],
+  );
   assert.deepEqual(changes(rig.advertPriorities()), [150, 140], 'adverts carry the new priority, no resign in between');
-  assert.deepEqual(rig.events.filter((e) => e.type === 'vrrp.state').map((e) => `${e.from}->${e.to}`), ['init->backup', 'backup->master'], 'no state change on reload');
+  assert.deepEqual(
+    rig.events.filter((e) => e.type === 'vrrp.state').map((e) => `${e.from}->${e.to}`),
+    ['init->backup', 'backup->master'],
+    'no state change on reload',
+  );
   const [svc] = await rig.table.listServices();
   assert.equal(svc?.service.key.kind === 'address' && svc.service.key.port, 80);
-  assert.deepEqual(svc?.destinations.map((d) => [d.address, d.weight]), [['10.6.2.191', 1]]);
+  assert.deepEqual(
+    svc?.destinations.map((d) => [d.address, d.weight]),
+    [['10.6.2.191', 1]],
+  );
   assert.deepEqual(rig.notes, [
     'READY generation 1; 0 services; web=backup',
     'RELOADING reloading configuration',
@@ -64,7 +74,10 @@ test('an invalid config on reload is rejected with file, line and key; nothing c
   assert.match(rejected[0]!.reason ?? '', /failoverd\.yaml:5:\d+ vrrp\[0\]\.vrid/);
   const status = rig.agent.snapshot();
   assert.equal(status.config?.generation, 1);
-  assert.deepEqual(status.instances.map((i) => [i.state, i.priority]), [['MASTER', 150]]);
+  assert.deepEqual(
+    status.instances.map((i) => [i.state, i.priority]),
+    [['MASTER', 150]],
+  );
   assert.deepEqual(changes(rig.advertPriorities()), [150]);
   assert.equal(rig.notes.at(-1), 'READY config rejected, running generation 1');
 });
@@ -76,12 +89,14 @@ test('a reload that fails part-way (a new instance on a missing interface) is un
   const callsBefore = rig.table.calls.length;
 
   // In plan order: web is updated to 140 first, then db cannot start (no eth1 on this host).
-  rig.rewrite(configText({
-    priority: 140,
-    socket: SOCKET_B,
-    vrrpExtra: '  - { name: db, interface: eth1, vrid: 52, priority: 150, vips: [10.6.2.196/32] }\n',
-    rest: `services:\n${service('web-80', 80)}${service('web-443', 443)}`,
-  }));
+  rig.rewrite(
+    configText({
+      priority: 140,
+      socket: SOCKET_B,
+      vrrpExtra: '  - { name: db, interface: eth1, vrid: 52, priority: 150, vips: [10.6.2.196/32] }\n',
+      rest: `services:\n${service('web-80', 80)}${service('web-443', 443)}`,
+    }),
+  );
   assert.equal(await rig.agent.reload(), false, 'refused, not thrown');
   await rig.run(3000);
 
@@ -90,8 +105,14 @@ test('a reload that fails part-way (a new instance on a missing interface) is un
   assert.match(rejected[0]!.reason ?? '', /failoverd\.yaml: .*eth1/);
   const status = rig.agent.snapshot();
   assert.equal(status.config?.generation, 1);
-  assert.deepEqual(status.instances.map((i) => [i.name, i.state, i.priority, i.effectivePriority]), [['web', 'MASTER', 150, 150]]);
-  assert.deepEqual(status.services.map((s) => s.name), ['web-80']);
+  assert.deepEqual(
+    status.instances.map((i) => [i.name, i.state, i.priority, i.effectivePriority]),
+    [['web', 'MASTER', 150, 150]],
+  );
+  assert.deepEqual(
+    status.services.map((s) => s.name),
+    ['web-80'],
+  );
   assert.equal(changes(rig.advertPriorities()).at(-1), 150, 'web is back at its running priority');
   assert.deepEqual(await rig.table.listServices(), tableBefore, 'the IPVS table is as before');
   assert.deepEqual(rig.table.calls.slice(callsBefore), [], 'not one IPVS mutation');
@@ -117,8 +138,15 @@ test('a reload whose API cannot listen is undone: the VRRP change reverted, the 
 
   assert.match(rig.events.find((e) => e.type === 'config.rejected')?.reason ?? '', /: api: listen EACCES/);
   assert.deepEqual([...rig.api.listening], [SOCKET_A]);
-  assert.deepEqual(rig.api.opened.map((c) => c.socket), [SOCKET_A, SOCKET_B, SOCKET_A], 'closed, tried the new one, reopened the old');
-  assert.deepEqual(rig.agent.snapshot().instances.map((i) => [i.state, i.priority, i.effectivePriority]), [['MASTER', 150, 150]]);
+  assert.deepEqual(
+    rig.api.opened.map((c) => c.socket),
+    [SOCKET_A, SOCKET_B, SOCKET_A],
+    'closed, tried the new one, reopened the old',
+  );
+  assert.deepEqual(
+    rig.agent.snapshot().instances.map((i) => [i.state, i.priority, i.effectivePriority]),
+    [['MASTER', 150, 150]],
+  );
   // Applied and undone between two adverts: not one went out at 140.
   assert.deepEqual(changes(rig.advertPriorities()), [150]);
 });
@@ -128,13 +156,20 @@ test('a reload that drops an instance resigns it; one that adds an instance star
   await settled(rig, 0);
   rig.host.addLink('eth1', 3, '02:00:00:00:01:01', [{ address: '198.51.100.1', prefixLength: 24 }]);
 
-  rig.rewrite(configText({ priority: 150, socket: SOCKET_A }).replace(/ {2}- name: web[\s\S]*?delay: 0s \}\n/,
-    '  - { name: db, interface: eth1, vrid: 52, priority: 150, advert_interval: 100ms, vips: [198.51.100.196/32] }\n'));
+  rig.rewrite(
+    configText({ priority: 150, socket: SOCKET_A }).replace(
+      / {2}- name: web[\s\S]*?delay: 0s \}\n/,
+      '  - { name: db, interface: eth1, vrid: 52, priority: 150, advert_interval: 100ms, vips: [198.51.100.196/32] }\n',
+    ),
+  );
   assert.equal(await rig.agent.reload(), true);
   await rig.run(3000);
 
-  assert.deepEqual(rig.agent.snapshot().instances.map((i) => [i.name, i.state]), [['db', 'MASTER']]);
+  assert.deepEqual(
+    rig.agent.snapshot().instances.map((i) => [i.name, i.state]),
+    [['db', 'MASTER']],
+  );
   assert.equal(rig.advertPriorities().at(-1), 0, 'web resigned with priority 0');
-  assert.ok(!rig.host.has('eth0', '10.6.2.195'), 'web\'s VIP is gone');
+  assert.ok(!rig.host.has('eth0', '10.6.2.195'), "web's VIP is gone");
   assert.ok(rig.host.has('eth1', '198.51.100.196'), 'db holds its VIP');
 });

@@ -59,11 +59,12 @@ test('a daemon a previous agent left running is adopted rather than started twic
   assert.deepEqual(await daemons(rig.table), [], 'the adopted daemon is stopped like one of its own');
 });
 
-const withSettings = (o: string): string => configText({
-  priority: 150,
-  vrrpExtra: `    sync_daemon: { interface: eth0, sync_id: 7${o} }\n`,
-  rest: 'services:\n  - name: web-80\n    vip: 10.6.2.195\n    port: 80\n    real_servers: [{ address: 10.6.2.191 }]\n',
-});
+const withSettings = (o: string): string =>
+  configText({
+    priority: 150,
+    vrrpExtra: `    sync_daemon: { interface: eth0, sync_id: 7${o} }\n`,
+    rest: 'services:\n  - name: web-80\n    vip: 10.6.2.195\n    port: 80\n    real_servers: [{ address: 10.6.2.191 }]\n',
+  });
 
 const settings = async (table: MemoryIpvsTable): Promise<unknown[]> =>
   (await table.listDaemons()).map((d) => [d.state, d.group, d.port, d.maxLength, d.ttl]);

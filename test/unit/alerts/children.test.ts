@@ -22,10 +22,15 @@ function running(pid: number): boolean {
 }
 
 function variables(dump: string): Map<string, string> {
-  return new Map(dump.split('\0').filter(Boolean).map((entry) => {
-    const eq = entry.indexOf('=');
-    return [entry.slice(0, eq), entry.slice(eq + 1)] as [string, string];
-  }));
+  return new Map(
+    dump
+      .split('\0')
+      .filter(Boolean)
+      .map((entry) => {
+        const eq = entry.indexOf('=');
+        return [entry.slice(0, eq), entry.slice(eq + 1)] as [string, string];
+      }),
+  );
 }
 
 test('a notify program that exits leaves nothing behind: its backgrounded sleep dies with its group', async (t) => {
@@ -38,7 +43,9 @@ test('a notify program that exits leaves nothing behind: its backgrounded sleep 
   const runner = new NotifyRunner(bus, [{ program }], { onResult: (_h, r) => results.push(r) });
   t.after(() => runner.close());
   let sleepPid = 0;
-  t.after(() => { if (sleepPid && running(sleepPid)) process.kill(sleepPid, 'SIGKILL'); });
+  t.after(() => {
+    if (sleepPid && running(sleepPid)) process.kill(sleepPid, 'SIGKILL');
+  });
   bus.publish({ type: 'vrrp.state', object: 'vrrp/web', to: 'MASTER' });
   await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').endsWith('\n'), { what: 'the sleep pid', timeoutMs: 10_000 });
   sleepPid = Number(readFileSync(pidFile, 'utf8'));
@@ -56,7 +63,9 @@ test('exec checks, notify programs and track scripts see the allow-listed enviro
   const saved = Object.fromEntries(Object.keys(planted).map((k) => [k, process.env[k]]));
   Object.assign(process.env, planted);
   t.after(() => {
-    for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+    for (const [k, v] of Object.entries(saved))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
   });
 
   const notifyOut = join(dir, 'notify.env');
@@ -80,8 +89,14 @@ test('exec checks, notify programs and track scripts see the allow-listed enviro
   const notifyEnv = variables(readFileSync(notifyOut, 'utf8'));
   const execEnv = variables(readFileSync(execOut, 'utf8'));
   const trackEnv = variables(readFileSync(trackOut, 'utf8'));
-  for (const [who, env, own] of [['notify', notifyEnv, /^FAILOVERD_(EVENT_ID|EVENT_TYPE|NODE|OBJECT|FROM|TO|REASON|TIME)$/], ['exec', execEnv, /^(FAILOVERD_(SERVICE|ADDRESS|PORT|FAMILY)|MY_CHECK_SETTING)$/], ['track', trackEnv, /^$/]] as const) {
-    const foreign = [...env.keys()].filter((name) => !isInheritedVariable(name) && !own.test(name) && name !== 'PWD' && name !== 'SHLVL' && name !== '_');
+  for (const [who, env, own] of [
+    ['notify', notifyEnv, /^FAILOVERD_(EVENT_ID|EVENT_TYPE|NODE|OBJECT|FROM|TO|REASON|TIME)$/],
+    ['exec', execEnv, /^(FAILOVERD_(SERVICE|ADDRESS|PORT|FAMILY)|MY_CHECK_SETTING)$/],
+    ['track', trackEnv, /^$/],
+  ] as const) {
+    const foreign = [...env.keys()].filter(
+      (name) => !isInheritedVariable(name) && !own.test(name) && name !== 'PWD' && name !== 'SHLVL' && name !== '_',
+    );
     assert.deepEqual(foreign, [], `${who} saw ${foreign.join(', ')}`);
     assert.equal(env.has('FAILOVERD_TEST_DB_PASSWORD'), false, who);
     assert.equal(env.has('NOTIFY_SOCKET'), false, who);

@@ -20,7 +20,9 @@ export async function startReceiver(reply: (req: Received, index: number, res: S
       const index = received.push(r) - 1;
       concurrent++;
       maxConcurrent = Math.max(maxConcurrent, concurrent);
-      res.on('close', () => { concurrent--; });
+      res.on('close', () => {
+        concurrent--;
+      });
       void reply(r, index, res);
     });
   });
@@ -30,7 +32,11 @@ export async function startReceiver(reply: (req: Received, index: number, res: S
     url: `http://127.0.0.1:${port}/hook`,
     received,
     maxConcurrent: () => maxConcurrent,
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }
 

@@ -12,7 +12,14 @@ import { verifySignature } from '../../../src/alerts/signature.js';
 import { ok, startReceiver, type Received } from './receiver.js';
 import { afterTurns, waitFor } from '../../helpers/wait.js';
 
-const takeover: EventInput = { type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER', reason: 'master down timer expired', data: { priority: 150 } };
+const takeover: EventInput = {
+  type: 'vrrp.state',
+  object: 'vrrp/web',
+  from: 'BACKUP',
+  to: 'MASTER',
+  reason: 'master down timer expired',
+  data: { priority: 150 },
+};
 
 test('each delivery is the AgentEvent as JSON, signed the Standard Webhooks way (verified by the standardwebhooks package)', async (t) => {
   const receiver = await startReceiver((_r, _i, res) => ok(res));
@@ -37,9 +44,15 @@ test('each delivery is the AgentEvent as JSON, signed the Standard Webhooks way 
   // The receiver's side, with the Standard Webhooks reference library and no failoverd code:
   assert.deepEqual(new Webhook(secret).verify(r!.body, r!.headers as Record<string, string>), published);
   // A replay under a fresh id (to slip past de-duplication) or with a changed body fails.
-  assert.throws(() => new Webhook(secret).verify(r!.body, { ...r!.headers, 'webhook-id': 'evt_other' } as unknown as Record<string, string>), WebhookVerificationError);
+  assert.throws(
+    () => new Webhook(secret).verify(r!.body, { ...r!.headers, 'webhook-id': 'evt_other' } as unknown as Record<string, string>),
+    WebhookVerificationError,
+  );
   assert.throws(() => new Webhook(secret).verify(`${r!.body} `, r!.headers as Record<string, string>), WebhookVerificationError);
-  assert.throws(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(r!.body, r!.headers as Record<string, string>), WebhookVerificationError);
+  assert.throws(
+    () => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(r!.body, r!.headers as Record<string, string>),
+    WebhookVerificationError,
+  );
   t.mock.timers.reset();
   assert.equal(r!.headers['content-type'], 'application/json');
   assert.equal(r!.headers['x-failoverd-event-type'], 'vrrp.state');
@@ -58,7 +71,17 @@ test('each delivery is the AgentEvent as JSON, signed the Standard Webhooks way 
   assert.equal(verifySignature(secret, id!, ts!, r!.body, sig!, { nowSec: now + 301 }), false);
   // Neither the name nor the status carries the URL's path or query (tokens live there).
   const origin = new URL(receiver.url).origin;
-  assert.deepEqual(dispatcher.stats()[0], { name: `${origin}/…`, url: `${origin}/…`, queueDepth: 0, inFlight: false, delivered: 1, failed: 0, attemptFailures: 0, dropped: 0, lastSuccessAt: new Date(wallStart).toISOString() });
+  assert.deepEqual(dispatcher.stats()[0], {
+    name: `${origin}/…`,
+    url: `${origin}/…`,
+    queueDepth: 0,
+    inFlight: false,
+    delivered: 1,
+    failed: 0,
+    attemptFailures: 0,
+    dropped: 0,
+    lastSuccessAt: new Date(wallStart).toISOString(),
+  });
 });
 
 test('a retried delivery keeps its id and verifies afresh; during a key rotation either key verifies', async (t) => {
@@ -70,7 +93,11 @@ test('a retried delivery keeps its id and verifies afresh; during a key rotation
   const oldKey = `whsec_${randomBytes(32).toString('base64')}`;
   const newKey = `whsec_${randomBytes(32).toString('base64')}`;
   const rawKey = 'a plain shared secret';
-  const dispatcher = new WebhookDispatcher(bus, [{ name: 'ops', url: receiver.url, secrets: [oldKey, newKey, rawKey], retries: 1, backoff: { initialMs: 2000, maxMs: 2000 } }], { clock, random: () => 1 - 1e-9 });
+  const dispatcher = new WebhookDispatcher(
+    bus,
+    [{ name: 'ops', url: receiver.url, secrets: [oldKey, newKey, rawKey], retries: 1, backoff: { initialMs: 2000, maxMs: 2000 } }],
+    { clock, random: () => 1 - 1e-9 },
+  );
   t.after(() => dispatcher.close());
   const published = bus.publish(takeover);
   await waitFor(() => receiver.received.length === 1 && clock.pendingTimers() === 1, { what: 'the first attempt and its retry timer' });
@@ -91,7 +118,14 @@ test('a retried delivery keeps its id and verifies afresh; during a key rotation
     assert.deepEqual(new Webhook(rawKey, { format: 'raw' }).verify(r.body, headers), published);
   }
   // The first attempt's signature does not carry over to the retry's timestamp.
-  assert.throws(() => new Webhook(newKey).verify(retry.body, { ...retry.headers, 'webhook-signature': first.headers['webhook-signature'] } as unknown as Record<string, string>), WebhookVerificationError);
+  assert.throws(
+    () =>
+      new Webhook(newKey).verify(retry.body, {
+        ...retry.headers,
+        'webhook-signature': first.headers['webhook-signature'],
+      } as unknown as Record<string, string>),
+    WebhookVerificationError,
+  );
   t.mock.timers.reset();
   assert.equal(dispatcher.stats()[0]!.name, 'ops');
 });
@@ -105,15 +139,24 @@ test('a 500-ing endpoint is retried with exponential backoff and jitter, exactly
   const randoms = [0, 1 - 1e-9, 0.5];
   // Every attempt passes through here, so "no retry yet" is a count, not a pause.
   let attempts = 0;
-  const transport: WebhookTransport = (req) => { attempts++; return undiciTransport(req); };
-  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, retries: 5, backoff: { initialMs: 1000, maxMs: 60_000 } }], { clock, random: () => randoms.shift()!, transport });
+  const transport: WebhookTransport = (req) => {
+    attempts++;
+    return undiciTransport(req);
+  };
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, retries: 5, backoff: { initialMs: 1000, maxMs: 60_000 } }], {
+    clock,
+    random: () => randoms.shift()!,
+    transport,
+  });
   t.after(() => dispatcher.close());
   bus.publish(takeover);
   // Retry n waits nominal = 1000 * 2^(n-1), jittered into [nominal/2, nominal]:
   // random 0 → 500 ms, random ~1 → 2000 ms, random 0.5 → 3000 ms.
   const expectedDelays = [500, 2000, 3000];
   for (let i = 0; i < expectedDelays.length; i++) {
-    await waitFor(() => receiver.received.length === i + 1 && clock.pendingTimers() === 1, { what: `attempt ${i + 1} and its retry timer` });
+    await waitFor(() => receiver.received.length === i + 1 && clock.pendingTimers() === 1, {
+      what: `attempt ${i + 1} and its retry timer`,
+    });
     clock.advance(expectedDelays[i]! - 1);
     await new Promise((resolve) => setImmediate(resolve));
     assert.equal(clock.pendingTimers(), 1, `the retry timer still waits at ${expectedDelays[i]! - 1}ms`);
@@ -124,7 +167,10 @@ test('a 500-ing endpoint is retried with exponential backoff and jitter, exactly
     await waitFor(() => receiver.received.length === i + 2, { what: `retry ${i + 1} right at ${expectedDelays[i]}ms` });
   }
   await dispatcher.idle();
-  assert.deepEqual(receiver.received.map((r) => r.headers['x-failoverd-delivery-attempt']), ['1', '2', '3', '4']);
+  assert.deepEqual(
+    receiver.received.map((r) => r.headers['x-failoverd-delivery-attempt']),
+    ['1', '2', '3', '4'],
+  );
   // Same event id on every attempt, so receivers can deduplicate.
   assert.equal(new Set(receiver.received.map((r) => r.headers['webhook-id'])).size, 1);
   const stats = dispatcher.stats()[0]!;
@@ -139,7 +185,10 @@ test('after the last retry the event is given up (counted) and the next one goes
   t.after(() => receiver.close());
   const clock = new FakeClock();
   const bus = new EventBus('lvs-a', () => clock.wallNow());
-  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, retries: 2, backoff: { initialMs: 100, maxMs: 100 } }], { clock, random: () => 0 });
+  const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, retries: 2, backoff: { initialMs: 100, maxMs: 100 } }], {
+    clock,
+    random: () => 0,
+  });
   t.after(() => dispatcher.close());
   bus.publish({ ...takeover, object: 'vrrp/bad' });
   bus.publish(takeover);
@@ -157,9 +206,14 @@ test('after the last retry the event is given up (counted) and the next one goes
 
 test('a hanging endpoint never delays a simulated VRRP takeover: publishing only enqueues', async (t) => {
   const hung: ServerResponse[] = [];
-  const hanging = await startReceiver((_r, _i, res) => { hung.push(res); });
+  const hanging = await startReceiver((_r, _i, res) => {
+    hung.push(res);
+  });
   const healthy = await startReceiver((_r, _i, res) => ok(res));
-  t.after(async () => { await hanging.close(); await healthy.close(); });
+  t.after(async () => {
+    await hanging.close();
+    await healthy.close();
+  });
   const bus = new EventBus('lvs-a');
   let requests = 0;
   // Requests in flight to the hanging receiver, counted where they are made.
@@ -175,10 +229,11 @@ test('a hanging endpoint never delays a simulated VRRP takeover: publishing only
       toHanging--;
     }
   };
-  const dispatcher = new WebhookDispatcher(bus, [
-    { url: hanging.url, timeoutMs: 400, retries: 0, queueSize: 10_000 },
-    { url: healthy.url },
-  ], { transport });
+  const dispatcher = new WebhookDispatcher(
+    bus,
+    [{ url: hanging.url, timeoutMs: 400, retries: 0, queueSize: 10_000 }, { url: healthy.url }],
+    { transport },
+  );
   t.after(() => dispatcher.close());
 
   bus.publish(takeover);
@@ -205,7 +260,9 @@ test('a hanging endpoint never delays a simulated VRRP takeover: publishing only
 
 test('the queue is bounded: the oldest waiting events are dropped and counted, the in-flight one is kept', async (t) => {
   const held: ServerResponse[] = [];
-  const receiver = await startReceiver((_r, _i, res) => { held.push(res); });
+  const receiver = await startReceiver((_r, _i, res) => {
+    held.push(res);
+  });
   t.after(() => receiver.close());
   const bus = new EventBus('lvs-a');
   const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url, queueSize: 5, retries: 0, timeoutMs: 10_000 }]);
@@ -222,13 +279,18 @@ test('the queue is bounded: the oldest waiting events are dropped and counted, t
     ok(held[i]!);
   }
   await dispatcher.idle();
-  assert.deepEqual(receiver.received.map((r) => JSON.parse(r.body).reason), ['n0', 'n16', 'n17', 'n18', 'n19', 'n20']);
+  assert.deepEqual(
+    receiver.received.map((r) => JSON.parse(r.body).reason),
+    ['n0', 'n16', 'n17', 'n18', 'n19', 'n20'],
+  );
   assert.equal(dispatcher.stats()[0]!.delivered, 6);
 });
 
 test('delivery is ordered per endpoint with one request in flight, even when the receiver answers at random speeds', async (t) => {
   // Each answer waits a different number of event-loop turns (0 to 12), not a time.
-  const receiver = await startReceiver((_r, i, res) => { afterTurns((i * 7919) % 13, () => ok(res)); });
+  const receiver = await startReceiver((_r, i, res) => {
+    afterTurns((i * 7919) % 13, () => ok(res));
+  });
   t.after(() => receiver.close());
   const bus = new EventBus('lvs-a');
   const dispatcher = new WebhookDispatcher(bus, [{ url: receiver.url }]);
@@ -238,7 +300,10 @@ test('delivery is ordered per endpoint with one request in flight, even when the
     if (i % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
   }
   await waitFor(() => receiver.received.length === 60, { what: 'all 60' });
-  assert.deepEqual(receiver.received.map((r) => Number(JSON.parse(r.body).reason)), [...Array(60).keys()]);
+  assert.deepEqual(
+    receiver.received.map((r) => Number(JSON.parse(r.body).reason)),
+    [...Array(60).keys()],
+  );
   assert.equal(receiver.maxConcurrent(), 1);
 });
 
@@ -248,12 +313,29 @@ test('templates: Slack-style {"text"} and a generic JSON body with placeholders'
   const bus = new EventBus('lvs-a');
   const dispatcher = new WebhookDispatcher(bus, [
     { url: `${receiver.url}?slack`, template: 'slack' },
-    { url: `${receiver.url}?custom`, template: { body: { title: '{{object}} is {{to}}', priority: '{{data.priority}}', node: '{{node}}', tags: ['failoverd', '{{type}}'], missing: '{{nope}}' } } },
+    {
+      url: `${receiver.url}?custom`,
+      template: {
+        body: {
+          title: '{{object}} is {{to}}',
+          priority: '{{data.priority}}',
+          node: '{{node}}',
+          tags: ['failoverd', '{{type}}'],
+          missing: '{{nope}}',
+        },
+      },
+    },
   ]);
   t.after(() => dispatcher.close());
   bus.publish(takeover);
   await waitFor(() => receiver.received.length === 2, { what: 'both' });
   const bodies = receiver.received.map((r) => JSON.parse(r.body)).sort((a, b) => (a.text ? -1 : b.text ? 1 : 0));
   assert.deepEqual(bodies[0], { text: '[lvs-a] vrrp.state vrrp/web: BACKUP → MASTER (master down timer expired)' });
-  assert.deepEqual(bodies[1], { title: 'vrrp/web is MASTER', priority: 150, node: 'lvs-a', tags: ['failoverd', 'vrrp.state'], missing: null });
+  assert.deepEqual(bodies[1], {
+    title: 'vrrp/web is MASTER',
+    priority: 150,
+    node: 'lvs-a',
+    tags: ['failoverd', 'vrrp.state'],
+    missing: null,
+  });
 });

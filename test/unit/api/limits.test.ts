@@ -21,10 +21,13 @@ async function startApi(t: { after(fn: () => unknown): void }, limits: Partial<H
   const socket = join(dir, 'failoverd.sock');
   const agent = fakeAgent();
   const metrics = new Metrics(new EventBus('lvs-a'), agent.sources, { defaultMetrics: false });
-  const server = new ApiServer({ socket, metrics: '127.0.0.1:0', limits },
-    { status: agent.status, metrics: metrics.registry });
+  const server = new ApiServer({ socket, metrics: '127.0.0.1:0', limits }, { status: agent.status, metrics: metrics.registry });
   await server.start();
-  t.after(async () => { await server.stop(); metrics.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await server.stop();
+    metrics.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const [, metricsAddress] = server.listening();
   return { socket: { kind: 'unix', path: socket } as ListenAddress, metrics: parseListenAddress(metricsAddress!) };
 }
@@ -47,8 +50,7 @@ test('a slowloris sender, a slow body and a silent connection are cut off', asyn
     cutOff(await rawRequest(address, head, SLOW.waitMs, SLOW.gapMs), 'slowloris headers');
     if (address.kind === 'unix') {
       // Only the socket reads request bodies (admin actions).
-      const body = ['POST /admin/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n',
-        ...Array<string>(SLOW.pieces).fill(' ')];
+      const body = ['POST /admin/drain HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n', ...Array<string>(SLOW.pieces).fill(' ')];
       cutOff(await rawRequest(address, body, SLOW.waitMs, SLOW.gapMs), 'slow body');
       // A body that stops coming: nothing is being sent when the server answers, so the 408 arrives.
       const stalled = await rawRequest(address, body.slice(0, 3), SLOW.waitMs, SLOW.gapMs);
@@ -96,11 +98,14 @@ test('connections past maxConnections are refused; a fresh one is served after t
     for (const s of held.splice(0)) s.destroy();
     // The server notices the closes asynchronously; a fresh connection is served once it has.
     let attempts = 0;
-    await waitFor(async () => {
-      attempts++;
-      const fresh = await rawRequest(address, ['GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 5000);
-      return fresh.status === 200;
-    }, { what: 'a fresh connection served', timeoutMs: 10_000, stepMs: 20 });
+    await waitFor(
+      async () => {
+        attempts++;
+        const fresh = await rawRequest(address, ['GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'], 5000);
+        return fresh.status === 200;
+      },
+      { what: 'a fresh connection served', timeoutMs: 10_000, stepMs: 20 },
+    );
     t.diagnostic(`${address.kind}: served on attempt ${attempts}`);
   }
 });

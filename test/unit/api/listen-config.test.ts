@@ -28,15 +28,19 @@ function refused(api: string): string {
 }
 
 test('api.listen: a socket path or a loopback HOST:PORT, as documented', () => {
-  assert.deepEqual(apiFromConfig(accepted('{ listen: /run/fo/api.sock }')),
-    { socket: '/run/fo/api.sock', metrics: '127.0.0.1:9595' });
-  assert.deepEqual(apiFromConfig(accepted('{ listen: 127.0.0.1:9596, metrics: false }')),
-    { socket: false, loopback: '127.0.0.1:9596' });
-  assert.deepEqual(apiFromConfig(accepted('{ listen: "[::1]:9596", admin_over_tcp: true, metrics: "[::1]:9595" }')),
-    { socket: false, loopback: '[::1]:9596', adminOverTcp: true, metrics: '[::1]:9595' });
+  assert.deepEqual(apiFromConfig(accepted('{ listen: /run/fo/api.sock }')), { socket: '/run/fo/api.sock', metrics: '127.0.0.1:9595' });
+  assert.deepEqual(apiFromConfig(accepted('{ listen: 127.0.0.1:9596, metrics: false }')), { socket: false, loopback: '127.0.0.1:9596' });
+  assert.deepEqual(apiFromConfig(accepted('{ listen: "[::1]:9596", admin_over_tcp: true, metrics: "[::1]:9595" }')), {
+    socket: false,
+    loopback: '[::1]:9596',
+    adminOverTcp: true,
+    metrics: '[::1]:9595',
+  });
   // admin_over_tcp means nothing with a socket: admin actions are always accepted there.
-  assert.deepEqual(apiFromConfig(accepted('{ admin_over_tcp: true }')),
-    { socket: '/run/failoverd/failoverd.sock', metrics: '127.0.0.1:9595' });
+  assert.deepEqual(apiFromConfig(accepted('{ admin_over_tcp: true }')), {
+    socket: '/run/failoverd/failoverd.sock',
+    metrics: '127.0.0.1:9595',
+  });
 
   assert.match(refused('{ listen: 0.0.0.0:9596 }'), /api\.listen.*loopback address/);
   assert.match(refused('{ listen: "10.6.2.1:9596" }'), /api\.listen.*loopback address/);

@@ -15,7 +15,9 @@ import { rawRequest } from './raw-http.js';
 /** Every exception or rejection that escapes to the process while `fn` runs. */
 async function escapes(fn: () => Promise<void>): Promise<unknown[]> {
   const escaped: unknown[] = [];
-  const record = (err: unknown): void => { escaped.push(err); };
+  const record = (err: unknown): void => {
+    escaped.push(err);
+  };
   process.on('unhandledRejection', record);
   process.on('uncaughtException', record);
   try {
@@ -35,10 +37,16 @@ async function startApi(t: { after(fn: () => unknown): void }) {
   const agent = fakeAgent();
   const bus = new EventBus('lvs-a');
   const metrics = new Metrics(bus, agent.sources, { defaultMetrics: false });
-  const server = new ApiServer({ socket, metrics: '127.0.0.1:0' },
-    { status: agent.status, admin: agent.admin, metrics: metrics.registry, bus });
+  const server = new ApiServer(
+    { socket, metrics: '127.0.0.1:0' },
+    { status: agent.status, admin: agent.admin, metrics: metrics.registry, bus },
+  );
   await server.start();
-  t.after(async () => { await server.stop(); metrics.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await server.stop();
+    metrics.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const [, metricsAddress] = server.listening();
   return { socket: { kind: 'unix', path: socket } as ListenAddress, metrics: parseListenAddress(metricsAddress!) };
 }
@@ -61,8 +69,10 @@ test('GET //x:99999 gets a 400 on the metrics port and the unix socket, and the 
 
 const H = 'Host: x\r\nConnection: close\r\n';
 const DRAIN = `POST /admin/drain HTTP/1.1\r\n${H}`;
-const post = (path: string, body: string | Buffer, headers = ''): (string | Buffer)[] =>
-  [`POST ${path} HTTP/1.1\r\n${H}${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`, body];
+const post = (path: string, body: string | Buffer, headers = ''): (string | Buffer)[] => [
+  `POST ${path} HTTP/1.1\r\n${H}${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n`,
+  body,
+];
 
 /** [what, bytes, expected status] — one of each kind of malformed request. */
 const MALFORMED: [string, (string | Buffer)[], number][] = [

@@ -24,12 +24,13 @@ function countingRegistry() {
   return { registry: registry as unknown as Registry, renders: () => renders };
 }
 
-
 test('scrapes within the period share one render; after it, the next scrape renders again', async (t) => {
   const clock = new FakeClock(1000);
   const counting = countingRegistry();
-  const server = new ApiServer({ socket: false, metrics: '127.0.0.1:0' },
-    { status: fakeAgent().status, metrics: counting.registry, clock });
+  const server = new ApiServer(
+    { socket: false, metrics: '127.0.0.1:0' },
+    { status: fakeAgent().status, metrics: counting.registry, clock },
+  );
   await server.start();
   t.after(() => server.stop());
   const address = parseListenAddress(server.listening()[0]!);
@@ -56,11 +57,15 @@ test('SharedRender: one render per period, shared while in flight, a failure kep
   const clock = new FakeClock(0);
   let calls = 0;
   let fail = true;
-  const shared = new SharedRender(async () => {
-    calls++;
-    if (fail) throw new Error(`render ${calls} failed`);
-    return calls;
-  }, 1000, () => clock.now());
+  const shared = new SharedRender(
+    async () => {
+      calls++;
+      if (fail) throw new Error(`render ${calls} failed`);
+      return calls;
+    },
+    1000,
+    () => clock.now(),
+  );
   const a = shared.get();
   const b = shared.get();
   assert.equal(a, b, 'callers while in flight share the render');
@@ -73,7 +78,11 @@ test('SharedRender: one render per period, shared while in flight, a failure kep
   assert.equal(calls, 2);
   // A render that outlasts the period is still shared, not started again.
   let finish!: () => void;
-  const render = (): Promise<number> => new Promise((r) => { calls++; finish = () => r(calls); });
+  const render = (): Promise<number> =>
+    new Promise((r) => {
+      calls++;
+      finish = () => r(calls);
+    });
   const slow = new SharedRender(render, 1000, () => clock.now());
   const first = slow.get();
   await new Promise((r) => setImmediate(r));

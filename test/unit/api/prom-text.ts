@@ -25,7 +25,13 @@ export function parsePrometheus(text: string): Map<string, Family> {
     const labels: Record<string, string> = {};
     for (const l of (m[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!.replace(/\\(.)/g, '$1');
     const sampleName = m[1]!;
-    const base = [...families.keys()].find((f) => sampleName === f || (families.get(f)!.type === 'histogram' || families.get(f)!.type === 'summary') && ['_bucket', '_sum', '_count'].some((s) => sampleName === f + s)) ?? sampleName;
+    const base =
+      [...families.keys()].find(
+        (f) =>
+          sampleName === f ||
+          ((families.get(f)!.type === 'histogram' || families.get(f)!.type === 'summary') &&
+            ['_bucket', '_sum', '_count'].some((s) => sampleName === f + s)),
+      ) ?? sampleName;
     family(base).samples.push({ name: sampleName, labels, value: Number(m[3]) });
   }
   return families;

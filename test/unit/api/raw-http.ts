@@ -22,9 +22,7 @@ export function connectTo(address: ListenAddress): Socket {
  * that answers and closes while chunks are still being sent may have its answer lost to
  * the reset (as any HTTP server's would be).
  */
-export function rawRequest(
-  address: ListenAddress, chunks: (string | Buffer)[], timeoutMs = 2000, gapMs = 0,
-): Promise<RawAnswer> {
+export function rawRequest(address: ListenAddress, chunks: (string | Buffer)[], timeoutMs = 2000, gapMs = 0): Promise<RawAnswer> {
   return new Promise((resolve) => {
     const socket = connectTo(address);
     const received: Buffer[] = [];

@@ -25,11 +25,27 @@ async function startApi(t: { after(fn: () => unknown): void }, extra: { adminOve
   const events: AgentEvent[] = [];
   bus.subscribe('admin.*', (e) => events.push(e));
   const metrics = new Metrics(bus, agent.sources, { defaultMetrics: false });
-  const server = new ApiServer({ socket, loopback: '127.0.0.1:0', metrics: '127.0.0.1:0', ...extra }, { status: agent.status, admin: agent.admin, metrics: metrics.registry, bus });
+  const server = new ApiServer(
+    { socket, loopback: '127.0.0.1:0', metrics: '127.0.0.1:0', ...extra },
+    { status: agent.status, admin: agent.admin, metrics: metrics.registry, bus },
+  );
   await server.start();
-  t.after(async () => { await server.stop(); metrics.close(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await server.stop();
+    metrics.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const [, loopback, metricsAddr] = server.listening();
-  return { dir, socket, agent, events, server, loopback: loopback!, metricsAddr: metricsAddr!, client: new ApiClient({ kind: 'unix', path: socket }) };
+  return {
+    dir,
+    socket,
+    agent,
+    events,
+    server,
+    loopback: loopback!,
+    metricsAddr: metricsAddr!,
+    client: new ApiClient({ kind: 'unix', path: socket }),
+  };
 }
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -37,8 +53,12 @@ function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr:
     const child = spawn(process.execPath, [cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString(); });
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+    });
     child.on('exit', (code) => resolve({ code: code ?? 1, stdout, stderr }));
   });
 }
@@ -53,7 +73,10 @@ test('status over the unix socket (mode 0660) and the loopback listener', async 
   t.after(() => tcp.close());
   assert.equal((await tcp.status()).node, 'lvs-a');
   // Admin actions are refused on the loopback listener unless enabled.
-  await assert.rejects(tcp.admin('drain', { service: 'web-80', real_server: '10.6.2.191' }), /only accepted on the unix socket \(HTTP 403\)/);
+  await assert.rejects(
+    tcp.admin('drain', { service: 'web-80', real_server: '10.6.2.191' }),
+    /only accepted on the unix socket \(HTTP 403\)/,
+  );
   assert.deepEqual(api.agent.calls, []);
 });
 
@@ -62,42 +85,88 @@ test('resign: POST /admin/resign steps a master down and says whether it was mas
   t.after(() => api.client.close());
   assert.deepEqual(await api.client.admin('resign', { instance: 'web' }), { ok: true, action: 'resign', instance: 'web', wasMaster: true });
   assert.equal((await api.client.status()).instances[0]?.state, 'BACKUP');
-  assert.deepEqual(await api.client.admin('resign', { instance: 'web' }), { ok: true, action: 'resign', instance: 'web', wasMaster: false });
+  assert.deepEqual(await api.client.admin('resign', { instance: 'web' }), {
+    ok: true,
+    action: 'resign',
+    instance: 'web',
+    wasMaster: false,
+  });
   await assert.rejects(api.client.admin('resign', {}), /"instance" is required \(a string\) \(HTTP 400\)/);
   await assert.rejects(api.client.admin('resign', { instance: 'nope' }), /no VRRP instance nope \(HTTP 404\)/);
   assert.deepEqual(api.agent.calls, ['resign web', 'resign web', 'resign nope']);
-  assert.deepEqual(api.events.map((e) => `${e.type} ${e.object} ${e.to ?? '-'}`), ['admin.resign vrrp/web BACKUP', 'admin.resign vrrp/web -']);
+  assert.deepEqual(
+    api.events.map((e) => `${e.type} ${e.object} ${e.to ?? '-'}`),
+    ['admin.resign vrrp/web BACKUP', 'admin.resign vrrp/web -'],
+  );
 });
 
 test('maintenance: POST /admin/maintenance drains a whole service and back; "on" must be a boolean', async (t) => {
   const api = await startApi(t);
   t.after(() => api.client.close());
-  assert.deepEqual(await api.client.admin('maintenance', { service: 'web-80', on: true }), { ok: true, action: 'maintenance', service: 'web-80', on: true });
+  assert.deepEqual(await api.client.admin('maintenance', { service: 'web-80', on: true }), {
+    ok: true,
+    action: 'maintenance',
+    service: 'web-80',
+    on: true,
+  });
   const svc = (await api.client.status()).services[0]!;
   assert.equal(svc.maintenanceSince, '2026-05-01T13:00:00.000Z');
-  assert.deepEqual(svc.realServers.map((r) => [r.weight, r.drained]), [[0, true], [0, true]]);
+  assert.deepEqual(
+    svc.realServers.map((r) => [r.weight, r.drained]),
+    [
+      [0, true],
+      [0, true],
+    ],
+  );
   await api.client.admin('maintenance', { service: 'web-80', on: false });
-  await assert.rejects(api.client.admin('maintenance', { service: 'web-80', on: 'yes' }), /"on" is required \(true or false\) \(HTTP 400\)/);
+  await assert.rejects(
+    api.client.admin('maintenance', { service: 'web-80', on: 'yes' }),
+    /"on" is required \(true or false\) \(HTTP 400\)/,
+  );
   await assert.rejects(api.client.admin('maintenance', { service: 'nope', on: true }), /no service nope \(HTTP 404\)/);
   assert.deepEqual(api.agent.calls, ['maintenance web-80 true', 'maintenance web-80 false', 'maintenance nope true']);
-  assert.deepEqual(api.events.map((e) => `${e.type} ${e.object} ${e.to ?? '-'}`), ['admin.maintenance service/web-80 on', 'admin.maintenance service/web-80 off']);
+  assert.deepEqual(
+    api.events.map((e) => `${e.type} ${e.object} ${e.to ?? '-'}`),
+    ['admin.maintenance service/web-80 on', 'admin.maintenance service/web-80 off'],
+  );
 });
 
 test('admin actions go through AdminActions, publish admin.* events, and bad requests get clear errors', async (t) => {
   const api = await startApi(t);
   t.after(() => api.client.close());
-  assert.deepEqual(await api.client.admin('drain', { service: 'web-80', real_server: '10.6.2.191' }), { ok: true, action: 'drain', service: 'web-80', real_server: '10.6.2.191' });
+  assert.deepEqual(await api.client.admin('drain', { service: 'web-80', real_server: '10.6.2.191' }), {
+    ok: true,
+    action: 'drain',
+    service: 'web-80',
+    real_server: '10.6.2.191',
+  });
   const rs = (await api.client.status()).services[0]!.realServers[0]!;
   assert.equal(rs.weight, 0);
   assert.equal(rs.drained, true);
   await api.client.admin('force-backup', { instance: 'web', for: '90s' });
   await api.client.admin('release', { instance: 'web' });
   await api.client.admin('undrain', { service: 'web-80', real_server: '10.6.2.191' });
-  assert.deepEqual(api.agent.calls, ['drain web-80 10.6.2.191 true', 'forceBackup web 90000', 'forceBackup web 0', 'drain web-80 10.6.2.191 false']);
-  assert.deepEqual(api.events.map((e) => `${e.type} ${e.object}`), ['admin.drain service/web-80/10.6.2.191', 'admin.force-backup vrrp/web', 'admin.release vrrp/web', 'admin.undrain service/web-80/10.6.2.191']);
+  assert.deepEqual(api.agent.calls, [
+    'drain web-80 10.6.2.191 true',
+    'forceBackup web 90000',
+    'forceBackup web 0',
+    'drain web-80 10.6.2.191 false',
+  ]);
+  assert.deepEqual(
+    api.events.map((e) => `${e.type} ${e.object}`),
+    [
+      'admin.drain service/web-80/10.6.2.191',
+      'admin.force-backup vrrp/web',
+      'admin.release vrrp/web',
+      'admin.undrain service/web-80/10.6.2.191',
+    ],
+  );
 
   await assert.rejects(api.client.admin('drain', { service: 'web-80' }), /"real_server" is required \(a string\) \(HTTP 400\)/);
-  await assert.rejects(api.client.admin('drain', { service: 'nope', real_server: '10.6.2.191' }), /no real server 10.6.2.191 in service nope \(HTTP 404\)/);
+  await assert.rejects(
+    api.client.admin('drain', { service: 'nope', real_server: '10.6.2.191' }),
+    /no real server 10.6.2.191 in service nope \(HTTP 404\)/,
+  );
   await assert.rejects(api.client.admin('force-backup', { instance: 'web', for: 'soon' }), /invalid duration "soon".*\(HTTP 400\)/);
   const raw = new Client('http://localhost', { socketPath: api.socket });
   t.after(() => raw.close());
@@ -132,7 +201,10 @@ test('a stale socket file is removed at start; a live one or a regular file is n
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const path = join(dir, 'a.sock');
   // A process that dies without cleaning up leaves its socket file behind.
-  const crashed = spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`]);
+  const crashed = spawnSync(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(path)}, () => process.kill(process.pid, 'SIGKILL'))`,
+  ]);
   assert.equal(crashed.signal, 'SIGKILL');
   assert.ok(statSync(path).isSocket());
   const agent = fakeAgent();
@@ -143,8 +215,14 @@ test('a stale socket file is removed at start; a live one or a regular file is n
   await assert.rejects(second.start(), /another process is serving .*a\.sock \(is failoverd already running\?\)/);
   const file = join(dir, 'file');
   writeFileSync(file, 'keep me');
-  await assert.rejects(new ApiServer({ socket: file }, { status: agent.status }).start(), /exists and is not a socket; refusing to replace it/);
-  await assert.rejects(new ApiServer({ socket: false, loopback: '0.0.0.0:0' }, { status: agent.status }).start(), /must be a loopback HOST:PORT/);
+  await assert.rejects(
+    new ApiServer({ socket: file }, { status: agent.status }).start(),
+    /exists and is not a socket; refusing to replace it/,
+  );
+  await assert.rejects(
+    new ApiServer({ socket: false, loopback: '0.0.0.0:0' }, { status: agent.status }).start(),
+    /must be a loopback HOST:PORT/,
+  );
 });
 
 test('failoverd status: tables, --json, --config api.listen, admin subcommands, and an unreachable agent', async (t) => {
@@ -198,7 +276,12 @@ test('small parsers and the human format', () => {
   assert.throws(() => parseDurationArgument('5 minutes', FORCE_BACKUP_RANGE), /invalid duration/);
   const { snapshot } = fakeAgent();
   snapshot.services[0]!.quorum = { required: 2, up: 1, met: false };
-  snapshot.services[0]!.realServers[1] = { ...snapshot.services[0]!.realServers[1]!, state: 'down', weight: 0, lastCheck: { ok: false, reason: 'connect ECONNREFUSED', latencyMs: 0.2, at: '2026-05-01T12:04:58.000Z' } };
+  snapshot.services[0]!.realServers[1] = {
+    ...snapshot.services[0]!.realServers[1]!,
+    state: 'down',
+    weight: 0,
+    lastCheck: { ok: false, reason: 'connect ECONNREFUSED', latencyMs: 0.2, at: '2026-05-01T12:04:58.000Z' },
+  };
   const text = formatStatus(snapshot, Date.parse('2026-05-01T12:05:00Z'));
   assert.match(text, /1\/2 LOST/);
   assert.match(text, /10\.6\.2\.192:80 +down +0 \(1\) +tcp fail 2s ago +0\.2ms +connect ECONNREFUSED/);

@@ -10,7 +10,7 @@ import type { ActualService } from '../../../src/ipvs/types.js';
 import { testAgentOptions } from '../agent/harness.js';
 import { fakeAgent } from './fake-agent.js';
 
-test('the status snapshot takes the IPVS table from the reconciler\'s view, without a dump', async (t) => {
+test("the status snapshot takes the IPVS table from the reconciler's view, without a dump", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-status-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const configPath = join(dir, 'failoverd.yaml');
@@ -21,7 +21,10 @@ test('the status snapshot takes the IPVS table from the reconciler\'s view, with
   let dumps = 0;
   const reconciler = {
     lastActual: () => structuredClone(view),
-    readActual: async () => { dumps++; return structuredClone(view); },
+    readActual: async () => {
+      dumps++;
+      return structuredClone(view);
+    },
     // Its drain bookkeeping (removed real servers waiting for connections): kept, not read from the kernel.
     status: () => ({ draining: [] }),
   };

@@ -15,13 +15,19 @@ test('a new file is all a new check type takes; files without `plugin` are ignor
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-plugins-'));
   try {
     const schema = `{ safeParse: (v) => ({ success: true, data: v }) }`;
-    writeFileSync(join(dir, 'dns.js'), `export const plugin = { type: 'dns', description: 'resolves a name', options: ${schema}, run: async () => ({ ok: true, reason: 'ok', latencyMs: 0 }) };`);
+    writeFileSync(
+      join(dir, 'dns.js'),
+      `export const plugin = { type: 'dns', description: 'resolves a name', options: ${schema}, run: async () => ({ ok: true, reason: 'ok', latencyMs: 0 }) };`,
+    );
     writeFileSync(join(dir, 'helper.js'), 'export const notAPlugin = 1;');
     writeFileSync(join(dir, 'index.js'), 'throw new Error("index is never imported");');
     writeFileSync(join(dir, 'notes.txt'), 'ignored');
     const plugins = await loadCheckPlugins(dir);
     assert.deepEqual([...plugins.keys()], ['dns']);
-    writeFileSync(join(dir, 'dns2.js'), `export const plugin = { type: 'dns', description: 'again', options: ${schema}, run: async () => ({}) };`);
+    writeFileSync(
+      join(dir, 'dns2.js'),
+      `export const plugin = { type: 'dns', description: 'again', options: ${schema}, run: async () => ({}) };`,
+    );
     await assert.rejects(loadCheckPlugins(dir), /check type "dns" is defined twice: dns\.js and dns2\.js/);
     rmSync(join(dir, 'dns2.js'));
     writeFileSync(join(dir, 'broken.js'), `export const plugin = { type: 'Broken' };`);
@@ -34,7 +40,14 @@ test('a new file is all a new check type takes; files without `plugin` are ignor
 test('option schemas: defaults, status ranges, bad keys and bad patterns are refused', async () => {
   const plugins = await loadCheckPlugins();
   const http = plugins.get('http')!.options;
-  assert.deepEqual(http.parse({}), { method: 'GET', path: '/', headers: {}, expect_status: ['200-299'], max_body_bytes: 65536, keepalive: false });
+  assert.deepEqual(http.parse({}), {
+    method: 'GET',
+    path: '/',
+    headers: {},
+    expect_status: ['200-299'],
+    max_body_bytes: 65536,
+    keepalive: false,
+  });
   assert.ok(http.safeParse({ expect_status: [200, '300-302'] }).success);
   assert.ok(http.safeParse({ expect_status: 204 }).success);
   assert.equal(http.safeParse({ expect_status: ['2xx'] }).success, false);
@@ -50,6 +63,10 @@ test('option schemas: defaults, status ranges, bad keys and bad patterns are ref
   assert.equal(tcp.safeParse({ bind_to: 'eth0' }).success, false);
   assert.equal(tcp.safeParse({ connect_port: 70000 }).success, false);
   const exec = plugins.get('exec')!.options;
-  assert.deepEqual(exec.parse({ command: ['/usr/local/bin/check', '--fast'] }), { command: ['/usr/local/bin/check', '--fast'], misc_dynamic: false, env: {} });
+  assert.deepEqual(exec.parse({ command: ['/usr/local/bin/check', '--fast'] }), {
+    command: ['/usr/local/bin/check', '--fast'],
+    misc_dynamic: false,
+    env: {},
+  });
   assert.equal(exec.safeParse({ command: [] }).success, false);
 });

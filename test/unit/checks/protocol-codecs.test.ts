@@ -37,7 +37,11 @@ describe('dns messages', () => {
       ['PTR', 'host.example.test', 'host.example.test'],
       ['MX', { preference: 10, exchange: 'MX.example.test' }, '10 mx.example.test'],
       ['TXT', ['v=spf1 ', '-all'], 'v=spf1 -all'],
-      ['SOA', { mname: 'ns.example.test', rname: 'admin.example.test', serial: 7, refresh: 1, retry: 2, expire: 3, minimum: 4 }, 'ns.example.test admin.example.test 7 1 2 3 4'],
+      [
+        'SOA',
+        { mname: 'ns.example.test', rname: 'admin.example.test', serial: 7, refresh: 1, retry: 2, expire: 3, minimum: 4 },
+        'ns.example.test admin.example.test 7 1 2 3 4',
+      ],
       ['SRV', { priority: 1, weight: 2, port: 25, target: 'smtp.example.test' }, '1 2 25 smtp.example.test'],
     ];
     for (const [type, data, text] of cases) {
@@ -47,10 +51,13 @@ describe('dns messages', () => {
     }
     assert.equal(normalizeExpected('MX', '10   MX.Example.test.'), '10 mx.example.test');
     assert.equal(normalizeExpected('AAAA', 'FD00::0:1'), 'fd00::1');
-    assert.equal(normalizeExpected('SOA', 'NS.example.test. Admin.example.test. 7 1 2 3 4'), 'ns.example.test admin.example.test 7 1 2 3 4');
+    assert.equal(
+      normalizeExpected('SOA', 'NS.example.test. Admin.example.test. 7 1 2 3 4'),
+      'ns.example.test admin.example.test 7 1 2 3 4',
+    );
   });
 
-  it('counts only records of the asked type (an alias\'s CNAME is not an A); rcode and TC are read', () => {
+  it("counts only records of the asked type (an alias's CNAME is not an A); rcode and TC are read", () => {
     const chain = response(5, 'alias.test', 'A', [
       { type: 'CNAME', name: 'alias.test', data: 'web.test' },
       { type: 'A', name: 'web.test', data: '10.0.0.9' },
@@ -156,23 +163,37 @@ describe('icmp echo', () => {
   it('an ICMP error that quotes our request names it by identifier and sequence', () => {
     const ours = encodeEchoRequest(4, 77, 5, Buffer.alloc(8));
     const error = withChecksum(Buffer.concat([Buffer.from([3, 1, 0, 0, 0, 0, 0, 0]), ipv4(ours)]));
-    assert.deepEqual(parseIcmp(4, ipv4(error)), { kind: 'error', type: 3, code: 1, identifier: 77, sequence: 5, text: 'ICMP host unreachable' });
+    assert.deepEqual(parseIcmp(4, ipv4(error)), {
+      kind: 'error',
+      type: 3,
+      code: 1,
+      identifier: 77,
+      sequence: 5,
+      text: 'ICMP host unreachable',
+    });
     const v6quoted = Buffer.alloc(40);
     v6quoted[0] = 0x60;
     v6quoted[6] = 58;
     const v6error = Buffer.concat([Buffer.from([1, 3, 0, 0, 0, 0, 0, 0]), v6quoted, encodeEchoRequest(6, 8, 9, Buffer.alloc(4))]);
-    assert.deepEqual(parseIcmp(6, v6error), { kind: 'error', type: 1, code: 3, identifier: 8, sequence: 9, text: 'ICMPv6 address unreachable' });
+    assert.deepEqual(parseIcmp(6, v6error), {
+      kind: 'error',
+      type: 1,
+      code: 3,
+      identifier: 8,
+      sequence: 9,
+      text: 'ICMPv6 address unreachable',
+    });
     // An error about someone's UDP datagram is not ours.
     const udpQuoted = withChecksum(Buffer.concat([Buffer.from([3, 3, 0, 0, 0, 0, 0, 0]), ipv4(Buffer.alloc(8), 17)]));
     assert.deepEqual(parseIcmp(4, ipv4(udpQuoted)), { kind: 'other', type: 3 });
   });
 
   it('the type filter blocks everything but the listed types (a set bit blocks)', () => {
-    assert.equal(icmpTypeFilter(4, [0, 3]).readUInt32LE(0), (~((1 << 0) | (1 << 3))) >>> 0);
+    assert.equal(icmpTypeFilter(4, [0, 3]).readUInt32LE(0), ~((1 << 0) | (1 << 3)) >>> 0);
     const v6 = icmpTypeFilter(6, [1, 129]);
     assert.equal(v6.length, 32);
-    assert.equal(v6.readUInt32LE(0), (~(1 << 1)) >>> 0);
-    assert.equal(v6.readUInt32LE(16), (~(1 << 1)) >>> 0, '129 = word 4, bit 1');
+    assert.equal(v6.readUInt32LE(0), ~(1 << 1) >>> 0);
+    assert.equal(v6.readUInt32LE(16), ~(1 << 1) >>> 0, '129 = word 4, bit 1');
     assert.equal(v6.readUInt32LE(4), 0xffffffff);
   });
 });
@@ -201,7 +222,8 @@ describe('the new check types in a config file', () => {
       '{ type: smtp, helo_name: lb1.example.com, starttls: true, ca_file: /etc/ssl/ca.pem, tls_server_name: mx.example.com }',
       '{ type: ping, payload_bytes: 100, bind_to: 10.6.2.1 }',
       '{ type: http, digest: 9b3a0c85a887a256d6939da88aabd8cd }',
-    ]) assert.deepEqual(await errors(check), [], check);
+    ])
+      assert.deepEqual(await errors(check), [], check);
   });
 
   it('names file, line, key and what was expected', async () => {
@@ -209,7 +231,10 @@ describe('the new check types in a config file', () => {
       'failoverd.yaml:7:12 services[0].check.name: missing required key (expected a string)',
     ]);
     const [badType] = await errors('{ type: dns, name: x.test, query_type: ANY }');
-    assert.equal(badType, 'failoverd.yaml:7:51 services[0].check.query_type: expected one of A, AAAA, CNAME, MX, TXT, SOA, NS, PTR, SRV, CAA');
+    assert.equal(
+      badType,
+      'failoverd.yaml:7:51 services[0].check.query_type: expected one of A, AAAA, CNAME, MX, TXT, SOA, NS, PTR, SRV, CAA',
+    );
     const [both] = await errors('{ type: udp, send: a, send_hex: "61" }');
     assert.match(both!, /^failoverd\.yaml:7:\d+ services\[0\]\.check\.send_hex: give send or send_hex, not both/);
     const [oddHex] = await errors('{ type: udp, expect_hex: "abc" }');

@@ -49,7 +49,10 @@ describe('strict flags', () => {
   it('a string flag without its value, a value given to a boolean flag', async () => {
     assert.equal(await usageError(check, ['--config']), '--config needs a value');
     assert.equal(await usageError(check, ['--config=']), '--config needs a value');
-    assert.equal(await usageError(check, ['--config', '--quiet']), '--config needs a value (one that starts with "-" is written --config=-VALUE)');
+    assert.equal(
+      await usageError(check, ['--config', '--quiet']),
+      '--config needs a value (one that starts with "-" is written --config=-VALUE)',
+    );
     assert.equal(await usageError(status, ['--json=yes']), '--json takes no value');
     assert.equal(await usageError(lab, ['-k']), 'unknown option -k');
   });
@@ -59,7 +62,10 @@ describe('strict flags', () => {
     assert.match(await usageError(status, ['--timeout', '0']), /--timeout: expected a whole number from 1/);
     assert.match(await usageError(status, ['--timeout', '1.5']), /--timeout: expected a whole number/);
     assert.match(await usageError(status, ['force-backup', 'web', '--for', 'soon']), /^--for: invalid duration "soon"/);
-    assert.match(await usageError(status, ['force-backup', 'web', '--for', '30d']), /^--for: invalid duration "30d": expected a duration from 1ms to 7d/);
+    assert.match(
+      await usageError(status, ['force-backup', 'web', '--for', '30d']),
+      /^--for: invalid duration "30d": expected a duration from 1ms to 7d/,
+    );
   });
 
   it('status: unknown actions and wrong argument counts', async () => {
@@ -118,7 +124,10 @@ describe('the failoverd program', () => {
     const r = cli('--help');
     assert.equal(r.status, 0);
     const listed = [...r.stdout.matchAll(/^ {2}(\S+) +(.+)$/gm)].map((m) => [m[1], m[2]]);
-    assert.deepEqual(listed, COMMANDS.map((c) => [c.name, c.summary]));
+    assert.deepEqual(
+      listed,
+      COMMANDS.map((c) => [c.name, c.summary]),
+    );
   });
 
   it('COMMAND --help prints the usage; after "--" a --help belongs to the program run', () => {
@@ -130,7 +139,7 @@ describe('the failoverd program', () => {
   });
 });
 
-describe('status --config reads the file with the agent\'s loader', () => {
+describe("status --config reads the file with the agent's loader", () => {
   it('an ${ENV} reference in api.listen is substituted', async () => {
     const file = join(dir, 'env.yaml');
     writeFileSync(file, 'services: []\napi:\n  listen: ${FAILOVERD_TEST_LISTEN}\n');
@@ -145,6 +154,9 @@ describe('status --config reads the file with the agent\'s loader', () => {
   it('an invalid config is refused with its file:line, not half-read', async () => {
     const file = join(dir, 'bad.yaml');
     writeFileSync(file, 'services: []\napi:\n  listen: 0.0.0.0:9596\n');
-    await assert.rejects(resolveAddress({ config: file }), (err: Error) => err.message.includes(`${file}:3:`) && /loopback/.test(err.message));
+    await assert.rejects(
+      resolveAddress({ config: file }),
+      (err: Error) => err.message.includes(`${file}:3:`) && /loopback/.test(err.message),
+    );
   });
 });

@@ -27,7 +27,10 @@ test('header names that are not HTTP tokens (CR, LF, spaces, colons) and values 
   assert.equal(load(webhook('      headers: { Authorization: "Bearer abc", X-Team: ops }\n')).ok, true);
 
   // The http check's headers, through its own option schema.
-  const http = BASE.replace('check: { type: http, path: /healthz, interval: 2s, timeout: 1s }', 'check: { type: http, path: /healthz, headers: { "X-A\\nB": "1", X-C: "d\\re" } }');
+  const http = BASE.replace(
+    'check: { type: http, path: /healthz, interval: 2s, timeout: 1s }',
+    'check: { type: http, path: /healthz, headers: { "X-A\\nB": "1", X-C: "d\\re" } }',
+  );
   const r = loadConfigText(http, 'failoverd.yaml', { checkPlugins: await loadCheckPlugins(), env: {} });
   assert.equal(r.ok, false);
   const errors = r.ok ? [] : r.errors.map(formatConfigError);
@@ -41,7 +44,9 @@ test('template: json, slack and { body } as docs/alerts.md documents them are ac
     const r = load(webhook(`      template: ${template}\n`));
     assert.equal(r.ok, true, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
   }
-  assert.deepEqual(errorsOf(webhook('      template: xml\n')), ['failoverd.yaml:20:17 alerts.webhooks[0].template: expected json, slack or a mapping with body']);
+  assert.deepEqual(errorsOf(webhook('      template: xml\n')), [
+    'failoverd.yaml:20:17 alerts.webhooks[0].template: expected json, slack or a mapping with body',
+  ]);
   assert.deepEqual(errorsOf(webhook('      template: { title: x }\n')), [
     'failoverd.yaml:20:17 alerts.webhooks[0].template.body: missing required key (expected a body)',
     'failoverd.yaml:20:19 alerts.webhooks[0].template.title: unknown key',
@@ -49,7 +54,9 @@ test('template: json, slack and { body } as docs/alerts.md documents them are ac
 
   const receiver = await startReceiver((_r, _i, res) => ok(res));
   t.after(() => receiver.close());
-  const r = load(`${BASE}alerts:\n  webhooks:\n    - url: ${receiver.url}\n      template: { body: { text: "{{summary}}", prio: "{{data.priority}}" } }\n`);
+  const r = load(
+    `${BASE}alerts:\n  webhooks:\n    - url: ${receiver.url}\n      template: { body: { text: "{{summary}}", prio: "{{data.priority}}" } }\n`,
+  );
   assert.ok(r.ok);
   const bus = new EventBus('lvs-a');
   const dispatcher = new WebhookDispatcher(bus, alertsFromConfig(r.config.alerts).webhooks!);
@@ -106,9 +113,9 @@ test('a world-readable config file holding a secret gets a warning naming the fi
     - { url: "https://hooks.example/lvs", headers: { Authorization: "Bearer abc", X-Team: ops } }
 `;
   assert.deepEqual(await warningsFor(written, 0o644), [
-    `${file} warning: the file is world-readable and holds secrets (vrrp[0].auth.password, alerts.webhooks[0].secret, `
-    + 'alerts.webhooks[0].url, alerts.webhooks[1].url, alerts.webhooks[2].headers.Authorization): '
-    + `chmod 640 ${file} (readable by root and its group only), or take them from the environment with \${NAME}`,
+    `${file} warning: the file is world-readable and holds secrets (vrrp[0].auth.password, alerts.webhooks[0].secret, ` +
+      'alerts.webhooks[0].url, alerts.webhooks[1].url, alerts.webhooks[2].headers.Authorization): ' +
+      `chmod 640 ${file} (readable by root and its group only), or take them from the environment with \${NAME}`,
   ]);
   assert.deepEqual(await warningsFor(written, 0o640), []);
   const fromEnv = `${BASE}alerts:\n  webhooks:\n    - { url: "https://hooks.example/lvs", secret: "\${ALERT_SECRET}", headers: { Authorization: "Bearer \${ALERT_SECRET}" } }\n`;

@@ -44,4 +44,3 @@ export function edit(line: number, replacement: string): string {
   lines[line - 1] = replacement;
   return lines.join('\n');
 }
-

@@ -7,9 +7,15 @@ const SECOND_SERVICE = (lines: string) => `${BASE}  - name: web-443\n${lines}`;
 
 describe('config cross-field rules', () => {
   it('names are unique', () => {
-    assert.deepEqual(errorsOf(SECOND_SERVICE('    vip: 10.6.2.195\n    port: 443\n    real_servers: [{ address: 10.6.2.191 }]\n').replace('name: web-443', 'name: web-80')), [
-      'failoverd.yaml:17:11 services[1].name: duplicate name "web-80" (also services[0])',
-    ]);
+    assert.deepEqual(
+      errorsOf(
+        SECOND_SERVICE('    vip: 10.6.2.195\n    port: 443\n    real_servers: [{ address: 10.6.2.191 }]\n').replace(
+          'name: web-443',
+          'name: web-80',
+        ),
+      ),
+      ['failoverd.yaml:17:11 services[1].name: duplicate name "web-80" (also services[0])'],
+    );
   });
 
   it('VRIDs are unique per interface and family', () => {
@@ -34,7 +40,7 @@ describe('config cross-field rules', () => {
 
   it('a service VIP is a VIP of some instance, or declared standalone', () => {
     assert.deepEqual(errorsOf(edit(10, '    vip: 10.6.2.199')), [
-      'failoverd.yaml:10:10 services[0].vip: 10.6.2.199 is not a VIP of any vrrp instance (VIPs: 10.6.2.195); add it to an instance\'s vips or set vip_standalone: true',
+      "failoverd.yaml:10:10 services[0].vip: 10.6.2.199 is not a VIP of any vrrp instance (VIPs: 10.6.2.195); add it to an instance's vips or set vip_standalone: true",
     ]);
     assert.equal(load(edit(10, '    vip: 10.6.2.199\n    vip_standalone: true')).ok, true);
   });
@@ -52,9 +58,7 @@ describe('config cross-field rules', () => {
     assert.deepEqual(errorsOf(edit(10, '    protocol: tcp').replace('    port: 80\n', '')), [
       'failoverd.yaml:9:5 services[0].vip: missing required key: a service needs vip and port, or fwmark',
     ]);
-    assert.deepEqual(errorsOf(edit(11, '    port: 0')), [
-      'failoverd.yaml:11:11 services[0].port: port 0 (all ports) needs persistence',
-    ]);
+    assert.deepEqual(errorsOf(edit(11, '    port: 0')), ['failoverd.yaml:11:11 services[0].port: port 0 (all ports) needs persistence']);
   });
 
   it('a virtual service is declared once', () => {
@@ -63,9 +67,9 @@ describe('config cross-field rules', () => {
     ]);
   });
 
-  it('real servers have the service\'s address family and are listed once', () => {
+  it("real servers have the service's address family and are listed once", () => {
     assert.deepEqual(errorsOf(edit(15, '      - { address: "2001:db8::10", weight: 1 }')), [
-      'failoverd.yaml:15:20 services[0].real_servers[0].address: expected an IPv4 address like the service\'s, got 2001:db8::10',
+      "failoverd.yaml:15:20 services[0].real_servers[0].address: expected an IPv4 address like the service's, got 2001:db8::10",
     ]);
     assert.deepEqual(errorsOf(edit(15, '      - { address: 10.6.2.192, weight: 1 }')), [
       'failoverd.yaml:16:20 services[0].real_servers[1].address: 10.6.2.192 port 80 is already real_servers[0]',
@@ -92,17 +96,22 @@ describe('config cross-field rules', () => {
     assert.deepEqual(errorsOf(edit(6, '    advert_interval: 45s')), [
       'failoverd.yaml:6:22 vrrp[0].advert_interval: VRRP version 3 needs a multiple of 10ms from 10ms to 40.95s, got 45000ms',
     ]);
-    assert.deepEqual(errorsOf(edit(7, '    version: 2\n    vips: ["2001:db8::1"]').replace('vip: 10.6.2.195', 'vip: 2001:db8::1').replace(/10\.6\.2\.19([12])/g, '2001:db8::$1')), [
-      'failoverd.yaml:7:14 vrrp[0].version: VRRPv2 is IPv4 only: use version: 3 for IPv6 VIPs',
-    ]);
+    assert.deepEqual(
+      errorsOf(
+        edit(7, '    version: 2\n    vips: ["2001:db8::1"]')
+          .replace('vip: 10.6.2.195', 'vip: 2001:db8::1')
+          .replace(/10\.6\.2\.19([12])/g, '2001:db8::$1'),
+      ),
+      ['failoverd.yaml:7:14 vrrp[0].version: VRRPv2 is IPv4 only: use version: 3 for IPv6 VIPs'],
+    );
     assert.deepEqual(errorsOf(edit(6, '    version: 2\n    checksum: without_pseudo_header')), [
       'failoverd.yaml:7:15 vrrp[0].checksum: checksum applies only to VRRP version 3 over IPv4',
     ]);
   });
 
-  it('unicast peers have the instance\'s family', () => {
+  it("unicast peers have the instance's family", () => {
     assert.deepEqual(errorsOf(edit(6, '    unicast_peers: [10.6.2.12, "fe80::2"]')), [
-      'failoverd.yaml:6:32 vrrp[0].unicast_peers[1]: expected an IPv4 address like the instance\'s VIPs, got fe80::2',
+      "failoverd.yaml:6:32 vrrp[0].unicast_peers[1]: expected an IPv4 address like the instance's VIPs, got fe80::2",
     ]);
   });
 
@@ -113,9 +122,17 @@ describe('config cross-field rules', () => {
   });
 
   it('the sync daemon is described once; a one-member sync group is a warning', () => {
-    assert.deepEqual(errorsOf(SECOND_INSTANCE('    vrid: 52\n    vips: [10.6.2.196]\n    sync_daemon: { interface: eth1 }\n').replace('    vips: [10.6.2.195/32]\n', '    vips: [10.6.2.195/32]\n    sync_daemon: { interface: eth0 }\n')), [
-      'failoverd.yaml:13:18 vrrp[1].sync_daemon: differs from vrrp[0].sync_daemon; the kernel runs one sync daemon, so every instance that names it must give the same interface, sync_id, group and port',
-    ]);
+    assert.deepEqual(
+      errorsOf(
+        SECOND_INSTANCE('    vrid: 52\n    vips: [10.6.2.196]\n    sync_daemon: { interface: eth1 }\n').replace(
+          '    vips: [10.6.2.195/32]\n',
+          '    vips: [10.6.2.195/32]\n    sync_daemon: { interface: eth0 }\n',
+        ),
+      ),
+      [
+        'failoverd.yaml:13:18 vrrp[1].sync_daemon: differs from vrrp[0].sync_daemon; the kernel runs one sync daemon, so every instance that names it must give the same interface, sync_id, group and port',
+      ],
+    );
     assert.deepEqual(warningsOf(edit(6, '    sync_group: g1')), [
       'failoverd.yaml:6:17 warning: vrrp[0].sync_group: sync group "g1" has only this instance, so it has no effect',
     ]);
@@ -173,17 +190,27 @@ services:
 `;
     const r = load(V6);
     assert.ok(r.ok, r.ok ? '' : r.errors.map((e) => e.message).join('; '));
-    assert.deepEqual(r.config.vrrp[0]!.vips.map((v) => v.address), ['2001:db8::5']);
+    assert.deepEqual(
+      r.config.vrrp[0]!.vips.map((v) => v.address),
+      ['2001:db8::5'],
+    );
     assert.deepEqual(r.config.vrrp[0]!.unicast_peers, ['fe80::2']);
     assert.equal(r.config.vrrp[0]!.unicast_source, 'fe80::1');
     assert.equal(r.config.services[0]!.vip, '2001:db8::5');
     assert.equal(r.config.services[0]!.real_servers[0]!.address, '2001:db8::11');
 
-    const twice = V6.replace('      - { address: "2001:DB8::11" }', '      - { address: "2001:DB8::11" }\n      - { address: "2001:db8:0::0011" }');
-    assert.deepEqual(errorsOf(twice).map((e) => e.replace(/^failoverd.yaml:\d+:\d+ /, '')), [
-      'services[0].real_servers[1].address: 2001:db8::11 port 80 is already real_servers[0]',
-    ]);
-    const secondVip = V6.replace('services:\n', '  - name: v6b\n    interface: eth0\n    vrid: 62\n    version: 3\n    vips: ["2001:db8::0:5"]\nservices:\n');
+    const twice = V6.replace(
+      '      - { address: "2001:DB8::11" }',
+      '      - { address: "2001:DB8::11" }\n      - { address: "2001:db8:0::0011" }',
+    );
+    assert.deepEqual(
+      errorsOf(twice).map((e) => e.replace(/^failoverd.yaml:\d+:\d+ /, '')),
+      ['services[0].real_servers[1].address: 2001:db8::11 port 80 is already real_servers[0]'],
+    );
+    const secondVip = V6.replace(
+      'services:\n',
+      '  - name: v6b\n    interface: eth0\n    vrid: 62\n    version: 3\n    vips: ["2001:db8::0:5"]\nservices:\n',
+    );
     assert.match(errorsOf(secondVip).join('\n'), /vrrp\[1\]\.vips\[0\]: 2001:db8::5 is already a VIP of vrrp\[0\]/);
     const secondService = `${V6}  - name: v6-80b\n    vip: "2001:DB8::5"\n    port: 80\n    real_servers: [{ address: "2001:db8::12" }]\n`;
     assert.match(errorsOf(secondService).join('\n'), /services\[1\]\.port: the same virtual service \(tcp 2001:db8::5:80\)/);
@@ -195,8 +222,17 @@ services:
 
   it('leading zeros, zone indexes and IPv4-mapped addresses are errors, not guesses', () => {
     assert.match(errorsOf(edit(7, '    vips: [010.6.2.195/32]')).join('\n'), /vrrp\[0\]\.vips\[0\]: .*no leading zeros/);
-    assert.match(errorsOf(edit(15, '      - { address: 10.6.2.091, weight: 1 }')).join('\n'), /real_servers\[0\]\.address: .*no leading zeros/);
-    assert.match(errorsOf(edit(7, '    vips: [10.6.2.195/32]\n    unicast_peers: ["::ffff:10.6.2.2"]')).join('\n'), /unicast_peers\[0\]: .*IPv4-mapped/);
-    assert.match(errorsOf(edit(7, '    vips: ["2001:db8::5"]\n    version: 3\n    unicast_peers: ["fe80::2%eth0"]')).join('\n'), /unicast_peers\[0\]: .*zone index/);
+    assert.match(
+      errorsOf(edit(15, '      - { address: 10.6.2.091, weight: 1 }')).join('\n'),
+      /real_servers\[0\]\.address: .*no leading zeros/,
+    );
+    assert.match(
+      errorsOf(edit(7, '    vips: [10.6.2.195/32]\n    unicast_peers: ["::ffff:10.6.2.2"]')).join('\n'),
+      /unicast_peers\[0\]: .*IPv4-mapped/,
+    );
+    assert.match(
+      errorsOf(edit(7, '    vips: ["2001:db8::5"]\n    version: 3\n    unicast_peers: ["fe80::2%eth0"]')).join('\n'),
+      /unicast_peers\[0\]: .*zone index/,
+    );
   });
 });

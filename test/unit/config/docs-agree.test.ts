@@ -19,15 +19,33 @@ import { schemaKeys, type SchemaKey } from './schema-paths.js';
 // Compiled to dist*/test/unit/config/: four levels up is the repository.
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 
-interface Mismatch { file: string; line: number; key: string; problem: string }
+interface Mismatch {
+  file: string;
+  line: number;
+  key: string;
+  problem: string;
+}
 const show = (m: Mismatch) => `${m.file}:${m.line} ${m.key}: ${m.problem}`;
 
-interface Doc { file: string; lines: string[] }
-interface Fence { file: string; lang: string; line: number; text: string }
-interface ProseLine { line: number; text: string }
+interface Doc {
+  file: string;
+  lines: string[];
+}
+interface Fence {
+  file: string;
+  lang: string;
+  line: number;
+  text: string;
+}
+interface ProseLine {
+  line: number;
+  text: string;
+}
 
 function readDocs(): Doc[] {
-  return readdirSync(`${repo}docs`).filter((f) => f.endsWith('.md')).sort()
+  return readdirSync(`${repo}docs`)
+    .filter((f) => f.endsWith('.md'))
+    .sort()
     .map((f) => ({ file: `docs/${f}`, lines: readFileSync(`${repo}docs/${f}`, 'utf8').split('\n') }));
 }
 
@@ -55,9 +73,19 @@ function split(doc: Doc): { fences: Fence[]; prose: ProseLine[] } {
 const KEY_TOKEN = /^[a-z_][a-z0-9_]*(?:\[\])?(?:\.[a-z_][a-z0-9_]*(?:\[\])?)*$/;
 const KEY_TABLE_HEADS = new Set(['key', 'yaml key', 'option']);
 const codeSpans = (text: string) => [...text.matchAll(/`([^`]+)`/g)].map((m) => m[1]!);
-const cells = (row: string) => row.trim().replace(/^\|/, '').replace(/\|$/, '').split('|').map((c) => c.trim());
+const cells = (row: string) =>
+  row
+    .trim()
+    .replace(/^\|/, '')
+    .replace(/\|$/, '')
+    .split('|')
+    .map((c) => c.trim());
 
-interface KeyRow { line: number; paths: string[][]; defaults?: string }
+interface KeyRow {
+  line: number;
+  paths: string[][];
+  defaults?: string;
+}
 
 /** The keys in the first column of key tables, with the "default" column's text. */
 function tableKeys(prose: ProseLine[]): KeyRow[] {
@@ -66,17 +94,22 @@ function tableKeys(prose: ProseLine[]): KeyRow[] {
   let defaultColumn = -1;
   let previous = -1;
   for (const { line, text } of prose) {
-    if (!text.trim().startsWith('|')) { previous = -1; continue; }
+    if (!text.trim().startsWith('|')) {
+      previous = -1;
+      continue;
+    }
     const row = cells(text);
     const first = row[0] ?? '';
     const isHead = KEY_TABLE_HEADS.has(first.toLowerCase());
-    if (previous !== line - 1) { // the first row of a table is its header
+    if (previous !== line - 1) {
+      // the first row of a table is its header
       inKeyTable = isHead;
       defaultColumn = row.findIndex((c) => c.toLowerCase() === 'default');
     }
     previous = line;
     if (!inKeyTable || isHead || /^:?-+:?$/.test(first)) continue;
-    const paths = codeSpans(first).filter((span) => KEY_TOKEN.test(span))
+    const paths = codeSpans(first)
+      .filter((span) => KEY_TOKEN.test(span))
       .map((span) => span.replace(/\[\]/g, '').split('.'));
     out.push({ line, paths, ...(defaultColumn > 0 && row[defaultColumn] ? { defaults: row[defaultColumn] } : {}) });
   }
@@ -88,7 +121,10 @@ function tableKeys(prose: ProseLine[]): KeyRow[] {
  * the text is prose ("host name", "required", "—") rather than a value.
  */
 function documentedDefault(text: string, schemaDefault: unknown): unknown {
-  const value = text.replace(/`/g, '').replace(/\s*\(.*\)$/, '').trim();
+  const value = text
+    .replace(/`/g, '')
+    .replace(/\s*\(.*\)$/, '')
+    .trim();
   if (typeof schemaDefault === 'boolean') return value === 'true' ? true : value === 'false' ? false : undefined;
   if (typeof schemaDefault === 'number') return /^-?\d+$/.test(value) ? Number(value) : undefined;
   if (Array.isArray(schemaDefault)) {
@@ -101,7 +137,7 @@ function documentedDefault(text: string, schemaDefault: unknown): unknown {
 
 function normalisedDefault(schemaDefault: unknown): unknown {
   if (Array.isArray(schemaDefault)) return JSON.stringify(schemaDefault);
-  return typeof schemaDefault === 'string' ? parseDuration(schemaDefault) ?? schemaDefault : schemaDefault;
+  return typeof schemaDefault === 'string' ? (parseDuration(schemaDefault) ?? schemaDefault) : schemaDefault;
 }
 
 class Schema {
@@ -109,12 +145,17 @@ class Schema {
   constructor(readonly keys: Map<string, SchemaKey>) {
     this.roots = new Set([...keys.values()].filter((k) => k.path.length === 1).map((k) => k.path[0]!));
   }
-  has(path: string[]): boolean { return this.keys.has(path.join('.')); }
-  freeForm(path: string[]): boolean { return this.keys.get(path.join('.'))?.freeForm ?? false; }
+  has(path: string[]): boolean {
+    return this.keys.has(path.join('.'));
+  }
+  freeForm(path: string[]): boolean {
+    return this.keys.get(path.join('.'))?.freeForm ?? false;
+  }
   /** Schema paths ending in `path` (a key named without its section). */
   endingIn(path: string[]): string[][] {
     const tail = path.join('.');
-    return [...this.keys.values()].map((k) => k.path)
+    return [...this.keys.values()]
+      .map((k) => k.path)
       .filter((p) => p.length >= path.length && p.slice(p.length - path.length).join('.') === tail);
   }
 }
@@ -123,7 +164,10 @@ type YamlKey = { path: string[]; offset: number };
 
 /** Every key written in a YAML node, not descending into free-form mappings (headers). */
 function yamlKeys(node: unknown, path: string[], freeForm: (p: string[]) => boolean, out: YamlKey[]): void {
-  if (isSeq(node)) { for (const item of node.items) yamlKeys(item, path, freeForm, out); return; }
+  if (isSeq(node)) {
+    for (const item of node.items) yamlKeys(item, path, freeForm, out);
+    return;
+  }
   if (!isMap(node)) return;
   for (const pair of node.items) {
     if (!isScalar(pair.key)) continue;
@@ -143,7 +187,10 @@ function splitTopLevel(text: string): string[] {
     if (ch === '"') quoted = !quoted;
     else if (!quoted && (ch === '(' || ch === '[')) depth++;
     else if (!quoted && (ch === ')' || ch === ']')) depth--;
-    if (ch === ',' && depth === 0 && !quoted) { items.push(current); current = ''; } else current += ch;
+    if (ch === ',' && depth === 0 && !quoted) {
+      items.push(current);
+      current = '';
+    } else current += ch;
   }
   return [...items, current];
 }
@@ -156,7 +203,10 @@ class DocsReader {
   /** Key names the docs describe somewhere. */
   readonly documented = new Set<string>();
 
-  constructor(private readonly schema: Schema, private readonly plugins: CheckPluginRegistry) {}
+  constructor(
+    private readonly schema: Schema,
+    private readonly plugins: CheckPluginRegistry,
+  ) {}
 
   read(doc: Doc): void {
     const { fences, prose } = split(doc);
@@ -308,7 +358,10 @@ describe('docs and the config schema agree', async () => {
 
   it('docs/config.md has a section for every top-level key', () => {
     const text = readFileSync(`${repo}docs/config.md`, 'utf8');
-    const headings = text.split('\n').filter((l) => /^#{2,4} /.test(l)).join(' ');
+    const headings = text
+      .split('\n')
+      .filter((l) => /^#{2,4} /.test(l))
+      .join(' ');
     const missing = [...schema.roots].filter((root) => !new RegExp(`\\b${root}\\b`).test(headings));
     assert.deepEqual(missing, [], 'top-level keys without a heading in docs/config.md');
   });

@@ -56,7 +56,10 @@ routing:
 `);
     // The lists that BASE leaves empty get one item, so their duration keys are reached too.
     full.setIn(['vrrp', 0, 'sync_group'], 'G');
-    full.setIn(['vrrp', 0, 'track'], full.createNode({ scripts: [{ name: 's', command: ['/bin/true'] }], processes: [{ name: 'p', process: 'p' }] }));
+    full.setIn(
+      ['vrrp', 0, 'track'],
+      full.createNode({ scripts: [{ name: 's', command: ['/bin/true'] }], processes: [{ name: 'p', process: 'p' }] }),
+    );
     full.setIn(['vrrp', 0, 'notify'], full.createNode({ on_master: ['/bin/true'] }));
     full.setIn(['vrrp_sync_groups'], full.createNode([{ name: 'G', notify: { on_master: ['/bin/true'] } }]));
     full.setIn(['services', 0, 'notify'], full.createNode({ on_quorum_up: ['/bin/true'] }));
@@ -122,11 +125,16 @@ describe('the API and CLI force-backup duration uses the same parser and bounds'
     const agent = fakeAgent();
     const server = new ApiServer({ socket }, { status: agent.status, admin: agent.admin });
     await server.start();
-    t.after(async () => { await server.stop(); rmSync(dir, { recursive: true, force: true }); });
+    t.after(async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    });
     const client = new ApiClient({ kind: 'unix', path: socket });
     t.after(() => client.close());
-    await assert.rejects(client.admin('force-backup', { instance: 'web', for: '30d' }),
-      /invalid duration "30d": expected a duration from 1ms to 7d \(HTTP 400\)/);
+    await assert.rejects(
+      client.admin('force-backup', { instance: 'web', for: '30d' }),
+      /invalid duration "30d": expected a duration from 1ms to 7d \(HTTP 400\)/,
+    );
     assert.deepEqual(agent.calls, []);
   });
 });
@@ -135,7 +143,9 @@ describe('systemClock.setTimer never fires a long timer early', () => {
   it('waits out a delay above 2^31-1 ms in steps (Node alone fires it after 1 ms)', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     let fired = 0;
-    systemClock.setTimer(MAX_TIMER_DELAY_MS + 1001, () => { fired++; });
+    systemClock.setTimer(MAX_TIMER_DELAY_MS + 1001, () => {
+      fired++;
+    });
     t.mock.timers.tick(10);
     assert.equal(fired, 0, 'fired after 10 ms');
     t.mock.timers.tick(MAX_TIMER_DELAY_MS - 10);
@@ -149,12 +159,16 @@ describe('systemClock.setTimer never fires a long timer early', () => {
   it('a 30-day timer can be cancelled in any step', (t) => {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     let fired = 0;
-    const timer = systemClock.setTimer(30 * DAY, () => { fired++; });
+    const timer = systemClock.setTimer(30 * DAY, () => {
+      fired++;
+    });
     t.mock.timers.tick(25 * DAY);
     timer.cancel();
     t.mock.timers.tick(10 * DAY);
     assert.equal(fired, 0);
-    const kept = systemClock.setTimer(30 * DAY, () => { fired++; });
+    const kept = systemClock.setTimer(30 * DAY, () => {
+      fired++;
+    });
     // Mocked timers start a timer set inside a tick from the tick's end, so tick to each step.
     t.mock.timers.tick(MAX_TIMER_DELAY_MS);
     t.mock.timers.tick(30 * DAY - MAX_TIMER_DELAY_MS - 1);

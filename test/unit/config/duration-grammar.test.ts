@@ -9,8 +9,16 @@ import { formatConfigError } from '../../../src/config/index.js';
 import { BASE, load } from './config-text.js';
 
 const ACCEPTED: Array<[string, number]> = [
-  ['2s', 2000], ['1500ms', 1500], ['1.5s', 1500], ['1m30s', 90_000], ['0.25s', 250], ['1m', 60_000],
-  ['1s500ms', 1500], ['2s2s', 4000], ['0.0005s', 1], ['1h', 3_600_000],
+  ['2s', 2000],
+  ['1500ms', 1500],
+  ['1.5s', 1500],
+  ['1m30s', 90_000],
+  ['0.25s', 250],
+  ['1m', 60_000],
+  ['1s500ms', 1500],
+  ['2s2s', 4000],
+  ['0.0005s', 1],
+  ['1h', 3_600_000],
 ];
 const REFUSED = ['2', '2000', '2 s', '2S', '2sec', '1.s', '.5s', '-1s', '+1s', '1e3ms', 's', '', '1m 30s', '2w', '0x10s', '١s'];
 
@@ -35,7 +43,7 @@ describe('config durations accept exactly what they accepted before', () => {
       assert.match(String(interval(text)), /services\[0\]\.check\.interval: expected a duration like 250ms, 2s or 1m/);
     });
   }
-  it('days, past any check interval\'s range', () => assert.equal(parseDuration('7d'), 7 * 86_400_000));
+  it("days, past any check interval's range", () => assert.equal(parseDuration('7d'), 7 * 86_400_000));
   it('the API and the CLI alone read digits as milliseconds', () => {
     const range = { minMs: 1, maxMs: 60_000 };
     assert.equal(parseDurationArgument('2000', range), 2000);

@@ -11,9 +11,17 @@ const plugin = (type: string, options: z.ZodType): CheckPlugin => ({
 
 export const fakePlugins: ReadonlyMap<string, CheckPlugin> = new Map([
   ['tcp', plugin('tcp', z.object({ connect_port: z.number().int().min(1).max(65535).optional() }).strict())],
-  ['http', plugin('http', z.object({
-    path: z.string().startsWith('/').default('/'),
-    expect_status: z.array(z.number().int()).default([200]),
-  }).strict())],
+  [
+    'http',
+    plugin(
+      'http',
+      z
+        .object({
+          path: z.string().startsWith('/').default('/'),
+          expect_status: z.array(z.number().int()).default([200]),
+        })
+        .strict(),
+    ),
+  ],
   ['exec', plugin('exec', z.object({ command: z.string().min(1) }).strict())],
 ]);

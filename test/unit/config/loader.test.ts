@@ -17,9 +17,35 @@ describe('config loader: a valid file', () => {
     assert.equal(c.services[0]!.forwarding, 'dr');
     const [rs1, rs2] = c.services[0]!.real_servers;
     assert.equal(rs1!.port, 80);
-    assert.deepEqual(rs1!.checks, [{ type: 'http', interval: 2000, timeout: 1000, rise: 2, fall: 3, warmup: 0, retry: 0, delay_before_retry: 1000, initial: 'down', options: { path: '/healthz', expect_status: [200] } }]);
+    assert.deepEqual(rs1!.checks, [
+      {
+        type: 'http',
+        interval: 2000,
+        timeout: 1000,
+        rise: 2,
+        fall: 3,
+        warmup: 0,
+        retry: 0,
+        delay_before_retry: 1000,
+        initial: 'down',
+        options: { path: '/healthz', expect_status: [200] },
+      },
+    ]);
     // A server's own check replaces the service's but inherits its timing.
-    assert.deepEqual(rs2!.checks, [{ type: 'tcp', interval: 2000, timeout: 1000, rise: 2, fall: 3, warmup: 0, retry: 0, delay_before_retry: 1000, initial: 'down', options: {} }]);
+    assert.deepEqual(rs2!.checks, [
+      {
+        type: 'tcp',
+        interval: 2000,
+        timeout: 1000,
+        rise: 2,
+        fall: 3,
+        warmup: 0,
+        retry: 0,
+        delay_before_retry: 1000,
+        initial: 'down',
+        options: {},
+      },
+    ]);
     assert.equal(c.on_stop, 'keep');
     assert.equal(c.api.metrics, '127.0.0.1:9595');
     assert.deepEqual(r.warnings, []);
@@ -58,7 +84,7 @@ describe('config loader: every error names file:line:col, key path and what was 
     ]);
   });
 
-  it('unknown check option, checked by the plugin\'s own schema', () => {
+  it("unknown check option, checked by the plugin's own schema", () => {
     assert.deepEqual(errorsOf(edit(13, '    check: { type: http, pth: /healthz }')), [
       'failoverd.yaml:13:26 services[0].check.pth: unknown key for check type http (it takes expect_status, path; every check takes interval, timeout, rise, fall, warmup, retry, delay_before_retry, initial)',
     ]);
@@ -83,15 +109,11 @@ describe('config loader: every error names file:line:col, key path and what was 
   });
 
   it('wrong type', () => {
-    assert.deepEqual(errorsOf(edit(5, '    vrid: fifty-one')), [
-      'failoverd.yaml:5:11 vrrp[0].vrid: expected a number, got a string',
-    ]);
+    assert.deepEqual(errorsOf(edit(5, '    vrid: fifty-one')), ['failoverd.yaml:5:11 vrrp[0].vrid: expected a number, got a string']);
   });
 
   it('number out of range', () => {
-    assert.deepEqual(errorsOf(edit(6, '    priority: 256')), [
-      'failoverd.yaml:6:15 vrrp[0].priority: expected a number ≤ 255',
-    ]);
+    assert.deepEqual(errorsOf(edit(6, '    priority: 256')), ['failoverd.yaml:6:15 vrrp[0].priority: expected a number ≤ 255']);
   });
 
   it('bad enum', () => {
@@ -133,7 +155,9 @@ describe('config loader: every error names file:line:col, key path and what was 
   });
 
   it('reports every error, in file order', () => {
-    const text = edit(6, '    priority: 0').replace('scheduler: wlc', 'scheduler: fast').replace('weight: 1 }\n      - { address: 10.6.2.192', 'weight: -1 }\n      - { address: 10.6.2.192');
+    const text = edit(6, '    priority: 0')
+      .replace('scheduler: wlc', 'scheduler: fast')
+      .replace('weight: 1 }\n      - { address: 10.6.2.192', 'weight: -1 }\n      - { address: 10.6.2.192');
     assert.deepEqual(errorsOf(text), [
       'failoverd.yaml:6:15 vrrp[0].priority: expected a number ≥ 1',
       'failoverd.yaml:12:16 services[0].scheduler: expected one of rr, wrr, lc, wlc, lblc, lblcr, dh, sh, sed, nq, fo, ovf, mh, twos',

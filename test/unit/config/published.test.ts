@@ -16,7 +16,9 @@ describe('published config artefacts', () => {
   });
 
   it('the JSON Schema lists each check type with its own keys', async () => {
-    const schema = JSON.parse(configJsonSchemaText(await loadCheckPlugins())) as { $defs: Record<string, { anyOf?: Array<{ properties: Record<string, { const?: string }> }> }> };
+    const schema = JSON.parse(configJsonSchemaText(await loadCheckPlugins())) as {
+      $defs: Record<string, { anyOf?: Array<{ properties: Record<string, { const?: string }> }> }>;
+    };
     const variants = schema.$defs['Check']!.anyOf!;
     const http = variants.find((v) => v.properties['type']!.const === 'http');
     assert.ok(http, 'an http variant');
@@ -33,12 +35,22 @@ describe('published config artefacts', () => {
 
   it('the two lab directors differ only in name, priority and socket', async () => {
     const plugins = await loadCheckPlugins();
-    const [a, b] = await Promise.all(['lab-a.yaml', 'lab-b.yaml'].map((n) => loadConfigFile(`${repo}config/${n}`, { checkPlugins: plugins, env: {} })));
+    const [a, b] = await Promise.all(
+      ['lab-a.yaml', 'lab-b.yaml'].map((n) => loadConfigFile(`${repo}config/${n}`, { checkPlugins: plugins, env: {} })),
+    );
     assert.ok(a?.ok && b?.ok);
     assert.deepEqual([a.config.vrrp[0]!.priority, b.config.vrrp[0]!.priority], [150, 100]);
-    const strip = (c: typeof a.config) => ({ ...c, node: {}, api: { ...c.api, listen: '' }, vrrp: c.vrrp.map((v) => ({ ...v, priority: 0 })) });
+    const strip = (c: typeof a.config) => ({
+      ...c,
+      node: {},
+      api: { ...c.api, listen: '' },
+      vrrp: c.vrrp.map((v) => ({ ...v, priority: 0 })),
+    });
     assert.deepEqual(strip(a.config), strip(b.config));
-    assert.deepEqual(a.config.services[0]!.real_servers.map((rs) => rs.address), ['10.6.2.191', '10.6.2.192']);
+    assert.deepEqual(
+      a.config.services[0]!.real_servers.map((rs) => rs.address),
+      ['10.6.2.191', '10.6.2.192'],
+    );
     assert.equal(a.config.services[0]!.checks[0]!.options['path'], '/');
   });
 });

@@ -30,8 +30,15 @@ type JsonSchema = {
 };
 
 /** A schema that constrains nothing: any JSON value goes (zod's unknown). */
-const anyValue = (v: JsonSchema): boolean => v.type === undefined && v.properties === undefined && v.items === undefined
-  && v.anyOf === undefined && v.oneOf === undefined && v.allOf === undefined && v.enum === undefined && v.const === undefined;
+const anyValue = (v: JsonSchema): boolean =>
+  v.type === undefined &&
+  v.properties === undefined &&
+  v.items === undefined &&
+  v.anyOf === undefined &&
+  v.oneOf === undefined &&
+  v.allOf === undefined &&
+  v.enum === undefined &&
+  v.const === undefined;
 
 export function schemaKeys(plugins: CheckPluginRegistry): Map<string, SchemaKey> {
   const root = JSON.parse(configJsonSchemaText(plugins)) as JsonSchema & { $defs?: Record<string, JsonSchema> };

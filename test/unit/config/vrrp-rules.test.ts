@@ -10,19 +10,29 @@ import { BASE, edit, errorsOf, load } from './config-text.js';
 const TRACK = (weight: number) => edit(7, `    vips: [10.6.2.195/32]\n    track: { interfaces: [{ name: eth1, weight: ${weight} }] }`);
 
 describe('VRRP rules, one owner', () => {
-  it('track weights are keepalived\'s -253..253: 253 and -253 load, 254 and -254 are refused with file:line', () => {
+  it("track weights are keepalived's -253..253: 253 and -253 load, 254 and -254 are refused with file:line", () => {
     assert.equal(load(TRACK(253)).ok, true);
     assert.equal(load(TRACK(-253)).ok, true);
     assert.deepEqual(errorsOf(TRACK(254)), ['failoverd.yaml:8:49 vrrp[0].track.interfaces[0].weight: expected a number ≤ 253']);
     assert.deepEqual(errorsOf(TRACK(-254)), ['failoverd.yaml:8:49 vrrp[0].track.interfaces[0].weight: expected a number ≥ -253']);
     // The instance, built without a file, refuses the same values.
-    const built = (weight: number) => vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, vips: ['10.6.2.195/32'],
-      track: { interfaces: [{ name: 'eth1', weight }], services: [], scripts: [], files: [], processes: [] } });
+    const built = (weight: number) =>
+      vrrpInstanceConfig({
+        name: 'web',
+        interface: 'eth0',
+        vrid: 51,
+        priority: 100,
+        vips: ['10.6.2.195/32'],
+        track: { interfaces: [{ name: 'eth1', weight }], services: [], scripts: [], files: [], processes: [] },
+      });
     assert.deepEqual(vrrpInstanceProblems(built(253)), []);
-    assert.deepEqual(vrrpInstanceProblems(built(-254)).map((p) => p.path), [['track', 'interfaces', 0, 'weight']]);
+    assert.deepEqual(
+      vrrpInstanceProblems(built(-254)).map((p) => p.path),
+      [['track', 'interfaces', 0, 'weight']],
+    );
   });
 
-  it('garp.refresh has one default, keepalived\'s 0 (no refresh), whether the instance comes from a file or not', () => {
+  it("garp.refresh has one default, keepalived's 0 (no refresh), whether the instance comes from a file or not", () => {
     const loaded = load(BASE);
     assert.ok(loaded.ok);
     const fromFile = loaded.config.vrrp[0]!.garp;
@@ -43,11 +53,20 @@ describe('VRRP rules, one owner', () => {
     assert.equal(load(edit(6, '    version: 2\n    auth: { password: éééé }')).ok, true);
   });
 
-  it('an instance\'s problems carry YAML paths, the same ones for a file-less instance', () => {
-    const c = vrrpInstanceConfig({ name: 'w', interface: 'eth0', vrid: 300, priority: 0, version: 2, vips: ['2001:db8::1/64'], advertIntervalMs: 1500,
-      unicastPeers: ['2001:db8::2', '2001:db8::2'] });
-    assert.deepEqual(vrrpInstanceProblems(c).map((p) => p.path.join('.')), [
-      'vrid', 'priority', 'advert_interval', 'version', 'unicast_peers.1',
-    ]);
+  it("an instance's problems carry YAML paths, the same ones for a file-less instance", () => {
+    const c = vrrpInstanceConfig({
+      name: 'w',
+      interface: 'eth0',
+      vrid: 300,
+      priority: 0,
+      version: 2,
+      vips: ['2001:db8::1/64'],
+      advertIntervalMs: 1500,
+      unicastPeers: ['2001:db8::2', '2001:db8::2'],
+    });
+    assert.deepEqual(
+      vrrpInstanceProblems(c).map((p) => p.path.join('.')),
+      ['vrid', 'priority', 'advert_interval', 'version', 'unicast_peers.1'],
+    );
   });
 });

@@ -11,13 +11,20 @@ test('a subscriber that throws or rejects is counted and reported, never re-thro
   const reported: Array<{ err: unknown; type: string }> = [];
   const bus = new EventBus('lvs-a', undefined, (err, event) => reported.push({ err, type: event.type }));
   const escaped: unknown[] = [];
-  const onUncaught = (err: unknown): void => { escaped.push(err); };
+  const onUncaught = (err: unknown): void => {
+    escaped.push(err);
+  };
   process.on('uncaughtException', onUncaught);
   process.on('unhandledRejection', onUncaught);
   try {
     const delivered: string[] = [];
-    bus.subscribe('*', () => { throw new Error('metrics bug'); });
-    bus.subscribe('vrrp.*', async () => { await turn(); throw new Error('alerts bug'); });
+    bus.subscribe('*', () => {
+      throw new Error('metrics bug');
+    });
+    bus.subscribe('vrrp.*', async () => {
+      await turn();
+      throw new Error('alerts bug');
+    });
     bus.subscribe('*', (e: AgentEvent) => delivered.push(e.type));
 
     const event = bus.publish({ type: 'vrrp.state', object: 'vrrp/web', from: 'BACKUP', to: 'MASTER' });
@@ -28,7 +35,13 @@ test('a subscriber that throws or rejects is counted and reported, never re-thro
 
     assert.deepEqual(escaped, [], 'nothing reached the process');
     assert.equal(bus.subscriberErrors, 2);
-    assert.deepEqual(reported.map((r) => [r.type, (r.err as Error).message]), [['vrrp.state', 'metrics bug'], ['vrrp.state', 'alerts bug']]);
+    assert.deepEqual(
+      reported.map((r) => [r.type, (r.err as Error).message]),
+      [
+        ['vrrp.state', 'metrics bug'],
+        ['vrrp.state', 'alerts bug'],
+      ],
+    );
   } finally {
     process.off('uncaughtException', onUncaught);
     process.off('unhandledRejection', onUncaught);
@@ -36,8 +49,12 @@ test('a subscriber that throws or rejects is counted and reported, never re-thro
 });
 
 test('a reporter that itself throws still leaves the publisher alone', () => {
-  const bus = new EventBus('lvs-a', undefined, () => { throw new Error('broken logger'); });
-  bus.subscribe('*', () => { throw new Error('bug'); });
+  const bus = new EventBus('lvs-a', undefined, () => {
+    throw new Error('broken logger');
+  });
+  bus.subscribe('*', () => {
+    throw new Error('bug');
+  });
   assert.doesNotThrow(() => bus.publish({ type: 'quorum.lost', object: 'service/web' }));
   assert.equal(bus.subscriberErrors, 1);
 });

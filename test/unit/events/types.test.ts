@@ -9,7 +9,9 @@ import { EVENT_TYPES, EventBus, eventTypeMatches } from '../../../src/events.js'
 const ALERTS_DOC = fileURLToPath(new URL('../../../../docs/alerts.md', import.meta.url));
 
 test('docs/alerts.md lists exactly the event types the agent publishes, in the same order', () => {
-  const row = readFileSync(ALERTS_DOC, 'utf8').split('\n').find((l) => l.startsWith('| `type`'));
+  const row = readFileSync(ALERTS_DOC, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('| `type`'));
   assert.ok(row, 'the `type` row of the event table in docs/alerts.md');
   const documented = [...row.split('|')[2]!.matchAll(/`([^`]+)`/g)].map((m) => m[1]);
   assert.deepEqual(documented, [...EVENT_TYPES]);
@@ -26,7 +28,9 @@ test('event type names are unique, dotted, and every family has a wildcard that 
 test('a misspelt event type does not compile', () => {
   const bus = new EventBus('lvs-a', () => new Date(0));
   const seen: string[] = [];
-  bus.subscribe('*', (e) => { seen.push(e.type); });
+  bus.subscribe('*', (e) => {
+    seen.push(e.type);
+  });
   // @ts-expect-error — 'vrrp.stat' is not an EventType (tsc fails here if `type` ever widens to string)
   bus.publish({ type: 'vrrp.stat', object: 'vrrp/web' });
   bus.publish({ type: 'vrrp.state', object: 'vrrp/web' });

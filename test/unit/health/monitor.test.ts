@@ -26,12 +26,32 @@ class FakeBackends {
   };
 }
 
-const spec: ServiceSpec = { key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port: 80 }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' };
-const check = (o: Partial<HealthCheckConfig> = {}): HealthCheckConfig => ({ ...CHECK_DEFAULTS, type: 'fake', options: {}, intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, ...o });
+const spec: ServiceSpec = {
+  key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port: 80 },
+  scheduler: 'wlc',
+  flags: {},
+  persistenceTimeoutSec: 0,
+  netmask: '255.255.255.255',
+};
+const check = (o: Partial<HealthCheckConfig> = {}): HealthCheckConfig => ({
+  ...CHECK_DEFAULTS,
+  type: 'fake',
+  options: {},
+  intervalMs: 1000,
+  timeoutMs: 500,
+  rise: 2,
+  fall: 2,
+  ...o,
+});
 
 function web(o: Partial<HealthServiceConfig> = {}): HealthServiceConfig {
   return {
-    name: 'web-80', spec, forwarding: 'dr', quorum: 2, hysteresis: 0, onFailure: 'remove',
+    name: 'web-80',
+    spec,
+    forwarding: 'dr',
+    quorum: 2,
+    hysteresis: 0,
+    onFailure: 'remove',
     realServers: [
       { address: '10.6.2.191', port: 80, weight: 1, checks: [check()] },
       { address: '10.6.2.192', port: 80, weight: 1, checks: [check()] },
@@ -54,7 +74,13 @@ function setup() {
   const events: AgentEvent[] = [];
   bus.subscribe('*', (e) => events.push(e));
   const pools: DesiredService[][] = [];
-  const monitor = new HealthMonitor({ clock, bus, logger: silentLogger(), plugins: new Map([['fake', backends.plugin]]), onPoolChange: (d) => pools.push(d) });
+  const monitor = new HealthMonitor({
+    clock,
+    bus,
+    logger: silentLogger(),
+    plugins: new Map([['fake', backends.plugin]]),
+    onPoolChange: (d) => pools.push(d),
+  });
   const lastPool = (): string[] => pools.at(-1)![0]!.destinations.map((d) => `${d.address}=${d.weight}`);
   return { clock, backends, events, pools, monitor, lastPool };
 }
@@ -151,7 +177,10 @@ test('reload keeps state and schedule of unchanged checks, starts new ones, stop
   });
   monitor.update([next]);
   assert.deepEqual(lastPool(), ['10.6.2.191=3'], '.191 kept its up state, .193 not yet proven');
-  assert.deepEqual(events.map((e) => `${e.type} ${e.from}->${e.to}`), ['realserver.weight 1->3']);
+  assert.deepEqual(
+    events.map((e) => `${e.type} ${e.from}->${e.to}`),
+    ['realserver.weight 1->3'],
+  );
   const schedulerIds = monitor.schedulerStats().checks;
   assert.equal(schedulerIds, 2);
   await advance(clock, 2100);
@@ -159,7 +188,10 @@ test('reload keeps state and schedule of unchanged checks, starts new ones, stop
   // A changed check (new interval) is a new check: it starts over from its initial state.
   monitor.update([web({ realServers: [{ address: '10.6.2.191', port: 80, weight: 3, checks: [check({ intervalMs: 500 })] }] })]);
   assert.deepEqual(lastPool(), []);
-  assert.deepEqual(events.slice(-2).map((e) => e.type), ['realserver.down', 'quorum.lost']);
+  assert.deepEqual(
+    events.slice(-2).map((e) => e.type),
+    ['realserver.down', 'quorum.lost'],
+  );
   assert.match(events.at(-2)!.reason!, /config reload/);
   assert.match(events.at(-1)!.reason!, /^config reload: /);
   monitor.stop();
@@ -169,20 +201,26 @@ test('a bad config is refused as a whole with every problem named, and changes n
   const { monitor, pools } = setup();
   monitor.update([web()]);
   const before = pools.length;
-  assert.throws(() => monitor.update([
-    web({ realServers: [
-      { address: '10.0.0.1', port: 80, weight: 1, checks: [check({ type: 'nope' })] },
-      { address: '10.0.0.2', port: 80, weight: 1, checks: [check({ options: { note: 5 } })] },
-      { address: '10.0.0.2', port: 80, weight: 1, checks: [] },
-    ] }),
-  ]), (err: unknown) => {
-    assert.ok(err instanceof HealthConfigError);
-    assert.equal(err.problems.length, 3);
-    assert.match(err.problems.join('\n'), /10\.0\.0\.1:80 check 1 \(nope\): unknown check type; known: fake/);
-    assert.match(err.problems.join('\n'), /10\.0\.0\.2:80 check 1 \(fake\): note: /);
-    assert.match(err.problems.join('\n'), /10\.0\.0\.2:80 is listed twice/);
-    return true;
-  });
+  assert.throws(
+    () =>
+      monitor.update([
+        web({
+          realServers: [
+            { address: '10.0.0.1', port: 80, weight: 1, checks: [check({ type: 'nope' })] },
+            { address: '10.0.0.2', port: 80, weight: 1, checks: [check({ options: { note: 5 } })] },
+            { address: '10.0.0.2', port: 80, weight: 1, checks: [] },
+          ],
+        }),
+      ]),
+    (err: unknown) => {
+      assert.ok(err instanceof HealthConfigError);
+      assert.equal(err.problems.length, 3);
+      assert.match(err.problems.join('\n'), /10\.0\.0\.1:80 check 1 \(nope\): unknown check type; known: fake/);
+      assert.match(err.problems.join('\n'), /10\.0\.0\.2:80 check 1 \(fake\): note: /);
+      assert.match(err.problems.join('\n'), /10\.0\.0\.2:80 is listed twice/);
+      return true;
+    },
+  );
   assert.equal(pools.length, before);
   assert.equal(monitor.schedulerStats().checks, 2);
   monitor.stop();
@@ -209,7 +247,16 @@ test('a throwing onPoolChange is logged and health checking goes on', async () =
   const events: string[] = [];
   bus.subscribe('realserver.*', (e) => events.push(e.type));
   let calls = 0;
-  const monitor = new HealthMonitor({ clock, bus, logger: silentLogger(), plugins: new Map([['fake', backends.plugin]]), onPoolChange: () => { calls++; throw new Error('netlink went away'); } });
+  const monitor = new HealthMonitor({
+    clock,
+    bus,
+    logger: silentLogger(),
+    plugins: new Map([['fake', backends.plugin]]),
+    onPoolChange: () => {
+      calls++;
+      throw new Error('netlink went away');
+    },
+  });
   monitor.update([web()]);
   await advance(clock, 2100);
   backends.healthy.set('10.6.2.191:80', false);

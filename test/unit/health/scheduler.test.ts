@@ -51,7 +51,10 @@ test('a check runs once per interval at its deterministic phase', async () => {
   await run(clock, 5000);
   const starts = results.map((r) => r.info.startedAt);
   assert.equal(starts.length, 5);
-  assert.deepEqual(starts, [0, 1, 2, 3, 4].map((k) => phase + k * 1000));
+  assert.deepEqual(
+    starts,
+    [0, 1, 2, 3, 4].map((k) => phase + k * 1000),
+  );
   // Same id, same phase: a restart or reload keeps the spread.
   assert.equal(phaseOf('a', 1000), phase);
 });
@@ -78,14 +81,20 @@ test('a slow check never overlaps itself: slots are skipped while it runs', asyn
   let concurrent = 0;
   let maxConcurrent = 0;
   let release: (() => void) | undefined;
-  scheduler.add(check('slow', {
-    timeoutMs: 10_000,
-    run: () => new Promise<CheckResult>((resolve) => {
-      concurrent++;
-      maxConcurrent = Math.max(maxConcurrent, concurrent);
-      release = () => { concurrent--; resolve({ ok: true, reason: 'slow ok', latencyMs: 3500 }); };
+  scheduler.add(
+    check('slow', {
+      timeoutMs: 10_000,
+      run: () =>
+        new Promise<CheckResult>((resolve) => {
+          concurrent++;
+          maxConcurrent = Math.max(maxConcurrent, concurrent);
+          release = () => {
+            concurrent--;
+            resolve({ ok: true, reason: 'slow ok', latencyMs: 3500 });
+          };
+        }),
     }),
-  }));
+  );
   await run(clock, 1000 + phaseOf('slow', 1000) + 3500);
   assert.equal(maxConcurrent, 1);
   assert.ok(scheduler.stats().overlapsSkipped >= 3, `skipped ${scheduler.stats().overlapsSkipped}`);
@@ -101,15 +110,19 @@ test('a timeout is delivered at the timeout, aborts the signal and holds the slo
   let signalSeen: AbortSignal | undefined;
   let finish: (() => void) | undefined;
   let runs = 0;
-  scheduler.add(check('hang', {
-    timeoutMs: 300,
-    run: (signal) => {
-      runs++;
-      signalSeen = signal;
-      // A plugin that ignores its signal for a while.
-      return new Promise<CheckResult>((resolve) => { finish = () => resolve({ ok: true, reason: 'late', latencyMs: 5000 }); });
-    },
-  }));
+  scheduler.add(
+    check('hang', {
+      timeoutMs: 300,
+      run: (signal) => {
+        runs++;
+        signalSeen = signal;
+        // A plugin that ignores its signal for a while.
+        return new Promise<CheckResult>((resolve) => {
+          finish = () => resolve({ ok: true, reason: 'late', latencyMs: 5000 });
+        });
+      },
+    }),
+  );
   const phase = phaseOf('hang', 1000);
   await run(clock, phase + 300, 1);
   assert.equal(results.length, 1);
@@ -131,15 +144,22 @@ test('the global concurrency bound queues runs in FIFO order', async () => {
   let inFlight = 0;
   let peak = 0;
   for (let i = 0; i < 10; i++) {
-    scheduler.add(check(`c${i}`, {
-      intervalMs: 10_000,
-      timeoutMs: 5000,
-      run: () => {
-        inFlight++;
-        peak = Math.max(peak, inFlight);
-        return new Promise<CheckResult>((resolve) => clock.setTimer(400, () => { inFlight--; resolve({ ok: true, reason: 'ok', latencyMs: 400 }); }));
-      },
-    }));
+    scheduler.add(
+      check(`c${i}`, {
+        intervalMs: 10_000,
+        timeoutMs: 5000,
+        run: () => {
+          inFlight++;
+          peak = Math.max(peak, inFlight);
+          return new Promise<CheckResult>((resolve) =>
+            clock.setTimer(400, () => {
+              inFlight--;
+              resolve({ ok: true, reason: 'ok', latencyMs: 400 });
+            }),
+          );
+        },
+      }),
+    );
   }
   await run(clock, 10_000 + 2000, 5);
   assert.equal(peak, 3);
@@ -149,19 +169,24 @@ test('the global concurrency bound queues runs in FIFO order', async () => {
   // Within the first round, runs start in the order they were due.
   const first = results.slice(0, 10).map((r) => r.info.dueAt);
   const startedOrder = [...results.slice(0, 10)].sort((a, b) => a.info.startedAt - b.info.startedAt).map((r) => r.info.dueAt);
-  assert.deepEqual(startedOrder, [...first].sort((a, b) => a - b));
+  assert.deepEqual(
+    startedOrder,
+    [...first].sort((a, b) => a - b),
+  );
   assert.equal(scheduler.stats().running, inFlight);
 });
 
 test('retry: after a failure that followed a success, re-runs delayBeforeRetry apart, then back to the interval', async () => {
   const { clock, scheduler, results } = harness();
   let healthy = true;
-  scheduler.add(check('r', {
-    intervalMs: 5000,
-    retry: 2,
-    delayBeforeRetryMs: 200,
-    run: async () => ({ ok: healthy, reason: healthy ? 'ok' : 'refused', latencyMs: 1 }),
-  }));
+  scheduler.add(
+    check('r', {
+      intervalMs: 5000,
+      retry: 2,
+      delayBeforeRetryMs: 200,
+      run: async () => ({ ok: healthy, reason: healthy ? 'ok' : 'refused', latencyMs: 1 }),
+    }),
+  );
   const phase = phaseOf('r', 5000);
   await run(clock, phase + 1, 1);
   assert.equal(results.length, 1);
@@ -172,15 +197,28 @@ test('retry: after a failure that followed a success, re-runs delayBeforeRetry a
   assert.deepEqual(fails, [['interval', 5000]]);
   await run(clock, 500, 1);
   const after = results.slice(1).map((r) => [r.info.kind, r.info.startedAt - phase]);
-  assert.deepEqual(after, [['interval', 5000], ['retry', 5200], ['retry', 5400]]);
+  assert.deepEqual(after, [
+    ['interval', 5000],
+    ['retry', 5200],
+    ['retry', 5400],
+  ]);
   // Retries exhausted: the next run is the regular slot, not another retry.
   await run(clock, 5000, 5);
-  assert.deepEqual(results.slice(4).map((r) => [r.info.kind, r.info.startedAt - phase]), [['interval', 10_000]]);
+  assert.deepEqual(
+    results.slice(4).map((r) => [r.info.kind, r.info.startedAt - phase]),
+    [['interval', 10_000]],
+  );
 });
 
 test('a thrown or rejected run is a failure with the error message', async () => {
   const { clock, scheduler, results } = harness();
-  scheduler.add(check('boom', { run: () => { throw new Error('plugin bug'); } }));
+  scheduler.add(
+    check('boom', {
+      run: () => {
+        throw new Error('plugin bug');
+      },
+    }),
+  );
   scheduler.add(check('rej', { run: () => Promise.reject(new Error('went wrong')) }));
   await run(clock, 1000);
   assert.deepEqual(results.map((r) => r.result.reason).sort(), ['check error: plugin bug', 'check error: went wrong']);
@@ -189,7 +227,17 @@ test('a thrown or rejected run is a failure with the error message', async () =>
 test('remove aborts a run in flight, drops its result and stops the schedule', async () => {
   const { clock, scheduler, results } = harness();
   let signal: AbortSignal | undefined;
-  scheduler.add(check('x', { timeoutMs: 5000, run: (s) => { signal = s; return new Promise<CheckResult>((resolve) => s.addEventListener('abort', () => resolve({ ok: false, reason: 'aborted', latencyMs: 0 }))); } }));
+  scheduler.add(
+    check('x', {
+      timeoutMs: 5000,
+      run: (s) => {
+        signal = s;
+        return new Promise<CheckResult>((resolve) =>
+          s.addEventListener('abort', () => resolve({ ok: false, reason: 'aborted', latencyMs: 0 })),
+        );
+      },
+    }),
+  );
   await run(clock, 1000);
   assert.ok(signal && !signal.aborted);
   scheduler.remove('x');
@@ -202,15 +250,20 @@ test('remove aborts a run in flight, drops its result and stops the schedule', a
 });
 
 test('nextSlot is strictly after t and at most one interval later, even with fractional clocks', () => {
-  fc.assert(fc.property(
-    fc.double({ min: 0, max: 1e7, noNaN: true }), fc.integer({ min: 1, max: 60_000 }), fc.integer({ min: 0, max: 10_000 }), fc.double({ min: -1, max: 1, noNaN: true }),
-    (anchor, interval, k, nudge) => {
-      const t = anchor + k * interval + nudge;
-      const slot = nextSlot(anchor, interval, t);
-      if (t < anchor) return slot === anchor;
-      return slot > t && slot - t <= interval + 1e-6;
-    },
-  ));
+  fc.assert(
+    fc.property(
+      fc.double({ min: 0, max: 1e7, noNaN: true }),
+      fc.integer({ min: 1, max: 60_000 }),
+      fc.integer({ min: 0, max: 10_000 }),
+      fc.double({ min: -1, max: 1, noNaN: true }),
+      (anchor, interval, k, nudge) => {
+        const t = anchor + k * interval + nudge;
+        const slot = nextSlot(anchor, interval, t);
+        if (t < anchor) return slot === anchor;
+        return slot > t && slot - t <= interval + 1e-6;
+      },
+    ),
+  );
   // A case real clocks hit: anchor + k·interval − anchor lands a hair under k·interval.
   for (let i = 0; i < 50; i++) {
     const anchor = 1234.5678901 + i * 13.37;

@@ -55,12 +55,38 @@ class Backend {
   }
 }
 
-const spec = (port: number): ServiceSpec => ({ key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port }, scheduler: 'wlc', flags: {}, persistenceTimeoutSec: 0, netmask: '255.255.255.255' });
-const check = (o: Partial<HealthCheckConfig> = {}): HealthCheckConfig => ({ ...CHECK_DEFAULTS, type: 'tcp', options: {}, intervalMs: 100, timeoutMs: 500, rise: 1, fall: 1, ...o });
+const spec = (port: number): ServiceSpec => ({
+  key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port },
+  scheduler: 'wlc',
+  flags: {},
+  persistenceTimeoutSec: 0,
+  netmask: '255.255.255.255',
+});
+const check = (o: Partial<HealthCheckConfig> = {}): HealthCheckConfig => ({
+  ...CHECK_DEFAULTS,
+  type: 'tcp',
+  options: {},
+  intervalMs: 100,
+  timeoutMs: 500,
+  rise: 1,
+  fall: 1,
+  ...o,
+});
 
-function service(name: string, vipPort: number, ports: number[], o: Partial<HealthServiceConfig> = {}, c: Partial<HealthCheckConfig> = {}): HealthServiceConfig {
+function service(
+  name: string,
+  vipPort: number,
+  ports: number[],
+  o: Partial<HealthServiceConfig> = {},
+  c: Partial<HealthCheckConfig> = {},
+): HealthServiceConfig {
   return {
-    name, spec: spec(vipPort), forwarding: 'dr', quorum: ports.length, hysteresis: 0, onFailure: 'remove',
+    name,
+    spec: spec(vipPort),
+    forwarding: 'dr',
+    quorum: ports.length,
+    hysteresis: 0,
+    onFailure: 'remove',
     realServers: ports.map((port) => ({ address: '127.0.0.1', port, weight: 1, checks: [check(c)] })),
     ...o,
   };
@@ -71,33 +97,58 @@ function setup(t: { after: (fn: () => Promise<void> | void) => void }, options: 
   const events: AgentEvent[] = [];
   bus.subscribe('*', (e) => events.push(e));
   const lines: Array<{ level: number; msg: string } & Record<string, unknown>> = [];
-  const logger = pino({ level: 'info' }, { write: (line: string) => { lines.push(JSON.parse(line) as (typeof lines)[number]); } });
+  const logger = pino(
+    { level: 'info' },
+    {
+      write: (line: string) => {
+        lines.push(JSON.parse(line) as (typeof lines)[number]);
+      },
+    },
+  );
   const pools: DesiredService[][] = [];
   const tallies: CheckTally[] = [];
   const last = new Map<string, LastResult>();
   const monitor = new WorkerHealthMonitor({
-    bus, logger,
-    onCheckResults: (batch) => { tallies.push(...batch.tallies); forEachLastResult(batch.last, (k, r) => last.set(k, r)); },
+    bus,
+    logger,
+    onCheckResults: (batch) => {
+      tallies.push(...batch.tallies);
+      forEachLastResult(batch.last, (k, r) => last.set(k, r));
+    },
     ...options,
-    onPoolChange: (d) => { pools.push(d); options.onPoolChange?.(d); },
+    onPoolChange: (d) => {
+      pools.push(d);
+      options.onPoolChange?.(d);
+    },
   });
   t.after(() => monitor.stop());
-  const pool = (name = 'web'): string[] | undefined => pools.at(-1)?.find((d) => d.service.key.kind === 'address' && d.service.key.port === (name === 'web' ? 80 : 81))?.destinations.map((d) => `${d.port}=${d.weight}`);
-  const seen = (type: string, object?: string): AgentEvent[] => events.filter((e) => e.type === type && (object === undefined || e.object === object));
+  const pool = (name = 'web'): string[] | undefined =>
+    pools
+      .at(-1)
+      ?.find((d) => d.service.key.kind === 'address' && d.service.key.port === (name === 'web' ? 80 : 81))
+      ?.destinations.map((d) => `${d.port}=${d.weight}`);
+  const seen = (type: string, object?: string): AgentEvent[] =>
+    events.filter((e) => e.type === type && (object === undefined || e.object === object));
   return { bus, events, lines, pools, tallies, last, monitor, pool, seen };
 }
 
 test('pools, events, status and logs cross from the worker: servers proven up, one stopped, then back', async (t) => {
   const a = await new Backend().start();
   const b = await new Backend().start();
-  t.after(async () => { await a.stop(); await b.stop(); });
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
   const { events, lines, pools, tallies, last, monitor, pool, seen } = setup(t);
 
   await monitor.update([service('web', 80, [a.port, b.port])]);
   assert.equal(pools.length, 1, 'the first pools arrive before update() resolves');
   assert.deepEqual(pool(), [], 'initial down: nobody in the pool before proving up');
   assert.equal(monitor.quorumUp('web'), false);
-  assert.deepEqual(monitor.status()[0]!.realServers.map((rs) => rs.up), [false, false]);
+  assert.deepEqual(
+    monitor.status()[0]!.realServers.map((rs) => rs.up),
+    [false, false],
+  );
   assert.equal(monitor.quorumUp('nope'), undefined);
 
   await waitFor(() => pool()?.length === 2, { what: 'both servers in the pool', timeoutMs: 5000 });
@@ -106,7 +157,10 @@ test('pools, events, status and logs cross from the worker: servers proven up, o
   const bId = `service/web/127.0.0.1:${b.port}`;
   assert.equal(seen('realserver.up').length, 2, 'each up published once');
   assert.equal(seen('quorum.regained').length, 1, 'quorum regained once');
-  assert.ok(events.indexOf(seen('quorum.regained')[0]!) > events.indexOf(seen('realserver.up', bId)[0]!), 'quorum after the server that made it');
+  assert.ok(
+    events.indexOf(seen('quorum.regained')[0]!) > events.indexOf(seen('realserver.up', bId)[0]!),
+    'quorum after the server that made it',
+  );
   assert.equal(events[0]!.node, 'lvs-a', 'republished as this node');
   assert.equal(new Set(events.map((e) => e.id)).size, events.length);
 
@@ -123,7 +177,13 @@ test('pools, events, status and logs cross from the worker: servers proven up, o
   const status = monitor.status()[0]!;
   assert.equal(status.quorumUp, false);
   assert.equal(status.liveWeight, 1);
-  assert.deepEqual(status.realServers.map((rs) => [rs.port, rs.up]), [[a.port, true], [b.port, false]]);
+  assert.deepEqual(
+    status.realServers.map((rs) => [rs.port, rs.up]),
+    [
+      [a.port, true],
+      [b.port, false],
+    ],
+  );
   assert.match(status.realServers[1]!.reason, /ECONNREFUSED/);
 
   // The transition is logged once, by the main logger, at its level.
@@ -144,7 +204,11 @@ test('pools, events, status and logs cross from the worker: servers proven up, o
   assert.equal(last.get(`web|127.0.0.1:${a.port}`)!.ok, true);
   assert.equal(last.get(`web|127.0.0.1:${a.port}`)!.type, 'tcp');
   assert.deepEqual(new Set(tallies.map((x) => x.type)), new Set(['tcp']));
-  assert.equal(tallies.reduce((n, x) => n + x.counts.reduce((s, c) => s + c, 0), 0), oks() + fails(), 'every result in one latency bucket');
+  assert.equal(
+    tallies.reduce((n, x) => n + x.counts.reduce((s, c) => s + c, 0), 0),
+    oks() + fails(),
+    'every result in one latency bucket',
+  );
 });
 
 test('reloads: a service removed leaves the pools, a scheduler change with the same servers still arrives, a bad service rejects and changes nothing', async (t) => {
@@ -156,21 +220,34 @@ test('reloads: a service removed leaves the pools, a scheduler change with the s
 
   await monitor.update([service('web', 80, [a.port], { spec: { ...spec(80), scheduler: 'rr' } })]);
   const after = pools.at(-1)!;
-  assert.deepEqual(after.map((d) => d.service.scheduler), ['rr'], 'api gone, web rescheduled, before update() resolved');
+  assert.deepEqual(
+    after.map((d) => d.service.scheduler),
+    ['rr'],
+    'api gone, web rescheduled, before update() resolved',
+  );
   assert.deepEqual(pool(), [`${a.port}=1`], 'an unchanged server keeps its state across the reload');
 
   const count = pools.length;
   await assert.rejects(monitor.update([service('web', 80, [a.port], {}, { options: { send: 5 } })]), (err: Error) => {
     assert.ok(err instanceof HealthConfigError);
-    assert.equal(err.message, `health config: service "web" real server 127.0.0.1:${a.port} check 1 (tcp): send: Invalid input: expected string, received number`);
+    assert.equal(
+      err.message,
+      `health config: service "web" real server 127.0.0.1:${a.port} check 1 (tcp): send: Invalid input: expected string, received number`,
+    );
     return true;
   });
-  await assert.rejects(monitor.update([service('web', 80, [a.port], {}, { type: 'nope' })]), /check 1 \(nope\): unknown check type; known: (\w+, )*tcp/);
+  await assert.rejects(
+    monitor.update([service('web', 80, [a.port], {}, { type: 'nope' })]),
+    /check 1 \(nope\): unknown check type; known: (\w+, )*tcp/,
+  );
   assert.equal(pools.length, count, 'a rejected update hands over no pool');
   assert.equal(monitor.status().length, 1);
   assert.equal(monitor.quorumUp('web'), true, 'still running the accepted services');
   await monitor.update([service('web', 80, [a.port])]);
-  assert.deepEqual(pools.at(-1)!.map((d) => d.service.scheduler), ['wlc']);
+  assert.deepEqual(
+    pools.at(-1)!.map((d) => d.service.scheduler),
+    ['wlc'],
+  );
 });
 
 test('stop() ends the thread: nothing is left holding the process', async () => {
@@ -210,15 +287,22 @@ test('a worker that crashes is logged, announced, restarted, and resumes every s
   const a = await new Backend().start();
   const b = await new Backend().start();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
-  t.after(async () => { await a.stop(); await b.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const marker = join(dir, 'crash-once');
   const table = new MemoryIpvsTable();
   const reconciler = new Reconciler({ table, clock: systemClock, logger: silentLogger(), auditIntervalMs: 3_600_000 });
   reconciler.start();
   t.after(() => reconciler.stop());
   const { lines, monitor, pool, seen, events, tallies } = setup(t, {
-    checksDirectory: crashChecks, restart: { backoffMs: 50 },
-    onPoolChange: (desired) => { void reconciler.setDesired(desired); },
+    checksDirectory: crashChecks,
+    restart: { backoffMs: 50 },
+    onPoolChange: (desired) => {
+      void reconciler.setDesired(desired);
+    },
   });
   // rise 3: a server that restarted from the initial state (down) would be out of
   // the pool for at least two check rounds.
@@ -229,7 +313,7 @@ test('a worker that crashes is logged, announced, restarted, and resumes every s
   await b.stop();
   await waitFor(() => pool()?.length === 1, { what: 'the stopped server down', timeoutMs: 5000 });
   const kernelDestinations = async (): Promise<number> => (await table.listServices())[0]?.destinations.length ?? 0;
-  await waitFor(async () => await kernelDestinations() === 1, { what: 'the stopped server drained out of the table', timeoutMs: 5000 });
+  await waitFor(async () => (await kernelDestinations()) === 1, { what: 'the stopped server drained out of the table', timeoutMs: 5000 });
   await reconciler.settled();
   const callsBefore = table.calls.length;
   const eventsBefore = events.length;
@@ -242,19 +326,28 @@ test('a worker that crashes is logged, announced, restarted, and resumes every s
   assert.equal(crashed[0]!.to, 'restarting');
   assert.match(crashed[0]!.reason!, /crash check: thrown outside the promise/);
   assert.deepEqual(crashed[0]!.data, { exitCode: 1, crashes: 1, restartInMs: 50 });
-  const loud = lines.filter((l) => l.level === 50 && /^health-check worker crashed: crash check: thrown outside the promise; restarting it in 50 ms/.test(l.msg));
+  const loud = lines.filter(
+    (l) => l.level === 50 && /^health-check worker crashed: crash check: thrown outside the promise; restarting it in 50 ms/.test(l.msg),
+  );
   assert.equal(loud.length, 1, 'one error line');
   // More than `rise` rounds of the stopped server's check by the new thread.
   const failuresAt = (): number => tallies.filter((x) => x.type === 'tcp').reduce((n, x) => n + x.fail, 0);
   const failedBefore = failuresAt();
-  await waitFor(() => failuresAt() >= failedBefore + 5, { what: 'five failed checks of the stopped server by the new thread', timeoutMs: 10_000 });
+  await waitFor(() => failuresAt() >= failedBefore + 5, {
+    what: 'five failed checks of the stopped server by the new thread',
+    timeoutMs: 10_000,
+  });
   await reconciler.settled();
 
   assert.deepEqual(table.calls.slice(callsBefore), [], 'no IPVS operation after the crash');
   assert.deepEqual(pool(), [`${a.port}=1`]);
   assert.equal(monitor.quorumUp('web'), true);
   const after = events.slice(eventsBefore).map((e) => e.type);
-  assert.deepEqual(after.filter((type) => type.startsWith('realserver.') || type.startsWith('quorum.')), [], 'no server re-announced');
+  assert.deepEqual(
+    after.filter((type) => type.startsWith('realserver.') || type.startsWith('quorum.')),
+    [],
+    'no server re-announced',
+  );
   const stopped = monitor.status()[0]!.realServers.find((rs) => rs.port === b.port)!;
   assert.equal(stopped.up, false);
   assert.match(stopped.reason, /tcp: /, 'the down server keeps the reason it went down for');
@@ -266,25 +359,42 @@ test('a worker that crashes is logged, announced, restarted, and resumes every s
 test('a worker that keeps crashing is given up on after the restart budget', async (t) => {
   const a = await new Backend().start();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
-  t.after(async () => { await a.stop(); rmSync(dir, { recursive: true, force: true }); });
+  t.after(async () => {
+    await a.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const marker = join(dir, 'crash-always');
   writeFileSync(marker, '');
   let gaveUp: Error | undefined;
-  const { lines, monitor, seen } = setup(t, { checksDirectory: crashChecks, restart: { backoffMs: 20, maxRestarts: 2 }, onGiveUp: (err) => { gaveUp = err; } });
+  const { lines, monitor, seen } = setup(t, {
+    checksDirectory: crashChecks,
+    restart: { backoffMs: 20, maxRestarts: 2 },
+    onGiveUp: (err) => {
+      gaveUp = err;
+    },
+  });
   const web = service('web', 80, [a.port], {}, { type: 'crash', options: { marker, always: true } });
   await monitor.update([web]);
   await waitFor(() => gaveUp !== undefined, { what: 'the monitor giving up', timeoutMs: 10_000 });
-  assert.match(gaveUp!.message, /^the health-check worker crashed 3 times within 600 s \(last: crash check: thrown outside the promise\); health checks have stopped$/);
-  assert.deepEqual(seen('health.worker-crashed').map((e) => e.to), ['restarting', 'restarting', 'failed']);
+  assert.match(
+    gaveUp!.message,
+    /^the health-check worker crashed 3 times within 600 s \(last: crash check: thrown outside the promise\); health checks have stopped$/,
+  );
+  assert.deepEqual(
+    seen('health.worker-crashed').map((e) => e.to),
+    ['restarting', 'restarting', 'failed'],
+  );
   assert.equal(seen('health.worker-restarted').length, 2);
   assert.equal(lines.filter((l) => l.level === 60).length, 1, 'one fatal line');
   await assert.rejects(monitor.update([web]), /health checks have stopped/);
   await monitor.stop();
 });
 
-test('under flapping, each server\'s events alternate and the last pool handed over is the servers\' real state', async (t) => {
+test("under flapping, each server's events alternate and the last pool handed over is the servers' real state", async (t) => {
   const backends = await Promise.all(Array.from({ length: 6 }, () => new Backend().start()));
-  t.after(async () => { for (const b of backends) await b.stop(); });
+  t.after(async () => {
+    for (const b of backends) await b.stop();
+  });
   const { events, monitor, pool, tallies } = setup(t);
   // The pace is counted in check results (six servers, one result each per round), not in time.
   const results = (): number => tallies.reduce((n, x) => n + x.ok + x.fail, 0);
@@ -292,7 +402,15 @@ test('under flapping, each server\'s events alternate and the last pool handed o
     const target = results() + 6 * n;
     await waitFor(() => results() >= target, { what: `${n} check round(s) ${what}`, timeoutMs: 10_000, stepMs: 5 });
   };
-  await monitor.update([service('web', 80, backends.map((b) => b.port), { quorum: 1 }, { intervalMs: 40, timeoutMs: 200 })]);
+  await monitor.update([
+    service(
+      'web',
+      80,
+      backends.map((b) => b.port),
+      { quorum: 1 },
+      { intervalMs: 40, timeoutMs: 200 },
+    ),
+  ]);
   await waitFor(() => pool()?.length === 6, { what: 'all six up', timeoutMs: 5000 });
   // Stop and start servers at varying pace, some faster than the pool coalescing window
   // (a restart within the same round), some over several rounds.
@@ -306,10 +424,16 @@ test('under flapping, each server\'s events alternate and the last pool handed o
   const down = backends.slice(0, 2);
   for (const b of down) await b.stop();
   const expected = backends.slice(2).map((b) => `${b.port}=1`);
-  await waitFor(() => JSON.stringify(pool()) === JSON.stringify(expected), { what: 'the pool settles on the four running servers', timeoutMs: 5000 });
+  await waitFor(() => JSON.stringify(pool()) === JSON.stringify(expected), {
+    what: 'the pool settles on the four running servers',
+    timeoutMs: 5000,
+  });
   await rounds(5, 'after settling');
   assert.deepEqual(pool(), expected, 'and stays there');
-  assert.deepEqual(monitor.status()[0]!.realServers.map((rs) => rs.up), [false, false, true, true, true, true]);
+  assert.deepEqual(
+    monitor.status()[0]!.realServers.map((rs) => rs.up),
+    [false, false, true, true, true, true],
+  );
   for (const b of backends) {
     const mine = events.filter((e) => e.object === `service/web/127.0.0.1:${b.port}`).map((e) => e.type);
     mine.forEach((type, i) => assert.equal(type, i % 2 === 0 ? 'realserver.up' : 'realserver.down', `${b.port}: ${mine.join(' ')}`));
@@ -317,13 +441,23 @@ test('under flapping, each server\'s events alternate and the last pool handed o
   }
   assert.ok(events.filter((e) => e.type === 'realserver.down').length >= 6, 'the flapping was seen');
   const times = events.map((e) => Date.parse(e.time));
-  assert.deepEqual(times, [...times].sort((x, y) => x - y), 'republished in the order they happened');
+  assert.deepEqual(
+    times,
+    [...times].sort((x, y) => x - y),
+    'republished in the order they happened',
+  );
 });
 
 test('last results fold into the map in place: an entry keeps its object, with the newest values', () => {
   const batch = (ok: number, reason: number, atMs: number): LastResults => ({
-    keys: ['web|10.0.0.1:80', 'web|10.0.0.2:80'], ok: new Uint8Array([ok, 1]), latencyMs: new Float64Array([1.5, 2]), atMs: new Float64Array([atMs, atMs]),
-    reason: new Uint32Array([reason, 0]), reasons: ['connect: ok', 'connect: ECONNREFUSED'], type: new Uint32Array([0, 0]), types: ['tcp'],
+    keys: ['web|10.0.0.1:80', 'web|10.0.0.2:80'],
+    ok: new Uint8Array([ok, 1]),
+    latencyMs: new Float64Array([1.5, 2]),
+    atMs: new Float64Array([atMs, atMs]),
+    reason: new Uint32Array([reason, 0]),
+    reasons: ['connect: ok', 'connect: ECONNREFUSED'],
+    type: new Uint32Array([0, 0]),
+    types: ['tcp'],
   });
   const map = new Map<string, LastResult>();
   foldLastResults(map, batch(1, 0, 1000));
@@ -343,11 +477,14 @@ test('exec checks run from the worker thread: a program that exits 0 is up, one 
   svc.realServers[0]!.checks = [check({ type: 'exec', options: { command: ['/bin/sh', '-c', 'exit 0'] } })];
   svc.realServers[1]!.checks = [check({ type: 'exec', options: { command: ['/bin/sh', '-c', 'exit 1'] } })];
   await monitor.update([svc]);
-  await waitFor(() => pool()?.length === 1, { what: 'the passing program\'s server in the pool', timeoutMs: 5000 });
+  await waitFor(() => pool()?.length === 1, { what: "the passing program's server in the pool", timeoutMs: 5000 });
   assert.deepEqual(pool(), ['8001=1']);
   assert.equal(seen('realserver.up').length, 1);
-  assert.deepEqual(monitor.status()[0]!.realServers.map((rs) => rs.up), [true, false]);
-  await waitFor(() => last.has('web|127.0.0.1:8002'), { what: 'the failing program\'s result', timeoutMs: 3000 });
+  assert.deepEqual(
+    monitor.status()[0]!.realServers.map((rs) => rs.up),
+    [true, false],
+  );
+  await waitFor(() => last.has('web|127.0.0.1:8002'), { what: "the failing program's result", timeoutMs: 3000 });
   assert.equal(last.get('web|127.0.0.1:8002')!.ok, false);
   assert.match(last.get('web|127.0.0.1:8002')!.reason, /exit 1/);
   assert.equal(last.get('web|127.0.0.1:8002')!.type, 'exec');

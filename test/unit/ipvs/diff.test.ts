@@ -10,7 +10,15 @@ const VIP = tcpKey('10.6.2.195', 80);
 const FOREIGN = tcpKey('10.9.9.9', 443);
 
 function run(desired: DesiredService[], table: ActualService[], extra: Partial<ReconcileInput> = {}) {
-  return reconcile({ desired: normalizeDesired(desired), actual: viewOf(table), retired: new Set(), drains: new Map(), now: 1000, drainTimeoutMs: () => 30_000, ...extra });
+  return reconcile({
+    desired: normalizeDesired(desired),
+    actual: viewOf(table),
+    retired: new Set(),
+    drains: new Map(),
+    now: 1000,
+    drainTimeoutMs: () => 30_000,
+    ...extra,
+  });
 }
 const kinds = (ops: { kind: string }[]) => ops.map((o) => o.kind);
 
@@ -28,7 +36,19 @@ test('a table that already matches needs no ops (no flush, no re-add)', () => {
 test('weight, forwarding and threshold changes are edits of the destination, never delete+add', () => {
   const s = service(VIP);
   const have = [actual(s, [actualDest(dest('10.6.2.191'), 3), actualDest(dest('10.6.2.192')), actualDest(dest('10.6.2.193'))])];
-  const { ops } = run([{ service: s, destinations: [dest('10.6.2.191', 80, { weight: 5 }), dest('10.6.2.192', 80, { forwarding: 'nat' }), dest('10.6.2.193', 80, { upperThreshold: 10, lowerThreshold: 2 })] }], have);
+  const { ops } = run(
+    [
+      {
+        service: s,
+        destinations: [
+          dest('10.6.2.191', 80, { weight: 5 }),
+          dest('10.6.2.192', 80, { forwarding: 'nat' }),
+          dest('10.6.2.193', 80, { upperThreshold: 10, lowerThreshold: 2 }),
+        ],
+      },
+    ],
+    have,
+  );
   assert.deepEqual(kinds(ops), ['editDest', 'editDest', 'editDest']);
   assert.match(ops[0]!.reason, /weight 1 → 5/);
   assert.match(ops[1]!.reason, /forwarding dr → nat/);
@@ -37,7 +57,10 @@ test('weight, forwarding and threshold changes are edits of the destination, nev
 
 test('a scheduler or persistence change is an edit of the service', () => {
   const have = [actual(service(VIP, 'wlc'), [])];
-  const { ops } = run([{ service: service(VIP, 'rr', { flags: { persistent: true }, persistenceTimeoutSec: 300 }), destinations: [] }], have);
+  const { ops } = run(
+    [{ service: service(VIP, 'rr', { flags: { persistent: true }, persistenceTimeoutSec: 300 }), destinations: [] }],
+    have,
+  );
   assert.deepEqual(kinds(ops), ['editService']);
   assert.match(ops[0]!.reason, /scheduler wlc → rr/);
   assert.match(ops[0]!.reason, /persistence timeout 0s → 300s/);
@@ -45,20 +68,34 @@ test('a scheduler or persistence change is an edit of the service', () => {
 
 test('a real server removed from the config with connections is drained (weight 0), not deleted', () => {
   const s = service(VIP);
-  const { ops, drains } = run([{ service: s, destinations: [dest('10.6.2.191')] }], [actual(s, [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192', 80, { weight: 4 }), 3, 1)])]);
+  const { ops, drains } = run(
+    [{ service: s, destinations: [dest('10.6.2.191')] }],
+    [actual(s, [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192', 80, { weight: 4 }), 3, 1)])],
+  );
   assert.deepEqual(kinds(ops), ['editDest']);
   assert.equal(ops[0]!.kind === 'editDest' && ops[0]!.destination.weight, 0);
   assert.equal(ops[0]!.purpose, 'drain');
-  assert.deepEqual([...drains.values()], [{ service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 1000, deadline: 31_000 }]);
+  assert.deepEqual(
+    [...drains.values()],
+    [{ service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 1000, deadline: 31_000 }],
+  );
 });
 
 test('a draining real server is deleted once its connections reach zero', () => {
   const s = service(VIP);
-  const drains = new Map<string, DrainEntry>([['tcp:10.6.2.195:80 10.6.2.192:80', { service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 0, deadline: 30_000 }]]);
-  const still = run([{ service: s, destinations: [] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }), 0, 2)])], { drains, now: 5000 });
+  const drains = new Map<string, DrainEntry>([
+    ['tcp:10.6.2.195:80 10.6.2.192:80', { service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 0, deadline: 30_000 }],
+  ]);
+  const still = run([{ service: s, destinations: [] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }), 0, 2)])], {
+    drains,
+    now: 5000,
+  });
   assert.deepEqual(still.ops, [], 'weight already 0, InActConn still 2: wait');
   assert.equal(still.drains.size, 1);
-  const done = run([{ service: s, destinations: [] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }))])], { drains, now: 6000 });
+  const done = run([{ service: s, destinations: [] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }))])], {
+    drains,
+    now: 6000,
+  });
   assert.deepEqual(kinds(done.ops), ['deleteDest']);
   assert.match(done.ops[0]!.reason, /drained/);
   assert.equal(done.drains.size, 0);
@@ -66,16 +103,27 @@ test('a draining real server is deleted once its connections reach zero', () => 
 
 test('a draining real server is deleted when the drain timeout passes, connections or not', () => {
   const s = service(VIP);
-  const drains = new Map<string, DrainEntry>([['tcp:10.6.2.195:80 10.6.2.192:80', { service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 0, deadline: 30_000 }]]);
-  const { ops } = run([{ service: s, destinations: [] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }), 7)])], { drains, now: 30_000 });
+  const drains = new Map<string, DrainEntry>([
+    ['tcp:10.6.2.195:80 10.6.2.192:80', { service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 0, deadline: 30_000 }],
+  ]);
+  const { ops } = run([{ service: s, destinations: [] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }), 7)])], {
+    drains,
+    now: 30_000,
+  });
   assert.deepEqual(kinds(ops), ['deleteDest']);
   assert.match(ops[0]!.reason, /drain timeout: 7 connections left after 30 s/);
 });
 
 test('a real server back in the config while draining gets its weight back by an edit', () => {
   const s = service(VIP);
-  const drains = new Map<string, DrainEntry>([['tcp:10.6.2.195:80 10.6.2.192:80', { service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 0, deadline: 30_000 }]]);
-  const { ops, drains: after } = run([{ service: s, destinations: [dest('10.6.2.192', 80, { weight: 2 })] }], [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }), 7)])], { drains });
+  const drains = new Map<string, DrainEntry>([
+    ['tcp:10.6.2.195:80 10.6.2.192:80', { service: 'tcp:10.6.2.195:80', destination: '10.6.2.192:80', startedAt: 0, deadline: 30_000 }],
+  ]);
+  const { ops, drains: after } = run(
+    [{ service: s, destinations: [dest('10.6.2.192', 80, { weight: 2 })] }],
+    [actual(s, [actualDest(dest('10.6.2.192', 80, { weight: 0 }), 7)])],
+    { drains },
+  );
   assert.deepEqual(kinds(ops), ['editDest']);
   assert.match(ops[0]!.reason, /drain cancelled: weight 0 → 2/);
   assert.equal(after.size, 0);
@@ -89,7 +137,11 @@ test('a service removed from the config is drained like a destination, then dele
   assert.deepEqual(kinds(first.ops), ['editDest', 'editDest'], 'every real server to weight 0');
   assert.ok(first.retired.has('tcp:10.6.2.195:80'), 'still owned while draining');
   assert.ok(first.drains.has('tcp:10.6.2.195:80'));
-  const drained = run([], [actual(s, [actualDest(dest('10.6.2.191', 80, { weight: 0 })), actualDest(dest('10.6.2.192', 80, { weight: 0 }))])], { retired: first.retired, drains: first.drains, now: 2000 });
+  const drained = run(
+    [],
+    [actual(s, [actualDest(dest('10.6.2.191', 80, { weight: 0 })), actualDest(dest('10.6.2.192', 80, { weight: 0 }))])],
+    { retired: first.retired, drains: first.drains, now: 2000 },
+  );
   assert.deepEqual(kinds(drained.ops), ['deleteService']);
   assert.match(drained.ops[0]!.reason, /removed from the config: drained/);
   const timedOut = run([], table, { retired: first.retired, drains: first.drains, now: 31_000 });
@@ -107,21 +159,37 @@ test('services neither declared nor retired are never touched', () => {
 test('ops come in a safe order: adds, edits, drains, deletes', () => {
   const s = service(VIP);
   const { ops } = run(
-    [{ service: service(VIP, 'rr'), destinations: [dest('10.6.2.191', 80, { weight: 2 }), dest('10.6.2.193')] }, { service: service(tcpKey('10.6.2.196', 80)), destinations: [] }],
+    [
+      { service: service(VIP, 'rr'), destinations: [dest('10.6.2.191', 80, { weight: 2 }), dest('10.6.2.193')] },
+      { service: service(tcpKey('10.6.2.196', 80)), destinations: [] },
+    ],
     [actual(s, [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192'), 1), actualDest(dest('10.6.2.194'))])],
   );
   assert.deepEqual(kinds(ops), ['addService', 'editService', 'addDest', 'editDest', 'editDest', 'deleteDest']);
 });
 
 test('normalizeDesired refuses a service or real server declared twice', () => {
-  assert.throws(() => normalizeDesired([{ service: service(VIP), destinations: [] }, { service: service(VIP), destinations: [] }]), /declared twice/);
-  assert.throws(() => normalizeDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.191')] }]), /10\.6\.2\.191:80 is declared twice/);
+  assert.throws(
+    () =>
+      normalizeDesired([
+        { service: service(VIP), destinations: [] },
+        { service: service(VIP), destinations: [] },
+      ]),
+    /declared twice/,
+  );
+  assert.throws(
+    () => normalizeDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.191')] }]),
+    /10\.6\.2\.191:80 is declared twice/,
+  );
 });
 
 test('IPv6 addresses compare in canonical form', () => {
   const key = tcpKey('2001:db8::1', 80);
   const s = service(key);
-  const { ops } = run([{ service: service(tcpKey('2001:db8:0:0::1', 80)), destinations: [dest('2001:0db8::0010')] }], [actual(s, [actualDest(dest('2001:db8::10'))])]);
+  const { ops } = run(
+    [{ service: service(tcpKey('2001:db8:0:0::1', 80)), destinations: [dest('2001:0db8::0010')] }],
+    [actual(s, [actualDest(dest('2001:db8::10'))])],
+  );
   assert.deepEqual(ops, []);
 });
 
@@ -130,15 +198,20 @@ test('applyOpsToView keeps counters of edited destinations, copies what it touch
   const entry = actual(s, [actualDest(dest('10.6.2.191'), 4, 2)]);
   const other = actual(service(FOREIGN), []);
   const view = viewOf([entry, other]);
-  applyOpsToView(view, [{ kind: 'editDest', key: VIP, destination: dest('10.6.2.191', 80, { weight: 9 }), reason: '', purpose: 'converge' }]);
+  applyOpsToView(view, [
+    { kind: 'editDest', key: VIP, destination: dest('10.6.2.191', 80, { weight: 9 }), reason: '', purpose: 'converge' },
+  ]);
   const after = view.get('tcp:10.6.2.195:80')!;
   assert.equal(after.destinations[0]!.weight, 9);
   assert.equal(after.destinations[0]!.activeConnections, 4);
   assert.equal(entry.destinations[0]!.weight, 1, 'the old entry is not mutated');
   assert.equal(view.get('tcp:10.9.9.9:443'), other, 'an untouched service stays the same object');
   const drift = findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set(['tcp:10.6.2.195:80']));
-  assert.deepEqual(drift.map((d) => d.what), ['service changed: scheduler wlc → rr', 'real server deleted']);
-  assert.deepEqual(findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set()), [], 'unowned services are nobody\'s drift');
+  assert.deepEqual(
+    drift.map((d) => d.what),
+    ['service changed: scheduler wlc → rr', 'real server deleted'],
+  );
+  assert.deepEqual(findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set()), [], "unowned services are nobody's drift");
 });
 
 test('applyOpsToView follows adds, deletes and a service deleted then added again, as the kernel would', () => {
@@ -151,13 +224,21 @@ test('applyOpsToView follows adds, deletes and a service deleted then added agai
     { kind: 'deleteService', key: FOREIGN, reason: '', purpose: 'drain' },
     { kind: 'addService', service: service(FOREIGN, 'rr'), reason: '', purpose: 'converge' },
   ]);
-  assert.deepEqual(view.get('tcp:10.6.2.195:80')!.destinations.map((d) => `${destinationId(d)} ${d.activeConnections}`), ['10.6.2.191:80 1', '10.6.2.193:80 0']);
+  assert.deepEqual(
+    view.get('tcp:10.6.2.195:80')!.destinations.map((d) => `${destinationId(d)} ${d.activeConnections}`),
+    ['10.6.2.191:80 1', '10.6.2.193:80 0'],
+  );
   assert.deepEqual(view.get('tcp:10.9.9.9:443'), { service: service(FOREIGN, 'rr'), destinations: [] });
 });
 
-test('a scoped diff looks only at its services and carries the others\' drains and retirement over', () => {
-  const a = tcpKey('10.6.2.1', 80), b = tcpKey('10.6.2.2', 80), c = tcpKey('10.6.2.3', 80);
-  const desired = normalizeDesired([{ service: service(a), destinations: [dest('10.6.2.191', 80, { weight: 5 })] }, { service: service(b), destinations: [dest('10.6.2.191', 80, { weight: 5 })] }]);
+test("a scoped diff looks only at its services and carries the others' drains and retirement over", () => {
+  const a = tcpKey('10.6.2.1', 80),
+    b = tcpKey('10.6.2.2', 80),
+    c = tcpKey('10.6.2.3', 80);
+  const desired = normalizeDesired([
+    { service: service(a), destinations: [dest('10.6.2.191', 80, { weight: 5 })] },
+    { service: service(b), destinations: [dest('10.6.2.191', 80, { weight: 5 })] },
+  ]);
   const table = viewOf([
     actual(service(a), [actualDest(dest('10.6.2.191'))]),
     actual(service(b), [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.199', 80, { weight: 0 }), 2)]),
@@ -169,12 +250,18 @@ test('a scoped diff looks only at its services and carries the others\' drains a
   ]);
   const input = { desired, actual: table, retired: new Set(['tcp:10.6.2.3:80']), drains, now: 1000, drainTimeoutMs: () => 30_000 };
   const scoped = reconcile({ ...input, scope: new Set(['tcp:10.6.2.1:80']) });
-  assert.deepEqual(scoped.ops.map((o) => `${o.kind} ${serviceKeyId(opServiceKey(o))}`), ['editDest tcp:10.6.2.1:80'], 'b needs an edit too, but b is out of scope');
+  assert.deepEqual(
+    scoped.ops.map((o) => `${o.kind} ${serviceKeyId(opServiceKey(o))}`),
+    ['editDest tcp:10.6.2.1:80'],
+    'b needs an edit too, but b is out of scope',
+  );
   assert.deepEqual([...scoped.drains.keys()].sort(), [...drains.keys()].sort());
   assert.deepEqual([...scoped.retired], ['tcp:10.6.2.3:80']);
   // Over every scope, the scoped diffs add up to the full one.
   const full = reconcile(input);
-  const union = ['tcp:10.6.2.1:80', 'tcp:10.6.2.2:80', 'tcp:10.6.2.3:80'].flatMap((id) => reconcile({ ...input, scope: new Set([id]) }).ops);
+  const union = ['tcp:10.6.2.1:80', 'tcp:10.6.2.2:80', 'tcp:10.6.2.3:80'].flatMap(
+    (id) => reconcile({ ...input, scope: new Set([id]) }).ops,
+  );
   const describe = (ops: { kind: string }[]) => ops.map((o) => JSON.stringify(o)).sort();
   assert.deepEqual(describe(union), describe(full.ops));
 });

@@ -4,11 +4,26 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { applyOps } from '../../../src/ipvs/apply.js';
-import { decodeDaemonMessage, decodeDestinationMessage, decodeInfoMessage, decodeRequest, decodeServiceMessage, decodeTimeoutsMessage } from '../../../src/ipvs/codec.js';
+import {
+  decodeDaemonMessage,
+  decodeDestinationMessage,
+  decodeInfoMessage,
+  decodeRequest,
+  decodeServiceMessage,
+  decodeTimeoutsMessage,
+} from '../../../src/ipvs/codec.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import { normalizeDesired, reconcile } from '../../../src/ipvs/diff.js';
 import { viewOf } from '../../../src/ipvs/view.js';
-import { destinationId, serviceKeyId, type ActualService, type DesiredService, type DestinationSpec, type ServiceKey, type ServiceSpec } from '../../../src/ipvs/types.js';
+import {
+  destinationId,
+  serviceKeyId,
+  type ActualService,
+  type DesiredService,
+  type DestinationSpec,
+  type ServiceKey,
+  type ServiceSpec,
+} from '../../../src/ipvs/types.js';
 
 const KEYS: ServiceKey[] = [
   { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.0.0.1', port: 80 },
@@ -20,43 +35,71 @@ const KEYS: ServiceKey[] = [
 ];
 const ADDRS = { inet: ['10.1.0.1', '10.1.0.2', '10.1.0.3', '10.1.0.4'], inet6: ['2001:db8::a', '2001:db8::b', '2001:db8::c'] };
 
-const serviceArb = (key: ServiceKey): fc.Arbitrary<ServiceSpec> => fc.record({
-  scheduler: fc.constantFrom('rr', 'wlc', 'sh', 'mh'),
-  persistent: fc.boolean(),
-  onePacket: fc.boolean(),
-  schedPort: fc.boolean(),
-  timeout: fc.integer({ min: 1, max: 3600 }),
-}).map((r) => ({
-  key, scheduler: r.scheduler, flags: { persistent: r.persistent, onePacket: r.onePacket, schedPort: r.schedPort },
-  persistenceTimeoutSec: r.persistent ? r.timeout : 0, netmask: key.family === 'inet' ? '255.255.255.255' : 128,
-}));
+const serviceArb = (key: ServiceKey): fc.Arbitrary<ServiceSpec> =>
+  fc
+    .record({
+      scheduler: fc.constantFrom('rr', 'wlc', 'sh', 'mh'),
+      persistent: fc.boolean(),
+      onePacket: fc.boolean(),
+      schedPort: fc.boolean(),
+      timeout: fc.integer({ min: 1, max: 3600 }),
+    })
+    .map((r) => ({
+      key,
+      scheduler: r.scheduler,
+      flags: { persistent: r.persistent, onePacket: r.onePacket, schedPort: r.schedPort },
+      persistenceTimeoutSec: r.persistent ? r.timeout : 0,
+      netmask: key.family === 'inet' ? '255.255.255.255' : 128,
+    }));
 
-const destArb = (key: ServiceKey): fc.Arbitrary<DestinationSpec> => fc.record({
-  address: fc.constantFrom(...ADDRS[key.family]),
-  weight: fc.integer({ min: 0, max: 5 }),
-  forwarding: fc.constantFrom('dr' as const, 'nat' as const, 'tun' as const),
-  upper: fc.integer({ min: 0, max: 3 }),
-}).map((r) => ({
-  address: r.address, port: key.kind === 'fwmark' ? 0 : key.port, weight: r.weight, forwarding: r.forwarding,
-  upperThreshold: r.upper, lowerThreshold: 0, ...(r.forwarding === 'tun' ? { tunnel: { type: 'ipip' as const } } : {}),
-}));
+const destArb = (key: ServiceKey): fc.Arbitrary<DestinationSpec> =>
+  fc
+    .record({
+      address: fc.constantFrom(...ADDRS[key.family]),
+      weight: fc.integer({ min: 0, max: 5 }),
+      forwarding: fc.constantFrom('dr' as const, 'nat' as const, 'tun' as const),
+      upper: fc.integer({ min: 0, max: 3 }),
+    })
+    .map((r) => ({
+      address: r.address,
+      port: key.kind === 'fwmark' ? 0 : key.port,
+      weight: r.weight,
+      forwarding: r.forwarding,
+      upperThreshold: r.upper,
+      lowerThreshold: 0,
+      ...(r.forwarding === 'tun' ? { tunnel: { type: 'ipip' as const } } : {}),
+    }));
 
 const uniqueDests = (ds: DestinationSpec[]) => [...new Map(ds.map((d) => [destinationId(d), d])).values()];
 
 /** A desired table, a kernel table, a retired set and connection counts, all overlapping. */
-const scenarioArb = fc.record({
-  desiredKeys: fc.subarray(KEYS),
-  actualKeys: fc.subarray(KEYS),
-  retiredPick: fc.array(fc.boolean(), { minLength: KEYS.length, maxLength: KEYS.length }),
-  seed: fc.integer(),
-}).chain(({ desiredKeys, actualKeys, retiredPick }) => fc.record({
-  desired: fc.tuple(...desiredKeys.map((k) => fc.record({ service: serviceArb(k), destinations: fc.array(destArb(k), { maxLength: 4 }).map(uniqueDests) }))),
-  actual: fc.tuple(...actualKeys.map((k) => fc.record({
-    service: serviceArb(k),
-    destinations: fc.array(fc.tuple(destArb(k), fc.integer({ min: 0, max: 2 })), { maxLength: 4 }).map((xs) => [...new Map(xs.map(([d, c]) => [destinationId(d), { d, c }])).values()]),
-  }))),
-  retired: fc.constant(new Set(KEYS.filter((k, i) => retiredPick[i] && !desiredKeys.includes(k)).map((k) => serviceKeyId(k)))),
-}));
+const scenarioArb = fc
+  .record({
+    desiredKeys: fc.subarray(KEYS),
+    actualKeys: fc.subarray(KEYS),
+    retiredPick: fc.array(fc.boolean(), { minLength: KEYS.length, maxLength: KEYS.length }),
+    seed: fc.integer(),
+  })
+  .chain(({ desiredKeys, actualKeys, retiredPick }) =>
+    fc.record({
+      desired: fc.tuple(
+        ...desiredKeys.map((k) =>
+          fc.record({ service: serviceArb(k), destinations: fc.array(destArb(k), { maxLength: 4 }).map(uniqueDests) }),
+        ),
+      ),
+      actual: fc.tuple(
+        ...actualKeys.map((k) =>
+          fc.record({
+            service: serviceArb(k),
+            destinations: fc
+              .array(fc.tuple(destArb(k), fc.integer({ min: 0, max: 2 })), { maxLength: 4 })
+              .map((xs) => [...new Map(xs.map(([d, c]) => [destinationId(d), { d, c }])).values()]),
+          }),
+        ),
+      ),
+      retired: fc.constant(new Set(KEYS.filter((k, i) => retiredPick[i] && !desiredKeys.includes(k)).map((k) => serviceKeyId(k)))),
+    }),
+  );
 
 async function kernelFrom(actual: { service: ServiceSpec; destinations: { d: DestinationSpec; c: number }[] }[]): Promise<MemoryIpvsTable> {
   const table = new MemoryIpvsTable();
@@ -73,112 +116,192 @@ async function kernelFrom(actual: { service: ServiceSpec; destinations: { d: Des
 const strip = (services: ActualService[]) => new Map(services.map((s) => [serviceKeyId(s.service.key), s]));
 
 test('reconcile applied to the kernel yields the desired table for owned services and leaves foreign ones untouched', async () => {
-  await fc.assert(fc.asyncProperty(scenarioArb, async ({ desired: rawDesired, actual, retired }) => {
-    const desiredById = normalizeDesired(rawDesired);
-    const desired: DesiredService[] = [...desiredById.values()];
-    const table = await kernelFrom(actual);
-    const before = strip(await table.listServices());
-    const owned = new Set([...desiredById.keys(), ...retired]);
-    const drainTimeoutMs = () => 1000;
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, async ({ desired: rawDesired, actual, retired }) => {
+      const desiredById = normalizeDesired(rawDesired);
+      const desired: DesiredService[] = [...desiredById.values()];
+      const table = await kernelFrom(actual);
+      const before = strip(await table.listServices());
+      const owned = new Set([...desiredById.keys(), ...retired]);
+      const drainTimeoutMs = () => 1000;
 
-    const first = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired, drains: new Map(), now: 0, drainTimeoutMs });
-    const results = await applyOps(table, first.ops);
-    assert.deepEqual(results.filter((r) => r.error), [], 'every op is valid against the kernel');
-    const after = strip(await table.listServices());
+      const first = reconcile({
+        desired: desiredById,
+        actual: viewOf(await table.listServices()),
+        retired,
+        drains: new Map(),
+        now: 0,
+        drainTimeoutMs,
+      });
+      const results = await applyOps(table, first.ops);
+      assert.deepEqual(
+        results.filter((r) => r.error),
+        [],
+        'every op is valid against the kernel',
+      );
+      const after = strip(await table.listServices());
 
-    for (const [id, s] of before) if (!owned.has(id)) assert.deepEqual(after.get(id), s, `foreign ${id} untouched`);
-    for (const want of desired) {
-      const got = after.get(serviceKeyId(want.service.key));
-      assert.ok(got, 'declared service present');
-      assert.deepEqual(got.service, want.service);
-      const gotDests = new Map(got.destinations.map((d) => [destinationId(d), d]));
-      for (const d of want.destinations) {
-        const g = gotDests.get(destinationId(d));
-        assert.ok(g);
-        const { activeConnections: _a, inactiveConnections: _i, persistentConnections: _p, stats: _s, ...spec } = g;
-        assert.deepEqual(spec, d);
+      for (const [id, s] of before) if (!owned.has(id)) assert.deepEqual(after.get(id), s, `foreign ${id} untouched`);
+      for (const want of desired) {
+        const got = after.get(serviceKeyId(want.service.key));
+        assert.ok(got, 'declared service present');
+        assert.deepEqual(got.service, want.service);
+        const gotDests = new Map(got.destinations.map((d) => [destinationId(d), d]));
+        for (const d of want.destinations) {
+          const g = gotDests.get(destinationId(d));
+          assert.ok(g);
+          const { activeConnections: _a, inactiveConnections: _i, persistentConnections: _p, stats: _s, ...spec } = g;
+          assert.deepEqual(spec, d);
+        }
+        for (const [did, g] of gotDests) {
+          if (want.destinations.some((d) => destinationId(d) === did)) continue;
+          assert.equal(g.weight, 0, `undeclared ${did} kept only to drain, at weight 0`);
+          assert.ok(g.activeConnections + g.inactiveConnections > 0, `undeclared ${did} kept only while it has connections`);
+        }
       }
-      for (const [did, g] of gotDests) {
-        if (want.destinations.some((d) => destinationId(d) === did)) continue;
-        assert.equal(g.weight, 0, `undeclared ${did} kept only to drain, at weight 0`);
-        assert.ok(g.activeConnections + g.inactiveConnections > 0, `undeclared ${did} kept only while it has connections`);
+      for (const id of retired) {
+        const got = after.get(id);
+        if (got)
+          assert.ok(
+            got.destinations.every((d) => d.weight === 0),
+            `retired ${id} drains`,
+          );
       }
-    }
-    for (const id of retired) {
-      const got = after.get(id);
-      if (got) assert.ok(got.destinations.every((d) => d.weight === 0), `retired ${id} drains`);
-    }
 
-    // Nothing left to do at the same instant; after the drain timeout, exactly the declared table.
-    const again = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains, now: 0, drainTimeoutMs });
-    assert.deepEqual(again.ops, []);
-    const late = reconcile({ desired: desiredById, actual: viewOf(await table.listServices()), retired: first.retired, drains: first.drains, now: 1000, drainTimeoutMs });
-    assert.deepEqual((await applyOps(table, late.ops)).filter((r) => r.error), []);
-    const final = strip(await table.listServices());
-    for (const want of desired) {
-      assert.deepEqual(final.get(serviceKeyId(want.service.key))!.destinations.map((d) => destinationId(d)).sort(), want.destinations.map((d) => destinationId(d)).sort());
-    }
-    for (const id of retired) assert.equal(final.has(id), false, `retired ${id} deleted after the drain`);
-    for (const [id, s] of before) if (!owned.has(id)) assert.deepEqual(final.get(id), s);
-    assert.equal(late.retired.size, 0);
-    assert.equal(late.drains.size, 0);
-  }), { numRuns: 300 });
+      // Nothing left to do at the same instant; after the drain timeout, exactly the declared table.
+      const again = reconcile({
+        desired: desiredById,
+        actual: viewOf(await table.listServices()),
+        retired: first.retired,
+        drains: first.drains,
+        now: 0,
+        drainTimeoutMs,
+      });
+      assert.deepEqual(again.ops, []);
+      const late = reconcile({
+        desired: desiredById,
+        actual: viewOf(await table.listServices()),
+        retired: first.retired,
+        drains: first.drains,
+        now: 1000,
+        drainTimeoutMs,
+      });
+      assert.deepEqual(
+        (await applyOps(table, late.ops)).filter((r) => r.error),
+        [],
+      );
+      const final = strip(await table.listServices());
+      for (const want of desired) {
+        assert.deepEqual(
+          final
+            .get(serviceKeyId(want.service.key))!
+            .destinations.map((d) => destinationId(d))
+            .sort(),
+          want.destinations.map((d) => destinationId(d)).sort(),
+        );
+      }
+      for (const id of retired) assert.equal(final.has(id), false, `retired ${id} deleted after the drain`);
+      for (const [id, s] of before) if (!owned.has(id)) assert.deepEqual(final.get(id), s);
+      assert.equal(late.retired.size, 0);
+      assert.equal(late.drains.size, 0);
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('ops never delete and re-add the same destination or service', async () => {
-  await fc.assert(fc.asyncProperty(scenarioArb, async ({ desired: rawDesired, actual, retired }) => {
-    const desired = normalizeDesired(rawDesired);
-    const table = await kernelFrom(actual);
-    const { ops } = reconcile({ desired, actual: viewOf(await table.listServices()), retired, drains: new Map(), now: 0, drainTimeoutMs: () => 0 });
-    const touched = (o: (typeof ops)[number]) => `${serviceKeyId('service' in o ? o.service.key : o.key)} ${'destination' in o ? destinationId(o.destination) : ''}`;
-    const deleted = new Set(ops.filter((o) => o.kind.startsWith('delete')).map(touched));
-    const added = new Set(ops.filter((o) => o.kind.startsWith('add')).map(touched));
-    for (const t of deleted) assert.equal(added.has(t), false, t);
-  }), { numRuns: 200 });
+  await fc.assert(
+    fc.asyncProperty(scenarioArb, async ({ desired: rawDesired, actual, retired }) => {
+      const desired = normalizeDesired(rawDesired);
+      const table = await kernelFrom(actual);
+      const { ops } = reconcile({
+        desired,
+        actual: viewOf(await table.listServices()),
+        retired,
+        drains: new Map(),
+        now: 0,
+        drainTimeoutMs: () => 0,
+      });
+      const touched = (o: (typeof ops)[number]) =>
+        `${serviceKeyId('service' in o ? o.service.key : o.key)} ${'destination' in o ? destinationId(o.destination) : ''}`;
+      const deleted = new Set(ops.filter((o) => o.kind.startsWith('delete')).map(touched));
+      const added = new Set(ops.filter((o) => o.kind.startsWith('add')).map(touched));
+      for (const t of deleted) assert.equal(added.has(t), false, t);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 /** A service as the config might give it: the same meaning in other forms (or, sometimes, a changed weight). */
-const variantArb = (d: DesiredService): fc.Arbitrary<DesiredService> => fc.record({
-  upper: fc.boolean(), noFlags: fc.boolean(), netmask: fc.constantFrom('same', 'undefined', 'prefix'), stray: fc.boolean(),
-  longV6: fc.boolean(), noThresholds: fc.boolean(), tunnelOnDr: fc.boolean(), emptyTunnel: fc.boolean(), reweigh: fc.integer({ min: -1, max: 3 }),
-}).map((v) => {
-  const s = d.service, family = s.key.family;
-  const allFalse = !s.flags.persistent && !s.flags.onePacket && !s.flags.schedFallback && !s.flags.schedPort;
-  const service: ServiceSpec = {
-    ...s,
-    scheduler: v.upper ? s.scheduler.toUpperCase() : s.scheduler,
-    flags: v.noFlags && allFalse ? {} : s.flags,
-    netmask: v.netmask === 'undefined' ? (undefined as unknown as string) : v.netmask === 'prefix' && family === 'inet' ? 32 : s.netmask,
-    persistenceTimeoutSec: v.stray && !s.flags.persistent ? 300 : s.persistenceTimeoutSec,
-  };
-  const destinations = d.destinations.map((x, i) => {
-    const y: DestinationSpec = { ...x, address: v.longV6 && x.address.startsWith('2001:db8::') ? x.address.replace('2001:db8::', '2001:0db8:0:0::') : x.address };
-    if (v.noThresholds && y.upperThreshold === 0) delete (y as Partial<DestinationSpec>).upperThreshold;
-    if (v.tunnelOnDr && y.forwarding === 'dr') y.tunnel = { type: 'gre' };
-    if (v.emptyTunnel && y.forwarding === 'tun') y.tunnel = {} as never;
-    if (i === v.reweigh) y.weight += 1;
-    return y;
-  });
-  return { service, destinations };
-});
+const variantArb = (d: DesiredService): fc.Arbitrary<DesiredService> =>
+  fc
+    .record({
+      upper: fc.boolean(),
+      noFlags: fc.boolean(),
+      netmask: fc.constantFrom('same', 'undefined', 'prefix'),
+      stray: fc.boolean(),
+      longV6: fc.boolean(),
+      noThresholds: fc.boolean(),
+      tunnelOnDr: fc.boolean(),
+      emptyTunnel: fc.boolean(),
+      reweigh: fc.integer({ min: -1, max: 3 }),
+    })
+    .map((v) => {
+      const s = d.service,
+        family = s.key.family;
+      const allFalse = !s.flags.persistent && !s.flags.onePacket && !s.flags.schedFallback && !s.flags.schedPort;
+      const service: ServiceSpec = {
+        ...s,
+        scheduler: v.upper ? s.scheduler.toUpperCase() : s.scheduler,
+        flags: v.noFlags && allFalse ? {} : s.flags,
+        netmask:
+          v.netmask === 'undefined' ? (undefined as unknown as string) : v.netmask === 'prefix' && family === 'inet' ? 32 : s.netmask,
+        persistenceTimeoutSec: v.stray && !s.flags.persistent ? 300 : s.persistenceTimeoutSec,
+      };
+      const destinations = d.destinations.map((x, i) => {
+        const y: DestinationSpec = {
+          ...x,
+          address: v.longV6 && x.address.startsWith('2001:db8::') ? x.address.replace('2001:db8::', '2001:0db8:0:0::') : x.address,
+        };
+        if (v.noThresholds && y.upperThreshold === 0) delete (y as Partial<DestinationSpec>).upperThreshold;
+        if (v.tunnelOnDr && y.forwarding === 'dr') y.tunnel = { type: 'gre' };
+        if (v.emptyTunnel && y.forwarding === 'tun') y.tunnel = {} as never;
+        if (i === v.reweigh) y.weight += 1;
+        return y;
+      });
+      return { service, destinations };
+    });
 
-const canonicalArb = fc.constantFrom(...KEYS).chain((k) => fc.record({ service: serviceArb(k), destinations: fc.array(destArb(k), { maxLength: 4 }).map(uniqueDests) }));
+const canonicalArb = fc
+  .constantFrom(...KEYS)
+  .chain((k) => fc.record({ service: serviceArb(k), destinations: fc.array(destArb(k), { maxLength: 4 }).map(uniqueDests) }));
 
 test('normalizeDesired keeps an earlier object only for a service given in exactly its canonical form, and always gives what normalizing afresh gives', () => {
-  fc.assert(fc.property(canonicalArb.chain((a) => fc.record({ a: fc.constant(a), b: variantArb(a) })), ({ a, b }) => {
-    const previous = normalizeDesired([a]);
-    const next = normalizeDesired([b], previous);
-    assert.deepEqual([...next], [...normalizeDesired([b])]);
-    const id = [...next.keys()][0]!;
-    const again = normalizeDesired([...previous.values()], previous);
-    assert.equal(again.get(id), previous.get(id), 'the canonical form given back keeps its object');
-  }), { numRuns: 1000 });
+  fc.assert(
+    fc.property(
+      canonicalArb.chain((a) => fc.record({ a: fc.constant(a), b: variantArb(a) })),
+      ({ a, b }) => {
+        const previous = normalizeDesired([a]);
+        const next = normalizeDesired([b], previous);
+        assert.deepEqual([...next], [...normalizeDesired([b])]);
+        const id = [...next.keys()][0]!;
+        const again = normalizeDesired([...previous.values()], previous);
+        assert.equal(again.get(id), previous.get(id), 'the canonical form given back keeps its object');
+      },
+    ),
+    { numRuns: 1000 },
+  );
 });
 
 const fixtures = new URL('../../../../test/fixtures/ipvs/', import.meta.url);
 const replies = JSON.parse(readFileSync(new URL('replies.json', fixtures), 'utf8')) as Record<string, { attrs: string }[]>;
 const requests = JSON.parse(readFileSync(new URL('requests.json', fixtures), 'utf8')) as { genl: string }[];
-const seeds = [...Object.entries(replies).filter(([k]) => k !== 'listing').flatMap(([, v]) => v.map((m) => Buffer.from(m.attrs, 'hex'))), ...requests.map((r) => Buffer.from(r.genl, 'hex').subarray(4))];
+const seeds = [
+  ...Object.entries(replies)
+    .filter(([k]) => k !== 'listing')
+    .flatMap(([, v]) => v.map((m) => Buffer.from(m.attrs, 'hex'))),
+  ...requests.map((r) => Buffer.from(r.genl, 'hex').subarray(4)),
+];
 
 const decoders: [string, (b: Buffer) => { ok: boolean }][] = [
   ['service', decodeServiceMessage],
@@ -191,23 +314,34 @@ const decoders: [string, (b: Buffer) => { ok: boolean }][] = [
 ];
 
 /** Real messages with bytes overwritten, cut short or extended: the interesting malformed inputs. */
-const mutatedArb = fc.record({
-  seed: fc.constantFrom(...seeds),
-  edits: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
-  cut: fc.option(fc.nat()),
-  tail: fc.uint8Array({ maxLength: 8 }),
-}).map(({ seed, edits, cut, tail }) => {
-  const b = Buffer.from(seed);
-  for (const [at, v] of edits) if (b.length) b[at % b.length] = v;
-  const cutAt = cut === null ? b.length : cut % (b.length + 1);
-  return Buffer.concat([b.subarray(0, cutAt), Buffer.from(tail)]);
-});
+const mutatedArb = fc
+  .record({
+    seed: fc.constantFrom(...seeds),
+    edits: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
+    cut: fc.option(fc.nat()),
+    tail: fc.uint8Array({ maxLength: 8 }),
+  })
+  .map(({ seed, edits, cut, tail }) => {
+    const b = Buffer.from(seed);
+    for (const [at, v] of edits) if (b.length) b[at % b.length] = v;
+    const cutAt = cut === null ? b.length : cut % (b.length + 1);
+    return Buffer.concat([b.subarray(0, cutAt), Buffer.from(tail)]);
+  });
 
 test('decoding arbitrary or mutated bytes never throws: it returns a value or an error', () => {
-  fc.assert(fc.property(fc.oneof(fc.uint8Array({ maxLength: 256 }).map((u) => Buffer.from(u)), mutatedArb), (bytes) => {
-    for (const [name, decode] of decoders) {
-      const r = decode(bytes);
-      assert.equal(typeof r.ok, 'boolean', name);
-    }
-  }), { numRuns: 3000 });
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 256 }).map((u) => Buffer.from(u)),
+        mutatedArb,
+      ),
+      (bytes) => {
+        for (const [name, decode] of decoders) {
+          const r = decode(bytes);
+          assert.equal(typeof r.ok, 'boolean', name);
+        }
+      },
+    ),
+    { numRuns: 3000 },
+  );
 });

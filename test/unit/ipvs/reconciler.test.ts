@@ -20,7 +20,15 @@ function setup(options: Partial<ReconcilerOptions> & { table?: IpvsTable } = {})
   const events = new EventBus('test', () => clock.wallNow());
   const seen: AgentEvent[] = [];
   events.subscribe('ipvs.*', (e) => seen.push(e));
-  const reconciler = new Reconciler({ table, clock, logger: silentLogger(), events, drainTimeoutMs: 30_000, auditIntervalMs: 10_000, ...options });
+  const reconciler = new Reconciler({
+    table,
+    clock,
+    logger: silentLogger(),
+    events,
+    drainTimeoutMs: 30_000,
+    auditIntervalMs: 10_000,
+    ...options,
+  });
   return { table, clock, events, seen, reconciler };
 }
 
@@ -30,9 +38,14 @@ async function advance(clock: FakeClock, reconciler: Reconciler, ms: number): Pr
   await reconciler.settled();
 }
 
-const specsOf = async (table: IpvsTable) => (await table.listServices())
-  .map((a) => ({ id: `${a.service.key.kind === 'address' ? a.service.key.address : ''}`, scheduler: a.service.scheduler, dests: a.destinations.map((d) => `${d.address}:${d.port}/w${d.weight}`).sort() }))
-  .sort((x, y) => x.id.localeCompare(y.id));
+const specsOf = async (table: IpvsTable) =>
+  (await table.listServices())
+    .map((a) => ({
+      id: `${a.service.key.kind === 'address' ? a.service.key.address : ''}`,
+      scheduler: a.service.scheduler,
+      dests: a.destinations.map((d) => `${d.address}:${d.port}/w${d.weight}`).sort(),
+    }))
+    .sort((x, y) => x.id.localeCompare(y.id));
 
 test('a messy table ends exactly as declared, the foreign service untouched, no flush and no re-add', async () => {
   const { table, reconciler } = setup();
@@ -43,7 +56,9 @@ test('a messy table ends exactly as declared, the foreign service untouched, no 
   await table.addDestination(VIP, dest('10.6.2.199')); // extra, no connections
   table.calls = [];
   reconciler.start();
-  const desired: DesiredService[] = [{ service: service(VIP, 'wlc'), destinations: [dest('10.6.2.191', 80, { weight: 1 }), dest('10.6.2.192')] }];
+  const desired: DesiredService[] = [
+    { service: service(VIP, 'wlc'), destinations: [dest('10.6.2.191', 80, { weight: 1 }), dest('10.6.2.192')] },
+  ];
   const report = await reconciler.setDesired(desired);
   assert.equal(report.converged, true);
   assert.deepEqual(await specsOf(table), [
@@ -52,11 +67,20 @@ test('a messy table ends exactly as declared, the foreign service untouched, no 
   ]);
   const log = reconciler.opsLog();
   assert.deepEqual(log.map((e) => `${e.op} ${e.destination ?? e.service}`).sort(), [
-    'addDest 10.6.2.192:80', 'deleteDest 10.6.2.199:80', 'editDest 10.6.2.191:80', 'editService tcp:10.6.2.195:80',
+    'addDest 10.6.2.192:80',
+    'deleteDest 10.6.2.199:80',
+    'editDest 10.6.2.191:80',
+    'editService tcp:10.6.2.195:80',
   ]);
-  assert.ok(log.every((e) => e.service !== 'tcp:10.9.9.9:443'), 'nothing touches the foreign service');
+  assert.ok(
+    log.every((e) => e.service !== 'tcp:10.9.9.9:443'),
+    'nothing touches the foreign service',
+  );
   assert.ok(!log.some((e) => e.op === 'deleteService'), 'no service deleted: no flush');
-  assert.ok(!log.some((e) => e.op === 'deleteDest' && e.destination === '10.6.2.191:80'), 'the kept real server is edited, not deleted and re-added');
+  assert.ok(
+    !log.some((e) => e.op === 'deleteDest' && e.destination === '10.6.2.191:80'),
+    'the kept real server is edited, not deleted and re-added',
+  );
   assert.ok(log.every((e) => e.result === 'ok' && e.reason.length > 0));
 });
 
@@ -76,13 +100,19 @@ test('reload: a removed real server drains at weight 0 until its connections end
   assert.equal(status.draining[0]!.connections, 4);
   assert.equal(status.draining[0]!.remainingMs, 30_000);
   await advance(clock, reconciler, 5000);
-  assert.ok((await table.listDestinations(VIP)).some((x) => x.address === '10.6.2.192'), 'still there while it has connections');
+  assert.ok(
+    (await table.listDestinations(VIP)).some((x) => x.address === '10.6.2.192'),
+    'still there while it has connections',
+  );
   table.setConnections(VIP, dest('10.6.2.192'), 0, 0);
   await advance(clock, reconciler, 1000);
   d = (await table.listDestinations(VIP)).find((x) => x.address === '10.6.2.192');
   assert.equal(d, undefined, 'deleted once drained');
   assert.match(reconciler.opsLog().at(-1)!.reason, /drained/);
-  assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drain').map((e) => e.to), ['draining', 'done']);
+  assert.deepEqual(
+    seen.filter((e) => e.type === 'ipvs.drain').map((e) => e.to),
+    ['draining', 'done'],
+  );
   assert.equal(reconciler.status().draining.length, 0);
 });
 
@@ -93,11 +123,17 @@ test('a removed real server without connections goes to weight 0, then is delete
   await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
   assert.equal((await table.listDestinations(VIP)).find((x) => x.address === '10.6.2.192')?.weight, 0);
   await advance(clock, reconciler, 0);
-  assert.deepEqual((await table.listDestinations(VIP)).map((x) => x.address), ['10.6.2.191']);
-  assert.deepEqual(reconciler.opsLog().slice(-2).map((e) => `${e.op}: ${e.reason}`), [
-    'editDest: not declared: draining its connections (weight 1 → 0)',
-    'deleteDest: drained: no connections left',
-  ]);
+  assert.deepEqual(
+    (await table.listDestinations(VIP)).map((x) => x.address),
+    ['10.6.2.191'],
+  );
+  assert.deepEqual(
+    reconciler
+      .opsLog()
+      .slice(-2)
+      .map((e) => `${e.op}: ${e.reason}`),
+    ['editDest: not declared: draining its connections (weight 1 → 0)', 'deleteDest: drained: no connections left'],
+  );
 });
 
 test('a drain ends at its timeout even with connections left', async () => {
@@ -118,7 +154,10 @@ test('a service removed from the config is drained, then deleted; foreign ones s
   await table.addService(service(FOREIGN, 'rr'));
   reconciler.start();
   const other = tcpKey('10.6.2.196', 80);
-  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   table.setConnections(VIP, dest('10.6.2.191'), 1);
   await reconciler.setDesired([{ service: service(other), destinations: [dest('10.6.2.191')] }]);
   assert.equal((await table.getService(VIP))?.destinations[0]?.weight, 0);
@@ -152,7 +191,10 @@ test('drift made behind its back is repaired at the next audit, logged and publi
   // A quiet audit finds nothing.
   seen.length = 0;
   await advance(clock, reconciler, 10_000);
-  assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drift'), []);
+  assert.deepEqual(
+    seen.filter((e) => e.type === 'ipvs.drift'),
+    [],
+  );
 });
 
 test('EEXIST/ENOENT from concurrent changes mid-apply: re-read, retry, converge', async () => {
@@ -166,14 +208,21 @@ test('EEXIST/ENOENT from concurrent changes mid-apply: re-read, retry, converge'
     // Another tool adds the same real server and deletes the one we are about to edit.
     void table.addDestination(VIP, dest('10.6.2.192', 80, { weight: 9 })).catch(() => undefined);
     void table.deleteDestination(VIP, dest('10.6.2.191')).catch(() => undefined);
-    void operation; void target;
+    void operation;
+    void target;
   };
-  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 3 }), dest('10.6.2.192', 80, { weight: 2 })] }]);
+  const report = await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 3 }), dest('10.6.2.192', 80, { weight: 2 })] },
+  ]);
   table.beforeMutation = undefined;
   assert.equal(report.converged, true);
   assert.ok(report.failed >= 1 && report.attempts >= 2, JSON.stringify(report));
   assert.deepEqual((await table.listDestinations(VIP)).map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w3', '10.6.2.192/w2']);
-  const failures = reconciler.opsLog().filter((e) => e.result !== 'ok').map((e) => e.result).sort();
+  const failures = reconciler
+    .opsLog()
+    .filter((e) => e.result !== 'ok')
+    .map((e) => e.result)
+    .sort();
   assert.deepEqual(failures, ['EEXIST', 'ENOENT']);
 });
 
@@ -181,22 +230,38 @@ test('between audits a setDesired trusts its view: drift behind its back in anot
   const { table, clock, reconciler, seen } = setup();
   const other = tcpKey('10.6.2.196', 80);
   reconciler.start();
-  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   // `ipvsadm -e -w 7` on VIP's real server, then a reload that changes only the other service.
   await table.editDestination(VIP, dest('10.6.2.191', 80, { weight: 7 }));
   let lists = 0;
   const listServices = table.listServices.bind(table);
-  table.listServices = () => { lists++; return listServices(); };
+  table.listServices = () => {
+    lists++;
+    return listServices();
+  };
   table.calls = [];
-  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191', 80, { weight: 3 })] }]);
+  const report = await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other), destinations: [dest('10.6.2.191', 80, { weight: 3 })] },
+  ]);
   assert.equal(report.converged, true);
   assert.equal(lists, 0, 'no read of the kernel table');
-  assert.deepEqual(table.calls.map((c) => `${c.operation} ${c.target}`), ['editDestination tcp:10.6.2.196:80 10.6.2.191:80'], 'only the changed service is touched');
+  assert.deepEqual(
+    table.calls.map((c) => `${c.operation} ${c.target}`),
+    ['editDestination tcp:10.6.2.196:80 10.6.2.191:80'],
+    'only the changed service is touched',
+  );
   assert.equal((await table.listDestinations(VIP))[0]?.weight, 7, 'not seen yet');
   await advance(clock, reconciler, 10_000);
   assert.equal((await table.listDestinations(VIP))[0]?.weight, 1, 'repaired by the audit');
   assert.equal((await table.listDestinations(other))[0]?.weight, 3);
-  assert.deepEqual(seen.filter((e) => e.type === 'ipvs.drift').map((e) => `${e.object}: ${e.reason}`), ['ipvs/tcp:10.6.2.195:80/10.6.2.191:80: real server changed: weight 1 → 7']);
+  assert.deepEqual(
+    seen.filter((e) => e.type === 'ipvs.drift').map((e) => `${e.object}: ${e.reason}`),
+    ['ipvs/tcp:10.6.2.195:80/10.6.2.191:80: real server changed: weight 1 → 7'],
+  );
 });
 
 test('a stale view (ipvsadm -d / -a behind its back): the ENOENT and EEXIST it causes make a full read, and the pass converges', async () => {
@@ -205,34 +270,69 @@ test('a stale view (ipvsadm -d / -a behind its back): the ENOENT and EEXIST it c
   await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
   await table.deleteDestination(VIP, dest('10.6.2.191'));
   await table.addDestination(VIP, dest('10.6.2.192', 80, { weight: 9 }));
-  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 2 }), dest('10.6.2.192', 80, { weight: 2 })] }]);
+  const report = await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 2 }), dest('10.6.2.192', 80, { weight: 2 })] },
+  ]);
   assert.equal(report.converged, true, JSON.stringify(report));
   assert.equal(report.attempts, 2);
-  assert.deepEqual(reconciler.opsLog().filter((e) => e.result !== 'ok').map((e) => `${e.op} ${e.destination}: ${e.result}`).sort(), ['addDest 10.6.2.192:80: EEXIST', 'editDest 10.6.2.191:80: ENOENT']);
+  assert.deepEqual(
+    reconciler
+      .opsLog()
+      .filter((e) => e.result !== 'ok')
+      .map((e) => `${e.op} ${e.destination}: ${e.result}`)
+      .sort(),
+    ['addDest 10.6.2.192:80: EEXIST', 'editDest 10.6.2.191:80: ENOENT'],
+  );
   assert.deepEqual((await table.listDestinations(VIP)).map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w2', '10.6.2.192/w2']);
-  assert.deepEqual(reconciler.lastActual()[0]!.destinations.map((d) => `${d.address}/w${d.weight}`).sort(), ['10.6.2.191/w2', '10.6.2.192/w2'], 'the view is right again');
+  assert.deepEqual(
+    reconciler
+      .lastActual()[0]!
+      .destinations.map((d) => `${d.address}/w${d.weight}`)
+      .sort(),
+    ['10.6.2.191/w2', '10.6.2.192/w2'],
+    'the view is right again',
+  );
 });
 
 test('a pass that did not converge makes the next one diff every service against a fresh read', async () => {
   const { table, reconciler } = setup({ table: new MemoryIpvsTable({ schedulers: ['wlc'] }), maxRetries: 0 });
   const other = tcpKey('10.6.2.196', 80);
   reconciler.start();
-  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   await table.editDestination(VIP, dest('10.6.2.191', 80, { weight: 7 }));
-  const failed = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other, 'nosuch'), destinations: [dest('10.6.2.191')] }]);
+  const failed = await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other, 'nosuch'), destinations: [dest('10.6.2.191')] },
+  ]);
   assert.equal(failed.converged, false);
-  const next = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  const next = await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   assert.equal(next.converged, true);
-  assert.equal((await table.listDestinations(VIP))[0]?.weight, 1, 'VIP was not in the change, but the full diff after a failure repairs it');
+  assert.equal(
+    (await table.listDestinations(VIP))[0]?.weight,
+    1,
+    'VIP was not in the change, but the full diff after a failure repairs it',
+  );
 });
 
 test('a pass that fails halfway (a read refused) makes the next one read and diff the whole table', async () => {
   const { table, clock, reconciler } = setup();
   const other = tcpKey('10.6.2.196', 80);
   reconciler.start();
-  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   table.setConnections(VIP, dest('10.6.2.192'), 2);
-  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191')] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   const listDestinations = table.listDestinations.bind(table);
   table.listDestinations = () => Promise.reject(Object.assign(new Error('netlink timeout'), { code: 'ETIMEDOUT' }));
   await advance(clock, reconciler, 0);
@@ -241,8 +341,14 @@ test('a pass that fails halfway (a read refused) makes the next one read and dif
   await table.editDestination(other, dest('10.6.2.191', 80, { weight: 8 }));
   let lists = 0;
   const listServices = table.listServices.bind(table);
-  table.listServices = () => { lists++; return listServices(); };
-  const report = await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 2 })] }, { service: service(other), destinations: [dest('10.6.2.191')] }]);
+  table.listServices = () => {
+    lists++;
+    return listServices();
+  };
+  const report = await reconciler.setDesired([
+    { service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 2 })] },
+    { service: service(other), destinations: [dest('10.6.2.191')] },
+  ]);
   assert.equal(report.converged, true);
   assert.equal(lists, 1, 'a full read');
   assert.equal((await table.listDestinations(other))[0]?.weight, 1, 'and a full diff: the unchanged service is repaired too');
@@ -251,7 +357,10 @@ test('a pass that fails halfway (a read refused) makes the next one read and dif
 test('a persistent error is retried a bounded number of times, reported, and does not block other services', async () => {
   const { table, reconciler, seen } = setup({ table: new MemoryIpvsTable({ schedulers: ['wlc'] }), maxRetries: 2 });
   reconciler.start();
-  const report = await reconciler.setDesired([{ service: service(VIP, 'nosuch'), destinations: [] }, { service: service(FOREIGN, 'wlc'), destinations: [dest('10.9.9.10', 443)] }]);
+  const report = await reconciler.setDesired([
+    { service: service(VIP, 'nosuch'), destinations: [] },
+    { service: service(FOREIGN, 'wlc'), destinations: [dest('10.9.9.10', 443)] },
+  ]);
   assert.equal(report.converged, false);
   assert.equal(report.attempts, 3);
   assert.match(report.error ?? '', /addService tcp:10\.6\.2\.195:80.*ENOENT/);
@@ -261,7 +370,9 @@ test('a persistent error is retried a bounded number of times, reported, and doe
 
 test('never two passes at once; a burst of setDesired is coalesced', async () => {
   const inner = new MemoryIpvsTable();
-  let inFlight = 0, maxInFlight = 0, lists = 0;
+  let inFlight = 0,
+    maxInFlight = 0,
+    lists = 0;
   const slow = new Proxy(inner, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
@@ -279,7 +390,9 @@ test('never two passes at once; a burst of setDesired is coalesced', async () =>
   });
   const { reconciler } = setup({ table: slow });
   reconciler.start();
-  const reports = await Promise.all([1, 2, 3, 4, 5].map((w) => reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: w })] }])));
+  const reports = await Promise.all(
+    [1, 2, 3, 4, 5].map((w) => reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: w })] }])),
+  );
   await reconciler.audit();
   await Promise.all([reconciler.audit(), reconciler.audit(), reconciler.audit()]);
   assert.equal(maxInFlight, 1);
@@ -299,7 +412,10 @@ test('stop removes nothing; removeOwned removes only owned services', async () =
   assert.equal(clock.pendingTimers(), 0, 'no timers left after stop');
   const report = await reconciler.removeOwned();
   assert.equal(report.converged, true);
-  assert.deepEqual((await table.listServices()).map((a) => normalizeService(a.service).key), [FOREIGN]);
+  assert.deepEqual(
+    (await table.listServices()).map((a) => normalizeService(a.service).key),
+    [FOREIGN],
+  );
 });
 
 test('an invalid desired table is refused and the previous one kept', async () => {
@@ -316,7 +432,9 @@ test('an invalid desired table is refused and the previous one kept', async () =
 test('the ops log is a bounded ring buffer', async () => {
   const { reconciler } = setup({ opsLogSize: 5 });
   reconciler.start();
-  await reconciler.setDesired([{ service: service(VIP), destinations: ['1', '2', '3', '4', '5', '6', '7'].map((n) => dest(`10.6.2.${n}`)) }]);
+  await reconciler.setDesired([
+    { service: service(VIP), destinations: ['1', '2', '3', '4', '5', '6', '7'].map((n) => dest(`10.6.2.${n}`)) },
+  ]);
   const log = reconciler.opsLog();
   assert.equal(log.length, 5);
   assert.equal(log[0]!.seq, 4);

@@ -18,73 +18,119 @@ const nodes = (text: string): KaNode[] => {
   return parsed.nodes;
 };
 const one = (text: string): KaNode => nodes(text)[0]!;
-const context = (over: Partial<ImportContext> = {}): ImportContext =>
-  ({ globals: noGlobalSettings(), syncGroupOf: new Map(), serverGroups: new Map(), scripts: new Map(), files: new Map(), processes: new Map(), ...over });
+const context = (over: Partial<ImportContext> = {}): ImportContext => ({
+  globals: noGlobalSettings(),
+  syncGroupOf: new Map(),
+  serverGroups: new Map(),
+  scripts: new Map(),
+  files: new Map(),
+  processes: new Map(),
+  ...over,
+});
 
 describe('block converters with a shared context', () => {
-  it('vrrp_instance takes global_defs\' defaults and its sync group from the context', () => {
-    const globals = convertGlobalDefs(one('global_defs {\n vrrp_version 3\n vrrp_garp_master_refresh 60\n'
-      + ' vrrp_startup_delay 5\n lvs_sync_daemon eth1 VI_1 id 7\n}\n'));
+  it("vrrp_instance takes global_defs' defaults and its sync group from the context", () => {
+    const globals = convertGlobalDefs(
+      one('global_defs {\n vrrp_version 3\n vrrp_garp_master_refresh 60\n' + ' vrrp_startup_delay 5\n lvs_sync_daemon eth1 VI_1 id 7\n}\n'),
+    );
     assert.deepEqual(globals.findings, []);
     const ctx = context({ globals: globals.value!, syncGroupOf: new Map([['VI_1', 'VG_1']]) });
-    const instance = convertInstance(one('vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n'
-      + ' virtual_ipaddress {\n  192.0.2.10/32 dev eth2\n }\n}\n'), ctx);
+    const instance = convertInstance(
+      one('vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n' + ' virtual_ipaddress {\n  192.0.2.10/32 dev eth2\n }\n}\n'),
+      ctx,
+    );
     assert.deepEqual(instance.findings, []);
     assert.deepEqual(instance.value, {
-      name: 'VI_1', interface: 'eth0', vrid: 51, priority: 100, version: 3, startup_delay: '5s',
-      vips: [{ address: '192.0.2.10/32', interface: 'eth2' }], garp: { refresh: '1m' },
-      sync_daemon: { interface: 'eth1', sync_id: 7 }, sync_group: 'VG_1',
+      name: 'VI_1',
+      interface: 'eth0',
+      vrid: 51,
+      priority: 100,
+      version: 3,
+      startup_delay: '5s',
+      vips: [{ address: '192.0.2.10/32', interface: 'eth2' }],
+      garp: { refresh: '1m' },
+      sync_daemon: { interface: 'eth1', sync_id: 7 },
+      sync_group: 'VG_1',
     });
-    assert.deepEqual(Object.keys(instance.value), ['name', 'interface', 'vrid', 'priority', 'version', 'startup_delay',
-      'vips', 'garp', 'sync_daemon', 'sync_group'], 'in the order the schema documents');
+    assert.deepEqual(
+      Object.keys(instance.value),
+      ['name', 'interface', 'vrid', 'priority', 'version', 'startup_delay', 'vips', 'garp', 'sync_daemon', 'sync_group'],
+      'in the order the schema documents',
+    );
   });
 
   it('an instance another context does not name keeps no sync group, and takes no global sync daemon', () => {
     const ctx = context({ syncGroupOf: new Map([['VI_1', 'VG_1']]) });
-    const instance = convertInstance(one('vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n'
-      + ' virtual_ipaddress {\n  192.0.2.11\n }\n}\n'), ctx);
+    const instance = convertInstance(
+      one('vrrp_instance VI_2 {\n interface eth0\n virtual_router_id 52\n' + ' virtual_ipaddress {\n  192.0.2.11\n }\n}\n'),
+      ctx,
+    );
     assert.equal(instance.value!.sync_group, undefined);
     assert.equal(instance.value!.sync_daemon, undefined);
   });
 
   it('virtual_server group NAME expands the group the context holds, one service per entry', () => {
-    const [group, server] = nodes('virtual_server_group WEB {\n 192.0.2.10-11 80\n fwmark 5\n}\n'
-      + 'virtual_server group WEB {\n lb_kind DR\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n');
+    const [group, server] = nodes(
+      'virtual_server_group WEB {\n 192.0.2.10-11 80\n fwmark 5\n}\n' +
+        'virtual_server group WEB {\n lb_kind DR\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n',
+    );
     const converted = convertVirtualServer(server!, context({ serverGroups: new Map([['WEB', group!]]) }));
-    assert.deepEqual(converted.value!.map((s) => s.name), ['192.0.2.10-80', '192.0.2.11-80', 'fwmark-5']);
-    assert.deepEqual(converted.findings.map((f) => [f.kind, f.line]), [['warning', 5]], 'the body\'s findings once');
+    assert.deepEqual(
+      converted.value!.map((s) => s.name),
+      ['192.0.2.10-80', '192.0.2.11-80', 'fwmark-5'],
+    );
+    assert.deepEqual(
+      converted.findings.map((f) => [f.kind, f.line]),
+      [['warning', 5]],
+      "the body's findings once",
+    );
     const missing = convertVirtualServer(server!, context());
     assert.equal(missing.value, undefined);
     assert.match(missing.findings[0]!.message, /no virtual_server_group WEB is defined/);
   });
 
-  it('a checker inherits the real server\'s timing, which inherits the service\'s', () => {
+  it("a checker inherits the real server's timing, which inherits the service's", () => {
     const rs = one('real_server 10.0.0.1 80 {\n delay_loop 7\n MISC_CHECK {\n  misc_path "/bin/check a"\n }\n}\n');
     const converted = convertRealServer(rs, { checkDefaults: { interval: 3000, alpha: true }, forwarding: 'dr', inhibit: true });
     assert.deepEqual(converted.findings, []);
     assert.equal(converted.inhibit, true, 'inhibit_on_failure from the service');
     assert.deepEqual(converted.out, { address: '10.0.0.1', port: 80, weight: 1 });
-    assert.deepEqual(converted.checks, [{
-      type: 'exec', interval: '7s', timeout: '7s', rise: 1, fall: 1, retry: 0, delay_before_retry: '1s', initial: 'down',
-      command: ['/bin/check', 'a'],
-    }]);
+    assert.deepEqual(converted.checks, [
+      {
+        type: 'exec',
+        interval: '7s',
+        timeout: '7s',
+        rise: 1,
+        fall: 1,
+        retry: 0,
+        delay_before_retry: '1s',
+        initial: 'down',
+        command: ['/bin/check', 'a'],
+      },
+    ]);
   });
 
-  it('HTTP_GET: one check per url, each with the checker\'s virtualhost unless its own', () => {
-    const checker = one('HTTP_GET {\n virtualhost www.example\n url {\n  path /a\n }\n'
-      + ' url {\n  path /b\n  virtualhost b.example\n  status_code 200 204\n }\n}\n');
+  it("HTTP_GET: one check per url, each with the checker's virtualhost unless its own", () => {
+    const checker = one(
+      'HTTP_GET {\n virtualhost www.example\n url {\n  path /a\n }\n' +
+        ' url {\n  path /b\n  virtualhost b.example\n  status_code 200 204\n }\n}\n',
+    );
     const converted = convertChecker(checker, {});
-    assert.deepEqual(converted.value!.map((c) => [c['path'], c['host'], c['expect_status'], c.timeout, c.delay_before_retry]), [
-      ['/a', 'www.example', undefined, '5s', '3s'],
-      ['/b', 'b.example', [200, 204], '5s', '3s'],
-    ]);
+    assert.deepEqual(
+      converted.value!.map((c) => [c['path'], c['host'], c['expect_status'], c.timeout, c.delay_before_retry]),
+      [
+        ['/a', 'www.example', undefined, '5s', '3s'],
+        ['/b', 'b.example', [200, 204], '5s', '3s'],
+      ],
+    );
   });
 });
 
 describe('global settings judged by the rest of the file', () => {
-  const file = (globals: string, vip: string, check = 'TCP_CHECK {\n  }') => `global_defs {\n${globals}\n}\n`
-    + `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  ${vip}\n }\n}\n`
-    + `virtual_server 192.0.2.10 80 {\n lb_kind DR\n real_server 10.0.0.1 80 {\n  ${check}\n }\n}\n`;
+  const file = (globals: string, vip: string, check = 'TCP_CHECK {\n  }') =>
+    `global_defs {\n${globals}\n}\n` +
+    `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  ${vip}\n }\n}\n` +
+    `virtual_server 192.0.2.10 80 {\n lb_kind DR\n real_server 10.0.0.1 80 {\n  ${check}\n }\n}\n`;
   const lossyLines = (text: string) => importKeepalived(text, 'k.conf').lossy.map((f) => `${f.line} ${f.message.split(':')[0]}`);
 
   it('vrrp_gna_interval is refused with an IPv6 VIP only; an IPv4 VIP on another interface is not one', () => {
@@ -95,10 +141,13 @@ describe('global settings judged by the rest of the file', () => {
 
   it('script_user is refused when a MISC_CHECK is carried over, on the service or on one real server', () => {
     assert.deepEqual(lossyLines(file(' script_user nobody', '192.0.2.10')), []);
-    assert.deepEqual(lossyLines(file(' script_user nobody', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }')),
-      ['2 script_user nobody']);
-    const twoServers = file(' script_user nobody', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }')
-      .replace(' real_server 10.0.0.1 80 {', ' real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n }\n real_server 10.0.0.1 80 {');
+    assert.deepEqual(lossyLines(file(' script_user nobody', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }')), [
+      '2 script_user nobody',
+    ]);
+    const twoServers = file(' script_user nobody', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }').replace(
+      ' real_server 10.0.0.1 80 {',
+      ' real_server 10.0.0.2 80 {\n  TCP_CHECK {\n  }\n }\n real_server 10.0.0.1 80 {',
+    );
     assert.deepEqual(lossyLines(twoServers), ['2 script_user nobody'], 'the check is written per server then');
   });
 });

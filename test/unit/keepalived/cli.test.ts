@@ -52,8 +52,11 @@ describe('failoverd import-keepalived: input that is not a keepalived.conf', () 
 describe('failoverd import-keepalived: lossy input', () => {
   // Three constructs with no faithful equivalent: AH, a script run as another user, notify_deleted.
   const lossy = join(dir, 'lossy.conf');
-  writeFileSync(lossy, 'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n authentication {\n  auth_type AH\n  auth_pass x\n }\n'
-    + ' notify_master /bin/m nobody\n notify_deleted /bin/d\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n');
+  writeFileSync(
+    lossy,
+    'vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n authentication {\n  auth_type AH\n  auth_pass x\n }\n' +
+      ' notify_master /bin/m nobody\n notify_deleted /bin/d\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n',
+  );
   it('refuses: exit 1, each lossy construct with file:line, nothing written', () => {
     const out = join(dir, 'refused.yaml');
     const r = run(lossy, '--output', out);
@@ -67,10 +70,15 @@ describe('failoverd import-keepalived: lossy input', () => {
     assert.equal(readFileSync(out, 'utf8').match(/# NOT CARRIED OVER:/g)?.length, 3);
     assert.equal(run(lossy, '--allow-partial', '--force', '--output', out).status, 0);
   });
-  it('@NAME lines follow --node, and by default this host\'s name, as keepalived\'s -i', () => {
+  it("@NAME lines follow --node, and by default this host's name, as keepalived's -i", () => {
     const file = join(dir, 'conditional.conf');
-    writeFileSync(file, `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n @${hostname()} priority 170\n`
-      + ' @^' + hostname() + ' priority 85\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n');
+    writeFileSync(
+      file,
+      `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n @${hostname()} priority 170\n` +
+        ' @^' +
+        hostname() +
+        ' priority 85\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n',
+    );
     assert.match(run(file).stdout, /priority: 170/);
     assert.match(run(file, '--node', 'elsewhere').stdout, /priority: 85/);
   });

@@ -16,7 +16,10 @@ async function validate(result: ImportResult): Promise<FailoverdConfig> {
 }
 
 const relative = (result: ImportResult, kind: 'lossy' | 'warning') =>
-  result.findings.filter((f) => f.kind === kind).map(formatFinding).map((w) => w.replace(fixtures, ''));
+  result.findings
+    .filter((f) => f.kind === kind)
+    .map(formatFinding)
+    .map((w) => w.replace(fixtures, ''));
 
 function importFixture(name: string, instance = 'test-host'): ImportResult {
   const file = `${fixtures}${name}`;
@@ -30,7 +33,9 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
   it('carries the values and the notify programs over; a track_script naming no vrrp_script is ignored, as keepalived does', async () => {
     const result = importFixture('director-a.conf');
     assert.deepEqual(relative(result, 'lossy'), []);
-    assert.ok(relative(result, 'warning').some((w) => /^director-a\.conf:63: chk_postfix: no vrrp_script of that name; keepalived ignores/.test(w)));
+    assert.ok(
+      relative(result, 'warning').some((w) => /^director-a\.conf:63: chk_postfix: no vrrp_script of that name; keepalived ignores/.test(w)),
+    );
     const config = await validate(result);
     assert.equal(config.node.name, 'LVS_A');
     const [web, mail] = config.vrrp;
@@ -39,7 +44,10 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
       ['VI_WEB', 'eth0', 51, 150, 2, 1000, true, { password: 's3cret' }, 'VG_1'],
     );
     assert.deepEqual(web!.vips, [{ address: '10.6.2.195', prefix: 32, interface: 'eth0', label: 'eth0:web' }]);
-    assert.deepEqual(web!.track.interfaces, [{ name: 'eth0', weight: 0, reverse: false }, { name: 'eth1', weight: -20, reverse: false }]);
+    assert.deepEqual(web!.track.interfaces, [
+      { name: 'eth0', weight: 0, reverse: false },
+      { name: 'eth1', weight: -20, reverse: false },
+    ]);
     assert.deepEqual(web!.sync_daemon, { interface: 'eth0', sync_id: 51 });
     assert.deepEqual([web!.garp.refresh, web!.garp.delay], [60_000, 2000]);
     assert.deepEqual(
@@ -51,10 +59,18 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
       [http!.vip, http!.port, http!.scheduler, http!.forwarding, http!.persistence, http!.quorum, http!.on_failure],
       ['10.6.2.195', 80, 'wlc', 'dr', 50_000, 1, 'remove'],
     );
-    assert.deepEqual(http!.real_servers.map((rs) => [rs.address, rs.port, rs.weight]), [['10.6.2.191', 80, 3], ['10.6.2.192', 80, 2]]);
+    assert.deepEqual(
+      http!.real_servers.map((rs) => [rs.address, rs.port, rs.weight]),
+      [
+        ['10.6.2.191', 80, 3],
+        ['10.6.2.192', 80, 2],
+      ],
+    );
     const httpCheck = http!.real_servers[1]!.checks[0]!;
-    assert.deepEqual([httpCheck.type, httpCheck.interval, httpCheck.timeout, httpCheck.retry, httpCheck.initial, httpCheck.options['path']],
-      ['http', 6000, 3000, 3, 'down', '/healthz']);
+    assert.deepEqual(
+      [httpCheck.type, httpCheck.interval, httpCheck.timeout, httpCheck.retry, httpCheck.initial, httpCheck.options['path']],
+      ['http', 6000, 3000, 3, 'down', '/healthz'],
+    );
     assert.deepEqual([smtp!.vip, smtp!.port, smtp!.scheduler, smtp!.on_failure], ['10.6.2.196', 25, 'rr', 'inhibit']);
     assert.deepEqual(config.alerts.notify, [], 'no script becomes a run-on-every-change program');
     assert.deepEqual(config.vrrp_sync_groups, [{ name: 'VG_1', notify: { on_change: ['/etc/keepalived/notify.sh'], timeout: 10_000 } }]);
@@ -62,19 +78,30 @@ describe('import-keepalived: two instances in a sync group, HTTP_GET and TCP_CHE
   });
 
   it('--allow-partial output marks each lossy spot with a NOT CARRIED OVER comment', () => {
-    const text = 'vrrp_instance VI_WEB {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n'
-      + 'vrrp_instance VI_MAIL {\n interface eth0\n virtual_router_id 52\n notify_deleted /bin/d\n virtual_ipaddress {\n  192.0.2.11/32\n }\n}\n';
+    const text =
+      'vrrp_instance VI_WEB {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10/32\n }\n}\n' +
+      'vrrp_instance VI_MAIL {\n interface eth0\n virtual_router_id 52\n notify_deleted /bin/d\n virtual_ipaddress {\n  192.0.2.11/32\n }\n}\n';
     const lines = importKeepalived(text, 'k.conf').yaml.split('\n');
     const marks = lines.filter((l) => l.includes('NOT CARRIED OVER:')).map((l) => l.trim());
-    assert.deepEqual(marks.map((m) => m.split(': notify_deleted')[0]), ['# NOT CARRIED OVER: k.conf:11']);
-    assert.match(lines[lines.findIndex((l) => l.includes('k.conf:11')) + 1]!, /- name: VI_MAIL/, 'the comment stands at the instance it concerns');
+    assert.deepEqual(
+      marks.map((m) => m.split(': notify_deleted')[0]),
+      ['# NOT CARRIED OVER: k.conf:11'],
+    );
+    assert.match(
+      lines[lines.findIndex((l) => l.includes('k.conf:11')) + 1]!,
+      /- name: VI_MAIL/,
+      'the comment stands at the instance it concerns',
+    );
   });
 });
 
 describe('import-keepalived: faithful or refused', () => {
-  it('refuses auth_type AH (the peers would drop each other\'s adverts)', () => {
+  it("refuses auth_type AH (the peers would drop each other's adverts)", () => {
     const r = importKeepalived(instance(' authentication {\n  auth_type AH\n  auth_pass secret\n }'), 'k.conf');
-    assert.deepEqual(r.lossy.map((f) => [f.line, /auth_type AH/.test(f.message)]), [[7, true]]);
+    assert.deepEqual(
+      r.lossy.map((f) => [f.line, /auth_type AH/.test(f.message)]),
+      [[7, true]],
+    );
     assert.equal((r.config['vrrp'] as Array<Record<string, unknown>>)[0]!['auth'], undefined);
   });
 
@@ -90,44 +117,76 @@ describe('import-keepalived: faithful or refused', () => {
 
   it('refuses vrrp_strict on a non-owner: keepalived would firewall the VIPs (no_accept)', () => {
     const r = importKeepalived(instance(' priority 100', ' vrrp_strict\n'), 'k.conf');
-    assert.deepEqual(r.lossy.map((f) => f.message.split(':')[0]), ['vrrp_strict']);
+    assert.deepEqual(
+      r.lossy.map((f) => f.message.split(':')[0]),
+      ['vrrp_strict'],
+    );
   });
 
   it('keeps "weight N reverse" on every kind of tracked object', async () => {
-    const text = 'vrrp_script chk {\n script "/usr/bin/pidof haproxy"\n interval 2\n timeout 1\n rise 2\n fall 3\n weight -20 reverse\n}\n'
-      + 'track_file prio {\n file /run/prio\n weight 5\n}\n'
-      + 'vrrp_track_process haproxy {\n process haproxy\n quorum 2\n quorum_max 4\n delay 1.5\n weight -30\n}\n'
-      + instance(' track_interface {\n  eth1 weight 10 reverse\n }\n track_script {\n  chk\n }\n track_file {\n  prio weight 3 reverse\n }\n track_process {\n  haproxy\n }');
+    const text =
+      'vrrp_script chk {\n script "/usr/bin/pidof haproxy"\n interval 2\n timeout 1\n rise 2\n fall 3\n weight -20 reverse\n}\n' +
+      'track_file prio {\n file /run/prio\n weight 5\n}\n' +
+      'vrrp_track_process haproxy {\n process haproxy\n quorum 2\n quorum_max 4\n delay 1.5\n weight -30\n}\n' +
+      instance(
+        ' track_interface {\n  eth1 weight 10 reverse\n }\n track_script {\n  chk\n }\n track_file {\n  prio weight 3 reverse\n }\n track_process {\n  haproxy\n }',
+      );
     const r = importKeepalived(text, 'k.conf');
     assert.deepEqual(r.lossy, []);
     const track = (await validate(r)).vrrp[0]!.track;
     assert.deepEqual(track.interfaces, [{ name: 'eth1', weight: 10, reverse: true }]);
-    assert.deepEqual(track.scripts, [{ name: 'chk', command: ['/usr/bin/pidof', 'haproxy'], interval: 2000, timeout: 1000, rise: 2, fall: 3, weight: -20, reverse: true }]);
+    assert.deepEqual(track.scripts, [
+      { name: 'chk', command: ['/usr/bin/pidof', 'haproxy'], interval: 2000, timeout: 1000, rise: 2, fall: 3, weight: -20, reverse: true },
+    ]);
     assert.deepEqual(track.files, [{ path: '/run/prio', weight: 3, reverse: true }]);
-    assert.deepEqual(track.processes, [{ name: 'haproxy', process: 'haproxy', full_command: false, quorum: 2, quorum_max: 4, delay_up: 1500, delay_down: 1500, weight: -30, reverse: false }]);
+    assert.deepEqual(track.processes, [
+      {
+        name: 'haproxy',
+        process: 'haproxy',
+        full_command: false,
+        quorum: 2,
+        quorum_max: 4,
+        delay_up: 1500,
+        delay_down: 1500,
+        weight: -30,
+        reverse: false,
+      },
+    ]);
   });
 
   it('refuses what would behave differently: a weight past 253, a script run as another user, init_fail, init_file, shell syntax', () => {
     const lossyLines = (text: string) => importKeepalived(text, 'k.conf').lossy.map((f) => f.line);
     assert.deepEqual(lossyLines(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`), [3, 11]);
     assert.deepEqual(lossyLines(`vrrp_script s {\n script /bin/true\n user nobody\n init_fail\n}\n`), [3, 4]);
-    assert.match(importKeepalived(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`, 'k.conf').lossy[1]!.message, /its vrrp_track_process was refused/);
+    assert.match(
+      importKeepalived(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`, 'k.conf').lossy[1]!
+        .message,
+      /its vrrp_track_process was refused/,
+    );
     assert.deepEqual(lossyLines(`track_file f {\n file /run/f\n init_file 5\n}\n`), [3]);
     assert.deepEqual(lossyLines(`vrrp_script s {\n script "</dev/tcp/127.0.0.1/80"\n}\n`), [2]);
     assert.deepEqual(lossyLines(instance(' notify_master /bin/m nobody')), [6]);
   });
 
-  it('maps notify scripts to the instance\'s state-filtered programs, with keepalived\'s own arguments', async () => {
+  it("maps notify scripts to the instance's state-filtered programs, with keepalived's own arguments", async () => {
     const text = instance(' notify_master /bin/m\n notify_backup "/bin/b x"\n notify_fault /bin/f\n notify_stop /bin/s\n notify /bin/n');
     const r = importKeepalived(text, 'k.conf');
     assert.deepEqual(r.lossy, []);
     const config = await validate(r);
-    assert.deepEqual(config.vrrp[0]!.notify, { on_master: ['/bin/m'], on_backup: ['/bin/b', 'x'], on_fault: ['/bin/f'], on_stop: ['/bin/s'], on_change: ['/bin/n'], timeout: 10_000 });
+    assert.deepEqual(config.vrrp[0]!.notify, {
+      on_master: ['/bin/m'],
+      on_backup: ['/bin/b', 'x'],
+      on_fault: ['/bin/f'],
+      on_stop: ['/bin/s'],
+      on_change: ['/bin/n'],
+      timeout: 10_000,
+    });
     assert.deepEqual(config.alerts.notify, [], 'nothing runs on every change');
   });
 
   it('maps quorum_up/quorum_down and notify_up/notify_down; a bare program name runs through /bin/sh as keepalived finds it on PATH', async () => {
-    const text = 'virtual_server 192.0.2.1 80 {\n quorum_up "logger up"\n quorum_down /bin/qd\n real_server 192.0.2.2 80 {\n  notify_up /bin/u\n  notify_down "/bin/d rs1"\n  TCP_CHECK {\n  }\n }\n}\n';
+    const text =
+      'virtual_server 192.0.2.1 80 {\n quorum_up "logger up"\n quorum_down /bin/qd\n real_server 192.0.2.2 80 {\n  notify_up /bin/u\n  notify_down "/bin/d rs1"\n  TCP_CHECK {\n  }\n }\n}\n';
     const r = importKeepalived(text, 'k.conf');
     assert.deepEqual(r.lossy, []);
     const service = (await validate(r)).services[0]!;
@@ -137,11 +196,20 @@ describe('import-keepalived: faithful or refused', () => {
 
   it('global settings that act elsewhere: gna interval with IPv6 VIPs, script_user with MISC_CHECK, smtp_alert_vrrp', () => {
     const v6 = 'vrrp_instance V6 {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress {\n  2001:db8::1/128\n }\n}\n';
-    assert.deepEqual(importKeepalived(`global_defs {\n vrrp_gna_interval 1\n}\n${v6}`, 'k.conf').lossy.map((f) => f.line), [2]);
+    assert.deepEqual(
+      importKeepalived(`global_defs {\n vrrp_gna_interval 1\n}\n${v6}`, 'k.conf').lossy.map((f) => f.line),
+      [2],
+    );
     assert.deepEqual(importKeepalived(instance('', ' vrrp_gna_interval 1\n'), 'k.conf').lossy, []);
     const misc = 'virtual_server 192.0.2.1 80 {\n real_server 192.0.2.2 80 {\n  MISC_CHECK {\n   misc_path /bin/true\n  }\n }\n}\n';
-    assert.deepEqual(importKeepalived(`global_defs {\n script_user nobody\n}\n${misc}`, 'k.conf').lossy.map((f) => f.line), [2]);
-    assert.deepEqual(importKeepalived(instance('', ' smtp_alert_vrrp true\n'), 'k.conf').lossy.map((f) => f.line), [2]);
+    assert.deepEqual(
+      importKeepalived(`global_defs {\n script_user nobody\n}\n${misc}`, 'k.conf').lossy.map((f) => f.line),
+      [2],
+    );
+    assert.deepEqual(
+      importKeepalived(instance('', ' smtp_alert_vrrp true\n'), 'k.conf').lossy.map((f) => f.line),
+      [2],
+    );
   });
 
   it('a state MASTER without priority is the address owner (255), as in keepalived', async () => {
@@ -151,15 +219,21 @@ describe('import-keepalived: faithful or refused', () => {
 
   it('refuses checks failoverd lacks and MD5 digests: a dropped check would count the server as always up', () => {
     const r = importFixture('fwmark-misc.conf');
-    assert.deepEqual(relative(r, 'lossy').map((w) => w.split(': ').slice(0, 2).join(': ')), [
-      'fwmark-instances.conf:9: vrrp_unknown_keyword on',
-      'fwmark-misc.conf:8: include conf.d/*.conf',
-      'fwmark-misc.conf:41: digest 9b3a0c85a887a256d6939da88aabd8cd',
-      'fwmark-misc.conf:46: SMTP_CHECK',
-    ]);
+    assert.deepEqual(
+      relative(r, 'lossy').map((w) => w.split(': ').slice(0, 2).join(': ')),
+      [
+        'fwmark-instances.conf:9: vrrp_unknown_keyword on',
+        'fwmark-misc.conf:8: include conf.d/*.conf',
+        'fwmark-misc.conf:41: digest 9b3a0c85a887a256d6939da88aabd8cd',
+        'fwmark-misc.conf:46: SMTP_CHECK',
+      ],
+    );
     for (const check of ['UDP_CHECK', 'PING_CHECK', 'DNS_CHECK']) {
       const text = `virtual_server 192.0.2.1 53 {\n real_server 192.0.2.2 53 {\n  ${check} {\n  }\n }\n}\n`;
-      assert.deepEqual(importKeepalived(text, 'k.conf').lossy.map((f) => [f.line, f.message.startsWith(check)]), [[3, true]]);
+      assert.deepEqual(
+        importKeepalived(text, 'k.conf').lossy.map((f) => [f.line, f.message.startsWith(check)]),
+        [[3, true]],
+      );
     }
   });
 
@@ -170,8 +244,10 @@ describe('import-keepalived: faithful or refused', () => {
       [mark!.fwmark, mark!.scheduler, mark!.scheduler_flags, mark!.forwarding, mark!.tunnel, mark!.persistence_netmask],
       [7, 'sh', ['port', 'fallback'], 'tun', { type: 'gue', port: 6080, checksum: 'csum' }, '255.255.255.0'],
     );
-    assert.deepEqual([mark!.real_servers[0]!.checks[0]!.type, mark!.real_servers[0]!.checks[0]!.options['command']],
-      ['exec', ['/usr/local/bin/check-backend', '192.0.2.11']]);
+    assert.deepEqual(
+      [mark!.real_servers[0]!.checks[0]!.type, mark!.real_servers[0]!.checks[0]!.options['command']],
+      ['exec', ['/usr/local/bin/check-backend', '192.0.2.11']],
+    );
     assert.deepEqual([tls!.vip, tls!.port, tls!.real_servers[0]!.checks[0]!.options['tls_verify']], ['192.0.2.100', 443, false]);
   });
 });
@@ -181,17 +257,25 @@ describe('import-keepalived: virtual_server_group', () => {
     const r = importFixture('server-group.conf');
     assert.deepEqual(r.lossy, []);
     const config = await validate(r);
-    assert.deepEqual(config.services.map((s) => s.fwmark ?? `${s.vip}:${s.port}`),
-      ['10.0.0.1:8080', '192.168.200.3:80', '192.168.200.4:80', '192.168.200.5:80', 1, 2]);
+    assert.deepEqual(
+      config.services.map((s) => s.fwmark ?? `${s.vip}:${s.port}`),
+      ['10.0.0.1:8080', '192.168.200.3:80', '192.168.200.4:80', '192.168.200.5:80', 1, 2],
+    );
     for (const s of config.services) {
-      assert.deepEqual(s.real_servers.map((rs) => `${rs.address}:${rs.port}`), ['192.168.201.1:80', '192.168.201.2:80']);
+      assert.deepEqual(
+        s.real_servers.map((rs) => `${rs.address}:${rs.port}`),
+        ['192.168.201.1:80', '192.168.201.2:80'],
+      );
       assert.deepEqual([s.scheduler, s.forwarding, s.persistence], ['rr', 'nat', 50_000]);
     }
   });
 
   it('refuses a group that is not defined', () => {
     const r = importKeepalived('virtual_server group NOPE {\n lb_algo rr\n}\n', 'k.conf');
-    assert.deepEqual(r.lossy.map((f) => [f.line, /no virtual_server_group NOPE/.test(f.message)]), [[1, true]]);
+    assert.deepEqual(
+      r.lossy.map((f) => [f.line, /no virtual_server_group NOPE/.test(f.message)]),
+      [[1, true]],
+    );
   });
 });
 
@@ -217,14 +301,20 @@ describe('import-keepalived: macros, conditionals and sequences', () => {
   it('substitutes $NAME, picks the @NAME branch for --node, expands ~SEQ', async () => {
     const high = (await validate(importKeepalived(text, 'k.conf', { instance: 'high' }))).vrrp[0]!;
     assert.deepEqual([high.interface, high.priority, high.preempt], ['eth1', 170, true]);
-    assert.deepEqual(high.vips.map((v) => v.address), ['192.0.2.10', '192.0.2.11', '192.0.2.20', '192.0.2.22', '192.0.2.24']);
+    assert.deepEqual(
+      high.vips.map((v) => v.address),
+      ['192.0.2.10', '192.0.2.11', '192.0.2.20', '192.0.2.22', '192.0.2.24'],
+    );
     const low = (await validate(importKeepalived(text, 'k.conf', { instance: 'low' }))).vrrp[0]!;
     assert.deepEqual([low.priority, low.preempt], [85, false]);
   });
 
   it('an undefined $NAME is refused, not written as text', () => {
     const r = importKeepalived(instance(' interface $NOPE'), 'k.conf');
-    assert.deepEqual(r.lossy.map((f) => [f.line, f.message]), [[6, '$NOPE is not defined']]);
+    assert.deepEqual(
+      r.lossy.map((f) => [f.line, f.message]),
+      [[6, '$NOPE is not defined']],
+    );
   });
 });
 
@@ -239,10 +329,13 @@ describe('import-keepalived: output', () => {
 
   it('explains per block what it became', () => {
     const r = importFixture('server-group.conf');
-    assert.deepEqual(r.explanations.map((e) => [e.line, e.became]), [
-      [1, 'expanded into every virtual_server that names it'],
-      [8, 'services[0..5] 10.0.0.1-8080, 192.168.200.3-80, 192.168.200.4-80, 192.168.200.5-80, fwmark-1, fwmark-2'],
-    ]);
+    assert.deepEqual(
+      r.explanations.map((e) => [e.line, e.became]),
+      [
+        [1, 'expanded into every virtual_server that names it'],
+        [8, 'services[0..5] 10.0.0.1-8080, 192.168.200.3-80, 192.168.200.4-80, 192.168.200.5-80, fwmark-1, fwmark-2'],
+      ],
+    );
   });
 });
 
@@ -264,9 +357,15 @@ describe('keepalived.conf parser', () => {
     const vi = nodes[0]!;
     assert.deepEqual([vi.keyword, vi.args, vi.line], ['vrrp_instance', ['VI_1'], 2]);
     const [auth, notify, vips] = vi.children!;
-    assert.deepEqual(auth!.children!.map((c) => [c.keyword, c.args]), [['auth_type', ['PASS']]]);
+    assert.deepEqual(
+      auth!.children!.map((c) => [c.keyword, c.args]),
+      [['auth_type', ['PASS']]],
+    );
     assert.deepEqual([notify!.keyword, notify!.args], ['notify_master', ['/bin/notify a b']]);
-    assert.deepEqual(vips!.children!.map((c) => [c.keyword, c.args, c.line]), [['10.0.0.1/24', ['dev', 'eth1'], 7]]);
+    assert.deepEqual(
+      vips!.children!.map((c) => [c.keyword, c.args, c.line]),
+      [['10.0.0.1/24', ['dev', 'eth1'], 7]],
+    );
   });
 
   it('reports unbalanced braces with their line', () => {
@@ -275,13 +374,31 @@ describe('keepalived.conf parser', () => {
   });
 
   it('inlines included files where the include stands, relative to the including file, following globs', () => {
-    const files: Record<string, string> = { 'conf/a.conf': 'x 1\n', 'conf/d/1.conf': 'y 2\ninclude ../e.conf\n', 'conf/d/2.conf': 'z 3\n', 'conf/e.conf': 'w 4\n' };
+    const files: Record<string, string> = {
+      'conf/a.conf': 'x 1\n',
+      'conf/d/1.conf': 'y 2\ninclude ../e.conf\n',
+      'conf/d/2.conf': 'z 3\n',
+      'conf/e.conf': 'w 4\n',
+    };
     const { nodes, problems } = parseKeepalived('include a.conf\nblock {\n include d/*.conf\n}\n', 'conf/main.conf', {
       readFile: (p) => files[p],
-      listDir: (d) => Object.keys(files).filter((f) => f.startsWith(`${d}/`)).map((f) => f.slice(d.length + 1)),
+      listDir: (d) =>
+        Object.keys(files)
+          .filter((f) => f.startsWith(`${d}/`))
+          .map((f) => f.slice(d.length + 1)),
     });
     assert.deepEqual(problems, []);
-    assert.deepEqual(nodes.map((n) => n.keyword), ['x', 'block']);
-    assert.deepEqual(nodes[1]!.children!.map((n) => [n.keyword, n.file]), [['y', 'conf/d/1.conf'], ['w', 'conf/e.conf'], ['z', 'conf/d/2.conf']]);
+    assert.deepEqual(
+      nodes.map((n) => n.keyword),
+      ['x', 'block'],
+    );
+    assert.deepEqual(
+      nodes[1]!.children!.map((n) => [n.keyword, n.file]),
+      [
+        ['y', 'conf/d/1.conf'],
+        ['w', 'conf/e.conf'],
+        ['z', 'conf/d/2.conf'],
+      ],
+    );
   });
 });

@@ -41,13 +41,18 @@ const EXPECTED_LOSSY_LINES: Record<string, number[]> = {
   'keepalived.conf.vrrp.sync': [], // notify_* carry over
 };
 
-describe('import-keepalived over keepalived\'s doc/samples', () => {
-  const files = readdirSync(samples).filter((f) => f.startsWith('keepalived.conf')).sort();
+describe("import-keepalived over keepalived's doc/samples", () => {
+  const files = readdirSync(samples)
+    .filter((f) => f.startsWith('keepalived.conf'))
+    .sort();
   it('covers every sample kept', () => assert.deepEqual(files, Object.keys(EXPECTED_LOSSY_LINES).sort()));
   for (const name of files) {
     it(`${name}: ${EXPECTED_LOSSY_LINES[name]?.length ? 'refused at each lossy line' : 'imports and passes the loader'}`, async () => {
       const result = importKeepalived(readFileSync(`${samples}${name}`, 'utf8'), name, { instance: 'director-b' });
-      assert.deepEqual(result.lossy.map((f) => f.line), EXPECTED_LOSSY_LINES[name]);
+      assert.deepEqual(
+        result.lossy.map((f) => f.line),
+        EXPECTED_LOSSY_LINES[name],
+      );
       for (const f of result.lossy) assert.equal(f.file, name);
       if (result.lossy.length === 0) {
         const loaded = loadConfigText(result.yaml, name, { checkPlugins: await loadCheckPlugins(), env: {} });

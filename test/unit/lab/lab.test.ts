@@ -36,16 +36,31 @@ const PROC_ARP = `IP address       HW type     Flags       HW address           
 `;
 
 test('procnet: IPVS table with weights, connections, ARP completeness', () => {
-  assert.deepEqual(parseProcIpvs(PROC_IP_VS), [{
-    protocol: 'TCP', address: '10.6.2.195', port: 80, scheduler: 'rr',
-    destinations: [
-      { address: '10.6.2.192', port: 80, forward: 'Route', weight: 0, active: 0, inactive: 0 },
-      { address: '10.6.2.191', port: 80, forward: 'Route', weight: 1, active: 0, inactive: 0 },
-    ],
-  }]);
-  assert.deepEqual(parseProcIpvsConn(PROC_IP_VS_CONN), [{
-    protocol: 'TCP', client: '10.6.2.10', clientPort: 0xb65e, vip: '10.6.2.195', vipPort: 80, destination: '10.6.2.192', destinationPort: 80, state: 'ESTABLISHED', expiresS: 899,
-  }]);
+  assert.deepEqual(parseProcIpvs(PROC_IP_VS), [
+    {
+      protocol: 'TCP',
+      address: '10.6.2.195',
+      port: 80,
+      scheduler: 'rr',
+      destinations: [
+        { address: '10.6.2.192', port: 80, forward: 'Route', weight: 0, active: 0, inactive: 0 },
+        { address: '10.6.2.191', port: 80, forward: 'Route', weight: 1, active: 0, inactive: 0 },
+      ],
+    },
+  ]);
+  assert.deepEqual(parseProcIpvsConn(PROC_IP_VS_CONN), [
+    {
+      protocol: 'TCP',
+      client: '10.6.2.10',
+      clientPort: 0xb65e,
+      vip: '10.6.2.195',
+      vipPort: 80,
+      destination: '10.6.2.192',
+      destinationPort: 80,
+      state: 'ESTABLISHED',
+      expiresS: 899,
+    },
+  ]);
   assert.deepEqual(parseProcArp(PROC_ARP), [
     { address: '10.6.2.77', mac: '42:37:59:b1:7f:35', complete: false, device: 'dummy0' },
     { address: '10.6.2.195', mac: '02:00:0a:06:02:c2', complete: true, device: 'dummy0' },
@@ -56,14 +71,26 @@ test('procnet: IPVS table with weights, connections, ARP completeness', () => {
 });
 
 const ok = (seq: number, sent: number, done: number, who: string): RequestSample => ({ kind: 'request', seq, sent, done, ok: true, who });
-const fail = (seq: number, sent: number, done: number, error: string): RequestSample => ({ kind: 'request', seq, sent, done, ok: false, error });
+const fail = (seq: number, sent: number, done: number, error: string): RequestSample => ({
+  kind: 'request',
+  seq,
+  sent,
+  done,
+  ok: false,
+  error,
+});
 
 test('analysis: tally, the longest silence after a moment, first answer after', () => {
   const samples = [
-    ok(0, 0, 5, 'rs1'), ok(1, 50, 55, 'rs2'), ok(2, 100, 104, 'rs1'),
+    ok(0, 0, 5, 'rs1'),
+    ok(1, 50, 55, 'rs2'),
+    ok(2, 100, 104, 'rs1'),
     // crash at 120: in flight requests time out, the next answer arrives at 900
-    fail(3, 150, 450, 'timeout'), fail(4, 200, 500, 'timeout'), ok(5, 850, 900, 'rs2'),
-    fail(6, 700, 1000, 'timeout'), ok(7, 950, 955, 'rs1'),
+    fail(3, 150, 450, 'timeout'),
+    fail(4, 200, 500, 'timeout'),
+    ok(5, 850, 900, 'rs2'),
+    fail(6, 700, 1000, 'timeout'),
+    ok(7, 950, 955, 'rs1'),
   ];
   assert.deepEqual(tally(samples), { requests: 8, answers: 5, errors: 3, byServer: { rs1: 3, rs2: 2 }, errorKinds: { timeout: 3 } });
   assert.deepEqual(longestSilence(samples, 120), { lastAnswer: 104, nextAnswer: 900, ms: 796 });
@@ -71,7 +98,10 @@ test('analysis: tally, the longest silence after a moment, first answer after', 
   assert.equal(longestSilence(samples, 120, 800), undefined);
   assert.equal(firstAnswerAfter(samples, 120)?.seq, 5);
   assert.equal(firstAnswerAfter(samples, 120, 'rs1')?.seq, 7);
-  assert.deepEqual(sentBetween(samples, 100, 200).map((s) => s.seq), [2, 3]);
+  assert.deepEqual(
+    sentBetween(samples, 100, 200).map((s) => s.seq),
+    [2, 3],
+  );
 });
 
 test('samples: client lines and response bodies', () => {
@@ -115,10 +145,13 @@ test('configs: the shipped lab configs as they are, or copies with only advert_i
   const dir = mkdtempSync(join(tmpdir(), 'lab-configs-'));
   try {
     const shipped = directorConfigs({}, dir);
-    assert.deepEqual(shipped.map((c) => [c.name, c.path, c.priority, c.advertIntervalMs]), [
-      ['lvs-a', join(projectRoot(), 'config/lab-a.yaml'), 150, 1000],
-      ['lvs-b', join(projectRoot(), 'config/lab-b.yaml'), 100, 1000],
-    ]);
+    assert.deepEqual(
+      shipped.map((c) => [c.name, c.path, c.priority, c.advertIntervalMs]),
+      [
+        ['lvs-a', join(projectRoot(), 'config/lab-a.yaml'), 150, 1000],
+        ['lvs-b', join(projectRoot(), 'config/lab-b.yaml'), 100, 1000],
+      ],
+    );
     const fast = directorConfigs({ advertInterval: '100ms', socketDir: dir }, join(dir, 'config'));
     const plugins = await loadCheckPlugins();
     for (const c of fast) {
@@ -141,11 +174,21 @@ test('configs: the shipped lab configs as they are, or copies with only advert_i
 });
 
 test('summary: a measures table, an expectations table and the verdict', () => {
-  const lines = summaryLines('summary', [{ part: 'failover', name: 'gap', ms: 3520, goal: '< 4.00 s', goalMet: true }], [
-    { part: 'failover', what: 'answered again', ok: true, observed: 'yes' },
-    { part: 'preempt', what: 'back on lvs-a', ok: false, observed: 'no' },
-  ]);
-  assert.ok(lines.some((l) => /^failover\s+gap\s+3\.52 s\s+< 4\.00 s met$/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => /^FAIL\s+preempt\s+back on lvs-a\s+no$/.test(l)), lines.join('\n'));
+  const lines = summaryLines(
+    'summary',
+    [{ part: 'failover', name: 'gap', ms: 3520, goal: '< 4.00 s', goalMet: true }],
+    [
+      { part: 'failover', what: 'answered again', ok: true, observed: 'yes' },
+      { part: 'preempt', what: 'back on lvs-a', ok: false, observed: 'no' },
+    ],
+  );
+  assert.ok(
+    lines.some((l) => /^failover\s+gap\s+3\.52 s\s+< 4\.00 s met$/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => /^FAIL\s+preempt\s+back on lvs-a\s+no$/.test(l)),
+    lines.join('\n'),
+  );
   assert.equal(lines.at(-1), '1 of 2 expectations FAILED');
 });

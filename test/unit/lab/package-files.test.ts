@@ -10,7 +10,10 @@ import { findUmlRun } from '../../../src/lab/uml-harness.js';
 
 const root = projectRoot();
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  main?: string; bin?: Record<string, string>; exports?: unknown; files: string[];
+  main?: string;
+  bin?: Record<string, string>;
+  exports?: unknown;
+  files: string[];
 };
 
 function exportTargets(exports: unknown): string[] {
@@ -19,8 +22,7 @@ function exportTargets(exports: unknown): string[] {
   return [];
 }
 
-const shipped = (path: string): boolean =>
-  pkg.files.some((entry) => path === entry || path.startsWith(`${entry.replace(/\/$/, '')}/`));
+const shipped = (path: string): boolean => pkg.files.some((entry) => path === entry || path.startsWith(`${entry.replace(/\/$/, '')}/`));
 
 test('main, exports and bin point at files the build produces', () => {
   const targets = [...(pkg.main ? [pkg.main] : []), ...exportTargets(pkg.exports), ...Object.values(pkg.bin ?? {})];

@@ -10,7 +10,11 @@ test('a window is open from an occurrence for its duration, and says when it end
   const spec = { cron: '0 3 * * 0', timezone: 'UTC', forMs: 30 * MIN }; // Sundays 03:00 UTC
   // 2026-03-01 is a Sunday.
   assert.deepEqual(windowAt(spec, t('2026-03-01T02:59:59.999Z')), { active: false, nextStart: new Date('2026-03-01T03:00:00Z') });
-  assert.deepEqual(windowAt(spec, t('2026-03-01T03:00:00Z')), { active: true, start: new Date('2026-03-01T03:00:00Z'), end: new Date('2026-03-01T03:30:00Z') });
+  assert.deepEqual(windowAt(spec, t('2026-03-01T03:00:00Z')), {
+    active: true,
+    start: new Date('2026-03-01T03:00:00Z'),
+    end: new Date('2026-03-01T03:30:00Z'),
+  });
   assert.equal(windowAt(spec, t('2026-03-01T03:29:59.999Z')).active, true);
   assert.deepEqual(windowAt(spec, t('2026-03-01T03:30:00Z')), { active: false, nextStart: new Date('2026-03-08T03:00:00Z') });
 });
@@ -83,7 +87,10 @@ test('lastOccurrence finds the latest occurrence by bisection, even in a long wi
 
 test('bad specs are rejected with a message that names the problem', () => {
   assert.throws(() => validateWindowSpec({ cron: '61 * * * *', forMs: 1000 }), /invalid cron expression "61 \* \* \* \*"/);
-  assert.throws(() => validateWindowSpec({ cron: '0 3 * * *', timezone: 'Mars/Olympus', forMs: 1000 }), /unknown time zone "Mars\/Olympus"/);
+  assert.throws(
+    () => validateWindowSpec({ cron: '0 3 * * *', timezone: 'Mars/Olympus', forMs: 1000 }),
+    /unknown time zone "Mars\/Olympus"/,
+  );
   assert.throws(() => validateWindowSpec({ cron: '0 3 * * *', forMs: 0 }), /duration must be positive/);
   assert.doesNotThrow(() => validateWindowSpec({ cron: '0 3 * * 0', timezone: 'Europe/Berlin', forMs: 1800_000 }));
 });

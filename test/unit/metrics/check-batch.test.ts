@@ -10,8 +10,16 @@ import { Metrics } from '../../../src/metrics/metrics.js';
 
 // Latencies on and around the bucket bounds, and past the last one.
 const samples: Array<[string, boolean, number]> = [
-  ['tcp', true, 0.3], ['tcp', true, 0.5], ['tcp', false, 500], ['tcp', true, 1], ['tcp', true, 2.5],
-  ['http', true, 1.8], ['http', false, 1000], ['http', true, 12_000], ['http', false, 10_000], ['exec', true, 25],
+  ['tcp', true, 0.3],
+  ['tcp', true, 0.5],
+  ['tcp', false, 500],
+  ['tcp', true, 1],
+  ['tcp', true, 2.5],
+  ['http', true, 1.8],
+  ['http', false, 1000],
+  ['http', true, 12_000],
+  ['http', false, 10_000],
+  ['exec', true, 25],
 ];
 
 test('a bucket is the first bound at or above the value (Prometheus le)', () => {
@@ -37,13 +45,17 @@ test('tallied results scrape the same as results recorded one by one', async () 
   one.recordCheck('tcp', true, 0.7);
   batched.recordChecks(first);
   batched.recordChecks(tallies.take());
-  const families = (text: string): string[] => text.split('\n').filter((l) => l.startsWith('failoverd_check_')).sort();
+  const families = (text: string): string[] =>
+    text
+      .split('\n')
+      .filter((l) => l.startsWith('failoverd_check_'))
+      .sort();
   assert.deepEqual(families(await batched.metrics()), families(await one.metrics()));
   one.close();
   batched.close();
 });
 
-test('the exposition matches prom-client\'s Histogram line for line', async () => {
+test("the exposition matches prom-client's Histogram line for line", async () => {
   const theirs = new Registry();
   const ours = new Registry();
   const h = new Histogram({ name: 'lat', help: 'latency', labelNames: ['type'], buckets: [...CHECK_LATENCY_BUCKETS], registers: [theirs] });
@@ -54,7 +66,14 @@ test('the exposition matches prom-client\'s Histogram line for line', async () =
   }
   assert.equal(await ours.metrics(), await theirs.metrics());
   // prom-client adds exemplar: null to its buckets; exemplars are off for this family.
-  const json = async (r: Registry) => (await r.getMetricsAsJSON()).map((m) => ({ ...m, values: m.values.map((v) => { const { exemplar: _e, ...rest } = v as typeof v & { exemplar?: unknown }; return rest; }) }));
+  const json = async (r: Registry) =>
+    (await r.getMetricsAsJSON()).map((m) => ({
+      ...m,
+      values: m.values.map((v) => {
+        const { exemplar: _e, ...rest } = v as typeof v & { exemplar?: unknown };
+        return rest;
+      }),
+    }));
   assert.deepEqual(await json(ours), await json(theirs));
   ours.resetMetrics();
   assert.equal((await ours.getMetricsAsJSON())[0]!.values.length, 0);

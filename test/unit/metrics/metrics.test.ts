@@ -7,7 +7,6 @@ import { fakeAgent } from '../api/fake-agent.js';
 import { parsePrometheus, sample } from '../api/prom-text.js';
 import { EXPECTED_FAMILIES } from './families.js';
 
-
 test('every metric family is exposed on its own registry, with values from the sources and the bus', async (t) => {
   const bus = new EventBus('lvs-a');
   const agent = fakeAgent();
@@ -41,7 +40,10 @@ test('every metric family is exposed on its own registry, with values from the s
   assert.equal(sample(families, 'failoverd_check_latency_seconds_count', { type: 'http' }), 2);
   assert.equal(sample(families, 'failoverd_check_latency_seconds_bucket', { type: 'http', le: '0.0025' }), 1);
   assert.equal(sample(families, 'failoverd_realserver_up', { service: 'web-80', real_server: '10.6.2.191:80' }), 1);
-  assert.equal(sample(families, 'failoverd_realserver_transitions_total', { service: 'web-80', real_server: '10.6.2.191:80', to: 'down' }), 1);
+  assert.equal(
+    sample(families, 'failoverd_realserver_transitions_total', { service: 'web-80', real_server: '10.6.2.191:80', to: 'down' }),
+    1,
+  );
   assert.equal(sample(families, 'failoverd_ipvs_connections_total', { service: 'web-80', destination: '' }), 30);
   assert.equal(sample(families, 'failoverd_ipvs_connections_total', { service: 'web-80', destination: '10.6.2.192:80' }), 10);
   assert.equal(sample(families, 'failoverd_ipvs_bytes_in_total', { service: 'web-80', destination: '10.6.2.191:80' }), 20_000);

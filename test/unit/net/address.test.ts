@@ -1,9 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import {
-  canonicalIp, canonicalPrefixed, endpointMatches, parseEndpoint, parseIp, sameIp,
-} from '../../../src/net/address.js';
+import { canonicalIp, canonicalPrefixed, endpointMatches, parseEndpoint, parseIp, sameIp } from '../../../src/net/address.js';
 import { bytesToIp, ipToBytes } from '../../../src/net/sockaddr.js';
 
 test('every spelling of an address has one canonical form', () => {

@@ -2,8 +2,20 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  AttrMap, attr, decodeErrorMessage, decodeMessages, encodeAttrs, encodeMessage,
-  NLM_F_ACK, NLM_F_CAPPED, NLM_F_ACK_TLVS, NLM_F_MULTI, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NetlinkError,
+  AttrMap,
+  attr,
+  decodeErrorMessage,
+  decodeMessages,
+  encodeAttrs,
+  encodeMessage,
+  NLM_F_ACK,
+  NLM_F_CAPPED,
+  NLM_F_ACK_TLVS,
+  NLM_F_MULTI,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NetlinkError,
 } from '../../../src/net/netlink.js';
 import { decodeFamily, decodeGenl, encodeGenl } from '../../../src/net/genetlink.js';
 import { decodeAddress, RTM_NEWADDR } from '../../../src/net/rtnetlink.js';
@@ -19,7 +31,13 @@ function single(buf: Buffer) {
 }
 
 test('our GETFAMILY request encodes byte-identical to the captured one', () => {
-  const ours = encodeMessage({ type: 0x10, flags: NLM_F_REQUEST | NLM_F_ACK, seq: 1, pid: 0, payload: encodeGenl(3, 1, [attr.string(2, 'IPVS')]) });
+  const ours = encodeMessage({
+    type: 0x10,
+    flags: NLM_F_REQUEST | NLM_F_ACK,
+    seq: 1,
+    pid: 0,
+    payload: encodeGenl(3, 1, [attr.string(2, 'IPVS')]),
+  });
   assert.equal(ours.toString('hex'), fixture('genl-getfamily-ipvs.request').toString('hex'));
 });
 
@@ -80,7 +98,10 @@ test('a multipart address dump decodes, then ends with NLMSG_DONE', () => {
   assert.ok(first.ok);
   assert.ok(first.value.every((m) => m.type === RTM_NEWADDR && (m.flags & NLM_F_MULTI) !== 0));
   const addresses = first.value.map((m) => decodeAddress(m)).map((d) => (assert.ok(d.ok), d.value));
-  assert.deepEqual(addresses.map((a) => `${a.family} ${a.address}/${a.prefixLength} if${a.ifindex}`), ['inet 127.0.0.1/8 if1', 'inet6 ::1/128 if1']);
+  assert.deepEqual(
+    addresses.map((a) => `${a.family} ${a.address}/${a.prefixLength} if${a.ifindex}`),
+    ['inet 127.0.0.1/8 if1', 'inet6 ::1/128 if1'],
+  );
   assert.equal(addresses[0]!.label, 'lo');
   const done = single(fixture('rtm-getaddr-dump.1'));
   assert.equal(done.type, NLMSG_DONE);
@@ -88,8 +109,14 @@ test('a multipart address dump decodes, then ends with NLMSG_DONE', () => {
 
 test('nested and aligned attributes round-trip with typed getters', () => {
   const bytes = encodeAttrs([
-    attr.u8(1, 7), attr.u16(2, 0xbeef), attr.be16(3, 80), attr.u32(4, 0xdeadbeef), attr.u64(5, 2n ** 40n),
-    attr.string(6, 'wlc'), attr.nested(7, [attr.u32(1, 42), attr.string(2, 'a')]), attr.flag(8),
+    attr.u8(1, 7),
+    attr.u16(2, 0xbeef),
+    attr.be16(3, 80),
+    attr.u32(4, 0xdeadbeef),
+    attr.u64(5, 2n ** 40n),
+    attr.string(6, 'wlc'),
+    attr.nested(7, [attr.u32(1, 42), attr.string(2, 'a')]),
+    attr.flag(8),
   ]);
   assert.equal(bytes.length % 4, 0);
   const m = AttrMap.parse(bytes);

@@ -7,9 +7,7 @@ import { DatagramSocket, type NativeSocketFactory, type SocketError } from '../.
 import { NetlinkSocket } from '../../../src/net/netlink-socket.js';
 import { encodeMessage, NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP } from '../../../src/net/netlink.js';
 import { sockaddrNetlink } from '../../../src/net/sockaddr.js';
-import {
-  AF_INET, MSG_TRUNC, NETLINK_ADD_MEMBERSHIP, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK,
-} from '../../../src/net/constants.js';
+import { AF_INET, MSG_TRUNC, NETLINK_ADD_MEMBERSHIP, NETLINK_ROUTE, SOCK_RAW, SOL_NETLINK } from '../../../src/net/constants.js';
 import { RtnlWatcher, RTM_NEWLINK, type LinkInfo, type RtnlSnapshot } from '../../../src/net/rtnetlink.js';
 import { RtnetlinkHost } from '../../../src/vrrp/rtnl-host.js';
 import { openAdvertChannel } from '../../../src/vrrp/transport.js';
@@ -21,7 +19,10 @@ class FakeNative implements NativeDatagramSocket {
   callback: ReceiveCallback | undefined;
   readonly sent: Buffer[] = [];
   readonly options: { level: number; name: number; value: Buffer }[] = [];
-  constructor(readonly domain: number, readonly pid: number) {}
+  constructor(
+    readonly domain: number,
+    readonly pid: number,
+  ) {}
   bind(): void {}
   connect(): void {}
   send(data: Uint8Array): number {
@@ -31,11 +32,22 @@ class FakeNative implements NativeDatagramSocket {
   setsockopt(level: number, name: number, value: Uint8Array): void {
     this.options.push({ level, name, value: Buffer.from(value) });
   }
-  getsockopt(): Buffer { return Buffer.alloc(4); }
-  getsockname(): Buffer { return sockaddrNetlink(this.pid, 0); }
-  startReceiving(callback: ReceiveCallback): void { this.callback = callback; }
-  stopReceiving(): void { this.callback = undefined; }
-  close(): void { this.closed = true; this.callback = undefined; }
+  getsockopt(): Buffer {
+    return Buffer.alloc(4);
+  }
+  getsockname(): Buffer {
+    return sockaddrNetlink(this.pid, 0);
+  }
+  startReceiving(callback: ReceiveCallback): void {
+    this.callback = callback;
+  }
+  stopReceiving(): void {
+    this.callback = undefined;
+  }
+  close(): void {
+    this.closed = true;
+    this.callback = undefined;
+  }
   setRef(): void {}
 
   /** What the addon reports for an error: a Node-style error, `fatal` after which it has stopped. */
@@ -73,8 +85,7 @@ const ack = (seq: number): Buffer => {
   payload.writeUInt32LE(seq, 12);
   return encodeMessage({ type: NLMSG_ERROR, flags: 0, seq, pid: 1000, payload });
 };
-const done = (seq: number): Buffer =>
-  encodeMessage({ type: NLMSG_DONE, flags: 0, seq, pid: 1000, payload: Buffer.alloc(4) });
+const done = (seq: number): Buffer => encodeMessage({ type: NLMSG_DONE, flags: 0, seq, pid: 1000, payload: Buffer.alloc(4) });
 
 test('a receive error with no "error" listener is counted, never thrown out of the receive callback', () => {
   const { open, opened } = fakes();
@@ -113,8 +124,7 @@ test('a fatal error rejects what the dead socket was waiting for, then reopens i
   socket.on('overrun', (e) => overruns.push(e));
   const waiting = socket.request(RTM_NEWLINK, 0, Buffer.alloc(16), { operation: 'set link' });
   opened[0]!.fail('EBADF', true);
-  await assert.rejects(waiting, (e: { code?: string; message: string }) =>
-    e.code === 'EBADF' && /outcome unknown/.test(e.message));
+  await assert.rejects(waiting, (e: { code?: string; message: string }) => e.code === 'EBADF' && /outcome unknown/.test(e.message));
   assert.equal(opened.length, 2, 'a new socket was opened');
   assert.equal(opened[0]!.closed, true);
   assert.equal(socket.reopens, 1);
@@ -150,8 +160,14 @@ test('dumps on one socket run one after another (the kernel answers a second con
 });
 
 const link = (name: string, up: boolean): LinkInfo => ({
-  index: 7, name, mac: '02:00:00:00:00:07', mtu: 1500, operState: up ? 'up' : 'down', flags: up ? 0x10041 : 0,
-  adminUp: up, lowerUp: up,
+  index: 7,
+  name,
+  mac: '02:00:00:00:00:07',
+  mtu: 1500,
+  operState: up ? 'up' : 'down',
+  flags: up ? 0x10041 : 0,
+  adminUp: up,
+  lowerUp: up,
 });
 
 test('after an overrun the watcher re-lists and emits resync; a failed re-list is retried', async (t) => {
@@ -200,10 +216,11 @@ test('the VRRP host re-derives a watched link from the resync: a link-down lost 
   // The resync: RTM_GETLINK dump → one link, down; then RTM_GETADDR dump → none.
   for (let i = 0; i < 20 && states.length === 0; i++) {
     await new Promise((r) => setImmediate(r));
-    answer((seq, type) => type === 18
-      ? [encodeMessage({ type: RTM_NEWLINK, flags: 2, seq, pid: 1000, payload: linkPayload(7, 'eth0', false) }),
-        done(seq)]
-      : [done(seq)]);
+    answer((seq, type) =>
+      type === 18
+        ? [encodeMessage({ type: RTM_NEWLINK, flags: 2, seq, pid: 1000, payload: linkPayload(7, 'eth0', false) }), done(seq)]
+        : [done(seq)],
+    );
   }
   assert.equal(host.overruns, 1);
   assert.equal(host.resyncs, 1);

@@ -19,8 +19,9 @@ test('failoverd(8) and failoverd.yaml(5) say what the CLI help and the JSON Sche
     const eight = readFileSync(join(out, 'failoverd.8'), 'utf8');
     const five = readFileSync(join(out, 'failoverd.yaml.5'), 'utf8');
     assert.match(eight, /^\.TH FAILOVERD 8 /);
-    const commands = [...execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })
-      .matchAll(/^ {2}([a-z][a-z-]+) {2,}/gm)].map((m) => m[1]!);
+    const commands = [...execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' }).matchAll(/^ {2}([a-z][a-z-]+) {2,}/gm)].map(
+      (m) => m[1]!,
+    );
     assert.ok(commands.includes('run') && commands.includes('check'), `commands found: ${commands.join(', ')}`);
     for (const command of commands) {
       assert.ok(eight.includes(`.SS ${command}\n`), `failoverd(8) has a section for ${command}`);

@@ -19,26 +19,44 @@ function fakeKernel(initial: string[] = []) {
   const changes: string[] = [];
   const routes: RouteIo = {
     list: async () => [...table],
-    add: async (a) => { if (!table.has(hostPrefix(a))) { table.add(hostPrefix(a)); changes.push(`+${a}`); } },
-    remove: async (a) => { if (table.delete(hostPrefix(a))) changes.push(`-${a}`); },
+    add: async (a) => {
+      if (!table.has(hostPrefix(a))) {
+        table.add(hostPrefix(a));
+        changes.push(`+${a}`);
+      }
+    },
+    remove: async (a) => {
+      if (table.delete(hostPrefix(a))) changes.push(`-${a}`);
+    },
     close: () => undefined,
   };
   const sysctls = new Map<string, string>();
   const held: string[] = [];
   const host: RoutingHostIo = {
     readSysctl: async (k) => sysctls.get(k),
-    writeSysctl: async (k, v) => { sysctls.set(k, v); },
-    holdAddress: async (a, dev) => { held.push(`${a}@${dev}`); },
+    writeSysctl: async (k, v) => {
+      sysctls.set(k, v);
+    },
+    holdAddress: async (a, dev) => {
+      held.push(`${a}@${dev}`);
+    },
   };
   return { table, changes, routes, host, sysctls, held };
 }
 
 const routing = (over: Partial<RoutingConfig['announce'][number]> = {}, top: Partial<RoutingConfig> = {}): RoutingConfig => ({
-  table: 200, protocol: 200, sloppy: true, allow_flow_resets: false, maintenance_file: '/run/maint', ...top,
+  table: 200,
+  protocol: 200,
+  sloppy: true,
+  allow_flow_resets: false,
+  maintenance_file: '/run/maint',
+  ...top,
   announce: [{ name: 'web', vips: [VIP], interface: 'lo', converge: 3000, adopt_grace: 30_000, ...over }],
 });
 const services = [{ name: 'web-80', vip: VIP }] as unknown as ServiceConfig[];
-const settle = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const settle = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
 
 async function setup(opts: { initial?: string[]; quorum?: boolean | undefined; config?: RoutingConfig } = {}) {
   const clock = new FakeClock();
@@ -48,13 +66,25 @@ async function setup(opts: { initial?: string[]; quorum?: boolean | undefined; c
   const kernel = fakeKernel(opts.initial);
   const state = { quorum: opts.quorum, maintenance: false };
   const r = new Routing(opts.config ?? routing(), services, {
-    clock, bus, logger: pino({ level: 'silent' }), routes: kernel.routes, host: kernel.host,
-    quorumUp: () => state.quorum, fileExists: () => state.maintenance,
+    clock,
+    bus,
+    logger: pino({ level: 'silent' }),
+    routes: kernel.routes,
+    host: kernel.host,
+    quorumUp: () => state.quorum,
+    fileExists: () => state.maintenance,
   });
   await r.start();
   await settle();
-  const setQuorum = async (up: boolean) => { state.quorum = up; r.evaluate(); await settle(); };
-  const advance = async (ms: number) => { clock.advance(ms); await settle(); };
+  const setQuorum = async (up: boolean) => {
+    state.quorum = up;
+    r.evaluate();
+    await settle();
+  };
+  const advance = async (ms: number) => {
+    clock.advance(ms);
+    await settle();
+  };
   return { r, clock, kernel, events, state, setQuorum, advance };
 }
 
@@ -66,7 +96,10 @@ test('announced only while the gating service has quorum; withdrawn on quorum lo
   await s.setQuorum(false);
   await s.setQuorum(true);
   assert.deepEqual(s.kernel.changes, [`+${VIP}`, `-${VIP}`, `+${VIP}`]);
-  assert.deepEqual(s.events.map((e) => `${e.type} ${e.object}`), ['route.announced route/web', 'route.withdrawn route/web', 'route.announced route/web']);
+  assert.deepEqual(
+    s.events.map((e) => `${e.type} ${e.object}`),
+    ['route.announced route/web', 'route.withdrawn route/web', 'route.announced route/web'],
+  );
   assert.equal(s.events[1]!.reason, 'no quorum: web-80');
   assert.deepEqual(s.events[0]!.data, { prefixes: [`${VIP}/32`] });
   assert.equal(s.r.status()[0]!.announced, true);
@@ -101,7 +134,9 @@ test('the maintenance file withdraws at the next poll and its removal announces 
 test('SIGTERM: withdraw first, keep going for the converge time, then stop', async () => {
   const s = await setup({ quorum: true });
   let stopped = false;
-  const stopping = s.r.stop().then(() => { stopped = true; });
+  const stopping = s.r.stop().then(() => {
+    stopped = true;
+  });
   await settle();
   assert.deepEqual(s.kernel.changes, [`+${VIP}`, `-${VIP}`], 'withdrawn at once');
   assert.equal(s.r.status()[0]!.phase, 'stopping');
@@ -146,8 +181,13 @@ test('an adopted route is withdrawn at once when the director is in maintenance'
   const clock = new FakeClock();
   const kernel = fakeKernel([VIP]);
   const r = new Routing(routing(), services, {
-    clock, bus: new EventBus('d1'), logger: pino({ level: 'silent' }), routes: kernel.routes, host: kernel.host,
-    quorumUp: () => undefined, fileExists: () => true,
+    clock,
+    bus: new EventBus('d1'),
+    logger: pino({ level: 'silent' }),
+    routes: kernel.routes,
+    host: kernel.host,
+    quorumUp: () => undefined,
+    fileExists: () => true,
   });
   await r.start();
   await settle();
@@ -165,9 +205,23 @@ test('reducer: every input in stopped/stopping is inert, and the gate names what
   let st = reduceAnnounce(initialAnnounceState, { kind: 'start', present: false }).state;
   st = reduceAnnounce(st, { kind: 'stop' }).state;
   assert.equal(st.phase, 'stopped');
-  for (const input of [{ kind: 'gate', verdict: { healthy: true, reason: 'x' } }, { kind: 'adopt-expired' }, { kind: 'converged' }, { kind: 'stop' }] as const) {
+  for (const input of [
+    { kind: 'gate', verdict: { healthy: true, reason: 'x' } },
+    { kind: 'adopt-expired' },
+    { kind: 'converged' },
+    { kind: 'stop' },
+  ] as const) {
     assert.deepEqual(reduceAnnounce(st, input).actions, []);
   }
-  assert.deepEqual(gateVerdict({ services: [{ name: 'a', quorumUp: true }, { name: 'b', quorumUp: undefined }], maintenance: false }), { healthy: false, reason: 'no quorum: b' });
+  assert.deepEqual(
+    gateVerdict({
+      services: [
+        { name: 'a', quorumUp: true },
+        { name: 'b', quorumUp: undefined },
+      ],
+      maintenance: false,
+    }),
+    { healthy: false, reason: 'no quorum: b' },
+  );
   assert.equal(gateVerdict({ services: [{ name: 'a', quorumUp: true }], maintenance: true }).final, true);
 });

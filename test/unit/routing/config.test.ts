@@ -22,7 +22,10 @@ describe('routing config', () => {
     assert.ok(r.ok, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
     if (!r.ok) return;
     assert.deepEqual(r.config.routing, {
-      table: 200, protocol: 200, sloppy: true, allow_flow_resets: false,
+      table: 200,
+      protocol: 200,
+      sloppy: true,
+      allow_flow_resets: false,
       announce: [{ name: 'web', vips: ['10.9.9.9'], interface: 'lo', converge: 3000, adopt_grace: 30_000 }],
     });
   });

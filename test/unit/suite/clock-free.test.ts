@@ -31,8 +31,14 @@ const FORBIDDEN: Array<[string, RegExp]> = [
 ];
 
 const ALLOWED: Record<string, { uses: Record<string, number>; why: string }> = {
-  'test/helpers/wait.ts': { uses: { 'performance.now()': 2, 'setTimeout(': 1 }, why: 'waitFor: a bounded wait on real I/O that measures nothing' },
-  'test/unit/api/raw-http.ts': { uses: { 'setTimeout(': 2 }, why: 'a slowloris sender is slow in real time (Node\'s HTTP timeouts are real); a guard ends a stuck exchange' },
+  'test/helpers/wait.ts': {
+    uses: { 'performance.now()': 2, 'setTimeout(': 1 },
+    why: 'waitFor: a bounded wait on real I/O that measures nothing',
+  },
+  'test/unit/api/raw-http.ts': {
+    uses: { 'setTimeout(': 2 },
+    why: "a slowloris sender is slow in real time (Node's HTTP timeouts are real); a guard ends a stuck exchange",
+  },
 };
 
 /** The source without comments (a `//` after a space or at a line start, and block comments). */
@@ -73,14 +79,32 @@ function importedHelpers(file: string): string[] {
 
 test('the scanner finds each forbidden construct, and nothing in clock-free code', () => {
   const bad = [
-    'const t = Date.now();', 'const t = performance.now();', 'const t = process.hrtime.bigint();', 'const d = new Date();',
-    'await new Promise((r) => setTimeout(r, 30));', 'const i = setInterval(tick, 5);', "import { setTimeout as sleep } from 'node:timers/promises';",
+    'const t = Date.now();',
+    'const t = performance.now();',
+    'const t = process.hrtime.bigint();',
+    'const d = new Date();',
+    'await new Promise((r) => setTimeout(r, 30));',
+    'const i = setInterval(tick, 5);',
+    "import { setTimeout as sleep } from 'node:timers/promises';",
   ].join('\n');
-  assert.deepEqual(clockUses(bad), { 'Date.now()': 1, 'performance.now()': 1, 'process.hrtime': 1, 'new Date()': 1, 'setTimeout(': 1, 'setInterval(': 1, 'timers/promises': 1 });
+  assert.deepEqual(clockUses(bad), {
+    'Date.now()': 1,
+    'performance.now()': 1,
+    'process.hrtime': 1,
+    'new Date()': 1,
+    'setTimeout(': 1,
+    'setInterval(': 1,
+    'timers/promises': 1,
+  });
   const clean = [
-    'const clock = new FakeClock(0, Date.UTC(2026, 0, 1));', 'const d = new Date(wallStart);', 'Date.parse(e.time);',
-    "t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });", 'await new Promise((r) => setImmediate(r));',
-    '// a comment may say Date.now() or setTimeout(r, 5)', '/* or here: performance.now() */', "const url = 'http://x/y';",
+    'const clock = new FakeClock(0, Date.UTC(2026, 0, 1));',
+    'const d = new Date(wallStart);',
+    'Date.parse(e.time);',
+    "t.mock.timers.enable({ apis: ['setTimeout', 'Date'] });",
+    'await new Promise((r) => setImmediate(r));',
+    '// a comment may say Date.now() or setTimeout(r, 5)',
+    '/* or here: performance.now() */',
+    "const url = 'http://x/y';",
   ].join('\n');
   assert.deepEqual(clockUses(clean), {});
 });
@@ -90,14 +114,17 @@ test('no unit test reads the wall clock or sleeps (allowed: test/helpers/wait.ts
   const unitFiles = sources(unitDir);
 
   // This file names the constructs as data (its samples): it is the one file not scanned.
-  const files = new Set([...unitFiles, ...unitFiles.flatMap(importedHelpers)].filter((f) => !f.endsWith('test/unit/suite/clock-free.test.ts')));
+  const files = new Set(
+    [...unitFiles, ...unitFiles.flatMap(importedHelpers)].filter((f) => !f.endsWith('test/unit/suite/clock-free.test.ts')),
+  );
   const offences: string[] = [];
   for (const file of [...files].sort()) {
     const name = relative(root, file);
     const uses = clockUses(readFileSync(file, 'utf8'));
     const allowed = ALLOWED[name]?.uses ?? {};
     for (const [what, n] of Object.entries(uses)) {
-      if (n > (allowed[what] ?? 0)) offences.push(`${name}: ${what} × ${n}${allowed[what] ? ` (allowed ${allowed[what]}: ${ALLOWED[name]!.why})` : ''}`);
+      if (n > (allowed[what] ?? 0))
+        offences.push(`${name}: ${what} × ${n}${allowed[what] ? ` (allowed ${allowed[what]}: ${ALLOWED[name]!.why})` : ''}`);
     }
   }
   assert.ok(unitFiles.length > 50, `found the unit tests (${unitFiles.length} files)`);

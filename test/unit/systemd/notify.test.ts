@@ -8,7 +8,14 @@ import { FakeClock } from '../../../src/clock.js';
 import { AF_UNIX, SOCK_DGRAM } from '../../../src/net/constants.js';
 import { DatagramSocket } from '../../../src/net/socket.js';
 import {
-  notifyReady, notifyReloading, notifySocketAddress, notifyStatus, notifyStopping, notifyWatchdog, startWatchdog, watchdogIntervalMs,
+  notifyReady,
+  notifyReloading,
+  notifySocketAddress,
+  notifyStatus,
+  notifyStopping,
+  notifyWatchdog,
+  startWatchdog,
+  watchdogIntervalMs,
 } from '../../../src/systemd/notify.js';
 import { waitFor } from '../../helpers/wait.js';
 
@@ -17,7 +24,9 @@ function listen(path: string) {
   const socket = new DatagramSocket(AF_UNIX, SOCK_DGRAM, 0);
   socket.bind(notifySocketAddress(path)!);
   const received: string[] = [];
-  socket.on('message', (d) => { received.push(d.data.toString('utf8')); });
+  socket.on('message', (d) => {
+    received.push(d.data.toString('utf8'));
+  });
   socket.receive();
   return {
     async next(): Promise<string> {

@@ -10,7 +10,11 @@ import { fileURLToPath } from 'node:url';
 
 const unitPath = fileURLToPath(new URL('../../../../systemd/failoverd.service', import.meta.url));
 const unit = readFileSync(unitPath, 'utf8');
-const settings = (key: string) => unit.split('\n').filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
+const settings = (key: string) =>
+  unit
+    .split('\n')
+    .filter((l) => l.startsWith(`${key}=`))
+    .map((l) => l.slice(key.length + 1));
 const haveAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
 describe('systemd/failoverd.service', () => {
@@ -43,10 +47,16 @@ describe('systemd/failoverd.service', () => {
       copyFileSync('/bin/kill', join(root, 'bin/kill'));
       chmodSync(join(root, 'bin/kill'), 0o755);
       for (const dir of ['/usr/lib/systemd/system', '/lib/systemd/system']) {
-        if (existsSync(dir)) { cpSync(dir, join(root, 'usr/lib/systemd/system'), { recursive: true }); break; }
+        if (existsSync(dir)) {
+          cpSync(dir, join(root, 'usr/lib/systemd/system'), { recursive: true });
+          break;
+        }
       }
       copyFileSync(unitPath, join(root, 'etc/systemd/system/failoverd.service'));
-      const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', 'failoverd.service'], { encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync('systemd-analyze', ['verify', `--root=${root}`, '--man=no', 'failoverd.service'], {
+        encoding: 'utf8',
+        timeout: 30_000,
+      });
       assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
       assert.equal(r.stderr.trim(), '', 'no warnings');
     } finally {
@@ -54,12 +64,16 @@ describe('systemd/failoverd.service', () => {
     }
   });
 
-  it('systemd-analyze security rates it OK (exposure below 3.0)', { skip: haveAnalyze ? false : 'systemd-analyze is not installed' }, () => {
-    const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unitPath], { encoding: 'utf8', timeout: 30_000 });
-    const m = /Overall exposure level for failoverd\.service: ([\d.]+)/.exec(r.stdout);
-    assert.ok(m, `${r.stdout}${r.stderr}`);
-    const exposure = Number(m[1]);
-    process.stdout.write(`# systemd-analyze security exposure: ${exposure}\n`);
-    assert.ok(exposure < 3.0, `exposure ${exposure}`);
-  });
+  it(
+    'systemd-analyze security rates it OK (exposure below 3.0)',
+    { skip: haveAnalyze ? false : 'systemd-analyze is not installed' },
+    () => {
+      const r = spawnSync('systemd-analyze', ['security', '--offline=true', '--no-pager', unitPath], { encoding: 'utf8', timeout: 30_000 });
+      const m = /Overall exposure level for failoverd\.service: ([\d.]+)/.exec(r.stdout);
+      assert.ok(m, `${r.stdout}${r.stderr}`);
+      const exposure = Number(m[1]);
+      process.stdout.write(`# systemd-analyze security exposure: ${exposure}\n`);
+      assert.ok(exposure < 3.0, `exposure ${exposure}`);
+    },
+  );
 });

@@ -4,7 +4,15 @@ import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from '../../../s
 import { AUTH_NONE, AUTH_SIMPLE_PASSWORD, encodeAdvert, passwordAuthData, type VrrpAdvert } from '../../../src/vrrp/packet.js';
 
 const POLICY: AcceptPolicy = { family: 4, version: 2, vrid: 51, intervalCs: 100, password: 'secret', ownAddresses: new Set(['192.0.2.1']) };
-const ADVERT: VrrpAdvert = { version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses: ['192.0.2.100'], authType: AUTH_SIMPLE_PASSWORD, authData: passwordAuthData('secret') };
+const ADVERT: VrrpAdvert = {
+  version: 2,
+  vrid: 51,
+  priority: 100,
+  intervalCs: 100,
+  addresses: ['192.0.2.100'],
+  authType: AUTH_SIMPLE_PASSWORD,
+  authData: passwordAuthData('secret'),
+};
 
 function packet(advert: Partial<VrrpAdvert> = {}, over: Partial<ReceivedPacket> = {}): ReceivedPacket {
   const source = over.source ?? '192.0.2.2';
@@ -50,8 +58,12 @@ test('VRRPv3 learns the interval instead of rejecting it', () => {
 
 test('sources are compared as addresses: a peer in any spelling is accepted; the source comes out canonical', () => {
   const policy: AcceptPolicy = {
-    family: 6, version: 3, vrid: 51, intervalCs: 100,
-    ownAddresses: new Set(['fe80::1']), unicastPeers: new Set(['fe80::2']),
+    family: 6,
+    version: 3,
+    vrid: 51,
+    intervalCs: 100,
+    ownAddresses: new Set(['fe80::1']),
+    unicastPeers: new Set(['fe80::2']),
   };
   const advert: VrrpAdvert = { version: 3, vrid: 51, priority: 100, intervalCs: 100, addresses: ['2001:db8::100'] };
   for (const spelled of ['fe80::2', 'FE80::2', 'fe80:0:0:0:0:0:0:2', 'fe80::0002']) {

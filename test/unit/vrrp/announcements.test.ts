@@ -15,33 +15,55 @@ async function setup(over: Partial<VrrpInstanceInput> = {}) {
   host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
   host.addLink('eth1', 3, '02:00:00:00:01:01', [{ address: '198.51.100.1', prefixLength: 24 }]);
   let config: VrrpInstanceConfig = vrrpInstanceConfig({
-    name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'],
-    garp: { count: 3, intervalMs: 100, refreshMs: 0, delayMs: 0 }, ...over,
+    name: 'web',
+    interface: 'eth0',
+    vrid: 51,
+    priority: 100,
+    version: 2,
+    vips: ['192.0.2.195/32'],
+    garp: { count: 3, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+    ...over,
   });
   const state = { master: true, sent: 0, errors: [] as string[] };
   const announcements = new Announcements({
-    io: fakeIo(segment, host), clock,
+    io: fakeIo(segment, host),
+    clock,
     config: () => config,
     isMaster: () => state.master,
-    onSent: (n) => { state.sent += n; },
+    onSent: (n) => {
+      state.sent += n;
+    },
     onSendError: (err, iface) => state.errors.push(`${iface}: ${String(err)}`),
   });
   await announcements.open(await host.link('eth0'));
   const seen = () => segment.announcements.map((a) => `${a.at} ${a.mac} ${a.addresses.join(',')}`);
-  return { clock, segment, announcements, state, seen, setConfig: (c: VrrpInstanceConfig) => { config = c; } };
+  return {
+    clock,
+    segment,
+    announcements,
+    state,
+    seen,
+    setConfig: (c: VrrpInstanceConfig) => {
+      config = c;
+    },
+  };
 }
 
 describe('Announcements', () => {
   it('a burst: count announcements interval apart, each VIP from the MAC of the interface it is on', async () => {
     const { clock, announcements, state, seen } = await setup({
-      vips: ['192.0.2.195/32', '198.51.100.7/32', '192.0.2.196/32'], vipInterfaces: { '198.51.100.7/32': 'eth1' },
+      vips: ['192.0.2.195/32', '198.51.100.7/32', '192.0.2.196/32'],
+      vipInterfaces: { '198.51.100.7/32': 'eth1' },
     });
     announcements.burst();
     clock.advance(1000);
     assert.deepEqual(seen(), [
-      '0 020000000001 192.0.2.195,192.0.2.196', '0 020000000101 198.51.100.7',
-      '100 020000000001 192.0.2.195,192.0.2.196', '100 020000000101 198.51.100.7',
-      '200 020000000001 192.0.2.195,192.0.2.196', '200 020000000101 198.51.100.7',
+      '0 020000000001 192.0.2.195,192.0.2.196',
+      '0 020000000101 198.51.100.7',
+      '100 020000000001 192.0.2.195,192.0.2.196',
+      '100 020000000101 198.51.100.7',
+      '200 020000000001 192.0.2.195,192.0.2.196',
+      '200 020000000101 198.51.100.7',
     ]);
     assert.equal(state.sent, 9, 'counted per address');
     assert.equal(clock.pendingTimers(), 0);
@@ -67,7 +89,10 @@ describe('Announcements', () => {
     clock.advance(150);
     announcements.burst();
     clock.advance(1000);
-    assert.deepEqual(seen().map((s) => Number(s.split(' ')[0])), [0, 100, 150, 250, 350]);
+    assert.deepEqual(
+      seen().map((s) => Number(s.split(' ')[0])),
+      [0, 100, 150, 250, 350],
+    );
   });
 
   it('the delayed burst comes garp.delay later; the refresh repeats every garp.refresh while master', async () => {
@@ -76,7 +101,10 @@ describe('Announcements', () => {
     announcements.scheduleRefresh();
     announcements.scheduleDelayedBurst();
     clock.advance(25_000);
-    assert.deepEqual(seen().map((s) => Number(s.split(' ')[0])), [0, 2000, 10_000, 20_000]);
+    assert.deepEqual(
+      seen().map((s) => Number(s.split(' ')[0])),
+      [0, 2000, 10_000, 20_000],
+    );
     state.master = false;
     clock.advance(30_000);
     assert.equal(seen().length, 4, 'the refresh ends with mastership');
@@ -95,11 +123,17 @@ describe('Announcements', () => {
     assert.equal(seen().length, 1);
   });
 
-  it('a reload that moves a VIP to another interface opens that interface\'s announcer; the config is read when a burst starts', async () => {
+  it("a reload that moves a VIP to another interface opens that interface's announcer; the config is read when a burst starts", async () => {
     const { clock, announcements, seen, setConfig } = await setup();
     const moved = vrrpInstanceConfig({
-      name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'],
-      vipInterfaces: { '192.0.2.195/32': 'eth1' }, garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+      name: 'web',
+      interface: 'eth0',
+      vrid: 51,
+      priority: 100,
+      version: 2,
+      vips: ['192.0.2.195/32'],
+      vipInterfaces: { '192.0.2.195/32': 'eth1' },
+      garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
     });
     await announcements.openVipAnnouncers(moved);
     setConfig(moved);
@@ -110,7 +144,9 @@ describe('Announcements', () => {
 
   it('a failing announcer is reported and the other interfaces still announce', async () => {
     const { clock, announcements, state, segment } = await setup({
-      vips: ['192.0.2.195/32', '198.51.100.7/32'], vipInterfaces: { '198.51.100.7/32': 'eth1' }, garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+      vips: ['192.0.2.195/32', '198.51.100.7/32'],
+      vipInterfaces: { '198.51.100.7/32': 'eth1' },
+      garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
     });
     const original = segment.announcements.push.bind(segment.announcements);
     segment.announcements.push = (...items) => {
@@ -120,7 +156,10 @@ describe('Announcements', () => {
     announcements.burst();
     clock.advance(1);
     assert.deepEqual(state.errors, ['eth0: Error: ENETDOWN']);
-    assert.deepEqual(segment.announcements.map((a) => a.addresses), [['198.51.100.7']]);
+    assert.deepEqual(
+      segment.announcements.map((a) => a.addresses),
+      [['198.51.100.7']],
+    );
     assert.equal(state.sent, 1);
   });
 });

@@ -3,10 +3,22 @@
 import type { Clock } from '../../../src/clock.js';
 import type { ReceivedPacket } from '../../../src/vrrp/accept.js';
 import type {
-  AdvertChannel, AdvertChannelOptions, Announcer, AnnouncerOptions, InterfaceAddress, LinkState, VrrpHost, VrrpIo,
+  AdvertChannel,
+  AdvertChannelOptions,
+  Announcer,
+  AnnouncerOptions,
+  InterfaceAddress,
+  LinkState,
+  VrrpHost,
+  VrrpIo,
 } from '../../../src/vrrp/ports.js';
 
-export interface WireRecord { at: number; from: string; payload: Buffer; destination: string }
+export interface WireRecord {
+  at: number;
+  from: string;
+  payload: Buffer;
+  destination: string;
+}
 
 export class FakeSegment {
   readonly channels = new Set<FakeChannel>();
@@ -19,10 +31,15 @@ export class FakeChannel implements AdvertChannel {
   private handlers: ((p: ReceivedPacket) => void)[] = [];
   /** A crashed router: sends nothing, hears nothing. */
   dead = false;
-  constructor(private readonly segment: FakeSegment, readonly options: AdvertChannelOptions) {
+  constructor(
+    private readonly segment: FakeSegment,
+    readonly options: AdvertChannelOptions,
+  ) {
     segment.channels.add(this);
   }
-  get sourceAddress(): string { return this.options.sourceAddress; }
+  get sourceAddress(): string {
+    return this.options.sourceAddress;
+  }
   send(payload: Buffer, destination: string): void {
     if (this.dead) return;
     const copy = Buffer.from(payload);
@@ -33,10 +50,18 @@ export class FakeChannel implements AdvertChannel {
       this.segment.clock.setTimer(0, () => other.deliver({ payload: copy, source: this.sourceAddress, destination, ttl: 255 }));
     }
   }
-  deliver(p: ReceivedPacket): void { if (!this.dead) for (const h of this.handlers) h(p); }
-  onPacket(handler: (p: ReceivedPacket) => void): void { this.handlers.push(handler); }
-  onDrop(): void { /* the fake wire carries no malformed IP */ }
-  close(): void { this.segment.channels.delete(this); }
+  deliver(p: ReceivedPacket): void {
+    if (!this.dead) for (const h of this.handlers) h(p);
+  }
+  onPacket(handler: (p: ReceivedPacket) => void): void {
+    this.handlers.push(handler);
+  }
+  onDrop(): void {
+    /* the fake wire carries no malformed IP */
+  }
+  close(): void {
+    this.segment.channels.delete(this);
+  }
 }
 
 export class FakeHost implements VrrpHost {
@@ -90,7 +115,9 @@ export function fakeIo(segment: FakeSegment, host: FakeHost): VrrpIo & { channel
     },
     openAnnouncer(o: AnnouncerOptions): Announcer {
       return {
-        announce: (addresses) => { segment.announcements.push({ at: segment.clock.now(), mac: o.mac.toString('hex'), addresses }); },
+        announce: (addresses) => {
+          segment.announcements.push({ at: segment.clock.now(), mac: o.mac.toString('hex'), addresses });
+        },
         close: () => undefined,
       };
     },

@@ -1,10 +1,25 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  initialState, masterDownIntervalMs, nextDeadline, skewMs, step, type FsmAction, type FsmConfig, type FsmEvent, type FsmSnapshot,
+  initialState,
+  masterDownIntervalMs,
+  nextDeadline,
+  skewMs,
+  step,
+  type FsmAction,
+  type FsmConfig,
+  type FsmEvent,
+  type FsmSnapshot,
 } from '../../../src/vrrp/fsm.js';
 
-const V2: FsmConfig = { version: 2, advertIntervalCs: 100, preempt: true, preemptDelayMs: 0, startupDelayMs: 0, primaryAddress: '192.0.2.10' };
+const V2: FsmConfig = {
+  version: 2,
+  advertIntervalCs: 100,
+  preempt: true,
+  preemptDelayMs: 0,
+  startupDelayMs: 0,
+  primaryAddress: '192.0.2.10',
+};
 const V3: FsmConfig = { ...V2, version: 3 };
 
 /** Drives the reducer like the runner: events at times, ticks at deadlines. */
@@ -41,10 +56,12 @@ class Driver {
   }
 
   transitions(): string[] {
-    return this.log.filter((l) => l.action.type === 'transition').map((l) => {
-      const a = l.action as Extract<FsmAction, { type: 'transition' }>;
-      return `${a.from}->${a.to}:${a.reason}`;
-    });
+    return this.log
+      .filter((l) => l.action.type === 'transition')
+      .map((l) => {
+        const a = l.action as Extract<FsmAction, { type: 'transition' }>;
+        return `${a.from}->${a.to}:${a.reason}`;
+      });
   }
 
   sent(): number[] {
@@ -73,7 +90,10 @@ test('Init -> Master at once for the address owner (priority 255): advert, VIPs,
   const d = new Driver(V3, 255);
   const actions = d.send({ type: 'start' });
   assert.equal(d.s.state, 'master');
-  assert.deepEqual(actions.map((a) => a.type), ['transition', 'send-advert', 'add-vips', 'announce']);
+  assert.deepEqual(
+    actions.map((a) => a.type),
+    ['transition', 'send-advert', 'add-vips', 'announce'],
+  );
   assert.deepEqual(d.transitions(), ['init->master:address-owner']);
   assert.equal(d.s.advertAt, 1000);
 });
@@ -99,7 +119,10 @@ test('Backup: a higher-priority advert resets the Master_Down_Timer (and v3 lear
   assert.equal(d.s.masterAdverIntervalCs, 50);
   assert.equal(d.s.masterDownAt, 2000 + masterDownIntervalMs(3, 100, 50));
   assert.equal(d.s.masterAddress, '192.0.2.20');
-  for (let i = 0; i < 10; i++) { d.advance(500); d.advert(150, '192.0.2.20', 50); }
+  for (let i = 0; i < 10; i++) {
+    d.advance(500);
+    d.advert(150, '192.0.2.20', 50);
+  }
   assert.equal(d.s.state, 'backup');
   d.advance(masterDownIntervalMs(3, 100, 50));
   assert.equal(d.s.state, 'master', 'silence for Master_Down_Interval (learned) makes us master');
@@ -148,7 +171,10 @@ test('Backup with preempt accepts an equal-priority advert (no tie-break in Back
 test('Backup without preempt accepts a lower-priority master', () => {
   const d = new Driver({ ...V2, preempt: false }, 200);
   d.send({ type: 'start' });
-  for (let i = 0; i < 10; i++) { d.advance(1000); d.advert(100); }
+  for (let i = 0; i < 10; i++) {
+    d.advance(1000);
+    d.advert(100);
+  }
   assert.equal(d.s.state, 'backup');
   assert.equal(d.s.masterPriority, 100);
 });
@@ -167,10 +193,16 @@ test('the address owner always preempts, even with preempt off', () => {
 test('preempt_delay: a backup defers to a lower-priority master for the delay, then preempts', () => {
   const d = new Driver({ ...V2, preemptDelayMs: 10_000 }, 200);
   d.send({ type: 'start' });
-  for (let t = 0; t < 9; t++) { d.advance(1000); d.advert(100); }
+  for (let t = 0; t < 9; t++) {
+    d.advance(1000);
+    d.advert(100);
+  }
   assert.equal(d.s.state, 'backup');
   assert.equal(d.s.preemptAt, 11_000);
-  for (let t = 0; t < 10 && d.s.state === 'backup'; t++) { d.advance(1000); if (d.s.state === 'backup') d.advert(100); }
+  for (let t = 0; t < 10 && d.s.state === 'backup'; t++) {
+    d.advance(1000);
+    if (d.s.state === 'backup') d.advert(100);
+  }
   assert.equal(d.s.state, 'master');
   const becameMaster = d.log.find((l) => l.action.type === 'transition' && (l.action as { to: string }).to === 'master')!.at;
   assert.ok(becameMaster >= 11_000 && becameMaster <= 11_000 + masterDownIntervalMs(2, 200, 100), `took over at ${becameMaster}`);
@@ -181,7 +213,10 @@ test('Backup: Shutdown -> Init, nothing sent', () => {
   d.send({ type: 'start' });
   const actions = d.send({ type: 'stop' });
   assert.equal(d.s.state, 'init');
-  assert.deepEqual(actions.map((a) => a.type), ['transition']);
+  assert.deepEqual(
+    actions.map((a) => a.type),
+    ['transition'],
+  );
   assert.equal(nextDeadline(d.s), undefined);
 });
 
@@ -189,7 +224,11 @@ test('Master: Shutdown -> sends priority 0, removes the VIPs, Init', () => {
   const d = new Driver(V2, 255);
   d.send({ type: 'start' });
   const actions = d.send({ type: 'stop' });
-  assert.deepEqual(actions, [{ type: 'send-advert', priority: 0 }, { type: 'remove-vips' }, { type: 'transition', from: 'master', to: 'init', reason: 'shutdown' }]);
+  assert.deepEqual(actions, [
+    { type: 'send-advert', priority: 0 },
+    { type: 'remove-vips' },
+    { type: 'transition', from: 'master', to: 'init', reason: 'shutdown' },
+  ]);
 });
 
 test('Master: a priority-0 advert makes it send an advert at once', () => {
@@ -208,7 +247,10 @@ test('Master: a higher-priority advert makes it step down at once, without resig
   assert.equal(d.s.state, 'master');
   const actions = d.advert(150, '192.0.2.5', 20);
   assert.equal(d.s.state, 'backup');
-  assert.deepEqual(actions.map((a) => a.type), ['remove-vips', 'transition']);
+  assert.deepEqual(
+    actions.map((a) => a.type),
+    ['remove-vips', 'transition'],
+  );
   assert.equal(d.s.masterAdverIntervalCs, 20);
   assert.equal(d.s.masterDownAt, d.now + masterDownIntervalMs(3, 100, 20));
 });
@@ -233,7 +275,10 @@ test('Master: a lower-priority advert is answered at once with an advert and a g
   d.send({ type: 'start' });
   d.advance(400);
   const actions = d.advert(100);
-  assert.deepEqual(actions, [{ type: 'send-advert', priority: 255 }, { type: 'announce', reason: 'lower-priority-advert' }]);
+  assert.deepEqual(actions, [
+    { type: 'send-advert', priority: 255 },
+    { type: 'announce', reason: 'lower-priority-advert' },
+  ]);
   assert.equal(d.s.state, 'master');
 });
 
@@ -243,7 +288,10 @@ test('FAULT: a master resigns with priority 0 and drops the VIPs; recovery goes 
   d.advance(5000);
   assert.equal(d.s.state, 'master');
   const actions = d.send({ type: 'fault', fault: true });
-  assert.deepEqual(actions.map((a) => a.type), ['send-advert', 'remove-vips', 'transition']);
+  assert.deepEqual(
+    actions.map((a) => a.type),
+    ['send-advert', 'remove-vips', 'transition'],
+  );
   assert.equal((actions[0] as { priority: number }).priority, 0);
   assert.equal(d.s.state, 'fault');
   assert.equal(nextDeadline(d.s), undefined);
@@ -266,7 +314,10 @@ test('FAULT at startup and for a backup; the owner goes straight back to Master'
   assert.equal(owner.s.state, 'master');
   const backup = new Driver(V2, 100);
   backup.send({ type: 'start' });
-  assert.deepEqual(backup.send({ type: 'fault', fault: true }).map((a) => a.type), ['transition']);
+  assert.deepEqual(
+    backup.send({ type: 'fault', fault: true }).map((a) => a.type),
+    ['transition'],
+  );
 });
 
 test('startup delay: no mastership in the first seconds, whatever the adverts say', () => {
@@ -325,15 +376,27 @@ test('two reducers on one wire: election, crash, graceful stop, return with and 
   };
   const run = (ms: number): void => {
     for (let t = 0; t < ms; t += 10) {
-      for (const [x, y, xAlive, yAlive] of [[a, b, () => alive.a, () => alive.b], [b, a, () => alive.b, () => alive.a]] as const) {
-        if (!xAlive()) { x.now += 10; continue; }
+      for (const [x, y, xAlive, yAlive] of [
+        [a, b, () => alive.a, () => alive.b],
+        [b, a, () => alive.b, () => alive.a],
+      ] as const) {
+        if (!xAlive()) {
+          x.now += 10;
+          continue;
+        }
         const before = x.log.length;
         x.advance(10);
-        wire(x, y, yAlive, x.log.slice(before).map((l) => l.action));
+        wire(
+          x,
+          y,
+          yAlive,
+          x.log.slice(before).map((l) => l.action),
+        );
       }
     }
   };
-  a.send({ type: 'start' }); b.send({ type: 'start' });
+  a.send({ type: 'start' });
+  b.send({ type: 'start' });
   run(5000);
   assert.equal(a.s.state, 'master');
   assert.equal(b.s.state, 'backup');
@@ -344,7 +407,8 @@ test('two reducers on one wire: election, crash, graceful stop, return with and 
   const takeover = b.log.find((l) => l.action.type === 'transition' && (l.action as { to: string }).to === 'master')!.at;
   assert.ok(takeover - crashAt <= masterDownIntervalMs(2, 100, 100) + 10, `takeover after ${takeover - crashAt} ms`);
   // a returns with a higher priority and preempts
-  a.s = initialState(a.s.config, 200); alive = { a: true, b: true };
+  a.s = initialState(a.s.config, 200);
+  alive = { a: true, b: true };
   a.send({ type: 'start' });
   run(6000);
   assert.equal(a.s.state, 'master');
@@ -357,7 +421,8 @@ test('two reducers on one wire: election, crash, graceful stop, return with and 
   const graceful = b.log.filter((l) => l.action.type === 'transition' && (l.action as { to: string }).to === 'master').at(-1)!.at;
   assert.ok(graceful - stopAt <= skewMs(2, 100, 100) + 10 && graceful >= stopAt, `took over ${graceful - stopAt} ms after resignation`);
   // a returns with preempt off: b stays master
-  a.s = initialState({ ...a.s.config, preempt: false }, 200); alive = { a: true, b: true };
+  a.s = initialState({ ...a.s.config, preempt: false }, 200);
+  alive = { a: true, b: true };
   a.send({ type: 'start' });
   run(6000);
   assert.equal(b.s.state, 'master');

@@ -26,19 +26,35 @@ function router(segment: FakeSegment, clock: FakeClock, bus: EventBus, n: number
   const io = fakeIo(segment, host);
   const roles: SyncDaemonRole[] = [];
   const config = vrrpInstanceConfig({
-    name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'],
-    garp: { count: 3, intervalMs: 100, refreshMs: 0 }, syncDaemon: { interface: 'eth0', syncId: 51 }, ...over,
+    name: 'web',
+    interface: 'eth0',
+    vrid: 51,
+    priority: 100,
+    version: 2,
+    vips: ['192.0.2.195/32'],
+    garp: { count: 3, intervalMs: 100, refreshMs: 0 },
+    syncDaemon: { interface: 'eth0', syncId: 51 },
+    ...over,
   });
-  const instance = new VrrpInstance(config, { io, clock, events: bus, onSyncDaemon: (role) => { roles.push(role); } });
+  const instance = new VrrpInstance(config, {
+    io,
+    clock,
+    events: bus,
+    onSyncDaemon: (role) => {
+      roles.push(role);
+    },
+  });
   return { host, io, instance, roles, config };
 }
 
 function wirePriorities(segment: FakeSegment, from: string): number[] {
-  return segment.wire.filter((w) => w.from === from).map((w) => {
-    const d = decodeAdvert(w.payload, { family: 4, source: w.from, destination: w.destination });
-    assert.ok(d.ok);
-    return d.value.priority;
-  });
+  return segment.wire
+    .filter((w) => w.from === from)
+    .map((w) => {
+      const d = decodeAdvert(w.payload, { family: 4, source: w.from, destination: w.destination });
+      assert.ok(d.ok);
+      return d.value.priority;
+    });
 }
 
 test('two instances elect the higher priority, which takes the VIP and announces it', async () => {
@@ -57,7 +73,10 @@ test('two instances elect the higher priority, which takes the VIP and announces
   assert.ok(a.host.has('eth0', '192.0.2.195'));
   assert.ok(!b.host.has('eth0', '192.0.2.195'));
   assert.equal(b.instance.status().masterAddress, '192.0.2.1');
-  assert.deepEqual(segment.announcements.map((x) => x.mac), ['020000000001', '020000000001', '020000000001']);
+  assert.deepEqual(
+    segment.announcements.map((x) => x.mac),
+    ['020000000001', '020000000001', '020000000001'],
+  );
   assert.deepEqual(a.roles, ['backup', 'master']);
   assert.deepEqual(b.roles, ['backup']);
   const toMaster = events.find((e) => e.to === 'master')!;
@@ -104,7 +123,10 @@ test('crash of the master: the backup takes over after Master_Down_Interval; gra
   assert.deepEqual(a2.roles, ['backup', 'master', 'none']);
   await run(clock, 1000, 1);
   const graceful = segment.announcements.slice(before).find((x) => x.mac === '020000000002')!.at;
-  assert.ok(graceful - stopAt <= skewMs(2, 100, 100) + 1 && graceful - stopAt >= skewMs(2, 100, 100) - 1, `graceful takeover after ${graceful - stopAt} ms`);
+  assert.ok(
+    graceful - stopAt <= skewMs(2, 100, 100) + 1 && graceful - stopAt >= skewMs(2, 100, 100) - 1,
+    `graceful takeover after ${graceful - stopAt} ms`,
+  );
 });
 
 test('a second GARP burst follows garp.delay after becoming master; none with delay 0; none once no longer master', async () => {
@@ -124,7 +146,11 @@ test('a second GARP burst follows garp.delay after becoming master; none with de
       assert.deepEqual(all, first, 'no second burst with delay 0');
     } else {
       assert.equal(all.length, 6, `one second burst of 3: ${all.join(', ')}`);
-      assert.deepEqual(all.slice(3).map((t) => t - first[0]!), [5000, 5100, 5200], 'delay after the first, then interval apart');
+      assert.deepEqual(
+        all.slice(3).map((t) => t - first[0]!),
+        [5000, 5100, 5200],
+        'delay after the first, then interval apart',
+      );
     }
     await a.instance.stop();
   }
@@ -154,7 +180,12 @@ test('a VIP on another interface (keepalived dev) is added, announced from that 
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
   const inside = '10.9.0.1/24';
-  const a = router(segment, clock, bus, 1, { priority: 200, vips: ['192.0.2.195/32', inside], vipInterfaces: { [inside]: 'eth1' }, vipLabel: 'eth0:web' });
+  const a = router(segment, clock, bus, 1, {
+    priority: 200,
+    vips: ['192.0.2.195/32', inside],
+    vipInterfaces: { [inside]: 'eth1' },
+    vipLabel: 'eth0:web',
+  });
   a.host.addLink('eth1', 3, '02:00:00:00:01:01', [{ address: '10.9.0.2', prefixLength: 24 }]);
   const b = router(segment, clock, bus, 2, { priority: 100, vips: ['192.0.2.195/32', inside], vipInterfaces: { [inside]: 'eth1' } });
   b.host.addLink('eth1', 3, '02:00:00:00:01:02', [{ address: '10.9.0.3', prefixLength: 24 }]);
@@ -164,10 +195,20 @@ test('a VIP on another interface (keepalived dev) is added, announced from that 
   assert.equal(a.instance.status().state, 'master');
   assert.ok(a.host.has('eth0', '192.0.2.195') && !a.host.has('eth0', '10.9.0.1'), 'the outside VIP on eth0 only');
   assert.ok(a.host.has('eth1', '10.9.0.1') && !a.host.has('eth1', '192.0.2.195'), 'the inside VIP on eth1 only');
-  assert.ok(a.host.ops.includes('add 192.0.2.195/32 eth0:web') && a.host.ops.includes('add 10.9.0.1/24'), `the label only on the instance's interface: ${a.host.ops.join(', ')}`);
+  assert.ok(
+    a.host.ops.includes('add 192.0.2.195/32 eth0:web') && a.host.ops.includes('add 10.9.0.1/24'),
+    `the label only on the instance's interface: ${a.host.ops.join(', ')}`,
+  );
   const fromA = segment.announcements.filter((x) => x.mac.startsWith('0200000000') || x.mac.startsWith('0200000001'));
-  assert.deepEqual(fromA.filter((x) => x.mac === '020000000001').map((x) => x.addresses), [['192.0.2.195'], ['192.0.2.195'], ['192.0.2.195']]);
-  assert.deepEqual(fromA.filter((x) => x.mac === '020000000101').map((x) => x.addresses), [['10.9.0.1'], ['10.9.0.1'], ['10.9.0.1']], 'announced from eth1\'s MAC');
+  assert.deepEqual(
+    fromA.filter((x) => x.mac === '020000000001').map((x) => x.addresses),
+    [['192.0.2.195'], ['192.0.2.195'], ['192.0.2.195']],
+  );
+  assert.deepEqual(
+    fromA.filter((x) => x.mac === '020000000101').map((x) => x.addresses),
+    [['10.9.0.1'], ['10.9.0.1'], ['10.9.0.1']],
+    "announced from eth1's MAC",
+  );
   assert.ok(!b.host.has('eth1', '10.9.0.1'));
 
   // The master stops: both addresses leave their interfaces, the backup takes both and announces each on its own interface.
@@ -194,8 +235,18 @@ test('adverts carrying other addresses than our VIPs are counted and logged once
   const host = new FakeHost();
   host.addLink('eth0', 2, '02:00:00:00:00:02', [{ address: '192.0.2.2', prefixLength: 24 }]);
   const warnings: string[] = [];
-  const log = { warn: (_o: unknown, msg: string) => { warnings.push(msg); }, info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
-  const b = new VrrpInstance(vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'] }), { io: fakeIo(segment, host), clock, events: bus, log });
+  const log = {
+    warn: (_o: unknown, msg: string) => {
+      warnings.push(msg);
+    },
+    info: () => undefined,
+    error: () => undefined,
+    debug: () => undefined,
+  } as unknown as Logger;
+  const b = new VrrpInstance(
+    vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'] }),
+    { io: fakeIo(segment, host), clock, events: bus, log },
+  );
   await a.instance.start();
   await b.start();
   await run(clock, 6000);
@@ -210,7 +261,9 @@ test('adverts carrying other addresses than our VIPs are counted and logged once
   assert.equal(a.instance.status().counters.addressMismatches, 0, 'the master hears nothing from the backup');
 
   // The configs agree again (reload): no more counting, and a new mismatch would be logged again.
-  await b.update(vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.196/32', '192.0.2.195/32'] }));
+  await b.update(
+    vrrpInstanceConfig({ name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.196/32', '192.0.2.195/32'] }),
+  );
   const counted = b.status().counters.addressMismatches;
   await run(clock, 3000);
   assert.ok(b.status().counters.advertsReceived > received);
@@ -223,7 +276,10 @@ test('a tracked service losing quorum lowers the priority and the other router p
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
-  const a = router(segment, clock, bus, 1, { priority: 150, track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [], processes: [] } });
+  const a = router(segment, clock, bus, 1, {
+    priority: 150,
+    track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [], processes: [] },
+  });
   const b = router(segment, clock, bus, 2, { priority: 120 });
   await a.instance.start();
   await b.instance.start();
@@ -273,13 +329,29 @@ test('track scripts: fall failures lower the priority, rise successes restore it
   let i = 0;
   const host = new FakeHost();
   host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
-  const instance = new VrrpInstance(vrrpInstanceConfig({
-    name: 'web', interface: 'eth0', vrid: 51, priority: 100, vips: ['192.0.2.195/32'],
-    track: { interfaces: [], services: [], files: [], processes: [], scripts: [{ name: 'chk', command: ['true'], intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, weight: -30 }] },
-  }), { io: fakeIo(segment, host), clock, runScript: async () => results[Math.min(i++, results.length - 1)]! });
+  const instance = new VrrpInstance(
+    vrrpInstanceConfig({
+      name: 'web',
+      interface: 'eth0',
+      vrid: 51,
+      priority: 100,
+      vips: ['192.0.2.195/32'],
+      track: {
+        interfaces: [],
+        services: [],
+        files: [],
+        processes: [],
+        scripts: [{ name: 'chk', command: ['true'], intervalMs: 1000, timeoutMs: 500, rise: 2, fall: 2, weight: -30 }],
+      },
+    }),
+    { io: fakeIo(segment, host), clock, runScript: async () => results[Math.min(i++, results.length - 1)]! },
+  );
   await instance.start();
   const seen: number[] = [];
-  for (let t = 0; t < 6; t++) { await run(clock, 1000, 100); seen.push(instance.status().effectivePriority); }
+  for (let t = 0; t < 6; t++) {
+    await run(clock, 1000, 100);
+    seen.push(instance.status().effectivePriority);
+  }
   assert.deepEqual(seen.slice(0, 5), [100, 100, 70, 70, 100]);
   await instance.stop();
 });
@@ -303,9 +375,19 @@ test('update(): priority and interval changes keep the state; a new VRID restart
   assert.ok(!a.host.has('eth0', '192.0.2.195'), 'a VIP dropped from the config is removed');
   a.instance.setTracked('service', 'web-80', false);
   assert.equal(a.instance.status().effectivePriority, 180, 'an untracked service is ignored');
-  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -50 }], scripts: [], files: [], processes: [] } });
+  await a.instance.update({
+    ...a.config,
+    priority: 180,
+    vips: ['192.0.2.196/32'],
+    track: { interfaces: [], services: [{ name: 'web-80', weight: -50 }], scripts: [], files: [], processes: [] },
+  });
   a.instance.setTracked('service', 'web-80', false);
-  await a.instance.update({ ...a.config, priority: 180, vips: ['192.0.2.196/32'], track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [], processes: [] } });
+  await a.instance.update({
+    ...a.config,
+    priority: 180,
+    vips: ['192.0.2.196/32'],
+    track: { interfaces: [], services: [{ name: 'web-80', weight: -60 }], scripts: [], files: [], processes: [] },
+  });
   assert.equal(a.instance.status().effectivePriority, 120, 'the reported quorum survives a reload of the tracking');
   await a.instance.update({ ...a.config, vrid: 52, vips: ['192.0.2.196/32'] });
   assert.equal(a.instance.status().state, 'backup', 'restarted as a new router');
@@ -320,8 +402,14 @@ test('sync group: when one member becomes master the other follows, and FAULT sp
   host.addLink('eth1', 3, '02:00:00:00:01:01', [{ address: '198.51.100.1', prefixLength: 24 }]);
   const group = new VrrpSyncGroup('g');
   const io = fakeIo(segment, host);
-  const x = new VrrpInstance(vrrpInstanceConfig({ name: 'x', interface: 'eth0', vrid: 1, priority: 100, advertIntervalMs: 1000, vips: ['192.0.2.195/32'] }), { io, clock, syncGroup: group });
-  const y = new VrrpInstance(vrrpInstanceConfig({ name: 'y', interface: 'eth1', vrid: 2, priority: 100, advertIntervalMs: 3000, vips: ['198.51.100.195/32'] }), { io, clock, syncGroup: group });
+  const x = new VrrpInstance(
+    vrrpInstanceConfig({ name: 'x', interface: 'eth0', vrid: 1, priority: 100, advertIntervalMs: 1000, vips: ['192.0.2.195/32'] }),
+    { io, clock, syncGroup: group },
+  );
+  const y = new VrrpInstance(
+    vrrpInstanceConfig({ name: 'y', interface: 'eth1', vrid: 2, priority: 100, advertIntervalMs: 3000, vips: ['198.51.100.195/32'] }),
+    { io, clock, syncGroup: group },
+  );
   await x.start();
   await y.start();
   await run(clock, 3700);
@@ -342,8 +430,22 @@ test('sync group: when one member becomes master the other follows, and FAULT sp
 
 test('a config that cannot work is refused with every problem named', () => {
   const io = fakeIo(new FakeSegment(new FakeClock()), new FakeHost());
-  assert.throws(() => new VrrpInstance(vrrpInstanceConfig({ name: 'w', interface: 'eth0', vrid: 300, priority: 0, version: 2, vips: ['2001:db8::1/64'], advertIntervalMs: 1500 }), { io }),
-    /vrid: an integer 1\.\.255.*priority.*advert_interval.*version: VRRPv2 is IPv4 only/);
+  assert.throws(
+    () =>
+      new VrrpInstance(
+        vrrpInstanceConfig({
+          name: 'w',
+          interface: 'eth0',
+          vrid: 300,
+          priority: 0,
+          version: 2,
+          vips: ['2001:db8::1/64'],
+          advertIntervalMs: 1500,
+        }),
+        { io },
+      ),
+    /vrid: an integer 1\.\.255.*priority.*advert_interval.*version: VRRPv2 is IPv4 only/,
+  );
 });
 
 test('unicast IPv6 peers in other spellings (FE80::2, fe80:0:0:0:0:0:0:1) hear each other: one master', async () => {
@@ -354,8 +456,15 @@ test('unicast IPv6 peers in other spellings (FE80::2, fe80:0:0:0:0:0:0:1) hear e
     const host = new FakeHost();
     host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `fe80::${n}`, prefixLength: 64 }]);
     const config = vrrpInstanceConfig({
-      name: 'v6', interface: 'eth0', vrid: 61, priority, version: 3, advertIntervalMs: 1000,
-      vips: ['2001:DB8::0100/128'], unicastPeers: [peer], garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
+      name: 'v6',
+      interface: 'eth0',
+      vrid: 61,
+      priority,
+      version: 3,
+      advertIntervalMs: 1000,
+      vips: ['2001:DB8::0100/128'],
+      unicastPeers: [peer],
+      garp: { count: 1, intervalMs: 100, refreshMs: 0, delayMs: 0 },
     });
     return { host, instance: new VrrpInstance(config, { io: fakeIo(segment, host), clock, events: bus }) };
   };
@@ -417,27 +526,37 @@ test('adverts alternating between address sets, or cycling through many, log few
   const bus = new EventBus('n');
   const warnings: string[] = [];
   const quiet = (): undefined => undefined;
-  const warn = (_o: unknown, msg: string): void => { warnings.push(msg); };
+  const warn = (_o: unknown, msg: string): void => {
+    warnings.push(msg);
+  };
   const log = { warn, info: quiet, error: quiet, debug: quiet } as unknown as Logger;
   const host = new FakeHost();
   host.addLink('eth0', 2, '02:00:00:00:00:01', [{ address: '192.0.2.1', prefixLength: 24 }]);
   const io = fakeIo(segment, host);
   const config = vrrpInstanceConfig({
-    name: 'web', interface: 'eth0', vrid: 51, priority: 200, version: 2, vips: ['192.0.2.195/32'],
+    name: 'web',
+    interface: 'eth0',
+    vrid: 51,
+    priority: 200,
+    version: 2,
+    vips: ['192.0.2.195/32'],
   });
   const instance = new VrrpInstance(config, { io, clock, events: bus, log });
   await instance.start();
   await run(clock, 5000);
-  const advert = (addresses: string[]): Buffer => encodeAdvert(
-    { version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses, authType: AUTH_NONE },
-    { family: 4, source: '192.0.2.2', destination: '224.0.0.18' },
-  );
+  const advert = (addresses: string[]): Buffer =>
+    encodeAdvert(
+      { version: 2, vrid: 51, priority: 100, intervalCs: 100, addresses, authType: AUTH_NONE },
+      { family: 4, source: '192.0.2.2', destination: '224.0.0.18' },
+    );
   const deliver = (payload: Buffer): void => {
     io.channels[0]!.deliver({ payload, source: '192.0.2.2', destination: '224.0.0.18', ttl: 255 });
   };
   const mismatchLines = (): number => warnings.filter((w) => w.includes('VIP lists differ')).length;
 
-  const a = advert(['192.0.2.195', '192.0.2.196']), b = advert(['192.0.2.197']), ours = advert(['192.0.2.195']);
+  const a = advert(['192.0.2.195', '192.0.2.196']),
+    b = advert(['192.0.2.197']),
+    ours = advert(['192.0.2.195']);
   for (let i = 0; i < 500; i++) {
     deliver(i % 3 === 0 ? a : i % 3 === 1 ? b : ours);
     clock.advance(10);
@@ -458,7 +577,16 @@ test('update() with a new VRID forgets the tracked objects the new config no lon
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('n');
-  const track = { interfaces: [], services: [{ name: 'db', weight: 0 }, { name: 'web-80', weight: -50 }], scripts: [], files: [], processes: [] };
+  const track = {
+    interfaces: [],
+    services: [
+      { name: 'db', weight: 0 },
+      { name: 'web-80', weight: -50 },
+    ],
+    scripts: [],
+    files: [],
+    processes: [],
+  };
   const a = router(segment, clock, bus, 1, { priority: 200, track });
   await a.instance.start();
   a.instance.setTracked('service', 'db', false);

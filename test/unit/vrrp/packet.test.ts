@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import {
-  AUTH_SIMPLE_PASSWORD, decodeAdvert, decodeIpv4, encodeAdvert, passwordAuthData, type AdvertEnvelope, type VrrpAdvert,
+  AUTH_SIMPLE_PASSWORD,
+  decodeAdvert,
+  decodeIpv4,
+  encodeAdvert,
+  passwordAuthData,
+  type AdvertEnvelope,
+  type VrrpAdvert,
 } from '../../../src/vrrp/packet.js';
 import { internetChecksum } from '../../../src/vrrp/checksum.js';
 import { gratuitousArpFrame } from '../../../src/net/arp.js';
@@ -41,10 +47,17 @@ test('keepalived VRRPv2 without authentication: decode theirs, encode byte-ident
     assert.equal(a.intervalCs, 100);
     assert.equal(a.authType, 0);
     assert.deepEqual(a.addresses, ['192.0.2.195', '192.0.2.196']);
-    const ours = encodeAdvert({ version: 2, vrid: 51, priority: a.priority, intervalCs: 100, addresses: a.addresses, authType: 0 }, envelope(p));
+    const ours = encodeAdvert(
+      { version: 2, vrid: 51, priority: a.priority, intervalCs: 100, addresses: a.addresses, authType: 0 },
+      envelope(p),
+    );
     assert.deepEqual(ours, Buffer.from(p.payload));
   }
-  assert.deepEqual(packets.map((p) => decodeOk(p).priority).slice(-2), [150, 0], 'the last advert is the priority-0 resignation on SIGTERM');
+  assert.deepEqual(
+    packets.map((p) => decodeOk(p).priority).slice(-2),
+    [150, 0],
+    'the last advert is the priority-0 resignation on SIGTERM',
+  );
 });
 
 test('keepalived VRRPv2 with a simple password: decode theirs, encode byte-identical ours', () => {
@@ -54,7 +67,18 @@ test('keepalived VRRPv2 with a simple password: decode theirs, encode byte-ident
     assert.equal(a.intervalCs, 200);
     assert.equal(a.authType, AUTH_SIMPLE_PASSWORD);
     assert.deepEqual(a.authData, passwordAuthData('s3cret'));
-    const ours = encodeAdvert({ version: 2, vrid: 52, priority: a.priority, intervalCs: 200, addresses: ['192.0.2.197'], authType: AUTH_SIMPLE_PASSWORD, authData: passwordAuthData('s3cret') }, envelope(p));
+    const ours = encodeAdvert(
+      {
+        version: 2,
+        vrid: 52,
+        priority: a.priority,
+        intervalCs: 200,
+        addresses: ['192.0.2.197'],
+        authType: AUTH_SIMPLE_PASSWORD,
+        authData: passwordAuthData('s3cret'),
+      },
+      envelope(p),
+    );
     assert.deepEqual(ours, Buffer.from(p.payload));
   }
 });
@@ -87,8 +111,11 @@ test('keepalived VRRPv3 over IPv6 (ff02::12, link-local source): decode theirs, 
   assert.equal(decodeOk(packets.at(-1)!).priority, 0);
 });
 
-test('our gratuitous ARP frames are byte-identical to keepalived\'s', () => {
-  for (const [name, vips] of [['v2-noauth', ['192.0.2.195', '192.0.2.196']], ['v3-ipv4', ['192.0.2.198', '192.0.2.199']]] as const) {
+test("our gratuitous ARP frames are byte-identical to keepalived's", () => {
+  for (const [name, vips] of [
+    ['v2-noauth', ['192.0.2.195', '192.0.2.196']],
+    ['v3-ipv4', ['192.0.2.198', '192.0.2.199']],
+  ] as const) {
     const arps = framesOfType(readPcap(join(fixtures, `${name}.pcap`)), (f) => f.readUInt16BE(12) === 0x0806);
     assert.ok(arps.length >= vips.length);
     for (const vip of vips) {
@@ -99,7 +126,7 @@ test('our gratuitous ARP frames are byte-identical to keepalived\'s', () => {
   }
 });
 
-test('our unsolicited neighbour advertisement is byte-identical to keepalived\'s', () => {
+test("our unsolicited neighbour advertisement is byte-identical to keepalived's", () => {
   const nas = framesOfType(readPcap(join(fixtures, 'v3-ipv6.pcap')), (f) => f.readUInt16BE(12) === 0x86dd && f[20] === 58 && f[54] === 136);
   assert.ok(nas.length >= 1);
   assert.deepEqual(unsolicitedNeighborAdvertFrame(KEEPALIVED_MAC, '2001:db8::195'), nas[0]);
@@ -152,7 +179,7 @@ test('malformed adverts are rejected with a reason code', () => {
   assert.ok(!v2as6.ok && v2as6.reason === 'bad_version');
 });
 
-test('decodeIpv4 splits the raw socket\'s datagram and rejects broken headers', () => {
+test("decodeIpv4 splits the raw socket's datagram and rejects broken headers", () => {
   const payload = encodeAdvert(V3, ENV4);
   const header = Buffer.from('45c0001c000100 00ff700000c0000201e0000012'.replace(/ /g, ''), 'hex');
   header.writeUInt16BE(20 + payload.length, 2);
@@ -166,20 +193,30 @@ test('decodeIpv4 splits the raw socket\'s datagram and rejects broken headers', 
 });
 
 test('the codec never throws on arbitrary bytes, and round-trips every valid advert', () => {
-  fc.assert(fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, v6) => {
-    const env: AdvertEnvelope = v6 ? { family: 6, source: 'fe80::1', destination: 'ff02::12' } : ENV4;
-    decodeAdvert(bytes, env);
-    decodeIpv4(bytes);
-  }), { numRuns: 3000 });
-  fc.assert(fc.property(
-    fc.integer({ min: 1, max: 255 }), fc.integer({ min: 0, max: 255 }), fc.integer({ min: 1, max: 4095 }),
-    fc.array(fc.ipV4(), { minLength: 1, maxLength: 20 }), fc.constantFrom<'pseudo-header' | 'message-only'>('pseudo-header', 'message-only'),
-    (vrid, priority, intervalCs, addresses, form) => {
-      const advert: VrrpAdvert = { version: 3, vrid, priority, intervalCs, addresses };
-      const d = decodeAdvert(encodeAdvert(advert, ENV4, { v3Ipv4Checksum: form }), ENV4);
-      assert.ok(d.ok);
-      assert.deepEqual({ ...d.value, checksumForm: undefined }, { ...advert, checksumForm: undefined });
-    }), { numRuns: 500 });
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 200 }), fc.boolean(), (bytes, v6) => {
+      const env: AdvertEnvelope = v6 ? { family: 6, source: 'fe80::1', destination: 'ff02::12' } : ENV4;
+      decodeAdvert(bytes, env);
+      decodeIpv4(bytes);
+    }),
+    { numRuns: 3000 },
+  );
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 255 }),
+      fc.integer({ min: 0, max: 255 }),
+      fc.integer({ min: 1, max: 4095 }),
+      fc.array(fc.ipV4(), { minLength: 1, maxLength: 20 }),
+      fc.constantFrom<'pseudo-header' | 'message-only'>('pseudo-header', 'message-only'),
+      (vrid, priority, intervalCs, addresses, form) => {
+        const advert: VrrpAdvert = { version: 3, vrid, priority, intervalCs, addresses };
+        const d = decodeAdvert(encodeAdvert(advert, ENV4, { v3Ipv4Checksum: form }), ENV4);
+        assert.ok(d.ok);
+        assert.deepEqual({ ...d.value, checksumForm: undefined }, { ...advert, checksumForm: undefined });
+      },
+    ),
+    { numRuns: 500 },
+  );
 });
 
 function withByte(b: Buffer, offset: number, value: number): Buffer {

@@ -16,7 +16,9 @@ export function readPcap(path: string): PcapFrame[] {
   const u32 = (o: number): number => (le ? b.readUInt32LE(o) : b.readUInt32BE(o));
   const frames: PcapFrame[] = [];
   for (let o = 24; o + 16 <= b.length;) {
-    const sec = u32(o), frac = u32(o + 4), caplen = u32(o + 8);
+    const sec = u32(o),
+      frac = u32(o + 4),
+      caplen = u32(o + 8);
     frames.push({ timeUs: sec * 1e6 + (nano ? frac / 1000 : frac), data: b.subarray(o + 16, o + 16 + caplen) });
     o += 16 + caplen;
   }
@@ -44,10 +46,24 @@ export function vrrpPackets(frames: PcapFrame[]): CapturedVrrp[] {
     if (type === 0x0800 && data[14 + 9] === 112) {
       const ihl = (data[14]! & 0x0f) * 4;
       const total = data.readUInt16BE(16);
-      out.push({ family: 4, source: ipText(data.subarray(26, 30)), destination: ipText(data.subarray(30, 34)), ttl: data[22]!, payload: data.subarray(14 + ihl, 14 + total), frame: data });
+      out.push({
+        family: 4,
+        source: ipText(data.subarray(26, 30)),
+        destination: ipText(data.subarray(30, 34)),
+        ttl: data[22]!,
+        payload: data.subarray(14 + ihl, 14 + total),
+        frame: data,
+      });
     } else if (type === 0x86dd && data[14 + 6] === 112) {
       const length = data.readUInt16BE(18);
-      out.push({ family: 6, source: ipText(data.subarray(22, 38)), destination: ipText(data.subarray(38, 54)), ttl: data[21]!, payload: data.subarray(54, 54 + length), frame: data });
+      out.push({
+        family: 6,
+        source: ipText(data.subarray(22, 38)),
+        destination: ipText(data.subarray(38, 54)),
+        ttl: data[21]!,
+        payload: data.subarray(54, 54 + length),
+        frame: data,
+      });
     }
   }
   return out;

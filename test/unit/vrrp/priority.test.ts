@@ -39,10 +39,22 @@ test('sync groups: the others follow MASTER, BACKUP and FAULT, and leave FAULT w
     { name: 'b', state: 'master' as const, ownFault: false },
     { name: 'c', state: 'master' as const, ownFault: false },
   ];
-  assert.deepEqual(syncCommands(members, 'a', 'backup', 'master'), [{ name: 'b', command: 'master' }, { name: 'c', command: 'master' }]);
-  assert.deepEqual(syncCommands(members, 'a', 'master', 'backup').map((c) => c.command), ['backup', 'backup']);
-  assert.deepEqual(syncCommands(members, 'a', 'master', 'fault').map((c) => c.command), ['fault', 'fault']);
-  assert.deepEqual(syncCommands(members, 'a', 'fault', 'backup').map((c) => c.command), ['fault-cleared', 'fault-cleared']);
+  assert.deepEqual(syncCommands(members, 'a', 'backup', 'master'), [
+    { name: 'b', command: 'master' },
+    { name: 'c', command: 'master' },
+  ]);
+  assert.deepEqual(
+    syncCommands(members, 'a', 'master', 'backup').map((c) => c.command),
+    ['backup', 'backup'],
+  );
+  assert.deepEqual(
+    syncCommands(members, 'a', 'master', 'fault').map((c) => c.command),
+    ['fault', 'fault'],
+  );
+  assert.deepEqual(
+    syncCommands(members, 'a', 'fault', 'backup').map((c) => c.command),
+    ['fault-cleared', 'fault-cleared'],
+  );
   assert.deepEqual(syncCommands([...members, { name: 'd', state: 'fault', ownFault: true }], 'a', 'fault', 'backup'), []);
   assert.deepEqual(syncCommands(members, 'a', 'master', 'init'), []);
 });

@@ -11,10 +11,18 @@ import type { TrackProcess } from '../../../src/vrrp/config.js';
 import { matchesProcess, scanProc, trackedProcessUp, TrackProcessWatcher, type ProcessEntry } from '../../../src/vrrp/track-process.js';
 
 const tracker = (over: Partial<TrackProcess> = {}): TrackProcess => ({
-  name: 'haproxy', process: 'haproxy', quorum: 1, delayUpMs: 0, delayDownMs: 0, weight: -20, ...over,
+  name: 'haproxy',
+  process: 'haproxy',
+  quorum: 1,
+  delayUpMs: 0,
+  delayDownMs: 0,
+  weight: -20,
+  ...over,
 });
 const proc = (pid: number, name: string, argv?: string[]): ProcessEntry => ({ pid, name, ...(argv ? { argv } : {}) });
-const flush = async (): Promise<void> => { for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r)); };
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+};
 
 describe('track_process matching', () => {
   it('a name matches comm exactly: "ssh" is not sshd, and names past 15 bytes compare truncated as the kernel does', () => {
@@ -30,8 +38,16 @@ describe('track_process matching', () => {
     assert.equal(matchesProcess(tracker({ process: '/usr/sbin/haproxy', args: ['-f'], paramMatch: 'partial' }), p), true);
     assert.equal(matchesProcess(tracker({ process: '/usr/sbin/haproxy', args: ['-f', '/etc/haproxy/'], paramMatch: 'partial' }), p), false);
     assert.equal(matchesProcess(tracker({ process: '/usr/sbin/haproxy', args: ['-f', '/etc/haproxy/'], paramMatch: 'initial' }), p), true);
-    assert.equal(matchesProcess(tracker({ process: '/usr/sbin/haproxy', fullCommand: true }), p), true, 'full_command without args ignores them');
-    assert.equal(matchesProcess(tracker({ process: '/usr/sbin/haproxy', paramMatch: 'exact' }), p), false, 'param_match without args: no arguments allowed');
+    assert.equal(
+      matchesProcess(tracker({ process: '/usr/sbin/haproxy', fullCommand: true }), p),
+      true,
+      'full_command without args ignores them',
+    );
+    assert.equal(
+      matchesProcess(tracker({ process: '/usr/sbin/haproxy', paramMatch: 'exact' }), p),
+      false,
+      'param_match without args: no arguments allowed',
+    );
     assert.equal(matchesProcess(tracker({ process: 'haproxy', fullCommand: true }), p), false, 'argv[0] compares whole');
   });
 
@@ -49,34 +65,64 @@ describe('TrackProcessWatcher', () => {
     const clock = new FakeClock();
     let running: ProcessEntry[] = [proc(10, 'haproxy')];
     const changes: Array<[string, boolean]> = [];
-    const w = new TrackProcessWatcher([tracker({ delayUpMs: 3000, delayDownMs: 2500 })], clock, (n, up) => changes.push([n, up]), 1000, async () => running);
-    assert.deepEqual([...await w.start()], [['haproxy', true]]);
+    const w = new TrackProcessWatcher(
+      [tracker({ delayUpMs: 3000, delayDownMs: 2500 })],
+      clock,
+      (n, up) => changes.push([n, up]),
+      1000,
+      async () => running,
+    );
+    assert.deepEqual([...(await w.start())], [['haproxy', true]]);
     running = [];
-    clock.advance(1000); await flush();
-    clock.advance(1000); await flush();
+    clock.advance(1000);
+    await flush();
+    clock.advance(1000);
+    await flush();
     assert.deepEqual(changes, [], 'down for 1 s of a 2.5 s delay');
     running = [proc(11, 'haproxy')];
-    clock.advance(1000); await flush();
+    clock.advance(1000);
+    await flush();
     assert.deepEqual(changes, [], 'back before the delay: no change');
     running = [];
-    for (let i = 0; i < 3; i++) { clock.advance(1000); await flush(); }
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1000);
+      await flush();
+    }
     assert.deepEqual(changes, [], 'gone since t=4 s, due at 6.5 s: not yet at 6 s');
-    clock.advance(1000); await flush();
+    clock.advance(1000);
+    await flush();
     assert.deepEqual(changes, [['haproxy', false]]);
     running = [proc(12, 'haproxy')];
-    for (let i = 0; i < 4; i++) { clock.advance(1000); await flush(); }
-    assert.deepEqual(changes, [['haproxy', false], ['haproxy', true]]);
+    for (let i = 0; i < 4; i++) {
+      clock.advance(1000);
+      await flush();
+    }
+    assert.deepEqual(changes, [
+      ['haproxy', false],
+      ['haproxy', true],
+    ]);
     w.stop();
   });
 
   it('reads only stat unless a tracker needs command lines', async () => {
     const clock = new FakeClock();
     const asked: boolean[] = [];
-    const scan = async (withCommandLines: boolean) => { asked.push(withCommandLines); return []; };
+    const scan = async (withCommandLines: boolean) => {
+      asked.push(withCommandLines);
+      return [];
+    };
     const a = new TrackProcessWatcher([tracker()], clock, () => undefined, 1000, scan);
-    await a.start(); a.stop();
-    const b = new TrackProcessWatcher([tracker(), tracker({ name: 'x', process: '/bin/x', args: ['-d'] })], clock, () => undefined, 1000, scan);
-    await b.start(); b.stop();
+    await a.start();
+    a.stop();
+    const b = new TrackProcessWatcher(
+      [tracker(), tracker({ name: 'x', process: '/bin/x', args: ['-d'] })],
+      clock,
+      () => undefined,
+      1000,
+      scan,
+    );
+    await b.start();
+    b.stop();
     assert.deepEqual(asked, [false, true]);
   });
 });
@@ -96,10 +142,13 @@ describe('scanProc', () => {
     mkdirSync(join(root, '44')); // exited: no stat
     mkdirSync(join(root, 'self'));
     const entries = await scanProc(true, root);
-    assert.deepEqual(entries.sort((a, b) => a.pid - b.pid), [
-      { pid: 1, name: 'init', argv: ['/sbin/init'] },
-      { pid: 22, name: 'odd) name', argv: ['/opt/odd', '-x'] },
-    ]);
+    assert.deepEqual(
+      entries.sort((a, b) => a.pid - b.pid),
+      [
+        { pid: 1, name: 'init', argv: ['/sbin/init'] },
+        { pid: 22, name: 'odd) name', argv: ['/opt/odd', '-x'] },
+      ],
+    );
   });
 
   it('finds this very process in the real /proc by its name', async () => {

@@ -16,14 +16,24 @@ function setup() {
   host.addLink('eth1', 3, '02:00:00:00:01:01', []);
   const seen = { changes: 0, ownLinks: [] as boolean[] };
   const tracking = new Tracking({
-    host, clock,
-    onChange: () => { seen.changes++; },
+    host,
+    clock,
+    onChange: () => {
+      seen.changes++;
+    },
     onOwnLink: (l: LinkState) => seen.ownLinks.push(l.up),
   });
-  const config = (over: Partial<VrrpInstanceInput> = {}) => vrrpInstanceConfig({
-    name: 'web', interface: 'eth0', vrid: 51, priority: 100, version: 2, vips: ['192.0.2.195/32'],
-    linkDebounce: { upMs: 0, downMs: 500 }, ...over,
-  });
+  const config = (over: Partial<VrrpInstanceInput> = {}) =>
+    vrrpInstanceConfig({
+      name: 'web',
+      interface: 'eth0',
+      vrid: 51,
+      priority: 100,
+      version: 2,
+      vips: ['192.0.2.195/32'],
+      linkDebounce: { upMs: 0, downMs: 500 },
+      ...over,
+    });
   return { clock, host, tracking, seen, config };
 }
 
@@ -46,7 +56,15 @@ describe('Tracking', () => {
 
   it('weights fold into the priority; a reported value that does not change calls nobody', async () => {
     const { host, tracking, seen, config } = setup();
-    const c = config({ track: { interfaces: [{ name: 'eth1', weight: -30 }], services: [{ name: 'web', weight: 20 }], scripts: [], files: [], processes: [] } });
+    const c = config({
+      track: {
+        interfaces: [{ name: 'eth1', weight: -30 }],
+        services: [{ name: 'web', weight: 20 }],
+        scripts: [],
+        files: [],
+        processes: [],
+      },
+    });
     host.setUp('eth1', false);
     await tracking.start(c, await host.link('eth0'));
     assert.equal(tracking.priority(100).priority, 90, '100 - 30 (eth1 down) + 20 (service up)');
@@ -61,17 +79,40 @@ describe('Tracking', () => {
     tracking.stop();
   });
 
-  it('restart: a service\'s reported value carries over, interfaces are read anew, dropped objects are forgotten', async () => {
+  it("restart: a service's reported value carries over, interfaces are read anew, dropped objects are forgotten", async () => {
     const { host, tracking, config } = setup();
-    const before = config({ track: { interfaces: [{ name: 'eth1', weight: -30 }], services: [{ name: 'web', weight: -10 }, { name: 'db', weight: 0 }], scripts: [], files: [], processes: [] } });
+    const before = config({
+      track: {
+        interfaces: [{ name: 'eth1', weight: -30 }],
+        services: [
+          { name: 'web', weight: -10 },
+          { name: 'db', weight: 0 },
+        ],
+        scripts: [],
+        files: [],
+        processes: [],
+      },
+    });
     await tracking.start(before, await host.link('eth0'));
     tracking.set('service', 'web', false);
     tracking.set('service', 'db', false);
     assert.deepEqual(tracking.priority(100), { priority: 90, fault: true, faultedBy: ['service/db'] });
     host.setUp('eth1', false);
-    const after = config({ track: { interfaces: [{ name: 'eth1', weight: -5 }], services: [{ name: 'web', weight: -10 }], scripts: [], files: [], processes: [] } });
+    const after = config({
+      track: {
+        interfaces: [{ name: 'eth1', weight: -5 }],
+        services: [{ name: 'web', weight: -10 }],
+        scripts: [],
+        files: [],
+        processes: [],
+      },
+    });
     await tracking.restart(after, await host.link('eth0'));
-    assert.deepEqual(tracking.priority(100), { priority: 85, fault: false, faultedBy: [] }, '100 - 10 (web still down) - 5 (eth1 read down)');
+    assert.deepEqual(
+      tracking.priority(100),
+      { priority: 85, fault: false, faultedBy: [] },
+      '100 - 10 (web still down) - 5 (eth1 read down)',
+    );
     tracking.stop();
   });
 });

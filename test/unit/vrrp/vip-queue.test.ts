@@ -12,16 +12,25 @@ class SlowHost implements VrrpHost {
   readonly done: string[] = [];
   private readonly waiting: (() => void)[] = [];
   failing = new Set<string>();
-  async link(): Promise<LinkState> { throw new Error('not used'); }
-  watchLink(): () => void { return () => undefined; }
-  addAddress(iface: string, a: InterfaceAddress): Promise<void> { return this.change(`add ${a.address}@${iface}`); }
-  removeAddress(iface: string, a: InterfaceAddress): Promise<void> { return this.change(`remove ${a.address}@${iface}`); }
+  async link(): Promise<LinkState> {
+    throw new Error('not used');
+  }
+  watchLink(): () => void {
+    return () => undefined;
+  }
+  addAddress(iface: string, a: InterfaceAddress): Promise<void> {
+    return this.change(`add ${a.address}@${iface}`);
+  }
+  removeAddress(iface: string, a: InterfaceAddress): Promise<void> {
+    return this.change(`remove ${a.address}@${iface}`);
+  }
   private change(op: string): Promise<void> {
     this.issued.push(op);
     return new Promise((resolve, reject) => {
       this.waiting.push(() => {
         this.done.push(op);
-        if (this.failing.has(op)) reject(new Error(`${op} failed`)); else resolve();
+        if (this.failing.has(op)) reject(new Error(`${op} failed`));
+        else resolve();
       });
     });
   }
@@ -31,7 +40,9 @@ class SlowHost implements VrrpHost {
     next?.();
     return next !== undefined;
   }
-  get pending(): number { return this.waiting.length; }
+  get pending(): number {
+    return this.waiting.length;
+  }
 }
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -73,8 +84,11 @@ describe('VipQueue', () => {
       await flush();
     }
     assert.deepEqual(order, ['announce 1', 'announce 2']);
-    assert.deepEqual(host.done, ['add 192.0.2.10@eth0', 'remove 192.0.2.10@eth0', 'add 192.0.2.10@eth0'],
-      'announced only after the add it follows');
+    assert.deepEqual(
+      host.done,
+      ['add 192.0.2.10@eth0', 'remove 192.0.2.10@eth0', 'add 192.0.2.10@eth0'],
+      'announced only after the add it follows',
+    );
   });
 
   it('a failed address is reported and the rest of its batch and the queue go on', async () => {
@@ -92,7 +106,7 @@ describe('VipQueue', () => {
 });
 
 describe('placeVips', () => {
-  it('puts each VIP on its own interface or the instance\'s, labelled on the instance\'s interface only', () => {
+  it("puts each VIP on its own interface or the instance's, labelled on the instance's interface only", () => {
     const placement = { interface: 'eth0', vipInterfaces: { '192.0.2.11/32': 'eth1' } };
     const placed = placeVips(['192.0.2.10/32', '192.0.2.11/32'], placement, { interface: 'eth0', vipLabel: 'eth0:web', family: 4 });
     assert.deepEqual(placed, [
