@@ -112,9 +112,10 @@ function ipvsadmId(s: ServiceSpec): string {
 }
 
 /** What `ipvsadm -Ln` must print for a service, as parsed. */
-function expectedListing(
-  d: DesiredService,
-): Pick<IpvsadmService, 'protocol' | 'id' | 'ipv6' | 'scheduler' | 'schedFlags' | 'persistent' | 'mask' | 'onePacket'> & {
+function expectedListing(d: DesiredService): Pick<
+  IpvsadmService,
+  'protocol' | 'id' | 'ipv6' | 'scheduler' | 'schedFlags' | 'persistent' | 'mask' | 'onePacket'
+> & {
   destinations: string[][];
 } {
   const s = d.service;
