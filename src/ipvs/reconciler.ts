@@ -173,17 +173,7 @@ export class Reconciler {
       const error = `desired IPVS table refused: ${(err as Error).message}`;
       this.log.error({ err }, error);
       this.events?.publish({ type: 'ipvs.error', object: 'ipvs', reason: error });
-      return Promise.resolve({
-        kinds: [],
-        at: this.clock.wallNow().toISOString(),
-        durationMs: 0,
-        ops: 0,
-        failed: 0,
-        attempts: 0,
-        drift: 0,
-        converged: this.converged,
-        error,
-      });
+      return Promise.resolve(this.noPass(this.converged, error));
     }
     // A service given as last time keeps its normalized object: identity is the test.
     next.forEach((d, id) => {
@@ -197,19 +187,13 @@ export class Reconciler {
     for (const id of this.retired) if (next.has(id)) this.retired.delete(id);
     this.desired = next;
     this.converged = false;
-    if (!this.started || this.stopped)
-      return Promise.resolve({
-        kinds: [],
-        at: this.clock.wallNow().toISOString(),
-        durationMs: 0,
-        ops: 0,
-        failed: 0,
-        attempts: 0,
-        drift: 0,
-        converged: false,
-        error: 'not started',
-      });
+    if (!this.started || this.stopped) return Promise.resolve(this.noPass(false, 'not started'));
     return this.request('apply');
+  }
+
+  /** The report of a request that ran no pass: nothing read, nothing applied. */
+  private noPass(converged: boolean, error: string): PassReport {
+    return { kinds: [], at: this.clock.wallNow().toISOString(), durationMs: 0, ops: 0, failed: 0, attempts: 0, drift: 0, converged, error };
   }
 
   /** Runs an audit now (full read, drift repair); resolves when it is done. */
