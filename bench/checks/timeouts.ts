@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CheckLab, type LineProcess } from '../../test/netns/checks/lab.js';
-import { sh } from '../../test/helpers/shell.js';
+import { selfSignedCertificate } from '../../test/helpers/tls.js';
 
 const i = process.argv.indexOf('--runs');
 const RUNS = i > 0 ? Number(process.argv[i + 1]) : 5;
@@ -20,24 +20,7 @@ const fixtures = fileURLToPath(new URL('../../test/netns/checks/', import.meta.u
 const scratch = mkdtempSync(join(tmpdir(), 'failoverd-bench-timeouts-'));
 const lab = new CheckLab('bt');
 try {
-  sh([
-    'openssl',
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=rs.failoverd.test',
-    '-addext',
-    `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`,
-    '-keyout',
-    join(scratch, 'key.pem'),
-    '-out',
-    join(scratch, 'cert.pem'),
-  ]);
+  selfSignedCertificate(scratch, 'rs.failoverd.test', ['DNS:rs.failoverd.test', `IP:${lab.serverAddress}`]);
   const server = lab.start(lab.serverNs, [
     join(fixtures, 'fixture-server.js'),
     lab.serverAddress,

@@ -12,6 +12,7 @@ import { loadCheckPlugins } from '../../../checks/index.js';
 import type { CheckResult } from '../../../src/health/check.js';
 import { CheckLab, type LineProcess } from './lab.js';
 import { sh } from '../../helpers/shell.js';
+import { selfSignedCertificate } from '../../helpers/tls.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -47,24 +48,7 @@ before(async () => {
   assert.ok(sh(['which', 'openssl'], { check: false }).trim(), 'openssl must be installed (apt-get install openssl)');
   scratch = mkdtempSync(join(tmpdir(), 'failoverd-checks-'));
   lab = new CheckLab('k');
-  sh([
-    'openssl',
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=rs.failoverd.test',
-    '-addext',
-    `subjectAltName=DNS:rs.failoverd.test,IP:${lab.serverAddress}`,
-    '-keyout',
-    join(scratch, 'key.pem'),
-    '-out',
-    join(scratch, 'cert.pem'),
-  ]);
+  selfSignedCertificate(scratch, 'rs.failoverd.test', ['DNS:rs.failoverd.test', `IP:${lab.serverAddress}`]);
   server = lab.start(lab.serverNs, [
     join(here, 'fixture-server.js'),
     lab.serverAddress,

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CheckResult } from '../../../src/health/check.js';
 import { sh } from '../../helpers/shell.js';
+import { selfSignedCertificate } from '../../helpers/tls.js';
 import { CheckLab, type LineProcess } from './lab.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -230,24 +231,7 @@ async function startExim(name: string, extra = ''): Promise<string> {
   mkdirSync(join(dir, 'log'), { recursive: true });
   chmodSync(join(dir, 'spool'), 0o777);
   chmodSync(join(dir, 'log'), 0o777);
-  sh([
-    'openssl',
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    '/CN=mx.failoverd.test',
-    '-addext',
-    'subjectAltName=DNS:mx.failoverd.test',
-    '-keyout',
-    join(dir, 'key.pem'),
-    '-out',
-    join(dir, 'cert.pem'),
-  ]);
+  selfSignedCertificate(dir, 'mx.failoverd.test', ['DNS:mx.failoverd.test']);
   chmodSync(join(dir, 'key.pem'), 0o644);
   writeFileSync(join(dir, 'exim.conf'), eximConfig(dir, extra));
   // -bdf: the daemon in the foreground; -C: this private config (root may name one).
