@@ -512,26 +512,41 @@ export class Agent implements StatusSource, AdminActions {
   }
 
   /**
-   * Holds the instance at the lowest priority for `forMs` (0 releases it now). A master
-   * resigns first: a lowered priority alone never makes it step down, and a nopreempt
-   * peer would then never take over.
+   * The instance and the other members of its sync group: an admin action on one member
+   * acts on all, since they change state together, and a member left at its own priority
+   * would preempt back and pull the forced one with it.
    */
-  async forceBackup(instance: string, forMs: number): Promise<void> {
+  private membersWith(instance: string): string[] {
     if (!this.instances.has(instance)) throw new AdminError(404, `no vrrp instance "${instance}"`);
-    this.forcedBackup.get(instance)?.timer.cancel();
-    this.forcedBackup.delete(instance);
-    if (forMs > 0) {
-      const timer = this.clock.setTimer(forMs, () => {
-        this.forcedBackup.delete(instance);
-        void this.reapplyInstance(instance);
-      });
-      this.forcedBackup.set(instance, { until: new Date(this.clock.wallNow().getTime() + forMs), timer });
-    }
-    await this.reapplyInstance(instance);
-    if (forMs > 0) this.instances.get(instance)?.resign();
+    const group = this.plan.instances.find((c) => c.name === instance)?.syncGroup;
+    if (group === undefined) return [instance];
+    return this.plan.instances.filter((c) => c.syncGroup === group && this.instances.has(c.name)).map((c) => c.name);
   }
 
-  /** A one-shot step down (priority 0, then BACKUP); true when the instance was master. */
+  /**
+   * Holds the instance (with its sync group) at the lowest priority for `forMs` (0
+   * releases it now). A master resigns first: a lowered priority alone never makes it
+   * step down, and a nopreempt peer would then never take over.
+   */
+  async forceBackup(instance: string, forMs: number): Promise<void> {
+    const members = this.membersWith(instance);
+    for (const name of members) {
+      this.forcedBackup.get(name)?.timer.cancel();
+      this.forcedBackup.delete(name);
+    }
+    if (forMs > 0) {
+      const until = new Date(this.clock.wallNow().getTime() + forMs);
+      const timer = this.clock.setTimer(forMs, () => {
+        for (const name of members) this.forcedBackup.delete(name);
+        void Promise.all(members.map((name) => this.reapplyInstance(name)));
+      });
+      for (const name of members) this.forcedBackup.set(name, { until, timer });
+    }
+    await Promise.all(members.map((name) => this.reapplyInstance(name)));
+    if (forMs > 0) for (const name of members) this.instances.get(name)?.resign();
+  }
+
+  /** A one-shot step down (priority 0, then BACKUP); its sync group follows, each member with its own priority 0. True when it was master. */
   resign(instance: string): boolean {
     const vrrp = this.instances.get(instance);
     if (!vrrp) throw new AdminError(404, `no vrrp instance "${instance}"`);

@@ -348,7 +348,7 @@ export class VrrpInstance implements SyncMember {
     if (!this.running) return;
     this.applyingSync = true;
     try {
-      this.dispatch({ type: 'sync', to: command });
+      this.dispatch(command === 'resign' ? { type: 'resign' } : { type: 'sync', to: command });
     } finally {
       this.applyingSync = false;
     }
@@ -522,7 +522,7 @@ export class VrrpInstance implements SyncMember {
         .then(() => this.deps.onSyncDaemon!(role, sync))
         .catch((err: unknown) => this.deps.log?.error({ err, instance: this.name, role }, 'vrrp: sync daemon switch failed'));
     }
-    if (!this.applyingSync && reason !== 'sync-group') this.deps.syncGroup?.memberChanged(this.name, from, to);
+    if (!this.applyingSync && reason !== 'sync-group') this.deps.syncGroup?.memberChanged(this.name, from, to, reason === 'resigned');
   }
 
   private onPacket(packet: ReceivedPacket): void {

@@ -1,10 +1,12 @@
 // Sync groups (keepalived vrrp_sync_group): instances that change state
 // together. When a member changes state on its own, the others follow: MASTER
 // pulls them to MASTER, BACKUP to BACKUP, FAULT puts them in FAULT until no
-// member is faulted any more.
+// member is faulted any more. A member that resigned (an admin step-down) makes the
+// others resign too, each with its own priority-0 advert, so that every VIP of the group
+// moves at once rather than some after a master-down interval.
 import type { VrrpState } from './fsm.js';
 
-export type SyncCommand = 'master' | 'backup' | 'fault' | 'fault-cleared';
+export type SyncCommand = 'master' | 'backup' | 'resign' | 'fault' | 'fault-cleared';
 
 export interface SyncMemberView {
   name: string;
@@ -19,6 +21,7 @@ export function syncCommands(
   changed: string,
   from: VrrpState,
   to: VrrpState,
+  resigned = false,
 ): { name: string; command: SyncCommand }[] {
   const others = members.filter((m) => m.name !== changed);
   if (to === 'fault') return others.map((m) => ({ name: m.name, command: 'fault' as const }));
@@ -27,7 +30,8 @@ export function syncCommands(
   const anyOtherFaulted = others.some((m) => m.ownFault);
   if (from === 'fault' && !anyOtherFaulted) for (const m of others) commands.push({ name: m.name, command: 'fault-cleared' });
   if (to === 'master') for (const m of others) commands.push({ name: m.name, command: 'master' });
-  if (to === 'backup' && from === 'master') for (const m of others) commands.push({ name: m.name, command: 'backup' });
+  if (to === 'backup' && from === 'master')
+    for (const m of others) commands.push({ name: m.name, command: resigned ? 'resign' : 'backup' });
   return commands;
 }
 
@@ -51,14 +55,14 @@ export class VrrpSyncGroup {
     this.members.delete(name);
   }
 
-  /** Called by a member after it changed state for a reason of its own. */
-  memberChanged(name: string, from: VrrpState, to: VrrpState): void {
+  /** Called by a member after it changed state for a reason of its own (`resigned`: an admin step-down). */
+  memberChanged(name: string, from: VrrpState, to: VrrpState, resigned = false): void {
     // Transitions caused by the group do not propagate again (no ping-pong).
     if (this.propagating) return;
     const views = [...this.members.values()].map((m) => m.syncView());
     this.propagating = true;
     try {
-      for (const { name: target, command } of syncCommands(views, name, from, to)) this.members.get(target)?.applySync(command);
+      for (const { name: target, command } of syncCommands(views, name, from, to, resigned)) this.members.get(target)?.applySync(command);
     } finally {
       this.propagating = false;
     }

@@ -48,6 +48,11 @@ test('sync groups: the others follow MASTER, BACKUP and FAULT, and leave FAULT w
     ['backup', 'backup'],
   );
   assert.deepEqual(
+    syncCommands(members, 'a', 'master', 'backup', true).map((c) => c.command),
+    ['resign', 'resign'],
+    'a member that resigned makes the others resign',
+  );
+  assert.deepEqual(
     syncCommands(members, 'a', 'master', 'fault').map((c) => c.command),
     ['fault', 'fault'],
   );
