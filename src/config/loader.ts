@@ -86,6 +86,8 @@ function distance(a: string, b: string): number {
 }
 
 function suggestion(key: string): string {
+  // A key of another mapping (a service's `address:`) would suggest itself.
+  if (knownConfigKeys().has(key)) return ' (a key of another section, not of this one)';
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const known of knownConfigKeys()) {

@@ -84,6 +84,12 @@ describe('config loader: every error names file:line:col, key path and what was 
     ]);
   });
 
+  it('a key of another section is not suggested as itself', () => {
+    assert.deepEqual(errorsOf(edit(12, '    address: 10.6.2.195')), [
+      'failoverd.yaml:12:5 services[0].address: unknown key (a key of another section, not of this one)',
+    ]);
+  });
+
   it("unknown check option, checked by the plugin's own schema", () => {
     assert.deepEqual(errorsOf(edit(13, '    check: { type: http, pth: /healthz }')), [
       'failoverd.yaml:13:26 services[0].check.pth: unknown key for check type http (it takes expect_status, path; every check takes interval, timeout, rise, fall, warmup, retry, delay_before_retry, initial)',
