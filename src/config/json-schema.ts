@@ -2,6 +2,7 @@
 // each check type's own keys, so editors (yaml-language-server) complete and check
 // failoverd.yaml. Regenerate: node dist/src/config/json-schema.js [OUT]
 import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
@@ -38,7 +39,19 @@ async function main(): Promise<void> {
   const { loadCheckPlugins } = (await import(new URL('../../checks/index.js', import.meta.url).href)) as {
     loadCheckPlugins: () => Promise<CheckPluginRegistry>;
   };
-  const out = process.argv[2] ?? resolve(here, '../../../config/schema.json');
+  const { positionals, values } = parseArgs({
+    args: process.argv.slice(2),
+    options: { help: { type: 'boolean' } },
+    allowPositionals: true,
+  });
+  if (values.help || positionals.length > 1) {
+    process.stdout.write(
+      'Usage: node dist/src/config/json-schema.js [OUT]\nWrites the config JSON Schema to OUT (default: config/schema.json).\n',
+    );
+    process.exitCode = values.help ? 0 : 2;
+    return;
+  }
+  const out = positionals[0] ?? resolve(here, '../../../config/schema.json');
   writeFileSync(out, configJsonSchemaText(await loadCheckPlugins()));
   process.stdout.write(`wrote ${out}\n`);
 }
