@@ -38,6 +38,20 @@ export function keepalivedState(to: string | undefined): KeepalivedState | undef
   }
 }
 
+/** keepalived's PRIORITY argument: the priority the transition happened at ('' when unknown). */
+function priorityArgument(event: AgentEvent): string {
+  const priority = event.data?.priority;
+  return typeof priority === 'number' ? String(priority) : '';
+}
+
+/** keepalived's `notify` arguments for an instance's transition, `INSTANCE NAME STATE PRIORITY`; [] for any other event. */
+export function instanceArguments(event: AgentEvent): string[] {
+  const state = event.type === 'vrrp.state' ? keepalivedState(event.to) : undefined;
+  if (!state) return [];
+  const name = event.object.startsWith('vrrp/') ? event.object.slice('vrrp/'.length) : event.object;
+  return ['INSTANCE', name, state, priorityArgument(event)];
+}
+
 function vrrpCommands(
   commands: VrrpNotifyCommands,
   type: 'INSTANCE' | 'GROUP',
@@ -77,8 +91,7 @@ export function notifyDispatcher(target: NotifyTarget): (event: AgentEvent) => s
         if (event.type !== 'vrrp.state' || event.object !== `vrrp/${target.instance}`) return [];
         const state = keepalivedState(event.to);
         if (!state) return [];
-        const priority = event.data?.priority;
-        return vrrpCommands(target.commands, 'INSTANCE', target.instance, state, typeof priority === 'number' ? String(priority) : '');
+        return vrrpCommands(target.commands, 'INSTANCE', target.instance, state, priorityArgument(event));
       };
     case 'group': {
       let last: KeepalivedState | undefined;

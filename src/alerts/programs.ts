@@ -2,7 +2,7 @@ import { childEnvironment, runChild } from '../children.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { AgentEvent, EventBus } from '../events.js';
 import { silentLogger, type Logger } from '../log.js';
-import { notifyDispatcher, notifyEventTypes, type NotifyTarget } from './notify-dispatch.js';
+import { instanceArguments, notifyDispatcher, notifyEventTypes, type NotifyTarget } from './notify-dispatch.js';
 
 /** One program to run on transitions, as the config maps `alerts.notify[]` to it. */
 export interface NotifyHookConfig {
@@ -20,7 +20,7 @@ export interface NotifyHookConfig {
   /**
    * A keepalived-style hook of one instance, sync group, service or real server: it runs
    * the commands notify-dispatch.ts picks per event (in order, each with its own argv)
-   * instead of `program` with notifyArguments; `events` is then ignored.
+   * instead of `program` with instanceArguments (keepalived's INSTANCE NAME STATE PRIORITY); `events` is then ignored.
    */
   target?: NotifyTarget;
 }
@@ -37,18 +37,6 @@ export interface NotifyHookStats {
 
 const KILL_GRACE_MS = 1000;
 const OUTPUT_LIMIT = 4096;
-
-/**
- * keepalived's notify script convention for VRRP: `TYPE NAME STATE PRIORITY`
- * (TYPE is "INSTANCE"), so existing notify_master/backup/fault scripts keep working.
- * Other events get no positional arguments.
- */
-export function notifyArguments(event: AgentEvent): string[] {
-  if (event.type !== 'vrrp.state' || !event.to) return [];
-  const name = event.object.startsWith('vrrp/') ? event.object.slice('vrrp/'.length) : event.object;
-  const priority = event.data?.priority;
-  return ['INSTANCE', name, event.to.toUpperCase(), typeof priority === 'number' ? String(priority) : ''];
-}
 
 export function notifyEnvironment(event: AgentEvent): Record<string, string> {
   return {
@@ -124,7 +112,7 @@ export class NotifyRunner {
       const patterns = hook.events?.length ? hook.events : ['*'];
       this.unsubscribe.push(
         bus.subscribe(patterns, (event) =>
-          this.enqueue(index, `${index}\0${event.object}`, { event, argv: [hook.program, ...notifyArguments(event)] }),
+          this.enqueue(index, `${index}\0${event.object}`, { event, argv: [hook.program, ...instanceArguments(event)] }),
         ),
       );
     });

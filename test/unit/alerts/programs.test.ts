@@ -4,7 +4,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeClock } from '../../../src/clock.js';
 import { EventBus } from '../../../src/events.js';
-import { NotifyRunner, notifyArguments, type NotifyRunResult } from '../../../src/alerts/programs.js';
+import { instanceArguments } from '../../../src/alerts/notify-dispatch.js';
+import { NotifyRunner, type NotifyRunResult } from '../../../src/alerts/programs.js';
 import { waitFor } from '../../helpers/wait.js';
 import { scratch, script } from './scripts.js';
 
@@ -41,7 +42,12 @@ test('keepalived-style arguments for VRRP, the event in the environment and as J
   });
   assert.deepEqual(JSON.parse(lines[lines.length - 1]!), event);
   assert.deepEqual(runner.stats(), [{ program, runs: 1, failures: 0, timeouts: 0, dropped: 0, queued: 0 }]);
-  assert.deepEqual(notifyArguments({ ...event, type: 'realserver.down' }), []);
+  assert.deepEqual(instanceArguments({ ...event, type: 'realserver.down' }), []);
+  assert.deepEqual(
+    instanceArguments({ ...event, from: 'master', to: 'init' }),
+    ['INSTANCE', 'web', 'STOP', '150'],
+    "keepalived's STOP, not INIT",
+  );
 });
 
 test('strictly one at a time and in order per object; different objects do not wait for each other', async (t) => {
