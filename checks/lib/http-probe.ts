@@ -31,11 +31,10 @@ export const httpOptionsShape = {
     .string()
     .regex(/^[A-Z]+$/, 'an upper-case HTTP method')
     .default('GET'),
-  /** Sent as is in the request line, so no spaces or control characters (undici's rule). */
+  /** Sent as is in the request line, so no spaces or control characters (undici's rule too). */
   path: z
     .string()
-    .startsWith('/')
-    .regex(/^[\x21-\xff]*$/, 'a path without spaces or control characters (percent-encode them)')
+    .regex(/^\/[\x21-\xff]*$/, 'a path starting with "/", without spaces or control characters (percent-encode them)')
     .default('/'),
   /** Host header; defaults to address:port. */
   host: z
