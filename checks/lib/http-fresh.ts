@@ -159,13 +159,18 @@ class FreshRun implements BodySink {
     if (t.setupProblem) return this.finish(false, `connect: ${t.setupProblem}`);
     if (this.signal.aborted) return this.finish(false, `connect: ${abortText(this.signal)}`);
     let socket: ProbeSocket;
-    if (t.secure) {
-      socket = tls().connect(t.secure);
-      socket.setNoDelay(true);
-      socket.on('secureConnect', onSocketConnect);
-    } else {
-      socket = netConnect(t.plain!);
-      socket.on('connect', onSocketConnect);
+    try {
+      if (t.secure) {
+        socket = tls().connect(t.secure);
+        socket.setNoDelay(true);
+        socket.on('secureConnect', onSocketConnect);
+      } else {
+        socket = netConnect(t.plain!);
+        socket.on('connect', onSocketConnect);
+      }
+    } catch (err) {
+      // Options Node refuses before any I/O (none known today): a down result, not a thrown run.
+      return this.finish(false, `connect: ${errorText(err)}`);
     }
     socket[RUN] = this;
     socket.on('end', onSocketEnd);
