@@ -10,18 +10,27 @@
 //   network, so its row is the cost of the scheduler, monitor and this bench alone.
 //   --types http-keepalive: the http check with its opt-in `keepalive: true` (one
 //   connection reused between checks), never the default.
+//   --types https: the https check (tls_verify off) against the same fleet serving TLS.
+//   --before DIR: also offers http-before and https-before, the same checks as built
+//   in DIR (another commit's build, e.g. `git worktree add` + `npx tsc` there), so a
+//   before and an after row come from the same run and the same machine load.
 //        [--interval 1000] [--timeout 500] [--fall 3] [--rise 1] [--kill 200]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadCheckPlugins } from '../../checks/index.js';
 import { closeHttpAgents } from '../../checks/lib/http-probe.js';
+import type * as HttpProbe from '../../checks/lib/http-probe.js';
+import type { CheckPlugin } from '../../src/health/check.js';
 import { EventBus } from '../../src/events.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
 import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../src/health/types.js';
 import { silentLogger } from '../../src/log.js';
 import { z } from 'zod';
+import { sh } from '../../test/helpers/shell.js';
 import { fleetAddress } from './addresses.js';
 
 function arg(name: string, fallback: string): string {
@@ -36,6 +45,7 @@ const TIMEOUT = Number(arg('timeout', '500'));
 const FALL = Number(arg('fall', '3'));
 const RISE = Number(arg('rise', '1'));
 const KILL = Number(arg('kill', '200'));
+const BEFORE = arg('before', '');
 const PER_SERVICE = 100;
 const BOUND = INTERVAL * FALL + TIMEOUT;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
@@ -66,7 +76,7 @@ class Fleet {
     });
     child.stderr!.on('data', (d: Buffer) => process.stderr.write(`fleet: ${d.toString()}`));
   }
-  static start(n: number): Fleet {
+  static start(n: number, tlsFiles: readonly string[] = []): Fleet {
     const script = `${here}fleet.js`;
     // 10,000 listeners plus their connections need more descriptors than the usual
     // 1024 soft limit, and with kept-alive connections (10,000 more) more than a
@@ -75,7 +85,7 @@ class Fleet {
     // (CAP_SYS_RESOURCE), else runs with the soft limit raised to the hard one.
     const child = spawn(
       '/bin/sh',
-      ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n)],
+      ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n), ...tlsFiles],
       { stdio: ['pipe', 'pipe', 'pipe'] },
     );
     return new Fleet(child);
@@ -121,10 +131,50 @@ interface Row {
   detected: string;
 }
 
+/** The http/https plugins as built in `--before DIR`, named http-before and https-before. */
+async function beforePlugins(): Promise<Array<[string, CheckPlugin]>> {
+  if (!BEFORE) return [];
+  const before = (await import(pathToFileURL(join(BEFORE, 'checks/lib/http-probe.js')).href)) as typeof HttpProbe;
+  beforeClose = before.closeHttpAgents;
+  return [
+    [
+      'http-before',
+      { type: 'http-before', description: 'before', options: before.httpOptions, run: (t, o, s) => before.probeHttp(t, o, s, false) },
+    ],
+    [
+      'https-before',
+      { type: 'https-before', description: 'before', options: before.httpsOptions, run: (t, o, s) => before.probeHttp(t, o, s, true) },
+    ],
+  ];
+}
+let beforeClose: () => Promise<void> = () => Promise.resolve();
+let certDir = '';
+
 async function runOne(type: string): Promise<Row> {
-  const fleet = Fleet.start(SERVERS);
+  const secure = type.startsWith('https');
+  if (secure && !certDir) {
+    certDir = mkdtempSync(join(tmpdir(), 'failoverd-check-load-'));
+    // ECDSA P-256: the fleet signs one handshake per check, which RSA would make the fleet's bottleneck.
+    const files = ['-keyout', join(certDir, 'key.pem'), '-out', join(certDir, 'cert.pem')];
+    sh([
+      'openssl',
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      '/CN=fleet',
+      ...files,
+    ]);
+  }
+  const fleet = Fleet.start(SERVERS, secure ? [join(certDir, 'cert.pem'), join(certDir, 'key.pem')] : []);
   if ((await fleet.line()) !== 'ready') throw new Error('fleet failed to start');
-  const plugins = new Map(await loadCheckPlugins());
+  const plugins = new Map<string, CheckPlugin>([...(await loadCheckPlugins()), ...(await beforePlugins())]);
   plugins.set('noop', {
     type: 'noop',
     description: 'bench only: succeeds at once',
@@ -133,7 +183,10 @@ async function runOne(type: string): Promise<Row> {
   });
   const bus = new EventBus('bench');
   const pluginType = type === 'http-keepalive' ? 'http' : type;
-  const options = type === 'http' ? { path: '/healthz' } : type === 'http-keepalive' ? { path: '/healthz', keepalive: true } : {};
+  const httpLike = pluginType.startsWith('http');
+  const options = !httpLike
+    ? {}
+    : { path: '/healthz', ...(type === 'http-keepalive' ? { keepalive: true } : {}), ...(secure ? { tls_verify: false } : {}) };
   const services: HealthServiceConfig[] = [];
   for (let s = 0; s * PER_SERVICE < SERVERS; s++) {
     services.push({
@@ -161,6 +214,7 @@ async function runOne(type: string): Promise<Row> {
   const lags: number[] = [];
   let measuring = false;
   let results = 0;
+  const failures = new Map<string, number>();
   const downAt = new Map<string, number>();
   bus.subscribe('realserver.down', (e) => {
     if (!downAt.has(e.object)) downAt.set(e.object, epochNow());
@@ -178,6 +232,7 @@ async function runOne(type: string): Promise<Row> {
       if (!measuring) return;
       results++;
       if (result.ok) latencies.push(result.latencyMs);
+      else failures.set(result.reason, (failures.get(result.reason) ?? 0) + 1);
       lags.push(run.startedAt - run.dueAt);
     },
   });
@@ -200,7 +255,7 @@ async function runOne(type: string): Promise<Row> {
   await sleep((SECONDS * 1000) / 3);
   const stride = Math.floor(SERVERS / (2 * KILL)) || 1;
   const stopIds = Array.from({ length: KILL }, (_, k) => (2 * k * stride) % SERVERS);
-  const freezeIds = pluginType === 'http' ? Array.from({ length: KILL }, (_, k) => ((2 * k + 1) * stride) % SERVERS) : [];
+  const freezeIds = httpLike ? Array.from({ length: KILL }, (_, k) => ((2 * k + 1) * stride) % SERVERS) : [];
   const stoppedAt = await fleet.command('stop', stopIds);
   const frozenAt = freezeIds.length ? await fleet.command('freeze', freezeIds) : 0;
   await sleep(SECONDS * 1000 - (performance.now() - t0));
@@ -219,9 +274,12 @@ async function runOne(type: string): Promise<Row> {
   const refused = detect(stopIds, stoppedAt);
   const hung = detect(freezeIds, frozenAt);
   const falseDowns = [...downAt.keys()].length - refused.length - hung.length;
+  const top = [...failures].sort((a, b) => b[1] - a[1]).slice(0, 4);
+  console.error(`${type}: failed checks by reason: ${top.map(([r, n]) => `${n} × ${r}`).join('; ') || 'none'}`);
   monitor.stop();
   fleet.stop();
   await closeHttpAgents();
+  await beforeClose();
   void poolUpdates;
   return {
     type,
@@ -257,4 +315,5 @@ for (const r of rows) {
     `| ${r.type} | ${f(r.checksPerSec, 0)} | ${f(r.cpuPct)} | ${f(r.fleetCpuPct)} | ${f(r.rssMiB, 0)} | ${f(r.p50, 2)} | ${f(r.p99, 2)} | ${f(r.lagP99, 1)} | ${f(r.refusedP99, 0)} | ${f(r.hungP99, 0)} | ${BOUND} | ${r.detected} |`,
   );
 }
+if (certDir) rmSync(certDir, { recursive: true, force: true });
 process.exit(0);

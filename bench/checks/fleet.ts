@@ -1,15 +1,20 @@
 // The bench's real servers: one HTTP server on port 8080 of each of N loopback
 // addresses 127.20.x.y (all of 127/8 is local, no address to add).
-//   node fleet.js N
+//   node fleet.js N [CERT KEY]   (with CERT and KEY: HTTPS instead of HTTP)
 // stdin: {"cmd":"stop","ids":[...]}   close those listeners (then: connection refused)
 //        {"cmd":"freeze","ids":[...]} accept but never answer (then: timeouts)
 // stdout: "ready", then {"done":cmd,"at":epochMs} after each command, taken right
 // after the change is in place (performance.timeOrigin + now(), comparable across processes).
-import { createServer, type Server } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type RequestListener, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { createInterface } from 'node:readline';
 import { fleetAddress } from './addresses.js';
 
 const count = Number(process.argv[2] ?? 10_000);
+const [certFile, keyFile] = process.argv.slice(3);
+const tlsFiles = certFile && keyFile ? { cert: readFileSync(certFile), key: readFileSync(keyFile) } : undefined;
+const createServer = (listener: RequestListener): Server => (tlsFiles ? createHttpsServer(tlsFiles, listener) : createHttpServer(listener));
 const servers: Server[] = [];
 const frozen = new Set<number>();
 const now = (): number => performance.timeOrigin + performance.now();

@@ -6,6 +6,7 @@
 //
 //   node dist/bench/checks/probe-cost.js [--mode http] [--servers 200] [--seconds 10] [--concurrency 64]
 //     --mode http   the http plugin, with a fresh AbortController and timeout timer per probe, as the scheduler does
+//            http-before  the same with the http plugin as built in `--before DIR` (another commit's dist/)
 //            bare   the http plugin with a signal that never aborts, one per loop (no per-probe scheduler work)
 //            keepalive  the http plugin with its opt-in `keepalive: true` (one connection per server, reused)
 //            tcp    the tcp plugin (connect, reset): the floor set by the kernel's connect/close
@@ -15,9 +16,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { loadCheckPlugins } from '../../checks/index.js';
 import { closeHttpAgents } from '../../checks/lib/http-probe.js';
+import type * as HttpProbe from '../../checks/lib/http-probe.js';
 import type { CheckResult, CheckTarget } from '../../src/health/check.js';
 import { fleetAddress } from './addresses.js';
 
@@ -29,6 +32,7 @@ const MODE = arg('mode', 'http');
 const SERVERS = Number(arg('servers', '200'));
 const SECONDS = Number(arg('seconds', '10'));
 const CONCURRENCY = Number(arg('concurrency', '64'));
+const BEFORE = arg('before', '');
 const TIMEOUT_MS = 2000;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -75,7 +79,14 @@ function rawProbe(target: CheckTarget): Promise<CheckResult> {
 
 const plugins = await loadCheckPlugins();
 const type = MODE === 'tcp' ? 'tcp' : 'http';
-const plugin = plugins.get(type)!;
+let plugin = plugins.get(type)!;
+let closeBefore = (): Promise<void> => Promise.resolve();
+if (MODE === 'http-before') {
+  if (!BEFORE) throw new Error('--mode http-before needs --before DIR');
+  const before = (await import(pathToFileURL(join(BEFORE, 'checks/lib/http-probe.js')).href)) as typeof HttpProbe;
+  plugin = { ...plugin, options: before.httpOptions, run: (t, o, s) => before.probeHttp(t, o as HttpProbe.HttpCheckOptions, s, false) };
+  closeBefore = before.closeHttpAgents;
+}
 const options = plugin.options.parse(
   MODE === 'keepalive' ? { path: '/healthz', keepalive: true } : type === 'http' ? { path: '/healthz' } : {},
 );
@@ -134,5 +145,6 @@ try {
     /* gone */
   }
   await closeHttpAgents();
+  await closeBefore();
 }
 process.exit(0);

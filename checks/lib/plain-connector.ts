@@ -1,9 +1,9 @@
-// The connector plain-HTTP probes hand to undici's Client (its `connect` option):
+// The connector the opt-in kept-alive plain-HTTP probe (http-keepalive.ts) hands to
+// undici's Client (its `connect` option):
 // net.connect with Nagle off, and nothing else. undici's default connector also
 // turns on TCP keep-alive (a setsockopt per connection), arms a connect timer per
 // connection (a WeakRef and a timer) and copies its options into a new object each
-// time — work that buys nothing for a connection that carries one request and is
-// bounded by the check's own timeout. Measured with bench/checks/probe-cost.ts.
+// time — work that buys nothing where the check's own timeout bounds the connect.
 //
 // The connection being set up is kept so an aborted check can destroy it: undici
 // drops a pending connection only when it completes or fails (its own connector
@@ -16,13 +16,10 @@ export interface PlainConnector {
   connect: buildConnector.connector;
   /** Destroys the connection still being set up, if any. */
   abortPending(err: Error): void;
-  /** Closes the connection of the response that just ended. */
-  closeDone(): void;
 }
 
 export function plainConnector(): PlainConnector {
   let pending: Socket | undefined;
-  let connected: Socket | undefined;
   return {
     connect(opts, callback) {
       const socket = connect({
@@ -38,10 +35,7 @@ export function plainConnector(): PlainConnector {
         if (called) return;
         called = true;
         if (err) callback(err, null);
-        else {
-          connected = socket;
-          callback(null, socket);
-        }
+        else callback(null, socket);
       };
       socket.on('connect', () => settle(null));
       // Stays after the connect: harmless (settled), and undici adds its own.
@@ -53,11 +47,6 @@ export function plainConnector(): PlainConnector {
       pending = undefined;
       // undici learns of it through the connect callback, with this error.
       socket?.destroy(err);
-    },
-    closeDone() {
-      const socket = connected;
-      connected = undefined;
-      socket?.destroy();
     },
   };
 }
