@@ -23,7 +23,7 @@
 //   node dist/bench/vrrp/subsecond.js [--seconds 600] [--intervals 20,50] [--servers 10000]
 //        [--kills 10] [--flap 200] [--hog 1] [--impls failoverd,keepalived] [--out FILE]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -140,6 +140,9 @@ class Router {
       this.impl === 'failoverd'
         ? [process.execPath, join(here, 'director.js'), this.config, `/run/netns/${ns}`]
         : ['keepalived', '-n', '-l', '-D', '--vrrp', '-f', this.config, '-p', `${this.config}.pid`, '-r', `${this.config}.vrrp.pid`];
+    // The killed incarnation's pid files: on a busy host its pids are soon reused, and
+    // keepalived would take the new owner for itself ("daemon is already running").
+    if (this.impl === 'keepalived') for (const f of [`${this.config}.pid`, `${this.config}.vrrp.pid`]) rmSync(f, { force: true });
     const proc = new Proc(spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }));
     this.proc = proc;
     this.cpuCounted = 0;
