@@ -186,7 +186,7 @@ test('a program that cannot start never holds the event loop: each run gives oth
     // fifty before any timer or socket callback: a master's adverts would stall behind them.
     const seenByAnotherCallback = await new Promise<number>((resolve) => setImmediate(() => setImmediate(() => resolve(results.length))));
     assert.ok(seenByAnotherCallback < EVENTS, `another callback ran only after all ${seenByAnotherCallback} failed runs`);
-    await waitFor(() => results.length === EVENTS, { what: 'all runs reported' });
+    await waitFor(() => results.length === EVENTS, { what: 'all runs reported', timeoutMs: 60_000 });
     assert.ok(
       results.every((r) => r.error !== undefined || r.exitCode !== 0),
       'every run is a failure',
