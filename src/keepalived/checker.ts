@@ -32,7 +32,7 @@ const RETRY_DEFAULTS: Record<string, { retry: number; delayBeforeRetry: number |
   dns: { retry: 3, delayBeforeRetry: undefined },
 };
 const KEEPALIVED_HELO = 'smtpchecker.keepalived.org';
-/** core/layer4.c sends this many bytes when UDP_CHECK has no payload; check_ping.c's echo payload. */
+/** check_ping.c's echo payload (ICMP_BUFSIZE). */
 const PING_PAYLOAD_BYTES = 128;
 /** check_udp.c: min_reply_length 0, max_reply_length 255 unless set. */
 const UDP_REPLY_LENGTH = { min: 0, max: 255 };
