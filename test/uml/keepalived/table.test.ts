@@ -111,10 +111,10 @@ const CASES = [
   // 5 group entries + 3 services; 2 + 5*2 + 2 + 1 real servers.
   { file: 'lvs.conf', rules: 8 + 15 },
   // PING_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK: 4 services, 4 real servers, each added only once its check passed.
-  { file: 'checks.conf', rules: 4 + 4, servers: startCheckedServers },
+  { file: 'checks.conf', rules: 4 + 4, servers: startCheckedServers, timeouts: 'Timeout (tcp tcpfin udp): 1000 30 120' },
 ];
 
-for (const { file, rules, servers } of CASES) {
+for (const { file, rules, servers, timeouts } of CASES) {
   test(`keepalived and failoverd build the same IPVS table from ${file} and its import`, { skip, timeout: 420_000 }, async () => {
     director = Netns.create('ka-table');
     director.ip('link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0p');
@@ -184,6 +184,8 @@ for (const { file, rules, servers } of CASES) {
         `${fromFailoverd.length} from failoverd in ${failoverdMs} ms (each including ten unchanged reads)\n`,
     );
     assert.deepEqual(fromFailoverd, fromKeepalived);
+    // lvs_timeouts: keepalived set them, and failoverd set them again after the reset.
+    if (timeouts) assert.equal(timeoutsFromKeepalived, timeouts);
     assert.equal(timeoutsFromFailoverd, timeoutsFromKeepalived);
     director.delete();
     director = undefined;
