@@ -2,7 +2,7 @@
 // virtual_server_group), shared read-only by every block converter of the second pass.
 import type { KaNode } from './parse.js';
 import type { FileDef, ProcessDef, ScriptDef } from './vrrp-script.js';
-import type { WrittenNode } from './written.js';
+import type { WrittenIpvs, WrittenNode } from './written.js';
 
 /** What global_defs decides for every vrrp_instance. */
 export interface VrrpDefaults {
@@ -11,12 +11,22 @@ export interface VrrpDefaults {
   startupDelayMs?: number | undefined;
   garp: { count?: number | undefined; intervalMs?: number | undefined; refreshMs?: number | undefined; delayMs?: number | undefined };
   /** global_defs lvs_sync_daemon: the connection-sync daemon follows this instance. */
-  syncDaemon?: { instance: string; interface: string; id?: number | undefined; port?: number | undefined; group?: string | undefined };
+  syncDaemon?: {
+    instance: string;
+    interface: string;
+    id?: number | undefined;
+    port?: number | undefined;
+    group?: string | undefined;
+    maxlen?: number | undefined;
+    ttl?: number | undefined;
+  };
 }
 
 export interface GlobalSettings {
   node?: WrittenNode;
   vrrp: VrrpDefaults;
+  /** global_defs lvs_timeouts → ipvs.timeouts. */
+  ipvs?: WrittenIpvs;
   /** Settings whose effect depends on the rest of the file (IPv6 VIPs, MISC_CHECK scripts). */
   gnaInterval?: KaNode;
   scriptUser?: KaNode;

@@ -148,5 +148,6 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   if (vrrp.length) config.vrrp = vrrp;
   if (syncGroups.length) config.vrrp_sync_groups = syncGroups;
   if (services.length) config.services = services;
+  if (globals.ipvs) config.ipvs = globals.ipvs;
   return { config, findings, explanations };
 }

@@ -5,8 +5,8 @@ import type { GlobalSettings, VrrpDefaults } from './context.js';
 import { noGlobalSettings } from './context.js';
 import { notCarried, statement, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
 import type { KaNode } from './parse.js';
-import { bool, int, seconds } from './values.js';
-import type { WrittenInstance, WrittenService, WrittenVip } from './written.js';
+import { bool, duration, int, seconds } from './values.js';
+import type { WrittenInstance, WrittenIpvs, WrittenService, WrittenVip } from './written.js';
 
 const EMAIL_KEYWORDS = new Set([
   'notification_email',
@@ -65,6 +65,12 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
       case 'vrrp_garp_master_delay':
         d.garp.delayMs = seconds(a[0]);
         break;
+      case 'lvs_timeouts': {
+        const timeouts = convertLvsTimeouts(g);
+        findings.push(...timeouts.findings);
+        if (timeouts.value && Object.keys(timeouts.value).length) settings.ipvs = { timeouts: timeouts.value };
+        break;
+      }
       case 'lvs_sync_daemon': {
         const sync = convertSyncDaemon(g);
         findings.push(...sync.findings);
@@ -93,21 +99,63 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
   return { value: settings, findings };
 }
 
+/** keepalived's global_parser.c: `IF [[inst] INSTANCE] [id N] [maxlen N] [port N] [ttl N] [group ADDRESS]`, and the old `IF INSTANCE [SYNCID]`. */
 function convertSyncDaemon(g: KaNode): Converted<NonNullable<VrrpDefaults['syncDaemon']>> {
   const [ifname, ...rest] = g.args;
   let instance: string | undefined;
-  const out: { id?: number | undefined; port?: number | undefined; group?: string | undefined } = {};
+  const out: Omit<NonNullable<VrrpDefaults['syncDaemon']>, 'instance' | 'interface'> = {};
+  const numbers = { id: [0, 255], maxlen: [1, 65507], port: [1, 65535], ttl: [1, 255] } as const;
   for (let i = 0; i < rest.length; i++) {
     const word = rest[i]!;
-    if (word === 'inst') instance = rest[++i];
-    else if (word === 'id') out.id = int(rest[++i]);
-    else if (word === 'port') out.port = int(rest[++i]);
-    else if (word === 'group') out.group = rest[++i];
-    else if (instance === undefined && !['maxlen', 'ttl'].includes(word)) instance = word;
-    else return { findings: [notCarried(g, `${word}: the sync daemon has no such setting in failoverd`)] };
+    const value = rest[i + 1];
+    if (word === 'inst' && value !== undefined) {
+      instance = value;
+      i++;
+    } else if (word in numbers && value !== undefined) {
+      const [min, max] = numbers[word as keyof typeof numbers];
+      const n = int(value);
+      if (n === undefined || n < min || n > max) return { findings: [notCarried(g, `${word} ${value}: expected ${min} to ${max}`)] };
+      out[word as keyof typeof numbers] = n;
+      i++;
+    } else if (word === 'group' && value !== undefined) {
+      if (!isMulticast(value)) return { findings: [notCarried(g, `group ${value}: not a multicast address (keepalived ignores it)`)] };
+      out.group = value;
+      i++;
+    } else if (i === 0) instance = word;
+    else if (i === 1 && int(word) !== undefined) out.id = int(word);
+    else return { findings: [notCarried(g, `${word}: the sync daemon has no such setting`)] };
   }
-  if (!ifname || !instance) return { findings: [notCarried(g, 'expected lvs_sync_daemon INTERFACE INSTANCE')] };
+  if (!ifname || !instance) {
+    // Without an instance keepalived runs the master and the backup daemon all the time; failoverd's follows an instance.
+    return {
+      findings: [notCarried(g, 'expected lvs_sync_daemon INTERFACE [inst] INSTANCE: failoverd runs the sync daemon of one instance')],
+    };
+  }
   return { value: { interface: ifname, instance, ...out }, findings: [] };
+}
+
+function isMulticast(address: string): boolean {
+  if (isIP(address) === 4) return Number(address.split('.')[0]) >= 224 && Number(address.split('.')[0]) <= 239;
+  return isIP(address) === 6 && /^ff/i.test(address);
+}
+
+/** `lvs_timeouts [tcp SECS] [tcpfin SECS] [udp SECS]`; 0 leaves the kernel's value, as an option left out does. */
+function convertLvsTimeouts(g: KaNode): Converted<NonNullable<WrittenIpvs['timeouts']>> {
+  const out: NonNullable<WrittenIpvs['timeouts']> = {};
+  const words = g.args;
+  if (words.length === 0) return { findings: [notCarried(g, 'expected tcp, tcpfin or udp SECONDS')] };
+  for (let i = 0; i < words.length; i += 2) {
+    const key = words[i]!;
+    const secs = int(words[i + 1]);
+    if (!['tcp', 'tcpfin', 'udp'].includes(key) || secs === undefined || secs < 0) {
+      return {
+        findings: [notCarried(g, `${key} ${words[i + 1] ?? ''}: expected tcp, tcpfin or udp and whole seconds`.replace(' :', ':'))],
+      };
+    }
+    if (secs > 7 * 86_400) return { findings: [notCarried(g, `${key} ${secs}: failoverd takes IPVS timeouts up to 7 days`)] };
+    if (secs > 0) out[key as 'tcp' | 'tcpfin' | 'udp'] = duration(secs * 1000);
+  }
+  return { value: out, findings: [] };
 }
 
 /** The global settings that act only on what the rest of the file has: IPv6 VIPs, MISC_CHECK scripts. */

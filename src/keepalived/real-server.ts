@@ -1,7 +1,7 @@
 // real_server → a failoverd real server and its checks. What the service sets (the
 // checkers' timing, forwarding, inhibit_on_failure) is the default; the service
 // converter decides whether the checks are written once on the service or per server.
-import { checkDefaultsFrom, convertChecker, type CheckDefaults } from './checker.js';
+import { checkDefaultsFrom, CHECKERS, convertChecker, type CheckDefaults } from './checker.js';
 import { forwardingOf } from './forwarding.js';
 import { notCarried, unknownKeyword, type Finding } from './findings.js';
 import { commandOf } from './notify.js';
@@ -9,7 +9,7 @@ import type { KaNode } from './parse.js';
 import { bool, int } from './values.js';
 import type { WrittenCheck, WrittenRealServer } from './written.js';
 
-const MISSING_CHECKS = new Set(['DNS_CHECK', 'SMTP_CHECK', 'BFD_CHECK', 'FILE_CHECK', 'PING_CHECK', 'UDP_CHECK']);
+const MISSING_CHECKS = new Set(['BFD_CHECK', 'FILE_CHECK']);
 
 /** What a virtual_server hands its real servers. */
 export interface ServiceScope {
@@ -66,14 +66,9 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
         if (command.value !== undefined) (out.notify ??= {})[c.keyword === 'notify_up' ? 'on_up' : 'on_down'] = command.value;
         break;
       }
-      case 'TCP_CHECK':
-      case 'HTTP_GET':
-      case 'SSL_GET':
-      case 'MISC_CHECK':
-        checkers.push(c);
-        break;
       default:
-        if (MISSING_CHECKS.has(c.keyword)) {
+        if (CHECKERS.has(c.keyword)) checkers.push(c);
+        else if (MISSING_CHECKS.has(c.keyword)) {
           findings.push(notCarried(c, 'failoverd has no such check; without it the server would count as always up'));
         } else findings.push(unknownKeyword(c, 'real_server'));
     }
@@ -81,7 +76,7 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
   if (out.weight === undefined) out.weight = 1;
   const checks: WrittenCheck[] = [];
   for (const c of checkers) {
-    const converted = convertChecker(c, defaults);
+    const converted = convertChecker(c, defaults, out.address);
     findings.push(...converted.findings);
     checks.push(...(converted.value ?? []));
   }

@@ -246,6 +246,8 @@ export function convertInstance(node: KaNode, ctx: ImportContext): Converted<Wri
       ...(global.id !== undefined ? { sync_id: global.id } : {}),
       ...(global.group ? { group: global.group } : {}),
       ...(global.port !== undefined ? { port: global.port } : {}),
+      ...(global.maxlen !== undefined ? { maxlen: global.maxlen } : {}),
+      ...(global.ttl !== undefined ? { ttl: global.ttl } : {}),
     };
   }
   const sync = out.sync_daemon;

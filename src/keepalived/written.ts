@@ -27,6 +27,7 @@ type Item<T> = T extends readonly (infer E)[] ? E : never;
 
 export type WrittenConfig = Written<ConfigInput>;
 export type WrittenNode = NonNullable<WrittenConfig['node']>;
+export type WrittenIpvs = NonNullable<WrittenConfig['ipvs']>;
 export type WrittenInstance = Item<NonNullable<WrittenConfig['vrrp']>>;
 export type WrittenVip = Item<NonNullable<WrittenInstance['vips']>>;
 export type WrittenTrackedInterface = Item<NonNullable<NonNullable<WrittenInstance['track']>['interfaces']>>;
