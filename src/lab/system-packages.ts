@@ -55,7 +55,7 @@ export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
   lab: [UML, KMOD, IPVSADM, IPROUTE2],
   unit: [SYSTEMD],
   netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL, SOCAT, DNSMASQ, EXIM, PYTHON3],
-  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP, MMDEBSTRAP, FAKEROOT, BIRD],
+  uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP, MMDEBSTRAP, FAKEROOT, BIRD, KEEPALIVED, DNSMASQ, EXIM],
   // Only when Debian's UML kernel does not boot here and provision-uml.sh fetches another.
   'uml-provision': [PATCHELF],
 };
