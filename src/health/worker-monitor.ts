@@ -11,9 +11,11 @@
 //   - onPoolChange gets every service's pool, as from HealthMonitor, but only the
 //     changed ones crossed the thread;
 //   - check results come as periodic batches (onCheckResults).
-// A worker that dies is logged, announced on the bus and restarted a bounded number
-// of times; its successor resumes every real server from the last state the main
-// thread knew, so a bug in a check does not empty pools that were serving.
+// The thread starts with the first service to check: an agent without services (VRRP
+// only) never pays for it. A worker that dies is logged, announced on the bus and
+// restarted a bounded number of times; its successor resumes every real server from
+// the last state the main thread knew, so a bug in a check does not empty pools that
+// were serving.
 import { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { EventBus } from '../events.js';
@@ -69,9 +71,9 @@ const WORKER_URL = new URL('./monitor-worker.js', import.meta.url);
 
 export class WorkerHealthMonitor {
   private readonly policy: RestartPolicy;
-  private current!: Generation;
-  /** The generation to send updates to, once it is ready (and, after a restart, re-applied). */
-  private live: Promise<Generation>;
+  private current: Generation | undefined;
+  /** The generation to send updates to, once it is ready (and, after a restart, re-applied); none before the first service. */
+  private live: Promise<Generation> | undefined;
   private services: readonly HealthServiceConfig[] | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private seq = 0;
@@ -85,8 +87,11 @@ export class WorkerHealthMonitor {
 
   constructor(private readonly options: WorkerHealthMonitorOptions) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
-    this.live = this.launch(false);
-    this.live.catch(() => undefined);
+  }
+
+  /** Whether the thread was started (it is, from the first update with a service on). */
+  get started(): boolean {
+    return this.live !== undefined;
   }
 
   /**
@@ -96,6 +101,15 @@ export class WorkerHealthMonitor {
   update(services: readonly HealthServiceConfig[]): Promise<void> {
     if (this.stopping) return Promise.reject(new Error('health monitor is stopped'));
     const run = this.queue.then(async () => {
+      // Nothing to check and nothing checked yet: the status and the pools are already empty.
+      if (!this.live && services.length === 0) {
+        this.services = services;
+        return;
+      }
+      if (!this.live) {
+        this.live = this.launch(false);
+        this.live.catch(() => undefined);
+      }
       const generation = await this.readyGeneration();
       await this.apply(generation, services);
       this.services = services;
@@ -122,6 +136,7 @@ export class WorkerHealthMonitor {
     clearTimeout(this.restartTimer);
     this.cancelRestart?.(new Error('health monitor is stopped'));
     const generation = this.current;
+    if (!generation) return;
     if (!generation.hasExited) {
       generation.worker.postMessage({ kind: 'stop' } satisfies ToWorker);
       let timer: NodeJS.Timeout | undefined;
@@ -212,6 +227,7 @@ export class WorkerHealthMonitor {
     // A restart replaces `live`; follow it rather than fail with the crash it replaced.
     for (let attempt = 0; attempt <= this.policy.maxRestarts + 1; attempt++) {
       const live = this.live;
+      if (!live) throw new Error('the health-check worker was not started');
       try {
         return await live;
       } catch (err) {

@@ -132,6 +132,30 @@ function setup(t: { after: (fn: () => Promise<void> | void) => void }, options: 
   return { bus, events, lines, pools, tallies, last, monitor, pool, seen };
 }
 
+test('no thread without a service: an empty update starts none; the first service starts it, and it checks', async (t) => {
+  const a = await new Backend().start();
+  t.after(() => a.stop());
+  const { pools, monitor, pool } = setup(t);
+
+  await monitor.update([]);
+  assert.equal(monitor.started, false, 'no service, no thread');
+  assert.deepEqual(monitor.status(), []);
+  assert.equal(pools.length, 0);
+
+  await monitor.update([service('web', 80, [a.port])]);
+  assert.equal(monitor.started, true);
+  await waitFor(() => pool()?.length === 1, { what: 'the server in the pool', timeoutMs: 5000 });
+  assert.deepEqual(pool(), [`${a.port}=1`]);
+});
+
+test('stop() before any service: nothing to end, later updates are refused', async (t) => {
+  const { monitor } = setup(t);
+  await monitor.update([]);
+  await monitor.stop();
+  assert.equal(monitor.started, false);
+  await assert.rejects(monitor.update([]), /health monitor is stopped/);
+});
+
 test('pools, events, status and logs cross from the worker: servers proven up, one stopped, then back', async (t) => {
   const a = await new Backend().start();
   const b = await new Backend().start();
