@@ -16,7 +16,7 @@
 // restarted a bounded number of times; its successor resumes every real server from
 // the last state the main thread knew, so a bug in a check does not empty pools that
 // were serving.
-import { Worker } from 'node:worker_threads';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { EventBus } from '../events.js';
 import { exponentialDelay } from '../backoff.js';
@@ -69,6 +69,20 @@ interface Generation {
 
 const WORKER_URL = new URL('./monitor-worker.js', import.meta.url);
 
+/**
+ * The worker's heap, sized to the real servers it checks when it starts. Measured
+ * (bench/footprint): its heap holds about 12 MB with 2 real servers, 28 MB with
+ * 1,000 and 52 MB with 10,000; the old generation may grow to several times that
+ * (a reload may add servers), while a leak in a check ends in a crash and a restart
+ * instead of a host out of memory. A young generation of 8 MB instead of V8's default
+ * (up to 48 MB) keeps the process smaller under thousands of checks a second.
+ */
+export function workerResourceLimits(realServers: number): ResourceLimits {
+  return { maxOldGenerationSizeMb: 128 + 32 * Math.ceil(realServers / 1000), maxYoungGenerationSizeMb: 8 };
+}
+
+const realServerCount = (services: readonly HealthServiceConfig[]): number => services.reduce((n, s) => n + s.realServers.length, 0);
+
 export class WorkerHealthMonitor {
   private readonly policy: RestartPolicy;
   private current: Generation | undefined;
@@ -107,7 +121,7 @@ export class WorkerHealthMonitor {
         return;
       }
       if (!this.live) {
-        this.live = this.launch(false);
+        this.live = this.launch(false, services);
         this.live.catch(() => undefined);
       }
       const generation = await this.readyGeneration();
@@ -155,7 +169,7 @@ export class WorkerHealthMonitor {
 
   // ---- worker generations ---------------------------------------------------
 
-  private spawn(): Generation {
+  private spawn(services: readonly HealthServiceConfig[]): Generation {
     const data: MonitorWorkerData = {
       logLevel: this.options.logger.level,
       poolDelayMs: this.options.poolDelayMs ?? 50,
@@ -163,7 +177,12 @@ export class WorkerHealthMonitor {
       ...(this.options.checksDirectory ? { checksDirectory: this.options.checksDirectory } : {}),
       ...(this.options.maxConcurrentChecks ? { maxConcurrentChecks: this.options.maxConcurrentChecks } : {}),
     };
-    const worker = new Worker(WORKER_URL, { workerData: data, name: 'failoverd-health', execArgv: workerExecArgv(process.execArgv) });
+    const worker = new Worker(WORKER_URL, {
+      workerData: data,
+      name: 'failoverd-health',
+      execArgv: workerExecArgv(process.execArgv),
+      resourceLimits: workerResourceLimits(realServerCount(services)),
+    });
     let markReady!: () => void;
     let markStopped!: () => void;
     let markExited!: () => void;
@@ -205,8 +224,8 @@ export class WorkerHealthMonitor {
     return generation;
   }
 
-  private async launch(restart: boolean): Promise<Generation> {
-    const generation = this.spawn();
+  private async launch(restart: boolean, services: readonly HealthServiceConfig[]): Promise<Generation> {
+    const generation = this.spawn(services);
     await generation.ready;
     if (restart) {
       if (this.services) await this.apply(generation, this.services, this.status());
@@ -278,7 +297,7 @@ export class WorkerHealthMonitor {
       this.restartTimer = setTimeout(() => {
         this.restartTimer = undefined;
         this.cancelRestart = undefined;
-        this.launch(true).then(resolve, reject);
+        this.launch(true, this.services ?? []).then(resolve, reject);
       }, delay);
     });
     this.live.catch(() => undefined);
