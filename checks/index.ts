@@ -1,9 +1,13 @@
 // Finds the check plugins at run time: every *.js sibling of this file that exports
 // `plugin` is a check type, so adding a check type is adding one file to checks/.
+// An agent imports only the types its config names (checkPluginSource): an HTTP
+// check's client, a DNS codec or TLS are loaded when a check uses them.
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CheckPlugin } from '../src/health/check.js';
+import type { CheckPluginSource } from '../src/config/schema.js';
 
 export type { CheckPlugin } from '../src/health/check.js';
 
@@ -45,4 +49,33 @@ export async function loadCheckPlugins(directory: string = here): Promise<Readon
     origin.set(mod.plugin.type, name);
   }
   return plugins;
+}
+
+const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
+
+/**
+ * The plugins of those of these types that have a file named after them (http → http.js)
+ * defining them; other names are skipped, and other files not imported (nor checked).
+ */
+export async function loadCheckPluginsOfTypes(
+  types: Iterable<string>,
+  directory: string = here,
+): Promise<ReadonlyMap<string, CheckPlugin>> {
+  const plugins = new Map<string, CheckPlugin>();
+  for (const type of new Set(types)) {
+    const file = join(directory, `${type}.js`);
+    if (!TYPE_NAME.test(type) || type === 'index' || !existsSync(file)) continue;
+    const mod = (await import(pathToFileURL(file).href)) as { plugin?: unknown };
+    if (isCheckPlugin(mod.plugin) && mod.plugin.type === type) plugins.set(type, mod.plugin);
+  }
+  return plugins;
+}
+
+/** checks/ (or `directory`) as a CheckPluginSource: the named types first, every plugin when asked. */
+export function checkPluginSource(directory: string = here): CheckPluginSource {
+  let all: Promise<ReadonlyMap<string, CheckPlugin>> | undefined;
+  return {
+    ofTypes: (types) => loadCheckPluginsOfTypes(types, directory),
+    all: () => (all ??= loadCheckPlugins(directory)),
+  };
 }

@@ -5,7 +5,6 @@
 // is handed in through AgentOptions: `failoverd run` passes the system's, unit tests
 // in-memory twins.
 import { isDeepStrictEqual } from 'node:util';
-import { closeHttpAgents } from '../checks/lib/http-probe.js';
 import { Alerts } from './alerts/alerts.js';
 import { alertsFromConfig } from './alerts/from-config.js';
 import { apiFromConfig } from './api/from-config.js';
@@ -15,7 +14,14 @@ import { planOf, serviceKeyOf, type RuntimePlan } from './agent/map-config.js';
 import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
-import { formatConfigError, loadConfigFile, type FailoverdConfig, type LoadConfigOptions } from './config/index.js';
+import {
+  formatConfigError,
+  loadConfigFile,
+  type CheckPluginRegistry,
+  type CheckPluginSource,
+  type FailoverdConfig,
+  type LoadConfigFileOptions,
+} from './config/index.js';
 import { EventBus } from './events.js';
 import type { CheckPlugin } from './health/check.js';
 import { HealthMonitor } from './health/monitor.js';
@@ -39,8 +45,8 @@ import type { Routing } from './routing/routing.js';
 export interface AgentOptions {
   configPath: string;
   logger: Logger;
-  /** The check plugins a config may name (checks/ for `failoverd run`). */
-  plugins: ReadonlyMap<string, CheckPlugin>;
+  /** The check plugins a config may name (checks/ for `failoverd run`, as a source: only the named ones load). */
+  plugins: CheckPluginRegistry | CheckPluginSource;
   /** This node's name when the config sets none (the host name for `failoverd run`). */
   hostname: string;
   /** Opens the IPVS table, once, when the first service is configured (generic netlink for `failoverd run`). */
@@ -108,14 +114,14 @@ export class Agent implements StatusSource, AdminActions {
   /** What the loader warned about (a world-readable file holding secrets, YAML oddities): logged at start. */
   private loadWarnings: string[] = [];
 
-  private readonly plugins: ReadonlyMap<string, CheckPlugin>;
+  /** The check types the configs loaded so far named; the main-thread monitor reads it as it grows. */
+  private readonly plugins = new Map<string, CheckPlugin>();
 
   private constructor(
     private readonly options: AgentOptions,
     config: FailoverdConfig,
   ) {
     this.clock = options.clock ?? systemClock;
-    this.plugins = options.plugins;
     this.logger = options.logger;
     this.config = config;
     this.startedAt = this.clock.wallNow();
@@ -140,12 +146,17 @@ export class Agent implements StatusSource, AdminActions {
 
   /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */
   static async create(options: AgentOptions): Promise<Agent> {
-    const { config, warnings } = await loadOrReject(options);
+    const { config, warnings, checkPlugins } = await loadOrReject(options);
     const problems = planOf(config, options.hostname).problems;
     if (problems.length) throw new ConfigRejectedError(problems.map((p) => `${options.configPath}: ${p}`));
     const agent = new Agent(options, config);
+    agent.usePlugins(checkPlugins);
     agent.loadWarnings = warnings;
     return agent;
+  }
+
+  private usePlugins(plugins: CheckPluginRegistry): void {
+    for (const [type, plugin] of plugins) this.plugins.set(type, plugin);
   }
 
   /** Replaces the logger before start() (the config decides the log format). */
@@ -577,6 +588,7 @@ export class Agent implements StatusSource, AdminActions {
     const path = this.options.configPath;
     const loaded = await loadConfigFile(path, loadOptions(this.options));
     if (!loaded.ok) return this.rejectReload(loaded.errors.map(formatConfigError));
+    this.usePlugins(loaded.checkPlugins);
     for (const w of loaded.warnings) this.logger.warn(formatConfigError(w));
     const next = loaded.config;
     const plan = planOf(next, this.options.hostname);
@@ -761,7 +773,11 @@ export class Agent implements StatusSource, AdminActions {
     );
     for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
     await this.monitor?.stop();
-    await closeHttpAgents();
+    // The HTTP(S) checks' keep-alive clients live in the thread that ran them (the worker
+    // closes its own); imported here so that an agent without them never loads the client.
+    if (this.checksOn === 'main' && (this.plugins.has('http') || this.plugins.has('https'))) {
+      await (await import('../checks/lib/http-probe.js')).closeHttpAgents();
+    }
     await this.reconciler?.stop();
     if (this.config.on_stop === 'remove') await this.reconciler?.removeOwned();
     this.table?.close();
@@ -809,12 +825,14 @@ export class Agent implements StatusSource, AdminActions {
   }
 }
 
-async function loadOrReject(options: AgentOptions): Promise<{ config: FailoverdConfig; warnings: string[] }> {
+async function loadOrReject(
+  options: AgentOptions,
+): Promise<{ config: FailoverdConfig; warnings: string[]; checkPlugins: CheckPluginRegistry }> {
   const loaded = await loadConfigFile(options.configPath, loadOptions(options));
   if (!loaded.ok) throw new ConfigRejectedError(loaded.errors.map(formatConfigError));
-  return { config: loaded.config, warnings: loaded.warnings.map(formatConfigError) };
+  return { config: loaded.config, warnings: loaded.warnings.map(formatConfigError), checkPlugins: loaded.checkPlugins };
 }
 
-function loadOptions(options: AgentOptions): LoadConfigOptions {
+function loadOptions(options: AgentOptions): LoadConfigFileOptions {
   return { checkPlugins: options.plugins, env: options.env ?? process.env, defaultNodeName: options.hostname };
 }

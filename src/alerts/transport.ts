@@ -1,5 +1,3 @@
-import { request } from 'undici';
-
 export interface WebhookRequest {
   url: string;
   headers: Record<string, string>;
@@ -12,8 +10,12 @@ export interface WebhookRequest {
 /** Resolves with the HTTP status; rejects on network errors and timeouts. */
 export type WebhookTransport = (req: WebhookRequest) => Promise<{ status: number }>;
 
-/** POST through undici; the whole exchange (connect, headers, body) is bounded by timeoutMs. */
+/**
+ * POST through undici; the whole exchange (connect, headers, body) is bounded by timeoutMs.
+ * undici is imported with the first delivery: an agent without webhooks never loads it.
+ */
 export const undiciTransport: WebhookTransport = async (req) => {
+  const { request } = await import('undici');
   const signal = AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)]);
   const res = await request(req.url, {
     method: 'POST',

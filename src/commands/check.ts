@@ -1,4 +1,4 @@
-import { loadCheckPlugins } from '../../checks/index.js';
+import { checkPluginSource } from '../../checks/index.js';
 import { formatConfigError, loadConfigFile } from '../config/index.js';
 import { summarizeConfig } from '../config/summary.js';
 import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
@@ -31,7 +31,7 @@ Options:
     const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
     if (positionals.length > (values.config === undefined ? 1 : 0)) throw new UsageError(`unexpected argument "${positionals.at(-1)}"`);
     const path = values.config ?? positionals[0] ?? DEFAULT_CONFIG_PATH;
-    const result = await loadConfigFile(path, { checkPlugins: await loadCheckPlugins() });
+    const result = await loadConfigFile(path, { checkPlugins: checkPluginSource() });
     for (const w of result.warnings) process.stderr.write(`${formatConfigError(w)}\n`);
     if (!result.ok) {
       for (const e of result.errors) process.stderr.write(`${formatConfigError(e)}\n`);

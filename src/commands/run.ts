@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { loadCheckPlugins } from '../../checks/index.js';
+import { checkPluginSource } from '../../checks/index.js';
 import { Agent, ConfigRejectedError } from '../agent.js';
 import { systemdNotifier } from '../agent/io.js';
 import { installLastResort, LAST_RESORT_EXIT_CODE } from '../agent/last-resort.js';
@@ -69,7 +69,7 @@ Options:
       agent = await Agent.create({
         configPath,
         logger: bootLogger,
-        plugins: await loadCheckPlugins(),
+        plugins: checkPluginSource(),
         hostname: hostname(),
         openIpvsTable: () => IpvsClient.open(netns),
         openVrrpIo: (onSocketEvent) => systemVrrpIo({ ...netns, onSocketEvent }),

@@ -42,8 +42,8 @@ export async function resolveAddress(flags: { socket?: string; address?: string;
     // The agent's own loader: ${ENV} references, defaults and validation as `run` sees them.
     // Imported here: without --config, status needs none of it and starts fast.
     const { formatConfigError, loadConfigFile } = await import('../config/index.js');
-    const { loadCheckPlugins } = await import('../../checks/index.js');
-    const result = await loadConfigFile(flags.config, { checkPlugins: await loadCheckPlugins() });
+    const { checkPluginSource } = await import('../../checks/index.js');
+    const result = await loadConfigFile(flags.config, { checkPlugins: checkPluginSource() });
     if (!result.ok) throw new Error(`${flags.config} is not valid:\n${result.errors.map(formatConfigError).join('\n')}`);
     return parseListenAddress(result.config.api.listen);
   }

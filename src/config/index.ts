@@ -1,5 +1,12 @@
 // The config layer's public surface: load, format errors, the types.
-export { loadConfigFile, loadConfigText, type LoadConfigOptions, type LoadConfigResult } from './loader.js';
+export {
+  loadConfigFile,
+  loadConfigText,
+  type LoadConfigOptions,
+  type LoadConfigResult,
+  type LoadConfigFileOptions,
+  type LoadConfigFileResult,
+} from './loader.js';
 export { formatConfigError, formatPath, type ConfigError } from './errors.js';
 export { parseDuration, formatDuration } from './duration.js';
 export { configJsonSchemaText } from './json-schema.js';
@@ -18,4 +25,5 @@ export {
   type NotifyConfig,
   type ScheduleConfig,
   type CheckPluginRegistry,
+  type CheckPluginSource,
 } from './schema.js';

@@ -9,7 +9,7 @@ import { formatPath, type ConfigError, type ConfigPathSegment } from './errors.j
 import { configErrorMap, withGot } from './issues.js';
 import { nodeAt, positionOfKey, positionOfValue } from './positions.js';
 import { secretPaths } from './secrets.js';
-import { buildConfigSchema, knownConfigKeys, type CheckPluginRegistry, type FailoverdConfig } from './schema.js';
+import { buildConfigSchema, knownConfigKeys, type CheckPluginRegistry, type CheckPluginSource, type FailoverdConfig } from './schema.js';
 import { validateConfig } from './validate.js';
 
 export interface LoadConfigOptions {
@@ -26,7 +26,13 @@ export interface LoadConfigOptions {
 export type LoadConfigResult =
   { ok: true; config: FailoverdConfig; warnings: ConfigError[] } | { ok: false; errors: ConfigError[]; warnings: ConfigError[] };
 
-export async function loadConfigFile(path: string, options: LoadConfigOptions): Promise<LoadConfigResult> {
+/** loadConfigFile's options: the check types may also come from a source that loads only the ones the file names. */
+export type LoadConfigFileOptions = Omit<LoadConfigOptions, 'checkPlugins'> & { checkPlugins: CheckPluginRegistry | CheckPluginSource };
+
+/** The result, with the check types it was validated against (the ones a source loaded). */
+export type LoadConfigFileResult = LoadConfigResult & { checkPlugins: CheckPluginRegistry };
+
+export async function loadConfigFile(path: string, options: LoadConfigFileOptions): Promise<LoadConfigFileResult> {
   let text: string;
   let mode: number;
   try {
@@ -47,9 +53,24 @@ export async function loadConfigFile(path: string, options: LoadConfigOptions): 
         { severity: 'error', file: path, line: 0, column: 0, path: '', segments: [], message: `cannot read the config file: ${reason}` },
       ],
       warnings: [],
+      checkPlugins: new Map(),
     };
   }
-  return loadConfigText(text, path, { ...options, fileMode: mode });
+  const source = options.checkPlugins;
+  if (source instanceof Map)
+    return { ...loadConfigText(text, path, { ...options, checkPlugins: source, fileMode: mode }), checkPlugins: source };
+  const lazy = source as CheckPluginSource;
+  // The types the file names, found by their text: a word that is no type, or a type this
+  // misses (${VAR}, an anchor), fails validation against them, and then every type decides,
+  // so the outcome and its messages are those of the full set.
+  const named = [...text.matchAll(/\btype\s*:\s*['"]?([a-z][a-z0-9_-]*)/g)].map((m) => m[1]!);
+  const some = await lazy.ofTypes(named);
+  if (some) {
+    const result = loadConfigText(text, path, { ...options, checkPlugins: some, fileMode: mode });
+    if (result.ok) return { ...result, checkPlugins: some };
+  }
+  const all = await lazy.all();
+  return { ...loadConfigText(text, path, { ...options, checkPlugins: all, fileMode: mode }), checkPlugins: all };
 }
 
 /**

@@ -24,6 +24,15 @@ import { configErrorMap, withGot } from './issues.js';
 
 export type CheckPluginRegistry = ReadonlyMap<string, CheckPlugin>;
 
+/**
+ * Where the check types come from when only the ones a config names should load
+ * (checks/index.ts checkPluginSource): `ofTypes` those it has, `all` every one.
+ */
+export interface CheckPluginSource {
+  ofTypes(types: Iterable<string>): Promise<CheckPluginRegistry>;
+  all(): Promise<CheckPluginRegistry>;
+}
+
 export const SCHEDULERS = ['rr', 'wrr', 'lc', 'wlc', 'lblc', 'lblcr', 'dh', 'sh', 'sed', 'nq', 'fo', 'ovf', 'mh', 'twos'] as const;
 export const PROTOCOLS = ['tcp', 'udp', 'sctp'] as const;
 export const FORWARDINGS = ['dr', 'nat', 'tun'] as const;

@@ -11,12 +11,13 @@
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
-import { loadCheckPlugins } from '../../checks/index.js';
-import { closeHttpAgents } from '../../checks/lib/http-probe.js';
+import { loadCheckPlugins, loadCheckPluginsOfTypes } from '../../checks/index.js';
+import type { CheckPlugin } from './check.js';
 import { EventBus, type AgentEvent } from '../events.js';
 import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.js';
 import { CheckTallies } from '../metrics/check-tally.js';
 import { HealthConfigError, HealthMonitor } from './monitor.js';
+import type { HealthServiceConfig } from './types.js';
 import type { FromWorker, LastResults, MonitorWorkerData, OutboxItem, StatusChange, ToWorker } from './worker-messages.js';
 
 const port = parentPort!;
@@ -191,10 +192,26 @@ function flushResults(): void {
 
 // ---- the monitor -------------------------------------------------------------
 
+// The check types are imported as the services name them: a thread with TCP checks only
+// never loads the HTTP client. A type without its own file brings every plugin in, so
+// that the monitor's "unknown check type" names them all.
+const plugins = new Map<string, CheckPlugin>();
+const directory = settings.checksDirectory ? [settings.checksDirectory] : [];
+
+async function loadPluginsFor(services: readonly HealthServiceConfig[]): Promise<void> {
+  const missing = new Set(
+    services.flatMap((s) => s.realServers.flatMap((rs) => rs.checks.map((c) => c.type))).filter((t) => !plugins.has(t)),
+  );
+  if (missing.size === 0) return;
+  for (const [type, plugin] of await loadCheckPluginsOfTypes(missing, ...directory)) plugins.set(type, plugin);
+  if ([...missing].every((t) => plugins.has(t))) return;
+  for (const [type, plugin] of await loadCheckPlugins(...directory)) plugins.set(type, plugin);
+}
+
 const monitor = new HealthMonitor({
   bus,
   logger,
-  plugins: await loadCheckPlugins(...(settings.checksDirectory ? [settings.checksDirectory] : [])),
+  plugins,
   ...(settings.maxConcurrentChecks ? { maxConcurrentChecks: settings.maxConcurrentChecks } : {}),
   onPoolChange: queuePools,
   onCheckResult: ({ service, address, port: rsPort, type, result }) => {
@@ -211,10 +228,21 @@ const monitor = new HealthMonitor({
 const resultsTimer = setInterval(flushResults, settings.resultsIntervalMs);
 let stopping = false;
 
+// One message at a time: an update may wait for its plugins to load.
+let handling: Promise<void> = Promise.resolve();
 port.on('message', (m: ToWorker) => {
+  handling = handling.then(
+    () => handle(m),
+    () => undefined,
+  );
+  handling.catch((err: Error) => logger.error({ err }, `health-check worker: handling a ${m.kind} message failed: ${err.message}`));
+});
+
+async function handle(m: ToWorker): Promise<void> {
   if (stopping) return;
   if (m.kind === 'update') {
     try {
+      await loadPluginsFor(m.services);
       monitor.update(m.services, m.seed);
     } catch (err) {
       flushOutbox();
@@ -233,7 +261,10 @@ port.on('message', (m: ToWorker) => {
     clearInterval(resultsTimer);
     clearTimeout(poolTimer);
     monitor.stop();
-    void closeHttpAgents().finally(() => post({ kind: 'stopped' }));
+    // The keep-alive clients of the HTTP(S) checks, if this thread ever loaded them.
+    const http =
+      plugins.has('http') || plugins.has('https') ? (await import('../../checks/lib/http-probe.js')).closeHttpAgents() : undefined;
+    void Promise.resolve(http).finally(() => post({ kind: 'stopped' }));
   }
-});
+}
 post({ kind: 'ready' });

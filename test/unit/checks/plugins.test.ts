@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCheckPlugins } from '../../../checks/index.js';
+import { checkPluginSource, loadCheckPlugins, loadCheckPluginsOfTypes } from '../../../checks/index.js';
 
 test('the plugin directory is discovered: tcp, http, https, exec, udp, dns, smtp, ping, dsr', async () => {
   const plugins = await loadCheckPlugins();
@@ -35,6 +35,33 @@ test('a new file is all a new check type takes; files without `plugin` are ignor
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('the named types only: each from the file named after it; names without such a file are skipped, no other file is imported', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'failoverd-plugins-'));
+  try {
+    const schema = `{ safeParse: (v) => ({ success: true, data: v }) }`;
+    const plugin = (type: string) =>
+      `export const plugin = { type: '${type}', description: 'a check of ${type}', options: ${schema}, run: async () => ({ ok: true, reason: 'ok', latencyMs: 0 }) };`;
+    writeFileSync(join(dir, 'tcp.js'), plugin('tcp'));
+    writeFileSync(join(dir, 'other.js'), plugin('named-otherwise'));
+    writeFileSync(join(dir, 'heavy.js'), 'throw new Error("heavy is imported only when named");');
+    const some = await loadCheckPluginsOfTypes(['tcp', 'tcp', 'other', 'nope', '../x', 'index'], dir);
+    assert.deepEqual([...some.keys()], ['tcp'], 'other.js defines another type; nope has no file');
+    await assert.rejects(loadCheckPluginsOfTypes(['heavy'], dir), /heavy is imported only when named/);
+    rmSync(join(dir, 'heavy.js'));
+    const source = checkPluginSource(dir);
+    assert.deepEqual([...(await source.all()).keys()].sort(), ['named-otherwise', 'tcp']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('checks/ as a source: the types a config names are the real plugins', async () => {
+  const some = await checkPluginSource().ofTypes(['tcp', 'http']);
+  const all = await loadCheckPlugins();
+  assert.deepEqual([...some.keys()].sort(), ['http', 'tcp']);
+  assert.equal(some.get('tcp')!.description, all.get('tcp')!.description);
 });
 
 test('option schemas: defaults, status ranges, bad keys and bad patterns are refused', async () => {

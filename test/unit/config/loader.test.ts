@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { formatConfigError, loadConfigFile } from '../../../src/config/index.js';
+import { formatConfigError, loadConfigFile, type CheckPluginRegistry, type CheckPluginSource } from '../../../src/config/index.js';
 import { fakePlugins } from './fake-plugins.js';
 import { BASE, edit, errorsOf, load } from './config-text.js';
 
@@ -203,5 +206,69 @@ describe('config loader: ${ENV} substitution', () => {
     assert.deepEqual(errorsOf(edit(4, '    interface: ${1IF}')), [
       'failoverd.yaml:4:16 vrrp[0].interface: "${1IF}" is not a variable reference: expected ${NAME} or ${NAME:-default}',
     ]);
+  });
+});
+
+describe('config loader: check types from a source (only the ones the file names load)', () => {
+  /** fakePlugins as a source that records what was asked of it. */
+  function recordingSource(): { source: CheckPluginSource; asked: string[][]; all: () => number } {
+    const asked: string[][] = [];
+    let allCalls = 0;
+    const source: CheckPluginSource = {
+      ofTypes: (types) => {
+        const list = [...types];
+        asked.push(list);
+        return Promise.resolve(new Map([...fakePlugins].filter(([type]) => list.includes(type))) as CheckPluginRegistry);
+      },
+      all: () => {
+        allCalls++;
+        return Promise.resolve(fakePlugins);
+      },
+    };
+    return { source, asked, all: () => allCalls };
+  }
+
+  async function loadText(text: string, checkPlugins: CheckPluginRegistry | CheckPluginSource) {
+    const dir = mkdtempSync(join(tmpdir(), 'failoverd-loader-'));
+    try {
+      writeFileSync(join(dir, 'failoverd.yaml'), text);
+      return await loadConfigFile(join(dir, 'failoverd.yaml'), { checkPlugins });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }
+
+  it('a valid file loads the types it names and no other; the result says which', async () => {
+    const { source, asked, all } = recordingSource();
+    const r = await loadText(BASE, source);
+    assert.ok(r.ok, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
+    assert.ok(asked[0]!.includes('http') && asked[0]!.includes('tcp'));
+    assert.equal(all(), 0, 'every type is loaded only when the named ones do not validate');
+    assert.deepEqual([...r.checkPlugins.keys()].sort(), ['http', 'tcp']);
+  });
+
+  it('no check, no type loaded', async () => {
+    const { source, all } = recordingSource();
+    const r = await loadText('node: { name: lvs-a }\nservices: []\n', source);
+    assert.ok(r.ok, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
+    assert.equal(r.checkPlugins.size, 0);
+    assert.equal(all(), 0);
+  });
+
+  it('a type the scan misses (${VAR}) or an unknown one: every type decides, with the same outcome and messages as the full set', async () => {
+    const viaEnv = BASE.replace('check: { type: tcp }', 'check: { type: "${CHECK_TYPE:-tcp}" }');
+    const { source, all } = recordingSource();
+    const r = await loadText(viaEnv, source);
+    assert.ok(r.ok, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
+    assert.equal(all(), 1);
+
+    const unknown = BASE.replace('check: { type: tcp }', 'check: { type: tpc }');
+    const lazy = await loadText(unknown, recordingSource().source);
+    const full = await loadText(unknown, fakePlugins);
+    assert.equal(lazy.ok, false);
+    assert.deepEqual(
+      !lazy.ok && lazy.errors.map((e) => `${e.line}:${e.column} ${e.path} ${e.message}`),
+      !full.ok && full.errors.map((e) => `${e.line}:${e.column} ${e.path} ${e.message}`),
+    );
   });
 });

@@ -14,7 +14,7 @@ import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { HealthConfigError } from '../../../src/health/monitor.js';
 import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from '../../../src/health/types.js';
 import { foldLastResults, forEachLastResult, type LastResult, type LastResults } from '../../../src/health/worker-messages.js';
-import { WorkerHealthMonitor, type WorkerHealthMonitorOptions } from '../../../src/health/worker-monitor.js';
+import { WorkerHealthMonitor, workerResourceLimits, type WorkerHealthMonitorOptions } from '../../../src/health/worker-monitor.js';
 import type { DesiredService, ServiceSpec } from '../../../src/ipvs/types.js';
 import type { CheckTally } from '../../../src/metrics/check-tally.js';
 
@@ -131,6 +131,30 @@ function setup(t: { after: (fn: () => Promise<void> | void) => void }, options: 
     events.filter((e) => e.type === type && (object === undefined || e.object === object));
   return { bus, events, lines, pools, tallies, last, monitor, pool, seen };
 }
+
+test('no thread without a service: an empty update starts none; the first service starts it, and it checks', async (t) => {
+  const a = await new Backend().start();
+  t.after(() => a.stop());
+  const { pools, monitor, pool } = setup(t);
+
+  await monitor.update([]);
+  assert.equal(monitor.started, false, 'no service, no thread');
+  assert.deepEqual(monitor.status(), []);
+  assert.equal(pools.length, 0);
+
+  await monitor.update([service('web', 80, [a.port])]);
+  assert.equal(monitor.started, true);
+  await waitFor(() => pool()?.length === 1, { what: 'the server in the pool', timeoutMs: 5000 });
+  assert.deepEqual(pool(), [`${a.port}=1`]);
+});
+
+test('stop() before any service: nothing to end, later updates are refused', async (t) => {
+  const { monitor } = setup(t);
+  await monitor.update([]);
+  await monitor.stop();
+  assert.equal(monitor.started, false);
+  await assert.rejects(monitor.update([]), /health monitor is stopped/);
+});
 
 test('pools, events, status and logs cross from the worker: servers proven up, one stopped, then back', async (t) => {
   const a = await new Backend().start();
@@ -354,6 +378,24 @@ test('a worker that crashes is logged, announced, restarted, and resumes every s
 
   await b.start();
   await waitFor(() => pool()?.length === 2, { what: 'the stopped server proven up again by the new thread', timeoutMs: 5000 });
+});
+
+test('the heap limit sized to the work: a check that leaks ends the thread (out of memory), the agent is told, the host is spared', async (t) => {
+  const limits = workerResourceLimits(2);
+  assert.ok(limits.maxOldGenerationSizeMb! < workerResourceLimits(10_000).maxOldGenerationSizeMb!);
+  let gaveUp: Error | undefined;
+  const { monitor, seen } = setup(t, {
+    checksDirectory: crashChecks,
+    restart: { maxRestarts: 0 },
+    onGiveUp: (err) => {
+      gaveUp = err;
+    },
+  });
+  await monitor.update([service('web', 80, [9], {}, { type: 'leak', intervalMs: 20 })]);
+  // 16 MB a run against a limit of a few hundred MB: a few seconds (no limit: gigabytes first).
+  await waitFor(() => gaveUp !== undefined, { what: 'the leaking worker given up on', timeoutMs: 30_000 });
+  assert.match(gaveUp!.message, /memory/i);
+  assert.match(String(seen('health.worker-crashed')[0]?.reason), /memory/i);
 });
 
 test('a worker that keeps crashing is given up on after the restart budget', async (t) => {

@@ -1,0 +1,263 @@
+// Start-up time and footprint of `failoverd run`, beside bare node in the same run.
+// Host mode (no IPVS here: a VRRP-only config, one instance on a veth in a netns):
+// spawn → BACKUP log line, RSS and threads idle, files opened (strace) up to BACKUP.
+// UML mode (--uml; boots test/harness/uml-run.sh, which has IPVS): `node -e 0`, then
+// spawn → first state change and RSS idle for the seed config (one instance, one
+// service, two real servers) and for 1,000 and 10,000 real servers.
+// Several trees can be compared in one run: --cli LABEL=PATH/dist/src/cli.js (repeatable; default: this tree).
+//   node dist/bench/footprint/startup.js [--runs 5] [--cli before=/x/dist/src/cli.js] [--uml] [--out file.md]
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { directorAndClient, type Netns } from '../../test/helpers/netns.js';
+
+const argv = process.argv.slice(2);
+const flag = (name: string): string | undefined => {
+  const i = argv.indexOf(name);
+  return i >= 0 ? argv[i + 1] : undefined;
+};
+const flags = (name: string): string[] => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
+const RUNS = Number(flag('--runs') ?? 5);
+const IDLE_MS = Number(flag('--idle-ms') ?? 5000);
+const here = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const given = flags('--cli').map((spec) => {
+  const eq = spec.indexOf('=');
+  return { label: spec.slice(0, eq), path: spec.slice(eq + 1) };
+});
+const CLIS = given.length > 0 ? given : [{ label: 'this tree', path: here }];
+const work = mkdtempSync(join(tmpdir(), 'failoverd-footprint-'));
+const out: string[] = [];
+const say = (line: string): void => {
+  out.push(line);
+  console.log(line);
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const ms = (x: number): string => `${x.toFixed(0)} ms`;
+const mb = (kb: number): string => `${(kb / 1024).toFixed(1)} MB`;
+
+function procStatus(pid: number): { rssKb: number; threads: number } {
+  const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(text)?.[1] ?? NaN);
+  return { rssKb: field('VmRSS'), threads: field('Threads') };
+}
+
+function vrrpBlock(): string {
+  return `node: { name: lvs-a }
+vrrp:
+  - name: web
+    interface: eth0
+    vrid: 51
+    priority: 100
+    version: 3
+    advert_interval: 1s
+    vips: [10.6.2.195/32]
+`;
+}
+
+/** `count` real servers, 1,000 per service; addresses the client netns answers with RST (no listener). */
+function servicesBlock(count: number): string {
+  if (count === 0) return 'services: []\n';
+  const lines = ['services:'];
+  for (let s = 0; s * 1000 < count; s++) {
+    const n = Math.min(1000, count - s * 1000);
+    lines.push(`  - name: web-${80 + s}`, `    vip: 10.6.2.195`, `    port: ${80 + s}`, '    scheduler: wlc', '    forwarding: dr');
+    lines.push('    check: { type: tcp, interval: 2s, timeout: 1s, rise: 2, fall: 3 }', '    real_servers:');
+    for (let i = 0; i < n; i++) {
+      const k = s * 1000 + i;
+      lines.push(`      - { address: 10.8.${Math.floor(k / 250)}.${(k % 250) + 1}, weight: 1 }`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function writeConfig(name: string, realServers: number): string {
+  const path = join(work, `${name}.yaml`);
+  writeFileSync(
+    path,
+    `${vrrpBlock()}${servicesBlock(realServers)}api: { listen: ${join(work, `${name}.sock`)} }\nlogging: { format: json }\n`,
+  );
+  return path;
+}
+
+interface Started {
+  proc: ChildProcess;
+  /** ms from spawn to the first log line of a VRRP state change to `to` (any state when undefined). */
+  reached: Promise<number>;
+  exited: Promise<void>;
+}
+
+function startAgent(cli: string, config: string, ns: Netns, to: string | undefined, wrap: string[] = []): Started {
+  const t0 = performance.now();
+  // `ip netns exec` execs: the PID is the agent's (or strace's), and every listener is the netns's own.
+  const argv = ['ip', 'netns', 'exec', ns.name, ...wrap, process.execPath, cli, 'run', '--config', config];
+  const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
+  const tail: string[] = [];
+  const reached = new Promise<number>((resolve, reject) => {
+    createInterface({ input: proc.stderr }).on('line', (line) => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      const at = performance.now() - t0;
+      try {
+        const entry = JSON.parse(line) as { from?: unknown; to?: unknown };
+        if (entry.from !== undefined && typeof entry.to === 'string' && (to === undefined || entry.to === to)) resolve(at);
+      } catch {
+        /* strace or pretty output */
+      }
+    });
+    proc.on('exit', (code) => reject(new Error(`failoverd exited (${code}) before the state change: ${tail.join('\n')}`)));
+  });
+  reached.catch(() => undefined);
+  const exited = new Promise<void>((r) => proc.on('exit', () => r()));
+  return { proc, reached, exited };
+}
+
+/** The PIDs of a process's children (strace's tracee: killing strace alone would leave it running). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+async function stopAgent(s: Started): Promise<void> {
+  if (s.proc.exitCode !== null || s.proc.signalCode !== null) return;
+  for (const child of childrenOf(s.proc.pid!)) process.kill(child, 'SIGKILL');
+  s.proc.kill('SIGKILL');
+  await Promise.race([s.exited, sleep(10_000)]);
+}
+
+/** ms from spawn to exit of `node -e 0`, through `ip netns exec` like the agent. */
+function bareNodeMs(ns: Netns): number {
+  const t0 = performance.now();
+  spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', '0'], { stdio: 'ignore', timeout: 120_000 });
+  return performance.now() - t0;
+}
+
+async function bareNodeIdle(): Promise<{ rssKb: number; threads: number }> {
+  const proc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  await sleep(IDLE_MS);
+  const s = procStatus(proc.pid!);
+  proc.kill('SIGKILL');
+  return s;
+}
+
+/** Successful open/openat calls in a strace log, and how many distinct paths they opened. */
+function countOpens(log: string): { opens: number; paths: number } {
+  const paths = new Set<string>();
+  let opens = 0;
+  for (const line of log.split('\n')) {
+    const m = /open(?:at)?\((?:[^,]+, )?"([^"]*)".*\) = (\d+)/.exec(line);
+    if (!m) continue;
+    opens++;
+    paths.add(m[1]!);
+  }
+  return { opens, paths: paths.size };
+}
+
+async function host(): Promise<void> {
+  const { director, client } = directorAndClient('fp');
+  try {
+    const config = writeConfig('vrrp-only', 0);
+    say(`## Host: one VRRP instance on a veth in a netns, no services (no IPVS here), ${RUNS} runs`);
+    say('');
+    say('| | spawn → exit / BACKUP (median, min) | RSS idle | threads | files opened (distinct) |');
+    say('|---|---|---|---|---|');
+    const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
+    const bareIdle = await bareNodeIdle();
+    const bareTrace = join(work, 'bare.strace');
+    spawnSync('strace', ['-f', '-qq', '-e', 'trace=open,openat', '-o', bareTrace, process.execPath, '-e', '0'], { stdio: 'ignore' });
+    const bareOpens = countOpens(readFileSync(bareTrace, 'utf8'));
+    say(
+      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
+    );
+    for (const cli of CLIS) {
+      const times: number[] = [];
+      let idle = { rssKb: NaN, threads: NaN };
+      for (let i = 0; i < RUNS; i++) {
+        const agent = startAgent(cli.path, config, director, 'backup');
+        try {
+          times.push(await agent.reached);
+          if (i === 0) {
+            await sleep(IDLE_MS);
+            idle = procStatus(agent.proc.pid!);
+          }
+        } finally {
+          await stopAgent(agent);
+        }
+      }
+      const trace = join(work, 'agent.strace');
+      const traced = startAgent(cli.path, config, director, 'backup', ['strace', '-f', '-qq', '-e', 'trace=open,openat', '-o', trace]);
+      try {
+        await traced.reached;
+      } finally {
+        await stopAgent(traced);
+      }
+      const opens = countOpens(readFileSync(trace, 'utf8'));
+      say(
+        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${mb(idle.rssKb)} | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
+      );
+    }
+  } finally {
+    director.delete();
+    client.delete();
+  }
+}
+
+/** Inside the UML kernel: IPVS is there, so services and real servers are real. */
+async function uml(): Promise<void> {
+  const { director, client } = directorAndClient('fpu');
+  try {
+    // Every real-server address is local to the client: a check's SYN gets an RST at once.
+    director.ip('route', 'add', '10.8.0.0/16', 'via', '10.6.2.10');
+    client.ip('route', 'add', 'local', '10.8.0.0/16', 'dev', 'lo');
+    say(`## UML kernel (test/harness/uml-run.sh, hostfs), ${RUNS} runs of node -e 0, then one start per line`);
+    say('');
+    const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
+    say(`bare \`node -e 0\`, spawn → exit: median ${ms(median(bare))}, min ${ms(Math.min(...bare))}`);
+    say('');
+    say('| | real servers | spawn → first state change | RSS idle | threads |');
+    say('|---|---|---|---|---|');
+    for (const cli of CLIS) {
+      for (const n of [2, 1000, 10_000]) {
+        const agent = startAgent(cli.path, writeConfig(`rs${n}`, n), director, undefined);
+        try {
+          const t = await agent.reached;
+          await sleep(Math.max(IDLE_MS, 3 * n));
+          const idle = procStatus(agent.proc.pid!);
+          say(`| failoverd run (${cli.label}) | ${n} | ${ms(t)} | ${mb(idle.rssKb)} | ${idle.threads} |`);
+        } finally {
+          await stopAgent(agent);
+        }
+      }
+    }
+  } finally {
+    director.delete();
+    client.delete();
+  }
+}
+
+async function main(): Promise<void> {
+  try {
+    if (argv.includes('--in-uml')) await uml();
+    else if (argv.includes('--uml')) {
+      const harness = fileURLToPath(new URL('../../../test/harness/uml-run.sh', import.meta.url));
+      const inner = [process.execPath, fileURLToPath(import.meta.url), ...argv.filter((a) => a !== '--uml' && a !== '--out'), '--in-uml'];
+      const r = spawnSync('bash', [harness, '--timeout', '3000', '--', ...inner], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      for (const line of r.stdout.split('\n')) if (line) say(line);
+    } else await host();
+    const file = flag('--out');
+    if (file) writeFileSync(file, `${out.join('\n')}\n`);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
