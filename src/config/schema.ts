@@ -482,12 +482,12 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     name: name(),
     /** Virtual address (address services); give one of vip + port, fwmark, or a group (vips and/or fwmarks). */
     vip: ipAddress().optional(),
+    /** A service group (keepalived's virtual_server_group): one kernel service per address, sharing the real servers and their checks. */
+    vips: z.array(groupVipSchema).min(1).optional(),
     port: port().optional(),
     protocol: z.enum(PROTOCOLS).default('tcp'),
     /** Firewall-mark service (iptables/nft sets the mark). */
     fwmark: int(1, 2 ** 32 - 1).optional(),
-    /** A service group (keepalived's virtual_server_group): one kernel service per address, sharing the real servers and their checks. */
-    vips: z.array(groupVipSchema).min(1).optional(),
     /** A service group over firewall marks: one kernel service per mark. */
     fwmarks: z
       .array(int(1, 2 ** 32 - 1))

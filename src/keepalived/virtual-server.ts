@@ -21,10 +21,10 @@ const SCHEDULERS: ReadonlySet<string> = new Set(SCHEDULER_NAMES);
 export const SERVICE_KEYS: (keyof WrittenService)[] = [
   'name',
   'vip',
+  'vips',
   'port',
   'protocol',
   'fwmark',
-  'vips',
   'fwmarks',
   'family',
   'vip_standalone',
