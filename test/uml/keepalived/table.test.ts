@@ -72,8 +72,9 @@ test('keepalived and failoverd build the same IPVS table from lvs.conf and its i
   director.ip('link', 'set', 'eth0', 'up');
   director.ip('link', 'set', 'eth0p', 'up');
   const conf = `${fixtures}lvs.conf`;
-  // 5 group entries + 3 services; 2 + 5*2 + 2 + 1 real servers.
-  const rules = 8 + 15;
+  // WEB_TLS: 5 kernel services + 3 services + WEB_DR: 7 kernel services;
+  // 2 + 5*2 + 2 + 1 real servers, and WEB_DR's 2 real servers and sorry server (weight 0) in each of its 7.
+  const rules = 8 + 15 + 7 + 7 * 3;
 
   const imported = join(work, 'failoverd.yaml');
   const r = spawnSync(process.execPath, [cli, 'import-keepalived', conf, '--output', imported], { encoding: 'utf8' });
