@@ -37,7 +37,7 @@ services:
     vip_standalone: true
     scheduler: rr
     forwarding: dr
-    check: { type: tcp, interval: 200ms, timeout: 500ms, rise: 1, fall: 1 }
+    check: { type: tcp, interval: 500ms, timeout: 400ms, rise: 1, fall: 1 }
     real_servers:
       - { address: 10.6.2.191, on_failure: inhibit }
       - { address: 10.6.2.192 }
@@ -125,9 +125,19 @@ test(
         assert.match(await conn.ask(`hello ${i}`), /^rs[12]: hello/);
         conn.close();
       }
-      const before = destinationConnections(lab.director.exec('ipvsadm', ['-Ln', '--stats', '-t', `${DR_VIP}:${PORT}`]));
+      // The kernel copies its counters out every 2 s: wait for all four.
+      const counters = () => destinationConnections(lab!.director.exec('ipvsadm', ['-Ln', '--stats', '-t', `${DR_VIP}:${PORT}`]));
       const total = (m: Map<string, number>) => [...m.values()].reduce((a, b) => a + b, 0);
-      assert.equal(total(before), 4, `four connections counted on ${DR_VIP}: ${JSON.stringify([...before])}`);
+      let before = counters();
+      await waitFor(
+        () => {
+          before = counters();
+          return total(before) === 4;
+        },
+        { what: `four connections counted on ${DR_VIP}`, timeoutMs: 30_000, stepMs: 250 },
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}: ${JSON.stringify([...before])}`);
+      });
 
       writeFileSync(configPath, config('10.6.2.195-197'));
       agent.kill('SIGHUP');
