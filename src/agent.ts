@@ -10,7 +10,8 @@ import { alertsFromConfig } from './alerts/from-config.js';
 import { apiFromConfig } from './api/from-config.js';
 import { AdminError, type AdminActions, type StatusSnapshot, type StatusSource } from './api/status-types.js';
 import type { ApiListener, ApiOpener, ClosableVrrpIo, SystemdNotifier, VrrpIoOpener } from './agent/io.js';
-import { planOf, serviceKeyOf, type RuntimePlan } from './agent/map-config.js';
+import { kernelSpecsOf } from './health/types.js';
+import { planOf, serviceKeysOf, type RuntimePlan } from './agent/map-config.js';
 import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
@@ -312,7 +313,7 @@ export class Agent implements StatusSource, AdminActions {
 
   /** A service removed from the config drains with the longest timeout any service declares. */
   private drainTimeoutFor(key: string): number {
-    const byKey = new Map(this.config.services.map((s) => [serviceKeyId(serviceKeyOf(s)), s.drain_timeout]));
+    const byKey = new Map(this.config.services.flatMap((s) => serviceKeysOf(s).map((k) => [serviceKeyId(k), s.drain_timeout] as const)));
     return byKey.get(key) ?? Math.max(DEFAULT_DRAIN_TIMEOUT_MS, ...byKey.values());
   }
 
@@ -323,7 +324,7 @@ export class Agent implements StatusSource, AdminActions {
   }
 
   private serviceNames(): Record<string, string> {
-    return Object.fromEntries(this.plan.services.map((s) => [serviceKeyId(s.spec.key), s.name]));
+    return Object.fromEntries(this.plan.services.flatMap((s) => kernelSpecsOf(s).map((spec) => [serviceKeyId(spec.key), s.name])));
   }
 
   // ---- VRRP ---------------------------------------------------------------

@@ -6,16 +6,23 @@ import type { DestinationSpec, ServiceKey, ServiceSpec } from '../ipvs/types.js'
 import type { IpvsTimeouts } from '../ipvs/table.js';
 import { checksumModeOf, garpOf, validateVrrpInstanceConfig, vrrpInstanceConfig, type VrrpInstanceConfig } from '../vrrp/config.js';
 
-export function serviceKeyOf(s: ServiceConfig): ServiceKey {
-  return s.fwmark !== undefined
-    ? { kind: 'fwmark', family: s.family, fwmark: s.fwmark }
-    : { kind: 'address', family: s.family, protocol: s.protocol, address: s.vip!, port: s.port };
+/** The kernel services a `services:` entry stands for: one, or one per address or mark of a group. */
+export function serviceKeysOf(s: ServiceConfig): ServiceKey[] {
+  return s.members.map((m): ServiceKey =>
+    'fwmark' in m
+      ? { kind: 'fwmark', family: s.family, fwmark: m.fwmark }
+      : { kind: 'address', family: s.family, protocol: s.protocol, address: m.vip, port: m.port },
+  );
 }
 
-export function serviceSpecOf(s: ServiceConfig): ServiceSpec {
+export function serviceSpecsOf(s: ServiceConfig): ServiceSpec[] {
+  return serviceKeysOf(s).map((key) => serviceSpecOf(s, key));
+}
+
+function serviceSpecOf(s: ServiceConfig, key: ServiceKey): ServiceSpec {
   const persistent = s.persistence > 0;
   const spec: ServiceSpec = {
-    key: serviceKeyOf(s),
+    key,
     scheduler: s.scheduler,
     flags: {
       persistent,
@@ -61,7 +68,8 @@ function healthCheckOf(c: CheckConfig): HealthCheckConfig {
 export function healthServiceOf(s: ServiceConfig): HealthServiceConfig {
   const out: HealthServiceConfig = {
     name: s.name,
-    spec: serviceSpecOf(s),
+    spec: serviceSpecsOf(s)[0]!,
+    ...(s.members.length > 1 || s.vips !== undefined || s.fwmarks !== undefined ? { groupKeys: serviceKeysOf(s) } : {}),
     forwarding: s.forwarding,
     quorum: s.quorum,
     hysteresis: s.hysteresis,
@@ -74,6 +82,7 @@ export function healthServiceOf(s: ServiceConfig): HealthServiceConfig {
       ...(rs.tunnel ? { tunnel: rs.tunnel } : {}),
       upperThreshold: rs.upper_threshold,
       lowerThreshold: rs.lower_threshold,
+      onFailure: rs.on_failure,
       checks: rs.checks.map(healthCheckOf),
     })),
   };

@@ -4,6 +4,7 @@
 import type { AlertsStats } from '../alerts/alerts.js';
 import type { InstanceStatus, LastCheck, RealServerStatus, ServiceStatus, StatusSnapshot, TrackStatus } from '../api/status-types.js';
 import type { ServiceStatus as HealthServiceStatus } from '../health/monitor.js';
+import { kernelSpecsOf } from '../health/types.js';
 import type { LastResult } from '../health/worker-messages.js';
 import { destinationId, serviceKeyId, type ActualService } from '../ipvs/types.js';
 import type { ScheduleStatus } from '../maintenance/scheduler.js';
@@ -71,18 +72,27 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
   const services: ServiceStatus[] = state.health.flatMap((svc) => {
     const spec = state.plan.services.find((s) => s.name === svc.name);
     if (!spec) return [];
-    const key = serviceKeyId(spec.spec.key);
-    const inIpvs = state.ipvs.find((a) => serviceKeyId(a.service.key) === key);
+    const keys = kernelSpecsOf(spec).map((k) => serviceKeyId(k.key));
+    const key = groupKeyText(keys);
+    const inIpvs = state.ipvs.filter((a) => keys.includes(serviceKeyId(a.service.key)));
     const maintenanceSince = state.maintenance?.get(svc.name);
     return {
       name: svc.name,
       key,
+      ...(spec.groupKeys ? { keys } : {}),
       quorum: { required: svc.quorum, up: svc.liveWeight, met: svc.quorumUp },
       ...(maintenanceSince ? { maintenanceSince: maintenanceSince.toISOString() } : {}),
       realServers: svc.realServers.map((rs): RealServerStatus => {
         const drained = state.isDrained(svc.name, rs.address, rs.port);
         const by = drained ? state.drainedBy?.(svc.name, rs.address, rs.port) : undefined;
-        const kernel = drained ? inIpvs?.destinations.find((d) => d.address === rs.address && d.port === rs.port) : undefined;
+        // A group's real server serves every kernel service of it: its connections are the sum.
+        const inKernel = drained ? inIpvs.flatMap((a) => a.destinations.filter((d) => d.address === rs.address && d.port === rs.port)) : [];
+        const kernel = inKernel.length
+          ? {
+              activeConnections: inKernel.reduce((n, d) => n + d.activeConnections, 0),
+              inactiveConnections: inKernel.reduce((n, d) => n + d.inactiveConnections, 0),
+            }
+          : undefined;
         const last = state.lastChecks.get(`${svc.name}|${destinationId(rs)}`);
         const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight ?? rs.weight;
         return {
@@ -140,4 +150,10 @@ function lastCheckOf(last: LastResult): LastCheck {
 export function statusLine(generation: number, services: number, instances: readonly Pick<VrrpStatus, 'name' | 'state'>[]): string {
   const states = instances.map((i) => `${i.name}=${i.state}`).join(' ');
   return `generation ${generation}; ${services} services; ${states || 'no vrrp'}`;
+}
+
+/** One service's address for the status table: its key, or a group's first and last keys and how many. */
+export function groupKeyText(keys: readonly string[]): string {
+  if (keys.length <= 2) return keys.join(', ');
+  return `${keys[0]} … ${keys[keys.length - 1]} (${keys.length} services)`;
 }

@@ -70,8 +70,10 @@ export interface RealServerStatus {
 
 export interface ServiceStatus {
   name: string;
-  /** "tcp:10.6.2.195:80" style, as serviceKeyId() prints it. */
+  /** "tcp:10.6.2.195:80" style, as serviceKeyId() prints it; a service group's first and last (status.ts groupKeyText). */
   key: string;
+  /** A service group: every kernel service's key. */
+  keys?: string[];
   quorum: { required: number; up: number; met: boolean };
   /** Set while the service is in maintenance: every real server drained (ISO start). */
   maintenanceSince?: string;

@@ -6,6 +6,7 @@ import { isIP } from 'node:net';
 import { endpointMatches } from '../net/address.js';
 import type { ConfigPathSegment } from './errors.js';
 import type { FailoverdConfig } from './schema.js';
+import { MAX_GROUP_ADDRESSES } from './vip-range.js';
 
 export interface CrossProblem {
   severity: 'error' | 'warning';
@@ -17,6 +18,7 @@ export interface CrossProblem {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Raw = Record<string, any>;
 
+const memberVips = (s: FailoverdConfig['services'][number]): string[] => s.members.flatMap((m) => ('vip' in m ? [m.vip] : []));
 const familyOf = (address: string): 'inet' | 'inet6' => (isIP(address) === 6 ? 'inet6' : 'inet');
 const familyText = (f: 'inet' | 'inet6') => (f === 'inet6' ? 'IPv6' : 'IPv4');
 
@@ -100,8 +102,15 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     const at = (...rest: ConfigPathSegment[]) => ['services', i, ...rest];
     // eslint-disable-next-line @typescript-eslint/no-unsafe-assignment, @typescript-eslint/no-unsafe-member-access -- Raw, as written
     const r: Raw = raw?.services?.[i] ?? {};
-    if (s.vip === undefined && s.fwmark === undefined) error(at('vip'), 'missing required key: a service needs vip and port, or fwmark');
-    if (s.vip !== undefined && s.fwmark !== undefined) error(at('fwmark'), 'give either vip (with port) or fwmark, not both');
+    const group = s.vips !== undefined || s.fwmarks !== undefined;
+    const forms = [s.vip !== undefined, s.fwmark !== undefined, group].filter(Boolean).length;
+    if (forms === 0) error(at('vip'), 'missing required key: a service needs vip and port, fwmark, or a group (vips, fwmarks)');
+    else if (s.vip !== undefined && s.fwmark !== undefined) error(at('fwmark'), 'give either vip (with port) or fwmark, not both');
+    else if (forms > 1)
+      error(
+        at(s.vips !== undefined ? 'vips' : 'fwmarks'),
+        `a group (vips, fwmarks) replaces ${s.vip !== undefined ? 'vip' : 'fwmark'}; give one of them`,
+      );
     if (s.vip !== undefined) {
       if (r.port === undefined) error(at('port'), 'missing required key (expected a port number 0-65535; 0 = all ports, with persistence)');
       else if (s.port === 0 && s.persistence === 0) error(at('port'), 'port 0 (all ports) needs persistence');
@@ -112,18 +121,26 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
           `${s.vip} is not a VIP of any vrrp instance (${allVips.size ? `VIPs: ${[...allVips].join(', ')}` : 'there are none'}); add it to an instance's vips or set vip_standalone: true`,
         );
       }
-    } else if (s.fwmark !== undefined) {
+    } else if (s.fwmark !== undefined || (s.fwmarks !== undefined && s.vips === undefined)) {
       if (r.port !== undefined) error(at('port'), 'a fwmark service has no port (the mark selects the traffic)');
       if (r.protocol !== undefined) error(at('protocol'), 'a fwmark service has no protocol (the mark selects the traffic)');
     }
-    const key = s.fwmark !== undefined ? `fwmark ${s.fwmark} ${s.family}` : `${s.protocol} ${s.vip}:${s.port}`;
-    const dup = serviceKeys.get(key);
-    if (dup !== undefined && (s.vip !== undefined || s.fwmark !== undefined))
-      error(
-        at(s.fwmark !== undefined ? 'fwmark' : 'port'),
-        `the same virtual service (${key}) as services[${dup}] ("${config.services[dup]!.name}")`,
-      );
-    else serviceKeys.set(key, i);
+    if (s.vips !== undefined && forms === 1) groupVipRules(s, r, at);
+
+    s.members.forEach((m, j) => {
+      const key = 'fwmark' in m ? `fwmark ${m.fwmark} ${s.family}` : `${s.protocol} ${m.vip}:${m.port}`;
+      const dup = serviceKeys.get(key);
+      if (dup === undefined) serviceKeys.set(key, i);
+      else if (forms === 1 || !group) {
+        const place = memberPlace(s, j);
+        error(
+          at(...place),
+          dup === i
+            ? `the group lists the virtual service ${key} twice`
+            : `the same virtual service (${key}) as services[${dup}] ("${config.services[dup]!.name}")`,
+        );
+      }
+    });
 
     if (s.tunnel && s.forwarding !== 'tun' && !s.real_servers.some((rs) => rs.forwarding === 'tun'))
       error(at('tunnel'), 'tunnel applies only with forwarding: tun');
@@ -132,10 +149,12 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     if (s.persistence_netmask !== undefined && s.persistence === 0) warn(at('persistence_netmask'), 'has no effect without persistence');
 
     let totalWeight = 0;
+    const memberPorts = [...new Set(s.members.flatMap((m) => ('vip' in m ? [m.port] : [])))];
     s.real_servers.forEach((rs, k) => {
       const rsAt = (...rest: ConfigPathSegment[]) => at('real_servers', k, ...rest);
-      if (rs.forwarding === 'dr' && rs.port !== s.port && s.fwmark === undefined)
-        warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${s.port}`);
+      const otherPorts = memberPorts.filter((p) => p !== rs.port);
+      if (rs.forwarding === 'dr' && otherPorts.length > 0)
+        warn(rsAt('port'), `direct routing cannot change the port: packets reach the real server on port ${otherPorts.join(', ')}`);
       // eslint-disable-next-line @typescript-eslint/no-unsafe-member-access -- Raw, as written
       if (r.real_servers?.[k]?.check !== undefined) checkTimeouts(rs.checks, rsAt('check'), r.real_servers[k].check, true);
       totalWeight += rs.weight;
@@ -156,6 +175,41 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
     if (s.checks.length === 0 && s.real_servers.length > 0 && s.real_servers.every((rs) => rs.checks.length === 0))
       warn(at('real_servers'), 'no check on any real server: they are always considered up');
   });
+
+  /** A group's addresses: one family, within the size cap, carried by a vrrp instance (or vip_standalone), with a port. */
+  function groupVipRules(s: FailoverdConfig['services'][number], r: Raw, at: (...rest: ConfigPathSegment[]) => ConfigPathSegment[]): void {
+    const entries = s.vips ?? [];
+    const family = s.family;
+    let total = 0;
+    const missing: string[] = [];
+    entries.forEach((entry, j) => {
+      total += entry.addresses.length;
+      const first = entry.addresses[0];
+      if (first !== undefined && familyOf(first) !== family)
+        error(
+          at('vips', j),
+          `${entry.range} is ${familyText(familyOf(first))}, but the group's first entry is ${familyText(family)}; a group has one address family`,
+        );
+      if (entry.port === undefined && r.port === undefined)
+        error(at('vips', j), 'no port: give the service a port, or this entry as {address, port}');
+      else if ((entry.port ?? s.port) === 0 && s.persistence === 0) error(at('vips', j), 'port 0 (all ports) needs persistence');
+      if (!s.vip_standalone) missing.push(...entry.addresses.filter((a) => !allVips.has(a)));
+    });
+    if (total > MAX_GROUP_ADDRESSES)
+      error(
+        at('vips'),
+        `the group has ${total} addresses, more than ${MAX_GROUP_ADDRESSES} (each is a kernel service with every real server)`,
+      );
+    if (r.family !== undefined)
+      error(at('family'), 'family is only for fwmark services (a group of vips takes its family from its addresses)');
+    if (missing.length > 0) {
+      const shown = missing.length > 5 ? `${missing.slice(0, 5).join(', ')} and ${missing.length - 5} more` : missing.join(', ');
+      error(
+        at('vips'),
+        `${shown} ${missing.length === 1 ? 'is' : 'are'} not a VIP of any vrrp instance; add ${missing.length === 1 ? 'it' : 'them'} to an instance's vips or set vip_standalone: true`,
+      );
+    }
+  }
 
   function checkTimeouts(
     checks: Array<{ timeout: number; interval: number }>,
@@ -209,6 +263,22 @@ export function crossCheck(config: FailoverdConfig, raw: Raw): CrossProblem[] {
   return problems;
 }
 
+/** Where member j of a service was written: its vips entry, its fwmarks entry, or vip / fwmark. */
+function memberPlace(s: FailoverdConfig['services'][number], j: number): ConfigPathSegment[] {
+  const m = s.members[j]!;
+  if ('fwmark' in m) {
+    const k = s.fwmarks?.indexOf(m.fwmark) ?? -1;
+    return k >= 0 ? ['fwmarks', k] : ['fwmark'];
+  }
+  if (!s.vips) return ['port'];
+  let seen = s.vip !== undefined ? 1 : 0;
+  for (const [k, entry] of s.vips.entries()) {
+    seen += entry.addresses.length;
+    if (j < seen) return ['vips', k];
+  }
+  return ['vips'];
+}
+
 /** Routing mode (docs/ecmp.md): announced VIPs are not VRRP VIPs, and ECMP must not reset flows. */
 function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegment[], message: string) => void): void {
   const routing = config.routing;
@@ -236,7 +306,7 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
       if (!serviceNames.includes(name))
         error(at('services', j), `no service named "${name}" (services: ${serviceNames.join(', ') || 'none'})`);
     });
-    const gating = a.services ?? config.services.filter((s) => s.vip !== undefined && a.vips.includes(s.vip)).map((s) => s.name);
+    const gating = a.services ?? config.services.filter((s) => memberVips(s).some((v) => a.vips.includes(v))).map((s) => s.name);
     if (gating.length === 0)
       error(
         at('services'),
@@ -251,11 +321,12 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
     );
   }
   config.services.forEach((s, i) => {
-    if (s.vip === undefined || !announcedBy.has(s.vip)) return;
+    const vip = memberVips(s).find((v) => announcedBy.has(v));
+    if (vip === undefined) return;
     if (s.scheduler !== 'mh' && s.scheduler !== 'sh') {
       error(
         ['services', i, 'scheduler'],
-        `${s.vip} is announced by routing.announce[${announcedBy.get(s.vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
+        `${vip} is announced by routing.announce[${announcedBy.get(vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
       );
     }
   });

@@ -21,6 +21,7 @@ import {
 } from './duration.js';
 import { httpHeaders } from './http-headers.js';
 import { configErrorMap, withGot } from './issues.js';
+import { parseVipRange } from './vip-range.js';
 
 export type CheckPluginRegistry = ReadonlyMap<string, CheckPlugin>;
 
@@ -124,6 +125,24 @@ const prefixedAddress = () =>
     const address = parseIp(s.split('/')[0]!);
     ctx.addIssue({ code: 'custom', message: address.ok ? PREFIXED_EXPECTED : `${PREFIXED_EXPECTED}: ${address.reason}` });
   });
+
+const GROUP_VIP_EXPECTED = 'expected an address or range like 10.0.0.1-10, or a mapping with address and port';
+const vipRange = () =>
+  z.string({ error: GROUP_VIP_EXPECTED }).superRefine((text, ctx) => {
+    const range = parseVipRange(text);
+    if (!range.ok) ctx.addIssue({ code: 'custom', message: range.reason });
+  });
+/** A service group's entry: an address, range or network (src/config/vip-range.ts), with its own port or the service's. */
+const groupVipSchema = z
+  .union([vipRange(), mapping({ address: vipRange(), port: int(0, 65535) })], { error: GROUP_VIP_EXPECTED })
+  .transform((v) => {
+    const text = typeof v === 'string' ? v : v.address;
+    const range = parseVipRange(text);
+    return { range: text, addresses: range.ok ? range.addresses : [], ...(typeof v === 'object' ? { port: v.port } : {}) };
+  });
+
+/** One IPVS service a `services:` entry stands for (several for a group: vips or fwmarks). */
+export type ServiceMember = { vip: string; port: number } | { fwmark: number };
 
 const vipSchema = z
   .union(
@@ -459,6 +478,8 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     /** Connection limits (ipvsadm -x / -y); 0 = none. */
     upper_threshold: int(0, 2 ** 32 - 1).default(0),
     lower_threshold: int(0, 2 ** 32 - 1).default(0),
+    /** Overrides the service's on_failure for this server (keepalived's per-real_server inhibit_on_failure). */
+    on_failure: z.enum(['remove', 'inhibit']).optional(),
     /** Replaces the service's check for this server; unset timing keys come from the service's check of the same type (or its first). [] = no check. */
     check: checks.optional(),
     /** keepalived's notify_up / notify_down: programs run when this server goes up / down. */
@@ -468,12 +489,19 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
 
   const serviceSchema = mapping({
     name: name(),
-    /** Virtual address (address services); give either vip + port or fwmark. */
+    /** Virtual address (address services); give one of vip + port, fwmark, or a group (vips and/or fwmarks). */
     vip: ipAddress().optional(),
+    /** A service group (keepalived's virtual_server_group): one kernel service per address, sharing the real servers and their checks. */
+    vips: z.array(groupVipSchema).min(1).optional(),
     port: port().optional(),
     protocol: z.enum(PROTOCOLS).default('tcp'),
     /** Firewall-mark service (iptables/nft sets the mark). */
     fwmark: int(1, 2 ** 32 - 1).optional(),
+    /** A service group over firewall marks: one kernel service per mark. */
+    fwmarks: z
+      .array(int(1, 2 ** 32 - 1))
+      .min(1)
+      .optional(),
     /** Address family of a fwmark service. */
     family: z.enum(['inet', 'inet6']).optional(),
     /** True when no vrrp instance carries the VIP (it is managed elsewhere). */
@@ -502,6 +530,8 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       port: port().optional(),
       weight: int(0, 65535).default(1),
       forwarding: z.enum(FORWARDINGS).optional(),
+      /** Stay in the table at weight 0 while quorum holds, instead of being removed (keepalived's sorry_server_inhibit). */
+      inhibit: z.boolean().default(false),
     }).optional(),
     /** A real server removed from the config keeps weight 0 this long so its connections finish. */
     drain_timeout: durationDefault('60s', upTo(MAX_DURATION_MS)),
@@ -510,20 +540,30 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     check: checks.optional(),
     real_servers: z.array(realServerSchema).default([]),
   }).transform((s) => {
-    const family: 'inet' | 'inet6' = s.vip ? (isIP(s.vip) === 6 ? 'inet6' : 'inet') : (s.family ?? 'inet');
+    const firstVip = s.vip ?? s.vips?.[0]?.addresses[0];
+    const family: 'inet' | 'inet6' = firstVip ? (isIP(firstVip) === 6 ? 'inet6' : 'inet') : (s.family ?? 'inet');
     const servicePort = s.port ?? 0;
     const serviceChecks = asList(s.check);
     const { check: _serviceCheck, real_servers, sorry_server, ...rest } = s;
+    const members: ServiceMember[] = [
+      ...(s.vip !== undefined ? [{ vip: s.vip, port: servicePort }] : []),
+      ...(s.fwmark !== undefined ? [{ fwmark: s.fwmark }] : []),
+      ...(s.vips ?? []).flatMap((entry) => entry.addresses.map((vip) => ({ vip, port: entry.port ?? servicePort }))),
+      ...(s.fwmarks ?? []).map((fwmark) => ({ fwmark })),
+    ];
     return {
       ...rest,
       family,
       port: servicePort,
+      /** The kernel services this entry stands for, in the order written. */
+      members,
       checks: serviceChecks.map((c) => resolveCheck(c, undefined)),
       ...(sorry_server
         ? { sorry_server: { ...sorry_server, port: sorry_server.port ?? servicePort, forwarding: sorry_server.forwarding ?? s.forwarding } }
         : {}),
       real_servers: real_servers.map(({ check: own, ...rs }) => ({
         ...rs,
+        on_failure: rs.on_failure ?? s.on_failure,
         port: rs.port ?? servicePort,
         forwarding: rs.forwarding ?? s.forwarding,
         // A server inherits the service's tunnel only when it tunnels.

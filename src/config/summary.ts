@@ -1,6 +1,6 @@
 // A human summary of a valid config, for `failoverd check`.
 import { formatDuration } from './duration.js';
-import type { CheckConfig, FailoverdConfig } from './schema.js';
+import type { CheckConfig, FailoverdConfig, ServiceConfig } from './schema.js';
 
 const hostPort = (address: string, port: number) => (address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`);
 
@@ -50,19 +50,28 @@ export function summarizeConfig(config: FailoverdConfig): string {
   const checks = config.services.reduce((n, s) => n + s.real_servers.reduce((m, rs) => m + rs.checks.length, 0), 0);
   out.push(`services: ${config.services.length}, real servers: ${realServers}, checks: ${checks}`);
   for (const s of config.services) {
-    const key = s.fwmark !== undefined ? `fwmark ${s.fwmark} (${s.family})` : `${s.protocol} ${hostPort(s.vip!, s.port)}`;
+    const memberText = (m: ServiceConfig['members'][number]) =>
+      'fwmark' in m ? `fwmark ${m.fwmark}` : `${s.protocol} ${hostPort(m.vip, m.port)}`;
+    const key =
+      s.vips !== undefined || s.fwmarks !== undefined
+        ? `group of ${s.members.length} (${s.family}): ${s.members.length > 3 ? `${memberText(s.members[0]!)} … ${memberText(s.members.at(-1)!)}` : s.members.map(memberText).join(', ')}`
+        : s.fwmark !== undefined
+          ? `fwmark ${s.fwmark} (${s.family})`
+          : `${s.protocol} ${hostPort(s.vip!, s.port)}`;
     const extras = [
       ...(s.persistence ? [`persistence ${formatDuration(s.persistence)}`] : []),
       `quorum ${s.quorum}${s.hysteresis ? `±${s.hysteresis}` : ''}`,
       `on failure ${s.on_failure}`,
-      ...(s.sorry_server ? [`sorry server ${hostPort(s.sorry_server.address, s.sorry_server.port)}`] : []),
+      ...(s.sorry_server
+        ? [`sorry server ${hostPort(s.sorry_server.address, s.sorry_server.port)}${s.sorry_server.inhibit ? ' (inhibit)' : ''}`]
+        : []),
     ];
     out.push(
       `  ${s.name}: ${key} ${s.scheduler}${s.scheduler_flags.length ? `(${s.scheduler_flags.join(',')})` : ''} ${s.forwarding}; ${extras.join(', ')}`,
     );
     for (const rs of s.real_servers) {
       out.push(
-        `    ${hostPort(rs.address, rs.port)} weight ${rs.weight}${rs.forwarding !== s.forwarding ? ` ${rs.forwarding}` : ''}: ${rs.checks.length ? rs.checks.map(describeCheck).join('; ') : 'no check (always up)'}`,
+        `    ${hostPort(rs.address, rs.port)} weight ${rs.weight}${rs.forwarding !== s.forwarding ? ` ${rs.forwarding}` : ''}${rs.on_failure !== s.on_failure ? ` on failure ${rs.on_failure}` : ''}: ${rs.checks.length ? rs.checks.map(describeCheck).join('; ') : 'no check (always up)'}`,
       );
     }
   }

@@ -2,7 +2,7 @@
 // `failoverd check`, by `failoverd run` at start and by every reload: the rules across
 // sections (cross.ts) and each module's own rules, which live next to the module they
 // protect and speak in the YAML's keys; here they are only placed under their section.
-import { destinationSpecOf, serviceSpecOf, vrrpInstanceOf } from '../agent/map-config.js';
+import { destinationSpecOf, serviceSpecsOf, vrrpInstanceOf } from '../agent/map-config.js';
 import { ipvsServiceProblems } from '../ipvs/rules.js';
 import { vrrpInstanceProblems, vrrpSyncGroupProblems } from '../vrrp/config.js';
 import { crossCheck, type CrossProblem } from './cross.js';
@@ -36,13 +36,21 @@ function vrrpProblems(config: FailoverdConfig): ConfigProblem[] {
 
 function ipvsProblems(config: FailoverdConfig): ConfigProblem[] {
   return config.services.flatMap((s, i) => {
-    // Without exactly one of vip and fwmark there is no IPVS service to judge (cross.ts says so).
-    if ((s.vip === undefined) === (s.fwmark === undefined)) return [];
-    return ipvsServiceProblems(serviceSpecOf(s), s.real_servers.map(destinationSpecOf)).map((p): ConfigProblem => ({
-      severity: 'error',
-      segments: ['services', i, ...p.path],
-      message: p.message,
-    }));
+    // Without exactly one form (vip, fwmark, a group) there is no IPVS service to judge (cross.ts says so).
+    const forms = [s.vip !== undefined, s.fwmark !== undefined, s.vips !== undefined || s.fwmarks !== undefined].filter(Boolean).length;
+    if (forms !== 1) return [];
+    // A group's kernel services share every setting but their key: one report per problem, not per address.
+    const seen = new Set<string>();
+    const destinations = s.real_servers.map(destinationSpecOf);
+    return serviceSpecsOf(s)
+      .flatMap((spec) => ipvsServiceProblems(spec, destinations))
+      .filter((p) => {
+        const id = JSON.stringify(p);
+        if (seen.has(id)) return false;
+        seen.add(id);
+        return true;
+      })
+      .map((p): ConfigProblem => ({ severity: 'error', segments: ['services', i, ...p.path], message: p.message }));
   });
 }
 

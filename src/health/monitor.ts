@@ -101,7 +101,8 @@ interface ServiceRuntime {
   config: HealthServiceConfig;
   realServers: Map<string, RealServerRuntime>;
   quorum: QuorumState;
-  desired: DesiredService;
+  /** One per kernel service (several for a service group). */
+  desired: DesiredService[];
 }
 
 /**
@@ -232,7 +233,7 @@ export class HealthMonitor {
         config: svcConfig,
         realServers,
         quorum: { up: false, liveWeight: 0 },
-        desired: { service: svcConfig.spec, destinations: [] },
+        desired: [],
       };
       const liveWeight = liveWeightOf(runtime);
       if (old) {
@@ -278,9 +279,9 @@ export class HealthMonitor {
     this.flushTimer = undefined;
   }
 
-  /** Every service's desired pool, in config order. */
+  /** Every kernel service's desired pool, in config order. */
   desired(): DesiredService[] {
-    return [...this.services.values()].map((s) => s.desired);
+    return [...this.services.values()].flatMap((s) => s.desired);
   }
 
   quorumUp(service: string): boolean | undefined {

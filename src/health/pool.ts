@@ -5,9 +5,12 @@
 //   down, on_failure inhibit → kept with weight 0 (no new connections, existing ones live on)
 //   quorum lost + sorry server → the sorry server takes over; real servers leave
 //                                (inhibit: stay at weight 0), as keepalived does
+//   quorum held, sorry server inhibit → the sorry server waits in the table at weight 0
+// A server's own on_failure overrides the service's. A service group gets the same pool
+// in each of its kernel services.
 import { destinationId, type DesiredService, type DestinationSpec } from '../ipvs/types.js';
 import type { RealServerHealth } from './realserver.js';
-import type { HealthRealServerConfig, HealthServiceConfig } from './types.js';
+import { kernelSpecsOf, type HealthRealServerConfig, type HealthServiceConfig } from './types.js';
 
 export interface RealServerView {
   up: boolean;
@@ -40,7 +43,7 @@ export function desiredPool(
   service: HealthServiceConfig,
   health: ReadonlyMap<string, RealServerView | RealServerHealth>,
   quorumUp: boolean,
-): DesiredService {
+): DesiredService[] {
   const destinations: DestinationSpec[] = [];
   const sorry = !quorumUp && service.sorryServer ? service.sorryServer : undefined;
   const sorryId = sorry ? destinationId(sorry) : undefined;
@@ -50,8 +53,10 @@ export function desiredPool(
     const h = health.get(id);
     const up = rs.checks.length === 0 || (h?.up ?? false);
     if (up && !sorry) destinations.push(destination(service, rs, h?.dynamicWeight ?? rs.weight));
-    else if (service.onFailure === 'inhibit') destinations.push(destination(service, rs, 0));
+    else if ((rs.onFailure ?? service.onFailure) === 'inhibit') destinations.push(destination(service, rs, 0));
   }
   if (sorry) destinations.push(destination(service, sorry, sorry.weight ?? 1));
-  return { service: service.spec, destinations };
+  else if (service.sorryServer?.inhibit && !service.realServers.some((rs) => destinationId(rs) === destinationId(service.sorryServer!)))
+    destinations.push(destination(service, service.sorryServer, 0));
+  return kernelSpecsOf(service).map((spec) => ({ service: spec, destinations }));
 }

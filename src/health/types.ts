@@ -1,6 +1,6 @@
 // The health subsystem's input: what the config layer maps each service to.
 // Durations are milliseconds; names mirror the YAML keys (documented in docs/health.md).
-import type { Forwarding, ServiceSpec, TunnelSpec } from '../ipvs/types.js';
+import type { Forwarding, ServiceKey, ServiceSpec, TunnelSpec } from '../ipvs/types.js';
 
 export interface HealthCheckConfig {
   /** Plugin type: "tcp", "http", "https", "exec", or any file in checks/. */
@@ -30,6 +30,8 @@ export interface HealthRealServerConfig {
   tunnel?: TunnelSpec;
   upperThreshold?: number;
   lowerThreshold?: number;
+  /** Overrides the service's onFailure for this server (keepalived's per-real_server inhibit_on_failure). */
+  onFailure?: 'remove' | 'inhibit';
   /** Every check must be up for the server to be up; none = always up (keepalived). */
   checks: HealthCheckConfig[];
 }
@@ -40,12 +42,20 @@ export interface SorryServerConfig {
   weight?: number;
   forwarding?: Forwarding;
   tunnel?: TunnelSpec;
+  /** Stays in the pool at weight 0 while not in use, instead of leaving it (keepalived's sorry_server_inhibit). */
+  inhibit?: boolean;
 }
 
 export interface HealthServiceConfig {
   /** Service name, unique; events use "service/NAME". */
   name: string;
+  /** The kernel service's settings and key (a group's first key). */
   spec: ServiceSpec;
+  /**
+   * A service group (keepalived's virtual_server_group): every kernel service's key, each
+   * with `spec`'s settings and the same pool. Absent: the one service `spec` names.
+   */
+  groupKeys?: ServiceKey[];
   /** Default forwarding for real servers. */
   forwarding: Forwarding;
   /** Minimum sum of weights of live real servers (keepalived's quorum; 1 = at least one live server of weight ≥ 1). */
@@ -70,3 +80,8 @@ export const CHECK_DEFAULTS: Omit<HealthCheckConfig, 'type' | 'options'> = {
   delayBeforeRetryMs: 1000,
   initial: 'down',
 };
+
+/** The kernel services a health service stands for: its spec, once per key of its group. */
+export function kernelSpecsOf(service: Pick<HealthServiceConfig, 'spec' | 'groupKeys'>): ServiceSpec[] {
+  return service.groupKeys ? service.groupKeys.map((key) => ({ ...service.spec, key })) : [service.spec];
+}

@@ -6,6 +6,7 @@
 // Two passes: the first reads what other blocks depend on (global_defs,
 // vrrp_sync_group, virtual_server_group) into one ImportContext; the second converts
 // each block with it.
+import { parseVipRange } from '../config/vip-range.js';
 import { noGlobalSettings, type GlobalSettings, type ImportContext } from './context.js';
 import { statement, under, unknownKeyword, type Finding } from './findings.js';
 import { convertGlobalDefs, dependentGlobals } from './global-defs.js';
@@ -97,7 +98,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
       tracked('processes', node, convertTrackProcess(node), processes);
     } else if (node.keyword === 'virtual_server_group') {
       serverGroups.set(node.args[0] ?? '', node);
-      explain(node, 'expanded into every virtual_server that names it');
+      explain(node, 'the vips / fwmarks of every virtual_server that names it');
     }
   }
   const ctx: ImportContext = { globals, syncGroupOf, serverGroups, scripts, files, processes };
@@ -140,7 +141,14 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
   const vips = new Set(vrrp.flatMap((v) => (v.vips ?? []).map((x) => String(typeof x === 'string' ? x : x.address).split('/')[0])));
   services.forEach((s, i) => {
-    const standalone = s.vip !== undefined && !vips.has(String(s.vip));
+    const addresses = [
+      ...(s.vip !== undefined ? [String(s.vip)] : []),
+      ...(s.vips ?? []).flatMap((entry) => {
+        const range = parseVipRange(String(typeof entry === 'object' ? entry.address : entry));
+        return range.ok ? range.addresses : [];
+      }),
+    ];
+    const standalone = addresses.some((address) => !vips.has(address));
     if (standalone) services[i] = ordered({ ...s, vip_standalone: true }, SERVICE_KEYS);
   });
   const config: WrittenConfig = {};

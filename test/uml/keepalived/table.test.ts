@@ -108,8 +108,9 @@ function startCheckedServers(ns: Netns): void {
 }
 
 const CASES = [
-  // 5 group entries + 3 services; 2 + 5*2 + 2 + 1 real servers.
-  { file: 'lvs.conf', rules: 8 + 15 },
+  // WEB_TLS: 5 kernel services + 3 services + WEB_DR: 7 kernel services;
+  // 2 + 5*2 + 2 + 1 real servers, and WEB_DR's 2 real servers and sorry server (weight 0) in each of its 7.
+  { file: 'lvs.conf', rules: 8 + 15 + 7 + 7 * 3 },
   // PING_CHECK, UDP_CHECK, DNS_CHECK, SMTP_CHECK: 4 services, 4 real servers, each added only once its check passed.
   { file: 'checks.conf', rules: 4 + 4, servers: startCheckedServers, timeouts: 'Timeout (tcp tcpfin udp): 1000 30 120' },
 ];

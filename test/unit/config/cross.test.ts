@@ -56,7 +56,7 @@ describe('config cross-field rules', () => {
       'failoverd.yaml:10:13 services[0].fwmark: give either vip (with port) or fwmark, not both',
     ]);
     assert.deepEqual(errorsOf(edit(10, '    protocol: tcp').replace('    port: 80\n', '')), [
-      'failoverd.yaml:9:5 services[0].vip: missing required key: a service needs vip and port, or fwmark',
+      'failoverd.yaml:9:5 services[0].vip: missing required key: a service needs vip and port, fwmark, or a group (vips, fwmarks)',
     ]);
     assert.deepEqual(errorsOf(edit(11, '    port: 0')), ['failoverd.yaml:11:11 services[0].port: port 0 (all ports) needs persistence']);
   });

@@ -265,3 +265,47 @@ test('a throwing onPoolChange is logged and health checking goes on', async () =
   assert.deepEqual(events, ['realserver.up', 'realserver.up', 'realserver.down']);
   monitor.stop();
 });
+
+test('a service group checks each real server once, and its state applies to every kernel service of the group', async () => {
+  const { clock, backends, events, pools, monitor } = setup();
+  const groupKeys = ['10.6.2.195', '10.6.2.196', '10.6.2.197', '10.6.2.198'].map((address) => ({ ...spec.key, address }));
+  monitor.update([web({ quorum: 1, groupKeys })]);
+  await advance(clock, 10_000);
+  // The same service without a group, for the same time: as many runs.
+  const single = setup();
+  single.monitor.update([web({ quorum: 1 })]);
+  await advance(single.clock, 10_000);
+  single.monitor.stop();
+  assert.ok(single.backends.runs >= 2 * 9, `every real server checked about every second (${single.backends.runs} runs)`);
+  assert.equal(backends.runs, single.backends.runs, 'one schedule per real server, not one per address of the group');
+  const pool = (): string[] =>
+    pools
+      .at(-1)!
+      .map((d) => `${d.service.key.kind === 'address' ? d.service.key.address : ''} ${d.destinations.map((x) => x.address).join(',')}`);
+  assert.deepEqual(pool(), [
+    '10.6.2.195 10.6.2.191,10.6.2.192',
+    '10.6.2.196 10.6.2.191,10.6.2.192',
+    '10.6.2.197 10.6.2.191,10.6.2.192',
+    '10.6.2.198 10.6.2.191,10.6.2.192',
+  ]);
+  events.length = 0;
+  backends.healthy.set('10.6.2.192:80', false);
+  await advance(clock, 2000);
+  assert.deepEqual(pool(), ['10.6.2.195 10.6.2.191', '10.6.2.196 10.6.2.191', '10.6.2.197 10.6.2.191', '10.6.2.198 10.6.2.191']);
+  assert.deepEqual(
+    events.map((e) => `${e.type} ${e.object}`),
+    ['realserver.down service/web-80/10.6.2.192:80'],
+    'one transition for the group, not one per address',
+  );
+  // A reload that drops one address keeps the checks' schedules and the other services' pools.
+  const runs = backends.runs;
+  monitor.update([web({ quorum: 1, groupKeys: groupKeys.slice(0, 3) })]);
+  assert.deepEqual(pool(), ['10.6.2.195 10.6.2.191', '10.6.2.196 10.6.2.191', '10.6.2.197 10.6.2.191']);
+  assert.equal(backends.runs, runs, 'a reload does not re-run the checks');
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['realserver.down'],
+    'the reload changes no health',
+  );
+  monitor.stop();
+});

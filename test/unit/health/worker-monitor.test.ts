@@ -531,3 +531,25 @@ test('exec checks run from the worker thread: a program that exits 0 is up, one 
   assert.match(last.get('web|127.0.0.1:8002')!.reason, /exit 1/);
   assert.equal(last.get('web|127.0.0.1:8002')!.type, 'exec');
 });
+
+test('a service group from the worker thread: one pool per kernel service, the same servers in each, following one stopped server', async (t) => {
+  const a = await new Backend().start();
+  const b = await new Backend().start();
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const { pools, monitor, seen } = setup(t);
+  const groupKeys = [80, 81, 82].map((port) => spec(port).key);
+  await monitor.update([service('web', 80, [a.port, b.port], { groupKeys, quorum: 1 })]);
+  const byKey = (): string[] =>
+    (pools.at(-1) ?? []).map(
+      (d) => `${d.service.key.kind === 'address' ? d.service.key.port : ''}:${d.destinations.map((x) => x.port).join(',')}`,
+    );
+  const all = (ports: number[]) => [80, 81, 82].map((p) => `${p}:${ports.join(',')}`);
+  await waitFor(() => byKey().join() === all([a.port, b.port]).join(), { what: 'both servers in all three pools', timeoutMs: 5000 });
+  await b.stop();
+  await waitFor(() => byKey().join() === all([a.port]).join(), { what: 'the stopped server out of all three pools', timeoutMs: 5000 });
+  assert.equal(seen('realserver.down').length, 1, 'one down for the group, not one per kernel service');
+  assert.equal(monitor.status().length, 1, 'one service in the status');
+});

@@ -69,22 +69,33 @@ describe('block converters with a shared context', () => {
     assert.equal(instance.value!.sync_daemon, undefined);
   });
 
-  it('virtual_server group NAME expands the group the context holds, one service per entry', () => {
-    const [group, server] = nodes(
-      'virtual_server_group WEB {\n 192.0.2.10-11 80\n fwmark 5\n}\n' +
-        'virtual_server group WEB {\n lb_kind DR\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n',
-    );
-    const converted = convertVirtualServer(server!, context({ serverGroups: new Map([['WEB', group!]]) }));
+  it('virtual_server group NAME is one service over the group the context holds (vips, fwmarks), its real servers checked once', () => {
+    const group = (kind: string) =>
+      nodes(
+        'virtual_server_group WEB {\n 192.0.2.10-11 80\n fwmark 5\n}\n' +
+          `virtual_server group WEB {\n lb_kind ${kind}\n real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n`,
+      );
+    const [nat, natServer] = group('NAT');
+    const converted = convertVirtualServer(natServer!, context({ serverGroups: new Map([['WEB', nat!]]) }));
+    assert.deepEqual(converted.findings, []);
     assert.deepEqual(
-      converted.value!.map((s) => s.name),
-      ['192.0.2.10-80', '192.0.2.11-80', 'fwmark-5'],
+      converted.value!.map((s) => [s.name, s.vips, s.port, s.fwmarks, s.real_servers!.length]),
+      [['WEB', ['192.0.2.10-11'], 80, [5], 1]],
     );
+    // Direct routing: keepalived gives the server port 80 in the address entries and 0 in the mark's.
+    const [dr, drServer] = group('DR');
+    const refused = convertVirtualServer(drServer!, context({ serverGroups: new Map([['WEB', dr!]]) }));
     assert.deepEqual(
-      converted.findings.map((f) => [f.kind, f.line]),
-      [['warning', 5]],
-      "the body's findings once",
+      refused.findings.map((f) => [f.kind, f.line, f.message]),
+      [
+        [
+          'lossy',
+          7,
+          "real_server 10.0.0.1 80: keepalived gives it each group entry's port (80, 0); failoverd gives a server one port in every entry",
+        ],
+      ],
     );
-    const missing = convertVirtualServer(server!, context());
+    const missing = convertVirtualServer(natServer!, context());
     assert.equal(missing.value, undefined);
     assert.match(missing.findings[0]!.message, /no virtual_server_group WEB is defined/);
   });

@@ -248,21 +248,66 @@ describe('import-keepalived: faithful or refused', () => {
 });
 
 describe('import-keepalived: virtual_server_group', () => {
-  it('expands addresses, last-octet ranges and fwmarks into one service each, with the same real servers', async () => {
+  it('writes the group as one service (vips, fwmarks) over every kernel service of it, with the real servers once', async () => {
     const r = importFixture('server-group.conf');
     assert.deepEqual(r.lossy, []);
     const config = await validate(r);
+    assert.equal(config.services.length, 1);
+    const s = config.services[0]!;
     assert.deepEqual(
-      config.services.map((s) => s.fwmark ?? `${s.vip}:${s.port}`),
+      s.members.map((m) => ('fwmark' in m ? m.fwmark : `${m.vip}:${m.port}`)),
       ['10.0.0.1:8080', '192.168.200.3:80', '192.168.200.4:80', '192.168.200.5:80', 1, 2],
     );
-    for (const s of config.services) {
-      assert.deepEqual(
-        s.real_servers.map((rs) => `${rs.address}:${rs.port}`),
-        ['192.168.201.1:80', '192.168.201.2:80'],
-      );
-      assert.deepEqual([s.scheduler, s.forwarding, s.persistence], ['rr', 'nat', 50_000]);
-    }
+    assert.deepEqual(
+      s.real_servers.map((rs) => `${rs.address}:${rs.port}`),
+      ['192.168.201.1:80', '192.168.201.2:80'],
+    );
+    assert.deepEqual([s.name, s.scheduler, s.forwarding, s.persistence, s.vip_standalone], ['VSG_1', 'rr', 'nat', 50_000, true]);
+    assert.match(r.yaml, /vips:\n\s+- address: 10\.0\.0\.1\n\s+port: 8080\n\s+- address: 192\.168\.200\.3-5\n\s+port: 80\n/);
+  });
+
+  it('refuses what a group cannot carry over, with the line: a bad range, mixed families, a portless NAT server', () => {
+    const lossy = (text: string) => importKeepalived(text, 'k.conf').lossy.map((f) => `${f.line}: ${f.message}`);
+    const server = (group: string, rs = 'real_server 10.0.0.1 80 {\n }') =>
+      `virtual_server_group G {\n${group}\n}\nvirtual_server group G {\n lb_kind NAT\n ${rs}\n}\n`;
+    assert.deepEqual(lossy(server(' 10.0.0.9-3 80')), ['2: 10.0.0.9-3 80: the range 10.0.0.9-3 ends before it starts']);
+    assert.deepEqual(lossy(server(' 10.0.0.0/16 80')), [
+      '2: 10.0.0.0/16 80: the range 10.0.0.0/16 has 65536 addresses, more than 1024 (each is a kernel service with every real server)',
+    ]);
+    assert.deepEqual(lossy(server(' 10.0.0.1 80\n 2001:db8::1 80')), [
+      '1: virtual_server_group G: mixes IPv4 and IPv6: a failoverd service group has one address family',
+    ]);
+    assert.deepEqual(lossy(server(' 10.0.0.1 80', 'real_server 10.0.0.5 {\n }')), [
+      '6: real_server 10.0.0.5 without a port: keepalived uses port 0 in a group; give it a port',
+    ]);
+  });
+
+  it('per-real-server inhibit_on_failure and sorry_server_inhibit are carried over', async () => {
+    const text = [
+      'virtual_server 192.0.2.10 80 {',
+      ' lb_kind DR',
+      ' sorry_server 192.0.2.50 80',
+      ' sorry_server_inhibit',
+      ' real_server 192.0.2.21 80 {',
+      '  inhibit_on_failure',
+      '  TCP_CHECK {',
+      '  }',
+      ' }',
+      ' real_server 192.0.2.22 80 {',
+      '  TCP_CHECK {',
+      '  }',
+      ' }',
+      '}',
+    ].join('\n');
+    const r = importKeepalived(text, 'k.conf');
+    assert.deepEqual(r.lossy, []);
+    const s = (await validate(r)).services[0]!;
+    assert.equal(s.on_failure, 'remove');
+    assert.deepEqual(
+      s.real_servers.map((rs) => rs.on_failure),
+      ['inhibit', 'remove'],
+    );
+    assert.deepEqual(s.sorry_server, { address: '192.0.2.50', port: 80, weight: 1, forwarding: 'dr', inhibit: true });
   });
 
   it('refuses a group that is not defined', () => {
@@ -327,8 +372,8 @@ describe('import-keepalived: output', () => {
     assert.deepEqual(
       r.explanations.map((e) => [e.line, e.became]),
       [
-        [1, 'expanded into every virtual_server that names it'],
-        [8, 'services[0..5] 10.0.0.1-8080, 192.168.200.3-80, 192.168.200.4-80, 192.168.200.5-80, fwmark-1, fwmark-2'],
+        [1, 'the vips / fwmarks of every virtual_server that names it'],
+        [8, 'services[0] VSG_1'],
       ],
     );
   });
