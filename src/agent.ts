@@ -16,8 +16,10 @@ import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
+  DEFAULT_DRAIN_TIMEOUT,
   formatConfigError,
   loadConfigFile,
+  parseDuration,
   type CheckPluginRegistry,
   type CheckPluginSource,
   type FailoverdConfig,
@@ -79,7 +81,7 @@ export class ConfigRejectedError extends Error {
 type SyncDaemonSettings = NonNullable<VrrpInstanceConfig['syncDaemon']>;
 
 const LOWEST_PRIORITY = 1;
-const DEFAULT_DRAIN_TIMEOUT_MS = 60_000;
+const DEFAULT_DRAIN_TIMEOUT_MS = parseDuration(DEFAULT_DRAIN_TIMEOUT) ?? 0;
 
 export class Agent implements StatusSource, AdminActions {
   readonly bus: EventBus;

@@ -12,6 +12,7 @@ export { parseDuration, formatDuration } from './duration.js';
 export { configJsonSchemaText } from './json-schema.js';
 export {
   buildConfigSchema,
+  DEFAULT_DRAIN_TIMEOUT,
   SCHEDULERS,
   PROTOCOLS,
   FORWARDINGS,

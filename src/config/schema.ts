@@ -84,6 +84,9 @@ const duration = (range: DurationRange) =>
     });
 const durationDefault = (text: string, range: DurationRange) => duration(range).prefault(text);
 
+/** A service's drain_timeout when it sets none; also how long a removed service's connections may drain. */
+export const DEFAULT_DRAIN_TIMEOUT = '60s';
+
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 /** The kernel keeps IPVS timeouts in whole seconds. */
 const ipvsTimeout = () =>
@@ -534,7 +537,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       inhibit: z.boolean().default(false),
     }).optional(),
     /** A real server removed from the config keeps weight 0 this long so its connections finish. */
-    drain_timeout: durationDefault('60s', upTo(MAX_DURATION_MS)),
+    drain_timeout: durationDefault(DEFAULT_DRAIN_TIMEOUT, upTo(MAX_DURATION_MS)),
     /** keepalived's quorum_up / quorum_down: programs run when the service regains / loses quorum. */
     notify: mapping({ on_quorum_up: command().optional(), on_quorum_down: command().optional(), timeout: notifyTimeout() }).optional(),
     check: checks.optional(),
