@@ -2,8 +2,9 @@
 // (BIRD, with BFD) to a router that spreads flows by ECMP; the router's own routing
 // table (`ip route`, `ip monitor route`) is the independent witness of every announce
 // and withdraw, and a client holding long-lived connections counts resets.
-// The baseline (wlc without sloppy) is not here: in two runs it also showed 0 resets,
-// which is not understood yet (docs/ecmp.md), so it asserts nothing until it is.
+// The same crash then runs against the baseline today's ECMP users get (wlc, no
+// sloppy), with the same topology and traffic, and both reset counts are reported.
+// The topology is the lab's (src/lab/ecmp-topology.ts), so both show the same thing.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -13,13 +14,22 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../../helpers/wait.js';
-import { createEcmpTopology, directorAddress, VIP, type Director, type EcmpTopology, type Traffic, type TrafficStats } from './topology.js';
+import { allAnsweredSince, describeOutcome, flowOutcome, type FlowOutcome } from '../../../src/lab/ecmp-outcome.js';
+import { BASELINE, BASELINE_ROUTING, MH } from '../../../src/lab/ecmp-scenario.js';
+import {
+  createEcmpTopology,
+  directorAddress,
+  VIP,
+  type Director,
+  type EcmpTopology,
+  type Traffic,
+  type TrafficStats,
+} from '../../../src/lab/ecmp-topology.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-ecmp-'));
 const LONG = 40;
 const NEW_PER_SEC = 10;
-const MH = '    scheduler: mh\n    scheduler_flags: [port]';
 let topo: EcmpTopology;
 let traffic: Traffic | undefined;
 const monitors: ChildProcess[] = [];
@@ -56,27 +66,15 @@ async function allAnswering(since: TrafficStats, what: string): Promise<TrafficS
   await waitFor(
     async () => {
       now = await traffic!.stats();
-      return now.long.every((c, i) => c.ended || c.a > since.long[i]!.a + 2);
+      return allAnsweredSince(since, now);
     },
     { what: `every long connection answering after ${what}`, timeoutMs: 60_000, stepMs: 500 },
   ).catch(() => undefined);
   return now;
 }
 
-function outcome(before: TrafficStats, afterStats: TrafficStats) {
-  const resets = afterStats.long.filter((c, i) => c.reset && !before.long[i]!.reset).length;
-  const ended = afterStats.long.filter((c, i) => c.ended && !before.long[i]!.ended).length;
-  const stalled = afterStats.long.filter((c, i) => !c.ended && c.a <= before.long[i]!.a + 2).length;
-  const alive = afterStats.long.filter((c) => !c.ended).length;
-  return {
-    resets,
-    ended,
-    stalled,
-    survived: alive - stalled,
-    of: before.long.filter((c) => !c.ended).length,
-    newFail: afterStats.newFail - before.newFail,
-    newOk: afterStats.newOk - before.newOk,
-  };
+function outcome(before: TrafficStats, afterStats: TrafficStats): FlowOutcome {
+  return flowOutcome(before, afterStats);
 }
 
 /** Per director: its IPVS connections to the VIP and its sloppy_tcp. */
@@ -148,7 +146,7 @@ test('agent restart (kill -9, start): the route is adopted, the router sees no c
   d.agent!.proc.kill('SIGKILL');
   await d.agent!.exited;
   assert.ok(announced(d), 'the kernel keeps the announcement route while no agent runs');
-  const agent = topo.startAgent(d)!;
+  const agent = topo.startAgent(d);
   await waitFor(() => agent.logs.some((l) => l.includes('failoverd started')), {
     what: 'the new agent started',
     timeoutMs: 180_000,
@@ -176,9 +174,10 @@ test('maintenance withdraws a director and its return adds it back: 0 resets, 0 
   await hopsAre(all(), `${d.name} announced again (director added)`);
   const afterStats = await allAnswering(during, 'the return');
   const o = outcome(before, afterStats);
-  console.log(`# maintenance drain + return: ${JSON.stringify(o)}`);
-  assert.equal(o.resets, 0);
+  console.log(`# maintenance drain + return: ${describeOutcome(o)}`);
+  assert.equal(o.reset, 0);
   assert.equal(o.stalled, 0);
+  assert.equal(o.survived, o.of);
   assert.equal(o.newFail, 0);
 });
 
@@ -197,14 +196,15 @@ test('routing daemon restart (graceful): failoverd does nothing, the route comes
   const afterStats = await allAnswering(before, 'the BIRD restart');
   watch.stop();
   const o = outcome(before, afterStats);
-  console.log(`# BIRD restart: ${JSON.stringify(o)}; router route changes: ${watch.changes.length}`);
+  console.log(`# BIRD restart: ${describeOutcome(o)}; router route changes: ${watch.changes.length}`);
   assert.deepEqual(
     d.agent!.logs.slice(logsBefore).filter((l) => l.includes('route.')),
     [],
     'the agent neither withdrew nor announced',
   );
-  assert.equal(o.resets, 0);
+  assert.equal(o.reset, 0);
   assert.equal(o.stalled, 0);
+  assert.equal(o.survived, o.of);
   assert.equal(o.newFail, 0);
 });
 
@@ -222,14 +222,17 @@ test('SIGTERM: the router loses the director before the agent exits; 0 resets', 
   assert.equal(code, 0);
   const afterStats = await allAnswering(before, 'the SIGTERM');
   const o = outcome(before, afterStats);
-  console.log(`# SIGTERM: ${JSON.stringify(o)}`);
-  assert.equal(o.resets, 0);
+  console.log(`# SIGTERM: ${describeOutcome(o)}`);
+  assert.equal(o.reset, 0);
   assert.equal(o.stalled, 0);
+  assert.equal(o.survived, o.of);
   topo.startAgent(d);
   await hopsAre(all(), `${d.name} announced again after its restart`, 180_000);
 });
 
 /** Kills the agent and BIRD together and takes the link down; resolves with the time of the cut. */
+const crashes: Record<string, FlowOutcome> = {};
+
 async function powerCut(d: Director): Promise<number> {
   d.agent!.proc.kill('SIGKILL');
   d.ns.exec('sh', ['-c', `kill -9 $(cat ${d.birdPid}); ip link set eth0 down`]);
@@ -248,7 +251,65 @@ test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% o
   assert.match(birdProtocols(), /d1\s+BGP\s+.*BFD session down/, 'withdrawn through BFD, not the BGP hold timer (90 s)');
   const afterStats = await allAnswering(before, 'the crash');
   const o = outcome(before, afterStats);
-  console.log(`# crash with mh + sloppy_tcp: ${JSON.stringify(o)}`);
+  crashes['mh + sloppy_tcp'] = o;
+  console.log(`# crash with mh + sloppy_tcp: ${describeOutcome(o)}`);
   assert.ok(o.survived >= Math.ceil(0.99 * o.of), `${o.survived} of ${o.of} survived`);
-  assert.equal(o.resets, 0);
+  assert.equal(o.reset, 0);
+});
+
+/** tcpdump on the router's director-side link: resets from the VIP, whoever sends them. */
+function watchResets(): { count(): number; stop(): void } {
+  const proc = spawn(
+    'ip',
+    ['netns', 'exec', topo.router.name, 'tcpdump', '-i', 'eth0', '-nn', '-l', `src host ${VIP} and tcp[tcpflags] & tcp-rst != 0`],
+    { stdio: ['ignore', 'pipe', 'ignore'] },
+  );
+  monitors.push(proc);
+  let n = 0;
+  createInterface({ input: proc.stdout }).on('line', () => n++);
+  return { count: () => n, stop: () => proc.kill('SIGKILL') };
+}
+
+test('baseline in the same topology and traffic: wlc without sloppy resets the flows the crash moves', async () => {
+  traffic!.stop();
+  const dead = topo.directors[0]!;
+  const noSloppy = ['-qw', 'net.ipv4.vs.sloppy_tcp=0', 'net.ipv4.vs.sloppy_sctp=0'];
+  // The agents restart with the baseline's config (kill -9 and start: they adopt their routes).
+  for (const d of topo.directors.slice(1)) {
+    d.agent!.proc.kill('SIGKILL');
+    await d.agent!.exited;
+    d.ns.exec('sysctl', noSloppy);
+    topo.writeConfig(d, BASELINE, BASELINE_ROUTING);
+    topo.startAgent(d);
+  }
+  dead.ns.ip('link', 'set', 'eth0', 'up');
+  dead.ns.exec('sysctl', noSloppy);
+  topo.writeConfig(dead, BASELINE, BASELINE_ROUTING);
+  topo.startBird(dead);
+  topo.startAgent(dead);
+  await hopsAre(all(), 'the dead director back (baseline)', 180_000);
+  await sessionsUp();
+  await waitFor(
+    () => topo.directors.every((d) => d.ns.exec('ipvsadm', ['-Ln']).includes(' wlc') && d.ns.sysctl('net.ipv4.vs.sloppy_tcp') === '0'),
+    { what: 'wlc and sloppy_tcp 0 on every director', timeoutMs: 120_000, stepMs: 500 },
+  );
+  traffic = await topo.startTraffic(LONG, NEW_PER_SEC);
+  const first = await traffic.stats();
+  const before = await allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, 'start (baseline)');
+  assert.equal(before.long.filter((c) => c.a > 0).length, LONG, 'every long connection answered (baseline)');
+  console.log(`# before the crash (baseline): ${spread()}`);
+  const resets = watchResets();
+  await powerCut(dead);
+  await hopsAre(without(dead), `${dead.name} withdrawn by the router (baseline)`, 60_000);
+  const afterStats = await allAnswering(before, 'the crash (baseline)');
+  resets.stop();
+  const o = outcome(before, afterStats);
+  crashes['wlc, no sloppy (baseline)'] = o;
+  const mh = crashes['mh + sloppy_tcp'];
+  console.log(`# after the crash (baseline): ${spread()}; resets from the VIP seen at the router: ${resets.count()}`);
+  console.log(`# crash, baseline wlc without sloppy: ${describeOutcome(o)}`);
+  console.log(`# side by side: mh + sloppy_tcp ${mh ? describeOutcome(mh) : 'did not run'} | baseline ${describeOutcome(o)}`);
+  assert.ok(o.reset > 0, 'the baseline resets the flows that moved');
+  assert.ok(resets.count() > 0, 'the router saw the resets');
+  assert.ok(mh && mh.of - mh.survived < o.of - o.survived, 'mh + sloppy loses fewer connections than the baseline');
 });
