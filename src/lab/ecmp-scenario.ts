@@ -216,17 +216,18 @@ class EcmpScenario {
   async drain(part: string): Promise<void> {
     const d = this.d[1]!;
     const before = await this.traffic!.stats();
+    const announcing = this.d.filter((x) => this.topo.nextHops().includes(x.address));
     writeFileSync(d.maintenanceFile, '');
     this.say(d.name, `maintenance file ${d.maintenanceFile} created`);
     await this.hopsAre(
-      this.d.filter((x) => x !== d && x.agent && this.topo.nextHops().includes(x.address)),
+      announcing.filter((x) => x !== d),
       `${d.name} withdrawn`,
     );
     this.say('router', `next hops: ${this.hopNames()}`);
     const during = await this.answeredAgain(before);
     unlinkSync(d.maintenanceFile);
     this.say(d.name, 'maintenance file removed');
-    await this.hopsAre([...this.topo.nextHops().map((a) => this.d.find((x) => x.address === a)!), d], `${d.name} announced again`);
+    await this.hopsAre(announcing, `${d.name} announced again`);
     this.say('router', `next hops: ${this.hopNames()}`);
     const after = await this.answeredAgain(during);
     const o = flowOutcome(before, after);
