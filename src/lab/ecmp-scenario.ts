@@ -14,6 +14,7 @@ import { allAnsweredSince, describeOutcome, failureWindow, flowOutcome, type Flo
 import {
   createEcmpTopology,
   PORT,
+  realServerAddress,
   VIP,
   type BfdTimers,
   type Director,
@@ -45,6 +46,16 @@ export interface EcmpLabResult {
   expectations: Expectation[];
   measures: Measure[];
   error?: string;
+}
+
+/** rs1's weight in a director's IPVS table (`ipvsadm -Ln`), undefined when absent. */
+function rs1Weight(d: Director): number | undefined {
+  const line = d.ns
+    .tryExec('ipvsadm', ['-Ln'])
+    .stdout.split('\n')
+    .find((l) => l.includes(`${realServerAddress(0)}:`));
+  const weight = line?.trim().split(/\s+/)[3];
+  return weight === undefined ? undefined : Number(weight);
 }
 
 const epochMs = (): number => Math.round(performance.timeOrigin + performance.now());
@@ -259,12 +270,19 @@ class EcmpScenario {
     this.topo.stopRealServer(0);
     this.say('rs1', `echo server killed (kill -9); it held ${heldByRs1} long connections`);
     await this.waitFor(
-      () => this.d.filter((d) => d.agent).every((d) => !d.ns.tryExec('ipvsadm', ['-Ln']).stdout.includes('10.9.1.21:')),
+      // Removed, or at weight 0 while the reconciler drains it (its IPVS connections outlive the server).
+      () => this.d.filter((d) => d.agent).every((d) => (rs1Weight(d) ?? 0) === 0),
       30_000,
-      'rs1 out of every director\u2019s table',
+      'rs1 out of every director\u2019s rotation',
       100,
     );
-    this.say('lab', 'rs1 is out of every director\u2019s IPVS table');
+    this.say(
+      'lab',
+      `rs1 is out of every director\u2019s rotation (weights: ${this.d
+        .filter((d) => d.agent)
+        .map((d) => `${d.name} ${rs1Weight(d) ?? 'removed'}`)
+        .join(', ')})`,
+    );
     await sleep(3000);
     const after = await this.answeredAgain(before, 20_000);
     const o = flowOutcome(before, after);
@@ -285,12 +303,7 @@ class EcmpScenario {
       w ? `${o.failures.length} failed, started ${formatMs(w.first)} to ${formatMs(w.last)} after the kill` : 'none failed',
     );
     await this.topo.startRealServer(0);
-    await this.waitFor(
-      () => this.d.filter((d) => d.agent).every((d) => d.ns.tryExec('ipvsadm', ['-Ln']).stdout.includes('10.9.1.21:')),
-      30_000,
-      'rs1 back in every table',
-      200,
-    );
+    await this.waitFor(() => this.d.filter((d) => d.agent).every((d) => (rs1Weight(d) ?? 0) > 0), 30_000, 'rs1 back in every table', 200);
     this.say('rs1', 'echo server restarted; back in every director\u2019s table');
   }
 
