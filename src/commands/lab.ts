@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { projectRoot } from '../lab/configs.js';
 import { KEEP_DIR, keepServe, keepSend } from '../lab/keep.js';
+import { runEcmpLab } from '../lab/ecmp-scenario.js';
 import { PARTS, runScenario, type PartName } from '../lab/scenario.js';
 import { ensureSystemPackages } from '../lab/system-packages.js';
 import { findUmlRun, prepareUmlKernel } from '../lab/uml-harness.js';
@@ -11,6 +12,7 @@ import { parseDuration } from '../config/duration.js';
 import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const USAGE = `Usage: failoverd lab [--scenario NAME[,NAME]] [--advert 1s|100ms] [--keep [--keep-for 1h]]
+       failoverd lab --topology ecmp
        failoverd lab exec -- COMMAND [ARG...]     (while a --keep lab runs)
        failoverd lab stop
 
@@ -39,6 +41,13 @@ Scenario parts (--scenario, default all, in this order):
             still answered by the same real server
   preempt   lvs-a boots again and takes the VIP back (runs failover first)
 
+  --topology ecmp   instead: a router (BIRD: BGP, BFD, multipath) and directors
+            d1-d4 each running failoverd + BIRD in routing mode (mh + sloppy_tcp),
+            rs1-rs3, a client holding 300 long-lived connections and opening 50
+            new ones a second; plays a drain, an added director, a failing real
+            server, a BIRD restart and a power cut, then the power cut and drain
+            against the baseline (wlc, no sloppy) (docs/ecmp.md)
+
 Options:
   --scenario NAME[,NAME]  run only these parts (and what they need)
   --advert DURATION       the directors' advert_interval (default: the configs', 1s);
@@ -56,6 +65,7 @@ const cliPath = (): string => fileURLToPath(new URL('../cli.js', import.meta.url
 
 const OPTIONS = {
   scenario: { type: 'string' },
+  topology: { type: 'string' },
   advert: { type: 'string' },
   keep: { type: 'boolean' },
   'keep-for': { type: 'string' },
@@ -87,9 +97,13 @@ export const command: Command = {
     const keepFor = typeof flags['keep-for'] === 'string' ? parseDuration(flags['keep-for']) : 3_600_000;
     if (keepFor === undefined) throw new UsageError(`--keep-for "${String(flags['keep-for'])}" is not a duration`);
     const keep = flags['keep'] === true;
+    const topology = typeof flags['topology'] === 'string' ? flags['topology'] : 'pair';
+    if (topology !== 'pair' && topology !== 'ecmp') throw new UsageError(`unknown topology "${topology}" (pair, ecmp)`);
+    if (topology === 'ecmp' && (parts.length > 0 || advert !== undefined || keep))
+      throw new UsageError('--topology ecmp plays its whole scenario: --scenario, --advert and --keep are for the pair lab');
 
     if (process.env['FAILOVERD_IN_UML'] !== '1' && flags['here'] !== true)
-      return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0);
+      return runInUml(argv, typeof flags['mem'] === 'string' ? flags['mem'] : '2G', keep ? keepFor : 0, topology === 'ecmp');
 
     if (process.getuid?.() !== 0) {
       process.stderr.write('failoverd lab: needs root (network namespaces, IPVS)\n');
@@ -101,6 +115,7 @@ export const command: Command = {
       );
       return 1;
     }
+    if (topology === 'ecmp') return (await runEcmpLab()).ok ? 0 : 1;
     const result = await runScenario({
       parts: parts.includes('all') ? [] : (parts as PartName[]),
       ...(advert ? { advertInterval: advert } : {}),
@@ -111,9 +126,9 @@ export const command: Command = {
   },
 };
 
-async function runInUml(argv: string[], mem: string, keepMs: number): Promise<number> {
+async function runInUml(argv: string[], mem: string, keepMs: number, ecmp: boolean): Promise<number> {
   // First what to install (a normal user is told the exact apt-get command), then root.
-  const packages = ensureSystemPackages('failoverd lab', ['lab']);
+  const packages = ensureSystemPackages('failoverd lab', [ecmp ? 'lab-ecmp' : 'lab']);
   if (!packages.ok) {
     process.stderr.write(`${packages.message}\n`);
     return 1;
@@ -140,7 +155,8 @@ async function runInUml(argv: string[], mem: string, keepMs: number): Promise<nu
     process.stdout.write(
       `the lab will stay up after the scenario; from another terminal: failoverd lab exec -- ip netns exec client curl -s http://10.6.2.195/ (files in ${KEEP_DIR})\n`,
     );
-  const timeoutS = Math.ceil(900 + keepMs / 1000);
+  // The ECMP scenario starts ten namespaces' daemons, and its baseline starts them again.
+  const timeoutS = Math.ceil((ecmp ? 1800 : 900) + keepMs / 1000);
   const child = spawn('bash', [umlRun, '--mem', mem, '--timeout', String(timeoutS), '--', process.execPath, cliPath(), 'lab', ...argv], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });

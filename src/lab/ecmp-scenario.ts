@@ -1,0 +1,461 @@
+// `failoverd lab --topology ecmp`: three directors announce one VIP over BGP (BIRD,
+// BFD) to a router that spreads flows by ECMP; a fourth joins later. A client holds
+// long-lived connections and opens new ones steadily. The scenario plays a drain, an
+// added director, a failing real server, a routing-daemon restart and a power cut
+// with mh + sloppy_tcp, then the same power cut and drain against the baseline
+// today's ECMP users get (wlc without sloppy), and judges everything from the
+// client's counts; the router's table (`ip route`) is the witness for the routes.
+import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatDuration } from '../config/duration.js';
+import { allAnsweredSince, describeOutcome, failureWindow, flowOutcome, type FlowOutcome } from './ecmp-outcome.js';
+import {
+  createEcmpTopology,
+  PORT,
+  realServerAddress,
+  VIP,
+  type BfdTimers,
+  type Director,
+  type EcmpTopology,
+  type Traffic,
+  type TrafficStats,
+} from './ecmp-topology.js';
+import { monoMs } from './mono.js';
+import { formatMs, summaryLines, timelineLine, type Expectation, type Measure } from './report.js';
+
+const CLI = fileURLToPath(new URL('../cli.js', import.meta.url));
+export const MH = '    scheduler: mh\n    scheduler_flags: [port]';
+export const BASELINE = '    scheduler: wlc';
+export const BASELINE_ROUTING = '  sloppy: false\n  allow_flow_resets: true\n';
+/** Time the router needs past BFD's detection to drop a next hop (BIRD → kernel), on a loaded UML kernel. */
+export const CONVERGENCE_ALLOWANCE_MS = 3000;
+/** The services' health check: interval 1 s, fall 2, timeout 500 ms (ecmp-topology.ts). */
+const CHECK_DETECTION_MS = 2 * 1000 + 500;
+
+export interface EcmpLabOptions {
+  print?: (line: string) => void;
+  longConnections?: number;
+  newPerSecond?: number;
+  bfd?: BfdTimers;
+}
+
+export interface EcmpLabResult {
+  ok: boolean;
+  expectations: Expectation[];
+  measures: Measure[];
+  error?: string;
+}
+
+/** rs1's weight in a director's IPVS table (`ipvsadm -Ln`), undefined when absent. */
+function rs1Weight(d: Director): number | undefined {
+  const line = d.ns
+    .tryExec('ipvsadm', ['-Ln'])
+    .stdout.split('\n')
+    .find((l) => l.includes(`${realServerAddress(0)}:`));
+  const weight = line?.trim().split(/\s+/)[3];
+  return weight === undefined ? undefined : Number(weight);
+}
+
+const epochMs = (): number => Math.round(performance.timeOrigin + performance.now());
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+class EcmpScenario {
+  readonly expectations: Expectation[] = [];
+  readonly measures: Measure[] = [];
+  readonly t0 = monoMs();
+  readonly work = mkdtempSync(join(tmpdir(), 'failoverd-lab-ecmp-'));
+  topo!: EcmpTopology;
+  traffic: Traffic | undefined;
+  private readonly print: (line: string) => void;
+  readonly longCount: number;
+  readonly newPerSec: number;
+  readonly bfd: BfdTimers | undefined;
+
+  constructor(options: EcmpLabOptions) {
+    this.print = options.print ?? ((line) => process.stdout.write(`${line}\n`));
+    this.longCount = options.longConnections ?? 300;
+    this.newPerSec = options.newPerSecond ?? 50;
+    this.bfd = options.bfd;
+  }
+
+  say(who: string, text: string): void {
+    this.print(timelineLine(monoMs() - this.t0, who, text));
+  }
+
+  heading(text: string): void {
+    this.print('');
+    this.print(`── ${text}`);
+  }
+
+  expect(part: string, what: string, ok: boolean, observed: string): void {
+    this.expectations.push({ part, what, ok, observed });
+    this.say('check', `${ok ? 'ok  ' : 'FAIL'} ${what} — ${observed}`);
+  }
+
+  async waitFor(condition: () => boolean | Promise<boolean>, timeoutMs: number, what: string, stepMs = 100): Promise<number> {
+    const deadline = monoMs() + timeoutMs;
+    for (let polls = 0; polls < 2 * Math.ceil(timeoutMs / stepMs) + 2; polls++) {
+      if (await condition()) return monoMs();
+      if (monoMs() > deadline) break;
+      await sleep(stepMs);
+    }
+    throw new Error(`timed out after ${formatDuration(timeoutMs)} waiting for ${what}`);
+  }
+
+  get d(): Director[] {
+    return this.topo.directors;
+  }
+
+  hopsAre(ds: Director[], what: string, timeoutMs = 60_000): Promise<number> {
+    const want = JSON.stringify(ds.map((d) => d.address).sort());
+    return this.waitFor(() => JSON.stringify(this.topo.nextHops()) === want, timeoutMs, `${what} (router next hops ${want})`, 50);
+  }
+
+  hopNames(): string {
+    const hops = this.topo.nextHops();
+    return this.d
+      .filter((d) => hops.includes(d.address))
+      .map((d) => d.name)
+      .join(', ');
+  }
+
+  /** Per director: IPVS connections it holds for the VIP. */
+  spread(): string {
+    return this.d
+      .filter((d) => d.agent)
+      .map((d) => {
+        const r = d.ns.tryExec('ipvsadm', ['-Lnc']);
+        const n = r.stdout.split('\n').filter((l) => l.includes(`${VIP}:${PORT}`) && l.includes('ESTABLISHED')).length;
+        return `${d.name} ${r.status === 0 ? n : '—'}`;
+      })
+      .join(', ');
+  }
+
+  /** Waits until every open long connection was answered again since `since`, bounded; returns the last counts. */
+  async answeredAgain(since: TrafficStats, timeoutMs = 60_000): Promise<TrafficStats> {
+    let now = since;
+    await this.waitFor(
+      async () => {
+        now = await this.traffic!.stats();
+        return allAnsweredSince(since, now);
+      },
+      timeoutMs,
+      'every long connection answered again',
+      500,
+    ).catch(() => undefined);
+    return now;
+  }
+
+  startDirector(d: Director, service: string, routing = ''): void {
+    this.topo.writeConfig(d, service, routing);
+    this.topo.startBird(d);
+    const agent = this.topo.startAgent(d);
+    this.say(d.name, `BIRD and failoverd run --config ${d.configPath} (pid ${agent.proc.pid})`);
+  }
+
+  sessionsUp(ds: Director[]): Promise<number> {
+    return this.waitFor(
+      () => {
+        const p = this.topo.router.tryExec('birdc', ['-s', this.topo.routerSock, 'show', 'protocols']).stdout;
+        return ds.every((d) => new RegExp(`${d.name}\\s+BGP\\s+\\S+\\s+up\\s+.*Established`).test(p));
+      },
+      120_000,
+      `BGP sessions of ${ds.map((d) => d.name).join(', ')} established at the router`,
+      500,
+    );
+  }
+
+  async startTraffic(): Promise<TrafficStats> {
+    this.traffic?.stop();
+    this.traffic = await this.topo.startTraffic(this.longCount, this.newPerSec);
+    this.say(
+      'client',
+      `${this.longCount} long-lived connections (a request every 200 ms on each), ${this.newPerSec} new connections a second`,
+    );
+    let ready = await this.traffic.stats();
+    const answered = (): number => ready.long.filter((c) => c.a > 0).length;
+    await this.waitFor(
+      async () => {
+        ready = await this.traffic!.stats();
+        return answered() === this.longCount;
+      },
+      90_000,
+      'every long connection answered',
+      500,
+    ).catch(() => undefined);
+    if (answered() < this.longCount) throw new Error(`only ${answered()} of ${this.longCount} long connections were answered`);
+    this.say('client', `every long connection answered; IPVS connections per director: ${this.spread()}`);
+    return ready;
+  }
+
+  record(part: string, o: FlowOutcome): void {
+    this.say('client', describeOutcome(o));
+    this.measures.push({
+      part,
+      name: 'long connections survived',
+      text: `${o.survived}/${o.of} (reset ${o.reset}, other ${o.endedOtherwise}, stalled ${o.stalled})`,
+    });
+    this.measures.push({
+      part,
+      name: 'new connections',
+      text: `${o.newOk} ok, ${o.newFail} failed (${o.newRefused} refused/reset), ${o.newSlow} slow`,
+    });
+  }
+
+  // ---- the parts -------------------------------------------------------------
+
+  async setup(): Promise<void> {
+    this.heading('setup: router (BIRD: BGP + BFD, multipath, L4 hash), directors d1–d3 (BIRD + failoverd, mh + sloppy_tcp), rs1–rs3');
+    this.topo = await createEcmpTopology({
+      work: this.work,
+      cli: CLI,
+      directors: 4,
+      realServers: 3,
+      ...(this.bfd ? { bfd: this.bfd } : {}),
+    });
+    const bfd = this.topo.bfd;
+    this.say('lab', `VIP ${VIP}:${PORT}; BFD ${bfd.intervalMs} ms × ${bfd.multiplier}; real servers set up by failoverd realserver setup`);
+    for (const d of this.d.slice(0, 3)) this.startDirector(d, MH);
+    // An agent in UML needs 10–30 s to program its first table on a loaded machine: a wait, not a measure.
+    await this.hopsAre(this.d.slice(0, 3), 'd1, d2 and d3 announced', 240_000);
+    await this.sessionsUp(this.d.slice(0, 3));
+    this.say('router', `next hops for ${VIP}: ${this.hopNames()}`);
+  }
+
+  async drain(part: string): Promise<void> {
+    const d = this.d[1]!;
+    const before = await this.traffic!.stats();
+    const announcing = this.d.filter((x) => this.topo.nextHops().includes(x.address));
+    writeFileSync(d.maintenanceFile, '');
+    this.say(d.name, `maintenance file ${d.maintenanceFile} created`);
+    await this.hopsAre(
+      announcing.filter((x) => x !== d),
+      `${d.name} withdrawn`,
+    );
+    this.say('router', `next hops: ${this.hopNames()}`);
+    const during = await this.answeredAgain(before);
+    unlinkSync(d.maintenanceFile);
+    this.say(d.name, 'maintenance file removed');
+    await this.hopsAre(announcing, `${d.name} announced again`);
+    this.say('router', `next hops: ${this.hopNames()}`);
+    const after = await this.answeredAgain(during);
+    const o = flowOutcome(before, after);
+    this.record(part, o);
+    if (part === 'baseline') return this.baselineRecord('drain', o);
+    this.expect(part, '0 long-lived connections reset or lost', o.survived === o.of, `${o.survived}/${o.of} survived, ${o.reset} reset`);
+    this.expect(part, '0 new connections refused or failed', o.newFail === 0, `${o.newFail} of ${o.newOk + o.newFail} failed`);
+  }
+
+  async add(): Promise<void> {
+    const d = this.d[3]!;
+    const before = await this.traffic!.stats();
+    const others = this.d.filter((x) => x.agent);
+    this.startDirector(d, MH);
+    await this.hopsAre([...others, d], `${d.name} announced`, 240_000);
+    this.say('router', `next hops: ${this.hopNames()}`);
+    const after = await this.answeredAgain(before);
+    const o = flowOutcome(before, after);
+    this.record('add', o);
+    this.say('lab', `IPVS connections per director: ${this.spread()}`);
+    this.expect('add', '0 long-lived connections reset or lost', o.survived === o.of, `${o.survived}/${o.of} survived, ${o.reset} reset`);
+    this.expect('add', '0 new connections refused or failed', o.newFail === 0, `${o.newFail} of ${o.newOk + o.newFail} failed`);
+  }
+
+  async realServer(): Promise<void> {
+    const before = await this.traffic!.stats();
+    const heldByRs1 = before.long.filter((c) => !c.ended && c.rs === 'rs1').length;
+    const killed = epochMs();
+    this.topo.stopRealServer(0);
+    this.say('rs1', `echo server killed (kill -9); it held ${heldByRs1} long connections`);
+    await this.waitFor(
+      // Removed, or at weight 0 while the reconciler drains it (its IPVS connections outlive the server).
+      () => this.d.filter((d) => d.agent).every((d) => (rs1Weight(d) ?? 0) === 0),
+      30_000,
+      'rs1 out of every director\u2019s rotation',
+      100,
+    );
+    this.say(
+      'lab',
+      `rs1 is out of every director\u2019s rotation (weights: ${this.d
+        .filter((d) => d.agent)
+        .map((d) => `${d.name} ${rs1Weight(d) ?? 'removed'}`)
+        .join(', ')})`,
+    );
+    await sleep(3000);
+    const after = await this.answeredAgain(before, 20_000);
+    const o = flowOutcome(before, after);
+    this.record('real server', o);
+    const others = after.long.filter((_, i) => !before.long[i]!.ended && before.long[i]!.rs !== 'rs1');
+    const othersLost = others.filter((c) => c.ended).length;
+    this.expect(
+      'real server',
+      'connections held by rs2/rs3 unaffected',
+      othersLost === 0,
+      `${othersLost} of ${others.length} lost; rs1's ${heldByRs1} ended with it`,
+    );
+    const w = failureWindow(o.failures, killed);
+    this.expect(
+      'real server',
+      `new connections fail only within the check's detection (fall 2 × 1 s + 500 ms timeout + ${formatMs(CONVERGENCE_ALLOWANCE_MS)})`,
+      !w || w.last <= CHECK_DETECTION_MS + CONVERGENCE_ALLOWANCE_MS,
+      w ? `${o.failures.length} failed, started ${formatMs(w.first)} to ${formatMs(w.last)} after the kill` : 'none failed',
+    );
+    await this.topo.startRealServer(0);
+    await this.waitFor(() => this.d.filter((d) => d.agent).every((d) => (rs1Weight(d) ?? 0) > 0), 30_000, 'rs1 back in every table', 200);
+    this.say('rs1', 'echo server restarted; back in every director\u2019s table');
+  }
+
+  async daemonRestart(): Promise<void> {
+    const d = this.d[2]!;
+    const before = await this.traffic!.stats();
+    const logs = d.agent!.logs.length;
+    d.ns.exec('birdc', ['-s', d.birdSock, 'graceful', 'restart']);
+    this.say(d.name, 'birdc graceful restart (BIRD exits, leaving its routes); bird -R started again');
+    this.topo.startBird(d, true);
+    await sleep(3000);
+    await this.hopsAre(
+      this.d.filter((x) => x.agent),
+      `${d.name} announced by the restarted BIRD`,
+    );
+    await this.sessionsUp(this.d.filter((x) => x.agent));
+    const after = await this.answeredAgain(before);
+    const o = flowOutcome(before, after);
+    this.record('daemon restart', o);
+    const agentActs = d.agent!.logs.slice(logs).filter((l) => l.includes('route.')).length;
+    this.expect('daemon restart', 'failoverd neither withdrew nor announced', agentActs === 0, `${agentActs} route events`);
+    this.expect(
+      'daemon restart',
+      '0 long-lived connections reset or lost',
+      o.survived === o.of,
+      `${o.survived}/${o.of} survived, ${o.reset} reset`,
+    );
+    this.expect('daemon restart', '0 new connections refused or failed', o.newFail === 0, `${o.newFail} of ${o.newOk + o.newFail} failed`);
+  }
+
+  /** The power cut: agent and BIRD killed and the link down in one step. */
+  async crash(part: string): Promise<FlowOutcome> {
+    const d = this.d[0]!;
+    const before = await this.traffic!.stats();
+    this.say('lab', `IPVS connections per director: ${this.spread()}`);
+    const survivors = this.d.filter((x) => x !== d && x.agent);
+    d.agent!.proc.kill('SIGKILL');
+    d.ns.exec('sh', ['-c', `kill -9 $(cat ${d.birdPid}); ip link set eth0 down`]);
+    const cut = epochMs();
+    const cutMono = monoMs();
+    this.say(d.name, 'power cut: failoverd and BIRD killed (kill -9), link down');
+    await d.agent!.exited;
+    const gone = await this.hopsAre(survivors, `${d.name} withdrawn by the router`);
+    this.say('router', `next hops: ${this.hopNames()} (${formatMs(gone - cutMono)} after the cut, polled every 50 ms)`);
+    const after = await this.answeredAgain(before);
+    const o = flowOutcome(before, after);
+    this.record(part, o);
+    this.measures.push({ part, name: 'router without the dead director', ms: gone - cutMono });
+    const bfd = this.topo.bfd;
+    const bound = bfd.intervalMs * bfd.multiplier + CONVERGENCE_ALLOWANCE_MS;
+    const w = failureWindow(o.failures, cut);
+    this.measures.push({
+      part,
+      name: 'new connections failed from/to (after the cut)',
+      text: w ? `${formatMs(w.first)} … ${formatMs(w.last)}` : 'none failed',
+    });
+    if (part === 'baseline') {
+      this.baselineRecord('crash', o);
+      return o;
+    }
+    this.expect(
+      part,
+      '≥ 99% of long-lived connections survive',
+      o.survived >= Math.ceil(0.99 * o.of),
+      `${o.survived}/${o.of} (${o.reset} reset)`,
+    );
+    this.expect(
+      part,
+      `new connections fail only inside the detection window (BFD ${bfd.intervalMs} ms × ${bfd.multiplier} + ${formatMs(CONVERGENCE_ALLOWANCE_MS)} convergence = ${formatMs(bound)})`,
+      // An attempt started up to 3 s (the client's timeout) before the cut can fail too.
+      !w || (w.first >= -3000 && w.last <= bound),
+      w ? `${o.failures.length} failed, started ${formatMs(w.first)} to ${formatMs(w.last)} after the cut` : 'none failed',
+    );
+    return o;
+  }
+
+  readonly baseline: Partial<Record<'crash' | 'drain', FlowOutcome>> = {};
+  baselineRecord(what: 'crash' | 'drain', o: FlowOutcome): void {
+    this.baseline[what] = o;
+  }
+
+  /** The same topology and traffic with wlc and no sloppy: agents restarted (they adopt their routes), d1 booted again. */
+  async toBaseline(): Promise<void> {
+    this.traffic?.stop();
+    const d1 = this.d[0]!;
+    for (const d of this.d.filter((x) => x !== d1 && x.agent)) {
+      d.agent!.proc.kill('SIGKILL');
+      await d.agent!.exited;
+      d.ns.exec('sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=0', 'net.ipv4.vs.sloppy_sctp=0']);
+      this.topo.writeConfig(d, BASELINE, BASELINE_ROUTING);
+      const agent = this.topo.startAgent(d);
+      this.say(d.name, `failoverd restarted with scheduler wlc, sloppy: false (pid ${agent.proc.pid}); sloppy_tcp set to 0`);
+    }
+    d1.ns.ip('link', 'set', 'eth0', 'up');
+    d1.ns.exec('sysctl', ['-qw', 'net.ipv4.vs.sloppy_tcp=0', 'net.ipv4.vs.sloppy_sctp=0']);
+    this.startDirector(d1, BASELINE, BASELINE_ROUTING);
+    await this.hopsAre(this.d, 'every director announced (baseline)', 240_000);
+    await this.sessionsUp(this.d);
+    await this.waitFor(
+      () => this.d.every((d) => d.ns.tryExec('ipvsadm', ['-Ln']).stdout.includes(' wlc') && d.ns.sysctl('net.ipv4.vs.sloppy_tcp') === '0'),
+      60_000,
+      'wlc and sloppy_tcp 0 on every director',
+      500,
+    );
+  }
+}
+
+export const ECMP_PARTS = ['drain', 'add', 'realserver', 'daemon', 'crash', 'baseline'] as const;
+
+export async function runEcmpLab(options: EcmpLabOptions = {}): Promise<EcmpLabResult> {
+  const s = new EcmpScenario(options);
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  let error: string | undefined;
+  let crash: FlowOutcome | undefined;
+  print(`failoverd lab --topology ecmp: client → router (ECMP) → d1…d4 (failoverd + BIRD) → rs1…rs3, DR, VIP ${VIP}:${PORT}`);
+  try {
+    await s.setup();
+    await s.startTraffic();
+    s.heading('drain: d2 is drained (maintenance file), then returns');
+    await s.drain('drain');
+    s.heading('add: a fourth director, d4, starts and announces');
+    await s.add();
+    s.heading('real server: rs1 fails (kill -9) and returns');
+    await s.realServer();
+    // rs1 took its long connections with it: a fresh set, all opened with every real server up.
+    await s.startTraffic();
+    s.heading('daemon restart: BIRD on d3 restarts (graceful restart), failoverd keeps its route');
+    await s.daemonRestart();
+    s.heading('crash: d1 loses power');
+    crash = await s.crash('crash');
+    s.heading('baseline: the same topology and traffic with wlc and no sloppy (MetalLB BGP mode with kube-proxy)');
+    await s.toBaseline();
+    await s.startTraffic();
+    await s.drain('baseline');
+    await s.crash('baseline');
+    const b = s.baseline;
+    if (b.crash && b.drain)
+      s.expect(
+        'baseline',
+        'side by side (crash): mh + sloppy loses fewer long connections than the baseline',
+        !!crash && crash.of - crash.survived < b.crash.of - b.crash.survived,
+        `mh + sloppy: ${crash ? crash.of - crash.survived : '?'} lost (${crash?.reset ?? '?'} reset); baseline: ${b.crash.of - b.crash.survived} lost (${b.crash.reset} reset, ${b.crash.stalled} stalled); baseline drain: ${b.drain.of - b.drain.survived} lost (${b.drain.reset} reset)`,
+      );
+  } catch (err) {
+    error = (err as Error).message;
+    s.say('lab', `STOPPED: ${error}`);
+  }
+  s.traffic?.stop();
+  const ok = error === undefined && s.expectations.length > 0 && s.expectations.every((e) => e.ok);
+  for (const line of summaryLines('summary (ECMP)', s.measures, s.expectations)) print(line);
+  if (error) print(`the lab stopped early: ${error}`);
+  s.topo?.close();
+  rmSync(s.work, { recursive: true, force: true });
+  return { ok, expectations: s.expectations, measures: s.measures, ...(error ? { error } : {}) };
+}

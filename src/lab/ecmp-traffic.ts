@@ -1,0 +1,134 @@
+// The ECMP lab's client: one event-driven process that holds N long-lived TCP
+// connections to the VIP (a request every 200 ms on each, spread over 20 ms ticks so
+// there is no burst) and opens new short connections at a steady rate. It prints one
+// JSON line of counts for each line on stdin. Times are epoch milliseconds
+// (timeOrigin + now) so that the lab, another process, can compare them with its own.
+//   node ecmp-traffic.js VIP PORT LONG NEW_PER_SEC
+// (A script: other modules import only its types.)
+import { connect, type Socket } from 'node:net';
+
+export interface LongConnectionState {
+  /** Answers received. */
+  a: number;
+  /** The real server that answered last ("rs2"). */
+  rs: string;
+  /** Ended by a TCP reset. */
+  reset: boolean;
+  ended: boolean;
+  /** The error that ended it, if any (ECONNRESET, ETIMEDOUT, EPIPE...). */
+  error: string;
+}
+
+export interface NewConnectionFailure {
+  /** When the attempt started (epoch ms). */
+  t: number;
+  /** ECONNREFUSED, ECONNRESET, timeout, ... */
+  code: string;
+}
+
+export interface TrafficStats {
+  /** When the stats were taken (epoch ms). */
+  now: number;
+  long: LongConnectionState[];
+  newOk: number;
+  newFail: number;
+  /** Failed with a refusal or a reset (a listener-less kernel answered). */
+  newRefused: number;
+  /** Answered, but only after a retransmitted SYN (over 900 ms). */
+  newSlow: number;
+  /** The latest failures, oldest first (at most 5000). */
+  failures: NewConnectionFailure[];
+}
+
+const REQUEST_EVERY_MS = 200;
+const TICK_MS = 20;
+const NEW_TIMEOUT_MS = 3000;
+const SLOW_MS = 900;
+const MAX_FAILURES = 5000;
+
+const epochMs = (): number => Math.round(performance.timeOrigin + performance.now());
+
+function main(argv: string[]): void {
+  const [vip = '', portText = '', longText = '', rateText = ''] = argv;
+  const port = Number(portText);
+  const longCount = Number(longText);
+  const newPerSec = Number(rateText);
+  const long: LongConnectionState[] = [];
+  const sockets: Socket[] = [];
+  const stats = { newOk: 0, newFail: 0, newRefused: 0, newSlow: 0 };
+  const failures: NewConnectionFailure[] = [];
+
+  const openLong = (i: number): void => {
+    const c: LongConnectionState = { a: 0, rs: '', reset: false, ended: false, error: '' };
+    long[i] = c;
+    const s = connect({ host: vip, port });
+    sockets[i] = s;
+    s.setNoDelay(true);
+    let buf = '';
+    s.on('data', (d) => {
+      buf += d.toString();
+      for (let j = buf.indexOf('\n'); j >= 0; j = buf.indexOf('\n')) {
+        c.a++;
+        c.rs = buf.slice(0, j).split(':')[0] ?? '';
+        buf = buf.slice(j + 1);
+      }
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => {
+      c.error = e.code ?? e.message;
+      if (e.code === 'ECONNRESET') c.reset = true;
+    });
+    s.on('close', () => {
+      c.ended = true;
+    });
+  };
+  // Opened 25 at a time, so that 300 SYNs do not arrive in one burst.
+  let opened = 0;
+  const opener = setInterval(() => {
+    for (let k = 0; k < 25 && opened < longCount; k++) openLong(opened++);
+    if (opened >= longCount) clearInterval(opener);
+  }, 50);
+
+  let tick = 0;
+  const slots = REQUEST_EVERY_MS / TICK_MS;
+  setInterval(() => {
+    const slot = tick++ % slots;
+    for (let i = slot; i < sockets.length; i += slots) {
+      const s = sockets[i];
+      if (s && !long[i]!.ended && s.writable) s.write('p\n');
+    }
+  }, TICK_MS);
+
+  const openNew = (): void => {
+    const started = epochMs();
+    const s = connect({ host: vip, port });
+    let done = false;
+    const finish = (code: string): void => {
+      if (done) return;
+      done = true;
+      s.destroy();
+      if (code === '') {
+        stats.newOk++;
+        if (epochMs() - started > SLOW_MS) stats.newSlow++;
+        return;
+      }
+      stats.newFail++;
+      if (code === 'ECONNREFUSED' || code === 'ECONNRESET') stats.newRefused++;
+      failures.push({ t: started, code });
+      if (failures.length > MAX_FAILURES) failures.shift();
+    };
+    s.setTimeout(NEW_TIMEOUT_MS, () => finish('timeout'));
+    s.on('connect', () => s.write('n\n'));
+    s.on('data', () => finish(''));
+    s.on('error', (e: NodeJS.ErrnoException) => finish(e.code ?? e.message));
+    s.on('close', () => finish('closed'));
+  };
+  if (newPerSec > 0) setInterval(openNew, 1000 / newPerSec);
+
+  process.stdin.on('data', () => {
+    const out: TrafficStats = { now: epochMs(), long, ...stats, failures };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  });
+  process.stdin.on('end', () => process.exit(0));
+}
+
+main(process.argv.slice(2));
