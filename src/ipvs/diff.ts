@@ -279,13 +279,25 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
         });
       }
     });
+    // sh/mh without fallback hash a weight-0 server's share of new connections to nothing
+    // ("no destination available"), so there a server leaves at once: deleting it keeps its
+    // connections in the kernel's table, and its share is hashed over the others.
+    const hashedWithoutFallback = (want.service.scheduler === 'sh' || want.service.scheduler === 'mh') && !want.service.flags.schedFallback;
     for (let j = 0; j < haveDests.length; j++) {
       if (kept[j]) continue;
       const current = haveDests[j]!;
       const did = destinationId(current);
       const entry = drainEntry(id, did);
       const conns = connectionsOf(current);
-      if (conns === 0 && fresh(id)) {
+      if (hashedWithoutFallback) {
+        deleteDests.push({
+          kind: 'deleteDest',
+          key: have.service.key,
+          destination: { address: current.address, port: current.port },
+          reason: `not declared: deleted at once (${want.service.scheduler} without fallback sends a weight-0 server's new connections nowhere; its ${conns} connections stay)`,
+          purpose: 'drain',
+        });
+      } else if (conns === 0 && fresh(id)) {
         deleteDests.push({
           kind: 'deleteDest',
           key: have.service.key,

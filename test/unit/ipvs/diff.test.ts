@@ -81,6 +81,25 @@ test('a real server removed from the config with connections is drained (weight 
   );
 });
 
+test('sh/mh without fallback: a real server leaving is deleted at once (weight 0 would send its hash share nowhere); with fallback it drains', () => {
+  const table = (scheduler: string, schedFallback: boolean) => {
+    const s = service(VIP, scheduler, { flags: { schedFallback, schedPort: true } });
+    return run(
+      [{ service: s, destinations: [dest('10.6.2.191')] }],
+      [actual(s, [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192', 80, { weight: 4 }), 3, 1)])],
+    );
+  };
+  for (const scheduler of ['mh', 'sh']) {
+    const cut = table(scheduler, false);
+    assert.deepEqual(kinds(cut.ops), ['deleteDest'], scheduler);
+    assert.match(cut.ops[0]!.reason, /deleted at once .*its 4 connections stay/);
+    assert.equal(cut.drains.size, 0);
+    const drained = table(scheduler, true);
+    assert.deepEqual(kinds(drained.ops), ['editDest'], `${scheduler} with fallback drains`);
+    assert.equal(drained.drains.size, 1);
+  }
+});
+
 test('a draining real server is deleted once its connections reach zero', () => {
   const s = service(VIP);
   const drains = new Map<string, DrainEntry>([
