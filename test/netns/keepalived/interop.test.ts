@@ -6,10 +6,13 @@
 // auth, addresses). With both up: one master at a time, takeover by kill -9 and by a
 // graceful stop, preemption back. The vrrp_strict + auth_pass case is keepalived's
 // own default config: keepalived ignores the password there, so must the import.
+// B's config has keepalived's generic `notify` on every instance and sync group: B
+// alone under keepalived, then alone under failoverd (start, MASTER, graceful stop),
+// must run it with the same arguments in the same order, object by object.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -176,15 +179,44 @@ async function stopKeepalived(lab: Lab, r: RouterProcess, signal: 'SIGTERM' | 'S
 }
 
 /** B's imported config, exactly as an operator makes it, plus where its API listens. */
-function importFor(lab: Lab, c: Case): string {
+function importFor(lab: Lab, c: Case, conf: string): string {
   const out = join(lab.work, `${c.file}-b.yaml`);
-  const r = spawnSync(process.execPath, [CLI, 'import-keepalived', `${fixtures}${c.file}-b.conf`, '--output', out], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [CLI, 'import-keepalived', conf, '--output', out], { encoding: 'utf8' });
   assert.equal(r.status, 0, `the import of ${c.file}-b.conf exits 0: ${r.stderr}`);
   writeFileSync(
     out,
     `${readFileSync(out, 'utf8')}api:\n  listen: ${join(lab.work, 'b.sock')}\n  metrics: false\nlogging:\n  format: json\n`,
   );
   return out;
+}
+
+/**
+ * A notify script that logs its arguments, and B's keepalived.conf with it as the generic
+ * `notify` of every instance and sync group (one script per implementation, one log each).
+ */
+function withNotify(lab: Lab, c: Case, implementation: 'keepalived' | 'failoverd'): { conf: string; log: string } {
+  const dir = join(lab.work, 'notify');
+  mkdirSync(dir, { recursive: true, mode: 0o755 }); // not writable by others: keepalived's enable_script_security refuses such a path
+  const log = join(dir, `${implementation}.log`);
+  writeFileSync(log, '');
+  chmodSync(log, 0o666); // notify programs may run as an unprivileged user
+  const script = join(dir, `${implementation}.sh`);
+  writeFileSync(script, `#!/bin/sh\necho "$@" >> ${log}\n`, { mode: 0o755 });
+  const conf = join(lab.work, `${c.file}-b-${implementation}.conf`);
+  const text = readFileSync(`${fixtures}${c.file}-b.conf`, 'utf8').replace(
+    /^((?:vrrp_instance|vrrp_sync_group) \S+ \{)$/gm,
+    `$1\n    notify ${script}`,
+  );
+  writeFileSync(conf, text);
+  return { conf, log };
+}
+
+/** The notify log's lines grouped by object ("INSTANCE VI_WEB", "GROUP VG_1"), each in its order: scripts of different objects run concurrently. */
+function notifiesByObject(log: string): Record<string, string[]> {
+  const byObject: Record<string, string[]> = {};
+  const lines = readFileSync(log, 'utf8').trim().split('\n').filter(Boolean);
+  for (const line of lines) (byObject[line.split(' ').slice(0, 2).join(' ')] ??= []).push(line);
+  return byObject;
 }
 
 for (const c of CASES) {
@@ -212,11 +244,13 @@ for (const c of CASES) {
       }
       const observer: Observer = await lab.observe();
       recorder = await AdvertRecorder.start(lab.observerNs);
-      const yaml = importFor(lab, c);
+      const notifyK = withNotify(lab, c, 'keepalived');
+      const notifyF = withNotify(lab, c, 'failoverd');
+      const yaml = importFor(lab, c, notifyF.conf);
 
       // 0. Before the migration: B's own keepalived.conf under keepalived, alone. Its adverts are the reference.
       const referenceFrom = Date.now();
-      const reference = keepalived(lab, 'b', `${fixtures}${c.file}-b.conf`);
+      const reference = keepalived(lab, 'b', notifyK.conf);
       await waitFor(
         () => c.instances.every((i) => recorder!.adverts.filter((a) => a.source === B && a.vrid === i.vrid && a.priority > 0).length >= 2),
         { what: 'keepalived on B sends adverts', timeoutMs: downMs + 4000, stepMs: 50 },
@@ -225,6 +259,30 @@ for (const c of CASES) {
       const referenceTo = Date.now();
       const before = recorder.signatures(B, referenceFrom, referenceTo);
       assert.equal(before.length, c.instances.length, `one kind of advert per instance from keepalived on B: ${before.join(' | ')}`);
+      const objects = c.instances.length + (c.tracked ? 1 : 0); // the sync-group case has one group
+      const stopped = (log: string) => () => {
+        const byObject = Object.values(notifiesByObject(log));
+        return byObject.length === objects && byObject.every((lines) => / STOP /.test(lines.at(-1) ?? ''));
+      };
+      await waitFor(stopped(notifyK.log), { what: "keepalived's STOP notifies", timeoutMs: 10_000, stepMs: 50 });
+
+      // 0b. The same under failoverd: B's imported config alone, until MASTER, then a graceful stop.
+      agent = AgentProcess.start(lab.node('b').ns, yaml, join(lab.work, 'b.sock'), {}, 'info');
+      await waitFor(
+        async () => {
+          const states = await agent!.states().catch((): Record<string, string> => ({}));
+          return c.instances.every((i) => states[i.name] === 'MASTER');
+        },
+        { what: 'failoverd alone on B: every instance MASTER', timeoutMs: downMs + 15_000, stepMs: 50 },
+      );
+      await agent.stop();
+      agent = undefined;
+      await waitFor(stopped(notifyF.log), { what: "failoverd's STOP notifies", timeoutMs: 10_000, stepMs: 50 });
+      assert.deepEqual(
+        notifiesByObject(notifyF.log),
+        notifiesByObject(notifyK.log),
+        'B runs its notify script with the same arguments, in the same order, under failoverd as under keepalived',
+      );
 
       const masterOf = async (): Promise<{ a: string[]; b: string[] }> => {
         const states = agent?.running ? await agent.states().catch((): Record<string, string> => ({})) : {};
