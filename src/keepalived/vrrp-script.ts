@@ -53,6 +53,13 @@ export function weightOf(node: KaNode, words: readonly string[]): Converted<Trac
   return { value: { weight, reverse }, findings: [] };
 }
 
+/** A tracker block's own `weight N [reverse]` line, into its definition (or a finding). */
+function applyWeight(node: KaNode, into: TrackWeightDef, findings: Finding[]): void {
+  const w = weightOf(node, node.args);
+  findings.push(...w.findings);
+  if (w.value) Object.assign(into, w.value);
+}
+
 const durationOf = (text: string | undefined): string | undefined => {
   const ms = seconds(text);
   return ms === undefined ? undefined : duration(ms);
@@ -81,12 +88,9 @@ export function convertVrrpScript(node: KaNode): Converted<ScriptDef> {
       case 'fall':
         out.fall = int(c.args[0]);
         break;
-      case 'weight': {
-        const w = weightOf(c, c.args);
-        findings.push(...w.findings);
-        if (w.value) Object.assign(out, w.value);
+      case 'weight':
+        applyWeight(c, out, findings);
         break;
-      }
       case 'user':
         findings.push(notCarried(c, 'failoverd runs its track scripts as itself'));
         break;
@@ -113,12 +117,9 @@ export function convertTrackFile(node: KaNode): Converted<FileDef> {
       case 'file':
         out.path = c.args[0];
         break;
-      case 'weight': {
-        const w = weightOf(c, c.args);
-        findings.push(...w.findings);
-        if (w.value) Object.assign(out, w.value);
+      case 'weight':
+        applyWeight(c, out, findings);
         break;
-      }
       case 'init_file':
         findings.push(notCarried(c, 'failoverd does not create or write the tracked file at start'));
         break;
@@ -165,12 +166,9 @@ export function convertTrackProcess(node: KaNode): Converted<ProcessDef> {
       case 'delay':
         out.delay_up = out.delay_down = durationOf(c.args[0]);
         break;
-      case 'weight': {
-        const w = weightOf(c, c.args);
-        findings.push(...w.findings);
-        if (w.value) Object.assign(out, w.value);
+      case 'weight':
+        applyWeight(c, out, findings);
         break;
-      }
       default:
         findings.push(unknownKeyword(c, 'vrrp_track_process'));
     }
