@@ -4,7 +4,7 @@
 // fails when it stops, fails on a wrong answer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import type { CheckResult } from '../../../src/health/check.js';
 import { sh } from '../../helpers/shell.js';
 import { selfSignedCertificate } from '../../helpers/tls.js';
 import { CheckLab, type LineProcess } from './lab.js';
+import { dnsmasqArgv, ServerPrograms } from './servers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -21,7 +22,7 @@ let lab: CheckLab;
 let runner: LineProcess;
 let scratch: string;
 let nextId = 1;
-const servers = new Map<string, ChildProcess>();
+const servers = new ServerPrograms(() => lab.serverNs);
 
 async function check(
   type: string,
@@ -58,30 +59,6 @@ async function untilUp(
   assert.fail(`${type} never passed: ${last?.reason}`);
 }
 
-/** Starts a server program in the server namespace; stop(name) kills it by its pid. */
-function startServer(name: string, argv: string[]): void {
-  const child = spawn('ip', ['netns', 'exec', lab.serverNs, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (d: Buffer) => {
-    stderr = (stderr + d.toString()).slice(-2000);
-  });
-  child.on('exit', (code) => {
-    if (servers.get(name) === child && code) process.stderr.write(`${name} exited ${code}: ${stderr}\n`);
-  });
-  servers.set(name, child);
-}
-
-async function stopServer(name: string): Promise<void> {
-  const child = servers.get(name);
-  servers.delete(name);
-  if (!child || child.exitCode !== null || !child.pid) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  // `ip netns exec` execs the program, so this pid is the server itself.
-  process.kill(child.pid, 'SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-}
-
 before(() => {
   for (const program of ['socat', 'dnsmasq', 'exim4', 'python3', 'openssl', 'keepalived']) {
     assert.ok(
@@ -96,7 +73,7 @@ before(() => {
 });
 
 after(async () => {
-  for (const name of [...servers.keys()]) await stopServer(name);
+  await servers.stopAll();
   lab?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
@@ -105,9 +82,9 @@ after(async () => {
 
 test('udp: a reply passes; a wrong reply, no reply and a stopped server (ICMP port unreachable) fail', async () => {
   // An echo server: each datagram goes back as it came.
-  startServer('udp-echo', ['socat', '-T', '2', `UDP4-RECVFROM:7001,bind=${lab.serverAddress},fork`, 'EXEC:/bin/cat']);
+  servers.start('udp-echo', ['socat', '-T', '2', `UDP4-RECVFROM:7001,bind=${lab.serverAddress},fork`, 'EXEC:/bin/cat']);
   // A server that takes datagrams and never answers.
-  startServer('udp-silent', ['socat', '-u', `UDP4-RECV:7002,bind=${lab.serverAddress}`, 'OPEN:/dev/null,append']);
+  servers.start('udp-silent', ['socat', '-u', `UDP4-RECV:7002,bind=${lab.serverAddress}`, 'OPEN:/dev/null,append']);
   const up = await untilUp('udp', { send: 'PING udp\n', expect: '^PING udp' }, 7001);
   assert.match(up.reason, /^reply of 9 bytes from port 7001$/);
   assert.equal((await check('udp', { send_hex: '50494e47', expect_hex: '5049' }, 7001)).ok, true);
@@ -121,36 +98,27 @@ test('udp: a reply passes; a wrong reply, no reply and a stopped server (ICMP po
   const silent = await check('udp', { send: 'PING' }, 7002, 400);
   assert.deepEqual([silent.ok, silent.reason], [false, 'no reply: timeout after 400ms']);
 
-  await stopServer('udp-echo');
+  await servers.stop('udp-echo');
   const stopped = await check('udp', { send: 'PING' }, 7001);
   assert.deepEqual([stopped.ok, stopped.reason], [false, 'reply: ICMP port unreachable (ECONNREFUSED)']);
-  await stopServer('udp-silent');
+  await servers.stop('udp-silent');
 });
 
 // ---------------------------------------------------------------- dns
 
 function startDnsmasq(): void {
   const big = Array.from({ length: 4 }, (_, i) => `--txt-record=big.failoverd.test,${String(i).repeat(200)}`);
-  startServer('dnsmasq', [
+  servers.start(
     'dnsmasq',
-    '--keep-in-foreground',
-    '--conf-file=/dev/null',
-    '--no-resolv',
-    '--no-hosts',
-    '--user=root',
-    '--group=root',
-    `--pid-file=${join(scratch, 'dnsmasq.pid')}`,
-    `--listen-address=${lab.serverAddress}`,
-    '--bind-interfaces',
-    '--port=53',
-    '--local=/failoverd.test/',
-    '--host-record=web.failoverd.test,10.1.2.3,fd00::3',
-    '--host-record=web.failoverd.test,10.1.2.4',
-    '--cname=alias.failoverd.test,web.failoverd.test',
-    '--mx-host=failoverd.test,mx.failoverd.test,10',
-    '--txt-record=failoverd.test,v=spf1 -all',
-    ...big,
-  ]);
+    dnsmasqArgv(lab.serverAddress, join(scratch, 'dnsmasq.pid'), [
+      '--host-record=web.failoverd.test,10.1.2.3,fd00::3',
+      '--host-record=web.failoverd.test,10.1.2.4',
+      '--cname=alias.failoverd.test,web.failoverd.test',
+      '--mx-host=failoverd.test,mx.failoverd.test,10',
+      '--txt-record=failoverd.test,v=spf1 -all',
+      ...big,
+    ]),
+  );
 }
 
 test('dns (dnsmasq): A, AAAA, CNAME, MX, TXT, PTR answers; exact and contains; NXDOMAIN', async () => {
@@ -192,7 +160,7 @@ test('dns: a wrong record, a missing name and a truncated answer (TCP fallback)'
 });
 
 test('dns: a stopped server fails (ICMP port unreachable)', async () => {
-  await stopServer('dnsmasq');
+  await servers.stop('dnsmasq');
   const r = await check('dns', { name: 'web.failoverd.test' }, 53);
   assert.deepEqual([r.ok, r.reason], [false, 'udp query: ICMP port unreachable (ECONNREFUSED)']);
 });
@@ -235,7 +203,7 @@ async function startExim(name: string, extra = ''): Promise<string> {
   chmodSync(join(dir, 'key.pem'), 0o644);
   writeFileSync(join(dir, 'exim.conf'), eximConfig(dir, extra));
   // -bdf: the daemon in the foreground; -C: this private config (root may name one).
-  startServer(name, ['exim4', '-C', join(dir, 'exim.conf'), '-bdf']);
+  servers.start(name, ['exim4', '-C', join(dir, 'exim.conf'), '-bdf']);
   return dir;
 }
 
@@ -262,11 +230,11 @@ test('smtp (exim): banner, EHLO, STARTTLS with certificate checks, QUIT', async 
 test('smtp: a wrong banner fails: an unexpected text, a 550 refusal; HELO after an EHLO refusal', async () => {
   const text = await check('smtp', { expect_banner: '^postfix' }, 25);
   assert.deepEqual([text.ok, text.reason], [false, 'banner 220 "mx.failoverd.test ESMTP failoverd-test" does not match /^postfix/']);
-  await stopServer('exim');
+  await servers.stop('exim');
   await startExim('exim-refusing', 'acl_smtp_connect = no_connect');
   const refused = await untilDown('smtp', {}, 25, /^banner 5\d\d/);
   assert.deepEqual([refused.ok, refused.reason], [false, 'banner 550 "not today", expected 220']);
-  await stopServer('exim-refusing');
+  await servers.stop('exim-refusing');
   await startExim('exim-no-ehlo', 'acl_smtp_helo = no_ehlo');
   const helo = await untilUp('smtp', {}, 25);
   assert.equal(helo.reason, '220 banner, HELO 250, QUIT 221 on port 25');
@@ -276,7 +244,7 @@ test('smtp: a wrong banner fails: an unexpected text, a 550 refusal; HELO after 
 });
 
 test('smtp: a stopped server fails', async () => {
-  await stopServer('exim-no-ehlo');
+  await servers.stop('exim-no-ehlo');
   // exim's daemon exits first; a connection already queued on its listener can still be
   // reset ('banner: ECONNRESET') until the last child is gone, and then connect is refused.
   const r = await untilDown('smtp', {}, 25, /^connect: ECONNREFUSED$/);
@@ -349,7 +317,7 @@ test('http digest: failoverd genhash prints what keepalived --genhash prints; th
   mkdirSync(site);
   const page = `<html><body>failoverd digest ${'x'.repeat(3000)}</body></html>\n`;
   writeFileSync(join(site, 'index.html'), page);
-  startServer('http', ['python3', '-m', 'http.server', '8080', '--bind', lab.serverAddress, '--directory', site]);
+  servers.start('http', ['python3', '-m', 'http.server', '8080', '--bind', lab.serverAddress, '--directory', site]);
   await untilUp('http', { path: '/index.html' }, 8080);
   const url = `http://${lab.serverAddress}:8080/index.html`;
   const ours = genhash([url]);
@@ -377,7 +345,7 @@ test('http digest: failoverd genhash prints what keepalived --genhash prints; th
   const sha = genhash(['--sha256', url]);
   assert.equal((await check('http', { path: '/index.html', digest: sha.stdout.trim() }, 8080)).ok, true);
 
-  await stopServer('http');
+  await servers.stop('http');
   const stopped = await check('http', { path: '/index.html', digest: md5 }, 8080);
   assert.equal(stopped.ok, false);
   assert.match(stopped.reason, /ECONNREFUSED/);

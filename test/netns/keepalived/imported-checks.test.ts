@@ -5,7 +5,7 @@
 // the server stops, as keepalived's checkers would.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +15,7 @@ import { formatConfigError, loadConfigText, type FailoverdConfig } from '../../.
 import type { CheckResult } from '../../../src/health/check.js';
 import { sh } from '../../helpers/shell.js';
 import { CheckLab, type LineProcess } from '../checks/lab.js';
+import { dnsmasqArgv, ServerPrograms } from '../checks/servers.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const runnerScript = fileURLToPath(new URL('../checks/check-runner.js', import.meta.url));
@@ -22,23 +23,7 @@ let lab: CheckLab;
 let runner: LineProcess;
 let scratch: string;
 let nextId = 1;
-const servers = new Map<string, ChildProcess>();
-
-function startServer(name: string, argv: string[]): void {
-  const child = spawn('ip', ['netns', 'exec', lab.serverNs, ...argv], { stdio: ['ignore', 'ignore', 'ignore'] });
-  servers.set(name, child);
-}
-
-async function stopServer(name: string): Promise<void> {
-  const child = servers.get(name);
-  servers.delete(name);
-  if (!child || child.exitCode !== null || !child.pid) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  // `ip netns exec` execs the program, so this pid is the server itself.
-  process.kill(child.pid, 'SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL');
-}
+const servers = new ServerPrograms(() => lab.serverNs);
 
 type ImportedCheck = FailoverdConfig['services'][number]['real_servers'][number]['checks'][number];
 
@@ -196,7 +181,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const name of [...servers.keys()]) await stopServer(name);
+  await servers.stopAll();
   lab?.close();
   if (scratch) rmSync(scratch, { recursive: true, force: true });
 });
@@ -208,49 +193,35 @@ test('imported SMTP_CHECK (exim): up with the HELO name; down when exim stops', 
     chmodSync(join(dir, sub), 0o777);
   }
   writeFileSync(join(dir, 'exim.conf'), eximConfig(dir));
-  startServer('exim', ['exim4', '-C', join(dir, 'exim.conf'), '-bdf']);
+  servers.start('exim', ['exim4', '-C', join(dir, 'exim.conf'), '-bdf']);
   const smtp = checks.get(25)!;
   assert.equal(smtp.options['helo_name'], 'checker.failoverd.test');
   const up = await until(smtp, 25, true);
   assert.match(up.reason, /^220 banner, EHLO 250/);
-  await stopServer('exim');
+  await servers.stop('exim');
   const down = await until(smtp, 25, false);
   assert.match(down.reason, /ECONNREFUSED|ECONNRESET/);
 });
 
 test('imported DNS_CHECK (dnsmasq): NOERROR is up, NXDOMAIN (a name it does not have) is down, a stopped server is down', async () => {
-  startServer('dnsmasq', [
-    'dnsmasq',
-    '--keep-in-foreground',
-    '--conf-file=/dev/null',
-    '--no-resolv',
-    '--no-hosts',
-    '--user=root',
-    '--group=root',
-    `--pid-file=${join(scratch, 'dnsmasq.pid')}`,
-    `--listen-address=${lab.serverAddress}`,
-    '--bind-interfaces',
-    '--port=53',
-    '--local=/failoverd.test/',
-    '--host-record=web.failoverd.test,10.1.2.3',
-  ]);
+  servers.start('dnsmasq', dnsmasqArgv(lab.serverAddress, join(scratch, 'dnsmasq.pid'), ['--host-record=web.failoverd.test,10.1.2.3']));
   const up = await until(checks.get(53)!, 53, true);
   assert.match(up.reason, /^NOERROR, 1 A record over udp$/);
   const wrong = await run(checks.get(54)!, 53);
   assert.deepEqual([wrong.ok, wrong.reason], [false, 'rcode NXDOMAIN, expected NOERROR']);
-  await stopServer('dnsmasq');
+  await servers.stop('dnsmasq');
   const down = await until(checks.get(53)!, 53, false);
   assert.match(down.reason, /ICMP port unreachable/);
 });
 
 test('imported UDP_CHECK (socat echo): payload sent, reply checked against require_reply (X nibble); wrong reply and stopped server are down', async () => {
-  startServer('udp-echo', ['socat', '-T', '2', `UDP4-RECVFROM:7001,bind=${lab.serverAddress},fork`, 'EXEC:/bin/cat']);
+  servers.start('udp-echo', ['socat', '-T', '2', `UDP4-RECVFROM:7001,bind=${lab.serverAddress},fork`, 'EXEC:/bin/cat']);
   const up = await until(checks.get(7001)!, 7001, true);
   assert.equal(up.reason, 'reply of 4 bytes from port 7001');
   const wrong = await run(checks.get(7002)!, 7001);
   assert.equal(wrong.ok, false);
   assert.match(wrong.reason, /^reply "PING" does not match/);
-  await stopServer('udp-echo');
+  await servers.stop('udp-echo');
   const down = await until(checks.get(7001)!, 7001, false);
   assert.match(down.reason, /ICMP port unreachable/);
 });
