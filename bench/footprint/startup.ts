@@ -4,7 +4,8 @@
 // UML mode (--uml; boots test/harness/uml-run.sh, which has IPVS): `node -e 0`, then
 // spawn → first state change and RSS idle for the seed config (one instance, one
 // service, two real servers) and for 1,000 and 10,000 real servers.
-// Several trees can be compared in one run: --cli LABEL=PATH/dist/src/cli.js (repeatable; default: this tree).
+// Several builds can be compared in one run: --cli LABEL=PATH/cli.js (repeatable; default: this tree's
+// bundle, dist/bundle/src/cli.js, which the package ships, and its tsc output, dist/src/cli.js).
 //   node dist/bench/footprint/startup.js [--runs 5] [--cli before=/x/dist/src/cli.js] [--uml] [--out file.md]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +23,18 @@ const flag = (name: string): string | undefined => {
 const flags = (name: string): string[] => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
 const RUNS = Number(flag('--runs') ?? 5);
 const IDLE_MS = Number(flag('--idle-ms') ?? 5000);
-const here = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const ours = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const given = flags('--cli').map((spec) => {
   const eq = spec.indexOf('=');
   return { label: spec.slice(0, eq), path: spec.slice(eq + 1) };
 });
-const CLIS = given.length > 0 ? given : [{ label: 'this tree', path: here }];
+const CLIS =
+  given.length > 0
+    ? given
+    : [
+        { label: 'bundle', path: ours('bundle/src/cli.js') },
+        { label: 'tsc', path: ours('src/cli.js') },
+      ];
 const work = mkdtempSync(join(tmpdir(), 'failoverd-footprint-'));
 const out: string[] = [];
 const say = (line: string): void => {
