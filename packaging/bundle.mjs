@@ -32,6 +32,24 @@ const labFromDist = {
   },
 };
 
+/**
+ * prom-client's Pushgateway, which failoverd never uses (Prometheus scrapes it), as a
+ * class that says so: the real one loads http, https, TLS and zlib at every start.
+ */
+const noPushgateway = {
+  name: 'no-pushgateway',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/lib\/pushgateway$/ }, (args) =>
+      args.importer.includes('/node_modules/prom-client/') ? { path: 'pushgateway', namespace: 'no-pushgateway' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-pushgateway' }, () => ({
+      contents:
+        "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway: not in the failoverd bundle'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 const result = await build({
   absWorkingDir: root,
@@ -50,7 +68,7 @@ const result = await build({
   banner: { js: "import { createRequire as __failoverdRequire } from 'node:module'; const require = __failoverdRequire(import.meta.url);" },
   // node-gyp-build finds the native addon at run time from the package root (src/net/native.ts).
   external: ['node-gyp-build'],
-  plugins: [labFromDist],
+  plugins: [labFromDist, noPushgateway],
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
