@@ -94,6 +94,8 @@ interface Started {
   proc: ChildProcess;
   /** ms from spawn to the first log line of a VRRP state change to `to` (any state when undefined). */
   reached: Promise<number>;
+  /** CPU ms (user + system, all threads) the agent had used when that line arrived: what a loaded host does not inflate. */
+  cpuAtReached: Promise<number>;
   exited: Promise<void>;
 }
 
@@ -118,8 +120,17 @@ function startAgent(cli: string, config: string, ns: Netns, to: string | undefin
     proc.on('exit', (code) => reject(new Error(`failoverd exited (${code}) before the state change: ${tail.join('\n')}`)));
   });
   reached.catch(() => undefined);
+  const cpuAtReached = reached.then(() => cpuMs(proc.pid!));
+  cpuAtReached.catch(() => undefined);
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  return { proc, reached, exited };
+  return { proc, reached, cpuAtReached, exited };
+}
+
+/** utime + stime of a process, in ms (/proc/PID/stat fields 14 and 15, at 100 ticks a second). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** The PIDs of a process's children (strace's tracee: killing strace alone would leave it running). */
@@ -143,6 +154,12 @@ function bareNodeMs(ns: Netns): number {
   const t0 = performance.now();
   spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', '0'], { stdio: 'ignore', timeout: 120_000 });
   return performance.now() - t0;
+}
+
+/** CPU ms of `node -e 0` (user + system, as it exits). */
+function bareNodeCpuMs(): number {
+  const script = 'process.on("exit", () => { const u = process.cpuUsage(); process.stdout.write(String((u.user + u.system) / 1000)); })';
+  return Number(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 }).stdout);
 }
 
 async function bareNodeIdle(): Promise<{ rssKb: number; threads: number }> {
@@ -172,23 +189,26 @@ async function host(): Promise<void> {
     const config = writeConfig('vrrp-only', 0);
     say(`## Host: one VRRP instance on a veth in a netns, no services (no IPVS here), ${RUNS} runs`);
     say('');
-    say('| | spawn → exit / BACKUP (median, min) | RSS idle | threads | files opened (distinct) |');
-    say('|---|---|---|---|---|');
+    say('| | spawn → exit / BACKUP (median, min) | CPU to BACKUP (median) | RSS idle | threads | files opened (distinct) |');
+    say('|---|---|---|---|---|---|');
     const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
+    const bareCpu = Array.from({ length: RUNS }, () => bareNodeCpuMs());
     const bareIdle = await bareNodeIdle();
     const bareTrace = join(work, 'bare.strace');
     spawnSync('strace', ['-f', '-qq', '-e', 'trace=open,openat', '-o', bareTrace, process.execPath, '-e', '0'], { stdio: 'ignore' });
     const bareOpens = countOpens(readFileSync(bareTrace, 'utf8'));
     say(
-      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
+      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${ms(median(bareCpu))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
     );
     for (const cli of CLIS) {
       const times: number[] = [];
+      const cpu: number[] = [];
       let idle = { rssKb: NaN, threads: NaN };
       for (let i = 0; i < RUNS; i++) {
         const agent = startAgent(cli.path, config, director, 'backup');
         try {
           times.push(await agent.reached);
+          cpu.push(await agent.cpuAtReached);
           if (i === 0) {
             await sleep(IDLE_MS);
             idle = procStatus(agent.proc.pid!);
@@ -206,7 +226,7 @@ async function host(): Promise<void> {
       }
       const opens = countOpens(readFileSync(trace, 'utf8'));
       say(
-        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${mb(idle.rssKb)} | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
+        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${ms(median(cpu))} | ${mb(idle.rssKb)} | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
       );
     }
   } finally {
