@@ -4,7 +4,7 @@
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { connect, isIPv6, type Socket as TcpSocket } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, elapsedSince, errorText } from '../src/health/check-helpers.js';
 import { answersProblem, encodeQuery, normalizeExpected, QUERY_TYPES, RCODES, readReply, type DnsReply } from './lib/dns-message.js';

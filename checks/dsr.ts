@@ -9,7 +9,7 @@ import { createSocket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { isIPv4 } from 'node:net';
 import { networkInterfaces } from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, elapsedSince, errorText } from '../src/health/check-helpers.js';
 import { encodeBpf, synProbeFilter } from '../src/net/bpf.js';

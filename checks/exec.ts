@@ -3,7 +3,7 @@
 // The program runs through src/children.ts: its own process group (a timeout kills
 // everything it started), an allow-listed environment plus FAILOVERD_* and `env:`,
 // and the check resolves only after the program has been reaped.
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { childEnvironment, runChild } from '../src/children.js';
 import { abortText, clip, elapsedSince } from '../src/health/check-helpers.js';

@@ -4,14 +4,16 @@
 // check's client, a DNS codec or TLS are loaded when a check uses them.
 import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { CheckPlugin } from '../src/health/check.js';
 import type { CheckPluginSource } from '../src/config/schema.js';
+import { codeRoot } from '../src/paths.js';
 
 export type { CheckPlugin } from '../src/health/check.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
+/** checks/ of this build (tsc's dist/checks, or the bundle's dist/bundle/checks). */
+const here = (): string => join(codeRoot(), 'checks');
 
 function isCheckPlugin(value: unknown): value is CheckPlugin {
   if (!value || typeof value !== 'object') return false;
@@ -31,7 +33,7 @@ function isCheckPlugin(value: unknown): value is CheckPlugin {
  * that export `plugin`. Files without `plugin` are skipped; a malformed `plugin`
  * or two files claiming one type name is an error naming the files.
  */
-export async function loadCheckPlugins(directory: string = here): Promise<ReadonlyMap<string, CheckPlugin>> {
+export async function loadCheckPlugins(directory: string = here()): Promise<ReadonlyMap<string, CheckPlugin>> {
   const names = (await readdir(directory)).filter((n) => n.endsWith('.js') && n !== 'index.js').sort();
   const plugins = new Map<string, CheckPlugin>();
   const origin = new Map<string, string>();
@@ -59,7 +61,7 @@ const TYPE_NAME = /^[a-z][a-z0-9_-]*$/;
  */
 export async function loadCheckPluginsOfTypes(
   types: Iterable<string>,
-  directory: string = here,
+  directory: string = here(),
 ): Promise<ReadonlyMap<string, CheckPlugin>> {
   const plugins = new Map<string, CheckPlugin>();
   for (const type of new Set(types)) {
@@ -72,7 +74,7 @@ export async function loadCheckPluginsOfTypes(
 }
 
 /** checks/ (or `directory`) as a CheckPluginSource: the named types first, every plugin when asked. */
-export function checkPluginSource(directory: string = here): CheckPluginSource {
+export function checkPluginSource(directory: string = here()): CheckPluginSource {
   let all: Promise<ReadonlyMap<string, CheckPlugin>> | undefined;
   return {
     ofTypes: (types) => loadCheckPluginsOfTypes(types, directory),

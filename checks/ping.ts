@@ -4,7 +4,7 @@
 // the timeout. Raw sockets need CAP_NET_RAW (the agent's unit grants it).
 import { randomBytes, randomInt } from 'node:crypto';
 import { isIPv6 } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, elapsedSince, errorText } from '../src/health/check-helpers.js';
 import { canonicalIp } from '../src/net/address.js';

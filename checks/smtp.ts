@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { connect, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../src/health/check-helpers.js';
 import { hasExtension, SmtpReplyReader, type SmtpReply } from './lib/smtp-reply.js';

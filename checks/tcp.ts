@@ -1,7 +1,7 @@
 // TCP connect check: up when the port accepts a connection; optionally sends a
 // payload and waits for a response matching a pattern (an SMTP banner, "+PONG").
 import { connect } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../src/health/check-helpers.js';
 

@@ -4,7 +4,7 @@
 // unreachable into ECONNREFUSED (host unreachable into EHOSTUNREACH).
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckPlugin, CheckResult, CheckTarget } from '../src/health/check.js';
 import { abortText, clip, elapsedSince, errorText } from '../src/health/check-helpers.js';
 

@@ -18,7 +18,7 @@ node_version=$(node -p 'process.version.slice(1)')
 for tool in dpkg-deb fakeroot; do
   command -v "$tool" >/dev/null || { echo "deb: $tool missing (apt-get install dpkg-dev fakeroot)" >&2; exit 3; }
 done
-[ -f dist/src/cli.js ] || { echo "deb: dist/ is not built (npm run prepare)" >&2; exit 3; }
+[ -f dist/src/cli.js ] && [ -f dist/bundle/src/cli.js ] || { echo "deb: dist/ is not built (npm run prepare)" >&2; exit 3; }
 for arch in "${arches[@]}"; do
   case "$arch" in amd64) cpu=x64;; arm64) cpu=arm64;; *) echo "deb: unknown arch $arch (amd64, arm64)" >&2; exit 2;; esac
   [ -f "prebuilds/linux-$cpu/failoverd.napi.node" ] || bash packaging/prebuilds.sh "$cpu"
@@ -56,7 +56,8 @@ for arch in "${arches[@]}"; do
   install -m 0755 "$(node_for "$arch")" "$lib/bin/node"
   case "$arch" in amd64) strip_tool=strip;; arm64) strip_tool=aarch64-linux-gnu-strip;; esac
   if command -v "$strip_tool" >/dev/null; then "$strip_tool" --strip-unneeded "$lib/bin/node"; fi
-  cp -r dist/src dist/checks "$lib/app/dist/"
+  # The bundle is what runs (packaging/bundle.mjs); dist/src and dist/checks serve `failoverd lab`.
+  cp -r dist/bundle dist/src dist/checks "$lib/app/dist/"
   cp -r "prebuilds/$tuple" "$lib/app/prebuilds/"
   cp -r "$app_modules/node_modules" package.json binding.gyp "$lib/app/"
   mkdir -p "$lib/app/config" && cp config/schema.json "$lib/app/config/"
@@ -76,7 +77,7 @@ for arch in "${arches[@]}"; do
   cat > "$stage/usr/bin/failoverd" <<'WRAPPER'
 #!/bin/sh
 # failoverd with the Node runtime the package carries (/usr/lib/failoverd/bin/node).
-exec /usr/lib/failoverd/bin/node /usr/lib/failoverd/app/dist/src/cli.js "$@"
+exec /usr/lib/failoverd/bin/node /usr/lib/failoverd/app/dist/bundle/src/cli.js "$@"
 WRAPPER
   chmod 0755 "$stage/usr/bin/failoverd"
   install -m 0644 systemd/failoverd.service "$stage/lib/systemd/system/"

@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
+import type { build as prettyStream } from 'pino-pretty';
 
 export type { Logger };
 
@@ -13,7 +15,10 @@ export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.FAILOVERD_LOG_LEVEL ?? 'info';
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
   if (pretty) {
-    return pino({ level, transport: { target: 'pino-pretty', options: { destination: 2, translateTime: 'SYS:HH:MM:ss.l' } } });
+    // A stream on this thread, loaded only here: a pino transport would start a worker
+    // thread for it and find that worker's file by path, which the bundle moves.
+    const pretty = (createRequire(import.meta.url)('pino-pretty') as { build: typeof prettyStream }).build;
+    return pino({ level }, pretty({ destination: 2, translateTime: 'SYS:HH:MM:ss.l' }));
   }
   return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
 }

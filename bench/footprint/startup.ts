@@ -4,7 +4,8 @@
 // UML mode (--uml; boots test/harness/uml-run.sh, which has IPVS): `node -e 0`, then
 // spawn → first state change and RSS idle for the seed config (one instance, one
 // service, two real servers) and for 1,000 and 10,000 real servers.
-// Several trees can be compared in one run: --cli LABEL=PATH/dist/src/cli.js (repeatable; default: this tree).
+// Several builds can be compared in one run: --cli LABEL=PATH/cli.js (repeatable; default: this tree's
+// bundle, dist/bundle/src/cli.js, which the package ships, and its tsc output, dist/src/cli.js).
 //   node dist/bench/footprint/startup.js [--runs 5] [--cli before=/x/dist/src/cli.js] [--uml] [--out file.md]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,12 +23,18 @@ const flag = (name: string): string | undefined => {
 const flags = (name: string): string[] => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
 const RUNS = Number(flag('--runs') ?? 5);
 const IDLE_MS = Number(flag('--idle-ms') ?? 5000);
-const here = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const ours = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 const given = flags('--cli').map((spec) => {
   const eq = spec.indexOf('=');
   return { label: spec.slice(0, eq), path: spec.slice(eq + 1) };
 });
-const CLIS = given.length > 0 ? given : [{ label: 'this tree', path: here }];
+const CLIS =
+  given.length > 0
+    ? given
+    : [
+        { label: 'bundle', path: ours('bundle/src/cli.js') },
+        { label: 'tsc', path: ours('src/cli.js') },
+      ];
 const work = mkdtempSync(join(tmpdir(), 'failoverd-footprint-'));
 const out: string[] = [];
 const say = (line: string): void => {
@@ -87,6 +94,8 @@ interface Started {
   proc: ChildProcess;
   /** ms from spawn to the first log line of a VRRP state change to `to` (any state when undefined). */
   reached: Promise<number>;
+  /** CPU ms (user + system, all threads) the agent had used when that line arrived: what a loaded host does not inflate. */
+  cpuAtReached: Promise<number>;
   exited: Promise<void>;
 }
 
@@ -111,8 +120,17 @@ function startAgent(cli: string, config: string, ns: Netns, to: string | undefin
     proc.on('exit', (code) => reject(new Error(`failoverd exited (${code}) before the state change: ${tail.join('\n')}`)));
   });
   reached.catch(() => undefined);
+  const cpuAtReached = reached.then(() => cpuMs(proc.pid!));
+  cpuAtReached.catch(() => undefined);
   const exited = new Promise<void>((r) => proc.on('exit', () => r()));
-  return { proc, reached, exited };
+  return { proc, reached, cpuAtReached, exited };
+}
+
+/** utime + stime of a process, in ms (/proc/PID/stat fields 14 and 15, at 100 ticks a second). */
+function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** The PIDs of a process's children (strace's tracee: killing strace alone would leave it running). */
@@ -136,6 +154,12 @@ function bareNodeMs(ns: Netns): number {
   const t0 = performance.now();
   spawnSync('ip', ['netns', 'exec', ns.name, process.execPath, '-e', '0'], { stdio: 'ignore', timeout: 120_000 });
   return performance.now() - t0;
+}
+
+/** CPU ms of `node -e 0` (user + system, as it exits). */
+function bareNodeCpuMs(): number {
+  const script = 'process.on("exit", () => { const u = process.cpuUsage(); process.stdout.write(String((u.user + u.system) / 1000)); })';
+  return Number(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 }).stdout);
 }
 
 async function bareNodeIdle(): Promise<{ rssKb: number; threads: number }> {
@@ -165,23 +189,26 @@ async function host(): Promise<void> {
     const config = writeConfig('vrrp-only', 0);
     say(`## Host: one VRRP instance on a veth in a netns, no services (no IPVS here), ${RUNS} runs`);
     say('');
-    say('| | spawn → exit / BACKUP (median, min) | RSS idle | threads | files opened (distinct) |');
-    say('|---|---|---|---|---|');
+    say('| | spawn → exit / BACKUP (median, min) | CPU to BACKUP (median) | RSS idle | threads | files opened (distinct) |');
+    say('|---|---|---|---|---|---|');
     const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
+    const bareCpu = Array.from({ length: RUNS }, () => bareNodeCpuMs());
     const bareIdle = await bareNodeIdle();
     const bareTrace = join(work, 'bare.strace');
     spawnSync('strace', ['-f', '-qq', '-e', 'trace=open,openat', '-o', bareTrace, process.execPath, '-e', '0'], { stdio: 'ignore' });
     const bareOpens = countOpens(readFileSync(bareTrace, 'utf8'));
     say(
-      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
+      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${ms(median(bareCpu))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
     );
     for (const cli of CLIS) {
       const times: number[] = [];
+      const cpu: number[] = [];
       let idle = { rssKb: NaN, threads: NaN };
       for (let i = 0; i < RUNS; i++) {
         const agent = startAgent(cli.path, config, director, 'backup');
         try {
           times.push(await agent.reached);
+          cpu.push(await agent.cpuAtReached);
           if (i === 0) {
             await sleep(IDLE_MS);
             idle = procStatus(agent.proc.pid!);
@@ -199,7 +226,7 @@ async function host(): Promise<void> {
       }
       const opens = countOpens(readFileSync(trace, 'utf8'));
       say(
-        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${mb(idle.rssKb)} | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
+        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${ms(median(cpu))} | ${mb(idle.rssKb)} | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
       );
     }
   } finally {

@@ -5,7 +5,7 @@
 // server that stopped accepting new ones. `keepalive: true` gives that up,
 // knowingly, for the cost of very large fleets (http-keepalive.ts, loaded only then).
 import { headerValueProblem, httpHeaders } from '../../src/config/http-headers.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CheckResult, CheckTarget } from '../../src/health/check.js';
 import { errorText } from '../../src/health/check-helpers.js';
 import { probeFresh } from './http-fresh.js';

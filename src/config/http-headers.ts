@@ -1,7 +1,7 @@
 // Request headers given in the config (webhooks, the http check): a name that is not an
 // RFC 9110 token, or a value with CR, LF or another control character, would split the
 // request or be refused by the HTTP client at send time — so the config refuses it.
-import { z } from 'zod';
+import * as z from 'zod';
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import * as z from 'zod';
 import { buildConfigSchema, type CheckPluginRegistry } from './schema.js';
 
 export const SCHEMA_ID = 'https://github.com/failoverd/failoverd/config/schema.json';

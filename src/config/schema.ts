@@ -4,7 +4,7 @@
 // snake_case in both so a path in an error is the path in the file.
 import { isIP } from 'node:net';
 import { validateCronExpression } from 'cron';
-import { z } from 'zod';
+import * as z from 'zod';
 import { listenProblem, type ListenerRole } from '../api/listen.js';
 import type { CheckPlugin } from '../health/check.js';
 import { CHECK_DEFAULTS } from '../health/types.js';

@@ -16,6 +16,8 @@
 // restarted a bounded number of times; its successor resumes every real server from
 // the last state the main thread knew, so a bug in a check does not empty pools that
 // were serving.
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { EventBus } from '../events.js';
@@ -23,6 +25,7 @@ import { exponentialDelay } from '../backoff.js';
 import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.js';
 import type { Logger } from '../log.js';
 import { HealthConfigError, type RealServerStatus, type ServiceHead, type ServiceStatus } from './monitor.js';
+import { codeRoot } from '../paths.js';
 import type { HealthServiceConfig } from './types.js';
 import type { CheckResultBatch, FromWorker, MonitorWorkerData, StatusChange, ToWorker } from './worker-messages.js';
 
@@ -67,7 +70,7 @@ interface Generation {
   hasExited: boolean;
 }
 
-const WORKER_URL = new URL('./monitor-worker.js', import.meta.url);
+const workerUrl = (): URL => pathToFileURL(join(codeRoot(), 'src/health/monitor-worker.js'));
 
 /**
  * The worker's heap, sized to the real servers it checks when it starts. Measured
@@ -177,7 +180,7 @@ export class WorkerHealthMonitor {
       ...(this.options.checksDirectory ? { checksDirectory: this.options.checksDirectory } : {}),
       ...(this.options.maxConcurrentChecks ? { maxConcurrentChecks: this.options.maxConcurrentChecks } : {}),
     };
-    const worker = new Worker(WORKER_URL, {
+    const worker = new Worker(workerUrl(), {
       workerData: data,
       name: 'failoverd-health',
       execArgv: workerExecArgv(process.execArgv),

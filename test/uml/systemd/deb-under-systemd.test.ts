@@ -20,9 +20,9 @@ const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as
 const out = join(root, 'packaging/out/test');
 const deb = process.env['FAILOVERD_DEB'] ?? join(out, `failoverd_${version}_amd64.deb`);
 
-/** The .deb, rebuilt when the compiled agent is newer than it. */
+/** The .deb, rebuilt when the agent it runs (the bundle) is newer than it. */
 function ensureDeb(): void {
-  const cli = join(root, 'dist/src/cli.js');
+  const cli = join(root, 'dist/bundle/src/cli.js');
   if (existsSync(deb) && statSync(deb).mtimeMs >= statSync(cli).mtimeMs) return;
   const r = spawnSync('bash', [join(root, 'packaging/deb.sh'), 'amd64'], {
     cwd: root,

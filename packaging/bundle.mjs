@@ -1,0 +1,84 @@
+// bundle.mjs [OUTDIR] — the shipped binary: src/cli.ts and everything it loads as a
+// few ESM files in dist/bundle (default), instead of ~400 modules of dist/ and
+// node_modules/ resolved, read and compiled one by one at every start (issue 15;
+// docs/install.md, "Start-up and footprint"). Tests keep running tsc's dist/.
+//   dist/bundle/src/cli.js                   the entry (package.json "bin", the .deb's wrapper)
+//   dist/bundle/src/health/monitor-worker.js the checks worker's entry (src/paths.ts finds it)
+//   dist/bundle/checks/<type>.js             one entry per check type: checks/index.ts lists
+//                                            this directory and imports only the configured types
+//   dist/bundle/chunks/                      code shared by the entries, and what they import lazily
+// Each lazy import stays a chunk of its own, so a config without metrics, webhooks or
+// TLS checks does not load them. `failoverd lab` stays tsc's (dist/src/commands/lab.js):
+// it spawns its own scripts and the CLI by their dist/ paths.
+import { build } from 'esbuild';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outdir = process.argv[2] ?? join(root, 'dist/bundle');
+
+const checkTypes = readdirSync(join(root, 'checks'))
+  .filter((name) => name.endsWith('.ts') && name !== 'index.ts' && !name.endsWith('.d.ts'))
+  .map((name) => join(root, 'checks', name));
+
+/** cli.ts's `import('./commands/lab.js')`, pointed from dist/bundle/src/cli.js at dist/src/commands/lab.js. */
+const labFromDist = {
+  name: 'lab-from-dist',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/commands\/lab\.js$/ }, (args) =>
+      args.importer === join(root, 'src/cli.ts') ? { path: '../../src/commands/lab.js', external: true } : undefined,
+    );
+  },
+};
+
+/**
+ * prom-client's Pushgateway, which failoverd never uses (Prometheus scrapes it), as a
+ * class that says so: the real one loads http, https, TLS and zlib at every start.
+ */
+const noPushgateway = {
+  name: 'no-pushgateway',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/lib\/pushgateway$/ }, (args) =>
+      args.importer.includes('/node_modules/prom-client/') ? { path: 'pushgateway', namespace: 'no-pushgateway' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'no-pushgateway' }, () => ({
+      contents:
+        "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway: not in the failoverd bundle'); } };",
+      loader: 'js',
+    }));
+  },
+};
+
+rmSync(outdir, { recursive: true, force: true });
+const result = await build({
+  absWorkingDir: root,
+  entryPoints: [join(root, 'src/cli.ts'), join(root, 'src/health/monitor-worker.ts'), ...checkTypes],
+  outbase: root,
+  outdir,
+  entryNames: '[dir]/[name]',
+  chunkNames: 'chunks/[name]-[hash]',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  // The CommonJS dependencies (pino, undici, prom-client, cron) call require()
+  // for Node's own modules; an ES module has no require of its own.
+  banner: { js: "import { createRequire as __failoverdRequire } from 'node:module'; const require = __failoverdRequire(import.meta.url);" },
+  // node-gyp-build finds the native addon at run time from the package root (src/net/native.ts).
+  external: ['node-gyp-build'],
+  plugins: [labFromDist, noPushgateway],
+  minifyWhitespace: true,
+  minifySyntax: true,
+  keepNames: true,
+  sourcemap: 'linked',
+  metafile: true,
+  logLevel: 'warning',
+});
+
+const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
+const bytes = outputs.reduce((n, [, o]) => n + o.bytes, 0);
+console.log(`bundle: ${outputs.length} files, ${(bytes / 1024).toFixed(0)} KiB in ${outdir}`);
+// What each output holds, by input (esbuild's analyzer reads it): FAILOVERD_BUNDLE_META=FILE.
+if (process.env.FAILOVERD_BUNDLE_META) writeFileSync(process.env.FAILOVERD_BUNDLE_META, JSON.stringify(result.metafile));
