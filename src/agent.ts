@@ -814,7 +814,7 @@ export class Agent implements StatusSource, AdminActions {
       isDrained: (service, address, port) => this.gate.isDrained(service, address, port),
       drainedBy: (service, address, port) => this.gate.drainedBy(service, address, port),
       maintenance: this.gate.inMaintenance(),
-      draining: this.reconciler?.status().draining ?? [],
+      draining: this.reconciler?.draining() ?? [],
       lastChecks: this.lastCheck,
       // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
       ipvs: this.reconciler?.lastActual() ?? [],
