@@ -11,14 +11,13 @@ import { apiFromConfig } from './api/from-config.js';
 import { AdminError, type AdminActions, type StatusSnapshot, type StatusSource } from './api/status-types.js';
 import type { ApiListener, ApiOpener, ClosableVrrpIo, SystemdNotifier, VrrpIoOpener } from './agent/io.js';
 import { kernelSpecsOf } from './health/types.js';
-import { planOf, serviceKeysOf, type RuntimePlan } from './agent/map-config.js';
+import { loadPlan } from './agent/load-plan.js';
+import { serviceKeysOf, type RuntimePlan } from './agent/map-config.js';
 import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
   DEFAULT_DRAIN_TIMEOUT,
-  formatConfigError,
-  loadConfigFile,
   parseDuration,
   type CheckPluginRegistry,
   type CheckPluginSource,
@@ -123,13 +122,14 @@ export class Agent implements StatusSource, AdminActions {
   private constructor(
     private readonly options: AgentOptions,
     config: FailoverdConfig,
+    plan: RuntimePlan,
   ) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger;
     this.config = config;
     this.startedAt = this.clock.wallNow();
     this.loadedAt = this.startedAt;
-    this.plan = planOf(config, options.hostname);
+    this.plan = plan;
     this.bus = new EventBus(
       this.plan.node,
       () => this.clock.wallNow(),
@@ -149,12 +149,11 @@ export class Agent implements StatusSource, AdminActions {
 
   /** Loads and validates the config; rejects with ConfigRejectedError listing every problem. */
   static async create(options: AgentOptions): Promise<Agent> {
-    const { config, warnings, checkPlugins } = await loadOrReject(options);
-    const problems = planOf(config, options.hostname).problems;
-    if (problems.length) throw new ConfigRejectedError(problems.map((p) => `${options.configPath}: ${p}`));
-    const agent = new Agent(options, config);
-    agent.usePlugins(checkPlugins);
-    agent.loadWarnings = warnings;
+    const loaded = await loadPlan(options.configPath, loadOptions(options), options.hostname);
+    if (!loaded.ok) throw new ConfigRejectedError(loaded.errors);
+    const agent = new Agent(options, loaded.config, loaded.plan);
+    agent.usePlugins(loaded.checkPlugins);
+    agent.loadWarnings = loaded.warnings;
     return agent;
   }
 
@@ -589,13 +588,11 @@ export class Agent implements StatusSource, AdminActions {
     if (this.stopped) return false;
     this.options.systemd.reloading('reloading configuration');
     const path = this.options.configPath;
-    const loaded = await loadConfigFile(path, loadOptions(this.options));
-    if (!loaded.ok) return this.rejectReload(loaded.errors.map(formatConfigError));
+    const loaded = await loadPlan(path, loadOptions(this.options), this.options.hostname);
+    if (!loaded.ok) return this.rejectReload(loaded.errors);
     this.usePlugins(loaded.checkPlugins);
-    for (const w of loaded.warnings) this.logger.warn(formatConfigError(w));
-    const next = loaded.config;
-    const plan = planOf(next, this.options.hostname);
-    if (plan.problems.length) return this.rejectReload(plan.problems.map((p) => `${path}: ${p}`));
+    for (const w of loaded.warnings) this.logger.warn(w);
+    const { config: next, plan } = loaded;
     const previous = this.plan;
     const previousConfig = this.config;
     const undo: (() => Promise<void>)[] = [];
@@ -631,7 +628,7 @@ export class Agent implements StatusSource, AdminActions {
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
-    if (JSON.stringify(previousConfig.routing) !== JSON.stringify(next.routing))
+    if (!isDeepStrictEqual(previousConfig.routing, next.routing))
       this.logger.warn('routing: changes apply when failoverd restarts; the announcements stay as they were');
     if (this.checksThread() !== this.checksOn) {
       // Moving the checks between threads would restart every check from its initial state.
@@ -817,7 +814,7 @@ export class Agent implements StatusSource, AdminActions {
       isDrained: (service, address, port) => this.gate.isDrained(service, address, port),
       drainedBy: (service, address, port) => this.gate.drainedBy(service, address, port),
       maintenance: this.gate.inMaintenance(),
-      draining: this.reconciler?.status().draining ?? [],
+      draining: this.reconciler?.draining() ?? [],
       lastChecks: this.lastCheck,
       // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
       ipvs: this.reconciler?.lastActual() ?? [],
@@ -826,14 +823,6 @@ export class Agent implements StatusSource, AdminActions {
       ...(this.routing ? { routing: this.routing.status() } : {}),
     });
   }
-}
-
-async function loadOrReject(
-  options: AgentOptions,
-): Promise<{ config: FailoverdConfig; warnings: string[]; checkPlugins: CheckPluginRegistry }> {
-  const loaded = await loadConfigFile(options.configPath, loadOptions(options));
-  if (!loaded.ok) throw new ConfigRejectedError(loaded.errors.map(formatConfigError));
-  return { config: loaded.config, warnings: loaded.warnings.map(formatConfigError), checkPlugins: loaded.checkPlugins };
 }
 
 function loadOptions(options: AgentOptions): LoadConfigFileOptions {

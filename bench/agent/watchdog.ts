@@ -50,8 +50,10 @@ logging: { format: json }
       if (m.data.toString() === 'WATCHDOG=1') pings.push(performance.now());
     })
     .receive();
-  const agent = ns.spawn(process.execPath, [cli, 'run', '--config', configPath], {
-    env: { ...process.env, NOTIFY_SOCKET: notifyPath, WATCHDOG_USEC: String(USEC) },
+  const agent = ns.spawn(process.execPath, [cli, 'run', '--config', configPath], 'ignore', {
+    ...process.env,
+    NOTIFY_SOCKET: notifyPath,
+    WATCHDOG_USEC: String(USEC),
   });
   await waitFor(() => pings.length >= PINGS + 1, { what: `${PINGS + 1} watchdog pings`, timeoutMs: 30_000 + (PINGS * USEC) / 500 });
   agent.kill('SIGTERM');

@@ -204,14 +204,14 @@ for (let run = 0; run < RUNS; run++) {
           await draining.settled();
           note('fo.drain', performance.now() - t0);
           note('fo.drain.apply', weightZero);
-          const drainPass = draining.status().lastPass!;
+          const drainPass = draining.lastPass()!;
           note('fo.drain.read', drainPass.timings!.readMs);
           if (!applied.converged || applied.ops !== changeOps) throw new Error(`1% change back, draining: ${JSON.stringify(applied)}`);
           if (
             !drainPass.kinds.includes('drain') ||
             !drainPass.converged ||
             drainPass.ops !== change.removed ||
-            draining.status().draining.length !== 0
+            draining.draining().length !== 0
           )
             throw new Error(`drain pass: ${JSON.stringify(drainPass)}`);
           await expectTable(client, full, '1% change back, drained');

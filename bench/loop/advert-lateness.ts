@@ -31,7 +31,7 @@ import { silentLogger } from '../../src/log.js';
 import { Metrics } from '../../src/metrics/metrics.js';
 import { VrrpInstance } from '../../src/vrrp/instance.js';
 import { systemVrrpIo } from '../../src/vrrp/io.js';
-import { Lab } from '../../test/netns/vrrp/lab.js';
+import { captureTimes, Lab } from '../../test/netns/vrrp/lab.js';
 import { latenessStats, type GapStats } from '../../test/netns/robustness/gaps.js';
 import { FLEET_PORT, fleetAddress } from './addresses.js';
 
@@ -99,38 +99,6 @@ vrrp:
 services:${services.length ? `\n${services.join('\n')}` : ' []'}
 api: { metrics: false }
 `;
-}
-
-/** tcpdump timestamps of the instance's adverts (by MAC and VRID). */
-function capture(ns: string, mac: string): { times: number[]; stop: () => void; ready: Promise<void> } {
-  const proc = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      ns,
-      'tcpdump',
-      '-i',
-      'eth0',
-      '-n',
-      '-tt',
-      '-l',
-      '--immediate-mode',
-      `ether src ${mac} and ip proto 112 and ip[21] == 71`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const times: number[] = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => {
-    const m = /^(\d+\.\d+)/.exec(l);
-    if (m) times.push(Number(m[1]) * 1000);
-  });
-  const ready = new Promise<void>((ok) =>
-    proc.stderr.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening on')) ok();
-    }),
-  );
-  return { times, ready, stop: () => proc.kill('SIGTERM') };
 }
 
 interface Row {
@@ -225,8 +193,8 @@ async function measure(lab: Lab, fleet: Fleet | undefined, intervalMs: number, s
       await fleet.command('thaw', frozen);
     })();
   }
-  const tap = capture(lab.observerNs, node.mac);
-  await tap.ready;
+  // The instance's adverts, by MAC and VRID.
+  const tap = await captureTimes(lab.observerNs, `ether src ${node.mac} and ip proto 112 and ip[21] == 71`);
   const delay = monitorEventLoopDelay({ resolution: 1 });
   delay.enable();
   const cpu0 = process.cpuUsage();

@@ -74,17 +74,7 @@ export function healthServiceOf(s: ServiceConfig): HealthServiceConfig {
     quorum: s.quorum,
     hysteresis: s.hysteresis,
     onFailure: s.on_failure,
-    realServers: s.real_servers.map((rs) => ({
-      address: rs.address,
-      port: rs.port,
-      weight: rs.weight,
-      forwarding: rs.forwarding,
-      ...(rs.tunnel ? { tunnel: rs.tunnel } : {}),
-      upperThreshold: rs.upper_threshold,
-      lowerThreshold: rs.lower_threshold,
-      onFailure: rs.on_failure,
-      checks: rs.checks.map(healthCheckOf),
-    })),
+    realServers: s.real_servers.map((rs) => ({ ...destinationSpecOf(rs), onFailure: rs.on_failure, checks: rs.checks.map(healthCheckOf) })),
   };
   if (s.sorry_server) out.sorryServer = { ...s.sorry_server };
   return out;

@@ -1,5 +1,6 @@
 import { checkPluginSource } from '../../checks/index.js';
-import { formatConfigError, loadConfigFile } from '../config/index.js';
+import { hostname } from 'node:os';
+import { loadPlan } from '../agent/load-plan.js';
 import { summarizeConfig } from '../config/summary.js';
 import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
@@ -31,10 +32,10 @@ Options:
     const { values, positionals } = parseCommandLine(argv, OPTIONS, true);
     if (positionals.length > (values.config === undefined ? 1 : 0)) throw new UsageError(`unexpected argument "${positionals.at(-1)}"`);
     const path = values.config ?? positionals[0] ?? DEFAULT_CONFIG_PATH;
-    const result = await loadConfigFile(path, { checkPlugins: checkPluginSource() });
-    for (const w of result.warnings) process.stderr.write(`${formatConfigError(w)}\n`);
+    const result = await loadPlan(path, { checkPlugins: checkPluginSource() }, hostname());
+    for (const w of result.ok ? [...result.warnings, ...result.plan.warnings] : result.warnings) process.stderr.write(`${w}\n`);
     if (!result.ok) {
-      for (const e of result.errors) process.stderr.write(`${formatConfigError(e)}\n`);
+      for (const e of result.errors) process.stderr.write(`${e}\n`);
       process.stderr.write(`${path}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
       return 1;
     }

@@ -15,15 +15,7 @@ import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
 import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './diff.js';
 import type { IpvsTable } from './table.js';
-import {
-  destinationId,
-  serviceKeyId,
-  type ActualDestination,
-  type ActualService,
-  type DesiredService,
-  type IpvsStats,
-  type ServiceSpec,
-} from './types.js';
+import { destinationId, serviceKeyId, type ActualService, type DesiredService } from './types.js';
 import { applyOpsToView, viewOf, type TableView } from './view.js';
 
 export interface ReconcilerOptions {
@@ -82,21 +74,6 @@ export interface DrainStatus {
   deadline: string;
   remainingMs: number;
   connections: number;
-}
-
-export interface ReconcilerStatus {
-  started: boolean;
-  converged: boolean;
-  desiredServices: number;
-  lastPass?: PassReport;
-  services: {
-    id: string;
-    ownership: 'desired' | 'retired' | 'foreign';
-    service: ServiceSpec;
-    stats?: IpvsStats;
-    destinations: (ActualDestination & { draining?: { deadline: string } })[];
-  }[];
-  draining: DrainStatus[];
 }
 
 export class Reconciler {
@@ -259,32 +236,28 @@ export class Reconciler {
     return [...this.log_];
   }
 
-  status(): ReconcilerStatus {
+  /** The report of the last pass (what it read, applied and found); the IPVS bench reads its timings. */
+  lastPass(): PassReport | undefined {
+    return this.lastReport;
+  }
+
+  /** What is draining now (removed real servers and services, waiting for their connections): the status API shows it. */
+  draining(): DrainStatus[] {
     const now = this.clock.now();
     const wall = this.clock.wallNow().getTime();
     const iso = (mono: number): string => new Date(wall + (mono - now)).toISOString();
     const connections = new Map<string, number>();
-    const services = [...(this.view?.values() ?? [])].map((a) => {
+    for (const a of this.view?.values() ?? []) {
       const id = serviceKeyId(a.service.key);
       let total = 0;
-      const destinations = a.destinations.map((d) => {
+      for (const d of a.destinations) {
         const conns = d.activeConnections + d.inactiveConnections;
         total += conns;
         connections.set(drainKey(id, destinationId(d)), conns);
-        const drain = this.drains.get(drainKey(id, destinationId(d)));
-        return drain ? { ...d, draining: { deadline: iso(drain.deadline) } } : { ...d };
-      });
+      }
       connections.set(id, total);
-      const entry: ReconcilerStatus['services'][number] = {
-        id,
-        ownership: this.desired.has(id) ? 'desired' : this.retired.has(id) ? 'retired' : 'foreign',
-        service: a.service,
-        destinations,
-      };
-      if (a.stats) entry.stats = a.stats;
-      return entry;
-    });
-    const draining = [...this.drains.values()].map((e) => {
+    }
+    return [...this.drains.values()].map((e) => {
       const s: DrainStatus = {
         service: e.service,
         startedAt: iso(e.startedAt),
@@ -295,15 +268,6 @@ export class Reconciler {
       if (e.destination) s.destination = e.destination;
       return s;
     });
-    const out: ReconcilerStatus = {
-      started: this.started,
-      converged: this.converged,
-      desiredServices: this.desired.size,
-      services,
-      draining,
-    };
-    if (this.lastReport) out.lastPass = this.lastReport;
-    return out;
   }
 
   // ---- passes ----

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitFor } from '../../helpers/wait.js';
 import { canRunNetns, Lab, type RouterProcess } from '../vrrp/lab.js';
 import { AgentProcess, CLI } from '../robustness/agent-process.js';
 
@@ -19,13 +20,9 @@ const B = '192.0.2.2';
 const VIP = '192.0.2.195';
 const INTERVAL_MS = 1000;
 
-async function until(what: string, timeoutMs: number, predicate: () => boolean | Promise<boolean>): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** The one bounded wait (test/helpers/wait.ts), in this file's argument order. */
+const until = (what: string, timeoutMs: number, predicate: () => boolean | Promise<boolean>): Promise<void> =>
+  waitFor(predicate, { what, timeoutMs, stepMs: 50 });
 
 /** `failoverd status ARGS --socket SOCK`, as an operator runs it. */
 function cli(args: string[], socket: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

@@ -12,8 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInterface } from 'node:readline';
-import { Lab } from '../vrrp/lab.js';
+import { captureTimes, Lab } from '../vrrp/lab.js';
 
 import { HOSTILE_INSTANCES, hostileAdverts, type HostilePacket } from '../../fixtures/corpus/hostile-vrrp.js';
 import { AgentProcess, sumOf, type Samples } from './agent-process.js';
@@ -91,55 +90,6 @@ function transitDrops(ns: string): number {
 
 function ifindex(ns: string, name: string): number {
   return (JSON.parse(sh(['ip', '-n', ns, '-j', 'link', 'show', name])) as { ifindex: number }[])[0]!.ifindex;
-}
-
-/** tcpdump in the observer namespace, timestamps of the agent's adverts for one VRID (by MAC too: the flood spoofs the address). */
-function captureAdverts(
-  ns: string,
-  mac: string,
-  source: string,
-  vrid: number,
-): { times: number[]; stop: () => void; ready: Promise<void> } {
-  const proc = spawn(
-    'ip',
-    [
-      'netns',
-      'exec',
-      ns,
-      'tcpdump',
-      '-i',
-      'eth0',
-      '-n',
-      '-tt',
-      '-l',
-      '--immediate-mode',
-      '-B',
-      '8192',
-      `ether src ${mac} and ip proto 112 and src host ${source} and ip[21] == ${vrid}`,
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  const times: number[] = [];
-  createInterface({ input: proc.stdout }).on('line', (l) => {
-    const m = /^(\d+\.\d+)/.exec(l);
-    if (m) times.push(Number(m[1]) * 1000);
-  });
-  const ready = new Promise<void>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('tcpdump did not start within 20 s')), 20_000);
-    proc.stderr.on('data', (d: Buffer) => {
-      if (d.toString().includes('listening on')) {
-        clearTimeout(timer);
-        ok();
-      }
-    });
-  });
-  return {
-    times,
-    ready,
-    stop: () => {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
-    },
-  };
 }
 
 test('hostile adverts are dropped and counted by reason; a flood leaves state and advert rhythm intact', async (t) => {
@@ -230,9 +180,13 @@ test('hostile adverts are dropped and counted by reason; a flood leaves state an
     garp: { count: 1 },
   });
   await backup.waitForState('backup', 10_000);
-  const capture = captureAdverts(lab.observerNs, dir.mac, TARGETS.agent, mc.vrid);
+  // The agent's adverts for one VRID, by MAC too: the flood spoofs the address.
+  const capture = await captureTimes(
+    lab.observerNs,
+    `ether src ${dir.mac} and ip proto 112 and src host ${TARGETS.agent} and ip[21] == ${mc.vrid}`,
+    ['-B', '8192'],
+  );
   t.after(() => capture.stop());
-  await capture.ready;
   // A baseline of 50 adverts, counted rather than timed (5 s at 100 ms).
   await waitFor(() => capture.times.length >= 50, { what: 'a baseline of 50 master adverts', timeoutMs: 30_000, stepMs: 100 });
   const baselineAdverts = capture.times.length;

@@ -24,45 +24,59 @@ export interface WireEvent {
   address?: string;
 }
 
+/**
+ * tcpdump on a namespace's eth0: line-buffered, numeric, with the capture's own timestamps
+ * (-tt); each output line goes to onLine. Resolves once it listens; killed if it does not
+ * within 20 s.
+ */
+export async function tcpdump(ns: string, args: string[], onLine: (line: string) => void): Promise<ChildProcess> {
+  const proc = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', 'eth0', '--immediate-mode', '-l', '-n', '-tt', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  createInterface({ input: proc.stdout }).on('line', onLine);
+  await new Promise<void>((ok, fail) => {
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      fail(new Error('tcpdump did not start within 20 s'));
+    }, 20_000);
+    proc.stderr.on('data', (d: Buffer) => {
+      if (d.toString().includes('listening on')) {
+        clearTimeout(timer);
+        ok();
+      }
+    });
+    proc.on('exit', () => {
+      clearTimeout(timer);
+      fail(new Error('tcpdump exited'));
+    });
+  });
+  return proc;
+}
+
+/** The capture timestamps (ms) of the packets a tcpdump filter matches, e.g. one master's adverts. */
+export async function captureTimes(ns: string, filter: string, extraArgs: string[] = []): Promise<{ times: number[]; stop: () => void }> {
+  const times: number[] = [];
+  const proc = await tcpdump(ns, [...extraArgs, filter], (line) => {
+    const m = /^(\d+\.\d+)/.exec(line);
+    if (m) times.push(Number(m[1]) * 1000);
+  });
+  return {
+    times,
+    stop: () => {
+      if (proc.exitCode === null) proc.kill('SIGTERM');
+    },
+  };
+}
+
 export class Observer {
   readonly events: WireEvent[] = [];
-  constructor(private readonly proc: ChildProcess) {}
+  private proc: ChildProcess | undefined;
 
   static async start(ns: string): Promise<Observer> {
-    const proc = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        ns,
-        'tcpdump',
-        '-i',
-        'eth0',
-        '--immediate-mode',
-        '-l',
-        '-n',
-        '-tt',
-        '-e',
-        '-U',
-        'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+    const observer = new Observer();
+    observer.proc = await tcpdump(ns, ['-e', '-U', 'ip proto 112 or ip6 proto 112 or arp or (icmp6 and ip6[40] == 136)'], (line) =>
+      observer.parse(line),
     );
-    const observer = new Observer(proc);
-    createInterface({ input: proc.stdout }).on('line', (line) => observer.parse(line));
-    await new Promise<void>((ok, fail) => {
-      const timer = setTimeout(() => fail(new Error('tcpdump did not start')), 5000);
-      proc.stderr.on('data', (d: Buffer) => {
-        if (d.toString().includes('listening on')) {
-          clearTimeout(timer);
-          ok();
-        }
-      });
-      proc.on('exit', () => {
-        clearTimeout(timer);
-        fail(new Error('tcpdump exited'));
-      });
-    });
     return observer;
   }
 
@@ -102,7 +116,7 @@ export class Observer {
   }
 
   stop(): void {
-    if (this.proc.exitCode === null && this.proc.pid) process.kill(this.proc.pid, 'SIGTERM');
+    if (this.proc?.exitCode === null && this.proc.pid) process.kill(this.proc.pid, 'SIGTERM');
   }
 }
 
@@ -168,6 +182,11 @@ export class RouterProcess {
     return this.proc.pid!;
   }
 
+  /** keepalived's log lines so far (none for failoverd, whose events are on stdout). */
+  logLines(): string[] {
+    return this.keepalivedLog && existsSync(this.keepalivedLog) ? readFileSync(this.keepalivedLog, 'utf8').split('\n').filter(Boolean) : [];
+  }
+
   get state(): string | undefined {
     return this.events.filter((e) => e.event === 'state').at(-1)?.to;
   }
@@ -178,7 +197,7 @@ export class RouterProcess {
       timeoutMs,
       stepMs: 10,
       detail: () =>
-        `events: ${JSON.stringify(this.events.slice(-5))} stderr: ${this.stderr.slice(-500)} ${this.keepalivedLog && existsSync(this.keepalivedLog) ? readFileSync(this.keepalivedLog, 'utf8').slice(-800) : ''}`,
+        `events: ${JSON.stringify(this.events.slice(-5))} stderr: ${this.stderr.slice(-500)} ${this.logLines().join('\n').slice(-800)}`,
     });
   }
 
@@ -310,37 +329,31 @@ export class Lab {
 
   /** Runs Debian's keepalived (VRRP only) in the node's namespace with an instance body. */
   keepalived(nodeName: string, name: string, instanceBody: string): RouterProcess {
-    const node = this.node(nodeName);
-    const base = join(this.work, `${nodeName}-${name}-${this.processes.length}`);
+    const conf = join(this.work, `${nodeName}-${name}-${this.processes.length}.conf`);
     writeFileSync(
-      `${base}.conf`,
+      conf,
       `global_defs {\n  router_id ${nodeName}\n  enable_script_security\n}\nvrrp_instance ${name} {\n  interface eth0\n${instanceBody}\n}\n`,
     );
+    return this.keepalivedWith(nodeName, conf);
+  }
+
+  /**
+   * Runs Debian's keepalived (VRRP only) in the node's namespace with a whole keepalived.conf.
+   * Its transitions ("(NAME) Entering MASTER STATE") become state events naming the instance;
+   * its pid files go to the lab's directory, which cleanup() sweeps.
+   */
+  keepalivedWith(nodeName: string, conf: string): RouterProcess {
+    const node = this.node(nodeName);
+    const base = join(this.work, `${nodeName}-keepalived-${this.processes.length}`);
     const proc = spawn(
       'ip',
-      [
-        'netns',
-        'exec',
-        node.ns,
-        'keepalived',
-        '-n',
-        '-l',
-        '-D',
-        '--vrrp',
-        '-f',
-        `${base}.conf`,
-        '-p',
-        `${base}.pid`,
-        '-r',
-        `${base}.vrrp.pid`,
-      ],
+      ['netns', 'exec', node.ns, 'keepalived', '-n', '-l', '-D', '--vrrp', '-f', conf, '-p', `${base}.pid`, '-r', `${base}.vrrp.pid`],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const r = new RouterProcess(proc, 'keepalived', `${base}.log`);
-    // keepalived logs its transitions ("(NAME) Entering MASTER STATE"); turn them into events.
     const onLine = (line: string): void => {
       const m = /\((\S+)\) Entering (\w+) STATE/.exec(line);
-      if (m) r.events.push({ event: 'state', t: Date.now(), to: m[2]!.toLowerCase() });
+      if (m) r.events.push({ event: 'state', t: Date.now(), instance: m[1]!, to: m[2]!.toLowerCase() });
       try {
         writeFileSync(`${base}.log`, `${line}\n`, { flag: 'a' });
       } catch {

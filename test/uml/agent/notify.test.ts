@@ -3,29 +3,15 @@
 // a real server's notify_up/notify_down. Each program is a script that logs "$@"; a real
 // server goes down and up by its exec check, seen also in ipvsadm. The checks allow three
 // failures in a row: a loaded UML kernel can take over a second to spawn /bin/sh.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { directorAndClient } from '../../helpers/netns.js';
+import { directorLab } from '../director.js';
 import { parseIpvsadmList } from '../../helpers/ipvsadm.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
-const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-notify-'));
-chmodSync(work, 0o755); // the checks and notify programs may run as an unprivileged user
-const { director: dir, client } = directorAndClient('fo-ntfy');
-let agent: ChildProcess | undefined;
-after(() => {
-  if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
-  dir.delete();
-  client.delete();
-  rmSync(work, { recursive: true, force: true });
-});
+const { dir, work, startAgent } = directorLab('ntfy', { workMode: 0o755 }); // the checks and notify programs may run as an unprivileged user
 
 const log = join(work, 'notify.log');
 function logger(name: string): string {
@@ -73,19 +59,19 @@ api: { listen: ${join(work, 'api.sock')}, metrics: false }
 logging: { format: json }
 `,
   );
-  agent = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const logs: string[] = [];
-  createInterface({ input: agent.stderr! }).on('line', (l) => logs.push(l));
-  const exited = new Promise<number | null>((r) => agent!.on('exit', (code) => r(code)));
+  const agent = startAgent(configPath);
+  const logs = (n: number): string =>
+    agent.logs
+      .slice(-n)
+      .map((l) => JSON.stringify(l))
+      .join('\n');
   const servers = (): string[] => parseIpvsadmList(dir.exec('ipvsadm', ['-Ln']))[0]?.destinations.map((d) => d.id) ?? [];
   const logged = (what: string) => () => lines().includes(what);
   const wait = async (done: () => boolean, what: string, timeoutMs = 30_000): Promise<void> => {
     try {
       await waitFor(done, { what, timeoutMs, stepMs: 100 });
     } catch (err) {
-      throw new Error(`${(err as Error).message}; notify log: ${JSON.stringify(lines())}; agent: ${logs.slice(-8).join('\n')}`);
+      throw new Error(`${(err as Error).message}; notify log: ${JSON.stringify(lines())}; agent: ${logs(8)}`);
     }
   };
 
@@ -102,7 +88,7 @@ logging: { format: json }
   await wait(() => servers().sort().join() === '10.6.2.191:80,10.6.2.192:80', 'rs1 back in the table');
 
   agent.kill('SIGTERM');
-  assert.equal(await exited, 0, logs.slice(-5).join('\n'));
+  assert.equal(await agent.exited, 0, logs(5));
 
   const all = lines();
   // Start-up: the group is notified once per group state, with priority 0 as keepalived does.

@@ -3,28 +3,18 @@
 // missing), read back by an independent reader, `ipvsadm -L --daemon` and
 // `ipvsadm -L --timeout`. A reload that changes them applies the new settings; SIGTERM
 // stops the daemon.
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
-import { directorAndClient } from '../../helpers/netns.js';
+import { directorLab } from '../director.js';
 import { waitFor } from '../../helpers/wait.js';
 import { parseIpvsadmDaemons, parseIpvsadmTimeouts } from '../../helpers/ipvsadm.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
-const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-syncd-'));
-const { director: dir, client } = directorAndClient('fo-syncd');
-let agent: ChildProcess | undefined;
-after(() => {
-  if (agent && agent.exitCode === null && agent.signalCode === null) agent.kill('SIGKILL');
-  dir.delete();
-  client.delete();
-  rmSync(work, { recursive: true, force: true });
-});
+const { dir, work, startAgent } = directorLab('syncd');
 
 const configPath = join(work, 'failoverd.yaml');
 
@@ -53,12 +43,7 @@ const daemons = () => parseIpvsadmDaemons(dir.exec('ipvsadm', ['-L', '--daemon']
 
 test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the agent, read by ipvsadm; a reload changes them; SIGTERM stops the daemon', async () => {
   writeFileSync(configPath, config(', group: 224.0.0.99, port: 8900, maxlen: 1400, ttl: 3', 'tcp: 15m1s, tcpfin: 2m1s, udp: 5m1s'));
-  agent = spawn('ip', ['netns', 'exec', dir.name, process.execPath, cli, 'run', '--config', configPath], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  const logs: string[] = [];
-  createInterface({ input: agent.stderr! }).on('line', (l) => logs.push(l));
-  const exited = new Promise((r) => agent!.on('exit', r));
+  const agent = startAgent(configPath);
 
   // Alone on the segment: MASTER, so the master daemon.
   await waitFor(() => daemons().some((d) => d.state === 'master'), {
@@ -68,7 +53,10 @@ test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the age
   }).catch((err: Error) => {
     const status = spawnSync(process.execPath, [cli, 'status', '--socket', join(work, 'api.sock')], { encoding: 'utf8' });
     throw new Error(
-      `${err.message}\nipvsadm --daemon: ${dir.exec('ipvsadm', ['-L', '--daemon'])}\nstatus: ${status.stdout}${status.stderr}\nlogs: ${logs.slice(-20).join('\n')}`,
+      `${err.message}\nipvsadm --daemon: ${dir.exec('ipvsadm', ['-L', '--daemon'])}\nstatus: ${status.stdout}${status.stderr}\nlogs: ${agent.logs
+        .slice(-20)
+        .map((l) => JSON.stringify(l))
+        .join('\n')}`,
     );
   });
   const first = daemons();
@@ -97,7 +85,7 @@ test('sync_daemon group, port, maxlen and ttl, and ipvs.timeouts: set by the age
   assert.deepEqual(parseIpvsadmTimeouts(dir.exec('ipvsadm', ['-L', '--timeout'])), { tcp: 3600, tcpFin: 121, udp: 30 });
 
   agent.kill('SIGTERM');
-  await exited;
+  await agent.exited;
   assert.deepEqual(daemons(), [], 'SIGTERM stopped the daemon');
   process.stdout.write(
     `# ipvsadm --daemon after start: ${JSON.stringify(first)}; after reload: ${JSON.stringify(second)}; --timeout after start: ${JSON.stringify(timeouts)}\n`,

@@ -95,7 +95,7 @@ test('a real server removed by a reload keeps its established connection while i
     const draining = (await client.listDestinations(key)).find((d) => d.address === realServerAddress(mine));
     assert.equal(draining?.weight, 0, 'weight 0, not deleted');
     assert.equal(draining?.activeConnections, 1);
-    assert.equal(reconciler.status().draining[0]?.destination, `${realServerAddress(mine)}:${PORT}`);
+    assert.equal(reconciler.draining()[0]?.destination, `${realServerAddress(mine)}:${PORT}`);
     assert.equal(await conn.ask('while draining'), `${servedBy}: while draining`);
     const fresh = await lab.connect(PORT);
     assert.equal((await fresh.ask('new')).split(':')[0], `rs${other + 1}`, 'new connections avoid the draining server');

@@ -6,11 +6,13 @@
 // the dsr service in `ipvsadm -Ln` while the plain service keeps it.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../../src/health/types.js';
 import { SERVICE_PORT, Topology, VIP } from '../../../src/lab/topology.js';
 import { LineProcess } from '../../netns/checks/lab.js';
+import { run } from '../../helpers/shell.js';
+import { waitFor } from '../../helpers/wait.js';
 
 assert.equal(process.env['FAILOVERD_IN_UML'], '1', 'this test needs IPVS: run it in the uml tier');
 
@@ -22,11 +24,7 @@ const topology = new Topology(`d${process.pid}-`);
 const servers: ChildProcess[] = [];
 let director: LineProcess | undefined;
 
-function sh(...cmd: string[]): string {
-  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000 });
-  if (r.status !== 0) throw new Error(`${cmd.join(' ')}: ${r.stderr || r.error?.message}`);
-  return r.stdout;
-}
+const sh = (...cmd: string[]): string => run(cmd[0]!, cmd.slice(1));
 
 const rs = (name: string): { ns: string; address: string } => topology.host(name);
 
@@ -43,14 +41,14 @@ function ipvsTable(): Map<string, number> {
   return table;
 }
 
-async function waitFor(what: string, cond: (t: Map<string, number>) => boolean, limitMs = 30_000): Promise<void> {
-  const until = Date.now() + limitMs;
-  for (let i = 0; i < 10_000; i++) {
-    const t = ipvsTable();
-    if (cond(t)) return;
-    if (Date.now() > until) assert.fail(`${what}: not within ${limitMs}ms; table: ${JSON.stringify([...t])}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/** Waits, bounded, until the ipvsadm table in lvs-a meets cond; the table in the error when it does not. */
+async function tableMeets(what: string, cond: (t: Map<string, number>) => boolean, limitMs = 30_000): Promise<void> {
+  await waitFor(() => cond(ipvsTable()), {
+    what,
+    timeoutMs: limitMs,
+    stepMs: 100,
+    detail: () => `table: ${JSON.stringify([...ipvsTable()])}`,
+  });
 }
 
 function service(name: string, port: number, check: { type: string; options: Record<string, unknown> }): HealthServiceConfig {
@@ -130,9 +128,9 @@ test(
   "lab (UML): the VIP removed from rs1's lo takes rs1 out of the dsr service while the plain check keeps it; back when restored",
   { timeout: 180_000 },
   async () => {
-    await waitFor('both real servers up in both services', (t) => ['rs1', 'rs2'].every((h) => dsrIn(t, h) === 1 && plainIn(t, h) === 1));
+    await tableMeets('both real servers up in both services', (t) => ['rs1', 'rs2'].every((h) => dsrIn(t, h) === 1 && plainIn(t, h) === 1));
     sh('ip', '-n', rs('rs1').ns, 'addr', 'del', `${VIP}/32`, 'dev', 'lo');
-    await waitFor(
+    await tableMeets(
       'rs1 out of the dsr service only',
       (t) => !dsrIn(t, 'rs1') && dsrIn(t, 'rs2') === 1 && plainIn(t, 'rs1') === 1 && plainIn(t, 'rs2') === 1,
     );
@@ -147,6 +145,6 @@ test(
     assert.deepEqual([dsrIn(later, 'rs1'), plainIn(later, 'rs1')], [undefined, 1]);
 
     sh('ip', 'netns', 'exec', rs('rs1').ns, process.execPath, cli, 'realserver', 'setup', '--vip', VIP);
-    await waitFor('rs1 back in the dsr service', (t) => dsrIn(t, 'rs1') === 1 && plainIn(t, 'rs1') === 1);
+    await tableMeets('rs1 back in the dsr service', (t) => dsrIn(t, 'rs1') === 1 && plainIn(t, 'rs1') === 1);
   },
 );

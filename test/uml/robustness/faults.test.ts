@@ -4,29 +4,16 @@
 // converges to the config; and kill -9 with client traffic flowing, then a
 // restart — no entry is deleted or re-created (the kernel's per-destination
 // connection counters only grow, the connection entries stay).
-import { test, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { directorAndClient } from '../../helpers/netns.js';
+import { directorLab } from '../director.js';
 import { destinationConnections, parseIpvsadmList } from '../../helpers/ipvsadm.js';
-import { AgentProcess } from '../../netns/robustness/agent-process.js';
 import { waitFor } from '../../helpers/wait.js';
 
-const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-faults-'));
-const { director: dir, client } = directorAndClient('fo-faults');
-const agents: AgentProcess[] = [];
-after(async () => {
-  for (const a of agents) {
-    a.kill('SIGKILL');
-    await a.exited;
-  }
-  dir.delete();
-  client.delete();
-  rmSync(work, { recursive: true, force: true });
-});
+const { dir, client, work, startAgent } = directorLab('faults');
 
 const configPath = join(work, 'failoverd.yaml');
 const socket = join(work, 'api.sock');
@@ -57,8 +44,7 @@ const conns = (): Map<string, number> => destinationConnections(dir.exec('ipvsad
 
 test('a destination deleted and re-added by ipvsadm while the agent applies a reload: retried, and the table converges', async (t) => {
   writeFileSync(configPath, config(servers(4, () => 1)));
-  const agent = AgentProcess.start(dir.name, configPath, socket);
-  agents.push(agent);
+  const agent = startAgent(configPath, { logLevel: 'debug' });
   await waitFor(() => weights().size === 4, { what: 'four destinations', timeoutMs: 60_000, stepMs: 100 });
 
   // The reload edits every weight and adds 36 destinations; meanwhile ipvsadm keeps deleting and
@@ -107,8 +93,7 @@ test('a destination deleted and re-added by ipvsadm while the agent applies a re
 
 test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-created, connections stay', async (t) => {
   writeFileSync(configPath, config(servers(3, () => 1)));
-  const first = AgentProcess.start(dir.name, configPath, socket);
-  agents.push(first);
+  const first = startAgent(configPath, { logLevel: 'debug' });
   await waitFor(() => weights().size === 3 && [...weights().values()].every((w) => w === '1'), {
     what: 'three destinations at weight 1',
     timeoutMs: 60_000,
@@ -155,8 +140,7 @@ test('kill -9 with traffic flowing, then restart: no IPVS entry deleted or re-cr
   await first.exited;
   const layout = JSON.stringify([...weights()]);
   samples.push(conns());
-  const second = AgentProcess.start(dir.name, configPath, socket);
-  agents.push(second);
+  const second = startAgent(configPath, { logLevel: 'debug' });
   await second.waitForState('web', 'MASTER', 20_000, 100);
   for (let i = 0; i < 10; i++) {
     samples.push(conns());

@@ -26,7 +26,7 @@ test("the status snapshot takes the IPVS table from the reconciler's view, witho
       return structuredClone(view);
     },
     // Its drain bookkeeping (removed real servers waiting for connections): kept, not read from the kernel.
-    status: () => ({ draining: [] }),
+    draining: () => [],
   };
   // The agent is not started: only the reconciler it would have is put in place.
   (agent as unknown as { reconciler: typeof reconciler }).reconciler = reconciler;

@@ -94,11 +94,11 @@ test('reload: a removed real server drains at weight 0 until its connections end
   assert.equal(d?.weight, 0, 'drained, not cut');
   // The apply pass did not read counters; the drain pass that follows at once does.
   await advance(clock, reconciler, 0);
-  const status = reconciler.status();
-  assert.equal(status.draining.length, 1);
-  assert.equal(status.draining[0]!.destination, '10.6.2.192:80');
-  assert.equal(status.draining[0]!.connections, 4);
-  assert.equal(status.draining[0]!.remainingMs, 30_000);
+  const draining = reconciler.draining();
+  assert.equal(draining.length, 1);
+  assert.equal(draining[0]!.destination, '10.6.2.192:80');
+  assert.equal(draining[0]!.connections, 4);
+  assert.equal(draining[0]!.remainingMs, 30_000);
   await advance(clock, reconciler, 5000);
   assert.ok(
     (await table.listDestinations(VIP)).some((x) => x.address === '10.6.2.192'),
@@ -113,7 +113,7 @@ test('reload: a removed real server drains at weight 0 until its connections end
     seen.filter((e) => e.type === 'ipvs.drain').map((e) => e.to),
     ['draining', 'done'],
   );
-  assert.equal(reconciler.status().draining.length, 0);
+  assert.equal(reconciler.draining().length, 0);
 });
 
 test('a removed real server without connections goes to weight 0, then is deleted by the drain pass that follows at once', async () => {
@@ -161,7 +161,11 @@ test('a service removed from the config is drained, then deleted; foreign ones s
   table.setConnections(VIP, dest('10.6.2.191'), 1);
   await reconciler.setDesired([{ service: service(other), destinations: [dest('10.6.2.191')] }]);
   assert.equal((await table.getService(VIP))?.destinations[0]?.weight, 0);
-  assert.equal(reconciler.status().services.find((s) => s.id === 'tcp:10.6.2.195:80')?.ownership, 'retired');
+  assert.deepEqual(
+    reconciler.draining().map((d) => [d.service, d.destination]),
+    [['tcp:10.6.2.195:80', undefined]],
+    'the removed service drains as a whole',
+  );
   table.setConnections(VIP, dest('10.6.2.191'), 0);
   await advance(clock, reconciler, 1000);
   assert.equal(await table.getService(VIP), undefined);
@@ -187,7 +191,7 @@ test('drift made behind its back is repaired at the next audit, logged and publi
     'ipvs/tcp:10.6.2.195:80/10.6.2.192:80: real server deleted',
     'ipvs/tcp:10.6.2.195:80: service changed: scheduler wlc → rr',
   ]);
-  assert.equal(reconciler.status().lastPass?.drift, 3);
+  assert.equal(reconciler.lastPass()?.drift, 3);
   // A quiet audit finds nothing.
   seen.length = 0;
   await advance(clock, reconciler, 10_000);
@@ -336,7 +340,7 @@ test('a pass that fails halfway (a read refused) makes the next one read and dif
   const listDestinations = table.listDestinations.bind(table);
   table.listDestinations = () => Promise.reject(Object.assign(new Error('netlink timeout'), { code: 'ETIMEDOUT' }));
   await advance(clock, reconciler, 0);
-  assert.match(reconciler.status().lastPass?.error ?? '', /IPVS pass failed: netlink timeout/);
+  assert.match(reconciler.lastPass()?.error ?? '', /IPVS pass failed: netlink timeout/);
   table.listDestinations = listDestinations;
   await table.editDestination(other, dest('10.6.2.191', 80, { weight: 8 }));
   let lists = 0;
