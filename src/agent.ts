@@ -80,6 +80,8 @@ export class ConfigRejectedError extends Error {
 type SyncDaemonSettings = NonNullable<VrrpInstanceConfig['syncDaemon']>;
 
 const LOWEST_PRIORITY = 1;
+/** How many of the reconciler's last kernel operations the status shows: enough for the last few changes, short enough to read. */
+const STATUS_IPVS_OPS = 20;
 const DEFAULT_DRAIN_TIMEOUT_MS = parseDuration(DEFAULT_DRAIN_TIMEOUT) ?? 0;
 
 export class Agent implements StatusSource, AdminActions {
@@ -815,6 +817,7 @@ export class Agent implements StatusSource, AdminActions {
       drainedBy: (service, address, port) => this.gate.drainedBy(service, address, port),
       maintenance: this.gate.inMaintenance(),
       draining: this.reconciler?.draining() ?? [],
+      ipvsOps: this.reconciler?.opsLog(STATUS_IPVS_OPS) ?? [],
       lastChecks: this.lastCheck,
       // The reconciler's view (last audit plus its own acknowledged changes): no netlink dump per request.
       ipvs: this.reconciler?.lastActual() ?? [],

@@ -8,7 +8,7 @@ import { kernelSpecsOf } from '../health/types.js';
 import type { LastResult } from '../health/worker-messages.js';
 import { destinationId, serviceKeyId, type ActualService } from '../ipvs/types.js';
 import type { ScheduleStatus } from '../maintenance/scheduler.js';
-import type { DrainStatus } from '../ipvs/reconciler.js';
+import type { DrainStatus, OpsLogEntry } from '../ipvs/reconciler.js';
 import type { VrrpStatus } from '../vrrp/instance.js';
 import type { TrackedStatus } from '../vrrp/priority.js';
 import type { RuntimePlan } from './map-config.js';
@@ -33,6 +33,8 @@ export interface AgentState {
   maintenance?: ReadonlyMap<string, Date>;
   /** Real servers or services removed from the config, waiting for their connections (the reconciler's). */
   draining?: DrainStatus[];
+  /** The reconciler's last kernel operations. */
+  ipvsOps?: OpsLogEntry[];
   /** "service|address:port" → that real server's last check result. */
   lastChecks: ReadonlyMap<string, LastResult>;
   ipvs: ActualService[];
@@ -125,6 +127,7 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
     services,
     ipvs: state.ipvs,
     ...(state.draining?.length ? { draining: state.draining } : {}),
+    ...(state.ipvsOps?.length ? { ipvsOps: state.ipvsOps } : {}),
     schedules: state.schedules,
     ...(state.alerts ? { alerts: state.alerts } : {}),
     ...(state.routing ? { routing: state.routing } : {}),

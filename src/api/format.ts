@@ -145,6 +145,16 @@ export function formatStatus(snapshot: StatusSnapshot, now = Date.now()): string
     );
   }
 
+  if (snapshot.ipvsOps?.length) {
+    out.push('', 'Recent IPVS changes');
+    out.push(
+      formatTable(
+        ['AT', 'OP', 'SERVICE', 'REAL SERVER', 'RESULT', 'WHY'],
+        snapshot.ipvsOps.map((o) => [o.at, o.op, o.service, o.destination ?? '', o.result, o.reason]),
+      ),
+    );
+  }
+
   if (snapshot.routing?.length) {
     out.push('', 'Routing announcements');
     out.push(

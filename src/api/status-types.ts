@@ -1,5 +1,5 @@
 import type { ActualService } from '../ipvs/types.js';
-import type { DrainStatus } from '../ipvs/reconciler.js';
+import type { DrainStatus, OpsLogEntry } from '../ipvs/reconciler.js';
 import type { AlertsStats } from '../alerts/alerts.js';
 import type { ScheduleStatus } from '../maintenance/scheduler.js';
 
@@ -92,6 +92,8 @@ export interface StatusSnapshot {
   ipvs?: ActualService[];
   /** Real servers and services removed from the config whose connections IPVS still drains before deleting them. */
   draining?: DrainStatus[];
+  /** The agent's last changes to the IPVS table, oldest first, each with why and how it ended ("ok" or the errno). */
+  ipvsOps?: OpsLogEntry[];
   schedules?: ScheduleStatus[];
   alerts?: AlertsStats;
   /** Routing mode's announcements (docs/ecmp.md). */

@@ -232,8 +232,9 @@ export class Reconciler {
     return this.table.listServices();
   }
 
-  opsLog(): OpsLogEntry[] {
-    return [...this.log_];
+  /** The last `limit` kernel operations (all kept by default), oldest first, each with its reason and result: `failoverd status` shows them. */
+  opsLog(limit = Infinity): OpsLogEntry[] {
+    return this.log_.slice(Math.max(0, this.log_.length - limit));
   }
 
   /** The report of the last pass (what it read, applied and found); the IPVS bench reads its timings. */

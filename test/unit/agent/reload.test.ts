@@ -3,6 +3,7 @@
 // an invalid one changes nothing; one that fails part-way undoes what it had changed.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { formatStatus } from '../../../src/api/format.js';
 import { configText, startAgent, type TestRig } from './harness.js';
 
 const SOCKET_A = '/run/failoverd-test/a.sock';
@@ -173,3 +174,27 @@ test('a reload that drops an instance resigns it; one that adds an instance star
   assert.ok(!rig.host.has('eth0', '10.6.2.195'), "web's VIP is gone");
   assert.ok(rig.host.has('eth1', '198.51.100.196'), 'db holds its VIP');
 });
+
+test("the status shows the agent's last IPVS changes with why: a reload's new service and real server", async (t) => {
+  const rig = await startAgent(t, configText({ priority: 150, socket: SOCKET_A }));
+  await settled(rig, 0);
+  assert.equal(rig.agent.snapshot().ipvsOps, undefined, 'no change made, none shown');
+
+  rig.rewrite(configText({ priority: 150, socket: SOCKET_A, rest: `services:\n${service('web-80', 80)}` }));
+  assert.equal(await rig.agent.reload(), true);
+  await rig.run(3000);
+
+  const ops = rig.agent.snapshot().ipvsOps ?? [];
+  assert.deepEqual(
+    ops.map((o) => [o.op, o.service, o.destination, o.result]),
+    [
+      ['addService', 'tcp:10.6.2.195:80', undefined, 'ok'],
+      ['addDest', 'tcp:10.6.2.195:80', '10.6.2.191:80', 'ok'],
+    ],
+  );
+  const text = formatStatus(rig.agent.snapshot());
+  assert.match(text, /Recent IPVS changes/);
+  assert.match(text, new RegExp(`addDest +tcp:10\\.6\\.2\\.195:80 +10\\.6\\.2\\.191:80 +ok +${escape(ops[1]!.reason)}`));
+});
+
+const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
