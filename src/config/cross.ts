@@ -7,6 +7,7 @@ import { endpointMatches } from '../net/address.js';
 import type { ConfigPathSegment } from './errors.js';
 import type { FailoverdConfig } from './schema.js';
 import { MAX_GROUP_ADDRESSES } from './vip-range.js';
+import { gatingServices, serviceVips } from '../routing/gating.js';
 
 export interface CrossProblem {
   severity: 'error' | 'warning';
@@ -18,7 +19,6 @@ export interface CrossProblem {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Raw = Record<string, any>;
 
-const memberVips = (s: FailoverdConfig['services'][number]): string[] => s.members.flatMap((m) => ('vip' in m ? [m.vip] : []));
 const familyOf = (address: string): 'inet' | 'inet6' => (isIP(address) === 6 ? 'inet6' : 'inet');
 const familyText = (f: 'inet' | 'inet6') => (f === 'inet6' ? 'IPv6' : 'IPv4');
 
@@ -306,7 +306,7 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
       if (!serviceNames.includes(name))
         error(at('services', j), `no service named "${name}" (services: ${serviceNames.join(', ') || 'none'})`);
     });
-    const gating = a.services ?? config.services.filter((s) => memberVips(s).some((v) => a.vips.includes(v))).map((s) => s.name);
+    const gating = gatingServices(a, config.services);
     if (gating.length === 0)
       error(
         at('services'),
@@ -321,7 +321,7 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
     );
   }
   config.services.forEach((s, i) => {
-    const vip = memberVips(s).find((v) => announcedBy.has(v));
+    const vip = serviceVips(s).find((v) => announcedBy.has(v));
     if (vip === undefined) return;
     if (s.scheduler !== 'mh' && s.scheduler !== 'sh') {
       error(

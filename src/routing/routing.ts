@@ -6,6 +6,7 @@ import { isDeepStrictEqual } from 'node:util';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { RoutingConfig, ServiceConfig } from '../config/schema.js';
 import { Announcer, type AnnouncementSpec, type AnnouncementStatus, type AnnouncerDeps } from './announcer.js';
+import { gatingServices } from './gating.js';
 import { applyRoutingHost, routingHostPlan, type RoutingHostIo } from './host.js';
 import type { RouteIo, RouteMark } from './kernel-route.js';
 
@@ -15,7 +16,7 @@ export function announcementSpecs(routing: RoutingConfig, services: ServiceConfi
   return routing.announce.map((a) => ({
     name: a.name,
     vips: a.vips,
-    services: a.services ?? services.filter((s) => s.vip !== undefined && a.vips.includes(s.vip)).map((s) => s.name),
+    services: gatingServices(a, services),
     convergeMs: a.converge,
     adoptGraceMs: a.adopt_grace,
   }));
