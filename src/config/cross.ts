@@ -323,11 +323,20 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
   config.services.forEach((s, i) => {
     const vip = serviceVips(s).find((v) => announcedBy.has(v));
     if (vip === undefined) return;
+    const announced = `${vip} is announced by routing.announce[${announcedBy.get(vip)}]`;
     if (s.scheduler !== 'mh' && s.scheduler !== 'sh') {
       error(
         ['services', i, 'scheduler'],
-        `${vip} is announced by routing.announce[${announcedBy.get(vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
+        `${announced}: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
       );
     }
+    // NAT's replies return through the real server's gateway, one director, which has no
+    // entry for the flows the other directors scheduled: they break even without a move.
+    const nat = `NAT sends the replies through the real server's gateway, one director, which does not know the flows the other directors scheduled; use dr or tun, or set routing.allow_flow_resets: true`;
+    if (s.forwarding === 'nat') error(['services', i, 'forwarding'], `${announced}: ${nat}`);
+    else
+      s.real_servers.forEach((rs, j) => {
+        if (rs.forwarding === 'nat') error(['services', i, 'real_servers', j, 'forwarding'], `${announced}: ${nat}`);
+      });
   });
 }
