@@ -194,3 +194,16 @@ test('reducer: every input in stopped/stopping is inert, and the gate names what
   );
   assert.equal(gateVerdict({ services: [{ name: 'a', quorumUp: true }], maintenance: true }).final, true);
 });
+
+test('reducer: retire (removed by a reload) withdraws at once, disarming the adopt timer; a retired one ignores the gate', () => {
+  const adopting = reduceAnnounce(initialAnnounceState, { kind: 'start', present: true }).state;
+  const retired = reduceAnnounce(adopting, { kind: 'retire', reason: 'removed' });
+  assert.deepEqual(retired.actions, [
+    { kind: 'disarm', timer: 'adopt' },
+    { kind: 'withdraw', reason: 'removed' },
+  ]);
+  assert.deepEqual([retired.state.phase, retired.state.announced], ['stopped', false]);
+  assert.deepEqual(reduceAnnounce(retired.state, { kind: 'gate', verdict: { healthy: true, reason: 'x' } }).actions, []);
+  const idle = reduceAnnounce(initialAnnounceState, { kind: 'start', present: false }).state;
+  assert.deepEqual(reduceAnnounce(idle, { kind: 'retire', reason: 'removed' }).actions, [], 'nothing announced, nothing to withdraw');
+});
