@@ -41,8 +41,8 @@ import type { VrrpInstanceConfig } from './vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';
 import { VrrpSyncGroup } from './vrrp/sync-group.js';
 import { packageVersion } from './commands/version.js';
-import { newRouting } from './routing/system.js';
-import type { Routing } from './routing/routing.js';
+import { systemRoutingIo } from './routing/system.js';
+import { Routing, type RoutingIo } from './routing/routing.js';
 
 export interface AgentOptions {
   configPath: string;
@@ -68,6 +68,8 @@ export interface AgentOptions {
   checksThread?: 'worker' | 'main';
   /** Something the agent cannot carry on without failed (the health-check worker kept crashing). */
   onFatal?: (err: Error) => void;
+  /** Routing mode's I/O (announcement routes, sysctls, the maintenance file); default: the kernel's, in `netns`. */
+  routingIo?: RoutingIo;
 }
 
 export class ConfigRejectedError extends Error {
@@ -253,17 +255,11 @@ export class Agent implements StatusSource, AdminActions {
     this.unsubscribe.push(this.bus.subscribe('health.worker-restarted', () => this.retrackQuorum()));
 
     await this.startVrrp(this.plan.instances);
+    this.unsubscribe.push(
+      this.bus.subscribe(['quorum.lost', 'quorum.regained', 'health.worker-restarted'], () => this.routing?.evaluate()),
+    );
     if (this.config.routing.announce.length > 0) {
-      this.routing = newRouting(this.config, {
-        clock: this.clock,
-        bus: this.bus,
-        logger: log,
-        quorumUp: (s) => this.monitor?.quorumUp(s),
-        ...(this.options.netns ? { netns: this.options.netns } : {}),
-      });
-      this.unsubscribe.push(
-        this.bus.subscribe(['quorum.lost', 'quorum.regained', 'health.worker-restarted'], () => this.routing?.evaluate()),
-      );
+      this.routing = this.newRouting(this.config);
       await this.routing.start();
     }
 
@@ -279,6 +275,31 @@ export class Agent implements StatusSource, AdminActions {
       { node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn },
       'failoverd started',
     );
+  }
+
+  /** Routing mode from a config; started by the caller. */
+  private newRouting(config: FailoverdConfig): Routing {
+    return new Routing(config.routing, config.services, {
+      ...(this.options.routingIo ?? systemRoutingIo(this.options.netns)),
+      clock: this.clock,
+      bus: this.bus,
+      logger: this.logger,
+      quorumUp: (s) => this.monitor?.quorumUp(s),
+    });
+  }
+
+  /**
+   * A reload's routing: the first announcements start routing mode; otherwise the running
+   * one takes the new config, touching only what changed. Route failures are logged
+   * and published by the announcer; a failure here leaves the reload applied.
+   */
+  private async reloadRouting(next: FailoverdConfig, startNow: boolean): Promise<void> {
+    try {
+      if (startNow) await this.routing?.start();
+      else await this.routing?.update(next.routing, next.services);
+    } catch (err) {
+      this.logger.error({ err }, `routing: applying the reloaded routing section: ${(err as Error).message}`);
+    }
   }
 
   private checksThread(): 'worker' | 'main' {
@@ -598,9 +619,20 @@ export class Agent implements StatusSource, AdminActions {
     const previous = this.plan;
     const previousConfig = this.config;
     const undo: (() => Promise<void>)[] = [];
+    const routingBefore = this.routing;
     try {
       // Opening the table changes nothing in it; the reconciler must exist before the monitor hands over pools.
       if ((next.services.length > 0 || plan.ipvsTimeouts) && !this.table) await this.startIpvs();
+      // Routing's host side (VIPs on their interface, sloppy and ARP sysctls) is what can fail
+      // (a missing interface): it refuses the reload before anything else changes. It is
+      // idempotent and only adds, so it is not undone.
+      if (!routingBefore && next.routing.announce.length > 0) {
+        this.routing = this.newRouting(next);
+        undo.push(async () => {
+          this.routing = routingBefore;
+        });
+      }
+      await this.routing?.prepare(next.routing);
       await this.reloadInstances(previous.instances, plan.instances, undo);
       if (!isDeepStrictEqual(previousConfig.api, next.api)) {
         undo.push(async () => {
@@ -630,8 +662,7 @@ export class Agent implements StatusSource, AdminActions {
     // Instances that track a service they did not track before learn its quorum now.
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
-    if (!isDeepStrictEqual(previousConfig.routing, next.routing))
-      this.logger.warn('routing: changes apply when failoverd restarts; the announcements stay as they were');
+    await this.reloadRouting(next, this.routing !== routingBefore);
     if (this.checksThread() !== this.checksOn) {
       // Moving the checks between threads would restart every check from its initial state.
       this.logger.warn(

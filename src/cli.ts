@@ -9,6 +9,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   'import-keepalived': async () => (await import('./commands/import-keepalived.js')).command,
   realserver: async () => (await import('./commands/realserver.js')).command,
   status: async () => (await import('./commands/status.js')).command,
+  maintenance: async () => (await import('./commands/maintenance.js')).command,
   genhash: async () => (await import('./commands/genhash.js')).command,
   lab: async () => (await import('./commands/lab.js')).command,
 };

@@ -7,6 +7,7 @@ import { endpointMatches } from '../net/address.js';
 import type { ConfigPathSegment } from './errors.js';
 import type { FailoverdConfig } from './schema.js';
 import { MAX_GROUP_ADDRESSES } from './vip-range.js';
+import { gatingServices, serviceVips } from '../routing/gating.js';
 
 export interface CrossProblem {
   severity: 'error' | 'warning';
@@ -18,7 +19,6 @@ export interface CrossProblem {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
 type Raw = Record<string, any>;
 
-const memberVips = (s: FailoverdConfig['services'][number]): string[] => s.members.flatMap((m) => ('vip' in m ? [m.vip] : []));
 const familyOf = (address: string): 'inet' | 'inet6' => (isIP(address) === 6 ? 'inet6' : 'inet');
 const familyText = (f: 'inet' | 'inet6') => (f === 'inet6' ? 'IPv6' : 'IPv4');
 
@@ -306,7 +306,7 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
       if (!serviceNames.includes(name))
         error(at('services', j), `no service named "${name}" (services: ${serviceNames.join(', ') || 'none'})`);
     });
-    const gating = a.services ?? config.services.filter((s) => memberVips(s).some((v) => a.vips.includes(v))).map((s) => s.name);
+    const gating = gatingServices(a, config.services);
     if (gating.length === 0)
       error(
         at('services'),
@@ -321,13 +321,22 @@ function routingRules(config: FailoverdConfig, error: (segments: ConfigPathSegme
     );
   }
   config.services.forEach((s, i) => {
-    const vip = memberVips(s).find((v) => announcedBy.has(v));
+    const vip = serviceVips(s).find((v) => announcedBy.has(v));
     if (vip === undefined) return;
+    const announced = `${vip} is announced by routing.announce[${announcedBy.get(vip)}]`;
     if (s.scheduler !== 'mh' && s.scheduler !== 'sh') {
       error(
         ['services', i, 'scheduler'],
-        `${vip} is announced by routing.announce[${announcedBy.get(vip)}]: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
+        `${announced}: scheduler ${s.scheduler} picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true`,
       );
     }
+    // NAT's replies return through the real server's gateway, one director, which has no
+    // entry for the flows the other directors scheduled: they break even without a move.
+    const nat = `NAT sends the replies through the real server's gateway, one director, which does not know the flows the other directors scheduled; use dr or tun, or set routing.allow_flow_resets: true`;
+    if (s.forwarding === 'nat') error(['services', i, 'forwarding'], `${announced}: ${nat}`);
+    else
+      s.real_servers.forEach((rs, j) => {
+        if (rs.forwarding === 'nat') error(['services', i, 'real_servers', j, 'forwarding'], `${announced}: ${nat}`);
+      });
   });
 }

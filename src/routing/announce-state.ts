@@ -32,7 +32,9 @@ export type AnnounceInput =
   | { kind: 'adopt-expired' }
   /** SIGTERM: withdraw, wait for the router to converge, then stop. */
   | { kind: 'stop' }
-  | { kind: 'converged' };
+  | { kind: 'converged' }
+  /** A reload removed the announcement: withdraw now (no converge wait: the agent keeps serving). */
+  | { kind: 'retire'; reason: string };
 
 export type AnnounceAction =
   | { kind: 'announce'; reason: string }
@@ -108,6 +110,12 @@ export function reduceAnnounce(state: AnnounceState, input: AnnounceInput): { st
       if (state.phase !== 'stopping') break;
       next = { ...next, phase: 'stopped', reason: 'stopped' };
       actions.push({ kind: 'stopped' });
+      break;
+    case 'retire':
+      if (state.phase === 'stopping' || state.phase === 'stopped') break;
+      if (state.phase === 'adopting') actions.push({ kind: 'disarm', timer: 'adopt' });
+      next = { ...next, phase: 'stopped', announced: false, reason: input.reason };
+      if (state.announced) actions.push({ kind: 'withdraw', reason: input.reason });
       break;
   }
   return { state: next, actions };

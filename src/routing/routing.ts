@@ -1,10 +1,14 @@
 // Routing mode, assembled from the config: the host preparation, one announcement per
 // `routing.announce` entry, and the maintenance marker watched on the clock. Every I/O
-// comes in as a parameter; the agent passes the kernel's, tests pass fakes.
+// comes in as a parameter; the agent passes the kernel's, tests pass fakes. A reload
+// (SIGHUP) hands the new config to update(): what did not change is not touched.
+import { isDeepStrictEqual } from 'node:util';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { RoutingConfig, ServiceConfig } from '../config/schema.js';
 import { Announcer, type AnnouncementSpec, type AnnouncementStatus, type AnnouncerDeps } from './announcer.js';
+import { gatingServices } from './gating.js';
 import { applyRoutingHost, routingHostPlan, type RoutingHostIo } from './host.js';
+import type { RouteIo, RouteMark } from './kernel-route.js';
 
 const MAINTENANCE_POLL_MS = 1000;
 
@@ -12,38 +16,87 @@ export function announcementSpecs(routing: RoutingConfig, services: ServiceConfi
   return routing.announce.map((a) => ({
     name: a.name,
     vips: a.vips,
-    services: a.services ?? services.filter((s) => s.vip !== undefined && a.vips.includes(s.vip)).map((s) => s.name),
+    services: gatingServices(a, services),
     convergeMs: a.converge,
     adoptGraceMs: a.adopt_grace,
   }));
 }
 
-export interface RoutingDeps extends Omit<AnnouncerDeps, 'inMaintenance'> {
-  clock: Clock;
+/** Routing mode's I/O: the kernel's for `failoverd run` (routing/system.ts), fakes in tests. */
+export interface RoutingIo {
+  /** The announcement routes marked with this table and protocol. */
+  openRoutes: (mark: RouteMark) => RouteIo;
   host: RoutingHostIo;
   fileExists: (path: string) => boolean;
 }
 
+export type RoutingDeps = Omit<AnnouncerDeps, 'inMaintenance' | 'routes'> & RoutingIo & { clock: Clock };
+
+const markOf = (config: RoutingConfig): RouteMark => ({ table: config.table, protocol: config.protocol });
+
 export class Routing {
   private readonly announcer: Announcer;
+  private config: RoutingConfig;
   private poll: TimerHandle | undefined;
   private maintenance = false;
   private stopped = false;
 
   constructor(
-    private readonly config: RoutingConfig,
+    config: RoutingConfig,
     services: ServiceConfig[],
     private readonly deps: RoutingDeps,
   ) {
-    this.announcer = new Announcer(announcementSpecs(config, services), { ...deps, inMaintenance: () => this.maintenance });
+    this.config = config;
+    this.announcer = new Announcer(announcementSpecs(config, services), {
+      ...deps,
+      routes: deps.openRoutes(markOf(config)),
+      inMaintenance: () => this.maintenance,
+    });
   }
 
   async start(): Promise<void> {
-    const changes = await applyRoutingHost(routingHostPlan(this.config), this.deps.host);
-    for (const c of changes) this.deps.logger.info(`routing mode: ${c}`);
+    await this.prepare(this.config);
     this.maintenance = this.readMaintenance();
     await this.announcer.start();
-    if (this.config.maintenance_file) this.armPoll();
+    this.armPoll();
+  }
+
+  /**
+   * The host side of `config` (the VIPs held on their interface, the ARP and sloppy
+   * sysctls): idempotent, and the part of a reload that can fail (a missing interface),
+   * so the agent runs it before it commits a reload and refuses the reload when it throws.
+   */
+  async prepare(config: RoutingConfig): Promise<void> {
+    const changes = await applyRoutingHost(routingHostPlan(config), this.deps.host);
+    for (const c of changes) this.deps.logger.info(`routing mode: ${c}`);
+  }
+
+  /**
+   * A reload: announcements are added, removed or changed by name without touching the
+   * unchanged ones; a new table or protocol moves the announced routes; a new
+   * maintenance_file is read at once. The host side was applied by prepare().
+   */
+  async update(config: RoutingConfig, services: ServiceConfig[]): Promise<void> {
+    if (this.stopped) return;
+    const before = this.config;
+    this.config = config;
+    if (!isDeepStrictEqual(markOf(before), markOf(config))) {
+      this.deps.logger.info(
+        `routing: announcements move from table ${before.table} proto ${before.protocol} to table ${config.table} proto ${config.protocol}`,
+      );
+      await this.announcer.moveRoutes(this.deps.openRoutes(markOf(config)));
+    }
+    if (before.sloppy && !config.sloppy)
+      this.deps.logger.warn(
+        'routing.sloppy is now false: failoverd no longer sets net.ipv4.vs.sloppy_tcp/sloppy_sctp, and leaves them as they are',
+      );
+    if (before.maintenance_file !== config.maintenance_file) {
+      this.poll?.cancel();
+      this.poll = undefined;
+      this.maintenance = this.readMaintenance();
+      this.armPoll();
+    }
+    await this.announcer.update(announcementSpecs(config, services));
   }
 
   private readMaintenance(): boolean {
@@ -51,6 +104,7 @@ export class Routing {
   }
 
   private armPoll(): void {
+    if (this.config.maintenance_file === undefined) return;
     this.poll = this.deps.clock.setTimer(MAINTENANCE_POLL_MS, () => {
       if (this.stopped) return;
       const now = this.readMaintenance();
@@ -68,6 +122,11 @@ export class Routing {
   /** A gating input changed (quorum). */
   evaluate(): void {
     if (!this.stopped) this.announcer.evaluate();
+  }
+
+  /** Resolves once every route change asked for so far is in the kernel. */
+  settled(): Promise<void> {
+    return this.announcer.settled();
   }
 
   async stop(): Promise<void> {

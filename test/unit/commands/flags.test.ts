@@ -17,9 +17,10 @@ import { command as run } from '../../../src/commands/run.js';
 import { command as status, resolveAddress } from '../../../src/commands/status.js';
 import { command as version } from '../../../src/commands/version.js';
 import { command as genhash } from '../../../src/commands/genhash.js';
+import { command as maintenance } from '../../../src/commands/maintenance.js';
 
 const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
-const COMMANDS: Command[] = [version, run, check, importKeepalived, realserver, status, genhash, lab];
+const COMMANDS: Command[] = [version, run, check, importKeepalived, realserver, status, maintenance, genhash, lab];
 const dir = mkdtempSync(join(tmpdir(), 'failoverd-flags-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -1,48 +1,17 @@
 // Routing mode's announce/withdraw decision, through the Routing component with a
-// FakeClock and a fake kernel (the route table is a Set the test reads; every change is
-// logged in order), so the test checks the sequence the router would see.
+// FakeClock and a fake kernel (fake-kernel.ts), so the test checks the sequence the
+// router would see.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { FakeClock } from '../../../src/clock.js';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { reduceAnnounce, initialAnnounceState, gateVerdict } from '../../../src/routing/announce-state.js';
-import { hostPrefix, type RouteIo } from '../../../src/routing/kernel-route.js';
-import type { RoutingHostIo } from '../../../src/routing/host.js';
+import { fakeKernel } from './fake-kernel.js';
 import { Routing } from '../../../src/routing/routing.js';
 import type { RoutingConfig, ServiceConfig } from '../../../src/config/schema.js';
 
 const VIP = '10.9.9.9';
-
-function fakeKernel(initial: string[] = []) {
-  const table = new Set(initial.map(hostPrefix));
-  const changes: string[] = [];
-  const routes: RouteIo = {
-    list: async () => [...table],
-    add: async (a) => {
-      if (!table.has(hostPrefix(a))) {
-        table.add(hostPrefix(a));
-        changes.push(`+${a}`);
-      }
-    },
-    remove: async (a) => {
-      if (table.delete(hostPrefix(a))) changes.push(`-${a}`);
-    },
-    close: () => undefined,
-  };
-  const sysctls = new Map<string, string>();
-  const held: string[] = [];
-  const host: RoutingHostIo = {
-    readSysctl: async (k) => sysctls.get(k),
-    writeSysctl: async (k, v) => {
-      sysctls.set(k, v);
-    },
-    holdAddress: async (a, dev) => {
-      held.push(`${a}@${dev}`);
-    },
-  };
-  return { table, changes, routes, host, sysctls, held };
-}
 
 const routing = (over: Partial<RoutingConfig['announce'][number]> = {}, top: Partial<RoutingConfig> = {}): RoutingConfig => ({
   table: 200,
@@ -53,7 +22,7 @@ const routing = (over: Partial<RoutingConfig['announce'][number]> = {}, top: Par
   ...top,
   announce: [{ name: 'web', vips: [VIP], interface: 'lo', converge: 3000, adopt_grace: 30_000, ...over }],
 });
-const services = [{ name: 'web-80', vip: VIP }] as unknown as ServiceConfig[];
+const services = [{ name: 'web-80', vip: VIP, members: [{ vip: VIP, port: 80 }] }] as unknown as ServiceConfig[];
 const settle = async (): Promise<void> => {
   for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
 };
@@ -69,7 +38,7 @@ async function setup(opts: { initial?: string[]; quorum?: boolean | undefined; c
     clock,
     bus,
     logger: pino({ level: 'silent' }),
-    routes: kernel.routes,
+    openRoutes: () => kernel.routes,
     host: kernel.host,
     quorumUp: () => state.quorum,
     fileExists: () => state.maintenance,
@@ -184,7 +153,7 @@ test('an adopted route is withdrawn at once when the director is in maintenance'
     clock,
     bus: new EventBus('d1'),
     logger: pino({ level: 'silent' }),
-    routes: kernel.routes,
+    openRoutes: () => kernel.routes,
     host: kernel.host,
     quorumUp: () => undefined,
     fileExists: () => true,
@@ -224,4 +193,17 @@ test('reducer: every input in stopped/stopping is inert, and the gate names what
     { healthy: false, reason: 'no quorum: b' },
   );
   assert.equal(gateVerdict({ services: [{ name: 'a', quorumUp: true }], maintenance: true }).final, true);
+});
+
+test('reducer: retire (removed by a reload) withdraws at once, disarming the adopt timer; a retired one ignores the gate', () => {
+  const adopting = reduceAnnounce(initialAnnounceState, { kind: 'start', present: true }).state;
+  const retired = reduceAnnounce(adopting, { kind: 'retire', reason: 'removed' });
+  assert.deepEqual(retired.actions, [
+    { kind: 'disarm', timer: 'adopt' },
+    { kind: 'withdraw', reason: 'removed' },
+  ]);
+  assert.deepEqual([retired.state.phase, retired.state.announced], ['stopped', false]);
+  assert.deepEqual(reduceAnnounce(retired.state, { kind: 'gate', verdict: { healthy: true, reason: 'x' } }).actions, []);
+  const idle = reduceAnnounce(initialAnnounceState, { kind: 'start', present: false }).state;
+  assert.deepEqual(reduceAnnounce(idle, { kind: 'retire', reason: 'removed' }).actions, [], 'nothing announced, nothing to withdraw');
 });

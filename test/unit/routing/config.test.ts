@@ -44,6 +44,29 @@ describe('routing config', () => {
     assert.equal(load(ECMP('wlc', '  sloppy: false\n  allow_flow_resets: true\n')).ok, true);
   });
 
+  it('a group service (vips: with a range) on an announced VIP is held to the same scheduler rule', () => {
+    const group = ECMP('wlc')
+      .replace('    vip: 10.9.9.9\n', '    vips: [10.9.9.8-9]\n')
+      .replace('vips: [10.9.9.9] }', 'vips: [10.9.9.8, 10.9.9.9] }');
+    assert.deepEqual(errorsOf(group), [
+      'failoverd.yaml:6:16 services[0].scheduler: 10.9.9.8 is announced by routing.announce[0]: scheduler wlc picks a different real server on each director, so a flow that ECMP moves is reset; use mh (scheduler_flags: [port]) or set routing.allow_flow_resets: true',
+    ]);
+  });
+
+  it('NAT forwarding (the service, or one real server) on an announced VIP is refused unless flow resets are allowed', () => {
+    const NAT =
+      "NAT sends the replies through the real server's gateway, one director, which does not know the flows the other directors scheduled; use dr or tun, or set routing.allow_flow_resets: true";
+    assert.deepEqual(errorsOf(ECMP('mh\n    forwarding: nat')), [
+      `failoverd.yaml:7:17 services[0].forwarding: 10.9.9.9 is announced by routing.announce[0]: ${NAT}`,
+    ]);
+    const oneNat = ECMP('mh').replace('{ address: 10.9.1.22 }', '{ address: 10.9.1.22, forwarding: nat }');
+    assert.deepEqual(errorsOf(oneNat), [
+      `failoverd.yaml:7:78 services[0].real_servers[1].forwarding: 10.9.9.9 is announced by routing.announce[0]: ${NAT}`,
+    ]);
+    assert.equal(load(ECMP('mh\n    forwarding: nat', '  allow_flow_resets: true\n')).ok, true);
+    assert.equal(load(ECMP('mh\n    forwarding: tun')).ok, true);
+  });
+
   it('gating services exist, and something gates each announcement', () => {
     assert.deepEqual(errorsOf(ECMP('mh').replace('vips: [10.9.9.9] }', 'vips: [10.9.9.9], services: [nope] }')), [
       'failoverd.yaml:10:49 routing.announce[0].services[0]: no service named "nope" (services: web)',
