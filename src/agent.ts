@@ -8,7 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { Alerts } from './alerts/alerts.js';
 import { alertsFromConfig } from './alerts/from-config.js';
 import { apiFromConfig } from './api/from-config.js';
-import { AdminError, type AdminActions, type StatusSnapshot, type StatusSource } from './api/status-types.js';
+import { AdminError, type AdminActions, type IpvsAuditResult, type StatusSnapshot, type StatusSource } from './api/status-types.js';
 import type { ApiListener, ApiOpener, ClosableVrrpIo, SystemdNotifier, VrrpIoOpener } from './agent/io.js';
 import { kernelSpecsOf } from './health/types.js';
 import { loadPlan } from './agent/load-plan.js';
@@ -587,6 +587,14 @@ export class Agent implements StatusSource, AdminActions {
     const vrrp = this.instances.get(instance);
     if (!vrrp) throw new AdminError(404, `no vrrp instance "${instance}"`);
     return vrrp.resign();
+  }
+
+  /** An audit now: the whole IPVS table read and repaired, e.g. after someone changed it by hand. */
+  async auditIpvs(): Promise<IpvsAuditResult> {
+    if (!this.reconciler) throw new AdminError(409, 'this agent manages no IPVS table (no services configured)');
+    const report = await this.reconciler.audit();
+    if (report.error) throw new AdminError(500, `IPVS audit failed: ${report.error}`);
+    return { drift: report.drift, ops: report.ops, failed: report.failed, converged: report.converged };
   }
 
   // ---- reload and stop ----------------------------------------------------

@@ -28,7 +28,7 @@ export class ApiClient {
   }
 
   admin(
-    action: 'drain' | 'undrain' | 'maintenance' | 'force-backup' | 'release' | 'resign',
+    action: 'drain' | 'undrain' | 'maintenance' | 'force-backup' | 'release' | 'resign' | 'audit',
     body: Record<string, unknown>,
   ): Promise<Record<string, unknown>> {
     return this.call('POST', `/admin/${action}`, body) as Promise<Record<string, unknown>>;

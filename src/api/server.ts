@@ -338,8 +338,13 @@ export class ApiServer {
         });
         return { ok: true, action, instance, wasMaster };
       }
+      case 'audit': {
+        // A repair publishes ipvs.drift from the reconciler; the audit itself changes nothing else.
+        const result = await admin.auditIpvs();
+        return { ok: true, action, ...result };
+      }
       default:
-        throw new HttpError(404, `unknown admin action "${action}" (drain, undrain, maintenance, force-backup, release, resign)`);
+        throw new HttpError(404, `unknown admin action "${action}" (drain, undrain, maintenance, force-backup, release, resign, audit)`);
     }
   }
 }

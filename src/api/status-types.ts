@@ -115,6 +115,16 @@ export interface AdminActions {
   forceBackup(instance: string, forMs: number): void | Promise<void>;
   /** A master steps down once (priority-0 advert, then BACKUP); resolves true when it was master. */
   resign(instance: string): boolean | Promise<boolean>;
+  /** Reads the whole IPVS table now and repairs what differs from the agent's (as the periodic audit does). */
+  auditIpvs(): IpvsAuditResult | Promise<IpvsAuditResult>;
+}
+
+/** What an audit found and did: `drift` kernel entries differed from the agent's view; `ops` repaired them. */
+export interface IpvsAuditResult {
+  drift: number;
+  ops: number;
+  failed: number;
+  converged: boolean;
 }
 
 /** An error the API returns to the client with this HTTP status (e.g. 404 unknown service). */

@@ -12,6 +12,7 @@ const usage = `Usage: failoverd status [--json] [--socket PATH | --config FILE |
        failoverd status force-backup INSTANCE [--for 5m]
        failoverd status release INSTANCE
        failoverd status resign INSTANCE
+       failoverd status audit
        failoverd status metrics
 
 Shows the running agent's view: VRRP instances, services with quorum, real servers
@@ -32,7 +33,10 @@ Admin actions go over the Unix socket (its file permissions decide who may use t
   force-backup         make an instance BACKUP for a while (default 5m)
   release              end a forced backup now
   resign               a master steps down once (priority-0 advert, then BACKUP);
-                       it may become master again by the normal rules`;
+                       it may become master again by the normal rules
+  audit                read the whole IPVS table now and repair what differs from
+                       the agent's view (it does so every 10 s anyway), e.g. after
+                       a change made by hand with ipvsadm`;
 
 /** Where the agent listens: the flag, or api.listen from the config, or the default socket. */
 export async function resolveAddress(flags: { socket?: string; address?: string; config?: string }): Promise<ListenAddress> {
@@ -62,6 +66,7 @@ const ACTIONS: Record<string, string> = {
   'force-backup': 'INSTANCE',
   release: 'INSTANCE',
   resign: 'INSTANCE',
+  audit: '',
 };
 
 const OPTIONS = {
@@ -140,6 +145,17 @@ export const command: Command = {
             : result.wasMaster
               ? `${args[0]} resigned: MASTER -> BACKUP\n`
               : `${args[0]} is not MASTER: nothing to resign\n`,
+        );
+        return 0;
+      }
+      if (action === 'audit') {
+        const result = await client.admin(action, {});
+        process.stdout.write(
+          flags.json
+            ? `${JSON.stringify(result)}\n`
+            : result.drift === 0
+              ? "IPVS table audited: it matches the agent's view\n"
+              : `IPVS table audited: ${String(result.drift)} entries differed; ${String(result.ops)} operations repaired them (${String(result.failed)} failed)${result.converged ? '' : '; not converged, see "failoverd status"'}\n`,
         );
         return 0;
       }

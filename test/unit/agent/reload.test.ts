@@ -198,3 +198,27 @@ test("the status shows the agent's last IPVS changes with why: a reload's new se
 });
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+test('an admin audit repairs a change made behind the agent (a real server deleted by hand) at once', async (t) => {
+  const rig = await startAgent(t, configText({ priority: 150, socket: SOCKET_A, rest: `services:\n${service('web-80', 80)}` }));
+  await settled(rig, 1);
+  const [svc] = await rig.table.listServices();
+  await rig.table.deleteDestination(svc!.service.key, { address: '10.6.2.191', port: 80 });
+  assert.deepEqual((await rig.table.listServices())[0]?.destinations, [], 'deleted by hand');
+
+  assert.deepEqual(await rig.agent.auditIpvs(), { drift: 1, ops: 1, failed: 0, converged: true });
+  assert.deepEqual(
+    (await rig.table.listServices())[0]?.destinations.map((d) => [d.address, d.weight]),
+    [['10.6.2.191', 1]],
+  );
+  assert.equal(rig.events.filter((e) => e.type === 'ipvs.drift').length, 1);
+});
+
+test('an admin audit on an agent without services is refused with 409', async (t) => {
+  const rig = await startAgent(t, configText({ priority: 150, socket: SOCKET_A }));
+  await settled(rig, 0);
+  await assert.rejects(
+    Promise.resolve().then(() => rig.agent.auditIpvs()),
+    /manages no IPVS table \(no services configured\)/,
+  );
+});

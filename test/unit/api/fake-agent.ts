@@ -172,6 +172,10 @@ export function fakeAgent() {
       i.state = 'BACKUP';
       return wasMaster;
     },
+    auditIpvs() {
+      calls.push('auditIpvs');
+      return { drift: 1, ops: 1, failed: 0, converged: true };
+    },
   };
   const sources: MetricsSources = {
     vrrp: () =>

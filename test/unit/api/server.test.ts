@@ -252,7 +252,9 @@ test('failoverd status: tables, --json, --config api.listen, admin subcommands, 
   assert.equal(drain.stdout, 'drained 10.6.2.192 in web-80\n');
   const force = await runCli(['status', 'force-backup', 'web', '--for', '2m', '--socket', api.socket]);
   assert.equal(force.stdout, 'web forced to BACKUP for 120s\n');
-  assert.deepEqual(api.agent.calls, ['drain web-80 10.6.2.192 true', 'forceBackup web 120000']);
+  const audit = await runCli(['status', 'audit', '--socket', api.socket]);
+  assert.equal(audit.stdout, 'IPVS table audited: 1 entries differed; 1 operations repaired them (0 failed)\n');
+  assert.deepEqual(api.agent.calls, ['drain web-80 10.6.2.192 true', 'forceBackup web 120000', 'auditIpvs']);
   const unknown = await runCli(['status', 'drain', 'web-80', '10.9.9.9', '--socket', api.socket]);
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no real server 10\.9\.9\.9 in service web-80 \(HTTP 404\)/);
@@ -285,4 +287,11 @@ test('small parsers and the human format', () => {
   const text = formatStatus(snapshot, Date.parse('2026-05-01T12:05:00Z'));
   assert.match(text, /1\/2 LOST/);
   assert.match(text, /10\.6\.2\.192:80 +down +0 \(1\) +tcp fail 2s ago +0\.2ms +connect ECONNREFUSED/);
+});
+
+test('audit: POST /admin/audit runs an IPVS audit and returns what it found', async (t) => {
+  const api = await startApi(t);
+  t.after(() => api.client.close());
+  assert.deepEqual(await api.client.admin('audit', {}), { ok: true, action: 'audit', drift: 1, ops: 1, failed: 0, converged: true });
+  assert.deepEqual(api.agent.calls, ['auditIpvs']);
 });

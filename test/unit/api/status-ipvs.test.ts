@@ -27,6 +27,8 @@ test("the status snapshot takes the IPVS table from the reconciler's view, witho
     },
     // Its drain bookkeeping (removed real servers waiting for connections): kept, not read from the kernel.
     draining: () => [],
+    // Its ring of recent operations, kept in memory too.
+    opsLog: () => [],
   };
   // The agent is not started: only the reconciler it would have is put in place.
   (agent as unknown as { reconciler: typeof reconciler }).reconciler = reconciler;
