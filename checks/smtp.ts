@@ -1,5 +1,6 @@
 // SMTP check: the banner (220), EHLO (HELO when the server refuses EHLO with a
-// 5xx), optionally STARTTLS with certificate checks and EHLO again, then QUIT.
+// 5xx) or HELO only (greeting: helo, keepalived's SMTP_CHECK dialogue), optionally
+// STARTTLS with certificate checks and EHLO again, then QUIT.
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { connect, type Socket } from 'node:net';
@@ -30,6 +31,8 @@ const options = z
       .max(255)
       .regex(/^[^\s]+$/, 'one word, like a host name')
       .optional(),
+    /** ehlo: EHLO, then HELO if the server refuses it with a 5xx; helo: HELO only, as keepalived's SMTP_CHECK. */
+    greeting: z.enum(['ehlo', 'helo']).default('ehlo'),
     /** A regular expression the banner text (after "220 ") must match. */
     expect_banner: z.string().refine(validRegex, 'not a valid regular expression').optional(),
     /** Upgrade with STARTTLS after EHLO; down when the server does not offer it. */
@@ -39,7 +42,11 @@ const options = z
     tls_verify: tlsOptionsShape.tls_verify,
     ca_file: tlsOptionsShape.ca_file,
   })
-  .strict();
+  .strict()
+  .refine((o) => !(o.starttls && o.greeting === 'helo'), {
+    message: 'STARTTLS is an ESMTP extension: it needs greeting: ehlo (the default)',
+    path: ['greeting'],
+  });
 
 export type SmtpCheckOptions = z.infer<typeof options>;
 
@@ -119,9 +126,9 @@ async function dialogue(d: Dialogue, target: CheckTarget, o: SmtpCheckOptions, h
   if (banner.code !== 220) throw new SmtpFailure(`banner ${said(banner)}, expected 220`);
   if (pattern && !pattern.test(banner.lines.join('\n')))
     throw new SmtpFailure(`banner ${said(banner)} does not match /${o.expect_banner}/`);
-  let greeting = await d.command('EHLO', `EHLO ${helo}`);
-  let verb = 'EHLO';
-  if (greeting.code >= 500 && greeting.code < 600 && !o.starttls) {
+  let verb = o.greeting === 'helo' ? 'HELO' : 'EHLO';
+  let greeting = await d.command(verb, `${verb} ${helo}`);
+  if (verb === 'EHLO' && greeting.code >= 500 && greeting.code < 600 && !o.starttls) {
     verb = 'HELO';
     greeting = await d.command('HELO', `HELO ${helo}`);
   }
@@ -190,7 +197,7 @@ function runSmtp(target: CheckTarget, o: SmtpCheckOptions, signal: AbortSignal):
 
 export const plugin: CheckPlugin<SmtpCheckOptions> = {
   type: 'smtp',
-  description: 'SMTP: banner 220 (expect_banner), EHLO (HELO on 5xx), optional STARTTLS with tls_verify/ca_file, QUIT',
+  description: 'SMTP: banner 220 (expect_banner), EHLO (HELO on 5xx) or HELO (greeting), optional STARTTLS with tls_verify/ca_file, QUIT',
   options,
   run: runSmtp,
 };

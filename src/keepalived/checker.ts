@@ -204,7 +204,7 @@ export function convertChecker(node: KaNode, inherited: CheckDefaults, address?:
       if (!options['command']) return { findings: [...findings, notCarried(node, 'MISC_CHECK without misc_path')] };
       return { value: [{ ...common, ...options }], findings };
     case 'smtp':
-      return smtpChecks(node, common, options, hosts, address, findings);
+      return smtpChecks(common, options, hosts, address, findings);
     case 'udp': {
       const udpOptions = udpOptionsOf(node, udp, findings);
       return udpOptions ? { value: [{ ...common, ...options, ...udpOptions }], findings } : { findings };
@@ -222,7 +222,6 @@ export function convertChecker(node: KaNode, inherited: CheckDefaults, address?:
 }
 
 function smtpChecks(
-  node: KaNode,
   common: WrittenCheck,
   options: WrittenCheck,
   hosts: KaNode[],
@@ -230,13 +229,8 @@ function smtpChecks(
   findings: Finding[],
 ): Converted<WrittenCheck[]> {
   options['helo_name'] ??= KEEPALIVED_HELO;
-  findings.push(
-    warning(
-      node,
-      'SMTP_CHECK: failoverd greets with EHLO and falls back to HELO on a 5xx, keepalived sends HELO; ' +
-        'a server that answers EHLO with 250 or 5xx gives the same result',
-    ),
-  );
+  // keepalived's SMTP_CHECK says HELO, never EHLO.
+  options['greeting'] = 'helo';
   if (hosts.length === 0) return { value: [{ ...common, ...options }], findings };
   // keepalived runs each (deprecated) host block as a checker of its own: all must pass.
   const checks = hosts.map((host) => {

@@ -27,9 +27,10 @@ export interface GlobalSettings {
   vrrp: VrrpDefaults;
   /** global_defs lvs_timeouts → ipvs.timeouts. */
   ipvs?: WrittenIpvs;
-  /** Settings whose effect depends on the rest of the file (IPv6 VIPs, MISC_CHECK scripts). */
+  /** Settings whose effect depends on the rest of the file (IPv6 VIPs, the scripts it runs). */
   gnaInterval?: KaNode;
   scriptUser?: KaNode;
+  scriptSecurity?: KaNode;
 }
 
 export const noGlobalSettings = (): GlobalSettings => ({ vrrp: { strict: false, garp: {} } });

@@ -137,7 +137,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
         explain(node, 'nothing (refused)');
     }
   }
-  findings.push(...dependentGlobals(globals, vrrp, services));
+  findings.push(...dependentGlobals(globals, vrrp, syncGroups, services));
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
   const vips = new Set(vrrp.flatMap((v) => (v.vips ?? []).map((x) => String(typeof x === 'string' ? x : x.address).split('/')[0])));
   services.forEach((s, i) => {

@@ -6,7 +6,7 @@ import { noGlobalSettings } from './context.js';
 import { notCarried, statement, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
 import type { KaNode } from './parse.js';
 import { bool, duration, int, seconds } from './values.js';
-import type { WrittenInstance, WrittenIpvs, WrittenService, WrittenVip } from './written.js';
+import type { WrittenCheck, WrittenInstance, WrittenIpvs, WrittenService, WrittenSyncGroup, WrittenVip } from './written.js';
 
 const EMAIL_KEYWORDS = new Set([
   'notification_email',
@@ -21,7 +21,6 @@ const EMAIL_KEYWORDS = new Set([
 const PROCESS_ONLY = new Set([
   'router_id',
   'vrrp_skip_check_adv_addr',
-  'enable_script_security',
   'max_auto_priority',
   'vrrp_no_swap',
   'checker_no_swap',
@@ -87,6 +86,9 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         break;
       case 'script_user':
         settings.scriptUser = g;
+        break;
+      case 'enable_script_security':
+        settings.scriptSecurity = g;
         break;
       default:
         if (EMAIL_KEYWORDS.has(g.keyword)) {
@@ -158,8 +160,13 @@ function convertLvsTimeouts(g: KaNode): Converted<NonNullable<WrittenIpvs['timeo
   return { value: out, findings: [] };
 }
 
-/** The global settings that act only on what the rest of the file has: IPv6 VIPs, MISC_CHECK scripts. */
-export function dependentGlobals(globals: GlobalSettings, vrrp: WrittenInstance[], services: WrittenService[]): Finding[] {
+/** The global settings that act only on what the rest of the file has: IPv6 VIPs, the scripts it runs. */
+export function dependentGlobals(
+  globals: GlobalSettings,
+  vrrp: WrittenInstance[],
+  syncGroups: WrittenSyncGroup[],
+  services: WrittenService[],
+): Finding[] {
   const findings: Finding[] = [];
   const gna = globals.gnaInterval;
   if (gna) {
@@ -170,20 +177,69 @@ export function dependentGlobals(globals: GlobalSettings, vrrp: WrittenInstance[
         : warning(gna, `${statement(gna)}: no IPv6 VIP, so no effect`),
     );
   }
+  // keepalived runs every script (notify, track scripts, MISC_CHECK, quorum and real-server
+  // notify) as the script user. root is keepalived's own default user, which the import
+  // carries over everywhere else (failoverd runs its programs as itself).
+  const scripts = scriptsRun(vrrp, syncGroups, services);
   const user = globals.scriptUser;
+  const asRoot = user !== undefined && isRoot(user);
   if (user) {
-    const scripts = services.some((s) =>
-      [s.check, ...(s.real_servers ?? []).map((rs) => rs.check)].some((check) =>
-        (Array.isArray(check) ? check : [check]).some((c) => c?.type === 'exec'),
-      ),
-    );
     findings.push(
-      scripts
-        ? notCarried(user, "MISC_CHECK scripts would run as failoverd's user, not this one")
-        : warning(user, `${statement(user)}: no script is carried over, so no effect`),
+      scripts.length && !asRoot
+        ? notCarried(user, `keepalived would run the ${scripts.join(', ')} as this user; failoverd runs them as itself`)
+        : warning(
+            user,
+            `${statement(user)}: ${scripts.length ? "keepalived's default user, as without it" : 'no script is carried over, so no effect'}`,
+          ),
     );
   }
+  const security = globals.scriptSecurity;
+  if (security) {
+    if (!scripts.length) findings.push(warning(security, `${statement(security)}: no script is carried over, so no effect`));
+    else if (asRoot) {
+      findings.push(
+        warning(
+          security,
+          `${statement(security)}: with script_user root, keepalived runs the ${scripts.join(', ')} as root, but none whose ` +
+            'path a non-root user can write; failoverd does not look at the path (keep them root-owned, not group- or world-writable)',
+        ),
+      );
+    } else {
+      findings.push(
+        notCarried(
+          security,
+          `keepalived would run the ${scripts.join(', ')} only as ${user ? 'script_user' : 'the keepalived_script user'}, ` +
+            'and none at all if that user does not exist; failoverd runs them as itself',
+        ),
+      );
+    }
+  }
   return findings;
+}
+
+/** `script_user root` or `script_user root root` (by name or uid): keepalived's default user. */
+function isRoot(user: KaNode): boolean {
+  const [name, group] = user.args;
+  const root = (x: string | undefined) => x === 'root' || x === '0';
+  return root(name) && (group === undefined || root(group.replace(/^:/, '')));
+}
+
+/** The kinds of program the converted config runs, in keepalived's words. */
+function scriptsRun(vrrp: WrittenInstance[], syncGroups: WrittenSyncGroup[], services: WrittenService[]): string[] {
+  const hasNotify = (n: object | undefined) => n !== undefined && Object.values(n).some((v) => v !== undefined);
+  const checks: WrittenCheck[] = services.flatMap((s) =>
+    [s.check, ...(s.real_servers ?? []).map((rs) => rs.check)].flatMap((c) => (c === undefined ? [] : Array.isArray(c) ? c : [c])),
+  );
+  const kinds: [string, boolean][] = [
+    ['notify scripts', vrrp.some((v) => hasNotify(v.notify)) || syncGroups.some((g) => hasNotify(g.notify))],
+    ['track scripts', vrrp.some((v) => (v.track?.scripts ?? []).length > 0)],
+    ['MISC_CHECK scripts', checks.some((c) => c.type === 'exec')],
+    [
+      'quorum and real-server notify scripts',
+      services.some((s) => hasNotify(s.notify) || (s.real_servers ?? []).some((rs) => hasNotify(rs.notify))),
+    ],
+  ];
+  return kinds.filter(([, present]) => present).map(([kind]) => kind);
 }
 
 const vipAddress = (vip: WrittenVip): string => (typeof vip === 'string' ? vip : (vip.address ?? ''));

@@ -14,7 +14,7 @@ import type { CheckResult } from '../../../src/health/check.js';
 import { sh } from '../../helpers/shell.js';
 import { selfSignedCertificate } from '../../helpers/tls.js';
 import { CheckLab, type LineProcess } from './lab.js';
-import { dnsmasqArgv, ServerPrograms } from './servers.js';
+import { dnsmasqArgv, eximArgv, ServerPrograms } from './servers.js';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
@@ -167,43 +167,30 @@ test('dns: a stopped server fails (ICMP port unreachable)', async () => {
 
 // ---------------------------------------------------------------- smtp
 
-function eximConfig(dir: string, extra: string): string {
-  return `primary_hostname = mx.failoverd.test
-spool_directory = ${dir}/spool
-log_file_path = ${dir}/log/%slog
-pid_file_path = ${dir}/exim.pid
-keep_environment =
-exim_user = Debian-exim
-exim_group = Debian-exim
-local_interfaces = <; ${lab.serverAddress}.25
-daemon_smtp_ports = 25
-smtp_banner = mx.failoverd.test ESMTP failoverd-test
-tls_advertise_hosts = *
-tls_certificate = ${dir}/cert.pem
-tls_privatekey = ${dir}/key.pem
-${extra}
-begin acl
-no_connect:
-  deny message = not today
-no_ehlo:
-  deny condition = \${if match{$smtp_command}{\\N^(?i)ehlo\\N}}
-  accept
-begin routers
-begin transports
-`;
-}
-
 async function startExim(name: string, extra = ''): Promise<string> {
   const dir = join(scratch, name);
-  mkdirSync(join(dir, 'spool'), { recursive: true });
-  mkdirSync(join(dir, 'log'), { recursive: true });
-  chmodSync(join(dir, 'spool'), 0o777);
-  chmodSync(join(dir, 'log'), 0o777);
+  mkdirSync(dir, { recursive: true });
   selfSignedCertificate(dir, 'mx.failoverd.test', ['DNS:mx.failoverd.test']);
   chmodSync(join(dir, 'key.pem'), 0o644);
-  writeFileSync(join(dir, 'exim.conf'), eximConfig(dir, extra));
-  // -bdf: the daemon in the foreground; -C: this private config (root may name one).
-  servers.start(name, ['exim4', '-C', join(dir, 'exim.conf'), '-bdf']);
+  const main = [
+    `local_interfaces = <; ${lab.serverAddress}.25`,
+    'smtp_banner = mx.failoverd.test ESMTP failoverd-test',
+    'tls_advertise_hosts = *',
+    `tls_certificate = ${dir}/cert.pem`,
+    `tls_privatekey = ${dir}/key.pem`,
+    ...(extra ? [extra] : []),
+  ];
+  const acl = [
+    'no_connect:',
+    '  deny message = not today',
+    'no_ehlo:',
+    '  deny condition = ${if match{$smtp_command}{\\N^(?i)ehlo\\N}}',
+    '  accept',
+    'no_helo:',
+    '  deny condition = ${if match{$smtp_command}{\\N^(?i)helo\\N}}',
+    '  accept',
+  ];
+  servers.start(name, eximArgv(dir, main, acl));
   return dir;
 }
 
@@ -241,6 +228,21 @@ test('smtp: a wrong banner fails: an unexpected text, a 550 refusal; HELO after 
   const noTls = await check('smtp', { starttls: true, tls_verify: false }, 25);
   assert.equal(noTls.ok, false, 'STARTTLS needs EHLO');
   assert.match(noTls.reason, /^EHLO: 550 /);
+  const heloOnly = await check('smtp', { greeting: 'helo' }, 25);
+  assert.deepEqual([heloOnly.ok, heloOnly.reason], [true, '220 banner, HELO 250, QUIT 221 on port 25']);
+});
+
+test("smtp greeting: helo says HELO only, as keepalived's SMTP_CHECK (an exim that refuses HELO tells)", async () => {
+  await servers.stop('exim-no-ehlo');
+  await startExim('exim-no-helo', 'acl_smtp_helo = no_helo');
+  const ehlo = await untilUp('smtp', {}, 25);
+  assert.equal(ehlo.reason, '220 banner, EHLO 250, QUIT 221 on port 25');
+  const helo = await check('smtp', { greeting: 'helo' }, 25);
+  assert.equal(helo.ok, false);
+  assert.match(helo.reason, /^HELO: 550 /);
+  await servers.stop('exim-no-helo');
+  await startExim('exim-no-ehlo', 'acl_smtp_helo = no_ehlo');
+  await untilUp('smtp', { greeting: 'helo' }, 25);
 });
 
 test('smtp: a stopped server fails', async () => {

@@ -1,6 +1,8 @@
 // Real server programs (socat, dnsmasq, exim, python3) run in a test's server namespace,
 // each by name: started with `ip netns exec`, stopped by pid (SIGTERM, then SIGKILL).
 import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 export class ServerPrograms {
   private readonly running = new Map<string, ChildProcess>();
@@ -53,4 +55,34 @@ export function dnsmasqArgv(listen: string, pidFile: string, records: string[]):
     '--local=/failoverd.test/',
     ...records,
   ];
+}
+
+/**
+ * exim as a private SMTP daemon (mx.failoverd.test, port 25): DIR/exim.conf with its spool, log
+ * and pid under DIR, the given main-section lines and ACLs; returns the argv that runs it in the
+ * foreground. exim opens its log as its own user: DIR's parents must let it through.
+ */
+export function eximArgv(dir: string, main: string[], acl: string[] = []): string[] {
+  for (const sub of ['spool', 'log']) {
+    mkdirSync(join(dir, sub), { recursive: true });
+    chmodSync(join(dir, sub), 0o777);
+  }
+  const conf = [
+    'primary_hostname = mx.failoverd.test',
+    `spool_directory = ${dir}/spool`,
+    `log_file_path = ${dir}/log/%slog`,
+    `pid_file_path = ${dir}/exim.pid`,
+    'keep_environment =',
+    'exim_user = Debian-exim',
+    'exim_group = Debian-exim',
+    'daemon_smtp_ports = 25',
+    ...main,
+    'begin acl',
+    ...acl,
+    'begin routers',
+    'begin transports',
+  ];
+  writeFileSync(join(dir, 'exim.conf'), `${conf.join('\n')}\n`);
+  // -bdf: the daemon in the foreground; -C: this private config (root may name one).
+  return ['exim4', '-C', join(dir, 'exim.conf'), '-bdf'];
 }

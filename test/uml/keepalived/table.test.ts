@@ -6,12 +6,13 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Netns } from '../../helpers/netns.js';
 import { waitFor } from '../../helpers/wait.js';
+import { dnsmasqArgv, eximArgv, ServerPrograms } from '../../netns/checks/servers.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const fixtures = fileURLToPath(new URL('../../../../test/fixtures/keepalived/table/', import.meta.url));
@@ -19,7 +20,9 @@ const skip = spawnSync('keepalived', ['--version']).status === 0 ? undefined : '
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-ka-table-'));
 const started: ChildProcess[] = [];
 let director: Netns | undefined;
-after(() => {
+const programs = new ServerPrograms(() => director?.name ?? '');
+after(async () => {
+  await programs.stopAll();
   for (const p of started) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
   // keepalived's checker child outlives a killed parent: its pid file names it.
   try {
@@ -73,38 +76,10 @@ function startCheckedServers(ns: Netns): void {
   const echo =
     "const s = require('node:dgram').createSocket('udp4'); s.on('message', (m, r) => s.send(m, r.port, r.address)); s.bind(7001, '10.6.2.202');";
   ns.spawn(process.execPath, ['-e', echo]);
-  const dnsmasq = ['--keep-in-foreground', '--conf-file=/dev/null', '--no-resolv', '--no-hosts', '--user=root', '--group=root'];
-  ns.spawn(
-    'dnsmasq',
-    [...dnsmasq, `--pid-file=${join(work, 'dnsmasq.pid')}`, '--listen-address=10.6.2.203', '--bind-interfaces'].concat([
-      '--local=/failoverd.test/',
-      '--host-record=web.failoverd.test,10.1.2.3',
-    ]),
-  );
-  const exim = join(work, 'exim');
+  programs.start('dnsmasq', dnsmasqArgv('10.6.2.203', join(work, 'dnsmasq.pid'), ['--host-record=web.failoverd.test,10.1.2.3']));
   // exim opens its log with its own group: the directories on the way must let it through.
   chmodSync(work, 0o755);
-  for (const sub of ['spool', 'log']) {
-    mkdirSync(join(exim, sub), { recursive: true });
-    chmodSync(join(exim, sub), 0o777);
-  }
-  const eximConf = [
-    'primary_hostname = mx.failoverd.test',
-    `spool_directory = ${exim}/spool`,
-    `log_file_path = ${exim}/log/%slog`,
-    `pid_file_path = ${exim}/exim.pid`,
-    'keep_environment =',
-    'exim_user = Debian-exim',
-    'exim_group = Debian-exim',
-    'local_interfaces = <; 10.6.2.204.25',
-    'daemon_smtp_ports = 25',
-    'tls_advertise_hosts =',
-    'begin acl',
-    'begin routers',
-    'begin transports',
-  ];
-  writeFileSync(join(exim, 'exim.conf'), `${eximConf.join('\n')}\n`);
-  ns.spawn('exim4', ['-C', join(exim, 'exim.conf'), '-bdf']);
+  programs.start('exim', eximArgv(join(work, 'exim'), ['local_interfaces = <; 10.6.2.204.25', 'tls_advertise_hosts =']));
 }
 
 const CASES = [
@@ -188,6 +163,7 @@ for (const { file, rules, servers, timeouts } of CASES) {
     // lvs_timeouts: keepalived set them, and failoverd set them again after the reset.
     if (timeouts) assert.equal(timeoutsFromKeepalived, timeouts);
     assert.equal(timeoutsFromFailoverd, timeoutsFromKeepalived);
+    await programs.stopAll();
     director.delete();
     director = undefined;
   });

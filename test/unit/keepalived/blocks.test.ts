@@ -161,4 +161,73 @@ describe('global settings judged by the rest of the file', () => {
     );
     assert.deepEqual(lossyLines(twoServers), ['2 script_user nobody'], 'the check is written per server then');
   });
+
+  // keepalived runs every script as script_user: notify, track scripts, quorum and real-server notify too.
+  const withScripts = (globals: string, script: 'notify' | 'track' | 'sync' | 'quorum' | 'none') => {
+    const instanceExtra =
+      { notify: ' notify_backup /usr/local/bin/backup\n', track: ' track_script {\n  chk\n }\n' }[script as 'notify'] ?? '';
+    return (
+      `global_defs {\n${globals}\n}\n` +
+      'vrrp_script chk {\n script /usr/bin/true\n}\n' +
+      (script === 'sync' ? 'vrrp_sync_group G {\n group {\n  VI_1\n }\n notify_master /usr/local/bin/g-master\n}\n' : '') +
+      `vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n virtual_ipaddress {\n  192.0.2.10\n }\n${instanceExtra}}\n` +
+      `virtual_server 192.0.2.10 80 {\n lb_kind DR\n${script === 'quorum' ? ' quorum_up /usr/local/bin/up\n' : ''}` +
+      ' real_server 10.0.0.1 80 {\n  TCP_CHECK {\n  }\n }\n}\n'
+    );
+  };
+
+  it('script_user is refused when any script is carried over: notify, track script, sync group notify, quorum', () => {
+    for (const script of ['notify', 'track', 'sync', 'quorum'] as const) {
+      const r = importKeepalived(withScripts(' script_user nobody', script), 'k.conf');
+      assert.deepEqual(
+        r.lossy.map((f) => f.line),
+        [2],
+        script,
+      );
+      assert.match(r.lossy[0]!.message, /as this user; failoverd runs them as itself/, script);
+    }
+    assert.deepEqual(lossyLines(withScripts(' script_user nobody', 'none')), [], 'an unused vrrp_script runs nothing');
+  });
+
+  it('enable_script_security is refused, naming its line, when any script is carried over; a warning without scripts', () => {
+    for (const script of ['notify', 'track', 'sync', 'quorum'] as const) {
+      const r = importKeepalived(withScripts(' enable_script_security', script), 'k.conf');
+      assert.deepEqual(
+        r.lossy.map((f) => `${f.file}:${f.line}`),
+        ['k.conf:2'],
+        script,
+      );
+      assert.match(r.lossy[0]!.message, /only as the keepalived_script user, and none at all if that user does not exist/, script);
+    }
+    const misc = importKeepalived(file(' enable_script_security', '192.0.2.10', 'MISC_CHECK {\n   misc_path /bin/true\n  }'), 'k.conf');
+    assert.deepEqual(
+      misc.lossy.map((f) => f.line),
+      [2],
+    );
+    assert.match(misc.lossy[0]!.message, /MISC_CHECK scripts only as the keepalived_script user/);
+    // With a script_user, both lines are named: the user, and the security that would also refuse root.
+    const both = importKeepalived(withScripts(' script_user nobody\n enable_script_security', 'notify'), 'k.conf');
+    assert.deepEqual(
+      both.lossy.map((f) => `${f.line} ${f.message.split(':')[0]}`),
+      ['2 script_user nobody', '3 enable_script_security'],
+    );
+    assert.match(both.lossy[1]!.message, /only as script_user/);
+    // script_user root is keepalived's own default user: carried over as without it, and the path check is a warning.
+    const root = importKeepalived(withScripts(' enable_script_security\n script_user root', 'notify'), 'k.conf');
+    assert.deepEqual(root.lossy, []);
+    assert.deepEqual(
+      root.findings.filter((f) => f.line === 2 || f.line === 3).map((f) => f.message),
+      [
+        'enable_script_security: with script_user root, keepalived runs the notify scripts as root, but none whose path a non-root ' +
+          'user can write; failoverd does not look at the path (keep them root-owned, not group- or world-writable)',
+        "script_user root: keepalived's default user, as without it",
+      ],
+    );
+    const none = importKeepalived(withScripts(' enable_script_security', 'none'), 'k.conf');
+    assert.deepEqual(none.lossy, []);
+    assert.deepEqual(
+      none.findings.filter((f) => f.line === 2).map((f) => f.message),
+      ['enable_script_security: no script is carried over, so no effect'],
+    );
+  });
 });

@@ -31,11 +31,21 @@ async function onlyCheck(text: string) {
 }
 
 describe('import-keepalived: SMTP_CHECK', () => {
-  it("becomes an smtp check with keepalived's HELO name and timing defaults (connect_timeout 5s, retry 1, 1s between)", async () => {
+  it("becomes an smtp check greeting with HELO, with keepalived's HELO name and timing defaults (connect_timeout 5s, retry 1, 1s between)", async () => {
+    const r = imported(service('  SMTP_CHECK {\n  }'));
+    assert.deepEqual(r.findings.map(formatFinding), [], 'the greeting is carried over: no warning');
     const check = await onlyCheck(service('  SMTP_CHECK {\n  }'));
     assert.deepEqual(
       [check.type, check.interval, check.timeout, check.retry, check.delay_before_retry, check.initial, check.options],
-      ['smtp', 60_000, 5000, 1, 1000, 'up', { helo_name: 'smtpchecker.keepalived.org', starttls: false, tls_verify: true }],
+      [
+        'smtp',
+        60_000,
+        5000,
+        1,
+        1000,
+        'up',
+        { helo_name: 'smtpchecker.keepalived.org', greeting: 'helo', starttls: false, tls_verify: true },
+      ],
     );
   });
 
