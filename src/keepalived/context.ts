@@ -31,6 +31,11 @@ export interface GlobalSettings {
   gnaInterval?: KaNode;
   scriptUser?: KaNode;
   scriptSecurity?: KaNode;
+  /** keepalived mails at all: notification_email has an address and smtp_server is set (smtp.c). */
+  mails?: boolean;
+  /** global smtp_alert and smtp_alert_checker, when set: a real server without its own smtp_alert takes them, else on. */
+  smtpAlert?: boolean;
+  smtpAlertChecker?: boolean;
 }
 
 export const noGlobalSettings = (): GlobalSettings => ({ vrrp: { strict: false, garp: {} } });

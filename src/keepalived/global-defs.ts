@@ -37,6 +37,7 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
   const findings: Finding[] = [];
   const settings = noGlobalSettings();
   const d = settings.vrrp;
+  const mailTo = { server: false, recipients: false };
   for (const g of node.children ?? []) {
     const a = g.args;
     switch (g.keyword) {
@@ -78,9 +79,14 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
       }
       case 'smtp_alert':
       case 'smtp_alert_vrrp':
-      case 'smtp_alert_checker':
-        if (bool(a[0])) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail transitions'));
+      case 'smtp_alert_checker': {
+        // No argument means on, as in keepalived's parser.
+        const on = a[0] === undefined || bool(a[0]);
+        if (g.keyword === 'smtp_alert') settings.smtpAlert = on;
+        if (g.keyword === 'smtp_alert_checker') settings.smtpAlertChecker = on;
+        if (on) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail transitions'));
         break;
+      }
       case 'vrrp_gna_interval':
         settings.gnaInterval = g;
         break;
@@ -92,12 +98,17 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         break;
       default:
         if (EMAIL_KEYWORDS.has(g.keyword)) {
-          findings.push(warning(g, `${g.keyword}: email settings; keepalived sends no mail without smtp_alert`));
+          if (g.keyword === 'smtp_server' && g.args.length) mailTo.server = true;
+          if (g.keyword === 'notification_email' && (g.children?.length || g.args.length)) mailTo.recipients = true;
+          findings.push(
+            warning(g, `${g.keyword}: email settings; failoverd sends no email (what keepalived would mail is judged where it is set)`),
+          );
         } else if (PROCESS_ONLY.has(g.keyword)) {
           findings.push(warning(g, `${statement(g)}: keepalived process setting, no equivalent needed`));
         } else findings.push(unknownKeyword(g, 'global_defs'));
     }
   }
+  if (mailTo.server && mailTo.recipients) settings.mails = true;
   return { value: settings, findings };
 }
 

@@ -16,6 +16,8 @@ export interface ServiceScope {
   checkDefaults: CheckDefaults;
   forwarding: string;
   inhibit: boolean;
+  /** keepalived would mail this service's real servers' UP/DOWN unless one says smtp_alert off (check_data.c: a real server's default is on). */
+  mailsByDefault: boolean;
 }
 
 export interface ConvertedRealServer {
@@ -32,6 +34,7 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
   if (node.args[1] !== undefined) out.port = int(node.args[1]);
   const defaults: CheckDefaults = { ...scope.checkDefaults };
   let inhibit = scope.inhibit;
+  let smtpAlert: boolean | undefined;
   const checkers: KaNode[] = [];
   for (const c of node.children ?? []) {
     if (checkDefaultsFrom(c, defaults)) continue;
@@ -57,7 +60,8 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
         inhibit = bool(c.args[0]);
         break;
       case 'smtp_alert':
-        if (bool(c.args[0])) findings.push(notCarried(c, 'failoverd sends no email'));
+        smtpAlert = c.args[0] === undefined || bool(c.args[0]);
+        if (smtpAlert) findings.push(notCarried(c, 'failoverd sends no email'));
         break;
       case 'notify_up':
       case 'notify_down': {
@@ -72,6 +76,15 @@ export function convertRealServer(node: KaNode, scope: ServiceScope): ConvertedR
           findings.push(notCarried(c, 'failoverd has no such check; without it the server would count as always up'));
         } else findings.push(unknownKeyword(c, 'real_server'));
     }
+  }
+  if (smtpAlert === undefined && scope.mailsByDefault) {
+    findings.push(
+      notCarried(
+        node,
+        "keepalived would mail this real server's UP and DOWN to notification_email through smtp_server (a real server's smtp_alert is on unless set); " +
+          'failoverd sends no email (alerts.webhooks or alerts.programs can carry it; or say smtp_alert off)',
+      ),
+    );
   }
   if (out.weight === undefined) out.weight = 1;
   const checks: WrittenCheck[] = [];

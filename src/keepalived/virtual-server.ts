@@ -116,7 +116,9 @@ export function convertVirtualServer(node: KaNode, ctx: ImportContext): Converte
     }
     target = { vip: node.args[0]!, port };
   }
-  const one = convertService(node, target);
+  const g = ctx.globals;
+  const mailsByDefault = (g.mails ?? false) && (g.smtpAlertChecker ?? g.smtpAlert ?? true);
+  const one = convertService(node, target, mailsByDefault);
   findings.push(...one.findings);
   return { value: one.value ? [one.value] : [], findings };
 }
@@ -136,7 +138,7 @@ function targetKeys(target: Target): WrittenService {
   return out;
 }
 
-function convertService(node: KaNode, target: Target): Converted<WrittenService> {
+function convertService(node: KaNode, target: Target, mailsByDefault: boolean): Converted<WrittenService> {
   const findings: Finding[] = [];
   const out: WrittenService = targetKeys(target);
   // Marks alone select the traffic: no protocol, no port.
@@ -243,7 +245,7 @@ function convertService(node: KaNode, target: Target): Converted<WrittenService>
   out.name = fwmark || protocol === 'tcp' ? vipText : `${vipText}-${protocol}`;
   const sorry: WrittenSorryServer | undefined = out.sorry_server;
   if (sorry && !sorry.port && !fwmark && !('group' in target)) sorry.port = out.port;
-  const scope = { checkDefaults: defaults, forwarding: forwarding.forwarding, inhibit };
+  const scope = { checkDefaults: defaults, forwarding: forwarding.forwarding, inhibit, mailsByDefault };
   const servers = realServerNodes.map((rs) => convertRealServer(rs, scope));
   for (const s of servers) findings.push(...s.findings);
   if ('group' in target)
