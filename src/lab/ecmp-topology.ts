@@ -214,7 +214,7 @@ export async function createEcmpTopology(options: {
       const server = realServers[i]!.spawn(process.execPath, [script('echo-server'), `rs${i + 1}`, String(PORT)]);
       processes.push(server);
       echoServers[i] = server;
-      await waitLine(server, (l) => l === 'listening', `rs${i + 1}'s echo server`, 20_000);
+      await waitLine(server, (l) => l === 'listening', `rs${i + 1}'s echo server`, 90_000);
     };
     for (let i = 0; i < options.realServers; i++) {
       const ns = attach(`rs${i + 1}`, realServerAddress(i));
