@@ -120,9 +120,10 @@ function main(argv: string[]): void {
   const openNew = (): void => {
     const started = epochMs();
     const s = connect({ host: vip, port });
-    // The kernel binds the source port when node issues the connect (next tick, for an address).
+    // Node issues the connect in a next-tick callback (for an address); this one runs right
+    // after it, before any answer can be read (a refusal destroys the handle and its port).
     let localPort = 0;
-    setImmediate(() => {
+    process.nextTick(() => {
       localPort = s.localPort ?? 0;
     });
     const attempt = attempts++;
