@@ -15,6 +15,8 @@ export interface FlowOutcome {
   stalled: number;
   /** Still open and answered, but by another real server than before. */
   movedServer: number;
+  /** The longest silence of a surviving connection since the client's mark (ms): how long the event held it up. */
+  longestGap: number;
   newOk: number;
   newFail: number;
   newRefused: number;
@@ -33,6 +35,7 @@ export function flowOutcome(before: TrafficStats, after: TrafficStats): FlowOutc
   let endedOtherwise = 0;
   let stalled = 0;
   let movedServer = 0;
+  let longestGap = 0;
   after.long.forEach((c, i) => {
     const was = before.long[i];
     if (!was || was.ended) return;
@@ -43,6 +46,7 @@ export function flowOutcome(before: TrafficStats, after: TrafficStats): FlowOutc
     } else if (c.a <= was.a + ANSWERED_AGAIN) stalled++;
     else {
       survived++;
+      longestGap = Math.max(longestGap, c.gap);
       if (was.rs !== '' && c.rs !== was.rs) movedServer++;
     }
   });
@@ -53,6 +57,7 @@ export function flowOutcome(before: TrafficStats, after: TrafficStats): FlowOutc
     endedOtherwise,
     stalled,
     movedServer,
+    longestGap,
     newOk: after.newOk - before.newOk,
     newFail: after.newFail - before.newFail,
     newRefused: after.newRefused - before.newRefused,
@@ -87,4 +92,29 @@ export function describeOutcome(o: FlowOutcome): string {
     `long: ${o.survived}/${o.of} survived${lost.length ? ` (${lost.join(', ')})` : ''}` +
     `; new: ${o.newOk} ok, ${o.newFail} failed${failed ? ` (${failed})` : ''}${o.newSlow ? `, ${o.newSlow} slow (SYN retransmitted)` : ''}`
   );
+}
+
+/** Every new connection started before `t` (epoch ms) has its verdict: answered, failed or timed out. */
+export function settledBefore(stats: TrafficStats, t: number): boolean {
+  return stats.oldestPending === 0 || stats.oldestPending > t;
+}
+
+/** One line of `ipvsadm -Lnc`: a connection entry of the director's IPVS. */
+export interface IpvsConnection {
+  state: string;
+  client: string;
+  clientPort: number;
+  virtual: string;
+  destination: string;
+}
+
+/** Parses `ipvsadm -Lnc` (header lines and anything else unparsable are skipped). */
+export function parseIpvsConnections(text: string): IpvsConnection[] {
+  const out: IpvsConnection[] = [];
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:TCP|UDP|SCTP)\s+\S+\s+(\S+)\s+(\S+):(\d+)\s+(\S+)\s+(\S+)\s*$/.exec(line);
+    if (!m) continue;
+    out.push({ state: m[1]!, client: m[2]!, clientPort: Number(m[3]), virtual: m[4]!, destination: m[5]! });
+  }
+  return out;
 }

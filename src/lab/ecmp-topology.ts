@@ -33,6 +33,16 @@ export interface BfdTimers {
 // under that load flaps its BGP session. Either is far below the BGP hold time (90 s).
 export const DEFAULT_BFD: BfdTimers = { intervalMs: 200, multiplier: 5 };
 
+/**
+ * What the operator sets on every director (docs/ecmp.md). A new connection whose
+ * client reuses a source port finds the IPVS entry of the port's last connection
+ * (a DR entry lingers in FIN_WAIT for 2 minutes) and follows it to that real server;
+ * when that server was deleted, the kernel's default (0) drops the SYN for as long
+ * as the entry lasts, long after the check's detection. With 1 the entry is expired
+ * and the SYN scheduled again.
+ */
+export const DIRECTOR_SYSCTLS = ['net.ipv4.vs.expire_nodest_conn=1'];
+
 const bfdBlock = (t: BfdTimers): string =>
   `interface "eth0" { min rx interval ${t.intervalMs} ms; min tx interval ${t.intervalMs} ms; multiplier ${t.multiplier}; };`;
 
@@ -108,6 +118,14 @@ export function waitLine(child: ChildProcess, predicate: (line: string) => boole
 
 export interface Traffic {
   stats(): Promise<TrafficStats>;
+  /** From now on, each long connection's `gap` is its longest silence since this call. */
+  mark(): void;
+  stop(): void;
+}
+
+/** `ip monitor route` at the router: every change to the VIP's route while it runs (epoch ms). */
+export interface RouteWatch {
+  changes: Array<{ at: number; line: string }>;
   stop(): void;
 }
 
@@ -137,6 +155,7 @@ export interface EcmpTopology {
   writeConfig(d: Director, service: string, extra?: string): void;
   /** The router's next hops for the VIP (from `ip -j route`), sorted. */
   nextHops(): string[];
+  watchRoutes(): RouteWatch;
   startTraffic(longCount: number, newPerSec: number): Promise<Traffic>;
   /** kill -9 a real server's echo server; startRealServer brings it back. */
   stopRealServer(i: number): void;
@@ -195,7 +214,7 @@ export async function createEcmpTopology(options: {
       const server = realServers[i]!.spawn(process.execPath, [script('echo-server'), `rs${i + 1}`, String(PORT)]);
       processes.push(server);
       echoServers[i] = server;
-      await waitLine(server, (l) => l === 'listening', `rs${i + 1}'s echo server`, 20_000);
+      await waitLine(server, (l) => l === 'listening', `rs${i + 1}'s echo server`, 90_000);
     };
     for (let i = 0; i < options.realServers; i++) {
       const ns = attach(`rs${i + 1}`, realServerAddress(i));
@@ -219,6 +238,7 @@ export async function createEcmpTopology(options: {
       // must reach the client, as on any real director: without this route the
       // baseline's resets were silently dropped (docs/ecmp.md).
       ns.ip('route', 'add', 'default', 'via', ROUTER);
+      ns.exec('sysctl', ['-qw', ...DIRECTOR_SYSCTLS]);
       const d: Director = {
         index: i,
         name,
@@ -284,8 +304,25 @@ export async function createEcmpTopology(options: {
             child.stdin!.write('s\n');
             return JSON.parse(await line) as TrafficStats;
           },
+          mark() {
+            child.stdin!.write('m\n');
+          },
           stop() {
             if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+          },
+        };
+      },
+      watchRoutes() {
+        const proc = spawn('ip', ['-n', router.name, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
+        processes.push(proc);
+        const changes: RouteWatch['changes'] = [];
+        createInterface({ input: proc.stdout }).on('line', (line) => {
+          if (line.includes(VIP)) changes.push({ at: Math.round(performance.timeOrigin + performance.now()), line });
+        });
+        return {
+          changes,
+          stop: () => {
+            if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
           },
         };
       },

@@ -1,11 +1,13 @@
 // The ECMP lab's client: one event-driven process that holds N long-lived TCP
 // connections to the VIP (a request every 200 ms on each, spread over 20 ms ticks so
 // there is no burst) and opens new short connections at a steady rate. It prints one
-// JSON line of counts for each line on stdin. Times are epoch milliseconds
+// JSON line of counts for each line on stdin ("m" instead marks a moment: the
+// longest silences of the long connections are counted from it). Times are epoch milliseconds
 // (timeOrigin + now) so that the lab, another process, can compare them with its own.
 //   node ecmp-traffic.js VIP PORT LONG NEW_PER_SEC
 // (A script: other modules import only its types.)
 import { connect, type Socket } from 'node:net';
+import { createInterface } from 'node:readline';
 
 export interface LongConnectionState {
   /** Answers received. */
@@ -17,6 +19,8 @@ export interface LongConnectionState {
   ended: boolean;
   /** The error that ended it, if any (ECONNRESET, ETIMEDOUT, EPIPE...). */
   error: string;
+  /** The longest time without an answer since the last mark (ms), the current silence included while open. */
+  gap: number;
 }
 
 export interface NewConnectionFailure {
@@ -24,6 +28,8 @@ export interface NewConnectionFailure {
   t: number;
   /** ECONNREFUSED, ECONNRESET, timeout, ... */
   code: string;
+  /** The client's source port (0 when the kernel had not assigned one): finds the attempt in `ipvsadm -Lnc`. */
+  port: number;
 }
 
 export interface TrafficStats {
@@ -38,6 +44,8 @@ export interface TrafficStats {
   newSlow: number;
   /** The latest failures, oldest first (at most 5000). */
   failures: NewConnectionFailure[];
+  /** When the oldest new connection still waiting for its answer started (epoch ms); 0 when none waits. */
+  oldestPending: number;
 }
 
 const REQUEST_EVERY_MS = 200;
@@ -57,16 +65,27 @@ function main(argv: string[]): void {
   const sockets: Socket[] = [];
   const stats = { newOk: 0, newFail: 0, newRefused: 0, newSlow: 0 };
   const failures: NewConnectionFailure[] = [];
+  /** New connections waiting for their answer: attempt number → start (epoch ms). */
+  const pending = new Map<number, number>();
+  let attempts = 0;
+  /** Per long connection: when it was last answered, and its longest silence since the mark. */
+  const lastAnswer: number[] = [];
+  const longestGap: number[] = [];
 
   const openLong = (i: number): void => {
-    const c: LongConnectionState = { a: 0, rs: '', reset: false, ended: false, error: '' };
+    const c: LongConnectionState = { a: 0, rs: '', reset: false, ended: false, error: '', gap: 0 };
     long[i] = c;
+    lastAnswer[i] = epochMs();
+    longestGap[i] = 0;
     const s = connect({ host: vip, port });
     sockets[i] = s;
     s.setNoDelay(true);
     let buf = '';
     s.on('data', (d) => {
       buf += d.toString();
+      const at = epochMs();
+      longestGap[i] = Math.max(longestGap[i]!, at - lastAnswer[i]!);
+      lastAnswer[i] = at;
       for (let j = buf.indexOf('\n'); j >= 0; j = buf.indexOf('\n')) {
         c.a++;
         c.rs = buf.slice(0, j).split(':')[0] ?? '';
@@ -101,11 +120,21 @@ function main(argv: string[]): void {
   const openNew = (): void => {
     const started = epochMs();
     const s = connect({ host: vip, port });
+    // Node issues the connect in a next-tick callback (for an address); this one runs right
+    // after it, before any answer can be read (a refusal destroys the handle and its port).
+    let localPort = 0;
+    process.nextTick(() => {
+      localPort = s.localPort ?? 0;
+    });
+    const attempt = attempts++;
+    pending.set(attempt, started);
     let done = false;
     const finish = (code: string): void => {
       if (done) return;
       done = true;
+      localPort ||= s.localPort ?? 0;
       s.destroy();
+      pending.delete(attempt);
       if (code === '') {
         stats.newOk++;
         if (epochMs() - started > SLOW_MS) stats.newSlow++;
@@ -113,7 +142,7 @@ function main(argv: string[]): void {
       }
       stats.newFail++;
       if (code === 'ECONNREFUSED' || code === 'ECONNRESET') stats.newRefused++;
-      failures.push({ t: started, code });
+      failures.push({ t: started, code, port: localPort });
       if (failures.length > MAX_FAILURES) failures.shift();
     };
     s.setTimeout(NEW_TIMEOUT_MS, () => finish('timeout'));
@@ -124,8 +153,17 @@ function main(argv: string[]): void {
   };
   if (newPerSec > 0) setInterval(openNew, 1000 / newPerSec);
 
-  process.stdin.on('data', () => {
-    const out: TrafficStats = { now: epochMs(), long, ...stats, failures };
+  createInterface({ input: process.stdin }).on('line', (line) => {
+    const now = epochMs();
+    if (line === 'm') {
+      longestGap.fill(0);
+      return;
+    }
+    long.forEach((c, i) => {
+      c.gap = c.ended ? longestGap[i]! : Math.max(longestGap[i]!, now - lastAnswer[i]!);
+    });
+    const oldestPending = pending.size > 0 ? Math.min(...pending.values()) : 0;
+    const out: TrafficStats = { now, long, ...stats, failures, oldestPending };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   });
   process.stdin.on('end', () => process.exit(0));

@@ -6,28 +6,18 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { waitFor } from '../../helpers/wait.js';
-import { describeOutcome, type FlowOutcome } from '../../../src/lab/ecmp-outcome.js';
-import { BASELINE, BASELINE_ROUTING, MH } from '../../../src/lab/ecmp-scenario.js';
-import { createEcmpTopology } from '../../../src/lab/ecmp-topology.js';
-import { cli, ecmpRun, ecmpSteps, LONG, NEW_PER_SEC } from './steps.js';
+import { describeOutcome, flowOutcome, type FlowOutcome } from '../../../src/lab/ecmp-outcome.js';
+import { BASELINE, BASELINE_ROUTING } from '../../../src/lab/ecmp-scenario.js';
+import { ecmpRun, ecmpSteps, LONG } from './steps.js';
 
 const s = ecmpRun('ecmp-crash');
-const { all, without, hopsAre, allAnswering, outcome, spread, birdProtocols, sessionsUp, powerCut, watchResets } = ecmpSteps(s);
+const { all, allAnswering, birdProtocols, hopsAre, powerCut, sessionsUp, spread, startTraffic, threeDirectors, watchResets, without } =
+  ecmpSteps(s);
 after(() => s.close());
 const crashes: Record<string, FlowOutcome> = {};
 
 test('three directors (mh + sloppy_tcp) announce the VIP; every long connection answered', async () => {
-  s.topo = await createEcmpTopology({ work: s.work, cli, directors: 3, realServers: 3 });
-  for (const d of s.topo.directors) {
-    s.topo.writeConfig(d, MH);
-    s.topo.startBird(d);
-    s.topo.startAgent(d);
-  }
-  await hopsAre(all(), 'every director announced', 180_000);
-  await sessionsUp();
-  s.traffic = await s.topo.startTraffic(LONG, NEW_PER_SEC);
-  const first = await s.traffic.stats();
-  const ready = await allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, 'start');
+  const ready = await threeDirectors();
   assert.equal(ready.long.filter((c) => c.a > 0).length, LONG, 'every long connection answered');
 });
 
@@ -35,14 +25,15 @@ test('a director dies (processes killed, link down): BFD withdraws it, ≥ 99% o
   const d = s.topo.directors[0]!;
   const before = await s.traffic!.stats();
   console.log(`# before the crash (mh): ${spread()}`);
+  s.traffic!.mark();
   const cut = await powerCut(d);
   await hopsAre(without(d), `${d.name} withdrawn by the router`, 60_000);
   console.log(`# crash: power cut → router without ${d.name} after ${Date.now() - cut} ms (polled every 50 ms; reported, not asserted)`);
   assert.match(birdProtocols(), /d1\s+BGP\s+.*BFD session down/, 'withdrawn through BFD, not the BGP hold timer (90 s)');
   const afterStats = await allAnswering(before, 'the crash');
-  const o = outcome(before, afterStats);
+  const o = flowOutcome(before, afterStats);
   crashes['mh + sloppy_tcp'] = o;
-  console.log(`# crash with mh + sloppy_tcp: ${describeOutcome(o)}`);
+  console.log(`# crash with mh + sloppy_tcp: ${describeOutcome(o)}; longest silence of a surviving long connection: ${o.longestGap} ms`);
   assert.ok(o.survived >= Math.ceil(0.99 * o.of), `${o.survived} of ${o.of} survived`);
   assert.equal(o.reset, 0);
 });
@@ -70,9 +61,7 @@ test('baseline in the same topology and traffic: wlc without sloppy resets the f
     () => s.topo.directors.every((d) => d.ns.exec('ipvsadm', ['-Ln']).includes(' wlc') && d.ns.sysctl('net.ipv4.vs.sloppy_tcp') === '0'),
     { what: 'wlc and sloppy_tcp 0 on every director', timeoutMs: 120_000, stepMs: 500 },
   );
-  s.traffic = await s.topo.startTraffic(LONG, NEW_PER_SEC);
-  const first = await s.traffic.stats();
-  const before = await allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, 'start (baseline)');
+  const before = await startTraffic('start (baseline)');
   assert.equal(before.long.filter((c) => c.a > 0).length, LONG, 'every long connection answered (baseline)');
   console.log(`# before the crash (baseline): ${spread()}`);
   const resets = watchResets();
@@ -80,7 +69,7 @@ test('baseline in the same topology and traffic: wlc without sloppy resets the f
   await hopsAre(without(dead), `${dead.name} withdrawn by the router (baseline)`, 60_000);
   const afterStats = await allAnswering(before, 'the crash (baseline)');
   resets.stop();
-  const o = outcome(before, afterStats);
+  const o = flowOutcome(before, afterStats);
   crashes['wlc, no sloppy (baseline)'] = o;
   const mh = crashes['mh + sloppy_tcp'];
   console.log(`# after the crash (baseline): ${spread()}; resets from the VIP seen at the router: ${resets.count()}`);

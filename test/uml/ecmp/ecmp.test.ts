@@ -7,24 +7,17 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { waitFor } from '../../helpers/wait.js';
-import { describeOutcome } from '../../../src/lab/ecmp-outcome.js';
-import { MH } from '../../../src/lab/ecmp-scenario.js';
-import { createEcmpTopology, VIP } from '../../../src/lab/ecmp-topology.js';
-import { cli, ecmpRun, ecmpSteps, LONG, NEW_PER_SEC } from './steps.js';
+import { describeOutcome, flowOutcome } from '../../../src/lab/ecmp-outcome.js';
+import { VIP } from '../../../src/lab/ecmp-topology.js';
+import { cli, ecmpRun, ecmpSteps, LONG } from './steps.js';
 
 const s = ecmpRun('ecmp');
-const { all, without, hopsAre, watchRoutes, allAnswering, outcome, agentEvents, announced, sessionsUp } = ecmpSteps(s);
+const { all, without, hopsAre, threeDirectors, allAnswering, agentEvents, announced, sessionsUp } = ecmpSteps(s);
 after(() => s.close());
 
 test('three directors announce the VIP through BIRD; the router has three next hops; flows spread', async () => {
-  s.topo = await createEcmpTopology({ work: s.work, cli, directors: 3, realServers: 3 });
-  for (const d of s.topo.directors) {
-    s.topo.writeConfig(d, MH);
-    s.topo.startBird(d);
-    s.topo.startAgent(d);
-  }
-  await hopsAre(all(), 'every director announced', 120_000);
-  await sessionsUp();
+  const ready = await threeDirectors();
+  assert.equal(ready.long.filter((c) => c.a > 0).length, LONG, 'every long connection answered');
   for (const d of s.topo.directors) {
     assert.equal(d.ns.sysctl('net.ipv4.vs.sloppy_tcp'), '1', `${d.name}: sloppy_tcp set by the agent`);
     assert.ok(
@@ -32,10 +25,6 @@ test('three directors announce the VIP through BIRD; the router has three next h
       `${d.name}: VIP held on lo`,
     );
   }
-  s.traffic = await s.topo.startTraffic(LONG, NEW_PER_SEC);
-  const first = await s.traffic.stats();
-  const ready = await allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, 'start');
-  assert.equal(ready.long.filter((c) => c.a > 0).length, LONG, 'every long connection answered');
   // ECMP spread them: every director's IPVS holds some of them.
   for (const d of s.topo.directors) {
     const conns = d.ns
@@ -48,7 +37,7 @@ test('three directors announce the VIP through BIRD; the router has three next h
 
 test('agent restart (kill -9, start): the route is adopted, the router sees no change', async () => {
   const d = s.topo.directors[0]!;
-  const watch = watchRoutes();
+  const watch = s.topo.watchRoutes();
   d.agent!.proc.kill('SIGKILL');
   await d.agent!.exited;
   assert.ok(announced(d), 'the kernel keeps the announcement route while no agent runs');
@@ -79,7 +68,7 @@ test('maintenance withdraws a director and its return adds it back: 0 resets, 0 
   rmSync(d.maintenanceFile);
   await hopsAre(all(), `${d.name} announced again (director added)`);
   const afterStats = await allAnswering(during, 'the return');
-  const o = outcome(before, afterStats);
+  const o = flowOutcome(before, afterStats);
   console.log(`# maintenance drain + return: ${describeOutcome(o)}`);
   assert.equal(o.reset, 0);
   assert.equal(o.stalled, 0);
@@ -90,8 +79,9 @@ test('maintenance withdraws a director and its return adds it back: 0 resets, 0 
 test('routing daemon restart (graceful): failoverd does nothing, the route comes back, 0 resets', async () => {
   const d = s.topo.directors[2]!;
   const before = await s.traffic!.stats();
-  const watch = watchRoutes();
-  const logsBefore = d.agent!.logs.length;
+  const watch = s.topo.watchRoutes();
+  assert.ok(agentEvents(d, 'route.announced').length > 0, "the agent's first announce is in the log read below");
+  const eventsBefore = agentEvents(d, 'route.withdrawn').length + agentEvents(d, 'route.announced').length;
   d.ns.exec('birdc', ['-s', d.birdSock, 'graceful', 'restart']);
   assert.ok(announced(d), 'the announcement route stays in the kernel while BIRD is down');
   s.topo.startBird(d, true);
@@ -101,11 +91,12 @@ test('routing daemon restart (graceful): failoverd does nothing, the route comes
   await sessionsUp();
   const afterStats = await allAnswering(before, 'the BIRD restart');
   watch.stop();
-  const o = outcome(before, afterStats);
+  const o = flowOutcome(before, afterStats);
   console.log(`# BIRD restart: ${describeOutcome(o)}; router route changes: ${watch.changes.length}`);
-  assert.deepEqual(
-    d.agent!.logs.slice(logsBefore).filter((l) => l.includes('route.')),
-    [],
+  // The announcer logs "routing NAME: announced …" / "withdrew …" (agentEvents matches those lines).
+  assert.equal(
+    agentEvents(d, 'route.withdrawn').length + agentEvents(d, 'route.announced').length,
+    eventsBefore,
     'the agent neither withdrew nor announced',
   );
   assert.equal(o.reset, 0);
@@ -127,7 +118,7 @@ test('SIGTERM: the router loses the director before the agent exits; 0 resets', 
   const code = await d.agent!.exited;
   assert.equal(code, 0);
   const afterStats = await allAnswering(before, 'the SIGTERM');
-  const o = outcome(before, afterStats);
+  const o = flowOutcome(before, afterStats);
   console.log(`# SIGTERM: ${describeOutcome(o)}`);
   assert.equal(o.reset, 0);
   assert.equal(o.stalled, 0);

@@ -7,8 +7,17 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { waitFor } from '../../helpers/wait.js';
-import { allAnsweredSince, flowOutcome, type FlowOutcome } from '../../../src/lab/ecmp-outcome.js';
-import { directorAddress, VIP, type Director, type EcmpTopology, type Traffic, type TrafficStats } from '../../../src/lab/ecmp-topology.js';
+import { allAnsweredSince, settledBefore } from '../../../src/lab/ecmp-outcome.js';
+import { MH } from '../../../src/lab/ecmp-scenario.js';
+import {
+  createEcmpTopology,
+  directorAddress,
+  VIP,
+  type Director,
+  type EcmpTopology,
+  type Traffic,
+  type TrafficStats,
+} from '../../../src/lab/ecmp-topology.js';
 
 export const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 export const LONG = 40;
@@ -51,18 +60,11 @@ export function ecmpSteps(s: EcmpRun) {
       stepMs: 50,
     });
 
-  /** `ip monitor route` on the router: every change to the VIP's route while it runs. */
-  const watchRoutes = (): { changes: string[]; stop(): void } => {
-    const proc = spawn('ip', ['-n', s.topo.router.name, 'monitor', 'route'], { stdio: ['ignore', 'pipe', 'ignore'] });
-    monitors.push(proc);
-    const changes: string[] = [];
-    createInterface({ input: proc.stdout }).on('line', (l) => {
-      if (l.includes(VIP)) changes.push(l);
-    });
-    return { changes, stop: () => proc.kill('SIGKILL') };
-  };
-
-  /** Every long connection answers again after `since` (each has more answers than then). */
+  /**
+   * Every long connection answers again after `since` (each has more answers than then);
+   * then every new connection started by that moment has its verdict (answered, refused,
+   * or timed out after the client's 3 s), so that the counts are complete.
+   */
   const allAnswering = async (since: TrafficStats, what: string): Promise<TrafficStats> => {
     let now = since;
     await waitFor(
@@ -72,10 +74,16 @@ export function ecmpSteps(s: EcmpRun) {
       },
       { what: `every long connection answering after ${what}`, timeoutMs: 60_000, stepMs: 500 },
     ).catch(() => undefined);
+    const until = now.now;
+    await waitFor(
+      async () => {
+        now = await s.traffic!.stats();
+        return settledBefore(now, until);
+      },
+      { what: `every new connection started before ${what}'s count answered or failed`, timeoutMs: 30_000, stepMs: 250 },
+    ).catch(() => undefined);
     return now;
   };
-
-  const outcome = (before: TrafficStats, afterStats: TrafficStats): FlowOutcome => flowOutcome(before, afterStats);
 
   /** Per director: its IPVS connections to the VIP and its sloppy_tcp. */
   const spread = () =>
@@ -110,6 +118,31 @@ export function ecmpSteps(s: EcmpRun) {
       { what: 'every BGP session at the router established', timeoutMs: 120_000, stepMs: 500 },
     );
 
+  /**
+   * The set-up both files share: three directors (BIRD + failoverd, mh + sloppy_tcp)
+   * announcing the VIP, every BGP session up, and the client's traffic with every long
+   * connection answered. Resolves with the client's counts then.
+   */
+  const threeDirectors = async (): Promise<TrafficStats> => {
+    s.topo = await createEcmpTopology({ work: s.work, cli, directors: 3, realServers: 3 });
+    for (const d of s.topo.directors) {
+      s.topo.writeConfig(d, MH);
+      s.topo.startBird(d);
+      s.topo.startAgent(d);
+    }
+    await hopsAre(all(), 'every director announced', 180_000);
+    await sessionsUp();
+    return startTraffic('start');
+  };
+
+  /** The client's traffic, (re)started; resolves once every long connection was answered, or after 60 s. */
+  const startTraffic = async (what: string): Promise<TrafficStats> => {
+    s.traffic?.stop();
+    s.traffic = await s.topo.startTraffic(LONG, NEW_PER_SEC);
+    const first = await s.traffic.stats();
+    return allAnswering({ ...first, long: first.long.map((c) => ({ ...c, a: 0 })) }, what);
+  };
+
   /** Kills the agent and BIRD together and takes the link down; resolves with the time of the cut. */
   const powerCut = async (d: Director): Promise<number> => {
     d.agent!.proc.kill('SIGKILL');
@@ -135,9 +168,9 @@ export function ecmpSteps(s: EcmpRun) {
     all,
     without,
     hopsAre,
-    watchRoutes,
+    threeDirectors,
+    startTraffic,
     allAnswering,
-    outcome,
     spread,
     agentEvents,
     announced,

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckPlugins } from '../../../checks/index.js';
 import { loadConfigFile } from '../../../src/config/index.js';
-import { allAnsweredSince, describeOutcome, failureWindow, flowOutcome } from '../../../src/lab/ecmp-outcome.js';
+import {
+  allAnsweredSince,
+  describeOutcome,
+  failureWindow,
+  flowOutcome,
+  parseIpvsConnections,
+  settledBefore,
+} from '../../../src/lab/ecmp-outcome.js';
 import { BASELINE, BASELINE_ROUTING, MH } from '../../../src/lab/ecmp-scenario.js';
 import { directorConfig } from '../../../src/lab/ecmp-topology.js';
 import type { LongConnectionState, TrafficStats } from '../../../src/lab/ecmp-traffic.js';
@@ -19,6 +26,7 @@ const conn = (a: number, rs: string, end: Partial<LongConnectionState> = {}): Lo
   reset: false,
   ended: false,
   error: '',
+  gap: 200,
   ...end,
 });
 const stats = (now: number, long: LongConnectionState[], n: Partial<TrafficStats> = {}): TrafficStats => ({
@@ -29,6 +37,7 @@ const stats = (now: number, long: LongConnectionState[], n: Partial<TrafficStats
   newRefused: 0,
   newSlow: 0,
   failures: [],
+  oldestPending: 0,
   ...n,
 });
 
@@ -36,13 +45,13 @@ test('flowOutcome: survived, reset, ended otherwise, stalled, moved server; the 
   const before = stats(
     1000,
     [conn(10, 'rs1'), conn(10, 'rs2'), conn(10, 'rs3'), conn(10, 'rs1'), conn(10, 'rs2'), conn(3, 'rs1', { ended: true })],
-    { newOk: 50, newFail: 1, newRefused: 1, failures: [{ t: 500, code: 'ECONNREFUSED' }] },
+    { newOk: 50, newFail: 1, newRefused: 1, failures: [{ t: 500, code: 'ECONNREFUSED', port: 40000 }] },
   );
   const after = stats(
     9000,
     [
-      conn(20, 'rs1'),
-      conn(20, 'rs3'),
+      conn(20, 'rs1', { gap: 1200 }),
+      conn(20, 'rs3', { gap: 900 }),
       conn(11, 'rs3', { ended: true, reset: true, error: 'ECONNRESET' }),
       conn(12, 'rs1', { ended: true, error: 'EPIPE' }),
       conn(12, 'rs2'),
@@ -54,9 +63,9 @@ test('flowOutcome: survived, reset, ended otherwise, stalled, moved server; the 
       newRefused: 1,
       newSlow: 4,
       failures: [
-        { t: 500, code: 'ECONNREFUSED' },
-        { t: 2000, code: 'timeout' },
-        { t: 2500, code: 'timeout' },
+        { t: 500, code: 'ECONNREFUSED', port: 40000 },
+        { t: 2000, code: 'timeout', port: 40002 },
+        { t: 2500, code: 'timeout', port: 40004 },
       ],
     },
   );
@@ -70,6 +79,7 @@ test('flowOutcome: survived, reset, ended otherwise, stalled, moved server; the 
       endedOtherwise: 1,
       stalled: 1,
       movedServer: 1,
+      longestGap: 1200,
       newOk: 40,
       newFail: 2,
       newRefused: 0,
@@ -83,6 +93,26 @@ test('flowOutcome: survived, reset, ended otherwise, stalled, moved server; the 
   );
   assert.deepEqual(failureWindow(o.failures, 1800), { first: 200, last: 700 });
   assert.equal(failureWindow([], 0), undefined);
+});
+
+test('settledBefore: every new connection started before t has its verdict', () => {
+  assert.equal(settledBefore(stats(5000, [], { oldestPending: 0 }), 4000), true, 'none pending');
+  assert.equal(settledBefore(stats(5000, [], { oldestPending: 4200 }), 4000), true, 'only later ones pending');
+  assert.equal(settledBefore(stats(5000, [], { oldestPending: 3900 }), 4000), false, 'one started before t still waits');
+});
+
+test('parseIpvsConnections: the entries of ipvsadm -Lnc, headers skipped', () => {
+  const text = [
+    'IPVS connection entries',
+    'pro expire state       source             virtual            destination',
+    'TCP 00:59  SYN_RECV    10.9.2.2:40002     10.9.9.9:7000      10.9.1.21:7000',
+    'TCP 14:58  ESTABLISHED 10.9.2.2:38112     10.9.9.9:7000      10.9.1.22:7000',
+    '',
+  ].join('\n');
+  assert.deepEqual(parseIpvsConnections(text), [
+    { state: 'SYN_RECV', client: '10.9.2.2', clientPort: 40002, virtual: '10.9.9.9:7000', destination: '10.9.1.21:7000' },
+    { state: 'ESTABLISHED', client: '10.9.2.2', clientPort: 38112, virtual: '10.9.9.9:7000', destination: '10.9.1.22:7000' },
+  ]);
 });
 
 test('allAnsweredSince: every open connection answered more than twice since, ended ones excepted', () => {
