@@ -2,8 +2,9 @@
 // what could not be carried over (lossy findings, with keepalived's file:line), and
 // the YAML marks each such spot with a "# NOT CARRIED OVER:" comment.
 import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Document } from 'yaml';
+import { packageRoot } from '../paths.js';
 import { convertKeepalived, TOP_LEVEL_KEYWORDS, type Explanation } from './convert.js';
 import { formatFinding, type Finding } from './findings.js';
 import { parseKeepalived, type KaParseOptions } from './parse.js';
@@ -25,7 +26,8 @@ export class NotKeepalivedError extends Error {}
 
 /** The JSON Schema shipped with this package (config/schema.json), when it is there. */
 export function shippedSchemaPath(): string | undefined {
-  const path = fileURLToPath(new URL('../../../config/schema.json', import.meta.url));
+  // From the package root: in the bundle this module sits in a chunk, not in dist/src/keepalived/.
+  const path = join(packageRoot(), 'config', 'schema.json');
   return existsSync(path) ? path : undefined;
 }
 
