@@ -5,6 +5,7 @@ import { systemdNotifier } from '../agent/io.js';
 import { installLastResort, LAST_RESORT_EXIT_CODE } from '../agent/last-resort.js';
 import { ApiServer } from '../api/server.js';
 import { IpvsClient } from '../ipvs/client.js';
+import { systemRoutingIo } from '../routing/system.js';
 import { createLogger } from '../log.js';
 import { native } from '../net/native.js';
 import { systemVrrpIo } from '../vrrp/io.js';
@@ -74,6 +75,7 @@ Options:
         openIpvsTable: () => IpvsClient.open(netns),
         openVrrpIo: (onSocketEvent) => systemVrrpIo({ ...netns, onSocketEvent }),
         openApi: (config, deps) => new ApiServer(config, deps),
+        routingIo: systemRoutingIo(netns.netns),
         systemd: systemdNotifier,
         ...netns,
         // Running on without health checks would keep sending traffic to whatever was
