@@ -102,7 +102,12 @@ describe('block converters with a shared context', () => {
 
   it("a checker inherits the real server's timing, which inherits the service's", () => {
     const rs = one('real_server 10.0.0.1 80 {\n delay_loop 7\n MISC_CHECK {\n  misc_path "/bin/check a"\n }\n}\n');
-    const converted = convertRealServer(rs, { checkDefaults: { interval: 3000, alpha: true }, forwarding: 'dr', inhibit: true, mailsByDefault: false });
+    const converted = convertRealServer(rs, {
+      checkDefaults: { interval: 3000, alpha: true },
+      forwarding: 'dr',
+      inhibit: true,
+      mailsByDefault: false,
+    });
     assert.deepEqual(converted.findings, []);
     assert.equal(converted.inhibit, true, 'inhibit_on_failure from the service');
     assert.deepEqual(converted.out, { address: '10.0.0.1', port: 80, weight: 1 });
