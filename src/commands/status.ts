@@ -81,7 +81,7 @@ const OPTIONS = {
 export const command: Command = {
   name: 'status',
   options: OPTIONS,
-  summary: "show the running agent's state; drain, maintenance, force backup, resign",
+  summary: "show the running agent's state; drain, maintenance, force backup, resign, audit",
   usage,
   async run(argv) {
     const { values: flags, positionals: rest } = parseCommandLine(argv, OPTIONS, true);
