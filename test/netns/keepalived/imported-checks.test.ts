@@ -196,8 +196,9 @@ test('imported SMTP_CHECK (exim): up with the HELO name; down when exim stops', 
   servers.start('exim', ['exim4', '-C', join(dir, 'exim.conf'), '-bdf']);
   const smtp = checks.get(25)!;
   assert.equal(smtp.options['helo_name'], 'checker.failoverd.test');
+  assert.equal(smtp.options['greeting'], 'helo');
   const up = await until(smtp, 25, true);
-  assert.match(up.reason, /^220 banner, EHLO 250/);
+  assert.match(up.reason, /^220 banner, HELO 250/, 'HELO only, as keepalived says it (greeting: helo)');
   await servers.stop('exim');
   const down = await until(smtp, 25, false);
   assert.match(down.reason, /ECONNREFUSED|ECONNRESET/);

@@ -244,11 +244,13 @@ for (const c of CASES) {
         };
       };
       const all = c.instances.map((i) => i.name);
-      // The wire agrees: each instance's last advert is a live one from the new master.
+      // The wire agrees: each instance's last two adverts are live ones from the new master.
+      // Two, so each step shows on the wire as a run of its own: the count below reads a
+      // single advert between two of the other router's as the one in flight at a handover.
       const onTheWire = (who: 'a' | 'b'): boolean =>
         c.instances.every((i) => {
-          const last = observer.adverts(i.vrid).at(-1);
-          return last?.source === (who === 'a' ? A : B) && last.priority! > 0;
+          const recent = observer.adverts(i.vrid).slice(-2);
+          return recent.length === 2 && recent.every((e) => e.source === (who === 'a' ? A : B) && e.priority! > 0);
         });
       const expectMaster = async (who: 'a' | 'b', what: string) => {
         const start = Date.now();
@@ -263,7 +265,7 @@ for (const c of CASES) {
           },
           {
             what: `${what}: every instance MASTER on ${who} only, and its advert on the wire`,
-            timeoutMs: downMs + 2000,
+            timeoutMs: downMs + 2 * c.intervalMs + 5000,
             stepMs: 50,
           },
         ).catch((err: Error) => {
