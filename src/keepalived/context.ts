@@ -31,11 +31,12 @@ export interface GlobalSettings {
   gnaInterval?: KaNode;
   scriptUser?: KaNode;
   scriptSecurity?: KaNode;
-  /** keepalived mails at all: notification_email has an address and smtp_server is set (smtp.c). */
-  mails?: boolean;
-  /** global smtp_alert and smtp_alert_checker, when set: a real server without its own smtp_alert takes them, else on. */
-  smtpAlert?: boolean;
-  smtpAlertChecker?: boolean;
+  /**
+   * keepalived mails a real server's UP and DOWN unless the server sets smtp_alert itself:
+   * it can mail (notification_email has an address, smtp_server is set: smtp.c), and the
+   * server's default, global smtp_alert_checker, else smtp_alert, else on (check_data.c), is on.
+   */
+  realServersMailed?: boolean;
 }
 
 export const noGlobalSettings = (): GlobalSettings => ({ vrrp: { strict: false, garp: {} } });

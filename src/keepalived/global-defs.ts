@@ -37,7 +37,7 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
   const findings: Finding[] = [];
   const settings = noGlobalSettings();
   const d = settings.vrrp;
-  const mailTo = { server: false, recipients: false };
+  const mail: { server: boolean; recipients: boolean; alert?: boolean; checkerAlert?: boolean } = { server: false, recipients: false };
   for (const g of node.children ?? []) {
     const a = g.args;
     switch (g.keyword) {
@@ -82,8 +82,8 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
       case 'smtp_alert_checker': {
         // No argument means on, as in keepalived's parser.
         const on = a[0] === undefined || bool(a[0]);
-        if (g.keyword === 'smtp_alert') settings.smtpAlert = on;
-        if (g.keyword === 'smtp_alert_checker') settings.smtpAlertChecker = on;
+        if (g.keyword === 'smtp_alert') mail.alert = on;
+        if (g.keyword === 'smtp_alert_checker') mail.checkerAlert = on;
         if (on) findings.push(notCarried(g, 'failoverd sends no email; keepalived would mail transitions'));
         break;
       }
@@ -98,8 +98,8 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         break;
       default:
         if (EMAIL_KEYWORDS.has(g.keyword)) {
-          if (g.keyword === 'smtp_server' && g.args.length) mailTo.server = true;
-          if (g.keyword === 'notification_email' && (g.children?.length || g.args.length)) mailTo.recipients = true;
+          if (g.keyword === 'smtp_server' && g.args.length) mail.server = true;
+          if (g.keyword === 'notification_email' && (g.children?.length || g.args.length)) mail.recipients = true;
           findings.push(
             warning(g, `${g.keyword}: email settings; failoverd sends no email (what keepalived would mail is judged where it is set)`),
           );
@@ -108,7 +108,7 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         } else findings.push(unknownKeyword(g, 'global_defs'));
     }
   }
-  if (mailTo.server && mailTo.recipients) settings.mails = true;
+  if (mail.server && mail.recipients && (mail.checkerAlert ?? mail.alert ?? true)) settings.realServersMailed = true;
   return { value: settings, findings };
 }
 

@@ -116,9 +116,7 @@ export function convertVirtualServer(node: KaNode, ctx: ImportContext): Converte
     }
     target = { vip: node.args[0]!, port };
   }
-  const g = ctx.globals;
-  const mailsByDefault = (g.mails ?? false) && (g.smtpAlertChecker ?? g.smtpAlert ?? true);
-  const one = convertService(node, target, mailsByDefault);
+  const one = convertService(node, target, ctx.globals.realServersMailed ?? false);
   findings.push(...one.findings);
   return { value: one.value ? [one.value] : [], findings };
 }
