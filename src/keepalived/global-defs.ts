@@ -236,7 +236,7 @@ function isRoot(user: KaNode): boolean {
 }
 
 /** The kinds of program the converted config runs, in keepalived's words. */
-function scriptsRun(vrrp: WrittenInstance[], syncGroups: WrittenSyncGroup[], services: WrittenService[]): string[] {
+export function scriptsRun(vrrp: WrittenInstance[], syncGroups: WrittenSyncGroup[], services: WrittenService[]): string[] {
   const hasNotify = (n: object | undefined) => n !== undefined && Object.values(n).some((v) => v !== undefined);
   const checks: WrittenCheck[] = services.flatMap((s) =>
     [s.check, ...(s.real_servers ?? []).map((rs) => rs.check)].flatMap((c) => (c === undefined ? [] : Array.isArray(c) ? c : [c])),

@@ -7,6 +7,7 @@ import { Document } from 'yaml';
 import { packageRoot } from '../paths.js';
 import { convertKeepalived, TOP_LEVEL_KEYWORDS, type Explanation } from './convert.js';
 import { formatFinding, type Finding } from './findings.js';
+import { scriptsRun } from './global-defs.js';
 import { parseKeepalived, type KaParseOptions } from './parse.js';
 import type { WrittenConfig } from './written.js';
 
@@ -19,6 +20,25 @@ export interface ImportResult {
   /** The findings that change behaviour: any of them fails the import. */
   lossy: Finding[];
   explanations: Explanation[];
+  /**
+   * The kinds of program the result runs, which keepalived ran as root (a non-root
+   * script user is refused): the packaged unit runs failoverd, and so them, as user
+   * failoverd unless the operator installs the scripts-as-root drop-in.
+   */
+  scriptsRunAsRoot: string[];
+}
+
+/** Where the package puts the drop-in (systemd/scripts-as-root.conf, installed by packaging/deb.sh). */
+export const SCRIPTS_AS_ROOT_DROPIN = '/usr/share/failoverd/systemd/scripts-as-root.conf';
+
+/** What to tell the operator about the scripts' user, one line each; none when no script runs. */
+export function scriptsAsRootNote(scripts: readonly string[]): string[] {
+  if (!scripts.length) return [];
+  return [
+    `keepalived ran the ${scripts.join(', ')} as root. The packaged failoverd.service runs failoverd, and so them, as`,
+    'user failoverd with a read-only file system. To run them as root, as keepalived did, install its drop-in:',
+    `  install -D -m 0644 ${SCRIPTS_AS_ROOT_DROPIN} /etc/systemd/system/failoverd.service.d/scripts-as-root.conf`,
+  ];
 }
 
 /** The input is not a keepalived.conf at all: one line says why. */
@@ -43,6 +63,8 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
   const syntax: Finding[] = parsed.problems.map((p) => ({ kind: 'lossy', ...p }));
   const findings = [...syntax, ...converted.findings].sort(byPosition);
   const lossy = findings.filter((f) => f.kind === 'lossy');
+  const { vrrp = [], vrrp_sync_groups = [], services = [] } = converted.config;
+  const scriptsRunAsRoot = scriptsRun(vrrp, vrrp_sync_groups, services);
   const schema = shippedSchemaPath();
   const header = [
     ...(schema ? [`# yaml-language-server: $schema=${schema}`] : []),
@@ -50,6 +72,7 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
     '# keepalived defaults are written out (VRRP version 2, NAT forwarding, delay_loop 60s,',
     '# connect_timeout 5s, servers up until a check fails unless alpha).',
     '# Check it with "failoverd check --config THIS_FILE".',
+    ...scriptsAsRootNote(scriptsRunAsRoot).map((line) => `# ${line}`),
     ...lossy.filter((f) => !f.path).map((f) => `# NOT CARRIED OVER: ${formatFinding(f)}`),
   ];
   const doc = new Document(converted.config);
@@ -62,7 +85,7 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
   const empty = Object.keys(converted.config).length === 0;
   const body = empty ? '{}\n' : doc.toString({ lineWidth: 0, flowCollectionPadding: true });
   const yaml = `${header.join('\n')}\n${body}`;
-  return { yaml, config: converted.config, findings, lossy, explanations: converted.explanations };
+  return { yaml, config: converted.config, findings, lossy, explanations: converted.explanations, scriptsRunAsRoot };
 }
 
 function rejectNonConfig(text: string, file: string): void {
