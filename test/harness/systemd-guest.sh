@@ -154,5 +154,46 @@ if [ $rc = 0 ] && grep -q 'prio 0' /tmp/adverts && [ "$(prop ActiveState)" = ina
 else
   fail stop-priority-0 "rc $rc state $(prop ActiveState); adverts: $(tail -n 4 /tmp/adverts | tr '\n' ' ')"
 fi
+# Programs the config runs (here a notify_master-style program) run as the agent does:
+# under the shipped unit as user failoverd with /var read-only; with the packaged
+# scripts-as-root drop-in (what an import from keepalived points to) as root, able to
+# write where keepalived's scripts could.
+cat > /etc/failoverd/failoverd.yaml <<'YAML'
+node: { name: guest }
+vrrp:
+  - name: web
+    interface: eth0
+    vrid: 51
+    priority: 150
+    advert_interval: 1s
+    vips: [10.6.2.195/32]
+    notify:
+      on_master: [/bin/sh, -c, 'id -u > /run/failoverd/notify-uid; touch /var/lib/failoverd-notify-ran 2> /run/failoverd/notify-touch']
+services: []
+YAML
+notify_run() { # -> "uid wrote|not-written (touch's error)"
+  rm -f /var/lib/failoverd-notify-ran
+  systemctl start failoverd || { echo "start failed: $(journalctl -u failoverd -n 5 --no-pager -o cat | tr '\n' ' ')"; return; }
+  if wait_until 300 test -s /run/failoverd/notify-uid; then
+    sleep 0.5
+    if [ -e /var/lib/failoverd-notify-ran ]; then echo "$(cat /run/failoverd/notify-uid) wrote"
+    else echo "$(cat /run/failoverd/notify-uid) not-written ($(cat /run/failoverd/notify-touch 2>/dev/null))"; fi
+  else
+    echo "no notify run: $(journalctl -u failoverd -n 5 --no-pager -o cat | tr '\n' ' ')"
+  fi
+  systemctl stop failoverd
+}
+as_shipped=$(notify_run)
+dropin=/usr/share/failoverd/systemd/scripts-as-root.conf
+install -D -m 0644 "$dropin" /etc/systemd/system/failoverd.service.d/scripts-as-root.conf && systemctl daemon-reload
+as_root=$(notify_run)
+verify=$(systemd-analyze verify /lib/systemd/system/failoverd.service 2>&1 | grep scripts-as-root | tr "\n" " ")
+if [ "${as_shipped%% *}" = "$(id -u failoverd)" ] && case "$as_shipped" in *not-written*) true;; *) false;; esac \
+   && [ "$as_root" = "0 wrote" ] && [ -z "$verify" ]; then
+  ok scripts-as-root "shipped unit: uid $as_shipped; with $dropin: uid $as_root"
+else
+  fail scripts-as-root "shipped unit: $as_shipped; with the drop-in: $as_root; systemd-analyze verify: $verify"
+fi
+rm -f /etc/systemd/system/failoverd.service.d/scripts-as-root.conf && systemctl daemon-reload
 journalctl -u failoverd --no-pager -o short-monotonic > /root/journal 2>&1
 echo done >> "$out"

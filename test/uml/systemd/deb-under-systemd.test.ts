@@ -46,6 +46,7 @@ const EXPECTED = [
   'bad-reload-rejected',
   'watchdog',
   'stop-priority-0',
+  'scripts-as-root',
 ];
 
 const name = 'the .deb installs with apt in a Debian 12 booted under systemd, and the unit behaves';
