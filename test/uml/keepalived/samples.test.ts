@@ -33,7 +33,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Netns, vethPair } from '../../helpers/netns.js';
-import { run } from '../../helpers/shell.js';
+import { tryRun } from '../../helpers/shell.js';
 import { selfSignedCertificate } from '../../helpers/tls.js';
 import { waitFor } from '../../helpers/wait.js';
 import { eximArgv, ServerPrograms } from '../../netns/checks/servers.js';
@@ -140,10 +140,16 @@ function rules(saved: string, ignore?: RegExp): string[] {
     .sort();
 }
 
-/** Every director's `ipvsadm -Sn`, read by one shell: a process start per director is slow in UML under load. */
-function savedTables(): string[][] {
+/**
+ * Every director's `ipvsadm -Sn`, read by one shell: a process start per director is slow in UML
+ * under load. undefined when the read did not complete (17 agents starting at once have starved
+ * it past a minute): that poll counts for nothing.
+ */
+function savedTables(): string[][] | undefined {
   const script = directors.map((d) => `echo '==='; ip netns exec ${d.name} ipvsadm -Sn`).join('; ');
-  const parts = run('sh', ['-c', script]).split('===\n').slice(1);
+  const r = tryRun('sh', ['-c', script], { timeoutMs: 180_000 });
+  if (r.status !== 0) return undefined;
+  const parts = r.stdout.split('===\n').slice(1);
   return SAMPLES.map((s, i) => rules(parts[i] ?? '', s.ignore));
 }
 
@@ -159,6 +165,7 @@ async function healthyTables(side: string, said: (i: number) => string): Promise
   await waitFor(
     () => {
       const now = savedTables();
+      if (!now) return false;
       SAMPLES.forEach((_, i) => {
         if (now[i]!.join('\n') === last[i]!.join('\n')) sameReads[i]!++;
         else sameReads[i] = 0;
@@ -166,7 +173,7 @@ async function healthyTables(side: string, said: (i: number) => string): Promise
       });
       return SAMPLES.every((_, i) => healthy(i));
     },
-    { what: `${side}: every sample's table healthy`, timeoutMs: 240_000, stepMs: 1000 },
+    { what: `${side}: every sample's table healthy`, timeoutMs: 300_000, stepMs: 1000 },
   ).catch((err: Error) => {
     const notYet = SAMPLES.map((s, i) =>
       healthy(i)
