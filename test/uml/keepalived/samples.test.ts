@@ -4,15 +4,20 @@
 // linked to one server namespace that holds the samples' real-server addresses and
 // answers their checks. keepalived (checker only) builds every table from the sample,
 // then failoverd from its import, in the same kernel one after the other; `ipvsadm -Sn`
-// of both must be identical, with every real server healthy on both sides.
+// of both must be identical and non-empty, with every real server healthy on both sides.
+// keepalived's 17 run at once; failoverd's agents (the shipped bundle) start a few at a
+// time (BATCH), each batch read and stopped before the next: 17 node processes starting at
+// once in UML starved each other and the table reads past minutes.
 //
-// The importer refuses 6 of the 17 samples: the test asserts each refusal's file:line on
-// the original, then imports with --allow-partial --force and compares the table
-// except for the real servers whose checker the import reported as not carried over
-// (SMTP_CHECK's extra connect_ip hosts, one of them a public address this test does not
-// host). The other refusals are about VRRP (AH, vrrp_strict, sync group members),
-// omega (a script at shutdown) and UDP_CHECK's silence-is-up (our server answers), none
-// of which changes the table, so those tables are compared whole.
+// The importer refuses 15 of the 17 samples (test/fixtures/keepalived/sample-refusals.ts):
+// the test asserts each refusal's file:line on the original, then compares the table of
+// what `--allow-partial --force` writes (the same YAML, made in-process: a node start per
+// import is slow in UML). Every refusal in these samples is one that cannot change the
+// table (TABLE_NEUTRAL: mail about real servers, AH, vrrp_strict's no_accept, sync group
+// members, omega, UDP_CHECK's silence-is-up where our server answers), so those tables are
+// compared whole, except for the real servers whose checker the import reported as not
+// carried over (SMTP_CHECK's connect_ip host blocks, one a public address this test does
+// not host): left out of the comparison. A refusal of any other kind fails the test.
 //
 // The samples are rewritten, identically for keepalived and for failoverd, where a check
 // cannot pass honestly or "healthy" could not be told from "not checked yet":
@@ -28,7 +33,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,8 +43,13 @@ import { selfSignedCertificate } from '../../helpers/tls.js';
 import { waitFor } from '../../helpers/wait.js';
 import { eximArgv, ServerPrograms } from '../../netns/checks/servers.js';
 import { formatFinding, importKeepalived } from '../../../src/keepalived/import.js';
+import { SAMPLE_REFUSALS } from '../../fixtures/keepalived/sample-refusals.js';
 
-const cli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
+// failoverd's side runs what ships (npm run prepare builds it after tsc): it starts in half the
+// time of tsc's build in UML (README, "Start-up and footprint"), which is what keeps 17 starts
+// within the file's 600 s. A bundle older than tsc's build would test old code: refused below.
+const cli = fileURLToPath(new URL('../../../bundle/src/cli.js', import.meta.url));
+const tscCli = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const samples = fileURLToPath(new URL('../../../../test/fixtures/keepalived/samples/', import.meta.url));
 const skip = spawnSync('keepalived', ['--version']).status === 0 ? undefined : 'keepalived is not installed';
 const work = mkdtempSync(join(tmpdir(), 'failoverd-uml-ka-samples-'));
@@ -48,8 +58,6 @@ interface Sample {
   file: string;
   /** Rules in the healthy table (services and real servers), after `ignore`. */
   rules: number;
-  /** keepalived's lines the importer refuses (file:line); none when it imports with exit 0. */
-  refused?: number[];
   /** Real servers whose checker the import reported as not carried over: left out of the comparison. */
   ignore?: RegExp;
   /** Interfaces the sample's vrrp_instances name, besides eth0. */
@@ -62,22 +70,45 @@ const SAMPLES: Sample[] = [
   { file: 'keepalived.conf.IPv6', rules: 2 }, // IPv6_group is defined but no virtual_server uses it
   { file: 'keepalived.conf.PING_CHECK', rules: 2 },
   // 172.16.1.11 and .12: each SMTP_CHECK host block is a connect_ip failoverd does not check.
-  { file: 'keepalived.conf.SMTP_CHECK', rules: 2, refused: [69, 73, 102, 108], ignore: / -r 172\.16\.1\.1[12]:/ },
-  { file: 'keepalived.conf.SSL_GET', rules: 4, refused: [20] }, // auth_type AH
-  { file: 'keepalived.conf.UDP_CHECK', rules: 2, refused: [23] }, // no require_reply; the server here answers
-  { file: 'keepalived.conf.default', rules: 3 + 5, refused: [19] }, // vrrp_strict's no_accept; the sorry server out
+  { file: 'keepalived.conf.SMTP_CHECK', rules: 2, ignore: / -r 172\.16\.1\.1[12]:/ },
+  { file: 'keepalived.conf.SSL_GET', rules: 4 },
+  { file: 'keepalived.conf.UDP_CHECK', rules: 2 },
+  { file: 'keepalived.conf.default', rules: 3 + 5 }, // the sorry server out
   { file: 'keepalived.conf.fwmark', rules: 3 },
   { file: 'keepalived.conf.inhibit', rules: 2 },
   { file: 'keepalived.conf.misc_check', rules: 2 },
   { file: 'keepalived.conf.misc_check_arg', rules: 2 },
-  { file: 'keepalived.conf.quorum', rules: 11, refused: [30] }, // omega
+  { file: 'keepalived.conf.quorum', rules: 11 },
   { file: 'keepalived.conf.sample', rules: 2 }, // the sorry server out
   { file: 'keepalived.conf.status_code', rules: 2 },
   // 13 services (3 address:port, 192.168.200.3-10 port 80, 2 fwmarks), each with 2 real servers.
   { file: 'keepalived.conf.virtual_server_group', rules: 13 * 3 },
   { file: 'keepalived.conf.virtualhost', rules: 2 },
-  { file: 'keepalived.conf.vrrp.lvs_syncd', rules: 2, refused: [4, 5], interfaces: ['eth1'] }, // sync group members outside group { }
+  { file: 'keepalived.conf.vrrp.lvs_syncd', rules: 2, interfaces: ['eth1'] },
 ];
+
+/**
+ * The refusals that cannot change the IPVS table, with what makes them so here. A connect_ip
+ * refusal changes which address is checked, so its real server must be in the sample's `ignore`.
+ */
+const TABLE_NEUTRAL: RegExp[] = [
+  /^real_server \S+ \d+: keepalived would mail this real server's UP and DOWN/, // mail, not the table
+  /^auth_type AH: /, // VRRP adverts
+  /^vrrp_strict: keepalived runs this instance in no_accept mode/, // firewall rules for the VIPs
+  /^VI_\d+: not understood in vrrp_sync_group/, // which VRRP instances fail over together
+  /^omega: /, // quorum_down at shutdown
+  /^UDP_CHECK: without require_reply/, // silence counts as up in keepalived; our UDP server answers
+];
+const CONNECT_IP = /^connect_ip \S+: failoverd checks the real server's own address/;
+
+/** failoverd's agents started at once: 17 at once starved UML past minutes (see the header). */
+const BATCH = 6;
+/**
+ * Every wait ends by then (from the file's start), under the file's 600 s: a slow run fails naming the samples not yet
+ * healthy (with their tables and failoverd's log) instead of a bare timeout.
+ */
+const BUDGET_MS = 540_000;
+const fileStart = Date.now();
 
 /** The page the test's web server serves at every path, on every port, with or without TLS. */
 const PAGE = 'failoverd: keepalived doc/samples table test\n';
@@ -141,48 +172,56 @@ function rules(saved: string, ignore?: RegExp): string[] {
 }
 
 /**
- * Every director's `ipvsadm -Sn`, read by one shell: a process start per director is slow in UML
- * under load. undefined when the read did not complete (17 agents starting at once have starved
- * it past a minute): that poll counts for nothing.
+ * The listed directors' `ipvsadm -Sn`, read by one shell: a process start per director is slow
+ * in UML under load. undefined when the read did not complete (starved past its timeout):
+ * that poll counts for nothing.
  */
-function savedTables(): string[][] | undefined {
-  const script = directors.map((d) => `echo '==='; ip netns exec ${d.name} ipvsadm -Sn`).join('; ');
-  const r = tryRun('sh', ['-c', script], { timeoutMs: 180_000 });
+function savedTables(batch: number[]): string[][] | undefined {
+  const script = batch.map((i) => `echo '==='; ip netns exec ${directors[i]!.name} ipvsadm -Sn`).join('; ');
+  const r = tryRun('sh', ['-c', script], { timeoutMs: 120_000 });
   if (r.status !== 0) return undefined;
   const parts = r.stdout.split('===\n').slice(1);
-  return SAMPLES.map((s, i) => rules(parts[i] ?? '', s.ignore));
+  return batch.map((i, n) => rules(parts[n] ?? '', SAMPLES[i]!.ignore));
 }
 
 /**
- * Every director's table, once each has its healthy rule count with no real server at weight 0
- * (with alpha, a real server enters only when its checks pass) and holds it for three reads.
+ * The listed directors' tables, once each has its healthy rule count with no real server at
+ * weight 0 (with alpha, a real server enters only when its checks pass) and holds it for three reads.
  */
-async function healthyTables(side: string, said: (i: number) => string): Promise<string[][]> {
-  const last: string[][] = SAMPLES.map(() => []);
-  const sameReads = SAMPLES.map(() => 0);
-  const healthy = (i: number): boolean =>
-    last[i]!.length === SAMPLES[i]!.rules && !last[i]!.some((l) => / -w 0\b/.test(l)) && sameReads[i]! >= 2;
+async function healthyTables(side: string, batch: number[], deadline: number, said: (i: number) => string): Promise<string[][]> {
+  const last: string[][] = batch.map(() => []);
+  const sameReads = batch.map(() => 0);
+  const healthy = (n: number): boolean =>
+    last[n]!.length === SAMPLES[batch[n]!]!.rules && !last[n]!.some((l) => / -w 0\b/.test(l)) && sameReads[n]! >= 2;
   await waitFor(
     () => {
-      const now = savedTables();
+      const now = savedTables(batch);
       if (!now) return false;
-      SAMPLES.forEach((_, i) => {
-        if (now[i]!.join('\n') === last[i]!.join('\n')) sameReads[i]!++;
-        else sameReads[i] = 0;
-        last[i] = now[i]!;
+      batch.forEach((_, n) => {
+        if (now[n]!.join('\n') === last[n]!.join('\n')) sameReads[n]!++;
+        else sameReads[n] = 0;
+        last[n] = now[n]!;
       });
-      return SAMPLES.every((_, i) => healthy(i));
+      return batch.every((_, n) => healthy(n));
     },
-    { what: `${side}: every sample's table healthy`, timeoutMs: 300_000, stepMs: 1000 },
+    { what: `${side}: every sample's table healthy`, timeoutMs: Math.max(1000, deadline - Date.now()), stepMs: 2000 },
   ).catch((err: Error) => {
-    const notYet = SAMPLES.map((s, i) =>
-      healthy(i)
+    const notYet = batch.map((i, n) =>
+      healthy(n)
         ? ''
-        : `\n${s.file} (${last[i]!.length} of ${s.rules} rules, ${sameReads[i]} same reads): ${last[i]!.join(' | ')}${said(i)}`,
+        : `\n${SAMPLES[i]!.file} (${last[n]!.length} of ${SAMPLES[i]!.rules} rules, ${sameReads[n]} same reads): ${last[n]!.join(' | ')}${said(i)}`,
     );
     throw new Error(`${err.message}; not yet:${notYet.join('')}`);
   });
   return last;
+}
+
+/** "identical (N rules)", or the rules only one side has. */
+function comparison(keepalived: string[], failoverd: string[]): string {
+  const only = (a: string[], b: string[]) => a.filter((l) => !b.includes(l)).join(' | ') || 'nothing';
+  return keepalived.join('\n') === failoverd.join('\n')
+    ? `identical (${keepalived.length} rules)`
+    : `DIFFERENT: keepalived only ${only(keepalived, failoverd)}; failoverd only ${only(failoverd, keepalived)}`;
 }
 
 async function exitOf(p: ChildProcess, timeoutMs: number): Promise<void> {
@@ -266,10 +305,25 @@ function startDirector(i: number, sample: Sample): Netns {
   return d;
 }
 
+test('the table test covers every sample with a virtual_server', { skip }, () => {
+  const withVs = readdirSync(samples)
+    .filter((f) => /^virtual_server\s/m.test(readFileSync(`${samples}${f}`, 'utf8')))
+    .sort();
+  assert.deepEqual(
+    SAMPLES.map((s) => s.file),
+    withVs,
+  );
+});
+
 test(
   "keepalived's doc/samples: keepalived and failoverd build the same IPVS table, every real server healthy",
-  { skip, timeout: 590_000 },
+  { skip, timeout: 590_000 }, // BUDGET_MS for the waits, the rest for starting and stopping
   async () => {
+    const deadline = fileStart + BUDGET_MS;
+    assert.ok(
+      existsSync(cli) && statSync(cli).mtimeMs >= statSync(tscCli).mtimeMs,
+      `${cli} is missing or older than tsc's build: run "npm run prepare" (or node packaging/bundle.mjs after tsc)`,
+    );
     const okScript = join(work, 'ok.sh');
     writeFileSync(okScript, '#!/bin/sh\nexit 0\n');
     chmodSync(okScript, 0o755);
@@ -278,31 +332,43 @@ test(
     const inputs: string[] = [];
     const imports: string[] = [];
     for (const [i, s] of SAMPLES.entries()) {
-      // The refusal on the sample as keepalived ships it (in-process: a node start per import is slow under UML).
+      // The refusal on the sample as keepalived ships it.
       const original = importKeepalived(readFileSync(`${samples}${s.file}`, 'utf8'), s.file, { instance: 'director-b' });
-      const refusedAt = original.lossy.map((f) => `${f.file}:${f.line}`);
       assert.deepEqual(
-        refusedAt,
-        (s.refused ?? []).map((line) => `${s.file}:${line}`),
+        original.lossy.map((f) => `${f.file}:${f.line}`),
+        (SAMPLE_REFUSALS[s.file] ?? []).map((line) => `${s.file}:${line}`),
         s.file,
       );
-      if (s.refused) process.stdout.write(`# ${s.file}: refused at ${refusedAt.join(', ')}\n`);
+      for (const f of original.lossy) {
+        const neutral = TABLE_NEUTRAL.some((re) => re.test(f.message)) || (CONNECT_IP.test(f.message) && s.ignore !== undefined);
+        assert.ok(neutral, `${formatFinding(f)}: not known to leave the table alone; the comparison would not be whole`);
+      }
+      if (original.lossy.length) {
+        process.stdout.write(
+          `# ${s.file}: refused at ${original.lossy.map((f) => f.line).join(', ')}; compared as --allow-partial --force writes it\n`,
+        );
+      }
 
       const input = join(work, s.file);
       writeFileSync(input, rewritten(readFileSync(`${samples}${s.file}`, 'utf8'), okScript));
       inputs.push(input);
       const r = importKeepalived(readFileSync(input, 'utf8'), s.file, { instance: 'director-b' });
-      // The rewrite adds no refusal: as many lossy spots as the original (the added alpha lines shift them).
-      assert.equal(r.lossy.length, s.refused?.length ?? 0, `${s.file}: ${r.lossy.map(formatFinding).join('; ')}`);
+      // The rewrite adds no refusal and takes none away (the added alpha lines shift the lines).
+      assert.deepEqual(
+        r.lossy.map((f) => f.message),
+        original.lossy.map((f) => f.message),
+        s.file,
+      );
       // What --allow-partial --force writes: the YAML with a NOT CARRIED OVER comment at each lossy spot.
-      assert.equal((r.yaml.match(/# NOT CARRIED OVER: /g) ?? []).length, s.refused?.length ?? 0, s.file);
+      assert.equal((r.yaml.match(/# NOT CARRIED OVER: /g) ?? []).length, original.lossy.length, s.file);
       const output = join(work, `${s.file}.yaml`);
       writeFileSync(output, `${r.yaml}api:\n  listen: ${join(work, `${s.file}.sock`)}\n  metrics: false\n`);
       imports.push(output);
       startDirector(i, s);
     }
+    const all = SAMPLES.map((_, i) => i);
 
-    const keepaliveds = SAMPLES.map((_, i) => {
+    const keepaliveds = all.map((i) => {
       const d = directors[i]!;
       const p = spawn(
         'ip',
@@ -318,8 +384,9 @@ test(
       return p;
     });
     const keepalivedFrom = Date.now();
-    const fromKeepalived = await healthyTables('keepalived', () => '');
+    const fromKeepalived = await healthyTables('keepalived', all, deadline, () => '');
     const keepalivedMs = Date.now() - keepalivedFrom;
+    process.stdout.write(`# keepalived: all ${SAMPLES.length} tables healthy in ${keepalivedMs} ms\n`);
     for (const p of keepaliveds) p.kill('SIGTERM');
     for (const p of keepaliveds) await exitOf(p, 15_000);
     for (const d of directors) {
@@ -328,29 +395,42 @@ test(
       assert.deepEqual(savedTable(d), []);
     }
 
-    const logs = SAMPLES.map(() => '');
-    const agents = SAMPLES.map((_, i) => {
-      const p = spawn('ip', ['netns', 'exec', directors[i]!.name, process.execPath, cli, 'run', '--config', imports[i]!], {
-        stdio: ['ignore', 'pipe', 'pipe'],
+    const fromFailoverd: string[][] = [];
+    const batchMs: number[] = [];
+    for (let first = 0; first < SAMPLES.length; first += BATCH) {
+      const batch = all.slice(first, first + BATCH);
+      const logs = new Map<number, string>();
+      const agents = batch.map((i) => {
+        const p = spawn('ip', ['netns', 'exec', directors[i]!.name, process.execPath, cli, 'run', '--config', imports[i]!], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        started.push(p);
+        const keep = (d: Buffer) => logs.set(i, ((logs.get(i) ?? '') + d.toString()).slice(-3000));
+        p.stdout.on('data', keep);
+        p.stderr.on('data', keep);
+        return p;
       });
-      started.push(p);
-      const keep = (d: Buffer) => {
-        logs[i] = (logs[i]! + d.toString()).slice(-3000);
-      };
-      p.stdout.on('data', keep);
-      p.stderr.on('data', keep);
-      return p;
-    });
-    const failoverdFrom = Date.now();
-    const fromFailoverd = await healthyTables('failoverd', (i) => `\n  failoverd said: ${logs[i]!.slice(-1500)}`);
-    const failoverdMs = Date.now() - failoverdFrom;
-    for (const p of agents) p.kill('SIGTERM');
-    for (const p of agents) await exitOf(p, 15_000);
+      const from = Date.now();
+      const tables = await healthyTables(`failoverd (samples ${first + 1}-${first + batch.length})`, batch, deadline, (i) => {
+        return `\n  failoverd said: ${(logs.get(i) ?? '').slice(-1500)}`;
+      });
+      batchMs.push(Date.now() - from);
+      process.stdout.write(`# failoverd: samples ${first + 1}-${first + batch.length} healthy in ${batchMs.at(-1)} ms\n`);
+      fromFailoverd.push(...tables);
+      // Said as each batch ends, so that a later batch's timeout does not hide what this one found.
+      batch.forEach((i, n) => process.stdout.write(`# ${SAMPLES[i]!.file}: ${comparison(fromKeepalived[i]!, tables[n]!)}\n`));
+      for (const p of agents) p.kill('SIGTERM');
+      for (const p of agents) await exitOf(p, 15_000);
+    }
 
     process.stdout.write(
-      `# ${SAMPLES.length} samples, ${fromKeepalived.flat().length} rules: healthy from keepalived in ${keepalivedMs} ms, ` +
-        `from failoverd in ${failoverdMs} ms (each including three unchanged reads)\n`,
+      `# ${SAMPLES.length} samples, ${fromKeepalived.flat().length} rules: healthy from keepalived in ${keepalivedMs} ms (all at once), ` +
+        `from failoverd in ${batchMs.join(' + ')} ms (batches of ${BATCH}; each including three unchanged reads)\n`,
     );
-    SAMPLES.forEach((s, i) => assert.deepEqual(fromFailoverd[i], fromKeepalived[i], s.file));
+    SAMPLES.forEach((s, i) => {
+      // Not vacuous: a service and at least one real server on keepalived's side.
+      assert.ok(fromKeepalived[i]!.some((l) => /^-A /.test(l)) && fromKeepalived[i]!.some((l) => /^-a /.test(l)), s.file);
+      assert.deepEqual(fromFailoverd[i], fromKeepalived[i], s.file);
+    });
   },
 );
