@@ -96,6 +96,7 @@ function trackOf(t: VrrpYaml['track']): VrrpInstanceConfig['track'] {
       timeoutMs: s.timeout ?? s.interval,
       rise: s.rise,
       fall: s.fall,
+      ...(s.initial === 'down' ? { initial: s.initial } : {}),
       weight: s.weight,
       reverse: s.reverse,
     })),

@@ -247,6 +247,8 @@ const vrrpInstanceSchema = mapping({
           /** Successes in a row to count as up, failures in a row to count as down. */
           rise: int(1, 1000).default(1),
           fall: int(1, 1000).default(1),
+          /** The state before the first run: down (keepalived's init_fail) needs `rise` successes to count as up. */
+          initial: z.enum(['up', 'down']).default('up'),
           weight: trackWeight(),
           reverse: reverse(),
         }),

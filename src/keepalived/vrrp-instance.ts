@@ -341,7 +341,17 @@ function trackedObjects(c: KaNode, ctx: ImportContext, track: WrittenTrack): Fin
     if (c.keyword === 'track_script') {
       const { weight: _w, reverse: _r, ...script } = def as ScriptDef;
       (track.scripts ??= []).push(
-        ordered({ name, ...script, ...weighted }, ['name', 'command', 'interval', 'timeout', 'rise', 'fall', 'weight', 'reverse']),
+        ordered({ name, ...script, ...weighted }, [
+          'name',
+          'command',
+          'interval',
+          'timeout',
+          'rise',
+          'fall',
+          'initial',
+          'weight',
+          'reverse',
+        ]),
       );
     } else if (c.keyword === 'track_file') {
       (track.files ??= []).push({ path: (def as FileDef).path, ...weighted });

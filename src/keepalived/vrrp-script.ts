@@ -22,6 +22,8 @@ export interface ScriptDef extends TrackWeightDef {
   timeout?: string;
   rise?: number;
   fall?: number;
+  /** init_fail. */
+  initial?: 'down';
 }
 
 export interface FileDef extends TrackWeightDef {
@@ -95,7 +97,7 @@ export function convertVrrpScript(node: KaNode): Converted<ScriptDef> {
         findings.push(notCarried(c, 'failoverd runs its track scripts as itself'));
         break;
       case 'init_fail':
-        findings.push(notCarried(c, 'failoverd starts a script as up; keepalived would start it failed'));
+        out.initial = 'down';
         break;
       default:
         findings.push(unknownKeyword(c, 'vrrp_script'));

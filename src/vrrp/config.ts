@@ -23,6 +23,8 @@ export interface TrackScript extends TrackWeight {
   /** Consecutive successes to count as up / failures to count as down. */
   rise: number;
   fall: number;
+  /** The state before the first run; unset is up. down is keepalived's init_fail. */
+  initial?: 'up' | 'down';
 }
 
 export interface TrackFile {

@@ -18,15 +18,17 @@ export class TrackScriptRunner {
   private successes = 0;
   private failures = 0;
   private stopped = false;
-  /** keepalived starts scripts as up unless they fail `fall` times. */
-  up = true;
+  /** keepalived starts a script as up (it goes down after `fall` failures), or with init_fail as down (up after `rise` successes). */
+  up: boolean;
 
   constructor(
     readonly script: TrackScript,
     private readonly clock: Clock,
     private readonly onChange: (up: boolean) => void,
     private readonly run: ScriptRun = runCommand,
-  ) {}
+  ) {
+    this.up = script.initial !== 'down';
+  }
 
   start(): void {
     this.schedule(0);

@@ -136,7 +136,17 @@ describe('import-keepalived: faithful or refused', () => {
     const track = (await validate(r)).vrrp[0]!.track;
     assert.deepEqual(track.interfaces, [{ name: 'eth1', weight: 10, reverse: true }]);
     assert.deepEqual(track.scripts, [
-      { name: 'chk', command: ['/usr/bin/pidof', 'haproxy'], interval: 2000, timeout: 1000, rise: 2, fall: 3, weight: -20, reverse: true },
+      {
+        name: 'chk',
+        command: ['/usr/bin/pidof', 'haproxy'],
+        interval: 2000,
+        timeout: 1000,
+        rise: 2,
+        fall: 3,
+        initial: 'up',
+        weight: -20,
+        reverse: true,
+      },
     ]);
     assert.deepEqual(track.files, [{ path: '/run/prio', weight: 3, reverse: true }]);
     assert.deepEqual(track.processes, [
@@ -154,10 +164,10 @@ describe('import-keepalived: faithful or refused', () => {
     ]);
   });
 
-  it('refuses what would behave differently: a weight past 253, a script run as another user, init_fail, init_file, shell syntax', () => {
+  it('refuses what would behave differently: a weight past 253, a script run as another user, init_file, shell syntax', () => {
     const lossyLines = (text: string) => importKeepalived(text, 'k.conf').lossy.map((f) => f.line);
     assert.deepEqual(lossyLines(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`), [3, 11]);
-    assert.deepEqual(lossyLines(`vrrp_script s {\n script /bin/true\n user nobody\n init_fail\n}\n`), [3, 4]);
+    assert.deepEqual(lossyLines(`vrrp_script s {\n script /bin/true\n user nobody\n}\n`), [3]);
     assert.match(
       importKeepalived(`vrrp_track_process p {\n process p\n weight 254\n}\n${instance(' track_process {\n  p\n }')}`, 'k.conf').lossy[1]!
         .message,
@@ -166,6 +176,19 @@ describe('import-keepalived: faithful or refused', () => {
     assert.deepEqual(lossyLines(`track_file f {\n file /run/f\n init_file 5\n}\n`), [3]);
     assert.deepEqual(lossyLines(`vrrp_script s {\n script "</dev/tcp/127.0.0.1/80"\n}\n`), [2]);
     assert.deepEqual(lossyLines(instance(' notify_master /bin/m nobody')), [6]);
+  });
+
+  it('carries init_fail over: the script starts down, as keepalived starts it failed', async () => {
+    const text = `vrrp_script chk {\n script /bin/true\n rise 3\n init_fail\n weight -20\n}\n${instance(' track_script {\n  chk\n }')}`;
+    const r = importKeepalived(text, 'k.conf');
+    assert.deepEqual(r.lossy, []);
+    assert.match(r.yaml, /^ +initial: down$/m);
+    const script = (await validate(r)).vrrp[0]!.track.scripts[0]!;
+    assert.equal(script.initial, 'down');
+    assert.equal(script.rise, 3);
+    const without = importKeepalived(`vrrp_script chk {\n script /bin/true\n}\n${instance(' track_script {\n  chk\n }')}`, 'k.conf');
+    assert.doesNotMatch(without.yaml, /initial:/);
+    assert.equal((await validate(without)).vrrp[0]!.track.scripts[0]!.initial, 'up');
   });
 
   it("maps notify scripts to the instance's state-filtered programs, with keepalived's own arguments", async () => {

@@ -14,7 +14,7 @@ describe('track config → instance', () => {
       TRACK(`      interfaces: [{ name: eth1, weight: 10, reverse: true }]
       scripts:
         - { name: chk_haproxy, command: [/usr/bin/pidof, haproxy], interval: 2s, fall: 3, rise: 2, weight: -30 }
-        - { name: chk_sh, command: "test -f /run/up", timeout: 500ms, weight: 0, reverse: true }
+        - { name: chk_sh, command: "test -f /run/up", timeout: 500ms, initial: down, weight: 0, reverse: true }
       files: [{ path: /etc/failoverd/prio, weight: 5 }]
       processes:
         - { name: haproxy, process: haproxy, quorum: 2, quorum_max: 4, delay_up: 1s, delay_down: 500ms, weight: -40 }
@@ -41,6 +41,7 @@ describe('track config → instance', () => {
         timeoutMs: 500,
         rise: 1,
         fall: 1,
+        initial: 'down',
         weight: 0,
         reverse: true,
       },

@@ -115,6 +115,39 @@ describe('Tracking of scripts, files and processes', () => {
     }
   });
 
+  it("initial down (keepalived's init_fail): the weight counts from the start, and `rise` successes in a row make the script up", async () => {
+    const results = [true, false, true, true];
+    let i = 0;
+    const { clock, host, tracking, config, changes } = setup(
+      { scripts: [script({ initial: 'down' })] },
+      { run: async () => results[Math.min(i++, results.length - 1)]! },
+    );
+    await tracking.start(config, await host.link('eth0'));
+    const seen = [tracking.priority(100).priority];
+    for (let t = 0; t < results.length; t++) {
+      clock.advance(t === 0 ? 0 : 1000);
+      await flush();
+      seen.push(tracking.priority(100).priority);
+    }
+    // down before any run; ok, (fail resets), ok, ok → up after rise 2
+    assert.deepEqual(seen, [70, 70, 70, 70, 100]);
+    assert.equal(changes(), 1);
+    tracking.stop();
+  });
+
+  it('initial down with weight 0: FAULT from the start, until the script succeeds', async () => {
+    const { clock, host, tracking, config } = setup(
+      { scripts: [script({ weight: 0, rise: 1, initial: 'down' })] },
+      { run: async () => true },
+    );
+    await tracking.start(config, await host.link('eth0'));
+    assert.deepEqual(tracking.priority(100).faultedBy, ['script/chk']);
+    clock.advance(0);
+    await flush();
+    assert.deepEqual(tracking.priority(100).faultedBy, []);
+    tracking.stop();
+  });
+
   it('a script with weight 0 puts the instance in FAULT while it fails', async () => {
     const { clock, host, tracking, config } = setup({ scripts: [script({ weight: 0, fall: 1, rise: 1 })] }, { run: async () => false });
     await tracking.start(config, await host.link('eth0'));
