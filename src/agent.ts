@@ -660,14 +660,15 @@ export class Agent implements StatusSource, AdminActions {
       // Opening the table changes nothing in it; the reconciler must exist before the monitor hands over pools.
       if ((next.services.length > 0 || plan.ipvsTimeouts) && !this.table) await this.startIpvs();
       // Routing's host side (VIPs on their interface, sloppy and ARP sysctls) is what can fail
-      // (a missing interface): it refuses the reload before anything else changes. It is
-      // idempotent and only adds, so it is not undone.
+      // (a missing interface): it refuses the reload before anything else changes. A reload
+      // refused later sets the sysctls back; the VIPs it added stay held (nothing announces them).
       if (!routingBefore && next.routing.announce.length > 0) {
         this.routing = this.newRouting(next);
         undo.push(async () => {
           this.routing = routingBefore;
         });
       }
+      if (routingBefore) undo.push(() => routingBefore.prepare(previousConfig.routing));
       await this.routing?.prepare(next.routing);
       await this.reloadInstances(previous.instances, plan.instances, undo);
       if (!isDeepStrictEqual(previousConfig.api, next.api)) {

@@ -14,17 +14,36 @@ export const SLOPPY_SYSCTLS: readonly SysctlSetting[] = [
   { key: 'net.ipv4.vs.sloppy_sctp', value: '1', why: 'the same for SCTP' },
 ];
 
+/** routing.sloppy: false, or routing mode ended: a mid-flow packet is no longer scheduled. */
+const SLOPPY_OFF: readonly SysctlSetting[] = SLOPPY_SYSCTLS.map((s) => ({
+  key: s.key,
+  value: '0',
+  why: 'routing.sloppy is false or routing mode ended: failoverd no longer asks for it',
+}));
+
 export interface RoutingHostPlan {
   /** VIP and the interface that holds it. */
   vips: Array<{ address: string; interface: string }>;
   sysctls: readonly SysctlSetting[];
 }
 
-export function routingHostPlan(routing: { sloppy: boolean; announce: Array<{ vips: string[]; interface: string }> }): RoutingHostPlan {
-  if (routing.announce.length === 0) return { vips: [], sysctls: [] };
+type RoutingHostConfig = { sloppy: boolean; announce: Array<{ vips: string[]; interface: string }> };
+
+/**
+ * The host side of a routing config. In routing mode the config owns the sloppy
+ * sysctls: `sloppy: true` sets them to 1, `false` to 0. `before` (the running config, on
+ * a reload): a reload that ends routing mode sets back to 0 the sloppy mode the running
+ * one had set. Outside routing mode they are not touched (an agent that starts
+ * without announcements has nothing to say about them).
+ */
+export function routingHostPlan(routing: RoutingHostConfig, before?: RoutingHostConfig): RoutingHostPlan {
+  if (routing.announce.length === 0) {
+    const ended = before !== undefined && before.announce.length > 0 && before.sloppy;
+    return { vips: [], sysctls: ended ? SLOPPY_OFF : [] };
+  }
   return {
     vips: routing.announce.flatMap((a) => a.vips.map((address) => ({ address, interface: a.interface }))),
-    sysctls: [...DR_SYSCTLS, ...(routing.sloppy ? SLOPPY_SYSCTLS : [])],
+    sysctls: [...DR_SYSCTLS, ...(routing.sloppy ? SLOPPY_SYSCTLS : SLOPPY_OFF)],
   };
 }
 

@@ -64,10 +64,12 @@ export class Routing {
   /**
    * The host side of `config` (the VIPs held on their interface, the ARP and sloppy
    * sysctls): idempotent, and the part of a reload that can fail (a missing interface),
-   * so the agent runs it before it commits a reload and refuses the reload when it throws.
+   * so the agent runs it before it commits a reload and refuses the reload when it throws;
+   * a reload refused after it runs this again with the running config. On a reload the
+   * running config is `this.config` still (update() comes after).
    */
   async prepare(config: RoutingConfig): Promise<void> {
-    const changes = await applyRoutingHost(routingHostPlan(config), this.deps.host);
+    const changes = await applyRoutingHost(routingHostPlan(config, this.config), this.deps.host);
     for (const c of changes) this.deps.logger.info(`routing mode: ${c}`);
   }
 
@@ -86,10 +88,6 @@ export class Routing {
       );
       await this.announcer.moveRoutes(this.deps.openRoutes(markOf(config)));
     }
-    if (before.sloppy && !config.sloppy)
-      this.deps.logger.warn(
-        'routing.sloppy is now false: failoverd no longer sets net.ipv4.vs.sloppy_tcp/sloppy_sctp, and leaves them as they are',
-      );
     if (before.maintenance_file !== config.maintenance_file) {
       this.poll?.cancel();
       this.poll = undefined;

@@ -148,15 +148,25 @@ test('a maintenance_file set on reload is read at once, and polled from then on'
   assert.equal(s.kernel.changes.length, 3, 'no file, no poll');
 });
 
-test('sloppy turned on by a reload sets the sysctls; prepare fails on a missing interface before anything moves', async () => {
+test('the config owns sloppy in routing mode: on and off by reloads, off when a reload ends routing mode; prepare fails on a missing interface before anything moves', async () => {
   const s = await setup(routing([A], { sloppy: false, allow_flow_resets: true }));
-  assert.equal(s.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), undefined);
+  const sloppy = () => [s.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), s.kernel.sysctls.get('net.ipv4.vs.sloppy_sctp')];
+  assert.deepEqual(sloppy(), ['0', '0'], 'sloppy: false at start');
   await s.reload(routing([A]));
-  assert.equal(s.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), '1');
-  assert.equal(s.kernel.sysctls.get('net.ipv4.vs.sloppy_sctp'), '1');
+  assert.deepEqual(sloppy(), ['1', '1']);
+  await s.reload(routing([A], { sloppy: false, allow_flow_resets: true }));
+  assert.deepEqual(sloppy(), ['0', '0'], 'sloppy: false after true');
+  await s.reload(routing([A]));
+  await s.reload(routing([]));
+  assert.deepEqual(sloppy(), ['0', '0'], 'routing mode ended: nothing asks for sloppy any more');
+  s.kernel.sysctls.set('net.ipv4.vs.sloppy_tcp', '1'); // the operator's, outside routing mode
+  await s.reload(routing([]));
+  assert.deepEqual(sloppy(), ['1', '0'], 'outside routing mode the sysctls are not touched');
+  await s.reload(routing([A]));
+  assert.deepEqual(s.kernel.changes, ['+10.9.9.1', '-10.9.9.1', '+10.9.9.1']);
   s.kernel.missing.add('dummy9');
   await assert.rejects(s.r.prepare(routing([A, entry('c', ['10.9.9.3'], { interface: 'dummy9' })])), /no interface "dummy9"/);
-  assert.deepEqual(s.kernel.changes, ['+10.9.9.1']);
+  assert.deepEqual(s.kernel.changes, ['+10.9.9.1', '-10.9.9.1', '+10.9.9.1'], 'nothing moved');
 });
 
 test('SIGTERM after a reload removed an announcement: its withdraw and the others are all in before stop resolves', async () => {
