@@ -47,11 +47,35 @@ export function routingHostPlan(routing: RoutingHostConfig, before?: RoutingHost
   };
 }
 
+/**
+ * The VIPs `before` held that `after` does not (a reload removed the announcement, the
+ * VIP from it, or moved it to another interface), each with the converge time of the
+ * entry that held it: the agent releases them once the withdraw is in the kernel and
+ * the router had that long to converge.
+ */
+export function releasedVips(
+  before: { announce: Array<{ vips: string[]; interface: string; converge: number }> },
+  after: RoutingHostConfig,
+): Array<{ address: string; interface: string; convergeMs: number }> {
+  const kept = new Set(routingHostPlan(after).vips.map((v) => `${v.address}@${v.interface}`));
+  const out: Array<{ address: string; interface: string; convergeMs: number }> = [];
+  for (const a of before.announce) {
+    for (const address of a.vips) {
+      const id = `${address}@${a.interface}`;
+      if (kept.has(id) || out.some((v) => `${v.address}@${v.interface}` === id)) continue;
+      out.push({ address, interface: a.interface, convergeMs: a.converge });
+    }
+  }
+  return out;
+}
+
 export interface RoutingHostIo {
   readSysctl(key: string): Promise<string | undefined>;
   writeSysctl(key: string, value: string): Promise<void>;
   /** Adds the address when missing. */
   holdAddress(address: string, ifname: string): Promise<void>;
+  /** Removes the address when present. */
+  releaseAddress(address: string, ifname: string): Promise<void>;
 }
 
 /** Applies the plan; returns one line per change made, for the log. */
@@ -92,6 +116,18 @@ export function systemRoutingHostIo(options: NetlinkSocketOptions = {}): Routing
         const have = await rtnl.listAddresses({ ifindex: link.index });
         if (have.some((a) => a.address === address)) return;
         await rtnl.addAddress({ ifindex: link.index, address, prefixLength });
+      } finally {
+        rtnl.close();
+      }
+    },
+    async releaseAddress(address, ifname) {
+      const rtnl = new RtNetlink(options);
+      try {
+        const link = await rtnl.getLink(ifname);
+        const have = await rtnl.listAddresses({ ifindex: link.index });
+        const held = have.find((a) => a.address === address);
+        if (!held) return;
+        await rtnl.deleteAddress({ ifindex: link.index, address, prefixLength: held.prefixLength });
       } finally {
         rtnl.close();
       }

@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { RoutingConfig, ServiceConfig } from '../config/schema.js';
 import { Announcer, type AnnouncementSpec, type AnnouncementStatus, type AnnouncerDeps } from './announcer.js';
 import { gatingServices } from './gating.js';
-import { applyRoutingHost, routingHostPlan, type RoutingHostIo } from './host.js';
+import { applyRoutingHost, releasedVips, routingHostPlan, type RoutingHostIo } from './host.js';
 import type { RouteIo, RouteMark } from './kernel-route.js';
 
 const MAINTENANCE_POLL_MS = 1000;
@@ -40,6 +40,8 @@ export class Routing {
   private poll: TimerHandle | undefined;
   private maintenance = false;
   private stopped = false;
+  /** VIPs a reload took out of routing, waiting for the router to converge before they are released. */
+  private readonly releasing = new Map<string, TimerHandle>();
 
   constructor(
     config: RoutingConfig,
@@ -95,6 +97,33 @@ export class Routing {
       this.armPoll();
     }
     await this.announcer.update(announcementSpecs(config, services));
+    this.releaseLater(releasedVips(before, config));
+  }
+
+  /**
+   * A VIP the config no longer announces leaves its interface once its withdraw is in
+   * the kernel and the router had the entry's converge time: the flows the router still
+   * sends meanwhile are served. A reload that brings it back before then keeps it.
+   */
+  private releaseLater(vips: ReturnType<typeof releasedVips>): void {
+    for (const v of vips) {
+      const id = `${v.address}@${v.interface}`;
+      this.releasing.get(id)?.cancel();
+      void this.announcer.settled().then(() => {
+        if (this.stopped) return;
+        this.releasing.set(
+          id,
+          this.deps.clock.setTimer(v.convergeMs, () => {
+            this.releasing.delete(id);
+            if (this.stopped || routingHostPlan(this.config).vips.some((h) => `${h.address}@${h.interface}` === id)) return;
+            this.deps.host.releaseAddress(v.address, v.interface).then(
+              () => this.deps.logger.info(`routing: released ${v.address} from ${v.interface} (no longer announced)`),
+              (err: Error) => this.deps.logger.error(`routing: releasing ${v.address} from ${v.interface} failed: ${err.message}`),
+            );
+          }),
+        );
+      });
+    }
   }
 
   private readMaintenance(): boolean {
@@ -130,13 +159,21 @@ export class Routing {
   async stop(): Promise<void> {
     this.stopped = true;
     this.poll?.cancel();
+    this.cancelReleases();
     await this.announcer.stop();
   }
 
   async withdrawAll(): Promise<void> {
     this.stopped = true;
     this.poll?.cancel();
+    this.cancelReleases();
     await this.announcer.withdrawAll();
+  }
+
+  /** Stopping keeps the VIPs (as for every announcement): a release still pending is not made. */
+  private cancelReleases(): void {
+    for (const t of this.releasing.values()) t.cancel();
+    this.releasing.clear();
   }
 
   status(): AnnouncementStatus[] {

@@ -178,3 +178,40 @@ test('SIGTERM after a reload removed an announcement: its withdraw and the other
   await stopping;
   assert.deepEqual(s.kernel.changes, ['+10.9.9.1', '+10.9.9.2', '-10.9.9.2', '-10.9.9.1']);
 });
+
+test('a VIP a reload takes out of routing leaves its interface once withdrawn and the router had its converge time', async () => {
+  const s = await setup(routing([A, entry('b', ['10.9.9.2', '10.9.9.4'], { converge: 5000 })]));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo', '10.9.9.4@lo']);
+  await s.reload(routing([A, entry('b', ['10.9.9.2'], { converge: 5000 })]));
+  assert.deepEqual(s.kernel.changes.slice(3), ['-10.9.9.4']);
+  s.clock.advance(4999);
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo', '10.9.9.4@lo'], 'held while the router converges');
+  s.clock.advance(1);
+  await s.r.settled();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo'], 'a VIP removed from an announcement');
+
+  await s.reload(routing([A]));
+  assert.deepEqual(s.kernel.changes.slice(4), ['-10.9.9.2']);
+  s.clock.advance(5000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo'], 'the VIP of a removed announcement');
+});
+
+test('a VIP a reload brings back before its release stays held; stopping keeps the VIPs', async () => {
+  const s = await setup(routing([A, B]));
+  await s.reload(routing([A]));
+  s.clock.advance(1000);
+  await s.reload(routing([A, B]));
+  s.clock.advance(5000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo'], 'brought back: kept');
+  await s.reload(routing([A]));
+  const stopping = s.r.stop();
+  await s.r.settled();
+  s.clock.advance(3000);
+  await stopping;
+  s.clock.advance(3000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo'], 'SIGTERM leaves the VIPs as they are');
+});
