@@ -572,7 +572,7 @@ test("the first update's seed (the agent's start, from the kernel's table): a se
           up: true,
           weight: 1,
           reason: "adopted from the kernel's IPVS table at start (weight 1)",
-          since: new Date().toISOString(),
+          since: '2026-12-06T14:00:00.000Z',
           checks: [{ type: 'tcp', up: true, successes: 0, failures: 0 }],
         },
       ],
