@@ -15,6 +15,7 @@ import { loadPlan } from './agent/load-plan.js';
 import { serviceKeysOf, type RuntimePlan } from './agent/map-config.js';
 import { statusLine, statusSnapshot } from './agent/status.js';
 import { PoolGate } from './agent/pool-gate.js';
+import { seedFromKernel } from './agent/kernel-seed.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import {
   DEFAULT_DRAIN_TIMEOUT,
@@ -26,7 +27,7 @@ import {
 } from './config/index.js';
 import { EventBus } from './events.js';
 import type { CheckPlugin } from './health/check.js';
-import { HealthMonitor } from './health/monitor.js';
+import { HealthMonitor, type ServiceStatus } from './health/monitor.js';
 import { foldLastResults, type LastResult } from './health/worker-messages.js';
 import { WorkerHealthMonitor } from './health/worker-monitor.js';
 import { Reconciler } from './ipvs/reconciler.js';
@@ -244,7 +245,7 @@ export class Agent implements StatusSource, AdminActions {
               });
             },
           });
-    await this.monitor.update(this.plan.services);
+    await this.monitor.update(this.plan.services, await this.kernelSeed());
     this.unsubscribe.push(
       this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) =>
         this.trackQuorum(e.object.replace(/^service\//, ''), e.type === 'quorum.regained'),
@@ -322,6 +323,33 @@ export class Agent implements StatusSource, AdminActions {
       drainTimeoutMs: (key) => this.drainTimeoutFor(key),
     });
     this.reconciler.start();
+  }
+
+  /**
+   * What the kernel's table says of the real servers at start (src/agent/kernel-seed.ts):
+   * those a previous agent left in service begin up, so a restart takes none of them
+   * out before a check fails. A table that cannot be read seeds nothing: every real
+   * server then begins in its checks' initial state, as on a first start.
+   */
+  private async kernelSeed(): Promise<ServiceStatus[]> {
+    if (!this.reconciler || this.plan.services.length === 0) return [];
+    try {
+      const seed = seedFromKernel(this.plan.services, await this.reconciler.readActual(), this.clock.wallNow());
+      const n = seed.reduce((sum, s) => sum + s.realServers.length, 0);
+      if (n > 0) {
+        this.logger.info(
+          { seeded: seed.map((s) => ({ service: s.name, realServers: s.realServers.map((rs) => destinationId(rs)) })) },
+          `${n} real server${n === 1 ? '' : 's'} found in service in the kernel's IPVS table begin up; their checks take them down after fall failures`,
+        );
+      }
+      return seed;
+    } catch (err) {
+      this.logger.warn(
+        { err },
+        `reading the IPVS table at start: ${(err as Error).message}; every real server begins in its checks' initial state`,
+      );
+      return [];
+    }
   }
 
   /** ipvs.timeouts into the kernel when set and changed; a failure is logged, the agent carries on. */
@@ -632,14 +660,15 @@ export class Agent implements StatusSource, AdminActions {
       // Opening the table changes nothing in it; the reconciler must exist before the monitor hands over pools.
       if ((next.services.length > 0 || plan.ipvsTimeouts) && !this.table) await this.startIpvs();
       // Routing's host side (VIPs on their interface, sloppy and ARP sysctls) is what can fail
-      // (a missing interface): it refuses the reload before anything else changes. It is
-      // idempotent and only adds, so it is not undone.
+      // (a missing interface): it refuses the reload before anything else changes. A reload
+      // refused later sets the sysctls back; the VIPs it added stay held (nothing announces them).
       if (!routingBefore && next.routing.announce.length > 0) {
         this.routing = this.newRouting(next);
         undo.push(async () => {
           this.routing = routingBefore;
         });
       }
+      if (routingBefore) undo.push(() => routingBefore.prepare(previousConfig.routing));
       await this.routing?.prepare(next.routing);
       await this.reloadInstances(previous.instances, plan.instances, undo);
       if (!isDeepStrictEqual(previousConfig.api, next.api)) {

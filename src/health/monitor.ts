@@ -178,7 +178,8 @@ export class HealthMonitor {
    * Calls onPoolChange synchronously when any pool differs from before.
    * `seed`: the last known status of services this monitor has never seen (a
    * restarted health-check thread resumes where its predecessor was, see
-   * seededRealServerHealth); ignored for services it already monitors.
+   * seededRealServerHealth; the agent's start seeds from the kernel's IPVS table,
+   * src/agent/kernel-seed.ts); ignored for services it already monitors.
    */
   update(services: readonly HealthServiceConfig[], seed?: readonly ServiceStatus[]): void {
     if (this.stopped) throw new Error('health monitor is stopped');

@@ -114,8 +114,9 @@ export class WorkerHealthMonitor {
   /**
    * Starts (first call) or reconfigures monitoring in the worker. Rejects with the
    * worker's HealthConfigError, changing nothing, when the services are wrong.
+   * `seed`: as HealthMonitor.update's (the agent's start seeds from the kernel's table).
    */
-  update(services: readonly HealthServiceConfig[]): Promise<void> {
+  update(services: readonly HealthServiceConfig[], seed?: ServiceStatus[]): Promise<void> {
     if (this.stopping) return Promise.reject(new Error('health monitor is stopped'));
     const run = this.queue.then(async () => {
       // Nothing to check and nothing checked yet: the status and the pools are already empty.
@@ -128,7 +129,7 @@ export class WorkerHealthMonitor {
         this.live.catch(() => undefined);
       }
       const generation = await this.readyGeneration();
-      await this.apply(generation, services);
+      await this.apply(generation, services, seed);
       this.services = services;
     });
     this.queue = run.catch(() => undefined);

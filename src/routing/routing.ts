@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../clock.js';
 import type { RoutingConfig, ServiceConfig } from '../config/schema.js';
 import { Announcer, type AnnouncementSpec, type AnnouncementStatus, type AnnouncerDeps } from './announcer.js';
 import { gatingServices } from './gating.js';
-import { applyRoutingHost, routingHostPlan, type RoutingHostIo } from './host.js';
+import { applyRoutingHost, releasedVips, routingHostPlan, type RoutingHostIo } from './host.js';
 import type { RouteIo, RouteMark } from './kernel-route.js';
 
 const MAINTENANCE_POLL_MS = 1000;
@@ -40,6 +40,8 @@ export class Routing {
   private poll: TimerHandle | undefined;
   private maintenance = false;
   private stopped = false;
+  /** VIPs a reload took out of routing, waiting for the router to converge before they are released. */
+  private readonly releasing = new Map<string, TimerHandle>();
 
   constructor(
     config: RoutingConfig,
@@ -64,10 +66,12 @@ export class Routing {
   /**
    * The host side of `config` (the VIPs held on their interface, the ARP and sloppy
    * sysctls): idempotent, and the part of a reload that can fail (a missing interface),
-   * so the agent runs it before it commits a reload and refuses the reload when it throws.
+   * so the agent runs it before it commits a reload and refuses the reload when it throws;
+   * a reload refused after it runs this again with the running config. On a reload the
+   * running config is `this.config` still (update() comes after).
    */
   async prepare(config: RoutingConfig): Promise<void> {
-    const changes = await applyRoutingHost(routingHostPlan(config), this.deps.host);
+    const changes = await applyRoutingHost(routingHostPlan(config, this.config), this.deps.host);
     for (const c of changes) this.deps.logger.info(`routing mode: ${c}`);
   }
 
@@ -86,10 +90,6 @@ export class Routing {
       );
       await this.announcer.moveRoutes(this.deps.openRoutes(markOf(config)));
     }
-    if (before.sloppy && !config.sloppy)
-      this.deps.logger.warn(
-        'routing.sloppy is now false: failoverd no longer sets net.ipv4.vs.sloppy_tcp/sloppy_sctp, and leaves them as they are',
-      );
     if (before.maintenance_file !== config.maintenance_file) {
       this.poll?.cancel();
       this.poll = undefined;
@@ -97,6 +97,33 @@ export class Routing {
       this.armPoll();
     }
     await this.announcer.update(announcementSpecs(config, services));
+    this.releaseLater(releasedVips(before, config));
+  }
+
+  /**
+   * A VIP the config no longer announces leaves its interface once its withdraw is in
+   * the kernel and the router had the entry's converge time: the flows the router still
+   * sends meanwhile are served. A reload that brings it back before then keeps it.
+   */
+  private releaseLater(vips: ReturnType<typeof releasedVips>): void {
+    for (const v of vips) {
+      const id = `${v.address}@${v.interface}`;
+      this.releasing.get(id)?.cancel();
+      void this.announcer.settled().then(() => {
+        if (this.stopped) return;
+        this.releasing.set(
+          id,
+          this.deps.clock.setTimer(v.convergeMs, () => {
+            this.releasing.delete(id);
+            if (this.stopped || routingHostPlan(this.config).vips.some((h) => `${h.address}@${h.interface}` === id)) return;
+            this.deps.host.releaseAddress(v.address, v.interface).then(
+              () => this.deps.logger.info(`routing: released ${v.address} from ${v.interface} (no longer announced)`),
+              (err: Error) => this.deps.logger.error(`routing: releasing ${v.address} from ${v.interface} failed: ${err.message}`),
+            );
+          }),
+        );
+      });
+    }
   }
 
   private readMaintenance(): boolean {
@@ -132,13 +159,21 @@ export class Routing {
   async stop(): Promise<void> {
     this.stopped = true;
     this.poll?.cancel();
+    this.cancelReleases();
     await this.announcer.stop();
   }
 
   async withdrawAll(): Promise<void> {
     this.stopped = true;
     this.poll?.cancel();
+    this.cancelReleases();
     await this.announcer.withdrawAll();
+  }
+
+  /** Stopping keeps the VIPs (as for every announcement): a release still pending is not made. */
+  private cancelReleases(): void {
+    for (const t of this.releasing.values()) t.cancel();
+    this.releasing.clear();
   }
 
   status(): AnnouncementStatus[] {

@@ -35,8 +35,9 @@ test('three directors announce the VIP through BIRD; the router has three next h
   }
 });
 
-test('agent restart (kill -9, start): the route is adopted, the router sees no change', async () => {
+test('agent restart (kill -9, start): the route is adopted, the router sees no change, 0 connections lost', async () => {
   const d = s.topo.directors[0]!;
+  const before = await s.traffic!.stats();
   const watch = s.topo.watchRoutes();
   d.agent!.proc.kill('SIGKILL');
   await d.agent!.exited;
@@ -57,6 +58,19 @@ test('agent restart (kill -9, start): the route is adopted, the router sees no c
   assert.deepEqual(watch.changes, [], 'no route change at the router');
   assert.deepEqual(agentEvents(d, 'route.withdrawn'), []);
   assert.deepEqual(s.topo.nextHops(), all());
+  // The restarted agent begins the real servers it finds in service in the kernel up
+  // (src/agent/kernel-seed.ts): mh keeps its destinations, no flow is cut.
+  assert.ok(
+    agent.logs.some((l) => l.includes("found in service in the kernel's IPVS table begin up")),
+    'the agent seeded its health from the kernel',
+  );
+  const afterStats = await allAnswering(before, 'the agent restart');
+  const o = flowOutcome(before, afterStats);
+  console.log(`# agent restart: ${describeOutcome(o)}`);
+  assert.equal(o.reset, 0);
+  assert.equal(o.stalled, 0);
+  assert.equal(o.survived, o.of);
+  assert.equal(o.newFail, 0);
 });
 
 test('maintenance withdraws a director and its return adds it back: 0 resets, 0 new connections failed', async () => {

@@ -1,8 +1,8 @@
 // Routing mode's reload (SIGHUP) in a kernel with IPVS, watched by iproute2: `ip monitor
 // route` records every change to the announcement table while reloads add an
 // announcement (with sloppy turned on), remove another, and one is refused; the
-// announcement both configs keep is never withdrawn and announced again. SIGTERM then
-// withdraws what is left.
+// announcement both configs keep is never withdrawn and announced again; the removed
+// one's VIP leaves lo after its converge time. SIGTERM then withdraws what is left.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
@@ -68,7 +68,7 @@ test('reloads add and remove announcements without flapping the kept one; sloppy
   createInterface({ input: agent.stderr! }).on('line', (l) => logs.push(l));
   const exited = new Promise<number | null>((r) => agent.on('exit', (code) => r(code)));
   await waitFor(() => announced().join() === '10.9.9.1', { what: '10.9.9.1 announced in table 200', timeoutMs: 60_000, stepMs: 100 });
-  assert.equal(dir.sysctl('net.ipv4.vs.sloppy_tcp'), '0', 'sloppy: false leaves the sysctl');
+  assert.equal(dir.sysctl('net.ipv4.vs.sloppy_tcp'), '0', 'sloppy: false: 0');
 
   // Every change to table 200 from here on, as the kernel reports it.
   const monitor = dir.spawn('ip', ['monitor', 'route']);
@@ -103,6 +103,9 @@ test('reloads add and remove announcements without flapping the kept one; sloppy
   writeFileSync(configPath, config({ services: service('b-80', '10.9.9.2'), announce: [B] }));
   agent.kill('SIGHUP');
   await waitFor(() => announced().join() === '10.9.9.2', { what: 'a withdrawn after the reload', timeoutMs: 60_000, stepMs: 100 });
+  // Held for a's converge time (1 s) after the withdraw, then released.
+  await waitFor(() => !onLo().includes('10.9.9.1'), { what: "a's VIP 10.9.9.1 released from lo", timeoutMs: 30_000, stepMs: 100 });
+  assert.ok(onLo().includes('10.9.9.2'), "b's VIP is still held");
 
   // Refused: wlc on an announced VIP. Nothing moves.
   writeFileSync(configPath, config({ services: service('b-80', '10.9.9.2', 'wlc'), announce: [B] }));

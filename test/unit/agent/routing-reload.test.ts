@@ -49,7 +49,7 @@ async function rig(t: { after(fn: () => Promise<void> | void): void }, yaml: str
 test('reload: an added announcement is announced, the unchanged one untouched; sloppy turned on is applied', async (t) => {
   const r = await rig(t, config({ routing: routing([A], '  sloppy: false\n  allow_flow_resets: true\n') }));
   assert.deepEqual(r.kernel.changes, ['+10.9.9.1']);
-  assert.equal(r.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), undefined);
+  assert.equal(r.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), '0');
 
   r.rewrite(config({ routing: routing([A, B]) }));
   assert.equal(await r.agent.reload(), true);
@@ -112,4 +112,19 @@ test('reload: a routing section added to an agent that started without one start
   assert.deepEqual(r.kernel.changes, ['+10.9.9.1']);
   assert.equal(r.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), '1');
   assert.deepEqual(r.kernel.held, ['10.9.9.1@lo']);
+});
+
+test('reload: refused after the routing host was prepared (the API cannot listen): sloppy is set back as the running config says', async (t) => {
+  const r = await rig(t, config({ routing: routing([A]) }));
+  assert.equal(r.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), '1');
+  r.api.failing.add('/run/failoverd-test/other.sock');
+  r.rewrite(
+    config({ routing: routing([A], '  sloppy: false\n  allow_flow_resets: true\n') }).replace(
+      '/run/failoverd-test/api.sock',
+      '/run/failoverd-test/other.sock',
+    ),
+  );
+  assert.equal(await r.agent.reload(), false);
+  assert.equal(r.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), '1', 'the refused config set 0; the undo put 1 back');
+  assert.equal(r.kernel.sysctls.get('net.ipv4.vs.sloppy_sctp'), '1');
 });

@@ -553,3 +553,38 @@ test('a service group from the worker thread: one pool per kernel service, the s
   assert.equal(seen('realserver.down').length, 1, 'one down for the group, not one per kernel service');
   assert.equal(monitor.status().length, 1, 'one service in the status');
 });
+
+test("the first update's seed (the agent's start, from the kernel's table): a seeded server is in the first pool, and leaves after fall failures", async (t) => {
+  const a = await new Backend().start();
+  await a.stop(); // refuses from now on: only the seed says it is up
+  const { pools, monitor, pool, seen } = setup(t);
+  const svc = service('web', 80, [a.port], { quorum: 1 }, { fall: 3 });
+  const seed = [
+    {
+      name: 'web',
+      quorumUp: true,
+      liveWeight: 1,
+      quorum: 1,
+      realServers: [
+        {
+          address: '127.0.0.1',
+          port: a.port,
+          up: true,
+          weight: 1,
+          reason: "adopted from the kernel's IPVS table at start (weight 1)",
+          since: '2026-12-06T14:00:00.000Z',
+          checks: [{ type: 'tcp', up: true, successes: 0, failures: 0 }],
+        },
+      ],
+    },
+  ];
+  await monitor.update([svc], seed);
+  assert.deepEqual(
+    pools[0]?.[0]?.destinations.map((d) => `${d.port}=${d.weight}`),
+    [`${a.port}=1`],
+    'the first pool handed over has the seeded server',
+  );
+  assert.equal(monitor.quorumUp('web'), true);
+  await waitFor(() => pool()?.length === 0, { what: 'the seeded server out after 3 failures', timeoutMs: 10_000 });
+  assert.match(seen('realserver.down')[0]?.reason ?? '', /3 failures in a row/);
+});

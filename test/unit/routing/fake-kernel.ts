@@ -44,6 +44,10 @@ export function fakeKernel(initial: string[] = []) {
       if (missing.has(dev)) throw new Error(`no interface "${dev}"`);
       if (!held.includes(`${a}@${dev}`)) held.push(`${a}@${dev}`);
     },
+    releaseAddress: async (a, dev) => {
+      const i = held.indexOf(`${a}@${dev}`);
+      if (i >= 0) held.splice(i, 1);
+    },
   };
   const files = new Set<string>();
   const io: RoutingIo = { openRoutes, host, fileExists: (path) => files.has(path) };

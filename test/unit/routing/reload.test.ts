@@ -148,15 +148,25 @@ test('a maintenance_file set on reload is read at once, and polled from then on'
   assert.equal(s.kernel.changes.length, 3, 'no file, no poll');
 });
 
-test('sloppy turned on by a reload sets the sysctls; prepare fails on a missing interface before anything moves', async () => {
+test('the config owns sloppy in routing mode: on and off by reloads, off when a reload ends routing mode; prepare fails on a missing interface before anything moves', async () => {
   const s = await setup(routing([A], { sloppy: false, allow_flow_resets: true }));
-  assert.equal(s.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), undefined);
+  const sloppy = () => [s.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), s.kernel.sysctls.get('net.ipv4.vs.sloppy_sctp')];
+  assert.deepEqual(sloppy(), ['0', '0'], 'sloppy: false at start');
   await s.reload(routing([A]));
-  assert.equal(s.kernel.sysctls.get('net.ipv4.vs.sloppy_tcp'), '1');
-  assert.equal(s.kernel.sysctls.get('net.ipv4.vs.sloppy_sctp'), '1');
+  assert.deepEqual(sloppy(), ['1', '1']);
+  await s.reload(routing([A], { sloppy: false, allow_flow_resets: true }));
+  assert.deepEqual(sloppy(), ['0', '0'], 'sloppy: false after true');
+  await s.reload(routing([A]));
+  await s.reload(routing([]));
+  assert.deepEqual(sloppy(), ['0', '0'], 'routing mode ended: nothing asks for sloppy any more');
+  s.kernel.sysctls.set('net.ipv4.vs.sloppy_tcp', '1'); // the operator's, outside routing mode
+  await s.reload(routing([]));
+  assert.deepEqual(sloppy(), ['1', '0'], 'outside routing mode the sysctls are not touched');
+  await s.reload(routing([A]));
+  assert.deepEqual(s.kernel.changes, ['+10.9.9.1', '-10.9.9.1', '+10.9.9.1']);
   s.kernel.missing.add('dummy9');
   await assert.rejects(s.r.prepare(routing([A, entry('c', ['10.9.9.3'], { interface: 'dummy9' })])), /no interface "dummy9"/);
-  assert.deepEqual(s.kernel.changes, ['+10.9.9.1']);
+  assert.deepEqual(s.kernel.changes, ['+10.9.9.1', '-10.9.9.1', '+10.9.9.1'], 'nothing moved');
 });
 
 test('SIGTERM after a reload removed an announcement: its withdraw and the others are all in before stop resolves', async () => {
@@ -167,4 +177,41 @@ test('SIGTERM after a reload removed an announcement: its withdraw and the other
   s.clock.advance(3000);
   await stopping;
   assert.deepEqual(s.kernel.changes, ['+10.9.9.1', '+10.9.9.2', '-10.9.9.2', '-10.9.9.1']);
+});
+
+test('a VIP a reload takes out of routing leaves its interface once withdrawn and the router had its converge time', async () => {
+  const s = await setup(routing([A, entry('b', ['10.9.9.2', '10.9.9.4'], { converge: 5000 })]));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo', '10.9.9.4@lo']);
+  await s.reload(routing([A, entry('b', ['10.9.9.2'], { converge: 5000 })]));
+  assert.deepEqual(s.kernel.changes.slice(3), ['-10.9.9.4']);
+  s.clock.advance(4999);
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo', '10.9.9.4@lo'], 'held while the router converges');
+  s.clock.advance(1);
+  await s.r.settled();
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo'], 'a VIP removed from an announcement');
+
+  await s.reload(routing([A]));
+  assert.deepEqual(s.kernel.changes.slice(4), ['-10.9.9.2']);
+  s.clock.advance(5000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo'], 'the VIP of a removed announcement');
+});
+
+test('a VIP a reload brings back before its release stays held; stopping keeps the VIPs', async () => {
+  const s = await setup(routing([A, B]));
+  await s.reload(routing([A]));
+  s.clock.advance(1000);
+  await s.reload(routing([A, B]));
+  s.clock.advance(5000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo'], 'brought back: kept');
+  await s.reload(routing([A]));
+  const stopping = s.r.stop();
+  await s.r.settled();
+  s.clock.advance(3000);
+  await stopping;
+  s.clock.advance(3000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.kernel.held, ['10.9.9.1@lo', '10.9.9.2@lo'], 'SIGTERM leaves the VIPs as they are');
 });
