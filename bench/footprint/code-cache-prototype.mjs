@@ -7,9 +7,10 @@
 // functions start-up ran are in it); a later start whose cache V8 rejects (another node
 // or other flags: cachedDataRejected) writes it again. Known gaps, why it does not ship:
 // the check plugins and the checks worker are copied from dist/bundle (ESM), so a config
-// with services has a second zod in the main thread; the cache is written where the code is.
+// with services has a second zod in the main thread; `failoverd lab` (an import() of tsc's
+// build) does not run from it; the cache is written where the code is.
 import { build } from 'esbuild';
-import { cpSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -30,6 +31,21 @@ const noPushgateway = {
   },
 };
 
+/**
+ * import() of a computed specifier (the check plugins) through a function the ESM loader
+ * defines: Node 20 loses a vm.Script's importModuleDynamically when its code comes from
+ * the cache, so an import() in cached code fails ("A dynamic import callback was not specified").
+ */
+const importThroughLoader = {
+  name: 'import-through-loader',
+  setup(b) {
+    b.onLoad({ filter: /\/(checks\/index|src\/config\/json-schema)\.ts$/ }, (args) => ({
+      contents: readFileSync(args.path, 'utf8').replace(/\bimport\((?!['"])/g, 'globalThis.__failoverdImport('),
+      loader: 'ts',
+    }));
+  },
+};
+
 rmSync(outdir, { recursive: true, force: true });
 await build({
   absWorkingDir: root,
@@ -43,7 +59,7 @@ await build({
   banner: { js: "const __failoverdUrl = require('node:url').pathToFileURL(__filename).href;" },
   define: { 'import.meta.url': '__failoverdUrl' },
   external: ['node-gyp-build', './commands/lab.js'],
-  plugins: [noPushgateway],
+  plugins: [noPushgateway, importThroughLoader],
   minifyWhitespace: true,
   minifySyntax: true,
   keepNames: true,
@@ -66,12 +82,8 @@ try {
 } catch {
   cachedData = undefined;
 }
-const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8').replace(/^#!.*/, '')), {
-  filename: file,
-  cachedData,
-  // Experimental in Node 20 (one ExperimentalWarning); a callback would need --experimental-vm-modules.
-  importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-});
+globalThis.__failoverdImport = (specifier) => import(specifier);
+const script = new vm.Script(Module.wrap(readFileSync(file, 'utf8').replace(/^#!.*/, '')), { filename: file, cachedData });
 if (!cachedData || script.cachedDataRejected) {
   setTimeout(() => {
     try {
