@@ -6,7 +6,7 @@
 // service, two real servers) and for 1,000 and 10,000 real servers.
 // Several builds can be compared in one run: --cli LABEL=PATH/cli.js (repeatable; default: this tree's
 // bundle, dist/bundle/src/cli.js, which the package ships, and its tsc output, dist/src/cli.js).
-//   node dist/bench/footprint/startup.js [--runs 5] [--cli before=/x/dist/src/cli.js] [--uml] [--out file.md]
+//   node dist/bench/footprint/startup.js [--runs 5] [--cli before=/x/dist/src/cli.js] [--cli 'LABEL=PATH NODE-FLAG...'] [--uml] [--out file.md]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,16 +24,21 @@ const flags = (name: string): string[] => argv.flatMap((a, i) => (a === name && 
 const RUNS = Number(flag('--runs') ?? 5);
 const IDLE_MS = Number(flag('--idle-ms') ?? 5000);
 const ours = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
+// LABEL=PATH [NODE-FLAG...]: node flags after the path go before it (--cli 'semi1=dist/bundle/src/cli.js --max-semi-space-size=1').
 const given = flags('--cli').map((spec) => {
   const eq = spec.indexOf('=');
-  return { label: spec.slice(0, eq), path: spec.slice(eq + 1) };
+  const [path = '', ...nodeFlags] = spec
+    .slice(eq + 1)
+    .split(' ')
+    .filter(Boolean);
+  return { label: spec.slice(0, eq), path, nodeFlags };
 });
 const CLIS =
   given.length > 0
     ? given
     : [
-        { label: 'bundle', path: ours('bundle/src/cli.js') },
-        { label: 'tsc', path: ours('src/cli.js') },
+        { label: 'bundle', path: ours('bundle/src/cli.js'), nodeFlags: [] },
+        { label: 'tsc', path: ours('src/cli.js'), nodeFlags: [] },
       ];
 const work = mkdtempSync(join(tmpdir(), 'failoverd-footprint-'));
 const out: string[] = [];
@@ -99,10 +104,12 @@ interface Started {
   exited: Promise<void>;
 }
 
-function startAgent(cli: string, config: string, ns: Netns, to: string | undefined, wrap: string[] = []): Started {
+type Cli = (typeof CLIS)[number];
+
+function startAgent(cli: Cli, config: string, ns: Netns, to: string | undefined, wrap: string[] = []): Started {
   const t0 = performance.now();
   // `ip netns exec` execs: the PID is the agent's (or strace's), and every listener is the netns's own.
-  const argv = ['ip', 'netns', 'exec', ns.name, ...wrap, process.execPath, cli, 'run', '--config', config];
+  const argv = ['ip', 'netns', 'exec', ns.name, ...wrap, process.execPath, ...cli.nodeFlags, cli.path, 'run', '--config', config];
   const proc = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
   const tail: string[] = [];
   const reached = new Promise<number>((resolve, reject) => {
@@ -187,12 +194,30 @@ async function host(): Promise<void> {
   const { director, client } = directorAndClient('fp');
   try {
     const config = writeConfig('vrrp-only', 0);
-    say(`## Host: one VRRP instance on a veth in a netns, no services (no IPVS here), ${RUNS} runs`);
+    say(
+      `## Host: one VRRP instance on a veth in a netns, no services (no IPVS here), ${RUNS} rounds, each starting bare node and every build once`,
+    );
     say('');
-    say('| | spawn → exit / BACKUP (median, min) | CPU to BACKUP (median) | RSS idle | threads | files opened (distinct) |');
+    say('| | spawn → exit / BACKUP (median, min) | CPU to BACKUP (median) | RSS idle (× bare node) | threads | files opened (distinct) |');
     say('|---|---|---|---|---|---|');
-    const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
-    const bareCpu = Array.from({ length: RUNS }, () => bareNodeCpuMs());
+    // Round-robin: each round starts bare node and every build once, so a load that
+    // drifts during the run (a shared host) weighs on all of them alike.
+    const bare: number[] = [];
+    const bareCpu: number[] = [];
+    const rows = CLIS.map((cli) => ({ cli, times: [] as number[], cpu: [] as number[] }));
+    for (let i = 0; i < RUNS; i++) {
+      bare.push(bareNodeMs(director));
+      bareCpu.push(bareNodeCpuMs());
+      for (const row of rows) {
+        const agent = startAgent(row.cli, config, director, 'backup');
+        try {
+          row.times.push(await agent.reached);
+          row.cpu.push(await agent.cpuAtReached);
+        } finally {
+          await stopAgent(agent);
+        }
+      }
+    }
     const bareIdle = await bareNodeIdle();
     const bareTrace = join(work, 'bare.strace');
     spawnSync('strace', ['-f', '-qq', '-e', 'trace=open,openat', '-o', bareTrace, process.execPath, '-e', '0'], { stdio: 'ignore' });
@@ -200,25 +225,18 @@ async function host(): Promise<void> {
     say(
       `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${ms(median(bareCpu))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
     );
-    for (const cli of CLIS) {
-      const times: number[] = [];
-      const cpu: number[] = [];
+    for (const { cli, times, cpu } of rows) {
       let idle = { rssKb: NaN, threads: NaN };
-      for (let i = 0; i < RUNS; i++) {
-        const agent = startAgent(cli.path, config, director, 'backup');
-        try {
-          times.push(await agent.reached);
-          cpu.push(await agent.cpuAtReached);
-          if (i === 0) {
-            await sleep(IDLE_MS);
-            idle = procStatus(agent.proc.pid!);
-          }
-        } finally {
-          await stopAgent(agent);
-        }
+      const agent = startAgent(cli, config, director, 'backup');
+      try {
+        await agent.reached;
+        await sleep(IDLE_MS);
+        idle = procStatus(agent.proc.pid!);
+      } finally {
+        await stopAgent(agent);
       }
       const trace = join(work, 'agent.strace');
-      const traced = startAgent(cli.path, config, director, 'backup', ['strace', '-f', '-qq', '-e', 'trace=open,openat', '-o', trace]);
+      const traced = startAgent(cli, config, director, 'backup', ['strace', '-f', '-qq', '-e', 'trace=open,openat', '-o', trace]);
       try {
         await traced.reached;
       } finally {
@@ -226,7 +244,7 @@ async function host(): Promise<void> {
       }
       const opens = countOpens(readFileSync(trace, 'utf8'));
       say(
-        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${ms(median(cpu))} | ${mb(idle.rssKb)} | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
+        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${ms(median(cpu))} | ${mb(idle.rssKb)} (${(idle.rssKb / bareIdle.rssKb).toFixed(2)}×) | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
       );
     }
   } finally {
@@ -251,7 +269,7 @@ async function uml(): Promise<void> {
     say('|---|---|---|---|---|');
     for (const cli of CLIS) {
       for (const n of [2, 1000, 10_000]) {
-        const agent = startAgent(cli.path, writeConfig(`rs${n}`, n), director, undefined);
+        const agent = startAgent(cli, writeConfig(`rs${n}`, n), director, undefined);
         try {
           const t = await agent.reached;
           await sleep(Math.max(IDLE_MS, 3 * n));
