@@ -72,4 +72,17 @@ export interface VrrpIo {
   host: VrrpHost;
   openChannel(options: AdvertChannelOptions): AdvertChannel;
   openAnnouncer(options: AnnouncerOptions): Announcer;
+  /** The VRRP thread's CPU scheduling (vrrp_realtime); absent where there is none to change. */
+  scheduling?: VrrpScheduling;
+}
+
+/** The calling thread's scheduling: the VRRP thread is the thread that opened the VrrpIo. */
+export interface VrrpScheduling {
+  /**
+   * SCHED_RR at `priority` for the calling thread; threads and processes it starts
+   * afterwards get normal scheduling. Throws (EPERM...) when the kernel refuses.
+   */
+  setRealtime(priority: number, cpuBurstLimitMs: number): void;
+  /** Called if the thread ran cpuBurstLimitMs without blocking and was put back to normal scheduling. */
+  onDropped(callback: () => void): void;
 }
