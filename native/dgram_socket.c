@@ -551,6 +551,8 @@ static int clear_socket_error(dgram_t *d) {
   return err || queued ? 0 : 1;
 }
 
+static void receive_queued(dgram_t *d);
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   dgram_t *d = (dgram_t *)handle->data;
@@ -568,6 +570,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       if (rc < 0) deliver_fatal(d, -rc, "uv_poll_start");
     }
   }
+  receive_queued(d);
+  napi_close_handle_scope(env, scope);
+}
+
+// Reads what is queued on the socket now and hands each datagram to the receive
+// callback, as a readiness callback would (both bounded by MAX_DATAGRAMS_PER_WAKEUP).
+static void receive_queued(dgram_t *d) {
+  napi_env env = d->env;
   for (int i = 0; i < MAX_DATAGRAMS_PER_WAKEUP && d->receiving; i++) {
     struct sockaddr_storage from;
     struct iovec iov = {d->recv_buffer, RECV_BUFFER_SIZE};
@@ -603,7 +613,20 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     napi_create_int32(env, msg.msg_flags, &argv[4]);
     deliver(d, 5, argv);
   }
-  napi_close_handle_scope(env, scope);
+}
+
+// receivePending(): reads the datagrams queued now, at once, instead of at the event
+// loop's next poll. After a stall, libuv runs due timers before it polls: a VRRP
+// backup reads the adverts that came meanwhile before its Master_Down_Timer acts.
+static napi_value socket_receive_pending(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *data;
+  CALL(env, napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  dgram_t *d = (dgram_t *)data;
+  if (d->closed || !d->receiving) return NULL;
+  receive_queued(d);
+  return NULL;
 }
 
 // startReceiving((err, data, sockaddr, ancillary, flags) => void)
@@ -829,6 +852,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getsockname", NULL, socket_getsockname, NULL, NULL, NULL, napi_default_method, NULL},
       {"startReceiving", NULL, socket_start_receiving, NULL, NULL, NULL, napi_default_method, NULL},
       {"stopReceiving", NULL, socket_stop_receiving, NULL, NULL, NULL, napi_default_method, NULL},
+      {"receivePending", NULL, socket_receive_pending, NULL, NULL, NULL, napi_default_method, NULL},
       {"close", NULL, socket_close, NULL, NULL, NULL, napi_default_method, NULL},
       {"setRef", NULL, socket_set_ref, NULL, NULL, NULL, napi_default_method, NULL},
       {"fd", NULL, NULL, socket_get_fd, NULL, NULL, napi_default, NULL},

@@ -43,6 +43,8 @@ export interface AdvertChannel {
   onDrop(handler: (reason: 'bad_ip_header' | 'not_vrrp', detail: string) => void): void;
   /** Datagrams the kernel dropped on this channel's receiving socket(s) because the queue was full; cumulative. */
   receiveQueueDrops?(): number;
+  /** Hands what is queued on the receiving socket to onPacket now, instead of at the event loop's next poll. */
+  receivePending?(): void;
   close(): void;
 }
 
@@ -83,6 +85,6 @@ export interface VrrpScheduling {
    * afterwards get normal scheduling. Throws (EPERM...) when the kernel refuses.
    */
   setRealtime(priority: number, cpuBurstLimitMs: number): void;
-  /** Called if the thread ran cpuBurstLimitMs without blocking and was put back to normal scheduling. */
+  /** Called, from the thread's event loop, each time it ran cpuBurstLimitMs without blocking and was put back to normal scheduling. */
   onDropped(callback: () => void): void;
 }
