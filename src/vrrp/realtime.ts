@@ -32,11 +32,19 @@ export function applyVrrpRealtime(
     );
     return false;
   }
-  scheduling.onDropped(() =>
+  // The thread is back in its event loop when this runs (a runaway would never get
+  // here): the burst is over, and it goes back to real-time.
+  scheduling.onDropped(() => {
+    let again = 'it is real-time again';
+    try {
+      scheduling.setRealtime(settings.priority, settings.cpu_burst_limit);
+    } catch (err) {
+      again = `it stays at normal scheduling (${(err as Error).message})`;
+    }
     logger.warn(
-      `vrrp_realtime: the VRRP thread ran ${settings.cpu_burst_limit} ms without blocking (RLIMIT_RTTIME) and is back to normal scheduling until failoverd restarts`,
-    ),
-  );
+      `vrrp_realtime: the VRRP thread ran ${settings.cpu_burst_limit} ms without blocking (RLIMIT_RTTIME) and was put back to normal scheduling for that burst; ${again}`,
+    );
+  });
   logger.info(`vrrp_realtime: the VRRP thread runs under SCHED_RR ${settings.priority} (${limit}); the threads it starts do not`);
   return true;
 }
@@ -60,10 +68,7 @@ export function systemScheduling(): VrrpScheduling {
     onDropped(callback) {
       const binding = native() as SchedulingBinding;
       const timer = setInterval(() => {
-        if (binding.realtimeDropped?.()) {
-          clearInterval(timer);
-          callback();
-        }
+        if (binding.realtimeDropped?.()) callback();
       }, DROPPED_POLL_MS);
       timer.unref();
     },

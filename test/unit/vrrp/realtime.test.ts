@@ -63,12 +63,16 @@ describe('vrrp_realtime at start', () => {
     assert.equal(logs[0]!.level, 50);
   });
 
-  it('a demotion by RLIMIT_RTTIME is a warning', () => {
+  it('a demotion by RLIMIT_RTTIME is a warning, and the thread, back in its loop, is real-time again', () => {
     const { logger, logs } = recorder();
     const fake = fakeScheduling();
     applyVrrpRealtime({ priority: 50, cpu_burst_limit: 300 }, fake.scheduling, logger);
     fake.drop();
+    assert.deepEqual(fake.calls, [
+      [50, 300],
+      [50, 300],
+    ]);
     assert.equal(logs.at(-1)!.level, 40);
-    assert.match(logs.at(-1)!.msg, /ran 300 ms without blocking.*back to normal scheduling/);
+    assert.match(logs.at(-1)!.msg, /ran 300 ms without blocking.*normal scheduling for that burst; it is real-time again/);
   });
 });
