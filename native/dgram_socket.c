@@ -14,9 +14,12 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -548,6 +551,8 @@ static int clear_socket_error(dgram_t *d) {
   return err || queued ? 0 : 1;
 }
 
+static void receive_queued(dgram_t *d);
+
 static void on_readable(uv_poll_t *handle, int status, int events) {
   (void)events;
   dgram_t *d = (dgram_t *)handle->data;
@@ -565,6 +570,14 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       if (rc < 0) deliver_fatal(d, -rc, "uv_poll_start");
     }
   }
+  receive_queued(d);
+  napi_close_handle_scope(env, scope);
+}
+
+// Reads what is queued on the socket now and hands each datagram to the receive
+// callback, as a readiness callback would (both bounded by MAX_DATAGRAMS_PER_WAKEUP).
+static void receive_queued(dgram_t *d) {
+  napi_env env = d->env;
   for (int i = 0; i < MAX_DATAGRAMS_PER_WAKEUP && d->receiving; i++) {
     struct sockaddr_storage from;
     struct iovec iov = {d->recv_buffer, RECV_BUFFER_SIZE};
@@ -600,7 +613,20 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     napi_create_int32(env, msg.msg_flags, &argv[4]);
     deliver(d, 5, argv);
   }
-  napi_close_handle_scope(env, scope);
+}
+
+// receivePending(): reads the datagrams queued now, at once, instead of at the event
+// loop's next poll. After a stall, libuv runs due timers before it polls: a VRRP
+// backup reads the adverts that came meanwhile before its Master_Down_Timer acts.
+static napi_value socket_receive_pending(napi_env env, napi_callback_info info) {
+  napi_value self;
+  void *data;
+  CALL(env, napi_get_cb_info(env, info, NULL, NULL, &self, NULL));
+  CALL(env, napi_unwrap(env, self, &data));
+  dgram_t *d = (dgram_t *)data;
+  if (d->closed || !d->receiving) return NULL;
+  receive_queued(d);
+  return NULL;
 }
 
 // startReceiving((err, data, sockaddr, ancillary, flags) => void)
@@ -733,6 +759,88 @@ static napi_value clear_ambient_capabilities(napi_env env, napi_callback_info in
   return NULL;
 }
 
+// ---- real-time scheduling of the VRRP thread (vrrp_realtime) ----------------
+// The thread made real-time, for the SIGXCPU handler: the signal is sent to the
+// process, and whichever thread takes it must demote this one.
+static pid_t realtime_tid;
+static volatile sig_atomic_t realtime_dropped;
+
+// RLIMIT_RTTIME's soft limit was reached: the real-time thread ran that long without
+// blocking. It goes back to SCHED_OTHER (a runaway must not hold a CPU) and the agent
+// lives on; the hard limit (SIGKILL) sits a second further and is then never reached.
+static void on_sigxcpu(int sig) {
+  (void)sig;
+  int saved = errno;
+  struct sched_param param = {0};
+  if (realtime_tid > 0 && sched_setscheduler(realtime_tid, SCHED_OTHER, &param) == 0) realtime_dropped = 1;
+  errno = saved;
+}
+
+// setRealtime(priority, burstLimitMicros): SCHED_RR at `priority` for the calling
+// thread, with SCHED_RESET_ON_FORK so that threads and processes it creates from here
+// on (the checks worker, libuv's pool, notify programs) start at SCHED_OTHER; a run
+// without blocking longer than burstLimitMicros demotes it (RLIMIT_RTTIME, SIGXCPU).
+static napi_value set_realtime(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  int32_t priority;
+  int64_t limit;
+  CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &priority) != napi_ok || napi_get_value_int64(env, argv[1], &limit) != napi_ok ||
+      limit <= 0) {
+    napi_throw_type_error(env, NULL, "setRealtime(priority: number, burstLimitMicros: number)");
+    return NULL;
+  }
+  struct rlimit current;
+  if (getrlimit(RLIMIT_RTTIME, &current) != 0) return throw_errno(env, errno, "getrlimit(RLIMIT_RTTIME)");
+  struct rlimit wanted = {(rlim_t)limit, (rlim_t)limit + 1000000};
+  // An unprivileged process cannot raise its hard limit: stay under the one it has.
+  if (current.rlim_max != RLIM_INFINITY && wanted.rlim_max > current.rlim_max) {
+    wanted.rlim_max = current.rlim_max;
+    if (wanted.rlim_cur > wanted.rlim_max) wanted.rlim_cur = wanted.rlim_max;
+  }
+  if (setrlimit(RLIMIT_RTTIME, &wanted) != 0) return throw_errno(env, errno, "setrlimit(RLIMIT_RTTIME)");
+  struct sigaction action;
+  memset(&action, 0, sizeof(action));
+  action.sa_handler = on_sigxcpu;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  if (sigaction(SIGXCPU, &action, NULL) != 0) return throw_errno(env, errno, "sigaction(SIGXCPU)");
+  realtime_tid = (pid_t)syscall(SYS_gettid);
+  realtime_dropped = 0;
+  struct sched_param param = {.sched_priority = priority};
+  if (sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &param) != 0) {
+    int err = errno;
+    realtime_tid = 0;
+    return throw_errno(env, err, "sched_setscheduler(SCHED_RR)");
+  }
+  return NULL;
+}
+
+// resetScheduling(): the calling thread to SCHED_OTHER if it is real-time; true if it was.
+static napi_value reset_scheduling(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  int policy = sched_getscheduler(0) & ~SCHED_RESET_ON_FORK;
+  int was_realtime = policy == SCHED_RR || policy == SCHED_FIFO;
+  if (was_realtime) {
+    struct sched_param param = {0};
+    if (sched_setscheduler(0, SCHED_OTHER, &param) != 0) return throw_errno(env, errno, "sched_setscheduler(SCHED_OTHER)");
+  }
+  napi_get_boolean(env, was_realtime, &result);
+  return result;
+}
+
+// realtimeDropped(): whether RLIMIT_RTTIME demoted the real-time thread (once read, cleared).
+static napi_value realtime_dropped_flag(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  int dropped = realtime_dropped;
+  realtime_dropped = 0;
+  napi_get_boolean(env, dropped, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor methods[] = {
       {"bind", NULL, socket_bind, NULL, NULL, NULL, napi_default_method, NULL},
@@ -744,6 +852,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"getsockname", NULL, socket_getsockname, NULL, NULL, NULL, napi_default_method, NULL},
       {"startReceiving", NULL, socket_start_receiving, NULL, NULL, NULL, napi_default_method, NULL},
       {"stopReceiving", NULL, socket_stop_receiving, NULL, NULL, NULL, napi_default_method, NULL},
+      {"receivePending", NULL, socket_receive_pending, NULL, NULL, NULL, napi_default_method, NULL},
       {"close", NULL, socket_close, NULL, NULL, NULL, napi_default_method, NULL},
       {"setRef", NULL, socket_set_ref, NULL, NULL, NULL, napi_default_method, NULL},
       {"fd", NULL, NULL, socket_get_fd, NULL, NULL, napi_default, NULL},
@@ -757,6 +866,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"indexToName", NULL, index_to_name, NULL, NULL, NULL, napi_default, NULL},
       {"errnoName", NULL, errno_name, NULL, NULL, NULL, napi_default, NULL},
       {"clearAmbientCapabilities", NULL, clear_ambient_capabilities, NULL, NULL, NULL, napi_default, NULL},
+      {"setRealtime", NULL, set_realtime, NULL, NULL, NULL, napi_default, NULL},
+      {"resetScheduling", NULL, reset_scheduling, NULL, NULL, NULL, napi_default, NULL},
+      {"realtimeDropped", NULL, realtime_dropped_flag, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(functions) / sizeof(functions[0]), functions);
   return exports;

@@ -41,6 +41,7 @@ import { MaintenanceScheduler } from './maintenance/scheduler.js';
 import type { VrrpInstanceConfig } from './vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';
 import { VrrpSyncGroup } from './vrrp/sync-group.js';
+import { applyVrrpRealtime } from './vrrp/realtime.js';
 import { packageVersion } from './commands/version.js';
 import { systemRoutingIo } from './routing/system.js';
 import { Routing, type RoutingIo } from './routing/routing.js';
@@ -101,6 +102,8 @@ export class Agent implements StatusSource, AdminActions {
   private monitor: HealthMonitor | WorkerHealthMonitor | undefined;
   private readonly gate = new PoolGate();
   private vrrpIo: ClosableVrrpIo | undefined;
+  /** vrrp_realtime is read once, when the VRRP I/O first opens. */
+  private realtimeRead = false;
   private readonly instances = new Map<string, VrrpInstance>();
   private readonly syncGroups = new Map<string, VrrpSyncGroup>();
   private readonly demotions = new Map<string, Map<string, number>>();
@@ -388,12 +391,16 @@ export class Agent implements StatusSource, AdminActions {
   }
 
   private openVrrpIo(): ClosableVrrpIo {
-    return this.options.openVrrpIo((e) => {
+    const io = this.options.openVrrpIo((e) => {
       if (e.kind === 'resync') this.logger.warn(`link watcher resynchronised: ${e.links} links re-read after lost notifications`);
       else if (e.kind === 'overrun')
         this.logger.warn({ err: e.error }, 'link watcher: notifications lost (receive buffer overrun); re-reading every link');
       else this.logger.error({ err: e.error }, `link watcher socket error: ${e.error.message}`);
     });
+    // Once per process, from the thread that sends the adverts (src/vrrp/realtime.ts).
+    if (!this.realtimeRead) applyVrrpRealtime(this.config.vrrp_realtime, io.scheduling, this.logger);
+    this.realtimeRead = true;
+    return io;
   }
 
   private async startInstance(config: VrrpInstanceConfig): Promise<void> {
@@ -700,6 +707,8 @@ export class Agent implements StatusSource, AdminActions {
     this.retrackQuorum();
     for (const w of plan.warnings) this.logger.warn(w);
     await this.reloadRouting(next, this.routing !== routingBefore);
+    if (!isDeepStrictEqual(previousConfig.vrrp_realtime, next.vrrp_realtime))
+      this.logger.warn('vrrp_realtime changed: that applies when failoverd restarts; the VRRP thread keeps its scheduling');
     if (this.checksThread() !== this.checksOn) {
       // Moving the checks between threads would restart every check from its initial state.
       this.logger.warn(

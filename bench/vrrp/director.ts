@@ -12,10 +12,12 @@ import { ApiServer } from '../../src/api/server.js';
 import { MemoryIpvsTable } from '../../src/ipvs/memory-table.js';
 import { createLogger } from '../../src/log.js';
 import { systemVrrpIo } from '../../src/vrrp/io.js';
+import { startLoopProbe } from './loop-probe.js';
 
 const [configPath, netns] = process.argv.slice(2);
 if (!configPath || !netns) throw new Error('usage: director.js CONFIG NETNS_PATH');
 const logger = createLogger({ level: 'info', pretty: false });
+if (process.env['BENCH_PROBE'] === '1') startLoopProbe(logger);
 const agent = await Agent.create({
   configPath,
   logger,

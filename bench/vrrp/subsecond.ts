@@ -61,12 +61,16 @@ const PRIORITY = 100;
 const MASTER_CPU = HOG ? 0 : undefined;
 const HOG_CPU = 1;
 /**
- * --rt N: the VRRP thread under SCHED_RR at priority N: keepalived's own
- * vrrp_rt_priority, and for failoverd (which has no such setting) `chrt -p` of its
- * main thread only (VRRP's loop; the checks worker thread stays SCHED_OTHER).
+ * --rt N: the VRRP thread under SCHED_RR at priority N, as each implementation sets
+ * it: keepalived's vrrp_rt_priority, failoverd's vrrp_realtime (its main thread; the
+ * checks worker and the threads started after it keep SCHED_OTHER).
  */
 const RT = Number(arg('rt', '0'));
 const MIN_STEADY_MS = 10_000;
+/** --node-flags "...": extra node/V8 flags for failoverd's directors (e.g. --trace-gc, --single-threaded-gc). */
+const NODE_FLAGS = arg('node-flags', '').split(' ').filter(Boolean);
+/** --probe: each failoverd director reports its event-loop stalls, the GCs in them and its threads' CPU (loop-probe.ts). */
+const PROBE = process.argv.includes('--probe');
 
 type Impl = 'failoverd' | 'keepalived';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -138,14 +142,27 @@ class Router {
     const ns = this.lab.node(this.node).ns;
     const argv =
       this.impl === 'failoverd'
-        ? [process.execPath, join(here, 'director.js'), this.config, `/run/netns/${ns}`]
+        ? [process.execPath, ...NODE_FLAGS, join(here, 'director.js'), this.config, `/run/netns/${ns}`]
         : ['keepalived', '-n', '-l', '-D', '--vrrp', '-f', this.config, '-p', `${this.config}.pid`, '-r', `${this.config}.vrrp.pid`];
     // The killed incarnation's pid files: on a busy host its pids are soon reused, and
     // keepalived would take the new owner for itself ("daemon is already running").
     if (this.impl === 'keepalived') for (const f of [`${this.config}.pid`, `${this.config}.vrrp.pid`]) rmSync(f, { force: true });
-    const proc = new Proc(spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const env = PROBE && this.impl === 'failoverd' ? { ...process.env, BENCH_PROBE: '1' } : process.env;
+    const proc = new Proc(spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env }));
     this.proc = proc;
     this.cpuCounted = 0;
+    if (PROBE && this.impl === 'failoverd' && proc.child.pid) {
+      // Above the director's own priority, or a starved probe sees nothing.
+      const probe = new Proc(
+        spawn('chrt', ['-f', '90', process.execPath, join(here, 'stall-probe.js'), String(proc.child.pid), '--min', '100'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        }),
+      );
+      if (probe.child.stdout)
+        createInterface({ input: probe.child.stdout }).on('line', (line) =>
+          this.logs.push({ t: Date.now(), line: `stall-probe: ${line}` }),
+        );
+    }
     if (this.checkerConfig)
       this.checker = new Proc(
         spawn('ip', ['netns', 'exec', ns, process.execPath, join(here, 'director.js'), this.checkerConfig, `/run/netns/${ns}`], {
@@ -189,11 +206,6 @@ class Router {
   private pids(): number[] {
     const all = [this.proc?.child.pid, this.impl === 'keepalived' ? this.vrrpPid() : undefined, this.checker?.child.pid];
     return all.filter((p): p is number => p !== undefined);
-  }
-
-  /** failoverd's main thread (tid = pid) to SCHED_RR; keepalived does it itself (vrrp_rt_priority). */
-  realtime(): void {
-    if (RT && this.impl === 'failoverd' && this.proc?.child.pid) tryRun('chrt', ['-r', '-p', String(RT), String(this.proc.child.pid)]);
   }
 
   /** Pins every thread of this director's processes to CPU `cpu`, or lets them run anywhere. */
@@ -259,7 +271,9 @@ function directorConfig(intervalMs: number, vrid: number | undefined, vip: strin
     vrid === undefined
       ? 'vrrp: []'
       : `vrrp:\n  - { name: web, interface: eth0, vrid: ${vrid}, priority: ${PRIORITY}, version: 3, advert_interval: ${intervalMs}ms, preempt: true, vips: [${vip}/32], garp: { count: 1 } }`;
-  return `node: { name: bench }\n${vrrp}\nservices:\n${services.join('\n')}\napi: { listen: ${sock}, metrics: false }\nlogging: { format: json, level: info }\n`;
+  // Both put their VRRP thread under SCHED_RR themselves: failoverd's vrrp_realtime, keepalived's vrrp_rt_priority.
+  const realtime = RT && vrid !== undefined ? `vrrp_realtime: { priority: ${RT} }\n` : '';
+  return `node: { name: bench }\n${vrrp}\n${realtime}services:\n${services.join('\n')}\napi: { listen: ${sock}, metrics: false }\nlogging: { format: json, level: info }\n`;
 }
 
 function keepalivedConfig(intervalMs: number, vrid: number, vip: string): string {
@@ -328,8 +342,6 @@ async function settle(pair: Pair, intervalMs: number, what: string): Promise<{ f
   const [master, backup] = roles()!;
   master.pin(MASTER_CPU);
   backup.pin(undefined);
-  master.realtime();
-  backup.realtime();
   // A second for the last advert of the election to pass; from here on the backup must be silent.
   await sleep(1000);
   say(`${pair.impl} ${intervalMs} ms: steady (${what}, ${((Date.now() - waitStart) / 1000).toFixed(1)} s), master ${master.node}`);
@@ -595,6 +607,15 @@ async function runInterval(
     if (flapError) throw flapError;
     const accepted = (await fleet.command('count')) - accepted0;
     observer.stop();
+    if (LOGS)
+      for (const p of pairs)
+        writeFileSync(
+          join(LOGS, `${intervalMs}ms-${p.impl}-wire.log`),
+          observer
+            .adverts(p.vrid)
+            .map((a) => `${a.t} ${a.source} ${a.priority ?? ''}`)
+            .join('\n'),
+        );
     return {
       results: pairs.map((p) => analyse(p, observer, intervalMs, elapsed)),
       fleetCpuPct: (fleetCpu / elapsed) * 100,

@@ -680,6 +680,13 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
     vrrp: z.array(vrrpInstanceSchema).default([]),
     /** Sync groups (named by vrrp[].sync_group) with their own notify programs (keepalived's vrrp_sync_group notify_*). */
     vrrp_sync_groups: z.array(mapping({ name: name(), notify: vrrpNotify() })).default([]),
+    /** The VRRP thread under SCHED_RR (keepalived's vrrp_rt_priority and vrrp_rlimit_rtime); absent: normal scheduling. Read at start. */
+    vrrp_realtime: mapping({
+      /** SCHED_RR priority, 1 (lowest) to 99. */
+      priority: int(1, 99),
+      /** CPU time the thread may run real-time without blocking (RLIMIT_RTTIME); past it, it drops to normal scheduling. */
+      cpu_burst_limit: durationDefault('1s', { minMs: 10, maxMs: MINUTE }),
+    }).optional(),
     services: z.array(serviceSchema).default([]),
     alerts: mapping({
       webhooks: z.array(webhookSchema).default([]),
@@ -742,4 +749,5 @@ export type NotifyConfig = FailoverdConfig['alerts']['notify'][number];
 export type ScheduleConfig = FailoverdConfig['schedules'][number];
 export type VrrpNotifyConfig = NonNullable<VrrpInstanceConfig['notify']>;
 export type VrrpSyncGroupConfig = FailoverdConfig['vrrp_sync_groups'][number];
+export type VrrpRealtimeConfig = NonNullable<FailoverdConfig['vrrp_realtime']>;
 export type RoutingConfig = FailoverdConfig['routing'];

@@ -415,7 +415,9 @@ export class WorkerHealthMonitor {
 /**
  * The parent's Node options, less those about the parent's own entry point: a
  * worker inherits them, and `--input-type` without the `--eval` it went with (which
- * Node does not pass on) stops the worker from starting.
+ * Node does not pass on) stops the worker from starting. V8's own flags
+ * (`--single-threaded-gc`, `--trace-gc`) are process-wide and a worker refuses
+ * them (ERR_WORKER_INVALID_EXEC_ARGV): only Node's options are passed on.
  */
 export function workerExecArgv(argv: readonly string[]): string[] {
   const out: string[] = [];
@@ -426,6 +428,7 @@ export function workerExecArgv(argv: readonly string[]): string[] {
       continue;
     }
     if (/^(--eval|--print|--input-type)=/.test(a)) continue;
+    if (a.startsWith('-') && !process.allowedNodeEnvironmentFlags.has(a.split('=')[0]!)) continue;
     out.push(a);
   }
   return out;

@@ -29,6 +29,8 @@ export interface NativeDatagramSocket {
   getsockname(): Buffer;
   startReceiving(callback: ReceiveCallback): void;
   stopReceiving(): void;
+  /** Delivers the datagrams queued now to the receive callback, without waiting for the event loop's poll. */
+  receivePending?(): void;
   close(): void;
   setRef(keepAlive: boolean): void;
 }

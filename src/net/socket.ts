@@ -120,6 +120,11 @@ export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [
     return this;
   }
 
+  /** Emits "message" now for what is queued on the socket, instead of at the event loop's next poll. */
+  receivePending(): void {
+    if (this.isReceiving && !this.isClosed) this.handle.receivePending?.();
+  }
+
   pause(): void {
     this.isReceiving = false;
     if (!this.isClosed) this.handle.stopReceiving();

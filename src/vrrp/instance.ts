@@ -408,6 +408,14 @@ export class VrrpInstance implements SyncMember {
       at,
       (now) => {
         this.timer = undefined;
+        // After a stall (GC, a busy CPU) libuv runs due timers before it reads sockets: a
+        // backup first reads the adverts that came meanwhile, so that a live master is not
+        // taken over from. An advert read here has already re-armed the timer.
+        if (this.fsm?.state === 'backup' && this.channel?.receivePending) {
+          const received = this.counters.advertsReceived;
+          this.channel.receivePending();
+          if (this.counters.advertsReceived !== received) return;
+        }
         this.dispatch({ type: 'tick' }, now);
       },
       { spinMs },

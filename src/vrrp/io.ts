@@ -3,6 +3,7 @@
 import { PacketAnnouncer } from './announcer.js';
 import type { VrrpIo } from './ports.js';
 import { RtnetlinkHost, type HostSocketEvent } from './rtnl-host.js';
+import { systemScheduling } from './realtime.js';
 import { openAdvertChannel } from './transport.js';
 
 export interface SystemVrrpIo extends VrrpIo {
@@ -22,6 +23,7 @@ export function systemVrrpIo(options: SystemVrrpIoOptions = {}): SystemVrrpIo {
     host,
     openChannel: (o) => openAdvertChannel(o),
     openAnnouncer: (o) => new PacketAnnouncer(o),
+    scheduling: systemScheduling(),
     close: () => host.close(),
   };
 }

@@ -43,6 +43,8 @@ export interface AdvertChannel {
   onDrop(handler: (reason: 'bad_ip_header' | 'not_vrrp', detail: string) => void): void;
   /** Datagrams the kernel dropped on this channel's receiving socket(s) because the queue was full; cumulative. */
   receiveQueueDrops?(): number;
+  /** Hands what is queued on the receiving socket to onPacket now, instead of at the event loop's next poll. */
+  receivePending?(): void;
   close(): void;
 }
 
@@ -72,4 +74,17 @@ export interface VrrpIo {
   host: VrrpHost;
   openChannel(options: AdvertChannelOptions): AdvertChannel;
   openAnnouncer(options: AnnouncerOptions): Announcer;
+  /** The VRRP thread's CPU scheduling (vrrp_realtime); absent where there is none to change. */
+  scheduling?: VrrpScheduling;
+}
+
+/** The calling thread's scheduling: the VRRP thread is the thread that opened the VrrpIo. */
+export interface VrrpScheduling {
+  /**
+   * SCHED_RR at `priority` for the calling thread; threads and processes it starts
+   * afterwards get normal scheduling. Throws (EPERM...) when the kernel refuses.
+   */
+  setRealtime(priority: number, cpuBurstLimitMs: number): void;
+  /** Called, from the thread's event loop, each time it ran cpuBurstLimitMs without blocking and was put back to normal scheduling. */
+  onDropped(callback: () => void): void;
 }

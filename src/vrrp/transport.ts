@@ -214,6 +214,10 @@ class Ipv4AdvertChannel extends BaseChannel {
     return socketDrops(this.socket);
   }
 
+  receivePending(): void {
+    this.socket.receivePending();
+  }
+
   close(): void {
     this.stopReopening();
     this.socket.close();
@@ -289,6 +293,10 @@ class Ipv6AdvertChannel extends BaseChannel {
 
   receiveQueueDrops(): number {
     return socketDrops(this.receiver);
+  }
+
+  receivePending(): void {
+    this.receiver.receivePending();
   }
 
   close(): void {

@@ -1,0 +1,76 @@
+// vrrp_realtime: the VRRP thread (the agent's main thread, where the adverts are
+// timed and sent) under SCHED_RR, as keepalived's vrrp_rt_priority does for its VRRP
+// process. Without it, a busy host can leave the thread waiting for a CPU for
+// seconds (docs/vrrp.md, short advert intervals under load). A refusal (no
+// CAP_SYS_NICE, no RLIMIT_RTPRIO) is logged and the agent runs on, unchanged.
+import type { Logger } from 'pino';
+import type { VrrpRealtimeConfig } from '../config/schema.js';
+import { native } from '../net/native.js';
+import type { VrrpScheduling } from './ports.js';
+
+/** Applies the setting once, at start; true if the thread is now real-time. */
+export function applyVrrpRealtime(
+  settings: VrrpRealtimeConfig | undefined,
+  scheduling: VrrpScheduling | undefined,
+  logger: Logger,
+): boolean {
+  if (!settings) return false;
+  const limit = `cpu_burst_limit ${settings.cpu_burst_limit} ms`;
+  if (!scheduling) {
+    logger.error(`vrrp_realtime: this VRRP I/O cannot change scheduling; the VRRP thread keeps normal scheduling`);
+    return false;
+  }
+  try {
+    scheduling.setRealtime(settings.priority, settings.cpu_burst_limit);
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    const hint =
+      code === 'EPERM' ? ' (needs CAP_SYS_NICE, or a RLIMIT_RTPRIO of at least the priority: LimitRTPRIO= in the systemd unit)' : '';
+    logger.error(
+      { err },
+      `vrrp_realtime: could not put the VRRP thread under SCHED_RR ${settings.priority}: ${(err as Error).message}${hint}; it keeps normal scheduling`,
+    );
+    return false;
+  }
+  // The thread is back in its event loop when this runs (a runaway would never get
+  // here): the burst is over, and it goes back to real-time.
+  scheduling.onDropped(() => {
+    let again = 'it is real-time again';
+    try {
+      scheduling.setRealtime(settings.priority, settings.cpu_burst_limit);
+    } catch (err) {
+      again = `it stays at normal scheduling (${(err as Error).message})`;
+    }
+    logger.warn(
+      `vrrp_realtime: the VRRP thread ran ${settings.cpu_burst_limit} ms without blocking (RLIMIT_RTTIME) and was put back to normal scheduling for that burst; ${again}`,
+    );
+  });
+  logger.info(`vrrp_realtime: the VRRP thread runs under SCHED_RR ${settings.priority} (${limit}); the threads it starts do not`);
+  return true;
+}
+
+interface SchedulingBinding {
+  setRealtime?(priority: number, burstLimitMicros: number): void;
+  realtimeDropped?(): boolean;
+}
+
+/** How often to look whether RLIMIT_RTTIME demoted the thread (its signal handler only sets a flag). */
+const DROPPED_POLL_MS = 1000;
+
+/** The kernel's scheduling of the calling thread, through the native addon. */
+export function systemScheduling(): VrrpScheduling {
+  return {
+    setRealtime(priority, cpuBurstLimitMs) {
+      const binding = native() as SchedulingBinding;
+      if (!binding.setRealtime) throw new Error('the native addon has no setRealtime (an older build): rebuild it (npx node-gyp rebuild)');
+      binding.setRealtime(priority, Math.round(cpuBurstLimitMs * 1000));
+    },
+    onDropped(callback) {
+      const binding = native() as SchedulingBinding;
+      const timer = setInterval(() => {
+        if (binding.realtimeDropped?.()) callback();
+      }, DROPPED_POLL_MS);
+      timer.unref();
+    },
+  };
+}

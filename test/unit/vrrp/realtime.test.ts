@@ -1,0 +1,78 @@
+// applyVrrpRealtime (src/vrrp/realtime.ts): a kernel that refuses real-time is a log
+// line, not a crash; a demotion by RLIMIT_RTTIME is reported; without the setting
+// nothing is touched.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { pino } from 'pino';
+import type { VrrpScheduling } from '../../../src/vrrp/ports.js';
+import { applyVrrpRealtime } from '../../../src/vrrp/realtime.js';
+
+function recorder() {
+  const logs: { level: number; msg: string }[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => logs.push(JSON.parse(line) as { level: number; msg: string }) });
+  return { logs, logger };
+}
+
+function fakeScheduling(refuse?: NodeJS.ErrnoException) {
+  const calls: [number, number][] = [];
+  let dropped: (() => void) | undefined;
+  const scheduling: VrrpScheduling = {
+    setRealtime(priority, limitMs) {
+      if (refuse) throw refuse;
+      calls.push([priority, limitMs]);
+    },
+    onDropped(callback) {
+      dropped = callback;
+    },
+  };
+  return { scheduling, calls, drop: () => dropped?.() };
+}
+
+describe('vrrp_realtime at start', () => {
+  it('without the setting, scheduling is not touched', () => {
+    const { logger, logs } = recorder();
+    const fake = fakeScheduling();
+    assert.equal(applyVrrpRealtime(undefined, fake.scheduling, logger), false);
+    assert.deepEqual(fake.calls, []);
+    assert.deepEqual(logs, []);
+  });
+
+  it('asks for SCHED_RR at the priority with the burst limit and says so', () => {
+    const { logger, logs } = recorder();
+    const fake = fakeScheduling();
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.scheduling, logger), true);
+    assert.deepEqual(fake.calls, [[50, 1000]]);
+    assert.equal(logs.length, 1);
+    assert.equal(logs[0]!.level, 30);
+    assert.match(logs[0]!.msg, /SCHED_RR 50/);
+  });
+
+  it('a refusal (EPERM) is one error line naming the remedy; the agent goes on', () => {
+    const { logger, logs } = recorder();
+    const eperm = Object.assign(new Error('sched_setscheduler(SCHED_RR): Operation not permitted'), { code: 'EPERM' });
+    const fake = fakeScheduling(eperm);
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.scheduling, logger), false);
+    assert.equal(logs.length, 1);
+    assert.equal(logs[0]!.level, 50);
+    assert.match(logs[0]!.msg, /could not put the VRRP thread under SCHED_RR 50.*CAP_SYS_NICE.*LimitRTPRIO.*keeps normal scheduling/);
+  });
+
+  it('an I/O without scheduling (a test twin) is an error line, not a crash', () => {
+    const { logger, logs } = recorder();
+    assert.equal(applyVrrpRealtime({ priority: 10, cpu_burst_limit: 1000 }, undefined, logger), false);
+    assert.equal(logs[0]!.level, 50);
+  });
+
+  it('a demotion by RLIMIT_RTTIME is a warning, and the thread, back in its loop, is real-time again', () => {
+    const { logger, logs } = recorder();
+    const fake = fakeScheduling();
+    applyVrrpRealtime({ priority: 50, cpu_burst_limit: 300 }, fake.scheduling, logger);
+    fake.drop();
+    assert.deepEqual(fake.calls, [
+      [50, 300],
+      [50, 300],
+    ]);
+    assert.equal(logs.at(-1)!.level, 40);
+    assert.match(logs.at(-1)!.msg, /ran 300 ms without blocking.*normal scheduling for that burst; it is real-time again/);
+  });
+});

@@ -1,0 +1,108 @@
+// A backup whose event loop stalled (GC, a busy CPU) must not take over from a live
+// master: after the stall libuv runs due timers before it reads sockets, so the
+// Master_Down_Timer fired with the master's adverts still queued on the socket, and
+// the backup became master for a moment (docs/vrrp.md, short advert intervals). The
+// backup now reads what is queued first (AdvertChannel.receivePending).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { FakeClock } from '../../../src/clock.js';
+import { EventBus } from '../../../src/events.js';
+import type { ReceivedPacket } from '../../../src/vrrp/accept.js';
+import { vrrpInstanceConfig } from '../../../src/vrrp/config.js';
+import { masterDownIntervalMs } from '../../../src/vrrp/fsm.js';
+import { VrrpInstance } from '../../../src/vrrp/instance.js';
+import { FakeChannel, FakeHost, FakeSegment, fakeIo } from './fake-io.js';
+
+const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** A channel whose owner's loop can stall: what arrives meanwhile waits on the socket. */
+class StallableChannel extends FakeChannel {
+  stalled = false;
+  protected queued: ReceivedPacket[] = [];
+  override deliver(p: ReceivedPacket): void {
+    if (this.stalled) this.queued.push(p);
+    else super.deliver(p);
+  }
+  /** The event loop polls again: what waited is read. */
+  resume(): void {
+    this.stalled = false;
+    this.readQueued();
+  }
+  protected readQueued(): void {
+    const queued = this.queued;
+    this.queued = [];
+    for (const p of queued) super.deliver(p);
+  }
+}
+
+/** The same, and its owner can read what is queued at once (the real channels can). */
+class DrainableChannel extends StallableChannel {
+  receivePending(): void {
+    this.readQueued();
+  }
+}
+
+async function stalledBackup(drains: boolean) {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('lvs', () => clock.wallNow());
+  const transitions: string[] = [];
+  bus.subscribe('vrrp.state', (e) => transitions.push(`${e.object} ${String(e.to)}`));
+  const start = async (n: number, priority: number, stallable: boolean) => {
+    const host = new FakeHost();
+    host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
+    const io = fakeIo(segment, host);
+    let channel: StallableChannel | undefined;
+    if (stallable)
+      io.openChannel = (o) => {
+        channel = drains ? new DrainableChannel(segment, o) : new StallableChannel(segment, o);
+        return channel;
+      };
+    const config = vrrpInstanceConfig({
+      name: `r${n}`,
+      interface: 'eth0',
+      vrid: 51,
+      priority,
+      version: 3,
+      advertIntervalMs: 20,
+      vips: ['192.0.2.195/32'],
+    });
+    const instance = new VrrpInstance(config, { io, clock, events: bus });
+    await instance.start();
+    return { instance, channel: () => channel! };
+  };
+  const master = await start(1, 200, false);
+  const backup = await start(2, 100, true);
+  for (let t = 0; t < 2000; t += 5) {
+    clock.advance(5);
+    await flush();
+  }
+  assert.equal(master.instance.status().state, 'master');
+  assert.equal(backup.instance.status().state, 'backup');
+  // The backup's loop stalls for twice its Master_Down_Interval while the master keeps
+  // advertising; its timer is due when it wakes, with the adverts queued.
+  backup.channel().stalled = true;
+  const stallMs = 2 * masterDownIntervalMs(3, 100, 2);
+  for (let t = 0; t < stallMs; t += 5) {
+    clock.advance(5);
+    await flush();
+  }
+  backup.channel().resume();
+  for (let t = 0; t < 500; t += 5) {
+    clock.advance(5);
+    await flush();
+  }
+  return { backupState: backup.instance.status().state, masterState: master.instance.status().state, transitions };
+}
+
+test('a stalled backup reads the queued adverts before its Master_Down_Timer acts: no takeover', async () => {
+  const r = await stalledBackup(true);
+  assert.equal(r.backupState, 'backup');
+  assert.equal(r.masterState, 'master');
+  assert.ok(!r.transitions.includes('vrrp/r2 master'), r.transitions.join(', '));
+});
+
+test('the same stall without reading first (a channel that cannot) is a false takeover: what the test guards', async () => {
+  const r = await stalledBackup(false);
+  assert.ok(r.transitions.includes('vrrp/r2 master'), r.transitions.join(', '));
+});
