@@ -3,7 +3,14 @@ import { hostname } from 'node:os';
 import { dirname } from 'node:path';
 import { loadCheckPlugins } from '../../checks/index.js';
 import { formatConfigError, loadConfigFile, loadConfigText } from '../config/index.js';
-import { formatFinding, importKeepalived, NotKeepalivedError, scriptsAsRootNote, type ImportResult } from '../keepalived/import.js';
+import {
+  formatFinding,
+  importKeepalived,
+  NotKeepalivedError,
+  realtimeNote,
+  scriptsAsRootNote,
+  type ImportResult,
+} from '../keepalived/import.js';
 import { parseCommandLine, UsageError, type Command, type CommandOptions } from './command.js';
 
 const NAME = 'failoverd import-keepalived';
@@ -100,7 +107,7 @@ Options:
     }
     const warnings = result.findings.length;
     process.stderr.write(`converted ${file}: the same behaviour, ${warnings} warning(s); the result validates\n`);
-    for (const line of scriptsAsRootNote(result.scriptsRunAsRoot)) process.stderr.write(`${line}\n`);
+    for (const line of [...scriptsAsRootNote(result.scriptsRunAsRoot), ...realtimeNote(result.config)]) process.stderr.write(`${line}\n`);
     return 0;
   },
 };

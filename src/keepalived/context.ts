@@ -31,6 +31,9 @@ export interface GlobalSettings {
   gnaInterval?: KaNode;
   scriptUser?: KaNode;
   scriptSecurity?: KaNode;
+  /** vrrp_rt_priority and vrrp_rlimit_rttime → vrrp_realtime, judged once the file's instances are known. */
+  rtPriority?: KaNode;
+  rlimitRttime?: KaNode;
   /**
    * keepalived mails a real server's UP and DOWN unless the server sets smtp_alert itself:
    * it can mail (notification_email has an address, smtp_server is set: smtp.c), and the

@@ -9,7 +9,7 @@
 import { parseVipRange } from '../config/vip-range.js';
 import { noGlobalSettings, type GlobalSettings, type ImportContext } from './context.js';
 import { statement, under, unknownKeyword, type Finding } from './findings.js';
-import { convertGlobalDefs, dependentGlobals } from './global-defs.js';
+import { convertGlobalDefs, convertRealtime, dependentGlobals } from './global-defs.js';
 import type { KaNode } from './parse.js';
 import { ordered } from './values.js';
 import { convertVirtualServer, SERVICE_KEYS } from './virtual-server.js';
@@ -138,6 +138,8 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
     }
   }
   findings.push(...dependentGlobals(globals, vrrp, syncGroups, services));
+  const realtime = convertRealtime(globals, vrrp.length > 0);
+  findings.push(...realtime.findings);
   // keepalived builds the table whoever holds the address; failoverd asks to be told so.
   const vips = new Set(vrrp.flatMap((v) => (v.vips ?? []).map((x) => String(typeof x === 'string' ? x : x.address).split('/')[0])));
   services.forEach((s, i) => {
@@ -155,6 +157,7 @@ export function convertKeepalived(nodes: KaNode[]): ConvertResult {
   if (globals.node) config.node = globals.node;
   if (vrrp.length) config.vrrp = vrrp;
   if (syncGroups.length) config.vrrp_sync_groups = syncGroups;
+  if (realtime.value) config.vrrp_realtime = realtime.value;
   if (services.length) config.services = services;
   if (globals.ipvs) config.ipvs = globals.ipvs;
   return { config, findings, explanations };

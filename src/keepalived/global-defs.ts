@@ -6,7 +6,7 @@ import { noGlobalSettings } from './context.js';
 import { notCarried, statement, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
 import type { KaNode } from './parse.js';
 import { bool, duration, int, seconds } from './values.js';
-import type { WrittenCheck, WrittenInstance, WrittenIpvs, WrittenService, WrittenSyncGroup, WrittenVip } from './written.js';
+import type { WrittenCheck, WrittenConfig, WrittenInstance, WrittenIpvs, WrittenService, WrittenSyncGroup, WrittenVip } from './written.js';
 
 const EMAIL_KEYWORDS = new Set([
   'notification_email',
@@ -24,11 +24,9 @@ const PROCESS_ONLY = new Set([
   'max_auto_priority',
   'vrrp_no_swap',
   'checker_no_swap',
-  'vrrp_rlimit_rttime',
   'checker_rlimit_rttime',
   'vrrp_priority',
   'checker_priority',
-  'vrrp_rt_priority',
   'checker_rt_priority',
   'log_unknown_vrids',
 ]);
@@ -95,6 +93,12 @@ export function convertGlobalDefs(node: KaNode): Converted<GlobalSettings> {
         break;
       case 'enable_script_security':
         settings.scriptSecurity = g;
+        break;
+      case 'vrrp_rt_priority':
+        settings.rtPriority = g;
+        break;
+      case 'vrrp_rlimit_rttime':
+        settings.rlimitRttime = g;
         break;
       default:
         if (EMAIL_KEYWORDS.has(g.keyword)) {
@@ -169,6 +173,49 @@ function convertLvsTimeouts(g: KaNode): Converted<NonNullable<WrittenIpvs['timeo
     if (secs > 0) out[key as 'tcp' | 'tcpfin' | 'udp'] = duration(secs * 1000);
   }
   return { value: out, findings: [] };
+}
+
+// keepalived's RT_RLIMIT_DEFAULT: the VRRP process's real-time CPU burst when vrrp_rlimit_rttime is not given.
+const KEEPALIVED_RLIMIT_RTTIME_US = 10_000;
+// failoverd's floor for cpu_burst_limit (src/config/schema.ts).
+const MIN_CPU_BURST_MS = 10;
+
+/**
+ * vrrp_rt_priority → vrrp_realtime.priority, and vrrp_rlimit_rttime (µs) →
+ * cpu_burst_limit. keepalived applies the limit only to a real-time VRRP process.
+ * Scheduling changes no byte on the wire, in the kernel or in a program, so what
+ * differs (the default limit) is a warning.
+ */
+export function convertRealtime(globals: GlobalSettings, hasInstances: boolean): Converted<NonNullable<WrittenConfig['vrrp_realtime']>> {
+  const { rtPriority, rlimitRttime } = globals;
+  if (!rtPriority) {
+    return { findings: rlimitRttime ? [warning(rlimitRttime, `${statement(rlimitRttime)}: without vrrp_rt_priority, no effect`)] : [] };
+  }
+  const priority = int(rtPriority.args[0]);
+  if (priority === undefined || priority < 1 || priority > 99) {
+    return { findings: [notCarried(rtPriority, 'expected a real-time priority from 1 to 99')] };
+  }
+  if (!hasInstances) return { findings: [warning(rtPriority, `${statement(rtPriority)}: no vrrp_instance, so no effect`)] };
+  if (!rlimitRttime) {
+    const why =
+      `keepalived limits a real-time burst to ${KEEPALIVED_RLIMIT_RTTIME_US / 1000} ms by default; failoverd's cpu_burst_limit ` +
+      'defaults to 1s, because its VRRP thread also applies reloads and IPVS changes (docs/vrrp.md); past it the thread runs ' +
+      'at normal priority until it is back in its loop';
+    return { value: { priority }, findings: [warning(rtPriority, `${statement(rtPriority)}: ${why}`)] };
+  }
+  const us = int(rlimitRttime.args[0]);
+  if (us === undefined || us < 1) return { findings: [notCarried(rlimitRttime, 'expected microseconds')] };
+  const ms = Math.max(MIN_CPU_BURST_MS, Math.ceil(us / 1000));
+  const findings =
+    ms * 1000 === us
+      ? []
+      : [
+          warning(
+            rlimitRttime,
+            `${statement(rlimitRttime)}: cpu_burst_limit ${duration(ms)} (whole milliseconds, at least ${MIN_CPU_BURST_MS})`,
+          ),
+        ];
+  return { value: { priority, cpu_burst_limit: duration(ms) }, findings };
 }
 
 /** The global settings that act only on what the rest of the file has: IPv6 VIPs, the scripts it runs. */

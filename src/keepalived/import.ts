@@ -31,6 +31,15 @@ export interface ImportResult {
 /** Where the package puts the drop-in (systemd/scripts-as-root.conf, installed by packaging/deb.sh). */
 export const SCRIPTS_AS_ROOT_DROPIN = '/usr/share/failoverd/systemd/scripts-as-root.conf';
 
+/** What to tell the operator when the result asks for real-time scheduling, which the packaged unit refuses. */
+export function realtimeNote(config: WrittenConfig): string[] {
+  if (!config.vrrp_realtime) return [];
+  return [
+    "vrrp_realtime (keepalived's vrrp_rt_priority): the packaged failoverd.service refuses real-time scheduling;",
+    "failoverd then logs an error and runs at normal priority. failoverd.service's comments name the drop-in that allows it.",
+  ];
+}
+
 /** What to tell the operator about the scripts' user, one line each; none when no script runs. */
 export function scriptsAsRootNote(scripts: readonly string[]): string[] {
   if (!scripts.length) return [];
@@ -72,7 +81,7 @@ export function importKeepalived(text: string, file: string, options: KaParseOpt
     '# keepalived defaults are written out (VRRP version 2, NAT forwarding, delay_loop 60s,',
     '# connect_timeout 5s, servers up until a check fails unless alpha).',
     '# Check it with "failoverd check --config THIS_FILE".',
-    ...scriptsAsRootNote(scriptsRunAsRoot).map((line) => `# ${line}`),
+    ...[...scriptsAsRootNote(scriptsRunAsRoot), ...realtimeNote(converted.config)].map((line) => `# ${line}`),
     ...lossy.filter((f) => !f.path).map((f) => `# NOT CARRIED OVER: ${formatFinding(f)}`),
   ];
   const doc = new Document(converted.config);
