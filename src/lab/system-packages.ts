@@ -24,7 +24,8 @@ const IPVSADM: SystemNeed = { package: 'ipvsadm', program: 'ipvsadm', why: 'the 
 const PROCPS: SystemNeed = { package: 'procps', program: 'sysctl', why: 'sysctl inside the namespaces' };
 const TCPDUMP: SystemNeed = { package: 'tcpdump', program: 'tcpdump', why: 'the independent wire observer' };
 const KEEPALIVED: SystemNeed = { package: 'keepalived', program: 'keepalived', why: 'the VRRP interop peer' };
-const BIRD: SystemNeed = { package: 'bird2', program: 'bird', why: 'the routing daemon of the ECMP lab and test (router and directors)' };
+const BIRD: SystemNeed = { package: 'bird2', program: 'bird', why: 'the routing daemon of the ECMP lab and tests (router and directors)' };
+const FRR: SystemNeed = { package: 'frr', program: 'vtysh', why: "FRR on the operator's router in the ECMP routing test" };
 const OPENSSL: SystemNeed = { package: 'openssl', program: 'openssl', why: "the https check's test certificate" };
 const SOCAT: SystemNeed = { package: 'socat', program: 'socat', why: "the udp check's real UDP servers" };
 const DNSMASQ: SystemNeed = { package: 'dnsmasq-base', program: 'dnsmasq', why: "the dns check's real DNS server" };
@@ -55,7 +56,7 @@ export const JOB_NEEDS: Readonly<Record<Job, readonly SystemNeed[]>> = {
   lab: [UML, KMOD, IPVSADM, IPROUTE2],
   'lab-ecmp': [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, BIRD],
   unit: [SYSTEMD],
-  netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL, SOCAT, DNSMASQ, EXIM, PYTHON3],
+  netns: [IPROUTE2, PROCPS, TCPDUMP, KEEPALIVED, OPENSSL, SOCAT, DNSMASQ, EXIM, PYTHON3, BIRD, FRR],
   uml: [UML, KMOD, IPVSADM, IPROUTE2, PROCPS, TCPDUMP, MMDEBSTRAP, FAKEROOT, BIRD, KEEPALIVED, DNSMASQ, EXIM],
   // Only when Debian's UML kernel does not boot here and provision-uml.sh fetches another.
   'uml-provision': [PATCHELF],

@@ -59,12 +59,13 @@ test('the test tiers: one package per program, each named once even when several
     'dnsmasq-base',
     'exim4-daemon-light',
     'python3',
+    'bird2',
+    'frr',
     'user-mode-linux',
     'kmod',
     'ipvsadm',
     'mmdebstrap',
     'fakeroot',
-    'bird2',
   ]);
   assert.equal(needs.filter((n) => n.package === 'iproute2').length, 1);
 });
