@@ -410,11 +410,13 @@ export class VrrpInstance implements SyncMember {
         this.timer = undefined;
         // After a stall (GC, a busy CPU) libuv runs due timers before it reads sockets: a
         // backup first reads the adverts that came meanwhile, so that a live master is not
-        // taken over from. An advert read here has already re-armed the timer.
+        // taken over from. Only an advert that pushed the deadline on defers the tick: a
+        // queue always refilled with adverts the backup ignores (a lower priority, a
+        // flood) must not hold it back from taking over.
         if (this.fsm?.state === 'backup' && this.channel?.receivePending) {
-          const received = this.counters.advertsReceived;
           this.channel.receivePending();
-          if (this.counters.advertsReceived !== received) return;
+          const deadline = this.fsm ? nextDeadline(this.fsm) : undefined;
+          if (deadline !== undefined && deadline > now) return;
         }
         this.dispatch({ type: 'tick' }, now);
       },

@@ -11,6 +11,7 @@ import type { ReceivedPacket } from '../../../src/vrrp/accept.js';
 import { vrrpInstanceConfig } from '../../../src/vrrp/config.js';
 import { masterDownIntervalMs } from '../../../src/vrrp/fsm.js';
 import { VrrpInstance } from '../../../src/vrrp/instance.js';
+import { encodeAdvert } from '../../../src/vrrp/packet.js';
 import { FakeChannel, FakeHost, FakeSegment, fakeIo } from './fake-io.js';
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -105,4 +106,54 @@ test('a stalled backup reads the queued adverts before its Master_Down_Timer act
 test('the same stall without reading first (a channel that cannot) is a false takeover: what the test guards', async () => {
   const r = await stalledBackup(false);
   assert.ok(r.transitions.includes('vrrp/r2 master'), r.transitions.join(', '));
+});
+
+/** Whenever its owner reads at once, a lower-priority advert is waiting (a flood on the segment). */
+class FloodedChannel extends DrainableChannel {
+  override receivePending(): void {
+    const payload = encodeAdvert(
+      { version: 3, vrid: 51, priority: 50, intervalCs: 2, addresses: ['192.0.2.195'] },
+      { family: 4, source: '192.0.2.9', destination: '224.0.0.18' },
+    );
+    this.queued.push({ payload, source: '192.0.2.9', destination: '224.0.0.18', ttl: 255 });
+    super.receivePending();
+  }
+}
+
+test('a backup whose socket always holds a lower-priority advert still takes over from a dead master', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('lvs', () => clock.wallNow());
+  const start = async (n: number, priority: number, channel?: (o: ConstructorParameters<typeof FakeChannel>[1]) => FakeChannel) => {
+    const host = new FakeHost();
+    host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
+    const io = fakeIo(segment, host);
+    let opened: FakeChannel | undefined;
+    io.openChannel = (o) => (opened = channel ? channel(o) : new FakeChannel(segment, o));
+    const config = vrrpInstanceConfig({
+      name: `r${n}`,
+      interface: 'eth0',
+      vrid: 51,
+      priority,
+      version: 3,
+      advertIntervalMs: 20,
+      vips: ['192.0.2.195/32'],
+    });
+    const instance = new VrrpInstance(config, { io, clock, events: bus });
+    await instance.start();
+    return { instance, channel: () => opened! };
+  };
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t += 5) {
+      clock.advance(5);
+      await flush();
+    }
+  };
+  const master = await start(1, 200);
+  const backup = await start(2, 100, (o) => new FloodedChannel(segment, o));
+  await run(2000);
+  assert.equal(backup.instance.status().state, 'backup');
+  master.channel().dead = true;
+  await run(10 * masterDownIntervalMs(3, 100, 2));
+  assert.equal(backup.instance.status().state, 'master');
 });
