@@ -43,37 +43,45 @@ class DrainableChannel extends StallableChannel {
   }
 }
 
+type ChannelOptions = ConstructorParameters<typeof FakeChannel>[1];
+
+/** Router n (192.0.2.n) on the fake segment, VRRPv3 at 20 ms, its advert channel made by `channel`. */
+async function startRouter<C extends FakeChannel>(
+  segment: FakeSegment,
+  bus: EventBus,
+  n: number,
+  priority: number,
+  channel: (o: ChannelOptions) => C,
+) {
+  const host = new FakeHost();
+  host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
+  const io = fakeIo(segment, host);
+  let opened: C | undefined;
+  io.openChannel = (o) => (opened = channel(o));
+  const config = vrrpInstanceConfig({
+    name: `r${n}`,
+    interface: 'eth0',
+    vrid: 51,
+    priority,
+    version: 3,
+    advertIntervalMs: 20,
+    vips: ['192.0.2.195/32'],
+  });
+  const instance = new VrrpInstance(config, { io, clock: segment.clock, events: bus });
+  await instance.start();
+  return { instance, channel: () => opened! };
+}
+
 async function stalledBackup(drains: boolean) {
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('lvs', () => clock.wallNow());
   const transitions: string[] = [];
   bus.subscribe('vrrp.state', (e) => transitions.push(`${e.object} ${String(e.to)}`));
-  const start = async (n: number, priority: number, stallable: boolean) => {
-    const host = new FakeHost();
-    host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
-    const io = fakeIo(segment, host);
-    let channel: StallableChannel | undefined;
-    if (stallable)
-      io.openChannel = (o) => {
-        channel = drains ? new DrainableChannel(segment, o) : new StallableChannel(segment, o);
-        return channel;
-      };
-    const config = vrrpInstanceConfig({
-      name: `r${n}`,
-      interface: 'eth0',
-      vrid: 51,
-      priority,
-      version: 3,
-      advertIntervalMs: 20,
-      vips: ['192.0.2.195/32'],
-    });
-    const instance = new VrrpInstance(config, { io, clock, events: bus });
-    await instance.start();
-    return { instance, channel: () => channel! };
-  };
-  const master = await start(1, 200, false);
-  const backup = await start(2, 100, true);
+  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o));
+  const backup = await startRouter(segment, bus, 2, 100, (o) =>
+    drains ? new DrainableChannel(segment, o) : new StallableChannel(segment, o),
+  );
   for (let t = 0; t < 2000; t += 5) {
     clock.advance(5);
     await flush();
@@ -124,33 +132,14 @@ test('a backup whose socket always holds a lower-priority advert still takes ove
   const clock = new FakeClock();
   const segment = new FakeSegment(clock);
   const bus = new EventBus('lvs', () => clock.wallNow());
-  const start = async (n: number, priority: number, channel?: (o: ConstructorParameters<typeof FakeChannel>[1]) => FakeChannel) => {
-    const host = new FakeHost();
-    host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
-    const io = fakeIo(segment, host);
-    let opened: FakeChannel | undefined;
-    io.openChannel = (o) => (opened = channel ? channel(o) : new FakeChannel(segment, o));
-    const config = vrrpInstanceConfig({
-      name: `r${n}`,
-      interface: 'eth0',
-      vrid: 51,
-      priority,
-      version: 3,
-      advertIntervalMs: 20,
-      vips: ['192.0.2.195/32'],
-    });
-    const instance = new VrrpInstance(config, { io, clock, events: bus });
-    await instance.start();
-    return { instance, channel: () => opened! };
-  };
   const run = async (ms: number) => {
     for (let t = 0; t < ms; t += 5) {
       clock.advance(5);
       await flush();
     }
   };
-  const master = await start(1, 200);
-  const backup = await start(2, 100, (o) => new FloodedChannel(segment, o));
+  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o));
+  const backup = await startRouter(segment, bus, 2, 100, (o) => new FloodedChannel(segment, o));
   await run(2000);
   assert.equal(backup.instance.status().state, 'backup');
   master.channel().dead = true;
