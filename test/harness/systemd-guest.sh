@@ -47,7 +47,7 @@ fi
 echo "note procsubset-pid: $(systemd-run --wait -p ProcSubset=pid -p ProtectKernelTunables=yes \
   -p ReadWritePaths=/proc/sys/net /bin/true 2>&1 | tr '\n' ' ')" >> "$out"
 
-config() { # SCHEDULER [EXTRA-SERVICE]
+config() { # SCHEDULER [EXTRA-SERVICE [EXTRA-INSTANCE-LINES]]
   cat > /etc/failoverd/failoverd.yaml <<YAML
 node: { name: guest }
 vrrp:
@@ -57,6 +57,7 @@ vrrp:
     priority: 150
     advert_interval: 1s
     vips: [10.6.2.195/32]
+${3:-}
 services:
   - name: web-80
     vip: 10.6.2.195
@@ -158,19 +159,8 @@ fi
 # under the shipped unit as user failoverd with /var read-only; with the packaged
 # scripts-as-root drop-in (what an import from keepalived points to) as root, able to
 # write where keepalived's scripts could.
-cat > /etc/failoverd/failoverd.yaml <<'YAML'
-node: { name: guest }
-vrrp:
-  - name: web
-    interface: eth0
-    vrid: 51
-    priority: 150
-    advert_interval: 1s
-    vips: [10.6.2.195/32]
-    notify:
-      on_master: [/bin/sh, -c, 'id -u > /run/failoverd/notify-uid; touch /var/lib/failoverd-notify-ran 2> /run/failoverd/notify-touch']
-services: []
-YAML
+config rr "" "    notify:
+      on_master: [/bin/sh, -c, 'id -u > /run/failoverd/notify-uid; touch /var/lib/failoverd-notify-ran 2> /run/failoverd/notify-touch']"
 notify_run() { # -> "uid wrote|not-written (touch's error)"
   rm -f /var/lib/failoverd-notify-ran
   systemctl start failoverd || { echo "start failed: $(journalctl -u failoverd -n 5 --no-pager -o cat | tr '\n' ' ')"; return; }
