@@ -71,7 +71,10 @@ const result = await build({
   plugins: [labFromDist, noPushgateway],
   minifyWhitespace: true,
   minifySyntax: true,
-  keepNames: true,
+  // No keepNames: its __name() call after every function and class, run at load and
+  // inside hot functions (zod's), cost a start 40–60 ms of CPU and 4 MB of RSS
+  // (bench/footprint/startup.ts, issue 15). Identifiers are not minified, so only a
+  // name esbuild renamed to avoid a clash (otel's classes, a few helpers) shows as such.
   sourcemap: 'linked',
   metafile: true,
   logLevel: 'warning',

@@ -5,7 +5,8 @@
 import { ETH_P_IPV6, IPPROTO_ICMPV6 } from './constants.js';
 import { ipToBytes } from './sockaddr.js';
 
-const ALL_NODES = ipToBytes('ff02::1');
+// ff02::1 as bytes: parsing it here would compile node's IPv6 pattern at every start (issue 15).
+const ALL_NODES = Buffer.from('ff020000000000000000000000000001', 'hex');
 const ALL_NODES_MAC = Buffer.from('333300000001', 'hex');
 const NEIGHBOR_ADVERTISEMENT = 136;
 const FLAG_OVERRIDE = 0x20000000;
