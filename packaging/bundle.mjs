@@ -33,20 +33,30 @@ const labFromDist = {
 };
 
 /**
- * prom-client's Pushgateway, which failoverd never uses (Prometheus scrapes it), as a
- * class that says so: the real one loads http, https, TLS and zlib at every start.
+ * prom-client's parts that failoverd never uses, as stand-ins that say so, because
+ * loading them costs every start (issue 15):
+ * - the Pushgateway (Prometheus scrapes failoverd): the real one loads http, https,
+ *   TLS and zlib;
+ * - the AggregatorRegistry, for Node's cluster module, which failoverd does not use:
+ *   the real one loads `cluster` and its six modules;
+ * - @opentelemetry/api, which prom-client reads only for exemplars, never enabled
+ *   here: 40 KB compiled at every start. The stand-in is the API's own answer when no
+ *   tracer is installed: no active span.
  */
-const noPushgateway = {
-  name: 'no-pushgateway',
+const PROM_CLIENT_STANDINS = {
+  './lib/pushgateway':
+    "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway: not in the failoverd bundle'); } };",
+  './lib/cluster':
+    "module.exports = class AggregatorRegistry { constructor() { throw new Error('prom-client AggregatorRegistry: not in the failoverd bundle'); } };",
+  '@opentelemetry/api': 'module.exports = { trace: { getSpan: () => undefined }, context: { active: () => undefined } };',
+};
+const promClientStandins = {
+  name: 'prom-client-standins',
   setup(b) {
-    b.onResolve({ filter: /^\.\/lib\/pushgateway$/ }, (args) =>
-      args.importer.includes('/node_modules/prom-client/') ? { path: 'pushgateway', namespace: 'no-pushgateway' } : undefined,
+    b.onResolve({ filter: /^(\.\/lib\/(pushgateway|cluster)|@opentelemetry\/api)$/ }, (args) =>
+      args.importer.includes('/node_modules/prom-client/') ? { path: args.path, namespace: 'prom-client-standin' } : undefined,
     );
-    b.onLoad({ filter: /.*/, namespace: 'no-pushgateway' }, () => ({
-      contents:
-        "module.exports = class Pushgateway { constructor() { throw new Error('prom-client Pushgateway: not in the failoverd bundle'); } };",
-      loader: 'js',
-    }));
+    b.onLoad({ filter: /.*/, namespace: 'prom-client-standin' }, (args) => ({ contents: PROM_CLIENT_STANDINS[args.path], loader: 'js' }));
   },
 };
 
@@ -68,7 +78,7 @@ const result = await build({
   banner: { js: "import { createRequire as __failoverdRequire } from 'node:module'; const require = __failoverdRequire(import.meta.url);" },
   // node-gyp-build finds the native addon at run time from the package root (src/net/native.ts).
   external: ['node-gyp-build'],
-  plugins: [labFromDist, noPushgateway],
+  plugins: [labFromDist, promClientStandins],
   minifyWhitespace: true,
   minifySyntax: true,
   // No keepNames: its __name() call after every function and class, run at load and

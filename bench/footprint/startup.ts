@@ -1,12 +1,13 @@
 // Start-up time and footprint of `failoverd run`, beside bare node in the same run.
 // Host mode (no IPVS here: a VRRP-only config, one instance on a veth in a netns):
-// spawn → BACKUP log line, RSS and threads idle, files opened (strace) up to BACKUP.
+// spawn → BACKUP log line, RSS and threads 5 s after it and RSS again 60 s after it
+// (settled), files opened (strace) up to BACKUP.
 // UML mode (--uml; boots test/harness/uml-run.sh, which has IPVS): `node -e 0`, then
-// spawn → first state change and RSS idle for the seed config (one instance, one
-// service, two real servers) and for 1,000 and 10,000 real servers.
+// spawn → first state change and RSS once checked and settled, for the seed config (one
+// instance, one service, two real servers) and for 1,000 and 10,000 real servers.
 // Several builds can be compared in one run: --cli LABEL=PATH/cli.js (repeatable; default: this tree's
 // bundle, dist/bundle/src/cli.js, which the package ships, and its tsc output, dist/src/cli.js).
-//   node dist/bench/footprint/startup.js [--runs 5] [--cli before=/x/dist/src/cli.js] [--cli 'LABEL=PATH NODE-FLAG...'] [--uml] [--out file.md]
+//   node dist/bench/footprint/startup.js [--runs 5] [--idle-ms 5000] [--settle-ms 60000] [--cli before=/x/dist/src/cli.js] [--cli 'LABEL=PATH NODE-FLAG...'] [--uml] [--out file.md]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,9 @@ const flag = (name: string): string | undefined => {
 const flags = (name: string): string[] => argv.flatMap((a, i) => (a === name && argv[i + 1] !== undefined ? [argv[i + 1]!] : []));
 const RUNS = Number(flag('--runs') ?? 5);
 const IDLE_MS = Number(flag('--idle-ms') ?? 5000);
+// RSS a second time, once V8's memory reducer has acted on an idle isolate: it shrinks the
+// young generation start-up grew and releases pages, 20–40 s after a start.
+const SETTLE_MS = Number(flag('--settle-ms') ?? 60_000);
 const ours = (path: string): string => fileURLToPath(new URL(`../../${path}`, import.meta.url));
 // LABEL=PATH [NODE-FLAG...]: node flags after the path go before it (--cli 'semi1=dist/bundle/src/cli.js --max-semi-space-size=1').
 const given = flags('--cli').map((spec) => {
@@ -169,13 +173,30 @@ function bareNodeCpuMs(): number {
   return Number(spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 120_000 }).stdout);
 }
 
-async function bareNodeIdle(): Promise<{ rssKb: number; threads: number }> {
-  const proc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
-  await sleep(IDLE_MS);
-  const s = procStatus(proc.pid!);
-  proc.kill('SIGKILL');
-  return s;
+interface Idle {
+  /** RSS and threads IDLE_MS after start (bare node) or after the state change (the agent). */
+  early: { rssKb: number; threads: number };
+  /** RSS SETTLE_MS after it. */
+  settledRssKb: number;
 }
+
+async function idleOf(pid: number): Promise<Idle> {
+  await sleep(IDLE_MS);
+  const early = procStatus(pid);
+  await sleep(Math.max(0, SETTLE_MS - IDLE_MS));
+  return { early, settledRssKb: procStatus(pid).rssKb };
+}
+
+async function bareNodeIdle(): Promise<Idle> {
+  const proc = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' });
+  try {
+    return await idleOf(proc.pid!);
+  } finally {
+    proc.kill('SIGKILL');
+  }
+}
+
+const rssCell = (kb: number, bareKb: number): string => `${mb(kb)} (${(kb / bareKb).toFixed(2)}×)`;
 
 /** Successful open/openat calls in a strace log, and how many distinct paths they opened. */
 function countOpens(log: string): { opens: number; paths: number } {
@@ -198,8 +219,10 @@ async function host(): Promise<void> {
       `## Host: one VRRP instance on a veth in a netns, no services (no IPVS here), ${RUNS} rounds, each starting bare node and every build once`,
     );
     say('');
-    say('| | spawn → exit / BACKUP (median, min) | CPU to BACKUP (median) | RSS idle (× bare node) | threads | files opened (distinct) |');
-    say('|---|---|---|---|---|---|');
+    say(
+      `| | spawn → exit / BACKUP (median, min) | CPU to BACKUP (median) | RSS ${IDLE_MS / 1000} s after (× bare node) | RSS ${SETTLE_MS / 1000} s after | threads | files opened (distinct) |`,
+    );
+    say('|---|---|---|---|---|---|---|');
     // Round-robin: each round starts bare node and every build once, so a load that
     // drifts during the run (a shared host) weighs on all of them alike.
     const bare: number[] = [];
@@ -223,15 +246,14 @@ async function host(): Promise<void> {
     spawnSync('strace', ['-f', '-qq', '-e', 'trace=open,openat', '-o', bareTrace, process.execPath, '-e', '0'], { stdio: 'ignore' });
     const bareOpens = countOpens(readFileSync(bareTrace, 'utf8'));
     say(
-      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${ms(median(bareCpu))} | ${mb(bareIdle.rssKb)} | ${bareIdle.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
+      `| bare \`node -e 0\` | ${ms(median(bare))}, ${ms(Math.min(...bare))} | ${ms(median(bareCpu))} | ${mb(bareIdle.early.rssKb)} | ${mb(bareIdle.settledRssKb)} | ${bareIdle.early.threads} | ${bareOpens.opens} (${bareOpens.paths}) |`,
     );
     for (const { cli, times, cpu } of rows) {
-      let idle = { rssKb: NaN, threads: NaN };
+      let idle: Idle = { early: { rssKb: NaN, threads: NaN }, settledRssKb: NaN };
       const agent = startAgent(cli, config, director, 'backup');
       try {
         await agent.reached;
-        await sleep(IDLE_MS);
-        idle = procStatus(agent.proc.pid!);
+        idle = await idleOf(agent.proc.pid!);
       } finally {
         await stopAgent(agent);
       }
@@ -244,7 +266,7 @@ async function host(): Promise<void> {
       }
       const opens = countOpens(readFileSync(trace, 'utf8'));
       say(
-        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${ms(median(cpu))} | ${mb(idle.rssKb)} (${(idle.rssKb / bareIdle.rssKb).toFixed(2)}×) | ${idle.threads} | ${opens.opens} (${opens.paths}) |`,
+        `| failoverd run (${cli.label}) | ${ms(median(times))}, ${ms(Math.min(...times))} | ${ms(median(cpu))} | ${rssCell(idle.early.rssKb, bareIdle.early.rssKb)} | ${rssCell(idle.settledRssKb, bareIdle.settledRssKb)} | ${idle.early.threads} | ${opens.opens} (${opens.paths}) |`,
       );
     }
   } finally {
@@ -265,8 +287,8 @@ async function uml(): Promise<void> {
     const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
     say(`bare \`node -e 0\`, spawn → exit: median ${ms(median(bare))}, min ${ms(Math.min(...bare))}`);
     say('');
-    say('| | real servers | spawn → first state change | RSS idle | threads |');
-    say('|---|---|---|---|---|');
+    say(`| | real servers | spawn → first state change | RSS once checked | RSS ${SETTLE_MS / 1000} s later | threads |`);
+    say('|---|---|---|---|---|---|');
     for (const cli of CLIS) {
       for (const n of [2, 1000, 10_000]) {
         const agent = startAgent(cli, writeConfig(`rs${n}`, n), director, undefined);
@@ -274,7 +296,9 @@ async function uml(): Promise<void> {
           const t = await agent.reached;
           await sleep(Math.max(IDLE_MS, 3 * n));
           const idle = procStatus(agent.proc.pid!);
-          say(`| failoverd run (${cli.label}) | ${n} | ${ms(t)} | ${mb(idle.rssKb)} | ${idle.threads} |`);
+          await sleep(SETTLE_MS);
+          const settled = procStatus(agent.proc.pid!);
+          say(`| failoverd run (${cli.label}) | ${n} | ${ms(t)} | ${mb(idle.rssKb)} | ${mb(settled.rssKb)} | ${idle.threads} |`);
         } finally {
           await stopAgent(agent);
         }
