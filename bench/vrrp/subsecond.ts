@@ -23,7 +23,7 @@
 //   node dist/bench/vrrp/subsecond.js [--seconds 600] [--intervals 20,50] [--servers 10000]
 //        [--kills 10] [--flap 200] [--hog 1] [--impls failoverd,keepalived] [--out FILE]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -49,6 +49,7 @@ const IMPLS = arg('impls', 'failoverd,keepalived').split(',') as Impl[];
 const OUT = arg('out', '');
 /** Where to write every router's log lines (one file per router and interval); none if empty. */
 const LOGS = arg('logs', '');
+if (LOGS) mkdirSync(LOGS, { recursive: true });
 const PER_SERVICE = 100;
 const SERVERS_NS_IP = '192.0.2.100';
 /**
@@ -623,12 +624,13 @@ async function runInterval(
       seconds: elapsed,
     };
   } finally {
-    if (LOGS)
-      for (const r of routers) writeFileSync(join(LOGS, `${intervalMs}ms-${r.node}.log`), r.logs.map((l) => `${l.t} ${l.line}`).join('\n'));
+    // Processes and namespaces first: nothing after this may leave them running.
     for (const r of routers) r.crash();
     for (const p of procs) p.kill('SIGKILL');
     await Promise.all([...routers.map((r) => r.proc?.exited), ...procs.map((p) => p.exited)].map((e) => Promise.race([e, sleep(3000)])));
     await lab.cleanup();
+    if (LOGS)
+      for (const r of routers) writeFileSync(join(LOGS, `${intervalMs}ms-${r.node}.log`), r.logs.map((l) => `${l.t} ${l.line}`).join('\n'));
   }
 }
 
