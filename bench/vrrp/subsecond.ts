@@ -13,7 +13,7 @@
 // - false failovers: the backup advertising (priority > 0) while its master lives,
 //   counted in the windows between "master is MASTER and backup is BACKUP again"
 //   and the next kill; the backup's own "-> master" log lines in the same windows;
-// - the master's advert gaps in those windows (p50/p99/max);
+// - the master's advert gaps in those windows, while its own log has it MASTER (p50/p99/max);
 // - crash failover: every slot, kill -9 of the master (keepalived: its VRRP child
 //   first, then its parent), time from its last advert to the backup's first one,
 //   against Master_Down_Interval = 3 × interval + (256 − 100) × interval / 256;
@@ -424,8 +424,11 @@ function analyse(pair: Pair, observer: Observer, intervalMs: number, seconds: nu
       if (i === 0 || a.t - bad[i - 1]!.t > 1000) falseWire++;
     });
     falseLog += w.backup.transitions.filter((x) => x.to === 'master' && x.t >= w.from && x.t < w.to).length;
+    // The master's gaps while it is master: a false failover that sticks (the backup
+    // has the higher address) leaves it BACKUP, and silent, for the rest of the window.
+    const displaced = w.master.transitions.find((x) => x.to !== 'master' && x.t >= w.from && x.t < w.to)?.t ?? w.to;
     const times = from(w.master)
-      .filter((a) => a.t >= w.from && a.t < w.to)
+      .filter((a) => a.t >= w.from && a.t < displaced)
       .map((a) => a.t);
     for (let i = 1; i < times.length; i++) gapList.push(times[i]! - times[i - 1]!);
   }
