@@ -173,10 +173,11 @@ export function instanceFamily(config: Pick<VrrpInstanceConfig, 'vips'>): 4 | 6 
 }
 
 /**
- * The family of an address the config has validated. Not node:net's isIPv6: the first
- * call compiles its pattern, 12 ms of every start on an IPv4-only config (issue 15).
+ * Whether an address the config has validated, or the kernel has formatted, is IPv6. Not
+ * node:net's isIPv6: the first call compiles its pattern, 12 ms of every start on an
+ * IPv4-only config (issue 15).
  */
-function isIPv6Text(address: string): boolean {
+export function isIPv6Text(address: string): boolean {
   return address.includes(':');
 }
 

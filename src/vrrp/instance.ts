@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import { acceptAdvert, type AcceptPolicy, type ReceivedPacket } from './accept.js';
 import { addressSetKey, MismatchLogLimit } from './address-mismatch.js';
 import { Announcements } from './announcements.js';
-import { instanceFamily, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
+import { instanceFamily, isIPv6Text, splitPrefix, validateVrrpInstanceConfig, type VrrpInstanceConfig } from './config.js';
 import { canonicalIpOrSelf } from '../net/address.js';
 import {
   initialState,
@@ -592,7 +592,7 @@ export function pickSourceAddress(link: LinkState, config: Pick<VrrpInstanceConf
   const family = instanceFamily(config);
   // The family first: an IPv4 instance never parses the link's IPv6 addresses, which
   // would compile node's IPv6 pattern, 11 ms of a start (issue 15).
-  const sameFamily = link.addresses.map((a) => a.address).filter((a) => a.includes(':') === (family === 6));
+  const sameFamily = link.addresses.map((a) => a.address).filter((a) => isIPv6Text(a) === (family === 6));
   const candidates = sameFamily.map(canonicalIpOrSelf).filter((a) => !vips.has(a));
   return family === 4 ? candidates[0] : candidates.find((a) => /^fe[89ab][0-9a-f]:/.test(a));
 }
