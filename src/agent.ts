@@ -10,7 +10,8 @@ import { alertsFromConfig } from './alerts/from-config.js';
 import { apiFromConfig } from './api/from-config.js';
 import { AdminError, type AdminActions, type IpvsAuditResult, type StatusSnapshot, type StatusSource } from './api/status-types.js';
 import type { ApiListener, ApiOpener, ClosableVrrpIo, SystemdNotifier, VrrpIoOpener } from './agent/io.js';
-import { kernelSpecsOf } from './health/types.js';
+import { kernelSpecsOf, type HealthServiceConfig } from './health/types.js';
+import { chooseChecksThread, type ChecksThread, type ChecksThreadChoice, type ChecksThreadSetting } from './health/checks-thread.js';
 import { loadPlan } from './agent/load-plan.js';
 import { serviceKeysOf, type RuntimePlan } from './agent/map-config.js';
 import { statusLine, statusSnapshot } from './agent/status.js';
@@ -67,7 +68,7 @@ export interface AgentOptions {
   /** How often the reconciler re-reads the kernel table to repair drift. */
   auditIntervalMs?: number;
   /** Overrides the config's health.checks_thread; an injected clock always means 'main'. */
-  checksThread?: 'worker' | 'main';
+  checksThread?: ChecksThreadSetting;
   /** Something the agent cannot carry on without failed (the health-check worker kept crashing). */
   onFatal?: (err: Error) => void;
   /** Routing mode's I/O (announcement routes, sysctls, the maintenance file); default: the kernel's, in `netns`. */
@@ -118,8 +119,8 @@ export class Agent implements StatusSource, AdminActions {
   private unsubscribe: (() => void)[] = [];
   private lastCheck = new Map<string, LastResult>();
   private reloading: Promise<boolean> | undefined;
-  /** Where the checks run, decided at start. */
-  private checksOn: 'worker' | 'main' = 'main';
+  /** Where the checks run now: decided at start, and again by each reload. */
+  private checksOn: ChecksThread = 'main';
   private stopped = false;
   /** What the loader warned about (a world-readable file holding secrets, YAML oddities): logged at start. */
   private loadWarnings: string[] = [];
@@ -217,37 +218,9 @@ export class Agent implements StatusSource, AdminActions {
 
     if (this.config.services.length > 0 || this.plan.ipvsTimeouts) await this.startIpvs();
     await this.applyTimeouts(undefined, this.plan.ipvsTimeouts);
-    this.checksOn = this.checksThread();
-    this.monitor =
-      this.checksOn === 'worker'
-        ? new WorkerHealthMonitor({
-            bus: this.bus,
-            logger: log,
-            onPoolChange: (desired) => this.applyPools(desired),
-            onCheckResults: ({ tallies, last, heapUsedBytes }) => {
-              this.metrics?.recordChecks(tallies);
-              this.metrics?.recordWorkerHeap(heapUsedBytes);
-              foldLastResults(this.lastCheck, last);
-            },
-            onGiveUp: (err) => this.options.onFatal?.(err),
-          })
-        : new HealthMonitor({
-            bus: this.bus,
-            logger: log,
-            plugins: this.plugins,
-            clock: this.clock,
-            onPoolChange: (desired) => this.applyPools(desired),
-            onCheckResult: (info) => {
-              this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
-              this.lastCheck.set(`${info.service}|${destinationId(info)}`, {
-                ok: info.result.ok,
-                reason: info.result.reason,
-                latencyMs: info.result.latencyMs,
-                atMs: this.clock.wallNow().getTime(),
-                type: info.type,
-              });
-            },
-          });
+    const checksOn = this.checksThread(this.config, this.plan.services);
+    this.checksOn = checksOn.thread;
+    this.monitor = this.newMonitor(checksOn.thread);
     await this.monitor.update(this.plan.services, await this.kernelSeed());
     this.unsubscribe.push(
       this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) =>
@@ -277,8 +250,86 @@ export class Agent implements StatusSource, AdminActions {
     this.options.systemd.ready(this.statusLine());
     log.info(
       { node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn },
-      'failoverd started',
+      `failoverd started; the checks run on the ${this.checksOn} thread (${checksOn.reason})`,
     );
+  }
+
+  private newMonitor(thread: ChecksThread): HealthMonitor | WorkerHealthMonitor {
+    if (thread === 'worker')
+      return new WorkerHealthMonitor({
+        bus: this.bus,
+        logger: this.logger,
+        onPoolChange: (desired) => this.applyPools(desired),
+        onCheckResults: ({ tallies, last, heapUsedBytes }) => {
+          this.metrics?.recordChecks(tallies);
+          this.metrics?.recordWorkerHeap(heapUsedBytes);
+          foldLastResults(this.lastCheck, last);
+        },
+        onGiveUp: (err) => this.options.onFatal?.(err),
+      });
+    return new HealthMonitor({
+      bus: this.bus,
+      logger: this.logger,
+      plugins: this.plugins,
+      clock: this.clock,
+      onPoolChange: (desired) => this.applyPools(desired),
+      onCheckResult: (info) => {
+        this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
+        this.lastCheck.set(`${info.service}|${destinationId(info)}`, {
+          ok: info.result.ok,
+          reason: info.result.reason,
+          latencyMs: info.result.latencyMs,
+          atMs: this.clock.wallNow().getTime(),
+          type: info.type,
+        });
+      },
+    });
+  }
+
+  /**
+   * A reload changed where the checks belong (the load crossed auto's threshold, or the
+   * setting changed): the running monitor stops, and one on the other thread resumes
+   * every real server from the state the first one left (up or down, each check's
+   * counters, quorum), as a restarted worker does; no pool changes. Checks pause for
+   * the time the new monitor takes to start. Should it fail to start, a monitor on the
+   * same thread as before resumes from that state instead.
+   */
+  private async moveChecks(services: readonly HealthServiceConfig[], to: ChecksThreadChoice): Promise<void> {
+    const from = this.checksOn;
+    const old = this.monitor!;
+    await old.stop();
+    if (from === 'main' && (this.plugins.has('http') || this.plugins.has('https'))) {
+      await (await import('../checks/lib/http-probe.js')).closeHttpAgents();
+    }
+    const state = old.status();
+    const resume = async (thread: ChecksThread): Promise<void> => {
+      const monitor = this.newMonitor(thread);
+      try {
+        await monitor.update(services, state);
+      } catch (err) {
+        await monitor.stop();
+        throw err;
+      }
+      this.monitor = monitor;
+      this.checksOn = thread;
+    };
+    try {
+      await resume(to.thread);
+      this.logger.info(
+        `health checks moved from the ${from} thread to the ${to.thread} thread (${to.reason}); every real server resumed from its last state`,
+      );
+    } catch (err) {
+      this.logger.error(
+        { err },
+        `health checks: could not start them on the ${to.thread} thread (${(err as Error).message}); they stay on the ${from} thread`,
+      );
+      await resume(from).catch((again: unknown) => {
+        // No thread runs the checks now: running on would keep traffic on whatever was up last.
+        const fatal = new Error(`health checks could not be restarted on the ${from} thread either: ${(again as Error).message}`);
+        this.logger.fatal({ err: again }, fatal.message);
+        this.options.onFatal?.(fatal);
+      });
+    }
   }
 
   /** Routing mode from a config; started by the caller. */
@@ -306,10 +357,10 @@ export class Agent implements StatusSource, AdminActions {
     }
   }
 
-  private checksThread(): 'worker' | 'main' {
+  private checksThread(config: FailoverdConfig, services: readonly HealthServiceConfig[]): ChecksThreadChoice {
     // An injected clock (tests drive a fake one) cannot cross into a thread.
-    if (this.options.clock && this.options.clock !== systemClock) return 'main';
-    return this.options.checksThread ?? this.config.health.checks_thread;
+    const fakeClock = this.options.clock && this.options.clock !== systemClock;
+    return chooseChecksThread(fakeClock ? 'main' : (this.options.checksThread ?? config.health.checks_thread), services);
   }
 
   private async startIpvs(): Promise<void> {
@@ -709,12 +760,8 @@ export class Agent implements StatusSource, AdminActions {
     await this.reloadRouting(next, this.routing !== routingBefore);
     if (!isDeepStrictEqual(previousConfig.vrrp_realtime, next.vrrp_realtime))
       this.logger.warn('vrrp_realtime changed: that applies when failoverd restarts; the VRRP thread keeps its scheduling');
-    if (this.checksThread() !== this.checksOn) {
-      // Moving the checks between threads would restart every check from its initial state.
-      this.logger.warn(
-        `health.checks_thread is now ${next.health.checks_thread}: that applies when failoverd restarts; the checks stay on the ${this.checksOn} thread`,
-      );
-    }
+    const checksOn = this.checksThread(next, plan.services);
+    if (checksOn.thread !== this.checksOn) await this.moveChecks(plan.services, checksOn);
 
     // Unchanged alerts keep their queues and running notify programs; changed ones are swapped.
     if (!isDeepStrictEqual(alertsFromConfig(previousConfig.alerts, previousConfig), alertsFromConfig(next.alerts, next))) {

@@ -7,7 +7,8 @@
 // an observer namespace timestamps the adverts; lateness = gap − interval.
 //
 // A third row per interval runs the same checks in a worker thread, as the agent
-// does by default (src/health/worker-monitor.ts, health.checks_thread: worker): the
+// does at this load (src/health/worker-monitor.ts, health.checks_thread: worker, or
+// auto over 50 checks/s): the
 // main loop keeps VRRP and what the agent does with the worker's messages (events
 // republished, pools merged, check tallies into the metrics). The inline row does
 // what the agent does with checks on its own loop (health.checks_thread: main).

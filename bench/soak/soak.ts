@@ -132,6 +132,8 @@ alerts:
     - { url: "http://127.0.0.1:9000/hook", events: ["*"] }
 api: { listen: ${join(work, `${key}.sock`)}, metrics: false }
 logging: { format: json }
+# Two real servers are few enough for auto's main thread; the soak watches the worker's heap too.
+health: { checks_thread: worker }
 `;
 }
 

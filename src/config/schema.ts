@@ -703,8 +703,8 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       metrics: z.union([listenAddress('metrics'), z.literal(false)]).default('127.0.0.1:9595'),
     }).prefault({}),
     health: mapping({
-      /** Where the health checks run: worker = their own thread, so VRRP adverts never wait behind check sockets; main = the agent's event loop (a single-core host gains nothing from a thread). Read at start. */
-      checks_thread: z.enum(['worker', 'main']).default('worker'),
+      /** Where the health checks run: worker = their own thread, so VRRP adverts never wait behind check sockets; main = the agent's event loop (a single-core host gains nothing from a thread); auto = the worker above 50 checks/s (src/health/checks-thread.ts). A reload that changes the choice moves the checks. */
+      checks_thread: z.enum(['auto', 'worker', 'main']).default('auto'),
     }).prefault({}),
     logging: mapping({
       level: z.enum(LOG_LEVELS).default('info'),
