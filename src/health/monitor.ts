@@ -13,6 +13,7 @@ import { desiredPool } from './pool.js';
 import {
   effectiveWeight,
   initialRealServerHealth,
+  type CheckHealth,
   reduceRealServer,
   seededRealServerHealth,
   type RealServerHealth,
@@ -86,6 +87,8 @@ export type ServiceHead = Omit<ServiceStatus, 'realServers'>;
 interface CheckRuntime {
   schedulerId: string;
   checkId: string;
+  /** What the check probes (its type and options): a reload that changes only when or how strictly it runs keeps its verdict. */
+  probeId: string;
   config: HealthCheckConfig;
 }
 
@@ -103,6 +106,30 @@ interface ServiceRuntime {
   quorum: QuorumState;
   /** One per kernel service (several for a service group). */
   desired: DesiredService[];
+}
+
+/**
+ * A real server's health across a reload, keyed by the new checks' ids. An unchanged
+ * check keeps its state under its id; a check whose interval, timeout, retries, rise,
+ * fall or initial state changed probes the same thing, so it keeps its verdict and
+ * counters (and gets a new schedule): a reload that only checks more often must not
+ * take a serving real server out until it rises again.
+ */
+function carriedHealth(old: RealServerRuntime, checks: readonly CheckRuntime[]): RealServerHealth {
+  const byProbe = new Map(old.checks.map((c) => [c.probeId, c]));
+  const carried: Record<string, CheckHealth> = {};
+  for (const c of checks) {
+    const same = old.health.checks[c.checkId];
+    if (same) {
+      carried[c.checkId] = same;
+      continue;
+    }
+    const was = byProbe.get(c.probeId);
+    const health = was && old.health.checks[was.checkId];
+    // A verdict still the old `initial` (no result yet) was nobody's: a changed `initial` applies.
+    if (health && (health.lastResult || was.config.initial === c.config.initial)) carried[c.checkId] = health;
+  }
+  return { ...old.health, checks: carried };
 }
 
 /**
@@ -202,12 +229,15 @@ export class HealthMonitor {
         const rsId = destinationId(rsConfig);
         const oldRs = old?.realServers.get(rsId);
         const seen = new Map<string, number>();
-        const checks: CheckRuntime[] = rsConfig.checks.map((config) => {
-          const base = canonicalJson(config);
+        const nth = (base: string): string => {
           const n = (seen.get(base) ?? 0) + 1;
           seen.set(base, n);
-          const checkId = n === 1 ? base : `${base}#${n}`;
-          return { schedulerId: `${svcConfig.name}|${rsId}|${checkId}`, checkId, config };
+          return n === 1 ? base : `${base}#${n}`;
+        };
+        const checks: CheckRuntime[] = rsConfig.checks.map((config) => {
+          const checkId = nth(canonicalJson(config));
+          const probeId = nth(`probe:${canonicalJson({ type: config.type, options: config.options })}`);
+          return { schedulerId: `${svcConfig.name}|${rsId}|${checkId}`, checkId, probeId, config };
         });
         const spec: RealServerSpec = {
           weight: rsConfig.weight,
@@ -220,7 +250,7 @@ export class HealthMonitor {
         const last = seededRs.get(rsId);
         const health = last
           ? seededRealServerHealth(spec, { ...last, since: Date.parse(last.since) - wallOffset }, now)
-          : initialRealServerHealth(spec, now, oldRs?.health);
+          : initialRealServerHealth(spec, now, oldRs && carriedHealth(oldRs, checks));
         const rs: RealServerRuntime = { id: rsId, config: rsConfig, spec, checks, health };
         realServers.set(rsId, rs);
         if (oldRs) this.reloadTransitions(svcConfig.name, rs, oldRs);

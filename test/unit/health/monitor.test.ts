@@ -185,8 +185,8 @@ test('reload keeps state and schedule of unchanged checks, starts new ones, stop
   assert.equal(schedulerIds, 2);
   await advance(clock, 2100);
   assert.deepEqual(lastPool(), ['10.6.2.191=3', '10.6.2.193=1']);
-  // A changed check (new interval) is a new check: it starts over from its initial state.
-  monitor.update([web({ realServers: [{ address: '10.6.2.191', port: 80, weight: 3, checks: [check({ intervalMs: 500 })] }] })]);
+  // A check that probes something else (its options changed) is a new check: it starts over from its initial state.
+  monitor.update([web({ realServers: [{ address: '10.6.2.191', port: 80, weight: 3, checks: [check({ options: { note: 'v2' } })] }] })]);
   assert.deepEqual(lastPool(), []);
   assert.deepEqual(
     events.slice(-2).map((e) => e.type),
@@ -194,6 +194,58 @@ test('reload keeps state and schedule of unchanged checks, starts new ones, stop
   );
   assert.match(events.at(-2)!.reason!, /config reload/);
   assert.match(events.at(-1)!.reason!, /^config reload: /);
+  monitor.stop();
+});
+
+test('a reload that changes only when or how strictly a check runs keeps its verdict, and runs it on the new schedule', async () => {
+  const { clock, backends, events, pools, monitor, lastPool } = setup();
+  monitor.update([web({ quorum: 1 })]);
+  await advance(clock, 2100);
+  assert.deepEqual(lastPool(), ['10.6.2.191=1', '10.6.2.192=1']);
+  events.length = 0;
+  const poolsBefore = pools.length;
+  // Every 250 ms instead of every second, a shorter timeout, stricter rise and fall.
+  const retimed = check({ intervalMs: 250, timeoutMs: 200, rise: 3, fall: 3 });
+  monitor.update([
+    web({
+      quorum: 1,
+      realServers: [
+        { address: '10.6.2.191', port: 80, weight: 1, checks: [retimed] },
+        { address: '10.6.2.192', port: 80, weight: 1, checks: [retimed] },
+      ],
+    }),
+  ]);
+  assert.equal(events.length, 0, 'no real server went down, no quorum change');
+  assert.equal(pools.length, poolsBefore, 'no pool change');
+  assert.deepEqual(lastPool(), ['10.6.2.191=1', '10.6.2.192=1']);
+  assert.equal(monitor.schedulerStats().checks, 2, 'the old schedules are gone');
+  const runsBefore = backends.runs;
+  await advance(clock, 1000);
+  assert.ok(backends.runs - runsBefore >= 6, `the new interval: ${backends.runs - runsBefore} runs in 1 s for 2 servers`);
+  // The new fall (3) applies from here on.
+  backends.healthy.set('10.6.2.192:80', false);
+  await advance(clock, 1000);
+  assert.deepEqual(lastPool(), ['10.6.2.191=1']);
+  assert.match(events.find((e) => e.type === 'realserver.down')!.reason!, /3 failures in a row/);
+  monitor.stop();
+});
+
+test("a check that has not run yet takes a reload's new initial state; one that has run keeps its verdict", async () => {
+  const { clock, backends, monitor, lastPool } = setup();
+  const server = (address: string, initial: 'up' | 'down', warmupMs = 0) => ({
+    address,
+    port: 80,
+    weight: 1,
+    checks: [check({ initial, warmupMs })],
+  });
+  // .191's check has run and failed; .192's waits a minute before its first run. Both `initial: down`.
+  backends.healthy.set('10.6.2.191:80', false);
+  monitor.update([web({ quorum: 1, realServers: [server('10.6.2.191', 'down'), server('10.6.2.192', 'down', 60_000)] })]);
+  await advance(clock, 2100);
+  assert.deepEqual(lastPool(), []);
+  // Both now `initial: up`: .192, whom nobody vouched for, takes it; .191 stays as its check found it.
+  monitor.update([web({ quorum: 1, realServers: [server('10.6.2.191', 'up'), server('10.6.2.192', 'up', 60_000)] })]);
+  assert.deepEqual(lastPool(), ['10.6.2.192=1']);
   monitor.stop();
 });
 
