@@ -287,7 +287,10 @@ async function uml(): Promise<void> {
     );
     say('');
     const bare = Array.from({ length: RUNS }, () => bareNodeMs(director));
-    say(`bare \`node -e 0\`, spawn → exit: median ${ms(median(bare))}, min ${ms(Math.min(...bare))}`);
+    const bareIdle = await bareNodeIdle();
+    say(
+      `bare \`node -e 0\`, spawn → exit: median ${ms(median(bare))}, min ${ms(Math.min(...bare))}; bare node idle: RSS ${mb(bareIdle.early.rssKb)} at ${IDLE_MS / 1000} s, ${mb(bareIdle.settledRssKb)} at ${SETTLE_MS / 1000} s, ${bareIdle.early.threads} threads`,
+    );
     say('');
     // The seed config first, RUNS rounds each starting every build once (a UML kernel
     // shared with other work drifts); then one start per build at 1,000 and 10,000.
@@ -312,7 +315,7 @@ async function uml(): Promise<void> {
       );
     }
     say('');
-    say(`| | real servers | spawn → first state change | RSS once checked | RSS ${SETTLE_MS / 1000} s later | threads |`);
+    say(`| | real servers | spawn → first state change | RSS once checked | RSS ${SETTLE_MS / 1000} s later (× bare node's) | threads |`);
     say('|---|---|---|---|---|---|');
     for (const cli of CLIS) {
       for (const n of [2, 1000, 10_000]) {
@@ -323,7 +326,9 @@ async function uml(): Promise<void> {
           const idle = procStatus(agent.proc.pid!);
           await sleep(SETTLE_MS);
           const settled = procStatus(agent.proc.pid!);
-          say(`| failoverd run (${cli.label}) | ${n} | ${ms(t)} | ${mb(idle.rssKb)} | ${mb(settled.rssKb)} | ${idle.threads} |`);
+          say(
+            `| failoverd run (${cli.label}) | ${n} | ${ms(t)} | ${mb(idle.rssKb)} | ${rssCell(settled.rssKb, bareIdle.settledRssKb)} | ${idle.threads} |`,
+          );
         } finally {
           await stopAgent(agent);
         }
