@@ -1,4 +1,6 @@
 // A human summary of a valid config, for `failoverd check`.
+import { chooseChecksThread } from '../health/checks-thread.js';
+import type { HealthServiceConfig } from '../health/types.js';
 import { formatDuration } from './duration.js';
 import type { CheckConfig, FailoverdConfig, ServiceConfig } from './schema.js';
 
@@ -20,7 +22,8 @@ function describeCheck(c: CheckConfig): string {
   return `${what} every ${formatDuration(c.interval)} (timeout ${formatDuration(c.timeout)}, rise ${c.rise}, fall ${c.fall}, starts ${c.initial})`;
 }
 
-export function summarizeConfig(config: FailoverdConfig): string {
+/** `services`: the config's services as the agent runs them (the plan's), for where their checks run. */
+export function summarizeConfig(config: FailoverdConfig, services: readonly HealthServiceConfig[]): string {
   const out: string[] = [];
   out.push(`node ${config.node.name ?? '(host name)'}`);
   out.push(`vrrp instances: ${config.vrrp.length}`);
@@ -49,6 +52,10 @@ export function summarizeConfig(config: FailoverdConfig): string {
   const realServers = config.services.reduce((n, s) => n + s.real_servers.length, 0);
   const checks = config.services.reduce((n, s) => n + s.real_servers.reduce((m, rs) => m + rs.checks.length, 0), 0);
   out.push(`services: ${config.services.length}, real servers: ${realServers}, checks: ${checks}`);
+  if (checks > 0) {
+    const where = chooseChecksThread(config.health.checks_thread, services);
+    out.push(`  the checks run on the ${where.thread} thread (${where.reason})`);
+  }
   for (const s of config.services) {
     const memberText = (m: ServiceConfig['members'][number]) =>
       'fwmark' in m ? `fwmark ${m.fwmark}` : `${s.protocol} ${hostPort(m.vip, m.port)}`;
