@@ -14,7 +14,7 @@ function summary(text: string): string[] {
 
 /** BASE with `n` real servers checked every `interval`. */
 const servers = (n: number, interval: string, extra = ''): string =>
-  BASE.replace(/    check: .*\n    real_servers:\n(      - .*\n)+/, '') +
+  BASE.replace(/ {4}check: .*\n {4}real_servers:\n( {6}- .*\n)+/, '') +
   `    check: { type: tcp, interval: ${interval} }\n    real_servers:\n${Array.from({ length: n }, (_, i) => `      - { address: 10.6.3.${i + 1} }\n`).join('')}${extra}`;
 
 test('the summary says where the checks run: auto, by the checks a second', () => {
