@@ -39,7 +39,8 @@ Options:
       process.stderr.write(`${path}: ${result.errors.length} error${result.errors.length === 1 ? '' : 's'}\n`);
       return 1;
     }
-    if (!values.quiet) process.stdout.write(`${path}: valid\n${summarizeConfig(result.config, result.plan.services).replace(/\n?$/, '\n')}`);
+    if (!values.quiet)
+      process.stdout.write(`${path}: valid\n${summarizeConfig(result.config, result.plan.services).replace(/\n?$/, '\n')}`);
     return 0;
   },
 };
