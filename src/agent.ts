@@ -312,6 +312,8 @@ export class Agent implements StatusSource, AdminActions {
       }
       this.monitor = monitor;
       this.checksOn = thread;
+      // No worker, no worker heap: the gauge would keep the gone thread's last figure.
+      if (thread === 'main') this.metrics?.recordWorkerHeap(0);
     };
     try {
       await resume(to.thread);
