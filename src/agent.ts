@@ -221,6 +221,7 @@ export class Agent implements StatusSource, AdminActions {
     const checksOn = this.checksThread(this.config, this.plan.services);
     this.checksOn = checksOn.thread;
     this.monitor = this.newMonitor(checksOn.thread);
+    if (this.plan.services.length > 0) log.info(`the health checks run on the ${checksOn.thread} thread (${checksOn.reason})`);
     await this.monitor.update(this.plan.services, await this.kernelSeed());
     this.unsubscribe.push(
       this.bus.subscribe(['quorum.lost', 'quorum.regained'], (e) =>
@@ -250,7 +251,7 @@ export class Agent implements StatusSource, AdminActions {
     this.options.systemd.ready(this.statusLine());
     log.info(
       { node: this.plan.node, services: this.plan.services.length, instances: this.plan.instances.length, checksThread: this.checksOn },
-      `failoverd started; the checks run on the ${this.checksOn} thread (${checksOn.reason})`,
+      'failoverd started',
     );
   }
 

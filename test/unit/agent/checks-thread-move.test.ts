@@ -95,7 +95,7 @@ test('auto: a reload that crosses 50 checks/s moves the checks to the worker and
       .join(' | ')}`;
   const livePorts = (): number[] => live.map((b) => b.port).sort((a, b) => a - b);
 
-  assert.ok(logged('the checks run on the main thread (health.checks_thread: auto (30 checks/s, at most 50))'), detail());
+  assert.ok(logged('the health checks run on the main thread (health.checks_thread: auto (30 checks/s, at most 50))'), detail());
   await waitFor(() => states().join() === expect(three, livePorts()), { what: 'two up, one down', timeoutMs: 10_000, detail });
   await waitFor(async () => (await inTable()).join() === livePorts().join(), {
     what: 'the live backends in the table',
@@ -166,7 +166,7 @@ test('a reload that sets checks_thread to worker moves the checks at once (it us
   t.after(() => agent.stop());
   await agent.start();
   const logged = (text: string): boolean => rig.logs.some((l) => l.msg.includes(text));
-  assert.ok(logged('the checks run on the main thread (health.checks_thread: main (1 checks/s))'));
+  assert.ok(logged('the health checks run on the main thread (health.checks_thread: main (1 checks/s))'));
   writeFileSync(configPath, config([backend.port], '1s', 'worker'));
   assert.equal(await agent.reload(), true);
   assert.ok(logged('health checks moved from the main thread to the worker thread (health.checks_thread: worker (1 checks/s))'));
