@@ -7,43 +7,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadCheckPlugins } from '../../../checks/index.js';
 import { Agent } from '../../../src/agent.js';
 import { systemClock } from '../../../src/clock.js';
+import { TcpBackend } from '../../helpers/tcp-backend.js';
 import { waitFor } from '../../helpers/wait.js';
 import { testAgentOptions } from './harness.js';
-
-/** A TCP listener on 127.0.0.1 that can be closed (the check is refused) and opened again on its port. */
-class Backend {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async open(): Promise<this> {
-    const server = createServer((s) => {
-      this.sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: this.port }, () => resolve());
-    });
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-}
 
 /** One NAT service; every real server checked by tcp every `interval`; `setting` left out = the default (auto). */
 const config = (ports: number[], interval: string, setting?: string): string => `node: { name: d1 }
@@ -61,15 +32,15 @@ api: { listen: /run/failoverd-test/api.sock, metrics: false }
 ${setting ? `health: { checks_thread: ${setting} }\n` : ''}`;
 
 test('auto: a reload that crosses 50 checks/s moves the checks to the worker and back; no real server changes state or leaves the table', async (t) => {
-  const live = [await new Backend().open(), await new Backend().open()];
+  const live = [await new TcpBackend().start(), await new TcpBackend().start()];
   // Ports with no listener: their checks are refused.
-  const refused: Backend[] = [];
-  for (let i = 0; i < 4; i++) refused.push(await new Backend().open());
-  for (const b of refused) await b.close();
+  const refused: TcpBackend[] = [];
+  for (let i = 0; i < 4; i++) refused.push(await new TcpBackend().start());
+  for (const b of refused) await b.stop();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-checks-thread-'));
   const configPath = join(dir, 'failoverd.yaml');
   t.after(async () => {
-    for (const b of [...live, ...refused]) await b.close();
+    for (const b of [...live, ...refused]) await b.stop();
     rmSync(dir, { recursive: true, force: true });
   });
   // 3 real servers checked every 100 ms: 30 checks/s, the main thread; 3 more make 60.
@@ -118,7 +89,7 @@ test('auto: a reload that crosses 50 checks/s moves the checks to the worker and
     detail,
   });
   assert.deepEqual(rig.table.calls.slice(beforeWorker), [], 'the move and the added real servers (all down) changed nothing in the table');
-  await live[0]!.close();
+  await live[0]!.stop();
   await waitFor(() => states().join() === expect(six, [live[1]!.port]), {
     what: 'the closed backend down, seen by the worker',
     timeoutMs: 10_000,
@@ -139,7 +110,7 @@ test('auto: a reload that crosses 50 checks/s moves the checks to the worker and
   );
   assert.equal(states().join(), expect(three, [live[1]!.port]), 'each real server resumed in its state');
   assert.deepEqual(rig.table.calls.slice(afterWorker), [], 'the move back changed nothing in the table');
-  await live[0]!.open();
+  await live[0]!.start();
   await waitFor(() => states().join() === expect(three, livePorts()), {
     what: 'the reopened backend up, seen by the main thread',
     timeoutMs: 10_000,
@@ -153,12 +124,12 @@ test('auto: a reload that crosses 50 checks/s moves the checks to the worker and
 });
 
 test('a reload that sets checks_thread to worker moves the checks at once (it used to wait for a restart)', async (t) => {
-  const backend = await new Backend().open();
+  const backend = await new TcpBackend().start();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-checks-thread-'));
   const configPath = join(dir, 'failoverd.yaml');
   writeFileSync(configPath, config([backend.port], '1s', 'main'));
   t.after(async () => {
-    await backend.close();
+    await backend.stop();
     rmSync(dir, { recursive: true, force: true });
   });
   const rig = testAgentOptions(configPath);

@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,38 +21,10 @@ import { systemClock } from '../../../src/clock.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import { Reconciler } from '../../../src/ipvs/reconciler.js';
 import { silentLogger } from '../../../src/log.js';
+import { TcpBackend } from '../../helpers/tcp-backend.js';
 import { waitFor } from '../../helpers/wait.js';
 
 const crashChecks = fileURLToPath(new URL('../../fixtures/checks-crash/', import.meta.url));
-
-/** A TCP server on 127.0.0.1 that can be stopped (refusing) and started again on its port. */
-class Backend {
-  private server: Server | undefined;
-  private readonly sockets = new Set<Socket>();
-  port = 0;
-
-  async start(): Promise<this> {
-    const server = createServer((s) => {
-      this.sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: '127.0.0.1', port: this.port }, () => resolve());
-    });
-    this.port = (server.address() as { port: number }).port;
-    this.server = server;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-  }
-}
 
 const spec = (port: number): ServiceSpec => ({
   key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port },
@@ -133,7 +104,7 @@ function setup(t: { after: (fn: () => Promise<void> | void) => void }, options: 
 }
 
 test('no thread without a service: an empty update starts none; the first service starts it, and it checks', async (t) => {
-  const a = await new Backend().start();
+  const a = await new TcpBackend().start();
   t.after(() => a.stop());
   const { pools, monitor, pool } = setup(t);
 
@@ -157,8 +128,8 @@ test('stop() before any service: nothing to end, later updates are refused', asy
 });
 
 test('pools, events, status and logs cross from the worker: servers proven up, one stopped, then back', async (t) => {
-  const a = await new Backend().start();
-  const b = await new Backend().start();
+  const a = await new TcpBackend().start();
+  const b = await new TcpBackend().start();
   t.after(async () => {
     await a.stop();
     await b.stop();
@@ -236,7 +207,7 @@ test('pools, events, status and logs cross from the worker: servers proven up, o
 });
 
 test('reloads: a service removed leaves the pools, a scheduler change with the same servers still arrives, a bad service rejects and changes nothing', async (t) => {
-  const a = await new Backend().start();
+  const a = await new TcpBackend().start();
   t.after(() => a.stop());
   const { pools, monitor, pool } = setup(t);
   await monitor.update([service('web', 80, [a.port]), service('api', 81, [a.port])]);
@@ -279,7 +250,7 @@ test('stop() ends the thread: nothing is left holding the process', async () => 
   const url = new URL('../../../src/health/worker-monitor.js', import.meta.url).href;
   const events = new URL('../../../src/events.js', import.meta.url).href;
   const log = new URL('../../../src/log.js', import.meta.url).href;
-  const a = await new Backend().start();
+  const a = await new TcpBackend().start();
   try {
     const script = `
       import { WorkerHealthMonitor } from ${JSON.stringify(url)};
@@ -308,8 +279,8 @@ test('stop() ends the thread: nothing is left holding the process', async () => 
 });
 
 test('a worker that crashes is logged, announced, restarted, and resumes every server where it was: zero IPVS changes', async (t) => {
-  const a = await new Backend().start();
-  const b = await new Backend().start();
+  const a = await new TcpBackend().start();
+  const b = await new TcpBackend().start();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
   t.after(async () => {
     await a.stop();
@@ -399,7 +370,7 @@ test('the heap limit sized to the work: a check that leaks ends the thread (out 
 });
 
 test('a worker that keeps crashing is given up on after the restart budget', async (t) => {
-  const a = await new Backend().start();
+  const a = await new TcpBackend().start();
   const dir = mkdtempSync(join(tmpdir(), 'failoverd-crash-'));
   t.after(async () => {
     await a.stop();
@@ -433,7 +404,7 @@ test('a worker that keeps crashing is given up on after the restart budget', asy
 });
 
 test("under flapping, each server's events alternate and the last pool handed over is the servers' real state", async (t) => {
-  const backends = await Promise.all(Array.from({ length: 6 }, () => new Backend().start()));
+  const backends = await Promise.all(Array.from({ length: 6 }, () => new TcpBackend().start()));
   t.after(async () => {
     for (const b of backends) await b.stop();
   });
@@ -533,8 +504,8 @@ test('exec checks run from the worker thread: a program that exits 0 is up, one 
 });
 
 test('a service group from the worker thread: one pool per kernel service, the same servers in each, following one stopped server', async (t) => {
-  const a = await new Backend().start();
-  const b = await new Backend().start();
+  const a = await new TcpBackend().start();
+  const b = await new TcpBackend().start();
   t.after(async () => {
     await a.stop();
     await b.stop();
@@ -555,7 +526,7 @@ test('a service group from the worker thread: one pool per kernel service, the s
 });
 
 test("the first update's seed (the agent's start, from the kernel's table): a seeded server is in the first pool, and leaves after fall failures", async (t) => {
-  const a = await new Backend().start();
+  const a = await new TcpBackend().start();
   await a.stop(); // refuses from now on: only the seed says it is up
   const { pools, monitor, pool, seen } = setup(t);
   const svc = service('web', 80, [a.port], { quorum: 1 }, { fall: 3 });
