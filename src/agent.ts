@@ -299,9 +299,7 @@ export class Agent implements StatusSource, AdminActions {
     const from = this.checksOn;
     const old = this.monitor!;
     await old.stop();
-    if (from === 'main' && (this.plugins.has('http') || this.plugins.has('https'))) {
-      await (await import('../checks/lib/http-probe.js')).closeHttpAgents();
-    }
+    await this.closeMainThreadHttpAgents();
     const state = old.status();
     const resume = async (thread: ChecksThread): Promise<void> => {
       const monitor = this.newMonitor(thread);
@@ -332,6 +330,17 @@ export class Agent implements StatusSource, AdminActions {
         this.logger.fatal({ err: again }, fatal.message);
         this.options.onFatal?.(fatal);
       });
+    }
+  }
+
+  /**
+   * After the monitor stopped: the HTTP(S) checks' keep-alive clients live in the thread
+   * that ran them (the worker closes its own); imported here so that an agent without
+   * them never loads the client.
+   */
+  private async closeMainThreadHttpAgents(): Promise<void> {
+    if (this.checksOn === 'main' && (this.plugins.has('http') || this.plugins.has('https'))) {
+      await (await import('../checks/lib/http-probe.js')).closeHttpAgents();
     }
   }
 
@@ -902,11 +911,7 @@ export class Agent implements StatusSource, AdminActions {
     );
     for (const state of [...this.daemonRoles.keys()]) await this.table?.stopDaemon(state).catch(() => undefined);
     await this.monitor?.stop();
-    // The HTTP(S) checks' keep-alive clients live in the thread that ran them (the worker
-    // closes its own); imported here so that an agent without them never loads the client.
-    if (this.checksOn === 'main' && (this.plugins.has('http') || this.plugins.has('https'))) {
-      await (await import('../checks/lib/http-probe.js')).closeHttpAgents();
-    }
+    await this.closeMainThreadHttpAgents();
     await this.reconciler?.stop();
     if (this.config.on_stop === 'remove') await this.reconciler?.removeOwned();
     this.table?.close();
