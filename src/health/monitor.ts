@@ -110,8 +110,8 @@ interface ServiceRuntime {
 
 /**
  * A real server's health across a reload, keyed by the new checks' ids. An unchanged
- * check keeps its state under its id; a check whose interval, timeout, retries, rise,
- * fall or initial state changed probes the same thing, so it keeps its verdict and
+ * check keeps its state under its id; a check whose interval, timeout, warmup, retries,
+ * rise or fall changed probes the same thing, so it keeps its verdict and
  * counters (and gets a new schedule): a reload that only checks more often must not
  * take a serving real server out until it rises again.
  */
