@@ -173,6 +173,23 @@ export class WorkerHealthMonitor {
 
   // ---- worker generations ---------------------------------------------------
 
+  /**
+   * Node alone knows which of the parent's options a worker takes: it refuses V8's
+   * (`--max-old-space-size`, `--stack-trace-limit`) and the process-wide ones (`--title`),
+   * some of which a parent may also have in NODE_OPTIONS. A refusal would leave the agent
+   * without checks, so the worker then starts without the parent's options.
+   */
+  private newWorker(data: MonitorWorkerData, resourceLimits: ResourceLimits): Worker {
+    const options = { workerData: data, name: 'failoverd-health', resourceLimits };
+    try {
+      return new Worker(workerUrl(), { ...options, execArgv: workerExecArgv(process.execArgv) });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
+      this.options.logger.warn(`health-check worker: ${(err as Error).message}; it starts without the agent's node options`);
+      return new Worker(workerUrl(), { ...options, execArgv: [] });
+    }
+  }
+
   private spawn(services: readonly HealthServiceConfig[]): Generation {
     const data: MonitorWorkerData = {
       logLevel: this.options.logger.level,
@@ -181,12 +198,7 @@ export class WorkerHealthMonitor {
       ...(this.options.checksDirectory ? { checksDirectory: this.options.checksDirectory } : {}),
       ...(this.options.maxConcurrentChecks ? { maxConcurrentChecks: this.options.maxConcurrentChecks } : {}),
     };
-    const worker = new Worker(workerUrl(), {
-      workerData: data,
-      name: 'failoverd-health',
-      execArgv: workerExecArgv(process.execArgv),
-      resourceLimits: workerResourceLimits(realServerCount(services)),
-    });
+    const worker = this.newWorker(data, workerResourceLimits(realServerCount(services)));
     let markReady!: () => void;
     let markStopped!: () => void;
     let markExited!: () => void;
