@@ -1,4 +1,4 @@
-// HTTP check through undici: status codes, body pattern or digest; no redirects.
+// HTTP check: a fresh connection per check (undici only for the opt-in keepalive); status codes, body pattern or digest; no redirects.
 import type { CheckPlugin } from '../src/health/check.js';
 import { httpOptions, probeHttp, type HttpCheckOptions } from './lib/http-probe.js';
 

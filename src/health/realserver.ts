@@ -108,33 +108,41 @@ export function seededRealServerHealth(spec: RealServerSpec, seed: RealServerSee
   return { up, dynamicWeight, reason, since: now, checks };
 }
 
+const NO_TRANSITIONS: readonly RealServerTransition[] = Object.freeze([]);
+
 export function reduceRealServer(
   spec: RealServerSpec,
   state: RealServerHealth,
   event: { checkId: string; result: CheckResult },
   now: number,
-): { state: RealServerHealth; transitions: RealServerTransition[] } {
+): { state: RealServerHealth; transitions: readonly RealServerTransition[] } {
   const check = spec.checks.find((c) => c.id === event.checkId);
   const before = state.checks[event.checkId];
-  if (!check || !before) return { state, transitions: [] };
+  if (!check || !before) return { state, transitions: NO_TRANSITIONS };
   const after = reduceCheck(check.thresholds, before, event.result, now);
   const checks = { ...state.checks, [event.checkId]: after };
   const up = allUp(checks, spec);
   const oldWeight = effectiveWeight(spec, state);
   const dynamicWeight = event.result.ok && event.result.weight !== undefined ? event.result.weight : state.dynamicWeight;
-  const reason = `${check.label}: ${event.result.reason}`;
-  const transitions: RealServerTransition[] = [];
-  let next: RealServerHealth = { ...state, checks, dynamicWeight };
+  const next: RealServerHealth = { up: state.up, dynamicWeight, reason: state.reason, since: state.since, checks };
+  // Most results change only counters: the reason text is built for a transition only
+  // (a health check's every result passes here, thousands a second).
   if (up !== state.up) {
     const counted = up
       ? `${after.successes} success${after.successes === 1 ? '' : 'es'} in a row`
       : `${after.failures} failure${after.failures === 1 ? '' : 's'} in a row`;
-    const why = `${reason} (${counted})`;
-    next = { ...next, up, reason: why, since: now };
-    transitions.push({ kind: up ? 'up' : 'down', reason: why });
-  } else if (up) {
-    const newWeight = dynamicWeight ?? spec.weight;
-    if (newWeight !== oldWeight) transitions.push({ kind: 'weight', from: oldWeight, to: newWeight, reason });
+    const why = `${check.label}: ${event.result.reason} (${counted})`;
+    next.up = up;
+    next.reason = why;
+    next.since = now;
+    return { state: next, transitions: [{ kind: up ? 'up' : 'down', reason: why }] };
   }
-  return { state: next, transitions };
+  const newWeight = dynamicWeight ?? spec.weight;
+  if (up && newWeight !== oldWeight) {
+    return {
+      state: next,
+      transitions: [{ kind: 'weight', from: oldWeight, to: newWeight, reason: `${check.label}: ${event.result.reason}` }],
+    };
+  }
+  return { state: next, transitions: NO_TRANSITIONS };
 }

@@ -221,29 +221,41 @@ export class CheckScheduler {
       controller.abort(new TimeoutError(check.timeoutMs));
       deliver({ ok: false, reason: `timeout after ${check.timeoutMs}ms`, latencyMs: check.timeoutMs }, true);
     });
+    const settle = (): void => {
+      timeout.cancel();
+      entry.controller = undefined;
+      entry.state = 'idle';
+      this.running--;
+      if (!entry.removed && !entry.timer) this.arm(entry, this.nextSlotAfter(entry, clock.now()), 'interval');
+      this.pump();
+    };
     let promise: Promise<CheckResult>;
     try {
       promise = check.run(controller.signal);
     } catch (err) {
       promise = Promise.reject(err);
     }
-    promise
-      .then(
-        (result) => deliver(result, false),
-        (err: unknown) =>
+    // One reaction per run, not then + finally: a run is thousands a second. The slot is
+    // given back even when a result handler throws (that throw still surfaces, unhandled).
+    promise.then(
+      (result) => {
+        try {
+          deliver(result, false);
+        } finally {
+          settle();
+        }
+      },
+      (err: unknown) => {
+        try {
           deliver(
             { ok: false, reason: `check error: ${err instanceof Error ? err.message : String(err)}`, latencyMs: clock.now() - startedAt },
             false,
-          ),
-      )
-      .finally(() => {
-        timeout.cancel();
-        entry.controller = undefined;
-        entry.state = 'idle';
-        this.running--;
-        if (!entry.removed && !entry.timer) this.arm(entry, this.nextSlotAfter(entry, clock.now()), 'interval');
-        this.pump();
-      });
+          );
+        } finally {
+          settle();
+        }
+      },
+    );
   }
 
   private afterResult(entry: Entry, result: CheckResult): void {
