@@ -100,8 +100,16 @@ export class MemoryIpvsTable implements IpvsTable {
     return e ? this.snapshot(e).destinations : [];
   }
 
+  /**
+   * A copy the caller may keep or change, as a kernel dump is. Field by field rather
+   * than structuredClone: the VRRP benches stand this table in for the kernel, and at
+   * 10,000 real servers the generic clone made an audit hold the event loop 34 ms
+   * instead of 26 (median of 30).
+   */
   private snapshot(e: Entry): ActualService {
-    return structuredClone({ service: e.service, destinations: [...e.destinations.values()], stats: e.stats });
+    const destinations: ActualDestination[] = [];
+    for (const d of e.destinations.values()) destinations.push(copyDestination(d));
+    return { service: copyServiceSpec(e.service), destinations, stats: { ...e.stats } };
   }
 
   // ---- mutations ----
@@ -267,4 +275,25 @@ export class MemoryIpvsTable implements IpvsTable {
     d.inactiveConnections = inactive;
     d.persistentConnections = persistent;
   }
+}
+
+function copyServiceSpec(s: ServiceSpec): ServiceSpec {
+  return { ...s, key: { ...s.key }, flags: { ...s.flags } };
+}
+
+function copyDestination(d: ActualDestination): ActualDestination {
+  const copy: ActualDestination = {
+    address: d.address,
+    port: d.port,
+    weight: d.weight,
+    forwarding: d.forwarding,
+    upperThreshold: d.upperThreshold,
+    lowerThreshold: d.lowerThreshold,
+    activeConnections: d.activeConnections,
+    inactiveConnections: d.inactiveConnections,
+    persistentConnections: d.persistentConnections,
+  };
+  if (d.tunnel) copy.tunnel = { ...d.tunnel };
+  if (d.stats) copy.stats = { ...d.stats };
+  return copy;
 }
