@@ -198,81 +198,128 @@ export const attr = {
   }),
 };
 
-/** Decoded attributes with typed getters. Getters throw NetlinkDecodeError on a malformed value. */
+/**
+ * Decoded attributes with typed getters. Getters throw NetlinkDecodeError on a malformed value.
+ *
+ * Parsing records where each attribute lies in the container (its type, and its value's
+ * start and end) and makes no object per attribute: an audit of 10,000 real servers
+ * decodes over 300,000 attributes on the thread that sends the VRRP adverts
+ * (bench/ipvs/decode.ts). Values are read in place; `raw` and `order` make buffers only
+ * for what is asked.
+ */
 export class AttrMap {
-  private readonly byType = new Map<number, Buffer[]>();
-  readonly order: { type: number; nested: boolean; value: Buffer }[] = [];
+  private constructor(
+    private readonly buf: Buffer,
+    /** Per attribute, three numbers: type (with NLA_F_NESTED kept), value start, value end. */
+    private readonly spans: number[],
+  ) {}
 
-  static parse(buf: Buffer): AttrMap {
-    const map = new AttrMap();
-    let offset = 0;
-    while (offset + NLA_HDRLEN <= buf.length) {
+  /** The attributes of buf[start, end); offsets in errors count from `start`, as in a container of its own. */
+  static parse(buf: Buffer, start = 0, end = buf.length): AttrMap {
+    const spans: number[] = [];
+    let offset = start;
+    while (offset + NLA_HDRLEN <= end) {
       const length = buf.readUInt16LE(offset);
       const rawType = buf.readUInt16LE(offset + 2);
-      if (length < NLA_HDRLEN) throw new NetlinkDecodeError(`attribute at offset ${offset} has length ${length} < ${NLA_HDRLEN}`);
-      if (offset + length > buf.length)
+      if (length < NLA_HDRLEN) throw new NetlinkDecodeError(`attribute at offset ${offset - start} has length ${length} < ${NLA_HDRLEN}`);
+      if (offset + length > end)
         throw new NetlinkDecodeError(
-          `attribute type ${rawType & NLA_TYPE_MASK} at offset ${offset} overruns its container (length ${length}, ${buf.length - offset} bytes left)`,
+          `attribute type ${rawType & NLA_TYPE_MASK} at offset ${offset - start} overruns its container (length ${length}, ${end - offset} bytes left)`,
         );
-      const type = rawType & NLA_TYPE_MASK;
-      const value = buf.subarray(offset + NLA_HDRLEN, offset + length);
-      map.order.push({ type, nested: (rawType & NLA_F_NESTED) !== 0, value });
-      const list = map.byType.get(type);
-      if (list) list.push(value);
-      else map.byType.set(type, [value]);
+      spans.push(rawType & (NLA_TYPE_MASK | NLA_F_NESTED), offset + NLA_HDRLEN, offset + length);
       offset += align4(length);
     }
-    if (offset < buf.length && buf.length - offset >= 1 && buf.subarray(offset).some((b) => b !== 0)) {
-      throw new NetlinkDecodeError(`${buf.length - offset} trailing bytes after the last attribute`);
+    for (let i = offset; i < end; i++) {
+      if (buf[i] !== 0) throw new NetlinkDecodeError(`${end - offset} trailing bytes after the last attribute`);
     }
-    return map;
+    return new AttrMap(buf, spans);
+  }
+
+  /** Every attribute in wire order. */
+  get order(): { type: number; nested: boolean; value: Buffer }[] {
+    const out: { type: number; nested: boolean; value: Buffer }[] = [];
+    for (let i = 0; i < this.spans.length; i += 3) {
+      const t = this.spans[i]!;
+      out.push({
+        type: t & NLA_TYPE_MASK,
+        nested: (t & NLA_F_NESTED) !== 0,
+        value: this.buf.subarray(this.spans[i + 1]!, this.spans[i + 2]!),
+      });
+    }
+    return out;
+  }
+
+  /** The index in `spans` of the first attribute of this type, or -1. */
+  private find(type: number): number {
+    const spans = this.spans;
+    for (let i = 0; i < spans.length; i += 3) if ((spans[i]! & NLA_TYPE_MASK) === type) return i;
+    return -1;
   }
 
   has(type: number): boolean {
-    return this.byType.has(type);
+    return this.find(type) >= 0;
   }
 
   raw(type: number): Buffer | undefined {
-    return this.byType.get(type)?.[0];
+    const i = this.find(type);
+    return i < 0 ? undefined : this.buf.subarray(this.spans[i + 1]!, this.spans[i + 2]!);
   }
 
   all(type: number): Buffer[] {
-    return this.byType.get(type) ?? [];
+    const out: Buffer[] = [];
+    for (let i = 0; i < this.spans.length; i += 3) {
+      if ((this.spans[i]! & NLA_TYPE_MASK) === type) out.push(this.buf.subarray(this.spans[i + 1]!, this.spans[i + 2]!));
+    }
+    return out;
   }
 
-  private sized(type: number, size: number, what: string): Buffer | undefined {
-    const v = this.raw(type);
-    if (v === undefined) return undefined;
-    if (v.length < size) throw new NetlinkDecodeError(`attribute ${type} (${what}) has ${v.length} bytes, need ${size}`);
-    return v;
+  /** Where this type's value starts in the container, checked to hold `size` bytes; -1 when absent. */
+  private sized(type: number, size: number, what: string): number {
+    const i = this.find(type);
+    if (i < 0) return -1;
+    const start = this.spans[i + 1]!;
+    const length = this.spans[i + 2]! - start;
+    if (length < size) throw new NetlinkDecodeError(`attribute ${type} (${what}) has ${length} bytes, need ${size}`);
+    return start;
   }
 
   u8(type: number): number | undefined {
-    return this.sized(type, 1, 'u8')?.readUInt8(0);
+    const at = this.sized(type, 1, 'u8');
+    return at < 0 ? undefined : this.buf.readUInt8(at);
   }
   u16(type: number): number | undefined {
-    return this.sized(type, 2, 'u16')?.readUInt16LE(0);
+    const at = this.sized(type, 2, 'u16');
+    return at < 0 ? undefined : this.buf.readUInt16LE(at);
   }
   be16(type: number): number | undefined {
-    return this.sized(type, 2, 'be16')?.readUInt16BE(0);
+    const at = this.sized(type, 2, 'be16');
+    return at < 0 ? undefined : this.buf.readUInt16BE(at);
   }
   u32(type: number): number | undefined {
-    return this.sized(type, 4, 'u32')?.readUInt32LE(0);
+    const at = this.sized(type, 4, 'u32');
+    return at < 0 ? undefined : this.buf.readUInt32LE(at);
   }
   s32(type: number): number | undefined {
-    return this.sized(type, 4, 's32')?.readInt32LE(0);
+    const at = this.sized(type, 4, 's32');
+    return at < 0 ? undefined : this.buf.readInt32LE(at);
   }
   be32(type: number): number | undefined {
-    return this.sized(type, 4, 'be32')?.readUInt32BE(0);
+    const at = this.sized(type, 4, 'be32');
+    return at < 0 ? undefined : this.buf.readUInt32BE(at);
   }
   u64(type: number): bigint | undefined {
-    return this.sized(type, 8, 'u64')?.readBigUInt64LE(0);
+    const at = this.sized(type, 8, 'u64');
+    return at < 0 ? undefined : this.buf.readBigUInt64LE(at);
   }
 
-  /** u64 as a JS number (exact up to 2^53; counters beyond that lose precision, not wrap). */
+  /**
+   * u64 as a JS number (exact up to 2^53; counters beyond that lose precision, not wrap).
+   * From its two halves, not through a BigInt: a dump has ten such counters per real
+   * server. high × 2^32 is exact, so the sum is rounded once, as Number(bigint) rounds.
+   */
   u64n(type: number): number | undefined {
-    const v = this.u64(type);
-    return v === undefined ? undefined : Number(v);
+    const at = this.sized(type, 8, 'u64');
+    return at < 0 ? undefined : this.buf.readUInt32LE(at + 4) * 0x1_0000_0000 + this.buf.readUInt32LE(at);
   }
 
   string(type: number): string | undefined {
@@ -283,13 +330,17 @@ export class AttrMap {
   }
 
   nested(type: number): AttrMap | undefined {
-    const v = this.raw(type);
-    return v === undefined ? undefined : AttrMap.parse(v);
+    const i = this.find(type);
+    return i < 0 ? undefined : AttrMap.parse(this.buf, this.spans[i + 1]!, this.spans[i + 2]!);
   }
 
   /** Every instance of a repeated nested attribute, or the children of a nested array. */
   nestedList(type: number): AttrMap[] {
-    return this.all(type).map((v) => AttrMap.parse(v));
+    const out: AttrMap[] = [];
+    for (let i = 0; i < this.spans.length; i += 3) {
+      if ((this.spans[i]! & NLA_TYPE_MASK) === type) out.push(AttrMap.parse(this.buf, this.spans[i + 1]!, this.spans[i + 2]!));
+    }
+    return out;
   }
 
   require<T>(value: T | undefined, what: string): T {

@@ -133,6 +133,35 @@ test('nested and aligned attributes round-trip with typed getters', () => {
   assert.equal(m.u32(99), undefined);
 });
 
+test('a u64 read as a number is the BigInt reading rounded once, also past 2^53', () => {
+  const values = [0n, 1n, 2n ** 32n - 1n, 2n ** 32n, 2n ** 53n - 1n, 2n ** 53n + 1n, 2n ** 63n + 12345n, 2n ** 64n - 1n];
+  for (let i = 0; i < 200; i++)
+    values.push((BigInt(Math.floor(Math.random() * 2 ** 32)) << 32n) | BigInt(Math.floor(Math.random() * 2 ** 32)));
+  for (const v of values) {
+    const m = AttrMap.parse(encodeAttrs([attr.u64(1, v)]));
+    assert.equal(m.u64n(1), Number(v), `u64 ${v}`);
+  }
+});
+
+test('attributes nested in a container are read in place: offsets in errors count from the container', () => {
+  const inner = encodeAttrs([attr.u32(1, 7), attr.u32(1, 8), attr.nested(2, [attr.u16(3, 9)])]);
+  const m = AttrMap.parse(encodeAttrs([attr.u32(9, 1), attr.bytes(5, inner)])).nested(5)!;
+  assert.equal(m.u32(1), 7, 'the first of a repeated type');
+  assert.deepEqual(
+    m.all(1).map((b) => b.readUInt32LE(0)),
+    [7, 8],
+  );
+  assert.equal(m.nestedList(2)[0]!.u16(3), 9);
+  assert.deepEqual(
+    m.order.map((a) => a.type),
+    [1, 1, 2],
+  );
+  const bad = Buffer.from(inner);
+  bad.writeUInt16LE(0xff, 8); // the second attribute's length
+  const top = AttrMap.parse(encodeAttrs([attr.u32(9, 1), attr.bytes(5, bad)]));
+  assert.throws(() => top.nested(5), /attribute type 1 at offset 8 overruns its container \(length 255, \d+ bytes left\)/);
+});
+
 test('truncated and malformed messages are errors, never throws', () => {
   const good = fixture('genl-getfamily-ipvs.reply');
   for (let cut = 1; cut < good.length; cut += 7) {
