@@ -243,7 +243,7 @@ export class AttrMap {
       out.push({
         type: t & NLA_TYPE_MASK,
         nested: (t & NLA_F_NESTED) !== 0,
-        value: this.buf.subarray(this.spans[i + 1]!, this.spans[i + 2]!),
+        value: this.buf.subarray(this.spans[i + 1], this.spans[i + 2]),
       });
     }
     return out;
@@ -262,13 +262,13 @@ export class AttrMap {
 
   raw(type: number): Buffer | undefined {
     const i = this.find(type);
-    return i < 0 ? undefined : this.buf.subarray(this.spans[i + 1]!, this.spans[i + 2]!);
+    return i < 0 ? undefined : this.buf.subarray(this.spans[i + 1], this.spans[i + 2]);
   }
 
   all(type: number): Buffer[] {
     const out: Buffer[] = [];
     for (let i = 0; i < this.spans.length; i += 3) {
-      if ((this.spans[i]! & NLA_TYPE_MASK) === type) out.push(this.buf.subarray(this.spans[i + 1]!, this.spans[i + 2]!));
+      if ((this.spans[i]! & NLA_TYPE_MASK) === type) out.push(this.buf.subarray(this.spans[i + 1], this.spans[i + 2]));
     }
     return out;
   }
@@ -331,14 +331,14 @@ export class AttrMap {
 
   nested(type: number): AttrMap | undefined {
     const i = this.find(type);
-    return i < 0 ? undefined : AttrMap.parse(this.buf, this.spans[i + 1]!, this.spans[i + 2]!);
+    return i < 0 ? undefined : AttrMap.parse(this.buf, this.spans[i + 1], this.spans[i + 2]);
   }
 
   /** Every instance of a repeated nested attribute, or the children of a nested array. */
   nestedList(type: number): AttrMap[] {
     const out: AttrMap[] = [];
     for (let i = 0; i < this.spans.length; i += 3) {
-      if ((this.spans[i]! & NLA_TYPE_MASK) === type) out.push(AttrMap.parse(this.buf, this.spans[i + 1]!, this.spans[i + 2]!));
+      if ((this.spans[i]! & NLA_TYPE_MASK) === type) out.push(AttrMap.parse(this.buf, this.spans[i + 1], this.spans[i + 2]));
     }
     return out;
   }
