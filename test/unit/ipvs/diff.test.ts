@@ -233,6 +233,25 @@ test('applyOpsToView keeps counters of edited destinations, copies what it touch
   assert.deepEqual(findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set()), [], "unowned services are nobody's drift");
 });
 
+test("findDrift reads the same whether the kernel lists real servers in the view's order or another", () => {
+  const id = 'tcp:10.6.2.195:80';
+  const view = viewOf([
+    actual(service(VIP), [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192')), actualDest(dest('10.6.2.193'))]),
+  ]);
+  const changed = [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192', 80, { weight: 5 }), 3), actualDest(dest('10.6.2.193'))];
+  const expected = [{ service: id, destination: '10.6.2.192:80', what: 'real server changed: weight 1 → 5' }];
+  assert.deepEqual(findDrift(view, viewOf([actual(service(VIP), changed)]), new Set([id])), expected, 'same order');
+  assert.deepEqual(findDrift(view, viewOf([actual(service(VIP), [...changed].reverse())]), new Set([id])), expected, 'reversed');
+  // Connection counters are not drift.
+  const busy = [actualDest(dest('10.6.2.191'), 7, 9), actualDest(dest('10.6.2.192')), actualDest(dest('10.6.2.193'))];
+  assert.deepEqual(findDrift(view, viewOf([actual(service(VIP), busy)]), new Set([id])), []);
+  const swapped = [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.194')), actualDest(dest('10.6.2.193'))];
+  assert.deepEqual(
+    findDrift(view, viewOf([actual(service(VIP), swapped)]), new Set([id])).map((d) => `${d.destination} ${d.what}`),
+    ['10.6.2.192:80 real server deleted', '10.6.2.194:80 real server added'],
+  );
+});
+
 test('applyOpsToView follows adds, deletes and a service deleted then added again, as the kernel would', () => {
   const view = viewOf([actual(service(VIP), [actualDest(dest('10.6.2.191'), 1), actualDest(dest('10.6.2.192'))])]);
   applyOpsToView(view, [
