@@ -176,8 +176,8 @@ export class WorkerHealthMonitor {
   /**
    * Node alone knows which of the parent's options a worker takes: it refuses V8's
    * (`--max-old-space-size`, `--stack-trace-limit`) and the process-wide ones (`--title`),
-   * some of which a parent may also have in NODE_OPTIONS. A refusal would leave the agent
-   * without checks, so the worker then starts without the parent's options.
+   * which workerExecArgv's filter (the options NODE_OPTIONS may hold) lets through. A
+   * refusal would leave the agent without checks, so the worker then starts without them.
    */
   private newWorker(data: MonitorWorkerData, resourceLimits: ResourceLimits): Worker {
     const options = { workerData: data, name: 'failoverd-health', resourceLimits };
