@@ -103,8 +103,8 @@ export class MemoryIpvsTable implements IpvsTable {
   /**
    * A copy the caller may keep or change, as a kernel dump is. Field by field rather
    * than structuredClone: the VRRP benches stand this table in for the kernel, and at
-   * 10,000 real servers the generic clone made an audit hold the event loop 34 ms
-   * instead of 26 (median of 30).
+   * 10,000 real servers the generic clone was about a quarter of an audit's hold on the
+   * event loop (bench/ipvs/audit-hold.ts).
    */
   private snapshot(e: Entry): ActualService {
     const destinations: ActualDestination[] = [];
