@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../../src/health/types.js';
 import { workerExecArgv } from '../../../src/health/worker-monitor.js';
 import { TcpBackend } from '../../helpers/tcp-backend.js';
+import { service, tcpKey } from '../ipvs/builders.js';
 
 describe('the checks worker and the parent node flags', () => {
   it("passes Node's options on and leaves V8's process-wide flags out", () => {
@@ -35,15 +36,9 @@ describe('the checks worker and the parent node flags', () => {
   it('a parent started with V8 flags the filter lets through still gets its checks (--max-old-space-size)', async () => {
     const backend = await new TcpBackend().start();
     try {
-      const service: HealthServiceConfig = {
+      const web: HealthServiceConfig = {
         name: 'web',
-        spec: {
-          key: { kind: 'address', family: 'inet', protocol: 'tcp', address: '10.6.2.195', port: 80 },
-          scheduler: 'wlc',
-          flags: {},
-          persistenceTimeoutSec: 0,
-          netmask: '255.255.255.255',
-        },
+        spec: service(tcpKey('10.6.2.195', 80)),
         forwarding: 'dr',
         quorum: 1,
         hysteresis: 0,
@@ -67,7 +62,7 @@ describe('the checks worker and the parent node flags', () => {
         const logger = pino({ level: 'warn' }, { write: (line) => warnings.push(JSON.parse(line).msg) });
         let settled = () => {};
         const m = new WorkerHealthMonitor({ bus: new EventBus('x'), logger, onPoolChange: () => queueMicrotask(() => settled()), onCheckResults: () => settled() });
-        await m.update(${JSON.stringify([service])});
+        await m.update(${JSON.stringify([web])});
         // Re-checked on every pool change and check round (spawnSync's timeout bounds the child).
         await new Promise((resolve) => { settled = () => { if (m.quorumUp('web') === true) resolve(); }; settled(); });
         await m.stop();
