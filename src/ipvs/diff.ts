@@ -417,6 +417,7 @@ export function findDrift(
     // thread that sends the VRRP adverts). Any other order takes the general path.
     if (inSameOrder(expected, actual)) {
       for (let i = 0; i < expected.length; i++) {
+        if (sameDestinationSettings(actual[i]!, expected[i]!)) continue;
         const dd = destinationDifferences(actual[i]!, expected[i]!);
         if (dd.length) out.push({ service: id, destination: destinationId(expected[i]!), what: `real server changed: ${dd.join(', ')}` });
       }
@@ -427,7 +428,7 @@ export function findDrift(
     for (const [did, d] of ed) {
       const now = ad.get(did);
       if (!now) out.push({ service: id, destination: did, what: 'real server deleted' });
-      else {
+      else if (!sameDestinationSettings(now, d)) {
         const dd = destinationDifferences(now, d);
         if (dd.length) out.push({ service: id, destination: did, what: `real server changed: ${dd.join(', ')}` });
       }
