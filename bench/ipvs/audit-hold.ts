@@ -5,6 +5,7 @@
 // loop's longest hold during each. The first third are warm-up and not counted.
 //   node dist/bench/ipvs/audit-hold.js [--real-servers 10000] [--audits 40] [--table memory|kernel]
 //   bash test/harness/uml-run.sh -- node dist/bench/ipvs/audit-hold.js --table kernel
+import { parseArgs } from 'node:util';
 import { systemClock } from '../../src/clock.js';
 import { IpvsClient } from '../../src/ipvs/client.js';
 import { MemoryIpvsTable } from '../../src/ipvs/memory-table.js';
@@ -13,13 +14,16 @@ import type { IpvsTable } from '../../src/ipvs/table.js';
 import type { DesiredService } from '../../src/ipvs/types.js';
 import { silentLogger } from '../../src/log.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-};
-const REAL_SERVERS = Number(arg('real-servers', '10000'));
-const AUDITS = Number(arg('audits', '40'));
-const TABLE = arg('table', 'memory');
+const { values } = parseArgs({
+  options: {
+    'real-servers': { type: 'string', default: '10000' },
+    audits: { type: 'string', default: '40' },
+    table: { type: 'string', default: 'memory' },
+  },
+});
+const REAL_SERVERS = Number(values['real-servers']);
+const AUDITS = Number(values.audits);
+const TABLE = values.table;
 if (TABLE !== 'memory' && TABLE !== 'kernel') throw new Error('--table is memory or kernel');
 
 const desired: DesiredService[] = [];

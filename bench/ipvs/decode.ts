@@ -8,15 +8,15 @@
 import { readFileSync } from 'node:fs';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import type * as Codec from '../../src/ipvs/codec.js';
 
-const arg = (name: string, fallback: string): string => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-};
-const DESTINATIONS = Number(arg('destinations', '10000'));
-const ROUNDS = Number(arg('rounds', '30'));
-const BEFORE = process.argv.includes('--before') ? arg('before', '') : undefined;
+const { values } = parseArgs({
+  options: { destinations: { type: 'string', default: '10000' }, rounds: { type: 'string', default: '30' }, before: { type: 'string' } },
+});
+const DESTINATIONS = Number(values.destinations);
+const ROUNDS = Number(values.rounds);
+const BEFORE = values.before;
 
 const fixture = fileURLToPath(new URL('../../../test/fixtures/ipvs/replies.json', import.meta.url));
 const replies = JSON.parse(readFileSync(fixture, 'utf8')) as Record<string, { attrs: string }[]>;
