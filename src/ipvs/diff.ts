@@ -100,10 +100,18 @@ export interface ReconcileOutput {
  * that very object: parsing addresses is the expensive part, and identity tells
  * the reconciler which services cannot have changed. (A service given in some
  * other form is simply normalized again.)
+ *
+ * `previousInputs` is the list `previous` was normalized from. A service given as
+ * the very object given at the same position last time is taken as it was, without
+ * comparing its real servers: the health monitor hands over the same object for
+ * every service whose pool did not change, so a flap in one service of a
+ * 10,000-server table costs that service's work, not the table's. An input once
+ * given is never changed in place.
  */
 export function normalizeDesired(
   desired: readonly DesiredService[],
   previous?: ReadonlyMap<string, DesiredService>,
+  previousInputs?: readonly DesiredService[],
 ): Map<string, DesiredService> {
   const out = new Map<string, DesiredService>();
   // A reload usually lists the same services in the same order: the entry at the
@@ -117,6 +125,11 @@ export function normalizeDesired(
     const raw = desired[i]!;
     let id = previousIds[i];
     let normalized = id === undefined ? undefined : previous!.get(id);
+    if (normalized && previousInputs?.[i] === raw) {
+      if (out.has(id!)) throw new Error(`service ${id!} is declared twice`);
+      out.set(id!, normalized);
+      continue;
+    }
     if (id === undefined || !normalized || !isCanonicalDesired(raw, normalized)) {
       id = serviceKeyId(raw.service.key);
       normalized = previous?.get(id);
@@ -125,8 +138,16 @@ export function normalizeDesired(
       // What did not change within a changed service keeps its objects too.
       const before = normalized;
       const s = before && isCanonicalService(raw.service, before.service) ? before.service : normalizeService(raw.service);
+      // A real server that left or joined shifts the ones after it: those are found by
+      // address and port, since parsing an address costs more than finding it.
+      let moved: Int32Array | undefined;
       const destinations = raw.destinations.map((x, j) => {
-        const old = before?.destinations[j];
+        if (!before) return normalizeDestination(x);
+        let old = before.destinations[j];
+        if (!old || !isCanonicalDestination(x, old)) {
+          moved ??= matchDestinations(raw.destinations, before.destinations);
+          old = moved[j]! >= 0 ? before.destinations[moved[j]!] : undefined;
+        }
         return old && isCanonicalDestination(x, old) ? old : normalizeDestination(x);
       });
       const twice = findDuplicate(destinations);

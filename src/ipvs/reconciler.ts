@@ -88,6 +88,8 @@ export class Reconciler {
   private readonly opsLogSize: number;
 
   private desired = new Map<string, DesiredService>();
+  /** What `desired` was normalized from, as given: an entry given again as the very same object is unchanged. */
+  private desiredInputs: readonly DesiredService[] = [];
   /** Services whose desired entry changed since they were last found in order. */
   private dirty = new Set<string>();
   /** The next pass diffs every owned service (the last one did not converge). */
@@ -145,7 +147,7 @@ export class Reconciler {
   setDesired(desired: readonly DesiredService[]): Promise<PassReport> {
     let next: Map<string, DesiredService>;
     try {
-      next = normalizeDesired(desired, this.desired);
+      next = normalizeDesired(desired, this.desired, this.desiredInputs);
     } catch (err) {
       const error = `desired IPVS table refused: ${(err as Error).message}`;
       this.log.error({ err }, error);
@@ -163,6 +165,7 @@ export class Reconciler {
     });
     for (const id of this.retired) if (next.has(id)) this.retired.delete(id);
     this.desired = next;
+    this.desiredInputs = desired;
     this.converged = false;
     if (!this.started || this.stopped) return Promise.resolve(this.noPass(false, 'not started'));
     return this.request('apply');

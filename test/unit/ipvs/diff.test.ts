@@ -202,6 +202,41 @@ test('normalizeDesired refuses a service or real server declared twice', () => {
   );
 });
 
+test('normalizeDesired takes a service given as the same object as last time at its old result, and normalizes a new object afresh', () => {
+  const web = { service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] };
+  const other = { service: service(FOREIGN), destinations: [dest('10.9.9.1')] };
+  const first = normalizeDesired([web, other]);
+  const again = normalizeDesired([web, other], first, [web, other]);
+  assert.equal(again.get(serviceKeyId(VIP)), first.get(serviceKeyId(VIP)));
+  assert.equal(again.get(serviceKeyId(FOREIGN)), first.get(serviceKeyId(FOREIGN)));
+  // A new object for one service: that one is what normalizing afresh gives, the other keeps its object.
+  const heavier = { ...web, destinations: [dest('10.6.2.191', 80, { weight: 5 }), dest('10.6.2.192')] };
+  const next = normalizeDesired([heavier, other], again, [web, other]);
+  assert.deepEqual(next.get(serviceKeyId(VIP)), normalizeDesired([heavier]).get(serviceKeyId(VIP)));
+  assert.equal(next.get(serviceKeyId(FOREIGN)), first.get(serviceKeyId(FOREIGN)));
+  // The same object at another position is looked at, not taken: the previous ids are by position.
+  const swapped = normalizeDesired([other, web], first, [web, other]);
+  assert.deepEqual([...swapped.keys()], [serviceKeyId(FOREIGN), serviceKeyId(VIP)]);
+  assert.throws(() => normalizeDesired([web, web], first, [web, other]), /declared twice/);
+});
+
+test('normalizeDesired keeps the objects of the real servers after one that left or joined', () => {
+  const many = Array.from({ length: 40 }, (_, i) => dest(`10.6.3.${i + 1}`));
+  const first = normalizeDesired([{ service: service(VIP), destinations: many }]);
+  const before = first.get(serviceKeyId(VIP))!.destinations;
+  const without = normalizeDesired([{ service: service(VIP), destinations: many.filter((_, i) => i !== 3) }], first);
+  const after = without.get(serviceKeyId(VIP))!.destinations;
+  assert.equal(after.length, 39);
+  after.forEach((d, i) => assert.equal(d, before[i < 3 ? i : i + 1], `real server ${destinationId(d)} keeps its object`));
+  const joined = normalizeDesired([{ service: service(VIP), destinations: [dest('10.6.3.200'), ...many] }], first);
+  const withNew = joined.get(serviceKeyId(VIP))!.destinations;
+  withNew.slice(1).forEach((d, i) => assert.equal(d, before[i]));
+  assert.deepEqual(
+    withNew[0],
+    normalizeDesired([{ service: service(VIP), destinations: [dest('10.6.3.200')] }]).get(serviceKeyId(VIP))!.destinations[0],
+  );
+});
+
 test('IPv6 addresses compare in canonical form', () => {
   const key = tcpKey('2001:db8::1', 80);
   const s = service(key);
