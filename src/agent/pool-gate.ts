@@ -10,6 +10,12 @@ export class PoolGate {
   private readonly drained = new Map<string, Set<string>>();
   /** Service name → when its maintenance began. */
   private readonly maintenance = new Map<string, Date>();
+  /**
+   * A pool with the drains laid over it, until the drains change: a pool the health
+   * monitor hands over again unchanged comes out as the same object, which tells the
+   * reconciler it needs no look (normalizeDesired).
+   */
+  private laidOver = new WeakMap<DesiredService, { name: string; pool: DesiredService }>();
 
   setPools(pools: DesiredService[], namesByKey: Record<string, string>): void {
     this.pools = pools;
@@ -23,12 +29,14 @@ export class PoolGate {
     else holders.delete(by);
     if (holders.size) this.drained.set(key, holders);
     else this.drained.delete(key);
+    this.laidOver = new WeakMap();
   }
 
   /** Maintenance on: every real server of the service drained (by "maintenance"); off: as before. */
   setMaintenance(service: string, on: boolean, since: Date): void {
     if (!on) this.maintenance.delete(service);
     else if (!this.maintenance.has(service)) this.maintenance.set(service, since);
+    this.laidOver = new WeakMap();
   }
 
   /** Services in maintenance, with when it began. */
@@ -39,6 +47,7 @@ export class PoolGate {
   /** Ends the maintenance of services no longer configured (a reload removed them). */
   keepMaintenance(services: ReadonlySet<string>): void {
     for (const name of [...this.maintenance.keys()]) if (!services.has(name)) this.maintenance.delete(name);
+    this.laidOver = new WeakMap();
   }
 
   isDrained(service: string, address: string, port: number): boolean {
@@ -57,7 +66,14 @@ export class PoolGate {
     return this.pools.map((pool) => {
       const name = this.names[serviceKeyId(pool.service.key)];
       if (name === undefined) return pool;
-      return { ...pool, destinations: pool.destinations.map((d) => (this.isDrained(name, d.address, d.port) ? { ...d, weight: 0 } : d)) };
+      const memo = this.laidOver.get(pool);
+      if (memo?.name === name) return memo.pool;
+      const drainedAny = pool.destinations.some((d) => this.isDrained(name, d.address, d.port));
+      const out = drainedAny
+        ? { ...pool, destinations: pool.destinations.map((d) => (this.isDrained(name, d.address, d.port) ? { ...d, weight: 0 } : d)) }
+        : pool;
+      this.laidOver.set(pool, { name, pool: out });
+      return out;
     });
   }
 }
