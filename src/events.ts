@@ -67,6 +67,13 @@ export function eventTypeMatches(pattern: string, type: string): boolean {
   return new RegExp(`^${escaped.join('.*')}$`).test(type);
 }
 
+interface Subscription {
+  patterns: string[];
+  handler: EventHandler;
+  /** Event type → whether a pattern matches it (event types are a closed set). */
+  accepted: Map<string, boolean>;
+}
+
 /**
  * Delivers every event to its subscribers synchronously, in subscription order.
  * A subscriber's error is its own: it is counted and handed to `onSubscriberError`
@@ -75,7 +82,7 @@ export function eventTypeMatches(pattern: string, type: string): boolean {
  * must never stop a takeover or kill the daemon.
  */
 export class EventBus {
-  private handlers = new Set<{ patterns: string[]; handler: EventHandler }>();
+  private handlers = new Set<Subscription>();
   private errors = 0;
   private onSubscriberError: SubscriberErrorHandler;
 
@@ -100,7 +107,7 @@ export class EventBus {
   publish(input: EventInput): AgentEvent {
     const event: AgentEvent = { id: randomUUID(), node: this.node, time: input.time ?? this.wallNow().toISOString(), ...input };
     for (const entry of [...this.handlers]) {
-      if (!entry.patterns.some((p) => eventTypeMatches(p, event.type))) continue;
+      if (!this.accepts(entry, event.type)) continue;
       try {
         const result = entry.handler(event);
         if (result instanceof Promise) result.then(undefined, (err: unknown) => this.subscriberFailed(err, event));
@@ -109,6 +116,16 @@ export class EventBus {
       }
     }
     return event;
+  }
+
+  /** Patterns are matched once per event type and subscriber: a pattern with `*` is a regular expression to build. */
+  private accepts(entry: Subscription, type: string): boolean {
+    let yes = entry.accepted.get(type);
+    if (yes === undefined) {
+      yes = entry.patterns.some((p) => eventTypeMatches(p, type));
+      entry.accepted.set(type, yes);
+    }
+    return yes;
   }
 
   private subscriberFailed(err: unknown, event: AgentEvent): void {
@@ -121,7 +138,7 @@ export class EventBus {
   }
 
   subscribe(patterns: string | string[], handler: EventHandler): () => void {
-    const entry = { patterns: Array.isArray(patterns) ? patterns : [patterns], handler };
+    const entry: Subscription = { patterns: Array.isArray(patterns) ? patterns : [patterns], handler, accepted: new Map() };
     this.handlers.add(entry);
     return () => {
       this.handlers.delete(entry);

@@ -58,3 +58,23 @@ test('a reporter that itself throws still leaves the publisher alone', () => {
   assert.doesNotThrow(() => bus.publish({ type: 'quorum.lost', object: 'service/web' }));
   assert.equal(bus.subscriberErrors, 1);
 });
+
+test('each subscriber gets the events its patterns match, the first time a type is seen and every time after', () => {
+  const bus = new EventBus('lvs-a');
+  const got = new Map<string, string[]>();
+  const listen = (name: string, patterns: string | string[]): void => {
+    got.set(name, []);
+    bus.subscribe(patterns, (e) => got.get(name)!.push(e.type));
+  };
+  listen('realservers', 'realserver.*');
+  listen('state', 'vrrp.state');
+  listen('all', '*');
+  listen('either', ['quorum.*', 'realserver.down']);
+  const types = ['realserver.down', 'vrrp.state', 'quorum.lost', 'realserver.up', 'ipvs.drain'] as const;
+  for (let round = 0; round < 2; round++) for (const type of types) bus.publish({ type, object: 'x' });
+  const twice = (...t: string[]): string[] => [...t, ...t];
+  assert.deepEqual(got.get('realservers'), twice('realserver.down', 'realserver.up'));
+  assert.deepEqual(got.get('state'), twice('vrrp.state'));
+  assert.deepEqual(got.get('all'), twice(...types));
+  assert.deepEqual(got.get('either'), twice('realserver.down', 'quorum.lost'));
+});
