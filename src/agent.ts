@@ -94,6 +94,8 @@ export class Agent implements StatusSource, AdminActions {
   private readonly clock: Clock;
   private logger: Logger;
   private config: FailoverdConfig;
+  private namesByKey: { plan: RuntimePlan; names: Record<string, string> } | undefined;
+  private drainTimeouts: { config: FailoverdConfig; byKey: Map<string, number>; longest: number } | undefined;
   private plan: RuntimePlan;
   private generation = 1;
   private loadedAt: Date;
@@ -431,8 +433,12 @@ export class Agent implements StatusSource, AdminActions {
 
   /** A service removed from the config drains with the longest timeout any service declares. */
   private drainTimeoutFor(key: string): number {
-    const byKey = new Map(this.config.services.flatMap((s) => serviceKeysOf(s).map((k) => [serviceKeyId(k), s.drain_timeout] as const)));
-    return byKey.get(key) ?? Math.max(DEFAULT_DRAIN_TIMEOUT_MS, ...byKey.values());
+    // Asked once per real server leaving the table: built once per config, not per call.
+    if (this.drainTimeouts?.config !== this.config) {
+      const byKey = new Map(this.config.services.flatMap((s) => serviceKeysOf(s).map((k) => [serviceKeyId(k), s.drain_timeout] as const)));
+      this.drainTimeouts = { config: this.config, byKey, longest: Math.max(DEFAULT_DRAIN_TIMEOUT_MS, ...byKey.values()) };
+    }
+    return this.drainTimeouts.byKey.get(key) ?? this.drainTimeouts.longest;
   }
 
   private applyPools(desired: DesiredService[]): void {
@@ -441,8 +447,14 @@ export class Agent implements StatusSource, AdminActions {
     void this.reconciler?.setDesired(this.gate.effective());
   }
 
+  /** Kernel service key → the configured service's name; built once per plan (every pool change asks). */
   private serviceNames(): Record<string, string> {
-    return Object.fromEntries(this.plan.services.flatMap((s) => kernelSpecsOf(s).map((spec) => [serviceKeyId(spec.key), s.name])));
+    if (this.namesByKey?.plan !== this.plan)
+      this.namesByKey = {
+        plan: this.plan,
+        names: Object.fromEntries(this.plan.services.flatMap((s) => kernelSpecsOf(s).map((spec) => [serviceKeyId(spec.key), s.name]))),
+      };
+    return this.namesByKey.names;
   }
 
   // ---- VRRP ---------------------------------------------------------------
