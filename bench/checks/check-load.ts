@@ -15,12 +15,11 @@
 //   in DIR (another commit's build, e.g. `git worktree add` + `npx tsc` there), so a
 //   before and an after row come from the same run and the same machine load.
 //        [--interval 1000] [--timeout 500] [--fall 3] [--rise 1] [--kill 200]
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { loadCheckPlugins } from '../../checks/index.js';
 import { closeHttpAgents } from '../../checks/lib/http-probe.js';
 import type * as HttpProbe from '../../checks/lib/http-probe.js';
@@ -32,6 +31,7 @@ import { silentLogger } from '../../src/log.js';
 import { z } from 'zod';
 import { sh } from '../../test/helpers/shell.js';
 import { fleetAddress } from './addresses.js';
+import { Fleet } from './fleet-client.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -49,7 +49,6 @@ const BEFORE = arg('before', '');
 const PER_SERVICE = 100;
 const BOUND = INTERVAL * FALL + TIMEOUT;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
-const here = fileURLToPath(new URL('.', import.meta.url));
 const epochNow = (): number => performance.timeOrigin + performance.now();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -64,56 +63,6 @@ function procCpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-}
-
-class Fleet {
-  private lines: string[] = [];
-  private wake?: () => void;
-  constructor(readonly child: ChildProcess) {
-    createInterface({ input: child.stdout! }).on('line', (l) => {
-      this.lines.push(l);
-      this.wake?.();
-    });
-    child.stderr!.on('data', (d: Buffer) => process.stderr.write(`fleet: ${d.toString()}`));
-  }
-  static start(n: number, tlsFiles: readonly string[] = []): Fleet {
-    const script = `${here}fleet.js`;
-    // 10,000 listeners plus their connections need more descriptors than the usual
-    // 1024 soft limit, and with kept-alive connections (10,000 more) more than a
-    // 20,000 hard limit (libuv then accepts and at once closes the excess, which
-    // reads as "other side closed"): the fleet raises the limit when it may
-    // (CAP_SYS_RESOURCE), else runs with the soft limit raised to the hard one.
-    const child = spawn(
-      '/bin/sh',
-      ['-c', 'ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"; exec "$0" "$@"', process.execPath, script, String(n), ...tlsFiles],
-      { stdio: ['pipe', 'pipe', 'pipe'] },
-    );
-    return new Fleet(child);
-  }
-  async line(): Promise<string> {
-    for (let waited = 0; waited < 120_000; waited += 100) {
-      const l = this.lines.shift();
-      if (l !== undefined) return l;
-      if (this.child.exitCode !== null) throw new Error(`fleet exited with status ${this.child.exitCode}`);
-      await new Promise<void>((r) => {
-        this.wake = r;
-        setTimeout(r, 100);
-      });
-    }
-    throw new Error('fleet did not answer in 120 s');
-  }
-  async command(cmd: 'stop' | 'freeze', ids: number[]): Promise<number> {
-    this.child.stdin!.write(`${JSON.stringify({ cmd, ids })}\n`);
-    return (JSON.parse(await this.line()) as { at: number }).at;
-  }
-  stop(): void {
-    if (this.child.pid)
-      try {
-        process.kill(this.child.pid, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
-  }
 }
 
 interface Row {

@@ -2,6 +2,7 @@
 // addresses 127.20.x.y (all of 127/8 is local, no address to add).
 //   node fleet.js N [CERT KEY]   (with CERT and KEY: HTTPS instead of HTTP)
 // stdin: {"cmd":"stop","ids":[...]}   close those listeners (then: connection refused)
+//        {"cmd":"start","ids":[...]}  listen again on stopped ones
 //        {"cmd":"freeze","ids":[...]} accept but never answer (then: timeouts)
 // stdout: "ready", then {"done":cmd,"at":epochMs} after each command, taken right
 // after the change is in place (performance.timeOrigin + now(), comparable across processes).
@@ -41,12 +42,14 @@ await new Promise<void>((resolve, reject) => {
 process.stdout.write('ready\n');
 
 for await (const line of createInterface({ input: process.stdin })) {
-  const msg = JSON.parse(line) as { cmd: 'stop' | 'freeze'; ids: number[] };
+  const msg = JSON.parse(line) as { cmd: 'stop' | 'start' | 'freeze'; ids: number[] };
   if (msg.cmd === 'stop') {
     for (const i of msg.ids) {
       servers[i]!.close();
       servers[i]!.closeAllConnections();
     }
+  } else if (msg.cmd === 'start') {
+    await Promise.all(msg.ids.map((i) => new Promise<void>((resolve) => servers[i]!.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, resolve))));
   } else if (msg.cmd === 'freeze') {
     for (const i of msg.ids) frozen.add(i);
   }
