@@ -17,7 +17,7 @@ import { startLoopProbe } from './loop-probe.js';
 const [configPath, netns] = process.argv.slice(2);
 if (!configPath || !netns) throw new Error('usage: director.js CONFIG NETNS_PATH');
 const logger = createLogger({ level: 'info', pretty: false });
-if (process.env['BENCH_PROBE'] === '1') startLoopProbe(logger);
+if (process.env['BENCH_PROBE'] === '1') startLoopProbe(logger, Number(process.env['BENCH_PROBE_MS'] ?? 100));
 const agent = await Agent.create({
   configPath,
   logger,

@@ -1,5 +1,5 @@
 // In-process stall probe for the sub-second bench's directors (BENCH_PROBE=1): a
-// 10 ms timer that reports, whenever it fires more than 100 ms late, the garbage
+// 10 ms timer that reports, whenever it fires more than 100 ms late (BENCH_PROBE_MS), the garbage
 // collections that overlapped the hole (PerformanceObserver 'gc') and how much CPU
 // each of the process's threads got during it; and every 10 s the event loop's
 // delay percentiles (monitorEventLoopDelay).
@@ -36,7 +36,7 @@ function mainCounters(): { faults: number; voluntary: number; involuntary: numbe
   return { faults: Number(f[7]), voluntary: field('voluntary_ctxt_switches'), involuntary: field('nonvoluntary_ctxt_switches') };
 }
 
-export function startLoopProbe(logger: Logger): void {
+export function startLoopProbe(logger: Logger, reportOverMs = 100): void {
   const gcs: { start: number; end: number; kind: string }[] = [];
   new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
@@ -61,7 +61,7 @@ export function startLoopProbe(logger: Logger): void {
       involuntary: c.involuntary - counters.involuntary,
     };
     counters = c;
-    if (late > 100) {
+    if (late > reportOverMs) {
       const after = threadTicks();
       const cpu = [...after]
         .map(([tid, t]) => [tid === mainTid ? 'main' : tid, (t - (ticks.get(tid) ?? t)) * 10] as const)

@@ -22,6 +22,7 @@
 //
 //   node dist/bench/vrrp/subsecond.js [--seconds 600] [--intervals 20,50] [--servers 10000]
 //        [--kills 10] [--flap 200] [--hog 1] [--impls failoverd,keepalived] [--out FILE]
+//        [--rt N] [--logs DIR] [--probe [--probe-ms 100]] [--node-flags "..."]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -72,6 +73,8 @@ const MIN_STEADY_MS = 10_000;
 const NODE_FLAGS = arg('node-flags', '').split(' ').filter(Boolean);
 /** --probe: each failoverd director reports its event-loop stalls, the GCs in them and its threads' CPU (loop-probe.ts). */
 const PROBE = process.argv.includes('--probe');
+/** --probe-ms N: the probes report event-loop holes longer than this (at 20 ms adverts the Master_Down_Interval is 72 ms). */
+const PROBE_MS = arg('probe-ms', '100');
 
 type Impl = 'failoverd' | 'keepalived';
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -148,14 +151,14 @@ class Router {
     // The killed incarnation's pid files: on a busy host its pids are soon reused, and
     // keepalived would take the new owner for itself ("daemon is already running").
     if (this.impl === 'keepalived') for (const f of [`${this.config}.pid`, `${this.config}.vrrp.pid`]) rmSync(f, { force: true });
-    const env = PROBE && this.impl === 'failoverd' ? { ...process.env, BENCH_PROBE: '1' } : process.env;
+    const env = PROBE && this.impl === 'failoverd' ? { ...process.env, BENCH_PROBE: '1', BENCH_PROBE_MS: PROBE_MS } : process.env;
     const proc = new Proc(spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env }));
     this.proc = proc;
     this.cpuCounted = 0;
     if (PROBE && this.impl === 'failoverd' && proc.child.pid) {
       // Above the director's own priority, or a starved probe sees nothing.
       const probe = new Proc(
-        spawn('chrt', ['-f', '90', process.execPath, join(here, 'stall-probe.js'), String(proc.child.pid), '--min', '100'], {
+        spawn('chrt', ['-f', '90', process.execPath, join(here, 'stall-probe.js'), String(proc.child.pid), '--min', PROBE_MS], {
           stdio: ['ignore', 'pipe', 'pipe'],
         }),
       );
