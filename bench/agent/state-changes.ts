@@ -170,7 +170,9 @@ async function main(): Promise<void> {
       `each ${ROUND_MS / 1000} s round ${flap} stop and the previous round's come back; main thread CPU per round (its /proc task); ` +
       `${opts.runs} runs of ${rounds} rounds per row, builds alternating; node ${process.version}`,
   );
-  console.log('| checks | build | main thread ms per round, idle | same, flapping | state changes per round | main thread ms per state change |');
+  console.log(
+    '| checks | build | main thread ms per round, idle | same, flapping | state changes per round | main thread ms per state change |',
+  );
   console.log('|---|---|---:|---:|---:|---:|');
   for (const checks of opts.checks.split(',')) {
     const idle = new Map<string, number[]>();

@@ -49,7 +49,9 @@ for await (const line of createInterface({ input: process.stdin })) {
       servers[i]!.closeAllConnections();
     }
   } else if (msg.cmd === 'start') {
-    await Promise.all(msg.ids.map((i) => new Promise<void>((resolve) => servers[i]!.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, resolve))));
+    await Promise.all(
+      msg.ids.map((i) => new Promise<void>((resolve) => servers[i]!.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, resolve))),
+    );
   } else if (msg.cmd === 'freeze') {
     for (const i of msg.ids) frozen.add(i);
   }
