@@ -193,6 +193,17 @@ test('http: every check is a fresh connection, closed afterwards (no keep-alive)
   assert.equal(afterCounts.open, 0);
 });
 
+test('http: the check ends its connection with a reset, as the tcp check does: it leaves no TIME_WAIT behind on either side', async () => {
+  const timeWait = (): Set<string> =>
+    new Set([
+      ...sh(['ip', 'netns', 'exec', lab.checkerNs, 'ss', '-Htan', 'state', 'time-wait', '( dport = :8001 )']).split('\n'),
+      ...sh(['ip', 'netns', 'exec', lab.serverNs, 'ss', '-Htan', 'state', 'time-wait', '( sport = :8001 )']).split('\n'),
+    ]);
+  const before = timeWait();
+  for (let i = 0; i < 5; i++) assert.equal((await check('http', {}, 8001)).result.ok, true);
+  assert.deepEqual([...timeWait()].filter((line) => line && !before.has(line)), []);
+});
+
 test('http keepalive: one connection carries the checks and stays open', async () => {
   server.send('conns');
   const before = JSON.parse(await server.next((l) => l.startsWith('{"total"'))) as { total: number; open: number };
