@@ -165,7 +165,8 @@ export class Reconciler {
     });
     for (const id of this.retired) if (next.has(id)) this.retired.delete(id);
     this.desired = next;
-    this.desiredInputs = desired;
+    // A copy: a caller that refills its own array must not change what was given.
+    this.desiredInputs = [...desired];
     this.converged = false;
     if (!this.started || this.stopped) return Promise.resolve(this.noPass(false, 'not started'));
     return this.request('apply');

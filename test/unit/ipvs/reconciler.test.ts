@@ -84,6 +84,21 @@ test('a messy table ends exactly as declared, the foreign service untouched, no 
   assert.ok(log.every((e) => e.result === 'ok' && e.reason.length > 0));
 });
 
+test('a service handed over unchanged is left alone; a new object in the same array, refilled by its owner, is applied', async () => {
+  const { table, reconciler } = setup();
+  reconciler.start();
+  const other = { service: service(FOREIGN), destinations: [dest('10.9.9.1', 443)] };
+  const pools: DesiredService[] = [{ service: service(VIP), destinations: [dest('10.6.2.191')] }, other];
+  await reconciler.setDesired(pools);
+  pools[0] = { service: service(VIP), destinations: [dest('10.6.2.191', 80, { weight: 7 })] };
+  const report = await reconciler.setDesired(pools);
+  assert.equal(report.ops, 1, 'one edit: the unchanged service needs no look');
+  assert.deepEqual(
+    (await table.listDestinations(VIP)).map((d) => d.weight),
+    [7],
+  );
+});
+
 test('reload: a removed real server drains at weight 0 until its connections end, then is deleted', async () => {
   const { table, clock, reconciler, seen } = setup({ drainPollMs: 1000 });
   reconciler.start();
