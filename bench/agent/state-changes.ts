@@ -25,6 +25,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { z } from 'zod';
 import type { Agent as AgentClass } from '../../src/agent.js';
+import type * as CheckIndex from '../../checks/index.js';
+import type * as ClockModule from '../../src/clock.js';
 import type * as Harness from '../../test/unit/agent/harness.js';
 import { fleetAddress } from '../checks/addresses.js';
 import { Fleet } from '../checks/fleet-client.js';
@@ -67,8 +69,8 @@ async function child(root: string, checks: 'main' | 'worker', flap: number, roun
   const load = async <T>(path: string): Promise<T> => (await import(pathToFileURL(join(root, path)).href)) as T;
   const { testAgentOptions } = await load<typeof Harness>('test/unit/agent/harness.js');
   const { Agent } = await load<{ Agent: typeof AgentClass }>('src/agent.js');
-  const { systemClock } = await load<typeof import('../../src/clock.js')>('src/clock.js');
-  const { loadCheckPlugins } = await load<typeof import('../../checks/index.js')>('checks/index.js');
+  const { systemClock } = await load<typeof ClockModule>('src/clock.js');
+  const { loadCheckPlugins } = await load<typeof CheckIndex>('checks/index.js');
 
   const total = SERVICES * PER_SERVICE;
   const down = new Set<string>();

@@ -201,7 +201,10 @@ test('http: the check ends its connection with a reset, as the tcp check does: i
     ]);
   const before = timeWait();
   for (let i = 0; i < 5; i++) assert.equal((await check('http', {}, 8001)).result.ok, true);
-  assert.deepEqual([...timeWait()].filter((line) => line && !before.has(line)), []);
+  assert.deepEqual(
+    [...timeWait()].filter((line) => line && !before.has(line)),
+    [],
+  );
 });
 
 test('http keepalive: one connection carries the checks and stays open', async () => {
