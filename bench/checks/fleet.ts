@@ -49,8 +49,18 @@ for await (const line of createInterface({ input: process.stdin })) {
       servers[i]!.closeAllConnections();
     }
   } else if (msg.cmd === 'start') {
+    // A listener that cannot come back ends the fleet: its client sees it exit.
     await Promise.all(
-      msg.ids.map((i) => new Promise<void>((resolve) => servers[i]!.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, resolve))),
+      msg.ids.map(
+        (i) =>
+          new Promise<void>((resolve, reject) => {
+            servers[i]!.once('error', reject);
+            servers[i]!.listen({ port: 8080, host: fleetAddress(i), backlog: 64 }, () => {
+              servers[i]!.off('error', reject);
+              resolve();
+            });
+          }),
+      ),
     );
   } else if (msg.cmd === 'freeze') {
     for (const i of msg.ids) frozen.add(i);
