@@ -68,10 +68,13 @@ export class PoolGate {
       if (name === undefined) return pool;
       const memo = this.laidOver.get(pool);
       if (memo?.name === name) return memo.pool;
-      const drainedAny = pool.destinations.some((d) => this.isDrained(name, d.address, d.port));
-      const out = drainedAny
-        ? { ...pool, destinations: pool.destinations.map((d) => (this.isDrained(name, d.address, d.port) ? { ...d, weight: 0 } : d)) }
-        : pool;
+      let drainedAny = false;
+      const destinations = pool.destinations.map((d) => {
+        if (!this.isDrained(name, d.address, d.port)) return d;
+        drainedAny = true;
+        return { ...d, weight: 0 };
+      });
+      const out = drainedAny ? { ...pool, destinations } : pool;
       this.laidOver.set(pool, { name, pool: out });
       return out;
     });

@@ -143,12 +143,11 @@ export function normalizeDesired(
       let moved: Int32Array | undefined;
       const destinations = raw.destinations.map((x, j) => {
         if (!before) return normalizeDestination(x);
-        let old = before.destinations[j];
-        if (!old || !isCanonicalDestination(x, old)) {
-          moved ??= matchDestinations(raw.destinations, before.destinations);
-          old = moved[j]! >= 0 ? before.destinations[moved[j]!] : undefined;
-        }
-        return old && isCanonicalDestination(x, old) ? old : normalizeDestination(x);
+        const atSamePlace = before.destinations[j];
+        if (atSamePlace && isCanonicalDestination(x, atSamePlace)) return atSamePlace;
+        moved ??= matchDestinations(raw.destinations, before.destinations);
+        const old = moved[j]! >= 0 ? before.destinations[moved[j]!] : undefined;
+        return old && old !== atSamePlace && isCanonicalDestination(x, old) ? old : normalizeDestination(x);
       });
       const twice = findDuplicate(destinations);
       if (twice) throw new Error(`service ${serviceKeyId(s.key)}: real server ${destinationId(twice)} is declared twice`);
