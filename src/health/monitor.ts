@@ -14,13 +14,14 @@ import {
   effectiveWeight,
   initialRealServerHealth,
   type CheckHealth,
+  type KeptHealth,
   reduceRealServer,
   seededRealServerHealth,
   type RealServerHealth,
   type RealServerSpec,
   type RealServerTransition,
 } from './realserver.js';
-import { CheckScheduler, type RunInfo, type SchedulerStats } from './scheduler.js';
+import { CheckScheduler, type RunInfo, type ScheduledCheck, type SchedulerStats } from './scheduler.js';
 import { initialQuorum, reduceQuorum, type QuorumState, type QuorumTransition } from './service.js';
 import type { HealthCheckConfig, HealthRealServerConfig, HealthServiceConfig } from './types.js';
 
@@ -86,6 +87,8 @@ export type ServiceHead = Omit<ServiceStatus, 'realServers'>;
 
 interface CheckRuntime {
   schedulerId: string;
+  /** Its place among the real server's checks (and their counters in RealServerHealth). */
+  index: number;
   checkId: string;
   /** What the check probes (its type and options): a reload that changes only when or how strictly it runs keeps its verdict. */
   probeId: string;
@@ -100,6 +103,28 @@ interface RealServerRuntime {
   health: RealServerHealth;
 }
 
+/**
+ * Where a check's results go (the runtimes themselves, so a result looks nothing else
+ * up) and what they are reported with. Built here in one shape, so a result reads
+ * nothing from the caller's config objects: those come in any shape (an object made
+ * by a spread gets a map of its own), and reading them thousands of times a second
+ * makes every read megamorphic.
+ */
+interface CheckRef {
+  svc: ServiceRuntime;
+  rs: RealServerRuntime;
+  check: CheckRuntime;
+  service: string;
+  address: string;
+  port: number;
+  type: string;
+}
+
+/** A check as scheduled; a reload that keeps it points it at the new runtimes. */
+interface MonitoredCheck extends ScheduledCheck {
+  ref: CheckRef;
+}
+
 interface ServiceRuntime {
   config: HealthServiceConfig;
   realServers: Map<string, RealServerRuntime>;
@@ -109,26 +134,23 @@ interface ServiceRuntime {
 }
 
 /**
- * A real server's health across a reload, keyed by the new checks' ids. An unchanged
- * check keeps its state under its id; a check whose interval, timeout, warmup, retries,
+ * A real server's health across a reload, in the new checks' order. An unchanged
+ * check (same id) keeps its state; a check whose interval, timeout, warmup, retries,
  * rise or fall changed probes the same thing, so it keeps its verdict and
  * counters (and gets a new schedule): a reload that only checks more often must not
  * take a serving real server out until it rises again.
  */
-function carriedHealth(old: RealServerRuntime, checks: readonly CheckRuntime[]): RealServerHealth {
+function carriedHealth(old: RealServerRuntime, checks: readonly CheckRuntime[]): KeptHealth {
+  const byId = new Map(old.checks.map((c) => [c.checkId, c]));
   const byProbe = new Map(old.checks.map((c) => [c.probeId, c]));
-  const carried: Record<string, CheckHealth> = {};
-  for (const c of checks) {
-    const same = old.health.checks[c.checkId];
-    if (same) {
-      carried[c.checkId] = same;
-      continue;
-    }
+  const carried = checks.map((c): CheckHealth | undefined => {
+    const same = byId.get(c.checkId);
+    if (same) return old.health.checks[same.index];
     const was = byProbe.get(c.probeId);
-    const health = was && old.health.checks[was.checkId];
+    const health = was && old.health.checks[was.index];
     // A verdict still the old `initial` (no result yet) was nobody's: a changed `initial` applies.
-    if (health && (health.lastResult || was.config.initial === c.config.initial)) carried[c.checkId] = health;
-  }
+    return health && (health.lastResult || was.config.initial === c.config.initial) ? health : undefined;
+  });
   return { ...old.health, checks: carried };
 }
 
@@ -167,7 +189,7 @@ function rsStatusOf(rs: RealServerRuntime, wallOffset: number): RealServerStatus
     reason: rs.health.reason,
     since: new Date(wallOffset + rs.health.since).toISOString(),
     checks: rs.checks.map((c) => {
-      const h = rs.health.checks[c.checkId]!;
+      const h = rs.health.checks[c.index]!;
       return {
         type: c.config.type,
         up: h.up,
@@ -182,20 +204,20 @@ function rsStatusOf(rs: RealServerRuntime, wallOffset: number): RealServerStatus
 
 export class HealthMonitor {
   private readonly clock: Clock;
-  private readonly scheduler: CheckScheduler;
+  private readonly scheduler: CheckScheduler<MonitoredCheck>;
   private services = new Map<string, ServiceRuntime>();
-  /** scheduler id → where its results go. */
-  private checkIndex = new Map<string, { service: string; rsId: string; check: CheckRuntime }>();
+  /** Every scheduled check by its scheduler id. */
+  private scheduled = new Map<string, MonitoredCheck>();
   private dirty = new Set<string>();
   private flushTimer: TimerHandle | undefined;
   private stopped = false;
 
   constructor(private readonly options: HealthMonitorOptions) {
     this.clock = options.clock ?? systemClock;
-    this.scheduler = new CheckScheduler({
+    this.scheduler = new CheckScheduler<MonitoredCheck>({
       clock: this.clock,
       maxConcurrent: options.maxConcurrentChecks ?? 1024,
-      onResult: (id, result, run) => this.onResult(id, result, run),
+      onResult: (check, result, run) => this.onResult(check.ref, result, run),
     });
   }
 
@@ -215,7 +237,7 @@ export class HealthMonitor {
     const seeds = new Map((seed ?? []).map((svc) => [svc.name, svc]));
     const wallOffset = this.wallOffset();
     const nextServices = new Map<string, ServiceRuntime>();
-    const nextIndex = new Map<string, { service: string; rsId: string; check: CheckRuntime }>();
+    const nextIndex = new Map<string, CheckRef>();
     const toAdd: Array<{ svc: HealthServiceConfig; rs: HealthRealServerConfig; check: CheckRuntime; options: unknown }> = [];
     let poolChanged = services.length !== this.services.size;
 
@@ -225,6 +247,12 @@ export class HealthMonitor {
       const seeded = old ? undefined : seeds.get(svcConfig.name);
       const seededRs = new Map(seeded?.realServers.map((rs) => [destinationId(rs), rs]));
       const realServers = new Map<string, RealServerRuntime>();
+      const runtime: ServiceRuntime = {
+        config: svcConfig,
+        realServers,
+        quorum: { up: false, liveWeight: 0 },
+        desired: [],
+      };
       for (const rsConfig of svcConfig.realServers) {
         const rsId = destinationId(rsConfig);
         const oldRs = old?.realServers.get(rsId);
@@ -234,15 +262,14 @@ export class HealthMonitor {
           seen.set(base, n);
           return n === 1 ? base : `${base}#${n}`;
         };
-        const checks: CheckRuntime[] = rsConfig.checks.map((config) => {
+        const checks: CheckRuntime[] = rsConfig.checks.map((config, index) => {
           const checkId = nth(canonicalJson(config));
           const probeId = nth(`probe:${canonicalJson({ type: config.type, options: config.options })}`);
-          return { schedulerId: `${svcConfig.name}|${rsId}|${checkId}`, checkId, probeId, config };
+          return { schedulerId: `${svcConfig.name}|${rsId}|${checkId}`, index, checkId, probeId, config };
         });
         const spec: RealServerSpec = {
           weight: rsConfig.weight,
           checks: checks.map((c) => ({
-            id: c.checkId,
             label: c.config.type,
             thresholds: { rise: c.config.rise, fall: c.config.fall, initial: c.config.initial },
           })),
@@ -255,17 +282,19 @@ export class HealthMonitor {
         realServers.set(rsId, rs);
         if (oldRs) this.reloadTransitions(svcConfig.name, rs, oldRs);
         for (const check of checks) {
-          nextIndex.set(check.schedulerId, { service: svcConfig.name, rsId, check });
-          if (!this.checkIndex.has(check.schedulerId))
+          nextIndex.set(check.schedulerId, {
+            svc: runtime,
+            rs,
+            check,
+            service: svcConfig.name,
+            address: rsConfig.address,
+            port: rsConfig.port,
+            type: check.config.type,
+          });
+          if (!this.scheduled.has(check.schedulerId))
             toAdd.push({ svc: svcConfig, rs: rsConfig, check, options: parsedOptions.get(check.config)! });
         }
       }
-      const runtime: ServiceRuntime = {
-        config: svcConfig,
-        realServers,
-        quorum: { up: false, liveWeight: 0 },
-        desired: [],
-      };
       const liveWeight = liveWeightOf(runtime);
       if (old) {
         const { state, transition } = reduceQuorum(svcConfig, old.quorum, liveWeight);
@@ -283,14 +312,20 @@ export class HealthMonitor {
       nextServices.set(svcConfig.name, runtime);
     }
 
-    for (const id of this.checkIndex.keys()) if (!nextIndex.has(id)) this.scheduler.remove(id);
+    for (const [id, scheduled] of this.scheduled) {
+      const ref = nextIndex.get(id);
+      if (ref) scheduled.ref = ref;
+      else {
+        this.scheduler.remove(id);
+        this.scheduled.delete(id);
+      }
+    }
     this.services = nextServices;
-    this.checkIndex = nextIndex;
     this.dirty.clear();
     for (const { svc, rs, check, options } of toAdd) {
       const plugin = this.options.plugins.get(check.config.type)!;
       const target: CheckTarget = { service: svc.name, address: rs.address, port: rs.port };
-      this.scheduler.add({
+      const scheduled: MonitoredCheck = {
         id: check.schedulerId,
         intervalMs: check.config.intervalMs,
         timeoutMs: check.config.timeoutMs,
@@ -298,7 +333,10 @@ export class HealthMonitor {
         retry: check.config.retry,
         delayBeforeRetryMs: check.config.delayBeforeRetryMs,
         run: (signal) => plugin.run(target, options, signal),
-      });
+        ref: nextIndex.get(check.schedulerId)!,
+      };
+      this.scheduled.set(check.schedulerId, scheduled);
+      this.scheduler.add(scheduled);
     }
     if (poolChanged) this.notifyPools();
   }
@@ -383,30 +421,20 @@ export class HealthMonitor {
     return parsed;
   }
 
-  private onResult(id: string, result: CheckResult, run: RunInfo): void {
-    const ref = this.checkIndex.get(id);
-    if (!ref) return;
-    const svc = this.services.get(ref.service)!;
-    const rs = svc.realServers.get(ref.rsId)!;
-    this.options.onCheckResult?.({
-      service: ref.service,
-      address: rs.config.address,
-      port: rs.config.port,
-      type: ref.check.config.type,
-      result,
-      run,
-    });
+  private onResult(ref: CheckRef, result: CheckResult, run: RunInfo): void {
+    const { svc, rs, check, service } = ref;
+    this.options.onCheckResult?.({ service, address: ref.address, port: ref.port, type: ref.type, result, run });
     const before = rs.health;
-    const { state, transitions } = reduceRealServer(rs.spec, before, { checkId: ref.check.checkId, result }, this.clock.now());
+    const { state, transitions } = reduceRealServer(rs.spec, before, { check: check.index, result }, this.clock.now());
     rs.health = state;
     if (transitions.length === 0) return;
-    for (const t of transitions) this.publishRealServer(ref.service, rs, t, result, ref.check.config.type);
+    for (const t of transitions) this.publishRealServer(service, rs, t, result, ref.type);
     const liveWeight =
       svc.quorum.liveWeight - (before.up ? effectiveWeight(rs.spec, before) : 0) + (state.up ? effectiveWeight(rs.spec, state) : 0);
     const { state: quorum, transition } = reduceQuorum(svc.config, svc.quorum, liveWeight);
     svc.quorum = quorum;
     if (transition) this.publishQuorum(svc.config, transition, quorum);
-    this.markDirty(ref.service);
+    this.markDirty(service);
   }
 
   private reloadTransitions(service: string, rs: RealServerRuntime, old: RealServerRuntime): void {

@@ -26,8 +26,8 @@ export interface CheckHealth {
 export interface RealServerSpec {
   /** Configured weight. */
   weight: number;
-  /** The server's checks by id, with their thresholds and a label for reasons ("http"). */
-  checks: ReadonlyArray<{ id: string; label: string; thresholds: CheckThresholds }>;
+  /** The server's checks, with their thresholds and a label for reasons ("http"). */
+  checks: ReadonlyArray<{ label: string; thresholds: CheckThresholds }>;
 }
 
 export interface RealServerHealth {
@@ -38,7 +38,13 @@ export interface RealServerHealth {
   reason: string;
   /** Clock ms of the last up/down change (or of creation). */
   since: number;
-  checks: Readonly<Record<string, CheckHealth>>;
+  /** Each check's counters, in the spec's order: a result finds its check by position, not by a key to look up. */
+  checks: readonly CheckHealth[];
+}
+
+/** What a reload keeps of a real server: its state, and the counters of the checks that stay, in the new spec's order (undefined: a new check). */
+export interface KeptHealth extends Omit<RealServerHealth, 'checks'> {
+  checks: ReadonlyArray<CheckHealth | undefined>;
 }
 
 export type RealServerTransition = { kind: 'up' | 'down'; reason: string } | { kind: 'weight'; from: number; to: number; reason: string };
@@ -61,17 +67,17 @@ export function effectiveWeight(spec: RealServerSpec, h: RealServerHealth): numb
   return h.dynamicWeight ?? spec.weight;
 }
 
-function allUp(checks: Readonly<Record<string, CheckHealth>>, spec: RealServerSpec): boolean {
-  return spec.checks.every((c) => checks[c.id]?.up ?? false);
+function allUp(checks: ReadonlyArray<CheckHealth | undefined>, spec: RealServerSpec): boolean {
+  for (let i = 0; i < spec.checks.length; i++) if (!checks[i]?.up) return false;
+  return true;
 }
 
 /**
  * A fresh state; `kept` carries over the health of checks that existed before a
- * reload (by id) so an unchanged check keeps its counters.
+ * reload so an unchanged check keeps its counters.
  */
-export function initialRealServerHealth(spec: RealServerSpec, now: number, kept?: RealServerHealth): RealServerHealth {
-  const checks: Record<string, CheckHealth> = {};
-  for (const c of spec.checks) checks[c.id] = kept?.checks[c.id] ?? initialCheckHealth(c.thresholds);
+export function initialRealServerHealth(spec: RealServerSpec, now: number, kept?: KeptHealth): RealServerHealth {
+  const checks = spec.checks.map((c, i) => kept?.checks[i] ?? initialCheckHealth(c.thresholds));
   const up = allUp(checks, spec);
   const dynamicWeight = kept?.dynamicWeight;
   if (kept && kept.up === up) return { up, dynamicWeight, reason: kept.reason, since: kept.since, checks };
@@ -96,10 +102,9 @@ export interface RealServerSeed {
 }
 
 export function seededRealServerHealth(spec: RealServerSpec, seed: RealServerSeed, now: number): RealServerHealth {
-  const checks: Record<string, CheckHealth> = {};
-  spec.checks.forEach((c, i) => {
+  const checks = spec.checks.map((c, i): CheckHealth => {
     const was = seed.checks[i];
-    checks[c.id] = was ? { up: was.up, successes: was.successes, failures: was.failures } : initialCheckHealth(c.thresholds);
+    return was ? { up: was.up, successes: was.successes, failures: was.failures } : initialCheckHealth(c.thresholds);
   });
   const up = allUp(checks, spec);
   const dynamicWeight = seed.weight !== spec.weight ? seed.weight : undefined;
@@ -113,14 +118,15 @@ const NO_TRANSITIONS: readonly RealServerTransition[] = Object.freeze([]);
 export function reduceRealServer(
   spec: RealServerSpec,
   state: RealServerHealth,
-  event: { checkId: string; result: CheckResult },
+  event: { check: number; result: CheckResult },
   now: number,
 ): { state: RealServerHealth; transitions: readonly RealServerTransition[] } {
-  const check = spec.checks.find((c) => c.id === event.checkId);
-  const before = state.checks[event.checkId];
+  const check = spec.checks[event.check];
+  const before = state.checks[event.check];
   if (!check || !before) return { state, transitions: NO_TRANSITIONS };
   const after = reduceCheck(check.thresholds, before, event.result, now);
-  const checks = { ...state.checks, [event.checkId]: after };
+  const checks = state.checks.slice();
+  checks[event.check] = after;
   const up = allUp(checks, spec);
   const oldWeight = effectiveWeight(spec, state);
   const dynamicWeight = event.result.ok && event.result.weight !== undefined ? event.result.weight : state.dynamicWeight;

@@ -14,19 +14,21 @@ import {
 const ok = (reason = 'connected'): CheckResult => ({ ok: true, reason, latencyMs: 1 });
 const bad = (reason = 'connect ECONNREFUSED'): CheckResult => ({ ok: false, reason, latencyMs: 1 });
 
+// Checks are named here for readability; the reducer knows them by position.
 function spec(rise: number, fall: number, initial: 'up' | 'down' = 'down', checks = ['c1']): RealServerSpec {
-  return { weight: 5, checks: checks.map((id) => ({ id, label: 'tcp', thresholds: { rise, fall, initial } })) };
+  return { weight: 5, checks: checks.map(() => ({ label: 'tcp', thresholds: { rise, fall, initial } })) };
 }
 
 function feed(
   s: RealServerSpec,
   results: Array<[string, CheckResult]>,
   start?: RealServerHealth,
+  names = ['c1'],
 ): { state: RealServerHealth; transitions: Array<RealServerTransition & { at: number }> } {
   let state = start ?? initialRealServerHealth(s, 0);
   const transitions: Array<RealServerTransition & { at: number }> = [];
-  results.forEach(([checkId, result], i) => {
-    const out = reduceRealServer(s, state, { checkId, result }, (i + 1) * 1000);
+  results.forEach(([name, result], i) => {
+    const out = reduceRealServer(s, state, { check: names.indexOf(name), result }, (i + 1) * 1000);
     state = out.state;
     for (const t of out.transitions) transitions.push({ ...t, at: (i + 1) * 1000 });
   });
@@ -73,12 +75,17 @@ test('no check: always up', () => {
 
 test('several checks: up only when all are up; down when any goes down', () => {
   const s = spec(1, 1, 'down', ['a', 'b']);
-  const { transitions } = feed(s, [
-    ['a', ok()],
-    ['b', ok()],
-    ['a', bad('status 500 not in 200-299')],
-    ['a', ok()],
-  ]);
+  const { transitions } = feed(
+    s,
+    [
+      ['a', ok()],
+      ['b', ok()],
+      ['a', bad('status 500 not in 200-299')],
+      ['a', ok()],
+    ],
+    undefined,
+    ['a', 'b'],
+  );
   assert.deepEqual(
     transitions.map((t) => [t.kind, t.at]),
     [
@@ -110,25 +117,31 @@ test('dynamic weight from a check replaces the configured weight, with a weight 
 test('a result for an unknown check changes nothing', () => {
   const s = spec(1, 1);
   const h = initialRealServerHealth(s, 0);
-  const out = reduceRealServer(s, h, { checkId: 'nope', result: ok() }, 1);
+  const out = reduceRealServer(s, h, { check: 1, result: ok() }, 1);
   assert.equal(out.state, h);
   assert.deepEqual(out.transitions, []);
 });
 
 test('reload keeps the counters of checks that stay and starts new ones fresh', () => {
   const s1 = spec(2, 2, 'down', ['a']);
-  const { state } = feed(s1, [
-    ['a', ok()],
-    ['a', ok()],
-  ]);
+  const { state } = feed(
+    s1,
+    [
+      ['a', ok()],
+      ['a', ok()],
+    ],
+    undefined,
+    ['a'],
+  );
   assert.equal(state.up, true);
   const same = initialRealServerHealth(s1, 10_000, state);
   assert.equal(same.up, true);
   assert.equal(same.since, state.since);
   const s2 = spec(2, 2, 'down', ['a', 'b']);
-  const grown = initialRealServerHealth(s2, 10_000, state);
+  const grown = initialRealServerHealth(s2, 10_000, { ...state, checks: [state.checks[0], undefined] });
   assert.equal(grown.up, false, 'a new check that starts down holds the server down');
-  assert.equal(grown.checks.a!.successes, 2);
+  assert.equal(grown.checks[0]!.successes, 2);
+  assert.deepEqual(grown.checks[1], { up: false, successes: 0, failures: 0 });
   assert.match(grown.reason, /config reload/);
 });
 
@@ -148,7 +161,7 @@ test('property: transitions alternate, and only after rise/fall consecutive resu
         outcomes.forEach((o, i) => {
           streak = o === last ? streak + 1 : 1;
           last = o;
-          const out = reduceRealServer(s, state, { checkId: 'c1', result: o ? ok() : bad() }, i);
+          const out = reduceRealServer(s, state, { check: 0, result: o ? ok() : bad() }, i);
           state = out.state;
           const changes = out.transitions.filter((t) => t.kind !== 'weight');
           if (changes.length) {
@@ -184,9 +197,9 @@ test('a seeded server resumes its verdict, counters, dynamic weight and reason; 
   assert.equal(resumed.dynamicWeight, 7);
   assert.equal(resumed.reason, seed.reason);
   assert.equal(resumed.since, 100);
-  assert.deepEqual(resumed.checks['c2'], { up: true, successes: 4, failures: 1 });
+  assert.deepEqual(resumed.checks[1], { up: true, successes: 4, failures: 1 });
   // One more failure of c2 reaches fall 2: the counters really carried over.
-  const next = reduceRealServer(s, resumed, { checkId: 'c2', result: bad() }, 5100);
+  const next = reduceRealServer(s, resumed, { check: 1, result: bad() }, 5100);
   assert.deepEqual(
     next.transitions.map((t) => t.kind),
     ['down'],

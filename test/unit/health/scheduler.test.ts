@@ -19,7 +19,7 @@ interface Harness {
 function harness(maxConcurrent = 100): Harness {
   const clock = new FakeClock(0);
   const results: Harness['results'] = [];
-  const scheduler = new CheckScheduler({ clock, maxConcurrent, onResult: (id, result, info) => results.push({ id, result, info }) });
+  const scheduler = new CheckScheduler({ clock, maxConcurrent, onResult: (c, result, info) => results.push({ id: c.id, result, info }) });
   return { clock, scheduler, results };
 }
 
@@ -137,6 +137,45 @@ test('a timeout is delivered at the timeout, aborts the signal and holds the slo
   assert.equal(results.length, 1, 'the late result is dropped');
   await run(clock, 1000);
   assert.equal(runs, 2);
+});
+
+test('a run gets a signal no earlier run aborted or left a listener on', async () => {
+  const { clock, scheduler, results } = harness();
+  const signals: AbortSignal[] = [];
+  const leftBehind: string[] = [];
+  let outcome: 'clean' | 'leave a listener' | 'hang' = 'clean';
+  scheduler.add(
+    check('s', {
+      timeoutMs: 300,
+      run: (signal) => {
+        signals.push(signal);
+        assert.equal(signal.aborted, false, 'a run never starts with an aborted signal');
+        const n = signals.length;
+        if (outcome === 'hang') return new Promise<CheckResult>(() => {});
+        if (outcome === 'leave a listener') signal.addEventListener('abort', () => leftBehind.push(`run ${n}`));
+        else {
+          const onAbort = (): void => {};
+          signal.addEventListener('abort', onAbort, { once: true });
+          signal.removeEventListener('abort', onAbort);
+        }
+        return Promise.resolve({ ok: true, reason: 'ok', latencyMs: 1 });
+      },
+    }),
+  );
+  const phase = phaseOf('s', 1000);
+  await run(clock, phase + 1, 1);
+  await run(clock, 1000);
+  assert.equal(signals.length, 2);
+  assert.equal(signals[1], signals[0], 'a clean run passes its signal on');
+  outcome = 'leave a listener';
+  await run(clock, 1000);
+  outcome = 'hang';
+  await run(clock, 1000);
+  assert.notEqual(signals[3], signals[2], 'after a run that left a listener, a fresh signal');
+  await run(clock, 300);
+  assert.equal(results.at(-1)!.info.timedOut, true);
+  assert.equal(signals[3]!.aborted, true);
+  assert.deepEqual(leftBehind, [], "a later run's timeout never reaches an earlier run's listener");
 });
 
 test('the global concurrency bound queues runs in FIFO order', async () => {
