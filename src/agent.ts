@@ -278,7 +278,7 @@ export class Agent implements StatusSource, AdminActions {
       onPoolChange: (desired) => this.applyPools(desired),
       onCheckResult: (info) => {
         this.metrics?.recordCheck(info.type, info.result.ok, info.result.latencyMs);
-        this.lastCheck.set(`${info.service}|${destinationId(info)}`, {
+        this.lastCheck.set(info.key, {
           ok: info.result.ok,
           reason: info.result.reason,
           latencyMs: info.result.latencyMs,

@@ -4,9 +4,9 @@
 import type { AlertsStats } from '../alerts/alerts.js';
 import type { InstanceStatus, LastCheck, RealServerStatus, ServiceStatus, StatusSnapshot, TrackStatus } from '../api/status-types.js';
 import type { ServiceStatus as HealthServiceStatus } from '../health/monitor.js';
-import { kernelSpecsOf } from '../health/types.js';
+import { kernelSpecsOf, realServerKey } from '../health/types.js';
 import type { LastResult } from '../health/worker-messages.js';
-import { destinationId, serviceKeyId, type ActualService } from '../ipvs/types.js';
+import { serviceKeyId, type ActualService } from '../ipvs/types.js';
 import type { ScheduleStatus } from '../maintenance/scheduler.js';
 import type { DrainStatus, OpsLogEntry } from '../ipvs/reconciler.js';
 import type { VrrpStatus } from '../vrrp/instance.js';
@@ -95,7 +95,7 @@ export function statusSnapshot(state: AgentState): StatusSnapshot {
               inactiveConnections: inKernel.reduce((n, d) => n + d.inactiveConnections, 0),
             }
           : undefined;
-        const last = state.lastChecks.get(`${svc.name}|${destinationId(rs)}`);
+        const last = state.lastChecks.get(realServerKey(svc.name, rs));
         const configured = spec.realServers.find((r) => r.address === rs.address && r.port === rs.port)?.weight ?? rs.weight;
         return {
           address: rs.address,

@@ -150,11 +150,46 @@ function flushPools(): void {
 // ---- check results: tallies and the last result per real server -------------
 
 const tallies = new CheckTallies();
-const lastResults = new Map<string, { ok: boolean; reason: string; latencyMs: number; atMs: number; type: string }>();
+
+/** A real server's latest result, updated in place. */
+interface LastSlot {
+  key: string;
+  ok: boolean;
+  reason: string;
+  latencyMs: number;
+  atMs: number;
+  type: string;
+  /** Has a result the main thread has not had yet. */
+  fresh: boolean;
+}
+// Slots live as long as their real server: a new object per result, kept until the
+// next batch, would outlive the young generation and fill the old one with garbage
+// at thousands of results a second (major collections on this thread and its helpers).
+const lastSlots = new Map<string, LastSlot>();
+let freshSlots: LastSlot[] = [];
+
+function recordLast(key: string, ok: boolean, reason: string, latencyMs: number, type: string): void {
+  let slot = lastSlots.get(key);
+  if (!slot) {
+    slot = { key, ok, reason, latencyMs, atMs: 0, type, fresh: false };
+    lastSlots.set(key, slot);
+  }
+  slot.ok = ok;
+  slot.reason = reason;
+  slot.latencyMs = latencyMs;
+  slot.atMs = Date.now();
+  slot.type = type;
+  if (!slot.fresh) {
+    slot.fresh = true;
+    freshSlots.push(slot);
+  }
+}
 
 function flushResults(): void {
-  if (tallies.empty && lastResults.size === 0) return;
-  const n = lastResults.size;
+  if (tallies.empty && freshSlots.length === 0) return;
+  const fresh = freshSlots;
+  freshSlots = [];
+  const n = fresh.length;
   const last: LastResults = {
     keys: new Array<string>(n),
     ok: new Uint8Array(n),
@@ -175,17 +210,16 @@ function flushResults(): void {
     }
     return i;
   };
-  let i = 0;
-  for (const [key, r] of lastResults) {
-    last.keys[i] = key;
+  for (let i = 0; i < n; i++) {
+    const r = fresh[i]!;
+    r.fresh = false;
+    last.keys[i] = r.key;
     last.ok[i] = r.ok ? 1 : 0;
     last.latencyMs[i] = r.latencyMs;
     last.atMs[i] = r.atMs;
     last.reason[i] = indexOf(last.reasons, reasonIndex, r.reason);
     last.type[i] = indexOf(last.types, typeIndex, r.type);
-    i++;
   }
-  lastResults.clear();
   const transfer = [last.ok, last.latencyMs, last.atMs, last.reason, last.type].map((a) => a.buffer as ArrayBuffer);
   post({ kind: 'results', batch: { tallies: tallies.take(), last, heapUsedBytes: getHeapStatistics().used_heap_size } }, transfer);
 }
@@ -214,15 +248,9 @@ const monitor = new HealthMonitor({
   plugins,
   ...(settings.maxConcurrentChecks ? { maxConcurrentChecks: settings.maxConcurrentChecks } : {}),
   onPoolChange: queuePools,
-  onCheckResult: ({ service, address, port: rsPort, type, result }) => {
+  onCheckResult: ({ key, type, result }) => {
     tallies.record(type, result.ok, result.latencyMs);
-    lastResults.set(`${service}|${destinationId({ address, port: rsPort })}`, {
-      ok: result.ok,
-      reason: result.reason,
-      latencyMs: result.latencyMs,
-      atMs: Date.now(),
-      type,
-    });
+    recordLast(key, result.ok, result.reason, result.latencyMs, type);
   },
 });
 const resultsTimer = setInterval(flushResults, settings.resultsIntervalMs);
@@ -244,6 +272,8 @@ async function handle(m: ToWorker): Promise<void> {
     try {
       await loadPluginsFor(m.services);
       monitor.update(m.services, m.seed);
+      // Real servers a reload removed leave their slots (the fresh ones still go out once).
+      lastSlots.clear();
     } catch (err) {
       flushOutbox();
       const problems = err instanceof HealthConfigError ? err.problems : undefined;

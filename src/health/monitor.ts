@@ -23,7 +23,7 @@ import {
 } from './realserver.js';
 import { CheckScheduler, type RunInfo, type ScheduledCheck, type SchedulerStats } from './scheduler.js';
 import { initialQuorum, reduceQuorum, type QuorumState, type QuorumTransition } from './service.js';
-import type { HealthCheckConfig, HealthRealServerConfig, HealthServiceConfig } from './types.js';
+import { realServerKey, type HealthCheckConfig, type HealthRealServerConfig, type HealthServiceConfig } from './types.js';
 
 export interface HealthMonitorOptions {
   bus: EventBus;
@@ -42,6 +42,8 @@ export interface CheckResultInfo {
   service: string;
   address: string;
   port: number;
+  /** realServerKey(service, the real server), built once per check, not per result. */
+  key: string;
   type: string;
   result: CheckResult;
   run: RunInfo;
@@ -117,6 +119,7 @@ interface CheckRef {
   service: string;
   address: string;
   port: number;
+  key: string;
   type: string;
 }
 
@@ -289,6 +292,7 @@ export class HealthMonitor {
             service: svcConfig.name,
             address: rsConfig.address,
             port: rsConfig.port,
+            key: realServerKey(svcConfig.name, rsConfig),
             type: check.config.type,
           });
           if (!this.scheduled.has(check.schedulerId))
@@ -423,7 +427,7 @@ export class HealthMonitor {
 
   private onResult(ref: CheckRef, result: CheckResult, run: RunInfo): void {
     const { svc, rs, check, service } = ref;
-    this.options.onCheckResult?.({ service, address: ref.address, port: ref.port, type: ref.type, result, run });
+    this.options.onCheckResult?.({ service, address: ref.address, port: ref.port, key: ref.key, type: ref.type, result, run });
     const before = rs.health;
     const { state, transitions } = reduceRealServer(rs.spec, before, { check: check.index, result }, this.clock.now());
     rs.health = state;

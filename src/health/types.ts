@@ -1,6 +1,6 @@
 // The health subsystem's input: what the config layer maps each service to.
 // Durations are milliseconds; names mirror the YAML keys (documented in docs/health.md).
-import type { Forwarding, ServiceKey, ServiceSpec, TunnelSpec } from '../ipvs/types.js';
+import { destinationId, type DestinationSpec, type Forwarding, type ServiceKey, type ServiceSpec, type TunnelSpec } from '../ipvs/types.js';
 
 export interface HealthCheckConfig {
   /** Plugin type: "tcp", "http", "https", "exec", or any file in checks/. */
@@ -80,6 +80,11 @@ export const CHECK_DEFAULTS: Omit<HealthCheckConfig, 'type' | 'options'> = {
   delayBeforeRetryMs: 1000,
   initial: 'down',
 };
+
+/** "service|address:port": the agent's key for a real server's last check result. */
+export function realServerKey(service: string, realServer: Pick<DestinationSpec, 'address' | 'port'>): string {
+  return `${service}|${destinationId(realServer)}`;
+}
 
 /** The kernel services a health service stands for: its spec, once per key of its group. */
 export function kernelSpecsOf(service: Pick<HealthServiceConfig, 'spec' | 'groupKeys'>): ServiceSpec[] {
