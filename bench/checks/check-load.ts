@@ -14,6 +14,12 @@
 //   --before DIR: also offers http-before and https-before, the same checks as built
 //   in DIR (another commit's build, e.g. `git worktree add` + `npx tsc` there), so a
 //   before and an after row come from the same run and the same machine load.
+//   --thread worker: the checks run as the agent runs them at this load, in the
+//   health-check worker (WorkerHealthMonitor, with its heap limits and its per-result
+//   bookkeeping), and CPU is the whole process (worker and main thread). Results are
+//   counted from the worker's tallies, so there are no latency or start-lag columns,
+//   and only the plugins of checks/ exist there (no noop, no -before types: for a
+//   before row, run this same bench file from the other build's dist).
 //        [--interval 1000] [--timeout 500] [--fall 3] [--rise 1] [--kill 200]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,6 +32,7 @@ import type * as HttpProbe from '../../checks/lib/http-probe.js';
 import type { CheckPlugin } from '../../src/health/check.js';
 import { EventBus } from '../../src/events.js';
 import { HealthMonitor } from '../../src/health/monitor.js';
+import { WorkerHealthMonitor } from '../../src/health/worker-monitor.js';
 import { CHECK_DEFAULTS, type HealthServiceConfig } from '../../src/health/types.js';
 import { silentLogger } from '../../src/log.js';
 import { z } from 'zod';
@@ -46,6 +53,9 @@ const FALL = Number(arg('fall', '3'));
 const RISE = Number(arg('rise', '1'));
 const KILL = Number(arg('kill', '200'));
 const BEFORE = arg('before', '');
+const THREAD = arg('thread', 'main');
+if (THREAD !== 'main' && THREAD !== 'worker') throw new Error('--thread is main or worker');
+const UNCOUNTED_REASONS = '(the worker counts failures, not their reasons)';
 const PER_SERVICE = 100;
 const BOUND = INTERVAL * FALL + TIMEOUT;
 const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim() || 100);
@@ -169,23 +179,39 @@ async function runOne(type: string): Promise<Row> {
     if (!downAt.has(e.object)) downAt.set(e.object, epochNow());
   });
   let poolUpdates = 0;
-  const monitor = new HealthMonitor({
-    bus,
-    logger: silentLogger(),
-    plugins,
-    maxConcurrentChecks: 1024,
-    onPoolChange: () => {
-      poolUpdates++;
-    },
-    onCheckResult: ({ result, run }) => {
-      if (!measuring) return;
-      results++;
-      if (result.ok) latencies.push(result.latencyMs);
-      else failures.set(result.reason, (failures.get(result.reason) ?? 0) + 1);
-      lags.push(run.startedAt - run.dueAt);
-    },
-  });
-  monitor.update(services);
+  const onPoolChange = (): void => {
+    poolUpdates++;
+  };
+  const monitor =
+    THREAD === 'worker'
+      ? new WorkerHealthMonitor({
+          bus,
+          logger: silentLogger(),
+          maxConcurrentChecks: 1024,
+          onPoolChange,
+          onCheckResults: ({ tallies }) => {
+            if (!measuring) return;
+            for (const t of tallies) {
+              results += t.ok + t.fail;
+              if (t.fail) failures.set(UNCOUNTED_REASONS, (failures.get(UNCOUNTED_REASONS) ?? 0) + t.fail);
+            }
+          },
+        })
+      : new HealthMonitor({
+          bus,
+          logger: silentLogger(),
+          plugins,
+          maxConcurrentChecks: 1024,
+          onPoolChange,
+          onCheckResult: ({ result, run }) => {
+            if (!measuring) return;
+            results++;
+            if (result.ok) latencies.push(result.latencyMs);
+            else failures.set(result.reason, (failures.get(result.reason) ?? 0) + 1);
+            lags.push(run.startedAt - run.dueAt);
+          },
+        });
+  await monitor.update(services);
   // Everyone up (rise successes) plus a second of steady state before measuring.
   await sleep(INTERVAL * (RISE + 1) + 1000);
   const up = monitor.status().reduce((n, s) => n + s.realServers.filter((r) => r.up).length, 0);
@@ -225,7 +251,7 @@ async function runOne(type: string): Promise<Row> {
   const falseDowns = [...downAt.keys()].length - refused.length - hung.length;
   const top = [...failures].sort((a, b) => b[1] - a[1]).slice(0, 4);
   console.error(`${type}: failed checks by reason: ${top.map(([r, n]) => `${n} × ${r}`).join('; ') || 'none'}`);
-  monitor.stop();
+  await monitor.stop();
   fleet.stop();
   await closeHttpAgents();
   await beforeClose();
@@ -253,7 +279,7 @@ for (const type of TYPES) {
 }
 const f = (n: number, d = 1): string => (Number.isFinite(n) ? n.toFixed(d) : '-');
 console.log(
-  `\nfailoverd health checks: ${SERVERS} real servers on loopback, interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, fall ${FALL}; bound = interval × fall + timeout = ${BOUND} ms; ${SECONDS} s measured; node ${process.version}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores`,
+  `\nfailoverd health checks (${THREAD === 'worker' ? 'in the health-check worker, as the agent runs them' : "on the bench's main thread"}): ${SERVERS} real servers on loopback, interval ${INTERVAL} ms, timeout ${TIMEOUT} ms, fall ${FALL}; bound = interval × fall + timeout = ${BOUND} ms; ${SECONDS} s measured; node ${process.version}, ${spawnSync('nproc', { encoding: 'utf8' }).stdout.trim()} cores`,
 );
 console.log(
   '| check | checks/s | checker CPU % | fleet CPU % | checker RSS MiB | latency p50 ms | latency p99 ms | start lag p99 ms | detect refused p99 ms | detect hung p99 ms | bound ms | detected |',
