@@ -26,6 +26,7 @@ import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.
 import type { Logger } from '../log.js';
 import { HealthConfigError, type RealServerStatus, type ServiceHead, type ServiceStatus } from './monitor.js';
 import { codeRoot } from '../paths.js';
+import { checksPerSecond } from './checks-thread.js';
 import type { HealthServiceConfig } from './types.js';
 import type { CheckResultBatch, FromWorker, MonitorWorkerData, StatusChange, ToWorker } from './worker-messages.js';
 
@@ -72,16 +73,31 @@ interface Generation {
 
 const workerUrl = (): URL => pathToFileURL(join(codeRoot(), 'src/health/monitor-worker.js'));
 
+/** From this many checks a second the worker gets a busy thread's heap (workerResourceLimits). */
+export const BUSY_WORKER_CHECKS_PER_SECOND = 5000;
+
 /**
- * The worker's heap, sized to the real servers it checks when it starts. Measured
- * (bench/footprint): its heap holds about 12 MB with 2 real servers, 28 MB with
- * 1,000 and 52 MB with 10,000; the old generation may grow to several times that
- * (a reload may add servers), while a leak in a check ends in a crash and a restart
- * instead of a host out of memory. A young generation of 8 MB instead of V8's default
- * (up to 48 MB) keeps the process smaller under thousands of checks a second.
+ * The worker's heap, sized to the work it is started with. Measured (bench/footprint):
+ * its heap holds about 12 MB with 2 real servers, 28 MB with 1,000 and 52 MB with
+ * 10,000; the old generation may grow to several times that (a reload may add
+ * servers), while a leak in a check ends in a crash and a restart instead of a host
+ * out of memory. A young generation of 8 MB instead of V8's default (up to 48 MB)
+ * keeps a quiet thread small.
+ *
+ * A busy thread gets a 2 GB cap and a 32 MB young generation. V8 lets the old
+ * generation grow past its live size before collecting it by a factor it takes from
+ * the cap: 1.3 for small caps, rising to 4 at 2 GB. With the quiet cap (448 MB at
+ * 10,000 real servers) the thread collected its whole old generation every 0.7 s at
+ * 10,000 checks/s. Measured with bench/checks/check-load.ts --thread worker (docs/health.md):
+ * at 6,000 checks/s the busy limits cut the CPU a check costs by about a quarter for
+ * about 100 MB more RSS; at 3,000 by about 15 % for 70 MB; at 1,000 they saved under 3 %
+ * of a core for 38 MB. Below 5,000 a second the thread keeps the small heap.
  */
-export function workerResourceLimits(realServers: number): ResourceLimits {
-  return { maxOldGenerationSizeMb: 128 + 32 * Math.ceil(realServers / 1000), maxYoungGenerationSizeMb: 8 };
+export function workerResourceLimits(realServers: number, checksPerSecond: number): ResourceLimits {
+  const guard = 128 + 32 * Math.ceil(realServers / 1000);
+  if (checksPerSecond >= BUSY_WORKER_CHECKS_PER_SECOND)
+    return { maxOldGenerationSizeMb: Math.max(2048, guard), maxYoungGenerationSizeMb: 32 };
+  return { maxOldGenerationSizeMb: guard, maxYoungGenerationSizeMb: 8 };
 }
 
 const realServerCount = (services: readonly HealthServiceConfig[]): number => services.reduce((n, s) => n + s.realServers.length, 0);
@@ -198,7 +214,7 @@ export class WorkerHealthMonitor {
       ...(this.options.checksDirectory ? { checksDirectory: this.options.checksDirectory } : {}),
       ...(this.options.maxConcurrentChecks ? { maxConcurrentChecks: this.options.maxConcurrentChecks } : {}),
     };
-    const worker = this.newWorker(data, workerResourceLimits(realServerCount(services)));
+    const worker = this.newWorker(data, workerResourceLimits(realServerCount(services), checksPerSecond(services)));
     let markReady!: () => void;
     let markStopped!: () => void;
     let markExited!: () => void;

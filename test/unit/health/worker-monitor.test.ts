@@ -13,7 +13,12 @@ import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { HealthConfigError } from '../../../src/health/monitor.js';
 import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from '../../../src/health/types.js';
 import { foldLastResults, forEachLastResult, type LastResult, type LastResults } from '../../../src/health/worker-messages.js';
-import { WorkerHealthMonitor, workerResourceLimits, type WorkerHealthMonitorOptions } from '../../../src/health/worker-monitor.js';
+import {
+  BUSY_WORKER_CHECKS_PER_SECOND,
+  WorkerHealthMonitor,
+  workerResourceLimits,
+  type WorkerHealthMonitorOptions,
+} from '../../../src/health/worker-monitor.js';
 import type { DesiredService, ServiceSpec } from '../../../src/ipvs/types.js';
 import type { CheckTally } from '../../../src/metrics/check-tally.js';
 
@@ -352,8 +357,11 @@ test('a worker that crashes is logged, announced, restarted, and resumes every s
 });
 
 test('the heap limit sized to the work: a check that leaks ends the thread (out of memory), the agent is told, the host is spared', async (t) => {
-  const limits = workerResourceLimits(2);
-  assert.ok(limits.maxOldGenerationSizeMb! < workerResourceLimits(10_000).maxOldGenerationSizeMb!);
+  const limits = workerResourceLimits(2, 1);
+  assert.ok(limits.maxOldGenerationSizeMb! < workerResourceLimits(10_000, 1).maxOldGenerationSizeMb!);
+  const busy = workerResourceLimits(10_000, BUSY_WORKER_CHECKS_PER_SECOND);
+  assert.ok(busy.maxOldGenerationSizeMb! >= 2048, 'a busy thread gets the cap at which V8 lets its old generation grow most');
+  assert.ok(busy.maxYoungGenerationSizeMb! > limits.maxYoungGenerationSizeMb!);
   let gaveUp: Error | undefined;
   const { monitor, seen } = setup(t, {
     checksDirectory: crashChecks,
