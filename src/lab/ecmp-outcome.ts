@@ -67,8 +67,13 @@ export function flowOutcome(before: TrafficStats, after: TrafficStats): FlowOutc
   };
 }
 
-/** Every long connection still open has been answered again since `since` (or ended). */
+/**
+ * Every long connection still open has been answered again since `since` (or ended).
+ * Not before the client has opened them all: it opens them in batches, and stats asked
+ * for right after it started would otherwise hold none, and "every" of none is true.
+ */
 export function allAnsweredSince(since: TrafficStats, now: TrafficStats): boolean {
+  if (now.long.length < now.longWanted) return false;
   return now.long.every((c, i) => c.ended || c.a > (since.long[i]?.a ?? 0) + ANSWERED_AGAIN);
 }
 

@@ -35,6 +35,8 @@ export interface NewConnectionFailure {
 export interface TrafficStats {
   /** When the stats were taken (epoch ms). */
   now: number;
+  /** How many long connections the client holds once it has opened them all (it opens them in batches). */
+  longWanted: number;
   long: LongConnectionState[];
   newOk: number;
   newFail: number;
@@ -163,7 +165,7 @@ function main(argv: string[]): void {
       c.gap = c.ended ? longestGap[i]! : Math.max(longestGap[i]!, now - lastAnswer[i]!);
     });
     const oldestPending = pending.size > 0 ? Math.min(...pending.values()) : 0;
-    const out: TrafficStats = { now, long, ...stats, failures, oldestPending };
+    const out: TrafficStats = { now, longWanted: longCount, long, ...stats, failures, oldestPending };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   });
   process.stdin.on('end', () => process.exit(0));

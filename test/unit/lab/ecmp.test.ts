@@ -31,6 +31,7 @@ const conn = (a: number, rs: string, end: Partial<LongConnectionState> = {}): Lo
 });
 const stats = (now: number, long: LongConnectionState[], n: Partial<TrafficStats> = {}): TrafficStats => ({
   now,
+  longWanted: long.length,
   long,
   newOk: 0,
   newFail: 0,
@@ -119,6 +120,16 @@ test('allAnsweredSince: every open connection answered more than twice since, en
   const since = stats(0, [conn(5, 'rs1'), conn(5, 'rs2')]);
   assert.equal(allAnsweredSince(since, stats(1, [conn(8, 'rs1'), conn(7, 'rs2')])), false);
   assert.equal(allAnsweredSince(since, stats(1, [conn(8, 'rs1'), conn(7, 'rs2', { ended: true })])), true);
+});
+
+test('allAnsweredSince: not while the client has yet to open some of its long connections', () => {
+  // Stats taken right after the client started: it opens its long connections in batches.
+  const first = stats(0, [], { longWanted: 40 });
+  assert.equal(allAnsweredSince(first, stats(1, [], { longWanted: 40 })), false, 'none open yet');
+  const opening = Array.from({ length: 25 }, () => conn(8, 'rs1'));
+  assert.equal(allAnsweredSince(first, stats(2, opening, { longWanted: 40 })), false, '25 of 40 open');
+  const all = Array.from({ length: 40 }, () => conn(8, 'rs1'));
+  assert.equal(allAnsweredSince(first, stats(3, all, { longWanted: 40 })), true);
 });
 
 test('director configs: mh + sloppy loads; the baseline (wlc, no sloppy) loads only with allow_flow_resets', async () => {
