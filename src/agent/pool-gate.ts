@@ -1,7 +1,8 @@
 // Operator and maintenance drains laid over the health monitor's pools: a
 // drained real server stays in IPVS with weight 0 so its connections finish. A whole
 // service in maintenance drains every real server it has, also those a reload adds.
-import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.js';
+import { serviceKeyId, type DesiredService } from '../ipvs/types.js';
+import { realServerKey } from '../health/types.js';
 
 export class PoolGate {
   private pools: DesiredService[] = [];
@@ -23,7 +24,7 @@ export class PoolGate {
   }
 
   setDrained(service: string, address: string, port: number, by: string, on: boolean): void {
-    const key = `${service}|${destinationId({ address, port })}`;
+    const key = realServerKey(service, { address, port });
     const holders = this.drained.get(key) ?? new Set<string>();
     if (on) holders.add(by);
     else holders.delete(by);
@@ -51,12 +52,12 @@ export class PoolGate {
   }
 
   isDrained(service: string, address: string, port: number): boolean {
-    return this.maintenance.has(service) || this.drained.has(`${service}|${destinationId({ address, port })}`);
+    return this.maintenance.has(service) || this.drained.has(realServerKey(service, { address, port }));
   }
 
   /** Who drains this real server: admin, schedule, maintenance (empty when none). */
   drainedBy(service: string, address: string, port: number): string[] {
-    const by = [...(this.drained.get(`${service}|${destinationId({ address, port })}`) ?? [])];
+    const by = [...(this.drained.get(realServerKey(service, { address, port })) ?? [])];
     if (this.maintenance.has(service)) by.push('maintenance');
     return by.sort();
   }

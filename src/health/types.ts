@@ -81,7 +81,7 @@ export const CHECK_DEFAULTS: Omit<HealthCheckConfig, 'type' | 'options'> = {
   initial: 'down',
 };
 
-/** "service|address:port": the agent's key for a real server's last check result. */
+/** "service|address:port": the agent's key for a real server of a service (its last check result, its drains). */
 export function realServerKey(service: string, realServer: Pick<DestinationSpec, 'address' | 'port'>): string {
   return `${service}|${destinationId(realServer)}`;
 }
