@@ -15,7 +15,8 @@
 // only) never pays for it. A worker that dies is logged, announced on the bus and
 // restarted a bounded number of times; its successor resumes every real server from
 // the last state the main thread knew, so a bug in a check does not empty pools that
-// were serving.
+// were serving. A reload that changes the heap the load needs is handed to a new
+// thread the same way (heapOutgrown).
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
@@ -67,8 +68,12 @@ interface Generation {
   markStopped: () => void;
   exited: Promise<void>;
   pending: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+  /** The heap the thread was started with. */
+  limits: ResourceLimits;
   error?: Error;
   hasExited: boolean;
+  /** Stopped on purpose (to be replaced with another heap): its exit is not a crash. */
+  retired: boolean;
 }
 
 const workerUrl = (): URL => pathToFileURL(join(codeRoot(), 'src/health/monitor-worker.js'));
@@ -100,7 +105,22 @@ export function workerResourceLimits(realServers: number, checksPerSecond: numbe
   return { maxOldGenerationSizeMb: guard, maxYoungGenerationSizeMb: 8 };
 }
 
+/**
+ * Whether a thread started with `running` should be replaced for services that want
+ * `wanted`: the load crossed the busy threshold (either way: a busy heap is 150 MB or
+ * more of RSS that a quiet load does not need), or the quiet cap grew with the real
+ * servers. A cap larger than needed is harmless and kept.
+ */
+export function heapOutgrown(running: ResourceLimits, wanted: ResourceLimits): boolean {
+  return (
+    running.maxYoungGenerationSizeMb !== wanted.maxYoungGenerationSizeMb ||
+    (running.maxOldGenerationSizeMb ?? 0) < (wanted.maxOldGenerationSizeMb ?? 0)
+  );
+}
+
 const realServerCount = (services: readonly HealthServiceConfig[]): number => services.reduce((n, s) => n + s.realServers.length, 0);
+const heapFor = (services: readonly HealthServiceConfig[]): ResourceLimits =>
+  workerResourceLimits(realServerCount(services), checksPerSecond(services));
 
 export class WorkerHealthMonitor {
   private readonly policy: RestartPolicy;
@@ -141,12 +161,14 @@ export class WorkerHealthMonitor {
         return;
       }
       if (!this.live) {
-        this.live = this.launch(false, services);
+        this.live = this.launch('start', services);
         this.live.catch(() => undefined);
       }
       const generation = await this.readyGeneration();
       await this.apply(generation, services, seed);
       this.services = services;
+      // Applied first: services the worker refuses change nothing, the thread included.
+      if (heapOutgrown(generation.limits, heapFor(services))) await this.replaceForHeap(generation);
     });
     this.queue = run.catch(() => undefined);
     return run;
@@ -171,20 +193,39 @@ export class WorkerHealthMonitor {
     this.cancelRestart?.(new Error('health monitor is stopped'));
     const generation = this.current;
     if (!generation) return;
-    if (!generation.hasExited) {
-      generation.worker.postMessage({ kind: 'stop' } satisfies ToWorker);
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        generation.stopped,
-        generation.exited,
-        new Promise<void>((r) => {
-          timer = setTimeout(r, this.options.stopTimeoutMs ?? 2000);
-        }),
-      ]);
-      clearTimeout(timer);
-      await generation.worker.terminate();
-    }
+    await this.endThread(generation);
     this.failPending(generation, new Error('health monitor is stopped'));
+  }
+
+  /** Lets the thread abort its checks and report its last changes, then ends it. */
+  private async endThread(generation: Generation): Promise<void> {
+    if (generation.hasExited) return;
+    generation.worker.postMessage({ kind: 'stop' } satisfies ToWorker);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      generation.stopped,
+      generation.exited,
+      new Promise<void>((r) => {
+        timer = setTimeout(r, this.options.stopTimeoutMs ?? 2000);
+      }),
+    ]);
+    clearTimeout(timer);
+    await generation.worker.terminate();
+  }
+
+  /**
+   * V8 sizes a thread's heap only when the thread starts, so a reload that moved the
+   * load across the busy threshold (or added thousands of real servers) gets a new
+   * thread, which resumes every real server from the state the old one left, as after
+   * a crash. Checks pause for the time the thread takes to start.
+   */
+  private async replaceForHeap(generation: Generation): Promise<void> {
+    generation.retired = true;
+    await this.endThread(generation);
+    this.failPending(generation, new Error('the health-check worker was replaced'));
+    this.live = this.launch('heap', this.services ?? []);
+    this.live.catch(() => undefined);
+    await this.readyGeneration();
   }
 
   // ---- worker generations ---------------------------------------------------
@@ -214,7 +255,8 @@ export class WorkerHealthMonitor {
       ...(this.options.checksDirectory ? { checksDirectory: this.options.checksDirectory } : {}),
       ...(this.options.maxConcurrentChecks ? { maxConcurrentChecks: this.options.maxConcurrentChecks } : {}),
     };
-    const worker = this.newWorker(data, workerResourceLimits(realServerCount(services), checksPerSecond(services)));
+    const limits = heapFor(services);
+    const worker = this.newWorker(data, limits);
     let markReady!: () => void;
     let markStopped!: () => void;
     let markExited!: () => void;
@@ -234,7 +276,9 @@ export class WorkerHealthMonitor {
         markExited = resolve;
       }),
       pending: new Map(),
+      limits,
       hasExited: false,
+      retired: false,
     };
     generation.ready.catch(() => undefined);
     worker.on('message', (m: FromWorker) => this.onMessage(generation, m));
@@ -250,18 +294,21 @@ export class WorkerHealthMonitor {
       failReady(err);
       markExited();
       this.failPending(generation, err);
-      if (generation === this.current && !this.stopping) this.crashed(err, code);
+      if (generation === this.current && !this.stopping && !generation.retired) this.crashed(err, code);
     });
     this.current = generation;
     return generation;
   }
 
-  private async launch(restart: boolean, services: readonly HealthServiceConfig[]): Promise<Generation> {
+  /** A new thread: the first (`start`), or one that resumes the services where the last left them. */
+  private async launch(why: 'start' | 'crash' | 'heap', services: readonly HealthServiceConfig[]): Promise<Generation> {
     const generation = this.spawn(services);
     await generation.ready;
-    if (restart) {
-      if (this.services) await this.apply(generation, this.services, this.status());
-      this.options.logger.warn(`health-check worker restarted; ${this.services?.length ?? 0} services resume from their last known state`);
+    if (why === 'start') return generation;
+    if (this.services) await this.apply(generation, this.services, this.status());
+    const resumed = `${this.services?.length ?? 0} services resume from their last known state`;
+    if (why === 'crash') {
+      this.options.logger.warn(`health-check worker restarted; ${resumed}`);
       this.options.bus.publish({
         type: 'health.worker-restarted',
         object: 'health/worker',
@@ -269,6 +316,18 @@ export class WorkerHealthMonitor {
         to: 'running',
         reason: 'restarted after a crash; real servers resume from their last known state',
         data: { crashes: this.crashes.length },
+      });
+    } else {
+      const heap = `old generation up to ${generation.limits.maxOldGenerationSizeMb} MB, young ${generation.limits.maxYoungGenerationSizeMb} MB`;
+      const load = `${Math.round(checksPerSecond(services))} checks/s, ${realServerCount(services)} real servers`;
+      this.options.logger.info(`health-check worker restarted with a heap sized to the new load (${load}: ${heap}); ${resumed}`);
+      this.options.bus.publish({
+        type: 'health.worker-restarted',
+        object: 'health/worker',
+        from: 'running',
+        to: 'running',
+        reason: `restarted with a heap sized to the new load (${heap}); real servers resume from their last known state`,
+        data: { ...generation.limits },
       });
     }
     return generation;
@@ -329,7 +388,7 @@ export class WorkerHealthMonitor {
       this.restartTimer = setTimeout(() => {
         this.restartTimer = undefined;
         this.cancelRestart = undefined;
-        this.launch(true, this.services ?? []).then(resolve, reject);
+        this.launch('crash', this.services ?? []).then(resolve, reject);
       }, delay);
     });
     this.live.catch(() => undefined);

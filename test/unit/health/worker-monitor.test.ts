@@ -15,6 +15,7 @@ import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from
 import { foldLastResults, forEachLastResult, type LastResult, type LastResults } from '../../../src/health/worker-messages.js';
 import {
   BUSY_WORKER_CHECKS_PER_SECOND,
+  heapOutgrown,
   WorkerHealthMonitor,
   workerResourceLimits,
   type WorkerHealthMonitorOptions,
@@ -375,6 +376,92 @@ test('the heap limit sized to the work: a check that leaks ends the thread (out 
   await waitFor(() => gaveUp !== undefined, { what: 'the leaking worker given up on', timeoutMs: 30_000 });
   assert.match(gaveUp!.message, /memory/i);
   assert.match(String(seen('health.worker-crashed')[0]?.reason), /memory/i);
+});
+
+test('a reload across the busy threshold gets a thread with the heap for its load; every server resumes where it was', async (t) => {
+  const a = await new TcpBackend().start();
+  const b = await new TcpBackend().start();
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  const { events, lines, monitor, pool, seen, last } = setup(t, { checksDirectory: crashChecks });
+  // rise 3: a server restarted from the initial state would be out of the pool for rounds.
+  const web = service('web', 80, [a.port, b.port], { quorum: 1 }, { rise: 3 });
+  const heapReason = (): string | undefined => last.get('load|127.0.0.1:10001')?.reason;
+  const load = (servers: number, intervalMs: number): HealthServiceConfig =>
+    service(
+      'load',
+      81,
+      Array.from({ length: servers }, (_, i) => 10_001 + i),
+      { quorum: 1 },
+      { type: 'heap', intervalMs },
+    );
+  const limitMb = (): number => Number(/^heap limit (\d+) MB$/.exec(heapReason() ?? '')?.[1]);
+
+  await monitor.update([web, load(1, 100)]);
+  await waitFor(() => pool()?.length === 2 && heapReason() !== undefined, { what: 'both servers up, the heap read', timeoutMs: 5000 });
+  const quietMb = limitMb();
+  assert.ok(quietMb > 0 && quietMb < 1024, `a quiet thread's heap: ${quietMb} MB`);
+  await b.stop();
+  await waitFor(() => pool()?.length === 1, { what: 'the stopped server down', timeoutMs: 5000 });
+  const eventsBefore = events.length;
+  const linesBefore = lines.length;
+
+  await monitor.update([web, load(10, 2)]); // 5,000 checks/s, the busy threshold
+  const restarted = seen('health.worker-restarted');
+  assert.equal(restarted.length, 1, 'the update resolves with the new thread running');
+  assert.equal(restarted[0]!.from, 'running');
+  assert.deepEqual(restarted[0]!.data, workerResourceLimits(12, BUSY_WORKER_CHECKS_PER_SECOND + 20));
+  assert.equal(seen('health.worker-crashed').length, 0, 'a planned restart is no crash');
+  assert.deepEqual(
+    lines.slice(linesBefore).filter((l) => l.level >= 40),
+    [],
+    'nothing to warn about',
+  );
+  assert.ok(
+    lines.some((l) =>
+      /^health-check worker restarted with a heap sized to the new load \(5020 checks\/s, 12 real servers: old generation up to 2048 MB, young 32 MB\)/.test(
+        l.msg,
+      ),
+    ),
+    'the log says why the thread was restarted',
+  );
+  last.clear();
+  await waitFor(() => limitMb() >= 2048, { what: 'the new thread reporting its heap limit', timeoutMs: 5000 });
+  assert.deepEqual(pool(), [`${a.port}=1`], 'the pool as it was');
+  const stopped = monitor.status()[0]!.realServers.find((rs) => rs.port === b.port)!;
+  assert.equal(stopped.up, false);
+  assert.match(stopped.reason, /tcp: /, 'the down server keeps the reason it went down for');
+  assert.deepEqual(
+    events
+      .slice(eventsBefore)
+      .filter((e) => e.object.startsWith('service/web') || e.object === 'service/load/127.0.0.1:10001')
+      .map((e) => `${e.type} ${e.object}`),
+    [],
+    'no server re-announced (the new ones of the load service come up)',
+  );
+
+  // Back under the threshold: a thread with the small heap again.
+  await monitor.update([web, load(1, 100)]);
+  assert.equal(seen('health.worker-restarted').length, 2);
+  last.clear();
+  await waitFor(() => heapReason() !== undefined, { what: 'the quiet thread reporting its heap limit', timeoutMs: 5000 });
+  assert.equal(limitMb(), quietMb);
+  // A reload within the same heap keeps the thread.
+  await monitor.update([web, load(2, 100)]);
+  assert.equal(seen('health.worker-restarted').length, 2);
+  await b.start();
+  await waitFor(() => pool()?.length === 2, { what: 'the stopped server proven up again', timeoutMs: 5000 });
+});
+
+test('heapOutgrown: a new thread when the load crosses the busy threshold either way, or the quiet cap must grow', () => {
+  const quiet = workerResourceLimits(2, 10);
+  assert.equal(heapOutgrown(quiet, workerResourceLimits(900, 1000)), false, 'the same heap');
+  assert.equal(heapOutgrown(quiet, workerResourceLimits(10_000, 1000)), true, 'more real servers than the cap holds');
+  assert.equal(heapOutgrown(workerResourceLimits(10_000, 1000), quiet), false, 'a larger cap than needed is kept');
+  assert.equal(heapOutgrown(quiet, workerResourceLimits(2, BUSY_WORKER_CHECKS_PER_SECOND)), true, 'busy');
+  assert.equal(heapOutgrown(workerResourceLimits(2, BUSY_WORKER_CHECKS_PER_SECOND), quiet), true, 'quiet again');
 });
 
 test('a worker that keeps crashing is given up on after the restart budget', async (t) => {
