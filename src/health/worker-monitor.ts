@@ -223,6 +223,8 @@ export class WorkerHealthMonitor {
     generation.retired = true;
     await this.endThread(generation);
     this.failPending(generation, new Error('the health-check worker was replaced'));
+    // stop() while the old thread was ending: no successor.
+    if (this.stopping) return;
     this.live = this.launch('heap', this.services ?? []);
     this.live.catch(() => undefined);
     await this.readyGeneration();

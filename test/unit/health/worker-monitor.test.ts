@@ -455,6 +455,55 @@ test('a reload across the busy threshold gets a thread with the heap for its loa
   await waitFor(() => pool()?.length === 2, { what: 'the stopped server proven up again', timeoutMs: 5000 });
 });
 
+test('stop() while a reload replaces the thread for its heap: no successor is started, nothing is left', () => {
+  const url = new URL('../../../src/health/worker-monitor.js', import.meta.url).href;
+  const events = new URL('../../../src/events.js', import.meta.url).href;
+  const log = new URL('../../../src/log.js', import.meta.url).href;
+  const quiet = service('load', 81, [10_001], {}, { type: 'heap', intervalMs: 100 });
+  const busy = service(
+    'load',
+    81,
+    Array.from({ length: 10 }, (_, i) => 10_001 + i),
+    {},
+    { type: 'heap', intervalMs: 2 },
+  );
+  busy.realServers[0]!.weight = 2;
+  const script = `
+    import { WorkerHealthMonitor } from ${JSON.stringify(url)};
+    import { EventBus } from ${JSON.stringify(events)};
+    import { silentLogger } from ${JSON.stringify(log)};
+    const bus = new EventBus('x');
+    let restarted = 0;
+    bus.subscribe('health.worker-restarted', () => restarted++);
+    let serving = () => {};
+    let stopOnPools = false;
+    let stopping;
+    const m = new WorkerHealthMonitor({
+      bus,
+      logger: silentLogger(),
+      checksDirectory: ${JSON.stringify(crashChecks)},
+      onPoolChange: (desired) => {
+        if (desired[0]?.destinations.length === 1) serving();
+        // The busy update's new weight arrives just before the thread confirms the
+        // update, and the confirmation is what starts the replacement.
+        if (stopOnPools) stopping ??= m.stop();
+      },
+    });
+    const served = new Promise((resolve) => { serving = resolve; });
+    await m.update(${JSON.stringify([quiet])});
+    await served;
+    stopOnPools = true;
+    const updated = await m.update(${JSON.stringify([busy])}).then(() => 'resolved', (err) => err.message);
+    await stopping;
+    const left = process.getActiveResourcesInfo().filter((r) => r !== 'TTYWrap' && r !== 'PipeWrap');
+    console.log(JSON.stringify({ updated, stopped: stopping !== undefined, restarted, left }));
+  `;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.status, 0, `exited by itself (${r.signal ?? ''}): ${r.stderr}`);
+  const out = JSON.parse(r.stdout) as { updated: string; stopped: boolean; restarted: number; left: string[] };
+  assert.deepEqual(out, { updated: 'resolved', stopped: true, restarted: 0, left: [] });
+});
+
 test('heapOutgrown: a new thread when the load crosses the busy threshold either way, or the quiet cap must grow', () => {
   const quiet = workerResourceLimits(2, 10);
   assert.equal(heapOutgrown(quiet, workerResourceLimits(900, 1000)), false, 'the same heap');
