@@ -22,7 +22,7 @@
 //
 //   node dist/bench/vrrp/subsecond.js [--seconds 600] [--intervals 20,50] [--servers 10000]
 //        [--kills 10] [--flap 200] [--hog 1] [--impls failoverd,keepalived] [--out FILE]
-//        [--rt N] [--logs DIR] [--probe [--probe-ms 100]] [--node-flags "..."]
+//        [--rt N] [--keepalived-rt N] [--logs DIR] [--probe [--probe-ms 100]] [--node-flags "..."]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -68,6 +68,13 @@ const HOG_CPU = 1;
  * checks worker and the threads started after it keep SCHED_OTHER).
  */
 const RT = Number(arg('rt', '0'));
+/**
+ * --keepalived-rt N: keepalived's vrrp_rt_priority alone (default: --rt's). Both pairs'
+ * masters share CPU 0, so keepalived's VRRP processes at failoverd's priority take
+ * turns with failoverd's master whenever one of them spins; 0 leaves them at normal
+ * scheduling, to see what that does to failoverd's master (not to compare the two).
+ */
+const KEEPALIVED_RT = Number(arg('keepalived-rt', String(RT)));
 const MIN_STEADY_MS = 10_000;
 /** --node-flags "...": extra node/V8 flags for failoverd's directors (e.g. --trace-gc, --single-threaded-gc). */
 const NODE_FLAGS = arg('node-flags', '').split(' ').filter(Boolean);
@@ -281,7 +288,7 @@ function directorConfig(intervalMs: number, vrid: number | undefined, vip: strin
 }
 
 function keepalivedConfig(intervalMs: number, vrid: number, vip: string): string {
-  return `global_defs {\n  router_id bench\n  enable_script_security\n${RT ? `  vrrp_rt_priority ${RT}\n` : ''}}\nvrrp_instance web {\n  interface eth0\n  state BACKUP\n  virtual_router_id ${vrid}\n  priority ${PRIORITY}\n  advert_int ${intervalMs / 1000}\n  version 3\n  virtual_ipaddress {\n    ${vip}/32\n  }\n}\n`;
+  return `global_defs {\n  router_id bench\n  enable_script_security\n${KEEPALIVED_RT ? `  vrrp_rt_priority ${KEEPALIVED_RT}\n` : ''}}\nvrrp_instance web {\n  interface eth0\n  state BACKUP\n  virtual_router_id ${vrid}\n  priority ${PRIORITY}\n  advert_int ${intervalMs / 1000}\n  version 3\n  virtual_ipaddress {\n    ${vip}/32\n  }\n}\n`;
 }
 
 class Fleet {
@@ -656,7 +663,7 @@ function render(): string {
   const load1 = loadavg();
   const lines: string[] = [];
   lines.push(
-    `Sub-second VRRPv3 adverts under load: ${SECONDS} s per interval; both pairs in the same run; on each director ${SERVERS} TCP checks/s against servers that flap (${FLAP} every 2 s); ${HOG ? 'masters pinned to CPU 0, a busy loop pinned to CPU 1' : 'no CPU hog'}; ${RT ? `VRRP thread SCHED_RR ${RT}` : 'default scheduling (SCHED_OTHER, nice 0)'}; ${cpus().length} cores shared with other work; node ${process.version}`,
+    `Sub-second VRRPv3 adverts under load: ${SECONDS} s per interval; both pairs in the same run; on each director ${SERVERS} TCP checks/s against servers that flap (${FLAP} every 2 s); ${HOG ? 'masters pinned to CPU 0, a busy loop pinned to CPU 1' : 'no CPU hog'}; ${RT ? `VRRP thread SCHED_RR ${RT}` : 'default scheduling (SCHED_OTHER, nice 0)'}${KEEPALIVED_RT !== RT ? ` (keepalived's: ${KEEPALIVED_RT ? `SCHED_RR ${KEEPALIVED_RT}` : 'SCHED_OTHER'})` : ''}; ${cpus().length} cores shared with other work; node ${process.version}`,
   );
   lines.push(
     `load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, now ${load1.map((x) => x.toFixed(2)).join(' ')}; ${fleet.join('; ')}`,
