@@ -308,7 +308,7 @@ export class WorkerHealthMonitor {
     await generation.ready;
     if (why === 'start') return generation;
     if (this.services) await this.apply(generation, this.services, this.status());
-    const resumed = `${this.services?.length ?? 0} services resume from their last known state`;
+    const resumed = 'every real server resumes from its last known state';
     if (why === 'crash') {
       this.options.logger.warn(`health-check worker restarted; ${resumed}`);
       this.options.bus.publish({
