@@ -22,7 +22,7 @@
 //
 //   node dist/bench/vrrp/subsecond.js [--seconds 600] [--intervals 20,50] [--servers 10000]
 //        [--kills 10] [--flap 200] [--hog 1] [--impls failoverd,keepalived] [--out FILE]
-//        [--rt N] [--keepalived-rt N] [--logs DIR] [--probe [--probe-ms 100]] [--node-flags "..."]
+//        [--rt N] [--keepalived-rt N] [--rt-burst MS] [--logs DIR] [--probe [--probe-ms 100]] [--node-flags "..."]
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -75,6 +75,8 @@ const RT = Number(arg('rt', '0'));
  * scheduling, to see what that does to failoverd's master (not to compare the two).
  */
 const KEEPALIVED_RT = Number(arg('keepalived-rt', String(RT)));
+/** --rt-burst MS: failoverd's vrrp_realtime.cpu_burst_limit (default: the config's default). */
+const RT_BURST = arg('rt-burst', '');
 const MIN_STEADY_MS = 10_000;
 /** --node-flags "...": extra node/V8 flags for failoverd's directors (e.g. --trace-gc, --single-threaded-gc). */
 const NODE_FLAGS = arg('node-flags', '').split(' ').filter(Boolean);
@@ -283,7 +285,8 @@ function directorConfig(intervalMs: number, vrid: number | undefined, vip: strin
       ? 'vrrp: []'
       : `vrrp:\n  - { name: web, interface: eth0, vrid: ${vrid}, priority: ${PRIORITY}, version: 3, advert_interval: ${intervalMs}ms, preempt: true, vips: [${vip}/32], garp: { count: 1 } }`;
   // Both put their VRRP thread under SCHED_RR themselves: failoverd's vrrp_realtime, keepalived's vrrp_rt_priority.
-  const realtime = RT && vrid !== undefined ? `vrrp_realtime: { priority: ${RT} }\n` : '';
+  const burst = RT_BURST ? `, cpu_burst_limit: ${RT_BURST}ms` : '';
+  const realtime = RT && vrid !== undefined ? `vrrp_realtime: { priority: ${RT}${burst} }\n` : '';
   return `node: { name: bench }\n${vrrp}\n${realtime}services:\n${services.join('\n')}\napi: { listen: ${sock}, metrics: false }\nlogging: { format: json, level: info }\n`;
 }
 
@@ -663,7 +666,7 @@ function render(): string {
   const load1 = loadavg();
   const lines: string[] = [];
   lines.push(
-    `Sub-second VRRPv3 adverts under load: ${SECONDS} s per interval; both pairs in the same run; on each director ${SERVERS} TCP checks/s against servers that flap (${FLAP} every 2 s); ${HOG ? 'masters pinned to CPU 0, a busy loop pinned to CPU 1' : 'no CPU hog'}; ${RT ? `VRRP thread SCHED_RR ${RT}` : 'default scheduling (SCHED_OTHER, nice 0)'}${KEEPALIVED_RT !== RT ? ` (keepalived's: ${KEEPALIVED_RT ? `SCHED_RR ${KEEPALIVED_RT}` : 'SCHED_OTHER'})` : ''}; ${cpus().length} cores shared with other work; node ${process.version}`,
+    `Sub-second VRRPv3 adverts under load: ${SECONDS} s per interval; both pairs in the same run; on each director ${SERVERS} TCP checks/s against servers that flap (${FLAP} every 2 s); ${HOG ? 'masters pinned to CPU 0, a busy loop pinned to CPU 1' : 'no CPU hog'}; ${RT ? `VRRP thread SCHED_RR ${RT}${RT_BURST ? ` (failoverd's cpu_burst_limit ${RT_BURST} ms)` : ''}` : 'default scheduling (SCHED_OTHER, nice 0)'}${KEEPALIVED_RT !== RT ? ` (keepalived's: ${KEEPALIVED_RT ? `SCHED_RR ${KEEPALIVED_RT}` : 'SCHED_OTHER'})` : ''}; ${cpus().length} cores shared with other work; node ${process.version}`,
   );
   lines.push(
     `load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, now ${load1.map((x) => x.toFixed(2)).join(' ')}; ${fleet.join('; ')}`,
