@@ -685,7 +685,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       /** SCHED_RR priority, 1 (lowest) to 99. */
       priority: int(1, 99),
       /** CPU time the thread may run real-time without blocking (RLIMIT_RTTIME); past it, it drops to normal scheduling. */
-      cpu_burst_limit: durationDefault('1s', { minMs: 10, maxMs: MINUTE }),
+      cpu_burst_limit: durationDefault('200ms', { minMs: 10, maxMs: MINUTE }),
     }).optional(),
     services: z.array(serviceSchema).default([]),
     alerts: mapping({

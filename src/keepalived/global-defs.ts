@@ -199,7 +199,7 @@ export function convertRealtime(globals: GlobalSettings, hasInstances: boolean):
   if (!rlimitRttime) {
     const why =
       `keepalived limits a real-time burst to ${KEEPALIVED_RLIMIT_RTTIME_US / 1000} ms by default; failoverd's cpu_burst_limit ` +
-      'defaults to 1s, because its VRRP thread also applies reloads and IPVS changes (docs/vrrp.md); past it the thread runs ' +
+      'defaults to 200ms, because its VRRP thread also applies reloads and IPVS changes (docs/vrrp.md); past it the thread runs ' +
       'at normal priority until it is back in its loop';
     return { value: { priority }, findings: [warning(rtPriority, `${statement(rtPriority)}: ${why}`)] };
   }

@@ -15,13 +15,13 @@ describe('vrrp_realtime', () => {
     assert.equal(r.ok && r.config.vrrp_realtime, undefined);
   });
 
-  it('takes a priority; cpu_burst_limit defaults to 1s', () => {
+  it("takes a priority; cpu_burst_limit defaults to 200ms, under the kernel's real-time budget", () => {
     const r = load(withRealtime('{ priority: 50 }'));
     assert.ok(r.ok, r.ok ? '' : r.errors.map(formatConfigError).join('\n'));
-    assert.deepEqual(r.config.vrrp_realtime, { priority: 50, cpu_burst_limit: 1000 });
-    const limited = load(withRealtime('{ priority: 99, cpu_burst_limit: 200ms }'));
+    assert.deepEqual(r.config.vrrp_realtime, { priority: 50, cpu_burst_limit: 200 });
+    const limited = load(withRealtime('{ priority: 99, cpu_burst_limit: 50ms }'));
     assert.ok(limited.ok);
-    assert.deepEqual(limited.config.vrrp_realtime, { priority: 99, cpu_burst_limit: 200 });
+    assert.deepEqual(limited.config.vrrp_realtime, { priority: 99, cpu_burst_limit: 50 });
   });
 
   it("refuses a priority outside SCHED_RR's 1..99, naming file, line and key", () => {
