@@ -87,6 +87,12 @@ const durationDefault = (text: string, range: DurationRange) => duration(range).
 /** A service's drain_timeout when it sets none; also how long a removed service's connections may drain. */
 export const DEFAULT_DRAIN_TIMEOUT = '60s';
 
+/**
+ * vrrp_realtime's RLIMIT_RTTIME when the config sets none: under the kernel's real-time
+ * budget (950 ms of each second by default), or the throttle stops the thread first.
+ */
+export const DEFAULT_CPU_BURST_LIMIT = '200ms';
+
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
 /** The kernel keeps IPVS timeouts in whole seconds. */
 const ipvsTimeout = () =>
@@ -685,7 +691,7 @@ export function buildConfigSchema(plugins: CheckPluginRegistry, options: BuildSc
       /** SCHED_RR priority, 1 (lowest) to 99. */
       priority: int(1, 99),
       /** CPU time the thread may run real-time without blocking (RLIMIT_RTTIME); past it, it drops to normal scheduling. */
-      cpu_burst_limit: durationDefault('200ms', { minMs: 10, maxMs: MINUTE }),
+      cpu_burst_limit: durationDefault(DEFAULT_CPU_BURST_LIMIT, { minMs: 10, maxMs: MINUTE }),
     }).optional(),
     services: z.array(serviceSchema).default([]),
     alerts: mapping({

@@ -1,6 +1,7 @@
 // global_defs → node.name and what every vrrp_instance inherits. A setting whose effect
 // depends on the rest of the file is judged once the rest is converted.
 import { isIP } from 'node:net';
+import { DEFAULT_CPU_BURST_LIMIT } from '../config/schema.js';
 import type { GlobalSettings, VrrpDefaults } from './context.js';
 import { noGlobalSettings } from './context.js';
 import { notCarried, statement, unknownKeyword, warning, type Converted, type Finding } from './findings.js';
@@ -199,7 +200,7 @@ export function convertRealtime(globals: GlobalSettings, hasInstances: boolean):
   if (!rlimitRttime) {
     const why =
       `keepalived limits a real-time burst to ${KEEPALIVED_RLIMIT_RTTIME_US / 1000} ms by default; failoverd's cpu_burst_limit ` +
-      'defaults to 200ms, because its VRRP thread also applies reloads and IPVS changes (docs/vrrp.md); past it the thread runs ' +
+      `defaults to ${DEFAULT_CPU_BURST_LIMIT}, because its VRRP thread also applies reloads and IPVS changes (docs/vrrp.md); past it the thread runs ` +
       'at normal priority until it is back in its loop';
     return { value: { priority }, findings: [warning(rtPriority, `${statement(rtPriority)}: ${why}`)] };
   }
