@@ -82,6 +82,7 @@ WRAPPER
   chmod 0755 "$stage/usr/bin/failoverd"
   install -m 0644 systemd/failoverd.service "$stage/lib/systemd/system/"
   install -D -m 0644 systemd/scripts-as-root.conf "$stage/usr/share/failoverd/systemd/scripts-as-root.conf"
+  install -D -m 0644 systemd/realtime.conf "$stage/usr/share/failoverd/systemd/realtime.conf"
   # Node links zlib, OpenSSL and others in: that is how upstream ships it.
   mkdir -p "$stage/usr/share/lintian/overrides"
   echo 'failoverd: embedded-library * [usr/lib/failoverd/bin/node]' > "$stage/usr/share/lintian/overrides/failoverd"

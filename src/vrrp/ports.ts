@@ -87,4 +87,9 @@ export interface VrrpScheduling {
   setRealtime(priority: number, cpuBurstLimitMs: number): void;
   /** Called, from the thread's event loop, each time it ran cpuBurstLimitMs without blocking and was put back to normal scheduling. */
   onDropped(callback: () => void): void;
+  /**
+   * Whether V8 hands garbage-collection work to its platform threads, which keep
+   * normal scheduling (node started without --single-threaded-gc).
+   */
+  readonly gcHelperThreads: boolean;
 }

@@ -46,6 +46,14 @@ export function applyVrrpRealtime(
     );
   });
   logger.info(`vrrp_realtime: the VRRP thread runs under SCHED_RR ${settings.priority} (${limit}); the threads it starts do not`);
+  if (scheduling.gcHelperThreads) {
+    // Measured in docs/vrrp.md (run T, bench/vrrp/gc-starvation.ts): after a full
+    // collection the thread polls its event loop for V8's helpers, which a busy CPU
+    // never runs beside a real-time thread, until RLIMIT_RTTIME demotes it.
+    logger.warn(
+      `vrrp_realtime: V8 collects garbage on helper threads at normal scheduling, which the real-time VRRP thread can wait on until it is demoted; start node with --single-threaded-gc (the packaged drop-in /usr/share/failoverd/systemd/realtime.conf does)`,
+    );
+  }
   return true;
 }
 
@@ -72,5 +80,6 @@ export function systemScheduling(): VrrpScheduling {
       }, DROPPED_POLL_MS);
       timer.unref();
     },
+    gcHelperThreads: !process.execArgv.includes('--single-threaded-gc'),
   };
 }

@@ -185,5 +185,29 @@ else
   fail scripts-as-root "shipped unit: $as_shipped; with the drop-in: $as_root; systemd-analyze verify: $verify"
 fi
 rm -f /etc/systemd/system/failoverd.service.d/scripts-as-root.conf && systemctl daemon-reload
+# vrrp_realtime under the packaged realtime drop-in: the main thread (the VRRP thread)
+# SCHED_RR at the priority, node started with --single-threaded-gc, and the agent's
+# log saying so without an error or the GC warning.
+config rr
+echo 'vrrp_realtime: { priority: 50 }' >> /etc/failoverd/failoverd.yaml
+dropin=/usr/share/failoverd/systemd/realtime.conf
+install -D -m 0644 "$dropin" /etc/systemd/system/failoverd.service.d/realtime.conf && systemctl daemon-reload
+since=$(date '+%Y-%m-%d %H:%M:%S')
+systemctl start failoverd; rc=$?
+pid=$(prop MainPID)
+scheduling=$(chrt -p "$pid" 2>&1 | tr '\n' ' ')
+cmdline=$(tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null)
+said=$(journalctl -u failoverd --since "$since" --no-pager -o cat | grep 'vrrp_realtime' | tr '\n' ' ')
+verify=$(systemd-analyze verify /lib/systemd/system/failoverd.service 2>&1 | grep realtime | tr "\n" " ")
+if [ $rc = 0 ] && case "$scheduling" in *"SCHED_RR|SCHED_RESET_ON_FORK"*"priority: 50"*) true;; *) false;; esac \
+   && case "$cmdline" in *--single-threaded-gc*) true;; *) false;; esac \
+   && case "$said" in *"runs under SCHED_RR 50"*) true;; *) false;; esac \
+   && ! case "$said" in *"could not"*|*"helper threads"*) true;; *) false;; esac && [ -z "$verify" ]; then
+  ok realtime "with $dropin: $scheduling; $cmdline; $said"
+else
+  fail realtime "rc $rc; $scheduling; cmdline: $cmdline; log: $said; systemd-analyze verify: $verify; $(journalctl -u failoverd -n 5 --no-pager -o cat | tr '\n' ' ')"
+fi
+systemctl stop failoverd
+rm -f /etc/systemd/system/failoverd.service.d/realtime.conf && systemctl daemon-reload
 journalctl -u failoverd --no-pager -o short-monotonic > /root/journal 2>&1
 echo done >> "$out"

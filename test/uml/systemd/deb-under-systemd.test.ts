@@ -47,6 +47,7 @@ const EXPECTED = [
   'watchdog',
   'stop-priority-0',
   'scripts-as-root',
+  'realtime',
 ];
 
 const name = 'the .deb installs with apt in a Debian 12 booted under systemd, and the unit behaves';

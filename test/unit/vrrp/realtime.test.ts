@@ -13,7 +13,7 @@ function recorder() {
   return { logs, logger };
 }
 
-function fakeScheduling(refuse?: NodeJS.ErrnoException) {
+function fakeScheduling(refuse?: NodeJS.ErrnoException, gcHelperThreads = false) {
   const calls: [number, number][] = [];
   let dropped: (() => void) | undefined;
   const scheduling: VrrpScheduling = {
@@ -24,6 +24,7 @@ function fakeScheduling(refuse?: NodeJS.ErrnoException) {
     onDropped(callback) {
       dropped = callback;
     },
+    gcHelperThreads,
   };
   return { scheduling, calls, drop: () => dropped?.() };
 }
@@ -45,6 +46,17 @@ describe('vrrp_realtime at start', () => {
     assert.equal(logs.length, 1);
     assert.equal(logs[0]!.level, 30);
     assert.match(logs[0]!.msg, /SCHED_RR 50/);
+  });
+
+  it("with V8's GC on helper threads, a warning names --single-threaded-gc and the packaged drop-in", () => {
+    const { logger, logs } = recorder();
+    const fake = fakeScheduling(undefined, true);
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.scheduling, logger), true);
+    assert.deepEqual(
+      logs.map((l) => l.level),
+      [30, 40],
+    );
+    assert.match(logs[1]!.msg, /helper threads at normal scheduling.*--single-threaded-gc.*systemd\/realtime\.conf/);
   });
 
   it('a refusal (EPERM) is one error line naming the remedy; the agent goes on', () => {
