@@ -22,12 +22,14 @@ const TICK_MS = 20;
 const GARBAGE_TICKS = 100;
 
 const live: unknown[] = [];
-for (let i = 0; i < Number(opts.live); i++) live.push({ id: i, name: `server-${i}`, state: { up: true, n: i, history: [i, i + 1, i + 2] } });
+for (let i = 0; i < Number(opts.live); i++)
+  live.push({ id: i, name: `server-${i}`, state: { up: true, n: i, history: [i, i + 1, i + 2] } });
 
 let fullCollections = 0;
 const gcObserver = new PerformanceObserver((list) => {
   for (const entry of list.getEntries()) {
-    if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) fullCollections++;
+    if ((entry as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR)
+      fullCollections++;
   }
 });
 gcObserver.observe({ entryTypes: ['gc'] });

@@ -62,7 +62,7 @@ function runOnce(flags: string[]): Promise<ChildResult> {
         if (!result.realtime) throw new Error('the workload could not go real-time (run as root)');
         resolve(result);
       } catch (err) {
-        reject(err as Error);
+        reject(err);
       }
     });
   });
