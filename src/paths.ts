@@ -26,3 +26,6 @@ export function codeRoot(): string {
 export function packageRoot(): string {
   return (pkg ??= ancestorHolding('package.json', codeRoot()));
 }
+
+/** Where the .deb puts the drop-in for vrrp_realtime (systemd/realtime.conf, installed by packaging/deb.sh). */
+export const REALTIME_DROPIN = '/usr/share/failoverd/systemd/realtime.conf';

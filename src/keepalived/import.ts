@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Document } from 'yaml';
-import { packageRoot } from '../paths.js';
+import { packageRoot, REALTIME_DROPIN } from '../paths.js';
 import { convertKeepalived, TOP_LEVEL_KEYWORDS, type Explanation } from './convert.js';
 import { formatFinding, type Finding } from './findings.js';
 import { scriptsRun } from './global-defs.js';
@@ -36,7 +36,9 @@ export function realtimeNote(config: WrittenConfig): string[] {
   if (!config.vrrp_realtime) return [];
   return [
     "vrrp_realtime (keepalived's vrrp_rt_priority): the packaged failoverd.service refuses real-time scheduling;",
-    "failoverd then logs an error and runs at normal priority. failoverd.service's comments name the drop-in that allows it.",
+    'failoverd then logs an error and runs at normal priority. To allow it (and start node with --single-threaded-gc),',
+    'install its drop-in (LimitRTPRIO=50 in it: raise it if vrrp_realtime.priority is higher):',
+    `  install -D -m 0644 ${REALTIME_DROPIN} /etc/systemd/system/failoverd.service.d/realtime.conf`,
   ];
 }
 

@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { VrrpRealtimeConfig } from '../config/schema.js';
 import { native } from '../net/native.js';
+import { REALTIME_DROPIN } from '../paths.js';
 import type { VrrpScheduling } from './ports.js';
 
 /** Applies the setting once, at start; true if the thread is now real-time. */
@@ -51,7 +52,7 @@ export function applyVrrpRealtime(
     // collection the thread polls its event loop for V8's helpers, which a busy CPU
     // never runs beside a real-time thread, until RLIMIT_RTTIME demotes it.
     logger.warn(
-      `vrrp_realtime: V8 collects garbage on helper threads at normal scheduling, which the real-time VRRP thread can wait on until it is demoted; start node with --single-threaded-gc (the packaged drop-in /usr/share/failoverd/systemd/realtime.conf does)`,
+      `vrrp_realtime: V8 collects garbage on helper threads at normal scheduling, which the real-time VRRP thread can wait on until it is demoted; start node with --single-threaded-gc (the packaged drop-in ${REALTIME_DROPIN} does)`,
     );
   }
   return true;

@@ -28,6 +28,10 @@ describe('import-keepalived: vrrp_rt_priority', () => {
     assert.ok(loaded.ok, loaded.ok ? '' : loaded.errors.map(formatConfigError).join('\n'));
     assert.equal(loaded.config.vrrp_realtime?.priority, 50);
     assert.match(r.yaml, /^# vrrp_realtime \(keepalived's vrrp_rt_priority\): the packaged failoverd\.service refuses/m);
+    assert.match(
+      r.yaml,
+      /^# {3}install -D -m 0644 \/usr\/share\/failoverd\/systemd\/realtime\.conf \/etc\/systemd\/system\/failoverd\.service\.d\/realtime\.conf$/m,
+    );
   });
 
   it("without vrrp_rlimit_rttime: failoverd's default limit, and a warning naming keepalived's 10 ms", () => {
