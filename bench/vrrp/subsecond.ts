@@ -666,7 +666,7 @@ function render(): string {
   const load1 = loadavg();
   const lines: string[] = [];
   lines.push(
-    `Sub-second VRRPv3 adverts under load: ${SECONDS} s per interval; both pairs in the same run; on each director ${SERVERS} TCP checks/s against servers that flap (${FLAP} every 2 s); ${HOG ? 'masters pinned to CPU 0, a busy loop pinned to CPU 1' : 'no CPU hog'}; ${RT ? `VRRP thread SCHED_RR ${RT}${RT_BURST ? ` (failoverd's cpu_burst_limit ${RT_BURST} ms)` : ''}` : 'default scheduling (SCHED_OTHER, nice 0)'}${KEEPALIVED_RT !== RT ? ` (keepalived's: ${KEEPALIVED_RT ? `SCHED_RR ${KEEPALIVED_RT}` : 'SCHED_OTHER'})` : ''}; ${cpus().length} cores shared with other work; node ${process.version}`,
+    `Sub-second VRRPv3 adverts under load: ${SECONDS} s per interval; both pairs in the same run; on each director ${SERVERS} TCP checks/s against servers that flap (${FLAP} every 2 s); ${HOG ? 'masters pinned to CPU 0, a busy loop pinned to CPU 1' : 'no CPU hog'}; ${RT ? `VRRP thread SCHED_RR ${RT}${RT_BURST ? ` (failoverd's cpu_burst_limit ${RT_BURST} ms)` : ''}` : 'default scheduling (SCHED_OTHER, nice 0)'}${KEEPALIVED_RT !== RT ? ` (keepalived's: ${KEEPALIVED_RT ? `SCHED_RR ${KEEPALIVED_RT}` : 'SCHED_OTHER'})` : ''}${NODE_FLAGS.length ? `; failoverd's directors under node ${NODE_FLAGS.join(' ')}` : ''}; ${cpus().length} cores shared with other work; node ${process.version}`,
   );
   lines.push(
     `load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}, now ${load1.map((x) => x.toFixed(2)).join(' ')}; ${fleet.join('; ')}`,
