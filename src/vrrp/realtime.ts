@@ -48,9 +48,9 @@ export function applyVrrpRealtime(
   });
   logger.info(`vrrp_realtime: the VRRP thread runs under SCHED_RR ${settings.priority} (${limit}); the threads it starts do not`);
   if (scheduling.gcHelperThreads) {
-    // Measured in docs/vrrp.md (run T, bench/vrrp/gc-starvation.ts): after a full
-    // collection the thread polls its event loop for V8's helpers, which a busy CPU
-    // never runs beside a real-time thread, until RLIMIT_RTTIME demotes it.
+    // Measured (docs/vrrp.md, runs T and U; bench/vrrp/gc-starvation.ts): after a full
+    // collection the thread's event loop turned without waiting until RLIMIT_RTTIME
+    // demoted it, and only then did V8's helpers, on the same busy CPU, run.
     logger.warn(
       `vrrp_realtime: V8 collects garbage on helper threads at normal scheduling, which the real-time VRRP thread can wait on until it is demoted; start node with --single-threaded-gc (the packaged drop-in ${REALTIME_DROPIN} does)`,
     );
