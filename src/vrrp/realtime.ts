@@ -48,7 +48,7 @@ export function applyVrrpRealtime(
   });
   logger.info(`vrrp_realtime: the VRRP thread runs under SCHED_RR ${settings.priority} (${limit}); the threads it starts do not`);
   if (scheduling.gcHelperThreads) {
-    // Measured (docs/vrrp.md, runs T and U; bench/vrrp/gc-starvation.ts): after a full
+    // Measured (docs/vrrp.md, runs T, U and V; bench/vrrp/gc-starvation.ts): after a full
     // collection the thread's event loop turned without waiting until RLIMIT_RTTIME
     // demoted it, and only then did V8's helpers, on the same busy CPU, run.
     logger.warn(
