@@ -7,6 +7,7 @@ import { constants, PerformanceObserver, type PerformanceEntry } from 'node:perf
 import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { applyVrrpRealtime, systemScheduling } from '../../src/vrrp/realtime.js';
+import { gapStats } from '../../test/netns/robustness/gaps.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -48,23 +49,18 @@ const logger = pino(
 const realtime = applyVrrpRealtime({ priority: 50, cpu_burst_limit: Number(opts.burst) }, systemScheduling(), logger);
 
 const ring: unknown[][] = [];
-const gaps: number[] = [];
-let tick = 0;
-let last = performance.now();
-const started = last;
+const started = performance.now();
+const ticks: number[] = [started];
 const timer = setInterval(() => {
   const now = performance.now();
-  gaps.push(now - last);
-  last = now;
+  ticks.push(now);
   const garbage: unknown[] = [];
   for (let i = 0; i < GARBAGE_PER_TICK; i++) garbage.push({ a: i, b: `x${i}`, c: [i] });
-  ring[tick++ % GARBAGE_TICKS] = garbage;
+  ring[ticks.length % GARBAGE_TICKS] = garbage;
   if (now - started < SECONDS * 1000) return;
   clearInterval(timer);
   gcObserver.disconnect();
-  gaps.sort((a, b) => a - b);
-  const at = (q: number): number => Math.round(gaps[Math.min(gaps.length - 1, Math.floor(q * gaps.length))]! * 10) / 10;
-  const result = { realtime, fullCollections, demotions, ticks: gaps.length, p50: at(0.5), p99: at(0.99), max: at(1), live: live.length };
+  const result = { realtime, fullCollections, demotions, gaps: gapStats(ticks), live: live.length };
   process.stdout.write(`${JSON.stringify(result)}\n`);
   process.exit(0);
 }, TICK_MS);

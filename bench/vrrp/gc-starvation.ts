@@ -13,6 +13,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import type { GapStats } from '../../test/netns/robustness/gaps.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -36,10 +37,7 @@ interface ChildResult {
   realtime: boolean;
   fullCollections: number;
   demotions: number;
-  ticks: number;
-  p50: number;
-  p99: number;
-  max: number;
+  gaps: GapStats;
 }
 
 function runOnce(flags: string[]): Promise<ChildResult> {
@@ -78,7 +76,7 @@ const rows: string[] = [];
 for (let round = 1; round <= ROUNDS; round++) {
   for (const variant of VARIANTS) {
     const r = await runOnce(variant.flags);
-    const row = `| ${variant.label} | ${round} | ${r.fullCollections} | ${r.demotions} | ${r.p50} / ${r.p99} / ${r.max} |`;
+    const row = `| ${variant.label} | ${round} | ${r.fullCollections} | ${r.demotions} | ${r.gaps.p50Ms} / ${r.gaps.p99Ms} / ${r.gaps.maxMs} |`;
     rows.push(row);
     console.log(row);
   }
