@@ -1,0 +1,75 @@
+// Runs tasks in the order they were queued, in slices of at most `sliceMs` of one
+// event-loop turn each, and gives the loop back between slices (setImmediate: the
+// timers phase comes next). Work that arrives in bulk, such as the health-check
+// thread's backlog of messages after a pause, then cannot hold a due VRRP advert for
+// longer than one slice and one task: Node hands a thread every message waiting for
+// it in a single turn, however many there are.
+import { performance } from 'node:perf_hooks';
+
+const COMPACT_AFTER = 4096;
+
+export class SlicedQueue {
+  private tasks: (() => void)[] = [];
+  private next = 0;
+  private scheduled = false;
+
+  /** `onError` hears what a task threw; the tasks after it still run. */
+  constructor(
+    private readonly sliceMs: number,
+    private readonly onError: (err: unknown) => void,
+    private readonly now: () => number = () => performance.now(),
+  ) {}
+
+  get size(): number {
+    return this.tasks.length - this.next;
+  }
+
+  push(task: () => void): void {
+    this.tasks.push(task);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.slice);
+  }
+
+  /** Runs every queued task now, in this turn (before something that must see them all done). */
+  drain(): void {
+    while (this.next < this.tasks.length) this.runNext();
+    this.reset();
+  }
+
+  private readonly slice = (): void => {
+    this.scheduled = false;
+    const started = this.now();
+    while (this.next < this.tasks.length) {
+      this.runNext();
+      if (this.now() - started >= this.sliceMs) break;
+    }
+    if (this.next === this.tasks.length) this.reset();
+    else {
+      // A queue that never empties must not keep every task it ever ran.
+      if (this.next >= COMPACT_AFTER) this.compact();
+      this.scheduled = true;
+      setImmediate(this.slice);
+    }
+  };
+
+  private runNext(): void {
+    const task = this.tasks[this.next]!;
+    this.next++;
+    try {
+      task();
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  private compact(): void {
+    this.tasks = this.tasks.slice(this.next);
+    this.next = 0;
+  }
+
+  private reset(): void {
+    this.tasks = [];
+    this.next = 0;
+  }
+}
