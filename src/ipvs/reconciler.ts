@@ -9,6 +9,7 @@
 // large table costs about 1% of a full pass. Whenever the view may be wrong (an
 // op refused, a pass that failed) it reads the whole table and diffs everything.
 import { performance } from 'node:perf_hooks';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { Logger } from '../log.js';
@@ -285,8 +286,11 @@ export class Reconciler {
     this.pending.add(kind);
     const done = new Promise<PassReport>((resolve) => this.waiters.push(resolve));
     if (!this.running) {
-      // A microtask of delay lets a synchronous burst of requests share one pass.
-      this.running = Promise.resolve().then(() => this.drive());
+      // A pass starts in a turn of the event loop of its own: the burst of requests
+      // that came in this one shares it, and the work that asked for it (a message of
+      // the health-check thread) and the diff do not add up into one long turn that
+      // holds a due VRRP advert.
+      this.running = nextTurn().then(() => this.drive());
     }
     return done;
   }
@@ -372,6 +376,9 @@ export class Reconciler {
           report.converged = true;
           break;
         }
+        // Nor do the diff and the apply (which with the memory table never waits at all).
+        await nextTurn();
+        mark = performance.now();
         const view = this.view!;
         const results = await applyOps(this.table, out.ops, (done) => applyOpsToView(view, done));
         lap('applyMs');

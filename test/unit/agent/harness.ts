@@ -39,7 +39,12 @@ export const testPlugins: ReadonlyMap<string, CheckPlugin> = new Map([
 export const AGENT_ADDRESS = '192.0.2.1';
 export const PEER_ADDRESS = '192.0.2.2';
 
-const flush = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Turns of the event loop a step lets run: a reconciler pass takes three (its start, its diff, its apply). */
+const FLUSH_TURNS = 4;
+
+const flush = async (): Promise<void> => {
+  for (let i = 0; i < FLUSH_TURNS; i++) await new Promise((resolve) => setImmediate(resolve));
+};
 
 /** The agent's options with every piece of I/O replaced; what each twin saw is kept for the test. */
 export function testAgentOptions(configPath: string, clock = new FakeClock()) {

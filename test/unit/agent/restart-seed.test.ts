@@ -102,8 +102,11 @@ test('restart: only the kernel`s weight > 0 is evidence; weight 0, absent and un
       [RS[2], 'down'],
     ],
   );
-  // rs3 inhibited at weight 0 while its checks prove it; the unknown server drains (weight 0, then deleted).
-  assert.deepEqual(await weights(rig.table), { [RS[0]!]: 1, [RS[1]!]: 0, [RS[2]!]: 0, '10.9.1.99': 0 });
+  // rs3 inhibited at weight 0 while its checks prove it; the unknown server drains: it
+  // has no connection, so it may be gone already (the reconciler's tests cover drains).
+  const { '10.9.1.99': unknown, ...configured } = await weights(rig.table);
+  assert.deepEqual(configured, { [RS[0]!]: 1, [RS[1]!]: 0, [RS[2]!]: 0 });
+  assert.ok(unknown === undefined || unknown === 0, `the unknown server is drained or gone (weight ${unknown})`);
   assert.ok(!rig.table.calls.some((c) => c.target.endsWith(`${RS[0]}:7000`)), 'rs1 was not touched');
   await rig.run(5000, 50);
   assert.deepEqual(
