@@ -59,6 +59,8 @@ export interface WorkerHealthMonitorOptions {
   restart?: Partial<RestartPolicy>;
   /** How long stop() waits for the worker to abort its checks before terminating it. */
   stopTimeoutMs?: number;
+  /** The longest the worker's messages are handled in one turn of the event loop. Default MESSAGE_SLICE_MS. */
+  messageSliceMs?: number;
 }
 
 interface Generation {
@@ -150,7 +152,7 @@ export class WorkerHealthMonitor {
 
   constructor(private readonly options: WorkerHealthMonitorOptions) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
-    this.inbox = new SlicedQueue(MESSAGE_SLICE_MS, (err) =>
+    this.inbox = new SlicedQueue(options.messageSliceMs ?? MESSAGE_SLICE_MS, (err) =>
       options.logger.error({ err }, `health-check worker: handling its message failed: ${(err as Error)?.message ?? String(err)}`),
     );
   }

@@ -605,6 +605,53 @@ test("under flapping, each server's events alternate and the last pool handed ov
   );
 });
 
+test('a burst of transitions is handed over in slices: each event and log line in a turn of its own at slices of 0 ms, in order, the pool after them', async (t) => {
+  const backends = await Promise.all(Array.from({ length: 100 }, () => new TcpBackend().start()));
+  t.after(async () => {
+    for (const b of backends) await b.stop();
+  });
+  const order: string[] = [];
+  const { bus, lines, monitor, pool } = setup(t, {
+    messageSliceMs: 0,
+    onPoolChange: (d) => order.push(`pool ${d[0]?.destinations.length ?? 0}`),
+  });
+  // A turn of the event loop is numbered when something is handled in it: the number
+  // moves on at the next turn's check phase, before the queue's next slice runs.
+  let turn = 0;
+  let armed = false;
+  const turnNow = (): number => {
+    if (!armed) {
+      armed = true;
+      setImmediate(() => {
+        armed = false;
+        turn++;
+      });
+    }
+    return turn;
+  };
+  const turnOf = new Map<string, number>();
+  bus.subscribe('realserver.up', (e) => {
+    order.push(e.object);
+    turnOf.set(e.object, turnNow());
+  });
+  // All 100 proven up by their first check, together.
+  await monitor.update([
+    service(
+      'web',
+      80,
+      backends.map((b) => b.port),
+      { quorum: 1 },
+      { intervalMs: 1000 },
+    ),
+  ]);
+  await waitFor(() => pool()?.length === 100, { what: 'all 100 up', timeoutMs: 10_000 });
+  const ups = order.filter((o) => o.startsWith('service/'));
+  assert.equal(ups.length, 100, 'each server announced once');
+  assert.equal(new Set(turnOf.values()).size, 100, 'no two events handled in the same turn');
+  assert.equal(order.at(-1), 'pool 100', 'the pool with all of them comes after their events');
+  assert.equal(lines.filter((l) => /is up/.test(l.msg)).length, 100, 'and their log lines');
+});
+
 test('last results fold into the map in place: an entry keeps its object, with the newest values', () => {
   const batch = (ok: number, reason: number, atMs: number): LastResults => ({
     keys: ['web|10.0.0.1:80', 'web|10.0.0.2:80'],
