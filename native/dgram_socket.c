@@ -22,6 +22,7 @@
 #include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #define RECV_BUFFER_SIZE (256 * 1024)
@@ -427,6 +428,21 @@ static napi_value ancillary_array(napi_env env, struct msghdr *msg) {
   return array;
 }
 
+// How long ago the kernel received a datagram, in ms, from its SO_TIMESTAMPNS stamp
+// when the socket asked for one: CLOCK_REALTIME is the only clock the kernel stamps
+// with, so it is read again here, right after recvmsg, and only the difference goes
+// to JS (whose monotonic clock the VRRP timers run on). 0 when there is no stamp.
+static double received_age_ms(struct msghdr *msg) {
+  for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_TIMESTAMPNS || c->cmsg_len < CMSG_LEN(sizeof(struct timespec))) continue;
+    struct timespec stamp, now;
+    memcpy(&stamp, CMSG_DATA(c), sizeof(stamp));
+    if (clock_gettime(CLOCK_REALTIME, &now) != 0) return 0;
+    return (double)(now.tv_sec - stamp.tv_sec) * 1e3 + (double)(now.tv_nsec - stamp.tv_nsec) / 1e6;
+  }
+  return 0;
+}
+
 // Calls the JS receive callback. An exception it throws is not left pending (the
 // next node-api call would fail and this socket would stop delivering): it goes
 // to process 'uncaughtException', the same path as a throw from any other
@@ -605,13 +621,14 @@ static void receive_queued(dgram_t *d) {
     size_t copied = (size_t)n > RECV_BUFFER_SIZE ? RECV_BUFFER_SIZE : (size_t)n;
     // The kernel reports the sender's full address length, which may exceed the buffer.
     size_t name_length = msg.msg_namelen > sizeof(from) ? sizeof(from) : msg.msg_namelen;
-    napi_value argv[5];
+    napi_value argv[6];
     napi_get_null(env, &argv[0]);
     napi_create_buffer_copy(env, copied, d->recv_buffer, NULL, &argv[1]);
     napi_create_buffer_copy(env, name_length, &from, NULL, &argv[2]);
     argv[3] = ancillary_array(env, &msg);
     napi_create_int32(env, msg.msg_flags, &argv[4]);
-    deliver(d, 5, argv);
+    napi_create_double(env, received_age_ms(&msg), &argv[5]);
+    deliver(d, 6, argv);
   }
 }
 

@@ -15,6 +15,8 @@ export const SO_RCVBUF = 8;
 export const SO_SNDBUF = 7;
 export const SO_RCVBUFFORCE = 33;
 export const SO_BINDTODEVICE = 25;
+/** Stamp each received datagram with the kernel's receive time (struct timespec, CLOCK_REALTIME). */
+export const SO_TIMESTAMPNS = 35;
 /** struct of u32[SK_MEMINFO_VARS]; index SK_MEMINFO_DROPS is the socket's drop counter. */
 export const SO_MEMINFO = 55;
 export const SK_MEMINFO_DROPS = 8;

@@ -15,6 +15,8 @@ export type ReceiveCallback = (
   sockaddr?: Buffer,
   ancillary?: AncillaryData[],
   flags?: number,
+  /** How long before it was read the kernel received it (its SO_TIMESTAMPNS stamp), in ms; 0 without a stamp. */
+  ageMs?: number,
 ) => void;
 
 export interface NativeDatagramSocket {

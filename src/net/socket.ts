@@ -8,6 +8,8 @@ export interface Datagram {
   from: Buffer;
   ancillary: AncillaryData[];
   truncated: boolean;
+  /** How long before it was read the kernel received it, in ms: 0 unless the socket asked for SO_TIMESTAMPNS. */
+  ageMs: number;
 }
 
 /**
@@ -109,12 +111,18 @@ export class DatagramSocket extends EventEmitter<{ message: [Datagram]; error: [
   /** Starts delivering "message" events (idempotent). */
   receive(): this {
     if (this.isClosed) throw Object.assign(new Error('socket is closed'), { code: 'EBADF' });
-    this.handle.startReceiving((err, data, from, ancillary, flags) => {
+    this.handle.startReceiving((err, data, from, ancillary, flags, ageMs) => {
       if (err) {
         this.onReceiveError(err);
         return;
       }
-      this.emit('message', { data: data!, from: from!, ancillary: ancillary ?? [], truncated: ((flags ?? 0) & MSG_TRUNC) !== 0 });
+      this.emit('message', {
+        data: data!,
+        from: from!,
+        ancillary: ancillary ?? [],
+        truncated: ((flags ?? 0) & MSG_TRUNC) !== 0,
+        ageMs: ageMs ?? 0,
+      });
     });
     this.isReceiving = true;
     return this;

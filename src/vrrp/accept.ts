@@ -34,6 +34,8 @@ export interface ReceivedPacket {
   destination: string;
   /** IPv4 TTL or IPv6 hop limit; undefined when the kernel did not report it. */
   ttl: number | undefined;
+  /** How long before it was read the kernel received it, in ms (0 when unknown). */
+  ageMs?: number;
 }
 
 export interface AcceptedAdvert extends DecodedAdvert {

@@ -37,6 +37,7 @@ import type { AdvertChannel, LinkState, VrrpIo } from './ports.js';
 import type { SyncCommand, SyncMember, SyncMemberView, VrrpSyncGroup } from './sync-group.js';
 import type { ScriptRun } from './track-script.js';
 import { Tracking } from './tracking.js';
+import { arrivalTime } from './arrival.js';
 import { placeVips, vipInterfaceOf } from './vip-placement.js';
 import { VipQueue, type VipOp } from './vip-queue.js';
 
@@ -115,6 +116,8 @@ export class VrrpInstance implements SyncMember {
   private readonly clock: Clock;
   private fsm: FsmSnapshot | undefined;
   private timer: TimerHandle | undefined;
+  /** The time of the last event the state machine was given: an advert read late is never dated before it. */
+  private lastEventAt = -Infinity;
   private channel: AdvertChannel | undefined;
   private readonly announcements: Announcements;
   private policy: AcceptPolicy | undefined;
@@ -384,6 +387,7 @@ export class VrrpInstance implements SyncMember {
 
   private dispatch(event: FsmEvent, now = this.clock.now()): void {
     if (!this.fsm) return;
+    this.lastEventAt = now;
     const { state, actions } = step(this.fsm, event, now);
     this.fsm = state;
     // The wire first (advert, VIPs, announcement), then the bookkeeping of the
@@ -545,7 +549,8 @@ export class VrrpInstance implements SyncMember {
     this.counters.advertsReceived++;
     const a = result.value;
     this.checkAdvertisedAddresses(a.source, a.addresses);
-    this.dispatch({ type: 'advert', source: a.source, priority: a.priority, intervalCs: a.intervalCs });
+    const arrived = arrivalTime(this.clock.now(), packet.ageMs, this.config.advertIntervalMs, this.lastEventAt);
+    this.dispatch({ type: 'advert', source: a.source, priority: a.priority, intervalCs: a.intervalCs }, arrived);
   }
 
   /**

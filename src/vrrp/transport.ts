@@ -28,6 +28,7 @@ import {
   SO_BINDTODEVICE,
   SO_RCVBUF,
   SO_MEMINFO,
+  SO_TIMESTAMPNS,
   SK_MEMINFO_DROPS,
   SK_MEMINFO_VARS,
 } from '../net/constants.js';
@@ -175,6 +176,7 @@ class Ipv4AdvertChannel extends BaseChannel {
       socket.setOption(IPPROTO_IP, IP_MULTICAST_IF, ipMreqn(undefined, options.interfaceIndex));
       socket.setOption(IPPROTO_IP, IP_MULTICAST_TTL, VRRP_TTL);
       socket.setOption(IPPROTO_IP, IP_MULTICAST_LOOP, 0);
+      socket.setOption(SOL_SOCKET, SO_TIMESTAMPNS, 1);
       if (options.multicast) {
         socket.setOption(IPPROTO_IP, IP_ADD_MEMBERSHIP, ipMreqn(VRRP_MULTICAST_V4, options.interfaceIndex));
       }
@@ -182,13 +184,13 @@ class Ipv4AdvertChannel extends BaseChannel {
       socket.close();
       throw err;
     }
-    socket.on('message', ({ data }) => {
+    socket.on('message', ({ data, ageMs }) => {
       const ip = decodeIpv4(data);
       if (!ip.ok) {
         this.drop(ip.reason as 'bad_ip_header' | 'not_vrrp', ip.detail);
         return;
       }
-      this.deliver({ payload: ip.value.payload, source: ip.value.source, destination: ip.value.destination, ttl: ip.value.ttl });
+      this.deliver({ payload: ip.value.payload, source: ip.value.source, destination: ip.value.destination, ttl: ip.value.ttl, ageMs });
     });
     socket.on('error', (err) => this.onReceiveError(err));
     socket.receive();
@@ -262,6 +264,7 @@ class Ipv6AdvertChannel extends BaseChannel {
       receiver.setOption(SOL_SOCKET, SO_BINDTODEVICE, deviceName(options.interfaceName));
       receiver.setOption(IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1);
       receiver.setOption(IPPROTO_IPV6, IPV6_RECVPKTINFO, 1);
+      receiver.setOption(SOL_SOCKET, SO_TIMESTAMPNS, 1);
       if (options.multicast) {
         receiver.setOption(IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP, ipv6Mreq(VRRP_MULTICAST_V6, options.interfaceIndex));
       }
@@ -269,11 +272,11 @@ class Ipv6AdvertChannel extends BaseChannel {
       receiver.close();
       throw err;
     }
-    receiver.on('message', ({ data, from, ancillary }) => {
+    receiver.on('message', ({ data, from, ancillary, ageMs }) => {
       const sender = decodeSockaddr(from);
       if (sender.family !== 'inet6') return;
       const { hopLimit, destination } = ipv6Ancillary(ancillary);
-      this.deliver({ payload: data, source: sender.address, destination: destination ?? VRRP_MULTICAST_V6, ttl: hopLimit });
+      this.deliver({ payload: data, source: sender.address, destination: destination ?? VRRP_MULTICAST_V6, ttl: hopLimit, ageMs });
     });
     receiver.on('error', (err) => this.onReceiveError(err));
     receiver.receive();

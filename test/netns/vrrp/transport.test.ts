@@ -109,3 +109,68 @@ test(
     }
   },
 );
+
+test(
+  'an advert read late carries its age from the kernel receive stamp (SO_TIMESTAMPNS), IPv4 and IPv6',
+  { skip, timeout: 30_000 },
+  async () => {
+    const lab = new Lab('ts');
+    const channels: AdvertChannel[] = [];
+    const hosts: RtnetlinkHost[] = [];
+    try {
+      lab.setup([
+        { name: 'a', ipv4: '192.0.2.1' },
+        { name: 'b', ipv4: '192.0.2.2' },
+      ]);
+      const netns = (n: string): string => `/run/netns/${lab.node(n).ns}`;
+      for (const family of [4, 6] as const) {
+        const open = async (n: string) => {
+          const host = new RtnetlinkHost({ netns: netns(n) });
+          hosts.push(host);
+          const l = await host.link('eth0');
+          const source =
+            family === 4
+              ? l.addresses.find((x) => x.address.includes('.'))!.address
+              : l.addresses.find((x) => x.address.startsWith('fe80:'))!.address;
+          const c = openAdvertChannel({
+            family,
+            interfaceName: 'eth0',
+            interfaceIndex: l.index,
+            sourceAddress: source,
+            multicast: true,
+            netns: netns(n),
+          });
+          channels.push(c);
+          return c;
+        };
+        const a = await open('a');
+        const b = await open('b');
+        const atB: ReceivedPacket[] = [];
+        b.onPacket((p) => atB.push(p));
+        const group = family === 4 ? '224.0.0.18' : 'ff02::12';
+        const payload = encodeAdvert(
+          { version: 3, vrid: 9, priority: 100, intervalCs: 100, addresses: [family === 4 ? '192.0.2.195' : '2001:db8::195'] },
+          { family, source: a.sourceAddress, destination: group },
+        );
+        // The same process reads it: its event loop is held for 40 ms after the send.
+        const blockMs = 40;
+        a.send(payload, group);
+        const until = performance.now() + blockMs;
+        while (performance.now() < until) {
+          /* busy: the datagram waits on b's socket */
+        }
+        await next(atB, 1);
+        assert.equal(atB.length, 1, `IPv${family}: b received the advert`);
+        const age = atB[0]!.ageMs;
+        assert.ok(
+          typeof age === 'number' && age >= blockMs - 1 && age < blockMs + 1000,
+          `IPv${family}: age ${age} ms after a ${blockMs} ms hold`,
+        );
+      }
+    } finally {
+      for (const c of channels) c.close();
+      for (const h of hosts) h.close();
+      await lab.cleanup();
+    }
+  },
+);

@@ -146,3 +146,54 @@ test('a backup whose socket always holds a lower-priority advert still takes ove
   await run(10 * masterDownIntervalMs(3, 100, 2));
   assert.equal(backup.instance.status().state, 'master');
 });
+
+/** A backup that reads each advert `lateMs` after it arrived (its loop busy), with or without the kernel's receive stamp. */
+class LateChannel extends FakeChannel {
+  constructor(
+    private readonly seg: FakeSegment,
+    o: ChannelOptions,
+    private readonly lateMs: number,
+    private readonly stamped: boolean,
+  ) {
+    super(seg, o);
+  }
+  override deliver(p: ReceivedPacket): void {
+    this.seg.clock.setTimer(this.lateMs, () => super.deliver({ ...p, ...(this.stamped ? { ageMs: this.lateMs } : {}) }));
+  }
+}
+
+/** How long after the dead master's last advert left the backup's first one did. */
+async function takeoverAfterLateReads(stamped: boolean, lateMs: number): Promise<number> {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('lvs', () => clock.wallNow());
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t++) {
+      clock.advance(1);
+      await flush();
+    }
+  };
+  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o));
+  const backup = await startRouter(segment, bus, 2, 100, (o) => new LateChannel(segment, o, lateMs, stamped));
+  await run(1000);
+  assert.equal(master.instance.status().state, 'master');
+  assert.equal(backup.instance.status().state, 'backup');
+  master.channel().dead = true;
+  const lastMaster = segment.wire.filter((w) => w.from === '192.0.2.1').at(-1)!.at;
+  await run(300);
+  assert.equal(backup.instance.status().state, 'master');
+  const firstBackup = segment.wire.find((w) => w.from === '192.0.2.2' && w.at > lastMaster)!.at;
+  return firstBackup - lastMaster;
+}
+
+test('an advert read late is dated by its arrival (the kernel stamp): the takeover comes a Master_Down_Interval after the last one arrived', async () => {
+  const bound = masterDownIntervalMs(3, 100, 2);
+  const took = await takeoverAfterLateReads(true, 10);
+  assert.ok(took >= bound && took < bound + 1, `took ${took} ms, bound ${bound}`);
+});
+
+test('the same late reads without a stamp push the takeover back by the delay: what the stamp is for', async () => {
+  const bound = masterDownIntervalMs(3, 100, 2);
+  const took = await takeoverAfterLateReads(false, 10);
+  assert.ok(took >= bound + 10 && took < bound + 11, `took ${took} ms, bound ${bound} + 10`);
+});
