@@ -3,8 +3,10 @@
 // timers phase comes next). Work that arrives in bulk, such as the health-check
 // thread's backlog of messages after a pause, then cannot hold a due VRRP advert for
 // longer than one slice and one task: Node hands a thread every message waiting for
-// it in a single turn, however many there are.
+// it in a single turn, however many there are. With a TurnGate, no slice starts
+// close to a VRRP deadline.
 import { performance } from 'node:perf_hooks';
+import type { TurnGate } from './turn-gate.js';
 
 const COMPACT_AFTER = 4096;
 
@@ -13,12 +15,18 @@ export class SlicedQueue {
   private next = 0;
   private scheduled = false;
 
-  /** `onError` hears what a task threw; the tasks after it still run. */
+  private readonly now: () => number;
+  private readonly gate: Pick<TurnGate, 'waitMs'> | undefined;
+
+  /** `onError` hears what a task threw; the tasks after it still run. A slice starts only when `gate` lets it. */
   constructor(
     private readonly sliceMs: number,
     private readonly onError: (err: unknown) => void,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    options: { now?: () => number; gate?: Pick<TurnGate, 'waitMs'> } = {},
+  ) {
+    this.now = options.now ?? (() => performance.now());
+    this.gate = options.gate;
+  }
 
   get size(): number {
     return this.tasks.length - this.next;
@@ -38,11 +46,16 @@ export class SlicedQueue {
   }
 
   private readonly slice = (): void => {
+    const wait = this.gate?.waitMs() ?? 0;
+    if (wait > 0) {
+      setTimeout(this.slice, Math.ceil(wait));
+      return;
+    }
     this.scheduled = false;
     const started = this.now();
     while (this.next < this.tasks.length) {
       this.runNext();
-      if (this.now() - started >= this.sliceMs) break;
+      if (this.now() - started >= this.sliceMs || (this.gate?.waitMs() ?? 0) > 0) break;
     }
     if (this.next === this.tasks.length) this.reset();
     else {

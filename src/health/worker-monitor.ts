@@ -31,6 +31,7 @@ import { checksPerSecond } from './checks-thread.js';
 import type { HealthServiceConfig } from './types.js';
 import type { CheckResultBatch, FromWorker, MonitorWorkerData, OutboxItem, StatusChange, ToWorker } from './worker-messages.js';
 import { SlicedQueue } from '../sliced-queue.js';
+import type { TurnGate } from '../turn-gate.js';
 
 export interface RestartPolicy {
   /** Crashes tolerated within `windowMs`; one more and the worker is not restarted. */
@@ -61,6 +62,8 @@ export interface WorkerHealthMonitorOptions {
   stopTimeoutMs?: number;
   /** The longest the worker's messages are handled in one turn of the event loop. Default MESSAGE_SLICE_MS. */
   messageSliceMs?: number;
+  /** No slice of them starts when this holds bulk work back (a VRRP deadline is near). */
+  turnGate?: Pick<TurnGate, 'waitMs'>;
 }
 
 interface Generation {
@@ -85,7 +88,7 @@ interface Generation {
  * 2,000 events and log lines a second from the worker, and handling a backlog of them
  * in one turn delayed adverts by up to 50 ms, 3 ms short of a false failover.
  */
-const MESSAGE_SLICE_MS = 5;
+export const MESSAGE_SLICE_MS = 5;
 
 const workerUrl = (): URL => pathToFileURL(join(codeRoot(), 'src/health/monitor-worker.js'));
 
@@ -152,8 +155,10 @@ export class WorkerHealthMonitor {
 
   constructor(private readonly options: WorkerHealthMonitorOptions) {
     this.policy = { ...DEFAULT_RESTART_POLICY, ...options.restart };
-    this.inbox = new SlicedQueue(options.messageSliceMs ?? MESSAGE_SLICE_MS, (err) =>
-      options.logger.error({ err }, `health-check worker: handling its message failed: ${(err as Error)?.message ?? String(err)}`),
+    this.inbox = new SlicedQueue(
+      options.messageSliceMs ?? MESSAGE_SLICE_MS,
+      (err) => options.logger.error({ err }, `health-check worker: handling its message failed: ${(err as Error)?.message ?? String(err)}`),
+      options.turnGate ? { gate: options.turnGate } : {},
     );
   }
 

@@ -12,6 +12,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
+import type { TurnGate } from '../turn-gate.js';
 import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
 import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './diff.js';
@@ -34,6 +35,8 @@ export interface ReconcilerOptions {
   maxRetries?: number;
   /** Ops log capacity (a ring buffer). Default 1000. */
   opsLogSize?: number;
+  /** A pass's diff and apply start only when this lets them (a VRRP deadline is not near). */
+  turnGate?: Pick<TurnGate, 'waitMs'>;
 }
 
 export type PassKind = 'apply' | 'audit' | 'drain';
@@ -87,6 +90,7 @@ export class Reconciler {
   private readonly drainPollMs: number;
   private readonly maxRetries: number;
   private readonly opsLogSize: number;
+  private readonly turnGate: Pick<TurnGate, 'waitMs'> | undefined;
 
   private desired = new Map<string, DesiredService>();
   /** What `desired` was normalized from, as given: an entry given again as the very same object is unchanged. */
@@ -128,6 +132,7 @@ export class Reconciler {
     this.drainPollMs = options.drainPollMs ?? 1000;
     this.maxRetries = options.maxRetries ?? 3;
     this.opsLogSize = options.opsLogSize ?? 1000;
+    this.turnGate = options.turnGate;
   }
 
   /** Adopts the kernel table as it is (no flush) and starts converging and auditing. */
@@ -352,6 +357,7 @@ export class Reconciler {
     this.dirty = new Set();
     try {
       let fresh = await this.readForPass(kinds, report);
+      await this.gateOpen();
       lap('readMs');
       for (let attempt = 0; ; attempt++) {
         const freshNow = fresh;
@@ -378,6 +384,7 @@ export class Reconciler {
         }
         // Nor do the diff and the apply (which with the memory table never waits at all).
         await nextTurn();
+        await this.gateOpen();
         mark = performance.now();
         const view = this.view!;
         const results = await applyOps(this.table, out.ops, (done) => applyOpsToView(view, done));
@@ -420,6 +427,15 @@ export class Reconciler {
     report.durationMs = this.clock.now() - started;
     this.log.debug({ report }, 'IPVS pass');
     return report;
+  }
+
+  /** Waits while the turn gate holds bulk work back (each wait ends within its lead + grace). */
+  private async gateOpen(): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      const wait = this.turnGate?.waitMs() ?? 0;
+      if (wait <= 0) return;
+      await new Promise<void>((resolve) => this.clock.setTimer(Math.ceil(wait), resolve));
+    }
   }
 
   /**

@@ -38,6 +38,7 @@ import type { SyncCommand, SyncMember, SyncMemberView, VrrpSyncGroup } from './s
 import type { ScriptRun } from './track-script.js';
 import { Tracking } from './tracking.js';
 import { arrivalTime } from './arrival.js';
+import type { TurnGate } from '../turn-gate.js';
 import { placeVips, vipInterfaceOf } from './vip-placement.js';
 import { VipQueue, type VipOp } from './vip-queue.js';
 
@@ -58,6 +59,8 @@ export interface VrrpInstanceDeps {
   trackFilePollMs?: number;
   /** How early a backup's Master_Down_Timer wakes to then yield until the exact deadline (default 2 ms on the system clock, 0 otherwise). */
   precisionSpinMs?: number;
+  /** Where a backup posts its Master_Down deadline, for the agent's bulk work to stand aside near it. */
+  turnGate?: Pick<TurnGate, 'post'>;
 }
 
 export interface VrrpCounters {
@@ -246,6 +249,7 @@ export class VrrpInstance implements SyncMember {
     this.dispatch({ type: 'stop' });
     this.running = false;
     this.timer?.cancel();
+    this.deps.turnGate?.post(this, undefined);
     this.announcements.stop();
     this.tracking.stop();
     this.deps.syncGroup?.remove(this.name);
@@ -400,9 +404,12 @@ export class VrrpInstance implements SyncMember {
   private reschedule(): void {
     this.timer?.cancel();
     this.timer = undefined;
-    if (!this.running || !this.fsm) return;
-    const at = nextDeadline(this.fsm);
-    if (at === undefined) return;
+    const at = this.running && this.fsm ? nextDeadline(this.fsm) : undefined;
+    // A backup's takeover is what a piece of bulk work started just before it would make
+    // late: the agent's other work stands aside near that deadline (TurnGate). A master's
+    // adverts have three intervals of slack and are not posted.
+    this.deps.turnGate?.post(this, this.fsm?.state === 'backup' ? at : undefined);
+    if (!this.fsm || at === undefined) return;
     // A backup's Master_Down_Timer decides the failover time (skew alone is 609.375 ms
     // at priority 100): on the real clock it wakes a little early and yields until the
     // exact deadline.

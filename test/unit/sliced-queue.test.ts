@@ -1,17 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlicedQueue } from '../../src/sliced-queue.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** A clock each task moves on by `costMs`, so a slice's length is known exactly. */
-function rig(sliceMs: number, costMs: number) {
+function rig(sliceMs: number, costMs: number, gate?: { waitMs(): number }) {
   let now = 0;
   const log: string[] = [];
   const errors: unknown[] = [];
-  const queue = new SlicedQueue(
-    sliceMs,
-    (err) => errors.push(err),
-    () => now,
-  );
+  const queue = new SlicedQueue(sliceMs, (err) => errors.push(err), { now: () => now, ...(gate ? { gate } : {}) });
   const task = (name: string, also?: () => void) => () => {
     now += costMs;
     log.push(name);
@@ -88,4 +85,26 @@ test('a queue that is fed as fast as it runs keeps its order over thousands of t
     log.every((name, i) => name === String(i)),
     'in the order queued',
   );
+});
+
+test('no slice starts while the gate holds (a VRRP deadline is near), and a slice ends when it closes', async () => {
+  let held = true;
+  const gate = { waitMs: () => (held ? 1 : 0) };
+  const { queue, log, task } = rig(100, 1, gate);
+  queue.push(task('a'));
+  queue.push(
+    task('b', () => {
+      held = true;
+    }),
+  );
+  queue.push(task('c'));
+  await turns(5);
+  assert.deepEqual(log, [], 'nothing ran while the gate held');
+  held = false;
+  await waitFor(() => log.length >= 2, { what: 'a slice once the gate opened', timeoutMs: 5000, stepMs: 1 });
+  await turns(3);
+  assert.deepEqual(log, ['a', 'b'], 'the slice stopped when the gate closed, well within its time');
+  held = false;
+  await waitFor(() => log.length === 3, { what: 'the rest once it opened again', timeoutMs: 5000, stepMs: 1 });
+  assert.deepEqual(log, ['a', 'b', 'c']);
 });

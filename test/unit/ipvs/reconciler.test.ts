@@ -458,3 +458,26 @@ test('the ops log is a bounded ring buffer', async () => {
   assert.equal(log.length, 5);
   assert.equal(log[0]!.seq, 4);
 });
+
+test('a pass does not diff or apply while the turn gate holds (a VRRP takeover is near); it goes on once the gate opens', async () => {
+  let holdUntil = 0;
+  const { table, clock, reconciler } = setup({ turnGate: { waitMs: () => Math.max(0, holdUntil - clock.now()) } });
+  reconciler.start();
+  await reconciler.settled();
+  holdUntil = clock.now() + 12;
+  let applied = false;
+  const done = reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]).then((r) => {
+    applied = true;
+    return r;
+  });
+  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(applied, false, 'held');
+  assert.deepEqual(await table.listServices(), [], 'nothing applied while the gate holds');
+  clock.advance(12);
+  const report = await done;
+  assert.equal(report.converged, true);
+  assert.deepEqual(
+    (await table.listDestinations(VIP)).map((d) => d.address),
+    ['10.6.2.191'],
+  );
+});

@@ -12,6 +12,7 @@ import { vrrpInstanceConfig } from '../../../src/vrrp/config.js';
 import { masterDownIntervalMs } from '../../../src/vrrp/fsm.js';
 import { VrrpInstance } from '../../../src/vrrp/instance.js';
 import { encodeAdvert } from '../../../src/vrrp/packet.js';
+import { TurnGate } from '../../../src/turn-gate.js';
 import { FakeChannel, FakeHost, FakeSegment, fakeIo } from './fake-io.js';
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
@@ -52,6 +53,7 @@ async function startRouter<C extends FakeChannel>(
   n: number,
   priority: number,
   channel: (o: ChannelOptions) => C,
+  turnGate?: TurnGate,
 ) {
   const host = new FakeHost();
   host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
@@ -67,7 +69,7 @@ async function startRouter<C extends FakeChannel>(
     advertIntervalMs: 20,
     vips: ['192.0.2.195/32'],
   });
-  const instance = new VrrpInstance(config, { io, clock: segment.clock, events: bus });
+  const instance = new VrrpInstance(config, { io, clock: segment.clock, events: bus, ...(turnGate ? { turnGate } : {}) });
   await instance.start();
   return { instance, channel: () => opened! };
 }
@@ -196,4 +198,45 @@ test('the same late reads without a stamp push the takeover back by the delay: w
   const bound = masterDownIntervalMs(3, 100, 2);
   const took = await takeoverAfterLateReads(false, 10);
   assert.ok(took >= bound + 10 && took < bound + 11, `took ${took} ms, bound ${bound} + 10`);
+});
+
+test("a backup posts its Master_Down deadline to the turn gate, which holds the agent's bulk work just before it; a master posts none", async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('lvs', () => clock.wallNow());
+  const gate = new TurnGate(() => clock.now(), 15, 2);
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t++) {
+      clock.advance(1);
+      await flush();
+    }
+  };
+  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o), gate);
+  const backup = await startRouter(segment, bus, 2, 100, (o) => new FakeChannel(segment, o), gate);
+  await run(1000);
+  assert.equal(master.instance.status().state, 'master');
+  // A live master's adverts keep the backup's deadline more than 15 ms away.
+  let held = 0;
+  for (let t = 0; t < 200; t++) {
+    if (gate.waitMs() > 0) held++;
+    await run(1);
+  }
+  assert.equal(held, 0, 'no hold while the master advertises');
+  master.channel().dead = true;
+  const lastMaster = segment.wire.filter((w) => w.from === '192.0.2.1').at(-1)!.at;
+  const heldAt: number[] = [];
+  for (let t = 0; t < 150; t++) {
+    if (gate.waitMs() > 0) heldAt.push(clock.now() - lastMaster);
+    await run(1);
+  }
+  assert.equal(backup.instance.status().state, 'master');
+  const bound = masterDownIntervalMs(3, 100, 2);
+  assert.ok(
+    heldAt.length > 0 && heldAt[0]! >= bound - 15 - 1 && heldAt.at(-1)! <= bound + 2,
+    `held from ${heldAt[0]} to ${heldAt.at(-1)} ms after the last advert`,
+  );
+  await run(50);
+  assert.equal(gate.waitMs(), 0, 'as master it posts nothing');
+  await backup.instance.stop();
+  await master.instance.stop();
 });
