@@ -1,11 +1,11 @@
 // Lets bulk work on the main thread stand aside for a VRRP deadline about to fall due.
-// A master's advert and a backup's takeover go out when their timer runs, and that is
-// as late as whatever piece of work the event loop started just before: a slice of
-// the health-check thread's messages (SlicedQueue), an IPVS diff. Each VRRP instance
-// posts its next deadline here; bulk work asks before it starts a piece, and does not
-// start one from `leadMs` before a deadline until `graceMs` after it (by then its
-// timer has run and posted the next one, unless the loop was held by something else:
-// the gate never holds bulk work for longer than lead + grace per deadline).
+// A backup takes over when its Master_Down_Timer runs, and that is as late as whatever
+// piece of work the event loop started just before: a slice of the health-check
+// thread's messages (SlicedQueue), an IPVS diff. A backup posts its deadline here;
+// bulk work asks before it starts a piece, and does not start one from `leadMs` before
+// a deadline until `graceMs` after it (by then the timer has run and posted the next
+// one, unless the loop was held by something else: the gate never holds bulk work for
+// longer than lead + grace per deadline).
 export class TurnGate {
   private readonly deadlines = new Map<object, number>();
 

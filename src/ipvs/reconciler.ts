@@ -382,7 +382,7 @@ export class Reconciler {
           report.converged = true;
           break;
         }
-        // Nor do the diff and the apply (which with the memory table never waits at all).
+        // The diff and the apply do not share a turn either (with the memory table the apply never waits at all).
         await nextTurn();
         await this.gateOpen();
         mark = performance.now();

@@ -6,9 +6,9 @@
 //
 // The stamp is on the wall clock: a step of that clock between the stamp and the read
 // would give a wrong age. So the age counts only up to one advert interval (a step
-// can then bring a takeover forward by at most one interval, never to before the next
-// advert is due), a negative one counts as none, and an advert never arrives before
-// the event the instance handled last.
+// can then bring a takeover forward by at most one interval, and never to within two
+// intervals of the read), a negative one counts as none, and an advert never arrives
+// before the event the instance handled last.
 
 /**
  * `now` less the advert's age, the age held to [0, `maxAgeMs`], and not before
