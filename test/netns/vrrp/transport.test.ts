@@ -20,49 +20,59 @@ async function next(received: ReceivedPacket[], count: number): Promise<void> {
   await waitFor(() => received.length >= count, { what: `${count} packets`, timeoutMs: 10_000, stepMs: 5 }).catch(() => undefined);
 }
 
+/** Nodes a (192.0.2.1) and b (192.0.2.2) on one segment; advert channels opened on either; `close` ends them all. */
+function channelLab(name: string) {
+  const lab = new Lab(name);
+  const channels: AdvertChannel[] = [];
+  const hosts: RtnetlinkHost[] = [];
+  lab.setup([
+    { name: 'a', ipv4: '192.0.2.1' },
+    { name: 'b', ipv4: '192.0.2.2' },
+  ]);
+  const netns = (n: string): string => `/run/netns/${lab.node(n).ns}`;
+  const link = async (n: string) => {
+    const host = new RtnetlinkHost({ netns: netns(n) });
+    hosts.push(host);
+    return host.link('eth0');
+  };
+  const open = async (n: string, family: 4 | 6): Promise<AdvertChannel> => {
+    const l = await link(n);
+    const source =
+      family === 4
+        ? l.addresses.find((x) => x.address.includes('.'))!.address
+        : l.addresses.find((x) => x.address.startsWith('fe80:'))!.address;
+    const c = openAdvertChannel({
+      family,
+      interfaceName: 'eth0',
+      interfaceIndex: l.index,
+      sourceAddress: source,
+      multicast: true,
+      netns: netns(n),
+    });
+    channels.push(c);
+    return c;
+  };
+  const close = async (): Promise<void> => {
+    for (const c of channels) c.close();
+    for (const h of hosts) h.close();
+    await lab.cleanup();
+  };
+  return { lab, netns, link, open, close };
+}
+
 test(
   'IPv4 and IPv6 channels: TTL 255, addresses and ancillary data on a real kernel; no echo of our own packets',
   { skip, timeout: 30_000 },
   async () => {
-    const lab = new Lab('t');
-    const channels: AdvertChannel[] = [];
-    const hosts: RtnetlinkHost[] = [];
+    const rig = channelLab('t');
     try {
-      lab.setup([
-        { name: 'a', ipv4: '192.0.2.1' },
-        { name: 'b', ipv4: '192.0.2.2' },
-      ]);
-      const netns = (n: string): string => `/run/netns/${lab.node(n).ns}`;
-      const link = async (n: string) => {
-        const host = new RtnetlinkHost({ netns: netns(n) });
-        hosts.push(host);
-        return host.link('eth0');
-      };
-      const la = await link('a'),
-        lb = await link('b');
-      assert.deepEqual(la.mac, Buffer.from(lab.node('a').mac.replaceAll(':', ''), 'hex'));
+      const la = await rig.link('a');
+      assert.deepEqual(la.mac, Buffer.from(rig.lab.node('a').mac.replaceAll(':', ''), 'hex'));
       assert.equal(la.up, true);
+      const channels: AdvertChannel[] = [];
       for (const family of [4, 6] as const) {
-        const src = (l: typeof la): string =>
-          family === 4
-            ? l.addresses.find((x) => x.address.includes('.'))!.address
-            : l.addresses.find((x) => x.address.startsWith('fe80:'))!.address;
-        const a = openAdvertChannel({
-          family,
-          interfaceName: 'eth0',
-          interfaceIndex: la.index,
-          sourceAddress: src(la),
-          multicast: true,
-          netns: netns('a'),
-        });
-        const b = openAdvertChannel({
-          family,
-          interfaceName: 'eth0',
-          interfaceIndex: lb.index,
-          sourceAddress: src(lb),
-          multicast: true,
-          netns: netns('b'),
-        });
+        const a = await rig.open('a', family);
+        const b = await rig.open('b', family);
         channels.push(a, b);
         const atA: ReceivedPacket[] = [],
           atB: ReceivedPacket[] = [];
@@ -86,7 +96,7 @@ test(
       // A VRRP packet sent with TTL 1 reaches the channel with TTL 1 (for acceptAdvert to drop).
       const atB4: ReceivedPacket[] = [];
       channels[1]!.onPacket((p) => atB4.push(p));
-      const raw = new DatagramSocket(AF_INET, SOCK_RAW, 112, { netns: netns('a') });
+      const raw = new DatagramSocket(AF_INET, SOCK_RAW, 112, { netns: rig.netns('a') });
       try {
         raw.setOption(SOL_SOCKET, SO_BINDTODEVICE, Buffer.from('eth0\0'));
         raw.setOption(IPPROTO_IP, IP_MULTICAST_TTL, 1);
@@ -103,9 +113,7 @@ test(
         raw.close();
       }
     } finally {
-      for (const c of channels) c.close();
-      for (const h of hosts) h.close();
-      await lab.cleanup();
+      await rig.close();
     }
   },
 );
@@ -114,37 +122,11 @@ test(
   'an advert read late carries its age from the kernel receive stamp (SO_TIMESTAMPNS), IPv4 and IPv6',
   { skip, timeout: 30_000 },
   async () => {
-    const lab = new Lab('ts');
-    const channels: AdvertChannel[] = [];
-    const hosts: RtnetlinkHost[] = [];
+    const rig = channelLab('ts');
     try {
-      lab.setup([
-        { name: 'a', ipv4: '192.0.2.1' },
-        { name: 'b', ipv4: '192.0.2.2' },
-      ]);
-      const netns = (n: string): string => `/run/netns/${lab.node(n).ns}`;
       for (const family of [4, 6] as const) {
-        const open = async (n: string) => {
-          const host = new RtnetlinkHost({ netns: netns(n) });
-          hosts.push(host);
-          const l = await host.link('eth0');
-          const source =
-            family === 4
-              ? l.addresses.find((x) => x.address.includes('.'))!.address
-              : l.addresses.find((x) => x.address.startsWith('fe80:'))!.address;
-          const c = openAdvertChannel({
-            family,
-            interfaceName: 'eth0',
-            interfaceIndex: l.index,
-            sourceAddress: source,
-            multicast: true,
-            netns: netns(n),
-          });
-          channels.push(c);
-          return c;
-        };
-        const a = await open('a');
-        const b = await open('b');
+        const a = await rig.open('a', family);
+        const b = await rig.open('b', family);
         const atB: ReceivedPacket[] = [];
         b.onPacket((p) => atB.push(p));
         const group = family === 4 ? '224.0.0.18' : 'ff02::12';
@@ -168,9 +150,7 @@ test(
         );
       }
     } finally {
-      for (const c of channels) c.close();
-      for (const h of hosts) h.close();
-      await lab.cleanup();
+      await rig.close();
     }
   },
 );
