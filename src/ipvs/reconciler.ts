@@ -357,8 +357,9 @@ export class Reconciler {
     this.dirty = new Set();
     try {
       let fresh = await this.readForPass(kinds, report);
-      await this.gateOpen();
       lap('readMs');
+      await this.gateOpen();
+      mark = performance.now();
       for (let attempt = 0; ; attempt++) {
         const freshNow = fresh;
         const countersFresh = freshNow === 'all' ? () => true : (id: string) => freshNow.has(id);
