@@ -38,3 +38,8 @@ export function afterTurns(turns: number, fn: () => void): void {
   if (turns <= 0) fn();
   else setImmediate(() => afterTurns(turns - 1, fn));
 }
+
+/** Resolves after `n` turns of the event loop (afterTurns, awaited). */
+export function turns(n: number): Promise<void> {
+  return new Promise((resolve) => afterTurns(n, resolve));
+}

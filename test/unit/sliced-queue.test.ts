@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlicedQueue } from '../../src/sliced-queue.js';
-import { waitFor } from '../helpers/wait.js';
+import { turns, waitFor } from '../helpers/wait.js';
 
 /** A clock each task moves on by `costMs`, so a slice's length is known exactly. */
 function rig(sliceMs: number, costMs: number, gate?: { waitMs(): number }) {
@@ -15,12 +15,6 @@ function rig(sliceMs: number, costMs: number, gate?: { waitMs(): number }) {
     also?.();
   };
   return { queue, log, errors, task };
-}
-
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-
-async function turns(n: number): Promise<void> {
-  for (let i = 0; i < n; i++) await nextTurn();
 }
 
 test('tasks run in order, none in the turn that queued them', async () => {
@@ -79,7 +73,7 @@ test('a queue that is fed as fast as it runs keeps its order over thousands of t
     for (let i = 0; i < 10 && pushed < 10_000; i++) queue.push(task(String(pushed++), feed));
   };
   feed();
-  for (let i = 0; i < 20_000 && log.length < 10_000; i++) await nextTurn();
+  for (let i = 0; i < 20_000 && log.length < 10_000; i++) await turns(1);
   assert.equal(log.length, 10_000);
   assert.ok(
     log.every((name, i) => name === String(i)),

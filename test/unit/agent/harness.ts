@@ -21,6 +21,7 @@ import { VrrpInstance } from '../../../src/vrrp/instance.js';
 import { decodeAdvert } from '../../../src/vrrp/packet.js';
 import { fakePlugins } from '../config/fake-plugins.js';
 import { FakeHost, FakeSegment, fakeIo } from '../vrrp/fake-io.js';
+import { turns } from '../../helpers/wait.js';
 
 /** The config tests' fake checks, plus `down`: a check that always fails (a real server that never answers). */
 export const testPlugins: ReadonlyMap<string, CheckPlugin> = new Map([
@@ -42,9 +43,7 @@ export const PEER_ADDRESS = '192.0.2.2';
 /** Turns of the event loop a step lets run: a reconciler pass takes three (its start, its diff, its apply). */
 const FLUSH_TURNS = 4;
 
-const flush = async (): Promise<void> => {
-  for (let i = 0; i < FLUSH_TURNS; i++) await new Promise((resolve) => setImmediate(resolve));
-};
+const flush = (): Promise<void> => turns(FLUSH_TURNS);
 
 /** The agent's options with every piece of I/O replaced; what each twin saw is kept for the test. */
 export function testAgentOptions(configPath: string, clock = new FakeClock()) {

@@ -10,6 +10,7 @@ import type { IpvsTable } from '../../../src/ipvs/table.js';
 import { normalizeService } from '../../../src/ipvs/normalize.js';
 import type { DesiredService } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from './builders.js';
+import { turns } from '../../helpers/wait.js';
 
 const VIP = tcpKey('10.6.2.195', 80);
 const FOREIGN = tcpKey('10.9.9.9', 443);
@@ -470,7 +471,7 @@ test('a pass does not diff or apply while the turn gate holds (a VRRP takeover i
     applied = true;
     return r;
   });
-  for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+  await turns(5);
   assert.equal(applied, false, 'held');
   assert.deepEqual(await table.listServices(), [], 'nothing applied while the gate holds');
   clock.advance(12);
