@@ -88,7 +88,7 @@ interface Generation {
  * log lines a second from the worker; taken a backlog at a time, they held its 20 ms
  * adverts up to 75 ms apart, past the Master_Down_Interval (docs/vrrp.md, run W).
  */
-export const MESSAGE_SLICE_MS = 5;
+const MESSAGE_SLICE_MS = 5;
 
 const workerUrl = (): URL => pathToFileURL(join(codeRoot(), 'src/health/monitor-worker.js'));
 
