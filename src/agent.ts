@@ -44,6 +44,7 @@ import type { VrrpInstanceConfig } from './vrrp/config.js';
 import { VrrpInstance, type SyncDaemonRole } from './vrrp/instance.js';
 import { VrrpSyncGroup } from './vrrp/sync-group.js';
 import { applyVrrpRealtime } from './vrrp/realtime.js';
+import { ScavengePacer } from './vrrp/scavenge-pacer.js';
 import { packageVersion } from './commands/version.js';
 import { systemRoutingIo } from './routing/system.js';
 import { Routing, type RoutingIo } from './routing/routing.js';
@@ -117,6 +118,7 @@ export class Agent implements StatusSource, AdminActions {
   private readonly gate = new PoolGate();
   private readonly turnGate: TurnGate;
   private vrrpIo: ClosableVrrpIo | undefined;
+  private scavengePacer: ScavengePacer | undefined;
   /** vrrp_realtime is read once, when the VRRP I/O first opens. */
   private realtimeRead = false;
   private readonly instances = new Map<string, VrrpInstance>();
@@ -488,8 +490,9 @@ export class Agent implements StatusSource, AdminActions {
       else this.logger.error({ err: e.error }, `link watcher socket error: ${e.error.message}`);
     });
     // Once per process, from the thread that sends the adverts (src/vrrp/realtime.ts).
-    if (!this.realtimeRead) applyVrrpRealtime(this.config.vrrp_realtime, io.scheduling, this.logger);
+    if (!this.realtimeRead) applyVrrpRealtime(this.config.vrrp_realtime, io, this.logger);
     this.realtimeRead = true;
+    this.scavengePacer = io.youngGeneration ? new ScavengePacer(io.youngGeneration, this.turnGate) : undefined;
     return io;
   }
 
@@ -508,6 +511,7 @@ export class Agent implements StatusSource, AdminActions {
       ...(group ? { syncGroup: group } : {}),
       onSyncDaemon: (role, sd) => this.syncDaemon(role, sd),
       turnGate: this.turnGate,
+      ...(this.scavengePacer ? { scavengePacer: this.scavengePacer } : {}),
     });
     // Listed once running: one that cannot start (its interface is missing) is not reported as INIT forever.
     await instance.start();

@@ -46,7 +46,7 @@ const logger = pino(
     },
   },
 );
-const realtime = applyVrrpRealtime({ priority: 50, cpu_burst_limit: Number(opts.burst) }, systemScheduling(), logger);
+const realtime = applyVrrpRealtime({ priority: 50, cpu_burst_limit: Number(opts.burst) }, { scheduling: systemScheduling() }, logger);
 
 const ring: unknown[][] = [];
 const started = performance.now();

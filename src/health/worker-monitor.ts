@@ -545,6 +545,10 @@ export class WorkerHealthMonitor {
  * them (ERR_WORKER_INVALID_EXEC_ARGV): only Node's options are passed on.
  */
 export function workerExecArgv(argv: readonly string[]): string[] {
+  // V8's own flags are not in allowedNodeEnvironmentFlags, except a few that NODE_OPTIONS
+  // accepts; of those, the one the packaged realtime drop-in passes is left out here (the
+  // others a worker refuses, and it starts without the agent's options, with a warning).
+  const refusedByWorkers = new Set(['--expose-gc']);
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -553,7 +557,8 @@ export function workerExecArgv(argv: readonly string[]): string[] {
       continue;
     }
     if (/^(--eval|--print|--input-type)=/.test(a)) continue;
-    if (a.startsWith('-') && !process.allowedNodeEnvironmentFlags.has(a.split('=')[0]!)) continue;
+    const name = a.split('=')[0]!.replaceAll('_', '-');
+    if (a.startsWith('-') && (!process.allowedNodeEnvironmentFlags.has(name) || refusedByWorkers.has(name))) continue;
     out.push(a);
   }
   return out;

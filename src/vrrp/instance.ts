@@ -39,6 +39,7 @@ import type { ScriptRun } from './track-script.js';
 import { Tracking } from './tracking.js';
 import { arrivalTime } from './arrival.js';
 import type { TurnGate } from '../turn-gate.js';
+import type { ScavengePacer } from './scavenge-pacer.js';
 import { placeVips, vipInterfaceOf } from './vip-placement.js';
 import { VipQueue, type VipOp } from './vip-queue.js';
 
@@ -61,6 +62,8 @@ export interface VrrpInstanceDeps {
   precisionSpinMs?: number;
   /** Where a backup posts its Master_Down deadline, for the agent's bulk work to stand aside near it. */
   turnGate?: Pick<TurnGate, 'post'>;
+  /** Told after each event's wire work that did not change state: the moment to scavenge, if one is due. */
+  scavengePacer?: Pick<ScavengePacer, 'quietMoment'>;
 }
 
 export interface VrrpCounters {
@@ -121,6 +124,8 @@ export class VrrpInstance implements SyncMember {
   private timer: TimerHandle | undefined;
   /** The time of the last event the state machine was given: an advert read late is never dated before it. */
   private lastEventAt = -Infinity;
+  /** How long after its deadline the last timer ran: logged with a takeover it caused. */
+  private timerLateMs = 0;
   private channel: AdvertChannel | undefined;
   private readonly announcements: Announcements;
   private policy: AcceptPolicy | undefined;
@@ -399,6 +404,9 @@ export class VrrpInstance implements SyncMember {
     for (const action of actions) if (action.type !== 'transition') this.execute(action);
     for (const action of actions) if (action.type === 'transition') this.execute(action);
     this.reschedule();
+    // An advert just sent or read: the next deadline is an interval or more away. Not
+    // after a transition, whose VIPs and announcements are still on their way.
+    if (!actions.some((a) => a.type === 'transition')) this.deps.scavengePacer?.quietMoment();
   }
 
   private reschedule(): void {
@@ -419,6 +427,7 @@ export class VrrpInstance implements SyncMember {
       at,
       (now) => {
         this.timer = undefined;
+        this.timerLateMs = Math.max(0, this.clock.now() - at);
         // After a stall (GC, a busy CPU) libuv runs due timers before it reads sockets: a
         // backup first reads the adverts that came meanwhile, so that a live master is not
         // taken over from. Only an advert that pushed the deadline on defers the tick: a
@@ -519,7 +528,9 @@ export class VrrpInstance implements SyncMember {
     if (to === 'master') this.counters.becameMaster++;
     this.lastTransition = { from, to, reason, at: this.clock.wallNow().toISOString() };
     const priority = this.fsm?.priority;
-    this.deps.log?.info({ instance: this.name, from, to, reason, priority }, `vrrp ${this.name}: ${from} -> ${to} (${reason})`);
+    // A takeover's Master_Down_Timer ran this long after its deadline: what a stall of the thread added to the failover.
+    const late = reason === 'master-down-timer' ? { masterDownLateMs: Math.round(this.timerLateMs * 10) / 10 } : {};
+    this.deps.log?.info({ instance: this.name, from, to, reason, priority, ...late }, `vrrp ${this.name}: ${from} -> ${to} (${reason})`);
     this.deps.events?.publish({
       type: 'vrrp.state',
       object: `vrrp/${this.name}`,

@@ -5,6 +5,7 @@ import type { VrrpIo } from './ports.js';
 import { RtnetlinkHost, type HostSocketEvent } from './rtnl-host.js';
 import { systemScheduling } from './realtime.js';
 import { openAdvertChannel } from './transport.js';
+import { systemYoungGeneration } from './young-generation.js';
 
 export interface SystemVrrpIo extends VrrpIo {
   host: RtnetlinkHost;
@@ -19,11 +20,13 @@ export interface SystemVrrpIoOptions {
 
 export function systemVrrpIo(options: SystemVrrpIoOptions = {}): SystemVrrpIo {
   const host = new RtnetlinkHost(options);
+  const youngGeneration = systemYoungGeneration();
   return {
     host,
     openChannel: (o) => openAdvertChannel(o),
     openAnnouncer: (o) => new PacketAnnouncer(o),
     scheduling: systemScheduling(),
+    ...(youngGeneration ? { youngGeneration } : {}),
     close: () => host.close(),
   };
 }

@@ -76,6 +76,16 @@ export interface VrrpIo {
   openAnnouncer(options: AnnouncerOptions): Announcer;
   /** The VRRP thread's CPU scheduling (vrrp_realtime); absent where there is none to change. */
   scheduling?: VrrpScheduling;
+  /** The VRRP thread's young generation (ScavengePacer); absent where it cannot be scavenged on demand. */
+  youngGeneration?: YoungGeneration;
+}
+
+/** The VRRP thread's young generation: V8's nursery of new objects, collected by a scavenge. */
+export interface YoungGeneration {
+  /** The used share of its current capacity, 0 to 1. */
+  fill(): number;
+  /** Scavenges it now, on the calling thread. */
+  scavenge(): void;
 }
 
 /** The calling thread's scheduling: the VRRP thread is the thread that opened the VrrpIo. */

@@ -7,15 +7,16 @@ import type { Logger } from 'pino';
 import type { VrrpRealtimeConfig } from '../config/schema.js';
 import { native } from '../net/native.js';
 import { REALTIME_DROPIN } from '../paths.js';
-import type { VrrpScheduling } from './ports.js';
+import type { VrrpIo, VrrpScheduling } from './ports.js';
 
 /** Applies the setting once, at start; true if the thread is now real-time. */
 export function applyVrrpRealtime(
   settings: VrrpRealtimeConfig | undefined,
-  scheduling: VrrpScheduling | undefined,
+  io: Pick<VrrpIo, 'scheduling' | 'youngGeneration'>,
   logger: Logger,
 ): boolean {
   if (!settings) return false;
+  const { scheduling } = io;
   const limit = `cpu_burst_limit ${settings.cpu_burst_limit} ms`;
   if (!scheduling) {
     logger.error(`vrrp_realtime: this VRRP I/O cannot change scheduling; the VRRP thread keeps normal scheduling`);
@@ -53,6 +54,13 @@ export function applyVrrpRealtime(
     // demoted it, and only then did V8's helpers, on the same busy CPU, run.
     logger.warn(
       `vrrp_realtime: V8 collects garbage on helper threads at normal scheduling, which the real-time VRRP thread can wait on until it is demoted; start node with --single-threaded-gc (the packaged drop-in ${REALTIME_DROPIN} does)`,
+    );
+  }
+  if (!io.youngGeneration) {
+    // Measured (docs/vrrp.md, "Scavenges at quiet moments"): without it, a scavenge
+    // just before the Master_Down deadline made one takeover in five 2-5 ms late.
+    logger.warn(
+      `vrrp_realtime: node was started without --expose-gc, so V8 scavenges the VRRP thread's young generation whenever it fills, even just before a takeover; with it the agent scavenges at quiet moments (the packaged drop-in ${REALTIME_DROPIN} starts node with it)`,
     );
   }
   return true;

@@ -186,8 +186,9 @@ else
 fi
 rm -f /etc/systemd/system/failoverd.service.d/scripts-as-root.conf && systemctl daemon-reload
 # vrrp_realtime under the packaged realtime drop-in: the main thread (the VRRP thread)
-# SCHED_RR at the priority, node started with --single-threaded-gc, and the agent's
-# log saying so without an error or the GC warning.
+# SCHED_RR at the priority, node started with --single-threaded-gc --expose-gc, and the
+# agent's log saying so without an error or a GC warning, and with its checks worker
+# started with the options it can take.
 config rr
 echo 'vrrp_realtime: { priority: 50 }' >> /etc/failoverd/failoverd.yaml
 dropin=/usr/share/failoverd/systemd/realtime.conf
@@ -198,14 +199,16 @@ pid=$(prop MainPID)
 scheduling=$(chrt -p "$pid" 2>&1 | tr '\n' ' ')
 cmdline=$(tr '\0' ' ' < /proc/$pid/cmdline 2>/dev/null)
 said=$(journalctl -u failoverd --since "$since" --no-pager -o cat | grep 'vrrp_realtime' | tr '\n' ' ')
+refused=$(journalctl -u failoverd --since "$since" --no-pager -o cat | grep 'invalid execArgv' | tr '\n' ' ')
 verify=$(systemd-analyze verify /lib/systemd/system/failoverd.service 2>&1 | grep realtime | tr "\n" " ")
 if [ $rc = 0 ] && case "$scheduling" in *"SCHED_RR|SCHED_RESET_ON_FORK"*"priority: 50"*) true;; *) false;; esac \
-   && case "$cmdline" in *--single-threaded-gc*) true;; *) false;; esac \
+   && case "$cmdline" in *"--single-threaded-gc --expose-gc"*) true;; *) false;; esac \
    && case "$said" in *"runs under SCHED_RR 50"*) true;; *) false;; esac \
-   && ! case "$said" in *"could not"*|*"helper threads"*) true;; *) false;; esac && [ -z "$verify" ]; then
+   && ! case "$said" in *"could not"*|*"helper threads"*|*"without --expose-gc"*) true;; *) false;; esac \
+   && [ -z "$refused" ] && [ -z "$verify" ]; then
   ok realtime "with $dropin: $scheduling; $cmdline; $said"
 else
-  fail realtime "rc $rc; $scheduling; cmdline: $cmdline; log: $said; systemd-analyze verify: $verify; $(journalctl -u failoverd -n 5 --no-pager -o cat | tr '\n' ' ')"
+  fail realtime "rc $rc; $scheduling; cmdline: $cmdline; log: $said; $refused; systemd-analyze verify: $verify; $(journalctl -u failoverd -n 5 --no-pager -o cat | tr '\n' ' ')"
 fi
 systemctl stop failoverd
 rm -f /etc/systemd/system/failoverd.service.d/realtime.conf && systemctl daemon-reload

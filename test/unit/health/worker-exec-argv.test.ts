@@ -16,6 +16,8 @@ describe('the checks worker and the parent node flags', () => {
       '--enable-source-maps',
       '--no-warnings',
     ]);
+    // The packaged realtime drop-in's flags (node accepts --expose-gc in NODE_OPTIONS too).
+    assert.deepEqual(workerExecArgv(['--single-threaded-gc', '--expose-gc', '--expose_gc', '--no-warnings']), ['--no-warnings']);
     // A value in its own argument stays with its option.
     assert.deepEqual(workerExecArgv(['--conditions', 'production', '--single-threaded-gc']), ['--conditions', 'production']);
   });
@@ -23,7 +25,7 @@ describe('the checks worker and the parent node flags', () => {
   it('a worker starts with what is passed on', async () => {
     const worker = new Worker('require("node:worker_threads").parentPort.postMessage("up")', {
       eval: true,
-      execArgv: workerExecArgv(['--single-threaded-gc', '--trace-gc', '--no-warnings']),
+      execArgv: workerExecArgv(['--single-threaded-gc', '--expose-gc', '--trace-gc', '--no-warnings']),
     });
     const message = await new Promise((resolve, reject) => {
       worker.once('message', resolve);

@@ -1,10 +1,10 @@
 // applyVrrpRealtime (src/vrrp/realtime.ts): a kernel that refuses real-time is a log
-// line, not a crash; a demotion by RLIMIT_RTTIME is reported; without the setting
-// nothing is touched.
+// line, not a crash; a demotion by RLIMIT_RTTIME is reported; a node started without
+// the packaged drop-in's flags is told so; without the setting nothing is touched.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { pino } from 'pino';
-import type { VrrpScheduling } from '../../../src/vrrp/ports.js';
+import type { VrrpScheduling, YoungGeneration } from '../../../src/vrrp/ports.js';
 import { applyVrrpRealtime } from '../../../src/vrrp/realtime.js';
 
 function recorder() {
@@ -13,7 +13,9 @@ function recorder() {
   return { logs, logger };
 }
 
-function fakeScheduling(refuse?: NodeJS.ErrnoException, gcHelperThreads = false) {
+const youngGeneration: YoungGeneration = { fill: () => 0, scavenge: () => undefined };
+
+function fakeScheduling(refuse?: NodeJS.ErrnoException, gcHelperThreads = false, scavengeOnDemand = true) {
   const calls: [number, number][] = [];
   let dropped: (() => void) | undefined;
   const scheduling: VrrpScheduling = {
@@ -26,14 +28,15 @@ function fakeScheduling(refuse?: NodeJS.ErrnoException, gcHelperThreads = false)
     },
     gcHelperThreads,
   };
-  return { scheduling, calls, drop: () => dropped?.() };
+  const io = { scheduling, ...(scavengeOnDemand ? { youngGeneration } : {}) };
+  return { io, calls, drop: () => dropped?.() };
 }
 
 describe('vrrp_realtime at start', () => {
   it('without the setting, scheduling is not touched', () => {
     const { logger, logs } = recorder();
     const fake = fakeScheduling();
-    assert.equal(applyVrrpRealtime(undefined, fake.scheduling, logger), false);
+    assert.equal(applyVrrpRealtime(undefined, fake.io, logger), false);
     assert.deepEqual(fake.calls, []);
     assert.deepEqual(logs, []);
   });
@@ -41,7 +44,7 @@ describe('vrrp_realtime at start', () => {
   it('asks for SCHED_RR at the priority with the burst limit and says so', () => {
     const { logger, logs } = recorder();
     const fake = fakeScheduling();
-    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.scheduling, logger), true);
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.io, logger), true);
     assert.deepEqual(fake.calls, [[50, 1000]]);
     assert.equal(logs.length, 1);
     assert.equal(logs[0]!.level, 30);
@@ -51,7 +54,7 @@ describe('vrrp_realtime at start', () => {
   it("with V8's GC on helper threads, a warning names --single-threaded-gc and the packaged drop-in", () => {
     const { logger, logs } = recorder();
     const fake = fakeScheduling(undefined, true);
-    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.scheduling, logger), true);
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
     assert.deepEqual(
       logs.map((l) => l.level),
       [30, 40],
@@ -59,11 +62,22 @@ describe('vrrp_realtime at start', () => {
     assert.match(logs[1]!.msg, /helper threads at normal scheduling.*--single-threaded-gc.*systemd\/realtime\.conf/);
   });
 
+  it('without a scavenge on demand, a warning names --expose-gc and the packaged drop-in', () => {
+    const { logger, logs } = recorder();
+    const fake = fakeScheduling(undefined, false, false);
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
+    assert.deepEqual(
+      logs.map((l) => l.level),
+      [30, 40],
+    );
+    assert.match(logs[1]!.msg, /without --expose-gc.*scavenges.*just before a takeover.*systemd\/realtime\.conf/);
+  });
+
   it('a refusal (EPERM) is one error line naming the remedy; the agent goes on', () => {
     const { logger, logs } = recorder();
     const eperm = Object.assign(new Error('sched_setscheduler(SCHED_RR): Operation not permitted'), { code: 'EPERM' });
     const fake = fakeScheduling(eperm);
-    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.scheduling, logger), false);
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.io, logger), false);
     assert.equal(logs.length, 1);
     assert.equal(logs[0]!.level, 50);
     assert.match(logs[0]!.msg, /could not put the VRRP thread under SCHED_RR 50.*CAP_SYS_NICE.*LimitRTPRIO.*keeps normal scheduling/);
@@ -71,14 +85,14 @@ describe('vrrp_realtime at start', () => {
 
   it('an I/O without scheduling (a test twin) is an error line, not a crash', () => {
     const { logger, logs } = recorder();
-    assert.equal(applyVrrpRealtime({ priority: 10, cpu_burst_limit: 1000 }, undefined, logger), false);
+    assert.equal(applyVrrpRealtime({ priority: 10, cpu_burst_limit: 1000 }, {}, logger), false);
     assert.equal(logs[0]!.level, 50);
   });
 
   it('a demotion by RLIMIT_RTTIME is a warning, and the thread, back in its loop, is real-time again', () => {
     const { logger, logs } = recorder();
     const fake = fakeScheduling();
-    applyVrrpRealtime({ priority: 50, cpu_burst_limit: 300 }, fake.scheduling, logger);
+    applyVrrpRealtime({ priority: 50, cpu_burst_limit: 300 }, fake.io, logger);
     fake.drop();
     assert.deepEqual(fake.calls, [
       [50, 300],

@@ -5,12 +5,13 @@
 // backup now reads what is queued first (AdvertChannel.receivePending).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from '../../../src/clock.js';
+import { pino } from 'pino';
+import { FakeClock, type Clock } from '../../../src/clock.js';
 import { EventBus } from '../../../src/events.js';
 import type { ReceivedPacket } from '../../../src/vrrp/accept.js';
 import { vrrpInstanceConfig } from '../../../src/vrrp/config.js';
 import { masterDownIntervalMs } from '../../../src/vrrp/fsm.js';
-import { VrrpInstance } from '../../../src/vrrp/instance.js';
+import { VrrpInstance, type VrrpInstanceDeps } from '../../../src/vrrp/instance.js';
 import { encodeAdvert } from '../../../src/vrrp/packet.js';
 import { TurnGate } from '../../../src/turn-gate.js';
 import { FakeChannel, FakeHost, FakeSegment, fakeIo } from './fake-io.js';
@@ -53,7 +54,7 @@ async function startRouter<C extends FakeChannel>(
   n: number,
   priority: number,
   channel: (o: ChannelOptions) => C,
-  turnGate?: TurnGate,
+  extra: Partial<VrrpInstanceDeps> = {},
 ) {
   const host = new FakeHost();
   host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
@@ -69,7 +70,7 @@ async function startRouter<C extends FakeChannel>(
     advertIntervalMs: 20,
     vips: ['192.0.2.195/32'],
   });
-  const instance = new VrrpInstance(config, { io, clock: segment.clock, events: bus, ...(turnGate ? { turnGate } : {}) });
+  const instance = new VrrpInstance(config, { io, clock: segment.clock, events: bus, ...extra });
   await instance.start();
   return { instance, channel: () => opened! };
 }
@@ -211,8 +212,8 @@ test("a backup posts its Master_Down deadline to the turn gate, which holds the 
       await flush();
     }
   };
-  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o), gate);
-  const backup = await startRouter(segment, bus, 2, 100, (o) => new FakeChannel(segment, o), gate);
+  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o), { turnGate: gate });
+  const backup = await startRouter(segment, bus, 2, 100, (o) => new FakeChannel(segment, o), { turnGate: gate });
   await run(1000);
   assert.equal(master.instance.status().state, 'master');
   // A live master's adverts keep the backup's deadline more than 15 ms away.
@@ -237,6 +238,43 @@ test("a backup posts its Master_Down deadline to the turn gate, which holds the 
   );
   await run(50);
   assert.equal(gate.waitMs(), 0, 'as master it posts nothing');
+  await backup.instance.stop();
+  await master.instance.stop();
+});
+
+test('a takeover logs how long after its deadline the Master_Down_Timer ran', async () => {
+  const clock = new FakeClock();
+  const segment = new FakeSegment(clock);
+  const bus = new EventBus('lvs', () => clock.wallNow());
+  const lines: { reason?: string; masterDownLateMs?: number }[] = [];
+  const log = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as (typeof lines)[number]) });
+  // The backup's thread is held `stallMs` when its timer comes due: it reads the clock that much later.
+  let stallMs = 0;
+  const backupClock: Clock = {
+    now: () => clock.now() + stallMs,
+    wallNow: () => clock.wallNow(),
+    setTimer: (ms, fn) => clock.setTimer(ms, fn),
+  };
+  const master = await startRouter(segment, bus, 1, 200, (o) => new FakeChannel(segment, o));
+  const backup = await startRouter(segment, bus, 2, 100, (o) => new FakeChannel(segment, o), { log, clock: backupClock });
+  const run = async (ms: number) => {
+    for (let t = 0; t < ms; t++) {
+      clock.advance(1);
+      await flush();
+    }
+  };
+  await run(1000);
+  master.channel().dead = true;
+  await run(30);
+  stallMs = 7;
+  await run(100);
+  assert.equal(backup.instance.status().state, 'master');
+  const takeovers = lines.filter((l) => l.reason === 'master-down-timer');
+  assert.equal(takeovers.length, 1, JSON.stringify(lines));
+  // 7 ms held, plus up to the whole millisecond a timer rounds up to.
+  const late = takeovers[0]!.masterDownLateMs!;
+  assert.ok(late >= 7 && late <= 8, `logged ${late} ms late`);
+  assert.equal(lines.filter((l) => l.masterDownLateMs !== undefined).length, 1, 'only a takeover by the timer carries it');
   await backup.instance.stop();
   await master.instance.stop();
 });
