@@ -14,6 +14,7 @@ export class SlicedQueue {
   private tasks: (() => void)[] = [];
   private next = 0;
   private scheduled = false;
+  private pending: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | undefined;
 
   private readonly now: () => number;
   private readonly gate: Pick<TurnGate, 'waitMs'> | undefined;
@@ -36,21 +37,26 @@ export class SlicedQueue {
     this.tasks.push(task);
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(this.slice);
+    this.pending = { immediate: setImmediate(this.slice) };
   }
 
-  /** Runs every queued task now, in this turn (before something that must see them all done). */
+  /** Runs every queued task now, in this turn (before something that must see them all done); no slice is left pending. */
   drain(): void {
     while (this.next < this.tasks.length) this.runNext();
     this.reset();
+    if (this.pending && 'immediate' in this.pending) clearImmediate(this.pending.immediate);
+    else if (this.pending) clearTimeout(this.pending.timeout);
+    this.pending = undefined;
+    this.scheduled = false;
   }
 
   private readonly slice = (): void => {
     const wait = this.gate?.waitMs() ?? 0;
     if (wait > 0) {
-      setTimeout(this.slice, Math.ceil(wait));
+      this.pending = { timeout: setTimeout(this.slice, Math.ceil(wait)) };
       return;
     }
+    this.pending = undefined;
     this.scheduled = false;
     const started = this.now();
     while (this.next < this.tasks.length) {
@@ -62,7 +68,7 @@ export class SlicedQueue {
       // A queue that never empties must not keep every task it ever ran.
       if (this.next >= COMPACT_AFTER) this.compact();
       this.scheduled = true;
-      setImmediate(this.slice);
+      this.pending = { immediate: setImmediate(this.slice) };
     }
   };
 

@@ -44,11 +44,15 @@ test('a task that takes longer than a slice runs alone in its turn, and the queu
   assert.deepEqual(log, ['long1', 'between', 'long2']);
 });
 
-test('drain runs every queued task at once, in order; tasks queued later still run', async () => {
+test('drain runs every queued task at once, in order, and leaves no slice pending; tasks queued later still run', async () => {
   const { queue, log, task } = rig(1, 1);
+  const immediates = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
+  const before = immediates();
   for (const name of ['a', 'b', 'c', 'd']) queue.push(task(name));
+  assert.equal(immediates(), before + 1, 'a slice is scheduled');
   queue.drain();
   assert.deepEqual(log, ['a', 'b', 'c', 'd']);
+  assert.equal(immediates(), before, 'a stopped monitor leaves nothing behind');
   queue.push(task('e'));
   await turns(3);
   assert.deepEqual(log, ['a', 'b', 'c', 'd', 'e'], 'each task once');
