@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 import type { build as prettyStream } from 'pino-pretty';
+import { FdLogWriter } from './fd-log-writer.js';
 
 export type { Logger };
 
@@ -10,7 +11,7 @@ export interface LogOptions {
   pretty?: boolean;
 }
 
-/** pino JSON to stderr by default; pretty-printed on a TTY or when asked. */
+/** pino JSON to stderr by default (FdLogWriter: never through the thread pool); pretty-printed on a TTY or when asked. */
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.FAILOVERD_LOG_LEVEL ?? 'info';
   const pretty = options.pretty ?? Boolean(process.stderr.isTTY);
@@ -20,7 +21,9 @@ export function createLogger(options: LogOptions = {}): Logger {
     const pretty = (createRequire(import.meta.url)('pino-pretty') as { build: typeof prettyStream }).build;
     return pino({ level }, pretty({ destination: 2, translateTime: 'SYS:HH:MM:ss.l' }));
   }
-  return pino({ level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: false }));
+  const writer = new FdLogWriter(2);
+  process.once('exit', () => writer.flushSync());
+  return pino({ level, base: { pid: process.pid } }, writer);
 }
 
 /** A logger that drops everything, for unit tests. */
