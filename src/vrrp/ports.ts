@@ -98,8 +98,8 @@ export interface VrrpScheduling {
   /** Called, from the thread's event loop, each time it ran cpuBurstLimitMs without blocking and was put back to normal scheduling. */
   onDropped(callback: () => void): void;
   /**
-   * Whether V8 hands garbage-collection work to its platform threads, which keep
-   * normal scheduling (node started without --single-threaded-gc).
+   * Whether V8 hands work (garbage collection, optimizing compilation) to its platform
+   * threads, which keep normal scheduling (node started without --single-threaded).
    */
-  readonly gcHelperThreads: boolean;
+  readonly v8HelperThreads: boolean;
 }

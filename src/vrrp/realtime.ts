@@ -48,17 +48,19 @@ export function applyVrrpRealtime(
     );
   });
   logger.info(`vrrp_realtime: the VRRP thread runs under SCHED_RR ${settings.priority} (${limit}); the threads it starts do not`);
-  if (scheduling.gcHelperThreads) {
-    // Measured (docs/vrrp.md, runs T, U and V; bench/vrrp/gc-starvation.ts): after a full
-    // collection the thread's event loop turned without waiting until RLIMIT_RTTIME
-    // demoted it, and only then did V8's helpers, on the same busy CPU, run.
+  if (scheduling.v8HelperThreads) {
+    // Measured (docs/vrrp.md): after a full collection the thread's event loop turned
+    // without waiting until RLIMIT_RTTIME demoted it, and only then did V8's GC helpers,
+    // on the same busy CPU, run (runs T, U and V; bench/vrrp/gc-starvation.ts); and
+    // queueing an optimizing compile for a helper, it waited on the task queue's lock
+    // while a helper held it, a takeover 7 ms late (run Y).
     logger.warn(
-      `vrrp_realtime: V8 collects garbage on helper threads at normal scheduling, which the real-time VRRP thread can wait on until it is demoted; start node with --single-threaded-gc (the packaged drop-in ${REALTIME_DROPIN} does)`,
+      `vrrp_realtime: V8 hands work (garbage collection, optimizing compilation) to helper threads at normal scheduling, which the real-time VRRP thread can wait on; start node with --single-threaded (the packaged drop-in ${REALTIME_DROPIN} does)`,
     );
   }
   if (!io.youngGeneration) {
-    // Measured (docs/vrrp.md, "Scavenges at quiet moments"): without it, a scavenge
-    // just before the Master_Down deadline made one takeover in five 2-5 ms late.
+    // Measured (docs/vrrp.md, run Y): without it, 4 takeovers of 24 had the timer run
+    // 2.8-4.8 ms late in short 20 ms runs; with it, none over 1.0 ms.
     logger.warn(
       `vrrp_realtime: node was started without --expose-gc, so V8 scavenges the VRRP thread's young generation whenever it fills, even just before a takeover; with it the agent scavenges at quiet moments (the packaged drop-in ${REALTIME_DROPIN} starts node with it)`,
     );
@@ -89,6 +91,6 @@ export function systemScheduling(): VrrpScheduling {
       }, DROPPED_POLL_MS);
       timer.unref();
     },
-    gcHelperThreads: !process.execArgv.includes('--single-threaded-gc'),
+    v8HelperThreads: !process.execArgv.includes('--single-threaded'),
   };
 }

@@ -15,7 +15,7 @@ function recorder() {
 
 const youngGeneration: YoungGeneration = { fill: () => 0, scavenge: () => undefined };
 
-function fakeScheduling(refuse?: NodeJS.ErrnoException, gcHelperThreads = false, scavengeOnDemand = true) {
+function fakeScheduling(refuse?: NodeJS.ErrnoException, v8HelperThreads = false, scavengeOnDemand = true) {
   const calls: [number, number][] = [];
   let dropped: (() => void) | undefined;
   const scheduling: VrrpScheduling = {
@@ -26,7 +26,7 @@ function fakeScheduling(refuse?: NodeJS.ErrnoException, gcHelperThreads = false,
     onDropped(callback) {
       dropped = callback;
     },
-    gcHelperThreads,
+    v8HelperThreads,
   };
   const io = { scheduling, ...(scavengeOnDemand ? { youngGeneration } : {}) };
   return { io, calls, drop: () => dropped?.() };
@@ -51,7 +51,7 @@ describe('vrrp_realtime at start', () => {
     assert.match(logs[0]!.msg, /SCHED_RR 50/);
   });
 
-  it("with V8's GC on helper threads, a warning names --single-threaded-gc and the packaged drop-in", () => {
+  it("with V8's helper threads at work, a warning names --single-threaded and the packaged drop-in", () => {
     const { logger, logs } = recorder();
     const fake = fakeScheduling(undefined, true);
     assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
@@ -59,7 +59,10 @@ describe('vrrp_realtime at start', () => {
       logs.map((l) => l.level),
       [30, 40],
     );
-    assert.match(logs[1]!.msg, /helper threads at normal scheduling.*--single-threaded-gc.*systemd\/realtime\.conf/);
+    assert.match(
+      logs[1]!.msg,
+      /garbage collection, optimizing compilation.*helper threads at normal scheduling.*--single-threaded \(.*systemd\/realtime\.conf/,
+    );
   });
 
   it('without a scavenge on demand, a warning names --expose-gc and the packaged drop-in', () => {
