@@ -1,13 +1,12 @@
 // The agent's log lines, written with write(2) straight from the thread that logs them,
-// never through libuv's thread pool. Handing a write to the pool (as pino's async
-// destination does, with fs.write) signals a condition variable that the pool's threads,
-// at normal scheduling, also take, and the real-time VRRP thread can then wait on one of
-// them for as long as a busy CPU keeps it from running: measured, a takeover 9.1 ms late,
-// its thread blocked in pthread_cond_signal (docs/vrrp.md, run Y). A full pipe or socket
-// does not block either: the file descriptor is non-blocking (Node makes a pipe or socket
-// on stderr so), a write that meets EAGAIN leaves the bytes queued in order, and a timer
-// tries again. Past `maxQueuedBytes`, whole lines are dropped and counted, and a line
-// says how many once writing resumes.
+// never through libuv's thread pool. Handing a write to the pool (as pino's asynchronous
+// destination does, with fs.write) takes locks that the pool's threads, at normal
+// scheduling, take too, and perf caught the real-time VRRP thread asleep on one of them
+// (in uv__work_done) while a busy CPU kept the holder from running (docs/vrrp.md, runs Y
+// and Z). A full pipe or socket does not block either: the descriptor is non-blocking
+// (Node makes a pipe or socket on stderr so), a write that meets EAGAIN leaves the bytes
+// queued in order, and a timer tries again. Past `maxQueuedBytes`, whole lines are
+// dropped and counted, and a line says how many once writing resumes.
 import { writeSync } from 'node:fs';
 
 export interface FdLogWriterOptions {

@@ -21,6 +21,9 @@ export function createLogger(options: LogOptions = {}): Logger {
     const pretty = (createRequire(import.meta.url)('pino-pretty') as { build: typeof prettyStream }).build;
     return pino({ level }, pretty({ destination: 2, translateTime: 'SYS:HH:MM:ss.l' }));
   }
+  // Node's stderr stream, once made, leaves a pipe or socket on fd 2 non-blocking: what
+  // FdLogWriter needs so that a full one is EAGAIN rather than a wait.
+  void process.stderr;
   const writer = new FdLogWriter(2);
   process.once('exit', () => writer.flushSync());
   return pino({ level, base: { pid: process.pid } }, writer);

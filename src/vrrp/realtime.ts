@@ -53,13 +53,13 @@ export function applyVrrpRealtime(
     // without waiting until RLIMIT_RTTIME demoted it, and only then did V8's GC helpers,
     // on the same busy CPU, run (runs T, U and V; bench/vrrp/gc-starvation.ts); and
     // queueing an optimizing compile for a helper, it waited on the task queue's lock
-    // while a helper held it, a takeover 7 ms late (run Y).
+    // while a helper held it, a takeover 7 ms late (runs Y and Z).
     logger.warn(
       `vrrp_realtime: V8 hands work (garbage collection, optimizing compilation) to helper threads at normal scheduling, which the real-time VRRP thread can wait on; start node with --single-threaded (the packaged drop-in ${REALTIME_DROPIN} does)`,
     );
   }
   if (!io.youngGeneration) {
-    // Measured (docs/vrrp.md, run Y): without it, 4 takeovers of 24 had the timer run
+    // Measured (docs/vrrp.md, runs Y and Z): without it, 4 takeovers of 24 had the timer run
     // 2.8-4.8 ms late in short 20 ms runs; with it, none over 1.0 ms.
     logger.warn(
       `vrrp_realtime: node was started without --expose-gc, so V8 scavenges the VRRP thread's young generation whenever it fills, even just before a takeover; with it the agent scavenges at quiet moments (the packaged drop-in ${REALTIME_DROPIN} starts node with it)`,
