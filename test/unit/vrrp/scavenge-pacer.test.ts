@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { FakeClock } from '../../../src/clock.js';
 import { EventBus } from '../../../src/events.js';
 import { TurnGate } from '../../../src/turn-gate.js';
-import { vrrpInstanceConfig } from '../../../src/vrrp/config.js';
 import { masterDownIntervalMs } from '../../../src/vrrp/fsm.js';
-import { VrrpInstance } from '../../../src/vrrp/instance.js';
+import type { VrrpInstance } from '../../../src/vrrp/instance.js';
 import type { YoungGeneration } from '../../../src/vrrp/ports.js';
 import { SCAVENGE_AT_FILL, ScavengePacer } from '../../../src/vrrp/scavenge-pacer.js';
-import { FakeChannel, FakeHost, FakeSegment, fakeIo } from './fake-io.js';
+import { FakeChannel, FakeSegment } from './fake-io.js';
+import { startRouter } from './router.js';
 
 /** A young generation at a set fill, which records when it is scavenged. */
 function fakeYoung(fill: number, now: () => number) {
@@ -55,36 +55,21 @@ test('no scavenge while a deadline is near, however full', () => {
   assert.deepEqual(scavengedAt, [102]);
 });
 
-/** Router n (192.0.2.n), VRRPv3 at 20 ms, its own pacer over a young generation that is always full. */
+/** Router n with its own pacer, over a young generation that is always full and records each scavenge. */
 async function router(segment: FakeSegment, bus: EventBus, gate: TurnGate, n: number, priority: number) {
-  const host = new FakeHost();
-  host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
-  const io = fakeIo(segment, host);
-  let channel: FakeChannel | undefined;
-  io.openChannel = (o) => (channel = new FakeChannel(segment, o));
   const scavenges: { at: number; wireLength: number; state: string }[] = [];
+  const holder: { instance?: VrrpInstance } = {};
   const young: YoungGeneration = {
     fill: () => 1,
-    scavenge: () => scavenges.push({ at: segment.clock.now(), wireLength: segment.wire.length, state: instance.status().state }),
+    scavenge: () =>
+      scavenges.push({ at: segment.clock.now(), wireLength: segment.wire.length, state: holder.instance?.status().state ?? 'starting' }),
   };
-  const config = vrrpInstanceConfig({
-    name: `r${n}`,
-    interface: 'eth0',
-    vrid: 51,
-    priority,
-    version: 3,
-    advertIntervalMs: 20,
-    vips: ['192.0.2.195/32'],
-  });
-  const instance: VrrpInstance = new VrrpInstance(config, {
-    io,
-    clock: segment.clock,
-    events: bus,
+  const started = await startRouter(segment, bus, n, priority, (o) => new FakeChannel(segment, o), {
     turnGate: gate,
     scavengePacer: new ScavengePacer(young, gate),
   });
-  await instance.start();
-  return { instance, scavenges, channel: () => channel! };
+  holder.instance = started.instance;
+  return { ...started, scavenges };
 }
 
 test('a pair: the master scavenges after each advert it sends, the backup after each it reads, and the takeover turn has none', async () => {

@@ -9,12 +9,11 @@ import { pino } from 'pino';
 import { FakeClock, type Clock } from '../../../src/clock.js';
 import { EventBus } from '../../../src/events.js';
 import type { ReceivedPacket } from '../../../src/vrrp/accept.js';
-import { vrrpInstanceConfig } from '../../../src/vrrp/config.js';
 import { masterDownIntervalMs } from '../../../src/vrrp/fsm.js';
-import { VrrpInstance, type VrrpInstanceDeps } from '../../../src/vrrp/instance.js';
 import { encodeAdvert } from '../../../src/vrrp/packet.js';
 import { TurnGate } from '../../../src/turn-gate.js';
-import { FakeChannel, FakeHost, FakeSegment, fakeIo } from './fake-io.js';
+import { FakeChannel, FakeSegment } from './fake-io.js';
+import { startRouter, type ChannelOptions } from './router.js';
 
 const flush = (): Promise<void> => new Promise((r) => setImmediate(r));
 
@@ -43,36 +42,6 @@ class DrainableChannel extends StallableChannel {
   receivePending(): void {
     this.readQueued();
   }
-}
-
-type ChannelOptions = ConstructorParameters<typeof FakeChannel>[1];
-
-/** Router n (192.0.2.n) on the fake segment, VRRPv3 at 20 ms, its advert channel made by `channel`. */
-async function startRouter<C extends FakeChannel>(
-  segment: FakeSegment,
-  bus: EventBus,
-  n: number,
-  priority: number,
-  channel: (o: ChannelOptions) => C,
-  extra: Partial<VrrpInstanceDeps> = {},
-) {
-  const host = new FakeHost();
-  host.addLink('eth0', 2, `02:00:00:00:00:0${n}`, [{ address: `192.0.2.${n}`, prefixLength: 24 }]);
-  const io = fakeIo(segment, host);
-  let opened: C | undefined;
-  io.openChannel = (o) => (opened = channel(o));
-  const config = vrrpInstanceConfig({
-    name: `r${n}`,
-    interface: 'eth0',
-    vrid: 51,
-    priority,
-    version: 3,
-    advertIntervalMs: 20,
-    vips: ['192.0.2.195/32'],
-  });
-  const instance = new VrrpInstance(config, { io, clock: segment.clock, events: bus, ...extra });
-  await instance.start();
-  return { instance, channel: () => opened! };
 }
 
 async function stalledBackup(drains: boolean) {
