@@ -13,7 +13,7 @@ const COMPACT_AFTER = 4096;
 export class SlicedQueue {
   private tasks: (() => void)[] = [];
   private next = 0;
-  private scheduled = false;
+  /** The slice that will run next, if one is scheduled. */
   private pending: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | undefined;
 
   private readonly now: () => number;
@@ -35,8 +35,7 @@ export class SlicedQueue {
 
   push(task: () => void): void {
     this.tasks.push(task);
-    if (this.scheduled) return;
-    this.scheduled = true;
+    if (this.pending) return;
     this.pending = { immediate: setImmediate(this.slice) };
   }
 
@@ -47,7 +46,6 @@ export class SlicedQueue {
     if (this.pending && 'immediate' in this.pending) clearImmediate(this.pending.immediate);
     else if (this.pending) clearTimeout(this.pending.timeout);
     this.pending = undefined;
-    this.scheduled = false;
   }
 
   private readonly slice = (): void => {
@@ -57,7 +55,6 @@ export class SlicedQueue {
       return;
     }
     this.pending = undefined;
-    this.scheduled = false;
     const started = this.now();
     while (this.next < this.tasks.length) {
       this.runNext();
@@ -67,7 +64,6 @@ export class SlicedQueue {
     else {
       // A queue that never empties must not keep every task it ever ran.
       if (this.next >= COMPACT_AFTER) this.compact();
-      this.scheduled = true;
       this.pending = { immediate: setImmediate(this.slice) };
     }
   };
