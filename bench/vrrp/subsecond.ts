@@ -494,6 +494,25 @@ async function runInterval(
   const lab = new Lab(`ss${intervalMs}`);
   const procs: Proc[] = [];
   const routers: Router[] = [];
+  let tornDown: Promise<void> | undefined;
+  const teardown = (): Promise<void> =>
+    (tornDown ??= (async () => {
+      // Processes and namespaces first: nothing after this may leave them running.
+      for (const r of routers) r.crash();
+      for (const p of procs) p.kill('SIGKILL');
+      await Promise.all([...routers.map((r) => r.proc?.exited), ...procs.map((p) => p.exited)].map((e) => Promise.race([e, sleep(3000)])));
+      await lab.cleanup();
+      if (LOGS)
+        for (const r of routers)
+          writeFileSync(join(LOGS, `${intervalMs}ms-${r.node}.log`), r.logs.map((l) => `${l.t} ${l.line}`).join('\n'));
+    })());
+  // Ctrl-C, a kill, or a reader that goes away (`| head`) would otherwise end this
+  // process and leave the busy loop spinning, the directors running and the namespaces behind.
+  const interrupted = (): void => {
+    void teardown().finally(() => process.exit(130));
+  };
+  process.on('SIGINT', interrupted).on('SIGTERM', interrupted).on('SIGHUP', interrupted);
+  process.stderr.on('error', interrupted);
   try {
     lab.setup([
       { name: 'fa', ipv4: '192.0.2.1' },
@@ -640,13 +659,9 @@ async function runInterval(
       seconds: elapsed,
     };
   } finally {
-    // Processes and namespaces first: nothing after this may leave them running.
-    for (const r of routers) r.crash();
-    for (const p of procs) p.kill('SIGKILL');
-    await Promise.all([...routers.map((r) => r.proc?.exited), ...procs.map((p) => p.exited)].map((e) => Promise.race([e, sleep(3000)])));
-    await lab.cleanup();
-    if (LOGS)
-      for (const r of routers) writeFileSync(join(LOGS, `${intervalMs}ms-${r.node}.log`), r.logs.map((l) => `${l.t} ${l.line}`).join('\n'));
+    await teardown();
+    process.off('SIGINT', interrupted).off('SIGTERM', interrupted).off('SIGHUP', interrupted);
+    process.stderr.off('error', interrupted);
   }
 }
 
