@@ -122,13 +122,17 @@ export class IpvsClient implements IpvsTable {
   }
 
   async listServices(): Promise<ActualService[]> {
-    const r = ipvsRequests.listServices();
-    const services = (await this.send(r)).map((m) => unwrap(decodeServiceMessage(m.attrs), r.operation));
+    const services = await this.listServicesWithoutDestinations();
     const lists = await Promise.all(services.map((s) => this.listDestinationsOrNone(s.service.key)));
     services.forEach((s, i) => {
       s.destinations = lists[i]!;
     });
     return services;
+  }
+
+  async listServicesWithoutDestinations(): Promise<ActualService[]> {
+    const r = ipvsRequests.listServices();
+    return (await this.send(r)).map((m) => unwrap(decodeServiceMessage(m.attrs), r.operation));
   }
 
   /** A service deleted between the two dumps simply has no destinations left. */

@@ -89,6 +89,10 @@ export class MemoryIpvsTable implements IpvsTable {
     return [...this.services.values()].map((e) => this.snapshot(e));
   }
 
+  async listServicesWithoutDestinations(): Promise<ActualService[]> {
+    return [...this.services.values()].map((e) => ({ service: copyServiceSpec(e.service), destinations: [], stats: { ...e.stats } }));
+  }
+
   async getService(key: ServiceKey): Promise<ActualService | undefined> {
     const e = this.services.get(serviceKeyId(normalizeServiceKey(key)));
     return e ? this.snapshot(e) : undefined;

@@ -66,6 +66,8 @@ export interface IpvsTable {
   getInfo(): Promise<IpvsInfo>;
   /** Every service with its destinations, connection counters and stats. */
   listServices(): Promise<ActualService[]>;
+  /** Every service with its stats; `destinations` is empty (listDestinations reads them). */
+  listServicesWithoutDestinations(): Promise<ActualService[]>;
   /** One service (without destinations' details beyond the listing), or undefined. */
   getService(key: ServiceKey): Promise<ActualService | undefined>;
   listDestinations(key: ServiceKey): Promise<ActualDestination[]>;

@@ -6,9 +6,9 @@ import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { silentLogger } from '../../../src/log.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import { Reconciler, type ReconcilerOptions } from '../../../src/ipvs/reconciler.js';
-import type { IpvsTable } from '../../../src/ipvs/table.js';
+import { ipvsError, type IpvsTable } from '../../../src/ipvs/table.js';
 import { normalizeService } from '../../../src/ipvs/normalize.js';
-import type { DesiredService } from '../../../src/ipvs/types.js';
+import type { DesiredService, ServiceKey } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from './builders.js';
 import { turns } from '../../helpers/wait.js';
 
@@ -257,8 +257,8 @@ test('between audits a setDesired trusts its view: drift behind its back in anot
   // `ipvsadm -e -w 7` on VIP's real server, then a reload that changes only the other service.
   await table.editDestination(VIP, dest('10.6.2.191', 80, { weight: 7 }));
   let lists = 0;
-  const listServices = table.listServices.bind(table);
-  table.listServices = () => {
+  const listServices = table.listServicesWithoutDestinations.bind(table);
+  table.listServicesWithoutDestinations = () => {
     lists++;
     return listServices();
   };
@@ -360,8 +360,8 @@ test('a pass that fails halfway (a read refused) makes the next one read and dif
   table.listDestinations = listDestinations;
   await table.editDestination(other, dest('10.6.2.191', 80, { weight: 8 }));
   let lists = 0;
-  const listServices = table.listServices.bind(table);
-  table.listServices = () => {
+  const listServices = table.listServicesWithoutDestinations.bind(table);
+  table.listServicesWithoutDestinations = () => {
     lists++;
     return listServices();
   };
@@ -396,7 +396,7 @@ test('never two passes at once; a burst of setDesired is coalesced', async () =>
   const slow = new Proxy(inner, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver);
-      if (prop !== 'listServices') return typeof v === 'function' ? v.bind(target) : v;
+      if (prop !== 'listServicesWithoutDestinations') return typeof v === 'function' ? v.bind(target) : v;
       return async () => {
         lists++;
         inFlight++;
@@ -404,7 +404,7 @@ test('never two passes at once; a burst of setDesired is coalesced', async () =>
         await new Promise((r) => setImmediate(r));
         await new Promise((r) => setImmediate(r));
         inFlight--;
-        return target.listServices();
+        return target.listServicesWithoutDestinations();
       };
     },
   });
@@ -481,4 +481,59 @@ test('a pass does not diff or apply while the turn gate holds (a VRRP takeover i
     (await table.listDestinations(VIP)).map((d) => d.address),
     ['10.6.2.191'],
   );
+});
+
+/** The memory table, counting the real-server dumps a read makes. */
+class CountingTable extends MemoryIpvsTable {
+  destinationReads = 0;
+  override async listDestinations(key: ServiceKey) {
+    this.destinationReads++;
+    return super.listDestinations(key);
+  }
+}
+
+test('an audit reads a large table a piece at a time: between pieces it lets the event loop turn and waits while the turn gate holds', async () => {
+  let holdUntil = 0;
+  const table = new CountingTable();
+  const { clock, reconciler } = setup({
+    table,
+    readPieceDestinations: 3,
+    turnGate: { waitMs: () => Math.max(0, holdUntil - clock.now()) },
+  });
+  reconciler.start();
+  const keys = [80, 81, 82, 83].map((port) => tcpKey('10.6.2.195', port));
+  await reconciler.setDesired(keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] })));
+  table.destinationReads = 0;
+  holdUntil = clock.now() + 12;
+  const audit = reconciler.audit();
+  await turns(10);
+  // 2 real servers, then 4 (past the piece of 3): the read stops there for the gate.
+  assert.equal(table.destinationReads, 2, 'two services read, then the read waits');
+  clock.advance(12);
+  const report = await audit;
+  assert.equal(table.destinationReads, 4, 'every service read once the gate opened');
+  assert.equal(report.drift, 0);
+  assert.equal(report.converged, true);
+});
+
+test('a service deleted between the list of services and its real servers reads as empty, and the audit repairs it', async () => {
+  const table = new (class extends MemoryIpvsTable {
+    /** The next dump finds the service gone (someone deleted it, then put it back). */
+    goneOnce = false;
+    override async listDestinations(key: ServiceKey) {
+      if (this.goneOnce) {
+        this.goneOnce = false;
+        throw ipvsError('ESRCH', 'IPVS_CMD_GET_DEST');
+      }
+      return super.listDestinations(key);
+    }
+  })();
+  const { reconciler } = setup({ table });
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191')] }]);
+  table.goneOnce = true;
+  const report = await reconciler.audit();
+  assert.equal(report.error, undefined, 'ESRCH on one dump does not fail the audit');
+  assert.equal(report.drift, 1, 'its real server is missing from what was read');
+  assert.equal(report.converged, true);
 });
