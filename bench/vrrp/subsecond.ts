@@ -105,6 +105,18 @@ function cpuSeconds(pid: number | undefined): number {
   }
 }
 
+/**
+ * Per CPU, the seconds the hypervisor ran something else while this machine's CPU had
+ * work (steal, /proc/stat): a thread that was running then stood still, whatever its
+ * priority.
+ */
+function stealSeconds(): number[] {
+  return readFileSync('/proc/stat', 'utf8')
+    .split('\n')
+    .filter((l) => /^cpu\d+ /.test(l))
+    .map((l) => Number(l.split(/\s+/)[8]) / CLK_TCK);
+}
+
 /** A process in a namespace whose log lines are kept with the time they arrived. */
 class Proc {
   readonly lines: { t: number; line: string }[] = [];
@@ -490,7 +502,7 @@ function analyse(pair: Pair, observer: Observer, intervalMs: number, seconds: nu
 
 async function runInterval(
   intervalMs: number,
-): Promise<{ results: PairResult[]; fleetCpuPct: number; acceptedPerSec: number; seconds: number }> {
+): Promise<{ results: PairResult[]; fleetCpuPct: number; acceptedPerSec: number; seconds: number; stealMs: number[] }> {
   const lab = new Lab(`ss${intervalMs}`);
   const procs: Proc[] = [];
   const routers: Router[] = [];
@@ -632,12 +644,14 @@ async function runInterval(
     const end = Date.now() + SECONDS * 1000;
     const slotMs = (SECONDS * 1000) / KILLS;
     const fleetCpu0 = cpuSeconds(fleet.proc.child.pid);
+    const steal0 = stealSeconds();
     const accepted0 = await fleet.command('count');
     const started = Date.now();
     const finished = new Set<Pair>();
     await Promise.all(pairs.map((p, i) => drive(p, intervalMs, initial[i]!, end, slotMs * (0.4 + 0.3 * i), finished, pairs.length)));
     const elapsed = (Date.now() - started) / 1000;
     const fleetCpu = cpuSeconds(fleet.proc.child.pid) - fleetCpu0;
+    const stealMs = stealSeconds().map((x, i) => (x - (steal0[i] ?? 0)) * 1000);
     flapping = false;
     await flapper;
     if (flapError) throw flapError;
@@ -655,6 +669,7 @@ async function runInterval(
     return {
       results: pairs.map((p) => analyse(p, observer, intervalMs, elapsed)),
       fleetCpuPct: (fleetCpu / elapsed) * 100,
+      stealMs,
       acceptedPerSec: accepted / elapsed,
       seconds: elapsed,
     };
@@ -716,7 +731,7 @@ for (const intervalMs of INTERVALS) {
   const r = await runInterval(intervalMs);
   all.push(...r.results);
   fleet.push(
-    `${intervalMs} ms: ${f(r.seconds, 0)} s measured, ${f(r.acceptedPerSec, 0)} successful checks/s over the 4 directors (fleet CPU ${f(r.fleetCpuPct, 0)} %)`,
+    `${intervalMs} ms: ${f(r.seconds, 0)} s measured, ${f(r.acceptedPerSec, 0)} successful checks/s over the 4 directors (fleet CPU ${f(r.fleetCpuPct, 0)} %); CPU time stolen by the hypervisor ${r.stealMs.map((ms, i) => `CPU ${i} ${f(ms, 0)} ms`).join(', ')}`,
   );
   // Each interval's table as soon as it is done: a later failure loses nothing.
   const partial = render();

@@ -404,6 +404,66 @@ export function reconcile(input: ReconcileInput): ReconcileOutput {
   };
 }
 
+/** An op's place in a pass: services added and changed, real servers added and changed, drains begun, real servers deleted, services deleted. */
+function passRank(op: IpvsOp): number {
+  switch (op.kind) {
+    case 'addService':
+      return 0;
+    case 'editService':
+      return 1;
+    case 'addDest':
+      return 2;
+    case 'editDest':
+      return op.purpose === 'drain' ? 4 : 3;
+    case 'deleteDest':
+      return 5;
+    case 'deleteService':
+      return 6;
+  }
+}
+
+/**
+ * reconcile() a piece of about `pieceDestinations` real servers (desired and in the
+ * table) at a time: each piece is a reconcile() scoped to its services, fed the drains
+ * and retired services the one before it left, and the generator yields between
+ * pieces so that its caller can let the event loop turn. What it returns is what one
+ * reconcile() of the whole input returns, ops in the same order.
+ */
+export function* reconcileInPieces(input: ReconcileInput, pieceDestinations: number): Generator<void, ReconcileOutput, void> {
+  const ids = input.scope ? [...input.scope] : [...input.desired.keys(), ...[...input.retired].filter((id) => !input.desired.has(id))];
+  const pieces: string[][] = [];
+  let piece: string[] = [];
+  let inPiece = 0;
+  for (const id of ids) {
+    piece.push(id);
+    inPiece += (input.desired.get(id)?.destinations.length ?? 0) + (input.actual.get(id)?.destinations.length ?? 0);
+    if (inPiece >= pieceDestinations) {
+      pieces.push(piece);
+      piece = [];
+      inPiece = 0;
+    }
+  }
+  if (piece.length) pieces.push(piece);
+  if (pieces.length <= 1) return reconcile(input);
+  const ops: IpvsOp[] = [];
+  let drains: ReadonlyMap<string, DrainEntry> = input.drains;
+  let retired: ReadonlySet<string> = input.retired;
+  for (let i = 0; i < pieces.length; i++) {
+    if (i > 0) yield;
+    const out = reconcile({ ...input, drains, retired, scope: new Set(pieces[i]) });
+    ops.push(...out.ops);
+    drains = out.drains;
+    retired = out.retired;
+  }
+  const ranked = ops.map((op, i) => ({ op, i, rank: passRank(op) }));
+  ranked.sort((a, b) => a.rank - b.rank || a.i - b.i);
+  // A scoped reconcile() carries the drains of services outside its scope; a whole one
+  // keeps only those of the services it owns, all of which were in some piece.
+  const owned = new Set(ids);
+  const kept = input.scope ? new Map(drains) : new Map([...drains].filter(([, e]) => owned.has(e.service)));
+  return { ops: ranked.map((r) => r.op), drains: kept, retired: new Set(retired) };
+}
+
 /**
  * How the kernel's table differs from what the reconciler last left there, for
  * the services it owns: changes someone made behind its back. Counters are not

@@ -15,20 +15,32 @@ import type { EventBus } from '../events.js';
 import type { TurnGate } from '../turn-gate.js';
 import type { Logger } from '../log.js';
 import { applyOps } from './apply.js';
-import { describeOp, drainKey, findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type IpvsOp } from './diff.js';
+import {
+  describeOp,
+  drainKey,
+  findDrift,
+  normalizeDesired,
+  opServiceKey,
+  reconcileInPieces,
+  type DrainEntry,
+  type IpvsOp,
+  type ReconcileInput,
+  type ReconcileOutput,
+} from './diff.js';
 import type { IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from './types.js';
 import { applyOpsToView, viewOf, type TableView } from './view.js';
 import { errorCode } from './table.js';
 
 /**
- * A full read of the table lets the event loop go around (and asks the turn gate)
- * each time it has read about this many real servers since it last did. A read in
- * one go held the thread that also sends the VRRP adverts for as long as the whole
- * table took to decode: 84–92 ms at 10,000 real servers in UML (bench/ipvs/audit-hold.ts),
- * every audit, longer than a Master_Down_Interval at 20 ms adverts.
+ * A read of many services, and a diff of many, lets the event loop go around (and asks
+ * the turn gate) each time it has done about this many real servers since it last did.
+ * In one go, an audit held the thread that also sends the VRRP adverts for as long as
+ * the whole table took to decode: 84–170 ms at 10,000 real servers in UML
+ * (bench/ipvs/audit-hold.ts), longer than a Master_Down_Interval at 20 ms adverts; and
+ * while real servers flap, the drain poll reads and diffs most of the table every second.
  */
-const READ_PIECE_DESTINATIONS = 500;
+const PIECE_DESTINATIONS = 500;
 
 export interface ReconcilerOptions {
   table: IpvsTable;
@@ -47,8 +59,8 @@ export interface ReconcilerOptions {
   opsLogSize?: number;
   /** A pass's diff and apply start only when this lets them (a VRRP deadline is not near). */
   turnGate?: Pick<TurnGate, 'waitMs'>;
-  /** A full read lets the event loop turn after about this many real servers. Default 500. */
-  readPieceDestinations?: number;
+  /** A read or a diff of many services lets the event loop turn after about this many real servers. Default 500. */
+  pieceDestinations?: number;
 }
 
 export type PassKind = 'apply' | 'audit' | 'drain';
@@ -103,7 +115,7 @@ export class Reconciler {
   private readonly maxRetries: number;
   private readonly opsLogSize: number;
   private readonly turnGate: Pick<TurnGate, 'waitMs'> | undefined;
-  private readonly readPieceDestinations: number;
+  private readonly pieceDestinations: number;
 
   private desired = new Map<string, DesiredService>();
   /** What `desired` was normalized from, as given: an entry given again as the very same object is unchanged. */
@@ -146,7 +158,7 @@ export class Reconciler {
     this.maxRetries = options.maxRetries ?? 3;
     this.opsLogSize = options.opsLogSize ?? 1000;
     this.turnGate = options.turnGate;
-    this.readPieceDestinations = options.readPieceDestinations ?? READ_PIECE_DESTINATIONS;
+    this.pieceDestinations = options.pieceDestinations ?? PIECE_DESTINATIONS;
   }
 
   /** Adopts the kernel table as it is (no flush) and starts converging and auditing. */
@@ -377,7 +389,7 @@ export class Reconciler {
       for (let attempt = 0; ; attempt++) {
         const freshNow = fresh;
         const countersFresh = freshNow === 'all' ? () => true : (id: string) => freshNow.has(id);
-        const out = reconcile({
+        const out = await this.diffPaced({
           desired: this.desired,
           actual: this.view!,
           retired: this.retired,
@@ -489,42 +501,66 @@ export class Reconciler {
     const refreshed = new Set<string>();
     if (!kinds.includes('drain')) return refreshed;
     const view = this.view;
-    await Promise.all(
-      [...this.drainingServices()].map(async (id) => {
-        const a = view.get(id);
-        if (!a) return;
-        const destinations = await this.table.listDestinations(a.service.key);
-        // A new object: whoever holds the old entry keeps what it saw.
-        if (view.get(id) === a) view.set(id, { ...a, destinations });
-        refreshed.add(id);
-      }),
-    );
+    // A service at a time, paced like a full read: while real servers flap, something
+    // drains in most services, and this runs every drainPollMs.
+    const pace = this.readPacer();
+    for (const id of this.drainingServices()) {
+      const a = view.get(id);
+      if (!a) continue;
+      const destinations = await this.table.listDestinations(a.service.key);
+      // A new object: whoever holds the old entry keeps what it saw.
+      if (view.get(id) === a) view.set(id, { ...a, destinations });
+      refreshed.add(id);
+      await pace(destinations.length);
+    }
     return refreshed;
   }
 
   /**
    * The whole table: the services, then each one's real servers, a service at a
-   * time, letting the event loop turn between pieces of about readPieceDestinations
+   * time, letting the event loop turn between pieces of about pieceDestinations
    * real servers (a service is never split: its real servers come in one dump).
    */
   private async readTable(): Promise<TableView> {
     const services = await this.table.listServicesWithoutDestinations();
-    let inPiece = 0;
+    const pace = this.readPacer();
     for (const s of services) {
-      if (inPiece >= this.readPieceDestinations) {
-        await nextTurn();
-        await this.gateOpen();
-        inPiece = 0;
-      }
       try {
         s.destinations = await this.table.listDestinations(s.service.key);
       } catch (err) {
         // Deleted since the list was read: it has no real servers left.
         if (errorCode(err) !== 'ESRCH') throw err;
       }
-      inPiece += s.destinations.length;
+      await pace(s.destinations.length);
     }
     return viewOf(services);
+  }
+
+  /** reconcile() a piece at a time, the event loop turning (and the turn gate asked) between pieces. */
+  private async diffPaced(input: ReconcileInput): Promise<ReconcileOutput> {
+    const pieces = reconcileInPieces(input, this.pieceDestinations);
+    for (;;) {
+      const step = pieces.next();
+      if (step.done) return step.value;
+      await nextTurn();
+      await this.gateOpen();
+    }
+  }
+
+  /**
+   * For a read of many services, called after each with the real servers it read:
+   * lets the event loop turn, and waits while the turn gate holds, once about
+   * pieceDestinations of them were read since it last did.
+   */
+  private readPacer(): (destinationsRead: number) => Promise<void> {
+    let inPiece = 0;
+    return async (destinationsRead) => {
+      inPiece += destinationsRead;
+      if (inPiece < this.pieceDestinations) return;
+      inPiece = 0;
+      await nextTurn();
+      await this.gateOpen();
+    };
   }
 
   private drainingServices(): Set<string> {

@@ -13,7 +13,7 @@ import {
   decodeTimeoutsMessage,
 } from '../../../src/ipvs/codec.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
-import { normalizeDesired, reconcile } from '../../../src/ipvs/diff.js';
+import { normalizeDesired, reconcile, reconcileInPieces, type ReconcileInput, type ReconcileOutput } from '../../../src/ipvs/diff.js';
 import { viewOf } from '../../../src/ipvs/view.js';
 import {
   destinationId,
@@ -207,6 +207,74 @@ test('reconcile applied to the kernel yields the desired table for owned service
     }),
     { numRuns: 300 },
   );
+});
+
+function runToEnd(pieces: Generator<void, ReconcileOutput, void>): { out: ReconcileOutput; yields: number } {
+  let yields = 0;
+  for (;;) {
+    const step = pieces.next();
+    if (step.done) return { out: step.value, yields };
+    yields++;
+  }
+}
+
+test('reconcileInPieces gives what one reconcile() gives, ops in the same order, whatever the piece size and scope', async () => {
+  await fc.assert(
+    fc.asyncProperty(
+      scenarioArb,
+      fc.integer({ min: 1, max: 6 }),
+      fc.array(fc.boolean(), { minLength: KEYS.length, maxLength: KEYS.length }),
+      fc.boolean(),
+      async ({ desired: rawDesired, actual, retired }, pieceDestinations, scopePick, scoped) => {
+        const desired = normalizeDesired(rawDesired);
+        const table = await kernelFrom(actual);
+        const view = viewOf(await table.listServices());
+        const scope = scoped ? new Set(KEYS.filter((_, i) => scopePick[i]).map((k) => serviceKeyId(k))) : undefined;
+        // Drain entries of any service, owned or not (a whole reconcile() keeps only the owned ones).
+        const drains = new Map(
+          KEYS.filter((_, i) => scopePick[(i + 1) % KEYS.length]).map((k) => [
+            serviceKeyId(k),
+            { service: serviceKeyId(k), startedAt: 0, deadline: 1000 },
+          ]),
+        );
+        const input: ReconcileInput = { desired, actual: view, retired, drains, now: 0, drainTimeoutMs: () => 1000, scope };
+        const whole = reconcile(input);
+        const { out } = runToEnd(reconcileInPieces(input, pieceDestinations));
+        assert.deepEqual(out, whole);
+        // Later, with the drains and retired services the first diff left.
+        await applyOps(table, whole.ops);
+        const later: ReconcileInput = {
+          ...input,
+          actual: viewOf(await table.listServices()),
+          retired: whole.retired,
+          drains: whole.drains,
+          now: 500,
+        };
+        assert.deepEqual(runToEnd(reconcileInPieces(later, pieceDestinations)).out, reconcile(later));
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test('reconcileInPieces yields between pieces of services, and not for a table of one piece', () => {
+  const desired = normalizeDesired(
+    KEYS.slice(0, 3).map((key) => ({
+      service: { key, scheduler: 'rr', flags: {}, persistenceTimeoutSec: 0, netmask: key.family === 'inet' ? '255.255.255.255' : 128 },
+      destinations: ADDRS[key.family].slice(0, 2).map((address) => ({
+        address,
+        port: key.kind === 'fwmark' ? 0 : key.port,
+        weight: 1,
+        forwarding: 'dr' as const,
+        upperThreshold: 0,
+        lowerThreshold: 0,
+      })),
+    })),
+  );
+  const input: ReconcileInput = { desired, actual: new Map(), retired: new Set(), drains: new Map(), now: 0, drainTimeoutMs: () => 1000 };
+  assert.equal(runToEnd(reconcileInPieces(input, 2)).yields, 2, 'three services of two real servers, pieces of two: three pieces');
+  assert.equal(runToEnd(reconcileInPieces(input, 6)).yields, 0, 'one piece');
+  assert.deepEqual(runToEnd(reconcileInPieces(input, 2)).out, reconcile(input));
 });
 
 test('ops never delete and re-add the same destination or service', async () => {

@@ -497,7 +497,7 @@ test('an audit reads a large table a piece at a time: between pieces it lets the
   const table = new CountingTable();
   const { clock, reconciler } = setup({
     table,
-    readPieceDestinations: 3,
+    pieceDestinations: 3,
     turnGate: { waitMs: () => Math.max(0, holdUntil - clock.now()) },
   });
   reconciler.start();
@@ -536,4 +536,60 @@ test('a service deleted between the list of services and its real servers reads 
   assert.equal(report.error, undefined, 'ESRCH on one dump does not fail the audit');
   assert.equal(report.drift, 1, 'its real server is missing from what was read');
   assert.equal(report.converged, true);
+});
+
+test('a drain poll re-reads the draining services a piece at a time, waiting while the turn gate holds', async () => {
+  let holdUntil = 0;
+  const table = new CountingTable();
+  const { clock, reconciler } = setup({
+    table,
+    drainPollMs: 1000,
+    pieceDestinations: 3,
+    turnGate: { waitMs: () => Math.max(0, holdUntil - clock.now()) },
+  });
+  reconciler.start();
+  const keys = [80, 81, 82, 83].map((port) => tcpKey('10.6.2.195', port));
+  await reconciler.setDesired(keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] })));
+  for (const key of keys) table.setConnections(key, dest('10.6.2.192'), 1);
+  await reconciler.setDesired(keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191')] })));
+  await advance(clock, reconciler, 0);
+  assert.equal(reconciler.draining().length, 4, 'one real server draining in each service');
+  table.destinationReads = 0;
+  holdUntil = clock.now() + 1000 + 12;
+  clock.advance(1000);
+  await turns(10);
+  assert.equal(table.destinationReads, 2, 'two services read (2 real servers each, past the piece of 3), then the poll waits');
+  clock.advance(12);
+  await reconciler.settled();
+  assert.equal(table.destinationReads, 4, 'every draining service read once the gate opened');
+  assert.equal(reconciler.draining().length, 4);
+});
+
+test('a diff of many services asks the turn gate between its pieces', async () => {
+  const gateAsks = async (pieceDestinations: number): Promise<number> => {
+    let asks = 0;
+    const { reconciler } = setup({
+      pieceDestinations,
+      turnGate: {
+        waitMs: () => {
+          asks++;
+          return 0;
+        },
+      },
+    });
+    reconciler.start();
+    await reconciler.settled();
+    asks = 0;
+    const keys = [80, 81, 82, 83].map((port) => tcpKey('10.6.2.195', port));
+    const report = await reconciler.setDesired(
+      keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] })),
+    );
+    assert.equal(report.converged, true);
+    assert.equal(report.ops, 12);
+    return asks;
+  };
+  const whole = await gateAsks(1000);
+  const inPieces = await gateAsks(2);
+  // Four services of two real servers in pieces of two: three turns between pieces.
+  assert.equal(inPieces - whole, 3);
 });
