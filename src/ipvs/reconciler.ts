@@ -9,7 +9,7 @@
 // large table costs about 1% of a full pass. Whenever the view may be wrong (an
 // op refused, a pass that failed) it reads the whole table and diffs everything.
 import { performance } from 'node:perf_hooks';
-import { setImmediate as nextTurn } from 'node:timers/promises';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import type { Clock, TimerHandle } from '../clock.js';
 import type { EventBus } from '../events.js';
 import type { TurnGate } from '../turn-gate.js';
@@ -27,10 +27,9 @@ import {
   type ReconcileInput,
   type ReconcileOutput,
 } from './diff.js';
-import type { IpvsTable } from './table.js';
+import { errorCode, type IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from './types.js';
 import { applyOpsToView, viewOf, type TableView } from './view.js';
-import { errorCode } from './table.js';
 
 /**
  * A read of many services, and a diff of many, lets the event loop go around (and asks
@@ -61,6 +60,13 @@ export interface ReconcilerOptions {
   turnGate?: Pick<TurnGate, 'waitMs'>;
   /** A read or a diff of many services lets the event loop turn after about this many real servers. Default 500. */
   pieceDestinations?: number;
+  /**
+   * What runs between two pieces. Default: a 1 ms sleep, so that the thread blocks
+   * between pieces (a real-time VRRP thread's RLIMIT_RTTIME budget counts CPU time until
+   * it blocks, and the process's other threads at normal priority get the CPU); tests
+   * give a turn of the event loop instead.
+   */
+  pauseBetweenPieces?: () => Promise<void>;
 }
 
 export type PassKind = 'apply' | 'audit' | 'drain';
@@ -116,6 +122,7 @@ export class Reconciler {
   private readonly opsLogSize: number;
   private readonly turnGate: Pick<TurnGate, 'waitMs'> | undefined;
   private readonly pieceDestinations: number;
+  private readonly pauseBetweenPieces: () => Promise<void>;
 
   private desired = new Map<string, DesiredService>();
   /** What `desired` was normalized from, as given: an entry given again as the very same object is unchanged. */
@@ -159,6 +166,7 @@ export class Reconciler {
     this.opsLogSize = options.opsLogSize ?? 1000;
     this.turnGate = options.turnGate;
     this.pieceDestinations = options.pieceDestinations ?? PIECE_DESTINATIONS;
+    this.pauseBetweenPieces = options.pauseBetweenPieces ?? (() => sleep(1));
   }
 
   /** Adopts the kernel table as it is (no flush) and starts converging and auditing. */
@@ -479,7 +487,7 @@ export class Reconciler {
       this.readAll = false;
       // The last piece of the read, the drift check and the diff each get a turn of
       // their own: in one, they held the loop for 30–40 ms at 10,000 real servers in UML.
-      await nextTurn();
+      await this.pauseBetweenPieces();
       if (this.view) {
         const drift = findDrift(this.view, fresh, this.ownedIds());
         report.drift = drift.length;
@@ -495,7 +503,7 @@ export class Reconciler {
         }
       }
       this.view = fresh;
-      await nextTurn();
+      await this.pauseBetweenPieces();
       return 'all';
     }
     const refreshed = new Set<string>();
@@ -542,7 +550,7 @@ export class Reconciler {
     for (;;) {
       const step = pieces.next();
       if (step.done) return step.value;
-      await nextTurn();
+      await this.pauseBetweenPieces();
       await this.gateOpen();
     }
   }
@@ -558,7 +566,7 @@ export class Reconciler {
       inPiece += destinationsRead;
       if (inPiece < this.pieceDestinations) return;
       inPiece = 0;
-      await nextTurn();
+      await this.pauseBetweenPieces();
       await this.gateOpen();
     };
   }

@@ -28,6 +28,7 @@ function setup(options: Partial<ReconcilerOptions> & { table?: IpvsTable } = {})
     events,
     drainTimeoutMs: 30_000,
     auditIntervalMs: 10_000,
+    pauseBetweenPieces: () => new Promise<void>((resolve) => setImmediate(resolve)),
     ...options,
   });
   return { table, clock, events, seen, reconciler };
