@@ -14,16 +14,17 @@ import {
   type IpvsRequest,
 } from './codec.js';
 import { IPVS_GENL_NAME } from './constants.js';
-import type {
-  DestinationKey,
-  IpvsInfo,
-  IpvsTable,
-  IpvsTimeouts,
-  MutationResult,
-  SyncDaemonConfig,
-  SyncDaemonState,
-  SyncDaemonStatus,
-  TableMutation,
+import {
+  destinationsOrNone,
+  type DestinationKey,
+  type IpvsInfo,
+  type IpvsTable,
+  type IpvsTimeouts,
+  type MutationResult,
+  type SyncDaemonConfig,
+  type SyncDaemonState,
+  type SyncDaemonStatus,
+  type TableMutation,
 } from './table.js';
 import type { ActualDestination, ActualService, DestinationSpec, ServiceKey, ServiceSpec } from './types.js';
 
@@ -123,7 +124,7 @@ export class IpvsClient implements IpvsTable {
 
   async listServices(): Promise<ActualService[]> {
     const services = await this.listServicesWithoutDestinations();
-    const lists = await Promise.all(services.map((s) => this.listDestinationsOrNone(s.service.key)));
+    const lists = await Promise.all(services.map((s) => destinationsOrNone(this, s.service.key)));
     services.forEach((s, i) => {
       s.destinations = lists[i]!;
     });
@@ -133,16 +134,6 @@ export class IpvsClient implements IpvsTable {
   async listServicesWithoutDestinations(): Promise<ActualService[]> {
     const r = ipvsRequests.listServices();
     return (await this.send(r)).map((m) => unwrap(decodeServiceMessage(m.attrs), r.operation));
-  }
-
-  /** A service deleted between the two dumps simply has no destinations left. */
-  private async listDestinationsOrNone(key: ServiceKey): Promise<ActualDestination[]> {
-    try {
-      return await this.listDestinations(key);
-    } catch (err) {
-      if ((err as { code?: string }).code === 'ESRCH') return [];
-      throw err;
-    }
   }
 
   async getService(key: ServiceKey): Promise<ActualService | undefined> {
@@ -157,7 +148,7 @@ export class IpvsClient implements IpvsTable {
     const first = replies[0];
     if (!first) return undefined;
     const service = unwrap(decodeServiceMessage(first.attrs), r.operation);
-    service.destinations = await this.listDestinationsOrNone(service.service.key);
+    service.destinations = await destinationsOrNone(this, service.service.key);
     return service;
   }
 

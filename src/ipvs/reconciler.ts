@@ -27,7 +27,7 @@ import {
   type ReconcileInput,
   type ReconcileOutput,
 } from './diff.js';
-import { errorCode, type IpvsTable } from './table.js';
+import { destinationsOrNone, type IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from './types.js';
 import { applyOpsToView, viewOf, type TableView } from './view.js';
 
@@ -433,7 +433,7 @@ export class Reconciler {
         }
         report.failed += failures.length;
         // Someone else changed the table (or refused a value): look again and redo the diff.
-        this.view = await this.readTable();
+        this.view = (await this.readTable()).view;
         fresh = 'all';
         lap('readMs');
         if (attempt >= this.maxRetries) {
@@ -483,13 +483,12 @@ export class Reconciler {
    */
   private async readForPass(kinds: PassKind[], report: PassReport): Promise<'all' | Set<string>> {
     if (kinds.includes('audit') || !this.view || this.readAll) {
-      const fresh = await this.readTable();
+      const { view: fresh, inPieces } = await this.readTable();
       this.readAll = false;
       // After a read of several pieces, its last piece, the drift check and the diff each
       // get a turn of their own: in one, they held the loop for 30–40 ms at 10,000 real
       // servers in UML.
-      const large = [...fresh.values()].reduce((n, a) => n + a.destinations.length, 0) >= this.pieceDestinations;
-      if (large) await this.pauseBetweenPieces();
+      if (inPieces) await this.pauseBetweenPieces();
       if (this.view) {
         const drift = findDrift(this.view, fresh, this.ownedIds());
         report.drift = drift.length;
@@ -505,7 +504,7 @@ export class Reconciler {
         }
       }
       this.view = fresh;
-      if (large) await this.pauseBetweenPieces();
+      if (inPieces) await this.pauseBetweenPieces();
       return 'all';
     }
     const refreshed = new Set<string>();
@@ -513,7 +512,7 @@ export class Reconciler {
     const view = this.view;
     // A service at a time, paced like a full read: while real servers flap, something
     // drains in most services, and this runs every drainPollMs.
-    const pace = this.readPacer();
+    const pacer = this.readPacer();
     for (const id of this.drainingServices()) {
       const a = view.get(id);
       if (!a) continue;
@@ -521,7 +520,7 @@ export class Reconciler {
       // A new object: whoever holds the old entry keeps what it saw.
       if (view.get(id) === a) view.set(id, { ...a, destinations });
       refreshed.add(id);
-      await pace(destinations.length);
+      await pacer.read(destinations.length);
     }
     return refreshed;
   }
@@ -530,20 +529,16 @@ export class Reconciler {
    * The whole table: the services, then each one's real servers, a service at a
    * time, letting the event loop turn between pieces of about pieceDestinations
    * real servers (a service is never split: its real servers come in one dump).
+   * `inPieces`: it paused at least once.
    */
-  private async readTable(): Promise<TableView> {
+  private async readTable(): Promise<{ view: TableView; inPieces: boolean }> {
     const services = await this.table.listServicesWithoutDestinations();
-    const pace = this.readPacer();
+    const pacer = this.readPacer();
     for (const s of services) {
-      try {
-        s.destinations = await this.table.listDestinations(s.service.key);
-      } catch (err) {
-        // Deleted since the list was read: it has no real servers left.
-        if (errorCode(err) !== 'ESRCH') throw err;
-      }
-      await pace(s.destinations.length);
+      s.destinations = await destinationsOrNone(this.table, s.service.key);
+      await pacer.read(s.destinations.length);
     }
-    return viewOf(services);
+    return { view: viewOf(services), inPieces: pacer.paused };
   }
 
   /** reconcile() a piece at a time, the event loop turning (and the turn gate asked) between pieces. */
@@ -558,18 +553,25 @@ export class Reconciler {
   }
 
   /**
-   * For a read of many services, called after each with the real servers it read:
-   * lets the event loop turn, and waits while the turn gate holds, once about
-   * pieceDestinations of them were read since it last did.
+   * For a read of many services: `read` is called after each with the real servers it
+   * read, and lets the event loop turn, and waits while the turn gate holds, once
+   * about pieceDestinations of them were read since it last did.
    */
-  private readPacer(): (destinationsRead: number) => Promise<void> {
+  private readPacer(): { read(destinationsRead: number): Promise<void>; readonly paused: boolean } {
     let inPiece = 0;
-    return async (destinationsRead) => {
-      inPiece += destinationsRead;
-      if (inPiece < this.pieceDestinations) return;
-      inPiece = 0;
-      await this.pauseBetweenPieces();
-      await this.gateOpen();
+    let paused = false;
+    return {
+      read: async (destinationsRead) => {
+        inPiece += destinationsRead;
+        if (inPiece < this.pieceDestinations) return;
+        inPiece = 0;
+        paused = true;
+        await this.pauseBetweenPieces();
+        await this.gateOpen();
+      },
+      get paused() {
+        return paused;
+      },
     };
   }
 

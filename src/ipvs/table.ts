@@ -103,6 +103,16 @@ export function ipvsError(
   return new NetlinkError(errnoNumber(code)!, extAck, operation);
 }
 
+/** A service's real servers, or none when it was deleted since it was listed (ESRCH). */
+export async function destinationsOrNone(table: Pick<IpvsTable, 'listDestinations'>, key: ServiceKey): Promise<ActualDestination[]> {
+  try {
+    return await table.listDestinations(key);
+  } catch (err) {
+    if (errorCode(err) === 'ESRCH') return [];
+    throw err;
+  }
+}
+
 export function errorCode(err: unknown): string | undefined {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' ? code : undefined;

@@ -493,19 +493,26 @@ class CountingTable extends MemoryIpvsTable {
   }
 }
 
-test('an audit reads a large table a piece at a time: between pieces it lets the event loop turn and waits while the turn gate holds', async () => {
-  let holdUntil = 0;
+/** A counting table under a reconciler of pieces of 3 real servers whose turn gate holds until `holdUntil`, with four services of two real servers applied. */
+async function gatedFourServices(options: Partial<ReconcilerOptions> = {}) {
+  const gate = { holdUntil: 0 };
   const table = new CountingTable();
   const { clock, reconciler } = setup({
     table,
     pieceDestinations: 3,
-    turnGate: { waitMs: () => Math.max(0, holdUntil - clock.now()) },
+    turnGate: { waitMs: () => Math.max(0, gate.holdUntil - clock.now()) },
+    ...options,
   });
   reconciler.start();
   const keys = [80, 81, 82, 83].map((port) => tcpKey('10.6.2.195', port));
   await reconciler.setDesired(keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] })));
+  return { gate, table, clock, reconciler, keys };
+}
+
+test('an audit reads a large table a piece at a time: between pieces it lets the event loop turn and waits while the turn gate holds', async () => {
+  const { gate, table, clock, reconciler } = await gatedFourServices();
   table.destinationReads = 0;
-  holdUntil = clock.now() + 12;
+  gate.holdUntil = clock.now() + 12;
   const audit = reconciler.audit();
   await turns(10);
   // 2 real servers, then 4 (past the piece of 3): the read stops there for the gate.
@@ -540,23 +547,13 @@ test('a service deleted between the list of services and its real servers reads 
 });
 
 test('a drain poll re-reads the draining services a piece at a time, waiting while the turn gate holds', async () => {
-  let holdUntil = 0;
-  const table = new CountingTable();
-  const { clock, reconciler } = setup({
-    table,
-    drainPollMs: 1000,
-    pieceDestinations: 3,
-    turnGate: { waitMs: () => Math.max(0, holdUntil - clock.now()) },
-  });
-  reconciler.start();
-  const keys = [80, 81, 82, 83].map((port) => tcpKey('10.6.2.195', port));
-  await reconciler.setDesired(keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] })));
+  const { gate, table, clock, reconciler, keys } = await gatedFourServices({ drainPollMs: 1000 });
   for (const key of keys) table.setConnections(key, dest('10.6.2.192'), 1);
   await reconciler.setDesired(keys.map((key) => ({ service: service(key), destinations: [dest('10.6.2.191')] })));
   await advance(clock, reconciler, 0);
   assert.equal(reconciler.draining().length, 4, 'one real server draining in each service');
   table.destinationReads = 0;
-  holdUntil = clock.now() + 1000 + 12;
+  gate.holdUntil = clock.now() + 1000 + 12;
   clock.advance(1000);
   await turns(10);
   assert.equal(table.destinationReads, 2, 'two services read (2 real servers each, past the piece of 3), then the poll waits');
