@@ -6,8 +6,8 @@
 //
 // What is sent is shaped for its cost on the main thread, where each message is
 // deserialized: events and log lines as they happen (transitions are rare), status
-// only for what an event says changed, pools only for the services that changed
-// (coalesced over poolDelayMs), check results as periodic tallies.
+// only for what an event says changed, pools only for the services that changed and
+// as JSON (coalesced over poolDelayMs), check results as periodic tallies.
 import { getHeapStatistics } from 'node:v8';
 import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
@@ -120,7 +120,7 @@ function flushPools(): void {
   // The events and status behind this change go first.
   flushOutbox();
   const keys = desired.map((d) => serviceKeyId(d.service.key));
-  const changed: DesiredService[] = [];
+  const changed: string[] = [];
   desired.forEach((d, i) => {
     const key = keys[i]!;
     // The monitor keeps a service's pool object until that pool changes, so an
@@ -131,7 +131,7 @@ function flushPools(): void {
     const json = JSON.stringify(d);
     if (sentPoolJson.get(key) === json) return;
     sentPoolJson.set(key, json);
-    changed.push(d);
+    changed.push(json);
   });
   const keyList = keys.join('\n');
   if (keyList !== sentKeys) {

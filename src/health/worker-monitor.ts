@@ -434,22 +434,37 @@ export class WorkerHealthMonitor {
 
   // ---- messages ---------------------------------------------------------------
 
-  /** Queues what a message asks of the main thread (in slices: MESSAGE_SLICE_MS); a batch of changes as one task per event or log line. */
+  /**
+   * Queues what a message asks of the main thread (in slices: MESSAGE_SLICE_MS): a batch
+   * of changes as one task per event or log line, a pool change as one task per service
+   * parsed and one that hands them all over.
+   */
   private receive(generation: Generation, m: FromWorker): void {
-    if (m.kind !== 'changes') {
-      this.inbox.push(() => this.onMessage(generation, m));
+    if (m.kind === 'changes') {
+      this.inbox.push(() => {
+        if (!this.stopping) this.applyStatus(m.status);
+      });
+      for (const item of m.items)
+        this.inbox.push(() => {
+          if (!this.stopping) this.deliver(item);
+        });
       return;
     }
-    this.inbox.push(() => {
-      if (!this.stopping) this.applyStatus(m.status);
-    });
-    for (const item of m.items)
+    if (m.kind === 'pools') {
+      const changed: DesiredService[] = [];
+      for (const json of m.changed)
+        this.inbox.push(() => {
+          if (!this.stopping) changed.push(JSON.parse(json) as DesiredService);
+        });
       this.inbox.push(() => {
-        if (!this.stopping) this.deliver(item);
+        if (!this.stopping) this.applyPools(m.keys, changed);
       });
+      return;
+    }
+    this.inbox.push(() => this.onMessage(generation, m));
   }
 
-  private onMessage(generation: Generation, m: Exclude<FromWorker, { kind: 'changes' }>): void {
+  private onMessage(generation: Generation, m: Exclude<FromWorker, { kind: 'changes' | 'pools' }>): void {
     switch (m.kind) {
       case 'ready':
         generation.markReady();
@@ -465,17 +480,9 @@ export class WorkerHealthMonitor {
         else p.reject(m.error.problems ? new HealthConfigError(m.error.problems) : new Error(m.error.message));
         return;
       }
-      default:
-        break; // the health messages, below
-    }
-    // Like HealthMonitor after stop(): nothing more reaches the agent.
-    if (this.stopping) return;
-    switch (m.kind) {
-      case 'pools':
-        this.applyPools(m.keys, m.changed);
-        return;
       case 'results':
-        this.options.onCheckResults?.(m.batch);
+        // Like HealthMonitor after stop(): nothing more reaches the agent.
+        if (!this.stopping) this.options.onCheckResults?.(m.batch);
         return;
     }
   }

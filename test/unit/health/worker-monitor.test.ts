@@ -652,6 +652,38 @@ test('a burst of transitions is handed over in slices: each event and log line i
   assert.equal(lines.filter((l) => /is up/.test(l.msg)).length, 100, 'and their log lines');
 });
 
+test('a pool change crosses as one text per service, each parsed in a slice of its own, then handed over whole', async (t) => {
+  const a = await new TcpBackend().start();
+  t.after(() => a.stop());
+  // At slices of 0 ms each task runs in a slice of its own, and the gate is asked once before it.
+  const trail: string[] = [];
+  const { bus, monitor, pools } = setup(t, {
+    messageSliceMs: 0,
+    resultsIntervalMs: 600_000,
+    turnGate: {
+      waitMs: () => {
+        trail.push('slice');
+        return 0;
+      },
+    },
+    logger: pino({ level: 'info' }, { write: () => trail.push('line') }),
+    onPoolChange: (d) => trail.push(`pool ${d.map((x) => x.destinations.length).join(',')}`),
+  });
+  bus.subscribe('*', () => trail.push('event'));
+  const groupKeys = [80, 81, 82].map((port) => spec(port).key);
+  await monitor.update([service('web', 80, [a.port], { groupKeys, quorum: 1 })]);
+  await waitFor(() => trail.includes('pool 1,1,1'), { what: 'the server in all three pools', timeoutMs: 5000 });
+  const handover = trail.indexOf('pool 1,1,1');
+  let slices = 0;
+  while (trail[handover - 1 - slices] === 'slice') slices++;
+  assert.equal(slices, 4, `three services parsed and one handover, each in a slice: ${trail.slice(handover - 8, handover + 1).join(' ')}`);
+  assert.deepEqual(
+    pools.at(-1)!.map((d) => [d.service.key, d.destinations.map((x) => [x.address, x.port, x.weight, x.forwarding])]),
+    groupKeys.map((key) => [key, [['127.0.0.1', a.port, 1, 'dr']]]),
+    'each pool as the worker had it',
+  );
+});
+
 test('last results fold into the map in place: an entry keeps its object, with the newest values', () => {
   const batch = (ok: number, reason: number, atMs: number): LastResults => ({
     keys: ['web|10.0.0.1:80', 'web|10.0.0.2:80'],
