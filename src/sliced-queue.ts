@@ -15,6 +15,7 @@ export class SlicedQueue {
   private next = 0;
   /** The slice that will run next, if one is scheduled. */
   private pending: { immediate: NodeJS.Immediate } | { timeout: NodeJS.Timeout } | undefined;
+  private running = false;
 
   private readonly now: () => number;
   private readonly gate: Pick<TurnGate, 'waitMs'> | undefined;
@@ -35,7 +36,8 @@ export class SlicedQueue {
 
   push(task: () => void): void {
     this.tasks.push(task);
-    if (this.pending) return;
+    // A task queued by a task: the slice running it schedules the next one when it ends.
+    if (this.pending || this.running) return;
     this.pending = { immediate: setImmediate(this.slice) };
   }
 
@@ -56,9 +58,14 @@ export class SlicedQueue {
     }
     this.pending = undefined;
     const started = this.now();
-    while (this.next < this.tasks.length) {
-      this.runNext();
-      if (this.now() - started >= this.sliceMs || (this.gate?.waitMs() ?? 0) > 0) break;
+    this.running = true;
+    try {
+      while (this.next < this.tasks.length) {
+        this.runNext();
+        if (this.now() - started >= this.sliceMs || (this.gate?.waitMs() ?? 0) > 0) break;
+      }
+    } finally {
+      this.running = false;
     }
     if (this.next === this.tasks.length) this.reset();
     else {

@@ -44,6 +44,20 @@ test('a task that takes longer than a slice runs alone in its turn, and the queu
   assert.deepEqual(log, ['long1', 'between', 'long2']);
 });
 
+test('a task that queues more: the slice running it schedules the next one, so no two slices share a turn', async () => {
+  // 5 ms a task, 5 ms a slice: one task a slice, and what the loop had waiting between any two.
+  const { queue, log, task } = rig(5, 5);
+  queue.push(
+    task('a', () => {
+      queue.push(task('b', () => setImmediate(() => log.push('between'))));
+      queue.push(task('c'));
+    }),
+  );
+  await turns(4);
+  // Were a second slice scheduled by the pushes, c would run in the turn b ran in, before 'between'.
+  assert.deepEqual(log, ['a', 'b', 'between', 'c']);
+});
+
 test('drain runs every queued task at once, in order, and leaves no slice pending; tasks queued later still run', async () => {
   const { queue, log, task } = rig(1, 1);
   const immediates = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Immediate').length;
