@@ -18,11 +18,22 @@ import { destinationId, serviceKeyId, type DesiredService } from '../ipvs/types.
 import { CheckTallies } from '../metrics/check-tally.js';
 import { HealthConfigError, HealthMonitor } from './monitor.js';
 import type { HealthServiceConfig } from './types.js';
-import type { FromWorker, LastResults, MonitorWorkerData, OutboxItem, StatusChange, ToWorker } from './worker-messages.js';
+import {
+  WAKE_UP,
+  type FromWorker,
+  type LastResults,
+  type MonitorWorkerData,
+  type OutboxItem,
+  type StatusChange,
+  type ToWorker,
+} from './worker-messages.js';
 
 const port = parentPort!;
 const settings = workerData as MonitorWorkerData;
-const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []): void => {
+  settings.messages.postMessage(m, transfer);
+  port.postMessage(WAKE_UP);
+};
 
 // ---- events, logs and the status they change ------------------------------
 

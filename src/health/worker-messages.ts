@@ -2,12 +2,21 @@
 // health-check thread). Every message is structured-cloned into the main thread, so
 // each is shaped for its cost there: nothing per check, nothing for what did not
 // change, check results as columns of typed arrays.
+import type { MessagePort } from 'node:worker_threads';
 import type { AgentEvent } from '../events.js';
 import type { CheckTally } from '../metrics/check-tally.js';
 import type { RealServerStatus, ServiceHead, ServiceStatus } from './monitor.js';
 import type { HealthServiceConfig } from './types.js';
 
 export interface MonitorWorkerData {
+  /**
+   * Where the worker posts every FromWorker message; parentPort carries only a wake-up
+   * after each. The main thread reads a message off this port when its slice comes
+   * (receiveMessageOnPort), so deserializing it is bulk work the turn gate can hold
+   * back from a VRRP deadline: on the worker's own port it would be deserialized the
+   * moment it arrived, in the turn that was about to run a takeover (docs/vrrp.md, run AI).
+   */
+  messages: MessagePort;
   /** pino level of the main logger: lines below it are not even formatted in the worker. */
   logLevel: string;
   /** Where the check plugins are (default: the checks/ of this build). */
@@ -18,6 +27,9 @@ export interface MonitorWorkerData {
   resultsIntervalMs: number;
   maxConcurrentChecks?: number;
 }
+
+/** What the worker posts on parentPort after each message: nothing to read, so its arrival costs next to nothing. */
+export const WAKE_UP = 0;
 
 export type ToWorker =
   /** `seed`: after a crash, the last status the main thread had, for the new thread to resume from. */

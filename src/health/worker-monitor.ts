@@ -19,7 +19,7 @@
 // thread the same way (heapOutgrown).
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort, type ResourceLimits } from 'node:worker_threads';
 import { pino } from 'pino';
 import type { EventBus } from '../events.js';
 import { exponentialDelay } from '../backoff.js';
@@ -64,10 +64,18 @@ export interface WorkerHealthMonitorOptions {
   messageSliceMs?: number;
   /** No slice of them starts when this holds bulk work back (a VRRP deadline is near). */
   turnGate?: Pick<TurnGate, 'waitMs'>;
+  /** Reads (deserializes) the worker's next message off its port, in a slice: receiveMessageOnPort. */
+  readMessage?: (port: MessagePort) => { message: unknown } | undefined;
 }
 
 interface Generation {
   worker: Worker;
+  /** The worker's messages, read one at a time (MonitorWorkerData.messages). */
+  messages: MessagePort;
+  /** Wake-ups not yet followed by a read. */
+  unread: number;
+  /** A read is queued in the inbox. */
+  reading: boolean;
   ready: Promise<void>;
   markReady: () => void;
   stopped: Promise<void>;
@@ -258,19 +266,30 @@ export class WorkerHealthMonitor {
    * which workerExecArgv's filter (the options NODE_OPTIONS may hold) lets through. A
    * refusal would leave the agent without checks, so the worker then starts without them.
    */
-  private newWorker(data: MonitorWorkerData, resourceLimits: ResourceLimits): Worker {
-    const options = { workerData: data, name: 'failoverd-health', resourceLimits };
+  private newWorker(data: Omit<MonitorWorkerData, 'messages'>, resourceLimits: ResourceLimits): { worker: Worker; messages: MessagePort } {
+    // A channel per attempt: the one handed to a Worker that refused its options may be gone with it.
+    const start = (execArgv: string[]): { worker: Worker; messages: MessagePort } => {
+      const { port1, port2 } = new MessageChannel();
+      try {
+        const workerData: MonitorWorkerData = { ...data, messages: port2 };
+        const worker = new Worker(workerUrl(), { workerData, transferList: [port2], name: 'failoverd-health', resourceLimits, execArgv });
+        return { worker, messages: port1 };
+      } catch (err) {
+        port1.close();
+        throw err;
+      }
+    };
     try {
-      return new Worker(workerUrl(), { ...options, execArgv: workerExecArgv(process.execArgv) });
+      return start(workerExecArgv(process.execArgv));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err;
       this.options.logger.warn(`health-check worker: ${(err as Error).message}; it starts without the agent's node options`);
-      return new Worker(workerUrl(), { ...options, execArgv: [] });
+      return start([]);
     }
   }
 
   private spawn(services: readonly HealthServiceConfig[]): Generation {
-    const data: MonitorWorkerData = {
+    const data: Omit<MonitorWorkerData, 'messages'> = {
       logLevel: this.options.logger.level,
       poolDelayMs: this.options.poolDelayMs ?? 50,
       resultsIntervalMs: this.options.resultsIntervalMs ?? 250,
@@ -278,13 +297,16 @@ export class WorkerHealthMonitor {
       ...(this.options.maxConcurrentChecks ? { maxConcurrentChecks: this.options.maxConcurrentChecks } : {}),
     };
     const limits = heapFor(services);
-    const worker = this.newWorker(data, limits);
+    const { worker, messages } = this.newWorker(data, limits);
     let markReady!: () => void;
     let markStopped!: () => void;
     let markExited!: () => void;
     let failReady!: (err: Error) => void;
     const generation: Generation = {
       worker,
+      messages,
+      unread: 0,
+      reading: false,
       ready: new Promise<void>((resolve, reject) => {
         markReady = resolve;
         failReady = reject;
@@ -303,16 +325,13 @@ export class WorkerHealthMonitor {
       retired: false,
     };
     generation.ready.catch(() => undefined);
-    worker.on('message', (m: FromWorker) => this.receive(generation, m));
-    worker.on('messageerror', (err) =>
-      this.options.logger.error({ err }, `health-check worker: a message could not be read: ${err.message}`),
-    );
+    worker.on('message', () => this.wakeUp(generation));
     worker.on('error', (err) => {
       generation.error = err;
     });
     worker.on('exit', (code) => {
       // What the thread said before it ended counts first: its last pools and status are what a successor resumes from.
-      this.inbox.drain();
+      this.readAll(generation);
       generation.hasExited = true;
       const err = generation.error ?? new Error(`health-check worker exited with code ${code}`);
       failReady(err);
@@ -433,6 +452,50 @@ export class WorkerHealthMonitor {
   }
 
   // ---- messages ---------------------------------------------------------------
+
+  /** The worker posted a message: one read is queued at a time, so that a message's tasks run before the next is read. */
+  private wakeUp(generation: Generation): void {
+    generation.unread++;
+    if (generation.reading) return;
+    generation.reading = true;
+    this.inbox.push(() => this.readNext(generation));
+  }
+
+  private readNext(generation: Generation): void {
+    generation.reading = false;
+    const m = this.read(generation);
+    if (m === 'none') {
+      generation.unread = 0;
+      return;
+    }
+    generation.unread--;
+    if (m !== 'unreadable') this.receive(generation, m);
+    if (generation.unread > 0) {
+      generation.reading = true;
+      this.inbox.push(() => this.readNext(generation));
+    }
+  }
+
+  /** At the thread's exit: every message it posted, read and handled now, in order. */
+  private readAll(generation: Generation): void {
+    this.inbox.drain();
+    for (let m = this.read(generation); m !== 'none'; m = this.read(generation)) {
+      if (m !== 'unreadable') this.receive(generation, m);
+      this.inbox.drain();
+    }
+    generation.unread = 0;
+    generation.messages.close();
+  }
+
+  private read(generation: Generation): FromWorker | 'none' | 'unreadable' {
+    try {
+      const got = (this.options.readMessage ?? receiveMessageOnPort)(generation.messages);
+      return got === undefined ? 'none' : (got.message as FromWorker);
+    } catch (err) {
+      this.options.logger.error({ err }, `health-check worker: a message could not be read: ${(err as Error).message}`);
+      return 'unreadable';
+    }
+  }
 
   /**
    * Queues what a message asks of the main thread (in slices: MESSAGE_SLICE_MS): a batch

@@ -6,9 +6,12 @@ export class TcpBackend {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
   port = 0;
+  /** Connections accepted so far: each is one check of this server. */
+  accepted = 0;
 
   async start(): Promise<this> {
     const server = createServer((s) => {
+      this.accepted++;
       this.sockets.add(s);
       s.on('error', () => undefined);
       s.on('close', () => this.sockets.delete(s));

@@ -8,11 +8,18 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { receiveMessageOnPort } from 'node:worker_threads';
 import { pino } from 'pino';
 import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { HealthConfigError } from '../../../src/health/monitor.js';
 import { CHECK_DEFAULTS, type HealthCheckConfig, type HealthServiceConfig } from '../../../src/health/types.js';
-import { foldLastResults, forEachLastResult, type LastResult, type LastResults } from '../../../src/health/worker-messages.js';
+import {
+  foldLastResults,
+  forEachLastResult,
+  type FromWorker,
+  type LastResult,
+  type LastResults,
+} from '../../../src/health/worker-messages.js';
 import {
   BUSY_WORKER_CHECKS_PER_SECOND,
   heapOutgrown,
@@ -657,7 +664,7 @@ test('a pool change crosses as one text per service, each parsed in a slice of i
   t.after(() => a.stop());
   // At slices of 0 ms each task runs in a slice of its own, and the gate is asked once before it.
   const trail: string[] = [];
-  const { bus, monitor, pools } = setup(t, {
+  const { monitor, pools } = setup(t, {
     messageSliceMs: 0,
     resultsIntervalMs: 600_000,
     turnGate: {
@@ -666,22 +673,76 @@ test('a pool change crosses as one text per service, each parsed in a slice of i
         return 0;
       },
     },
-    logger: pino({ level: 'info' }, { write: () => trail.push('line') }),
+    readMessage: (port) => {
+      const got = receiveMessageOnPort(port);
+      if (got) trail.push(`read ${(got.message as FromWorker).kind}`);
+      return got;
+    },
     onPoolChange: (d) => trail.push(`pool ${d.map((x) => x.destinations.length).join(',')}`),
   });
-  bus.subscribe('*', () => trail.push('event'));
   const groupKeys = [80, 81, 82].map((port) => spec(port).key);
   await monitor.update([service('web', 80, [a.port], { groupKeys, quorum: 1 })]);
   await waitFor(() => trail.includes('pool 1,1,1'), { what: 'the server in all three pools', timeoutMs: 5000 });
   const handover = trail.indexOf('pool 1,1,1');
-  let slices = 0;
-  while (trail[handover - 1 - slices] === 'slice') slices++;
-  assert.equal(slices, 4, `three services parsed and one handover, each in a slice: ${trail.slice(handover - 8, handover + 1).join(' ')}`);
+  const read = trail.lastIndexOf('read pools', handover);
+  assert.deepEqual(
+    trail.slice(read, handover + 1),
+    ['read pools', 'slice', 'slice', 'slice', 'slice', 'pool 1,1,1'],
+    'three services parsed and the handover, each in a slice of its own',
+  );
   assert.deepEqual(
     pools.at(-1)!.map((d) => [d.service.key, d.destinations.map((x) => [x.address, x.port, x.weight, x.forwarding])]),
     groupKeys.map((key) => [key, [['127.0.0.1', a.port, 1, 'dr']]]),
     'each pool as the worker had it',
   );
+});
+
+test("the worker's messages are read off their port only in slices the gate lets start: none while it holds, all in order after", async (t) => {
+  const a = await new TcpBackend().start();
+  const b = await new TcpBackend().start();
+  t.after(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  let holding = false;
+  const reads: Array<{ kind: FromWorker['kind']; holding: boolean }> = [];
+  const { monitor, pool, seen } = setup(t, {
+    turnGate: { waitMs: () => (holding ? 5 : 0) },
+    readMessage: (port) => {
+      const got = receiveMessageOnPort(port);
+      if (got) reads.push({ kind: (got.message as FromWorker).kind, holding });
+      return got;
+    },
+  });
+  await monitor.update([service('web', 80, [a.port, b.port], { quorum: 1 })]);
+  await waitFor(() => pool()?.length === 2, { what: 'both servers up', timeoutMs: 5000 });
+  assert.deepEqual(
+    reads.slice(0, 4).map((r) => r.kind),
+    ['ready', 'changes', 'pools', 'updated'],
+    `the thread's first messages, read through the port: ${reads.map((r) => r.kind).join(' ')}`,
+  );
+  holding = true;
+  const before = reads.length;
+  await a.stop();
+  // Checks every 100 ms, fall 1: a's first refused check takes it down, and by b's fourth
+  // check since, the worker has posted the change and the pool (50 ms later).
+  const checked = b.accepted;
+  await waitFor(() => b.accepted >= checked + 4, { what: 'four more checks of b', timeoutMs: 5000 });
+  assert.equal(seen('realserver.down').length, 0, 'nothing handled while the gate holds');
+  assert.equal(reads.length, before, 'and nothing read');
+  holding = false;
+  await waitFor(() => pool()?.join() === `${b.port}=1`, { what: 'a out of the pool', timeoutMs: 5000 });
+  assert.equal(reads.filter((r) => r.holding).length, 0, 'no message read while the gate held');
+  assert.deepEqual(
+    reads
+      .slice(before)
+      .map((r) => r.kind)
+      .filter((kind) => kind !== 'results')
+      .slice(0, 2),
+    ['changes', 'pools'],
+    'read after: what the worker posted meanwhile, in order (check results aside, sent every 250 ms)',
+  );
+  assert.equal(seen('realserver.down').length, 1);
 });
 
 test('last results fold into the map in place: an entry keeps its object, with the newest values', () => {
