@@ -29,7 +29,7 @@ import {
 } from './diff.js';
 import { destinationsOrNone, type IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from './types.js';
-import { applyOpsToView, viewOf, type TableView } from './view.js';
+import { applyOpsToView, refreshDestinations, viewOf, type TableView } from './view.js';
 
 /**
  * A read of many services, and a diff of many, lets the event loop go around (and asks
@@ -517,8 +517,7 @@ export class Reconciler {
       const a = view.get(id);
       if (!a) continue;
       const destinations = await this.table.listDestinations(a.service.key);
-      // A new object: whoever holds the old entry keeps what it saw.
-      if (view.get(id) === a) view.set(id, { ...a, destinations });
+      if (view.get(id) === a) refreshDestinations(view, id, destinations);
       refreshed.add(id);
       await pacer.read(destinations.length);
     }

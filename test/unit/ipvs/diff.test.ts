@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findDrift, normalizeDesired, opServiceKey, reconcile, type DrainEntry, type ReconcileInput } from '../../../src/ipvs/diff.js';
-import { applyOpsToView, viewOf } from '../../../src/ipvs/view.js';
+import { applyOpsToView, refreshDestinations, viewOf } from '../../../src/ipvs/view.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from '../../../src/ipvs/types.js';
 import { actual, actualDest, dest, service, tcpKey } from './builders.js';
 
@@ -266,6 +266,68 @@ test('applyOpsToView keeps counters of edited destinations, copies what it touch
     ['service changed: scheduler wlc → rr', 'real server deleted'],
   );
   assert.deepEqual(findDrift(view, viewOf([actual(service(VIP, 'rr'), [])]), new Set()), [], "unowned services are nobody's drift");
+});
+
+test("refreshDestinations: the same real servers with the same settings keep the view's objects and take the fresh counters; any other change replaces the entry", () => {
+  const id = 'tcp:10.6.2.195:80';
+  const stats = (connections: number) => ({
+    connections,
+    packetsIn: 1,
+    packetsOut: 2,
+    bytesIn: 3,
+    bytesOut: 4,
+    cps: 5,
+    ppsIn: 6,
+    ppsOut: 7,
+    bpsIn: 8,
+    bpsOut: 9,
+  });
+  const held = [
+    { ...actualDest(dest('10.6.2.191'), 4, 2), stats: stats(6) },
+    { ...actualDest(dest('10.6.2.192'), 1, 0), stats: stats(1) },
+  ];
+  const entry = actual(service(VIP), held);
+  const view = viewOf([entry]);
+  const [a, b] = held;
+  const fresh = [
+    { ...actualDest(dest('10.6.2.191'), 0, 1), stats: stats(1) },
+    { ...actualDest(dest('10.6.2.192'), 3, 5), stats: stats(8) },
+  ];
+  refreshDestinations(view, id, fresh);
+  assert.equal(view.get(id), entry, 'the same entry');
+  assert.equal(entry.destinations, held, 'the same real servers');
+  assert.equal(entry.destinations[0], a);
+  assert.equal(entry.destinations[1], b);
+  assert.deepEqual(
+    entry.destinations.map((d) => [d.activeConnections, d.inactiveConnections, d.stats?.connections]),
+    [
+      [0, 1, 1],
+      [3, 5, 8],
+    ],
+    'with the fresh counters',
+  );
+  assert.notEqual(a!.stats, fresh[0]!.stats, 'copied into the objects held, not the fresh ones kept');
+
+  for (const [what, changed] of [
+    ['a weight', [actualDest(dest('10.6.2.191', 80, { weight: 0 }), 9), actualDest(dest('10.6.2.192'))]],
+    ['one more', [actualDest(dest('10.6.2.191')), actualDest(dest('10.6.2.192')), actualDest(dest('10.6.2.193'))]],
+    ['one fewer', [actualDest(dest('10.6.2.191'))]],
+    ['another order', [actualDest(dest('10.6.2.192')), actualDest(dest('10.6.2.191'))]],
+  ] as const) {
+    const before = view.get(id)!;
+    const counters = before.destinations.map((d) => d.activeConnections);
+    refreshDestinations(view, id, [...changed]);
+    const after = view.get(id)!;
+    assert.notEqual(after, before, `${what}: a new entry`);
+    assert.deepEqual(after.destinations, [...changed], `${what}: with the fresh real servers`);
+    assert.deepEqual(
+      before.destinations.map((d) => d.activeConnections),
+      counters,
+      `${what}: the old entry as it was`,
+    );
+  }
+  refreshDestinations(view, 'tcp:10.9.9.9:443', []);
+  assert.equal(view.has('tcp:10.9.9.9:443'), false, 'a service the view does not have is not added');
 });
 
 test("findDrift reads the same whether the kernel lists real servers in the view's order or another", () => {
