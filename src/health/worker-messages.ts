@@ -1,7 +1,7 @@
 // What crosses between WorkerHealthMonitor (main thread) and monitor-worker.ts (the
-// health-check thread). Every message is structured-cloned into the main thread, so
-// each is shaped for its cost there: nothing per check, nothing for what did not
-// change, check results as columns of typed arrays.
+// health-check thread). Every message is structured-cloned into the main thread (read
+// in its slices), so each is shaped for its cost there: nothing per check, nothing for
+// what did not change, check results as columns of typed arrays, pools as JSON.
 import type { MessagePort } from 'node:worker_threads';
 import type { AgentEvent } from '../events.js';
 import type { CheckTally } from '../metrics/check-tally.js';

@@ -4,7 +4,7 @@
 // Addresses compare as strings: ops and tables carry canonical forms.
 import type { IpvsOp } from './diff.js';
 import { sameDestinationSettings } from './normalize.js';
-import { serviceKeyId, type ActualDestination, type ActualService, type IpvsStats } from './types.js';
+import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type IpvsStats } from './types.js';
 
 export type TableView = Map<string, ActualService>;
 
@@ -75,27 +75,43 @@ export function applyOpsToView(view: TableView, ops: readonly IpvsOp[]): void {
 
 /**
  * A re-read of one service's real servers (the drain poll's) taken into the view. When
- * it has the same real servers in the same order with the same settings as the view's
- * entry, as it nearly always does, only their counters are copied into the objects the
- * view holds; otherwise the entry is replaced by a new one with the fresh real servers.
- * Replacing them on every poll made objects that lived one poll (a second): while 200
- * of 10,000 real servers flapped, something drained in most services, and the objects
- * the poll replaced grew the old generation about 2 MB/s until a full collection
- * (docs/vrrp.md, run AK). Counters are therefore the one thing in the view that changes
- * in place; the status API reads a copy.
+ * it has the same real servers with the same settings as the view's entry, as it nearly
+ * always does, only their counters are copied into the objects the view holds (the
+ * kernel may list them in another order than the view keeps them); otherwise the entry
+ * is replaced by a new one with the fresh real servers. Replacing them on every poll made
+ * objects that lived one poll (a second), long enough to be promoted and die old: while
+ * 200 of 10,000 real servers flap, something drains in most services, and the poll
+ * re-reads most of the table every second (docs/vrrp.md, runs AK and AL). Counters are
+ * therefore the one thing in the view that changes in place; the status API reads a copy.
  */
 export function refreshDestinations(view: TableView, id: string, fresh: ActualDestination[]): void {
   const entry = view.get(id);
   if (!entry) return;
-  const held = entry.destinations;
-  const same =
-    held.length === fresh.length &&
-    held.every((d, i) => d.address === fresh[i]!.address && d.port === fresh[i]!.port && sameDestinationSettings(d, fresh[i]!));
-  if (!same) {
+  const pairs = pairBySettings(entry.destinations, fresh);
+  if (!pairs) {
     view.set(id, { ...entry, destinations: fresh });
     return;
   }
-  held.forEach((d, i) => copyCounters(d, fresh[i]!));
+  pairs.forEach((held, i) => copyCounters(held, fresh[i]!));
+}
+
+/** For each fresh real server, the held one with its address, port and settings; undefined unless every one has one. */
+function pairBySettings(held: readonly ActualDestination[], fresh: readonly ActualDestination[]): ActualDestination[] | undefined {
+  if (held.length !== fresh.length) return undefined;
+  let byId: Map<string, ActualDestination> | undefined;
+  const pairs = new Array<ActualDestination>(fresh.length);
+  for (let i = 0; i < fresh.length; i++) {
+    const f = fresh[i]!;
+    let h: ActualDestination | undefined = held[i];
+    if (!h || h.address !== f.address || h.port !== f.port) {
+      byId ??= new Map(held.map((d) => [destinationId(d), d]));
+      h = byId.get(destinationId(f));
+    }
+    if (!h || !sameDestinationSettings(h, f)) return undefined;
+    pairs[i] = h;
+  }
+  // Found by identity, each held one once: a duplicate in `fresh` would leave another unpaired.
+  return !byId || new Set(pairs).size === pairs.length ? pairs : undefined;
 }
 
 function copyCounters(into: ActualDestination, from: ActualDestination): void {
