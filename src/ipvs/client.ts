@@ -28,6 +28,9 @@ import {
 } from './table.js';
 import type { ActualDestination, ActualService, DestinationSpec, ServiceKey, ServiceSpec } from './types.js';
 
+/** How long a sync daemon's start or stop may take the kernel (daemonTimeoutMs). */
+const DAEMON_TIMEOUT_MS = 30_000;
+
 export interface IpvsClientOptions {
   /** Open the socket in this network namespace, e.g. "/run/netns/lvs". */
   netns?: string;
@@ -103,16 +106,16 @@ export class IpvsClient implements IpvsTable {
     return new IpvsClient(sockets[0]!, sockets.slice(1), options);
   }
 
-  private send(r: IpvsRequest): Promise<GenlMessage[]> {
-    const options = { dump: r.dump, operation: r.operation, ...(this.options.timeoutMs ? { timeoutMs: this.options.timeoutMs } : {}) };
+  private send(r: IpvsRequest, timeoutMs = this.options.timeoutMs): Promise<GenlMessage[]> {
+    const options = { dump: r.dump, operation: r.operation, ...(timeoutMs ? { timeoutMs } : {}) };
     if (!r.dump) return this.socket.request(r.cmd, r.attrs, 0, options);
     let lane = this.lanes[0]!;
     for (const l of this.lanes) if (l.queued < lane.queued) lane = l;
     return lane.run((socket) => socket.request(r.cmd, r.attrs, 0, options));
   }
 
-  private async sendAck(r: IpvsRequest): Promise<void> {
-    await this.send(r);
+  private async sendAck(r: IpvsRequest, timeoutMs?: number): Promise<void> {
+    await this.send(r, timeoutMs ?? this.options.timeoutMs);
   }
 
   async getInfo(): Promise<IpvsInfo> {
@@ -195,10 +198,19 @@ export class IpvsClient implements IpvsTable {
     return this.sendAck(ipvsRequests.setTimeouts(timeouts));
   }
   startDaemon(config: SyncDaemonConfig): Promise<void> {
-    return this.sendAck(ipvsRequests.startDaemon(config));
+    return this.sendAck(ipvsRequests.startDaemon(config), this.daemonTimeoutMs());
   }
   stopDaemon(state: SyncDaemonState): Promise<void> {
-    return this.sendAck(ipvsRequests.stopDaemon(state));
+    return this.sendAck(ipvsRequests.stopDaemon(state), this.daemonTimeoutMs());
+  }
+
+  /**
+   * The kernel answers a sync daemon's start or stop only once its threads have started
+   * or stopped (kthread_run, kthread_stop): a stop in UML on a loaded host took over
+   * 5 s, the netlink socket's default, once in a CI run.
+   */
+  private daemonTimeoutMs(): number {
+    return Math.max(this.options.timeoutMs ?? 0, DAEMON_TIMEOUT_MS);
   }
 
   async listDaemons(): Promise<SyncDaemonStatus[]> {
