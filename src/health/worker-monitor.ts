@@ -456,7 +456,10 @@ export class WorkerHealthMonitor {
   /** The worker posted a message: one read is queued at a time, so that a message's tasks run before the next is read. */
   private wakeUp(generation: Generation): void {
     generation.unread++;
-    if (generation.reading) return;
+    if (!generation.reading) this.queueRead(generation);
+  }
+
+  private queueRead(generation: Generation): void {
     generation.reading = true;
     this.inbox.push(() => this.readNext(generation));
   }
@@ -470,10 +473,7 @@ export class WorkerHealthMonitor {
     }
     generation.unread--;
     if (m !== 'unreadable') this.receive(generation, m);
-    if (generation.unread > 0) {
-      generation.reading = true;
-      this.inbox.push(() => this.readNext(generation));
-    }
+    if (generation.unread > 0) this.queueRead(generation);
   }
 
   /** At the thread's exit: every message it posted, read and handled now, in order. */

@@ -115,7 +115,7 @@ export class IpvsClient implements IpvsTable {
   }
 
   private async sendAck(r: IpvsRequest, timeoutMs?: number): Promise<void> {
-    await this.send(r, timeoutMs ?? this.options.timeoutMs);
+    await this.send(r, timeoutMs);
   }
 
   async getInfo(): Promise<IpvsInfo> {

@@ -4,7 +4,7 @@
 // Addresses compare as strings: ops and tables carry canonical forms.
 import type { IpvsOp } from './diff.js';
 import { sameDestinationSettings } from './normalize.js';
-import { destinationId, serviceKeyId, type ActualDestination, type ActualService, type IpvsStats } from './types.js';
+import { destinationId, serviceKeyId, type ActualDestination, type ActualService } from './types.js';
 
 export type TableView = Map<string, ActualService>;
 
@@ -120,18 +120,5 @@ function copyCounters(into: ActualDestination, from: ActualDestination): void {
   into.persistentConnections = from.persistentConnections;
   if (!from.stats) delete into.stats;
   else if (!into.stats) into.stats = from.stats;
-  else copyStats(into.stats, from.stats);
-}
-
-function copyStats(into: IpvsStats, from: IpvsStats): void {
-  into.connections = from.connections;
-  into.packetsIn = from.packetsIn;
-  into.packetsOut = from.packetsOut;
-  into.bytesIn = from.bytesIn;
-  into.bytesOut = from.bytesOut;
-  into.cps = from.cps;
-  into.ppsIn = from.ppsIn;
-  into.ppsOut = from.ppsOut;
-  into.bpsIn = from.bpsIn;
-  into.bpsOut = from.bpsOut;
+  else Object.assign(into.stats, from.stats);
 }
