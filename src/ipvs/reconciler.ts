@@ -58,7 +58,7 @@ export interface ReconcilerOptions {
   opsLogSize?: number;
   /** A pass's diff and apply start only when this lets them (a VRRP deadline is not near). */
   turnGate?: Pick<TurnGate, 'waitMs'>;
-  /** A read or a diff of many services lets the event loop turn after about this many real servers. Default 500. */
+  /** A read or a diff of many services lets the event loop turn after about this many real servers (an apply, after the batch of ops that passes it). Default 500. */
   pieceDestinations?: number;
   /**
    * What runs between two pieces. Default: a 1 ms sleep, so that the thread blocks
@@ -248,7 +248,7 @@ export class Reconciler {
     const ops: IpvsOp[] = [...view.values()]
       .filter((a) => owned.has(serviceKeyId(a.service.key)))
       .map((a) => ({ kind: 'deleteService', key: a.service.key, reason: 'on_stop: remove', purpose: 'converge' }));
-    const results = await applyOps(this.table, ops, (done) => applyOpsToView(view, done));
+    const results = await applyOps(this.table, ops, { onApplied: (done) => applyOpsToView(view, done) });
     this.recordAll(pass, results);
     this.view = view;
     this.drains.clear();
@@ -422,7 +422,11 @@ export class Reconciler {
         await this.gateOpen();
         mark = performance.now();
         const view = this.view!;
-        const results = await applyOps(this.table, out.ops, (done) => applyOpsToView(view, done));
+        const pacer = this.piecePacer();
+        const results = await applyOps(this.table, out.ops, {
+          onApplied: (done) => applyOpsToView(view, done),
+          betweenBatches: (opsApplied) => pacer.done(opsApplied),
+        });
         lap('applyMs');
         report.ops += results.length;
         this.recordAll(pass, results);
@@ -512,14 +516,14 @@ export class Reconciler {
     const view = this.view;
     // A service at a time, paced like a full read: while real servers flap, something
     // drains in most services, and this runs every drainPollMs.
-    const pacer = this.readPacer();
+    const pacer = this.piecePacer();
     for (const id of this.drainingServices()) {
       const a = view.get(id);
       if (!a) continue;
       const destinations = await this.table.listDestinations(a.service.key);
       if (view.get(id) === a) refreshDestinations(view, id, destinations);
       refreshed.add(id);
-      await pacer.read(destinations.length);
+      await pacer.done(destinations.length);
     }
     return refreshed;
   }
@@ -532,12 +536,18 @@ export class Reconciler {
    */
   private async readTable(): Promise<{ view: TableView; inPieces: boolean }> {
     const services = await this.table.listServicesWithoutDestinations();
-    const pacer = this.readPacer();
+    const pacer = this.piecePacer();
     for (const s of services) {
       s.destinations = await destinationsOrNone(this.table, s.service.key);
-      await pacer.read(s.destinations.length);
+      await pacer.done(s.destinations.length);
     }
     return { view: viewOf(services), inPieces: pacer.paused };
+  }
+
+  /** Between two pieces of a read, a diff or an apply: the pause, then the turn gate. */
+  private async betweenPieces(): Promise<void> {
+    await this.pauseBetweenPieces();
+    await this.gateOpen();
   }
 
   /** reconcile() a piece at a time, the event loop turning (and the turn gate asked) between pieces. */
@@ -546,27 +556,26 @@ export class Reconciler {
     for (;;) {
       const step = pieces.next();
       if (step.done) return step.value;
-      await this.pauseBetweenPieces();
-      await this.gateOpen();
+      await this.betweenPieces();
     }
   }
 
   /**
-   * For a read of many services: `read` is called after each with the real servers it
-   * read, and lets the event loop turn, and waits while the turn gate holds, once
-   * about pieceDestinations of them were read since it last did.
+   * For a read of many services or an apply of many ops: `done` is called after each
+   * service read (with its real servers) or batch applied (with its ops), and lets the
+   * event loop turn, and waits while the turn gate holds, once about pieceDestinations
+   * of them were done since it last did.
    */
-  private readPacer(): { read(destinationsRead: number): Promise<void>; readonly paused: boolean } {
+  private piecePacer(): { done(count: number): Promise<void>; readonly paused: boolean } {
     let inPiece = 0;
     let paused = false;
     return {
-      read: async (destinationsRead) => {
-        inPiece += destinationsRead;
+      done: async (count) => {
+        inPiece += count;
         if (inPiece < this.pieceDestinations) return;
         inPiece = 0;
         paused = true;
-        await this.pauseBetweenPieces();
-        await this.gateOpen();
+        await this.betweenPieces();
       },
       get paused() {
         return paused;

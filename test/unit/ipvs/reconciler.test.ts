@@ -6,7 +6,7 @@ import { EventBus, type AgentEvent } from '../../../src/events.js';
 import { silentLogger } from '../../../src/log.js';
 import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import { Reconciler, type ReconcilerOptions } from '../../../src/ipvs/reconciler.js';
-import { ipvsError, type IpvsTable } from '../../../src/ipvs/table.js';
+import { ipvsError, type IpvsTable, type TableMutation } from '../../../src/ipvs/table.js';
 import { normalizeService } from '../../../src/ipvs/normalize.js';
 import type { DesiredService, ServiceKey } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from './builders.js';
@@ -561,6 +561,32 @@ test('a drain poll re-reads the draining services a piece at a time, waiting whi
   await reconciler.settled();
   assert.equal(table.destinationReads, 4, 'every draining service read once the gate opened');
   assert.equal(reconciler.draining().length, 4);
+});
+
+test('an apply of more ops than a piece lets the event loop turn and waits while the turn gate holds between its batches', async () => {
+  const gate = { holding: false };
+  const batches: number[] = [];
+  const table = new (class extends MemoryIpvsTable {
+    override async applyBatch(mutations: readonly TableMutation[]) {
+      batches.push(mutations.length);
+      // The gate starts to hold once the first batch is in: the next one must wait for it.
+      gate.holding = true;
+      return super.applyBatch(mutations);
+    }
+  })();
+  const { clock, reconciler } = setup({ table, pieceDestinations: 200, turnGate: { waitMs: () => (gate.holding ? 12 : 0) } });
+  reconciler.start();
+  await reconciler.settled();
+  const realServers = Array.from({ length: 300 }, (_, i) => dest(`10.6.${3 + Math.floor(i / 250)}.${(i % 250) + 1}`));
+  const applied = reconciler.setDesired([{ service: service(VIP), destinations: realServers }]);
+  await turns(10);
+  assert.deepEqual(batches, [256], 'the first batch of 256 ops (past the piece of 200), then the apply waits for the gate');
+  gate.holding = false;
+  clock.advance(12);
+  const report = await applied;
+  assert.deepEqual(batches, [256, 45], 'the rest once the gate opened: 1 service and 300 real servers');
+  assert.equal(report.converged, true);
+  assert.equal((await table.listDestinations(VIP)).length, 300);
 });
 
 test('a diff of many services asks the turn gate between its pieces', async () => {
