@@ -12,12 +12,21 @@ import { ApiServer } from '../../src/api/server.js';
 import { MemoryIpvsTable } from '../../src/ipvs/memory-table.js';
 import { createLogger } from '../../src/log.js';
 import { systemVrrpIo } from '../../src/vrrp/io.js';
+import { startHeapProfile } from './heap-profile.js';
 import { startLoopProbe } from './loop-probe.js';
 
 const [configPath, netns] = process.argv.slice(2);
 if (!configPath || !netns) throw new Error('usage: director.js CONFIG NETNS_PATH');
 const logger = createLogger({ level: 'info', pretty: false });
 if (process.env['BENCH_PROBE'] === '1') startLoopProbe(logger, Number(process.env['BENCH_PROBE_MS'] ?? 100));
+const heapProfile = process.env['BENCH_HEAP_PROFILE'];
+if (heapProfile)
+  startHeapProfile(
+    logger,
+    heapProfile,
+    Number(process.env['BENCH_HEAP_PROFILE_FROM_S'] ?? 30),
+    Number(process.env['BENCH_HEAP_PROFILE_TO_S'] ?? 90),
+  );
 const agent = await Agent.create({
   configPath,
   logger,
