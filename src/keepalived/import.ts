@@ -36,7 +36,7 @@ export function realtimeNote(config: WrittenConfig): string[] {
   if (!config.vrrp_realtime) return [];
   return [
     "vrrp_realtime (keepalived's vrrp_rt_priority): the packaged failoverd.service refuses real-time scheduling;",
-    'failoverd then logs an error and runs at normal priority. To allow it (and start node with --single-threaded --expose-gc),',
+    'failoverd then logs an error and runs at normal priority. To allow it (and start node with --single-threaded --expose-gc --no-memory-reducer),',
     'install its drop-in (LimitRTPRIO=50 in it: raise it if vrrp_realtime.priority is higher):',
     `  install -D -m 0644 ${REALTIME_DROPIN} /etc/systemd/system/failoverd.service.d/realtime.conf`,
   ];

@@ -102,4 +102,6 @@ export interface VrrpScheduling {
    * threads, which keep normal scheduling (node started without --single-threaded).
    */
   readonly v8HelperThreads: boolean;
+  /** Whether V8's memory reducer runs (node started without --no-memory-reducer). */
+  readonly memoryReducer: boolean;
 }

@@ -58,6 +58,14 @@ export function applyVrrpRealtime(
       `vrrp_realtime: V8 hands work (garbage collection, optimizing compilation) to helper threads at normal scheduling, which the real-time VRRP thread can wait on; start node with --single-threaded (the packaged drop-in ${REALTIME_DROPIN} does)`,
     );
   }
+  if (scheduling.memoryReducer) {
+    // Measured (docs/vrrp.md, runs AO and AP): with 10,000 real servers, its collections
+    // paused the VRRP thread 13-66 ms each, the four longest master advert gaps of run AO
+    // among them; without it, V8's other full collections paused the thread 2-6 ms.
+    logger.warn(
+      `vrrp_realtime: V8's memory reducer compacts the whole heap on the VRRP thread once the agent's allocation slows down (pauses of 13-66 ms measured with 10,000 real servers); start node with --no-memory-reducer (the packaged drop-in ${REALTIME_DROPIN} does)`,
+    );
+  }
   if (!io.youngGeneration) {
     // Measured (docs/vrrp.md, runs Y and Z): without it, 4 takeovers of 24 had the timer run
     // 2.8-4.8 ms late in short 20 ms runs; with it, none over 1.0 ms.
@@ -92,5 +100,6 @@ export function systemScheduling(): VrrpScheduling {
       timer.unref();
     },
     v8HelperThreads: !process.execArgv.includes('--single-threaded'),
+    memoryReducer: !process.execArgv.includes('--no-memory-reducer'),
   };
 }

@@ -186,9 +186,9 @@ else
 fi
 rm -f /etc/systemd/system/failoverd.service.d/scripts-as-root.conf && systemctl daemon-reload
 # vrrp_realtime under the packaged realtime drop-in: the main thread (the VRRP thread)
-# SCHED_RR at the priority, node started with --single-threaded --expose-gc, and the
-# agent's log saying so without an error or a GC warning, and with its checks worker
-# started with the options it can take.
+# SCHED_RR at the priority, node started with --single-threaded --expose-gc
+# --no-memory-reducer, and the agent's log saying so without an error or a GC warning,
+# and with its checks worker started with the options it can take.
 config rr
 echo 'vrrp_realtime: { priority: 50 }' >> /etc/failoverd/failoverd.yaml
 dropin=/usr/share/failoverd/systemd/realtime.conf
@@ -202,9 +202,9 @@ said=$(journalctl -u failoverd --since "$since" --no-pager -o cat | grep 'vrrp_r
 refused=$(journalctl -u failoverd --since "$since" --no-pager -o cat | grep 'invalid execArgv' | tr '\n' ' ')
 verify=$(systemd-analyze verify /lib/systemd/system/failoverd.service 2>&1 | grep realtime | tr "\n" " ")
 if [ $rc = 0 ] && case "$scheduling" in *"SCHED_RR|SCHED_RESET_ON_FORK"*"priority: 50"*) true;; *) false;; esac \
-   && case "$cmdline" in *"--single-threaded --expose-gc"*) true;; *) false;; esac \
+   && case "$cmdline" in *"--single-threaded --expose-gc --no-memory-reducer"*) true;; *) false;; esac \
    && case "$said" in *"runs under SCHED_RR 50"*) true;; *) false;; esac \
-   && ! case "$said" in *"could not"*|*"helper threads"*|*"without --expose-gc"*) true;; *) false;; esac \
+   && ! case "$said" in *"could not"*|*"helper threads"*|*"without --expose-gc"*|*"memory reducer"*) true;; *) false;; esac \
    && [ -z "$refused" ] && [ -z "$verify" ]; then
   ok realtime "with $dropin: $scheduling; $cmdline; $said"
 else

@@ -114,13 +114,15 @@ test('vrrp_realtime: the main thread runs SCHED_RR, the checks worker and later 
     assert.match(main, /scheduling policy: SCHED_RR\|SCHED_RESET_ON_FORK/, main);
     assert.match(main, new RegExp(`scheduling priority: ${PRIORITY}\\b`), main);
     assert.ok(agent.logged(`SCHED_RR ${PRIORITY}`), 'the agent logs the scheduling it set');
-    // Started without --single-threaded and --expose-gc (the packaged realtime drop-in
-    // adds them; the systemd test checks that side): the agent says what that risks.
+    // Started without --single-threaded, --expose-gc and --no-memory-reducer (the packaged
+    // realtime drop-in adds them; the systemd test checks that side): the agent says what
+    // that risks.
     assert.ok(
       agent.logged('V8 hands work (garbage collection, optimizing compilation) to helper threads'),
       "the warning about V8's helper threads",
     );
     assert.ok(agent.logged('node was started without --expose-gc'), 'the warning about scavenges');
+    assert.ok(agent.logged("V8's memory reducer compacts the whole heap"), 'the warning about the memory reducer');
 
     // ps: the main thread is the only real-time one; the checks worker runs (its
     // thread is among these: the agent runs its checks in a worker) at SCHED_OTHER.

@@ -17,9 +17,10 @@ describe('the checks worker and the parent node flags', () => {
       '--no-warnings',
     ]);
     // The packaged realtime drop-in's flags (node accepts --expose-gc in NODE_OPTIONS too).
-    assert.deepEqual(workerExecArgv(['--single-threaded', '--single-threaded-gc', '--expose-gc', '--expose_gc', '--no-warnings']), [
-      '--no-warnings',
-    ]);
+    assert.deepEqual(
+      workerExecArgv(['--single-threaded', '--single-threaded-gc', '--expose-gc', '--expose_gc', '--no-memory-reducer', '--no-warnings']),
+      ['--no-warnings'],
+    );
     // A value in its own argument stays with its option.
     assert.deepEqual(workerExecArgv(['--conditions', 'production', '--single-threaded-gc']), ['--conditions', 'production']);
   });

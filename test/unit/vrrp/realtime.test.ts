@@ -15,7 +15,14 @@ function recorder() {
 
 const youngGeneration: YoungGeneration = { fill: () => 0, scavenge: () => undefined };
 
-function fakeScheduling(refuse?: NodeJS.ErrnoException, v8HelperThreads = false, scavengeOnDemand = true) {
+interface FakeOptions {
+  refuse?: NodeJS.ErrnoException;
+  v8HelperThreads?: boolean;
+  memoryReducer?: boolean;
+  scavengeOnDemand?: boolean;
+}
+
+function fakeScheduling({ refuse, v8HelperThreads = false, memoryReducer = false, scavengeOnDemand = true }: FakeOptions = {}) {
   const calls: [number, number][] = [];
   let dropped: (() => void) | undefined;
   const scheduling: VrrpScheduling = {
@@ -27,6 +34,7 @@ function fakeScheduling(refuse?: NodeJS.ErrnoException, v8HelperThreads = false,
       dropped = callback;
     },
     v8HelperThreads,
+    memoryReducer,
   };
   const io = { scheduling, ...(scavengeOnDemand ? { youngGeneration } : {}) };
   return { io, calls, drop: () => dropped?.() };
@@ -53,7 +61,7 @@ describe('vrrp_realtime at start', () => {
 
   it("with V8's helper threads at work, a warning names --single-threaded and the packaged drop-in", () => {
     const { logger, logs } = recorder();
-    const fake = fakeScheduling(undefined, true);
+    const fake = fakeScheduling({ v8HelperThreads: true });
     assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
     assert.deepEqual(
       logs.map((l) => l.level),
@@ -67,7 +75,7 @@ describe('vrrp_realtime at start', () => {
 
   it('without a scavenge on demand, a warning names --expose-gc and the packaged drop-in', () => {
     const { logger, logs } = recorder();
-    const fake = fakeScheduling(undefined, false, false);
+    const fake = fakeScheduling({ scavengeOnDemand: false });
     assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
     assert.deepEqual(
       logs.map((l) => l.level),
@@ -76,10 +84,21 @@ describe('vrrp_realtime at start', () => {
     assert.match(logs[1]!.msg, /without --expose-gc.*scavenges.*just before a takeover.*systemd\/realtime\.conf/);
   });
 
+  it("with V8's memory reducer on, a warning names --no-memory-reducer and the packaged drop-in", () => {
+    const { logger, logs } = recorder();
+    const fake = fakeScheduling({ memoryReducer: true });
+    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
+    assert.deepEqual(
+      logs.map((l) => l.level),
+      [30, 40],
+    );
+    assert.match(logs[1]!.msg, /memory reducer.*compacts.*--no-memory-reducer \(.*systemd\/realtime\.conf/);
+  });
+
   it('a refusal (EPERM) is one error line naming the remedy; the agent goes on', () => {
     const { logger, logs } = recorder();
     const eperm = Object.assign(new Error('sched_setscheduler(SCHED_RR): Operation not permitted'), { code: 'EPERM' });
-    const fake = fakeScheduling(eperm);
+    const fake = fakeScheduling({ refuse: eperm });
     assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 1000 }, fake.io, logger), false);
     assert.equal(logs.length, 1);
     assert.equal(logs[0]!.level, 50);
