@@ -29,7 +29,7 @@ import {
 } from './diff.js';
 import { destinationsOrNone, type IpvsTable } from './table.js';
 import { destinationId, serviceKeyId, type ActualService, type DesiredService } from './types.js';
-import { applyOpsToView, refreshDestinations, viewOf, type TableView } from './view.js';
+import { applyOpsToView, keepHeldDestinations, refreshDestinations, viewOf, type TableView } from './view.js';
 
 /**
  * A read of many services, and a diff of many, lets the event loop go around (and asks
@@ -536,10 +536,12 @@ export class Reconciler {
    */
   private async readTable(): Promise<{ view: TableView; inPieces: boolean }> {
     const services = await this.table.listServicesWithoutDestinations();
+    const held = this.view;
     const pacer = this.piecePacer();
     for (const s of services) {
-      s.destinations = await destinationsOrNone(this.table, s.service.key);
-      await pacer.done(s.destinations.length);
+      const fresh = await destinationsOrNone(this.table, s.service.key);
+      s.destinations = keepHeldDestinations(held?.get(serviceKeyId(s.service.key))?.destinations, fresh);
+      await pacer.done(fresh.length);
     }
     return { view: viewOf(services), inPieces: pacer.paused };
   }

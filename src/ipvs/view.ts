@@ -74,25 +74,33 @@ export function applyOpsToView(view: TableView, ops: readonly IpvsOp[]): void {
 }
 
 /**
- * A re-read of one service's real servers (the drain poll's) taken into the view. When
- * it has the same real servers with the same settings as the view's entry, as it nearly
- * always does, only their counters are copied into the objects the view holds (the
- * kernel may list them in another order than the view keeps them); otherwise the entry
- * is replaced by a new one with the fresh real servers. Replacing them on every poll made
- * objects that lived one poll (a second), long enough to be promoted and die old: while
- * 200 of 10,000 real servers flap, something drains in most services, and the poll
- * re-reads most of the table every second (docs/vrrp.md, runs AK and AL). Counters are
- * therefore the one thing in the view that changes in place; the status API reads a copy.
+ * A re-read of one service's real servers (the drain poll's) taken into the view: the
+ * entry keeps its objects when keepHeldDestinations can, and is replaced by a new one
+ * with the fresh real servers when it cannot.
  */
 export function refreshDestinations(view: TableView, id: string, fresh: ActualDestination[]): void {
   const entry = view.get(id);
   if (!entry) return;
-  const pairs = pairBySettings(entry.destinations, fresh);
-  if (!pairs) {
-    view.set(id, { ...entry, destinations: fresh });
-    return;
-  }
-  pairs.forEach((held, i) => copyCounters(held, fresh[i]!));
+  const kept = keepHeldDestinations(entry.destinations, fresh);
+  if (kept !== entry.destinations) view.set(id, { ...entry, destinations: kept });
+}
+
+/**
+ * A fresh read of a service's real servers, as the objects the view holds (`held`) when
+ * they are the same real servers with the same settings, as they nearly always are:
+ * their counters are copied in and `held` is returned (the kernel may list them in
+ * another order than the view keeps them). Otherwise `fresh`. Keeping fresh objects
+ * made them live until the next read, long enough to be promoted and die old: the drain
+ * poll re-reads most of the table every second while real servers flap, and the audit
+ * all of it every 10 s, which was half of what the VRRP thread's old generation took in
+ * (docs/vrrp.md, runs AN–AR). Counters are therefore the one thing in the view that
+ * changes in place; the status API reads a copy.
+ */
+export function keepHeldDestinations(held: ActualDestination[] | undefined, fresh: ActualDestination[]): ActualDestination[] {
+  const pairs = held && pairBySettings(held, fresh);
+  if (!held || !pairs) return fresh;
+  pairs.forEach((h, i) => copyCounters(h, fresh[i]!));
+  return held;
 }
 
 /** For each fresh real server, the held one with its address, port and settings; undefined unless every one has one. */

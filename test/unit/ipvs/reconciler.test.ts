@@ -8,7 +8,7 @@ import { MemoryIpvsTable } from '../../../src/ipvs/memory-table.js';
 import { Reconciler, type ReconcilerOptions } from '../../../src/ipvs/reconciler.js';
 import { ipvsError, type IpvsTable, type TableMutation } from '../../../src/ipvs/table.js';
 import { normalizeService } from '../../../src/ipvs/normalize.js';
-import type { DesiredService, ServiceKey } from '../../../src/ipvs/types.js';
+import type { ActualDestination, DesiredService, ServiceKey } from '../../../src/ipvs/types.js';
 import { dest, service, tcpKey } from './builders.js';
 import { turns } from '../../helpers/wait.js';
 
@@ -522,6 +522,44 @@ test('an audit reads a large table a piece at a time: between pieces it lets the
   assert.equal(table.destinationReads, 4, 'every service read once the gate opened');
   assert.equal(report.drift, 0);
   assert.equal(report.converged, true);
+});
+
+test("an audit keeps the view's real server objects when the kernel has them as the view does, with the counters it read; a change behind its back is still drift", async () => {
+  const read: ActualDestination[][] = [];
+  const table = new (class extends MemoryIpvsTable {
+    override async listDestinations(key: ServiceKey) {
+      const destinations = await super.listDestinations(key);
+      read.push(destinations);
+      return destinations;
+    }
+  })();
+  const { reconciler } = setup({ table });
+  reconciler.start();
+  await reconciler.setDesired([{ service: service(VIP), destinations: [dest('10.6.2.191'), dest('10.6.2.192')] }]);
+  table.setConnections(VIP, dest('10.6.2.192'), 5, 2);
+  read.length = 0;
+  const report = await reconciler.audit();
+  assert.equal(report.drift, 0);
+  assert.equal(read.length, 1, 'one dump of the service');
+  // Were the objects just read kept, this would show in the view.
+  for (const d of read[0]!) d.weight = 99;
+  assert.deepEqual(
+    reconciler.lastActual()[0]!.destinations.map((d) => [d.address, d.weight, d.activeConnections, d.inactiveConnections]),
+    [
+      ['10.6.2.191', 1, 0, 0],
+      ['10.6.2.192', 1, 5, 2],
+    ],
+    "the view's own objects, with the counters read",
+  );
+
+  await table.editDestination(VIP, { ...dest('10.6.2.191'), weight: 7 });
+  const repaired = await reconciler.audit();
+  assert.equal(repaired.drift, 1, 'a weight changed behind its back');
+  assert.equal(repaired.ops, 1);
+  assert.deepEqual(
+    (await table.listDestinations(VIP)).map((d) => d.weight),
+    [1, 1],
+  );
 });
 
 test('a service deleted between the list of services and its real servers reads as empty, and the audit repairs it', async () => {
