@@ -59,9 +59,10 @@ export function applyVrrpRealtime(
     );
   }
   if (scheduling.memoryReducer) {
-    // Measured (docs/vrrp.md, runs AO and AP): with 10,000 real servers, its collections
-    // paused the VRRP thread 13-66 ms each, the four longest master advert gaps of run AO
-    // among them; without it, V8's other full collections paused the thread 2-6 ms.
+    // Measured (docs/vrrp.md, runs AN-AS): with 10,000 real servers, its compacting
+    // collections paused the VRRP thread up to 66 ms (17 ms at the median), the longest
+    // master advert gaps of run AO among them; without it, the full collections were
+    // fewer and paused it 11 ms at the median, 30 ms at most.
     logger.warn(
       `vrrp_realtime: V8's memory reducer compacts the whole heap on the VRRP thread once the agent's allocation slows down (pauses of 13-66 ms measured with 10,000 real servers); start node with --no-memory-reducer (the packaged drop-in ${REALTIME_DROPIN} does)`,
     );
