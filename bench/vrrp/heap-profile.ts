@@ -1,7 +1,8 @@
 // Where a sub-second bench director's main-thread garbage dies old (BENCH_HEAP_PROFILE=DIR):
-// V8's sampling heap profiler, told to keep only the sampled objects that outlived the
-// young generation and then died in a full collection, from BENCH_HEAP_PROFILE_FROM_S
-// (default 30) to BENCH_HEAP_PROFILE_TO_S (default 90) seconds of the process's life.
+// V8's sampling heap profiler, told to drop the sampled objects that died in a scavenge
+// and keep the others (still alive, or collected by a full collection), from
+// BENCH_HEAP_PROFILE_FROM_S (default 30) to BENCH_HEAP_PROFILE_TO_S (default 90) seconds
+// of the process's life.
 // Writes DIR/heap-PID.heapprofile (Chrome DevTools' format) and logs the top allocation
 // sites by bytes.
 import { writeFileSync } from 'node:fs';

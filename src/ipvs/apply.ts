@@ -20,9 +20,10 @@ export interface ApplyOptions {
    */
   onApplied?: (done: IpvsOp[]) => void;
   /**
-   * Awaited between two batches, with the number of ops in the one before. A table that answers at once (the in-memory one)
-   * would otherwise run every batch in one turn of the event loop: the first apply of
-   * 1,919 ops held a VRRP master 73 ms (docs/vrrp.md, run AP).
+   * Awaited between two batches, with the number of ops in the one before. A table that
+   * answers at once (the in-memory one) would otherwise run every batch in one turn of
+   * the event loop: the first apply of 1,919 ops held a VRRP master 73 ms (docs/vrrp.md,
+   * run AP).
    */
   betweenBatches?: (opsApplied: number) => Promise<void>;
   /** Ops per batch. */
