@@ -93,7 +93,7 @@ export function refreshDestinations(view: TableView, id: string, fresh: ActualDe
  * made them live until the next read, long enough to be promoted and die old: the drain
  * poll re-reads most of the table every second while real servers flap, and the audit
  * all of it every 10 s, which was half of what the VRRP thread's old generation took in
- * (docs/vrrp.md, runs AN–AS). Counters are therefore the one thing in the view that
+ * (docs/vrrp.md, runs AN–AT). Counters are therefore the one thing in the view that
  * changes in place; the status API reads a copy.
  */
 export function keepHeldDestinations(held: ActualDestination[] | undefined, fresh: ActualDestination[]): ActualDestination[] {

@@ -59,7 +59,7 @@ export function applyVrrpRealtime(
     );
   }
   if (scheduling.memoryReducer) {
-    // Measured (docs/vrrp.md, runs AN-AS): with 10,000 real servers, its compacting
+    // Measured (docs/vrrp.md, runs AN-AT): with 10,000 real servers, its compacting
     // collections paused the VRRP thread up to 66 ms (17 ms at the median), the longest
     // master advert gaps of run AO among them; without it, the full collections were
     // fewer and paused it 11 ms at the median, 30 ms at most.
