@@ -97,8 +97,9 @@ export function refreshDestinations(view: TableView, id: string, fresh: ActualDe
  * changes in place; the status API reads a copy.
  */
 export function keepHeldDestinations(held: ActualDestination[] | undefined, fresh: ActualDestination[]): ActualDestination[] {
-  const pairs = held && pairBySettings(held, fresh);
-  if (!held || !pairs) return fresh;
+  if (!held) return fresh;
+  const pairs = pairBySettings(held, fresh);
+  if (!pairs) return fresh;
   pairs.forEach((h, i) => copyCounters(h, fresh[i]!));
   return held;
 }
