@@ -40,6 +40,18 @@ function fakeScheduling({ refuse, v8HelperThreads = false, memoryReducer = false
   return { io, calls, drop: () => dropped?.() };
 }
 
+/** vrrp_realtime set on a fake with these options: the scheduling line, then one warning, whose text it returns. */
+function soleWarning(options: FakeOptions): string {
+  const { logger, logs } = recorder();
+  const fake = fakeScheduling(options);
+  assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
+  assert.deepEqual(
+    logs.map((l) => l.level),
+    [30, 40],
+  );
+  return logs[1]!.msg;
+}
+
 describe('vrrp_realtime at start', () => {
   it('without the setting, scheduling is not touched', () => {
     const { logger, logs } = recorder();
@@ -60,39 +72,21 @@ describe('vrrp_realtime at start', () => {
   });
 
   it("with V8's helper threads at work, a warning names --single-threaded and the packaged drop-in", () => {
-    const { logger, logs } = recorder();
-    const fake = fakeScheduling({ v8HelperThreads: true });
-    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
-    assert.deepEqual(
-      logs.map((l) => l.level),
-      [30, 40],
-    );
     assert.match(
-      logs[1]!.msg,
+      soleWarning({ v8HelperThreads: true }),
       /garbage collection, optimizing compilation.*helper threads at normal scheduling.*--single-threaded \(.*systemd\/realtime\.conf/,
     );
   });
 
   it('without a scavenge on demand, a warning names --expose-gc and the packaged drop-in', () => {
-    const { logger, logs } = recorder();
-    const fake = fakeScheduling({ scavengeOnDemand: false });
-    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
-    assert.deepEqual(
-      logs.map((l) => l.level),
-      [30, 40],
+    assert.match(
+      soleWarning({ scavengeOnDemand: false }),
+      /without --expose-gc.*scavenges.*just before a takeover.*systemd\/realtime\.conf/,
     );
-    assert.match(logs[1]!.msg, /without --expose-gc.*scavenges.*just before a takeover.*systemd\/realtime\.conf/);
   });
 
   it("with V8's memory reducer on, a warning names --no-memory-reducer and the packaged drop-in", () => {
-    const { logger, logs } = recorder();
-    const fake = fakeScheduling({ memoryReducer: true });
-    assert.equal(applyVrrpRealtime({ priority: 50, cpu_burst_limit: 200 }, fake.io, logger), true);
-    assert.deepEqual(
-      logs.map((l) => l.level),
-      [30, 40],
-    );
-    assert.match(logs[1]!.msg, /memory reducer.*compacts.*--no-memory-reducer \(.*systemd\/realtime\.conf/);
+    assert.match(soleWarning({ memoryReducer: true }), /memory reducer.*compacts.*--no-memory-reducer \(.*systemd\/realtime\.conf/);
   });
 
   it('a refusal (EPERM) is one error line naming the remedy; the agent goes on', () => {
